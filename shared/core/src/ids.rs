@@ -1,0 +1,99 @@
+//! Identifiers that are checked once, where they enter the system.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid {kind}: {reason}")]
+pub struct InvalidId {
+    pub kind: &'static str,
+    pub reason: &'static str,
+}
+
+/// Identifiers end up in storage keys and URLs, so they are kept short and plain.
+fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), InvalidId> {
+    if value.is_empty() || value.len() > 255 {
+        return Err(InvalidId { kind, reason: "must be 1 to 255 characters" });
+    }
+    if !value.starts_with(prefix) {
+        return Err(InvalidId { kind, reason: "has the wrong prefix" });
+    }
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b)) {
+        return Err(InvalidId { kind, reason: "may hold only letters, digits and _ - . @ :" });
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+                check($kind, value, $prefix).map(|()| Self(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                check($kind, &value, $prefix).map(|()| Self(value))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A Stripe event id (`evt_…`), the key of the event log.
+    EventId, "event id", "evt_"
+);
+id_type!(
+    /// Our own account id: the JWT `sub` of a user. A referral code is, for now, the referrer's account id.
+    AccountId, "account id", ""
+);
+id_type!(
+    /// A Stripe customer id (`cus_…`).
+    CustomerId, "customer id", "cus_"
+);
+id_type!(
+    /// A Stripe subscription id (`sub_…`).
+    SubscriptionId, "subscription id", "sub_"
+);
+id_type!(
+    /// A catalog SKU (`api_pro`, `member_elite`, …).
+    Sku, "sku", ""
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_on_parse() {
+        assert!(EventId::parse("evt_1Pgc76B7WZ01zgkWwyRHS12y").is_ok());
+        assert!(EventId::parse("cus_123").is_err());
+        assert!(AccountId::parse("").is_err());
+        assert!(AccountId::parse("user/../../etc").is_err());
+        assert!(AccountId::parse("user_42").is_ok());
+        assert!(serde_json::from_str::<CustomerId>("\"sub_1\"").is_err());
+    }
+}

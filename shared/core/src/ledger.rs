@@ -1,0 +1,202 @@
+//! Ledger entries and the rules that produce them.
+//!
+//! Every entry has a deterministic id naming the fact it records, so recording the
+//! same fact twice (a redelivered event, a retried write) changes nothing. Refund
+//! entries name a running total: recording a larger total grows the entry, a
+//! smaller (older) one leaves it as it is.
+
+use crate::ids::{AccountId, EventId};
+use crate::money::Cents;
+use crate::referral::{self, ReferralChain};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Payment,
+    Refund,
+    Commission,
+    CommissionReversal,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Payment => "payment",
+            EntryKind::Refund => "refund",
+            EntryKind::Commission => "commission",
+            EntryKind::CommissionReversal => "commission_reversal",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
+}
+
+/// One line of the ledger. Credits are positive, debits negative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub account: AccountId,
+    pub kind: EntryKind,
+    pub amount: Cents,
+    /// The payment this entry belongs to (an invoice's payment intent, or the invoice).
+    pub payment_ref: String,
+    /// The event that last set this entry.
+    pub event_id: EventId,
+}
+
+impl LedgerEntry {
+    /// Whether `self` should replace `existing` (same id): only a larger running total does.
+    pub fn supersedes(&self, existing: &LedgerEntry) -> bool {
+        self.amount.amount.abs() > existing.amount.amount.abs()
+    }
+}
+
+/// A payment received from an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub payment_ref: String,
+    pub amount: Cents,
+}
+
+/// The entries a payment produces: the commissions first and the payment last, so
+/// that once the payment entry is stored its commissions are too (a refund relies on it).
+pub fn payment_entries(payment: &Payment, payer: &AccountId, chain: &ReferralChain, event_id: &EventId) -> Vec<LedgerEntry> {
+    let entry = |id: String, account: &AccountId, kind, amount: Cents| LedgerEntry {
+        id,
+        account: account.clone(),
+        kind,
+        amount,
+        payment_ref: payment.payment_ref.clone(),
+        event_id: event_id.clone(),
+    };
+    let mut entries: Vec<LedgerEntry> = referral::commissions(payer, chain, &payment.amount)
+        .into_iter()
+        .map(|(beneficiary, amount)| {
+            entry(format!("commission:{}:{beneficiary}", payment.payment_ref), &beneficiary, EntryKind::Commission, amount)
+        })
+        .collect();
+    entries.push(entry(format!("payment:{}", payment.payment_ref), payer, EntryKind::Payment, payment.amount.clone()));
+    entries
+}
+
+/// The entries a refund produces, given the entries already recorded for its payment:
+/// the refund as a running total, and each commission reversed in the same proportion.
+/// `None` when the payment itself is not recorded (yet).
+pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &EventId) -> Option<Vec<LedgerEntry>> {
+    let payment = recorded.iter().find(|entry| entry.kind == EntryKind::Payment)?;
+    let paid = payment.amount.amount;
+    let refunded = refunded_total.clamp(0, paid);
+    let derived = |id: String, account: &AccountId, kind, amount: i64| LedgerEntry {
+        id,
+        account: account.clone(),
+        kind,
+        amount: Cents::new(-amount, payment.amount.currency.clone()),
+        payment_ref: payment.payment_ref.clone(),
+        event_id: event_id.clone(),
+    };
+    let mut entries: Vec<LedgerEntry> = recorded
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Commission)
+        .map(|commission| {
+            let amount = referral::reversal_total(commission.amount.amount, paid, refunded);
+            derived(
+                format!("commission_reversal:{}:{}", payment.payment_ref, commission.account),
+                &commission.account,
+                EntryKind::CommissionReversal,
+                amount,
+            )
+        })
+        .collect();
+    entries.push(derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded));
+    Some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use proptest::prelude::*;
+
+    fn account(id: &str) -> AccountId {
+        AccountId::parse(id).unwrap()
+    }
+
+    fn event(n: u32) -> EventId {
+        EventId::parse(&format!("evt_{n}")).unwrap()
+    }
+
+    fn payment(amount: i64) -> Payment {
+        Payment { payment_ref: "pi_1".into(), amount: Cents::new(amount, Currency::parse("usd").unwrap()) }
+    }
+
+    fn chain() -> ReferralChain {
+        ReferralChain { direct: Some(account("ref")), second: Some(account("grand")) }
+    }
+
+    /// Keeps, per id, the entry a store would keep.
+    fn apply(store: &mut Vec<LedgerEntry>, entries: Vec<LedgerEntry>) {
+        for entry in entries {
+            match store.iter_mut().find(|stored| stored.id == entry.id) {
+                Some(stored) if entry.supersedes(stored) => *stored = entry,
+                Some(_) => {}
+                None => store.push(entry),
+            }
+        }
+    }
+
+    #[test]
+    fn a_payment_records_its_commissions_before_itself() {
+        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), &event(1));
+        let kinds: Vec<_> = entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EntryKind::Commission, EntryKind::Commission, EntryKind::Payment]);
+        assert_eq!(entries[0].id, "commission:pi_1:ref");
+    }
+
+    #[test]
+    fn a_refund_without_its_payment_waits() {
+        assert_eq!(refund_entries(100, &[], &event(2)), None);
+    }
+
+    proptest! {
+        #[test]
+        fn credits_and_reversals_balance_to_the_cent_after_a_full_refund(
+            paid in 1i64..5_000_000,
+            partials in proptest::collection::vec(0i64..5_000_000, 0..5),
+            redeliveries in 1usize..3,
+        ) {
+            let mut store = Vec::new();
+            for _ in 0..redeliveries {
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)));
+            }
+            // Partial refunds as running totals, out of order, then the full refund.
+            let mut totals: Vec<i64> = partials.iter().map(|p| p % (paid + 1)).collect();
+            totals.push(paid);
+            totals.reverse();
+            for (n, total) in totals.iter().enumerate() {
+                let recorded: Vec<_> = store.iter().filter(|e| e.payment_ref == "pi_1").cloned().collect();
+                let entries = refund_entries(*total, &recorded, &event(10 + n as u32)).unwrap();
+                apply(&mut store, entries);
+            }
+            for who in ["payer", "ref", "grand"] {
+                let net: i64 = store.iter().filter(|e| e.account.as_str() == who).map(|e| e.amount.amount).sum();
+                prop_assert_eq!(net, 0, "{} nets to zero after a full refund", who);
+            }
+        }
+
+        #[test]
+        fn redelivered_payments_record_once(paid in 1i64..5_000_000, times in 1usize..5) {
+            let mut store = Vec::new();
+            for _ in 0..times {
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)));
+            }
+            let credited: i64 = store.iter().map(|e| e.amount.amount).sum();
+            let once: i64 = payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)).iter().map(|e| e.amount.amount).sum();
+            prop_assert_eq!(credited, once);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The pure domain of tollgate.
+//!
+//! Everything here decides; nothing here does. No I/O, no async, no clock reads and
+//! no randomness: time and identifiers arrive as parameters, so every rule is a
+//! plain function that runs the same on Lambda, on a Cloudflare Worker (wasm32)
+//! and in tests.
+
+pub mod account;
+pub mod catalog;
+pub mod change;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod referral;
+pub mod signature;
+pub mod stripe;
+pub mod time;
+
+/// The Stripe API version tollgate is written against. Webhook endpoints and API
+/// clients are pinned to it; older versions are still read (see [`stripe`]).
+pub const STRIPE_API_VERSION: &str = "2025-09-30.clover";
