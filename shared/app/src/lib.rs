@@ -1,0 +1,30 @@
+//! tollgate's use cases and the ports they need.
+//!
+//! A use case loads state through ports, asks `tollgate-core` what to do, and writes
+//! the answer back. Adapters (SQLite, DynamoDB + SQS) implement the ports; every
+//! adapter passes the same conformance suite (`tests/src/conformance`).
+
+pub mod ingest;
+pub mod ports;
+pub mod process;
+pub mod queued;
+pub mod reads;
+
+use std::sync::Arc;
+use tollgate_core::catalog::Catalog;
+use tollgate_core::signature::Verifier;
+
+pub use ports::clock::{Clock, SystemClock};
+
+/// Everything a use case needs, built once at start and shared by every request.
+pub struct App<S> {
+    pub store: S,
+    pub catalog: Catalog,
+    pub verifier: Verifier,
+    pub clock: Arc<dyn Clock>,
+    /// Deliveries of one queue message before it is dead-lettered; the last one marks the event failed.
+    pub max_receives: u32,
+}
+
+/// SQS's redrive policy in `template.yaml` and the local queue both use this.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;

@@ -1,0 +1,55 @@
+//! Webhook ingestion: verify, record, queue, and only then acknowledge.
+
+use crate::App;
+use crate::ports::event_log::{EventLog, EventLogError, ReceivedEvent, Recorded};
+use crate::ports::queue::{Queue, QueueError};
+use crate::queued::QueuedEvent;
+use thiserror::Error;
+use tollgate_core::ids::EventId;
+use tollgate_core::signature::SignatureError;
+use tollgate_core::stripe::{Event, PayloadError};
+
+/// The answer to an accepted delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub event_id: EventId,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl<S: EventLog + Queue> App<S> {
+    /// Accepts a Stripe delivery. `Ok` means the event is durably queued (or was before):
+    /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx.
+    pub async fn ingest_stripe(&self, signature: Option<&str>, payload: &[u8]) -> Result<Ingested, IngestError> {
+        let now = self.clock.now();
+        self.verifier.verify(signature, payload, now)?;
+        let event = Event::parse(payload)?;
+        let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
+        let duplicate = match self.store.record(&received).await? {
+            Recorded::New => false,
+            Recorded::Duplicate(existing) if existing.enqueued => {
+                tracing::info!(event_id = %event.id, "duplicate delivery dropped");
+                return Ok(Ingested { event_id: event.id, duplicate: true });
+            }
+            // Recorded by a delivery that has not queued it yet, or died before it did:
+            // queue it (again). The processor applies an event once however often it arrives.
+            Recorded::Duplicate(_) => true,
+        };
+        let message = QueuedEvent::stripe(payload).map_err(|e| QueueError(format!("encoding the message: {e}")))?;
+        self.store.send(&message).await?;
+        self.store.mark_enqueued(&event.id).await?;
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, "event queued");
+        Ok(Ingested { event_id: event.id, duplicate })
+    }
+}

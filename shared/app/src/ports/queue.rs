@@ -1,0 +1,34 @@
+use std::future::Future;
+use thiserror::Error;
+
+/// One delivery of a queued message. A message not acknowledged comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub message_id: String,
+    /// Names this delivery (SQS receipt handle) for acknowledging or delaying it.
+    pub receipt: String,
+    pub body: String,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Error)]
+#[error("queue: {0}")]
+pub struct QueueError(pub String);
+
+/// Sends messages durably: once `send` returns, the message will be delivered.
+pub trait Queue: Send + Sync {
+    fn send(&self, body: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Takes messages off a queue. On Lambda the event source mapping does this; the local
+/// stack and the conformance suite use it directly.
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` messages, each hidden from other receivers until acknowledged or its visibility ends.
+    fn receive(&self, max: usize) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
+    fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Makes the message visible again after `seconds`; past the receive limit it is dead-lettered.
+    fn retry_after(&self, delivery: &Delivery, seconds: u32) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Messages that ran out of receives.
+    fn dead_letters(&self) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
+}

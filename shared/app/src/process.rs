@@ -1,0 +1,190 @@
+//! The event processor: applies each queued event once, in the order Stripe created them.
+
+use crate::App;
+use crate::ports::accounts::{Accounts, AccountsError, Applied};
+use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
+use crate::ports::ledger::{Ledger, LedgerError};
+use crate::ports::queue::Delivery;
+use crate::queued::QueuedEvent;
+use thiserror::Error;
+use tollgate_core::account::SubscriptionStatus;
+use tollgate_core::change::{Change, Owner, interpret};
+use tollgate_core::ids::AccountId;
+use tollgate_core::ledger::{self, Payment};
+use tollgate_core::referral::ReferralChain;
+use tollgate_core::stripe::Event;
+
+/// What became of a delivered event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Skipped(String),
+    Failed(String),
+    /// An earlier delivery already finished it.
+    AlreadyDone,
+}
+
+/// A delivery to try again later. Transient by definition: permanent problems are
+/// recorded as a `failed` event and acknowledged instead.
+#[derive(Debug, Error)]
+pub enum ProcessError {
+    /// The event depends on another that has not been applied yet (Stripe does not
+    /// promise order): a subscription before its checkout, a refund before its payment.
+    #[error("waiting for an earlier event: {0}")]
+    NotYet(String),
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+enum Effect {
+    Applied,
+    Stale,
+    Skipped(String),
+}
+
+impl<S: EventLog + Accounts + Ledger> App<S> {
+    /// Applies one delivery. `Err` asks the queue to deliver it again; on the last
+    /// allowed delivery the event is also marked `failed`, with the reason, before it
+    /// goes to the dead-letter queue.
+    pub async fn process(&self, delivery: &Delivery) -> Result<Outcome, ProcessError> {
+        let event = match decode(&delivery.body) {
+            Ok(event) => event,
+            Err(reason) => {
+                // Only our own ingest writes to the queue; an undecodable message is a bug to look at, not retry.
+                tracing::error!(message_id = %delivery.message_id, %reason, "undecodable queue message dropped");
+                return Ok(Outcome::Failed(reason));
+            }
+        };
+        if let Some(record) = self.store.get(&event.id).await?
+            && record.status.is_final()
+        {
+            return Ok(Outcome::AlreadyDone);
+        }
+        let result = match interpret(&event, &self.catalog) {
+            Ok(change) => self.apply(&event, change).await,
+            Err(unusable) => {
+                tracing::warn!(event_id = %event.id, reason = %unusable, "event cannot be applied");
+                self.store.mark(&event.id, EventStatus::Failed, Some(&unusable.0)).await?;
+                return Ok(Outcome::Failed(unusable.0));
+            }
+        };
+        let outcome = match result {
+            Ok(Effect::Applied) => (EventStatus::Applied, None),
+            Ok(Effect::Stale) => (EventStatus::Skipped, Some("older than the state already applied".to_owned())),
+            Ok(Effect::Skipped(reason)) => (EventStatus::Skipped, Some(reason)),
+            Err(error) => {
+                if delivery.receive_count >= self.max_receives {
+                    tracing::error!(event_id = %event.id, %error, "event failed on its last delivery");
+                    self.store.mark(&event.id, EventStatus::Failed, Some(&error.to_string())).await?;
+                } else {
+                    tracing::warn!(event_id = %event.id, %error, attempt = delivery.receive_count, "event will be retried");
+                }
+                return Err(error);
+            }
+        };
+        self.store.mark(&event.id, outcome.0, outcome.1.as_deref()).await?;
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, status = outcome.0.as_str(), "event processed");
+        Ok(match outcome {
+            (EventStatus::Applied, _) => Outcome::Applied,
+            (_, reason) => Outcome::Skipped(reason.unwrap_or_default()),
+        })
+    }
+
+    async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
+        match change {
+            Change::CheckoutCompleted { account, customer, referred_by } => {
+                self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
+                Ok(Effect::Applied)
+            }
+            Change::Subscription { owner, subscription } => {
+                let account = self.owner_account(&owner).await?;
+                Ok(match self.store.apply_subscription(&account, &subscription).await? {
+                    Applied::Applied => Effect::Applied,
+                    Applied::Stale => Effect::Stale,
+                })
+            }
+            Change::InvoicePaymentFailed { owner, subscription, event_created } => {
+                let account = self.owner_account(&owner).await?;
+                let past_due = SubscriptionStatus(SubscriptionStatus::PAST_DUE.to_owned());
+                match self.store.set_subscription_status(&account, &subscription, &past_due, event_created).await? {
+                    Some(Applied::Applied) => Ok(Effect::Applied),
+                    Some(Applied::Stale) => Ok(Effect::Stale),
+                    None => Err(ProcessError::NotYet(format!("subscription {subscription} is not known yet"))),
+                }
+            }
+            Change::InvoicePaid { owner, payment } => {
+                let account = self.owner_account(&owner).await?;
+                let chain = self.referral_chain(&account).await?;
+                self.record_payment(event, &payment, &account, &chain).await
+            }
+            Change::Sale { owner, payment } => {
+                let account = self.owner_account(&owner).await?;
+                self.record_payment(event, &payment, &account, &ReferralChain::default()).await
+            }
+            Change::Refund { payment_refs, refunded_total } => {
+                for payment_ref in &payment_refs {
+                    let recorded = self.store.for_payment(payment_ref).await?;
+                    if let Some(entries) = ledger::refund_entries(refunded_total, &recorded, &event.id) {
+                        for entry in &entries {
+                            self.store.post(entry).await?;
+                        }
+                        return Ok(Effect::Applied);
+                    }
+                }
+                Err(ProcessError::NotYet(format!("no payment recorded for {}", payment_refs.join(" or "))))
+            }
+            Change::Skip(reason) => Ok(Effect::Skipped(reason)),
+        }
+    }
+
+    async fn record_payment(
+        &self,
+        event: &Event,
+        payment: &Payment,
+        payer: &AccountId,
+        chain: &ReferralChain,
+    ) -> Result<Effect, ProcessError> {
+        for entry in ledger::payment_entries(payment, payer, chain, &event.id) {
+            self.store.post(&entry).await?;
+        }
+        Ok(Effect::Applied)
+    }
+
+    /// The account an object belongs to. Metadata names it directly (and then the
+    /// customer is linked to it for later events that carry only the customer).
+    async fn owner_account(&self, owner: &Owner) -> Result<AccountId, ProcessError> {
+        match (&owner.account, &owner.customer) {
+            (Some(account), customer) => {
+                self.store.link_customer(account, customer.as_ref(), None).await?;
+                Ok(account.clone())
+            }
+            (None, Some(customer)) => self
+                .store
+                .account_for_customer(customer)
+                .await?
+                .ok_or_else(|| ProcessError::NotYet(format!("customer {customer} is not linked to an account yet"))),
+            (None, None) => unreachable!("interpret refuses objects without an owner"),
+        }
+    }
+
+    async fn referral_chain(&self, payer: &AccountId) -> Result<ReferralChain, ProcessError> {
+        let referrer_of = |account: AccountId| async move {
+            Ok::<_, AccountsError>(self.store.profile(&account).await?.and_then(|profile| profile.referred_by))
+        };
+        let direct = referrer_of(payer.clone()).await?;
+        let second = match &direct {
+            Some(direct) => referrer_of(direct.clone()).await?,
+            None => None,
+        };
+        Ok(ReferralChain { direct, second })
+    }
+}
+
+fn decode(body: &str) -> Result<Event, String> {
+    let QueuedEvent::Stripe { event } = serde_json::from_str(body).map_err(|e| format!("not a queued event: {e}"))?;
+    Event::parse(event.get().as_bytes()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,21 @@
+//! The messages on the `events` queue.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A verified event on its way to the processor. The event travels whole, so the
+/// processor needs nothing but the message to apply it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum QueuedEvent {
+    Stripe { event: Box<RawValue> },
+}
+
+impl QueuedEvent {
+    /// `payload` must already have parsed as JSON (it has: it was read as an event).
+    pub fn stripe(payload: &[u8]) -> Result<String, serde_json::Error> {
+        let text = std::str::from_utf8(payload).map_err(serde::de::Error::custom)?;
+        let event = RawValue::from_string(text.to_owned())?;
+        serde_json::to_string(&QueuedEvent::Stripe { event })
+    }
+}

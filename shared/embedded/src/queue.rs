@@ -1,0 +1,113 @@
+//! A durable queue in SQLite with SQS's delivery rules: a received message is hidden
+//! for the visibility timeout, comes back if not acknowledged, and is dead-lettered
+//! once it has been received `max_receives` times.
+
+use crate::Sqlite;
+use rand::Rng;
+use rusqlite::params;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn random_id() -> String {
+    hex::encode(rand::rng().random::<[u8; 16]>())
+}
+
+fn failed(error: rusqlite::Error) -> QueueError {
+    QueueError(error.to_string())
+}
+
+impl Sqlite {
+    /// Makes every in-flight message visible at once. Only for a queue with a single
+    /// consumer process, at its start: whatever was in flight belonged to a process that died.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        self.call(|db| db.execute("UPDATE queue SET visible_at_ms = 0, receipt = NULL WHERE dead = 0 AND receipt IS NOT NULL", []))
+            .await
+            .map_err(failed)
+    }
+}
+
+impl Queue for Sqlite {
+    async fn send(&self, body: &str) -> Result<(), QueueError> {
+        let body = body.to_owned();
+        self.call(move |db| {
+            db.execute(
+                "INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, 0)",
+                params![random_id(), body],
+            )
+            .map(drop)
+        })
+        .await
+        .map_err(failed)
+    }
+}
+
+impl QueueConsumer for Sqlite {
+    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let settings = self.queue;
+        self.call(move |db| {
+            let now = now_ms();
+            let tx = db.transaction()?;
+            // Past its last receive, a message that came back by timing out is dead-lettered, as SQS does.
+            tx.execute(
+                "UPDATE queue SET dead = 1 WHERE dead = 0 AND visible_at_ms <= ?1 AND receive_count >= ?2",
+                params![now, settings.max_receives],
+            )?;
+            let due: Vec<(i64, String, String, u32)> = {
+                let mut statement = tx.prepare(
+                    "SELECT seq, message_id, body, receive_count FROM queue
+                     WHERE dead = 0 AND visible_at_ms <= ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                statement
+                    .query_map(params![now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let hidden_until = now + settings.visibility_timeout.as_millis() as i64;
+            let mut deliveries = Vec::with_capacity(due.len());
+            for (seq, message_id, body, receive_count) in due {
+                let receipt = random_id();
+                tx.execute(
+                    "UPDATE queue SET visible_at_ms = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE seq = ?1",
+                    params![seq, hidden_until, receipt],
+                )?;
+                deliveries.push(Delivery { message_id, receipt, body, receive_count: receive_count + 1 });
+            }
+            tx.commit()?;
+            Ok(deliveries)
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        let receipt = delivery.receipt.clone();
+        self.call(move |db| db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt]).map(drop))
+            .await
+            .map_err(failed)
+    }
+
+    async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {
+        let (receipt, max_receives) = (delivery.receipt.clone(), self.queue.max_receives);
+        self.call(move |db| {
+            db.execute(
+                "UPDATE queue SET visible_at_ms = ?2, receipt = NULL, dead = (receive_count >= ?3) WHERE receipt = ?1",
+                params![receipt, now_ms() + i64::from(seconds) * 1000, max_receives],
+            )
+            .map(drop)
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
+        self.call(|db| {
+            let mut statement = db.prepare("SELECT body FROM queue WHERE dead = 1 ORDER BY seq")?;
+            statement.query_map([], |row| row.get(0))?.collect()
+        })
+        .await
+        .map_err(failed)
+    }
+}
