@@ -1,1 +1,61 @@
-fn main() {}
+//! `tollgate`: every tollgate function in one process on SQLite, and the operator commands.
+
+mod config;
+mod dev;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "tollgate: API keys, Stripe billing and paid workflows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every function on one address, on SQLite under the data directory.
+    Dev {
+        /// Address to listen on.
+        #[arg(long, env = "TOLLGATE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Where the database and generated development secrets live.
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
+    /// Print a signed JWT for calling the API (admin endpoints need `--role admin`).
+    Token {
+        /// The account id (`sub`).
+        #[arg(long, default_value = "operator")]
+        sub: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        /// Where `tollgate dev` keeps its generated secrets, used when JWT_SECRET is not set.
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Dev { addr, data_dir } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            dev::run(addr, &data_dir, config).await?;
+        }
+        Command::Token { sub, role, ttl, data_dir } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            println!("{}", config.token(&sub, role.as_deref(), ttl));
+        }
+    }
+    Ok(())
+}

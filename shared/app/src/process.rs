@@ -5,7 +5,7 @@ use crate::ports::accounts::{Accounts, AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::queue::Delivery;
-use crate::queued::QueuedEvent;
+use crate::queued::{QueuedEvent, Source};
 use thiserror::Error;
 use tollgate_core::account::SubscriptionStatus;
 use tollgate_core::change::{Change, Owner, interpret};
@@ -185,6 +185,8 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
 }
 
 fn decode(body: &str) -> Result<Event, String> {
-    let QueuedEvent::Stripe { event } = serde_json::from_str(body).map_err(|e| format!("not a queued event: {e}"))?;
-    Event::parse(event.get().as_bytes()).map_err(|e| e.to_string())
+    let queued: QueuedEvent = serde_json::from_str(body).map_err(|e| format!("not a queued event: {e}"))?;
+    match queued.source {
+        Source::Stripe => Event::parse(queued.event.get().as_bytes()).map_err(|e| e.to_string()),
+    }
 }

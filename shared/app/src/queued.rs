@@ -3,12 +3,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// A verified event on its way to the processor. The event travels whole, so the
-/// processor needs nothing but the message to apply it.
+/// Who sent the event: the processor reads each source's events its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Stripe,
+}
+
+/// A verified event on its way to the processor. The event travels whole, byte for
+/// byte, so the processor needs nothing but the message to apply it.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "source", rename_all = "snake_case")]
-pub enum QueuedEvent {
-    Stripe { event: Box<RawValue> },
+pub struct QueuedEvent {
+    pub source: Source,
+    pub event: Box<RawValue>,
 }
 
 impl QueuedEvent {
@@ -16,6 +23,6 @@ impl QueuedEvent {
     pub fn stripe(payload: &[u8]) -> Result<String, serde_json::Error> {
         let text = std::str::from_utf8(payload).map_err(serde::de::Error::custom)?;
         let event = RawValue::from_string(text.to_owned())?;
-        serde_json::to_string(&QueuedEvent::Stripe { event })
+        serde_json::to_string(&QueuedEvent { source: Source::Stripe, event })
     }
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod referral;
+pub mod retry;
 pub mod signature;
 pub mod stripe;
 pub mod time;

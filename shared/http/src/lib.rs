@@ -1,0 +1,212 @@
+//! tollgate's HTTP surface, shared by the Lambda functions and the local stack.
+//!
+//! Requests and responses are plain `http` types with the whole body in memory, so
+//! `lambda_http` and the local server both hand them straight to [`Api::handle`].
+//! Errors become responses in exactly one place ([`error::ApiError`]).
+
+pub mod error;
+pub mod jwt;
+
+use bytes::Bytes;
+use error::ApiError;
+use http::{Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use serde_json::json;
+use std::sync::Arc;
+use tollgate_app::App;
+use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::ledger::Ledger;
+use tollgate_app::ports::queue::Queue;
+use tollgate_core::ids::AccountId;
+
+/// Stripe's payloads stay far below this; anything larger is not from Stripe.
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+const DEFAULT_EVENTS_LIMIT: usize = 50;
+const MAX_EVENTS_LIMIT: usize = 500;
+
+/// Which routes a deployment serves: each Lambda function serves its own; the local stack all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Webhooks,
+    Admin,
+    All,
+}
+
+impl Surface {
+    fn serves_webhooks(self) -> bool {
+        matches!(self, Surface::Webhooks | Surface::All)
+    }
+
+    fn serves_admin(self) -> bool {
+        matches!(self, Surface::Admin | Surface::All)
+    }
+}
+
+pub struct Api<S> {
+    app: Arc<App<S>>,
+    jwt: jwt::Verifier,
+    surface: Surface,
+}
+
+impl<S> Api<S>
+where
+    S: EventLog + Queue + Accounts + Ledger,
+{
+    pub fn new(app: Arc<App<S>>, jwt: jwt::Verifier, surface: Surface) -> Self {
+        Self { app, jwt, surface }
+    }
+
+    pub fn app(&self) -> &App<S> {
+        &self.app
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        match self.route(&request).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        }
+    }
+
+    async fn route(&self, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+        let path = request.uri().path().trim_end_matches('/');
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let method = request.method();
+        match (method, segments.as_slice()) {
+            (&Method::GET, ["health"]) => Ok(ok_json(&json!({"status": "ok"}))),
+            (&Method::POST, ["webhooks", "stripe"]) if self.surface.serves_webhooks() => self.stripe_webhook(request).await,
+            (&Method::GET, ["admin", "events"]) if self.surface.serves_admin() => {
+                self.admin(request)?;
+                let limit = query_param(request, "limit")
+                    .map(|value| value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number")))
+                    .transpose()?
+                    .unwrap_or(DEFAULT_EVENTS_LIMIT)
+                    .clamp(1, MAX_EVENTS_LIMIT);
+                let events = self.app.recent_events(limit).await?;
+                Ok(ok_json(&json!({ "events": events })))
+            }
+            (&Method::GET, ["admin", "accounts", account]) if self.surface.serves_admin() => {
+                self.admin(request)?;
+                let account = AccountId::parse(account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
+                let view = self.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
+                Ok(ok_json(&view))
+            }
+            (&Method::GET, ["admin", "ledger"]) if self.surface.serves_admin() => {
+                self.admin(request)?;
+                let account = query_param(request, "account").ok_or_else(|| ApiError::invalid("account", "is required"))?;
+                let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
+                let entries = self.app.ledger(&account).await?;
+                let entries: Vec<_> = entries.iter().map(LedgerLine::from).collect();
+                Ok(ok_json(&json!({ "entries": entries })))
+            }
+            _ if known_path(&segments) => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::NotFound("route")),
+        }
+    }
+
+    async fn stripe_webhook(&self, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+        if request.body().len() > MAX_WEBHOOK_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let signature = request.headers().get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
+        let ingested = self.app.ingest_stripe(signature, request.body()).await?;
+        Ok(ok_json(&json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
+    }
+
+    fn admin(&self, request: &Request<Bytes>) -> Result<jwt::Claims, ApiError> {
+        let claims = self.jwt.bearer(request.headers(), self.app.clock.now())?;
+        if claims.role.as_deref() != Some("admin") {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(claims)
+    }
+}
+
+/// A ledger entry as the admin API shows it.
+#[derive(Serialize)]
+struct LedgerLine<'a> {
+    id: &'a str,
+    kind: &'static str,
+    amount_cents: i64,
+    currency: &'a str,
+    event_id: &'a str,
+    payment_ref: &'a str,
+}
+
+impl<'a> From<&'a tollgate_core::ledger::LedgerEntry> for LedgerLine<'a> {
+    fn from(entry: &'a tollgate_core::ledger::LedgerEntry) -> Self {
+        Self {
+            id: &entry.id,
+            kind: entry.kind.as_str(),
+            amount_cents: entry.amount.amount,
+            currency: entry.amount.currency.as_str(),
+            event_id: entry.event_id.as_str(),
+            payment_ref: &entry.payment_ref,
+        }
+    }
+}
+
+fn known_path(segments: &[&str]) -> bool {
+    matches!(segments, ["health"] | ["webhooks", "stripe"] | ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"])
+}
+
+fn query_param(request: &Request<Bytes>, name: &str) -> Option<String> {
+    request.uri().query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Bytes> {
+    let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(body))
+        .expect("a status and a static header always build")
+}
+
+fn ok_json(body: &impl Serialize) -> Response<Bytes> {
+    json_response(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("a%40b.c"), "a@b.c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("x+y"), "x y");
+    }
+}

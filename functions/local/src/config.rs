@@ -1,0 +1,118 @@
+//! Configuration of the local stack: read once, from the environment, with
+//! development secrets generated (and kept in the data directory) where none are set.
+
+use rand::Rng;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use tollgate_app::{Clock, SystemClock};
+use tollgate_core::catalog::{Catalog, CatalogError};
+use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
+use tollgate_http::jwt;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("STRIPE_WEBHOOK_SECRET: {0}")]
+    WebhookSecret(#[from] SecretError),
+    #[error("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be a whole number of seconds")]
+    Tolerance,
+    #[error("STRIPE_SECRET_KEY must start with sk_ or rk_")]
+    StripeKey,
+    #[error("reading CATALOG_PATH {path}: {source}")]
+    CatalogFile { path: PathBuf, source: std::io::Error },
+    #[error("CATALOG_PATH: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+/// Where a secret came from: only generated ones are ever printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    Generated,
+}
+
+pub struct DevConfig {
+    pub webhook_secrets: Vec<WebhookSecret>,
+    pub webhook_secret_origin: Origin,
+    pub tolerance_seconds: i64,
+    pub jwt: jwt::Verifier,
+    pub jwt_secret_origin: Origin,
+    /// Whether Stripe API calls are configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
+    pub stripe_api: Option<String>,
+    pub catalog: Catalog,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+impl DevConfig {
+    pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
+        let (webhook, webhook_secret_origin) = match env("STRIPE_WEBHOOK_SECRET") {
+            Some(value) => (value, Origin::Environment),
+            None => (dev_secret(data_dir, "webhook-secret", "whsec_dev_")?, Origin::Generated),
+        };
+        let (jwt_secret, jwt_secret_origin) = match env("JWT_SECRET") {
+            Some(value) => (value, Origin::Environment),
+            None => (dev_secret(data_dir, "jwt-secret", "")?, Origin::Generated),
+        };
+        let tolerance_seconds = env("STRIPE_WEBHOOK_TOLERANCE_SECONDS")
+            .map(|value| value.parse().map_err(|_| ConfigError::Tolerance))
+            .transpose()?
+            .unwrap_or(DEFAULT_TOLERANCE_SECONDS);
+        let stripe_api = match env("STRIPE_SECRET_KEY") {
+            Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => return Err(ConfigError::StripeKey),
+            Some(_) => Some(env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned())),
+            None => None,
+        };
+        let catalog = match env("CATALOG_PATH") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::CatalogFile { path: path.into(), source })?;
+                Catalog::parse(&text)?
+            }
+            None => Catalog::default_catalog(),
+        };
+        Ok(Self {
+            webhook_secrets: WebhookSecret::parse_list(&webhook)?,
+            webhook_secret_origin,
+            tolerance_seconds,
+            jwt: jwt::Verifier::new(&jwt_secret),
+            jwt_secret_origin,
+            stripe_api,
+            catalog,
+        })
+    }
+
+    pub fn token(&self, sub: &str, role: Option<&str>, ttl: i64) -> String {
+        let exp = SystemClock.now().0 + ttl;
+        self.jwt.sign(&jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp })
+    }
+}
+
+/// A random secret kept in the data directory, readable by its owner only, so that a
+/// restart keeps the same secret (and `stripe listen`, tokens and scripts keep working).
+fn dev_secret(data_dir: &Path, name: &str, prefix: &str) -> Result<String, ConfigError> {
+    let path = data_dir.join(name);
+    let io_error = |source| ConfigError::DataDir { path: path.clone(), source };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let secret = format!("{prefix}{}", hex::encode(rand::rng().random::<[u8; 32]>()));
+    write_private(&path, &secret).map_err(io_error)?;
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}

@@ -1,0 +1,136 @@
+//! `tollgate dev`: the HTTP functions on one address, the queue consumer beside them.
+
+use crate::config::{DevConfig, Origin};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tollgate_app::ports::queue::{QueueConsumer, QueueError};
+use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
+use tollgate_core::retry::backoff_seconds;
+use tollgate_core::signature::Verifier;
+use tollgate_embedded::{QueueSettings, Sqlite};
+use tollgate_http::error::ApiError;
+use tollgate_http::{Api, MAX_WEBHOOK_BYTES, Surface};
+
+/// How long the consumer sleeps when the queue is empty and nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+const RECEIVE_BATCH: usize = 10;
+
+struct Local {
+    api: Api<Sqlite>,
+    /// Wakes the consumer as soon as a webhook has queued something.
+    queued: Notify,
+}
+
+pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
+    let released = store.release_in_flight().await?;
+    if released > 0 {
+        tracing::info!(released, "messages in flight when the last run stopped are queued again");
+    }
+    let app = App {
+        store: store.clone(),
+        catalog: config.catalog.clone(),
+        verifier: Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds),
+        clock: Arc::new(SystemClock),
+        max_receives: DEFAULT_MAX_RECEIVES,
+    };
+    let local = Arc::new(Local { api: Api::new(Arc::new(app), config.jwt.clone(), Surface::All), queued: Notify::new() });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    greet(listener.local_addr()?, data_dir, &config);
+
+    let consumer = tokio::spawn(consume(Arc::clone(&local), store));
+    let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    consumer.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    // Read one byte past the limit so that "too large" is told apart from "exactly the limit".
+    let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES + 1).await else {
+        return ApiError::PayloadTooLarge.into_response().map(Body::from);
+    };
+    let is_webhook = parts.uri.path().starts_with("/webhooks/");
+    let response = local.api.handle(http::Request::from_parts(parts, body)).await;
+    if is_webhook && response.status().is_success() {
+        local.queued.notify_one();
+    }
+    response.map(Body::from)
+}
+
+/// The in-process stand-in for the SQS event source mapping of `event-processor`.
+async fn consume(local: Arc<Local>, queue: Sqlite) {
+    loop {
+        match process_batch(&local, &queue).await {
+            Ok(0) => {
+                let _ = tokio::time::timeout(IDLE_POLL, local.queued.notified()).await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "the local queue failed; trying again shortly");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+async fn process_batch(local: &Local, queue: &Sqlite) -> Result<usize, QueueError> {
+    let deliveries = queue.receive(RECEIVE_BATCH).await?;
+    for delivery in &deliveries {
+        match local.api.app().process(delivery).await {
+            Ok(_) => queue.ack(delivery).await?,
+            Err(_) => {
+                let delay = backoff_seconds(delivery.receive_count, 1, 60, rand::rng().random());
+                queue.retry_after(delivery, delay).await?;
+            }
+        }
+    }
+    Ok(deliveries.len())
+}
+
+fn greet(addr: SocketAddr, data_dir: &Path, config: &DevConfig) {
+    println!("tollgate dev is listening on http://{addr}");
+    println!("  data:      {}", data_dir.display());
+    println!("  webhooks:  http://{addr}/webhooks/stripe");
+    println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
+    if config.webhook_secret_origin == Origin::Generated {
+        let secret = config.webhook_secrets[0].expose();
+        println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
+        println!("             {secret}");
+        println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
+    }
+    if config.jwt_secret_origin == Origin::Generated {
+        println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());
+        println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600));
+        println!("             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" http://{addr}/admin/events");
+    }
+    match &config.stripe_api {
+        Some(base) => println!("  Stripe API: {base}"),
+        None => println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set)"),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,108 @@
+//! The one place where errors become HTTP answers: a status, a stable machine-readable
+//! `code`, and a message safe to show. Causes go to the log, never to the client.
+
+use crate::json_response;
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde_json::json;
+use thiserror::Error;
+use tollgate_app::ingest::IngestError;
+use tollgate_app::ports::accounts::AccountsError;
+use tollgate_app::ports::event_log::EventLogError;
+use tollgate_app::ports::ledger::LedgerError;
+use tollgate_core::signature::SignatureError;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("the payload is not a Stripe event: {0}")]
+    InvalidPayload(String),
+    #[error("the payload is larger than 1 MiB")]
+    PayloadTooLarge,
+    #[error("{field} {reason}")]
+    InvalidRequest { field: &'static str, reason: String },
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("this needs the admin role")]
+    Forbidden,
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Storage or queue trouble: retrying later can succeed (Stripe will).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, reason: &str) -> Self {
+        ApiError::InvalidRequest { field, reason: reason.to_owned() }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Signature(error) => (StatusCode::BAD_REQUEST, error.code()),
+            ApiError::InvalidPayload(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound("route") => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        }
+    }
+
+    /// What the client may read. Internal causes stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "tollgate cannot take this right now; retry later".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(code, error = %self, "request failed");
+        } else {
+            tracing::info!(code, status = status.as_u16(), "request refused");
+        }
+        let mut body = json!({"error": {"code": code, "message": self.public_message()}});
+        if let ApiError::InvalidRequest { field, .. } = &self {
+            body["error"]["field"] = json!(field);
+        }
+        json_response(status, &body)
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::Signature(error) => ApiError::Signature(error),
+            IngestError::Payload(error) => ApiError::InvalidPayload(error.to_string()),
+            IngestError::EventLog(error) => ApiError::Unavailable(error.to_string()),
+            IngestError::Queue(error) => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<EventLogError> for ApiError {
+    fn from(error: EventLogError) -> Self {
+        ApiError::Unavailable(error.to_string())
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(error: AccountsError) -> Self {
+        ApiError::Unavailable(error.to_string())
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> Self {
+        ApiError::Unavailable(error.to_string())
+    }
+}
