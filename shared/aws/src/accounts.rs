@@ -1,0 +1,220 @@
+//! `accounts` table, keys `pk` and `sk`, one partition per account:
+//! `ACCOUNT#{id}` / `PROFILE` holds the customer and referrer, `ACCOUNT#{id}` /
+//! `SUB#{sub_…}` one item per subscription; `CUSTOMER#{cus_…}` / `ACCOUNT` maps a
+//! Stripe customer back to its account.
+
+use crate::Aws;
+use crate::dynamo::{describe, from_item, is_condition_failure, n, s, to_item};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
+use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
+use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
+use tollgate_core::time::Timestamp;
+
+fn account_key(account: &AccountId) -> AttributeValue {
+    s(format!("ACCOUNT#{account}"))
+}
+
+fn subscription_key(subscription: &SubscriptionId) -> AttributeValue {
+    s(format!("SUB#{subscription}"))
+}
+
+fn customer_key(customer: &CustomerId) -> AttributeValue {
+    s(format!("CUSTOMER#{customer}"))
+}
+
+#[derive(Serialize, Deserialize)]
+struct SubscriptionItem {
+    pk: String,
+    sk: String,
+    account_id: AccountId,
+    #[serde(flatten)]
+    subscription: Subscription,
+}
+
+#[derive(Deserialize)]
+struct ProfileItem {
+    account_id: AccountId,
+    stripe_customer_id: Option<CustomerId>,
+    referred_by: Option<AccountId>,
+}
+
+#[derive(Deserialize)]
+struct CustomerItem {
+    account_id: AccountId,
+}
+
+fn failed(error: String) -> AccountsError {
+    AccountsError(error)
+}
+
+impl Accounts for Aws {
+    async fn link_customer(
+        &self,
+        account: &AccountId,
+        customer: Option<&CustomerId>,
+        referred_by: Option<&AccountId>,
+    ) -> Result<(), AccountsError> {
+        let table = &self.resources.accounts_table;
+        // Each field is set only where none is set yet: the first checkout decides.
+        let mut sets = vec!["account_id = :account".to_owned()];
+        let mut update = self
+            .dynamo
+            .update_item()
+            .table_name(table)
+            .key("pk", account_key(account))
+            .key("sk", s("PROFILE"))
+            .expression_attribute_values(":account", s(account.as_str()));
+        if let Some(customer) = customer {
+            sets.push("stripe_customer_id = if_not_exists(stripe_customer_id, :customer)".into());
+            update = update.expression_attribute_values(":customer", s(customer.as_str()));
+        }
+        if let Some(referrer) = referred_by {
+            sets.push("referred_by = if_not_exists(referred_by, :referrer)".into());
+            update = update.expression_attribute_values(":referrer", s(referrer.as_str()));
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        if let Some(customer) = customer {
+            let put = self
+                .dynamo
+                .put_item()
+                .table_name(table)
+                .item("pk", customer_key(customer))
+                .item("sk", s("ACCOUNT"))
+                .item("account_id", s(account.as_str()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                Err(error) if is_condition_failure(&error) => {}
+                Err(error) => return Err(failed(describe(&error))),
+            }
+        }
+        Ok(())
+    }
+
+    async fn account_for_customer(&self, customer: &CustomerId) -> Result<Option<AccountId>, AccountsError> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", customer_key(customer))
+            .key("sk", s("ACCOUNT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        output.item.map(|item| from_item::<CustomerItem>(item).map(|c| c.account_id).map_err(failed)).transpose()
+    }
+
+    async fn apply_subscription(&self, account: &AccountId, subscription: &Subscription) -> Result<Applied, AccountsError> {
+        let item = to_item(&SubscriptionItem {
+            pk: format!("ACCOUNT#{account}"),
+            sk: format!("SUB#{}", subscription.id),
+            account_id: account.clone(),
+            subscription: subscription.clone(),
+        })
+        .map_err(failed)?;
+        // tollgate_core::account::is_stale, as a condition: only an event at least as new replaces the item.
+        let put = self
+            .dynamo
+            .put_item()
+            .table_name(&self.resources.accounts_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR event_created <= :created")
+            .expression_attribute_values(":created", n(subscription.event_created.0))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Applied::Applied),
+            Err(error) if is_condition_failure(&error) => Ok(Applied::Stale),
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn set_subscription_status(
+        &self,
+        account: &AccountId,
+        subscription: &SubscriptionId,
+        status: &SubscriptionStatus,
+        event_created: Timestamp,
+    ) -> Result<Option<Applied>, AccountsError> {
+        let update = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", account_key(account))
+            .key("sk", subscription_key(subscription))
+            .update_expression("SET #status = :status, event_created = :created")
+            .condition_expression("attribute_exists(pk) AND event_created <= :created")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(&status.0))
+            .expression_attribute_values(":created", n(event_created.0))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(Some(Applied::Applied)),
+            Err(error) if is_condition_failure(&error) => {
+                let known = self.subscriptions(account).await?.iter().any(|s| &s.id == subscription);
+                Ok(known.then_some(Applied::Stale))
+            }
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn profile(&self, account: &AccountId) -> Result<Option<Profile>, AccountsError> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", account_key(account))
+            .key("sk", s("PROFILE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        output
+            .item
+            .map(|item| {
+                let profile: ProfileItem = from_item(item).map_err(failed)?;
+                Ok(Profile {
+                    account_id: profile.account_id,
+                    stripe_customer_id: profile.stripe_customer_id,
+                    referred_by: profile.referred_by,
+                })
+            })
+            .transpose()
+    }
+
+    async fn subscriptions(&self, account: &AccountId) -> Result<Vec<Subscription>, AccountsError> {
+        let mut subscriptions = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .dynamo
+                .query()
+                .table_name(&self.resources.accounts_table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :sub)")
+                .expression_attribute_values(":pk", account_key(account))
+                .expression_attribute_values(":sub", s("SUB#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(describe(&e)))?;
+            for item in output.items.unwrap_or_default() {
+                subscriptions.push(from_item::<SubscriptionItem>(item).map_err(failed)?.subscription);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(subscriptions);
+            }
+        }
+    }
+}

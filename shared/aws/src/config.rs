@@ -1,0 +1,61 @@
+//! Configuration read once at cold start. A missing setting stops the function with a
+//! message naming it, rather than failing requests one by one.
+
+use thiserror::Error;
+use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("STRIPE_WEBHOOK_SECRET: {0}")]
+    WebhookSecret(#[from] SecretError),
+    #[error("{0} must be a whole number")]
+    NotANumber(&'static str),
+}
+
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
+}
+
+/// The tables and queue every function shares.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub event_log_table: String,
+    pub accounts_table: String,
+    pub ledger_table: String,
+    pub events_queue_url: String,
+    /// Where SQS moves messages past their last receive; only read by operators and tests.
+    pub events_dead_letter_queue_url: Option<String>,
+}
+
+impl Resources {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            event_log_table: required("EVENT_LOG_TABLE")?,
+            accounts_table: required("ACCOUNTS_TABLE")?,
+            ledger_table: required("LEDGER_TABLE")?,
+            events_queue_url: required("EVENTS_QUEUE_URL")?,
+            events_dead_letter_queue_url: optional("EVENTS_DLQ_URL"),
+        })
+    }
+}
+
+/// Webhook verification settings (`STRIPE_WEBHOOK_SECRET`, comma-separated for rotation).
+pub fn webhook_secrets() -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
+    let secrets = WebhookSecret::parse_list(&required("STRIPE_WEBHOOK_SECRET")?)?;
+    Ok((secrets, number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
+}
+
+/// Receives of one message before SQS dead-letters it: must match the redrive policy.
+pub fn max_receives() -> Result<u32, ConfigError> {
+    number("EVENTS_MAX_RECEIVES", tollgate_app::DEFAULT_MAX_RECEIVES)
+}

@@ -1,0 +1,34 @@
+//! Small helpers over the DynamoDB SDK.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The error text with its whole chain of causes, for logs.
+pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
+    DisplayErrorContext(error).to_string()
+}
+
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, String> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(value).map_err(|e| format!("encoding an item: {e}"))
+}
+
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| format!("decoding an item: {e}"))
+}
+
+/// Whether a conditional write was refused because its condition did not hold,
+/// which for tollgate means "already done" or "stale", not a failure.
+pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
+}

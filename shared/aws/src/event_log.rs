@@ -1,0 +1,162 @@
+//! `event-log` table: key `id`; GSI `by_day` (`day`, `received_at`) for the newest
+//! events without a scan; `expires_at` is the TTL attribute (40 days, beyond Stripe's
+//! 3-day retries and the 35 days an event stays retrievable).
+
+use crate::Aws;
+use crate::dynamo::{Item, describe, from_item, is_condition_failure, s, to_item};
+use tollgate_app::{Clock, SystemClock};
+use serde::{Deserialize, Serialize};
+use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded};
+use tollgate_core::ids::EventId;
+use tollgate_core::time::Timestamp;
+
+const RETENTION_SECONDS: i64 = 40 * 86_400;
+const RECENT_DAYS: i64 = 40;
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    id: EventId,
+    event_type: String,
+    status: String,
+    received_at: i64,
+    day: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    enqueued: bool,
+    expires_at: i64,
+}
+
+impl TryFrom<EventItem> for EventRecord {
+    type Error = EventLogError;
+    fn try_from(item: EventItem) -> Result<Self, Self::Error> {
+        Ok(EventRecord {
+            status: EventStatus::parse(&item.status).ok_or_else(|| EventLogError(format!("unknown status {}", item.status)))?,
+            id: item.id,
+            event_type: item.event_type,
+            received_at: Timestamp(item.received_at),
+            detail: item.detail,
+            enqueued: item.enqueued,
+        })
+    }
+}
+
+fn failed(error: String) -> EventLogError {
+    EventLogError(error)
+}
+
+fn record_from(item: Item) -> Result<EventRecord, EventLogError> {
+    from_item::<EventItem>(item).map_err(failed)?.try_into()
+}
+
+impl EventLog for Aws {
+    async fn record(&self, event: &ReceivedEvent) -> Result<Recorded, EventLogError> {
+        let item = to_item(&EventItem {
+            id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            status: EventStatus::Queued.as_str().to_owned(),
+            received_at: event.received_at.0,
+            day: event.received_at.utc_day(),
+            detail: None,
+            enqueued: false,
+            expires_at: event.received_at.0 + RETENTION_SECONDS,
+        })
+        .map_err(failed)?;
+        let put = self
+            .dynamo
+            .put_item()
+            .table_name(&self.resources.event_log_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Recorded::New),
+            Err(error) if is_condition_failure(&error) => {
+                let existing = self.get(&event.id).await?.ok_or_else(|| failed("recorded event vanished".into()))?;
+                Ok(Recorded::Duplicate(existing))
+            }
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn mark_enqueued(&self, id: &EventId) -> Result<(), EventLogError> {
+        self.dynamo
+            .update_item()
+            .table_name(&self.resources.event_log_table)
+            .key("id", s(id.as_str()))
+            .update_expression("SET enqueued = :yes")
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| failed(describe(&e)))
+    }
+
+    async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {
+        let update = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.event_log_table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()));
+        let update = match detail {
+            Some(detail) => update
+                .update_expression("SET #status = :status, detail = :detail")
+                .expression_attribute_values(":detail", s(detail)),
+            None => update.update_expression("SET #status = :status REMOVE detail"),
+        };
+        update.send().await.map(drop).map_err(|e| failed(describe(&e)))
+    }
+
+    async fn get(&self, id: &EventId) -> Result<Option<EventRecord>, EventLogError> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.event_log_table)
+            .key("id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        output.item.map(record_from).transpose()
+    }
+
+    async fn recent(&self, limit: usize) -> Result<Vec<EventRecord>, EventLogError> {
+        let today = SystemClock.now();
+        let mut records = Vec::new();
+        for days_back in 0..RECENT_DAYS {
+            let day = Timestamp(today.0 - days_back * 86_400).utc_day();
+            let mut start = None;
+            loop {
+                let output = self
+                    .dynamo
+                    .query()
+                    .table_name(&self.resources.event_log_table)
+                    .index_name("by_day")
+                    .key_condition_expression("#day = :day")
+                    .expression_attribute_names("#day", "day")
+                    .expression_attribute_values(":day", s(&day))
+                    .scan_index_forward(false)
+                    .limit((limit - records.len()) as i32)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| failed(describe(&e)))?;
+                for item in output.items.unwrap_or_default() {
+                    records.push(record_from(item)?);
+                }
+                if records.len() >= limit {
+                    return Ok(records);
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(records)
+    }
+}

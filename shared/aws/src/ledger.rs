@@ -1,0 +1,106 @@
+//! `ledger` table: key `payment_ref` + `id`, so a refund finds its payment and
+//! commissions with one query; GSI `by_account` (`account_id`, `id`).
+
+use crate::Aws;
+use crate::dynamo::{Item, describe, from_item, is_condition_failure, n, s};
+use serde::Deserialize;
+use tollgate_app::ports::ledger::{Ledger, LedgerError};
+use tollgate_core::ids::{AccountId, EventId};
+use tollgate_core::ledger::{EntryKind, LedgerEntry};
+use tollgate_core::money::{Cents, Currency};
+
+#[derive(Deserialize)]
+struct EntryItem {
+    payment_ref: String,
+    id: String,
+    account_id: AccountId,
+    kind: EntryKind,
+    amount: i64,
+    currency: Currency,
+    event_id: EventId,
+}
+
+impl From<EntryItem> for LedgerEntry {
+    fn from(item: EntryItem) -> Self {
+        LedgerEntry {
+            id: item.id,
+            account: item.account_id,
+            kind: item.kind,
+            amount: Cents::new(item.amount, item.currency),
+            payment_ref: item.payment_ref,
+            event_id: item.event_id,
+        }
+    }
+}
+
+fn failed(error: String) -> LedgerError {
+    LedgerError(error)
+}
+
+impl Aws {
+    async fn query_entries(&self, index: Option<&str>, key: &str, value: &str) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .dynamo
+                .query()
+                .table_name(&self.resources.ledger_table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#key = :value")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_values(":value", s(value))
+                .set_consistent_read(index.is_none().then_some(true))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(describe(&e)))?;
+            for item in output.items.unwrap_or_default() {
+                entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+}
+
+impl Ledger for Aws {
+    async fn post(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
+        let magnitude = entry.amount.amount.abs();
+        // LedgerEntry::supersedes, as a condition: a new entry, or a larger running total.
+        let update = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.ledger_table)
+            .key("payment_ref", s(&entry.payment_ref))
+            .key("id", s(&entry.id))
+            .update_expression(
+                "SET account_id = :account, kind = :kind, amount = :amount, magnitude = :magnitude, \
+                 currency = :currency, event_id = :event",
+            )
+            .condition_expression("attribute_not_exists(id) OR magnitude < :magnitude")
+            .expression_attribute_values(":account", s(entry.account.as_str()))
+            .expression_attribute_values(":kind", s(entry.kind.as_str()))
+            .expression_attribute_values(":amount", n(entry.amount.amount))
+            .expression_attribute_values(":magnitude", n(magnitude))
+            .expression_attribute_values(":currency", s(entry.amount.currency.as_str()))
+            .expression_attribute_values(":event", s(entry.event_id.as_str()))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn for_payment(&self, payment_ref: &str) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.query_entries(None, "payment_ref", payment_ref).await
+    }
+
+    async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.query_entries(Some("by_account"), "account_id", account.as_str()).await
+    }
+}

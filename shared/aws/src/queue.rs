@@ -1,0 +1,95 @@
+//! The `events` SQS queue. Lambda's event source mapping consumes it in the cloud;
+//! the consumer side here serves the conformance suite and operators.
+
+use crate::Aws;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
+
+/// Long polling: an empty receive waits this long for a message before answering.
+const WAIT_SECONDS: i32 = 1;
+
+fn failed(error: impl std::error::Error + 'static) -> QueueError {
+    QueueError(DisplayErrorContext(error).to_string())
+}
+
+impl Queue for Aws {
+    async fn send(&self, body: &str) -> Result<(), QueueError> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.resources.events_queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+}
+
+impl QueueConsumer for Aws {
+    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let output = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.resources.events_queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(WAIT_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(crate::queue::delivery).collect())
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        self.sqs
+            .delete_message()
+            .queue_url(&self.resources.events_queue_url)
+            .receipt_handle(&delivery.receipt)
+            .send()
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+
+    async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&self.resources.events_queue_url)
+            .receipt_handle(&delivery.receipt)
+            .visibility_timeout(seconds as i32)
+            .send()
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
+        let Some(url) = &self.resources.events_dead_letter_queue_url else {
+            return Err(QueueError("EVENTS_DLQ_URL is not configured".into()));
+        };
+        // Visibility 0: reading the dead letters leaves them where they are.
+        let output = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .wait_time_seconds(WAIT_SECONDS)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect())
+    }
+}
+
+/// An SQS message as a delivery; a message without id, receipt or body cannot be one.
+pub fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
+    let receive_count = message
+        .attributes
+        .as_ref()
+        .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1);
+    Some(Delivery { message_id: message.message_id?, receipt: message.receipt_handle?, body: message.body?, receive_count })
+}

@@ -1,0 +1,42 @@
+//! One conformance suite for every adapter of every port. Each scenario is generic over
+//! the port; [`conformance_suite!`] instantiates all of them for one backend.
+
+pub mod accounts;
+pub mod event_log;
+pub mod ledger;
+pub mod queue;
+
+/// Expands to one `#[tokio::test]` per scenario, each on a fresh store from `$fresh`
+/// (an async expression). The store's queue must dead-letter after
+/// [`crate::moto::TEST_MAX_RECEIVES`] receives, and hide a received message for
+/// [`crate::moto::TEST_VISIBILITY_SECONDS`].
+#[macro_export]
+macro_rules! conformance_suite {
+    ($fresh:expr) => {
+        $crate::conformance_suite!(@tests $fresh;
+            event_log::records_an_event_once,
+            event_log::concurrent_deliveries_record_one_new,
+            event_log::marks_status_and_enqueued,
+            event_log::lists_the_newest_first,
+            queue::delivers_what_was_sent_until_acknowledged,
+            queue::redelivers_what_was_not_acknowledged,
+            queue::dead_letters_after_the_last_receive,
+            accounts::links_the_first_customer_and_referrer,
+            accounts::concurrent_links_keep_one_customer,
+            accounts::applies_only_newer_subscription_events,
+            accounts::sets_status_only_on_known_subscriptions,
+            ledger::posts_each_entry_once,
+            ledger::running_totals_only_grow,
+            ledger::concurrent_posts_of_one_entry_land_once,
+        );
+    };
+    (@tests $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $scenario() {
+                let store = $fresh.await;
+                $crate::conformance::$module::$scenario(&store).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,161 @@
+//! DynamoDB and SQS served by `moto_server` on loopback, reached with the real SDK clients.
+//!
+//! `MOTO_URL` points at a running server (the test script starts one for the whole
+//! run); without it, one is started for this test process and stopped with it.
+//! Each caller gets tables and queues of its own, so tests never see each other's data.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use rand::Rng;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tollgate_aws::{Aws, Resources};
+
+/// Receives before SQS dead-letters a message in these tests (the conformance suite's value).
+pub const TEST_MAX_RECEIVES: u32 = 3;
+/// Visibility timeout of test queues, in seconds.
+pub const TEST_VISIBILITY_SECONDS: u32 = 1;
+
+fn endpoint() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| std::env::var("MOTO_URL").unwrap_or_else(|_| start_moto()))
+}
+
+fn start_moto() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    // A watchdog shell stops moto when this test process is gone, however it ends.
+    let script = format!(
+        "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null",
+        parent = std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("sh to start moto_server (pip install 'moto[server]', or set MOTO_URL)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start on port {port}: is it installed? (pip install 'moto[server]')");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key schema")
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute")
+}
+
+fn index(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .key_schema(key(range, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("index")
+}
+
+/// A fresh set of tables and queues on moto, laid out as `template.yaml` declares them.
+pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client, Resources) {
+    let config = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let prefix = format!("t{}", hex::encode(rand::rng().random::<[u8; 6]>()));
+    let name = |table: &str| format!("{prefix}-{table}");
+    use ScalarAttributeType::{N, S};
+
+    dynamo
+        .create_table()
+        .table_name(name("event-log"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(attribute("id", S))
+        .attribute_definitions(attribute("day", S))
+        .attribute_definitions(attribute("received_at", N))
+        .global_secondary_indexes(index("by_day", "day", "received_at"))
+        .send()
+        .await
+        .expect("event-log table");
+    dynamo
+        .create_table()
+        .table_name(name("accounts"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk", S))
+        .attribute_definitions(attribute("sk", S))
+        .send()
+        .await
+        .expect("accounts table");
+    dynamo
+        .create_table()
+        .table_name(name("ledger"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("payment_ref", KeyType::Hash))
+        .key_schema(key("id", KeyType::Range))
+        .attribute_definitions(attribute("payment_ref", S))
+        .attribute_definitions(attribute("id", S))
+        .attribute_definitions(attribute("account_id", S))
+        .global_secondary_indexes(index("by_account", "account_id", "id"))
+        .send()
+        .await
+        .expect("ledger table");
+
+    let dlq_url = sqs.create_queue().queue_name(name("events-dlq")).send().await.expect("dlq").queue_url.expect("dlq url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq arn")
+        .attributes
+        .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("dlq arn attribute");
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": TEST_MAX_RECEIVES}).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name("events"))
+        .attributes(QueueAttributeName::VisibilityTimeout, TEST_VISIBILITY_SECONDS.to_string())
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .expect("events queue")
+        .queue_url
+        .expect("queue url");
+
+    let resources = Resources {
+        event_log_table: name("event-log"),
+        accounts_table: name("accounts"),
+        ledger_table: name("ledger"),
+        events_queue_url: queue_url,
+        events_dead_letter_queue_url: Some(dlq_url),
+    };
+    (dynamo, sqs, resources)
+}
+
+/// Every port on fresh moto tables and queues.
+pub async fn fresh_store() -> Aws {
+    let (dynamo, sqs, resources) = fresh_resources().await;
+    Aws::with_clients(dynamo, sqs, resources)
+}
