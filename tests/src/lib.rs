@@ -3,5 +3,6 @@
 
 pub mod conformance;
 pub mod moto;
+pub mod samples;
 pub mod stack;
 pub mod stripe;

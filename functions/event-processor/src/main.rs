@@ -1,1 +1,17 @@
-fn main() {}
+//! `event-processor`: applies queued events (SQS, `ReportBatchItemFailures`): a failed
+//! message is redelivered alone, and dead-lettered after its last receive.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
+    let app = tollgate_lambda::app_from_env().await?; // config read once, SDK clients built once
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let batch = tollgate_lambda::each_message(event.payload, |message| async move { app.process(&message).await }).await;
+        Ok::<_, lambda_runtime::Error>(batch)
+    }))
+    .await
+}

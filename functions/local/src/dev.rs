@@ -16,7 +16,7 @@ use tollgate_core::retry::backoff_seconds;
 use tollgate_core::signature::Verifier;
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_http::error::ApiError;
-use tollgate_http::{Api, MAX_WEBHOOK_BYTES, Surface};
+use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
 
 /// How long the consumer sleeps when the queue is empty and nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -37,11 +37,12 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result
     let app = App {
         store: store.clone(),
         catalog: config.catalog.clone(),
-        verifier: Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds),
         clock: Arc::new(SystemClock),
         max_receives: DEFAULT_MAX_RECEIVES,
     };
-    let local = Arc::new(Local { api: Api::new(Arc::new(app), config.jwt.clone(), Surface::All), queued: Notify::new() });
+    let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
+    let api = Api::new(Arc::new(app), Some(webhooks), Some(config.jwt.clone()));
+    let local = Arc::new(Local { api, queued: Notify::new() });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     greet(listener.local_addr()?, data_dir, &config);
 

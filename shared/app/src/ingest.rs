@@ -6,7 +6,7 @@ use crate::ports::queue::{Queue, QueueError};
 use crate::queued::QueuedEvent;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
-use tollgate_core::signature::SignatureError;
+use tollgate_core::signature::{SignatureError, Verifier};
 use tollgate_core::stripe::{Event, PayloadError};
 
 /// The answer to an accepted delivery.
@@ -31,9 +31,9 @@ pub enum IngestError {
 impl<S: EventLog + Queue> App<S> {
     /// Accepts a Stripe delivery. `Ok` means the event is durably queued (or was before):
     /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx.
-    pub async fn ingest_stripe(&self, signature: Option<&str>, payload: &[u8]) -> Result<Ingested, IngestError> {
+    pub async fn ingest_stripe(&self, verifier: &Verifier, signature: Option<&str>, payload: &[u8]) -> Result<Ingested, IngestError> {
         let now = self.clock.now();
-        self.verifier.verify(signature, payload, now)?;
+        verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
         let duplicate = match self.store.record(&received).await? {

@@ -12,7 +12,6 @@ pub mod reads;
 
 use std::sync::Arc;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::signature::Verifier;
 
 pub use ports::clock::{Clock, SystemClock};
 
@@ -20,7 +19,6 @@ pub use ports::clock::{Clock, SystemClock};
 pub struct App<S> {
     pub store: S,
     pub catalog: Catalog,
-    pub verifier: Verifier,
     pub clock: Arc<dyn Clock>,
     /// Deliveries of one queue message before it is dead-lettered; the last one marks the event failed.
     pub max_receives: u32,

@@ -19,6 +19,7 @@ use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_app::ports::queue::Queue;
 use tollgate_core::ids::AccountId;
+use tollgate_core::signature::Verifier;
 
 /// Stripe's payloads stay far below this; anything larger is not from Stripe.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -26,36 +27,20 @@ pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 const DEFAULT_EVENTS_LIMIT: usize = 50;
 const MAX_EVENTS_LIMIT: usize = 500;
 
-/// Which routes a deployment serves: each Lambda function serves its own; the local stack all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    Webhooks,
-    Admin,
-    All,
-}
-
-impl Surface {
-    fn serves_webhooks(self) -> bool {
-        matches!(self, Surface::Webhooks | Surface::All)
-    }
-
-    fn serves_admin(self) -> bool {
-        matches!(self, Surface::Admin | Surface::All)
-    }
-}
-
+/// The routes a deployment serves follow from the secrets it holds: a webhook verifier
+/// for `/webhooks/*`, a JWT verifier for `/admin/*`. Each Lambda function holds only its own.
 pub struct Api<S> {
     app: Arc<App<S>>,
-    jwt: jwt::Verifier,
-    surface: Surface,
+    webhooks: Option<Verifier>,
+    jwt: Option<jwt::Verifier>,
 }
 
 impl<S> Api<S>
 where
     S: EventLog + Queue + Accounts + Ledger,
 {
-    pub fn new(app: Arc<App<S>>, jwt: jwt::Verifier, surface: Surface) -> Self {
-        Self { app, jwt, surface }
+    pub fn new(app: Arc<App<S>>, webhooks: Option<Verifier>, jwt: Option<jwt::Verifier>) -> Self {
+        Self { app, webhooks, jwt }
     }
 
     pub fn app(&self) -> &App<S> {
@@ -75,8 +60,10 @@ where
         let method = request.method();
         match (method, segments.as_slice()) {
             (&Method::GET, ["health"]) => Ok(ok_json(&json!({"status": "ok"}))),
-            (&Method::POST, ["webhooks", "stripe"]) if self.surface.serves_webhooks() => self.stripe_webhook(request).await,
-            (&Method::GET, ["admin", "events"]) if self.surface.serves_admin() => {
+            (&Method::POST, ["webhooks", "stripe"]) if let Some(verifier) = &self.webhooks => {
+                self.stripe_webhook(verifier, request).await
+            }
+            (&Method::GET, ["admin", "events"]) if self.jwt.is_some() => {
                 self.admin(request)?;
                 let limit = query_param(request, "limit")
                     .map(|value| value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number")))
@@ -86,13 +73,13 @@ where
                 let events = self.app.recent_events(limit).await?;
                 Ok(ok_json(&json!({ "events": events })))
             }
-            (&Method::GET, ["admin", "accounts", account]) if self.surface.serves_admin() => {
+            (&Method::GET, ["admin", "accounts", account]) if self.jwt.is_some() => {
                 self.admin(request)?;
                 let account = AccountId::parse(account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
                 let view = self.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
                 Ok(ok_json(&view))
             }
-            (&Method::GET, ["admin", "ledger"]) if self.surface.serves_admin() => {
+            (&Method::GET, ["admin", "ledger"]) if self.jwt.is_some() => {
                 self.admin(request)?;
                 let account = query_param(request, "account").ok_or_else(|| ApiError::invalid("account", "is required"))?;
                 let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
@@ -100,26 +87,37 @@ where
                 let entries: Vec<_> = entries.iter().map(LedgerLine::from).collect();
                 Ok(ok_json(&json!({ "entries": entries })))
             }
-            _ if known_path(&segments) => Err(ApiError::MethodNotAllowed),
+            _ if self.serves(&segments) => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound("route")),
         }
     }
 
-    async fn stripe_webhook(&self, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    async fn stripe_webhook(&self, verifier: &Verifier, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         if request.body().len() > MAX_WEBHOOK_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
         let signature = request.headers().get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
-        let ingested = self.app.ingest_stripe(signature, request.body()).await?;
+        let ingested = self.app.ingest_stripe(verifier, signature, request.body()).await?;
         Ok(ok_json(&json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
     }
 
-    fn admin(&self, request: &Request<Bytes>) -> Result<jwt::Claims, ApiError> {
-        let claims = self.jwt.bearer(request.headers(), self.app.clock.now())?;
-        if claims.role.as_deref() != Some("admin") {
-            return Err(ApiError::Forbidden);
+    /// Whether this deployment serves `segments` with some method.
+    fn serves(&self, segments: &[&str]) -> bool {
+        match segments {
+            ["health"] => true,
+            ["webhooks", "stripe"] => self.webhooks.is_some(),
+            ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"] => self.jwt.is_some(),
+            _ => false,
         }
-        Ok(claims)
+    }
+
+    fn admin(&self, request: &Request<Bytes>) -> Result<(), ApiError> {
+        let jwt = self.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
+        let claims = jwt.bearer(request.headers(), self.app.clock.now())?;
+        match claims.role.as_deref() {
+            Some("admin") => Ok(()),
+            _ => Err(ApiError::Forbidden),
+        }
     }
 }
 
@@ -147,9 +145,6 @@ impl<'a> From<&'a tollgate_core::ledger::LedgerEntry> for LedgerLine<'a> {
     }
 }
 
-fn known_path(segments: &[&str]) -> bool {
-    matches!(segments, ["health"] | ["webhooks", "stripe"] | ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"])
-}
 
 fn query_param(request: &Request<Bytes>, name: &str) -> Option<String> {
     request.uri().query()?.split('&').find_map(|pair| {

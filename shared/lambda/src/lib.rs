@@ -1,0 +1,84 @@
+//! The plumbing every tollgate Lambda function shares, so that each entry point is a
+//! page: build the app once, then hand requests or SQS batches to it.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use lambda_http::{Body, Request, Response};
+use std::future::Future;
+use std::sync::Arc;
+use thiserror::Error;
+use tollgate_app::ports::queue::Delivery;
+use tollgate_app::{App, SystemClock};
+use tollgate_aws::{Aws, ConfigError, Resources};
+use tollgate_core::catalog::{Catalog, CatalogError};
+use tollgate_http::Api;
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("reading CATALOG_PATH: {0}")]
+    CatalogFile(#[from] std::io::Error),
+    #[error("CATALOG_PATH: {0}")]
+    Catalog(#[from] CatalogError),
+}
+
+/// The app on DynamoDB and SQS, configured from the environment. Called once per cold start.
+pub async fn app_from_env() -> Result<App<Aws>, StartError> {
+    let resources = Resources::from_env()?;
+    let catalog = match std::env::var("CATALOG_PATH") {
+        Ok(path) if !path.is_empty() => Catalog::parse(&std::fs::read_to_string(path)?)?,
+        _ => Catalog::default_catalog(),
+    };
+    Ok(App {
+        store: Aws::connect(resources).await,
+        catalog,
+        clock: Arc::new(SystemClock),
+        max_receives: tollgate_aws::config::max_receives()?,
+    })
+}
+
+/// Answers one API Gateway request with the shared router.
+pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let (parts, body) = request.into_parts();
+    let body = Bytes::copy_from_slice(body.as_ref());
+    let response = api.handle(http::Request::from_parts(parts, body)).await;
+    Ok(response.map(|body| Body::Text(String::from_utf8_lossy(&body).into_owned())))
+}
+
+/// Applies `each` to every message of an SQS batch and reports the ones that failed, so
+/// that SQS redelivers only those (`ReportBatchItemFailures`).
+pub async fn each_message<F, Fut, T, E>(event: SqsEvent, each: F) -> SqsBatchResponse
+where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut failures = Vec::new();
+    for message in event.records {
+        let Some(delivery) = delivery(message) else {
+            tracing::error!("an SQS record without id, receipt or body was skipped");
+            continue;
+        };
+        let id = delivery.message_id.clone();
+        if let Err(error) = each(delivery).await {
+            tracing::warn!(message_id = %id, %error, "message left for redelivery");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+fn delivery(message: SqsMessage) -> Option<Delivery> {
+    let receive_count = message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
+    Some(Delivery {
+        message_id: message.message_id?,
+        receipt: message.receipt_handle?,
+        body: message.body?,
+        receive_count,
+    })
+}
