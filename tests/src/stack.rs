@@ -16,9 +16,16 @@ pub const JWT_SECRET: &str = "jwt-secret-for-e2e-tests";
 /// `target/debug/tollgate`, beside the test binary's own `deps` folder.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let binary = dir.join(format!("tollgate{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "{} is missing: build it first with `cargo build -p tollgate-local`", binary.display());
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p tollgate-local`",
+        binary.display()
+    );
     binary
 }
 
@@ -28,7 +35,10 @@ fn spawn(data_dir: &Path) -> (Child, String) {
         .arg(data_dir)
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("JWT_SECRET", JWT_SECRET)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env_remove("TOLLGATE_ADDR")
         .env_remove("CATALOG_PATH")
         .stdout(Stdio::piped())
@@ -38,7 +48,9 @@ fn spawn(data_dir: &Path) -> (Child, String) {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stdout = BufReader::new(stdout);
     let mut first_line = String::new();
-    stdout.read_line(&mut first_line).expect("tollgate dev prints its address");
+    stdout
+        .read_line(&mut first_line)
+        .expect("tollgate dev prints its address");
     // Keep reading, so that what it prints later never meets a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let base_url = first_line
@@ -50,7 +62,12 @@ fn spawn(data_dir: &Path) -> (Child, String) {
 }
 
 pub fn now() -> Timestamp {
-    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64)
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64,
+    )
 }
 
 /// A running local stack. Killed when dropped; its data directory goes with it.
@@ -65,8 +82,16 @@ impl TestStack {
     pub async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
         let (child, base_url) = spawn(data_dir.path());
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
-        Self { child, data_dir, base_url, http }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        Self {
+            child,
+            data_dir,
+            base_url,
+            http,
+        }
     }
 
     /// Kills the process with SIGKILL (no chance to finish anything) and starts a new one
@@ -91,11 +116,19 @@ impl TestStack {
     /// Posts `payload` signed as Stripe would, now.
     pub async fn deliver(&self, payload: &str) -> (StatusCode, Value) {
         let secret = WebhookSecret::parse(WEBHOOK_SECRET).expect("test secret");
-        self.post_webhook(payload, Some(&sign(&secret, now(), payload.as_bytes()))).await
+        self.post_webhook(payload, Some(&sign(&secret, now(), payload.as_bytes())))
+            .await
     }
 
-    pub async fn post_webhook(&self, payload: &str, signature: Option<&str>) -> (StatusCode, Value) {
-        let mut request = self.http.post(self.url("/webhooks/stripe")).body(payload.to_owned());
+    pub async fn post_webhook(
+        &self,
+        payload: &str,
+        signature: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/webhooks/stripe"))
+            .body(payload.to_owned());
         if let Some(signature) = signature {
             request = request.header("Stripe-Signature", signature);
         }
@@ -109,16 +142,27 @@ impl TestStack {
     }
 
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.http.get(self.url(path)).bearer_auth(self.admin_token()).send().await.expect("the stack answers");
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(self.admin_token())
+            .send()
+            .await
+            .expect("the stack answers");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Waits until `event_id` has left `queued`, and returns its record.
     pub async fn settled(&self, event_id: &str) -> Value {
-        self.wait_for(|events| events.iter().find(|e| e["id"] == event_id && e["status"] != "queued").cloned())
-            .await
-            .unwrap_or_else(|| panic!("{event_id} was never processed"))
+        self.wait_for(|events| {
+            events
+                .iter()
+                .find(|e| e["id"] == event_id && e["status"] != "queued")
+                .cloned()
+        })
+        .await
+        .unwrap_or_else(|| panic!("{event_id} was never processed"))
     }
 
     /// Polls `/admin/events` until `check` finds what it looks for (at most 20 s).
@@ -138,7 +182,9 @@ impl TestStack {
     }
 
     pub async fn ledger(&self, account: &str) -> Vec<Value> {
-        let (status, body) = self.admin_get(&format!("/admin/ledger?account={account}")).await;
+        let (status, body) = self
+            .admin_get(&format!("/admin/ledger?account={account}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["entries"].as_array().cloned().unwrap_or_default()
     }
@@ -169,7 +215,11 @@ pub fn token(sub: &str, role: Option<&str>) -> String {
     }
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let input = format!("{header}.{payload}");
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("any key length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("any key length");
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }

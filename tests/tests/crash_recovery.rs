@@ -12,13 +12,29 @@ const EVENTS: usize = 150;
 const KILL_AFTER_ACKS: usize = 40;
 
 fn payload(n: usize, created: i64) -> String {
-    event(&format!("evt_crash_{n}"), "invoice.paid", created, invoice_paid(&format!("in_{n}"), "cus_crash", "sub_crash", 100 + n as i64, &format!("pi_crash_{n}")))
+    event(
+        &format!("evt_crash_{n}"),
+        "invoice.paid",
+        created,
+        invoice_paid(
+            &format!("in_{n}"),
+            "cus_crash",
+            "sub_crash",
+            100 + n as i64,
+            &format!("pi_crash_{n}"),
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
     let stack = TestStack::start().await;
-    let link = event("evt_crash_link", "checkout.session.completed", now().0, checkout_session("crash", "cus_crash", None));
+    let link = event(
+        "evt_crash_link",
+        "checkout.session.completed",
+        now().0,
+        checkout_session("crash", "cus_crash", None),
+    );
     assert_eq!(stack.deliver(&link).await.0, StatusCode::OK);
     stack.settled("evt_crash_link").await;
 
@@ -47,23 +63,41 @@ async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
             acknowledged.insert(n);
         }
     }
-    assert!(acknowledged.len() >= KILL_AFTER_ACKS && acknowledged.len() < EVENTS, "the kill landed mid-stream: {} acked", acknowledged.len());
+    assert!(
+        acknowledged.len() >= KILL_AFTER_ACKS && acknowledged.len() < EVENTS,
+        "the kill landed mid-stream: {} acked",
+        acknowledged.len()
+    );
 
     let mut stack = Arc::into_inner(shared).expect("all deliveries are done");
     stack.kill_and_restart().await;
     let expected = |n: usize| 100 + n as i64;
     let payments = |entries: Vec<serde_json::Value>| -> Vec<i64> {
-        let mut amounts: Vec<i64> = entries.iter().filter(|e| e["kind"] == "payment").map(|e| e["amount_cents"].as_i64().unwrap()).collect();
+        let mut amounts: Vec<i64> = entries
+            .iter()
+            .filter(|e| e["kind"] == "payment")
+            .map(|e| e["amount_cents"].as_i64().unwrap())
+            .collect();
         amounts.sort();
         amounts
     };
     for n in &acknowledged {
-        assert_eq!(stack.settled(&format!("evt_crash_{n}")).await["status"], "applied");
+        assert_eq!(
+            stack.settled(&format!("evt_crash_{n}")).await["status"],
+            "applied"
+        );
     }
     let applied = payments(stack.ledger("crash").await);
     let acked_amounts: Vec<i64> = acknowledged.iter().map(|n| expected(*n)).collect();
-    assert!(acked_amounts.iter().all(|a| applied.contains(a)), "every acknowledged event is applied");
-    assert_eq!(applied.iter().collect::<BTreeSet<_>>().len(), applied.len(), "none is applied twice");
+    assert!(
+        acked_amounts.iter().all(|a| applied.contains(a)),
+        "every acknowledged event is applied"
+    );
+    assert_eq!(
+        applied.iter().collect::<BTreeSet<_>>().len(),
+        applied.len(),
+        "none is applied twice"
+    );
 
     // Stripe retries every delivery that got no 2xx (and some that did, as it may).
     for n in 0..EVENTS {
@@ -73,10 +107,16 @@ async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
     for n in 0..EVENTS {
         stack.settled(&format!("evt_crash_{n}")).await;
     }
-    assert_eq!(payments(stack.ledger("crash").await), (0..EVENTS).map(expected).collect::<Vec<_>>(), "each event applied exactly once");
+    assert_eq!(
+        payments(stack.ledger("crash").await),
+        (0..EVENTS).map(expected).collect::<Vec<_>>(),
+        "each event applied exactly once"
+    );
 }
 
 fn signature(payload: &str) -> String {
-    let secret = tollgate_core::signature::WebhookSecret::parse(tollgate_tests::stack::WEBHOOK_SECRET).unwrap();
+    let secret =
+        tollgate_core::signature::WebhookSecret::parse(tollgate_tests::stack::WEBHOOK_SECRET)
+            .unwrap();
     tollgate_core::signature::sign(&secret, now(), payload.as_bytes())
 }

@@ -11,5 +11,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let app = tollgate_lambda::app_from_env().await?; // SDK clients built once
     let api = Api::new(Arc::new(app), None, Some(jwt));
     let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        tollgate_lambda::answer(api, request)
+    }))
+    .await
 }

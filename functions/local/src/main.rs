@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "tollgate: API keys, Stripe billing and paid workflows")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "tollgate: API keys, Stripe billing and paid workflows"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +47,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -52,7 +58,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let config = config::DevConfig::load(&data_dir)?;
             dev::run(addr, &data_dir, config).await?;
         }
-        Command::Token { sub, role, ttl, data_dir } => {
+        Command::Token {
+            sub,
+            role,
+            ttl,
+            data_dir,
+        } => {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.token(&sub, role.as_deref(), ttl));
         }

@@ -99,7 +99,10 @@ impl Accounts for Aws {
         Ok(())
     }
 
-    async fn account_for_customer(&self, customer: &CustomerId) -> Result<Option<AccountId>, AccountsError> {
+    async fn account_for_customer(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, AccountsError> {
         let output = self
             .dynamo
             .get_item()
@@ -110,10 +113,21 @@ impl Accounts for Aws {
             .send()
             .await
             .map_err(|e| failed(describe(&e)))?;
-        output.item.map(|item| from_item::<CustomerItem>(item).map(|c| c.account_id).map_err(failed)).transpose()
+        output
+            .item
+            .map(|item| {
+                from_item::<CustomerItem>(item)
+                    .map(|c| c.account_id)
+                    .map_err(failed)
+            })
+            .transpose()
     }
 
-    async fn apply_subscription(&self, account: &AccountId, subscription: &Subscription) -> Result<Applied, AccountsError> {
+    async fn apply_subscription(
+        &self,
+        account: &AccountId,
+        subscription: &Subscription,
+    ) -> Result<Applied, AccountsError> {
         let item = to_item(&SubscriptionItem {
             pk: format!("ACCOUNT#{account}"),
             sk: format!("SUB#{}", subscription.id),
@@ -161,7 +175,11 @@ impl Accounts for Aws {
         match update {
             Ok(_) => Ok(Some(Applied::Applied)),
             Err(error) if is_condition_failure(&error) => {
-                let known = self.subscriptions(account).await?.iter().any(|s| &s.id == subscription);
+                let known = self
+                    .subscriptions(account)
+                    .await?
+                    .iter()
+                    .any(|s| &s.id == subscription);
                 Ok(known.then_some(Applied::Stale))
             }
             Err(error) => Err(failed(describe(&error))),
@@ -209,7 +227,11 @@ impl Accounts for Aws {
                 .await
                 .map_err(|e| failed(describe(&e)))?;
             for item in output.items.unwrap_or_default() {
-                subscriptions.push(from_item::<SubscriptionItem>(item).map_err(failed)?.subscription);
+                subscriptions.push(
+                    from_item::<SubscriptionItem>(item)
+                        .map_err(failed)?
+                        .subscription,
+                );
             }
             start = output.last_evaluated_key;
             if start.is_none() {

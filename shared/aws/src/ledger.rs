@@ -38,7 +38,12 @@ fn failed(error: String) -> LedgerError {
 }
 
 impl Aws {
-    async fn query_entries(&self, index: Option<&str>, key: &str, value: &str) -> Result<Vec<LedgerEntry>, LedgerError> {
+    async fn query_entries(
+        &self,
+        index: Option<&str>,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<LedgerEntry>, LedgerError> {
         let mut entries = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -101,6 +106,7 @@ impl Ledger for Aws {
     }
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.query_entries(Some("by_account"), "account_id", account.as_str()).await
+        self.query_entries(Some("by_account"), "account_id", account.as_str())
+            .await
     }
 }

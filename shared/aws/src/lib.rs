@@ -32,6 +32,10 @@ impl Aws {
     }
 
     pub fn with_clients(dynamo: DynamoClient, sqs: SqsClient, resources: Resources) -> Self {
-        Self { dynamo, sqs, resources }
+        Self {
+            dynamo,
+            sqs,
+            resources,
+        }
     }
 }

@@ -38,7 +38,12 @@ impl QueueConsumer for Aws {
             .send()
             .await
             .map_err(failed)?;
-        Ok(output.messages.unwrap_or_default().into_iter().filter_map(crate::queue::delivery).collect())
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(crate::queue::delivery)
+            .collect())
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
@@ -79,7 +84,12 @@ impl QueueConsumer for Aws {
             .send()
             .await
             .map_err(failed)?;
-        Ok(output.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect())
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect())
     }
 }
 
@@ -91,5 +101,10 @@ pub fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
         .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .and_then(|count| count.parse().ok())
         .unwrap_or(1);
-    Some(Delivery { message_id: message.message_id?, receipt: message.receipt_handle?, body: message.body?, receive_count })
+    Some(Delivery {
+        message_id: message.message_id?,
+        receipt: message.receipt_handle?,
+        body: message.body?,
+        receive_count,
+    })
 }

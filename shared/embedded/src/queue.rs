@@ -9,7 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn random_id() -> String {
@@ -84,9 +86,12 @@ impl QueueConsumer for Sqlite {
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
         let receipt = delivery.receipt.clone();
-        self.call(move |db| db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt]).map(drop))
-            .await
-            .map_err(failed)
+        self.call(move |db| {
+            db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt])
+                .map(drop)
+        })
+        .await
+        .map_err(failed)
     }
 
     async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {

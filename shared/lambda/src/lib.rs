@@ -39,7 +39,10 @@ pub async fn app_from_env() -> Result<App<Aws>, StartError> {
 }
 
 /// Answers one API Gateway request with the shared router.
-pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn answer(
+    api: &Api<Aws>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let (parts, body) = request.into_parts();
     let body = Bytes::copy_from_slice(body.as_ref());
     let response = api.handle(http::Request::from_parts(parts, body)).await;
@@ -74,7 +77,11 @@ where
 }
 
 fn delivery(message: SqsMessage) -> Option<Delivery> {
-    let receive_count = message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
+    let receive_count = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1);
     Some(Delivery {
         message_id: message.message_id?,
         receipt: message.receipt_handle?,

@@ -26,7 +26,10 @@ pub trait Accounts: Send + Sync {
         customer: Option<&CustomerId>,
         referred_by: Option<&AccountId>,
     ) -> impl Future<Output = Result<(), AccountsError>> + Send;
-    fn account_for_customer(&self, customer: &CustomerId) -> impl Future<Output = Result<Option<AccountId>, AccountsError>> + Send;
+    fn account_for_customer(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Option<AccountId>, AccountsError>> + Send;
     /// Stores the subscription unless a newer event already set it (`event_created` guard).
     fn apply_subscription(
         &self,
@@ -41,6 +44,12 @@ pub trait Accounts: Send + Sync {
         status: &SubscriptionStatus,
         event_created: Timestamp,
     ) -> impl Future<Output = Result<Option<Applied>, AccountsError>> + Send;
-    fn profile(&self, account: &AccountId) -> impl Future<Output = Result<Option<Profile>, AccountsError>> + Send;
-    fn subscriptions(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
+    fn profile(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<Profile>, AccountsError>> + Send;
+    fn subscriptions(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Webhook ingestion on the local stack (signed Stripe events/s, p50/p99) beside a bare HTTP
+# server answering 200, on this machine, in the same run. Needs wrk (apt-get install wrk).
+# Loopback only; bounded by DURATION. Results go to stdout; copy them into BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+EVENTS=${EVENTS:-150000}
+STACK_PORT=${STACK_PORT:-18181}
+BARE_PORT=${BARE_PORT:-18182}
+SECRET=whsec_benchmark_only
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+cargo build --release -q -p tollgate-local --bin tollgate --example bare_200
+work=$(mktemp -d)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+STRIPE_WEBHOOK_SECRET=$SECRET RUST_LOG=warn target/release/tollgate dev --addr "127.0.0.1:$STACK_PORT" --data-dir "$work/data" >/dev/null &
+pids+=($!)
+target/release/examples/bare_200 "127.0.0.1:$BARE_PORT" &
+pids+=($!)
+python3 bench/make-deliveries.py "$work/deliveries.txt" "$EVENTS" "$SECRET"
+for port in "$STACK_PORT" "$BARE_PORT"; do
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" -o /dev/null 2>&1 && break; (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+done
+
+run() {
+  echo "== $1"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/webhooks.lua "$2" -- "$work/deliveries.txt" "$THREADS" | tee "$work/$1.txt"
+}
+echo "machine: $(nproc) cores; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $EVENTS distinct signed events"
+run tollgate "http://127.0.0.1:$STACK_PORT/webhooks/stripe"
+run bare "http://127.0.0.1:$BARE_PORT/webhooks/stripe"
+
+rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
+pct() { awk -v p="$2" '$1 == p {print $2}' "$work/$1.txt"; }
+echo
+echo "| server | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+for name in tollgate bare; do echo "| $name | $(rps $name) | $(pct $name 50%) | $(pct $name 99%) |"; done
+python3 -c "print('| ratio tollgate/bare | %.3f | | |' % ($(rps tollgate) / $(rps bare)))"

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Checks on template.yaml that cfn-lint does not make.
+
+- every SQS queue that triggers a function hides a message for at least six times the
+  function's timeout (AWS's advice; otherwise a slow batch is processed twice);
+- the redrive count defaults to the receives the code counts on (DEFAULT_MAX_RECEIVES);
+- every HTTP function is built by cargo-lambda for arm64 on provided.al2023.
+Exits non-zero, naming what is wrong.
+"""
+import re
+import sys
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+root = Path(__file__).resolve().parent.parent
+template, problems = decode(str(root / "template.yaml"))
+if problems:
+    sys.exit(f"template.yaml does not parse: {problems}")
+
+resources = template["Resources"]
+globals_ = template.get("Globals", {}).get("Function", {})
+failures = []
+
+
+def function_setting(function, name):
+    return function["Properties"].get(name, globals_.get(name))
+
+
+for name, resource in resources.items():
+    if resource["Type"] != "AWS::Serverless::Function":
+        continue
+    if resource.get("Metadata", {}).get("BuildMethod") != "rust-cargolambda":
+        failures.append(f"{name}: BuildMethod is not rust-cargolambda")
+    if function_setting(resource, "Architectures") != ["arm64"]:
+        failures.append(f"{name}: not arm64")
+    if function_setting(resource, "Runtime") != "provided.al2023":
+        failures.append(f"{name}: not provided.al2023")
+    timeout = function_setting(resource, "Timeout")
+    for event in resource["Properties"].get("Events", {}).values():
+        if event["Type"] != "SQS":
+            continue
+        if "ReportBatchItemFailures" not in event["Properties"].get("FunctionResponseTypes", []):
+            failures.append(f"{name}: SQS source without ReportBatchItemFailures")
+        queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        queue_props = resources[queue]["Properties"]
+        visibility = queue_props.get("VisibilityTimeout", 30)
+        if visibility < 6 * timeout:
+            failures.append(f"{queue}: VisibilityTimeout {visibility}s < 6 x {name} Timeout {timeout}s")
+        if "RedrivePolicy" not in queue_props:
+            failures.append(f"{queue}: no dead-letter queue")
+
+source = (root / "shared/app/src/lib.rs").read_text()
+code_default = int(re.search(r"DEFAULT_MAX_RECEIVES: u32 = (\d+);", source).group(1))
+template_default = template["Parameters"]["MaxReceives"]["Default"]
+if template_default != code_default:
+    failures.append(f"MaxReceives defaults to {template_default}, the code to {code_default}")
+
+if failures:
+    sys.exit("template.yaml:\n  " + "\n  ".join(failures))
+print("template.yaml: queue visibility, redrive and build settings check out")

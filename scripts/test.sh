@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting and lints, the pure core on wasm32,
+# every unit, property, conformance (SQLite and moto), function and end-to-end test,
+# and the deployment template's checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -q -- -D warnings
+
+step "shared/core builds for wasm32-unknown-unknown"
+cargo build -p tollgate-core --target wasm32-unknown-unknown --locked -q
+
+step "template.yaml"
+cfn-lint template.yaml
+sam validate --lint --region us-east-1 >/dev/null
+python3 scripts/check-template.py
+
+step "build (the end-to-end suites start target/debug/tollgate)"
+cargo build --workspace --all-targets --locked -q
+
+step "moto_server on loopback"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+export MOTO_URL="http://127.0.0.1:$port"
+
+step "tests"
+cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+passed=$(awk '/^test result:/ {sum += $4} END {print sum + 0}' target/test-output.txt)
+failed=$(awk '/^test result:/ {sum += $6} END {print sum + 0}' target/test-output.txt)
+echo
+echo "$passed passed, $failed failed"
