@@ -26,7 +26,10 @@ fn endpoint() -> &'static str {
     URL.get_or_init(|| std::env::var("MOTO_URL").unwrap_or_else(|_| start_moto()))
 }
 
-#[expect(clippy::zombie_processes, reason = "the watchdog must outlive this process to stop moto after it")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the watchdog must outlive this process to stop moto after it"
+)]
 fn start_moto() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::catalog::{Catalog, CatalogError};
-use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
+use tollgate_core::signature::{self, DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
 use tollgate_http::jwt;
 
 #[derive(Debug, Error)]
@@ -105,6 +105,10 @@ impl DevConfig {
             stripe_api,
             catalog,
         })
+    }
+
+    pub fn sign(&self, payload: &[u8]) -> String {
+        signature::sign(&self.webhook_secrets[0], SystemClock.now(), payload)
     }
 
     pub fn token(&self, sub: &str, role: Option<&str>, ttl: i64) -> String {

@@ -28,6 +28,13 @@ enum Command {
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
     },
+    /// Print a `Stripe-Signature` header for a payload file, signed now with the webhook secret
+    /// (`STRIPE_WEBHOOK_SECRET`, else the development one), to try deliveries with curl.
+    Sign {
+        payload: PathBuf,
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
     /// Print a signed JWT for calling the API (admin endpoints need `--role admin`).
     Token {
         /// The account id (`sub`).
@@ -57,6 +64,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Dev { addr, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
             dev::run(addr, &data_dir, config).await?;
+        }
+        Command::Sign { payload, data_dir } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            println!("{}", config.sign(&std::fs::read(payload)?));
         }
         Command::Token {
             sub,
