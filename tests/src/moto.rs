@@ -5,8 +5,8 @@
 //! Each caller gets tables and queues of its own, so tests never see each other's data.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use rand::Rng;
@@ -26,15 +26,9 @@ fn endpoint() -> &'static str {
     URL.get_or_init(|| std::env::var("MOTO_URL").unwrap_or_else(|_| start_moto()))
 }
 
-#[expect(
-    clippy::zombie_processes,
-    reason = "the watchdog must outlive this process to stop moto after it"
-)]
+#[expect(clippy::zombie_processes, reason = "the watchdog must outlive this process to stop moto after it")]
 fn start_moto() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
     // A watchdog shell stops moto when this test process is gone, however it ends.
     let script = format!(
@@ -62,27 +56,17 @@ async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
         .load()
         .await
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("key schema")
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key schema")
 }
 
 fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(kind)
-        .build()
-        .expect("attribute")
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute")
 }
 
 fn index(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
@@ -90,11 +74,7 @@ fn index(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
         .index_name(name)
         .key_schema(key(hash, KeyType::Hash))
         .key_schema(key(range, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .expect("index")
 }
@@ -145,14 +125,8 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         .await
         .expect("ledger table");
 
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(name("events-dlq"))
-        .send()
-        .await
-        .expect("dlq")
-        .queue_url
-        .expect("dlq url");
+    let dlq_url =
+        sqs.create_queue().queue_name(name("events-dlq")).send().await.expect("dlq").queue_url.expect("dlq url");
     let dlq_arn = sqs
         .get_queue_attributes()
         .queue_url(&dlq_url)
@@ -163,16 +137,11 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         .attributes
         .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
         .expect("dlq arn attribute");
-    let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": TEST_MAX_RECEIVES})
-            .to_string();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": TEST_MAX_RECEIVES}).to_string();
     let queue_url = sqs
         .create_queue()
         .queue_name(name("events"))
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            TEST_VISIBILITY_SECONDS.to_string(),
-        )
+        .attributes(QueueAttributeName::VisibilityTimeout, TEST_VISIBILITY_SECONDS.to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await

@@ -13,10 +13,7 @@ pub const SAMPLE_JWT_SECRET: &str = "jwt-sample-events-only";
 
 /// The text of `events/{name}`.
 pub fn read(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("events")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("events").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -30,10 +27,5 @@ impl Clock for FixedClock {
 }
 
 pub fn app_at_sample_time<S>(store: S) -> App<S> {
-    App {
-        store,
-        catalog: Catalog::default_catalog(),
-        clock: Arc::new(FixedClock(SAMPLE_TIME)),
-        max_receives: 5,
-    }
+    App { store, catalog: Catalog::default_catalog(), clock: Arc::new(FixedClock(SAMPLE_TIME)), max_receives: 5 }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_core::time::Timestamp;
+use tollgate_http::jwt;
 
 pub const WEBHOOK_SECRET: &str = "whsec_tollgate_e2e_tests";
 pub const JWT_SECRET: &str = "jwt-secret-for-e2e-tests";
@@ -16,16 +17,9 @@ pub const JWT_SECRET: &str = "jwt-secret-for-e2e-tests";
 /// `target/debug/tollgate`, beside the test binary's own `deps` folder.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let binary = dir.join(format!("tollgate{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: build it first with `cargo build -p tollgate-local`",
-        binary.display()
-    );
+    assert!(binary.exists(), "{} is missing: build it first with `cargo build -p tollgate-local`", binary.display());
     binary
 }
 
@@ -35,10 +29,7 @@ fn spawn(data_dir: &Path) -> (Child, String) {
         .arg(data_dir)
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("JWT_SECRET", JWT_SECRET)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .env_remove("TOLLGATE_ADDR")
         .env_remove("CATALOG_PATH")
         .stdout(Stdio::piped())
@@ -48,9 +39,7 @@ fn spawn(data_dir: &Path) -> (Child, String) {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stdout = BufReader::new(stdout);
     let mut first_line = String::new();
-    stdout
-        .read_line(&mut first_line)
-        .expect("tollgate dev prints its address");
+    stdout.read_line(&mut first_line).expect("tollgate dev prints its address");
     // Keep reading, so that what it prints later never meets a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let base_url = first_line
@@ -62,12 +51,7 @@ fn spawn(data_dir: &Path) -> (Child, String) {
 }
 
 pub fn now() -> Timestamp {
-    Timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs() as i64,
-    )
+    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64)
 }
 
 /// A running local stack. Killed when dropped; its data directory goes with it.
@@ -82,16 +66,8 @@ impl TestStack {
     pub async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
         let (child, base_url) = spawn(data_dir.path());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client");
-        Self {
-            child,
-            data_dir,
-            base_url,
-            http,
-        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
+        Self { child, data_dir, base_url, http }
     }
 
     /// Kills the process with SIGKILL (no chance to finish anything) and starts a new one
@@ -116,19 +92,11 @@ impl TestStack {
     /// Posts `payload` signed as Stripe would, now.
     pub async fn deliver(&self, payload: &str) -> (StatusCode, Value) {
         let secret = WebhookSecret::parse(WEBHOOK_SECRET).expect("test secret");
-        self.post_webhook(payload, Some(&sign(&secret, now(), payload.as_bytes())))
-            .await
+        self.post_webhook(payload, Some(&sign(&secret, now(), payload.as_bytes()))).await
     }
 
-    pub async fn post_webhook(
-        &self,
-        payload: &str,
-        signature: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(self.url("/webhooks/stripe"))
-            .body(payload.to_owned());
+    pub async fn post_webhook(&self, payload: &str, signature: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.post(self.url("/webhooks/stripe")).body(payload.to_owned());
         if let Some(signature) = signature {
             request = request.header("Stripe-Signature", signature);
         }
@@ -142,27 +110,17 @@ impl TestStack {
     }
 
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(self.admin_token())
-            .send()
-            .await
-            .expect("the stack answers");
+        let response =
+            self.http.get(self.url(path)).bearer_auth(self.admin_token()).send().await.expect("the stack answers");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Waits until `event_id` has left `queued`, and returns its record.
     pub async fn settled(&self, event_id: &str) -> Value {
-        self.wait_for(|events| {
-            events
-                .iter()
-                .find(|e| e["id"] == event_id && e["status"] != "queued")
-                .cloned()
-        })
-        .await
-        .unwrap_or_else(|| panic!("{event_id} was never processed"))
+        self.wait_for(|events| events.iter().find(|e| e["id"] == event_id && e["status"] != "queued").cloned())
+            .await
+            .unwrap_or_else(|| panic!("{event_id} was never processed"))
     }
 
     /// Polls `/admin/events` until `check` finds what it looks for (at most 20 s).
@@ -182,9 +140,7 @@ impl TestStack {
     }
 
     pub async fn ledger(&self, account: &str) -> Vec<Value> {
-        let (status, body) = self
-            .admin_get(&format!("/admin/ledger?account={account}"))
-            .await;
+        let (status, body) = self.admin_get(&format!("/admin/ledger?account={account}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["entries"].as_array().cloned().unwrap_or_default()
     }
@@ -205,21 +161,6 @@ impl Drop for TestStack {
 
 /// A JWT signed with the stack's secret, valid for an hour.
 pub fn token(sub: &str, role: Option<&str>) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use hmac::Mac;
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let mut claims = serde_json::json!({"sub": sub, "exp": now().0 + 3600});
-    if let Some(role) = role {
-        claims["role"] = role.into();
-    }
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let input = format!("{header}.{payload}");
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("any key length");
-    mac.update(input.as_bytes());
-    format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    let claims = jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp: now().0 + 3600 };
+    jwt::Verifier::new(JWT_SECRET).sign(&claims)
 }

@@ -37,13 +37,7 @@ pub fn checkout_session(account: &str, customer: &str, referral_code: Option<&st
 }
 
 /// A subscription with its billing period on the item, as current API versions send it.
-pub fn subscription(
-    id: &str,
-    customer: &str,
-    lookup_key: &str,
-    status: &str,
-    period_start: i64,
-) -> Value {
+pub fn subscription(id: &str, customer: &str, lookup_key: &str, status: &str, period_start: i64) -> Value {
     json!({
         "id": id,
         "object": "subscription",
@@ -61,13 +55,7 @@ pub fn subscription(
     })
 }
 
-pub fn invoice_paid(
-    id: &str,
-    customer: &str,
-    subscription: &str,
-    amount: i64,
-    payment_intent: &str,
-) -> Value {
+pub fn invoice_paid(id: &str, customer: &str, subscription: &str, amount: i64, payment_intent: &str) -> Value {
     json!({
         "id": id,
         "object": "invoice",
@@ -81,13 +69,7 @@ pub fn invoice_paid(
     })
 }
 
-pub fn charge_refunded(
-    id: &str,
-    customer: &str,
-    amount: i64,
-    refunded_total: i64,
-    payment_intent: &str,
-) -> Value {
+pub fn charge_refunded(id: &str, customer: &str, amount: i64, refunded_total: i64, payment_intent: &str) -> Value {
     json!({
         "id": id,
         "object": "charge",

@@ -16,25 +16,15 @@ fn payload(n: usize, created: i64) -> String {
         &format!("evt_crash_{n}"),
         "invoice.paid",
         created,
-        invoice_paid(
-            &format!("in_{n}"),
-            "cus_crash",
-            "sub_crash",
-            100 + n as i64,
-            &format!("pi_crash_{n}"),
-        ),
+        invoice_paid(&format!("in_{n}"), "cus_crash", "sub_crash", 100 + n as i64, &format!("pi_crash_{n}")),
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
     let stack = TestStack::start().await;
-    let link = event(
-        "evt_crash_link",
-        "checkout.session.completed",
-        now().0,
-        checkout_session("crash", "cus_crash", None),
-    );
+    let link =
+        event("evt_crash_link", "checkout.session.completed", now().0, checkout_session("crash", "cus_crash", None));
     assert_eq!(stack.deliver(&link).await.0, StatusCode::OK);
     stack.settled("evt_crash_link").await;
 
@@ -73,31 +63,18 @@ async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
     stack.kill_and_restart().await;
     let expected = |n: usize| 100 + n as i64;
     let payments = |entries: Vec<serde_json::Value>| -> Vec<i64> {
-        let mut amounts: Vec<i64> = entries
-            .iter()
-            .filter(|e| e["kind"] == "payment")
-            .map(|e| e["amount_cents"].as_i64().unwrap())
-            .collect();
+        let mut amounts: Vec<i64> =
+            entries.iter().filter(|e| e["kind"] == "payment").map(|e| e["amount_cents"].as_i64().unwrap()).collect();
         amounts.sort();
         amounts
     };
     for n in &acknowledged {
-        assert_eq!(
-            stack.settled(&format!("evt_crash_{n}")).await["status"],
-            "applied"
-        );
+        assert_eq!(stack.settled(&format!("evt_crash_{n}")).await["status"], "applied");
     }
     let applied = payments(stack.ledger("crash").await);
     let acked_amounts: Vec<i64> = acknowledged.iter().map(|n| expected(*n)).collect();
-    assert!(
-        acked_amounts.iter().all(|a| applied.contains(a)),
-        "every acknowledged event is applied"
-    );
-    assert_eq!(
-        applied.iter().collect::<BTreeSet<_>>().len(),
-        applied.len(),
-        "none is applied twice"
-    );
+    assert!(acked_amounts.iter().all(|a| applied.contains(a)), "every acknowledged event is applied");
+    assert_eq!(applied.iter().collect::<BTreeSet<_>>().len(), applied.len(), "none is applied twice");
 
     // Stripe retries every delivery that got no 2xx (and some that did, as it may).
     for n in 0..EVENTS {
@@ -115,8 +92,6 @@ async fn events_acknowledged_before_a_sigkill_are_applied_once_after_restart() {
 }
 
 fn signature(payload: &str) -> String {
-    let secret =
-        tollgate_core::signature::WebhookSecret::parse(tollgate_tests::stack::WEBHOOK_SECRET)
-            .unwrap();
+    let secret = tollgate_core::signature::WebhookSecret::parse(tollgate_tests::stack::WEBHOOK_SECRET).unwrap();
     tollgate_core::signature::sign(&secret, now(), payload.as_bytes())
 }

@@ -14,21 +14,14 @@ use tollgate_tests::stripe::event;
 /// Runs `tests/stripe-node/stripe-sdk.mjs` on `cases` (`npm ci --prefix tests/stripe-node` installs it).
 fn stripe_sdk(cases: &Value) -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stripe-node");
-    assert!(
-        dir.join("node_modules/stripe").exists(),
-        "run `npm ci --prefix tests/stripe-node` first"
-    );
+    assert!(dir.join("node_modules/stripe").exists(), "run `npm ci --prefix tests/stripe-node` first");
     let mut node = Command::new("node")
         .arg(dir.join("stripe-sdk.mjs"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("node runs");
-    node.stdin
-        .take()
-        .unwrap()
-        .write_all(cases.to_string().as_bytes())
-        .unwrap();
+    node.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
     let output = node.wait_with_output().unwrap();
     assert!(output.status.success(), "the Stripe SDK script failed");
     serde_json::from_slice(&output.stdout).expect("one result per case")
@@ -44,12 +37,7 @@ async fn headers_made_by_stripes_sdk_get_the_answers_stripes_sdks_give() {
     let stack = TestStack::start().await;
     let t = now().0;
     let payload = |id: &str| {
-        event(
-            id,
-            "customer.created",
-            t,
-            json!({"id": "cus_sdk", "object": "customer", "name": "Jenny Rosen"}),
-        )
+        event(id, "customer.created", t, json!({"id": "cus_sdk", "object": "customer", "name": "Jenny Rosen"}))
     };
     let valid = sdk_sign(&payload("evt_sdk_valid"), WEBHOOK_SECRET, t, "v1");
     let good_v1 = valid.split_once("v1=").unwrap().1.to_owned();
@@ -61,13 +49,7 @@ async fn headers_made_by_stripes_sdk_get_the_answers_stripes_sdks_give() {
     );
     let invalid_json = "{\"id\": \"evt_bad\", \"object\": \"event\",".to_owned();
     let cases: Vec<(&str, String, Option<String>, StatusCode, &str)> = vec![
-        (
-            "valid",
-            payload("evt_sdk_valid"),
-            Some(valid.clone()),
-            StatusCode::OK,
-            "",
-        ),
+        ("valid", payload("evt_sdk_valid"), Some(valid.clone()), StatusCode::OK, ""),
         (
             "malformed header",
             payload("evt_sdk_1"),
@@ -99,33 +81,18 @@ async fn headers_made_by_stripes_sdk_get_the_answers_stripes_sdks_give() {
         (
             "outside tolerance",
             payload("evt_sdk_5"),
-            Some(sdk_sign(
-                &payload("evt_sdk_5"),
-                WEBHOOK_SECRET,
-                t - 600,
-                "v1",
-            )),
+            Some(sdk_sign(&payload("evt_sdk_5"), WEBHOOK_SECRET, t - 600, "v1")),
             StatusCode::BAD_REQUEST,
             "timestamp_out_of_tolerance",
         ),
         (
             "one good v1 among bad ones",
             payload("evt_sdk_valid"),
-            Some(format!(
-                "t={t},v1={},v1={good_v1},v0={}",
-                "0".repeat(64),
-                "1".repeat(64)
-            )),
+            Some(format!("t={t},v1={},v1={good_v1},v0={}", "0".repeat(64), "1".repeat(64))),
             StatusCode::OK,
             "",
         ),
-        (
-            "raw bytes",
-            unicode.clone(),
-            Some(sdk_sign(&unicode, WEBHOOK_SECRET, t, "v1")),
-            StatusCode::OK,
-            "",
-        ),
+        ("raw bytes", unicode.clone(), Some(sdk_sign(&unicode, WEBHOOK_SECRET, t, "v1")), StatusCode::OK, ""),
         (
             "invalid JSON",
             invalid_json.clone(),
@@ -133,13 +100,7 @@ async fn headers_made_by_stripes_sdk_get_the_answers_stripes_sdks_give() {
             StatusCode::BAD_REQUEST,
             "invalid_payload",
         ),
-        (
-            "no header",
-            payload("evt_sdk_6"),
-            None,
-            StatusCode::BAD_REQUEST,
-            "missing_signature",
-        ),
+        ("no header", payload("evt_sdk_6"), None, StatusCode::BAD_REQUEST, "missing_signature"),
     ];
     for (name, body, header, status, code) in cases {
         let (got, answer) = stack.post_webhook(&body, header.as_deref()).await;
@@ -153,12 +114,8 @@ async fn headers_made_by_stripes_sdk_get_the_answers_stripes_sdks_give() {
 #[test]
 fn stripes_sdk_accepts_our_headers_and_refuses_tampered_ones() {
     let secret = WebhookSecret::parse(WEBHOOK_SECRET).unwrap();
-    let payload = event(
-        "evt_ours",
-        "invoice.paid",
-        now().0,
-        json!({"id": "in_1", "object": "invoice", "memo": "naïve ✓"}),
-    );
+    let payload =
+        event("evt_ours", "invoice.paid", now().0, json!({"id": "in_1", "object": "invoice", "memo": "naïve ✓"}));
     let ours = sign(&secret, now(), payload.as_bytes());
     let tampered = payload.replace("in_1", "in_2");
     let results = stripe_sdk(&json!([
@@ -174,19 +131,7 @@ fn stripes_sdk_accepts_our_headers_and_refuses_tampered_ones() {
 #[test]
 fn our_signer_and_stripes_sdk_make_the_same_header() {
     let secret = WebhookSecret::parse(WEBHOOK_SECRET).unwrap();
-    let payload = event(
-        "evt_same",
-        "invoice.paid",
-        1_700_000_000,
-        json!({"id": "in_1"}),
-    );
-    let ours = sign(
-        &secret,
-        tollgate_core::time::Timestamp(1_700_000_000),
-        payload.as_bytes(),
-    );
-    assert_eq!(
-        ours,
-        sdk_sign(&payload, WEBHOOK_SECRET, 1_700_000_000, "v1")
-    );
+    let payload = event("evt_same", "invoice.paid", 1_700_000_000, json!({"id": "in_1"}));
+    let ours = sign(&secret, tollgate_core::time::Timestamp(1_700_000_000), payload.as_bytes());
+    assert_eq!(ours, sdk_sign(&payload, WEBHOOK_SECRET, 1_700_000_000, "v1"));
 }

@@ -13,72 +13,31 @@ fn code(body: &Value) -> &str {
 }
 
 fn signed_at(payload: &str, at: Timestamp) -> String {
-    sign(
-        &WebhookSecret::parse(WEBHOOK_SECRET).unwrap(),
-        at,
-        payload.as_bytes(),
-    )
+    sign(&WebhookSecret::parse(WEBHOOK_SECRET).unwrap(), at, payload.as_bytes())
 }
 
 #[tokio::test]
 async fn bad_deliveries_get_400_with_a_code_and_change_nothing() {
     let stack = TestStack::start().await;
-    let payload = event(
-        "evt_contract",
-        "invoice.paid",
-        now().0,
-        invoice_paid("in_c", "cus_c", "sub_c", 100, "pi_c"),
-    );
-    let wrong_secret = sign(
-        &WebhookSecret::parse("whsec_someone_else").unwrap(),
-        now(),
-        payload.as_bytes(),
-    );
+    let payload = event("evt_contract", "invoice.paid", now().0, invoice_paid("in_c", "cus_c", "sub_c", 100, "pi_c"));
+    let wrong_secret = sign(&WebhookSecret::parse("whsec_someone_else").unwrap(), now(), payload.as_bytes());
     let cases: Vec<(Option<String>, &str, &str)> = vec![
         (None, payload.as_str(), "missing_signature"),
-        (
-            Some("bad_header".into()),
-            payload.as_str(),
-            "invalid_signature_header",
-        ),
-        (
-            Some(format!("t={}", now().0)),
-            payload.as_str(),
-            "invalid_signature_header",
-        ),
+        (Some("bad_header".into()), payload.as_str(), "invalid_signature_header"),
+        (Some(format!("t={}", now().0)), payload.as_str(), "invalid_signature_header"),
         (Some(wrong_secret), payload.as_str(), "signature_mismatch"),
-        (
-            Some(signed_at(&payload, Timestamp(now().0 - 301))),
-            payload.as_str(),
-            "timestamp_out_of_tolerance",
-        ),
+        (Some(signed_at(&payload, Timestamp(now().0 - 301))), payload.as_str(), "timestamp_out_of_tolerance"),
     ];
     for (signature, body, expected) in cases {
         let (status, answer) = stack.post_webhook(body, signature.as_deref()).await;
-        assert_eq!(
-            (status, code(&answer)),
-            (StatusCode::BAD_REQUEST, expected),
-            "{answer}"
-        );
-        assert!(
-            answer["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty())
-        );
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, expected), "{answer}");
+        assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    for not_an_event in [
-        "{not json",
-        r#"{"object":"charge","id":"ch_1"}"#,
-        r#"{"object":"event","id":"evt_x","type":"x","created":1}"#,
-    ] {
-        let (status, answer) = stack
-            .post_webhook(not_an_event, Some(&signed_at(not_an_event, now())))
-            .await;
-        assert_eq!(
-            (status, code(&answer)),
-            (StatusCode::BAD_REQUEST, "invalid_payload"),
-            "{not_an_event}: {answer}"
-        );
+    for not_an_event in
+        ["{not json", r#"{"object":"charge","id":"ch_1"}"#, r#"{"object":"event","id":"evt_x","type":"x","created":1}"#]
+    {
+        let (status, answer) = stack.post_webhook(not_an_event, Some(&signed_at(not_an_event, now()))).await;
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "invalid_payload"), "{not_an_event}: {answer}");
     }
     let (_, events) = stack.admin_get("/admin/events").await;
     assert_eq!(events["events"], json!([]), "nothing was recorded");
@@ -92,39 +51,22 @@ async fn a_payload_over_one_mebibyte_gets_413() {
     object["description"] = padding.into();
     let payload = event("evt_big", "invoice.paid", now().0, object);
     let (status, answer) = stack.deliver(&payload).await;
-    assert_eq!(
-        (status, code(&answer)),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    assert_eq!((status, code(&answer)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 }
 
 #[tokio::test]
 async fn a_duplicate_gets_200_and_changes_nothing() {
     let stack = TestStack::start().await;
-    let payload = event(
-        "evt_dup",
-        "customer.created",
-        now().0,
-        json!({"id": "cus_dup", "object": "customer"}),
-    );
+    let payload = event("evt_dup", "customer.created", now().0, json!({"id": "cus_dup", "object": "customer"}));
     let (status, first) = stack.deliver(&payload).await;
-    assert_eq!(
-        (status, &first["duplicate"]),
-        (StatusCode::OK, &json!(false))
-    );
+    assert_eq!((status, &first["duplicate"]), (StatusCode::OK, &json!(false)));
     let before = stack.settled("evt_dup").await;
     let (status, second) = stack.deliver(&payload).await;
-    assert_eq!(
-        (status, &second["duplicate"], &second["id"]),
-        (StatusCode::OK, &json!(true), &json!("evt_dup"))
-    );
+    assert_eq!((status, &second["duplicate"], &second["id"]), (StatusCode::OK, &json!(true), &json!("evt_dup")));
     let (_, events) = stack.admin_get("/admin/events").await;
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
     assert_eq!(events["events"][0], before, "the record is untouched");
-    assert_eq!(
-        before["status"], "skipped",
-        "types tollgate does not act on are acknowledged and skipped"
-    );
+    assert_eq!(before["status"], "skipped", "types tollgate does not act on are acknowledged and skipped");
 }
 
 #[tokio::test]
@@ -142,15 +84,9 @@ async fn admin_reads_need_an_admin_token() {
         }
     };
     let (status, body) = get(None).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, body) = get(Some("not.a.token".into())).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, body) = get(Some(token("alice", None))).await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
     let (status, _) = get(Some(token("operator", Some("admin")))).await;
@@ -161,17 +97,10 @@ async fn admin_reads_need_an_admin_token() {
     let (status, body) = stack.admin_get("/admin/ledger").await;
     assert_eq!(
         (status, code(&body), &body["error"]["field"]),
-        (
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            &json!("account")
-        )
+        (StatusCode::BAD_REQUEST, "invalid_request", &json!("account"))
     );
     let (status, body) = stack.admin_get("/admin/events?limit=lots").await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
     let (status, body) = stack.admin_get("/nowhere").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     let health = stack.http.get(stack.url("/health")).send().await.unwrap();

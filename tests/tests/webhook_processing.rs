@@ -1,37 +1,18 @@
 //! Stripe events through the local stack, as a user of tollgate would notice them:
 //! plans, memberships, payments, commissions and refunds, applied once and in order.
 
-use futures_like::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tollgate_tests::join_all;
 use tollgate_tests::stack::{TestStack, now};
-use tollgate_tests::stripe::{
-    charge_refunded, checkout_session, event, invoice_paid, subscription,
-};
-
-mod futures_like {
-    pub async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
-        let mut results = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            results.push(task.await.expect("task"));
-        }
-        results
-    }
-}
+use tollgate_tests::stripe::{charge_refunded, checkout_session, event, invoice_paid, subscription};
 
 fn amounts(entries: &[Value], kind: &str) -> Vec<i64> {
-    entries
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["amount_cents"].as_i64().unwrap())
-        .collect()
+    entries.iter().filter(|e| e["kind"] == kind).map(|e| e["amount_cents"].as_i64().unwrap()).collect()
 }
 
 fn net(entries: &[Value]) -> i64 {
-    entries
-        .iter()
-        .map(|e| e["amount_cents"].as_i64().unwrap())
-        .sum()
+    entries.iter().map(|e| e["amount_cents"].as_i64().unwrap()).sum()
 }
 
 async fn deliver_and_settle(stack: &TestStack, payload: &str) -> Value {
@@ -43,13 +24,10 @@ async fn deliver_and_settle(stack: &TestStack, payload: &str) -> Value {
 /// carol referred bob, bob referred alice; alice subscribes to API Pro.
 async fn referral_chain(stack: &TestStack) {
     let t = now().0;
-    for (n, (account, customer, referrer)) in [
-        ("carol", "cus_carol", None),
-        ("bob", "cus_bob", Some("carol")),
-        ("alice", "cus_alice", Some("bob")),
-    ]
-    .into_iter()
-    .enumerate()
+    for (n, (account, customer, referrer)) in
+        [("carol", "cus_carol", None), ("bob", "cus_bob", Some("carol")), ("alice", "cus_alice", Some("bob"))]
+            .into_iter()
+            .enumerate()
     {
         let payload = event(
             &format!("evt_checkout_{n}"),
@@ -57,10 +35,7 @@ async fn referral_chain(stack: &TestStack) {
             t,
             checkout_session(account, customer, referrer),
         );
-        assert_eq!(
-            deliver_and_settle(stack, &payload).await["status"],
-            "applied"
-        );
+        assert_eq!(deliver_and_settle(stack, &payload).await["status"], "applied");
     }
 }
 
@@ -101,12 +76,7 @@ async fn a_paid_invoice_pays_twenty_and_five_percent_up_the_chain_and_a_refund_t
     let t = now().0;
     deliver_and_settle(
         &stack,
-        &event(
-            "evt_paid",
-            "invoice.paid",
-            t,
-            invoice_paid("in_1", "cus_alice", "sub_a", 2999, "pi_1"),
-        ),
+        &event("evt_paid", "invoice.paid", t, invoice_paid("in_1", "cus_alice", "sub_a", 2999, "pi_1")),
     )
     .await;
     assert_eq!(amounts(&stack.ledger("alice").await, "payment"), [2999]);
@@ -116,72 +86,37 @@ async fn a_paid_invoice_pays_twenty_and_five_percent_up_the_chain_and_a_refund_t
     // A partial refund, then the full one: commissions are reversed in proportion, then entirely.
     deliver_and_settle(
         &stack,
-        &event(
-            "evt_refund_1",
-            "charge.refunded",
-            t + 1,
-            charge_refunded("ch_1", "cus_alice", 2999, 1000, "pi_1"),
-        ),
+        &event("evt_refund_1", "charge.refunded", t + 1, charge_refunded("ch_1", "cus_alice", 2999, 1000, "pi_1")),
     )
     .await;
     assert_eq!(amounts(&stack.ledger("alice").await, "refund"), [-1000]);
-    assert_eq!(
-        amounts(&stack.ledger("bob").await, "commission_reversal"),
-        [-199]
-    );
-    assert_eq!(
-        amounts(&stack.ledger("carol").await, "commission_reversal"),
-        [-49]
-    );
+    assert_eq!(amounts(&stack.ledger("bob").await, "commission_reversal"), [-199]);
+    assert_eq!(amounts(&stack.ledger("carol").await, "commission_reversal"), [-49]);
     deliver_and_settle(
         &stack,
-        &event(
-            "evt_refund_2",
-            "charge.refunded",
-            t + 2,
-            charge_refunded("ch_1", "cus_alice", 2999, 2999, "pi_1"),
-        ),
+        &event("evt_refund_2", "charge.refunded", t + 2, charge_refunded("ch_1", "cus_alice", 2999, 2999, "pi_1")),
     )
     .await;
     for account in ["alice", "bob", "carol"] {
-        assert_eq!(
-            net(&stack.ledger(account).await),
-            0,
-            "{account} nets to zero after a full refund"
-        );
+        assert_eq!(net(&stack.ledger(account).await), 0, "{account} nets to zero after a full refund");
     }
     let entry = &stack.ledger("bob").await[0];
-    assert_eq!(
-        (&entry["currency"], &entry["event_id"]),
-        (&json!("usd"), &json!("evt_paid"))
-    );
+    assert_eq!((&entry["currency"], &entry["event_id"]), (&json!("usd"), &json!("evt_paid")));
 }
 
 #[tokio::test]
 async fn fifty_concurrent_deliveries_of_one_event_have_one_ledger_effect() {
     let stack = std::sync::Arc::new(TestStack::start().await);
     referral_chain(&stack).await;
-    let payload = event(
-        "evt_storm",
-        "invoice.paid",
-        now().0,
-        invoice_paid("in_storm", "cus_alice", "sub_a", 2999, "pi_storm"),
-    );
-    let deliveries = (0..50)
-        .map(|_| {
-            let (stack, payload) = (stack.clone(), payload.clone());
-            tokio::spawn(async move { stack.deliver(&payload).await })
-        })
-        .collect();
+    let payload =
+        event("evt_storm", "invoice.paid", now().0, invoice_paid("in_storm", "cus_alice", "sub_a", 2999, "pi_storm"));
+    let deliveries = (0..50).map(|_| {
+        let (stack, payload) = (stack.clone(), payload.clone());
+        tokio::spawn(async move { stack.deliver(&payload).await })
+    });
     let answers = join_all(deliveries).await;
-    assert!(
-        answers.iter().all(|(status, _)| *status == StatusCode::OK),
-        "every delivery is acknowledged"
-    );
-    let fresh = answers
-        .iter()
-        .filter(|(_, body)| body["duplicate"] == false)
-        .count();
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "every delivery is acknowledged");
+    let fresh = answers.iter().filter(|(_, body)| body["duplicate"] == false).count();
     assert_eq!(fresh, 1, "exactly one delivery is the first");
     stack.settled("evt_storm").await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -196,73 +131,33 @@ async fn subscription_events_out_of_order_end_at_the_newest_state() {
     referral_chain(&stack).await;
     let t = now().0;
     let at = |offset: i64, id: &str, kind: &str, lookup_key: &str, status: &str| {
-        event(
-            id,
-            kind,
-            t + offset,
-            subscription("sub_x", "cus_alice", lookup_key, status, t),
-        )
+        event(id, kind, t + offset, subscription("sub_x", "cus_alice", lookup_key, status, t))
     };
     // `updated` (an upgrade) arrives before `created`: the older `created` must not undo it.
-    deliver_and_settle(
-        &stack,
-        &at(
-            10,
-            "evt_upd",
-            "customer.subscription.updated",
-            "api_enterprise_monthly",
-            "active",
-        ),
-    )
-    .await;
-    let stale = deliver_and_settle(
-        &stack,
-        &at(
-            0,
-            "evt_crt",
-            "customer.subscription.created",
-            "api_pro_monthly",
-            "incomplete",
-        ),
-    )
-    .await;
+    deliver_and_settle(&stack, &at(10, "evt_upd", "customer.subscription.updated", "api_enterprise_monthly", "active"))
+        .await;
+    let stale =
+        deliver_and_settle(&stack, &at(0, "evt_crt", "customer.subscription.created", "api_pro_monthly", "incomplete"))
+            .await;
     assert_eq!(
         (&stale["status"], &stale["detail"]),
-        (
-            &json!("skipped"),
-            &json!("older than the state already applied")
-        )
+        (&json!("skipped"), &json!("older than the state already applied"))
     );
     assert_eq!(stack.account("alice").await["plan"], "enterprise");
 
     // `deleted` arrives before a late `updated`: the account stays canceled.
     deliver_and_settle(
         &stack,
-        &at(
-            30,
-            "evt_del",
-            "customer.subscription.deleted",
-            "api_enterprise_monthly",
-            "canceled",
-        ),
+        &at(30, "evt_del", "customer.subscription.deleted", "api_enterprise_monthly", "canceled"),
     )
     .await;
     deliver_and_settle(
         &stack,
-        &at(
-            20,
-            "evt_late",
-            "customer.subscription.updated",
-            "api_enterprise_monthly",
-            "active",
-        ),
+        &at(20, "evt_late", "customer.subscription.updated", "api_enterprise_monthly", "active"),
     )
     .await;
     let account = stack.account("alice").await;
-    assert_eq!(
-        (&account["plan"], &account["subscription_status"]),
-        (&json!("free"), &json!("canceled"))
-    );
+    assert_eq!((&account["plan"], &account["subscription_status"]), (&json!("free"), &json!("canceled")));
 }
 
 #[tokio::test]
@@ -283,18 +178,11 @@ async fn a_payment_failure_makes_the_subscription_past_due() {
     let failed = json!({"id": "in_f", "object": "invoice", "customer": "cus_alice", "amount_due": 2999, "currency": "usd",
                         "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_f"}}});
     assert_eq!(
-        deliver_and_settle(
-            &stack,
-            &event("evt_f", "invoice.payment_failed", t + 5, failed)
-        )
-        .await["status"],
+        deliver_and_settle(&stack, &event("evt_f", "invoice.payment_failed", t + 5, failed)).await["status"],
         "applied"
     );
     let account = stack.account("alice").await;
-    assert_eq!(
-        (&account["subscription_status"], &account["plan"]),
-        (&json!("past_due"), &json!("pro"))
-    );
+    assert_eq!((&account["subscription_status"], &account["plan"]), (&json!("past_due"), &json!("pro")));
 }
 
 #[tokio::test]
@@ -303,11 +191,7 @@ async fn a_one_off_sale_is_recorded_without_commission() {
     referral_chain(&stack).await;
     let sale = json!({"id": "pi_sale", "object": "payment_intent", "amount": 999, "amount_received": 999, "currency": "usd",
                       "customer": "cus_alice", "status": "succeeded", "metadata": {"account_id": "alice", "sku": "template_budget_tracker"}});
-    deliver_and_settle(
-        &stack,
-        &event("evt_sale", "payment_intent.succeeded", now().0, sale),
-    )
-    .await;
+    deliver_and_settle(&stack, &event("evt_sale", "payment_intent.succeeded", now().0, sale)).await;
     assert_eq!(amounts(&stack.ledger("alice").await, "payment"), [999]);
     assert!(stack.ledger("bob").await.is_empty());
 }
@@ -315,33 +199,14 @@ async fn a_one_off_sale_is_recorded_without_commission() {
 #[tokio::test]
 async fn an_event_missing_a_needed_field_fails_with_the_reason() {
     let stack = TestStack::start().await;
-    let no_amount =
-        json!({"id": "in_x", "object": "invoice", "customer": "cus_x", "currency": "usd"});
-    let record = deliver_and_settle(
-        &stack,
-        &event("evt_noamount", "invoice.paid", now().0, no_amount),
-    )
-    .await;
-    assert_eq!(
-        (&record["status"], &record["detail"]),
-        (&json!("failed"), &json!("missing amount_paid"))
-    );
+    let no_amount = json!({"id": "in_x", "object": "invoice", "customer": "cus_x", "currency": "usd"});
+    let record = deliver_and_settle(&stack, &event("evt_noamount", "invoice.paid", now().0, no_amount)).await;
+    assert_eq!((&record["status"], &record["detail"]), (&json!("failed"), &json!("missing amount_paid")));
     let foreign = subscription("sub_y", "cus_y", "someone_elses_price", "active", now().0);
-    let record = deliver_and_settle(
-        &stack,
-        &event(
-            "evt_foreign",
-            "customer.subscription.created",
-            now().0,
-            foreign,
-        ),
-    )
-    .await;
+    let record =
+        deliver_and_settle(&stack, &event("evt_foreign", "customer.subscription.created", now().0, foreign)).await;
     assert_eq!(record["status"], "failed");
-    assert!(
-        record["detail"].as_str().unwrap().contains("lookup_key"),
-        "{record}"
-    );
+    assert!(record["detail"].as_str().unwrap().contains("lookup_key"), "{record}");
 }
 
 #[tokio::test]
@@ -361,12 +226,7 @@ async fn a_refund_that_arrives_before_its_payment_waits_for_it() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     deliver_and_settle(
         &stack,
-        &event(
-            "evt_late_payment",
-            "invoice.paid",
-            t,
-            invoice_paid("in_e", "cus_alice", "sub_a", 2999, "pi_e"),
-        ),
+        &event("evt_late_payment", "invoice.paid", t, invoice_paid("in_e", "cus_alice", "sub_a", 2999, "pi_e")),
     )
     .await;
     assert_eq!(stack.settled("evt_early_refund").await["status"], "applied");

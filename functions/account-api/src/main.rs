@@ -2,17 +2,14 @@
 //! `/admin/ledger`), behind an HS256 JWT with `role: "admin"`.
 
 use std::sync::Arc;
-use tollgate_http::{Api, jwt};
+use tollgate_http::Api;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
-    let jwt = jwt::Verifier::new(&tollgate_aws::config::required("JWT_SECRET")?); // a missing secret fails the cold start
+    let jwt = tollgate_lambda::jwt_verifier()?; // a missing secret fails the cold start
     let app = tollgate_lambda::app_from_env().await?; // SDK clients built once
     let api = Api::new(Arc::new(app), None, Some(jwt));
     let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        tollgate_lambda::answer(api, request)
-    }))
-    .await
+    lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

@@ -14,25 +14,14 @@ async fn the_sample_admin_request_lists_the_event_log() {
     // Received today: the event log lists recent days, whatever day the test runs.
     let id = EventId::parse("evt_sample_checkout").unwrap();
     store
-        .record(&ReceivedEvent {
-            id,
-            event_type: "checkout.session.completed".into(),
-            received_at: now(),
-        })
+        .record(&ReceivedEvent { id, event_type: "checkout.session.completed".into(), received_at: now() })
         .await
         .unwrap();
-    let api = Api::new(
-        Arc::new(app_at_sample_time(store)),
-        None,
-        Some(jwt::Verifier::new(SAMPLE_JWT_SECRET)),
-    );
+    let api = Api::new(Arc::new(app_at_sample_time(store)), None, Some(jwt::Verifier::new(SAMPLE_JWT_SECRET)));
 
-    let response = tollgate_lambda::answer(
-        &api,
-        lambda_http::request::from_str(&read("account-api.json")).unwrap(),
-    )
-    .await
-    .unwrap();
+    let response = tollgate_lambda::answer(&api, lambda_http::request::from_str(&read("account-api.json")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(body["events"][0]["id"], "evt_sample_checkout");
@@ -40,11 +29,5 @@ async fn the_sample_admin_request_lists_the_event_log() {
 
     // This function serves no webhooks: it holds no webhook secret.
     let webhook = lambda_http::request::from_str(&read("webhook-ingest.json")).unwrap();
-    assert_eq!(
-        tollgate_lambda::answer(&api, webhook)
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(tollgate_lambda::answer(&api, webhook).await.unwrap().status(), 404);
 }

@@ -10,40 +10,22 @@ use tollgate_tests::samples::{SAMPLE_TIME, app_at_sample_time, read};
 async fn the_sample_batch_is_applied_and_reports_no_failure() {
     let app = app_at_sample_time(fresh_store().await);
     let id = EventId::parse("evt_sample_checkout").unwrap();
-    let received = ReceivedEvent {
-        id: id.clone(),
-        event_type: "checkout.session.completed".into(),
-        received_at: SAMPLE_TIME,
-    };
+    let received =
+        ReceivedEvent { id: id.clone(), event_type: "checkout.session.completed".into(), received_at: SAMPLE_TIME };
     app.store.record(&received).await.unwrap();
-    let batch: SqsEvent =
-        serde_json::from_str(&read("event-processor.json")).expect("an SQS event");
+    let batch: SqsEvent = serde_json::from_str(&read("event-processor.json")).expect("an SQS event");
 
     let app = &app;
-    let response = tollgate_lambda::each_message(batch.clone(), |message| async move {
-        app.process(&message).await
-    })
-    .await;
+    let response =
+        tollgate_lambda::each_message(batch.clone(), |message| async move { app.process(&message).await }).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(
-        app.store.get(&id).await.unwrap().unwrap().status,
-        EventStatus::Applied
-    );
-    let alice = app
-        .account(&AccountId::parse("user_alice").unwrap())
-        .await
-        .unwrap()
-        .expect("the account exists");
-    assert_eq!(
-        alice.stripe_customer_id.unwrap().as_str(),
-        "cus_sample_alice"
-    );
+    assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Applied);
+    let alice = app.account(&AccountId::parse("user_alice").unwrap()).await.unwrap().expect("the account exists");
+    assert_eq!(alice.stripe_customer_id.unwrap().as_str(), "cus_sample_alice");
     assert_eq!(alice.referred_by.unwrap().as_str(), "user_bob");
 
     // SQS redelivers: the second delivery is acknowledged and changes nothing.
-    let response =
-        tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await })
-            .await;
+    let response = tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await }).await;
     assert!(response.batch_item_failures.is_empty());
 }
 
@@ -51,8 +33,7 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
 async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
     let app = app_at_sample_time(fresh_store().await);
     // The subscription names only its customer, whose checkout has not been applied yet.
-    let event: serde_json::Value =
-        serde_json::from_str(&read("stripe/customer.subscription.created.json")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&read("stripe/customer.subscription.created.json")).unwrap();
     let mut event = event;
     event["data"]["object"]["metadata"] = serde_json::json!({});
     let id = EventId::parse("evt_sample_subscription").unwrap();
@@ -65,37 +46,21 @@ async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
         .await
         .unwrap();
     let mut batch: SqsEvent = serde_json::from_str(&read("event-processor.json")).unwrap();
-    batch.records[0].body =
-        Some(serde_json::json!({"source": "stripe", "event": event}).to_string());
+    batch.records[0].body = Some(serde_json::json!({"source": "stripe", "event": event}).to_string());
     let message_id = batch.records[0].message_id.clone().unwrap();
 
     let app = &app;
-    let response = tollgate_lambda::each_message(batch.clone(), |message| async move {
-        app.process(&message).await
-    })
-    .await;
+    let response =
+        tollgate_lambda::each_message(batch.clone(), |message| async move { app.process(&message).await }).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, message_id);
-    assert_eq!(
-        app.store.get(&id).await.unwrap().unwrap().status,
-        EventStatus::Queued
-    );
+    assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Queued);
 
     // On its last receive it is marked failed, with the reason, on its way to the dead-letter queue.
-    batch.records[0].attributes.insert(
-        "ApproximateReceiveCount".into(),
-        app.max_receives.to_string(),
-    );
-    let response =
-        tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await })
-            .await;
+    batch.records[0].attributes.insert("ApproximateReceiveCount".into(), app.max_receives.to_string());
+    let response = tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await }).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     let record = app.store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Failed);
-    assert!(
-        record
-            .detail
-            .unwrap()
-            .contains("not linked to an account yet")
-    );
+    assert!(record.detail.unwrap().contains("not linked to an account yet"));
 }

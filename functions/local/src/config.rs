@@ -18,17 +18,11 @@ pub enum ConfigError {
     #[error("STRIPE_SECRET_KEY must start with sk_ or rk_")]
     StripeKey,
     #[error("reading CATALOG_PATH {path}: {source}")]
-    CatalogFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CatalogFile { path: PathBuf, source: std::io::Error },
     #[error("CATALOG_PATH: {0}")]
     Catalog(#[from] CatalogError),
     #[error("data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -50,23 +44,15 @@ pub struct DevConfig {
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
 impl DevConfig {
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::DataDir {
-            path: data_dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
         let (webhook, webhook_secret_origin) = match env("STRIPE_WEBHOOK_SECRET") {
             Some(value) => (value, Origin::Environment),
-            None => (
-                dev_secret(data_dir, "webhook-secret", "whsec_dev_")?,
-                Origin::Generated,
-            ),
+            None => (dev_secret(data_dir, "webhook-secret", "whsec_dev_")?, Origin::Generated),
         };
         let (jwt_secret, jwt_secret_origin) = match env("JWT_SECRET") {
             Some(value) => (value, Origin::Environment),
@@ -80,18 +66,13 @@ impl DevConfig {
             Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
                 return Err(ConfigError::StripeKey);
             }
-            Some(_) => {
-                Some(env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()))
-            }
+            Some(_) => Some(env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned())),
             None => None,
         };
         let catalog = match env("CATALOG_PATH") {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::CatalogFile {
-                        path: path.into(),
-                        source,
-                    })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::CatalogFile { path: path.into(), source })?;
                 Catalog::parse(&text)?
             }
             None => Catalog::default_catalog(),
@@ -113,11 +94,7 @@ impl DevConfig {
 
     pub fn token(&self, sub: &str, role: Option<&str>, ttl: i64) -> String {
         let exp = SystemClock.now().0 + ttl;
-        self.jwt.sign(&jwt::Claims {
-            sub: sub.to_owned(),
-            role: role.map(str::to_owned),
-            exp,
-        })
+        self.jwt.sign(&jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp })
     }
 }
 
@@ -125,10 +102,7 @@ impl DevConfig {
 /// restart keeps the same secret (and `stripe listen`, tokens and scripts keep working).
 fn dev_secret(data_dir: &Path, name: &str, prefix: &str) -> Result<String, ConfigError> {
     let path = data_dir.join(name);
-    let io_error = |source| ConfigError::DataDir {
-        path: path.clone(),
-        source,
-    };
+    let io_error = |source| ConfigError::DataDir { path: path.clone(), source };
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(existing.trim().to_owned());
     }
@@ -141,11 +115,7 @@ fn dev_secret(data_dir: &Path, name: &str, prefix: &str) -> Result<String, Confi
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(contents.as_bytes())
 }
 

@@ -28,18 +28,11 @@ struct Local {
     queued: Notify,
 }
 
-pub async fn run(
-    addr: SocketAddr,
-    data_dir: &Path,
-    config: DevConfig,
-) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result<(), Box<dyn std::error::Error>> {
     let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
     let released = store.release_in_flight().await?;
     if released > 0 {
-        tracing::info!(
-            released,
-            "messages in flight when the last run stopped are queued again"
-        );
+        tracing::info!(released, "messages in flight when the last run stopped are queued again");
     }
     let app = App {
         store: store.clone(),
@@ -49,20 +42,13 @@ pub async fn run(
     };
     let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
     let api = Api::new(Arc::new(app), Some(webhooks), Some(config.jwt.clone()));
-    let local = Arc::new(Local {
-        api,
-        queued: Notify::new(),
-    });
+    let local = Arc::new(Local { api, queued: Notify::new() });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     greet(listener.local_addr()?, data_dir, &config);
 
     let consumer = tokio::spawn(consume(Arc::clone(&local), store));
-    let router = axum::Router::new()
-        .fallback(handle)
-        .with_state(Arc::clone(&local));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     consumer.abort();
     tracing::info!("stopped");
     Ok(())
@@ -75,10 +61,7 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
         return ApiError::PayloadTooLarge.into_response().map(Body::from);
     };
     let is_webhook = parts.uri.path().starts_with("/webhooks/");
-    let response = local
-        .api
-        .handle(http::Request::from_parts(parts, body))
-        .await;
+    let response = local.api.handle(http::Request::from_parts(parts, body)).await;
     if is_webhook && response.status().is_success() {
         local.queued.notify_one();
     }
@@ -124,19 +107,11 @@ fn greet(addr: SocketAddr, data_dir: &Path, config: &DevConfig) {
         let secret = config.webhook_secrets[0].expose();
         println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
         println!("             {secret}");
-        println!(
-            "             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)"
-        );
+        println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
     }
     if config.jwt_secret_origin == Origin::Generated {
-        println!(
-            "  JWT_SECRET is not set; a development secret is kept in {}",
-            data_dir.join("jwt-secret").display()
-        );
-        println!(
-            "  admin token (1 h):  {}",
-            config.token("operator", Some("admin"), 3600)
-        );
+        println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());
+        println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600));
         println!(
             "             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" http://{addr}/admin/events"
         );
@@ -151,9 +126,7 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             signal.recv().await;
         }
     };

@@ -7,11 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "tollgate",
-    version,
-    about = "tollgate: API keys, Stripe billing and paid workflows"
-)]
+#[command(name = "tollgate", version, about = "tollgate: API keys, Stripe billing and paid workflows")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,9 +50,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -69,12 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.sign(&std::fs::read(payload)?));
         }
-        Command::Token {
-            sub,
-            role,
-            ttl,
-            data_dir,
-        } => {
+        Command::Token { sub, role, ttl, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.token(&sub, role.as_deref(), ttl));
         }

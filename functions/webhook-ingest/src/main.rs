@@ -2,18 +2,14 @@
 //! for `event-processor`, and only then answers 2xx.
 
 use std::sync::Arc;
-use tollgate_core::signature::Verifier;
 use tollgate_http::Api;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
-    let (secrets, tolerance) = tollgate_aws::config::webhook_secrets()?; // a missing secret fails the cold start
+    let verifier = tollgate_lambda::webhook_verifier()?; // a missing secret fails the cold start
     let app = tollgate_lambda::app_from_env().await?; // SDK clients built once
-    let api = Api::new(Arc::new(app), Some(Verifier::new(secrets, tolerance)), None);
+    let api = Api::new(Arc::new(app), Some(verifier), None);
     let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        tollgate_lambda::answer(api, request)
-    }))
-    .await
+    lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

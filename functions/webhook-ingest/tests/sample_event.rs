@@ -18,35 +18,22 @@ async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
         Some(Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS)),
         None,
     );
-    let request = lambda_http::request::from_str(&read("webhook-ingest.json"))
-        .expect("an API Gateway request");
+    let request = lambda_http::request::from_str(&read("webhook-ingest.json")).expect("an API Gateway request");
 
     let response = tollgate_lambda::answer(&api, request).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    assert_eq!(
-        (&body["id"], &body["duplicate"]),
-        (&"evt_sample_checkout".into(), &false.into())
-    );
+    assert_eq!((&body["id"], &body["duplicate"]), (&"evt_sample_checkout".into(), &false.into()));
 
     let id = EventId::parse("evt_sample_checkout").unwrap();
     let record = store.get(&id).await.unwrap().expect("recorded");
-    assert_eq!(
-        (record.status, record.enqueued),
-        (EventStatus::Queued, true)
-    );
+    assert_eq!((record.status, record.enqueued), (EventStatus::Queued, true));
     let queued = store.receive(10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert!(queued[0].body.contains("\"evt_sample_checkout\""));
 
     let again = lambda_http::request::from_str(&read("webhook-ingest.json")).unwrap();
-    let body: serde_json::Value = serde_json::from_slice(
-        tollgate_lambda::answer(&api, again)
-            .await
-            .unwrap()
-            .body()
-            .as_ref(),
-    )
-    .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(tollgate_lambda::answer(&api, again).await.unwrap().body().as_ref()).unwrap();
     assert_eq!(body["duplicate"], true);
 }

@@ -40,32 +40,21 @@ impl<S: EventLog + Queue> App<S> {
         let now = self.clock.now();
         verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
-        let received = ReceivedEvent {
-            id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            received_at: now,
-        };
+        let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
         let duplicate = match self.store.record(&received).await? {
             Recorded::New => false,
             Recorded::Duplicate(existing) if existing.enqueued => {
                 tracing::info!(event_id = %event.id, "duplicate delivery dropped");
-                return Ok(Ingested {
-                    event_id: event.id,
-                    duplicate: true,
-                });
+                return Ok(Ingested { event_id: event.id, duplicate: true });
             }
             // Recorded by a delivery that has not queued it yet, or died before it did:
             // queue it (again). The processor applies an event once however often it arrives.
             Recorded::Duplicate(_) => true,
         };
-        let message = QueuedEvent::stripe(payload)
-            .map_err(|e| QueueError(format!("encoding the message: {e}")))?;
+        let message = QueuedEvent::stripe(payload).map_err(|e| QueueError(format!("encoding the message: {e}")))?;
         self.store.send(&message).await?;
         self.store.mark_enqueued(&event.id).await?;
         tracing::info!(event_id = %event.id, event_type = %event.event_type, "event queued");
-        Ok(Ingested {
-            event_id: event.id,
-            duplicate,
-        })
+        Ok(Ingested { event_id: event.id, duplicate })
     }
 }

@@ -68,34 +68,25 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
             Ok(change) => self.apply(&event, change).await,
             Err(unusable) => {
                 tracing::warn!(event_id = %event.id, reason = %unusable, "event cannot be applied");
-                self.store
-                    .mark(&event.id, EventStatus::Failed, Some(&unusable.0))
-                    .await?;
+                self.store.mark(&event.id, EventStatus::Failed, Some(&unusable.0)).await?;
                 return Ok(Outcome::Failed(unusable.0));
             }
         };
         let outcome = match result {
             Ok(Effect::Applied) => (EventStatus::Applied, None),
-            Ok(Effect::Stale) => (
-                EventStatus::Skipped,
-                Some("older than the state already applied".to_owned()),
-            ),
+            Ok(Effect::Stale) => (EventStatus::Skipped, Some("older than the state already applied".to_owned())),
             Ok(Effect::Skipped(reason)) => (EventStatus::Skipped, Some(reason)),
             Err(error) => {
                 if delivery.receive_count >= self.max_receives {
                     tracing::error!(event_id = %event.id, %error, "event failed on its last delivery");
-                    self.store
-                        .mark(&event.id, EventStatus::Failed, Some(&error.to_string()))
-                        .await?;
+                    self.store.mark(&event.id, EventStatus::Failed, Some(&error.to_string())).await?;
                 } else {
                     tracing::warn!(event_id = %event.id, %error, attempt = delivery.receive_count, "event will be retried");
                 }
                 return Err(error);
             }
         };
-        self.store
-            .mark(&event.id, outcome.0, outcome.1.as_deref())
-            .await?;
+        self.store.mark(&event.id, outcome.0, outcome.1.as_deref()).await?;
         tracing::info!(event_id = %event.id, event_type = %event.event_type, status = outcome.0.as_str(), "event processed");
         Ok(match outcome {
             (EventStatus::Applied, _) => Outcome::Applied,
@@ -105,49 +96,24 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
 
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
-            Change::CheckoutCompleted {
-                account,
-                customer,
-                referred_by,
-            } => {
-                self.store
-                    .link_customer(&account, customer.as_ref(), referred_by.as_ref())
-                    .await?;
+            Change::CheckoutCompleted { account, customer, referred_by } => {
+                self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
                 Ok(Effect::Applied)
             }
-            Change::Subscription {
-                owner,
-                subscription,
-            } => {
+            Change::Subscription { owner, subscription } => {
                 let account = self.owner_account(&owner).await?;
-                Ok(
-                    match self
-                        .store
-                        .apply_subscription(&account, &subscription)
-                        .await?
-                    {
-                        Applied::Applied => Effect::Applied,
-                        Applied::Stale => Effect::Stale,
-                    },
-                )
+                Ok(match self.store.apply_subscription(&account, &subscription).await? {
+                    Applied::Applied => Effect::Applied,
+                    Applied::Stale => Effect::Stale,
+                })
             }
-            Change::InvoicePaymentFailed {
-                owner,
-                subscription,
-                event_created,
-            } => {
+            Change::InvoicePaymentFailed { owner, subscription, event_created } => {
                 let account = self.owner_account(&owner).await?;
                 let past_due = SubscriptionStatus(SubscriptionStatus::PAST_DUE.to_owned());
-                match self
-                    .store
-                    .set_subscription_status(&account, &subscription, &past_due, event_created)
-                    .await?
-                {
+                match self.store.set_subscription_status(&account, &subscription, &past_due, event_created).await? {
                     Some(Applied::Applied) => Ok(Effect::Applied),
                     Some(Applied::Stale) => Ok(Effect::Stale),
-                    None => Err(ProcessError::NotYet(format!(
-                        "subscription {subscription} is not known yet"
-                    ))),
+                    None => Err(ProcessError::NotYet(format!("subscription {subscription} is not known yet"))),
                 }
             }
             Change::InvoicePaid { owner, payment } => {
@@ -157,28 +123,19 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
             }
             Change::Sale { owner, payment } => {
                 let account = self.owner_account(&owner).await?;
-                self.record_payment(event, &payment, &account, &ReferralChain::default())
-                    .await
+                self.record_payment(event, &payment, &account, &ReferralChain::default()).await
             }
-            Change::Refund {
-                payment_refs,
-                refunded_total,
-            } => {
+            Change::Refund { payment_refs, refunded_total } => {
                 for payment_ref in &payment_refs {
                     let recorded = self.store.for_payment(payment_ref).await?;
-                    if let Some(entries) =
-                        ledger::refund_entries(refunded_total, &recorded, &event.id)
-                    {
+                    if let Some(entries) = ledger::refund_entries(refunded_total, &recorded, &event.id) {
                         for entry in &entries {
                             self.store.post(entry).await?;
                         }
                         return Ok(Effect::Applied);
                     }
                 }
-                Err(ProcessError::NotYet(format!(
-                    "no payment recorded for {}",
-                    payment_refs.join(" or ")
-                )))
+                Err(ProcessError::NotYet(format!("no payment recorded for {}", payment_refs.join(" or "))))
             }
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
@@ -200,35 +157,22 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
     /// The account an object belongs to. Metadata names it directly (and then the
     /// customer is linked to it for later events that carry only the customer).
     async fn owner_account(&self, owner: &Owner) -> Result<AccountId, ProcessError> {
-        match (&owner.account, &owner.customer) {
-            (Some(account), customer) => {
-                self.store
-                    .link_customer(account, customer.as_ref(), None)
-                    .await?;
+        match owner {
+            Owner::Account { account, customer } => {
+                self.store.link_customer(account, customer.as_ref(), None).await?;
                 Ok(account.clone())
             }
-            (None, Some(customer)) => {
-                self.store
-                    .account_for_customer(customer)
-                    .await?
-                    .ok_or_else(|| {
-                        ProcessError::NotYet(format!(
-                            "customer {customer} is not linked to an account yet"
-                        ))
-                    })
-            }
-            (None, None) => unreachable!("interpret refuses objects without an owner"),
+            Owner::Customer(customer) => self
+                .store
+                .account_for_customer(customer)
+                .await?
+                .ok_or_else(|| ProcessError::NotYet(format!("customer {customer} is not linked to an account yet"))),
         }
     }
 
     async fn referral_chain(&self, payer: &AccountId) -> Result<ReferralChain, ProcessError> {
         let referrer_of = |account: AccountId| async move {
-            Ok::<_, AccountsError>(
-                self.store
-                    .profile(&account)
-                    .await?
-                    .and_then(|profile| profile.referred_by),
-            )
+            Ok::<_, AccountsError>(self.store.profile(&account).await?.and_then(|profile| profile.referred_by))
         };
         let direct = referrer_of(payer.clone()).await?;
         let second = match &direct {
@@ -240,8 +184,7 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
 }
 
 fn decode(body: &str) -> Result<Event, String> {
-    let queued: QueuedEvent =
-        serde_json::from_str(body).map_err(|e| format!("not a queued event: {e}"))?;
+    let queued: QueuedEvent = serde_json::from_str(body).map_err(|e| format!("not a queued event: {e}"))?;
     match queued.source {
         Source::Stripe => Event::parse(queued.event.get().as_bytes()).map_err(|e| e.to_string()),
     }

@@ -23,9 +23,6 @@ impl QueuedEvent {
     pub fn stripe(payload: &[u8]) -> Result<String, serde_json::Error> {
         let text = std::str::from_utf8(payload).map_err(serde::de::Error::custom)?;
         let event = RawValue::from_string(text.to_owned())?;
-        serde_json::to_string(&QueuedEvent {
-            source: Source::Stripe,
-            event,
-        })
+        serde_json::to_string(&QueuedEvent { source: Source::Stripe, event })
     }
 }

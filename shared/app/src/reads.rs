@@ -17,16 +17,9 @@ impl<S: Accounts> App<S> {
         if profile.is_none() && subscriptions.is_empty() {
             return Ok(None);
         }
-        let profile = profile.unwrap_or(account::Profile {
-            account_id: id.clone(),
-            stripe_customer_id: None,
-            referred_by: None,
-        });
-        Ok(Some(account::view(
-            &profile,
-            &subscriptions,
-            self.free_tier(),
-        )))
+        let profile =
+            profile.unwrap_or(account::Profile { account_id: id.clone(), stripe_customer_id: None, referred_by: None });
+        Ok(Some(account::view(&profile, &subscriptions, self.free_tier())))
     }
 
     fn free_tier(&self) -> &str {

@@ -74,11 +74,7 @@ impl Accounts for Aws {
             sets.push("referred_by = if_not_exists(referred_by, :referrer)".into());
             update = update.expression_attribute_values(":referrer", s(referrer.as_str()));
         }
-        update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| failed(describe(&e)))?;
+        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(|e| failed(describe(&e)))?;
         if let Some(customer) = customer {
             let put = self
                 .dynamo
@@ -99,10 +95,7 @@ impl Accounts for Aws {
         Ok(())
     }
 
-    async fn account_for_customer(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<AccountId>, AccountsError> {
+    async fn account_for_customer(&self, customer: &CustomerId) -> Result<Option<AccountId>, AccountsError> {
         let output = self
             .dynamo
             .get_item()
@@ -113,14 +106,7 @@ impl Accounts for Aws {
             .send()
             .await
             .map_err(|e| failed(describe(&e)))?;
-        output
-            .item
-            .map(|item| {
-                from_item::<CustomerItem>(item)
-                    .map(|c| c.account_id)
-                    .map_err(failed)
-            })
-            .transpose()
+        output.item.map(|item| from_item::<CustomerItem>(item).map(|c| c.account_id).map_err(failed)).transpose()
     }
 
     async fn apply_subscription(
@@ -175,11 +161,7 @@ impl Accounts for Aws {
         match update {
             Ok(_) => Ok(Some(Applied::Applied)),
             Err(error) if is_condition_failure(&error) => {
-                let known = self
-                    .subscriptions(account)
-                    .await?
-                    .iter()
-                    .any(|s| &s.id == subscription);
+                let known = self.subscriptions(account).await?.iter().any(|s| &s.id == subscription);
                 Ok(known.then_some(Applied::Stale))
             }
             Err(error) => Err(failed(describe(&error))),
@@ -227,11 +209,7 @@ impl Accounts for Aws {
                 .await
                 .map_err(|e| failed(describe(&e)))?;
             for item in output.items.unwrap_or_default() {
-                subscriptions.push(
-                    from_item::<SubscriptionItem>(item)
-                        .map_err(failed)?
-                        .subscription,
-                );
+                subscriptions.push(from_item::<SubscriptionItem>(item).map_err(failed)?.subscription);
             }
             start = output.last_evaluated_key;
             if start.is_none() {

@@ -15,22 +15,15 @@ pub enum ConfigError {
 }
 
 pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .ok_or(ConfigError::Missing(name))
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 
 fn optional(name: &'static str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
 fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
-    optional(name).map_or(Ok(default), |value| {
-        value.parse().map_err(|_| ConfigError::NotANumber(name))
-    })
+    optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
 }
 
 /// The tables and queue every function shares.
@@ -59,13 +52,7 @@ impl Resources {
 /// Webhook verification settings (`STRIPE_WEBHOOK_SECRET`, comma-separated for rotation).
 pub fn webhook_secrets() -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
     let secrets = WebhookSecret::parse_list(&required("STRIPE_WEBHOOK_SECRET")?)?;
-    Ok((
-        secrets,
-        number(
-            "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
-            DEFAULT_TOLERANCE_SECONDS,
-        )?,
-    ))
+    Ok((secrets, number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
 }
 
 /// Receives of one message before SQS dead-letters it: must match the redrive policy.

@@ -15,9 +15,7 @@ pub fn n(value: i64) -> AttributeValue {
 }
 
 /// The error text with its whole chain of causes, for logs.
-pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    error: &SdkError<E, R>,
-) -> String {
+pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
     DisplayErrorContext(error).to_string()
 }
 
@@ -32,8 +30,5 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String
 /// Whether a conditional write was refused because its condition did not hold,
 /// which for tollgate means "already done" or "stale", not a failure.
 pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    error
-        .as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        == Some("ConditionalCheckFailedException")
+    error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
 }

@@ -5,9 +5,7 @@
 use crate::Aws;
 use crate::dynamo::{Item, describe, from_item, is_condition_failure, s, to_item};
 use serde::{Deserialize, Serialize};
-use tollgate_app::ports::event_log::{
-    EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded,
-};
+use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded};
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::ids::EventId;
 use tollgate_core::time::Timestamp;
@@ -75,10 +73,7 @@ impl EventLog for Aws {
         match put {
             Ok(_) => Ok(Recorded::New),
             Err(error) if is_condition_failure(&error) => {
-                let existing = self
-                    .get(&event.id)
-                    .await?
-                    .ok_or_else(|| failed("recorded event vanished".into()))?;
+                let existing = self.get(&event.id).await?.ok_or_else(|| failed("recorded event vanished".into()))?;
                 Ok(Recorded::Duplicate(existing))
             }
             Err(error) => Err(failed(describe(&error))),
@@ -92,22 +87,14 @@ impl EventLog for Aws {
             .key("id", s(id.as_str()))
             .update_expression("SET enqueued = :yes")
             .condition_expression("attribute_exists(id)")
-            .expression_attribute_values(
-                ":yes",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-            )
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             .send()
             .await
             .map(drop)
             .map_err(|e| failed(describe(&e)))
     }
 
-    async fn mark(
-        &self,
-        id: &EventId,
-        status: EventStatus,
-        detail: Option<&str>,
-    ) -> Result<(), EventLogError> {
+    async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {
         let update = self
             .dynamo
             .update_item()
@@ -122,11 +109,7 @@ impl EventLog for Aws {
                 .expression_attribute_values(":detail", s(detail)),
             None => update.update_expression("SET #status = :status REMOVE detail"),
         };
-        update
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| failed(describe(&e)))
+        update.send().await.map(drop).map_err(|e| failed(describe(&e)))
     }
 
     async fn get(&self, id: &EventId) -> Result<Option<EventRecord>, EventLogError> {

@@ -106,7 +106,6 @@ impl Ledger for Aws {
     }
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.query_entries(Some("by_account"), "account_id", account.as_str())
-            .await
+        self.query_entries(Some("by_account"), "account_id", account.as_str()).await
     }
 }

@@ -32,10 +32,6 @@ impl Aws {
     }
 
     pub fn with_clients(dynamo: DynamoClient, sqs: SqsClient, resources: Resources) -> Self {
-        Self {
-            dynamo,
-            sqs,
-            resources,
-        }
+        Self { dynamo, sqs, resources }
     }
 }

@@ -38,12 +38,7 @@ impl QueueConsumer for Aws {
             .send()
             .await
             .map_err(failed)?;
-        Ok(output
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(crate::queue::delivery)
-            .collect())
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(crate::queue::delivery).collect())
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
@@ -84,12 +79,7 @@ impl QueueConsumer for Aws {
             .send()
             .await
             .map_err(failed)?;
-        Ok(output
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| m.body)
-            .collect())
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect())
     }
 }
 

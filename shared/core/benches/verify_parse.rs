@@ -16,30 +16,20 @@ const NOW: Timestamp = Timestamp(1_795_500_000);
 fn per_delivery(c: &mut Criterion) {
     let secret = WebhookSecret::parse("whsec_benchmark").unwrap();
     // Two secrets, as during a rotation: the matching one is second, the worst case.
-    let verifier = Verifier::new(
-        vec![WebhookSecret::parse("whsec_old").unwrap(), secret.clone()],
-        DEFAULT_TOLERANCE_SECONDS,
-    );
+    let verifier =
+        Verifier::new(vec![WebhookSecret::parse("whsec_old").unwrap(), secret.clone()], DEFAULT_TOLERANCE_SECONDS);
     let header = sign(&secret, NOW, PAYLOAD.as_bytes());
     let catalog = Catalog::default_catalog();
 
     let mut group = c.benchmark_group("per_delivery");
     group.throughput(Throughput::Bytes(PAYLOAD.len() as u64));
     group.bench_function("verify", |b| {
-        b.iter(|| {
-            verifier
-                .verify(black_box(Some(&header)), black_box(PAYLOAD.as_bytes()), NOW)
-                .unwrap()
-        })
+        b.iter(|| verifier.verify(black_box(Some(&header)), black_box(PAYLOAD.as_bytes()), NOW).unwrap())
     });
-    group.bench_function("parse", |b| {
-        b.iter(|| Event::parse(black_box(PAYLOAD.as_bytes())).unwrap())
-    });
+    group.bench_function("parse", |b| b.iter(|| Event::parse(black_box(PAYLOAD.as_bytes())).unwrap()));
     group.bench_function("verify_parse_interpret", |b| {
         b.iter(|| {
-            verifier
-                .verify(Some(&header), black_box(PAYLOAD.as_bytes()), NOW)
-                .unwrap();
+            verifier.verify(Some(&header), black_box(PAYLOAD.as_bytes()), NOW).unwrap();
             let event = Event::parse(PAYLOAD.as_bytes()).unwrap();
             interpret(&event, &catalog).unwrap()
         })

@@ -87,9 +87,7 @@ pub fn view(profile: &Profile, subscriptions: &[Subscription], free_tier: &str) 
     };
     let plan = newest_granting(SubscriptionKind::ApiPlan);
     let membership = newest_granting(SubscriptionKind::Membership);
-    let status_source = plan
-        .or(membership)
-        .or_else(|| subscriptions.iter().max_by_key(|s| s.event_created));
+    let status_source = plan.or(membership).or_else(|| subscriptions.iter().max_by_key(|s| s.event_created));
     AccountView {
         account_id: profile.account_id.clone(),
         stripe_customer_id: profile.stripe_customer_id.clone(),
@@ -106,13 +104,7 @@ pub fn view(profile: &Profile, subscriptions: &[Subscription], free_tier: &str) 
 mod tests {
     use super::*;
 
-    fn subscription(
-        id: &str,
-        kind: SubscriptionKind,
-        tier: &str,
-        status: &str,
-        created: i64,
-    ) -> Subscription {
+    fn subscription(id: &str, kind: SubscriptionKind, tier: &str, status: &str, created: i64) -> Subscription {
         Subscription {
             id: SubscriptionId::parse(id).unwrap(),
             sku: Sku::parse(tier).unwrap(),
@@ -126,37 +118,20 @@ mod tests {
     }
 
     fn profile() -> Profile {
-        Profile {
-            account_id: AccountId::parse("acct").unwrap(),
-            stripe_customer_id: None,
-            referred_by: None,
-        }
+        Profile { account_id: AccountId::parse("acct").unwrap(), stripe_customer_id: None, referred_by: None }
     }
 
     #[test]
     fn an_account_is_free_with_no_membership_until_a_subscription_grants_one() {
         let account = view(&profile(), &[], "free");
-        assert_eq!(
-            (
-                account.plan.as_str(),
-                account.membership,
-                account.subscription_status
-            ),
-            ("free", None, None)
-        );
+        assert_eq!((account.plan.as_str(), account.membership, account.subscription_status), ("free", None, None));
     }
 
     #[test]
     fn plan_and_membership_come_from_granting_subscriptions() {
         let subs = [
             subscription("sub_a", SubscriptionKind::ApiPlan, "pro", "active", 10),
-            subscription(
-                "sub_m",
-                SubscriptionKind::Membership,
-                "elite",
-                "trialing",
-                11,
-            ),
+            subscription("sub_m", SubscriptionKind::Membership, "elite", "trialing", 11),
         ];
         let account = view(&profile(), &subs, "free");
         assert_eq!(account.plan, "pro");
@@ -166,13 +141,7 @@ mod tests {
 
     #[test]
     fn a_canceled_plan_falls_back_to_free_and_reports_its_status() {
-        let subs = [subscription(
-            "sub_a",
-            SubscriptionKind::ApiPlan,
-            "pro",
-            "canceled",
-            10,
-        )];
+        let subs = [subscription("sub_a", SubscriptionKind::ApiPlan, "pro", "canceled", 10)];
         let account = view(&profile(), &subs, "free");
         assert_eq!(account.plan, "free");
         assert_eq!(account.subscription_status.as_deref(), Some("canceled"));
@@ -182,13 +151,7 @@ mod tests {
     fn the_newest_granting_plan_wins_an_overlap() {
         let subs = [
             subscription("sub_old", SubscriptionKind::ApiPlan, "pro", "active", 10),
-            subscription(
-                "sub_new",
-                SubscriptionKind::ApiPlan,
-                "enterprise",
-                "active",
-                20,
-            ),
+            subscription("sub_new", SubscriptionKind::ApiPlan, "enterprise", "active", 20),
         ];
         assert_eq!(view(&profile(), &subs, "free").plan, "enterprise");
     }

@@ -100,10 +100,7 @@ impl Catalog {
                 return Err(CatalogError::DuplicateLookupKey(key.clone()));
             }
         }
-        let catalog = Self {
-            items: file.sku,
-            by_lookup_key,
-        };
+        let catalog = Self { items: file.sku, by_lookup_key };
         if catalog.free_plan().is_none() {
             return Err(CatalogError::NoFreePlan);
         }
@@ -119,9 +116,7 @@ impl Catalog {
     }
 
     pub fn by_lookup_key(&self, lookup_key: &str) -> Option<&Item> {
-        self.by_lookup_key
-            .get(lookup_key)
-            .map(|&index| &self.items[index])
+        self.by_lookup_key.get(lookup_key).map(|&index| &self.items[index])
     }
 
     pub fn by_sku(&self, sku: &Sku) -> Option<&Item> {
@@ -130,9 +125,7 @@ impl Catalog {
 
     /// The plan every account has until an API subscription is active.
     pub fn free_plan(&self) -> Option<&Item> {
-        self.items
-            .iter()
-            .find(|item| item.price_cents == 0 && matches!(item.grant, Grant::ApiPlan { .. }))
+        self.items.iter().find(|item| item.price_cents == 0 && matches!(item.grant, Grant::ApiPlan { .. }))
     }
 }
 
@@ -151,34 +144,17 @@ mod tests {
             matches!(&pro.grant, Grant::ApiPlan { tier, monthly_requests: Some(10_000), overage: true, .. } if tier == "pro")
         );
         let enterprise = catalog.by_lookup_key("api_enterprise_monthly").unwrap();
-        assert!(matches!(
-            enterprise.grant,
-            Grant::ApiPlan {
-                monthly_requests: None,
-                ..
-            }
-        ));
+        assert!(matches!(enterprise.grant, Grant::ApiPlan { monthly_requests: None, .. }));
         let elite = catalog.by_lookup_key("member_elite_monthly").unwrap();
-        assert!(
-            matches!(&elite.grant, Grant::Membership { tier, api_plan: Some(_), .. } if tier == "elite")
-        );
-        assert_eq!(
-            catalog.by_lookup_key("credits_1000").unwrap().grant,
-            Grant::Credits { credits: 1000 }
-        );
+        assert!(matches!(&elite.grant, Grant::Membership { tier, api_plan: Some(_), .. } if tier == "elite"));
+        assert_eq!(catalog.by_lookup_key("credits_1000").unwrap().grant, Grant::Credits { credits: 1000 });
         assert_eq!(catalog.free_plan().unwrap().sku.as_str(), "api_free");
     }
 
     #[test]
     fn a_lookup_key_may_name_only_one_sku() {
-        let text = DEFAULT_CATALOG.replace(
-            "lookup_key = \"member_pro_monthly\"",
-            "lookup_key = \"api_pro_monthly\"",
-        );
-        assert!(matches!(
-            Catalog::parse(&text),
-            Err(CatalogError::DuplicateLookupKey(_))
-        ));
+        let text = DEFAULT_CATALOG.replace("lookup_key = \"member_pro_monthly\"", "lookup_key = \"api_pro_monthly\"");
+        assert!(matches!(Catalog::parse(&text), Err(CatalogError::DuplicateLookupKey(_))));
     }
 
     #[test]

@@ -13,25 +13,13 @@ pub struct InvalidId {
 /// Identifiers end up in storage keys and URLs, so they are kept short and plain.
 fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), InvalidId> {
     if value.is_empty() || value.len() > 255 {
-        return Err(InvalidId {
-            kind,
-            reason: "must be 1 to 255 characters",
-        });
+        return Err(InvalidId { kind, reason: "must be 1 to 255 characters" });
     }
     if !value.starts_with(prefix) {
-        return Err(InvalidId {
-            kind,
-            reason: "has the wrong prefix",
-        });
+        return Err(InvalidId { kind, reason: "has the wrong prefix" });
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b))
-    {
-        return Err(InvalidId {
-            kind,
-            reason: "may hold only letters, digits and _ - . @ :",
-        });
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b)) {
+        return Err(InvalidId { kind, reason: "may hold only letters, digits and _ - . @ :" });
     }
     Ok(())
 }

@@ -30,14 +30,9 @@ impl EntryKind {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Payment,
-            Self::Refund,
-            Self::Commission,
-            Self::CommissionReversal,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == value)
+        [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
     }
 }
 
@@ -95,26 +90,15 @@ pub fn payment_entries(
             )
         })
         .collect();
-    entries.push(entry(
-        format!("payment:{}", payment.payment_ref),
-        payer,
-        EntryKind::Payment,
-        payment.amount.clone(),
-    ));
+    entries.push(entry(format!("payment:{}", payment.payment_ref), payer, EntryKind::Payment, payment.amount.clone()));
     entries
 }
 
 /// The entries a refund produces, given the entries already recorded for its payment:
 /// the refund as a running total, and each commission reversed in the same proportion.
 /// `None` when the payment itself is not recorded (yet).
-pub fn refund_entries(
-    refunded_total: i64,
-    recorded: &[LedgerEntry],
-    event_id: &EventId,
-) -> Option<Vec<LedgerEntry>> {
-    let payment = recorded
-        .iter()
-        .find(|entry| entry.kind == EntryKind::Payment)?;
+pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &EventId) -> Option<Vec<LedgerEntry>> {
+    let payment = recorded.iter().find(|entry| entry.kind == EntryKind::Payment)?;
     let paid = payment.amount.amount;
     let refunded = refunded_total.clamp(0, paid);
     let derived = |id: String, account: &AccountId, kind, amount: i64| LedgerEntry {
@@ -131,22 +115,14 @@ pub fn refund_entries(
         .map(|commission| {
             let amount = referral::reversal_total(commission.amount.amount, paid, refunded);
             derived(
-                format!(
-                    "commission_reversal:{}:{}",
-                    payment.payment_ref, commission.account
-                ),
+                format!("commission_reversal:{}:{}", payment.payment_ref, commission.account),
                 &commission.account,
                 EntryKind::CommissionReversal,
                 amount,
             )
         })
         .collect();
-    entries.push(derived(
-        format!("refund:{}", payment.payment_ref),
-        &payment.account,
-        EntryKind::Refund,
-        refunded,
-    ));
+    entries.push(derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded));
     Some(entries)
 }
 
@@ -165,17 +141,11 @@ mod tests {
     }
 
     fn payment(amount: i64) -> Payment {
-        Payment {
-            payment_ref: "pi_1".into(),
-            amount: Cents::new(amount, Currency::parse("usd").unwrap()),
-        }
+        Payment { payment_ref: "pi_1".into(), amount: Cents::new(amount, Currency::parse("usd").unwrap()) }
     }
 
     fn chain() -> ReferralChain {
-        ReferralChain {
-            direct: Some(account("ref")),
-            second: Some(account("grand")),
-        }
+        ReferralChain { direct: Some(account("ref")), second: Some(account("grand")) }
     }
 
     /// Keeps, per id, the entry a store would keep.
@@ -193,14 +163,7 @@ mod tests {
     fn a_payment_records_its_commissions_before_itself() {
         let entries = payment_entries(&payment(2999), &account("payer"), &chain(), &event(1));
         let kinds: Vec<_> = entries.iter().map(|e| e.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                EntryKind::Commission,
-                EntryKind::Commission,
-                EntryKind::Payment
-            ]
-        );
+        assert_eq!(kinds, [EntryKind::Commission, EntryKind::Commission, EntryKind::Payment]);
         assert_eq!(entries[0].id, "commission:pi_1:ref");
     }
 

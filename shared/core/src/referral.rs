@@ -17,16 +17,9 @@ pub struct ReferralChain {
 
 /// The commissions owed on `paid` by `payer`. Nobody earns on their own payment, and a
 /// cycle (A referred B, B referred A) pays each account at most once.
-pub fn commissions(
-    payer: &AccountId,
-    chain: &ReferralChain,
-    paid: &Cents,
-) -> Vec<(AccountId, Cents)> {
+pub fn commissions(payer: &AccountId, chain: &ReferralChain, paid: &Cents) -> Vec<(AccountId, Cents)> {
     let mut owed: Vec<(AccountId, Cents)> = Vec::new();
-    let levels = [
-        (&chain.direct, DIRECT_PERCENT),
-        (&chain.second, SECOND_LEVEL_PERCENT),
-    ];
+    let levels = [(&chain.direct, DIRECT_PERCENT), (&chain.second, SECOND_LEVEL_PERCENT)];
     for (beneficiary, percent) in levels {
         let Some(beneficiary) = beneficiary else {
             continue;
@@ -70,31 +63,16 @@ mod tests {
 
     #[test]
     fn twenty_and_five_percent_go_up_the_chain() {
-        let chain = ReferralChain {
-            direct: Some(account("ref")),
-            second: Some(account("grand")),
-        };
+        let chain = ReferralChain { direct: Some(account("ref")), second: Some(account("grand")) };
         let owed = commissions(&account("payer"), &chain, &usd(2999));
-        assert_eq!(
-            owed,
-            vec![(account("ref"), usd(599)), (account("grand"), usd(149))]
-        );
+        assert_eq!(owed, vec![(account("ref"), usd(599)), (account("grand"), usd(149))]);
     }
 
     #[test]
     fn nobody_earns_on_their_own_payment_or_twice() {
-        let cycle = ReferralChain {
-            direct: Some(account("ref")),
-            second: Some(account("payer")),
-        };
-        assert_eq!(
-            commissions(&account("payer"), &cycle, &usd(1000)),
-            vec![(account("ref"), usd(200))]
-        );
-        let twice = ReferralChain {
-            direct: Some(account("ref")),
-            second: Some(account("ref")),
-        };
+        let cycle = ReferralChain { direct: Some(account("ref")), second: Some(account("payer")) };
+        assert_eq!(commissions(&account("payer"), &cycle, &usd(1000)), vec![(account("ref"), usd(200))]);
+        let twice = ReferralChain { direct: Some(account("ref")), second: Some(account("ref")) };
         assert_eq!(commissions(&account("payer"), &twice, &usd(1000)).len(), 1);
     }
 

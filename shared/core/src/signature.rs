@@ -47,16 +47,9 @@ impl WebhookSecret {
 
     /// One or more secrets separated by commas, as `STRIPE_WEBHOOK_SECRET` holds them.
     pub fn parse_list(value: &str) -> Result<Vec<Self>, SecretError> {
-        let secrets = value
-            .split(',')
-            .filter(|part| !part.trim().is_empty())
-            .map(Self::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        if secrets.is_empty() {
-            Err(SecretError::Empty)
-        } else {
-            Ok(secrets)
-        }
+        let secrets =
+            value.split(',').filter(|part| !part.trim().is_empty()).map(Self::parse).collect::<Result<Vec<_>, _>>()?;
+        if secrets.is_empty() { Err(SecretError::Empty) } else { Ok(secrets) }
     }
 
     pub fn expose(&self) -> &str {
@@ -127,29 +120,18 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(secrets: Vec<WebhookSecret>, tolerance_seconds: i64) -> Self {
-        Self {
-            secrets,
-            tolerance_seconds,
-        }
+        Self { secrets, tolerance_seconds }
     }
 
     /// Verifies `payload` (the raw bytes, never re-serialized JSON) at time `now`.
     ///
     /// The signature is checked before the timestamp so that an attacker cannot learn
     /// anything about our clock from unsigned requests.
-    pub fn verify(
-        &self,
-        header: Option<&str>,
-        payload: &[u8],
-        now: Timestamp,
-    ) -> Result<Timestamp, SignatureError> {
+    pub fn verify(&self, header: Option<&str>, payload: &[u8], now: Timestamp) -> Result<Timestamp, SignatureError> {
         let header = SignatureHeader::parse(header.ok_or(SignatureError::Missing)?)?;
         let signed = self.secrets.iter().any(|secret| {
             let mac = mac_for(secret, header.timestamp, payload);
-            header
-                .v1
-                .iter()
-                .any(|candidate| mac.clone().verify_slice(candidate).is_ok())
+            header.v1.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok())
         });
         if !signed {
             return Err(SignatureError::Mismatch);
@@ -162,8 +144,7 @@ impl Verifier {
 }
 
 fn mac_for(secret: &WebhookSecret, timestamp: Timestamp, payload: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.0.to_string().as_bytes());
     mac.update(b".");
     mac.update(payload);
@@ -200,27 +181,13 @@ mod tests {
 
     #[test]
     fn a_missing_header_is_reported_as_missing() {
-        assert_eq!(
-            verifier().verify(None, BODY, NOW),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(verifier().verify(None, BODY, NOW), Err(SignatureError::Missing));
     }
 
     #[test]
     fn a_malformed_header_is_invalid() {
-        for header in [
-            "",
-            "bad_header",
-            "t=,v1=",
-            "v1=abcd",
-            "t=abc,v1=00",
-            "t=1700000000",
-        ] {
-            assert_eq!(
-                verifier().verify(Some(header), BODY, NOW),
-                Err(SignatureError::InvalidHeader),
-                "{header}"
-            );
+        for header in ["", "bad_header", "t=,v1=", "v1=abcd", "t=abc,v1=00", "t=1700000000"] {
+            assert_eq!(verifier().verify(Some(header), BODY, NOW), Err(SignatureError::InvalidHeader), "{header}");
         }
     }
 
@@ -228,33 +195,21 @@ mod tests {
     fn only_a_v0_signature_is_invalid() {
         let v1 = sign(&secret(), NOW, BODY);
         let v0 = v1.replace("v1=", "v0=");
-        assert_eq!(
-            verifier().verify(Some(&v0), BODY, NOW),
-            Err(SignatureError::InvalidHeader)
-        );
+        assert_eq!(verifier().verify(Some(&v0), BODY, NOW), Err(SignatureError::InvalidHeader));
     }
 
     #[test]
     fn a_bad_signature_is_a_mismatch() {
         let header = format!("t={},v1={}", NOW.0, "ab".repeat(32));
-        assert_eq!(
-            verifier().verify(Some(&header), BODY, NOW),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verifier().verify(Some(&header), BODY, NOW), Err(SignatureError::Mismatch));
         let other = WebhookSecret::parse("whsec_other").unwrap();
-        assert_eq!(
-            verifier().verify(Some(&sign(&other, NOW, BODY)), BODY, NOW),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verifier().verify(Some(&sign(&other, NOW, BODY)), BODY, NOW), Err(SignatureError::Mismatch));
     }
 
     #[test]
     fn a_changed_body_is_a_mismatch() {
         let header = sign(&secret(), NOW, BODY);
-        assert_eq!(
-            verifier().verify(Some(&header), b"{\"id\":\"evt_other\"}", NOW),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verifier().verify(Some(&header), b"{\"id\":\"evt_other\"}", NOW), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -262,14 +217,8 @@ mod tests {
         let header = sign(&secret(), NOW, BODY);
         let late = Timestamp(NOW.0 + DEFAULT_TOLERANCE_SECONDS + 1);
         let early = Timestamp(NOW.0 - DEFAULT_TOLERANCE_SECONDS - 1);
-        assert_eq!(
-            verifier().verify(Some(&header), BODY, late),
-            Err(SignatureError::OutOfTolerance)
-        );
-        assert_eq!(
-            verifier().verify(Some(&header), BODY, early),
-            Err(SignatureError::OutOfTolerance)
-        );
+        assert_eq!(verifier().verify(Some(&header), BODY, late), Err(SignatureError::OutOfTolerance));
+        assert_eq!(verifier().verify(Some(&header), BODY, early), Err(SignatureError::OutOfTolerance));
         let edge = Timestamp(NOW.0 + DEFAULT_TOLERANCE_SECONDS);
         assert!(verifier().verify(Some(&header), BODY, edge).is_ok());
     }
@@ -278,23 +227,14 @@ mod tests {
     fn the_tolerance_is_configurable() {
         let header = sign(&secret(), NOW, BODY);
         let strict = Verifier::new(vec![secret()], 10);
-        assert_eq!(
-            strict.verify(Some(&header), BODY, Timestamp(NOW.0 + 11)),
-            Err(SignatureError::OutOfTolerance)
-        );
+        assert_eq!(strict.verify(Some(&header), BODY, Timestamp(NOW.0 + 11)), Err(SignatureError::OutOfTolerance));
     }
 
     #[test]
     fn one_good_v1_among_bad_ones_passes() {
         let good = sign(&secret(), NOW, BODY);
         let good_hex = good.split_once("v1=").unwrap().1;
-        let header = format!(
-            "t={},v1={},v1=nothex,v1={},v0={}",
-            NOW.0,
-            "00".repeat(32),
-            good_hex,
-            "11".repeat(32)
-        );
+        let header = format!("t={},v1={},v1=nothex,v1={},v0={}", NOW.0, "00".repeat(32), good_hex, "11".repeat(32));
         assert!(verifier().verify(Some(&header), BODY, NOW).is_ok());
     }
 
@@ -303,11 +243,7 @@ mod tests {
         let old = WebhookSecret::parse("whsec_old").unwrap();
         let new = WebhookSecret::parse("whsec_new").unwrap();
         let rotating = Verifier::new(vec![old, new.clone()], DEFAULT_TOLERANCE_SECONDS);
-        assert!(
-            rotating
-                .verify(Some(&sign(&new, NOW, BODY)), BODY, NOW)
-                .is_ok()
-        );
+        assert!(rotating.verify(Some(&sign(&new, NOW, BODY)), BODY, NOW).is_ok());
     }
 
     #[test]
@@ -322,10 +258,7 @@ mod tests {
         let list = WebhookSecret::parse_list("whsec_a, whsec_b,").unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(WebhookSecret::parse_list(" , "), Err(SecretError::Empty));
-        assert_eq!(
-            WebhookSecret::parse_list("sk_live_x"),
-            Err(SecretError::Prefix)
-        );
+        assert_eq!(WebhookSecret::parse_list("sk_live_x"), Err(SecretError::Prefix));
         assert!(!format!("{:?}", list).contains("whsec_a"));
     }
 }

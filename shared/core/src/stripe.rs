@@ -36,46 +36,28 @@ pub enum PayloadError {
 
 impl Event {
     pub fn parse(payload: &[u8]) -> Result<Self, PayloadError> {
-        let mut value: Value =
-            serde_json::from_slice(payload).map_err(|_| PayloadError::NotJson)?;
+        let mut value: Value = serde_json::from_slice(payload).map_err(|_| PayloadError::NotJson)?;
         if value.get("object").and_then(Value::as_str) != Some("event") {
             return Err(PayloadError::NotAnEvent("\"object\" is not \"event\""));
         }
-        let id = value
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or(PayloadError::NotAnEvent("no \"id\""))?;
+        let id = value.get("id").and_then(Value::as_str).ok_or(PayloadError::NotAnEvent("no \"id\""))?;
         let id = EventId::parse(id)?;
         let event_type = text(&value, &["type"]).ok_or(PayloadError::NotAnEvent("no \"type\""))?;
-        let created =
-            integer(&value, &["created"]).ok_or(PayloadError::NotAnEvent("no \"created\""))?;
+        let created = integer(&value, &["created"]).ok_or(PayloadError::NotAnEvent("no \"created\""))?;
         let api_version = text(&value, &["api_version"]);
-        let livemode = value
-            .get("livemode")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let livemode = value.get("livemode").and_then(Value::as_bool).unwrap_or(false);
         let object = value
             .pointer_mut("/data/object")
             .filter(|object| object.is_object())
             .map(Value::take)
             .ok_or(PayloadError::NotAnEvent("no \"data.object\""))?;
-        Ok(Self {
-            id,
-            event_type,
-            created: Timestamp(created),
-            api_version,
-            livemode,
-            object,
-        })
+        Ok(Self { id, event_type, created: Timestamp(created), api_version, livemode, object })
     }
 }
 
 /// The string at `path`, if there is one and it is not empty.
 pub fn text(value: &Value, path: &[&str]) -> Option<String> {
-    at(value, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    at(value, path).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// The integer at `path`.
@@ -117,18 +99,13 @@ mod tests {
     #[test]
     fn what_is_not_an_event_is_refused_with_a_reason() {
         assert_eq!(Event::parse(b"{not json"), Err(PayloadError::NotJson));
-        assert!(matches!(
-            Event::parse(br#"{"object":"charge"}"#),
-            Err(PayloadError::NotAnEvent(_))
-        ));
+        assert!(matches!(Event::parse(br#"{"object":"charge"}"#), Err(PayloadError::NotAnEvent(_))));
         assert!(matches!(
             Event::parse(br#"{"object":"event","id":"evt_1","type":"x","created":1}"#),
             Err(PayloadError::NotAnEvent(_))
         ));
         assert!(matches!(
-            Event::parse(
-                br#"{"object":"event","id":"ch_1","type":"x","created":1,"data":{"object":{}}}"#
-            ),
+            Event::parse(br#"{"object":"event","id":"ch_1","type":"x","created":1,"data":{"object":{}}}"#),
             Err(PayloadError::BadId(_))
         ));
     }

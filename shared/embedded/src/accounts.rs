@@ -18,8 +18,7 @@ fn store_subscription(
     account: &AccountId,
     subscription: &Subscription,
 ) -> rusqlite::Result<()> {
-    let data = serde_json::to_string(subscription)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let data = serde_json::to_string(subscription).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     db.execute(
         "INSERT INTO subscriptions (id, account_id, event_created, data) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET event_created = excluded.event_created, data = excluded.data",
@@ -28,18 +27,11 @@ fn store_subscription(
     .map(drop)
 }
 
-fn load_subscription(
-    db: &rusqlite::Transaction<'_>,
-    id: &SubscriptionId,
-) -> rusqlite::Result<Option<Subscription>> {
-    db.query_row(
-        "SELECT data FROM subscriptions WHERE id = ?1",
-        [id.as_str()],
-        |row| row.get::<_, String>(0),
-    )
-    .optional()?
-    .map(|data| serde_json::from_str(&data).map_err(|e| corrupt(0, e)))
-    .transpose()
+fn load_subscription(db: &rusqlite::Transaction<'_>, id: &SubscriptionId) -> rusqlite::Result<Option<Subscription>> {
+    db.query_row("SELECT data FROM subscriptions WHERE id = ?1", [id.as_str()], |row| row.get::<_, String>(0))
+        .optional()?
+        .map(|data| serde_json::from_str(&data).map_err(|e| corrupt(0, e)))
+        .transpose()
 }
 
 impl Accounts for Sqlite {
@@ -49,8 +41,7 @@ impl Accounts for Sqlite {
         customer: Option<&CustomerId>,
         referred_by: Option<&AccountId>,
     ) -> Result<(), AccountsError> {
-        let (account, customer, referred_by) =
-            (account.clone(), customer.cloned(), referred_by.cloned());
+        let (account, customer, referred_by) = (account.clone(), customer.cloned(), referred_by.cloned());
         self.call(move |db| {
             let tx = db.transaction()?;
             tx.execute(
@@ -72,17 +63,12 @@ impl Accounts for Sqlite {
         .map_err(failed)
     }
 
-    async fn account_for_customer(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<AccountId>, AccountsError> {
+    async fn account_for_customer(&self, customer: &CustomerId) -> Result<Option<AccountId>, AccountsError> {
         let customer = customer.clone();
         self.call(move |db| {
-            db.query_row(
-                "SELECT account_id FROM customers WHERE customer_id = ?1",
-                [customer.as_str()],
-                |row| row.get::<_, String>(0),
-            )
+            db.query_row("SELECT account_id FROM customers WHERE customer_id = ?1", [customer.as_str()], |row| {
+                row.get::<_, String>(0)
+            })
             .optional()?
             .map(|id| AccountId::parse(&id).map_err(|e| corrupt(0, e)))
             .transpose()
@@ -99,8 +85,7 @@ impl Accounts for Sqlite {
         let (account, subscription) = (account.clone(), subscription.clone());
         self.call(move |db| {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let applied =
-                load_subscription(&tx, &subscription.id)?.map(|stored| stored.event_created);
+            let applied = load_subscription(&tx, &subscription.id)?.map(|stored| stored.event_created);
             if is_stale(subscription.event_created, applied) {
                 return Ok(Applied::Stale);
             }
@@ -144,12 +129,7 @@ impl Accounts for Sqlite {
             db.query_row(
                 "SELECT stripe_customer_id, referred_by FROM profiles WHERE account_id = ?1",
                 [account.as_str()],
-                |row| {
-                    Ok((
-                        row.get::<_, Option<String>>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                    ))
-                },
+                |row| Ok((row.get::<_, Option<String>>(0)?, row.get::<_, Option<String>>(1)?)),
             )
             .optional()?
             .map(|(customer, referred_by)| {
@@ -159,10 +139,7 @@ impl Accounts for Sqlite {
                         .map(|c| CustomerId::parse(&c))
                         .transpose()
                         .map_err(|e| corrupt(0, e))?,
-                    referred_by: referred_by
-                        .map(|r| AccountId::parse(&r))
-                        .transpose()
-                        .map_err(|e| corrupt(1, e))?,
+                    referred_by: referred_by.map(|r| AccountId::parse(&r)).transpose().map_err(|e| corrupt(1, e))?,
                 })
             })
             .transpose()
@@ -174,11 +151,9 @@ impl Accounts for Sqlite {
     async fn subscriptions(&self, account: &AccountId) -> Result<Vec<Subscription>, AccountsError> {
         let account = account.clone();
         self.call(move |db| {
-            let mut statement =
-                db.prepare("SELECT data FROM subscriptions WHERE account_id = ?1 ORDER BY id")?;
+            let mut statement = db.prepare("SELECT data FROM subscriptions WHERE account_id = ?1 ORDER BY id")?;
             let rows = statement.query_map([account.as_str()], |row| row.get::<_, String>(0))?;
-            rows.map(|data| serde_json::from_str(&data?).map_err(|e| corrupt(0, e)))
-                .collect()
+            rows.map(|data| serde_json::from_str(&data?).map_err(|e| corrupt(0, e))).collect()
         })
         .await
         .map_err(failed)

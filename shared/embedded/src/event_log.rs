@@ -1,8 +1,6 @@
 use crate::Sqlite;
 use rusqlite::{OptionalExtension, Row, params};
-use tollgate_app::ports::event_log::{
-    EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded,
-};
+use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded};
 use tollgate_core::ids::EventId;
 use tollgate_core::time::Timestamp;
 
@@ -10,11 +8,7 @@ const COLUMNS: &str = "id, event_type, status, received_at, detail, enqueued";
 
 fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     let invalid = |index, message: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            message.into(),
-        )
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, message.into())
     };
     let id: String = row.get(0)?;
     let status: String = row.get(2)?;
@@ -53,23 +47,12 @@ impl EventLog for Sqlite {
 
     async fn mark_enqueued(&self, id: &EventId) -> Result<(), EventLogError> {
         let id = id.clone();
-        self.call(move |db| {
-            db.execute(
-                "UPDATE event_log SET enqueued = 1 WHERE id = ?1",
-                [id.as_str()],
-            )
-            .map(drop)
-        })
-        .await
-        .map_err(failed)
+        self.call(move |db| db.execute("UPDATE event_log SET enqueued = 1 WHERE id = ?1", [id.as_str()]).map(drop))
+            .await
+            .map_err(failed)
     }
 
-    async fn mark(
-        &self,
-        id: &EventId,
-        status: EventStatus,
-        detail: Option<&str>,
-    ) -> Result<(), EventLogError> {
+    async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {
         let (id, detail) = (id.clone(), detail.map(str::to_owned));
         self.call(move |db| {
             db.execute(
@@ -94,9 +77,7 @@ impl EventLog for Sqlite {
 
     async fn recent(&self, limit: usize) -> Result<Vec<EventRecord>, EventLogError> {
         self.call(move |db| {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM event_log ORDER BY received_at DESC, rowid DESC LIMIT ?1"
-            );
+            let sql = format!("SELECT {COLUMNS} FROM event_log ORDER BY received_at DESC, rowid DESC LIMIT ?1");
             let mut statement = db.prepare(&sql)?;
             statement.query_map([limit as i64], to_record)?.collect()
         })

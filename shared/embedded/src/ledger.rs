@@ -9,11 +9,7 @@ const COLUMNS: &str = "id, account_id, kind, amount, currency, payment_ref, even
 
 fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let corrupt = |index, message: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            message.into(),
-        )
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, message.into())
     };
     let (account, kind, currency, event): (String, String, String, String) =
         (row.get(1)?, row.get(2)?, row.get(4)?, row.get(6)?);
@@ -21,10 +17,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         id: row.get(0)?,
         account: AccountId::parse(&account).map_err(|e| corrupt(1, e.to_string()))?,
         kind: EntryKind::parse(&kind).ok_or_else(|| corrupt(2, kind.clone()))?,
-        amount: Cents::new(
-            row.get(3)?,
-            Currency::parse(&currency).map_err(|e| corrupt(4, e.to_string()))?,
-        ),
+        amount: Cents::new(row.get(3)?, Currency::parse(&currency).map_err(|e| corrupt(4, e.to_string()))?),
         payment_ref: row.get(5)?,
         event_id: EventId::parse(&event).map_err(|e| corrupt(6, e.to_string()))?,
     })
@@ -35,11 +28,7 @@ fn failed(error: rusqlite::Error) -> LedgerError {
 }
 
 impl Sqlite {
-    async fn entries_where(
-        &self,
-        column: &'static str,
-        value: String,
-    ) -> Result<Vec<LedgerEntry>, LedgerError> {
+    async fn entries_where(&self, column: &'static str, value: String) -> Result<Vec<LedgerEntry>, LedgerError> {
         self.call(move |db| {
             let sql = format!("SELECT {COLUMNS} FROM ledger WHERE {column} = ?1 ORDER BY seq");
             let mut statement = db.prepare(&sql)?;
@@ -77,12 +66,10 @@ impl Ledger for Sqlite {
     }
 
     async fn for_payment(&self, payment_ref: &str) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.entries_where("payment_ref", payment_ref.to_owned())
-            .await
+        self.entries_where("payment_ref", payment_ref.to_owned()).await
     }
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.entries_where("account_id", account.as_str().to_owned())
-            .await
+        self.entries_where("account_id", account.as_str().to_owned()).await
     }
 }

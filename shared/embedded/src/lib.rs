@@ -75,10 +75,7 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self {
-            visibility_timeout: Duration::from_secs(30),
-            max_receives: tollgate_app::DEFAULT_MAX_RECEIVES,
-        }
+        Self { visibility_timeout: Duration::from_secs(30), max_receives: tollgate_app::DEFAULT_MAX_RECEIVES }
     }
 }
 
@@ -96,20 +93,14 @@ impl Sqlite {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-            queue,
-        })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), queue })
     }
 
     /// A private database in memory, for tests.
     pub fn in_memory(queue: QueueSettings) -> rusqlite::Result<Self> {
         let connection = Connection::open_in_memory()?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-            queue,
-        })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), queue })
     }
 
     /// Runs `work` on the connection off the async runtime: SQLite blocks on fsync.

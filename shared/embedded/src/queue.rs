@@ -9,9 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn random_id() -> String {
@@ -26,9 +24,11 @@ impl Sqlite {
     /// Makes every in-flight message visible at once. Only for a queue with a single
     /// consumer process, at its start: whatever was in flight belonged to a process that died.
     pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
-        self.call(|db| db.execute("UPDATE queue SET visible_at_ms = 0, receipt = NULL WHERE dead = 0 AND receipt IS NOT NULL", []))
-            .await
-            .map_err(failed)
+        self.call(|db| {
+            db.execute("UPDATE queue SET visible_at_ms = 0, receipt = NULL WHERE dead = 0 AND receipt IS NOT NULL", [])
+        })
+        .await
+        .map_err(failed)
     }
 }
 
@@ -86,12 +86,9 @@ impl QueueConsumer for Sqlite {
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
         let receipt = delivery.receipt.clone();
-        self.call(move |db| {
-            db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt])
-                .map(drop)
-        })
-        .await
-        .map_err(failed)
+        self.call(move |db| db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt]).map(drop))
+            .await
+            .map_err(failed)
     }
 
     async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {

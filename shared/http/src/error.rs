@@ -37,10 +37,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: &'static str, reason: &str) -> Self {
-        ApiError::InvalidRequest {
-            field,
-            reason: reason.to_owned(),
-        }
+        ApiError::InvalidRequest { field, reason: reason.to_owned() }
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -54,18 +51,14 @@ impl ApiError {
             ApiError::NotFound("route") => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
-            }
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         }
     }
 
     /// What the client may read. Internal causes stay in the log.
     fn public_message(&self) -> String {
         match self {
-            ApiError::Unavailable(_) => {
-                "tollgate cannot take this right now; retry later".to_owned()
-            }
+            ApiError::Unavailable(_) => "tollgate cannot take this right now; retry later".to_owned(),
             other => other.to_string(),
         }
     }

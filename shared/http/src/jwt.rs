@@ -43,9 +43,7 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     pub fn new(secret: &str) -> Self {
-        Self {
-            secret: secret.as_bytes().to_vec(),
-        }
+        Self { secret: secret.as_bytes().to_vec() }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -59,10 +57,7 @@ impl Verifier {
         let signing_input = format!("{header}.{payload}");
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        )
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
     pub fn verify(&self, token: &str, now: Timestamp) -> Option<Claims> {
@@ -71,8 +66,7 @@ impl Verifier {
         if parts.next().is_some() {
             return None;
         }
-        let header: Header =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_part).ok()?).ok()?;
+        let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_part).ok()?).ok()?;
         if header.alg != "HS256" {
             return None;
         }
@@ -80,8 +74,7 @@ impl Verifier {
         mac.update(header_part.as_bytes());
         mac.update(b".");
         mac.update(payload.as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
-            .ok()?;
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         (claims.exp + LEEWAY_SECONDS >= now.0).then_some(claims)
     }
@@ -104,11 +97,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_700_000_000);
 
     fn claims(exp: i64) -> Claims {
-        Claims {
-            sub: "ops".into(),
-            role: Some("admin".into()),
-            exp,
-        }
+        Claims { sub: "ops".into(), role: Some("admin".into()), exp }
     }
 
     #[test]
@@ -116,10 +105,7 @@ mod tests {
         let verifier = Verifier::new("secret");
         let token = verifier.sign(&claims(NOW.0 + 60));
         assert_eq!(verifier.verify(&token, NOW), Some(claims(NOW.0 + 60)));
-        assert_eq!(
-            verifier.verify(&token, Timestamp(NOW.0 + 60 + LEEWAY_SECONDS + 1)),
-            None
-        );
+        assert_eq!(verifier.verify(&token, Timestamp(NOW.0 + 60 + LEEWAY_SECONDS + 1)), None);
     }
 
     #[test]
@@ -127,10 +113,7 @@ mod tests {
         // Made by hand with Python's hmac and base64 modules, key "secret".
         let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4iLCJleHAiOjQxMDI0NDQ4MDB9.jOPI1I12Foe_ooKd2eR5Y2gsm1UIr4JOtLd6pe5cxHA";
         let claims = Verifier::new("secret").verify(token, NOW).unwrap();
-        assert_eq!(
-            (claims.sub.as_str(), claims.role.as_deref()),
-            ("ops", Some("admin"))
-        );
+        assert_eq!((claims.sub.as_str(), claims.role.as_deref()), ("ops", Some("admin")));
     }
 
     #[test]
@@ -141,10 +124,7 @@ mod tests {
         let (head, rest) = token.split_once('.').unwrap();
         let (_, signature) = rest.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"ops","role":"admin","exp":9999999999}"#);
-        assert_eq!(
-            verifier.verify(&format!("{head}.{forged}.{signature}"), NOW),
-            None
-        );
+        assert_eq!(verifier.verify(&format!("{head}.{forged}.{signature}"), NOW), None);
         let none_alg = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         assert_eq!(verifier.verify(&format!("{none_alg}.{forged}."), NOW), None);
         assert_eq!(verifier.verify("not.a.jwt.at-all", NOW), None);
@@ -158,10 +138,7 @@ mod tests {
         let input = format!("{header}.{payload}");
         let mut mac = verifier.mac();
         mac.update(input.as_bytes());
-        let token = format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        );
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
         assert_eq!(verifier.verify(&token, NOW), None);
     }
 }

@@ -67,9 +67,7 @@ where
                 self.admin(request)?;
                 let limit = query_param(request, "limit")
                     .map(|value| {
-                        value
-                            .parse::<usize>()
-                            .map_err(|_| ApiError::invalid("limit", "must be a positive number"))
+                        value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number"))
                     })
                     .transpose()?
                     .unwrap_or(DEFAULT_EVENTS_LIMIT)
@@ -79,21 +77,15 @@ where
             }
             (&Method::GET, ["admin", "accounts", account]) if self.jwt.is_some() => {
                 self.admin(request)?;
-                let account = AccountId::parse(account)
-                    .map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
-                let view = self
-                    .app
-                    .account(&account)
-                    .await?
-                    .ok_or(ApiError::NotFound("account"))?;
+                let account = AccountId::parse(account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
+                let view = self.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
                 Ok(ok_json(&view))
             }
             (&Method::GET, ["admin", "ledger"]) if self.jwt.is_some() => {
                 self.admin(request)?;
-                let account = query_param(request, "account")
-                    .ok_or_else(|| ApiError::invalid("account", "is required"))?;
-                let account = AccountId::parse(&account)
-                    .map_err(|e| ApiError::invalid("account", &e.to_string()))?;
+                let account =
+                    query_param(request, "account").ok_or_else(|| ApiError::invalid("account", "is required"))?;
+                let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
                 let entries = self.app.ledger(&account).await?;
                 let entries: Vec<_> = entries.iter().map(LedgerLine::from).collect();
                 Ok(ok_json(&json!({ "entries": entries })))
@@ -103,25 +95,13 @@ where
         }
     }
 
-    async fn stripe_webhook(
-        &self,
-        verifier: &Verifier,
-        request: &Request<Bytes>,
-    ) -> Result<Response<Bytes>, ApiError> {
+    async fn stripe_webhook(&self, verifier: &Verifier, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         if request.body().len() > MAX_WEBHOOK_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        let signature = request
-            .headers()
-            .get("stripe-signature")
-            .map(|value| value.to_str().unwrap_or_default());
-        let ingested = self
-            .app
-            .ingest_stripe(verifier, signature, request.body())
-            .await?;
-        Ok(ok_json(
-            &json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate }),
-        ))
+        let signature = request.headers().get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
+        let ingested = self.app.ingest_stripe(verifier, signature, request.body()).await?;
+        Ok(ok_json(&json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
     }
 
     /// Whether this deployment serves `segments` with some method.
@@ -129,9 +109,7 @@ where
         match segments {
             ["health"] => true,
             ["webhooks", "stripe"] => self.webhooks.is_some(),
-            ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"] => {
-                self.jwt.is_some()
-            }
+            ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"] => self.jwt.is_some(),
             _ => false,
         }
     }

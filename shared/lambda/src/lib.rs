@@ -11,9 +11,12 @@ use tollgate_app::ports::queue::Delivery;
 use tollgate_app::{App, SystemClock};
 use tollgate_aws::{Aws, ConfigError, Resources};
 use tollgate_core::catalog::{Catalog, CatalogError};
-use tollgate_http::Api;
+use tollgate_core::signature::Verifier;
+use tollgate_http::{Api, jwt};
 
-#[derive(Debug, Error)]
+/// Why a cold start stopped. Shown as its sentence (also as `Debug`, which is what a
+/// failing `main` prints), so the log names the missing or bad setting.
+#[derive(Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -21,6 +24,23 @@ pub enum StartError {
     CatalogFile(#[from] std::io::Error),
     #[error("CATALOG_PATH: {0}")]
     Catalog(#[from] CatalogError),
+}
+
+impl std::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The webhook verifier from `STRIPE_WEBHOOK_SECRET` (and the tolerance).
+pub fn webhook_verifier() -> Result<Verifier, StartError> {
+    let (secrets, tolerance) = tollgate_aws::config::webhook_secrets()?;
+    Ok(Verifier::new(secrets, tolerance))
+}
+
+/// The JWT verifier from `JWT_SECRET`.
+pub fn jwt_verifier() -> Result<jwt::Verifier, StartError> {
+    Ok(jwt::Verifier::new(&tollgate_aws::config::required("JWT_SECRET")?))
 }
 
 /// The app on DynamoDB and SQS, configured from the environment. Called once per cold start.
@@ -39,10 +59,7 @@ pub async fn app_from_env() -> Result<App<Aws>, StartError> {
 }
 
 /// Answers one API Gateway request with the shared router.
-pub async fn answer(
-    api: &Api<Aws>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     let (parts, body) = request.into_parts();
     let body = Bytes::copy_from_slice(body.as_ref());
     let response = api.handle(http::Request::from_parts(parts, body)).await;
@@ -77,11 +94,8 @@ where
 }
 
 fn delivery(message: SqsMessage) -> Option<Delivery> {
-    let receive_count = message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(1);
+    let receive_count =
+        message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
     Some(Delivery {
         message_id: message.message_id?,
         receipt: message.receipt_handle?,

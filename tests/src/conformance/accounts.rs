@@ -1,4 +1,4 @@
-use crate::conformance::event_log::futures_join;
+use crate::join_all;
 use tollgate_app::ports::accounts::{Accounts, Applied};
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, Sku, SubscriptionId};
@@ -30,48 +30,21 @@ pub async fn links_the_first_customer_and_referrer(accounts: &impl Accounts) {
     let (first, second) = (customer(), customer());
     assert_eq!(accounts.profile(&alice).await.unwrap(), None);
     accounts.link_customer(&alice, None, None).await.unwrap();
-    let profile = accounts
-        .profile(&alice)
-        .await
-        .unwrap()
-        .expect("created by its first link");
-    assert_eq!(
-        (profile.stripe_customer_id, profile.referred_by),
-        (None, None)
-    );
+    let profile = accounts.profile(&alice).await.unwrap().expect("created by its first link");
+    assert_eq!((profile.stripe_customer_id, profile.referred_by), (None, None));
 
-    accounts
-        .link_customer(&alice, Some(&first), Some(&referrer))
-        .await
-        .unwrap();
-    accounts
-        .link_customer(&alice, Some(&second), Some(&other))
-        .await
-        .unwrap();
+    accounts.link_customer(&alice, Some(&first), Some(&referrer)).await.unwrap();
+    accounts.link_customer(&alice, Some(&second), Some(&other)).await.unwrap();
     let profile = accounts.profile(&alice).await.unwrap().unwrap();
-    assert_eq!(
-        profile.stripe_customer_id,
-        Some(first.clone()),
-        "the first customer stays"
-    );
-    assert_eq!(
-        profile.referred_by,
-        Some(referrer),
-        "the first referrer stays"
-    );
-    assert_eq!(
-        accounts.account_for_customer(&first).await.unwrap(),
-        Some(alice.clone())
-    );
+    assert_eq!(profile.stripe_customer_id, Some(first.clone()), "the first customer stays");
+    assert_eq!(profile.referred_by, Some(referrer), "the first referrer stays");
+    assert_eq!(accounts.account_for_customer(&first).await.unwrap(), Some(alice.clone()));
     assert_eq!(
         accounts.account_for_customer(&second).await.unwrap(),
         Some(alice),
         "both customers lead to the account"
     );
-    assert_eq!(
-        accounts.account_for_customer(&customer()).await.unwrap(),
-        None
-    );
+    assert_eq!(accounts.account_for_customer(&customer()).await.unwrap(), None);
 }
 
 pub async fn concurrent_links_keep_one_customer(accounts: &(impl Accounts + Clone + 'static)) {
@@ -79,27 +52,13 @@ pub async fn concurrent_links_keep_one_customer(accounts: &(impl Accounts + Clon
     let customers: Vec<CustomerId> = (0..10).map(|_| customer()).collect();
     let tasks = customers.iter().cloned().map(|customer| {
         let (accounts, alice) = (accounts.clone(), alice.clone());
-        tokio::spawn(async move {
-            accounts
-                .link_customer(&alice, Some(&customer), None)
-                .await
-                .unwrap()
-        })
+        tokio::spawn(async move { accounts.link_customer(&alice, Some(&customer), None).await.unwrap() })
     });
-    futures_join(tasks).await;
-    let linked = accounts
-        .profile(&alice)
-        .await
-        .unwrap()
-        .unwrap()
-        .stripe_customer_id
-        .expect("a customer");
+    join_all(tasks).await;
+    let linked = accounts.profile(&alice).await.unwrap().unwrap().stripe_customer_id.expect("a customer");
     assert!(customers.contains(&linked));
     for customer in &customers {
-        assert_eq!(
-            accounts.account_for_customer(customer).await.unwrap(),
-            Some(alice.clone())
-        );
+        assert_eq!(accounts.account_for_customer(customer).await.unwrap(), Some(alice.clone()));
     }
 }
 
@@ -107,89 +66,47 @@ pub async fn applies_only_newer_subscription_events(accounts: &impl Accounts) {
     let alice = account("subs");
     let id = SubscriptionId::parse(&format!("sub_{}", rand::random::<u32>())).unwrap();
     assert_eq!(
-        accounts
-            .apply_subscription(&alice, &subscription(&id, "pro", "active", 200))
-            .await
-            .unwrap(),
+        accounts.apply_subscription(&alice, &subscription(&id, "pro", "active", 200)).await.unwrap(),
         Applied::Applied
     );
     assert_eq!(
-        accounts
-            .apply_subscription(&alice, &subscription(&id, "free", "incomplete", 100))
-            .await
-            .unwrap(),
+        accounts.apply_subscription(&alice, &subscription(&id, "free", "incomplete", 100)).await.unwrap(),
         Applied::Stale
     );
     assert_eq!(
-        accounts
-            .apply_subscription(&alice, &subscription(&id, "enterprise", "active", 200))
-            .await
-            .unwrap(),
+        accounts.apply_subscription(&alice, &subscription(&id, "enterprise", "active", 200)).await.unwrap(),
         Applied::Applied,
         "same second applies"
     );
     assert_eq!(
-        accounts
-            .apply_subscription(&alice, &subscription(&id, "enterprise", "canceled", 300))
-            .await
-            .unwrap(),
+        accounts.apply_subscription(&alice, &subscription(&id, "enterprise", "canceled", 300)).await.unwrap(),
         Applied::Applied
     );
     let stored = accounts.subscriptions(&alice).await.unwrap();
-    assert_eq!(
-        stored,
-        vec![subscription(&id, "enterprise", "canceled", 300)]
-    );
-    assert!(
-        accounts
-            .subscriptions(&account("nobody"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(stored, vec![subscription(&id, "enterprise", "canceled", 300)]);
+    assert!(accounts.subscriptions(&account("nobody")).await.unwrap().is_empty());
 }
 
 pub async fn sets_status_only_on_known_subscriptions(accounts: &impl Accounts) {
     let alice = account("status");
     let id = SubscriptionId::parse(&format!("sub_{}", rand::random::<u32>())).unwrap();
     let past_due = SubscriptionStatus("past_due".into());
+    assert_eq!(accounts.set_subscription_status(&alice, &id, &past_due, Timestamp(150)).await.unwrap(), None);
+    accounts.apply_subscription(&alice, &subscription(&id, "pro", "active", 100)).await.unwrap();
     assert_eq!(
-        accounts
-            .set_subscription_status(&alice, &id, &past_due, Timestamp(150))
-            .await
-            .unwrap(),
-        None
-    );
-    accounts
-        .apply_subscription(&alice, &subscription(&id, "pro", "active", 100))
-        .await
-        .unwrap();
-    assert_eq!(
-        accounts
-            .set_subscription_status(&alice, &id, &past_due, Timestamp(150))
-            .await
-            .unwrap(),
+        accounts.set_subscription_status(&alice, &id, &past_due, Timestamp(150)).await.unwrap(),
         Some(Applied::Applied)
     );
     assert_eq!(
         accounts
-            .set_subscription_status(
-                &alice,
-                &id,
-                &SubscriptionStatus("active".into()),
-                Timestamp(120)
-            )
+            .set_subscription_status(&alice, &id, &SubscriptionStatus("active".into()), Timestamp(120))
             .await
             .unwrap(),
         Some(Applied::Stale)
     );
     let stored = &accounts.subscriptions(&alice).await.unwrap()[0];
     assert_eq!(
-        (
-            stored.status.0.as_str(),
-            stored.event_created,
-            stored.tier.as_str()
-        ),
+        (stored.status.0.as_str(), stored.event_created, stored.tier.as_str()),
         ("past_due", Timestamp(150), "pro")
     );
 }

@@ -8,11 +8,7 @@ fn unique(name: &str) -> EventId {
 }
 
 fn received(id: &EventId, at: i64) -> ReceivedEvent {
-    ReceivedEvent {
-        id: id.clone(),
-        event_type: "invoice.paid".into(),
-        received_at: Timestamp(at),
-    }
+    ReceivedEvent { id: id.clone(), event_type: "invoice.paid".into(), received_at: Timestamp(at) }
 }
 
 fn today() -> i64 {
@@ -21,20 +17,12 @@ fn today() -> i64 {
 
 pub async fn records_an_event_once(log: &impl EventLog) {
     let id = unique("once");
-    assert_eq!(
-        log.record(&received(&id, today())).await.unwrap(),
-        Recorded::New
-    );
-    let Recorded::Duplicate(existing) = log.record(&received(&id, today() + 5)).await.unwrap()
-    else {
+    assert_eq!(log.record(&received(&id, today())).await.unwrap(), Recorded::New);
+    let Recorded::Duplicate(existing) = log.record(&received(&id, today() + 5)).await.unwrap() else {
         panic!("a second record must be a duplicate")
     };
     assert_eq!(existing.status, EventStatus::Queued);
-    assert_eq!(
-        existing.received_at,
-        Timestamp(today()),
-        "the first record stays"
-    );
+    assert_eq!(existing.received_at, Timestamp(today()), "the first record stays");
     assert!(!existing.enqueued);
     assert_eq!(log.get(&unique("never")).await.unwrap(), None);
 }
@@ -45,7 +33,7 @@ pub async fn concurrent_deliveries_record_one_new(log: &(impl EventLog + Clone +
         let (log, id) = (log.clone(), id.clone());
         tokio::spawn(async move { log.record(&received(&id, today())).await.unwrap() })
     });
-    let outcomes: Vec<Recorded> = futures_join(attempts).await;
+    let outcomes: Vec<Recorded> = crate::join_all(attempts).await;
     let new = outcomes.iter().filter(|o| **o == Recorded::New).count();
     assert_eq!(new, 1, "exactly one of 25 concurrent records is new");
 }
@@ -54,15 +42,10 @@ pub async fn marks_status_and_enqueued(log: &impl EventLog) {
     let id = unique("mark");
     log.record(&received(&id, today())).await.unwrap();
     log.mark_enqueued(&id).await.unwrap();
-    log.mark(&id, EventStatus::Failed, Some("missing amount_paid"))
-        .await
-        .unwrap();
+    log.mark(&id, EventStatus::Failed, Some("missing amount_paid")).await.unwrap();
     let record = log.get(&id).await.unwrap().unwrap();
     assert!(record.enqueued);
-    assert_eq!(
-        (record.status, record.detail.as_deref()),
-        (EventStatus::Failed, Some("missing amount_paid"))
-    );
+    assert_eq!((record.status, record.detail.as_deref()), (EventStatus::Failed, Some("missing amount_paid")));
     log.mark(&id, EventStatus::Applied, None).await.unwrap();
     let record = log.get(&id).await.unwrap().unwrap();
     assert_eq!((record.status, record.detail), (EventStatus::Applied, None));
@@ -71,29 +54,11 @@ pub async fn marks_status_and_enqueued(log: &impl EventLog) {
 pub async fn lists_the_newest_first(log: &impl EventLog) {
     let ids: Vec<EventId> = (0..4).map(|n| unique(&format!("recent{n}"))).collect();
     for (n, id) in ids.iter().enumerate() {
-        log.record(&received(id, today() - 100 + n as i64 * 10))
-            .await
-            .unwrap();
+        log.record(&received(id, today() - 100 + n as i64 * 10)).await.unwrap();
     }
     let recent = log.recent(3).await.unwrap();
     let listed: Vec<&EventId> = recent.iter().map(|r| &r.id).collect();
     assert_eq!(listed, [&ids[3], &ids[2], &ids[1]]);
-    let all: HashSet<_> = log
-        .recent(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let all: HashSet<_> = log.recent(100).await.unwrap().into_iter().map(|r| r.id).collect();
     assert!(ids.iter().all(|id| all.contains(id)));
-}
-
-pub(crate) async fn futures_join<T: Send + 'static>(
-    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<T> {
-    let mut results = Vec::new();
-    for task in tasks.collect::<Vec<_>>() {
-        results.push(task.await.expect("task"));
-    }
-    results
 }

@@ -1,16 +1,10 @@
-use crate::conformance::event_log::futures_join;
+use crate::join_all;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_core::ids::{AccountId, EventId};
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
 
-fn entry(
-    payment_ref: &str,
-    account: &AccountId,
-    kind: EntryKind,
-    amount: i64,
-    event: &str,
-) -> LedgerEntry {
+fn entry(payment_ref: &str, account: &AccountId, kind: EntryKind, amount: i64, event: &str) -> LedgerEntry {
     LedgerEntry {
         id: format!("{}:{payment_ref}:{account}", kind.as_str()),
         account: account.clone(),
@@ -43,47 +37,25 @@ pub async fn posts_each_entry_once(ledger: &impl Ledger) {
         ledger.post(&commission).await.unwrap();
         ledger.post(&paid).await.unwrap();
     }
-    assert_eq!(
-        sorted(ledger.for_payment(&payment).await.unwrap()),
-        sorted(vec![paid.clone(), commission.clone()])
-    );
+    assert_eq!(sorted(ledger.for_payment(&payment).await.unwrap()), sorted(vec![paid.clone(), commission.clone()]));
     assert_eq!(ledger.for_account(&payer).await.unwrap(), vec![paid]);
-    assert_eq!(
-        ledger.for_account(&referrer).await.unwrap(),
-        vec![commission]
-    );
+    assert_eq!(ledger.for_account(&referrer).await.unwrap(), vec![commission]);
     assert!(ledger.for_payment("pi_never").await.unwrap().is_empty());
 }
 
 pub async fn running_totals_only_grow(ledger: &impl Ledger) {
     let (payment, payer, _) = fresh();
-    ledger
-        .post(&entry(&payment, &payer, EntryKind::Refund, -1000, "evt_2"))
-        .await
-        .unwrap();
-    ledger
-        .post(&entry(&payment, &payer, EntryKind::Refund, -500, "evt_1"))
-        .await
-        .unwrap();
+    ledger.post(&entry(&payment, &payer, EntryKind::Refund, -1000, "evt_2")).await.unwrap();
+    ledger.post(&entry(&payment, &payer, EntryKind::Refund, -500, "evt_1")).await.unwrap();
     let stored = ledger.for_account(&payer).await.unwrap();
     assert_eq!(
         (stored[0].amount.amount, stored[0].event_id.as_str()),
         (-1000, "evt_2"),
         "an older, smaller total changes nothing"
     );
-    ledger
-        .post(&entry(&payment, &payer, EntryKind::Refund, -2999, "evt_3"))
-        .await
-        .unwrap();
+    ledger.post(&entry(&payment, &payer, EntryKind::Refund, -2999, "evt_3")).await.unwrap();
     let stored = ledger.for_account(&payer).await.unwrap();
-    assert_eq!(
-        (
-            stored.len(),
-            stored[0].amount.amount,
-            stored[0].event_id.as_str()
-        ),
-        (1, -2999, "evt_3")
-    );
+    assert_eq!((stored.len(), stored[0].amount.amount, stored[0].event_id.as_str()), (1, -2999, "evt_3"));
 }
 
 pub async fn concurrent_posts_of_one_entry_land_once(ledger: &(impl Ledger + Clone + 'static)) {
@@ -91,20 +63,11 @@ pub async fn concurrent_posts_of_one_entry_land_once(ledger: &(impl Ledger + Clo
     let tasks = (1..=20).map(|n| {
         let ledger = ledger.clone();
         // Running totals 100..=2000 racing: the largest must win.
-        let refund = entry(
-            &payment,
-            &payer,
-            EntryKind::Refund,
-            -100 * n,
-            &format!("evt_{n}"),
-        );
+        let refund = entry(&payment, &payer, EntryKind::Refund, -100 * n, &format!("evt_{n}"));
         tokio::spawn(async move { ledger.post(&refund).await.unwrap() })
     });
-    futures_join(tasks).await;
+    join_all(tasks).await;
     let stored = ledger.for_payment(&payment).await.unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(
-        (stored[0].amount.amount, stored[0].event_id.as_str()),
-        (-2000, "evt_20")
-    );
+    assert_eq!((stored[0].amount.amount, stored[0].event_id.as_str()), (-2000, "evt_20"));
 }

@@ -44,10 +44,7 @@ pub trait Accounts: Send + Sync {
         status: &SubscriptionStatus,
         event_created: Timestamp,
     ) -> impl Future<Output = Result<Option<Applied>, AccountsError>> + Send;
-    fn profile(
-        &self,
-        account: &AccountId,
-    ) -> impl Future<Output = Result<Option<Profile>, AccountsError>> + Send;
+    fn profile(&self, account: &AccountId) -> impl Future<Output = Result<Option<Profile>, AccountsError>> + Send;
     fn subscriptions(
         &self,
         account: &AccountId,

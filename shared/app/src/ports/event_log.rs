@@ -25,9 +25,7 @@ impl EventStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Queued, Self::Applied, Self::Skipped, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [Self::Queued, Self::Applied, Self::Skipped, Self::Failed].into_iter().find(|s| s.as_str() == value)
     }
 
     /// Whether the processor is done with the event.
@@ -72,26 +70,16 @@ pub struct EventLogError(pub String);
 /// The record of every event received: deduplication, and where each one stands.
 pub trait EventLog: Send + Sync {
     /// Records the event once; `Recorded::Duplicate` when it was already there.
-    fn record(
-        &self,
-        event: &ReceivedEvent,
-    ) -> impl Future<Output = Result<Recorded, EventLogError>> + Send;
+    fn record(&self, event: &ReceivedEvent) -> impl Future<Output = Result<Recorded, EventLogError>> + Send;
     /// Notes that the event is durably on the queue.
-    fn mark_enqueued(&self, id: &EventId)
-    -> impl Future<Output = Result<(), EventLogError>> + Send;
+    fn mark_enqueued(&self, id: &EventId) -> impl Future<Output = Result<(), EventLogError>> + Send;
     fn mark(
         &self,
         id: &EventId,
         status: EventStatus,
         detail: Option<&str>,
     ) -> impl Future<Output = Result<(), EventLogError>> + Send;
-    fn get(
-        &self,
-        id: &EventId,
-    ) -> impl Future<Output = Result<Option<EventRecord>, EventLogError>> + Send;
+    fn get(&self, id: &EventId) -> impl Future<Output = Result<Option<EventRecord>, EventLogError>> + Send;
     /// The newest events first.
-    fn recent(
-        &self,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<EventRecord>, EventLogError>> + Send;
+    fn recent(&self, limit: usize) -> impl Future<Output = Result<Vec<EventRecord>, EventLogError>> + Send;
 }

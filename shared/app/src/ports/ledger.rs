@@ -12,12 +12,6 @@ pub trait Ledger: Send + Sync {
     /// Stores the entry under its id; an entry already there is replaced only when the new
     /// one supersedes it (`LedgerEntry::supersedes`), so a retried write changes nothing.
     fn post(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), LedgerError>> + Send;
-    fn for_payment(
-        &self,
-        payment_ref: &str,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
-    fn for_account(
-        &self,
-        account: &AccountId,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
+    fn for_payment(&self, payment_ref: &str) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
+    fn for_account(&self, account: &AccountId) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
 }

@@ -25,15 +25,10 @@ pub trait Queue: Send + Sync {
 /// stack and the conformance suite use it directly.
 pub trait QueueConsumer: Send + Sync {
     /// Up to `max` messages, each hidden from other receivers until acknowledged or its visibility ends.
-    fn receive(&self, max: usize)
-    -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
+    fn receive(&self, max: usize) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
     fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Makes the message visible again after `seconds`; past the receive limit it is dead-lettered.
-    fn retry_after(
-        &self,
-        delivery: &Delivery,
-        seconds: u32,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn retry_after(&self, delivery: &Delivery, seconds: u32) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Messages that ran out of receives.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
 }
