@@ -1,5 +1,5 @@
 //! `tollgate dev` runs with no configuration at all: it generates development secrets,
-//! prints them with how to use them, and keeps them across restarts.
+//! prints them with how to use them, keeps them across restarts, and never logs them.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -7,13 +7,15 @@ use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_tests::stack::{binary, now};
 
 fn start(data_dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    let log = std::fs::File::create(data_dir.join("stderr.log")).unwrap();
     let mut child = Command::new(binary())
         .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("tollgate dev starts");
     let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -48,8 +50,27 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "a delivery signed with the printed secret is accepted");
+    let jwt_secret = std::fs::read_to_string(data_dir.path().join("jwt-secret")).unwrap();
+    let token = tollgate_http::jwt::Verifier::new(&jwt_secret).sign(&tollgate_http::jwt::Claims {
+        sub: "operator".into(),
+        role: Some("admin".into()),
+        exp: now().0 + 60,
+    });
+    let client = reqwest::Client::new();
+    let admin = client.get(format!("{base_url}/admin/events")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(admin.status(), 200, "the generated JWT secret signs admin tokens");
+    let forged = client.post(format!("{base_url}/webhooks/stripe")).header("Stripe-Signature", "t=1,v1=00").body("{}");
+    assert_eq!(forged.send().await.unwrap().status(), 400);
     child.kill().unwrap();
     child.wait().unwrap();
+
+    // The log (stderr, at debug level) never holds a secret or a token; only stdout shows the
+    // generated secrets, once, at start.
+    let log = std::fs::read_to_string(data_dir.path().join("stderr.log")).unwrap();
+    assert!(log.contains("event queued"), "the log is being written: {log}");
+    for secret in [printed_secret, jwt_secret.trim(), token.as_str()] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
 
     let (mut again, lines) = start(data_dir.path());
     assert!(lines.iter().any(|l| l.contains(printed_secret)), "the same secret after a restart");

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionKind {
+    /// An API plan: request quotas and limits.
     ApiPlan,
+    /// A membership: premium workflows and perks.
     Membership,
 }
 
@@ -22,7 +24,9 @@ pub enum SubscriptionKind {
 pub struct SubscriptionStatus(pub String);
 
 impl SubscriptionStatus {
+    /// Stripe is retrying a failed payment.
     pub const PAST_DUE: &'static str = "past_due";
+    /// Ended; `customer.subscription.deleted` always means this.
     pub const CANCELED: &'static str = "canceled";
 
     /// Active and trialing subscriptions grant their plan; past-due ones keep it while
@@ -35,13 +39,21 @@ impl SubscriptionStatus {
 /// A subscription as last applied, with the `created` time of the event that set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
+    /// Stripe's subscription id.
     pub id: SubscriptionId,
+    /// The catalog SKU its price's `lookup_key` names.
     pub sku: Sku,
+    /// Whether it is an API plan or a membership.
     pub kind: SubscriptionKind,
+    /// The tier it grants (`pro`, `elite`, …).
     pub tier: String,
+    /// Stripe's status for it.
     pub status: SubscriptionStatus,
+    /// Start of the billing period: quotas count from here.
     pub current_period_start: Option<Timestamp>,
+    /// End of the billing period.
     pub current_period_end: Option<Timestamp>,
+    /// `created` of the event that set this state: the staleness guard.
     pub event_created: Timestamp,
 }
 
@@ -54,15 +66,20 @@ pub fn is_stale(incoming: Timestamp, applied: Option<Timestamp>) -> bool {
 /// What is stored about an account besides its subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
+    /// Our account id.
     pub account_id: AccountId,
+    /// The Stripe customer linked at the first checkout.
     pub stripe_customer_id: Option<CustomerId>,
+    /// The account whose referral code the first checkout carried.
     pub referred_by: Option<AccountId>,
 }
 
 /// The account as users and operators see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountView {
+    /// Our account id.
     pub account_id: AccountId,
+    /// The linked Stripe customer, if any.
     pub stripe_customer_id: Option<CustomerId>,
     /// The API plan tier: `free` until an API subscription grants another.
     pub plan: String,
@@ -71,8 +88,11 @@ pub struct AccountView {
     /// The status of the subscription behind the plan, else behind the membership,
     /// else of the most recently changed one.
     pub subscription_status: Option<String>,
+    /// Billing period of the plan's subscription.
     pub current_period_start: Option<Timestamp>,
+    /// End of that billing period.
     pub current_period_end: Option<Timestamp>,
+    /// Who referred this account.
     pub referred_by: Option<AccountId>,
 }
 

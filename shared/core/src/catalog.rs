@@ -11,8 +11,11 @@ pub const DEFAULT_CATALOG: &str = include_str!("../../../catalog.toml");
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How often a subscription SKU bills.
 pub enum Interval {
+    /// Every month.
     Month,
+    /// Every year.
     Year,
 }
 
@@ -20,53 +23,78 @@ pub enum Interval {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Grant {
+    /// Request quotas for API keys.
     ApiPlan {
+        /// The plan's tier, as accounts show it (`free`, `pro`, …).
         tier: String,
         /// `None` is unlimited.
         monthly_requests: Option<u64>,
+        /// Per-key rate limit.
         requests_per_minute: u32,
+        /// Whether use past the quota is allowed and billed (Stripe meter events).
         overage: bool,
     },
+    /// Premium workflows and perks.
     Membership {
+        /// The membership's tier, as accounts show it (`basic`, `pro`, `elite`).
         tier: String,
         /// `None` opens every premium workflow.
         premium_workflows: Option<u32>,
         #[serde(default)]
+        /// Access to the community.
         community: bool,
         /// The API plan whose limits the membership includes, if any.
         api_plan: Option<Sku>,
         #[serde(default)]
+        /// Priority support.
         priority_support: bool,
     },
+    /// A one-off product (a template, a pack) with fulfillment.
     Product,
+    /// Prepaid request credits.
     Credits {
+        /// How many requests the top-up buys.
         credits: u64,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One SKU of the catalog.
 pub struct Item {
+    /// Our name for it.
     pub sku: Sku,
+    /// The Stripe price `lookup_key` that names it (none for the free plan).
     pub lookup_key: Option<String>,
+    /// Shown to buyers.
     pub name: String,
+    /// Price in minor units of `currency`.
     pub price_cents: i64,
+    /// The price's currency.
     pub currency: Currency,
+    /// Billing interval; `None` for one-off purchases.
     pub interval: Option<Interval>,
     #[serde(flatten)]
+    /// What buying it grants.
     pub grant: Grant,
 }
 
 #[derive(Debug, Error)]
+/// Why a catalog file was refused.
 pub enum CatalogError {
     #[error("the catalog is not valid TOML: {0}")]
+    /// The file is not valid TOML or not shaped like a catalog.
     Syntax(#[from] toml::de::Error),
     #[error("SKU {0} appears twice")]
+    /// Two entries share a SKU.
     DuplicateSku(String),
     #[error("lookup key {0} names two SKUs")]
+    /// Two entries share a lookup key.
     DuplicateLookupKey(String),
     #[error("SKU {0} has a negative price")]
+    /// A price below zero.
     NegativePrice(String),
     #[error("there is no free API plan (an api_plan with price 0) to fall back on")]
+    /// No free API plan to fall back on.
     NoFreePlan,
 }
 
@@ -83,6 +111,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Parses and checks a catalog file.
     pub fn parse(text: &str) -> Result<Self, CatalogError> {
         let file: File = toml::from_str(text)?;
         let mut by_lookup_key = HashMap::new();
@@ -107,18 +136,22 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The catalog shipped with tollgate.
     pub fn default_catalog() -> Self {
         Self::parse(DEFAULT_CATALOG).expect("the shipped catalog is valid (tested)")
     }
 
+    /// Every SKU, in file order.
     pub fn items(&self) -> &[Item] {
         &self.items
     }
 
+    /// The SKU a Stripe price `lookup_key` names.
     pub fn by_lookup_key(&self, lookup_key: &str) -> Option<&Item> {
         self.by_lookup_key.get(lookup_key).map(|&index| &self.items[index])
     }
 
+    /// The entry for a SKU.
     pub fn by_sku(&self, sku: &Sku) -> Option<&Item> {
         self.items.iter().find(|item| &item.sku == sku)
     }

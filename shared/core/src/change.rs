@@ -14,24 +14,66 @@ use thiserror::Error;
 /// metadata, else the Stripe customer, resolved through the link made at checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    Account { account: AccountId, customer: Option<CustomerId> },
+    /// The object names our account (and maybe its customer, to link for later events).
+    Account {
+        /// Our account id, from the object's metadata.
+        account: AccountId,
+        /// The object's Stripe customer, if it has one.
+        customer: Option<CustomerId>,
+    },
+    /// Only the Stripe customer is known.
     Customer(CustomerId),
 }
 
+/// The domain change an event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A checkout finished: link the account to its Stripe customer and referrer.
-    CheckoutCompleted { account: AccountId, customer: Option<CustomerId>, referred_by: Option<AccountId> },
+    CheckoutCompleted {
+        /// The buyer (`client_reference_id` or `metadata.account_id`).
+        account: AccountId,
+        /// The Stripe customer the checkout used or created.
+        customer: Option<CustomerId>,
+        /// The referrer, from `metadata.referral_code`.
+        referred_by: Option<AccountId>,
+    },
     /// A subscription was created, changed or deleted.
-    Subscription { owner: Owner, subscription: Subscription },
+    Subscription {
+        /// Whose subscription it is.
+        owner: Owner,
+        /// Its new state.
+        subscription: Subscription,
+    },
     /// A subscription invoice was paid.
-    InvoicePaid { owner: Owner, payment: Payment },
+    InvoicePaid {
+        /// Who paid.
+        owner: Owner,
+        /// What was paid, filed under its payment intent (or the invoice).
+        payment: Payment,
+    },
     /// A subscription invoice failed: the subscription is past due.
-    InvoicePaymentFailed { owner: Owner, subscription: SubscriptionId, event_created: Timestamp },
+    InvoicePaymentFailed {
+        /// Whose invoice it is.
+        owner: Owner,
+        /// The subscription the invoice is for.
+        subscription: SubscriptionId,
+        /// The event's `created`, for the staleness guard.
+        event_created: Timestamp,
+    },
     /// A one-off sale (a product or credits bought in a payment-mode checkout).
-    Sale { owner: Owner, payment: Payment },
-    /// Some of a payment was refunded; `refunded_total` is Stripe's running total.
-    Refund { payment_refs: Vec<String>, refunded_total: i64 },
+    Sale {
+        /// Who bought.
+        owner: Owner,
+        /// What was paid, filed under its payment intent.
+        payment: Payment,
+    },
+    /// Some of a payment was refunded.
+    Refund {
+        /// The payment intent and/or invoice the refunded charge belongs to.
+        payment_refs: Vec<String>,
+        /// Stripe's running total of what was refunded (`amount_refunded`).
+        refunded_total: i64,
+    },
     /// Nothing to do, and why.
     Skip(String),
 }

@@ -5,8 +5,11 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid {kind}: {reason}")]
+/// An identifier refused at parse time.
 pub struct InvalidId {
+    /// Which kind of identifier.
     pub kind: &'static str,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 
@@ -32,10 +35,12 @@ macro_rules! id_type {
         pub struct $name(String);
 
         impl $name {
+            /// Checks and wraps `value`.
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 check($kind, value, $prefix).map(|()| Self(value.to_owned()))
             }
 
+            /// The identifier as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

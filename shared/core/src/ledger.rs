@@ -12,14 +12,20 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// What a ledger entry records.
 pub enum EntryKind {
+    /// Money received from an account.
     Payment,
+    /// Money returned to the payer (a running total per payment).
     Refund,
+    /// A referral commission earned on a payment.
     Commission,
+    /// The part of a commission taken back by a refund (a running total).
     CommissionReversal,
 }
 
 impl EntryKind {
+    /// The kind as the API and storage write it.
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Payment => "payment",
@@ -29,6 +35,7 @@ impl EntryKind {
         }
     }
 
+    /// The kind written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
         [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal]
             .into_iter()
@@ -39,9 +46,13 @@ impl EntryKind {
 /// One line of the ledger. Credits are positive, debits negative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
+    /// Deterministic: names the fact, so recording it twice changes nothing.
     pub id: String,
+    /// Whose money it is.
     pub account: AccountId,
+    /// What it records.
     pub kind: EntryKind,
+    /// The amount, positive for credits.
     pub amount: Cents,
     /// The payment this entry belongs to (an invoice's payment intent, or the invoice).
     pub payment_ref: String,
@@ -59,7 +70,9 @@ impl LedgerEntry {
 /// A payment received from an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
+    /// The payment intent (or invoice) that identifies the payment.
     pub payment_ref: String,
+    /// What was paid.
     pub amount: Cents,
 }
 

@@ -5,6 +5,8 @@
 //! plain function that runs the same on Lambda, on a Cloudflare Worker (wasm32)
 //! and in tests.
 
+#![warn(missing_docs)]
+
 pub mod account;
 pub mod catalog;
 pub mod change;

@@ -10,9 +10,11 @@ pub struct Currency(String);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("currency must be three ASCII letters, got {0:?}")]
+/// A currency code that is not three letters.
 pub struct InvalidCurrency(pub String);
 
 impl Currency {
+    /// Checks a code and lower-cases it.
     pub fn parse(code: &str) -> Result<Self, InvalidCurrency> {
         if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
             Ok(Self(code.to_ascii_lowercase()))
@@ -21,6 +23,7 @@ impl Currency {
         }
     }
 
+    /// The code, lower case.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -42,11 +45,14 @@ impl From<Currency> for String {
 /// An amount in the currency's minor unit (cents for `usd`). Debits are negative.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cents {
+    /// Minor units.
     pub amount: i64,
+    /// The currency of `amount`.
     pub currency: Currency,
 }
 
 impl Cents {
+    /// An amount of minor units of `currency`.
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
     }

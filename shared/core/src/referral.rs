@@ -11,7 +11,9 @@ pub const SECOND_LEVEL_PERCENT: u8 = 5;
 /// The payer's referrer and that referrer's referrer, as recorded at checkout.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReferralChain {
+    /// Who referred the payer: earns the direct share.
     pub direct: Option<AccountId>,
+    /// Who referred the referrer: earns the second-level share.
     pub second: Option<AccountId>,
 }
 

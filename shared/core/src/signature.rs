@@ -26,14 +26,18 @@ impl std::fmt::Debug for WebhookSecret {
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
+/// Why a webhook secret was refused.
 pub enum SecretError {
     #[error("no webhook secret given")]
+    /// Nothing was given.
     Empty,
     #[error("a webhook secret must start with whsec_")]
+    /// The value is not a `whsec_…` secret (a common mix-up with API keys).
     Prefix,
 }
 
 impl WebhookSecret {
+    /// Checks one secret.
     pub fn parse(value: &str) -> Result<Self, SecretError> {
         let value = value.trim();
         if value.is_empty() {
@@ -52,6 +56,7 @@ impl WebhookSecret {
         if secrets.is_empty() { Err(SecretError::Empty) } else { Ok(secrets) }
     }
 
+    /// The secret itself, for signing only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -61,16 +66,21 @@ impl WebhookSecret {
 #[derive(Debug, Error, PartialEq, Eq, Clone, Copy)]
 pub enum SignatureError {
     #[error("the Stripe-Signature header is missing")]
+    /// No `Stripe-Signature` header.
     Missing,
     #[error("the Stripe-Signature header has no timestamp or no v1 signature")]
+    /// No timestamp or no `v1` in the header.
     InvalidHeader,
     #[error("no signature matches the payload")]
+    /// No `v1` matches any secret.
     Mismatch,
     #[error("the signature timestamp is outside the tolerance")]
+    /// Signed too long ago (or in the future).
     OutOfTolerance,
 }
 
 impl SignatureError {
+    /// The stable code clients see.
     pub fn code(self) -> &'static str {
         match self {
             SignatureError::Missing => "missing_signature",
@@ -84,7 +94,9 @@ impl SignatureError {
 /// The parts of a `Stripe-Signature` header that matter: the timestamp and every `v1`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignatureHeader {
+    /// When Stripe signed the delivery (`t`).
     pub timestamp: Timestamp,
+    /// Every `v1` signature, decoded.
     pub v1: Vec<Vec<u8>>,
 }
 
@@ -119,6 +131,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Accepts any of `secrets`, within `tolerance_seconds` of now.
     pub fn new(secrets: Vec<WebhookSecret>, tolerance_seconds: i64) -> Self {
         Self { secrets, tolerance_seconds }
     }

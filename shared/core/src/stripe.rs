@@ -14,12 +14,17 @@ use thiserror::Error;
 /// A Stripe event: the envelope, with the object it carries left as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// Stripe's event id: deliveries of one event share it.
     pub id: EventId,
+    /// `invoice.paid`, `customer.subscription.updated`, …
     pub event_type: String,
     /// When Stripe created the event: the order in which events are applied.
     pub created: Timestamp,
+    /// The API version the endpoint renders events in.
     pub api_version: Option<String>,
+    /// Live or test mode.
     pub livemode: bool,
+    /// `data.object`: the object the event is about.
     pub object: Value,
 }
 
@@ -27,14 +32,18 @@ pub struct Event {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PayloadError {
     #[error("the payload is not JSON")]
+    /// Not JSON at all.
     NotJson,
     #[error("the payload is not a Stripe event: {0}")]
+    /// JSON, but not shaped like an event; says what is missing.
     NotAnEvent(&'static str),
     #[error("the event id is invalid: {0}")]
+    /// An `id` that is not an event id.
     BadId(#[from] InvalidId),
 }
 
 impl Event {
+    /// Reads the envelope of a delivery.
     pub fn parse(payload: &[u8]) -> Result<Self, PayloadError> {
         let mut value: Value = serde_json::from_slice(payload).map_err(|_| PayloadError::NotJson)?;
         if value.get("object").and_then(Value::as_str) != Some("event") {
