@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes signed Stripe deliveries for bench/webhooks.lua, one per line: `signature<TAB>body`.
 
-The first line links customer cus_bench to account bench (checkout.session.completed); the
-others are distinct invoice.paid events for it, so each one is recorded, queued and applied.
-Signed with the current time: run the benchmark within Stripe's 300 s tolerance.
+OUT.link holds the one delivery to send first: it links customer cus_bench to account bench
+(checkout.session.completed). OUT holds COUNT distinct invoice.paid events for that customer,
+so each one is recorded, queued and applied. Signed with the current time: run the benchmark
+within Stripe's 300 s tolerance.
 usage: make-deliveries.py OUT COUNT SECRET
 """
 import hashlib
@@ -27,10 +28,11 @@ def line(body):
     return f"t={now},v1={digest}\t{body}\n"
 
 
-with open(out, "w") as f:
+with open(out + ".link", "w") as f:
     f.write(line(event(0, "checkout.session.completed",
                        {"id": "cs_bench", "object": "checkout.session", "client_reference_id": "bench", "customer": "cus_bench"})))
-    for n in range(1, count):
+with open(out, "w") as f:
+    for n in range(1, count + 1):
         f.write(line(event(n, "invoice.paid", {
             "id": f"in_bench_{n}", "object": "invoice", "customer": "cus_bench", "currency": "usd",
             "amount_paid": 2999, "status": "paid",

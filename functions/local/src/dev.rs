@@ -21,6 +21,10 @@ use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
 /// How long the consumer sleeps when the queue is empty and nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 const RECEIVE_BATCH: usize = 10;
+/// Retries of a failed delivery wait 1–2 s, then 2–4 s, 4–8 s, 8–16 s before the last:
+/// about half a minute for the event it waits for, like a few SQS visibility timeouts.
+const RETRY_BASE_SECONDS: u32 = 2;
+const RETRY_CAP_SECONDS: u32 = 120;
 
 struct Local {
     api: Api<Sqlite>,
@@ -90,7 +94,12 @@ async fn process_batch(local: &Local, queue: &Sqlite) -> Result<usize, QueueErro
         match local.api.app().process(delivery).await {
             Ok(_) => queue.ack(delivery).await?,
             Err(_) => {
-                let delay = backoff_seconds(delivery.receive_count, 1, 60, rand::rng().random());
+                let delay = backoff_seconds(
+                    delivery.receive_count,
+                    RETRY_BASE_SECONDS,
+                    RETRY_CAP_SECONDS,
+                    rand::rng().random(),
+                );
                 queue.retry_after(delivery, delay).await?;
             }
         }

@@ -5,7 +5,7 @@ use tollgate_core::account::{Profile, Subscription, SubscriptionStatus, is_stale
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
 
-fn failed(error: rusqlite::Error) -> AccountsError {
+fn failed(error: crate::DbError) -> AccountsError {
     AccountsError(error.to_string())
 }
 
@@ -14,7 +14,7 @@ fn corrupt(index: usize, error: impl std::error::Error + Send + Sync + 'static) 
 }
 
 fn store_subscription(
-    db: &rusqlite::Transaction<'_>,
+    db: &rusqlite::Savepoint<'_>,
     account: &AccountId,
     subscription: &Subscription,
 ) -> rusqlite::Result<()> {
@@ -27,7 +27,7 @@ fn store_subscription(
     .map(drop)
 }
 
-fn load_subscription(db: &rusqlite::Transaction<'_>, id: &SubscriptionId) -> rusqlite::Result<Option<Subscription>> {
+fn load_subscription(db: &rusqlite::Savepoint<'_>, id: &SubscriptionId) -> rusqlite::Result<Option<Subscription>> {
     db.query_row("SELECT data FROM subscriptions WHERE id = ?1", [id.as_str()], |row| row.get::<_, String>(0))
         .optional()?
         .map(|data| serde_json::from_str(&data).map_err(|e| corrupt(0, e)))
@@ -43,7 +43,7 @@ impl Accounts for Sqlite {
     ) -> Result<(), AccountsError> {
         let (account, customer, referred_by) = (account.clone(), customer.cloned(), referred_by.cloned());
         self.call(move |db| {
-            let tx = db.transaction()?;
+            let tx = db.savepoint()?;
             tx.execute(
                 "INSERT INTO profiles (account_id, stripe_customer_id, referred_by) VALUES (?1, ?2, ?3)
                  ON CONFLICT (account_id) DO UPDATE SET
@@ -84,7 +84,7 @@ impl Accounts for Sqlite {
     ) -> Result<Applied, AccountsError> {
         let (account, subscription) = (account.clone(), subscription.clone());
         self.call(move |db| {
-            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = db.savepoint()?;
             let applied = load_subscription(&tx, &subscription.id)?.map(|stored| stored.event_created);
             if is_stale(subscription.event_created, applied) {
                 return Ok(Applied::Stale);
@@ -106,7 +106,7 @@ impl Accounts for Sqlite {
     ) -> Result<Option<Applied>, AccountsError> {
         let (account, id, status) = (account.clone(), subscription.clone(), status.clone());
         self.call(move |db| {
-            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = db.savepoint()?;
             let Some(mut stored) = load_subscription(&tx, &id)? else {
                 return Ok(None);
             };

@@ -22,7 +22,7 @@ fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     })
 }
 
-fn failed(error: rusqlite::Error) -> EventLogError {
+fn failed(error: crate::DbError) -> EventLogError {
     EventLogError(error.to_string())
 }
 

@@ -23,7 +23,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     })
 }
 
-fn failed(error: rusqlite::Error) -> LedgerError {
+fn failed(error: crate::DbError) -> LedgerError {
     LedgerError(error.to_string())
 }
 

@@ -3,6 +3,11 @@
 //! One database file under the data directory holds every table, so the local stack
 //! survives a restart (or a SIGKILL) with nothing lost: a write returns only once
 //! SQLite has committed it with `synchronous=FULL`.
+//!
+//! Committing durably costs an fsync, so commits are shared ("group commit"): one
+//! writer thread owns the connection, runs every operation waiting for it inside one
+//! transaction, each in a savepoint of its own (a failing operation rolls back alone),
+//! and answers the callers once the shared commit is on disk.
 
 mod accounts;
 mod event_log;
@@ -11,7 +16,7 @@ mod queue;
 
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
 use std::time::Duration;
 
 const SCHEMA: &str = "
@@ -79,42 +84,111 @@ impl Default for QueueSettings {
     }
 }
 
-/// Every port on one SQLite database. Cheap to clone; clones share the connection.
+/// Operations sharing one commit, at most: enough to amortise an fsync, few enough
+/// that no caller waits long behind the others.
+const MAX_GROUP: usize = 64;
+
+/// The answer to one operation, sent once the transaction it ran in is committed
+/// (`None`) or has failed to commit (`Some(reason)`).
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+/// One operation, run by the writer thread inside the open transaction.
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+
+/// Every port on one SQLite database. Cheap to clone; clones share the writer.
 #[derive(Clone)]
 pub struct Sqlite {
-    connection: Arc<Mutex<Connection>>,
+    writer: mpsc::Sender<Job>,
     queue: QueueSettings,
 }
 
 impl Sqlite {
-    pub fn open(path: &Path, queue: QueueSettings) -> rusqlite::Result<Self> {
+    pub fn open(path: &Path, queue: QueueSettings) -> Result<Self, DbError> {
         let connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), queue })
+        Ok(Self { writer: spawn_writer(connection)?, queue })
     }
 
     /// A private database in memory, for tests.
-    pub fn in_memory(queue: QueueSettings) -> rusqlite::Result<Self> {
+    pub fn in_memory(queue: QueueSettings) -> Result<Self, DbError> {
         let connection = Connection::open_in_memory()?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), queue })
+        Ok(Self { writer: spawn_writer(connection)?, queue })
     }
 
-    /// Runs `work` on the connection off the async runtime: SQLite blocks on fsync.
-    async fn call<T, F>(&self, work: F) -> rusqlite::Result<T>
+    /// Runs `work` on the writer thread, off the async runtime, and returns its result
+    /// once it is durably committed.
+    async fn call<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut connection)
-        })
-        .await
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let result = in_savepoint(connection, work).map_err(DbError::from);
+            Box::new(move |commit_failure| {
+                let result = match commit_failure {
+                    None => result,
+                    Some(reason) => Err(DbError::NotCommitted(format!("the commit failed: {reason}"))),
+                };
+                let _ = answer.send(result);
+            })
+        });
+        let not_run = || DbError::NotCommitted("the database did not run the operation (see the log)".into());
+        self.writer.send(job).map_err(|_| not_run())?;
+        answered.await.unwrap_or_else(|_| Err(not_run()))
+    }
+}
+
+/// What can go wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot start the database writer: {0}")]
+    Writer(#[from] std::io::Error),
+    /// The operation ran but its transaction did not commit, or it could not be run.
+    #[error("{0}")]
+    NotCommitted(String),
+}
+
+/// Runs `work` so that its writes stay only if it succeeds.
+fn in_savepoint<T>(connection: &mut Connection, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    connection.execute_batch("SAVEPOINT operation")?;
+    let result = work(connection);
+    let end = if result.is_ok() { "RELEASE operation" } else { "ROLLBACK TO operation; RELEASE operation" };
+    connection.execute_batch(end)?;
+    result
+}
+
+fn spawn_writer(connection: Connection) -> Result<mpsc::Sender<Job>, DbError> {
+    let (writer, jobs) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || write_in_groups(connection, jobs))?;
+    Ok(writer)
+}
+
+/// The writer thread: takes whatever operations are waiting, runs them in one
+/// transaction, commits once, then answers each. It ends when every `Sqlite` is dropped.
+fn write_in_groups(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let group: Vec<Job> = std::iter::once(first).chain(jobs.try_iter().take(MAX_GROUP - 1)).collect();
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the group unrun answers each caller that it was not run.
+            tracing::error!(%error, operations = group.len(), "could not begin a transaction");
+            continue;
+        }
+        let replies: Vec<Reply> = group.into_iter().map(|job| job(&mut connection)).collect();
+        let committed = connection.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+        let reason = committed.err().map(|e| e.to_string());
+        for reply in replies {
+            reply(reason.as_deref());
+        }
     }
 }

@@ -16,7 +16,7 @@ fn random_id() -> String {
     hex::encode(rand::rng().random::<[u8; 16]>())
 }
 
-fn failed(error: rusqlite::Error) -> QueueError {
+fn failed(error: crate::DbError) -> QueueError {
     QueueError(error.to_string())
 }
 
@@ -52,7 +52,7 @@ impl QueueConsumer for Sqlite {
         let settings = self.queue;
         self.call(move |db| {
             let now = now_ms();
-            let tx = db.transaction()?;
+            let tx = db.savepoint()?;
             // Past its last receive, a message that came back by timing out is dead-lettered, as SQS does.
             tx.execute(
                 "UPDATE queue SET dead = 1 WHERE dead = 0 AND visible_at_ms <= ?1 AND receive_count >= ?2",
