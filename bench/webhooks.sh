@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
-EVENTS=${EVENTS:-150000}
+EVENTS=${EVENTS:-400000}
 STACK_PORT=${STACK_PORT:-18181}
 BARE_PORT=${BARE_PORT:-18182}
 SECRET=whsec_benchmark_only
@@ -60,5 +60,7 @@ echo "| server | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
 for name in tollgate bare; do echo "| $name | $(rps $name) | $(pct $name 50%) | $(pct $name 99%) |"; done
 python3 -c "print('| ratio tollgate/bare | %.3f | | |' % ($(rps tollgate) / $(rps bare)))"
+sent=$(awk '/requests in/ {print $1}' "$work/tollgate.txt")
+if [ "$sent" -gt "$EVENTS" ]; then echo "warning: $sent requests for $EVENTS events: some were duplicates; raise EVENTS"; fi
 echo
 echo "tollgate log lines at WARN or above: $(grep -c . "$work/tollgate.log" || true)"

@@ -20,7 +20,7 @@ use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
 
 /// How long the consumer sleeps when the queue is empty and nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-const RECEIVE_BATCH: usize = 10;
+const RECEIVE_BATCH: usize = 32;
 /// Retries of a failed delivery wait 1–2 s, then 2–4 s, 4–8 s, 8–16 s before the last:
 /// about half a minute for the event it waits for, like a few SQS visibility timeouts.
 const RETRY_BASE_SECONDS: u32 = 2;
@@ -88,23 +88,33 @@ async fn consume(local: Arc<Local>, queue: Sqlite) {
     }
 }
 
-async fn process_batch(local: &Local, queue: &Sqlite) -> Result<usize, QueueError> {
+/// Applies a batch concurrently, as parallel Lambda invocations would: correctness rests on
+/// the conditional writes, not on order, and concurrent operations share commits.
+async fn process_batch(local: &Arc<Local>, queue: &Sqlite) -> Result<usize, QueueError> {
     let deliveries = queue.receive(RECEIVE_BATCH).await?;
-    for delivery in &deliveries {
-        match local.api.app().process(delivery).await {
-            Ok(_) => queue.ack(delivery).await?,
-            Err(_) => {
-                let delay = backoff_seconds(
-                    delivery.receive_count,
-                    RETRY_BASE_SECONDS,
-                    RETRY_CAP_SECONDS,
-                    rand::rng().random(),
-                );
-                queue.retry_after(delivery, delay).await?;
+    let count = deliveries.len();
+    let mut batch = tokio::task::JoinSet::new();
+    for delivery in deliveries {
+        let (local, queue) = (Arc::clone(local), queue.clone());
+        batch.spawn(async move {
+            match local.api.app().process(&delivery).await {
+                Ok(_) => queue.ack(&delivery).await,
+                Err(_) => {
+                    let delay = backoff_seconds(
+                        delivery.receive_count,
+                        RETRY_BASE_SECONDS,
+                        RETRY_CAP_SECONDS,
+                        rand::rng().random(),
+                    );
+                    queue.retry_after(&delivery, delay).await
+                }
             }
-        }
+        });
     }
-    Ok(deliveries.len())
+    while let Some(done) = batch.join_next().await {
+        done.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))?;
+    }
+    Ok(count)
 }
 
 fn greet(addr: SocketAddr, data_dir: &Path, config: &DevConfig) {

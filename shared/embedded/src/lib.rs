@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS queue (
     receipt TEXT,
     dead INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (dead, visible_at_ms);
+CREATE INDEX IF NOT EXISTS queue_in_order ON queue (dead, seq);
 CREATE TABLE IF NOT EXISTS profiles (
     account_id TEXT PRIMARY KEY,
     stripe_customer_id TEXT,
@@ -155,7 +155,10 @@ pub enum DbError {
 }
 
 /// Runs `work` so that its writes stay only if it succeeds.
-fn in_savepoint<T>(connection: &mut Connection, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+fn in_savepoint<T>(
+    connection: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
     connection.execute_batch("SAVEPOINT operation")?;
     let result = work(connection);
     let end = if result.is_ok() { "RELEASE operation" } else { "ROLLBACK TO operation; RELEASE operation" };
@@ -165,9 +168,7 @@ fn in_savepoint<T>(connection: &mut Connection, work: impl FnOnce(&mut Connectio
 
 fn spawn_writer(connection: Connection) -> Result<mpsc::Sender<Job>, DbError> {
     let (writer, jobs) = mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || write_in_groups(connection, jobs))?;
+    std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || write_in_groups(connection, jobs))?;
     Ok(writer)
 }
 

@@ -53,11 +53,7 @@ impl QueueConsumer for Sqlite {
         self.call(move |db| {
             let now = now_ms();
             let tx = db.savepoint()?;
-            // Past its last receive, a message that came back by timing out is dead-lettered, as SQS does.
-            tx.execute(
-                "UPDATE queue SET dead = 1 WHERE dead = 0 AND visible_at_ms <= ?1 AND receive_count >= ?2",
-                params![now, settings.max_receives],
-            )?;
+            // In queue order, so a backlog costs a walk of the index, never a sort.
             let due: Vec<(i64, String, String, u32)> = {
                 let mut statement = tx.prepare(
                     "SELECT seq, message_id, body, receive_count FROM queue
@@ -70,6 +66,11 @@ impl QueueConsumer for Sqlite {
             let hidden_until = now + settings.visibility_timeout.as_millis() as i64;
             let mut deliveries = Vec::with_capacity(due.len());
             for (seq, message_id, body, receive_count) in due {
+                // Back after its last receive timed out: dead-lettered, as SQS does.
+                if receive_count >= settings.max_receives {
+                    tx.execute("UPDATE queue SET dead = 1, receipt = NULL WHERE seq = ?1", [seq])?;
+                    continue;
+                }
                 let receipt = random_id();
                 tx.execute(
                     "UPDATE queue SET visible_at_ms = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE seq = ?1",
@@ -85,18 +86,24 @@ impl QueueConsumer for Sqlite {
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
-        let receipt = delivery.receipt.clone();
-        self.call(move |db| db.execute("DELETE FROM queue WHERE receipt = ?1", [receipt]).map(drop))
-            .await
-            .map_err(failed)
+        let (message_id, receipt) = (delivery.message_id.clone(), delivery.receipt.clone());
+        // Only the latest delivery's receipt acknowledges: a stale one (the message came back) does nothing.
+        self.call(move |db| {
+            db.execute("DELETE FROM queue WHERE message_id = ?1 AND receipt = ?2", params![message_id, receipt])
+                .map(drop)
+        })
+        .await
+        .map_err(failed)
     }
 
     async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {
-        let (receipt, max_receives) = (delivery.receipt.clone(), self.queue.max_receives);
+        let (message_id, receipt, max_receives) =
+            (delivery.message_id.clone(), delivery.receipt.clone(), self.queue.max_receives);
         self.call(move |db| {
             db.execute(
-                "UPDATE queue SET visible_at_ms = ?2, receipt = NULL, dead = (receive_count >= ?3) WHERE receipt = ?1",
-                params![receipt, now_ms() + i64::from(seconds) * 1000, max_receives],
+                "UPDATE queue SET visible_at_ms = ?3, receipt = NULL, dead = (receive_count >= ?4)
+                 WHERE message_id = ?1 AND receipt = ?2",
+                params![message_id, receipt, now_ms() + i64::from(seconds) * 1000, max_receives],
             )
             .map(drop)
         })
