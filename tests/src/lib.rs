@@ -15,3 +15,17 @@ pub async fn join_all<T: Send + 'static>(tasks: impl IntoIterator<Item = tokio::
     }
     results
 }
+
+/// Runs a function binary with only `PATH` and `given` in its environment and asserts that
+/// it refuses to start, naming `missing` on stderr.
+pub fn assert_refuses_to_start_without(binary: &str, given: &[(&str, &str)], missing: &str) {
+    let output = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(given.iter().copied())
+        .output()
+        .expect("the function binary runs");
+    assert!(!output.status.success(), "{binary} started without {missing}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{missing} is not set")), "{stderr}");
+}
