@@ -111,13 +111,6 @@ impl Sqlite {
         Ok(Self { writer: spawn_writer(connection)?, queue })
     }
 
-    /// A private database in memory, for tests.
-    pub fn in_memory(queue: QueueSettings) -> Result<Self, DbError> {
-        let connection = Connection::open_in_memory()?;
-        connection.execute_batch(SCHEMA)?;
-        Ok(Self { writer: spawn_writer(connection)?, queue })
-    }
-
     /// Runs `work` on the writer thread, off the async runtime, and returns its result
     /// once it is durably committed.
     async fn call<T, F>(&self, work: F) -> Result<T, DbError>
