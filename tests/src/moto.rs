@@ -4,6 +4,7 @@
 //! run); without it, one is started for this test process and stopped with it.
 //! Each caller gets tables and queues of its own, so tests never see each other's data.
 
+use crate::conformance::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
@@ -15,11 +16,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tollgate_aws::{Aws, Resources};
-
-/// Receives before SQS dead-letters a message in these tests (the conformance suite's value).
-pub const TEST_MAX_RECEIVES: u32 = 3;
-/// Visibility timeout of test queues, in seconds.
-pub const TEST_VISIBILITY_SECONDS: u32 = 1;
 
 fn endpoint() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use tollgate_app::{App, Clock};
+use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::time::Timestamp;
 
@@ -27,5 +27,10 @@ impl Clock for FixedClock {
 }
 
 pub fn app_at_sample_time<S>(store: S) -> App<S> {
-    App { store, catalog: Catalog::default_catalog(), clock: Arc::new(FixedClock(SAMPLE_TIME)), max_receives: 5 }
+    App {
+        store,
+        catalog: Catalog::default_catalog(),
+        clock: Arc::new(FixedClock(SAMPLE_TIME)),
+        max_receives: DEFAULT_MAX_RECEIVES,
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use tollgate_app::{Clock, SystemClock};
 use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_core::time::Timestamp;
 use tollgate_http::jwt;
@@ -42,16 +43,20 @@ fn spawn(data_dir: &Path) -> (Child, String) {
     stdout.read_line(&mut first_line).expect("tollgate dev prints its address");
     // Keep reading, so that what it prints later never meets a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let base_url = first_line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
-        .to_owned();
-    (child, base_url)
+    (child, address_in(&first_line))
 }
 
 pub fn now() -> Timestamp {
-    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64)
+    SystemClock.now()
+}
+
+/// The base URL in the line `tollgate dev` prints first.
+pub fn address_in(first_line: &str) -> String {
+    first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+        .to_owned()
 }
 
 /// A running local stack. Killed when dropped; its data directory goes with it.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 use tollgate_embedded::{QueueSettings, Sqlite};
+use tollgate_tests::conformance::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 use tollgate_tests::conformance_suite;
-use tollgate_tests::moto::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 
 async fn fresh() -> Sqlite {
     let dir = tempfile::tempdir().expect("a temporary directory");

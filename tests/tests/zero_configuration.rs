@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use tollgate_core::signature::{WebhookSecret, sign};
-use tollgate_tests::stack::{binary, now};
+use tollgate_tests::stack::{address_in, binary, now};
 
 fn start(data_dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
     let log = std::fs::File::create(data_dir.join("stderr.log")).unwrap();
@@ -33,7 +33,7 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
         .find_map(|l| l.split_whitespace().find(|w| w.starts_with("whsec_dev_")))
         .expect("the webhook secret is printed");
     assert!(lines.iter().any(|l| l.contains("admin token")), "an admin token is printed: {lines:?}");
-    let base_url = lines[0].split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    let base_url = address_in(&lines[0]);
 
     let payload = tollgate_tests::stripe::event(
         "evt_zero_config",

@@ -39,7 +39,7 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result
         tracing::info!(released, "messages in flight when the last run stopped are queued again");
     }
     let app = App {
-        store: store.clone(),
+        store,
         catalog: config.catalog.clone(),
         clock: Arc::new(SystemClock),
         max_receives: DEFAULT_MAX_RECEIVES,
@@ -50,7 +50,7 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result
     let listener = tokio::net::TcpListener::bind(addr).await?;
     greet(listener.local_addr()?, data_dir, &config);
 
-    let consumer = tokio::spawn(consume(Arc::clone(&local), store));
+    let consumer = tokio::spawn(consume(Arc::clone(&local)));
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     consumer.abort();
@@ -73,9 +73,9 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
 }
 
 /// The in-process stand-in for the SQS event source mapping of `event-processor`.
-async fn consume(local: Arc<Local>, queue: Sqlite) {
+async fn consume(local: Arc<Local>) {
     loop {
-        match process_batch(&local, &queue).await {
+        match process_batch(&local).await {
             Ok(0) => {
                 let _ = tokio::time::timeout(IDLE_POLL, local.queued.notified()).await;
             }
@@ -90,14 +90,15 @@ async fn consume(local: Arc<Local>, queue: Sqlite) {
 
 /// Applies a batch concurrently, as parallel Lambda invocations would: correctness rests on
 /// the conditional writes, not on order, and concurrent operations share commits.
-async fn process_batch(local: &Arc<Local>, queue: &Sqlite) -> Result<usize, QueueError> {
-    let deliveries = queue.receive(RECEIVE_BATCH).await?;
+async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
+    let deliveries = local.api.app().store.receive(RECEIVE_BATCH).await?;
     let count = deliveries.len();
     let mut batch = tokio::task::JoinSet::new();
     for delivery in deliveries {
-        let (local, queue) = (Arc::clone(local), queue.clone());
+        let local = Arc::clone(local);
         batch.spawn(async move {
-            match local.api.app().process(&delivery).await {
+            let (app, queue) = (local.api.app(), &local.api.app().store);
+            match app.process(&delivery).await {
                 Ok(_) => queue.ack(&delivery).await,
                 Err(_) => {
                     let delay = backoff_seconds(

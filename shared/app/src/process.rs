@@ -14,16 +14,6 @@ use tollgate_core::ledger::{self, Payment};
 use tollgate_core::referral::ReferralChain;
 use tollgate_core::stripe::Event;
 
-/// What became of a delivered event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Applied,
-    Skipped(String),
-    Failed(String),
-    /// An earlier delivery already finished it.
-    AlreadyDone,
-}
-
 /// A delivery to try again later. Transient by definition: permanent problems are
 /// recorded as a `failed` event and acknowledged instead.
 #[derive(Debug, Error)]
@@ -47,32 +37,32 @@ enum Effect {
 }
 
 impl<S: EventLog + Accounts + Ledger> App<S> {
-    /// Applies one delivery. `Err` asks the queue to deliver it again; on the last
+    /// Applies one delivery; `Ok` means the queue may forget it. `Err` asks the queue to deliver it again; on the last
     /// allowed delivery the event is also marked `failed`, with the reason, before it
     /// goes to the dead-letter queue.
-    pub async fn process(&self, delivery: &Delivery) -> Result<Outcome, ProcessError> {
+    pub async fn process(&self, delivery: &Delivery) -> Result<(), ProcessError> {
         let event = match decode(&delivery.body) {
             Ok(event) => event,
             Err(reason) => {
                 // Only our own ingest writes to the queue; an undecodable message is a bug to look at, not retry.
                 tracing::error!(message_id = %delivery.message_id, %reason, "undecodable queue message dropped");
-                return Ok(Outcome::Failed(reason));
+                return Ok(());
             }
         };
         if let Some(record) = self.store.get(&event.id).await?
             && record.status.is_final()
         {
-            return Ok(Outcome::AlreadyDone);
+            return Ok(());
         }
         let result = match interpret(&event, &self.catalog) {
             Ok(change) => self.apply(&event, change).await,
             Err(unusable) => {
                 tracing::warn!(event_id = %event.id, reason = %unusable, "event cannot be applied");
                 self.store.mark(&event.id, EventStatus::Failed, Some(&unusable.0)).await?;
-                return Ok(Outcome::Failed(unusable.0));
+                return Ok(());
             }
         };
-        let outcome = match result {
+        let (status, detail) = match result {
             Ok(Effect::Applied) => (EventStatus::Applied, None),
             Ok(Effect::Stale) => (EventStatus::Skipped, Some("older than the state already applied".to_owned())),
             Ok(Effect::Skipped(reason)) => (EventStatus::Skipped, Some(reason)),
@@ -86,12 +76,9 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
                 return Err(error);
             }
         };
-        self.store.mark(&event.id, outcome.0, outcome.1.as_deref()).await?;
-        tracing::info!(event_id = %event.id, event_type = %event.event_type, status = outcome.0.as_str(), "event processed");
-        Ok(match outcome {
-            (EventStatus::Applied, _) => Outcome::Applied,
-            (_, reason) => Outcome::Skipped(reason.unwrap_or_default()),
-        })
+        self.store.mark(&event.id, status, detail.as_deref()).await?;
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, status = status.as_str(), "event processed");
+        Ok(())
     }
 
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {

@@ -38,7 +38,7 @@ impl QueueConsumer for Aws {
             .send()
             .await
             .map_err(failed)?;
-        Ok(output.messages.unwrap_or_default().into_iter().filter_map(crate::queue::delivery).collect())
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(delivery).collect())
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
@@ -84,7 +84,7 @@ impl QueueConsumer for Aws {
 }
 
 /// An SQS message as a delivery; a message without id, receipt or body cannot be one.
-pub fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
+fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
     let receive_count = message
         .attributes
         .as_ref()

@@ -6,10 +6,14 @@ pub mod event_log;
 pub mod ledger;
 pub mod queue;
 
+/// Receives before a store's queue dead-letters a message, for the suite.
+pub const TEST_MAX_RECEIVES: u32 = 3;
+/// How long a received message stays hidden in the suite's queues, in seconds.
+pub const TEST_VISIBILITY_SECONDS: u32 = 1;
+
 /// Expands to one `#[tokio::test]` per scenario, each on a fresh store from `$fresh`
 /// (an async expression). The store's queue must dead-letter after
-/// [`crate::moto::TEST_MAX_RECEIVES`] receives, and hide a received message for
-/// [`crate::moto::TEST_VISIBILITY_SECONDS`].
+/// [`TEST_MAX_RECEIVES`] receives, and hide a received message for [`TEST_VISIBILITY_SECONDS`].
 #[macro_export]
 macro_rules! conformance_suite {
     ($fresh:expr) => {

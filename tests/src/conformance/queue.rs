@@ -1,4 +1,4 @@
-use crate::moto::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
+use crate::conformance::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 use std::time::{Duration, Instant};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer};
 
