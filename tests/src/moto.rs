@@ -75,6 +75,15 @@ fn index(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
         .expect("index")
 }
 
+fn hash_index(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .expect("index")
+}
+
 /// A fresh set of tables and queues on moto, laid out as `template.yaml` declares them.
 pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client, Resources) {
     let config = sdk_config().await;
@@ -104,9 +113,50 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         .key_schema(key("sk", KeyType::Range))
         .attribute_definitions(attribute("pk", S))
         .attribute_definitions(attribute("sk", S))
+        .attribute_definitions(attribute("active", S))
+        .global_secondary_indexes(hash_index("active_subscriptions", "active"))
         .send()
         .await
         .expect("accounts table");
+    dynamo
+        .create_table()
+        .table_name(name("workflows"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(attribute("id", S))
+        .attribute_definitions(attribute("due_state", S))
+        .attribute_definitions(attribute("due_at", N))
+        .global_secondary_indexes(index("by_due", "due_state", "due_at"))
+        .send()
+        .await
+        .expect("workflows table");
+    dynamo
+        .create_table()
+        .table_name(name("runs"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(attribute("id", S))
+        .attribute_definitions(attribute("open_state", S))
+        .attribute_definitions(attribute("deadline", N))
+        .attribute_definitions(attribute("workflow_id", S))
+        .attribute_definitions(attribute("created_at", N))
+        .global_secondary_indexes(index("open_by_deadline", "open_state", "deadline"))
+        .global_secondary_indexes(index("by_workflow", "workflow_id", "created_at"))
+        .send()
+        .await
+        .expect("runs table");
+    dynamo
+        .create_table()
+        .table_name(name("alerts"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(attribute("id", S))
+        .attribute_definitions(attribute("feed", S))
+        .attribute_definitions(attribute("created_at", N))
+        .global_secondary_indexes(index("by_time", "feed", "created_at"))
+        .send()
+        .await
+        .expect("alerts table");
     dynamo
         .create_table()
         .table_name(name("ledger"))
@@ -121,8 +171,27 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         .await
         .expect("ledger table");
 
+    let (events_queue_url, events_dlq_url) = queue_pair(&sqs, &name("events")).await;
+    let (runs_queue_url, runs_dlq_url) = queue_pair(&sqs, &name("runs")).await;
+    let resources = Resources {
+        event_log_table: name("event-log"),
+        accounts_table: name("accounts"),
+        ledger_table: name("ledger"),
+        events_queue_url,
+        events_dead_letter_queue_url: Some(events_dlq_url),
+        workflows_table: name("workflows"),
+        runs_table: name("runs"),
+        alerts_table: name("alerts"),
+        runs_queue_url,
+        runs_dead_letter_queue_url: Some(runs_dlq_url),
+    };
+    (dynamo, sqs, resources)
+}
+
+/// A queue and its dead-letter queue, with the suite's redrive and visibility settings.
+async fn queue_pair(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
     let dlq_url =
-        sqs.create_queue().queue_name(name("events-dlq")).send().await.expect("dlq").queue_url.expect("dlq url");
+        sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("dlq").queue_url.expect("dlq url");
     let dlq_arn = sqs
         .get_queue_attributes()
         .queue_url(&dlq_url)
@@ -136,23 +205,15 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": TEST_MAX_RECEIVES}).to_string();
     let queue_url = sqs
         .create_queue()
-        .queue_name(name("events"))
+        .queue_name(name)
         .attributes(QueueAttributeName::VisibilityTimeout, TEST_VISIBILITY_SECONDS.to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await
-        .expect("events queue")
+        .expect("queue")
         .queue_url
         .expect("queue url");
-
-    let resources = Resources {
-        event_log_table: name("event-log"),
-        accounts_table: name("accounts"),
-        ledger_table: name("ledger"),
-        events_queue_url: queue_url,
-        events_dead_letter_queue_url: Some(dlq_url),
-    };
-    (dynamo, sqs, resources)
+    (queue_url, dlq_url)
 }
 
 /// Every port on fresh moto tables and queues.

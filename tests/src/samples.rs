@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
+use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::Caps;
 
 pub const SAMPLE_TIME: Timestamp = Timestamp(1_795_500_000);
 pub const SAMPLE_WEBHOOK_SECRET: &str = "whsec_sample_events_only";
 pub const SAMPLE_JWT_SECRET: &str = "jwt-sample-events-only";
+pub const SAMPLE_WORKFLOW_SECRET: &str = "workflow-sample-events-only";
 
 /// The text of `events/{name}`.
 pub fn read(name: &str) -> String {
@@ -23,6 +27,21 @@ pub struct FixedClock(pub Timestamp);
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         self.0
+    }
+}
+
+/// The orchestrator over `store` with its clock held at `now`, the given caps, and
+/// callbacks addressed to `callback_base`.
+pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &str) -> Orchestrator<S> {
+    let app = App { clock: Arc::new(FixedClock(now)), ..app_at_sample_time(store) };
+    let secret = WorkflowSecret::new(SAMPLE_WORKFLOW_SECRET).expect("a secret");
+    let mut settings = Settings::read(secret, callback_base.to_owned(), |_| None).expect("defaults");
+    settings.caps = caps;
+    Orchestrator {
+        app: Arc::new(app),
+        settings,
+        outbound: Arc::new(tollgate_outbound::HttpClient::new().expect("an HTTP client")),
+        metrics: Arc::new(LoggedMetrics),
     }
 }
 

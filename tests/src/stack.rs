@@ -14,6 +14,7 @@ use tollgate_http::jwt;
 
 pub const WEBHOOK_SECRET: &str = "whsec_tollgate_e2e_tests";
 pub const JWT_SECRET: &str = "jwt-secret-for-e2e-tests";
+pub const WORKFLOW_SECRET: &str = "workflow-secret-for-e2e-tests";
 
 /// `target/debug/tollgate`, beside the test binary's own `deps` folder.
 pub fn binary() -> PathBuf {
@@ -24,12 +25,16 @@ pub fn binary() -> PathBuf {
     binary
 }
 
-fn spawn(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(binary())
-        .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
+fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
+    let mut command = Command::new(binary());
+    command.args(["dev", "--addr", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let mut child = command
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("JWT_SECRET", JWT_SECRET)
+        .env("WORKFLOW_SECRET", WORKFLOW_SECRET)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .env_remove("TOLLGATE_ADDR")
         .env_remove("CATALOG_PATH")
@@ -63,16 +68,23 @@ pub fn address_in(first_line: &str) -> String {
 pub struct TestStack {
     child: Child,
     data_dir: TempDir,
+    settings: Vec<(String, String)>,
     pub base_url: String,
     pub http: reqwest::Client,
 }
 
 impl TestStack {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with extra environment settings (`TOLLGATE_TICK_SECONDS`, caps, …).
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
-        let (child, base_url) = spawn(data_dir.path());
+        let (child, base_url) = spawn(data_dir.path(), settings);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
-        Self { child, data_dir, base_url, http }
+        let settings = settings.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        Self { child, data_dir, settings, base_url, http }
     }
 
     /// Kills the process with SIGKILL (no chance to finish anything) and starts a new one
@@ -81,7 +93,8 @@ impl TestStack {
         // It may already be dead (killed by the test through its pid); that is fine.
         let _ = self.child.kill();
         self.child.wait().expect("reaped");
-        let (child, base_url) = spawn(self.data_dir.path());
+        let settings: Vec<(&str, &str)> = self.settings.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (child, base_url) = spawn(self.data_dir.path(), &settings);
         self.child = child;
         self.base_url = base_url;
     }
@@ -117,6 +130,20 @@ impl TestStack {
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         let response =
             self.http.get(self.url(path)).bearer_auth(self.admin_token()).send().await.expect("the stack answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends `body` as JSON with the admin token.
+    pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.admin_token())
+            .json(body)
+            .send()
+            .await
+            .expect("the stack answers");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }

@@ -1,5 +1,6 @@
-//! `account-api`: the admin reads (`/admin/events`, `/admin/accounts/{id}`,
-//! `/admin/ledger`), behind an HS256 JWT with `role: "admin"`.
+//! `account-api`: the admin routes (`/admin/events`, `/admin/accounts/{id}`,
+//! `/admin/ledger`, `/admin/workflows…`, `/admin/alerts`, `/admin/metrics`), behind an
+//! HS256 JWT with `role: "admin"`.
 
 use std::sync::Arc;
 use tollgate_http::Api;
@@ -8,8 +9,9 @@ use tollgate_http::Api;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
     let jwt = tollgate_lambda::jwt_verifier()?; // a missing secret fails the cold start
-    let app = tollgate_lambda::app_from_env().await?; // SDK clients built once
-    let api = Api::new(Arc::new(app), None, Some(jwt));
+    let app = Arc::new(tollgate_lambda::app_from_env().await?); // SDK clients built once
+    let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
+    let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator);
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

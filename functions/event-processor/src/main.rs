@@ -3,6 +3,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use tollgate_app::ports::queue::QueueName;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -10,8 +11,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = tollgate_lambda::app_from_env().await?; // config read once, SDK clients built once
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let batch =
-            tollgate_lambda::each_message(event.payload, |message| async move { app.process(&message).await }).await;
+        let batch = tollgate_lambda::each_message(QueueName::Events, event.payload, |message| async move {
+            app.process(&message).await
+        })
+        .await;
         Ok::<_, lambda_runtime::Error>(batch)
     }))
     .await

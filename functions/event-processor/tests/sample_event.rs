@@ -16,8 +16,12 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     let batch: SqsEvent = serde_json::from_str(&read("event-processor.json")).expect("an SQS event");
 
     let app = &app;
-    let response =
-        tollgate_lambda::each_message(batch.clone(), |message| async move { app.process(&message).await }).await;
+    let response = tollgate_lambda::each_message(
+        tollgate_app::ports::queue::QueueName::Events,
+        batch.clone(),
+        |message| async move { app.process(&message).await },
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Applied);
     let alice = app.account(&AccountId::parse("user_alice").unwrap()).await.unwrap().expect("the account exists");
@@ -25,7 +29,11 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     assert_eq!(alice.referred_by.unwrap().as_str(), "user_bob");
 
     // SQS redelivers: the second delivery is acknowledged and changes nothing.
-    let response = tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await }).await;
+    let response =
+        tollgate_lambda::each_message(tollgate_app::ports::queue::QueueName::Events, batch, |message| async move {
+            app.process(&message).await
+        })
+        .await;
     assert!(response.batch_item_failures.is_empty());
 }
 
@@ -50,15 +58,23 @@ async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
     let message_id = batch.records[0].message_id.clone().unwrap();
 
     let app = &app;
-    let response =
-        tollgate_lambda::each_message(batch.clone(), |message| async move { app.process(&message).await }).await;
+    let response = tollgate_lambda::each_message(
+        tollgate_app::ports::queue::QueueName::Events,
+        batch.clone(),
+        |message| async move { app.process(&message).await },
+    )
+    .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, message_id);
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Queued);
 
     // On its last receive it is marked failed, with the reason, on its way to the dead-letter queue.
     batch.records[0].attributes.insert("ApproximateReceiveCount".into(), app.max_receives.to_string());
-    let response = tollgate_lambda::each_message(batch, |message| async move { app.process(&message).await }).await;
+    let response =
+        tollgate_lambda::each_message(tollgate_app::ports::queue::QueueName::Events, batch, |message| async move {
+            app.process(&message).await
+        })
+        .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     let record = app.store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Failed);

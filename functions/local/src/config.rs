@@ -4,6 +4,7 @@
 use rand::Rng;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::catalog::{Catalog, CatalogError};
 use tollgate_core::signature::{self, DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
@@ -23,6 +24,8 @@ pub enum ConfigError {
     Catalog(#[from] CatalogError),
     #[error("data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Orchestration(#[from] SettingsError),
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -41,6 +44,10 @@ pub struct DevConfig {
     /// Whether Stripe API calls are configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
     pub stripe_api: Option<String>,
     pub catalog: Catalog,
+    /// Signs workflow starts and makes callback tokens (`WORKFLOW_SECRET`, else generated).
+    pub workflow_secret: WorkflowSecret,
+    /// Where workflows call back (`CALLBACK_BASE_URL`); `None`: this stack's own address.
+    pub callback_base: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -77,7 +84,14 @@ impl DevConfig {
             }
             None => Catalog::default_catalog(),
         };
+        let workflow_secret = match env("WORKFLOW_SECRET") {
+            Some(value) => value,
+            None => dev_secret(data_dir, "workflow-secret", "")?,
+        };
+        let workflow_secret = WorkflowSecret::new(&workflow_secret).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
         Ok(Self {
+            workflow_secret,
+            callback_base: env("CALLBACK_BASE_URL"),
             webhook_secrets: WebhookSecret::parse_list(&webhook)?,
             webhook_secret_origin,
             tolerance_seconds,
@@ -86,6 +100,12 @@ impl DevConfig {
             stripe_api,
             catalog,
         })
+    }
+
+    /// The orchestration settings, calling back on `own_address` unless `CALLBACK_BASE_URL` says otherwise.
+    pub fn orchestration(&self, own_address: std::net::SocketAddr) -> Result<Settings, ConfigError> {
+        let callback_base = self.callback_base.clone().unwrap_or_else(|| format!("http://{own_address}"));
+        Ok(Settings::read(self.workflow_secret.clone(), callback_base, |name| std::env::var(name).ok())?)
     }
 
     pub fn sign(&self, payload: &[u8]) -> String {

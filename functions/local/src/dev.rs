@@ -1,4 +1,6 @@
-//! `tollgate dev`: the HTTP functions on one address, the queue consumer beside them.
+//! `tollgate dev`: the HTTP functions on one address; beside them the event processor,
+//! the workflow runner (in-process stand-ins for the SQS event source mappings) and the
+//! orchestrator on a timer (the stand-in for the EventBridge schedule).
 
 use crate::config::{DevConfig, Origin};
 use axum::body::Body;
@@ -10,7 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use tollgate_app::ports::queue::{QueueConsumer, QueueError};
+use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
+use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
 use tollgate_core::retry::backoff_seconds;
 use tollgate_core::signature::Verifier;
@@ -28,11 +32,19 @@ const RETRY_CAP_SECONDS: u32 = 120;
 
 struct Local {
     api: Api<Sqlite>,
-    /// Wakes the consumer as soon as a webhook has queued something.
+    orchestrator: Arc<Orchestrator<Sqlite>>,
+    /// Wakes the event consumer as soon as a webhook has queued something.
     queued: Notify,
+    /// Wakes the runner as soon as a tick or a start by hand has queued a run.
+    runs_queued: Notify,
 }
 
-pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(
+    addr: SocketAddr,
+    data_dir: &Path,
+    tick: Duration,
+    config: DevConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
     let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
     let released = store.release_in_flight().await?;
     if released > 0 {
@@ -44,16 +56,30 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, config: DevConfig) -> Result
         clock: Arc::new(SystemClock),
         max_receives: DEFAULT_MAX_RECEIVES,
     };
-    let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
-    let api = Api::new(Arc::new(app), Some(webhooks), Some(config.jwt.clone()));
-    let local = Arc::new(Local { api, queued: Notify::new() });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    greet(listener.local_addr()?, data_dir, &config);
+    let addr = listener.local_addr()?;
+    let app = Arc::new(app);
+    let orchestrator = Arc::new(Orchestrator {
+        app: Arc::clone(&app),
+        settings: config.orchestration(addr)?,
+        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
+        metrics: Arc::new(LoggedMetrics),
+    });
+    let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
+    let api = Api::new(app, Some(webhooks), Some(config.jwt.clone())).with_orchestrator(Arc::clone(&orchestrator));
+    let local = Arc::new(Local { api, orchestrator, queued: Notify::new(), runs_queued: Notify::new() });
+    greet(addr, data_dir, tick, &config);
 
-    let consumer = tokio::spawn(consume(Arc::clone(&local)));
+    let background = [
+        tokio::spawn(consume(Arc::clone(&local))),
+        tokio::spawn(run_workflows(Arc::clone(&local))),
+        tokio::spawn(orchestrate(Arc::clone(&local), tick)),
+    ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
-    consumer.abort();
+    for task in background {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -64,10 +90,16 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
     let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES + 1).await else {
         return ApiError::PayloadTooLarge.into_response().map(Body::from);
     };
-    let is_webhook = parts.uri.path().starts_with("/webhooks/");
+    let path = parts.uri.path();
+    let (is_webhook, is_start) = (path.starts_with("/webhooks/stripe"), path.ends_with("/run"));
     let response = local.api.handle(http::Request::from_parts(parts, body)).await;
-    if is_webhook && response.status().is_success() {
-        local.queued.notify_one();
+    if response.status().is_success() {
+        if is_webhook {
+            local.queued.notify_one();
+        }
+        if is_start {
+            local.runs_queued.notify_one();
+        }
     }
     response.map(Body::from)
 }
@@ -91,7 +123,7 @@ async fn consume(local: Arc<Local>) {
 /// Applies a batch concurrently, as parallel Lambda invocations would: correctness rests on
 /// the conditional writes, not on order, and concurrent operations share commits.
 async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
-    let deliveries = local.api.app().store.receive(RECEIVE_BATCH).await?;
+    let deliveries = local.api.app().store.receive(QueueName::Events, RECEIVE_BATCH).await?;
     let count = deliveries.len();
     let mut batch = tokio::task::JoinSet::new();
     for delivery in deliveries {
@@ -118,9 +150,63 @@ async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
     Ok(count)
 }
 
-fn greet(addr: SocketAddr, data_dir: &Path, config: &DevConfig) {
+/// The in-process stand-in for `workflow-runner` on the `runs` queue: each start is
+/// POSTed concurrently, as parallel invocations would (the caps bound how many).
+async fn run_workflows(local: Arc<Local>) {
+    loop {
+        let received = local.api.app().store.receive(QueueName::Runs, RECEIVE_BATCH).await;
+        match received {
+            Ok(deliveries) if deliveries.is_empty() => {
+                let _ = tokio::time::timeout(IDLE_POLL, local.runs_queued.notified()).await;
+            }
+            Ok(deliveries) => {
+                let mut batch = tokio::task::JoinSet::new();
+                for delivery in deliveries {
+                    let local = Arc::clone(&local);
+                    batch.spawn(async move {
+                        // A refused start has already been delayed (or dead-lettered) by `start_run`.
+                        if local.orchestrator.start_run(&delivery).await.is_ok() {
+                            let _ = local.api.app().store.ack(&delivery).await;
+                        }
+                    });
+                }
+                while batch.join_next().await.is_some() {}
+            }
+            Err(error) => {
+                tracing::error!(%error, "the local runs queue failed; trying again shortly");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+/// The stand-in for the EventBridge schedule: one tick every `every`, the first at start.
+async fn orchestrate(local: Arc<Local>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match local.orchestrator.tick().await {
+            Ok(report) => {
+                if !report.started.is_empty() {
+                    local.runs_queued.notify_one();
+                }
+                if let Some(cap) = report.stopped_by {
+                    tracing::info!(reason = %cap, "the tick stopped at a cap");
+                }
+            }
+            Err(error) => tracing::error!(%error, "the tick failed; the next one tries again"),
+        }
+    }
+}
+
+fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) {
     println!("tollgate dev is listening on http://{addr}");
     println!("  data:      {}", data_dir.display());
+    println!(
+        "  workflows: ticking every {} s; callbacks on http://{addr}/webhooks/workflows/{{runId}}",
+        tick.as_secs()
+    );
     println!("  webhooks:  http://{addr}/webhooks/stripe");
     println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
     if config.webhook_secret_origin == Origin::Generated {

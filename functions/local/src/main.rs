@@ -23,6 +23,9 @@ enum Command {
         /// Where the database and generated development secrets live.
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
+        /// Seconds between orchestrator ticks (EventBridge ticks every minute in the cloud).
+        #[arg(long, env = "TOLLGATE_TICK_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        tick: u64,
     },
     /// Print a `Stripe-Signature` header for a payload file, signed now with the webhook secret
     /// (`STRIPE_WEBHOOK_SECRET`, else the development one), to try deliveries with curl.
@@ -55,9 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Dev { addr, data_dir } => {
+        Command::Dev { addr, data_dir, tick } => {
             let config = config::DevConfig::load(&data_dir)?;
-            dev::run(addr, &data_dir, config).await?;
+            dev::run(addr, &data_dir, std::time::Duration::from_secs(tick), config).await?;
         }
         Command::Sign { payload, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;

@@ -1,5 +1,6 @@
 //! `webhook-ingest`: verifies Stripe's deliveries, records each event once, queues it
-//! for `event-processor`, and only then answers 2xx.
+//! for `event-processor`, and only then answers 2xx. Also takes workflow callbacks
+//! (`/webhooks/workflows/{runId}`), each checked against its run's token.
 
 use std::sync::Arc;
 use tollgate_http::Api;
@@ -8,8 +9,9 @@ use tollgate_http::Api;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
     let verifier = tollgate_lambda::webhook_verifier()?; // a missing secret fails the cold start
-    let app = tollgate_lambda::app_from_env().await?; // SDK clients built once
-    let api = Api::new(Arc::new(app), Some(verifier), None);
+    let app = Arc::new(tollgate_lambda::app_from_env().await?); // SDK clients built once
+    let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
+    let api = Api::new(app, Some(verifier), None).with_orchestrator(orchestrator);
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

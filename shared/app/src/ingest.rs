@@ -2,7 +2,7 @@
 
 use crate::App;
 use crate::ports::event_log::{EventLog, EventLogError, ReceivedEvent, Recorded};
-use crate::ports::queue::{Queue, QueueError};
+use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::queued::QueuedEvent;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
@@ -52,7 +52,7 @@ impl<S: EventLog + Queue> App<S> {
             Recorded::Duplicate(_) => true,
         };
         let message = QueuedEvent::stripe(payload).map_err(|e| QueueError(format!("encoding the message: {e}")))?;
-        self.store.send(&message).await?;
+        self.store.send(QueueName::Events, &message).await?;
         self.store.mark_enqueued(&event.id).await?;
         tracing::info!(event_id = %event.id, event_type = %event.event_type, "event queued");
         Ok(Ingested { event_id: event.id, duplicate })

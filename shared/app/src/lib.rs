@@ -4,11 +4,15 @@
 //! the answer back. Adapters (SQLite, DynamoDB + SQS) implement the ports; every
 //! adapter passes the same conformance suite (`tests/src/conformance`).
 
+pub mod callback;
 pub mod ingest;
+pub mod metrics;
+pub mod orchestrator;
 pub mod ports;
 pub mod process;
 pub mod queued;
 pub mod reads;
+pub mod runner;
 
 use std::sync::Arc;
 use tollgate_core::catalog::Catalog;

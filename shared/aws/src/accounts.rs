@@ -1,7 +1,8 @@
 //! `accounts` table, keys `pk` and `sk`, one partition per account:
 //! `ACCOUNT#{id}` / `PROFILE` holds the customer and referrer, `ACCOUNT#{id}` /
 //! `SUB#{sub_…}` one item per subscription; `CUSTOMER#{cus_…}` / `ACCOUNT` maps a
-//! Stripe customer back to its account.
+//! Stripe customer back to its account. Subscriptions that grant access carry
+//! `active = "active"`, the sparse GSI `active_subscriptions` that counts them.
 
 use crate::Aws;
 use crate::dynamo::{describe, from_item, is_condition_failure, n, s, to_item};
@@ -31,7 +32,11 @@ struct SubscriptionItem {
     account_id: AccountId,
     #[serde(flatten)]
     subscription: Subscription,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    active: Option<String>,
 }
+
+const ACTIVE: &str = "active";
 
 #[derive(Deserialize)]
 struct ProfileItem {
@@ -119,6 +124,7 @@ impl Accounts for Aws {
             sk: format!("SUB#{}", subscription.id),
             account_id: account.clone(),
             subscription: subscription.clone(),
+            active: subscription.status.grants_access().then(|| ACTIVE.to_owned()),
         })
         .map_err(failed)?;
         // tollgate_core::account::is_stale, as a condition: only an event at least as new replaces the item.
@@ -145,13 +151,20 @@ impl Accounts for Aws {
         status: &SubscriptionStatus,
         event_created: Timestamp,
     ) -> Result<Option<Applied>, AccountsError> {
-        let update = self
+        let mut update = self
             .dynamo
             .update_item()
             .table_name(&self.resources.accounts_table)
             .key("pk", account_key(account))
-            .key("sk", subscription_key(subscription))
-            .update_expression("SET #status = :status, event_created = :created")
+            .key("sk", subscription_key(subscription));
+        update = if status.grants_access() {
+            update
+                .update_expression("SET #status = :status, event_created = :created, active = :active")
+                .expression_attribute_values(":active", s(ACTIVE))
+        } else {
+            update.update_expression("SET #status = :status, event_created = :created REMOVE active")
+        };
+        let update = update
             .condition_expression("attribute_exists(pk) AND event_created <= :created")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(&status.0))
@@ -214,6 +227,30 @@ impl Accounts for Aws {
             start = output.last_evaluated_key;
             if start.is_none() {
                 return Ok(subscriptions);
+            }
+        }
+    }
+
+    async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .dynamo
+                .query()
+                .table_name(&self.resources.accounts_table)
+                .index_name("active_subscriptions")
+                .key_condition_expression("active = :active")
+                .expression_attribute_values(":active", s(ACTIVE))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(describe(&e)))?;
+            count += output.count as u64;
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
             }
         }
     }

@@ -18,11 +18,11 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 
-fn optional(name: &'static str) -> Option<String> {
+pub fn optional(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
-fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+pub fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
 }
 
@@ -35,6 +35,11 @@ pub struct Resources {
     pub events_queue_url: String,
     /// Where SQS moves messages past their last receive; only read by operators and tests.
     pub events_dead_letter_queue_url: Option<String>,
+    pub workflows_table: String,
+    pub runs_table: String,
+    pub alerts_table: String,
+    pub runs_queue_url: String,
+    pub runs_dead_letter_queue_url: Option<String>,
 }
 
 impl Resources {
@@ -45,6 +50,11 @@ impl Resources {
             ledger_table: required("LEDGER_TABLE")?,
             events_queue_url: required("EVENTS_QUEUE_URL")?,
             events_dead_letter_queue_url: optional("EVENTS_DLQ_URL"),
+            workflows_table: required("WORKFLOWS_TABLE")?,
+            runs_table: required("RUNS_TABLE")?,
+            alerts_table: required("ALERTS_TABLE")?,
+            runs_queue_url: required("RUNS_QUEUE_URL")?,
+            runs_dead_letter_queue_url: optional("RUNS_DLQ_URL"),
         })
     }
 }

@@ -32,3 +32,34 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String
 pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
 }
+
+/// How a transaction ended: committed, or cancelled with the reason code of each of
+/// its items in order (`ConditionalCheckFailed`, `TransactionConflict`, `None`…).
+pub enum Transacted {
+    Committed,
+    Cancelled(Vec<String>),
+}
+
+pub async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<Transacted, String> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match client.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(Transacted::Committed),
+        Err(error) => match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Transacted::Cancelled(
+                cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|reason| reason.code().unwrap_or("None").to_owned())
+                    .collect(),
+            )),
+            _ => Err(describe(&error)),
+        },
+    }
+}
+
+/// Attempts at an optimistic write (read, decide, write under a version condition)
+/// before giving up: each failure means another writer made progress.
+pub const OPTIMISTIC_ATTEMPTS: usize = 8;

@@ -5,7 +5,7 @@ use crate::Aws;
 use crate::dynamo::{Item, describe, from_item, is_condition_failure, n, s};
 use serde::Deserialize;
 use tollgate_app::ports::ledger::{Ledger, LedgerError};
-use tollgate_core::ids::{AccountId, EventId};
+use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
 
@@ -17,7 +17,7 @@ struct EntryItem {
     kind: EntryKind,
     amount: i64,
     currency: Currency,
-    event_id: EventId,
+    event_id: String,
 }
 
 impl From<EntryItem> for LedgerEntry {

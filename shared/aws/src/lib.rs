@@ -5,11 +5,14 @@
 //! (grow-only running totals). Items are mapped with `serde_dynamo`.
 
 mod accounts;
+mod alerts;
 pub mod config;
 mod dynamo;
 mod event_log;
 mod ledger;
 mod queue;
+mod runs;
+mod workflows;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_sqs::Client as SqsClient;

@@ -4,7 +4,7 @@
 use crate::Aws;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
+use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 
 /// Long polling: an empty receive waits this long for a message before answering.
 const WAIT_SECONDS: i32 = 1;
@@ -13,11 +13,20 @@ fn failed(error: impl std::error::Error + 'static) -> QueueError {
     QueueError(DisplayErrorContext(error).to_string())
 }
 
+impl Aws {
+    fn queue_url(&self, queue: QueueName) -> &str {
+        match queue {
+            QueueName::Events => &self.resources.events_queue_url,
+            QueueName::Runs => &self.resources.runs_queue_url,
+        }
+    }
+}
+
 impl Queue for Aws {
-    async fn send(&self, body: &str) -> Result<(), QueueError> {
+    async fn send(&self, queue: QueueName, body: &str) -> Result<(), QueueError> {
         self.sqs
             .send_message()
-            .queue_url(&self.resources.events_queue_url)
+            .queue_url(self.queue_url(queue))
             .message_body(body)
             .send()
             .await
@@ -27,24 +36,24 @@ impl Queue for Aws {
 }
 
 impl QueueConsumer for Aws {
-    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let output = self
             .sqs
             .receive_message()
-            .queue_url(&self.resources.events_queue_url)
+            .queue_url(self.queue_url(queue))
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(WAIT_SECONDS)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .map_err(failed)?;
-        Ok(output.messages.unwrap_or_default().into_iter().filter_map(delivery).collect())
+        Ok(output.messages.unwrap_or_default().into_iter().filter_map(|message| delivery(queue, message)).collect())
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
         self.sqs
             .delete_message()
-            .queue_url(&self.resources.events_queue_url)
+            .queue_url(self.queue_url(delivery.queue))
             .receipt_handle(&delivery.receipt)
             .send()
             .await
@@ -55,7 +64,7 @@ impl QueueConsumer for Aws {
     async fn retry_after(&self, delivery: &Delivery, seconds: u32) -> Result<(), QueueError> {
         self.sqs
             .change_message_visibility()
-            .queue_url(&self.resources.events_queue_url)
+            .queue_url(self.queue_url(delivery.queue))
             .receipt_handle(&delivery.receipt)
             .visibility_timeout(seconds as i32)
             .send()
@@ -64,9 +73,13 @@ impl QueueConsumer for Aws {
             .map_err(failed)
     }
 
-    async fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
-        let Some(url) = &self.resources.events_dead_letter_queue_url else {
-            return Err(QueueError("EVENTS_DLQ_URL is not configured".into()));
+    async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, QueueError> {
+        let (url, setting) = match queue {
+            QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
+            QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
+        };
+        let Some(url) = url else {
+            return Err(QueueError(format!("{setting} is not configured")));
         };
         // Visibility 0: reading the dead letters leaves them where they are.
         let output = self
@@ -84,7 +97,7 @@ impl QueueConsumer for Aws {
 }
 
 /// An SQS message as a delivery; a message without id, receipt or body cannot be one.
-fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
+fn delivery(queue: QueueName, message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
     let receive_count = message
         .attributes
         .as_ref()
@@ -92,6 +105,7 @@ fn delivery(message: aws_sdk_sqs::types::Message) -> Option<Delivery> {
         .and_then(|count| count.parse().ok())
         .unwrap_or(1);
     Some(Delivery {
+        queue,
         message_id: message.message_id?,
         receipt: message.receipt_handle?,
         body: message.body?,

@@ -88,6 +88,15 @@ id_type!(
     Sku, "sku", ""
 );
 
+id_type!(
+    /// A workflow's id, chosen by the operator (`daily_shorts`).
+    WorkflowId, "workflow id", ""
+);
+id_type!(
+    /// One run of a workflow (`run_…`), named by the orchestrator.
+    RunId, "run id", "run_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

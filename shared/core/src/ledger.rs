@@ -22,6 +22,8 @@ pub enum EntryKind {
     Commission,
     /// The part of a commission taken back by a refund (a running total).
     CommissionReversal,
+    /// Earnings a workflow run reported (account `workflow:<id>`, one entry per run).
+    WorkflowRevenue,
 }
 
 impl EntryKind {
@@ -32,12 +34,13 @@ impl EntryKind {
             EntryKind::Refund => "refund",
             EntryKind::Commission => "commission",
             EntryKind::CommissionReversal => "commission_reversal",
+            EntryKind::WorkflowRevenue => "workflow_revenue",
         }
     }
 
     /// The kind written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal]
+        [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal, Self::WorkflowRevenue]
             .into_iter()
             .find(|kind| kind.as_str() == value)
     }
@@ -56,8 +59,8 @@ pub struct LedgerEntry {
     pub amount: Cents,
     /// The payment this entry belongs to (an invoice's payment intent, or the invoice).
     pub payment_ref: String,
-    /// The event that last set this entry.
-    pub event_id: EventId,
+    /// What last set this entry: a Stripe event id, or the workflow run that reported earnings.
+    pub event_id: String,
 }
 
 impl LedgerEntry {
@@ -90,7 +93,7 @@ pub fn payment_entries(
         kind,
         amount,
         payment_ref: payment.payment_ref.clone(),
-        event_id: event_id.clone(),
+        event_id: event_id.to_string(),
     };
     let mut entries: Vec<LedgerEntry> = referral::commissions(payer, chain, &payment.amount)
         .into_iter()
@@ -120,7 +123,7 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
         kind,
         amount: Cents::new(-amount, payment.amount.currency.clone()),
         payment_ref: payment.payment_ref.clone(),
-        event_id: event_id.clone(),
+        event_id: event_id.to_string(),
     };
     let mut entries: Vec<LedgerEntry> = recorded
         .iter()
@@ -137,6 +140,21 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
         .collect();
     entries.push(derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded));
     Some(entries)
+}
+
+/// The ledger entry of a run's reported earnings: on the workflow's own account
+/// (`workflow:<id>`), so the ledger reads revenue per workflow; one entry per run.
+pub fn workflow_revenue(run: &crate::workflow::Run) -> LedgerEntry {
+    let account =
+        AccountId::parse(&format!("workflow:{}", run.workflow_id)).expect("a workflow id makes an account id");
+    LedgerEntry {
+        id: format!("workflow_revenue:{}", run.id),
+        account,
+        kind: EntryKind::WorkflowRevenue,
+        amount: Cents::new(run.earnings_cents, crate::money::Currency::parse("usd").expect("usd is a currency")),
+        payment_ref: run.id.to_string(),
+        event_id: run.id.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod alert;
 pub mod catalog;
 pub mod change;
+pub mod cron;
 pub mod ids;
 pub mod ledger;
 pub mod money;
@@ -18,6 +20,7 @@ pub mod retry;
 pub mod signature;
 pub mod stripe;
 pub mod time;
+pub mod workflow;
 
 /// The Stripe API version tollgate is written against. Webhook endpoints and API
 /// clients are pinned to it; older versions are still read (see [`stripe`]).

@@ -29,6 +29,14 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The instant as RFC 3339 in UTC (`2026-11-24T09:00:00Z`), as webhooks show it to people.
+    pub fn rfc3339(self) -> String {
+        chrono::DateTime::from_timestamp(self.0, 0)
+            .map_or_else(|| self.0.to_string(), |at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

@@ -158,4 +158,19 @@ impl Accounts for Sqlite {
         .await
         .map_err(failed)
     }
+
+    async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {
+        self.call(|db| {
+            let mut statement = db.prepare("SELECT data FROM subscriptions")?;
+            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+            let mut active = 0;
+            for data in rows {
+                let subscription: Subscription = serde_json::from_str(&data?).map_err(|e| corrupt(0, e))?;
+                active += u64::from(subscription.status.grants_access());
+            }
+            Ok(active)
+        })
+        .await
+        .map_err(failed)
+    }
 }

@@ -1,7 +1,7 @@
 use crate::Sqlite;
 use rusqlite::{Row, params};
 use tollgate_app::ports::ledger::{Ledger, LedgerError};
-use tollgate_core::ids::{AccountId, EventId};
+use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
 
@@ -19,7 +19,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         kind: EntryKind::parse(&kind).ok_or_else(|| corrupt(2, kind.clone()))?,
         amount: Cents::new(row.get(3)?, Currency::parse(&currency).map_err(|e| corrupt(4, e.to_string()))?),
         payment_ref: row.get(5)?,
-        event_id: EventId::parse(&event).map_err(|e| corrupt(6, e.to_string()))?,
+        event_id: event,
     })
 }
 

@@ -10,9 +10,12 @@
 //! and answers the callers once the shared commit is on disk.
 
 mod accounts;
+mod alerts;
 mod event_log;
 mod ledger;
 mod queue;
+mod runs;
+mod workflows;
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -31,6 +34,7 @@ CREATE TABLE IF NOT EXISTS event_log (
 CREATE INDEX IF NOT EXISTS event_log_by_received ON event_log (received_at);
 CREATE TABLE IF NOT EXISTS queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL DEFAULT 'events',
     message_id TEXT NOT NULL UNIQUE,
     body TEXT NOT NULL,
     visible_at_ms INTEGER NOT NULL,
@@ -38,7 +42,6 @@ CREATE TABLE IF NOT EXISTS queue (
     receipt TEXT,
     dead INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS queue_in_order ON queue (dead, seq);
 CREATE TABLE IF NOT EXISTS profiles (
     account_id TEXT PRIMARY KEY,
     stripe_customer_id TEXT,
@@ -67,7 +70,51 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger (account_id);
 CREATE INDEX IF NOT EXISTS ledger_by_payment ON ledger (payment_ref);
+CREATE TABLE IF NOT EXISTS workflows (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    next_run INTEGER,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_due ON workflows (state, enabled, next_run);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_status_deadline ON runs (status, deadline);
+CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, created_at);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
+);
 ";
+
+/// Brings a data directory made by an earlier version up to this schema.
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    let queue_has_names: bool =
+        connection.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('queue') WHERE name = 'name'", [], |row| {
+            row.get(0)
+        })?;
+    if !queue_has_names {
+        // Every message queued before there were several queues was a Stripe event.
+        connection.execute_batch("ALTER TABLE queue ADD COLUMN name TEXT NOT NULL DEFAULT 'events'")?;
+    }
+    connection.execute_batch(
+        "DROP INDEX IF EXISTS queue_in_order;
+         CREATE INDEX IF NOT EXISTS queue_by_name_in_order ON queue (name, dead, seq);",
+    )
+}
 
 /// How the local queue redelivers.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +155,7 @@ impl Sqlite {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.execute_batch(SCHEMA)?;
+        migrate(&connection)?;
         Ok(Self { writer: spawn_writer(connection)?, queue })
     }
 

@@ -6,7 +6,7 @@ use crate::Sqlite;
 use rand::Rng;
 use rusqlite::params;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError};
+use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -33,12 +33,12 @@ impl Sqlite {
 }
 
 impl Queue for Sqlite {
-    async fn send(&self, body: &str) -> Result<(), QueueError> {
+    async fn send(&self, queue: QueueName, body: &str) -> Result<(), QueueError> {
         let body = body.to_owned();
         self.call(move |db| {
             db.execute(
-                "INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, 0)",
-                params![random_id(), body],
+                "INSERT INTO queue (name, message_id, body, visible_at_ms) VALUES (?1, ?2, ?3, 0)",
+                params![queue.as_str(), random_id(), body],
             )
             .map(drop)
         })
@@ -48,7 +48,7 @@ impl Queue for Sqlite {
 }
 
 impl QueueConsumer for Sqlite {
-    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let settings = self.queue;
         self.call(move |db| {
             let now = now_ms();
@@ -57,10 +57,10 @@ impl QueueConsumer for Sqlite {
             let due: Vec<(i64, String, String, u32)> = {
                 let mut statement = tx.prepare(
                     "SELECT seq, message_id, body, receive_count FROM queue
-                     WHERE dead = 0 AND visible_at_ms <= ?1 ORDER BY seq LIMIT ?2",
+                     WHERE name = ?1 AND dead = 0 AND visible_at_ms <= ?2 ORDER BY seq LIMIT ?3",
                 )?;
                 statement
-                    .query_map(params![now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+                    .query_map(params![queue.as_str(), now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
                     .collect::<rusqlite::Result<_>>()?
             };
             let hidden_until = now + settings.visibility_timeout.as_millis() as i64;
@@ -76,7 +76,7 @@ impl QueueConsumer for Sqlite {
                     "UPDATE queue SET visible_at_ms = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE seq = ?1",
                     params![seq, hidden_until, receipt],
                 )?;
-                deliveries.push(Delivery { message_id, receipt, body, receive_count: receive_count + 1 });
+                deliveries.push(Delivery { queue, message_id, receipt, body, receive_count: receive_count + 1 });
             }
             tx.commit()?;
             Ok(deliveries)
@@ -111,10 +111,10 @@ impl QueueConsumer for Sqlite {
         .map_err(failed)
     }
 
-    async fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
-        self.call(|db| {
-            let mut statement = db.prepare("SELECT body FROM queue WHERE dead = 1 ORDER BY seq")?;
-            statement.query_map([], |row| row.get(0))?.collect()
+    async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, QueueError> {
+        self.call(move |db| {
+            let mut statement = db.prepare("SELECT body FROM queue WHERE name = ?1 AND dead = 1 ORDER BY seq")?;
+            statement.query_map([queue.as_str()], |row| row.get(0))?.collect()
         })
         .await
         .map_err(failed)

@@ -7,7 +7,9 @@ use http::{Response, StatusCode};
 use serde_json::json;
 use thiserror::Error;
 use tollgate_app::ingest::IngestError;
+use tollgate_app::orchestrator::OrchestrateError;
 use tollgate_app::ports::accounts::AccountsError;
+use tollgate_app::ports::alerts::AlertsError;
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_core::signature::SignatureError;
@@ -30,6 +32,14 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request is valid but the state forbids it (`workflow_exists`, `already_running`).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A cap is reached (`daily_cap_reached`, `concurrency_cap_reached`): try later.
+    #[error("{message}")]
+    CapReached { code: &'static str, message: String },
+    #[error("the callback token does not open this run")]
+    InvalidToken,
     /// Storage or queue trouble: retrying later can succeed (Stripe will).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -50,6 +60,9 @@ impl ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::CapReached { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         }
     }
@@ -85,6 +98,35 @@ impl From<IngestError> for ApiError {
             IngestError::EventLog(error) => ApiError::Unavailable(error.to_string()),
             IngestError::Queue(error) => ApiError::Unavailable(error.to_string()),
         }
+    }
+}
+
+impl From<OrchestrateError> for ApiError {
+    fn from(error: OrchestrateError) -> Self {
+        let message = error.to_string();
+        match error {
+            OrchestrateError::Invalid { field, reason } => ApiError::InvalidRequest { field, reason },
+            OrchestrateError::NotFound(what) => ApiError::NotFound(what),
+            OrchestrateError::AlreadyExists => ApiError::Conflict { code: "workflow_exists", message },
+            OrchestrateError::AlreadyRunning => ApiError::Conflict { code: "already_running", message },
+            OrchestrateError::DailyCapReached(_) => ApiError::CapReached { code: "daily_cap_reached", message },
+            OrchestrateError::ConcurrencyCapReached(_) => {
+                ApiError::CapReached { code: "concurrency_cap_reached", message }
+            }
+            OrchestrateError::InvalidToken => ApiError::InvalidToken,
+            OrchestrateError::Workflows(_)
+            | OrchestrateError::Runs(_)
+            | OrchestrateError::Alerts(_)
+            | OrchestrateError::Queue(_)
+            | OrchestrateError::Ledger(_)
+            | OrchestrateError::Accounts(_) => ApiError::Unavailable(message),
+        }
+    }
+}
+
+impl From<AlertsError> for ApiError {
+    fn from(error: AlertsError) -> Self {
+        ApiError::Unavailable(error.to_string())
     }
 }
 

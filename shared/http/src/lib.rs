@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod jwt;
+mod workflows;
 
 use bytes::Bytes;
 use error::ApiError;
@@ -14,33 +15,46 @@ use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
 use tollgate_app::App;
+use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
-use tollgate_app::ports::queue::Queue;
-use tollgate_core::ids::AccountId;
+use tollgate_app::ports::queue::{Queue, QueueConsumer};
+use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_core::ids::{AccountId, WorkflowId};
 use tollgate_core::signature::Verifier;
 
 /// Stripe's payloads stay far below this; anything larger is not from Stripe.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
-const DEFAULT_EVENTS_LIMIT: usize = 50;
-const MAX_EVENTS_LIMIT: usize = 500;
+const DEFAULT_LIST_LIMIT: usize = 50;
+const MAX_LIST_LIMIT: usize = 500;
+/// Days of revenue `/admin/metrics` shows.
+const METRICS_DAYS: u32 = 30;
 
-/// The routes a deployment serves follow from the secrets it holds: a webhook verifier
-/// for `/webhooks/*`, a JWT verifier for `/admin/*`. Each Lambda function holds only its own.
+/// The routes a deployment serves follow from what it holds: a webhook verifier for
+/// `/webhooks/stripe`, a JWT verifier for `/admin/*`, the orchestrator for workflow
+/// callbacks and the workflow admin routes. Each Lambda function holds only its own.
 pub struct Api<S> {
     app: Arc<App<S>>,
     webhooks: Option<Verifier>,
     jwt: Option<jwt::Verifier>,
+    orchestrator: Option<Arc<Orchestrator<S>>>,
 }
 
 impl<S> Api<S>
 where
-    S: EventLog + Queue + Accounts + Ledger,
+    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts,
 {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Verifier>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt }
+        Self { app, webhooks, jwt, orchestrator: None }
+    }
+
+    /// Serves workflow callbacks and, with a JWT verifier, the workflow admin routes.
+    pub fn with_orchestrator(self, orchestrator: Arc<Orchestrator<S>>) -> Self {
+        Self { orchestrator: Some(orchestrator), ..self }
     }
 
     pub fn app(&self) -> &App<S> {
@@ -63,17 +77,31 @@ where
             (&Method::POST, ["webhooks", "stripe"]) if let Some(verifier) = &self.webhooks => {
                 self.stripe_webhook(verifier, request).await
             }
+            (&Method::POST, ["webhooks", "workflows", run_id]) if let Some(orchestrator) = &self.orchestrator => {
+                let token = query_param(request, "token");
+                let answer = orchestrator.callback(run_id, token.as_deref(), request.body()).await?;
+                Ok(ok_json(&answer))
+            }
             (&Method::GET, ["admin", "events"]) if self.jwt.is_some() => {
                 self.admin(request)?;
-                let limit = query_param(request, "limit")
-                    .map(|value| {
-                        value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number"))
-                    })
-                    .transpose()?
-                    .unwrap_or(DEFAULT_EVENTS_LIMIT)
-                    .clamp(1, MAX_EVENTS_LIMIT);
-                let events = self.app.recent_events(limit).await?;
+                let events = self.app.recent_events(limit(request)?).await?;
                 Ok(ok_json(&json!({ "events": events })))
+            }
+            (&Method::GET, ["admin", "alerts"]) if self.jwt.is_some() => {
+                self.admin(request)?;
+                let alerts = self.app.store.alerts(limit(request)?).await?;
+                Ok(ok_json(&json!({ "alerts": alerts })))
+            }
+            (&Method::GET, ["admin", "metrics"]) if self.jwt.is_some() => {
+                self.admin(request)?;
+                Ok(ok_json(&self.app.metrics(METRICS_DAYS).await?))
+            }
+            (_, ["admin", "workflows", ..])
+                if self.jwt.is_some()
+                    && let Some(orchestrator) = &self.orchestrator =>
+            {
+                self.admin(request)?;
+                workflow_admin(orchestrator, method, &segments[2..], request.body()).await
             }
             (&Method::GET, ["admin", "accounts", account]) if self.jwt.is_some() => {
                 self.admin(request)?;
@@ -109,7 +137,11 @@ where
         match segments {
             ["health"] => true,
             ["webhooks", "stripe"] => self.webhooks.is_some(),
-            ["admin", "events"] | ["admin", "accounts", _] | ["admin", "ledger"] => self.jwt.is_some(),
+            ["webhooks", "workflows", _] => self.orchestrator.is_some(),
+            ["admin", "events" | "alerts" | "metrics" | "ledger"] | ["admin", "accounts", _] => self.jwt.is_some(),
+            ["admin", "workflows"] | ["admin", "workflows", _] | ["admin", "workflows", _, "run" | "runs"] => {
+                self.jwt.is_some() && self.orchestrator.is_some()
+            }
             _ => false,
         }
     }
@@ -122,6 +154,48 @@ where
             _ => Err(ApiError::Forbidden),
         }
     }
+}
+
+/// `/admin/workflows[/{id}[/run]]`.
+async fn workflow_admin<S>(
+    orchestrator: &Orchestrator<S>,
+    method: &Method,
+    rest: &[&str],
+    body: &Bytes,
+) -> Result<Response<Bytes>, ApiError>
+where
+    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts,
+{
+    let id = |text: &str| WorkflowId::parse(text).map_err(|e| ApiError::invalid("workflow_id", &e.to_string()));
+    match (method, rest) {
+        (&Method::POST, []) => {
+            let workflow = orchestrator.register(workflows::spec(body)?).await?;
+            Ok(json_response(StatusCode::CREATED, &workflow))
+        }
+        (&Method::GET, []) => Ok(ok_json(&json!({ "workflows": orchestrator.workflows().await? }))),
+        (&Method::GET, [workflow]) => Ok(ok_json(&orchestrator.workflow(&id(workflow)?).await?)),
+        (&Method::PATCH, [workflow]) => {
+            let patch = workflows::patch(body)?;
+            Ok(ok_json(&orchestrator.change(&id(workflow)?, &patch).await?))
+        }
+        (&Method::GET, [workflow, "runs"]) => {
+            Ok(ok_json(&json!({ "runs": orchestrator.recent_runs(&id(workflow)?).await? })))
+        }
+        (&Method::POST, [workflow, "run"]) => {
+            let run = orchestrator.start_now(&id(workflow)?).await?;
+            Ok(json_response(StatusCode::ACCEPTED, &run))
+        }
+        (_, [] | [_] | [_, "run" | "runs"]) => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound("route")),
+    }
+}
+
+fn limit(request: &Request<Bytes>) -> Result<usize, ApiError> {
+    Ok(query_param(request, "limit")
+        .map(|value| value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number")))
+        .transpose()?
+        .unwrap_or(DEFAULT_LIST_LIMIT)
+        .clamp(1, MAX_LIST_LIMIT))
 }
 
 /// A ledger entry as the admin API shows it.
@@ -142,7 +216,7 @@ impl<'a> From<&'a tollgate_core::ledger::LedgerEntry> for LedgerLine<'a> {
             kind: entry.kind.as_str(),
             amount_cents: entry.amount.amount,
             currency: entry.amount.currency.as_str(),
-            event_id: entry.event_id.as_str(),
+            event_id: &entry.event_id,
             payment_ref: &entry.payment_ref,
         }
     }

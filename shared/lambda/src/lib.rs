@@ -1,13 +1,16 @@
 //! The plumbing every tollgate Lambda function shares, so that each entry point is a
 //! page: build the app once, then hand requests or SQS batches to it.
 
+pub mod emf;
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
 use std::sync::Arc;
 use thiserror::Error;
-use tollgate_app::ports::queue::Delivery;
+use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
+use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::{App, SystemClock};
 use tollgate_aws::{Aws, ConfigError, Resources};
 use tollgate_core::catalog::{Catalog, CatalogError};
@@ -24,6 +27,10 @@ pub enum StartError {
     CatalogFile(#[from] std::io::Error),
     #[error("CATALOG_PATH: {0}")]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 impl std::fmt::Debug for StartError {
@@ -58,6 +65,20 @@ pub async fn app_from_env() -> Result<App<Aws>, StartError> {
     })
 }
 
+/// The orchestrator over `app`, from `WORKFLOW_SECRET`, `CALLBACK_BASE_URL` and the
+/// optional caps and retry settings. Called once per cold start.
+pub fn orchestrator_from_env(app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, StartError> {
+    let secret = WorkflowSecret::new(&tollgate_aws::config::required("WORKFLOW_SECRET")?)
+        .ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
+    let callback_base = tollgate_aws::config::required("CALLBACK_BASE_URL")?;
+    if tollgate_core::workflow::WebhookUrl::parse(&callback_base).is_err() {
+        return Err(SettingsError::NotAUrl("CALLBACK_BASE_URL").into());
+    }
+    let settings = Settings::read(secret, callback_base, |name| std::env::var(name).ok())?;
+    let outbound = tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))?;
+    Ok(Orchestrator { app, settings, outbound: Arc::new(outbound), metrics: Arc::new(emf::Emf) })
+}
+
 /// Answers one API Gateway request with the shared router.
 pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     let (parts, body) = request.into_parts();
@@ -68,7 +89,7 @@ pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, 
 
 /// Applies `each` to every message of an SQS batch and reports the ones that failed, so
 /// that SQS redelivers only those (`ReportBatchItemFailures`).
-pub async fn each_message<F, Fut, T, E>(event: SqsEvent, each: F) -> SqsBatchResponse
+pub async fn each_message<F, Fut, T, E>(queue: QueueName, event: SqsEvent, each: F) -> SqsBatchResponse
 where
     F: Fn(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -76,7 +97,7 @@ where
 {
     let mut failures = Vec::new();
     for message in event.records {
-        let Some(delivery) = delivery(message) else {
+        let Some(delivery) = delivery(queue, message) else {
             tracing::error!("an SQS record without id, receipt or body was skipped");
             continue;
         };
@@ -93,10 +114,11 @@ where
     response
 }
 
-fn delivery(message: SqsMessage) -> Option<Delivery> {
+fn delivery(queue: QueueName, message: SqsMessage) -> Option<Delivery> {
     let receive_count =
         message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
     Some(Delivery {
+        queue,
         message_id: message.message_id?,
         receipt: message.receipt_handle?,
         body: message.body?,

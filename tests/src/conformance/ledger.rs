@@ -11,7 +11,7 @@ fn entry(payment_ref: &str, account: &AccountId, kind: EntryKind, amount: i64, e
         kind,
         amount: Cents::new(amount, Currency::parse("usd").unwrap()),
         payment_ref: payment_ref.to_owned(),
-        event_id: EventId::parse(event).unwrap(),
+        event_id: EventId::parse(event).unwrap().to_string(),
     }
 }
 

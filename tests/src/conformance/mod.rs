@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod event_log;
 pub mod ledger;
+pub mod orchestration;
 pub mod queue;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
@@ -25,6 +26,7 @@ macro_rules! conformance_suite {
             queue::delivers_what_was_sent_until_acknowledged,
             queue::redelivers_what_was_not_acknowledged,
             queue::dead_letters_after_the_last_receive,
+            queue::keeps_each_queue_to_itself,
             accounts::links_the_first_customer_and_referrer,
             accounts::concurrent_links_keep_one_customer,
             accounts::applies_only_newer_subscription_events,
@@ -32,7 +34,28 @@ macro_rules! conformance_suite {
             ledger::posts_each_entry_once,
             ledger::running_totals_only_grow,
             ledger::concurrent_posts_of_one_entry_land_once,
+            orchestration::registers_once_and_reads_back,
+            orchestration::lists_only_idle_enabled_due_workflows,
+            orchestration::ends_a_run_once_and_counts_it,
+            orchestration::counts_failures_in_a_row,
+            orchestration::finds_overdue_and_recent_runs,
+            orchestration::raises_each_incident_once_newest_first,
+            orchestration::counts_active_subscriptions,
         );
+        $crate::conformance_suite!(@shared $fresh;
+            orchestration::concurrent_claims_of_one_workflow_start_it_once,
+            orchestration::concurrent_claims_hold_both_caps,
+            orchestration::claims_a_daily_check_once,
+        );
+    };
+    (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $scenario() {
+                let store = std::sync::Arc::new($fresh.await);
+                $crate::conformance::$module::$scenario(&store).await;
+            }
+        )+
     };
     (@tests $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {
         $(

@@ -1,13 +1,15 @@
 use crate::conformance::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 use std::time::{Duration, Instant};
-use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer};
+use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueName};
+
+const EVENTS: QueueName = QueueName::Events;
 
 /// Receives until `want` messages arrived or `patience` ran out.
-async fn receive_some(queue: &impl QueueConsumer, want: usize, patience: Duration) -> Vec<Delivery> {
+async fn receive_some(queue: &impl QueueConsumer, name: QueueName, want: usize, patience: Duration) -> Vec<Delivery> {
     let deadline = Instant::now() + patience;
     let mut got = Vec::new();
     while got.len() < want && Instant::now() < deadline {
-        got.extend(queue.receive(10).await.unwrap());
+        got.extend(queue.receive(name, 10).await.unwrap());
         if got.len() < want {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -20,51 +22,65 @@ fn visibility() -> Duration {
 }
 
 pub async fn delivers_what_was_sent_until_acknowledged(queue: &(impl Queue + QueueConsumer)) {
-    queue.send("first").await.unwrap();
-    queue.send("second").await.unwrap();
+    queue.send(EVENTS, "first").await.unwrap();
+    queue.send(EVENTS, "second").await.unwrap();
     let mut bodies: Vec<String> =
-        receive_some(queue, 2, Duration::from_secs(5)).await.into_iter().map(|d| d.body).collect();
+        receive_some(queue, EVENTS, 2, Duration::from_secs(5)).await.into_iter().map(|d| d.body).collect();
     bodies.sort();
     assert_eq!(bodies, ["first", "second"]);
     // Hidden while in flight: nothing else to receive right now.
-    assert!(queue.receive(10).await.unwrap().is_empty());
+    assert!(queue.receive(EVENTS, 10).await.unwrap().is_empty());
 
-    queue.send("acked").await.unwrap();
-    let delivery = receive_some(queue, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
+    queue.send(EVENTS, "acked").await.unwrap();
+    let delivery = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
     assert_eq!((delivery.body.as_str(), delivery.receive_count), ("acked", 1));
     queue.ack(&delivery).await.unwrap();
     tokio::time::sleep(visibility() * 2).await;
-    let again: Vec<String> = receive_some(queue, 3, visibility()).await.into_iter().map(|d| d.body).collect();
+    let again: Vec<String> = receive_some(queue, EVENTS, 3, visibility()).await.into_iter().map(|d| d.body).collect();
     assert!(!again.contains(&"acked".to_owned()), "an acknowledged message never returns: {again:?}");
 }
 
 pub async fn redelivers_what_was_not_acknowledged(queue: &(impl Queue + QueueConsumer)) {
-    queue.send("retry me").await.unwrap();
-    let first = receive_some(queue, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
+    queue.send(EVENTS, "retry me").await.unwrap();
+    let first = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
     queue.retry_after(&first, 0).await.unwrap();
-    let second = receive_some(queue, 1, Duration::from_secs(5)).await.pop().expect("redelivered after retry_after");
+    let second =
+        receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("redelivered after retry_after");
     assert_eq!((second.body.as_str(), second.receive_count), ("retry me", 2));
     // Not acknowledged and not retried: back once the visibility timeout ends.
-    let third = receive_some(queue, 1, visibility() * 5).await.pop().expect("redelivered after the visibility timeout");
+    let third =
+        receive_some(queue, EVENTS, 1, visibility() * 5).await.pop().expect("redelivered after the visibility timeout");
     assert_eq!(third.receive_count, 3);
     assert_ne!(third.receipt, second.receipt, "each delivery has its own receipt");
 }
 
 pub async fn dead_letters_after_the_last_receive(queue: &(impl Queue + QueueConsumer)) {
-    queue.send("poison").await.unwrap();
+    queue.send(EVENTS, "poison").await.unwrap();
     for attempt in 1..=TEST_MAX_RECEIVES {
-        let delivery = receive_some(queue, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
+        let delivery = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
         assert_eq!(delivery.receive_count, attempt);
         queue.retry_after(&delivery, 0).await.unwrap();
     }
-    assert!(receive_some(queue, 1, visibility() * 2).await.is_empty(), "no delivery past the last receive");
+    assert!(receive_some(queue, EVENTS, 1, visibility() * 2).await.is_empty(), "no delivery past the last receive");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let dead = queue.dead_letters().await.unwrap();
+        let dead = queue.dead_letters(EVENTS).await.unwrap();
         if dead.contains(&"poison".to_owned()) {
             break;
         }
         assert!(Instant::now() < deadline, "the message reaches the dead letters: {dead:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+pub async fn keeps_each_queue_to_itself(queue: &(impl Queue + QueueConsumer)) {
+    queue.send(QueueName::Runs, "a run").await.unwrap();
+    queue.send(EVENTS, "an event").await.unwrap();
+    let runs = receive_some(queue, QueueName::Runs, 1, Duration::from_secs(5)).await;
+    assert_eq!(runs.iter().map(|d| (d.body.as_str(), d.queue)).collect::<Vec<_>>(), [("a run", QueueName::Runs)]);
+    let events = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await;
+    assert_eq!(events.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["an event"]);
+    queue.ack(&runs[0]).await.unwrap();
+    tokio::time::sleep(visibility() * 2).await;
+    assert!(receive_some(queue, QueueName::Runs, 1, visibility()).await.is_empty(), "the acknowledged run is gone");
 }

@@ -1,9 +1,26 @@
 use std::future::Future;
 use thiserror::Error;
 
+/// The queues between functions: Stripe events for the processor, runs for the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    Events,
+    Runs,
+}
+
+impl QueueName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Events => "events",
+            QueueName::Runs => "runs",
+        }
+    }
+}
+
 /// One delivery of a queued message. A message not acknowledged comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    pub queue: QueueName,
     pub message_id: String,
     /// Names this delivery (SQS receipt handle) for acknowledging or delaying it.
     pub receipt: String,
@@ -18,17 +35,18 @@ pub struct QueueError(pub String);
 
 /// Sends messages durably: once `send` returns, the message will be delivered.
 pub trait Queue: Send + Sync {
-    fn send(&self, body: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn send(&self, queue: QueueName, body: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
-/// Takes messages off a queue. On Lambda the event source mapping does this; the local
-/// stack and the conformance suite use it directly.
+/// Takes messages off a queue. On Lambda the event source mapping receives them; the
+/// local stack and the conformance suite receive directly. Delaying a delivery is how
+/// both back off before a retry.
 pub trait QueueConsumer: Send + Sync {
     /// Up to `max` messages, each hidden from other receivers until acknowledged or its visibility ends.
-    fn receive(&self, max: usize) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
+    fn receive(&self, queue: QueueName, max: usize) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
     fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Makes the message visible again after `seconds`; past the receive limit it is dead-lettered.
     fn retry_after(&self, delivery: &Delivery, seconds: u32) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Messages that ran out of receives.
-    fn dead_letters(&self) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
+    fn dead_letters(&self, queue: QueueName) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
 }

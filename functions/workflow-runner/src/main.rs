@@ -1,0 +1,24 @@
+//! `workflow-runner`: starts each queued run by POSTing to its workflow's webhook
+//! (SQS `runs`, `ReportBatchItemFailures`). A refused start is delayed by an
+//! exponential backoff (message visibility) and, after its last receive, dead-lettered.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use std::sync::Arc;
+use tollgate_app::ports::queue::QueueName;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
+    let app = Arc::new(tollgate_lambda::app_from_env().await?); // config read once, SDK clients built once
+    let orchestrator = tollgate_lambda::orchestrator_from_env(app)?;
+    let orchestrator = &orchestrator;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let batch = tollgate_lambda::each_message(QueueName::Runs, event.payload, |delivery| async move {
+            orchestrator.start_run(&delivery).await
+        })
+        .await;
+        Ok::<_, lambda_runtime::Error>(batch)
+    }))
+    .await
+}

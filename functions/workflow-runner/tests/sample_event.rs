@@ -1,0 +1,61 @@
+//! `events/workflow-runner.json` carries run `run_sample`: the runner POSTs its start to
+//! the workflow (a local HTTP server) and reports a refused start as a batch item failure.
+
+use axum::http::StatusCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use tollgate_app::ports::queue::QueueName;
+use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Runs};
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_core::cron::Schedule;
+use tollgate_core::ids::{RunId, WorkflowId};
+use tollgate_core::workflow::{Caps, Run, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
+use tollgate_tests::samples::{SAMPLE_TIME, orchestrator_at, read};
+
+#[tokio::test]
+async fn the_sample_run_is_started_and_a_refusal_is_retried() {
+    let answer = Arc::new(AtomicU16::new(202));
+    let server = {
+        let answer = Arc::clone(&answer);
+        axum::Router::new().route(
+            "/start",
+            axum::routing::post(move || async move { StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap() }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/start", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await });
+
+    let store = tollgate_tests::moto::fresh_store().await;
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse("daily_shorts").unwrap(),
+        name: "Daily shorts".into(),
+        webhook_url: WebhookUrl::parse(&url).unwrap(),
+        schedule: Schedule::parse("0 9 * * *", "UTC").unwrap(),
+        enabled: true,
+        premium: false,
+        timeout_s: 300,
+    };
+    let workflow = Workflow::register(spec, SAMPLE_TIME);
+    assert!(store.create(&workflow).await.unwrap());
+    let run = Run::claimed(RunId::parse("run_sample").unwrap(), &workflow, SAMPLE_TIME);
+    let claim = Claim { run, guard: ClaimGuard::Now, caps: Caps::default() };
+    assert_eq!(store.claim(&claim).await.unwrap(), Claimed::Started);
+    let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
+    let orchestrator = &orchestrator;
+    let sample = || serde_json::from_str(&read("workflow-runner.json")).unwrap();
+
+    answer.store(500, Ordering::SeqCst);
+    let refused =
+        tollgate_lambda::each_message(QueueName::Runs, sample(), |d| async move { orchestrator.start_run(&d).await })
+            .await;
+    assert_eq!(refused.batch_item_failures.len(), 1, "a refused start is left for redelivery");
+    assert_eq!(store.run(&claim.run.id).await.unwrap().unwrap().status, RunStatus::Queued);
+
+    answer.store(202, Ordering::SeqCst);
+    let accepted =
+        tollgate_lambda::each_message(QueueName::Runs, sample(), |d| async move { orchestrator.start_run(&d).await })
+            .await;
+    assert!(accepted.batch_item_failures.is_empty());
+    assert_eq!(store.run(&claim.run.id).await.unwrap().unwrap().status, RunStatus::Started);
+}

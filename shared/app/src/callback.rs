@@ -1,0 +1,62 @@
+//! Workflow callbacks: a run reports how it ended, once.
+
+use crate::orchestrator::{OrchestrateError, Orchestrator};
+use crate::ports::accounts::Accounts;
+use crate::ports::alerts::Alerts;
+use crate::ports::ledger::Ledger;
+use crate::ports::queue::{Queue, QueueConsumer};
+use crate::ports::runs::Runs;
+use crate::ports::workflows::Workflows;
+use serde::Serialize;
+use tollgate_core::ids::RunId;
+use tollgate_core::workflow::{Callback, Outcome, RunStatus, token_opens};
+
+/// The answer to a callback.
+#[derive(Debug, Serialize)]
+pub struct CallbackAnswer {
+    pub run_id: RunId,
+    /// The run's status after the callback.
+    pub status: RunStatus,
+    /// `false` for a duplicate or late callback: nothing changed.
+    pub applied: bool,
+}
+
+impl<S> Orchestrator<S>
+where
+    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
+{
+    /// Ends a run as its workflow reports. The token is checked before anything is read,
+    /// so a caller without it learns nothing, not even whether the run exists.
+    pub async fn callback(
+        &self,
+        run_id: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<CallbackAnswer, OrchestrateError> {
+        let run_id = RunId::parse(run_id).map_err(|_| OrchestrateError::InvalidToken)?;
+        if !token.is_some_and(|token| token_opens(self.settings.secret.bytes(), &run_id, token)) {
+            return Err(OrchestrateError::InvalidToken);
+        }
+        let callback = Callback::parse(body)
+            .map_err(|error| OrchestrateError::Invalid { field: error.field, reason: error.reason.to_owned() })?;
+        let run = self.app.store.run(&run_id).await?.ok_or(OrchestrateError::NotFound("run"))?;
+        if run.workflow_id != callback.workflow_id {
+            return Err(OrchestrateError::Invalid { field: "workflowId", reason: "is not this run's workflow".into() });
+        }
+        let now = self.app.clock.now();
+        // Late: the result no longer counts, whether or not the sweep has failed the run yet.
+        let outcome =
+            if now > run.deadline { Outcome::failed("no result by the deadline", now) } else { callback.outcome(now) };
+        let late = now > run.deadline;
+        let ended = self.end(&run_id, &outcome).await?;
+        let applied = ended.is_some() && !late;
+        let status = match ended {
+            Some(run) => run.status,
+            None => self.app.store.run(&run_id).await?.map_or(outcome.status, |run| run.status),
+        };
+        if !applied {
+            tracing::info!(run_id = %run_id, late, "callback changed nothing");
+        }
+        Ok(CallbackAnswer { run_id, status, applied })
+    }
+}

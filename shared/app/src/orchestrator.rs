@@ -1,0 +1,429 @@
+//! Scheduled orchestration: registering workflows, the tick that starts due ones
+//! under the caps, and the alerts about them.
+//!
+//! Every start goes through one atomic claim (the workflow, a slot of the day, a slot
+//! of the concurrency cap), so overlapping ticks, a start by hand and a retried tick
+//! can never start more than the caps allow nor one workflow twice at a time.
+
+use crate::App;
+use crate::ports::accounts::{Accounts, AccountsError};
+use crate::ports::alerts::{Alerts, AlertsError};
+use crate::ports::ledger::{Ledger, LedgerError};
+use crate::ports::outbound::{Outbound, OutboundRequest};
+use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
+use crate::ports::run_metrics::RunMetrics;
+use crate::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs, RunsError};
+use crate::ports::workflows::{Workflows, WorkflowsError};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tollgate_core::alert::{self, Alert};
+use tollgate_core::ids::{RunId, WorkflowId};
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{Caps, Outcome, Run, RunStatus, Workflow, WorkflowSpec, next_run};
+
+/// Due workflows read per tick. The caps stop a tick long before: the rest wait for the next.
+const DUE_PAGE: usize = 25;
+/// Overdue runs failed per tick; at most the concurrency cap are ever open.
+const OVERDUE_PAGE: usize = 100;
+const DAY_SECONDS: i64 = 86_400;
+
+/// The key that signs starts and makes callback tokens (`WORKFLOW_SECRET`). Never shown.
+#[derive(Clone)]
+pub struct WorkflowSecret(Vec<u8>);
+
+impl WorkflowSecret {
+    /// `None` for an empty value: an empty key would make every token guessable.
+    pub fn new(value: &str) -> Option<Self> {
+        (!value.trim().is_empty()).then(|| Self(value.trim().as_bytes().to_vec()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WorkflowSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkflowSecret(***)")
+    }
+}
+
+/// How starts are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub base_seconds: u32,
+    pub cap_seconds: u32,
+    /// Deliveries of one start before it is dead-lettered and the run failed.
+    pub max_receives: u32,
+}
+
+/// Read once at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub caps: Caps,
+    /// Public base URL of `webhook-ingest`, where workflows call back.
+    pub callback_base: String,
+    pub secret: WorkflowSecret,
+    /// How long a workflow's webhook has to accept a start (it reports back later).
+    pub start_timeout: Duration,
+    pub retry: Retry,
+    /// Slack-compatible incoming webhook for alerts.
+    pub alert_webhook: Option<String>,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{0} must be a whole number")]
+    NotANumber(&'static str),
+    #[error("{0} must be an http:// or https:// URL")]
+    NotAUrl(&'static str),
+}
+
+/// Retries of a start wait 15–30 s, then 30–60 s, 60–120 s…: a workflow host that is
+/// restarting gets minutes, not a burst.
+pub const DEFAULT_RETRY_BASE_SECONDS: u32 = 30;
+pub const DEFAULT_RETRY_CAP_SECONDS: u32 = 600;
+pub const DEFAULT_START_TIMEOUT_SECONDS: u64 = 10;
+
+impl Settings {
+    /// Reads `DAILY_RUN_CAP`, `CONCURRENT_RUN_CAP`, `WORKFLOW_START_TIMEOUT_SECONDS`,
+    /// `RUN_RETRY_BASE_SECONDS`, `RUN_RETRY_CAP_SECONDS`, `RUNS_MAX_RECEIVES` and
+    /// `ALERT_WEBHOOK_URL` through `lookup` (the environment), defaults where unset.
+    pub fn read(
+        secret: WorkflowSecret,
+        callback_base: String,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let value = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let number = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
+            value(name).map_or(Ok(default), |text| text.trim().parse().map_err(|_| SettingsError::NotANumber(name)))
+        };
+        let small = |name: &'static str, default: u32| -> Result<u32, SettingsError> {
+            u32::try_from(number(name, u64::from(default))?).map_err(|_| SettingsError::NotANumber(name))
+        };
+        let alert_webhook = value("ALERT_WEBHOOK_URL")
+            .map(|url| {
+                tollgate_core::workflow::WebhookUrl::parse(&url)
+                    .map(String::from)
+                    .map_err(|_| SettingsError::NotAUrl("ALERT_WEBHOOK_URL"))
+            })
+            .transpose()?;
+        Ok(Self {
+            caps: Caps {
+                daily_starts: small("DAILY_RUN_CAP", tollgate_core::workflow::DEFAULT_DAILY_STARTS)?,
+                concurrent: small("CONCURRENT_RUN_CAP", tollgate_core::workflow::DEFAULT_CONCURRENT_RUNS)?,
+            },
+            callback_base,
+            secret,
+            start_timeout: Duration::from_secs(number(
+                "WORKFLOW_START_TIMEOUT_SECONDS",
+                DEFAULT_START_TIMEOUT_SECONDS,
+            )?),
+            retry: Retry {
+                base_seconds: small("RUN_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS)?,
+                cap_seconds: small("RUN_RETRY_CAP_SECONDS", DEFAULT_RETRY_CAP_SECONDS)?,
+                max_receives: small("RUNS_MAX_RECEIVES", crate::DEFAULT_MAX_RECEIVES)?,
+            },
+            alert_webhook,
+        })
+    }
+}
+
+/// The orchestration use cases: the app plus what only they need.
+pub struct Orchestrator<S> {
+    pub app: Arc<App<S>>,
+    pub settings: Settings,
+    pub outbound: Arc<dyn Outbound>,
+    pub metrics: Arc<dyn RunMetrics>,
+}
+
+#[derive(Debug, Error)]
+pub enum OrchestrateError {
+    #[error("{field} {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("a workflow with this id already exists")]
+    AlreadyExists,
+    #[error("the workflow is already running")]
+    AlreadyRunning,
+    #[error("today's cap of {0} starts is reached")]
+    DailyCapReached(u32),
+    #[error("{0} runs are already in flight, the most allowed at once")]
+    ConcurrencyCapReached(u32),
+    #[error("the callback token does not open this run")]
+    InvalidToken,
+    #[error(transparent)]
+    Workflows(#[from] WorkflowsError),
+    #[error(transparent)]
+    Runs(#[from] RunsError),
+    #[error(transparent)]
+    Alerts(#[from] AlertsError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+}
+
+/// The message on the `runs` queue.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunMessage {
+    pub run_id: RunId,
+}
+
+/// What one tick did.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    pub started: Vec<Run>,
+    pub failed_overdue: Vec<Run>,
+    /// Set when a cap stopped the tick.
+    pub stopped_by: Option<OrchestrateError>,
+}
+
+/// A change to a workflow: every field optional (`PATCH`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowPatch {
+    pub name: Option<String>,
+    pub webhook_url: Option<tollgate_core::workflow::WebhookUrl>,
+    pub schedule: Option<tollgate_core::cron::Schedule>,
+    pub enabled: Option<bool>,
+    pub premium: Option<bool>,
+    pub timeout_s: Option<u32>,
+}
+
+fn check_spec(spec: &WorkflowSpec) -> Result<(), OrchestrateError> {
+    use tollgate_core::workflow::MAX_TIMEOUT_SECONDS;
+    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        return Err(OrchestrateError::Invalid { field: "name", reason: "must be 1 to 200 characters".into() });
+    }
+    if spec.timeout_s == 0 || spec.timeout_s > MAX_TIMEOUT_SECONDS {
+        return Err(OrchestrateError::Invalid {
+            field: "timeout_s",
+            reason: format!("must be between 1 and {MAX_TIMEOUT_SECONDS} seconds"),
+        });
+    }
+    Ok(())
+}
+
+pub fn new_run_id() -> RunId {
+    let id = format!("run_{}", hex_id());
+    RunId::parse(&id).expect("run_ and hex digits make a run id")
+}
+
+fn hex_id() -> String {
+    rand::rng().random::<[u8; 16]>().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl<S> Orchestrator<S>
+where
+    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
+{
+    fn now(&self) -> Timestamp {
+        self.app.clock.now()
+    }
+
+    fn store(&self) -> &S {
+        &self.app.store
+    }
+
+    pub async fn register(&self, spec: WorkflowSpec) -> Result<Workflow, OrchestrateError> {
+        check_spec(&spec)?;
+        let workflow = Workflow::register(spec, self.now());
+        if self.store().create(&workflow).await? { Ok(workflow) } else { Err(OrchestrateError::AlreadyExists) }
+    }
+
+    pub async fn workflow(&self, id: &WorkflowId) -> Result<Workflow, OrchestrateError> {
+        self.store().workflow(id).await?.ok_or(OrchestrateError::NotFound("workflow"))
+    }
+
+    pub async fn workflows(&self) -> Result<Vec<Workflow>, OrchestrateError> {
+        Ok(self.store().workflows().await?)
+    }
+
+    /// The workflow's runs of the last seven days, newest first.
+    pub async fn recent_runs(&self, id: &WorkflowId) -> Result<Vec<Run>, OrchestrateError> {
+        self.workflow(id).await?;
+        let mut runs = self.store().runs_since(id, Timestamp(self.now().0 - 7 * DAY_SECONDS)).await?;
+        runs.reverse();
+        Ok(runs)
+    }
+
+    /// Applies a patch, reading again when a concurrent change or run end won the race.
+    pub async fn change(&self, id: &WorkflowId, patch: &WorkflowPatch) -> Result<Workflow, OrchestrateError> {
+        loop {
+            let current = self.workflow(id).await?;
+            let spec = WorkflowSpec {
+                id: current.spec.id.clone(),
+                name: patch.name.clone().unwrap_or_else(|| current.spec.name.clone()),
+                webhook_url: patch.webhook_url.clone().unwrap_or_else(|| current.spec.webhook_url.clone()),
+                schedule: patch.schedule.clone().unwrap_or_else(|| current.spec.schedule.clone()),
+                enabled: patch.enabled.unwrap_or(current.spec.enabled),
+                premium: patch.premium.unwrap_or(current.spec.premium),
+                timeout_s: patch.timeout_s.unwrap_or(current.spec.timeout_s),
+            };
+            check_spec(&spec)?;
+            let changed = current.respecified(spec, self.now());
+            if self.store().respecify(&changed, current.version).await? {
+                return Ok(changed);
+            }
+        }
+    }
+
+    /// Starts a workflow now, outside its schedule but under the same caps.
+    pub async fn start_now(&self, id: &WorkflowId) -> Result<Run, OrchestrateError> {
+        let workflow = self.workflow(id).await?;
+        let claim = Claim {
+            run: Run::claimed(new_run_id(), &workflow, self.now()),
+            guard: ClaimGuard::Now,
+            caps: self.settings.caps,
+        };
+        self.start(claim).await
+    }
+
+    async fn start(&self, claim: Claim) -> Result<Run, OrchestrateError> {
+        match self.store().claim(&claim).await? {
+            Claimed::Started => {
+                let message = serde_json::to_string(&RunMessage { run_id: claim.run.id.clone() })
+                    .expect("a run id always serialises");
+                // Should this fail, the run stays queued and the deadline sweep frees its slots.
+                self.store().send(QueueName::Runs, &message).await?;
+                tracing::info!(run_id = %claim.run.id, workflow_id = %claim.run.workflow_id, "run queued");
+                self.metrics.run_queued(&claim.run);
+                Ok(claim.run)
+            }
+            Claimed::NotIdle => Err(OrchestrateError::AlreadyRunning),
+            Claimed::DailyCapReached => Err(OrchestrateError::DailyCapReached(claim.caps.daily_starts)),
+            Claimed::ConcurrencyCapReached => Err(OrchestrateError::ConcurrencyCapReached(claim.caps.concurrent)),
+        }
+    }
+
+    /// One tick: fail runs past their deadline (freeing their slots), alert on long runs
+    /// and on yesterday's revenue, then start due workflows until a cap says stop.
+    pub async fn tick(&self) -> Result<TickReport, OrchestrateError> {
+        let now = self.now();
+        let mut report = TickReport::default();
+        for run in self.store().overdue(now, OVERDUE_PAGE).await? {
+            let outcome = Outcome::failed("no result by the deadline", now);
+            if let Some(ended) = self.end(&run.id, &outcome).await? {
+                report.failed_overdue.push(ended);
+            }
+        }
+        for run in self.store().open_runs().await? {
+            if let Some(alert) = alert::long_run(&run.workflow_id, &run.id, run.created_at, now) {
+                self.raise(alert).await?;
+            }
+        }
+        self.check_revenue(now).await?;
+        for workflow in self.store().due(now, DUE_PAGE).await? {
+            let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
+            let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
+            let claim = Claim { run: Run::claimed(new_run_id(), &workflow, now), guard, caps: self.settings.caps };
+            match self.start(claim).await {
+                Ok(run) => report.started.push(run),
+                // Another tick (or a start by hand) took it first.
+                Err(OrchestrateError::AlreadyRunning) => {}
+                Err(cap @ (OrchestrateError::DailyCapReached(_) | OrchestrateError::ConcurrencyCapReached(_))) => {
+                    report.stopped_by = Some(cap);
+                    break;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Once a day, the first tick looks at the day before: on a day workflows were
+    /// started, revenue under the threshold is an incident.
+    async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
+        let yesterday = Timestamp(now.0 - DAY_SECONDS).utc_day();
+        if !self.store().claim_daily_check(&yesterday).await? {
+            return Ok(());
+        }
+        let totals = self.store().day_totals(&yesterday).await?;
+        if totals.starts > 0
+            && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)
+        {
+            self.raise(alert).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a run and raises what its end calls for. `Some(run)` when this call ended it.
+    pub(crate) async fn end(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Run>, OrchestrateError> {
+        match self.store().finish(id, outcome).await? {
+            Finished::Ended { run, streak } => {
+                tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, status = run.status.as_str(), reason = run.reason.as_deref().unwrap_or(""), "run ended");
+                self.metrics.run_ended(&run);
+                self.record_revenue(&run).await?;
+                if run.status == RunStatus::Failed {
+                    self.after_failure(&run, streak, outcome.at).await?;
+                }
+                Ok(Some(run))
+            }
+            Finished::AlreadyEnded(run) => {
+                // A crash may have come between ending the run and its ledger entry: posting again is harmless.
+                self.record_revenue(&run).await?;
+                Ok(None)
+            }
+            Finished::Unknown => Err(OrchestrateError::NotFound("run")),
+        }
+    }
+
+    async fn record_revenue(&self, run: &Run) -> Result<(), OrchestrateError> {
+        if run.status != RunStatus::Completed || run.earnings_cents == 0 {
+            return Ok(());
+        }
+        let entry = tollgate_core::ledger::workflow_revenue(run);
+        self.store().post(&entry).await?;
+        Ok(())
+    }
+
+    async fn after_failure(&self, run: &Run, streak: u32, now: Timestamp) -> Result<(), OrchestrateError> {
+        if let Some(alert) = alert::failure_streak(&run.workflow_id, &run.id, streak, now) {
+            self.raise(alert).await?;
+        }
+        let recent = self.store().runs_since(&run.workflow_id, Timestamp(now.0 - DAY_SECONDS)).await?;
+        let ended = recent.iter().filter(|run| !run.status.is_open()).count() as u64;
+        let failed = recent.iter().filter(|run| run.status == RunStatus::Failed).count() as u64;
+        if let Some(alert) = alert::error_rate(&run.workflow_id, ended, failed, now) {
+            self.raise(alert).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the alert and, the first time only, posts it to the alert webhook.
+    pub async fn raise(&self, alert: Alert) -> Result<(), OrchestrateError> {
+        if !self.store().raise(&alert).await? {
+            return Ok(());
+        }
+        tracing::warn!(alert_id = %alert.id, kind = alert.kind.as_str(), message = %alert.message, "alert raised");
+        if let Some(url) = &self.settings.alert_webhook {
+            let body = serde_json::json!({
+                "text": format!(":rotating_light: tollgate: {}", alert.message),
+                "alert": alert,
+            });
+            let request = OutboundRequest {
+                url: url.clone(),
+                headers: vec![("content-type", "application/json".to_owned())],
+                body: serde_json::to_vec(&body).expect("an alert always serialises"),
+                timeout: Duration::from_secs(5),
+            };
+            // The alert is stored and listed either way; a lost post is logged, not retried.
+            match self.outbound.post(request).await {
+                Ok(status) if (200..300).contains(&status) => {}
+                Ok(status) => tracing::error!(alert_id = %alert.id, status, "the alert webhook refused an alert"),
+                Err(error) => tracing::error!(alert_id = %alert.id, %error, "the alert webhook could not be reached"),
+            }
+        }
+        Ok(())
+    }
+}

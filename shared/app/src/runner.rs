@@ -1,0 +1,104 @@
+//! The workflow runner: starts a queued run by POSTing to its workflow's webhook, and
+//! never waits for the work itself (the workflow calls back).
+
+use crate::orchestrator::{OrchestrateError, Orchestrator, RunMessage};
+use crate::ports::accounts::Accounts;
+use crate::ports::alerts::Alerts;
+use crate::ports::ledger::Ledger;
+use crate::ports::outbound::OutboundRequest;
+use crate::ports::queue::{Delivery, Queue, QueueConsumer};
+use crate::ports::runs::Runs;
+use crate::ports::workflows::Workflows;
+use rand::Rng;
+use std::time::Duration;
+use thiserror::Error;
+use tollgate_core::retry::backoff_seconds;
+use tollgate_core::workflow::{Outcome, RunStatus, StartRequest, start_signature};
+
+/// A start to try again: the delivery is already delayed by the backoff.
+#[derive(Debug, Error)]
+pub enum RunnerError {
+    #[error("the workflow did not accept the start ({reason}); retrying in {retry_in} s")]
+    NotAccepted { reason: String, retry_in: u32 },
+    #[error(transparent)]
+    Orchestrate(#[from] OrchestrateError),
+}
+
+/// What one delivery did, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Accepted,
+    /// Ended already, accepted already, or unknown: nothing to do.
+    Nothing,
+    /// Failed for good: past its deadline, or out of attempts.
+    Failed,
+}
+
+impl<S> Orchestrator<S>
+where
+    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
+{
+    /// Handles one delivery of the `runs` queue. On `Err` the delivery has been
+    /// delayed by an exponential backoff with jitter; on its last receive the run is
+    /// failed too, and the message goes to the dead-letter queue.
+    pub async fn start_run(&self, delivery: &Delivery) -> Result<Started, RunnerError> {
+        let Ok(message) = serde_json::from_str::<RunMessage>(&delivery.body) else {
+            // Only the orchestrator writes to this queue: a bad message is a bug to look at, not retry.
+            tracing::error!(message_id = %delivery.message_id, "undecodable run message dropped");
+            return Ok(Started::Nothing);
+        };
+        let store = &self.app.store;
+        let Some(run) = store.run(&message.run_id).await.map_err(OrchestrateError::from)? else {
+            tracing::error!(run_id = %message.run_id, "a queued run is not stored; dropped");
+            return Ok(Started::Nothing);
+        };
+        if run.status != RunStatus::Queued {
+            return Ok(Started::Nothing);
+        }
+        let now = self.app.clock.now();
+        if now >= run.deadline {
+            self.end(&run.id, &Outcome::failed("the deadline passed before the workflow accepted the start", now))
+                .await?;
+            return Ok(Started::Failed);
+        }
+        let Some(workflow) = store.workflow(&run.workflow_id).await.map_err(OrchestrateError::from)? else {
+            self.end(&run.id, &Outcome::failed("the workflow was removed", now)).await?;
+            return Ok(Started::Failed);
+        };
+        let secret = self.settings.secret.bytes();
+        let body = serde_json::to_vec(&StartRequest::new(&run, &self.settings.callback_base, secret))
+            .expect("a start request always serialises");
+        let left = Duration::from_secs(u64::try_from(run.deadline.seconds_since(now)).unwrap_or(0));
+        let request = OutboundRequest {
+            url: workflow.spec.webhook_url.as_str().to_owned(),
+            headers: vec![
+                ("content-type", "application/json".to_owned()),
+                ("tollgate-signature", start_signature(secret, now, &body)),
+            ],
+            body,
+            timeout: self.settings.start_timeout.min(left),
+        };
+        let reason = match self.outbound.post(request).await {
+            Ok(status) if (200..300).contains(&status) => {
+                store.mark_started(&run.id, now).await.map_err(OrchestrateError::from)?;
+                tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, "run started");
+                return Ok(Started::Accepted);
+            }
+            Ok(status) => format!("the webhook answered {status}"),
+            Err(error) => error.to_string(),
+        };
+        let retry = self.settings.retry;
+        if delivery.receive_count >= retry.max_receives {
+            let reason = format!("{reason}, on the last of {} attempts", retry.max_receives);
+            self.end(&run.id, &Outcome::failed(reason.clone(), now)).await?;
+            // Zero: straight to the dead-letter queue, where the operator finds it.
+            self.app.store.retry_after(delivery, 0).await.map_err(OrchestrateError::from)?;
+            return Err(RunnerError::NotAccepted { reason, retry_in: 0 });
+        }
+        let retry_in =
+            backoff_seconds(delivery.receive_count, retry.base_seconds, retry.cap_seconds, rand::rng().random());
+        tracing::warn!(run_id = %run.id, attempt = delivery.receive_count, %reason, retry_in, "start not accepted");
+        self.app.store.retry_after(delivery, retry_in).await.map_err(OrchestrateError::from)?;
+        Err(RunnerError::NotAccepted { reason, retry_in })
+    }
+}

@@ -1,0 +1,49 @@
+//! `alerts` table, key `id` (the incident). Every alert also carries `feed = "alerts"`
+//! and `created_at`, the GSI `by_time` that lists the newest first.
+
+use crate::Aws;
+use crate::dynamo::{describe, from_item, is_condition_failure, s, to_item};
+use tollgate_app::ports::alerts::{Alerts, AlertsError};
+use tollgate_core::alert::Alert;
+
+const FEED: &str = "alerts";
+
+fn failed(error: String) -> AlertsError {
+    AlertsError(error)
+}
+
+impl Alerts for Aws {
+    async fn raise(&self, alert: &Alert) -> Result<bool, AlertsError> {
+        let mut item = to_item(alert).map_err(failed)?;
+        item.insert("feed".into(), s(FEED));
+        let put = self
+            .dynamo
+            .put_item()
+            .table_name(&self.resources.alerts_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn alerts(&self, limit: usize) -> Result<Vec<Alert>, AlertsError> {
+        let output = self
+            .dynamo
+            .query()
+            .table_name(&self.resources.alerts_table)
+            .index_name("by_time")
+            .key_condition_expression("feed = :feed")
+            .expression_attribute_values(":feed", s(FEED))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        output.items.unwrap_or_default().into_iter().map(|item| from_item(item).map_err(failed)).collect()
+    }
+}

@@ -1,0 +1,360 @@
+//! `runs` table, key `id`. Open runs carry `open_state = "open"`: the sparse GSI
+//! `open_by_deadline` (`open_state`, `deadline`) is what the deadline sweep queries;
+//! `by_workflow` (`workflow_id`, `created_at`) serves a workflow's recent runs.
+//! Counters live in the same table: `COUNTER#running` (the concurrency cap),
+//! `COUNTER#DAY#<day>` (starts, completed, failed, revenue_cents), `COUNTER#CHECKED#<day>`.
+//!
+//! A claim is one transaction over the workflow (version guard), the day counter
+//! (`starts < cap`), the running counter (`running < cap`) and the new run; ending a run
+//! is one transaction over the run (status guard), the workflow, and the counters.
+
+use crate::Aws;
+use crate::dynamo::{
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, is_condition_failure, n, s, to_item, transact,
+};
+use crate::workflows::workflow_item;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, DayTotals, Finished, Runs, RunsError};
+use tollgate_core::ids::{RunId, WorkflowId};
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{Outcome, Run, RunStatus, Workflow, WorkflowState, streak_after};
+
+const OPEN: &str = "open";
+const RUNNING: &str = "COUNTER#running";
+
+fn failed(error: String) -> RunsError {
+    RunsError(error)
+}
+
+fn day_counter(day: &str) -> String {
+    format!("COUNTER#DAY#{day}")
+}
+
+fn run_item(run: &Run) -> Result<Item, String> {
+    let mut item = to_item(run)?;
+    if run.status.is_open() {
+        item.insert("open_state".into(), s(OPEN));
+    }
+    Ok(item)
+}
+
+fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
+    result.map_err(|e| format!("building a transaction: {e}"))
+}
+
+impl Aws {
+    fn put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: &str,
+        values: &[(&str, i64)],
+    ) -> Result<TransactWriteItem, String> {
+        let mut put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition);
+        for (name, value) in values {
+            put = put.expression_attribute_values(*name, n(*value));
+        }
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    fn update_counter(
+        &self,
+        id: &str,
+        expression: &str,
+        condition: Option<&str>,
+        values: &[(&str, i64)],
+    ) -> Result<TransactWriteItem, String> {
+        let mut update =
+            Update::builder().table_name(&self.resources.runs_table).key("id", s(id)).update_expression(expression);
+        if let Some(condition) = condition {
+            update = update.condition_expression(condition);
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, n(*value));
+        }
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    async fn read_run(&self, id: &str) -> Result<Option<Run>, String> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.runs_table)
+            .key("id", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn query_runs(
+        &self,
+        index: &str,
+        condition: &str,
+        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Run>, String> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .dynamo
+                .query()
+                .table_name(&self.resources.runs_table)
+                .index_name(index)
+                .key_condition_expression(condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            if let Some(limit) = limit {
+                query = query.limit(limit as i32);
+            }
+            let output = query.send().await.map_err(|e| describe(&e))?;
+            for item in output.items.unwrap_or_default() {
+                runs.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || limit.is_some() {
+                return Ok(runs);
+            }
+        }
+    }
+
+    async fn try_claim(&self, claim: &Claim) -> Result<Option<Claimed>, String> {
+        let Some(mut workflow) = self.read_workflow(claim.run.workflow_id.as_str()).await? else {
+            return Ok(Some(Claimed::NotIdle));
+        };
+        if workflow.state != WorkflowState::Idle {
+            return Ok(Some(Claimed::NotIdle));
+        }
+        if let ClaimGuard::Due { expected, next } = claim.guard {
+            if workflow.next_run != Some(expected) || !workflow.spec.enabled {
+                return Ok(Some(Claimed::NotIdle));
+            }
+            workflow.next_run = next;
+        }
+        let read_version = workflow.version as i64;
+        workflow.state = WorkflowState::Running;
+        workflow.current_run = Some(claim.run.id.clone());
+        workflow.version += 1;
+        let items = vec![
+            self.put(
+                &self.resources.workflows_table,
+                workflow_item(&workflow)?,
+                "version = :read",
+                &[(":read", read_version)],
+            )?,
+            self.update_counter(
+                &day_counter(&claim.run.created_at.utc_day()),
+                "ADD starts :one",
+                Some("attribute_not_exists(starts) OR starts < :cap"),
+                &[(":one", 1), (":cap", i64::from(claim.caps.daily_starts))],
+            )?,
+            self.update_counter(
+                RUNNING,
+                "ADD running :one",
+                Some("attribute_not_exists(running) OR running < :cap"),
+                &[(":one", 1), (":cap", i64::from(claim.caps.concurrent))],
+            )?,
+            self.put(&self.resources.runs_table, run_item(&claim.run)?, "attribute_not_exists(id)", &[])?,
+        ];
+        Ok(match transact(&self.dynamo, items).await? {
+            Transacted::Committed => Some(Claimed::Started),
+            Transacted::Cancelled(reasons) => {
+                let failed_at = |index: usize| reasons.get(index).is_some_and(|code| code == "ConditionalCheckFailed");
+                if reasons.iter().any(|code| code == "TransactionConflict") {
+                    None
+                } else if failed_at(0) || failed_at(3) {
+                    Some(Claimed::NotIdle)
+                } else if failed_at(1) {
+                    Some(Claimed::DailyCapReached)
+                } else if failed_at(2) {
+                    Some(Claimed::ConcurrencyCapReached)
+                } else {
+                    return Err(format!("claim cancelled: {reasons:?}"));
+                }
+            }
+        })
+    }
+
+    async fn try_finish(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Finished>, String> {
+        let Some(mut run) = self.read_run(id.as_str()).await? else { return Ok(Some(Finished::Unknown)) };
+        if !run.status.is_open() {
+            return Ok(Some(Finished::AlreadyEnded(run)));
+        }
+        let read_status = run.status;
+        run.status = outcome.status;
+        run.finished_at = Some(outcome.at);
+        run.earnings_cents = outcome.earnings_cents;
+        run.reason = outcome.reason.clone();
+        let mut items = Vec::with_capacity(4);
+        let put_run = Put::builder()
+            .table_name(&self.resources.runs_table)
+            .set_item(Some(run_item(&run)?))
+            .condition_expression("#status = :read")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":read", s(read_status.as_str()));
+        items.push(TransactWriteItem::builder().put(built(put_run.build())?).build());
+        let mut streak = 0;
+        if let Some(mut workflow) = self.read_workflow(run.workflow_id.as_str()).await?
+            && workflow.current_run.as_ref() == Some(&run.id)
+        {
+            let read_version = workflow.version as i64;
+            streak = ended(&mut workflow, &run);
+            items.push(self.put(
+                &self.resources.workflows_table,
+                workflow_item(&workflow)?,
+                "version = :read",
+                &[(":read", read_version)],
+            )?);
+        }
+        let (completed, failed) = if run.status == RunStatus::Completed { (1, 0) } else { (0, 1) };
+        items.push(self.update_counter(RUNNING, "ADD running :minus", None, &[(":minus", -1)])?);
+        items.push(self.update_counter(
+            &day_counter(&outcome.at.utc_day()),
+            "ADD completed :completed, failed :failed, revenue_cents :revenue",
+            None,
+            &[(":completed", completed), (":failed", failed), (":revenue", run.earnings_cents)],
+        )?);
+        Ok(match transact(&self.dynamo, items).await? {
+            Transacted::Committed => Some(Finished::Ended { run, streak }),
+            // The run or its workflow changed since they were read: read again.
+            Transacted::Cancelled(_) => None,
+        })
+    }
+}
+
+/// The workflow once its run has ended; returns the failure streak.
+fn ended(workflow: &mut Workflow, run: &Run) -> u32 {
+    let streak = streak_after(workflow.consecutive_failures, run.status);
+    workflow.state = WorkflowState::Idle;
+    workflow.current_run = None;
+    workflow.consecutive_failures = streak;
+    match run.status {
+        RunStatus::Completed => workflow.totals.completed += 1,
+        _ => workflow.totals.failed += 1,
+    }
+    workflow.totals.revenue_cents += run.earnings_cents;
+    workflow.version += 1;
+    streak
+}
+
+#[derive(serde::Deserialize, Default)]
+struct DayItem {
+    #[serde(default)]
+    starts: u32,
+    #[serde(default)]
+    completed: u64,
+    #[serde(default)]
+    failed: u64,
+    #[serde(default)]
+    revenue_cents: i64,
+}
+
+impl Runs for Aws {
+    async fn claim(&self, claim: &Claim) -> Result<Claimed, RunsError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            if let Some(claimed) = self.try_claim(claim).await.map_err(failed)? {
+                return Ok(claimed);
+            }
+        }
+        Err(failed("the claim kept conflicting with other writes".into()))
+    }
+
+    async fn run(&self, id: &RunId) -> Result<Option<Run>, RunsError> {
+        self.read_run(id.as_str()).await.map_err(failed)
+    }
+
+    async fn mark_started(&self, id: &RunId, at: Timestamp) -> Result<bool, RunsError> {
+        let update = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.runs_table)
+            .key("id", s(id.as_str()))
+            .update_expression("SET #status = :started, started_at = :at")
+            .condition_expression("#status = :queued")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":started", s(RunStatus::Started.as_str()))
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .expression_attribute_values(":at", n(at.0))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+
+    async fn finish(&self, id: &RunId, outcome: &Outcome) -> Result<Finished, RunsError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            if let Some(finished) = self.try_finish(id, outcome).await.map_err(failed)? {
+                return Ok(finished);
+            }
+        }
+        Err(failed("ending the run kept conflicting with other writes".into()))
+    }
+
+    async fn overdue(&self, now: Timestamp, limit: usize) -> Result<Vec<Run>, RunsError> {
+        self.query_runs(
+            "open_by_deadline",
+            "open_state = :open AND deadline <= :now",
+            vec![(":open", s(OPEN)), (":now", n(now.0))],
+            Some(limit),
+        )
+        .await
+        .map_err(failed)
+    }
+
+    async fn open_runs(&self) -> Result<Vec<Run>, RunsError> {
+        self.query_runs("open_by_deadline", "open_state = :open", vec![(":open", s(OPEN))], None).await.map_err(failed)
+    }
+
+    async fn runs_since(&self, workflow: &WorkflowId, since: Timestamp) -> Result<Vec<Run>, RunsError> {
+        self.query_runs(
+            "by_workflow",
+            "workflow_id = :workflow AND created_at >= :since",
+            vec![(":workflow", s(workflow.as_str())), (":since", n(since.0))],
+            None,
+        )
+        .await
+        .map_err(failed)
+    }
+
+    async fn day_totals(&self, day: &str) -> Result<DayTotals, RunsError> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.runs_table)
+            .key("id", s(day_counter(day)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        let item: DayItem = output.item.map(from_item).transpose().map_err(failed)?.unwrap_or_default();
+        Ok(DayTotals {
+            starts: item.starts,
+            completed: item.completed,
+            failed: item.failed,
+            revenue_cents: item.revenue_cents,
+        })
+    }
+
+    async fn claim_daily_check(&self, day: &str) -> Result<bool, RunsError> {
+        let put = self
+            .dynamo
+            .put_item()
+            .table_name(&self.resources.runs_table)
+            .item("id", s(format!("COUNTER#CHECKED#{day}")))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(failed(describe(&error))),
+        }
+    }
+}

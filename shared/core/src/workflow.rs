@@ -1,0 +1,570 @@
+//! Workflows and their runs: what may start, what a start carries, and how a run
+//! reports back.
+//!
+//! A run is started and never waited on (n8n cuts synchronous calls at about 100 s):
+//! the orchestrator claims a due workflow and reserves a slot of each cap, the runner
+//! POSTs the start, and the workflow calls back on a URL that carries a token only
+//! tollgate can make.
+
+use crate::cron::Schedule;
+use crate::ids::{RunId, WorkflowId};
+use crate::time::Timestamp;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Starts per UTC day, all workflows together.
+pub const DEFAULT_DAILY_STARTS: u32 = 40;
+/// Runs in flight at once, all workflows together.
+pub const DEFAULT_CONCURRENT_RUNS: u32 = 3;
+/// How long a run may take to call back before it is failed.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+/// Longer than a day is not a run but a stuck one.
+pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;
+
+/// The budget every start must fit in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Starts per UTC day.
+    pub daily_starts: u32,
+    /// Runs queued or running at once.
+    pub concurrent: u32,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self { daily_starts: DEFAULT_DAILY_STARTS, concurrent: DEFAULT_CONCURRENT_RUNS }
+    }
+}
+
+/// An `http(s)` URL a workflow is started at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WebhookUrl(String);
+
+/// Why a URL was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("must be an http:// or https:// URL of at most 2048 characters, without spaces or credentials")]
+pub struct InvalidUrl;
+
+impl WebhookUrl {
+    /// Checks and wraps `value`.
+    pub fn parse(value: &str) -> Result<Self, InvalidUrl> {
+        let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or(InvalidUrl)?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let plain = value.len() <= 2048 && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        // Credentials in a URL end up in logs; a workflow authenticates by our signature instead.
+        if host.is_empty() || host.contains('@') || !plain { Err(InvalidUrl) } else { Ok(Self(value.to_owned())) }
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for WebhookUrl {
+    type Error = InvalidUrl;
+    fn try_from(value: String) -> Result<Self, InvalidUrl> {
+        Self::parse(&value)
+    }
+}
+
+impl From<WebhookUrl> for String {
+    fn from(url: WebhookUrl) -> Self {
+        url.0
+    }
+}
+
+/// What an operator registers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSpec {
+    /// Chosen by the operator, unique.
+    pub id: WorkflowId,
+    /// Shown to people.
+    pub name: String,
+    /// Where a run is started.
+    pub webhook_url: WebhookUrl,
+    /// When runs are due.
+    pub schedule: Schedule,
+    /// A disabled workflow is never due (it can still be started by hand).
+    pub enabled: bool,
+    /// Premium workflows are opened by memberships.
+    pub premium: bool,
+    /// Seconds a run has to call back.
+    pub timeout_s: u32,
+}
+
+/// Whether a workflow has a run in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowState {
+    /// No run in flight: may be claimed.
+    Idle,
+    /// A run is queued or running: never started twice at a time.
+    Running,
+}
+
+impl WorkflowState {
+    /// As storage and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowState::Idle => "idle",
+            WorkflowState::Running => "running",
+        }
+    }
+
+    /// The state written as `value`.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Idle, Self::Running].into_iter().find(|state| state.as_str() == value)
+    }
+}
+
+/// Counted once per finished run, in the same write that finishes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTotals {
+    /// Runs that called back `completed`.
+    pub completed: u64,
+    /// Runs that failed (callback, start retries or deadline).
+    pub failed: u64,
+    /// Earnings reported by completed runs, in US cents.
+    pub revenue_cents: i64,
+}
+
+/// A registered workflow and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workflow {
+    /// What the operator registered.
+    #[serde(flatten)]
+    pub spec: WorkflowSpec,
+    /// Idle or running.
+    pub state: WorkflowState,
+    /// The run in flight, when running.
+    pub current_run: Option<RunId>,
+    /// When it is next due (never, when disabled).
+    pub next_run: Option<Timestamp>,
+    /// Failures since the last completed run.
+    pub consecutive_failures: u32,
+    /// Runs and revenue so far.
+    pub totals: RunTotals,
+    /// Grows with every write (spec change, claim, run end): a change made from an older read is refused.
+    pub version: u64,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+impl Workflow {
+    /// A new, idle workflow; due at its first scheduled time after `now`.
+    pub fn register(spec: WorkflowSpec, now: Timestamp) -> Self {
+        let next_run = next_run(&spec, now);
+        Self {
+            spec,
+            state: WorkflowState::Idle,
+            current_run: None,
+            next_run,
+            consecutive_failures: 0,
+            totals: RunTotals::default(),
+            version: 1,
+            created_at: now,
+        }
+    }
+
+    /// The workflow with a changed spec. A new schedule (or re-enabling) counts from
+    /// `now`, so a change never makes past times due.
+    pub fn respecified(&self, spec: WorkflowSpec, now: Timestamp) -> Self {
+        let rescheduled = spec.schedule != self.spec.schedule || (spec.enabled && !self.spec.enabled);
+        let next_run = if rescheduled || !spec.enabled { next_run(&spec, now) } else { self.next_run };
+        Self { spec, next_run, version: self.version + 1, ..self.clone() }
+    }
+
+    /// Whether the orchestrator should claim it now.
+    pub fn is_due(&self, now: Timestamp) -> bool {
+        self.state == WorkflowState::Idle && self.spec.enabled && self.next_run.is_some_and(|at| at <= now)
+    }
+}
+
+/// The next due time of a workflow claimed (or changed) at `now`. Counted from now,
+/// not from the start it was due for: after an outage, missed starts collapse into
+/// the one catch-up run being claimed, instead of a flood.
+pub fn next_run(spec: &WorkflowSpec, now: Timestamp) -> Option<Timestamp> {
+    if spec.enabled { spec.schedule.next_after(now) } else { None }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Claimed and queued for the runner.
+    Queued,
+    /// The workflow accepted the start; waiting for its callback.
+    Started,
+    /// Called back `completed`.
+    Completed,
+    /// Called back `failed`, could not be started, or passed its deadline.
+    Failed,
+}
+
+impl RunStatus {
+    /// As storage and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Started => "started",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status written as `value`.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Queued, Self::Started, Self::Completed, Self::Failed].into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Holding a slot of the concurrency cap.
+    pub fn is_open(self) -> bool {
+        matches!(self, RunStatus::Queued | RunStatus::Started)
+    }
+}
+
+/// One run of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Its id.
+    pub id: RunId,
+    /// The workflow it runs.
+    pub workflow_id: WorkflowId,
+    /// Where it is.
+    pub status: RunStatus,
+    /// When it was claimed.
+    pub created_at: Timestamp,
+    /// When it fails if it has not called back.
+    pub deadline: Timestamp,
+    /// When the workflow accepted the start.
+    pub started_at: Option<Timestamp>,
+    /// When it completed or failed.
+    pub finished_at: Option<Timestamp>,
+    /// Reported by a completed run, in US cents.
+    pub earnings_cents: i64,
+    /// Why it failed, or the workflow's own note.
+    pub reason: Option<String>,
+}
+
+impl Run {
+    /// A run claimed at `now`.
+    pub fn claimed(id: RunId, workflow: &Workflow, now: Timestamp) -> Self {
+        Self {
+            id,
+            workflow_id: workflow.spec.id.clone(),
+            status: RunStatus::Queued,
+            created_at: now,
+            deadline: Timestamp(now.0 + i64::from(workflow.spec.timeout_s)),
+            started_at: None,
+            finished_at: None,
+            earnings_cents: 0,
+            reason: None,
+        }
+    }
+}
+
+/// How a run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `Completed` or `Failed`.
+    pub status: RunStatus,
+    /// US cents; 0 for a failure.
+    pub earnings_cents: i64,
+    /// Why, for failures; the workflow's note otherwise.
+    pub reason: Option<String>,
+    /// When it ended.
+    pub at: Timestamp,
+}
+
+impl Outcome {
+    /// A failure decided by tollgate (deadline, start retries exhausted).
+    pub fn failed(reason: impl Into<String>, at: Timestamp) -> Self {
+        Self { status: RunStatus::Failed, earnings_cents: 0, reason: Some(reason.into()), at }
+    }
+}
+
+/// Failures in a row after a run ends: reset by a completed run.
+pub fn streak_after(previous: u32, status: RunStatus) -> u32 {
+    if status == RunStatus::Failed { previous.saturating_add(1) } else { 0 }
+}
+
+/// What a workflow posts back to its callback URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// Must name the run's own workflow.
+    pub workflow_id: WorkflowId,
+    /// How the run ended.
+    pub outcome_status: RunStatus,
+    /// US cents earned.
+    pub earnings_cents: i64,
+    /// The workflow's own note (`metadata.reason` or `metadata.message`), if any.
+    pub note: Option<String>,
+}
+
+/// Why a callback body was refused, naming the field.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{field} {reason}")]
+pub struct CallbackError {
+    /// The JSON field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallbackBody {
+    workflow_id: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    earnings: Value,
+    #[serde(default)]
+    metadata: Value,
+}
+
+/// The longest note kept from a callback's metadata.
+const MAX_NOTE: usize = 500;
+
+impl Callback {
+    /// Reads `{"workflowId","status":"completed|failed","earnings","timestamp","metadata"}`.
+    /// Earnings are whole US cents (`1250`, or `{"amount":1250,"currency":"usd"}`): a
+    /// fractional amount is refused rather than rounded.
+    pub fn parse(body: &[u8]) -> Result<Self, CallbackError> {
+        let body: CallbackBody = serde_json::from_slice(body)
+            .map_err(|_| CallbackError { field: "body", reason: "is not a JSON object" })?;
+        let missing = |field| CallbackError { field, reason: "is required" };
+        let workflow_id = WorkflowId::parse(&body.workflow_id.ok_or(missing("workflowId"))?)
+            .map_err(|_| CallbackError { field: "workflowId", reason: "is not a workflow id" })?;
+        let outcome_status = match body.status.ok_or(missing("status"))?.as_str() {
+            "completed" => RunStatus::Completed,
+            "failed" => RunStatus::Failed,
+            _ => return Err(CallbackError { field: "status", reason: "must be completed or failed" }),
+        };
+        let earnings_cents = earnings(&body.earnings)?;
+        let note = ["reason", "message", "error"]
+            .iter()
+            .find_map(|key| body.metadata.get(key).and_then(Value::as_str))
+            .map(|note| note.chars().take(MAX_NOTE).collect());
+        Ok(Self { workflow_id, outcome_status, earnings_cents, note })
+    }
+
+    /// How the run ends, at `now`.
+    pub fn outcome(&self, now: Timestamp) -> Outcome {
+        let earnings_cents = if self.outcome_status == RunStatus::Completed { self.earnings_cents } else { 0 };
+        Outcome { status: self.outcome_status, earnings_cents, reason: self.note.clone(), at: now }
+    }
+}
+
+fn earnings(value: &Value) -> Result<i64, CallbackError> {
+    let invalid = |reason| CallbackError { field: "earnings", reason };
+    let amount = match value {
+        Value::Null => return Ok(0),
+        Value::Number(_) => value,
+        Value::Object(object) => {
+            let currency = object.get("currency").and_then(Value::as_str).unwrap_or("usd");
+            if !currency.eq_ignore_ascii_case("usd") {
+                return Err(invalid("must be in usd"));
+            }
+            object.get("amount").ok_or(invalid("needs an amount"))?
+        }
+        _ => return Err(invalid("must be whole cents or {\"amount\",\"currency\"}")),
+    };
+    let cents = amount.as_i64().ok_or(invalid("must be a whole number of cents"))?;
+    if cents < 0 { Err(invalid("cannot be negative")) } else { Ok(cents) }
+}
+
+/// The token in a run's callback URL: an HMAC of the run id, so nothing secret is
+/// stored or queued and a token for one run opens no other.
+pub fn callback_token(secret: &[u8], run: &RunId) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"callback:");
+    mac.update(run.as_str().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `token` opens `run`'s callback, compared in constant time.
+pub fn token_opens(secret: &[u8], run: &RunId, token: &str) -> bool {
+    callback_token(secret, run).as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+/// The `Tollgate-Signature` header of a start: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`,
+/// Stripe's scheme, so a workflow checks it the way it would check a Stripe webhook.
+pub fn start_signature(secret: &[u8], timestamp: Timestamp, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(timestamp.0.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={},v1={}", timestamp.0, hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The body POSTed to a workflow's webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRequest {
+    /// The run.
+    pub run_id: RunId,
+    /// The workflow.
+    pub workflow_id: WorkflowId,
+    /// RFC 3339: after this the run is failed and its callback refused.
+    pub deadline: String,
+    /// Where to post the result (carries the run's token).
+    pub callback_url: String,
+}
+
+impl StartRequest {
+    /// The start of `run`, calling back under `callback_base` (e.g. `https://api.example.com`).
+    pub fn new(run: &Run, callback_base: &str, secret: &[u8]) -> Self {
+        let callback_url = format!(
+            "{}/webhooks/workflows/{}?token={}",
+            callback_base.trim_end_matches('/'),
+            run.id,
+            callback_token(secret, &run.id)
+        );
+        Self {
+            run_id: run.id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            deadline: run.deadline.rfc3339(),
+            callback_url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cron::Schedule;
+
+    const NOW: Timestamp = Timestamp(1_795_500_000);
+
+    fn spec(enabled: bool) -> WorkflowSpec {
+        WorkflowSpec {
+            id: WorkflowId::parse("daily_shorts").unwrap(),
+            name: "Daily shorts".into(),
+            webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/shorts").unwrap(),
+            schedule: Schedule::parse("*/10 * * * *", "UTC").unwrap(),
+            enabled,
+            premium: false,
+            timeout_s: DEFAULT_TIMEOUT_SECONDS,
+        }
+    }
+
+    #[test]
+    fn urls_are_http_without_credentials() {
+        assert!(WebhookUrl::parse("http://127.0.0.1:5678/webhook/x?a=1").is_ok());
+        assert!(WebhookUrl::parse("ftp://example.com").is_err());
+        assert!(WebhookUrl::parse("https://user:pw@example.com/").is_err());
+        assert!(WebhookUrl::parse("https:///path").is_err());
+        assert!(WebhookUrl::parse("https://example.com/a b").is_err());
+    }
+
+    #[test]
+    fn a_disabled_workflow_is_never_due() {
+        let workflow = Workflow::register(spec(false), NOW);
+        assert_eq!(workflow.next_run, None);
+        assert!(!workflow.is_due(Timestamp(NOW.0 + 86_400)));
+    }
+
+    #[test]
+    fn a_workflow_is_due_at_its_next_run_and_only_when_idle() {
+        let mut workflow = Workflow::register(spec(true), NOW);
+        let at = workflow.next_run.unwrap();
+        assert!(at > NOW && !workflow.is_due(NOW) && workflow.is_due(at));
+        workflow.state = WorkflowState::Running;
+        assert!(!workflow.is_due(at));
+    }
+
+    #[test]
+    fn missed_starts_collapse_into_one_catch_up() {
+        // Down for a day: the claim at `late` is the catch-up, and the next one is after `late`.
+        let late = Timestamp(NOW.0 + 86_400 + 7);
+        let next = next_run(&spec(true), late).unwrap();
+        assert!(next > late && next.0 - late.0 <= 600);
+    }
+
+    #[test]
+    fn changing_the_schedule_counts_from_now_and_bumps_the_version() {
+        let workflow = Workflow::register(spec(true), NOW);
+        let mut changed = spec(true);
+        changed.schedule = Schedule::parse("0 0 * * *", "UTC").unwrap();
+        let later = Timestamp(NOW.0 + 3 * 86_400);
+        let respecified = workflow.respecified(changed, later);
+        assert!(respecified.next_run.unwrap() > later);
+        assert_eq!(respecified.version, workflow.version + 1);
+        assert_eq!(workflow.respecified(spec(false), later).next_run, None);
+    }
+
+    #[test]
+    fn a_streak_grows_with_failures_and_a_completion_resets_it() {
+        assert_eq!(streak_after(2, RunStatus::Failed), 3);
+        assert_eq!(streak_after(2, RunStatus::Completed), 0);
+    }
+
+    #[test]
+    fn callbacks_are_read_strictly() {
+        let ok = Callback::parse(
+            br#"{"workflowId":"daily_shorts","status":"completed","earnings":1250,"timestamp":"2026-11-24T09:00:00Z","metadata":{"message":"3 videos"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.outcome_status, ok.earnings_cents, ok.note.as_deref()),
+            (RunStatus::Completed, 1250, Some("3 videos"))
+        );
+        let object =
+            Callback::parse(br#"{"workflowId":"w","status":"completed","earnings":{"amount":99,"currency":"USD"}}"#);
+        assert_eq!(object.unwrap().earnings_cents, 99);
+        let field = |body: &[u8]| Callback::parse(body).unwrap_err().field;
+        assert_eq!(field(b"[1]"), "body");
+        assert_eq!(field(br#"{"status":"completed"}"#), "workflowId");
+        assert_eq!(field(br#"{"workflowId":"w","status":"done"}"#), "status");
+        assert_eq!(field(br#"{"workflowId":"w","status":"completed","earnings":12.5}"#), "earnings");
+        assert_eq!(field(br#"{"workflowId":"w","status":"completed","earnings":-1}"#), "earnings");
+        assert_eq!(
+            field(br#"{"workflowId":"w","status":"completed","earnings":{"amount":1,"currency":"eur"}}"#),
+            "earnings"
+        );
+    }
+
+    #[test]
+    fn a_failed_callback_earns_nothing() {
+        let failed = Callback::parse(br#"{"workflowId":"w","status":"failed","earnings":500}"#).unwrap();
+        assert_eq!(failed.outcome(NOW).earnings_cents, 0);
+    }
+
+    #[test]
+    fn a_token_opens_its_own_run_only() {
+        let (run, other) = (RunId::parse("run_a").unwrap(), RunId::parse("run_b").unwrap());
+        let token = callback_token(b"secret", &run);
+        assert!(token_opens(b"secret", &run, &token));
+        assert!(!token_opens(b"secret", &other, &token));
+        assert!(!token_opens(b"other secret", &run, &token));
+        assert!(!token_opens(b"secret", &run, ""));
+    }
+
+    #[test]
+    fn a_start_names_its_deadline_and_a_callback_with_the_token() {
+        let workflow = Workflow::register(spec(true), NOW);
+        let run = Run::claimed(RunId::parse("run_1").unwrap(), &workflow, NOW);
+        let start = StartRequest::new(&run, "http://127.0.0.1:8080/", b"k");
+        assert_eq!(start.deadline, Timestamp(NOW.0 + 300).rfc3339());
+        let token = callback_token(b"k", &run.id);
+        assert_eq!(start.callback_url, format!("http://127.0.0.1:8080/webhooks/workflows/run_1?token={token}"));
+        let json = serde_json::to_value(&start).unwrap();
+        assert!(json.get("runId").is_some() && json.get("callbackUrl").is_some());
+    }
+
+    #[test]
+    fn the_start_signature_is_stripes_scheme() {
+        let header = start_signature(b"k", Timestamp(1), b"{}");
+        let mut mac = HmacSha256::new_from_slice(b"k").unwrap();
+        mac.update(b"1.{}");
+        assert_eq!(header, format!("t=1,v1={}", hex::encode(mac.finalize().into_bytes())));
+    }
+}

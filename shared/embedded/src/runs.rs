@@ -1,0 +1,201 @@
+//! Runs and the caps, on SQLite. Each operation runs on the one writer thread inside
+//! its own savepoint, so a claim or a run end is atomic without further locking.
+
+use crate::Sqlite;
+use crate::workflows::{from_json, load_workflow, store_workflow, to_json};
+use rusqlite::{Connection, OptionalExtension, params};
+use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, DayTotals, Finished, Runs, RunsError};
+use tollgate_core::ids::{RunId, WorkflowId};
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{Outcome, Run, RunStatus, WorkflowState, streak_after};
+
+/// Runs holding a slot: the statuses the overdue index is read for.
+const OPEN: &str = "status IN ('queued', 'started')";
+const RUNNING: &str = "running";
+
+fn failed(error: crate::DbError) -> RunsError {
+    RunsError(error.to_string())
+}
+
+fn counter(db: &Connection, name: &str) -> rusqlite::Result<i64> {
+    Ok(db.query_row("SELECT value FROM counters WHERE name = ?1", [name], |row| row.get(0)).optional()?.unwrap_or(0))
+}
+
+fn add(db: &Connection, name: &str, amount: i64) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + ?2",
+        params![name, amount],
+    )
+    .map(drop)
+}
+
+fn store_run(db: &Connection, run: &Run) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO runs (id, workflow_id, status, created_at, deadline, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+        params![
+            run.id.as_str(),
+            run.workflow_id.as_str(),
+            run.status.as_str(),
+            run.created_at.0,
+            run.deadline.0,
+            to_json(run)?
+        ],
+    )
+    .map(drop)
+}
+
+fn load_run(db: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
+    db.query_row("SELECT data FROM runs WHERE id = ?1", [id], from_json).optional()
+}
+
+fn runs_where(db: &Connection, condition: &str, values: impl rusqlite::Params) -> rusqlite::Result<Vec<Run>> {
+    let mut statement = db.prepare(&format!("SELECT data FROM runs WHERE {condition}"))?;
+    statement.query_map(values, from_json)?.collect()
+}
+
+fn claim_in(db: &Connection, claim: &Claim) -> rusqlite::Result<Claimed> {
+    let Some(mut workflow) = load_workflow(db, claim.run.workflow_id.as_str())? else { return Ok(Claimed::NotIdle) };
+    if workflow.state != WorkflowState::Idle {
+        return Ok(Claimed::NotIdle);
+    }
+    if let ClaimGuard::Due { expected, next } = claim.guard {
+        if workflow.next_run != Some(expected) || !workflow.spec.enabled {
+            return Ok(Claimed::NotIdle);
+        }
+        workflow.next_run = next;
+    }
+    let starts = format!("starts:{}", claim.run.created_at.utc_day());
+    if counter(db, &starts)? >= i64::from(claim.caps.daily_starts) {
+        return Ok(Claimed::DailyCapReached);
+    }
+    if counter(db, RUNNING)? >= i64::from(claim.caps.concurrent) {
+        return Ok(Claimed::ConcurrencyCapReached);
+    }
+    workflow.state = WorkflowState::Running;
+    workflow.current_run = Some(claim.run.id.clone());
+    workflow.version += 1;
+    store_workflow(db, &workflow)?;
+    add(db, &starts, 1)?;
+    add(db, RUNNING, 1)?;
+    store_run(db, &claim.run)?;
+    Ok(Claimed::Started)
+}
+
+fn finish_in(db: &Connection, id: &str, outcome: &Outcome) -> rusqlite::Result<Finished> {
+    let Some(mut run) = load_run(db, id)? else { return Ok(Finished::Unknown) };
+    if !run.status.is_open() {
+        return Ok(Finished::AlreadyEnded(run));
+    }
+    run.status = outcome.status;
+    run.finished_at = Some(outcome.at);
+    run.earnings_cents = outcome.earnings_cents;
+    run.reason = outcome.reason.clone();
+    let mut streak = 0;
+    if let Some(mut workflow) = load_workflow(db, run.workflow_id.as_str())?
+        && workflow.current_run.as_ref() == Some(&run.id)
+    {
+        streak = streak_after(workflow.consecutive_failures, run.status);
+        workflow.state = WorkflowState::Idle;
+        workflow.current_run = None;
+        workflow.consecutive_failures = streak;
+        match run.status {
+            RunStatus::Completed => workflow.totals.completed += 1,
+            _ => workflow.totals.failed += 1,
+        }
+        workflow.totals.revenue_cents += run.earnings_cents;
+        workflow.version += 1;
+        store_workflow(db, &workflow)?;
+    }
+    let day = outcome.at.utc_day();
+    add(db, RUNNING, -1)?;
+    add(db, &format!("{}:{day}", run.status.as_str()), 1)?;
+    add(db, &format!("revenue:{day}"), run.earnings_cents)?;
+    store_run(db, &run)?;
+    Ok(Finished::Ended { run, streak })
+}
+
+impl Runs for Sqlite {
+    async fn claim(&self, claim: &Claim) -> Result<Claimed, RunsError> {
+        let claim = claim.clone();
+        self.call(move |db| claim_in(db, &claim)).await.map_err(failed)
+    }
+
+    async fn run(&self, id: &RunId) -> Result<Option<Run>, RunsError> {
+        let id = id.clone();
+        self.call(move |db| load_run(db, id.as_str())).await.map_err(failed)
+    }
+
+    async fn mark_started(&self, id: &RunId, at: Timestamp) -> Result<bool, RunsError> {
+        let id = id.clone();
+        self.call(move |db| {
+            let Some(mut run) = load_run(db, id.as_str())? else { return Ok(false) };
+            if run.status != RunStatus::Queued {
+                return Ok(false);
+            }
+            run.status = RunStatus::Started;
+            run.started_at = Some(at);
+            store_run(db, &run).map(|()| true)
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn finish(&self, id: &RunId, outcome: &Outcome) -> Result<Finished, RunsError> {
+        let (id, outcome) = (id.clone(), outcome.clone());
+        self.call(move |db| finish_in(db, id.as_str(), &outcome)).await.map_err(failed)
+    }
+
+    async fn overdue(&self, now: Timestamp, limit: usize) -> Result<Vec<Run>, RunsError> {
+        self.call(move |db| {
+            runs_where(
+                db,
+                &format!("{OPEN} AND deadline <= ?1 ORDER BY deadline LIMIT ?2"),
+                params![now.0, limit as i64],
+            )
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn open_runs(&self) -> Result<Vec<Run>, RunsError> {
+        self.call(|db| runs_where(db, &format!("{OPEN} ORDER BY deadline"), [])).await.map_err(failed)
+    }
+
+    async fn runs_since(&self, workflow: &WorkflowId, since: Timestamp) -> Result<Vec<Run>, RunsError> {
+        let workflow = workflow.clone();
+        self.call(move |db| {
+            runs_where(
+                db,
+                "workflow_id = ?1 AND created_at >= ?2 ORDER BY created_at",
+                params![workflow.as_str(), since.0],
+            )
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn day_totals(&self, day: &str) -> Result<DayTotals, RunsError> {
+        let day = day.to_owned();
+        self.call(move |db| {
+            Ok(DayTotals {
+                starts: counter(db, &format!("starts:{day}"))? as u32,
+                completed: counter(db, &format!("completed:{day}"))? as u64,
+                failed: counter(db, &format!("failed:{day}"))? as u64,
+                revenue_cents: counter(db, &format!("revenue:{day}"))?,
+            })
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn claim_daily_check(&self, day: &str) -> Result<bool, RunsError> {
+        let name = format!("checked:{day}");
+        self.call(move |db| {
+            db.execute("INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO NOTHING", [name])
+                .map(|inserted| inserted == 1)
+        })
+        .await
+        .map_err(failed)
+    }
+}

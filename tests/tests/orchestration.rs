@@ -1,0 +1,327 @@
+//! Scheduled orchestration end to end: the real `tollgate dev` (ticking every second)
+//! against a real local HTTP server playing the workflows — one that answers and calls
+//! back, one that calls back twice, one that fails, one that hangs, one that never
+//! calls back — and an alert webhook.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::post;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::start_signature;
+use tollgate_tests::join_all;
+use tollgate_tests::stack::{TestStack, WORKFLOW_SECRET};
+
+/// What the workflow server saw.
+#[derive(Default)]
+struct Seen {
+    /// (behaviour, start body, when).
+    starts: Vec<(String, Value, Instant)>,
+    alerts: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+async fn start(
+    State(seen): State<Shared>,
+    Path(behaviour): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> AxumStatus {
+    let start: Value = serde_json::from_str(&body).expect("a JSON start");
+    let signature = headers.get("tollgate-signature").and_then(|v| v.to_str().ok()).expect("a signed start");
+    let timestamp: i64 = signature.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
+    assert_eq!(signature, start_signature(WORKFLOW_SECRET.as_bytes(), Timestamp(timestamp), body.as_bytes()));
+    seen.lock().unwrap().starts.push((behaviour.clone(), start.clone(), Instant::now()));
+    let callback = |status: &'static str, earnings: i64, after: Duration| {
+        let start = start.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let body = json!({"workflowId": start["workflowId"], "status": status, "earnings": earnings,
+                "timestamp": "2026-11-24T09:00:00Z", "metadata": {"message": "done"}});
+            let url = start["callbackUrl"].as_str().unwrap();
+            reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+        })
+    };
+    match behaviour.as_str() {
+        "ok" => {
+            callback("completed", 1250, Duration::from_millis(100));
+        }
+        "twice" => {
+            callback("completed", 700, Duration::from_millis(100));
+            callback("completed", 700, Duration::from_millis(400));
+        }
+        "fail" => return AxumStatus::INTERNAL_SERVER_ERROR,
+        "hang" => tokio::time::sleep(Duration::from_secs(30)).await,
+        _ => {} // "silent": accepts and never calls back
+    }
+    AxumStatus::ACCEPTED
+}
+
+async fn alert(State(seen): State<Shared>, body: String) -> AxumStatus {
+    seen.lock().unwrap().alerts.push(serde_json::from_str(&body).expect("a JSON alert"));
+    AxumStatus::OK
+}
+
+async fn workflow_server() -> (String, Shared) {
+    let seen = Shared::default();
+    let app = axum::Router::new()
+        .route("/start/{behaviour}", post(start))
+        .route("/alerts", post(alert))
+        .with_state(Arc::clone(&seen));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, seen)
+}
+
+async fn stack(server: &str, settings: &[(&str, &str)]) -> TestStack {
+    let alerts = format!("{server}/alerts");
+    let mut all = vec![
+        ("TOLLGATE_TICK_SECONDS", "1"),
+        ("RUN_RETRY_BASE_SECONDS", "2"),
+        ("RUN_RETRY_CAP_SECONDS", "8"),
+        ("RUNS_MAX_RECEIVES", "3"),
+        ("WORKFLOW_START_TIMEOUT_SECONDS", "1"),
+        ("ALERT_WEBHOOK_URL", alerts.as_str()),
+    ];
+    all.extend_from_slice(settings);
+    TestStack::start_with(&all).await
+}
+
+async fn register(stack: &TestStack, server: &str, id: &str, behaviour: &str, timeout_s: u32) {
+    let body = json!({"id": id, "name": id, "webhook_url": format!("{server}/start/{behaviour}"),
+        "schedule": "0 0 1 1 *", "enabled": true, "premium": false, "timeout_s": timeout_s});
+    let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn start_now(stack: &TestStack, id: &str) -> (StatusCode, Value) {
+    stack.admin_send(Method::POST, &format!("/admin/workflows/{id}/run"), &json!({})).await
+}
+
+async fn runs(stack: &TestStack, id: &str) -> Vec<Value> {
+    let (status, body) = stack.admin_get(&format!("/admin/workflows/{id}/runs")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["runs"].as_array().cloned().unwrap_or_default()
+}
+
+/// Polls until `check` holds (at most `patience`).
+async fn eventually<F: std::future::Future<Output = bool>>(patience: Duration, mut check: impl FnMut() -> F) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn run_status(stack: &TestStack, workflow: &str) -> Option<String> {
+    runs(stack, workflow).await.first().and_then(|run| run["status"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_workflow_runs_on_its_schedule_and_reports_back() {
+    let (server, seen) = workflow_server().await;
+    let stack = stack(&server, &[]).await;
+    let body = json!({"id": "every_minute", "name": "Every minute", "webhook_url": format!("{server}/start/ok"),
+        "schedule": {"cron": "* * * * *", "timezone": "Europe/Paris"}});
+    let (status, registered) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    assert_eq!((registered["state"].as_str(), registered["enabled"].as_bool()), (Some("idle"), Some(true)));
+
+    // The next whole minute is at most 60 s away; the tick (every second) starts it then.
+    let completed = eventually(Duration::from_secs(75), || async {
+        run_status(&stack, "every_minute").await.as_deref() == Some("completed")
+    })
+    .await;
+    assert!(completed, "the scheduled run completed: {:?}", runs(&stack, "every_minute").await);
+    let run = &runs(&stack, "every_minute").await[0];
+    assert_eq!(run["earnings_cents"], 1250);
+    let start = seen.lock().unwrap().starts[0].1.clone();
+    assert_eq!((&start["runId"], &start["workflowId"]), (&run["id"], &json!("every_minute")));
+    assert!(start["deadline"].as_str().unwrap().ends_with('Z'));
+
+    let entries = stack.ledger("workflow:every_minute").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!((&entries[0]["kind"], &entries[0]["amount_cents"]), (&json!("workflow_revenue"), &json!(1250)));
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    assert_eq!(metrics["revenue_by_day"][0]["revenue_cents"], 1250, "{metrics}");
+    assert_eq!(metrics["workflows"][0]["completed"], 1, "{metrics}");
+    let (_, workflow) = stack.admin_get("/admin/workflows/every_minute").await;
+    assert!(workflow["next_run"].as_i64() > run["created_at"].as_i64(), "due again at the next minute: {workflow}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
+    let (server, _seen) = workflow_server().await;
+    let stack = stack(&server, &[]).await;
+    register(&stack, &server, "twice", "twice", 60).await;
+    register(&stack, &server, "silent", "silent", 60).await;
+
+    assert_eq!(start_now(&stack, "twice").await.0, StatusCode::ACCEPTED);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            run_status(&stack, "twice").await.as_deref() == Some("completed")
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await; // the second callback has arrived by now
+    let (_, workflow) = stack.admin_get("/admin/workflows/twice").await;
+    assert_eq!((&workflow["totals"]["completed"], &workflow["totals"]["revenue_cents"]), (&json!(1), &json!(700)));
+    assert_eq!(stack.ledger("workflow:twice").await.len(), 1);
+
+    let (status, run) = start_now(&stack, "silent").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let callback = json!({"workflowId": "silent", "status": "completed", "earnings": 999});
+    for token in ["", "?token=0000", "?token=f00d"] {
+        let url = stack.url(&format!("/webhooks/workflows/{run_id}{token}"));
+        let response = stack.http.post(url).json(&callback).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_token");
+    }
+    let token = tollgate_core::workflow::callback_token(
+        WORKFLOW_SECRET.as_bytes(),
+        &tollgate_core::ids::RunId::parse(&run_id).unwrap(),
+    );
+    let url = stack.url(&format!("/webhooks/workflows/{run_id}?token={token}"));
+    let bad = stack
+        .http
+        .post(&url)
+        .json(&json!({"workflowId": "silent", "status": "completed", "earnings": 9.99}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "earnings");
+    let status = run_status(&stack, "silent").await;
+    assert!(matches!(status.as_deref(), Some("queued" | "started")), "refused callbacks changed nothing: {status:?}");
+    let ok: Value = stack.http.post(&url).json(&callback).send().await.unwrap().json().await.unwrap();
+    assert_eq!((&ok["status"], &ok["applied"]), (&json!("completed"), &json!(true)));
+    let again: Value = stack.http.post(&url).json(&callback).send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["applied"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_caps_hold_under_concurrent_starts() {
+    let (server, _seen) = workflow_server().await;
+    let stack = Arc::new(stack(&server, &[("CONCURRENT_RUN_CAP", "3"), ("DAILY_RUN_CAP", "5")]).await);
+    for index in 0..8 {
+        register(&stack, &server, &format!("w{index}"), "silent", 120).await;
+    }
+    let start_all = |ids: Vec<String>| {
+        join_all(ids.into_iter().map(|id| {
+            let stack = Arc::clone(&stack);
+            tokio::spawn(async move { (id.clone(), start_now(&stack, &id).await) })
+        }))
+    };
+    let first = start_all((0..8).map(|i| format!("w{i}")).collect()).await;
+    let started: Vec<_> = first.iter().filter(|(_, (status, _))| *status == StatusCode::ACCEPTED).collect();
+    assert_eq!(started.len(), 3, "{first:?}");
+    for (_, (status, body)) in first.iter().filter(|(_, (status, _))| *status != StatusCode::ACCEPTED) {
+        assert_eq!(
+            (*status, &body["error"]["code"]),
+            (StatusCode::TOO_MANY_REQUESTS, &json!("concurrency_cap_reached"))
+        );
+    }
+    let (busy, body) = start_now(&stack, &started[0].0).await;
+    assert_eq!(
+        (busy, &body["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("already_running")),
+        "never twice at a time"
+    );
+
+    for (id, (_, run)) in &started {
+        let run_id = tollgate_core::ids::RunId::parse(run["id"].as_str().unwrap()).unwrap();
+        let token = tollgate_core::workflow::callback_token(WORKFLOW_SECRET.as_bytes(), &run_id);
+        let url = stack.url(&format!("/webhooks/workflows/{run_id}?token={token}"));
+        let response =
+            stack.http.post(url).json(&json!({"workflowId": id, "status": "completed"})).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let rest: Vec<String> =
+        first.iter().filter(|(_, (s, _))| *s != StatusCode::ACCEPTED).map(|(id, _)| id.clone()).collect();
+    let second = start_all(rest).await;
+    let codes: Vec<_> = second.iter().map(|(_, (status, body))| (*status, body["error"]["code"].clone())).collect();
+    assert_eq!(codes.iter().filter(|(status, _)| *status == StatusCode::ACCEPTED).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|(_, code)| code == "daily_cap_reached").count(), 3, "{codes:?}");
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    assert_eq!(metrics["revenue_by_day"][0]["starts"], 5, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_past_their_deadline_fail_and_three_in_a_row_alert_once() {
+    let (server, seen) = workflow_server().await;
+    let stack = stack(&server, &[]).await;
+    register(&stack, &server, "silent", "silent", 1).await;
+    let mut late_url = None;
+    for attempt in 1..=4 {
+        let (status, run) = start_now(&stack, "silent").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let failed = eventually(Duration::from_secs(10), || async {
+            run_status(&stack, "silent").await.as_deref() == Some("failed")
+        })
+        .await;
+        assert!(failed, "run {attempt} failed at its deadline");
+        let run_id = tollgate_core::ids::RunId::parse(run["id"].as_str().unwrap()).unwrap();
+        let token = tollgate_core::workflow::callback_token(WORKFLOW_SECRET.as_bytes(), &run_id);
+        late_url.get_or_insert(stack.url(&format!("/webhooks/workflows/{run_id}?token={token}")));
+    }
+    let runs = runs(&stack, "silent").await;
+    assert!(runs.iter().all(|run| run["reason"] == "no result by the deadline"), "{runs:?}");
+
+    // A late callback changes nothing.
+    let late = json!({"workflowId": "silent", "status": "completed", "earnings": 5000});
+    let answer: Value = stack.http.post(late_url.unwrap()).json(&late).send().await.unwrap().json().await.unwrap();
+    assert_eq!((&answer["status"], &answer["applied"]), (&json!("failed"), &json!(false)));
+    assert!(stack.ledger("workflow:silent").await.is_empty());
+
+    let (_, body) = stack.admin_get("/admin/alerts").await;
+    let alerts = body["alerts"].as_array().unwrap();
+    let streaks: Vec<_> = alerts.iter().filter(|a| a["kind"] == "consecutive_failures").collect();
+    assert_eq!(streaks.len(), 1, "{alerts:?}");
+    assert_eq!((&streaks[0]["workflow_id"], &streaks[0]["subject"]), (&json!("silent"), &json!("silent")));
+    assert!(alerts.iter().any(|a| a["kind"] == "error_rate"), "{alerts:?}");
+    for field in ["id", "kind", "account_id", "subject", "message", "created_at"] {
+        assert!(streaks[0].get(field).is_some(), "alerts carry {field}");
+    }
+    let posted = seen.lock().unwrap().alerts.clone();
+    let posted_streaks = posted.iter().filter(|a| a["alert"]["kind"] == "consecutive_failures").count();
+    assert_eq!(posted_streaks, 1, "posted once per incident: {posted:?}");
+    assert!(posted.iter().all(|a| a["text"].as_str().is_some()), "Slack-compatible");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_start_backs_off_then_fails_the_run() {
+    let (server, seen) = workflow_server().await;
+    let stack = stack(&server, &[]).await;
+    register(&stack, &server, "failing", "fail", 300).await;
+    register(&stack, &server, "hanging", "hang", 300).await;
+    assert_eq!(start_now(&stack, "failing").await.0, StatusCode::ACCEPTED);
+    assert_eq!(start_now(&stack, "hanging").await.0, StatusCode::ACCEPTED);
+
+    for workflow in ["failing", "hanging"] {
+        let failed = eventually(Duration::from_secs(30), || async {
+            run_status(&stack, workflow).await.as_deref() == Some("failed")
+        })
+        .await;
+        assert!(failed, "{workflow} failed after its attempts: {:?}", runs(&stack, workflow).await);
+        let reason = runs(&stack, workflow).await[0]["reason"].as_str().unwrap().to_owned();
+        assert!(reason.ends_with("on the last of 3 attempts"), "{reason}");
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await; // nothing comes after the dead letter
+    let seen = seen.lock().unwrap();
+    let attempts: Vec<Instant> = seen.starts.iter().filter(|(b, _, _)| b == "fail").map(|(_, _, at)| *at).collect();
+    assert_eq!(attempts.len(), 3, "three attempts, then the dead-letter queue");
+    let gaps: Vec<Duration> = attempts.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    // Equal jitter over a doubling ceiling (base 2 s): 1–2 s, then 2–4 s.
+    assert!(gaps[0] >= Duration::from_millis(900) && gaps[1] >= Duration::from_millis(1900), "{gaps:?}");
+    assert_eq!(seen.starts.iter().filter(|(b, _, _)| b == "hang").count(), 3);
+}
