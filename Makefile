@@ -16,6 +16,7 @@ check-edge:
 # Criterion (core cost per delivery), then the local stack under wrk beside a bare server.
 bench:
 	cargo bench -p tollgate-core --bench verify_parse
+	cargo build -p tollgate-local && cargo bench -p tollgate-tests --bench tick
 	bench/webhooks.sh
 
 # Lambda artifacts for template.yaml (arm64, provided.al2023); needs cargo-lambda and zig.

@@ -50,11 +50,24 @@ for name, resource in resources.items():
         if "RedrivePolicy" not in queue_props:
             failures.append(f"{queue}: no dead-letter queue")
 
-source = (root / "shared/app/src/lib.rs").read_text()
-code_default = int(re.search(r"DEFAULT_MAX_RECEIVES: u32 = (\d+);", source).group(1))
-template_default = template["Parameters"]["MaxReceives"]["Default"]
-if template_default != code_default:
-    failures.append(f"MaxReceives defaults to {template_default}, the code to {code_default}")
+def code_constant(path, name):
+    return int(re.search(rf"{name}: u32 = ([\d_]+);", (root / path).read_text()).group(1).replace("_", ""))
+
+
+for parameter, path, constant in [
+    ("MaxReceives", "shared/app/src/lib.rs", "DEFAULT_MAX_RECEIVES"),
+    ("RunMaxReceives", "shared/app/src/lib.rs", "DEFAULT_MAX_RECEIVES"),
+    ("DailyRunCap", "shared/core/src/workflow.rs", "DEFAULT_DAILY_STARTS"),
+    ("ConcurrentRunCap", "shared/core/src/workflow.rs", "DEFAULT_CONCURRENT_RUNS"),
+]:
+    template_default = template["Parameters"][parameter]["Default"]
+    code_default = code_constant(path, constant)
+    if template_default != code_default:
+        failures.append(f"{parameter} defaults to {template_default}, the code ({constant}) to {code_default}")
+
+runner = resources["WorkflowRunnerFunction"]["Properties"]
+if runner.get("ReservedConcurrentExecutions") != {"Ref": "ConcurrentRunCap"}:
+    failures.append("WorkflowRunnerFunction: reserved concurrency is not the concurrency cap")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))

@@ -193,7 +193,7 @@ pub async fn finds_overdue_and_recent_runs<S: Workflows + Runs>(store: &S) {
     let deadline = claim.run.deadline;
     assert!(store.overdue(Timestamp(deadline.0 - 1), 10).await.unwrap().is_empty());
     let overdue: Vec<_> = store.overdue(deadline, 10).await.unwrap().into_iter().map(|run| run.id).collect();
-    assert_eq!(overdue, [claim.run.id.clone()]);
+    assert_eq!(overdue, std::slice::from_ref(&claim.run.id));
     assert_eq!(store.open_runs().await.unwrap().len(), 1);
     let recent = store.runs_since(&workflow.spec.id, claim.run.created_at).await.unwrap();
     assert_eq!(recent.len(), 1);
