@@ -45,9 +45,8 @@ where
         }
         let now = self.app.clock.now();
         // Late: the result no longer counts, whether or not the sweep has failed the run yet.
-        let outcome =
-            if now > run.deadline { Outcome::failed("no result by the deadline", now) } else { callback.outcome(now) };
         let late = now > run.deadline;
+        let outcome = if late { Outcome::failed("no result by the deadline", now) } else { callback.outcome(now) };
         let ended = self.end(&run_id, &outcome).await?;
         let applied = ended.is_some() && !late;
         let status = match ended {

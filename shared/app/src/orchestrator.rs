@@ -189,8 +189,7 @@ pub struct TickReport {
 }
 
 /// A change to a workflow: every field optional (`PATCH`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct WorkflowPatch {
     pub name: Option<String>,
     pub webhook_url: Option<tollgate_core::workflow::WebhookUrl>,

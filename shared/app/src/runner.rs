@@ -24,46 +24,37 @@ pub enum RunnerError {
     Orchestrate(#[from] OrchestrateError),
 }
 
-/// What one delivery did, for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Started {
-    Accepted,
-    /// Ended already, accepted already, or unknown: nothing to do.
-    Nothing,
-    /// Failed for good: past its deadline, or out of attempts.
-    Failed,
-}
-
 impl<S> Orchestrator<S>
 where
     S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
 {
-    /// Handles one delivery of the `runs` queue. On `Err` the delivery has been
+    /// Handles one delivery of the `runs` queue; `Ok` means the queue may forget it (the
+    /// run was accepted, has ended, or needs nothing more). On `Err` the delivery has been
     /// delayed by an exponential backoff with jitter; on its last receive the run is
     /// failed too, and the message goes to the dead-letter queue.
-    pub async fn start_run(&self, delivery: &Delivery) -> Result<Started, RunnerError> {
+    pub async fn start_run(&self, delivery: &Delivery) -> Result<(), RunnerError> {
         let Ok(message) = serde_json::from_str::<RunMessage>(&delivery.body) else {
             // Only the orchestrator writes to this queue: a bad message is a bug to look at, not retry.
             tracing::error!(message_id = %delivery.message_id, "undecodable run message dropped");
-            return Ok(Started::Nothing);
+            return Ok(());
         };
         let store = &self.app.store;
         let Some(run) = store.run(&message.run_id).await.map_err(OrchestrateError::from)? else {
             tracing::error!(run_id = %message.run_id, "a queued run is not stored; dropped");
-            return Ok(Started::Nothing);
+            return Ok(());
         };
         if run.status != RunStatus::Queued {
-            return Ok(Started::Nothing);
+            return Ok(());
         }
         let now = self.app.clock.now();
         if now >= run.deadline {
             self.end(&run.id, &Outcome::failed("the deadline passed before the workflow accepted the start", now))
                 .await?;
-            return Ok(Started::Failed);
+            return Ok(());
         }
         let Some(workflow) = store.workflow(&run.workflow_id).await.map_err(OrchestrateError::from)? else {
             self.end(&run.id, &Outcome::failed("the workflow was removed", now)).await?;
-            return Ok(Started::Failed);
+            return Ok(());
         };
         let secret = self.settings.secret.bytes();
         let body = serde_json::to_vec(&StartRequest::new(&run, &self.settings.callback_base, secret))
@@ -82,7 +73,7 @@ where
             Ok(status) if (200..300).contains(&status) => {
                 store.mark_started(&run.id, now).await.map_err(OrchestrateError::from)?;
                 tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, "run started");
-                return Ok(Started::Accepted);
+                return Ok(());
             }
             Ok(status) => format!("the webhook answered {status}"),
             Err(error) => error.to_string(),
