@@ -25,7 +25,10 @@ fn endpoint() -> &'static str {
 #[expect(clippy::zombie_processes, reason = "the watchdog must outlive this process to stop moto after it")]
 fn start_moto() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    // moto_server's own Python, running our launcher (see scripts/moto-server.py for why).
+    let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/moto-server.py");
+    let moto = std::env::var("MOTO_SERVER")
+        .unwrap_or_else(|_| format!("\"$(dirname \"$(command -v moto_server)\")/python\" {launcher}"));
     // A watchdog shell stops moto when this test process is gone, however it ends.
     let script = format!(
         "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \

@@ -1,0 +1,153 @@
+//! Ticks on SQLite and on DynamoDB + SQS (moto), the clock set by the test: overlapping
+//! ticks start each due workflow at most once within both caps; an outage ends in one
+//! catch-up run; long runs and a poor day are alerted on once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tollgate_app::ports::queue::{Queue, QueueConsumer, QueueName};
+use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_app::ports::{accounts::Accounts, alerts::Alerts, ledger::Ledger};
+use tollgate_core::alert::AlertKind;
+use tollgate_core::cron::Schedule;
+use tollgate_core::ids::WorkflowId;
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{Caps, Outcome, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
+use tollgate_embedded::{QueueSettings, Sqlite};
+use tollgate_tests::join_all;
+use tollgate_tests::samples::orchestrator_at;
+
+const REGISTERED: Timestamp = Timestamp(1_795_510_800);
+
+trait Store: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static {}
+impl<S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static> Store for S {}
+
+/// Registers `w{index}` every five minutes, with `timeout_s`; returns when it is first due.
+async fn register(store: &impl Workflows, index: usize, timeout_s: u32) -> Timestamp {
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse(&format!("w{index}")).unwrap(),
+        name: format!("w{index}"),
+        webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
+        schedule: Schedule::parse("*/5 * * * *", "UTC").unwrap(),
+        enabled: true,
+        premium: false,
+        timeout_s,
+    };
+    let workflow = Workflow::register(spec, REGISTERED);
+    assert!(store.create(&workflow).await.unwrap());
+    workflow.next_run.unwrap()
+}
+
+fn at<S: Store>(store: &S, now: Timestamp) -> tollgate_app::orchestrator::Orchestrator<S> {
+    orchestrator_at(store.clone(), now, Caps::default(), "http://127.0.0.1:8080")
+}
+
+async fn overlapping_ticks_hold_the_caps<S: Store>(store: S) {
+    let mut due_at = None;
+    for index in 0..10 {
+        due_at = Some(register(&store, index, 300).await);
+    }
+    let now = Timestamp(due_at.unwrap().0 + 30);
+    let ticks = |caps: Caps| {
+        let orchestrator = Arc::new(orchestrator_at(store.clone(), now, caps, "http://127.0.0.1:8080"));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let orchestrator = Arc::clone(&orchestrator);
+                tokio::spawn(async move { orchestrator.tick().await.unwrap().started })
+            })
+            .collect();
+        join_all(handles)
+    };
+    let first: Vec<_> = ticks(Caps { daily_starts: 40, concurrent: 3 }).await.into_iter().flatten().collect();
+    assert_eq!(first.len(), 3, "the concurrency cap holds across ticks: {first:?}");
+    // The concurrency cap is raised: now the daily cap (5) is what binds.
+    let second: Vec<_> = ticks(Caps { daily_starts: 5, concurrent: 40 }).await.into_iter().flatten().collect();
+    assert_eq!(second.len(), 2, "the daily cap holds across ticks: {second:?}");
+    let started: Vec<_> = first.iter().chain(&second).map(|run| run.workflow_id.clone()).collect();
+    assert_eq!(started.iter().collect::<HashSet<_>>().len(), 5, "no workflow started twice: {started:?}");
+    assert_eq!(store.day_totals(&now.utc_day()).await.unwrap().starts, 5);
+
+    let mut queued = Vec::new();
+    for _ in 0..50 {
+        queued.extend(store.receive(QueueName::Runs, 10).await.unwrap());
+        if queued.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(queued.len(), 5, "each start queued once");
+}
+
+async fn an_outage_ends_in_one_catch_up_run<S: Store>(store: S) {
+    let due = register(&store, 0, 300).await;
+    // Down for a day: 288 starts were missed.
+    let back = Timestamp(due.0 + 86_400 + 17);
+    let started = at(&store, back).tick().await.unwrap().started;
+    assert_eq!(started.len(), 1, "one catch-up run, not a flood");
+    let ended = Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: back };
+    store.finish(&started[0].id, &ended).await.unwrap();
+    assert!(at(&store, Timestamp(back.0 + 10)).tick().await.unwrap().started.is_empty(), "next due after the catch-up");
+    let next = store.workflow(&started[0].workflow_id).await.unwrap().unwrap().next_run.unwrap();
+    assert!(next > back && next.0 - back.0 <= 300, "back on schedule: {next:?}");
+    assert_eq!(at(&store, next).tick().await.unwrap().started.len(), 1);
+}
+
+async fn long_runs_and_a_poor_day_are_alerted_once<S: Store>(store: S) {
+    let due = register(&store, 0, 3_600).await;
+    let run = at(&store, due).tick().await.unwrap().started.remove(0);
+    for minutes in [5, 11, 12] {
+        at(&store, Timestamp(due.0 + minutes * 60)).tick().await.unwrap();
+    }
+    let kinds = |alerts: Vec<tollgate_core::alert::Alert>| alerts.into_iter().map(|a| a.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(store.alerts(10).await.unwrap()), [AlertKind::LongRun], "once, after ten minutes");
+
+    // The run earns $10 today; the first tick of tomorrow finds the day under $50, once.
+    let ended =
+        Outcome { status: RunStatus::Completed, earnings_cents: 1_000, reason: None, at: Timestamp(due.0 + 780) };
+    store.finish(&run.id, &ended).await.unwrap();
+    let tomorrow = Timestamp((due.0 / 86_400 + 1) * 86_400 + 30);
+    at(&store, tomorrow).tick().await.unwrap();
+    at(&store, Timestamp(tomorrow.0 + 60)).tick().await.unwrap();
+    let alerts = store.alerts(10).await.unwrap();
+    assert_eq!(kinds(alerts.clone()), [AlertKind::LowRevenue, AlertKind::LongRun]);
+    assert_eq!(alerts[0].subject, due.utc_day());
+    assert!(alerts[0].message.contains("$10.00"), "{}", alerts[0].message);
+}
+
+async fn sqlite() -> Sqlite {
+    let dir = tempfile::tempdir().unwrap();
+    // Kept for the life of the test process, like the conformance suite's databases.
+    Sqlite::open(&dir.keep().join("ticks.sqlite3"), QueueSettings::default()).unwrap()
+}
+
+async fn dynamodb() -> tollgate_aws::Aws {
+    tollgate_tests::moto::fresh_store().await
+}
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(super::sqlite().await).await;
+                }
+            )+
+        }
+        mod on_dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(super::dynamodb().await).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    overlapping_ticks_hold_the_caps,
+    an_outage_ends_in_one_catch_up_run,
+    long_runs_and_a_poor_day_are_alerted_once
+);
