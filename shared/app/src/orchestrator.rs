@@ -340,13 +340,11 @@ where
         Ok(report)
     }
 
-    /// Once a day, the first tick looks at the day before: on a day workflows were
-    /// started, revenue under the threshold is an incident.
+    /// Yesterday's revenue, final since midnight: on a day workflows were started, under
+    /// the threshold is an incident. The first tick of the day raises it; the alert's id
+    /// (the day) makes every later tick's check change nothing.
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
         let yesterday = Timestamp(now.0 - DAY_SECONDS).utc_day();
-        if !self.store().claim_daily_check(&yesterday).await? {
-            return Ok(());
-        }
         let totals = self.store().day_totals(&yesterday).await?;
         if totals.starts > 0
             && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)

@@ -2,7 +2,7 @@
 //! `open_by_deadline` (`open_state`, `deadline`) is what the deadline sweep queries;
 //! `by_workflow` (`workflow_id`, `created_at`) serves a workflow's recent runs.
 //! Counters live in the same table: `COUNTER#running` (the concurrency cap),
-//! `COUNTER#DAY#<day>` (starts, completed, failed, revenue_cents), `COUNTER#CHECKED#<day>`.
+//! `COUNTER#DAY#<day>` (starts, completed, failed, revenue_cents).
 //!
 //! A claim is one transaction over the workflow (version guard), the day counter
 //! (`starts < cap`), the running counter (`running < cap`) and the new run; ending a run
@@ -340,21 +340,5 @@ impl Runs for Aws {
             failed: item.failed,
             revenue_cents: item.revenue_cents,
         })
-    }
-
-    async fn claim_daily_check(&self, day: &str) -> Result<bool, RunsError> {
-        let put = self
-            .dynamo
-            .put_item()
-            .table_name(&self.resources.runs_table)
-            .item("id", s(format!("COUNTER#CHECKED#{day}")))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(failed(describe(&error))),
-        }
     }
 }

@@ -188,14 +188,4 @@ impl Runs for Sqlite {
         .await
         .map_err(failed)
     }
-
-    async fn claim_daily_check(&self, day: &str) -> Result<bool, RunsError> {
-        let name = format!("checked:{day}");
-        self.call(move |db| {
-            db.execute("INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO NOTHING", [name])
-                .map(|inserted| inserted == 1)
-        })
-        .await
-        .map_err(failed)
-    }
 }

@@ -45,7 +45,6 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
             orchestration::concurrent_claims_hold_both_caps,
-            orchestration::claims_a_daily_check_once,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

@@ -202,15 +202,6 @@ pub async fn finds_overdue_and_recent_runs<S: Workflows + Runs>(store: &S) {
     assert!(store.overdue(deadline, 10).await.unwrap().is_empty(), "an ended run leaves the index");
 }
 
-pub async fn claims_a_daily_check_once<S: Runs + 'static>(store: &Arc<S>) {
-    let checks = (0..8).map(|_| {
-        let store = Arc::clone(store);
-        tokio::spawn(async move { store.claim_daily_check("2026-11-23").await.unwrap() })
-    });
-    assert_eq!(join_all(checks).await.into_iter().filter(|won| *won).count(), 1);
-    assert!(store.claim_daily_check("2026-11-24").await.unwrap());
-}
-
 pub async fn raises_each_incident_once_newest_first(store: &impl Alerts) {
     let workflow = WorkflowId::parse("flaky").unwrap();
     let first = alert::error_rate(&workflow, 10, 5, REGISTERED).unwrap();

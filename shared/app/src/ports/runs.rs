@@ -80,6 +80,4 @@ pub trait Runs: Send + Sync {
         since: Timestamp,
     ) -> impl Future<Output = Result<Vec<Run>, RunsError>> + Send;
     fn day_totals(&self, day: &str) -> impl Future<Output = Result<DayTotals, RunsError>> + Send;
-    /// `true` for the first caller only, per day: a once-a-day check runs once.
-    fn claim_daily_check(&self, day: &str) -> impl Future<Output = Result<bool, RunsError>> + Send;
 }
