@@ -78,7 +78,10 @@ where
                 self.stripe_webhook(verifier, request).await
             }
             (&Method::POST, ["webhooks", "workflows", run_id]) if let Some(orchestrator) = &self.orchestrator => {
-                let token = query_param(request, "token");
+                // In the callback URL as given; a workflow tool that moves it to a bearer header works too.
+                let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                let token = query_param(request, "token")
+                    .or_else(|| bearer.and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned));
                 let answer = orchestrator.callback(run_id, token.as_deref(), request.body()).await?;
                 Ok(ok_json(&answer))
             }
