@@ -2,6 +2,7 @@
 //! start the real `tollgate` binary, start or reach `moto_server`, build Stripe events.
 
 pub mod conformance;
+pub mod fake_stripe;
 pub mod moto;
 pub mod samples;
 pub mod stack;

@@ -176,6 +176,7 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
 
     let (events_queue_url, events_dlq_url) = queue_pair(&sqs, &name("events")).await;
     let (runs_queue_url, runs_dlq_url) = queue_pair(&sqs, &name("runs")).await;
+    let (fulfillment_queue_url, fulfillment_dlq_url) = queue_pair(&sqs, &name("fulfillment")).await;
     let resources = Resources {
         event_log_table: name("event-log"),
         accounts_table: name("accounts"),
@@ -187,6 +188,8 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         alerts_table: name("alerts"),
         runs_queue_url,
         runs_dead_letter_queue_url: Some(runs_dlq_url),
+        fulfillment_queue_url,
+        fulfillment_dead_letter_queue_url: Some(fulfillment_dlq_url),
     };
     (dynamo, sqs, resources)
 }

@@ -28,6 +28,7 @@ pub fn binary() -> PathBuf {
 fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(binary());
     command.args(["dev", "--addr", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    command.env_remove("TOLLGATE_ADDR").env_remove("CATALOG_PATH");
     for (name, value) in settings {
         command.env(name, value);
     }
@@ -36,8 +37,6 @@ fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
         .env("JWT_SECRET", JWT_SECRET)
         .env("WORKFLOW_SECRET", WORKFLOW_SECRET)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .env_remove("TOLLGATE_ADDR")
-        .env_remove("CATALOG_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

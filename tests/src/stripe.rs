@@ -82,3 +82,37 @@ pub fn charge_refunded(id: &str, customer: &str, amount: i64, refunded_total: i6
         "payment_intent": payment_intent,
     })
 }
+
+/// A completed `payment`-mode session for a one-off product, as our checkout creates it.
+pub fn product_checkout_session(
+    session: &str,
+    account: &str,
+    customer: &str,
+    sku: &str,
+    payment_intent: &str,
+) -> Value {
+    json!({
+        "id": session,
+        "object": "checkout.session",
+        "client_reference_id": account,
+        "customer": customer,
+        "mode": "payment",
+        "payment_intent": payment_intent,
+        "payment_status": "paid",
+        "status": "complete",
+        "metadata": {"account_id": account, "sku": sku, "quantity": "1"},
+    })
+}
+
+pub fn payment_intent_succeeded(id: &str, account: &str, customer: &str, amount: i64) -> Value {
+    json!({
+        "id": id,
+        "object": "payment_intent",
+        "customer": customer,
+        "amount": amount,
+        "amount_received": amount,
+        "currency": "usd",
+        "status": "succeeded",
+        "metadata": {"account_id": account},
+    })
+}

@@ -35,14 +35,26 @@ pub enum Origin {
     Generated,
 }
 
+/// A Stripe secret key and the API it is for. The key is never printed.
+pub struct StripeAccess {
+    pub key: String,
+    pub base: String,
+}
+
+impl StripeAccess {
+    pub fn client(&self) -> Result<tollgate_stripe::StripeApi, tollgate_app::ports::checkouts::PaymentsError> {
+        tollgate_stripe::StripeApi::new(&self.key, &self.base)
+    }
+}
+
 pub struct DevConfig {
     pub webhook_secrets: Vec<WebhookSecret>,
     pub webhook_secret_origin: Origin,
     pub tolerance_seconds: i64,
     pub jwt: jwt::Verifier,
     pub jwt_secret_origin: Origin,
-    /// Whether Stripe API calls are configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
-    pub stripe_api: Option<String>,
+    /// Stripe API calls, when configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
+    pub stripe_api: Option<StripeAccess>,
     pub catalog: Catalog,
     /// Signs workflow starts and makes callback tokens (`WORKFLOW_SECRET`, else generated).
     pub workflow_secret: WorkflowSecret,
@@ -73,7 +85,10 @@ impl DevConfig {
             Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
                 return Err(ConfigError::StripeKey);
             }
-            Some(_) => Some(env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned())),
+            Some(key) => Some(StripeAccess {
+                key,
+                base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+            }),
             None => None,
         };
         let catalog = match env("CATALOG_PATH") {

@@ -12,6 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tollgate_app::checkout::{Checkout, CheckoutSettings};
+use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
@@ -33,6 +35,7 @@ const RETRY_CAP_SECONDS: u32 = 120;
 struct Local {
     api: Api<Sqlite>,
     orchestrator: Arc<Orchestrator<Sqlite>>,
+    fulfiller: Fulfiller<Sqlite>,
     /// Wakes the event consumer as soon as a webhook has queued something.
     queued: Notify,
     /// Wakes the runner as soon as a tick or a start by hand has queued a run.
@@ -66,13 +69,29 @@ pub async fn run(
         metrics: Arc::new(LoggedMetrics),
     });
     let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
-    let api = Api::new(app, Some(webhooks), Some(config.jwt.clone())).with_orchestrator(Arc::clone(&orchestrator));
-    let local = Arc::new(Local { api, orchestrator, queued: Notify::new(), runs_queued: Notify::new() });
+    let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(config.jwt.clone()))
+        .with_orchestrator(Arc::clone(&orchestrator));
+    if let Some(stripe) = &config.stripe_api {
+        let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
+        api = api.with_checkout(Arc::new(Checkout {
+            app: Arc::clone(&app),
+            stripe: Arc::new(stripe.client()?),
+            settings,
+        }));
+    }
+    let fulfiller = Fulfiller {
+        app,
+        outbound: Arc::clone(&orchestrator.outbound),
+        secret: orchestrator.settings.secret.clone(),
+        retry: orchestrator.settings.retry,
+    };
+    let local = Arc::new(Local { api, orchestrator, fulfiller, queued: Notify::new(), runs_queued: Notify::new() });
     greet(addr, data_dir, tick, &config);
 
     let background = [
         tokio::spawn(consume(Arc::clone(&local))),
         tokio::spawn(run_workflows(Arc::clone(&local))),
+        tokio::spawn(fulfill(Arc::clone(&local))),
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
@@ -180,6 +199,27 @@ async fn run_workflows(local: Arc<Local>) {
     }
 }
 
+/// The in-process stand-in for `fulfillment` on its queue.
+async fn fulfill(local: Arc<Local>) {
+    loop {
+        match local.api.app().store.receive(QueueName::Fulfillment, RECEIVE_BATCH).await {
+            Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
+            Ok(deliveries) => {
+                for delivery in deliveries {
+                    // A refused post has already been delayed (or dead-lettered) by `fulfill`.
+                    if local.fulfiller.fulfill(&delivery).await.is_ok() {
+                        let _ = local.api.app().store.ack(&delivery).await;
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the local fulfillment queue failed; trying again shortly");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
 /// The stand-in for the EventBridge schedule: one tick every `every`, the first at start.
 async fn orchestrate(local: Arc<Local>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
@@ -223,8 +263,8 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
         );
     }
     match &config.stripe_api {
-        Some(base) => println!("  Stripe API: {base}"),
-        None => println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set)"),
+        Some(stripe) => println!("  Stripe API: {} (checkout: http://{addr}/api/checkout)", stripe.base),
+        None => println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)"),
     }
 }
 

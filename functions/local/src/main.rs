@@ -34,6 +34,11 @@ enum Command {
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
     },
+    /// Operator commands on the catalog file.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Print a signed JWT for calling the API (admin endpoints need `--role admin`).
     Token {
         /// The account id (`sub`).
@@ -45,6 +50,19 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
         /// Where `tollgate dev` keeps its generated secrets, used when JWT_SECRET is not set.
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Create or update Stripe products and prices from the catalog (`CATALOG_PATH`), keyed
+    /// by lookup key, with `STRIPE_SECRET_KEY` at `STRIPE_API_BASE`. A second run changes nothing.
+    Sync {
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
     },
@@ -65,6 +83,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Sign { payload, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.sign(&std::fs::read(payload)?));
+        }
+        Command::Catalog { command: CatalogCommand::Sync { dry_run, data_dir } } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            let stripe = config.stripe_api.as_ref().ok_or("catalog sync needs STRIPE_SECRET_KEY")?.client()?;
+            let actions = tollgate_app::catalog_sync::sync_catalog(&stripe, &config.catalog, dry_run).await?;
+            let verb = if dry_run { "would" } else { "did" };
+            if actions.is_empty() {
+                println!("the catalog and Stripe already match: nothing to change");
+            }
+            for action in &actions {
+                println!("{verb}: {action}");
+            }
         }
         Command::Token { sub, role, ttl, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;

@@ -5,6 +5,9 @@
 //! adapter passes the same conformance suite (`tests/src/conformance`).
 
 pub mod callback;
+pub mod catalog_sync;
+pub mod checkout;
+pub mod fulfillment;
 pub mod ingest;
 pub mod metrics;
 pub mod orchestrator;

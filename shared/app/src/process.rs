@@ -4,11 +4,13 @@ use crate::App;
 use crate::ports::accounts::{Accounts, AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
-use crate::ports::queue::Delivery;
+use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
+use crate::ports::queue::{Delivery, Queue, QueueError, QueueName};
 use crate::queued::{QueuedEvent, Source};
 use thiserror::Error;
 use tollgate_core::account::SubscriptionStatus;
-use tollgate_core::change::{Change, Owner, interpret};
+use tollgate_core::catalog::Grant;
+use tollgate_core::change::{Change, Owner, Purchased, interpret};
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{self, Payment};
 use tollgate_core::referral::ReferralChain;
@@ -28,6 +30,17 @@ pub enum ProcessError {
     Accounts(#[from] AccountsError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Purchases(#[from] PurchasesError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// The message on the `fulfillment` queue.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct FulfillmentMessage {
+    pub account_id: AccountId,
+    pub purchase_id: String,
 }
 
 enum Effect {
@@ -36,7 +49,7 @@ enum Effect {
     Skipped(String),
 }
 
-impl<S: EventLog + Accounts + Ledger> App<S> {
+impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. `Err` asks the queue to deliver it again; on the last
     /// allowed delivery the event is also marked `failed`, with the reason, before it
     /// goes to the dead-letter queue.
@@ -83,8 +96,11 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
 
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
-            Change::CheckoutCompleted { account, customer, referred_by } => {
+            Change::CheckoutCompleted { account, customer, referred_by, purchase } => {
                 self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
+                if let Some(bought) = purchase {
+                    self.grant(event, &account, bought).await?;
+                }
                 Ok(Effect::Applied)
             }
             Change::Subscription { owner, subscription } => {
@@ -112,12 +128,18 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
                 let account = self.owner_account(&owner).await?;
                 self.record_payment(event, &payment, &account, &ReferralChain::default()).await
             }
-            Change::Refund { payment_refs, refunded_total } => {
+            Change::Refund { payment_refs, refunded_total, full } => {
                 for payment_ref in &payment_refs {
                     let recorded = self.store.for_payment(payment_ref).await?;
                     if let Some(entries) = ledger::refund_entries(refunded_total, &recorded, &event.id) {
                         for entry in &entries {
                             self.store.post(entry).await?;
+                        }
+                        if full {
+                            let revoked = self.store.revoke_paid_by(payment_ref).await?;
+                            if revoked > 0 {
+                                tracing::info!(payment_ref, revoked, "a full refund revoked what it paid for");
+                            }
                         }
                         return Ok(Effect::Applied);
                     }
@@ -126,6 +148,34 @@ impl<S: EventLog + Accounts + Ledger> App<S> {
             }
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
+    }
+
+    /// Grants a product bought at checkout and queues its fulfillment, once: a redelivered
+    /// event finds the purchase recorded and queues it again only while it is still pending
+    /// (the fulfiller delivers a purchase once).
+    async fn grant(&self, event: &Event, account: &AccountId, bought: Purchased) -> Result<(), ProcessError> {
+        let needs_delivery = matches!(
+            self.catalog.by_sku(&bought.sku).map(|item| &item.grant),
+            Some(Grant::Product { fulfillment_url: Some(_) })
+        );
+        let purchase = Purchase {
+            id: bought.session_id,
+            account_id: account.clone(),
+            sku: bought.sku,
+            quantity: bought.quantity,
+            payment_ref: bought.payment_ref,
+            delivery: if needs_delivery { purchases::Delivery::Pending } else { purchases::Delivery::NotNeeded },
+            revoked: false,
+            created_at: event.created,
+        };
+        let stored = self.store.record_purchase(&purchase).await?;
+        if stored.delivery == purchases::Delivery::Pending {
+            let message =
+                serde_json::to_string(&FulfillmentMessage { account_id: stored.account_id, purchase_id: stored.id })
+                    .expect("a fulfillment message always serialises");
+            self.store.send(QueueName::Fulfillment, &message).await?;
+        }
+        Ok(())
     }
 
     async fn record_payment(

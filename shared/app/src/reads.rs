@@ -41,3 +41,29 @@ impl<S: Ledger> App<S> {
         self.store.for_account(account).await
     }
 }
+
+impl<S: Accounts + crate::ports::workflows::Workflows> App<S> {
+    /// The account's membership and what it opens. Premium workflows count in the order
+    /// they were registered, so a limited membership keeps the same ones.
+    pub async fn entitlements(
+        &self,
+        account: &AccountId,
+    ) -> Result<tollgate_core::entitlements::Entitlements, crate::orchestrator::OrchestrateError> {
+        let subscriptions = self.store.subscriptions(account).await?;
+        let mut premium: Vec<_> = self.store.workflows().await?.into_iter().filter(|w| w.spec.premium).collect();
+        premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
+        let premium: Vec<_> = premium.into_iter().map(|workflow| workflow.spec.id).collect();
+        Ok(tollgate_core::entitlements::entitlements(&self.catalog, &subscriptions, &premium))
+    }
+}
+
+impl<S: crate::ports::purchases::Purchases> App<S> {
+    pub async fn purchases(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<crate::ports::purchases::Purchase>, crate::ports::purchases::PurchasesError> {
+        let mut purchases = self.store.purchases(account).await?;
+        purchases.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(purchases)
+    }
+}

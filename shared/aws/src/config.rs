@@ -40,6 +40,8 @@ pub struct Resources {
     pub alerts_table: String,
     pub runs_queue_url: String,
     pub runs_dead_letter_queue_url: Option<String>,
+    pub fulfillment_queue_url: String,
+    pub fulfillment_dead_letter_queue_url: Option<String>,
 }
 
 impl Resources {
@@ -55,6 +57,8 @@ impl Resources {
             alerts_table: required("ALERTS_TABLE")?,
             runs_queue_url: required("RUNS_QUEUE_URL")?,
             runs_dead_letter_queue_url: optional("RUNS_DLQ_URL"),
+            fulfillment_queue_url: required("FULFILLMENT_QUEUE_URL")?,
+            fulfillment_dead_letter_queue_url: optional("FULFILLMENT_DLQ_URL"),
         })
     }
 }

@@ -10,7 +10,9 @@ pub mod config;
 mod dynamo;
 mod event_log;
 mod ledger;
+mod purchases;
 mod queue;
+mod rate_limits;
 mod runs;
 mod workflows;
 

@@ -18,6 +18,7 @@ impl Aws {
         match queue {
             QueueName::Events => &self.resources.events_queue_url,
             QueueName::Runs => &self.resources.runs_queue_url,
+            QueueName::Fulfillment => &self.resources.fulfillment_queue_url,
         }
     }
 }
@@ -77,6 +78,7 @@ impl QueueConsumer for Aws {
         let (url, setting) = match queue {
             QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
             QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
+            QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
         };
         let Some(url) = url else {
             return Err(QueueError(format!("{setting} is not configured")));

@@ -9,7 +9,7 @@ use thiserror::Error;
 /// The catalog shipped with tollgate (`catalog.toml` at the repository root).
 pub const DEFAULT_CATALOG: &str = include_str!("../../../catalog.toml");
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 /// How often a subscription SKU bills.
 pub enum Interval {
@@ -50,7 +50,12 @@ pub enum Grant {
         priority_support: bool,
     },
     /// A one-off product (a template, a pack) with fulfillment.
-    Product,
+    Product {
+        /// Where a purchase is announced, signed (e.g. an n8n flow that emails the download
+        /// link); none: granted with nothing to deliver.
+        #[serde(default)]
+        fulfillment_url: Option<crate::workflow::WebhookUrl>,
+    },
     /// Prepaid request credits.
     Credits {
         /// How many requests the top-up buys.

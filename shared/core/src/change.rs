@@ -2,7 +2,7 @@
 
 use crate::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use crate::catalog::{Catalog, Grant};
-use crate::ids::{AccountId, CustomerId, SubscriptionId};
+use crate::ids::{AccountId, CustomerId, Sku, SubscriptionId};
 use crate::ledger::Payment;
 use crate::money::{Cents, Currency};
 use crate::stripe::{Event, at, id_of, integer, text};
@@ -36,6 +36,8 @@ pub enum Change {
         customer: Option<CustomerId>,
         /// The referrer, from `metadata.referral_code`.
         referred_by: Option<AccountId>,
+        /// A one-off product bought in `payment` mode, to grant and fulfill.
+        purchase: Option<Purchased>,
     },
     /// A subscription was created, changed or deleted.
     Subscription {
@@ -73,9 +75,24 @@ pub enum Change {
         payment_refs: Vec<String>,
         /// Stripe's running total of what was refunded (`amount_refunded`).
         refunded_total: i64,
+        /// The whole charge is refunded: what it bought is taken back.
+        full: bool,
     },
     /// Nothing to do, and why.
     Skip(String),
+}
+
+/// A one-off product bought at checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchased {
+    /// The Checkout Session (`cs_…`): the purchase's id.
+    pub session_id: String,
+    /// What was bought.
+    pub sku: Sku,
+    /// How many.
+    pub quantity: u32,
+    /// The payment intent, what a refund names (the session when Stripe gives none).
+    pub payment_ref: String,
 }
 
 /// The event lacks what tollgate needs to apply it. It is recorded as `failed` with this reason.
@@ -91,7 +108,7 @@ fn missing(what: &str) -> Unusable {
 pub fn interpret(event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
     let object = &event.object;
     match event.event_type.as_str() {
-        "checkout.session.completed" => checkout_completed(object),
+        "checkout.session.completed" => checkout_completed(object, catalog),
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             subscription(object, event, catalog)
         }
@@ -137,7 +154,7 @@ fn money(object: &Value, amount_field: &str) -> Result<Cents, Unusable> {
     Ok(Cents::new(amount, currency))
 }
 
-fn checkout_completed(session: &Value) -> Result<Change, Unusable> {
+fn checkout_completed(session: &Value, catalog: &Catalog) -> Result<Change, Unusable> {
     let account = match account_in(session, &["client_reference_id"])? {
         Some(account) => account,
         None => account_in(session, &["metadata", "account_id"])?
@@ -147,7 +164,28 @@ fn checkout_completed(session: &Value) -> Result<Change, Unusable> {
     let referred_by = text(session, &["metadata", "referral_code"])
         .and_then(|code| AccountId::parse(&code).ok())
         .filter(|referrer| referrer != &account);
-    Ok(Change::CheckoutCompleted { account, customer: customer_of(session)?, referred_by })
+    Ok(Change::CheckoutCompleted {
+        account,
+        customer: customer_of(session)?,
+        referred_by,
+        purchase: purchased(session, catalog)?,
+    })
+}
+
+/// The product a `payment`-mode session bought, named by our checkout's `metadata.sku`.
+fn purchased(session: &Value, catalog: &Catalog) -> Result<Option<Purchased>, Unusable> {
+    if text(session, &["mode"]).as_deref() != Some("payment") {
+        return Ok(None);
+    }
+    let Some(sku) = text(session, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()) else { return Ok(None) };
+    if !matches!(catalog.by_sku(&sku).map(|item| &item.grant), Some(Grant::Product { .. })) {
+        return Ok(None);
+    }
+    let session_id = text(session, &["id"]).ok_or_else(|| missing("checkout session id"))?;
+    let payment_ref = id_of(session, &["payment_intent"]).unwrap_or_else(|| session_id.clone());
+    // A session's quantity is on its line items, which webhooks do not include; our metadata carries it.
+    let quantity = text(session, &["metadata", "quantity"]).and_then(|q| q.parse().ok()).unwrap_or(1);
+    Ok(Some(Purchased { session_id, sku, quantity, payment_ref }))
 }
 
 fn subscription(object: &Value, event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
@@ -253,7 +291,9 @@ fn charge_refunded(charge: &Value) -> Result<Change, Unusable> {
     if payment_refs.is_empty() {
         return Err(missing("payment_intent and invoice on the charge"));
     }
-    Ok(Change::Refund { payment_refs, refunded_total })
+    let amount = integer(charge, &["amount"]).unwrap_or(i64::MAX);
+    let full = charge.get("refunded").and_then(Value::as_bool).unwrap_or(false) || refunded_total >= amount;
+    Ok(Change::Refund { payment_refs, refunded_total, full })
 }
 
 #[cfg(test)]
@@ -324,6 +364,7 @@ mod tests {
                 account: AccountId::parse("acct_1").unwrap(),
                 customer: Some(CustomerId::parse("cus_1").unwrap()),
                 referred_by: Some(AccountId::parse("acct_ref").unwrap()),
+                purchase: None,
             }
         );
         let own = json!({"id": "cs_1", "metadata": {"account_id": "acct_1", "referral_code": "acct_1"}});
@@ -380,12 +421,42 @@ mod tests {
             json!({"id": "ch_1", "amount": 2999, "amount_refunded": 1000, "currency": "usd", "payment_intent": "pi_1"});
         assert_eq!(
             read("charge.refunded", charge).unwrap(),
-            Change::Refund { payment_refs: vec!["pi_1".into()], refunded_total: 1000 }
+            Change::Refund { payment_refs: vec!["pi_1".into()], refunded_total: 1000, full: false }
         );
     }
 
     #[test]
     fn other_types_are_skipped_with_a_reason() {
         assert!(matches!(read("customer.created", json!({"id": "cus_1"})), Ok(Change::Skip(_))));
+    }
+
+    #[test]
+    fn a_payment_mode_checkout_of_a_product_is_a_purchase() {
+        let session = json!({"id": "cs_9", "mode": "payment", "client_reference_id": "acct_1", "payment_intent": "pi_9",
+                             "metadata": {"account_id": "acct_1", "sku": "template_budget_tracker", "quantity": "2"}});
+        let Ok(Change::CheckoutCompleted { purchase: Some(purchase), .. }) =
+            read("checkout.session.completed", session)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (purchase.session_id.as_str(), purchase.payment_ref.as_str(), purchase.quantity),
+            ("cs_9", "pi_9", 2)
+        );
+        let plan = json!({"id": "cs_8", "mode": "subscription", "client_reference_id": "acct_1", "metadata": {"sku": "api_pro"}});
+        assert!(matches!(
+            read("checkout.session.completed", plan),
+            Ok(Change::CheckoutCompleted { purchase: None, .. })
+        ));
+    }
+
+    #[test]
+    fn a_refund_is_full_when_the_whole_charge_is_refunded() {
+        let partial =
+            json!({"id": "ch_1", "amount": 1000, "amount_refunded": 400, "refunded": false, "payment_intent": "pi_1"});
+        let full =
+            json!({"id": "ch_1", "amount": 1000, "amount_refunded": 1000, "refunded": true, "payment_intent": "pi_1"});
+        assert!(matches!(read("charge.refunded", partial), Ok(Change::Refund { full: false, .. })));
+        assert!(matches!(read("charge.refunded", full), Ok(Change::Refund { full: true, .. })));
     }
 }

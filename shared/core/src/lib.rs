@@ -11,7 +11,9 @@ pub mod account;
 pub mod alert;
 pub mod catalog;
 pub mod change;
+pub mod checkout;
 pub mod cron;
+pub mod entitlements;
 pub mod ids;
 pub mod ledger;
 pub mod money;
@@ -19,9 +21,10 @@ pub mod referral;
 pub mod retry;
 pub mod signature;
 pub mod stripe;
+pub mod sync;
 pub mod time;
 pub mod workflow;
 
 /// The Stripe API version tollgate is written against. Webhook endpoints and API
 /// clients are pinned to it; older versions are still read (see [`stripe`]).
-pub const STRIPE_API_VERSION: &str = "2025-09-30.clover";
+pub const STRIPE_API_VERSION: &str = "2026-09-30.endive";

@@ -13,7 +13,9 @@ mod accounts;
 mod alerts;
 mod event_log;
 mod ledger;
+mod purchases;
 mod queue;
+mod rate_limits;
 mod runs;
 mod workflows;
 
@@ -92,6 +94,20 @@ CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, created_at);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS purchases (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    payment_ref TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purchases_by_account ON purchases (account_id);
+CREATE INDEX IF NOT EXISTS purchases_by_payment ON purchases (payment_ref);
+CREATE TABLE IF NOT EXISTS rate_windows (
+    account_id TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    PRIMARY KEY (account_id, window_start)
 );
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,

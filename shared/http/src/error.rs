@@ -6,12 +6,15 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::json;
 use thiserror::Error;
+use tollgate_app::checkout::CheckoutError;
 use tollgate_app::ingest::IngestError;
 use tollgate_app::orchestrator::OrchestrateError;
 use tollgate_app::ports::accounts::AccountsError;
 use tollgate_app::ports::alerts::AlertsError;
+use tollgate_app::ports::checkouts::PaymentsError;
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
+use tollgate_app::ports::purchases::PurchasesError;
 use tollgate_core::signature::SignatureError;
 
 #[derive(Debug, Error)]
@@ -40,6 +43,15 @@ pub enum ApiError {
     CapReached { code: &'static str, message: String },
     #[error("the callback token does not open this run")]
     InvalidToken,
+    /// No such thing, with its own code (`unknown_sku`, `no_customer`).
+    #[error("{message}")]
+    Absent { code: &'static str, message: String },
+    /// Too many requests from one account; `Retry-After` says when to come back.
+    #[error("{message}")]
+    RateLimited { retry_after: u32, message: String },
+    /// Stripe refused what we asked (a bug or a misconfiguration on our side).
+    #[error("the payment provider refused the request")]
+    PaymentProvider(String),
     /// Storage or queue trouble: retrying later can succeed (Stripe will).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -63,6 +75,9 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::CapReached { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            ApiError::Absent { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         }
     }
@@ -71,6 +86,7 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             ApiError::Unavailable(_) => "tollgate cannot take this right now; retry later".to_owned(),
+            ApiError::PaymentProvider(_) => "the payment provider refused the request".to_owned(),
             other => other.to_string(),
         }
     }
@@ -86,7 +102,11 @@ impl ApiError {
         if let ApiError::InvalidRequest { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        json_response(status, &body)
+        let mut response = json_response(status, &body);
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
+        }
+        response
     }
 }
 
@@ -121,6 +141,32 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Ledger(_)
             | OrchestrateError::Accounts(_) => ApiError::Unavailable(message),
         }
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(error: CheckoutError) -> Self {
+        let message = error.to_string();
+        match error {
+            CheckoutError::Invalid(invalid) => {
+                ApiError::InvalidRequest { field: invalid.field, reason: invalid.reason }
+            }
+            CheckoutError::UnknownSku => ApiError::Absent { code: "unknown_sku", message },
+            CheckoutError::NoCustomer => ApiError::Absent { code: "no_customer", message },
+            CheckoutError::AlreadySubscribed => ApiError::Conflict { code: "already_subscribed", message },
+            CheckoutError::RateLimited { retry_after } => ApiError::RateLimited { retry_after, message },
+            CheckoutError::Stripe(PaymentsError::Refused(reason)) => ApiError::PaymentProvider(reason),
+            CheckoutError::NotSynced(_)
+            | CheckoutError::Stripe(PaymentsError::Unavailable(_))
+            | CheckoutError::Accounts(_)
+            | CheckoutError::RateLimits(_) => ApiError::Unavailable(message),
+        }
+    }
+}
+
+impl From<PurchasesError> for ApiError {
+    fn from(error: PurchasesError) -> Self {
+        ApiError::Unavailable(error.to_string())
     }
 }
 

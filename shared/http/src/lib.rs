@@ -15,12 +15,15 @@ use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
 use tollgate_app::App;
+use tollgate_app::checkout::Checkout;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
+use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::queue::{Queue, QueueConsumer};
+use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::ids::{AccountId, WorkflowId};
@@ -42,14 +45,20 @@ pub struct Api<S> {
     webhooks: Option<Verifier>,
     jwt: Option<jwt::Verifier>,
     orchestrator: Option<Arc<Orchestrator<S>>>,
+    checkout: Option<Arc<Checkout<S>>>,
 }
 
 impl<S> Api<S>
 where
-    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts,
+    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts + Purchases + RateLimits,
 {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Verifier>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt, orchestrator: None }
+        Self { app, webhooks, jwt, orchestrator: None, checkout: None }
+    }
+
+    /// Serves `/api/checkout` and `/api/portal` (with a JWT verifier).
+    pub fn with_checkout(self, checkout: Arc<Checkout<S>>) -> Self {
+        Self { checkout: Some(checkout), ..self }
     }
 
     /// Serves workflow callbacks and, with a JWT verifier, the workflow admin routes.
@@ -84,6 +93,28 @@ where
                     .or_else(|| bearer.and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned));
                 let answer = orchestrator.callback(run_id, token.as_deref(), request.body()).await?;
                 Ok(ok_json(&answer))
+            }
+            (&Method::POST, ["api", "checkout"])
+                if self.jwt.is_some()
+                    && let Some(checkout) = &self.checkout =>
+            {
+                let account = self.user(request)?;
+                Ok(ok_json(&checkout.checkout(&account, request.body()).await?))
+            }
+            (&Method::POST, ["api", "portal"])
+                if self.jwt.is_some()
+                    && let Some(checkout) = &self.checkout =>
+            {
+                let account = self.user(request)?;
+                Ok(ok_json(&json!({ "url": checkout.portal(&account).await? })))
+            }
+            (&Method::GET, ["api", "me", "purchases"]) if self.jwt.is_some() => {
+                let account = self.user(request)?;
+                Ok(ok_json(&json!({ "purchases": self.app.purchases(&account).await? })))
+            }
+            (&Method::GET, ["api", "me", "entitlements"]) if self.jwt.is_some() => {
+                let account = self.user(request)?;
+                Ok(ok_json(&self.app.entitlements(&account).await?))
             }
             (&Method::GET, ["admin", "events"]) if self.jwt.is_some() => {
                 self.admin(request)?;
@@ -141,12 +172,21 @@ where
             ["health"] => true,
             ["webhooks", "stripe"] => self.webhooks.is_some(),
             ["webhooks", "workflows", _] => self.orchestrator.is_some(),
+            ["api", "checkout" | "portal"] => self.jwt.is_some() && self.checkout.is_some(),
+            ["api", "me", "purchases" | "entitlements"] => self.jwt.is_some(),
             ["admin", "events" | "alerts" | "metrics" | "ledger"] | ["admin", "accounts", _] => self.jwt.is_some(),
             ["admin", "workflows"] | ["admin", "workflows", _] | ["admin", "workflows", _, "run" | "runs"] => {
                 self.jwt.is_some() && self.orchestrator.is_some()
             }
             _ => false,
         }
+    }
+
+    /// The signed-in account: the JWT's `sub`.
+    fn user(&self, request: &Request<Bytes>) -> Result<AccountId, ApiError> {
+        let jwt = self.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
+        let claims = jwt.bearer(request.headers(), self.app.clock.now())?;
+        AccountId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized)
     }
 
     fn admin(&self, request: &Request<Bytes>) -> Result<(), ApiError> {
@@ -167,7 +207,7 @@ async fn workflow_admin<S>(
     body: &Bytes,
 ) -> Result<Response<Bytes>, ApiError>
 where
-    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts,
+    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts + Purchases + RateLimits,
 {
     let id = |text: &str| WorkflowId::parse(text).map_err(|e| ApiError::invalid("workflow_id", &e.to_string()));
     match (method, rest) {

@@ -9,6 +9,8 @@ use lambda_http::{Body, Request, Response};
 use std::future::Future;
 use std::sync::Arc;
 use thiserror::Error;
+use tollgate_app::checkout::{Checkout, CheckoutSettings, SettingError as CheckoutSettingError};
+use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::{App, SystemClock};
@@ -31,6 +33,8 @@ pub enum StartError {
     Settings(#[from] SettingsError),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    #[error(transparent)]
+    Checkout(#[from] CheckoutSettingError),
 }
 
 impl std::fmt::Debug for StartError {
@@ -77,6 +81,30 @@ pub fn orchestrator_from_env(app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, St
     let settings = Settings::read(secret, callback_base, |name| std::env::var(name).ok())?;
     let outbound = tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))?;
     Ok(Orchestrator { app, settings, outbound: Arc::new(outbound), metrics: Arc::new(emf::Emf) })
+}
+
+/// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
+/// (default Stripe's) and the checkout URLs. Called once per cold start.
+pub fn checkout_from_env(app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
+    let stripe = stripe_api()?;
+    let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), None)?;
+    Ok(Checkout { app, stripe: Arc::new(stripe), settings })
+}
+
+/// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`.
+pub fn stripe_api() -> Result<tollgate_stripe::StripeApi, StartError> {
+    let key = tollgate_aws::config::required("STRIPE_SECRET_KEY")?;
+    let base = tollgate_aws::config::optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+    tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))
+}
+
+/// The fulfiller over `app`: signs with `WORKFLOW_SECRET`, retries like the runner.
+pub fn fulfiller_from_env(app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartError> {
+    let secret = WorkflowSecret::new(&tollgate_aws::config::required("WORKFLOW_SECRET")?)
+        .ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
+    let retry = Settings::read(secret.clone(), String::new(), |name| std::env::var(name).ok())?.retry;
+    let outbound = tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))?;
+    Ok(Fulfiller { app, outbound: Arc::new(outbound), secret, retry })
 }
 
 /// Answers one API Gateway request with the shared router.

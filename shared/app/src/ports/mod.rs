@@ -2,11 +2,15 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod checkouts;
 pub mod clock;
 pub mod event_log;
 pub mod ledger;
 pub mod outbound;
+pub mod purchases;
 pub mod queue;
+pub mod rate_limits;
 pub mod run_metrics;
 pub mod runs;
+pub mod stripe_catalog;
 pub mod workflows;

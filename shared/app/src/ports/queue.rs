@@ -1,11 +1,13 @@
 use std::future::Future;
 use thiserror::Error;
 
-/// The queues between functions: Stripe events for the processor, runs for the runner.
+/// The queues between functions: Stripe events for the processor, runs for the runner,
+/// purchases for the fulfiller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
     Events,
     Runs,
+    Fulfillment,
 }
 
 impl QueueName {
@@ -13,6 +15,7 @@ impl QueueName {
         match self {
             QueueName::Events => "events",
             QueueName::Runs => "runs",
+            QueueName::Fulfillment => "fulfillment",
         }
     }
 }

@@ -1,0 +1,235 @@
+//! Checkout and billing-portal links for signed-in buyers.
+//!
+//! A retried request, a double click or twenty concurrent first checkouts never make
+//! two customers or two sessions: the customer is created under an idempotency key
+//! derived from the account and stored with a conditional write (the first link wins),
+//! and the session is created under a key derived from the request.
+
+use crate::App;
+use crate::ports::accounts::{Accounts, AccountsError};
+use crate::ports::checkouts::{Checkouts, NewSession, PaymentsError, Session};
+use crate::ports::rate_limits::{RateLimits, RateLimitsError};
+use std::sync::Arc;
+use thiserror::Error;
+use tollgate_core::checkout::{
+    self, CheckoutRefusal, CheckoutRequest, InvalidCheckout, RedirectAllowList, customer_key, session_key,
+};
+use tollgate_core::ids::{AccountId, CustomerId};
+use tollgate_core::time::Timestamp;
+
+/// Payment requests per account per minute, by default.
+pub const DEFAULT_PAYMENT_REQUESTS_PER_MINUTE: u32 = 10;
+const WINDOW_SECONDS: i64 = 60;
+
+/// Read once at start.
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    /// Where redirect URLs may point.
+    pub redirects: RedirectAllowList,
+    /// Used when a request names none.
+    pub success_url: String,
+    pub cancel_url: String,
+    /// Where the billing portal sends the buyer back.
+    pub portal_return_url: String,
+    /// Payment requests per account per minute.
+    pub per_minute: u32,
+}
+
+#[derive(Debug, Error)]
+pub enum SettingError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{0} must be a whole number")]
+    NotANumber(&'static str),
+    #[error("{0} is not on an origin of CHECKOUT_REDIRECT_ORIGINS")]
+    NotAllowed(&'static str),
+}
+
+impl CheckoutSettings {
+    /// Reads `CHECKOUT_SUCCESS_URL`, `CHECKOUT_CANCEL_URL`, `PORTAL_RETURN_URL`,
+    /// `CHECKOUT_REDIRECT_ORIGINS` (default: the origins of those three) and
+    /// `PAYMENT_RATE_LIMIT_PER_MINUTE` through `lookup`; `fallback_origin` stands in for
+    /// unset URLs (the local stack's own address), none in the cloud.
+    pub fn read(lookup: impl Fn(&str) -> Option<String>, fallback_origin: Option<&str>) -> Result<Self, SettingError> {
+        let value = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let url = |name: &'static str, path: &str| {
+            value(name)
+                .or_else(|| fallback_origin.map(|origin| format!("{origin}{path}")))
+                .ok_or(SettingError::Missing(name))
+        };
+        let success_url = url("CHECKOUT_SUCCESS_URL", "/checkout/success")?;
+        let cancel_url = url("CHECKOUT_CANCEL_URL", "/checkout/cancel")?;
+        let portal_return_url = url("PORTAL_RETURN_URL", "/account")?;
+        let origins = value("CHECKOUT_REDIRECT_ORIGINS")
+            .unwrap_or_else(|| [&success_url, &cancel_url, &portal_return_url].map(|url| origin_of(url)).join(","));
+        let redirects = RedirectAllowList::new(&origins);
+        for (name, url) in [
+            ("CHECKOUT_SUCCESS_URL", &success_url),
+            ("CHECKOUT_CANCEL_URL", &cancel_url),
+            ("PORTAL_RETURN_URL", &portal_return_url),
+        ] {
+            if !redirects.allows(url) {
+                return Err(SettingError::NotAllowed(name));
+            }
+        }
+        let per_minute = value("PAYMENT_RATE_LIMIT_PER_MINUTE")
+            .map_or(Ok(DEFAULT_PAYMENT_REQUESTS_PER_MINUTE), |v| {
+                v.trim().parse().map_err(|_| SettingError::NotANumber("PAYMENT_RATE_LIMIT_PER_MINUTE"))
+            })?;
+        Ok(Self { redirects, success_url, cancel_url, portal_return_url, per_minute })
+    }
+}
+
+fn origin_of(url: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    url[..end].to_owned()
+}
+
+/// The checkout use cases: the app plus the Stripe client.
+pub struct Checkout<S> {
+    pub app: Arc<App<S>>,
+    pub stripe: Arc<dyn Checkouts>,
+    pub settings: CheckoutSettings,
+}
+
+#[derive(Debug, Error)]
+pub enum CheckoutError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidCheckout),
+    #[error("no such SKU")]
+    UnknownSku,
+    #[error("this plan is already active on the account")]
+    AlreadySubscribed,
+    #[error("the account has no Stripe customer yet (it has never checked out)")]
+    NoCustomer,
+    #[error("too many payment requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u32 },
+    #[error("{0} has no active Stripe price: run `tollgate catalog sync`")]
+    NotSynced(String),
+    #[error(transparent)]
+    Stripe(#[from] PaymentsError),
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    RateLimits(#[from] RateLimitsError),
+}
+
+/// A created session, as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckoutLink {
+    pub id: String,
+    pub url: String,
+}
+
+impl<S: Accounts + RateLimits> Checkout<S> {
+    /// Counts the request against the account's payment rate limit.
+    async fn limit(&self, account: &AccountId, now: Timestamp) -> Result<(), CheckoutError> {
+        let window = Timestamp(now.0 - now.0.rem_euclid(WINDOW_SECONDS));
+        if self.app.store.hit(account, window, self.settings.per_minute).await? {
+            Ok(())
+        } else {
+            let retry_after = u32::try_from(window.0 + WINDOW_SECONDS - now.0).unwrap_or(1).max(1);
+            Err(CheckoutError::RateLimited { retry_after })
+        }
+    }
+
+    /// `POST /api/checkout`.
+    pub async fn checkout(&self, account: &AccountId, body: &[u8]) -> Result<CheckoutLink, CheckoutError> {
+        let now = self.app.clock.now();
+        self.limit(account, now).await?;
+        let request = CheckoutRequest::parse(body)?;
+        let item = self.app.catalog.by_sku(&request.sku).ok_or(CheckoutError::UnknownSku)?;
+        let subscriptions = self.app.store.subscriptions(account).await?;
+        let mode = checkout::check(item, &request, &subscriptions).map_err(|refusal| match refusal {
+            CheckoutRefusal::NotForSale => InvalidCheckout { field: "sku", reason: "is not for sale".into() }.into(),
+            CheckoutRefusal::AlreadySubscribed => CheckoutError::AlreadySubscribed,
+            CheckoutRefusal::Invalid(invalid) => invalid.into(),
+        })?;
+        let success_url = self.redirect("success_url", request.success_url.as_deref(), &self.settings.success_url)?;
+        let cancel_url = self.redirect("cancel_url", request.cancel_url.as_deref(), &self.settings.cancel_url)?;
+        let lookup_key = item.lookup_key.as_deref().expect("a SKU for sale has a lookup key");
+        let price_id =
+            self.stripe.price_for(lookup_key).await?.ok_or_else(|| CheckoutError::NotSynced(item.sku.to_string()))?;
+        let customer = self.customer(account).await?;
+        let mut metadata = vec![("account_id", account.to_string()), ("sku", item.sku.to_string())];
+        if let Some(referrer) = &request.referral_code {
+            metadata.push(("referral_code", referrer.to_string()));
+        }
+        if mode == tollgate_core::checkout::Mode::Payment {
+            // Webhooks carry no line items: the purchase's quantity travels in the metadata.
+            metadata.push(("quantity", request.quantity.to_string()));
+        }
+        let key = session_key(account, &request, &success_url, &cancel_url, now.0.div_euclid(3600));
+        let session = NewSession {
+            mode,
+            customer,
+            price_id,
+            quantity: request.quantity,
+            account: account.clone(),
+            metadata,
+            success_url,
+            cancel_url,
+        };
+        let Session { id, url } = self.stripe.create_session(&session, &key).await?;
+        tracing::info!(account_id = %account, sku = %item.sku, session_id = %id, "checkout session created");
+        Ok(CheckoutLink { id, url })
+    }
+
+    /// `POST /api/portal`: the billing portal of the account's customer.
+    pub async fn portal(&self, account: &AccountId) -> Result<String, CheckoutError> {
+        self.limit(account, self.app.clock.now()).await?;
+        let profile = self.app.store.profile(account).await?;
+        let customer = profile.and_then(|profile| profile.stripe_customer_id).ok_or(CheckoutError::NoCustomer)?;
+        Ok(self.stripe.create_portal(&customer, &self.settings.portal_return_url).await?)
+    }
+
+    fn redirect(&self, field: &'static str, asked: Option<&str>, default: &str) -> Result<String, CheckoutError> {
+        match asked {
+            None => Ok(default.to_owned()),
+            Some(url) if self.settings.redirects.allows(url) => Ok(url.to_owned()),
+            Some(_) => Err(InvalidCheckout { field, reason: "is not on an allowed origin".into() }.into()),
+        }
+    }
+
+    /// The account's one Stripe customer. Concurrent first checkouts all ask Stripe under
+    /// the account's idempotency key (one customer), and the conditional link keeps the
+    /// first stored; everyone then uses the stored one.
+    async fn customer(&self, account: &AccountId) -> Result<CustomerId, CheckoutError> {
+        if let Some(customer) = self.app.store.profile(account).await?.and_then(|p| p.stripe_customer_id) {
+            return Ok(customer);
+        }
+        let created = self.stripe.create_customer(account, &customer_key(account)).await?;
+        self.app.store.link_customer(account, Some(&created), None).await?;
+        let stored = self.app.store.profile(account).await?.and_then(|p| p.stripe_customer_id);
+        Ok(stored.unwrap_or(created))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_the_allow_list_to_the_configured_origins() {
+        let env = |name: &str| match name {
+            "CHECKOUT_SUCCESS_URL" => Some("https://app.example.com/thanks".to_owned()),
+            "CHECKOUT_CANCEL_URL" => Some("https://app.example.com/pricing".to_owned()),
+            "PORTAL_RETURN_URL" => Some("https://app.example.com/account".to_owned()),
+            _ => None,
+        };
+        let settings = CheckoutSettings::read(env, None).unwrap();
+        assert!(settings.redirects.allows("https://app.example.com/other"));
+        assert!(!settings.redirects.allows("https://evil.example.com/"));
+        assert_eq!(settings.per_minute, DEFAULT_PAYMENT_REQUESTS_PER_MINUTE);
+        assert!(matches!(CheckoutSettings::read(|_| None, None), Err(SettingError::Missing("CHECKOUT_SUCCESS_URL"))));
+        let local = CheckoutSettings::read(|_| None, Some("http://127.0.0.1:8080")).unwrap();
+        assert_eq!(local.success_url, "http://127.0.0.1:8080/checkout/success");
+        let outside = |name: &str| match name {
+            "CHECKOUT_REDIRECT_ORIGINS" => Some("https://app.example.com".to_owned()),
+            "CHECKOUT_SUCCESS_URL" => Some("https://elsewhere.example.com/".to_owned()),
+            _ => env(name),
+        };
+        assert!(matches!(CheckoutSettings::read(outside, None), Err(SettingError::NotAllowed("CHECKOUT_SUCCESS_URL"))));
+    }
+}

@@ -1,0 +1,101 @@
+//! Fulfillment of one-off products: a signed POST to the product's fulfillment webhook
+//! (e.g. an n8n flow that emails the download link), retried with backoff, once per purchase.
+
+use crate::App;
+use crate::orchestrator::{Retry, WorkflowSecret};
+use crate::ports::outbound::{Outbound, OutboundRequest};
+use crate::ports::purchases::{Delivery, Purchases, PurchasesError};
+use crate::ports::queue::{self, QueueConsumer, QueueError};
+use crate::process::FulfillmentMessage;
+use rand::Rng;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tollgate_core::catalog::Grant;
+use tollgate_core::retry::backoff_seconds;
+use tollgate_core::workflow::start_signature;
+
+/// How long a fulfillment webhook has to answer.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The fulfiller: the app, and what it signs and sends with.
+pub struct Fulfiller<S> {
+    pub app: Arc<App<S>>,
+    pub outbound: Arc<dyn Outbound>,
+    /// Signs the POST (`Tollgate-Signature`), as workflow starts are.
+    pub secret: WorkflowSecret,
+    pub retry: Retry,
+}
+
+#[derive(Debug, Error)]
+pub enum FulfillError {
+    #[error("the fulfillment webhook did not take the purchase ({reason}); retrying in {retry_in} s")]
+    NotTaken { reason: String, retry_in: u32 },
+    #[error(transparent)]
+    Purchases(#[from] PurchasesError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl<S: Purchases + QueueConsumer> Fulfiller<S> {
+    /// Handles one delivery of the `fulfillment` queue; `Ok` means it may be forgotten.
+    /// On `Err` the delivery has been delayed by a backoff; after the last attempt the
+    /// purchase is marked `failed` and the message dead-lettered.
+    pub async fn fulfill(&self, delivery: &queue::Delivery) -> Result<(), FulfillError> {
+        let Ok(message) = serde_json::from_str::<FulfillmentMessage>(&delivery.body) else {
+            tracing::error!(message_id = %delivery.message_id, "undecodable fulfillment message dropped");
+            return Ok(());
+        };
+        let store = &self.app.store;
+        let Some(purchase) = store.purchase(&message.account_id, &message.purchase_id).await? else {
+            tracing::error!(purchase_id = %message.purchase_id, "a queued purchase is not stored; dropped");
+            return Ok(());
+        };
+        if purchase.revoked || purchase.delivery != Delivery::Pending {
+            return Ok(());
+        }
+        let url = match self.app.catalog.by_sku(&purchase.sku).map(|item| &item.grant) {
+            Some(Grant::Product { fulfillment_url: Some(url) }) => url.as_str().to_owned(),
+            _ => {
+                store.set_delivery(&purchase.account_id, &purchase.id, Delivery::NotNeeded).await?;
+                return Ok(());
+            }
+        };
+        let body = json!({
+            "purchaseId": purchase.id,
+            "accountId": purchase.account_id,
+            "sku": purchase.sku,
+            "quantity": purchase.quantity,
+        })
+        .to_string()
+        .into_bytes();
+        let signature = start_signature(self.secret.bytes(), self.app.clock.now(), &body);
+        let request = OutboundRequest {
+            url,
+            headers: vec![("content-type", "application/json".to_owned()), ("tollgate-signature", signature)],
+            body,
+            timeout: POST_TIMEOUT,
+        };
+        let reason = match self.outbound.post(request).await {
+            Ok(status) if (200..300).contains(&status) => {
+                store.set_delivery(&purchase.account_id, &purchase.id, Delivery::Delivered).await?;
+                tracing::info!(purchase_id = %purchase.id, sku = %purchase.sku, "purchase fulfilled");
+                return Ok(());
+            }
+            Ok(status) => format!("it answered {status}"),
+            Err(error) => error.to_string(),
+        };
+        if delivery.receive_count >= self.retry.max_receives {
+            tracing::error!(purchase_id = %purchase.id, %reason, "fulfillment failed on its last attempt");
+            store.set_delivery(&purchase.account_id, &purchase.id, Delivery::Failed).await?;
+            store.retry_after(delivery, 0).await?;
+            return Err(FulfillError::NotTaken { reason, retry_in: 0 });
+        }
+        let retry = self.retry;
+        let retry_in =
+            backoff_seconds(delivery.receive_count, retry.base_seconds, retry.cap_seconds, rand::rng().random());
+        store.retry_after(delivery, retry_in).await?;
+        Err(FulfillError::NotTaken { reason, retry_in })
+    }
+}

@@ -1,0 +1,58 @@
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use thiserror::Error;
+use tollgate_core::ids::{AccountId, Sku};
+use tollgate_core::time::Timestamp;
+
+#[derive(Debug, Error)]
+#[error("purchases: {0}")]
+pub struct PurchasesError(pub String);
+
+/// Where a purchase's fulfillment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Queued for the product's fulfillment webhook.
+    Pending,
+    Delivered,
+    /// The webhook refused every attempt.
+    Failed,
+    /// The product has no fulfillment webhook: granted, nothing to send.
+    NotNeeded,
+}
+
+/// A one-off product bought by an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    /// The Checkout Session (`cs_…`).
+    pub id: String,
+    pub account_id: AccountId,
+    pub sku: Sku,
+    pub quantity: u32,
+    /// The payment intent (what a refund names).
+    pub payment_ref: String,
+    pub delivery: Delivery,
+    /// A full refund revokes the grant.
+    pub revoked: bool,
+    pub created_at: Timestamp,
+}
+
+/// Purchases of one-off products, and their grants.
+pub trait Purchases: Send + Sync {
+    /// Stores a new purchase; the stored one when it is already there (a redelivered event).
+    fn record_purchase(&self, purchase: &Purchase) -> impl Future<Output = Result<Purchase, PurchasesError>> + Send;
+    fn purchase(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Purchase>, PurchasesError>> + Send;
+    fn purchases(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Purchase>, PurchasesError>> + Send;
+    fn set_delivery(
+        &self,
+        account: &AccountId,
+        id: &str,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), PurchasesError>> + Send;
+    /// Revokes the purchases paid by `payment_ref`; how many were revoked.
+    fn revoke_paid_by(&self, payment_ref: &str) -> impl Future<Output = Result<usize, PurchasesError>> + Send;
+}

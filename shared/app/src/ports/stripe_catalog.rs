@@ -1,0 +1,15 @@
+use crate::ports::checkouts::Paid;
+use tollgate_core::catalog::Item;
+use tollgate_core::sync::StripePrice;
+
+/// Stripe's products and prices, as catalog sync reads and writes them.
+pub trait StripeCatalog: Send + Sync {
+    /// The prices (active or not) carrying any of `lookup_keys`, with their products.
+    fn prices<'a>(&'a self, lookup_keys: &'a [String]) -> Paid<'a, Vec<StripePrice>>;
+    /// A product named after `item`, with `metadata.sku`; returns its id.
+    fn create_product<'a>(&'a self, item: &'a Item, idempotency_key: &'a str) -> Paid<'a, String>;
+    /// A price for `item` on `product_id`, taking over the item's lookup key; returns its id.
+    fn create_price<'a>(&'a self, item: &'a Item, product_id: &'a str, idempotency_key: &'a str) -> Paid<'a, String>;
+    fn archive_price<'a>(&'a self, price_id: &'a str) -> Paid<'a, ()>;
+    fn rename_product<'a>(&'a self, product_id: &'a str, name: &'a str) -> Paid<'a, ()>;
+}

@@ -1,0 +1,277 @@
+//! Checkout: what a buyer may ask for, in which Stripe mode, and the idempotency keys
+//! that make a retried request (or a double click) return what the first one made.
+
+use crate::account::Subscription;
+use crate::catalog::{Grant, Item};
+use crate::ids::{AccountId, Sku};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// The most of one product bought at once.
+pub const MAX_QUANTITY: u32 = 100;
+
+/// Stripe Checkout's mode for an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plans and memberships.
+    Subscription,
+    /// One-off products and credit top-ups.
+    Payment,
+}
+
+impl Mode {
+    /// As Stripe writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Subscription => "subscription",
+            Mode::Payment => "payment",
+        }
+    }
+}
+
+/// The mode an item is sold in; `None` for what is not for sale (the free plan).
+pub fn mode_for(item: &Item) -> Option<Mode> {
+    item.lookup_key.as_ref()?;
+    Some(match item.grant {
+        Grant::ApiPlan { .. } | Grant::Membership { .. } => Mode::Subscription,
+        Grant::Product { .. } | Grant::Credits { .. } => Mode::Payment,
+    })
+}
+
+/// A request refused, naming the field.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{field} {reason}")]
+pub struct InvalidCheckout {
+    /// The JSON field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidCheckout {
+    InvalidCheckout { field, reason: reason.into() }
+}
+
+/// `POST /api/checkout`'s body, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    /// What to buy.
+    pub sku: Sku,
+    /// How many (1 for subscriptions).
+    pub quantity: u32,
+    /// The referrer's account id.
+    pub referral_code: Option<AccountId>,
+    /// Where Stripe sends the buyer after paying (allow-listed).
+    pub success_url: Option<String>,
+    /// Where Stripe sends the buyer who gives up (allow-listed).
+    pub cancel_url: Option<String>,
+}
+
+const FIELDS: [&str; 5] = ["sku", "quantity", "referral_code", "success_url", "cancel_url"];
+
+impl CheckoutRequest {
+    /// Reads `{"sku", "quantity"?, "referral_code"?, "success_url"?, "cancel_url"?}`.
+    pub fn parse(body: &[u8]) -> Result<Self, InvalidCheckout> {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+            return Err(invalid("body", "must be a JSON object"));
+        };
+        if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
+            return Err(invalid("body", format!("has an unknown field {unknown:?}")));
+        }
+        let text = |field: &'static str| match object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(invalid(field, "must be a string")),
+        };
+        let sku = text("sku")?.ok_or_else(|| invalid("sku", "is required"))?;
+        let sku = Sku::parse(&sku).map_err(|e| invalid("sku", e.to_string()))?;
+        let quantity = match object.get("quantity") {
+            None | Some(Value::Null) => 1,
+            Some(value) => value
+                .as_u64()
+                .filter(|q| (1..=u64::from(MAX_QUANTITY)).contains(q))
+                .ok_or_else(|| invalid("quantity", format!("must be a whole number from 1 to {MAX_QUANTITY}")))?
+                as u32,
+        };
+        let referral_code = text("referral_code")?
+            .map(|code| AccountId::parse(&code).map_err(|_| invalid("referral_code", "is not a referral code")))
+            .transpose()?;
+        Ok(Self { sku, quantity, referral_code, success_url: text("success_url")?, cancel_url: text("cancel_url")? })
+    }
+}
+
+/// The origins (`https://app.example.com`) redirect URLs may point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectAllowList(Vec<String>);
+
+impl RedirectAllowList {
+    /// From origins as configured (`CHECKOUT_REDIRECT_ORIGINS`, comma-separated).
+    pub fn new(origins: &str) -> Self {
+        Self(origins.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+    }
+
+    /// Whether `url` is on an allowed origin: same scheme, host and port, nothing smuggled
+    /// in before the path (`https://app.example.com.evil.io`, `https://app.example.com@evil.io`).
+    pub fn allows(&self, url: &str) -> bool {
+        let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let origin = &url[..url.len() - rest.len() + authority_end];
+        !url.chars().any(char::is_whitespace) && self.0.iter().any(|allowed| allowed == origin)
+    }
+}
+
+/// The checkout mode and the checks that refuse a request before Stripe is called.
+pub fn check(item: &Item, request: &CheckoutRequest, active: &[Subscription]) -> Result<Mode, CheckoutRefusal> {
+    let mode = mode_for(item).ok_or(CheckoutRefusal::NotForSale)?;
+    if mode == Mode::Subscription && request.quantity != 1 {
+        return Err(CheckoutRefusal::Invalid(invalid("quantity", "must be 1 for a subscription")));
+    }
+    let subscribed = active.iter().any(|s| s.sku == item.sku && s.status.grants_access());
+    if mode == Mode::Subscription && subscribed {
+        return Err(CheckoutRefusal::AlreadySubscribed);
+    }
+    Ok(mode)
+}
+
+/// Why a checkout is refused before Stripe is called.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CheckoutRefusal {
+    /// The free plan and anything without a lookup key.
+    #[error("this SKU is not for sale")]
+    NotForSale,
+    /// The same plan is already active.
+    #[error("this plan is already active on the account")]
+    AlreadySubscribed,
+    /// A field is wrong.
+    #[error(transparent)]
+    Invalid(InvalidCheckout),
+}
+
+fn key(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        // Length-prefixed, so no two different requests hash the same parts.
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(hash.finalize())
+}
+
+/// The idempotency key of a checkout: the same account asking for the same thing in the
+/// same hour gets the same session (Stripe replays the first answer), a new hour a new one.
+pub fn session_key(account: &AccountId, request: &CheckoutRequest, success: &str, cancel: &str, hour: i64) -> String {
+    let quantity = request.quantity.to_string();
+    let referral = request.referral_code.as_ref().map_or("", AccountId::as_str);
+    let hour = hour.to_string();
+    let parts = [account.as_str(), request.sku.as_str(), &quantity, referral, success, cancel, &hour];
+    format!("tollgate-checkout-{}", &key(&parts)[..40])
+}
+
+/// The idempotency key of an account's Stripe customer: concurrent first checkouts ask
+/// Stripe for one customer, whoever asks first.
+pub fn customer_key(account: &AccountId) -> String {
+    format!("tollgate-customer-{}", &key(&[account.as_str()])[..40])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{SubscriptionKind, SubscriptionStatus};
+    use crate::catalog::Catalog;
+    use crate::time::Timestamp;
+
+    fn request(body: &str) -> Result<CheckoutRequest, InvalidCheckout> {
+        CheckoutRequest::parse(body.as_bytes())
+    }
+
+    #[test]
+    fn requests_are_read_strictly_and_name_the_field() {
+        let ok = request(r#"{"sku":"template_budget_tracker","quantity":2,"referral_code":"user_bob"}"#).unwrap();
+        assert_eq!((ok.quantity, ok.referral_code.unwrap().as_str()), (2, "user_bob"));
+        assert_eq!(request(r#"{"sku":"api_pro"}"#).unwrap().quantity, 1);
+        for (body, field) in [
+            ("[]", "body"),
+            (r#"{"quantity":1}"#, "sku"),
+            (r#"{"sku":"api_pro","quantity":0}"#, "quantity"),
+            (r#"{"sku":"api_pro","quantity":1.5}"#, "quantity"),
+            (r#"{"sku":"api_pro","quantity":101}"#, "quantity"),
+            (r#"{"sku":"api_pro","referral_code":"a b"}"#, "referral_code"),
+            (r#"{"sku":"api_pro","success_url":7}"#, "success_url"),
+            (r#"{"sku":"api_pro","coupon":"x"}"#, "body"),
+        ] {
+            assert_eq!(request(body).unwrap_err().field, field, "{body}");
+        }
+    }
+
+    #[test]
+    fn redirects_must_stay_on_an_allowed_origin() {
+        let allowed = RedirectAllowList::new("https://app.example.com, http://127.0.0.1:3000/");
+        assert!(allowed.allows("https://app.example.com/thanks?session={CHECKOUT_SESSION_ID}"));
+        assert!(allowed.allows("https://app.example.com"));
+        assert!(allowed.allows("http://127.0.0.1:3000/done"));
+        for url in [
+            "https://app.example.com.evil.io/",
+            "https://app.example.com@evil.io/",
+            "http://app.example.com/",
+            "https://evil.io/?next=https://app.example.com",
+            "javascript:alert(1)",
+            "https://app.example.com/a b",
+        ] {
+            assert!(!allowed.allows(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn modes_follow_the_catalog_and_the_free_plan_is_not_sold() {
+        let catalog = Catalog::default_catalog();
+        let mode = |sku: &str| mode_for(catalog.by_sku(&Sku::parse(sku).unwrap()).unwrap());
+        assert_eq!(mode("api_pro"), Some(Mode::Subscription));
+        assert_eq!(mode("member_elite"), Some(Mode::Subscription));
+        assert_eq!(mode("template_budget_tracker"), Some(Mode::Payment));
+        assert_eq!(mode("credits_1000"), Some(Mode::Payment));
+        assert_eq!(mode("api_free"), None);
+    }
+
+    #[test]
+    fn the_same_active_plan_is_refused() {
+        let catalog = Catalog::default_catalog();
+        let pro = catalog.by_sku(&Sku::parse("api_pro").unwrap()).unwrap();
+        let subscription = |status: &str| Subscription {
+            id: crate::ids::SubscriptionId::parse("sub_1").unwrap(),
+            sku: pro.sku.clone(),
+            kind: SubscriptionKind::ApiPlan,
+            tier: "pro".into(),
+            status: SubscriptionStatus(status.into()),
+            current_period_start: None,
+            current_period_end: None,
+            event_created: Timestamp(1),
+        };
+        let request = request(r#"{"sku":"api_pro"}"#).unwrap();
+        assert_eq!(check(pro, &request, &[subscription("active")]), Err(CheckoutRefusal::AlreadySubscribed));
+        assert_eq!(check(pro, &request, &[subscription("canceled")]), Ok(Mode::Subscription));
+        let two = CheckoutRequest { quantity: 2, ..request };
+        assert!(matches!(
+            check(pro, &two, &[]),
+            Err(CheckoutRefusal::Invalid(InvalidCheckout { field: "quantity", .. }))
+        ));
+    }
+
+    #[test]
+    fn keys_repeat_for_a_retry_and_differ_for_anything_else() {
+        let account = AccountId::parse("user_alice").unwrap();
+        let request = request(r#"{"sku":"api_pro"}"#).unwrap();
+        let base = session_key(&account, &request, "https://a/s", "https://a/c", 7);
+        assert_eq!(base, session_key(&account, &request, "https://a/s", "https://a/c", 7));
+        assert!(base.len() <= 255 && base.starts_with("tollgate-checkout-"));
+        assert_ne!(base, session_key(&account, &request, "https://a/s", "https://a/c", 8));
+        assert_ne!(
+            base,
+            session_key(&AccountId::parse("user_bob").unwrap(), &request, "https://a/s", "https://a/c", 7)
+        );
+        let more = CheckoutRequest { quantity: 2, ..request.clone() };
+        assert_ne!(base, session_key(&account, &more, "https://a/s", "https://a/c", 7));
+        assert_ne!(base, session_key(&account, &request, "https://a/sc", "https://a/", 7), "length-prefixed parts");
+        assert_eq!(customer_key(&account), customer_key(&AccountId::parse("user_alice").unwrap()));
+    }
+}

@@ -1,0 +1,244 @@
+//! Stripe API calls with `async-stripe` (pinned with `=`): the adapter of the
+//! `Checkouts` and `StripeCatalog` ports. One client (one connection pool) per process;
+//! `STRIPE_API_BASE` points it at a local stand-in in tests and development.
+
+use std::collections::HashMap;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionSubscriptionData,
+};
+use stripe_core::customer::CreateCustomer;
+use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, ListPrice, UpdatePrice};
+use stripe_product::product::{CreateProduct, UpdateProduct};
+use stripe_shared::{CheckoutSessionMode, Price, RecurringInterval};
+use tollgate_app::ports::checkouts::{Checkouts, NewSession, Paid, PaymentsError, Session};
+use tollgate_app::ports::stripe_catalog::StripeCatalog;
+use tollgate_core::catalog::{Interval, Item};
+use tollgate_core::checkout::Mode;
+use tollgate_core::ids::{AccountId, CustomerId};
+use tollgate_core::sync::StripePrice;
+
+/// The API version every request names (`Stripe-Version`): the one this async-stripe is generated for.
+pub fn api_version() -> &'static str {
+    stripe_shared::version::VERSION.as_str()
+}
+
+/// The Stripe API client.
+pub struct StripeApi {
+    client: Client,
+}
+
+impl StripeApi {
+    /// A client for `secret_key` (`sk_…`/`rk_…`) at `api_base` (`https://api.stripe.com`, or a stand-in).
+    pub fn new(secret_key: &str, api_base: &str) -> Result<Self, PaymentsError> {
+        // async-stripe's TLS is rustls on ring; the AWS SDK links aws-lc-rs too, and with two
+        // providers rustls cannot pick one by itself. Whichever is installed first serves both.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ClientBuilder::new(secret_key)
+            .url(api_base)
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| PaymentsError::Refused(format!("cannot build the Stripe client: {e}")))?;
+        Ok(Self { client })
+    }
+}
+
+/// Stripe's own verdict for 4xx (but 429) answers; everything else may pass if retried.
+fn failed(error: StripeError) -> PaymentsError {
+    match error {
+        StripeError::Stripe(api, status) if (400..500).contains(&status) && status != 429 => {
+            PaymentsError::Refused(api.message.clone().unwrap_or_else(|| format!("status {status}")))
+        }
+        other => PaymentsError::Unavailable(other.to_string()),
+    }
+}
+
+fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
+    IdempotencyKey::new(key).map(RequestStrategy::Idempotent).map_err(|e| PaymentsError::Refused(e.to_string()))
+}
+
+fn metadata(pairs: &[(&'static str, String)]) -> HashMap<String, String> {
+    pairs.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect()
+}
+
+fn stripe_price(price: Price) -> Option<StripePrice> {
+    let product = price.product.as_object()?;
+    let interval = match price.recurring.as_ref().map(|recurring| &recurring.interval) {
+        None => None,
+        Some(RecurringInterval::Month) => Some(Interval::Month),
+        Some(RecurringInterval::Year) => Some(Interval::Year),
+        // Days and weeks are not in tollgate's catalog: never equal to an entry, so resynced.
+        Some(_) => return None,
+    };
+    Some(StripePrice {
+        id: price.id.to_string(),
+        lookup_key: price.lookup_key.clone()?,
+        unit_amount: price.unit_amount.unwrap_or(0),
+        currency: price.currency.to_string(),
+        interval,
+        product_id: product.id.to_string(),
+        product_name: product.name.clone(),
+    })
+}
+
+impl Checkouts for StripeApi {
+    fn create_customer<'a>(&'a self, account: &'a AccountId, idempotency_key: &'a str) -> Paid<'a, CustomerId> {
+        Box::pin(async move {
+            let customer = CreateCustomer::new()
+                .metadata(HashMap::from([("account_id".to_owned(), account.to_string())]))
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            CustomerId::parse(customer.id.as_str()).map_err(|e| PaymentsError::Refused(e.to_string()))
+        })
+    }
+
+    fn price_for<'a>(&'a self, lookup_key: &'a str) -> Paid<'a, Option<String>> {
+        Box::pin(async move {
+            let prices = ListPrice::new()
+                .active(true)
+                .lookup_keys(vec![lookup_key.to_owned()])
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(prices.data.into_iter().next().map(|price| price.id.to_string()))
+        })
+    }
+
+    fn create_session<'a>(&'a self, session: &'a NewSession, idempotency_key: &'a str) -> Paid<'a, Session> {
+        Box::pin(async move {
+            let mut line = CreateCheckoutSessionLineItems::new();
+            line.price = Some(session.price_id.clone());
+            line.quantity = Some(u64::from(session.quantity));
+            let mut create = CreateCheckoutSession::new()
+                .customer(session.customer.as_str())
+                .client_reference_id(session.account.as_str())
+                .line_items(vec![line])
+                .metadata(metadata(&session.metadata))
+                .success_url(&session.success_url)
+                .cancel_url(&session.cancel_url);
+            // The subscription or payment intent carries the metadata too, so its own events name the account.
+            create = match session.mode {
+                Mode::Subscription => {
+                    let mut data = CreateCheckoutSessionSubscriptionData::new();
+                    data.metadata = Some(metadata(&session.metadata));
+                    create.mode(CheckoutSessionMode::Subscription).subscription_data(data)
+                }
+                Mode::Payment => {
+                    let mut data = CreateCheckoutSessionPaymentIntentData::new();
+                    data.metadata = Some(metadata(&session.metadata));
+                    create.mode(CheckoutSessionMode::Payment).payment_intent_data(data)
+                }
+            };
+            let created = create
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            let url = created.url.ok_or_else(|| PaymentsError::Unavailable("the session has no url".into()))?;
+            Ok(Session { id: created.id.to_string(), url })
+        })
+    }
+
+    fn create_portal<'a>(&'a self, customer: &'a CustomerId, return_url: &'a str) -> Paid<'a, String> {
+        Box::pin(async move {
+            let portal = CreateBillingPortalSession::new()
+                .customer(customer.as_str())
+                .return_url(return_url)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(portal.url)
+        })
+    }
+}
+
+impl StripeCatalog for StripeApi {
+    fn prices<'a>(&'a self, lookup_keys: &'a [String]) -> Paid<'a, Vec<StripePrice>> {
+        Box::pin(async move {
+            let mut found = Vec::new();
+            // Stripe takes at most 10 lookup keys per list request.
+            for keys in lookup_keys.chunks(10) {
+                let prices = ListPrice::new()
+                    .active(true)
+                    .lookup_keys(keys.to_vec())
+                    .expand(vec!["data.product".to_owned()])
+                    .limit(100)
+                    .send(&self.client)
+                    .await
+                    .map_err(failed)?;
+                found.extend(prices.data.into_iter().filter_map(stripe_price));
+            }
+            Ok(found)
+        })
+    }
+
+    fn create_product<'a>(&'a self, item: &'a Item, idempotency_key: &'a str) -> Paid<'a, String> {
+        Box::pin(async move {
+            let product = CreateProduct::new(&item.name)
+                .metadata(HashMap::from([("sku".to_owned(), item.sku.to_string())]))
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(product.id.to_string())
+        })
+    }
+
+    fn create_price<'a>(&'a self, item: &'a Item, product_id: &'a str, idempotency_key: &'a str) -> Paid<'a, String> {
+        Box::pin(async move {
+            let lookup_key = item.lookup_key.clone().ok_or_else(|| PaymentsError::Refused("no lookup key".into()))?;
+            let currency = item
+                .currency
+                .as_str()
+                .parse::<stripe_types::Currency>()
+                .map_err(|_| PaymentsError::Refused(format!("currency {}", item.currency.as_str())))?;
+            let mut create = CreatePrice::new(currency)
+                .product(product_id)
+                .unit_amount(item.price_cents)
+                .lookup_key(lookup_key)
+                .transfer_lookup_key(true)
+                .metadata(HashMap::from([("sku".to_owned(), item.sku.to_string())]));
+            if let Some(interval) = item.interval {
+                let interval = match interval {
+                    Interval::Month => CreatePriceRecurringInterval::Month,
+                    Interval::Year => CreatePriceRecurringInterval::Year,
+                };
+                create = create.recurring(CreatePriceRecurring::new(interval));
+            }
+            let price = create
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(price.id.to_string())
+        })
+    }
+
+    fn archive_price<'a>(&'a self, price_id: &'a str) -> Paid<'a, ()> {
+        Box::pin(
+            async move { UpdatePrice::new(price_id).active(false).send(&self.client).await.map(drop).map_err(failed) },
+        )
+    }
+
+    fn rename_product<'a>(&'a self, product_id: &'a str, name: &'a str) -> Paid<'a, ()> {
+        Box::pin(
+            async move { UpdateProduct::new(product_id).name(name).send(&self.client).await.map(drop).map_err(failed) },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_name_the_version_the_webhook_endpoint_is_pinned_to() {
+        assert_eq!(super::api_version(), tollgate_core::STRIPE_API_VERSION);
+    }
+}

@@ -1,0 +1,309 @@
+//! A local HTTP server that plays Stripe for the endpoints tollgate calls: customers,
+//! prices, products, Checkout Sessions and billing-portal sessions. It answers with
+//! Stripe's own published example objects (`tests/fixtures/stripe`, which async-stripe
+//! parses), keeps what was created, replays idempotent requests as Stripe does (same
+//! key and same parameters → the first answer; same key, other parameters → 400), and
+//! records every request so tests can check the exact form parameters and headers.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub const SECRET_KEY: &str = "sk_test_tollgate_fake_stripe";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    /// Form body or query string, decoded, in order.
+    pub params: Vec<(String, String)>,
+    pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
+}
+
+impl Recorded {
+    /// The value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PriceState {
+    id: String,
+    lookup_key: Option<String>,
+    unit_amount: i64,
+    currency: String,
+    interval: Option<String>,
+    product: String,
+    active: bool,
+}
+
+#[derive(Default)]
+struct Stripe {
+    requests: Vec<Recorded>,
+    /// Idempotency key → (request fingerprint, answer).
+    replays: HashMap<String, (String, Value)>,
+    customers: Vec<String>,
+    products: HashMap<String, String>,
+    prices: Vec<PriceState>,
+    sessions: u32,
+    /// Writes that changed Stripe's state (creates and updates, not replays).
+    changes: u32,
+}
+
+/// The running fake. Dropping it leaves the server running until the test process ends.
+#[derive(Clone)]
+pub struct FakeStripe {
+    state: Arc<Mutex<Stripe>>,
+    pub base_url: String,
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/stripe/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+fn decode(text: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(text.as_bytes()).into_owned().collect()
+}
+
+fn answer(status: StatusCode, body: &Value) -> Response {
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    answer(status, &json!({"error": {"type": "invalid_request_error", "message": message}}))
+}
+
+fn price_json(price: &PriceState, products: &HashMap<String, String>, expand_product: bool) -> Value {
+    let mut object = fixture("price");
+    object["id"] = json!(price.id);
+    object["lookup_key"] = json!(price.lookup_key);
+    object["unit_amount"] = json!(price.unit_amount);
+    object["unit_amount_decimal"] = json!(price.unit_amount.to_string());
+    object["currency"] = json!(price.currency);
+    object["active"] = json!(price.active);
+    object["transform_quantity"] = Value::Null;
+    match &price.interval {
+        Some(interval) => {
+            object["recurring"]["interval"] = json!(interval);
+            object["type"] = json!("recurring");
+        }
+        None => {
+            object["recurring"] = Value::Null;
+            object["type"] = json!("one_time");
+        }
+    }
+    object["product"] = if expand_product {
+        let mut product = fixture("product");
+        product["id"] = json!(price.product);
+        product["name"] = json!(products.get(&price.product).cloned().unwrap_or_default());
+        product
+    } else {
+        json!(price.product)
+    };
+    object
+}
+
+impl FakeStripe {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(Stripe::default()));
+        let app = axum::Router::new().route("/v1/{*path}", axum::routing::any(handle)).with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { state, base_url }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Requests to `path` with `method`.
+    pub fn requests_to(&self, method: &Method, path: &str) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| &r.method == method && r.path == path).collect()
+    }
+
+    pub fn customers_created(&self) -> usize {
+        self.state.lock().unwrap().customers.len()
+    }
+
+    pub fn sessions_created(&self) -> u32 {
+        self.state.lock().unwrap().sessions
+    }
+
+    pub fn changes(&self) -> u32 {
+        self.state.lock().unwrap().changes
+    }
+
+    /// The active price carrying `lookup_key`: (id, amount, product name).
+    pub fn active_price(&self, lookup_key: &str) -> Option<(String, i64, String)> {
+        let state = self.state.lock().unwrap();
+        state
+            .prices
+            .iter()
+            .find(|p| p.active && p.lookup_key.as_deref() == Some(lookup_key))
+            .map(|p| (p.id.clone(), p.unit_amount, state.products.get(&p.product).cloned().unwrap_or_default()))
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<Stripe>>>,
+    Path(path): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let params = if method == Method::GET {
+        decode(uri.query().unwrap_or_default())
+    } else {
+        decode(std::str::from_utf8(&body).unwrap_or_default())
+    };
+    let recorded = Recorded {
+        method: method.clone(),
+        path: format!("/v1/{path}"),
+        params: params.clone(),
+        idempotency_key: header("idempotency-key"),
+        stripe_version: header("stripe-version"),
+    };
+    let mut stripe = state.lock().unwrap();
+    stripe.requests.push(recorded.clone());
+    if header("authorization").as_deref() != Some(&format!("Bearer {SECRET_KEY}")) {
+        return error(StatusCode::UNAUTHORIZED, "invalid API key");
+    }
+    if recorded.stripe_version.as_deref() != Some(tollgate_core::STRIPE_API_VERSION) {
+        return error(StatusCode::BAD_REQUEST, "unexpected Stripe-Version");
+    }
+    if let Some(key) = &recorded.idempotency_key {
+        // Stripe compares parameters, not their order (metadata maps serialise in any order).
+        let mut sorted = params.clone();
+        sorted.sort();
+        let fingerprint = format!("{} {} {:?}", method, recorded.path, sorted);
+        if let Some((seen, first)) = stripe.replays.get(key) {
+            return if *seen == fingerprint {
+                answer(StatusCode::OK, first)
+            } else {
+                error(StatusCode::BAD_REQUEST, "Keys for idempotent requests can only be used with the same parameters")
+            };
+        }
+        let created = match create(&mut stripe, &recorded) {
+            Ok(created) => created,
+            Err(response) => return response,
+        };
+        stripe.replays.insert(key.clone(), (fingerprint, created.clone()));
+        return answer(StatusCode::OK, &created);
+    }
+    match create(&mut stripe, &recorded) {
+        Ok(created) => answer(StatusCode::OK, &created),
+        Err(response) => response,
+    }
+}
+
+fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Response> {
+    let segments: Vec<&str> = request.path.trim_start_matches("/v1/").split('/').collect();
+    let param = |name: &str| request.param(name).map(str::to_owned);
+    match (&request.method, segments.as_slice()) {
+        (&Method::POST, ["customers"]) => {
+            let id = format!("cus_fake{}", stripe.customers.len() + 1);
+            stripe.customers.push(id.clone());
+            stripe.changes += 1;
+            let mut customer = fixture("customer");
+            customer["id"] = json!(id);
+            customer["metadata"] = json!({"account_id": param("metadata[account_id]")});
+            Ok(customer)
+        }
+        (&Method::POST, ["checkout", "sessions"]) => {
+            stripe.sessions += 1;
+            stripe.changes += 1;
+            let id = format!("cs_test_fake{}", stripe.sessions);
+            let mut session = fixture("checkout_session");
+            session["id"] = json!(id);
+            session["url"] = json!(format!("https://checkout.stripe.com/c/pay/{id}"));
+            session["mode"] = json!(param("mode"));
+            session["customer"] = json!(param("customer"));
+            session["client_reference_id"] = json!(param("client_reference_id"));
+            Ok(session)
+        }
+        (&Method::POST, ["billing_portal", "sessions"]) => {
+            let mut portal = fixture("billing_portal_session");
+            portal["customer"] = json!(param("customer"));
+            portal["return_url"] = json!(param("return_url"));
+            portal["url"] =
+                json!(format!("https://billing.stripe.com/p/session/fake_{}", param("customer").unwrap_or_default()));
+            Ok(portal)
+        }
+        (&Method::POST, ["products"]) => {
+            let id = format!("prod_fake{}", stripe.products.len() + 1);
+            stripe.products.insert(id.clone(), param("name").unwrap_or_default());
+            stripe.changes += 1;
+            let mut product = fixture("product");
+            product["id"] = json!(id);
+            product["name"] = json!(param("name"));
+            Ok(product)
+        }
+        (&Method::POST, ["products", id]) => {
+            let name = param("name").unwrap_or_default();
+            stripe.products.insert((*id).to_owned(), name.clone());
+            stripe.changes += 1;
+            let mut product = fixture("product");
+            product["id"] = json!(id);
+            product["name"] = json!(name);
+            Ok(product)
+        }
+        (&Method::POST, ["prices"]) => {
+            let lookup_key = param("lookup_key");
+            if param("transfer_lookup_key").as_deref() == Some("true") {
+                for price in stripe.prices.iter_mut().filter(|p| p.lookup_key == lookup_key) {
+                    price.lookup_key = None;
+                }
+            } else if stripe.prices.iter().any(|p| p.lookup_key.is_some() && p.lookup_key == lookup_key) {
+                return Err(error(StatusCode::BAD_REQUEST, "A price with this lookup_key already exists"));
+            }
+            let price = PriceState {
+                id: format!("price_fake{}", stripe.prices.len() + 1),
+                lookup_key,
+                unit_amount: param("unit_amount").and_then(|a| a.parse().ok()).unwrap_or(0),
+                currency: param("currency").unwrap_or_default(),
+                interval: param("recurring[interval]"),
+                product: param("product").unwrap_or_default(),
+                active: true,
+            };
+            stripe.prices.push(price.clone());
+            stripe.changes += 1;
+            Ok(price_json(&price, &stripe.products, false))
+        }
+        (&Method::POST, ["prices", id]) => {
+            let Some(price) = stripe.prices.iter_mut().find(|p| p.id == *id) else {
+                return Err(error(StatusCode::NOT_FOUND, "No such price"));
+            };
+            if let Some(active) = param("active") {
+                price.active = active == "true";
+            }
+            let price = price.clone();
+            stripe.changes += 1;
+            Ok(price_json(&price, &stripe.products, false))
+        }
+        (&Method::GET, ["prices"]) => {
+            let keys: Vec<String> =
+                request.params.iter().filter(|(k, _)| k.starts_with("lookup_keys")).map(|(_, v)| v.clone()).collect();
+            let only_active = param("active").as_deref() == Some("true");
+            let expand = request.params.iter().any(|(k, v)| k.starts_with("expand") && v == "data.product");
+            let data: Vec<Value> = stripe
+                .prices
+                .iter()
+                .filter(|p| p.lookup_key.as_ref().is_some_and(|k| keys.contains(k)) && (p.active || !only_active))
+                .map(|p| price_json(p, &stripe.products, expand))
+                .collect();
+            Ok(json!({"object": "list", "data": data, "has_more": false, "url": "/v1/prices"}))
+        }
+        _ => Err(error(StatusCode::NOT_FOUND, &format!("the fake does not serve {} {}", request.method, request.path))),
+    }
+}
