@@ -127,7 +127,7 @@ impl FakeStripe {
 
     /// Requests to `path` with `method`.
     pub fn requests_to(&self, method: &Method, path: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| &r.method == method && r.path == path).collect()
+        self.requests().into_iter().filter(|r| r.method == *method && r.path == path).collect()
     }
 
     pub fn customers_created(&self) -> usize {
@@ -196,18 +196,25 @@ async fn handle(
         }
         let created = match create(&mut stripe, &recorded) {
             Ok(created) => created,
-            Err(response) => return response,
+            Err((status, message)) => return error(status, &message),
         };
         stripe.replays.insert(key.clone(), (fingerprint, created.clone()));
         return answer(StatusCode::OK, &created);
     }
     match create(&mut stripe, &recorded) {
         Ok(created) => answer(StatusCode::OK, &created),
-        Err(response) => response,
+        Err((status, message)) => error(status, &message),
     }
 }
 
-fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Response> {
+/// What the fake refuses: a status and Stripe's error message.
+type Refusal = (StatusCode, String);
+
+fn refuse(status: StatusCode, message: &str) -> Refusal {
+    (status, message.to_owned())
+}
+
+fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
     let segments: Vec<&str> = request.path.trim_start_matches("/v1/").split('/').collect();
     let param = |name: &str| request.param(name).map(str::to_owned);
     match (&request.method, segments.as_slice()) {
@@ -265,7 +272,7 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Response> {
                     price.lookup_key = None;
                 }
             } else if stripe.prices.iter().any(|p| p.lookup_key.is_some() && p.lookup_key == lookup_key) {
-                return Err(error(StatusCode::BAD_REQUEST, "A price with this lookup_key already exists"));
+                return Err(refuse(StatusCode::BAD_REQUEST, "A price with this lookup_key already exists"));
             }
             let price = PriceState {
                 id: format!("price_fake{}", stripe.prices.len() + 1),
@@ -282,7 +289,7 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Response> {
         }
         (&Method::POST, ["prices", id]) => {
             let Some(price) = stripe.prices.iter_mut().find(|p| p.id == *id) else {
-                return Err(error(StatusCode::NOT_FOUND, "No such price"));
+                return Err(refuse(StatusCode::NOT_FOUND, "No such price"));
             };
             if let Some(active) = param("active") {
                 price.active = active == "true";
@@ -304,6 +311,8 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Response> {
                 .collect();
             Ok(json!({"object": "list", "data": data, "has_more": false, "url": "/v1/prices"}))
         }
-        _ => Err(error(StatusCode::NOT_FOUND, &format!("the fake does not serve {} {}", request.method, request.path))),
+        _ => {
+            Err(refuse(StatusCode::NOT_FOUND, &format!("the fake does not serve {} {}", request.method, request.path)))
+        }
     }
 }

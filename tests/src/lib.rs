@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod fake_stripe;
+pub mod localstripe;
 pub mod moto;
 pub mod samples;
 pub mod stack;

@@ -100,7 +100,6 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
     assert_eq!(stripe.changes() as usize, 2 * sold, "a second run changes nothing");
 
     // A new price and a new name: a new price takes the lookup key, the old one is archived.
-    let changed = Catalog::default_catalog();
     let text = std::fs::read_to_string(format!("{}/../catalog.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let text = text
         .replacen(
@@ -109,7 +108,7 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
             1,
         )
         .replacen("name = \"API Pro\"", "name = \"API Pro (2027)\"", 1);
-    assert!(changed.items().len() > 0 && text.contains("3499"));
+    assert!(text.contains("3499") && text.contains("API Pro (2027)"), "the catalog was edited");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("catalog.toml");
     std::fs::write(&path, text).unwrap();

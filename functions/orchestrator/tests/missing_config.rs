@@ -1,6 +1,6 @@
 //! A deployed function without its configuration refuses to start, naming what is missing.
 
-const RESOURCES: [(&str, &str); 8] = [
+const RESOURCES: [(&str, &str); 9] = [
     ("EVENT_LOG_TABLE", "t"),
     ("ACCOUNTS_TABLE", "t"),
     ("LEDGER_TABLE", "t"),
@@ -9,6 +9,7 @@ const RESOURCES: [(&str, &str); 8] = [
     ("RUNS_TABLE", "t"),
     ("ALERTS_TABLE", "t"),
     ("RUNS_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("FULFILLMENT_QUEUE_URL", "http://127.0.0.1:1/q"),
 ];
 
 #[test]

@@ -63,7 +63,7 @@ impl<S: crate::ports::purchases::Purchases> App<S> {
         account: &AccountId,
     ) -> Result<Vec<crate::ports::purchases::Purchase>, crate::ports::purchases::PurchasesError> {
         let mut purchases = self.store.purchases(account).await?;
-        purchases.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        purchases.sort_by_key(|purchase| std::cmp::Reverse(purchase.created_at));
         Ok(purchases)
     }
 }

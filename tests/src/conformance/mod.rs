@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod event_log;
 pub mod ledger;
 pub mod orchestration;
+pub mod purchases;
 pub mod queue;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
@@ -41,10 +42,13 @@ macro_rules! conformance_suite {
             orchestration::finds_overdue_and_recent_runs,
             orchestration::raises_each_incident_once_newest_first,
             orchestration::counts_active_subscriptions,
+            purchases::records_a_purchase_once_and_tracks_its_delivery,
+            purchases::a_refund_revokes_what_its_payment_bought,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
             orchestration::concurrent_claims_hold_both_caps,
+            purchases::concurrent_requests_never_pass_the_rate_limit,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {
