@@ -55,6 +55,8 @@ struct Stripe {
     sessions: u32,
     /// Writes that changed Stripe's state (creates and updates, not replays).
     changes: u32,
+    /// Set to play a Stripe that ignores idempotency keys (as localstripe does).
+    ignore_idempotency: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the test process ends.
@@ -121,6 +123,12 @@ impl FakeStripe {
         Self { state, base_url }
     }
 
+    /// From now on every request creates anew, whatever its idempotency key: what is left
+    /// to keep one customer per account is tollgate's own conditional write.
+    pub fn ignore_idempotency(&self) {
+        self.state.lock().unwrap().ignore_idempotency = true;
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -182,7 +190,7 @@ async fn handle(
     if recorded.stripe_version.as_deref() != Some(tollgate_core::STRIPE_API_VERSION) {
         return error(StatusCode::BAD_REQUEST, "unexpected Stripe-Version");
     }
-    if let Some(key) = &recorded.idempotency_key {
+    if let Some(key) = recorded.idempotency_key.as_ref().filter(|_| !stripe.ignore_idempotency) {
         // Stripe compares parameters, not their order (metadata maps serialise in any order).
         let mut sorted = params.clone();
         sorted.sort();

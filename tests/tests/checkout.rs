@@ -210,6 +210,28 @@ async fn twenty_concurrent_first_checkouts_make_one_customer_and_one_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_checkouts_keep_one_customer_even_when_stripe_makes_several() {
+    let stripe = synced_stripe().await;
+    stripe.ignore_idempotency();
+    let stack = Arc::new(stack(&stripe, &[("PAYMENT_RATE_LIMIT_PER_MINUTE", "100")]).await);
+    let answers = join_all((0..20).map(|quantity| {
+        let stack = Arc::clone(&stack);
+        let body = json!({"sku": "template_budget_tracker", "quantity": quantity + 1});
+        tokio::spawn(async move { post_as(&stack, "user_erin", "/api/checkout", &body).await })
+    }))
+    .await;
+    assert!(answers.iter().all(|(status, _, _)| *status == StatusCode::OK), "{answers:?}");
+    let stored = stack.account("user_erin").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
+    assert_eq!(sessions.len(), 20);
+    assert!(
+        sessions.iter().all(|session| session.param("customer") == Some(stored.as_str())),
+        "every session is for the one stored customer ({stored}), however many Stripe made ({})",
+        stripe.customers_created()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_refusal_has_its_status_and_code() {
     let stripe = synced_stripe().await;
     let stack = stack(&stripe, &[("PAYMENT_RATE_LIMIT_PER_MINUTE", "5")]).await;
