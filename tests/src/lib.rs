@@ -31,3 +31,29 @@ pub fn assert_refuses_to_start_without(binary: &str, given: &[(&str, &str)], mis
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{missing} is not set")), "{stderr}");
 }
+
+/// The tables and queues every Lambda function reads from its environment (any values:
+/// the functions refuse to start before they use them).
+pub const LAMBDA_RESOURCES: [(&str, &str); 9] = [
+    ("EVENT_LOG_TABLE", "t"),
+    ("ACCOUNTS_TABLE", "t"),
+    ("LEDGER_TABLE", "t"),
+    ("EVENTS_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("WORKFLOWS_TABLE", "t"),
+    ("RUNS_TABLE", "t"),
+    ("ALERTS_TABLE", "t"),
+    ("RUNS_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("FULFILLMENT_QUEUE_URL", "http://127.0.0.1:1/q"),
+];
+
+/// An orchestration function (`orchestrator`, `workflow-runner`) refuses to start without
+/// its tables, its workflow secret or its callback URL, naming the first one missing.
+pub fn assert_orchestration_function_refuses_to_start(binary: &str) {
+    assert_refuses_to_start_without(binary, &[], "EVENT_LOG_TABLE");
+    assert_refuses_to_start_without(binary, &LAMBDA_RESOURCES[..4], "WORKFLOWS_TABLE");
+    let mut given = LAMBDA_RESOURCES.to_vec();
+    given.push(("AWS_REGION", "us-east-1"));
+    assert_refuses_to_start_without(binary, &given, "WORKFLOW_SECRET");
+    given.push(("WORKFLOW_SECRET", "s"));
+    assert_refuses_to_start_without(binary, &given, "CALLBACK_BASE_URL");
+}

@@ -5,4 +5,9 @@ fn it_refuses_to_start_and_names_the_missing_setting() {
     let binary = env!("CARGO_BIN_EXE_checkout");
     tollgate_tests::assert_refuses_to_start_without(binary, &[], "JWT_SECRET");
     tollgate_tests::assert_refuses_to_start_without(binary, &[("JWT_SECRET", "a-jwt-secret")], "EVENT_LOG_TABLE");
+    let mut given = tollgate_tests::LAMBDA_RESOURCES.to_vec();
+    given.extend([("AWS_REGION", "us-east-1"), ("JWT_SECRET", "a-jwt-secret")]);
+    tollgate_tests::assert_refuses_to_start_without(binary, &given, "STRIPE_SECRET_KEY");
+    given.push(("STRIPE_SECRET_KEY", "sk_test_x"));
+    tollgate_tests::assert_refuses_to_start_without(binary, &given, "CHECKOUT_SUCCESS_URL");
 }

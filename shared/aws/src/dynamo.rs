@@ -27,6 +27,20 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String
     serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| format!("decoding an item: {e}"))
 }
 
+/// The item under `key` in `table`, read consistently (a write that just returned is seen).
+pub async fn get<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &[(&str, AttributeValue)],
+) -> Result<Option<T>, String> {
+    let mut request = client.get_item().table_name(table).consistent_read(true);
+    for (name, value) in key {
+        request = request.key(*name, value.clone());
+    }
+    let output = request.send().await.map_err(|e| describe(&e))?;
+    output.item.map(from_item).transpose()
+}
+
 /// Whether a conditional write was refused because its condition did not hold,
 /// which for tollgate means "already done" or "stale", not a failure.
 pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {

@@ -2,7 +2,7 @@
 //! `PAYMENT#{pi_…}` / `PURCHASE#{cs_…}` item maps the payment back to it, for refunds.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, is_condition_failure, s, to_item};
+use crate::dynamo::{describe, from_item, get, is_condition_failure, s, to_item};
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesError};
 use tollgate_core::ids::AccountId;
@@ -92,17 +92,9 @@ impl Purchases for Aws {
 
     async fn purchase(&self, account: &AccountId, id: &str) -> Result<Option<Purchase>, PurchasesError> {
         let (pk, sk) = keys(account, id);
-        let output = self
-            .dynamo
-            .get_item()
-            .table_name(&self.resources.accounts_table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed(describe(&e)))?;
-        output.item.map(|item| from_item::<PurchaseItem>(item).map(|i| i.purchase).map_err(failed)).transpose()
+        let item: Option<PurchaseItem> =
+            get(&self.dynamo, &self.resources.accounts_table, &[("pk", s(pk)), ("sk", s(sk))]).await.map_err(failed)?;
+        Ok(item.map(|item| item.purchase))
     }
 
     async fn purchases(&self, account: &AccountId) -> Result<Vec<Purchase>, PurchasesError> {

@@ -10,7 +10,7 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, is_condition_failure, n, s, to_item, transact,
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, get, is_condition_failure, n, s, to_item, transact,
 };
 use crate::workflows::workflow_item;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -76,16 +76,7 @@ impl Aws {
     }
 
     async fn read_run(&self, id: &str) -> Result<Option<Run>, String> {
-        let output = self
-            .dynamo
-            .get_item()
-            .table_name(&self.resources.runs_table)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        output.item.map(from_item).transpose()
+        get(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
     }
 
     async fn query_runs(
@@ -324,16 +315,9 @@ impl Runs for Aws {
     }
 
     async fn day_totals(&self, day: &str) -> Result<DayTotals, RunsError> {
-        let output = self
-            .dynamo
-            .get_item()
-            .table_name(&self.resources.runs_table)
-            .key("id", s(day_counter(day)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed(describe(&e)))?;
-        let item: DayItem = output.item.map(from_item).transpose().map_err(failed)?.unwrap_or_default();
+        let key = [("id", s(day_counter(day)))];
+        let item: DayItem =
+            get(&self.dynamo, &self.resources.runs_table, &key).await.map_err(failed)?.unwrap_or_default();
         Ok(DayTotals {
             starts: item.starts,
             completed: item.completed,

@@ -4,7 +4,7 @@
 //! is a whole-item put under a `version` condition.
 
 use crate::Aws;
-use crate::dynamo::{Item, describe, from_item, is_condition_failure, n, s, to_item};
+use crate::dynamo::{Item, describe, from_item, get, is_condition_failure, n, s, to_item};
 use tollgate_app::ports::workflows::{Workflows, WorkflowsError};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
@@ -32,16 +32,7 @@ pub fn workflow_item(workflow: &Workflow) -> Result<Item, String> {
 
 impl Aws {
     pub(crate) async fn read_workflow(&self, id: &str) -> Result<Option<Workflow>, String> {
-        let output = self
-            .dynamo
-            .get_item()
-            .table_name(&self.resources.workflows_table)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        output.item.map(from_item).transpose()
+        get(&self.dynamo, &self.resources.workflows_table, &[("id", s(id))]).await
     }
 }
 
