@@ -111,7 +111,8 @@ pub fn fulfiller_from_env(app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartErr
 pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     let (parts, body) = request.into_parts();
     let body = Bytes::copy_from_slice(body.as_ref());
-    let response = api.handle(http::Request::from_parts(parts, body)).await;
+    // Boxed for the same reason as in `each_message`.
+    let response = Box::pin(api.handle(http::Request::from_parts(parts, body))).await;
     Ok(response.map(|body| Body::Text(String::from_utf8_lossy(&body).into_owned())))
 }
 
@@ -130,7 +131,9 @@ where
             continue;
         };
         let id = delivery.message_id.clone();
-        if let Err(error) = each(delivery).await {
+        // Boxed: a use case awaits storage through several layers; unboxed, its future makes
+        // the entry point's type deeper than rustc's layout limit (a clean build refuses it).
+        if let Err(error) = Box::pin(each(delivery)).await {
             tracing::warn!(message_id = %id, %error, "message left for redelivery");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
