@@ -1,5 +1,6 @@
 //! `fulfillment` on `events/fulfillment.json`: the sample purchase is announced, signed, to
-//! its product's fulfillment webhook (a local HTTP server), once; DynamoDB on moto.
+//! its product's fulfillment webhook (a local HTTP server); a refusal is left for redelivery,
+//! and once delivered it is never announced again. DynamoDB on moto.
 
 use std::sync::{Arc, Mutex};
 use tollgate_app::fulfillment::Fulfiller;
@@ -14,11 +15,13 @@ use tollgate_tests::samples::{SAMPLE_TIME, SAMPLE_WORKFLOW_SECRET, app_at_sample
 async fn the_sample_purchase_is_delivered_once() {
     let posts = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = Arc::clone(&posts);
+    // The first post is refused, as a webhook that is briefly down would.
     let server = axum::Router::new().route(
         "/deliver",
         axum::routing::post(move |body: String| async move {
-            seen.lock().unwrap().push(body);
-            axum::http::StatusCode::OK
+            let mut seen = seen.lock().unwrap();
+            seen.push(body);
+            if seen.len() == 1 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -48,17 +51,15 @@ async fn the_sample_purchase_is_delivered_once() {
         retry: Retry { base_seconds: 1, cap_seconds: 1, max_receives: 3 },
     };
     let fulfiller = &fulfiller;
-    for _ in 0..2 {
+    let deliver = || async {
         let batch = serde_json::from_str(&read("fulfillment.json")).unwrap();
-        let response =
-            tollgate_lambda::each_message(
-                QueueName::Fulfillment,
-                batch,
-                |d| async move { fulfiller.fulfill(&d).await },
-            )
-            .await;
-        assert!(response.batch_item_failures.is_empty());
-    }
-    assert_eq!(posts.lock().unwrap().len(), 1, "a redelivered message announces nothing twice");
+        let each = |d| async move { fulfiller.fulfill(&d).await };
+        tollgate_lambda::each_message(QueueName::Fulfillment, batch, each).await.batch_item_failures.len()
+    };
+    assert_eq!(deliver().await, 1, "a refused post is left for redelivery");
+    assert_eq!(store.purchase(&account, "cs_sample_template").await.unwrap().unwrap().delivery, Delivery::Pending);
+    assert_eq!(deliver().await, 0);
+    assert_eq!(deliver().await, 0);
+    assert_eq!(posts.lock().unwrap().len(), 2, "once delivered, a redelivered message announces nothing");
     assert_eq!(store.purchase(&account, "cs_sample_template").await.unwrap().unwrap().delivery, Delivery::Delivered);
 }
