@@ -5,7 +5,7 @@
 //! `active = "active"`, the sparse GSI `active_subscriptions` that counts them.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, is_condition_failure, n, s, to_item};
+use crate::dynamo::{describe, from_item, is_condition_failure, items_under, n, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
@@ -206,29 +206,11 @@ impl Accounts for Aws {
     }
 
     async fn subscriptions(&self, account: &AccountId) -> Result<Vec<Subscription>, AccountsError> {
-        let mut subscriptions = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.accounts_table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :sub)")
-                .expression_attribute_values(":pk", account_key(account))
-                .expression_attribute_values(":sub", s("SUB#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
+        let items: Vec<SubscriptionItem> =
+            items_under(&self.dynamo, &self.resources.accounts_table, account_key(account), "SUB#")
                 .await
-                .map_err(|e| failed(describe(&e)))?;
-            for item in output.items.unwrap_or_default() {
-                subscriptions.push(from_item::<SubscriptionItem>(item).map_err(failed)?.subscription);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(subscriptions);
-            }
-        }
+                .map_err(failed)?;
+        Ok(items.into_iter().map(|item| item.subscription).collect())
     }
 
     async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {

@@ -41,6 +41,35 @@ pub async fn get<T: serde::de::DeserializeOwned>(
     output.item.map(from_item).transpose()
 }
 
+/// Every item of partition `pk` whose `sk` starts with `prefix`, read consistently, page after page.
+pub async fn items_under<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: AttributeValue,
+    prefix: &str,
+) -> Result<Vec<T>, String> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let query = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", pk.clone())
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start);
+        let output = Box::pin(query.send()).await.map_err(|e| describe(&e))?;
+        for item in output.items.unwrap_or_default() {
+            items.push(from_item(item)?);
+        }
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// Whether a conditional write was refused because its condition did not hold,
 /// which for tollgate means "already done" or "stale", not a failure.
 pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {

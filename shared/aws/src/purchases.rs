@@ -2,7 +2,7 @@
 //! `PAYMENT#{pi_…}` / `PURCHASE#{cs_…}` item maps the payment back to it, for refunds.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, get, is_condition_failure, s, to_item};
+use crate::dynamo::{describe, from_item, get, is_condition_failure, items_under, s, to_item};
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesError};
 use tollgate_core::ids::AccountId;
@@ -98,29 +98,10 @@ impl Purchases for Aws {
     }
 
     async fn purchases(&self, account: &AccountId) -> Result<Vec<Purchase>, PurchasesError> {
-        let mut purchases = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.accounts_table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :purchase)")
-                .expression_attribute_values(":pk", s(format!("ACCOUNT#{account}")))
-                .expression_attribute_values(":purchase", s("PURCHASE#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed(describe(&e)))?;
-            for item in output.items.unwrap_or_default() {
-                purchases.push(from_item::<PurchaseItem>(item).map_err(failed)?.purchase);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(purchases);
-            }
-        }
+        let pk = s(format!("ACCOUNT#{account}"));
+        let items: Vec<PurchaseItem> =
+            items_under(&self.dynamo, &self.resources.accounts_table, pk, "PURCHASE#").await.map_err(failed)?;
+        Ok(items.into_iter().map(|item| item.purchase).collect())
     }
 
     async fn set_delivery(&self, account: &AccountId, id: &str, delivery: Delivery) -> Result<(), PurchasesError> {
