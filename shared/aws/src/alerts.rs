@@ -2,7 +2,7 @@
 //! and `created_at`, the GSI `by_time` that lists the newest first.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, is_condition_failure, s, to_item};
+use crate::dynamo::{describe, from_item, s, to_item, took_effect};
 use tollgate_app::ports::alerts::{Alerts, AlertsError};
 use tollgate_core::alert::Alert;
 
@@ -24,11 +24,7 @@ impl Alerts for Aws {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(failed(describe(&error))),
-        }
+        took_effect(put).map_err(failed)
     }
 
     async fn alerts(&self, limit: usize) -> Result<Vec<Alert>, AlertsError> {

@@ -106,3 +106,16 @@ pub async fn transact(
 /// Attempts at an optimistic write (read, decide, write under a version condition)
 /// before giving up: each failure means another writer made progress.
 pub const OPTIMISTIC_ATTEMPTS: usize = 8;
+
+/// Whether a conditional write took effect: `false` when its condition did not hold.
+pub fn took_effect<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, String>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if is_condition_failure(&error) => Ok(false),
+        Err(error) => Err(describe(&error)),
+    }
+}

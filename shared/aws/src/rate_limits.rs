@@ -2,7 +2,7 @@
 //! counts one window's requests with a conditional `ADD`; the table's TTL removes old windows.
 
 use crate::Aws;
-use crate::dynamo::{describe, is_condition_failure, n, s};
+use crate::dynamo::{n, s, took_effect};
 use tollgate_app::ports::rate_limits::{RateLimits, RateLimitsError};
 use tollgate_core::ids::AccountId;
 use tollgate_core::time::Timestamp;
@@ -25,10 +25,6 @@ impl RateLimits for Aws {
             .expression_attribute_values(":limit", n(i64::from(limit)))
             .send()
             .await;
-        match update {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(RateLimitsError(describe(&error))),
-        }
+        took_effect(update).map_err(RateLimitsError)
     }
 }

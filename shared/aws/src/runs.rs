@@ -10,14 +10,14 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, get, is_condition_failure, n, s, to_item, transact,
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, get, n, s, to_item, took_effect, transact,
 };
 use crate::workflows::workflow_item;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, DayTotals, Finished, Runs, RunsError};
+use tollgate_app::ports::runs::{Claim, Claimed, DayTotals, Finished, Runs, RunsError};
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
-use tollgate_core::workflow::{Outcome, Run, RunStatus, Workflow, WorkflowState, streak_after};
+use tollgate_core::workflow::{Outcome, Run, RunStatus};
 
 const OPEN: &str = "open";
 const RUNNING: &str = "COUNTER#running";
@@ -117,19 +117,10 @@ impl Aws {
         let Some(mut workflow) = self.read_workflow(claim.run.workflow_id.as_str()).await? else {
             return Ok(Some(Claimed::NotIdle));
         };
-        if workflow.state != WorkflowState::Idle {
+        let read_version = workflow.version as i64;
+        if !workflow.claim(&claim.run.id, claim.guard) {
             return Ok(Some(Claimed::NotIdle));
         }
-        if let ClaimGuard::Due { expected, next } = claim.guard {
-            if workflow.next_run != Some(expected) || !workflow.spec.enabled {
-                return Ok(Some(Claimed::NotIdle));
-            }
-            workflow.next_run = next;
-        }
-        let read_version = workflow.version as i64;
-        workflow.state = WorkflowState::Running;
-        workflow.current_run = Some(claim.run.id.clone());
-        workflow.version += 1;
         let items = vec![
             self.put(
                 &self.resources.workflows_table,
@@ -176,10 +167,7 @@ impl Aws {
             return Ok(Some(Finished::AlreadyEnded(run)));
         }
         let read_status = run.status;
-        run.status = outcome.status;
-        run.finished_at = Some(outcome.at);
-        run.earnings_cents = outcome.earnings_cents;
-        run.reason = outcome.reason.clone();
+        run.end(outcome);
         let mut items = Vec::with_capacity(4);
         let put_run = Put::builder()
             .table_name(&self.resources.runs_table)
@@ -189,17 +177,17 @@ impl Aws {
             .expression_attribute_values(":read", s(read_status.as_str()));
         items.push(TransactWriteItem::builder().put(built(put_run.build())?).build());
         let mut streak = 0;
-        if let Some(mut workflow) = self.read_workflow(run.workflow_id.as_str()).await?
-            && workflow.current_run.as_ref() == Some(&run.id)
-        {
+        if let Some(mut workflow) = self.read_workflow(run.workflow_id.as_str()).await? {
             let read_version = workflow.version as i64;
-            streak = ended(&mut workflow, &run);
-            items.push(self.put(
-                &self.resources.workflows_table,
-                workflow_item(&workflow)?,
-                "version = :read",
-                &[(":read", read_version)],
-            )?);
+            if let Some(after) = workflow.release(&run) {
+                streak = after;
+                items.push(self.put(
+                    &self.resources.workflows_table,
+                    workflow_item(&workflow)?,
+                    "version = :read",
+                    &[(":read", read_version)],
+                )?);
+            }
         }
         let (completed, failed) = if run.status == RunStatus::Completed { (1, 0) } else { (0, 1) };
         items.push(self.update_counter(RUNNING, "ADD running :minus", None, &[(":minus", -1)])?);
@@ -215,21 +203,6 @@ impl Aws {
             Transacted::Cancelled(_) => None,
         })
     }
-}
-
-/// The workflow once its run has ended; returns the failure streak.
-fn ended(workflow: &mut Workflow, run: &Run) -> u32 {
-    let streak = streak_after(workflow.consecutive_failures, run.status);
-    workflow.state = WorkflowState::Idle;
-    workflow.current_run = None;
-    workflow.consecutive_failures = streak;
-    match run.status {
-        RunStatus::Completed => workflow.totals.completed += 1,
-        _ => workflow.totals.failed += 1,
-    }
-    workflow.totals.revenue_cents += run.earnings_cents;
-    workflow.version += 1;
-    streak
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -272,11 +245,7 @@ impl Runs for Aws {
             .expression_attribute_values(":at", n(at.0))
             .send()
             .await;
-        match update {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(failed(describe(&error))),
-        }
+        took_effect(update).map_err(failed)
     }
 
     async fn finish(&self, id: &RunId, outcome: &Outcome) -> Result<Finished, RunsError> {

@@ -4,7 +4,7 @@
 //! is a whole-item put under a `version` condition.
 
 use crate::Aws;
-use crate::dynamo::{Item, describe, from_item, get, is_condition_failure, n, s, to_item};
+use crate::dynamo::{Item, describe, from_item, get, n, s, to_item, took_effect};
 use tollgate_app::ports::workflows::{Workflows, WorkflowsError};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
@@ -46,11 +46,7 @@ impl Workflows for Aws {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(failed(describe(&error))),
-        }
+        took_effect(put).map_err(failed)
     }
 
     async fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, WorkflowsError> {
@@ -91,11 +87,7 @@ impl Workflows for Aws {
             .expression_attribute_values(":expected", n(expected_version as i64))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(failed(describe(&error))),
-        }
+        took_effect(put).map_err(failed)
     }
 
     async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<Workflow>, WorkflowsError> {

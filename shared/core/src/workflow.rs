@@ -186,6 +186,59 @@ impl Workflow {
     pub fn is_due(&self, now: Timestamp) -> bool {
         self.state == WorkflowState::Idle && self.spec.enabled && self.next_run.is_some_and(|at| at <= now)
     }
+
+    /// Takes the workflow for `run` when `guard` holds of it as stored; `false` (and
+    /// nothing changed) when it is running, or changed since the claimer read it.
+    pub fn claim(&mut self, run: &RunId, guard: ClaimGuard) -> bool {
+        if self.state != WorkflowState::Idle {
+            return false;
+        }
+        if let ClaimGuard::Due { expected, next } = guard {
+            if self.next_run != Some(expected) || !self.spec.enabled {
+                return false;
+            }
+            self.next_run = next;
+        }
+        self.state = WorkflowState::Running;
+        self.current_run = Some(run.clone());
+        self.version += 1;
+        true
+    }
+
+    /// Back to idle once `run` has ended, counted in the totals; the failures in a row
+    /// since. `None` (nothing changed) when `run` is not the one in flight.
+    pub fn release(&mut self, run: &Run) -> Option<u32> {
+        if self.current_run.as_ref() != Some(&run.id) {
+            return None;
+        }
+        let streak = streak_after(self.consecutive_failures, run.status);
+        self.state = WorkflowState::Idle;
+        self.current_run = None;
+        self.consecutive_failures = streak;
+        match run.status {
+            RunStatus::Completed => self.totals.completed += 1,
+            _ => self.totals.failed += 1,
+        }
+        self.totals.revenue_cents += run.earnings_cents;
+        self.version += 1;
+        Some(streak)
+    }
+}
+
+/// What a claim expects of the workflow it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimGuard {
+    /// A scheduled start: the workflow is idle and still due at the time that was read
+    /// (`expected`); it is next due at `next`. A tick that read it before another tick's
+    /// claim (and that run's end) claims nothing.
+    Due {
+        /// The next run as the claimer read it.
+        expected: Timestamp,
+        /// The next run after this one.
+        next: Option<Timestamp>,
+    },
+    /// A start by hand: the workflow is idle; its schedule is left as it is.
+    Now,
 }
 
 /// The next due time of a workflow claimed (or changed) at `now`. Counted from now,
@@ -284,6 +337,16 @@ pub struct Outcome {
     pub at: Timestamp,
 }
 
+impl Run {
+    /// The run ended as `outcome` says.
+    pub fn end(&mut self, outcome: &Outcome) {
+        self.status = outcome.status;
+        self.finished_at = Some(outcome.at);
+        self.earnings_cents = outcome.earnings_cents;
+        self.reason = outcome.reason.clone();
+    }
+}
+
 impl Outcome {
     /// A failure decided by tollgate (deadline, start retries exhausted).
     pub fn failed(reason: impl Into<String>, at: Timestamp) -> Self {
@@ -292,7 +355,7 @@ impl Outcome {
 }
 
 /// Failures in a row after a run ends: reset by a completed run.
-pub fn streak_after(previous: u32, status: RunStatus) -> u32 {
+fn streak_after(previous: u32, status: RunStatus) -> u32 {
     if status == RunStatus::Failed { previous.saturating_add(1) } else { 0 }
 }
 
@@ -499,6 +562,37 @@ mod tests {
         assert!(respecified.next_run.unwrap() > later);
         assert_eq!(respecified.version, workflow.version + 1);
         assert_eq!(workflow.respecified(spec(false), later).next_run, None);
+    }
+
+    #[test]
+    fn a_claim_holds_only_for_an_idle_workflow_still_due_as_read() {
+        let mut workflow = Workflow::register(spec(true), NOW);
+        let due = workflow.next_run.unwrap();
+        let run = RunId::parse("run_1").unwrap();
+        let stale = ClaimGuard::Due { expected: Timestamp(due.0 - 600), next: None };
+        assert!(!workflow.clone().claim(&run, stale));
+        let guard = ClaimGuard::Due { expected: due, next: Some(Timestamp(due.0 + 600)) };
+        assert!(workflow.claim(&run, guard));
+        assert_eq!(
+            (workflow.state, workflow.next_run, workflow.version),
+            (WorkflowState::Running, Some(Timestamp(due.0 + 600)), 2)
+        );
+        assert!(!workflow.claim(&RunId::parse("run_2").unwrap(), ClaimGuard::Now), "never twice at a time");
+    }
+
+    #[test]
+    fn a_release_counts_the_run_that_was_in_flight_only() {
+        let mut workflow = Workflow::register(spec(true), NOW);
+        let mut run = Run::claimed(RunId::parse("run_1").unwrap(), &workflow, NOW);
+        assert!(workflow.claim(&run.id, ClaimGuard::Now));
+        run.end(&Outcome { status: RunStatus::Completed, earnings_cents: 1250, reason: None, at: NOW });
+        let other = Run::claimed(RunId::parse("run_2").unwrap(), &workflow, NOW);
+        assert_eq!(workflow.clone().release(&other), None);
+        assert_eq!(workflow.release(&run), Some(0));
+        assert_eq!(
+            (workflow.state, workflow.current_run, workflow.totals.revenue_cents),
+            (WorkflowState::Idle, None, 1250)
+        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 use crate::Sqlite;
 use crate::workflows::{from_json, load_workflow, store_workflow, to_json};
 use rusqlite::{Connection, OptionalExtension, params};
-use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, DayTotals, Finished, Runs, RunsError};
+use tollgate_app::ports::runs::{Claim, Claimed, DayTotals, Finished, Runs, RunsError};
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
-use tollgate_core::workflow::{Outcome, Run, RunStatus, WorkflowState, streak_after};
+use tollgate_core::workflow::{Outcome, Run, RunStatus};
 
 /// Runs holding a slot: the statuses the overdue index is read for.
 const OPEN: &str = "status IN ('queued', 'started')";
@@ -56,14 +56,9 @@ fn runs_where(db: &Connection, condition: &str, values: impl rusqlite::Params) -
 
 fn claim_in(db: &Connection, claim: &Claim) -> rusqlite::Result<Claimed> {
     let Some(mut workflow) = load_workflow(db, claim.run.workflow_id.as_str())? else { return Ok(Claimed::NotIdle) };
-    if workflow.state != WorkflowState::Idle {
+    // Claimed in memory only: nothing is stored unless both caps have room.
+    if !workflow.claim(&claim.run.id, claim.guard) {
         return Ok(Claimed::NotIdle);
-    }
-    if let ClaimGuard::Due { expected, next } = claim.guard {
-        if workflow.next_run != Some(expected) || !workflow.spec.enabled {
-            return Ok(Claimed::NotIdle);
-        }
-        workflow.next_run = next;
     }
     let starts = format!("starts:{}", claim.run.created_at.utc_day());
     if counter(db, &starts)? >= i64::from(claim.caps.daily_starts) {
@@ -72,9 +67,6 @@ fn claim_in(db: &Connection, claim: &Claim) -> rusqlite::Result<Claimed> {
     if counter(db, RUNNING)? >= i64::from(claim.caps.concurrent) {
         return Ok(Claimed::ConcurrencyCapReached);
     }
-    workflow.state = WorkflowState::Running;
-    workflow.current_run = Some(claim.run.id.clone());
-    workflow.version += 1;
     store_workflow(db, &workflow)?;
     add(db, &starts, 1)?;
     add(db, RUNNING, 1)?;
@@ -87,24 +79,12 @@ fn finish_in(db: &Connection, id: &str, outcome: &Outcome) -> rusqlite::Result<F
     if !run.status.is_open() {
         return Ok(Finished::AlreadyEnded(run));
     }
-    run.status = outcome.status;
-    run.finished_at = Some(outcome.at);
-    run.earnings_cents = outcome.earnings_cents;
-    run.reason = outcome.reason.clone();
+    run.end(outcome);
     let mut streak = 0;
     if let Some(mut workflow) = load_workflow(db, run.workflow_id.as_str())?
-        && workflow.current_run.as_ref() == Some(&run.id)
+        && let Some(after) = workflow.release(&run)
     {
-        streak = streak_after(workflow.consecutive_failures, run.status);
-        workflow.state = WorkflowState::Idle;
-        workflow.current_run = None;
-        workflow.consecutive_failures = streak;
-        match run.status {
-            RunStatus::Completed => workflow.totals.completed += 1,
-            _ => workflow.totals.failed += 1,
-        }
-        workflow.totals.revenue_cents += run.earnings_cents;
-        workflow.version += 1;
+        streak = after;
         store_workflow(db, &workflow)?;
     }
     let day = outcome.at.utc_day();

@@ -8,15 +8,7 @@ use tollgate_core::workflow::{Caps, Outcome, Run};
 #[error("runs: {0}")]
 pub struct RunsError(pub String);
 
-/// What a claim expects of the workflow it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimGuard {
-    /// A scheduled start: the workflow is idle and still due at the time that was read.
-    /// A tick that read it before another tick's claim (and that run's end) claims nothing.
-    Due { expected: Timestamp, next: Option<Timestamp> },
-    /// A start by hand: the workflow is idle; its schedule is left as it is.
-    Now,
-}
+pub use tollgate_core::workflow::ClaimGuard;
 
 /// A run to start, and the budget it must fit in.
 #[derive(Debug, Clone)]
