@@ -57,6 +57,10 @@ struct Stripe {
     changes: u32,
     /// Set to play a Stripe that ignores idempotency keys (as localstripe does).
     ignore_idempotency: bool,
+    /// Meter events to answer with a 500 before accepting any (a Stripe outage).
+    failing_meter_events: u32,
+    /// Meter event identifiers accepted, once each (Stripe dedupes on them).
+    meter_events: Vec<(String, String, String)>,
 }
 
 /// The running fake. Dropping it leaves the server running until the test process ends.
@@ -127,6 +131,16 @@ impl FakeStripe {
     /// to keep one customer per account is tollgate's own conditional write.
     pub fn ignore_idempotency(&self) {
         self.state.lock().unwrap().ignore_idempotency = true;
+    }
+
+    /// The next `count` meter events fail with a 500, as during a Stripe outage.
+    pub fn fail_meter_events(&self, count: u32) {
+        self.state.lock().unwrap().failing_meter_events = count;
+    }
+
+    /// Meter events Stripe counted: (identifier, customer, value), a repeated identifier once.
+    pub fn meter_events(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().meter_events.clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -305,6 +319,24 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             let price = price.clone();
             stripe.changes += 1;
             Ok(price_json(&price, &stripe.products, false))
+        }
+        (&Method::POST, ["billing", "meter_events"]) => {
+            if stripe.failing_meter_events > 0 {
+                stripe.failing_meter_events -= 1;
+                return Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, "an outage, played"));
+            }
+            let identifier = param("identifier").unwrap_or_default();
+            let customer = param("payload[stripe_customer_id]").unwrap_or_default();
+            let value = param("payload[value]").unwrap_or_default();
+            if !stripe.meter_events.iter().any(|(seen, _, _)| *seen == identifier) {
+                stripe.meter_events.push((identifier.clone(), customer.clone(), value.clone()));
+            }
+            let mut event = fixture("billing_meter_event");
+            event["event_name"] = json!(param("event_name"));
+            event["identifier"] = json!(identifier);
+            event["payload"] = json!({"stripe_customer_id": customer, "value": value});
+            event["timestamp"] = json!(param("timestamp").and_then(|t| t.parse::<i64>().ok()));
+            Ok(event)
         }
         (&Method::GET, ["prices"]) => {
             let keys: Vec<String> =

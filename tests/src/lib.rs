@@ -3,8 +3,10 @@
 
 pub mod conformance;
 pub mod fake_stripe;
+pub mod keys;
 pub mod localstripe;
 pub mod moto;
+pub mod recorder;
 pub mod samples;
 pub mod stack;
 pub mod stripe;

@@ -174,9 +174,34 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         .await
         .expect("ledger table");
 
+    dynamo
+        .create_table()
+        .table_name(name("api-keys"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("hash", KeyType::Hash))
+        .attribute_definitions(attribute("hash", S))
+        .attribute_definitions(attribute("account_id", S))
+        .attribute_definitions(attribute("created_at", N))
+        .global_secondary_indexes(index("by_account", "account_id", "created_at"))
+        .send()
+        .await
+        .expect("api-keys table");
+    dynamo
+        .create_table()
+        .table_name(name("usage"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk", S))
+        .attribute_definitions(attribute("sk", S))
+        .send()
+        .await
+        .expect("usage table");
+
     let (events_queue_url, events_dlq_url) = queue_pair(&sqs, &name("events")).await;
     let (runs_queue_url, runs_dlq_url) = queue_pair(&sqs, &name("runs")).await;
     let (fulfillment_queue_url, fulfillment_dlq_url) = queue_pair(&sqs, &name("fulfillment")).await;
+    let (usage_queue_url, usage_dlq_url) = queue_pair(&sqs, &name("usage")).await;
     let resources = Resources {
         event_log_table: name("event-log"),
         accounts_table: name("accounts"),
@@ -190,6 +215,10 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         runs_dead_letter_queue_url: Some(runs_dlq_url),
         fulfillment_queue_url,
         fulfillment_dead_letter_queue_url: Some(fulfillment_dlq_url),
+        api_keys_table: name("api-keys"),
+        usage_table: name("usage"),
+        usage_queue_url,
+        usage_dead_letter_queue_url: Some(usage_dlq_url),
     };
     (dynamo, sqs, resources)
 }

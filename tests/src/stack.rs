@@ -25,10 +25,14 @@ pub fn binary() -> PathBuf {
     binary
 }
 
-fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
+/// Where a stack started with [`TestStack::start_logged`] writes its log.
+const LOG_FILE: &str = "tollgate.log";
+
+fn spawn(data_dir: &Path, settings: &[(&str, &str)], logged: bool) -> (Child, String) {
     let mut command = Command::new(binary());
     command.args(["dev", "--addr", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     command.env_remove("TOLLGATE_ADDR").env_remove("CATALOG_PATH");
+    command.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
     for (name, value) in settings {
         command.env(name, value);
     }
@@ -36,9 +40,8 @@ fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("JWT_SECRET", JWT_SECRET)
         .env("WORKFLOW_SECRET", WORKFLOW_SECRET)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if logged { log_file(data_dir) } else { Stdio::inherit() })
         .spawn()
         .expect("tollgate dev starts");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -48,6 +51,11 @@ fn spawn(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
     // Keep reading, so that what it prints later never meets a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (child, address_in(&first_line))
+}
+
+fn log_file(data_dir: &Path) -> Stdio {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join(LOG_FILE)).expect("a log file");
+    Stdio::from(file)
 }
 
 pub fn now() -> Timestamp {
@@ -68,6 +76,7 @@ pub struct TestStack {
     child: Child,
     data_dir: TempDir,
     settings: Vec<(String, String)>,
+    logged: bool,
     pub base_url: String,
     pub http: reqwest::Client,
 }
@@ -79,11 +88,29 @@ impl TestStack {
 
     /// Starts with extra environment settings (`TOLLGATE_TICK_SECONDS`, caps, …).
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        Self::start_as(settings, false)
+    }
+
+    /// Starts with its log in the data directory ([`TestStack::log`]) instead of the test's output.
+    pub async fn start_logged(settings: &[(&str, &str)]) -> Self {
+        Self::start_as(settings, true)
+    }
+
+    fn start_as(settings: &[(&str, &str)], logged: bool) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
-        let (child, base_url) = spawn(data_dir.path(), settings);
+        let (child, base_url) = spawn(data_dir.path(), settings, logged);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
         let settings = settings.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
-        Self { child, data_dir, settings, base_url, http }
+        Self { child, data_dir, settings, logged, base_url, http }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// What a stack started with [`TestStack::start_logged`] has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join(LOG_FILE)).unwrap_or_default()
     }
 
     /// Kills the process with SIGKILL (no chance to finish anything) and starts a new one
@@ -93,7 +120,7 @@ impl TestStack {
         let _ = self.child.kill();
         self.child.wait().expect("reaped");
         let settings: Vec<(&str, &str)> = self.settings.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let (child, base_url) = spawn(self.data_dir.path(), &settings);
+        let (child, base_url) = spawn(self.data_dir.path(), &settings, self.logged);
         self.child = child;
         self.base_url = base_url;
     }

@@ -1,6 +1,7 @@
-//! `account-api`: the admin routes (`/admin/events`, `/admin/accounts/{id}`,
-//! `/admin/ledger`, `/admin/workflows…`, `/admin/alerts`, `/admin/metrics`), behind an
-//! HS256 JWT with `role: "admin"`.
+//! `account-api`: API keys and the account view for their owners (`/api/keys`, `/api/me`,
+//! JWT), the edge's signed routes (`/internal/keys/{hash}`, `/internal/usage`), and the
+//! admin routes (`/admin/events`, `/admin/accounts/{id}`, `/admin/ledger`,
+//! `/admin/workflows…`, `/admin/alerts`, `/admin/metrics`, JWT with `role: "admin"`).
 
 use std::sync::Arc;
 use tollgate_http::Api;
@@ -11,7 +12,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let jwt = tollgate_lambda::jwt_verifier()?; // a missing secret fails the cold start
     let app = Arc::new(tollgate_lambda::app_from_env().await?); // SDK clients built once
     let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
-    let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator);
+    let edge = Arc::new(tollgate_lambda::edge_link_from_env()?);
+    let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

@@ -7,6 +7,7 @@ use thiserror::Error;
 use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::catalog::{Catalog, CatalogError};
+use tollgate_core::edge::EdgeSecret;
 use tollgate_core::signature::{self, DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
 use tollgate_http::jwt;
 
@@ -26,6 +27,10 @@ pub enum ConfigError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Orchestration(#[from] SettingsError),
+    #[error("{0} must be an http:// or https:// URL")]
+    NotAUrl(&'static str),
+    #[error("USAGE_FLUSH_SECONDS must be a whole number of seconds, at least 1")]
+    FlushSeconds,
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -60,6 +65,16 @@ pub struct DevConfig {
     pub workflow_secret: WorkflowSecret,
     /// Where workflows call back (`CALLBACK_BASE_URL`); `None`: this stack's own address.
     pub callback_base: Option<String>,
+    /// Signs the link with a Worker run by `wrangler dev` (`EDGE_SECRET`, else generated).
+    pub edge_secret: EdgeSecret,
+    pub edge_secret_origin: Origin,
+    /// Where a `wrangler dev` Worker listens, to push revocations to (`EDGE_URL`).
+    pub edge_url: Option<String>,
+    /// Where the native gateway forwards allowed `/v1/*` calls (`UPSTREAM_URL`); `None`:
+    /// it answers them itself with what it decided (a demo without an API behind it).
+    pub upstream_url: Option<String>,
+    /// How often the native gateway flushes its counts (`USAGE_FLUSH_SECONDS`, default 10).
+    pub usage_flush: std::time::Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -104,7 +119,28 @@ impl DevConfig {
             None => dev_secret(data_dir, "workflow-secret", "")?,
         };
         let workflow_secret = WorkflowSecret::new(&workflow_secret).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
+        let (edge_secret, edge_secret_origin) = match env("EDGE_SECRET") {
+            Some(value) => (value, Origin::Environment),
+            None => (dev_secret(data_dir, "edge-secret", "")?, Origin::Generated),
+        };
+        let url = |name: &'static str| match env(name) {
+            Some(value) if !(value.starts_with("http://") || value.starts_with("https://")) => {
+                Err(ConfigError::NotAUrl(name))
+            }
+            other => Ok(other),
+        };
+        let usage_flush = match env("USAGE_FLUSH_SECONDS") {
+            Some(value) => {
+                value.parse::<u64>().ok().filter(|&seconds| seconds >= 1).ok_or(ConfigError::FlushSeconds)?
+            }
+            None => 10,
+        };
         Ok(Self {
+            edge_secret: EdgeSecret::new(&edge_secret).ok_or(SettingsError::Missing("EDGE_SECRET"))?,
+            edge_secret_origin,
+            edge_url: url("EDGE_URL")?,
+            upstream_url: url("UPSTREAM_URL")?,
+            usage_flush: std::time::Duration::from_secs(usage_flush),
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
             webhook_secrets: WebhookSecret::parse_list(&webhook)?,

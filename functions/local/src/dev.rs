@@ -1,8 +1,11 @@
-//! `tollgate dev`: the HTTP functions on one address; beside them the event processor,
-//! the workflow runner (in-process stand-ins for the SQS event source mappings) and the
-//! orchestrator on a timer (the stand-in for the EventBridge schedule).
+//! `tollgate dev`: the HTTP functions and the native edge gateway (`/v1/*`) on one
+//! address; beside them the event processor, the workflow runner, the fulfiller and the
+//! usage meter (in-process stand-ins for the SQS event source mappings), the gateway's
+//! flusher (the stand-in for Durable Object alarms) and the orchestrator on a timer (the
+//! stand-in for the EventBridge schedule).
 
 use crate::config::{DevConfig, Origin};
+use crate::gateway::Gateway;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -14,9 +17,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tollgate_app::checkout::{Checkout, CheckoutSettings};
 use tollgate_app::fulfillment::Fulfiller;
+use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
+use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
 use tollgate_core::retry::backoff_seconds;
 use tollgate_core::signature::Verifier;
@@ -36,6 +42,9 @@ struct Local {
     api: Api<Sqlite>,
     orchestrator: Arc<Orchestrator<Sqlite>>,
     fulfiller: Fulfiller<Sqlite>,
+    gateway: Gateway,
+    usage_meter: UsageMeter<Sqlite>,
+    usage_flush: Duration,
     /// Wakes the event consumer as soon as a webhook has queued something.
     queued: Notify,
     /// Wakes the runner as soon as a tick or a start by hand has queued a run.
@@ -69,8 +78,26 @@ pub async fn run(
         metrics: Arc::new(LoggedMetrics),
     });
     let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
+    let edge = EdgeLink {
+        secret: config.edge_secret.clone(),
+        url: config.edge_url.clone(),
+        outbound: Arc::clone(&orchestrator.outbound),
+    };
     let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(config.jwt.clone()))
-        .with_orchestrator(Arc::clone(&orchestrator));
+        .with_orchestrator(Arc::clone(&orchestrator))
+        .with_keys(Arc::new(edge));
+    let stripe_meter: Option<Arc<dyn MeterEvents>> = match &config.stripe_api {
+        Some(stripe) => Some(Arc::new(stripe.client()?)),
+        None => None,
+    };
+    let usage_meter = UsageMeter {
+        app: Arc::clone(&app),
+        stripe: stripe_meter,
+        event_name: std::env::var("STRIPE_METER_EVENT_NAME").unwrap_or_else(|_| DEFAULT_METER_EVENT_NAME.to_owned()),
+        outbound: Arc::clone(&orchestrator.outbound),
+        alert_webhook: orchestrator.settings.alert_webhook.clone(),
+    };
+    let gateway = Gateway::new(Arc::clone(&app), config.upstream_url.clone())?;
     if let Some(stripe) = &config.stripe_api {
         let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
         api = api.with_checkout(Arc::new(Checkout {
@@ -85,13 +112,24 @@ pub async fn run(
         secret: orchestrator.settings.secret.clone(),
         retry: orchestrator.settings.retry,
     };
-    let local = Arc::new(Local { api, orchestrator, fulfiller, queued: Notify::new(), runs_queued: Notify::new() });
+    let local = Arc::new(Local {
+        api,
+        orchestrator,
+        fulfiller,
+        gateway,
+        usage_meter,
+        usage_flush: config.usage_flush,
+        queued: Notify::new(),
+        runs_queued: Notify::new(),
+    });
     greet(addr, data_dir, tick, &config);
 
     let background = [
         tokio::spawn(consume(Arc::clone(&local))),
         tokio::spawn(run_workflows(Arc::clone(&local))),
         tokio::spawn(fulfill(Arc::clone(&local))),
+        tokio::spawn(flush_usage(Arc::clone(&local))),
+        tokio::spawn(meter_usage(Arc::clone(&local))),
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
@@ -110,6 +148,9 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
         return ApiError::PayloadTooLarge.into_response().map(Body::from);
     };
     let path = parts.uri.path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
+    }
     let (is_webhook, is_start) = (path.starts_with("/webhooks/stripe"), path.ends_with("/run"));
     let response = local.api.handle(http::Request::from_parts(parts, body)).await;
     if response.status().is_success() {
@@ -220,6 +261,46 @@ async fn fulfill(local: Arc<Local>) {
     }
 }
 
+/// The stand-in for the Durable Objects' alarms: the gateway's counts go to the usage
+/// queue every `USAGE_FLUSH_SECONDS`, or at once when a key has many pending.
+async fn flush_usage(local: Arc<Local>) {
+    loop {
+        let _ = tokio::time::timeout(local.usage_flush, local.gateway.flush_now.notified()).await;
+        local.gateway.flush().await;
+    }
+}
+
+/// The in-process stand-in for `usage-meter` on the `usage` queue.
+async fn meter_usage(local: Arc<Local>) {
+    loop {
+        let store = &local.api.app().store;
+        match store.receive(QueueName::Usage, RECEIVE_BATCH).await {
+            Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
+            Ok(deliveries) => {
+                for delivery in deliveries {
+                    let done = match local.usage_meter.meter(&delivery.body).await {
+                        Ok(_) => store.ack(&delivery).await,
+                        Err(error) => {
+                            tracing::warn!(%error, "usage batch left for redelivery");
+                            let jitter = rand::rng().random();
+                            let delay =
+                                backoff_seconds(delivery.receive_count, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, jitter);
+                            store.retry_after(&delivery, delay).await
+                        }
+                    };
+                    if let Err(error) = done {
+                        tracing::error!(%error, "the local usage queue failed");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the local usage queue failed; trying again shortly");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
 /// The stand-in for the EventBridge schedule: one tick every `every`, the first at start.
 async fn orchestrate(local: Arc<Local>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
@@ -248,6 +329,17 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
         tick.as_secs()
     );
     println!("  webhooks:  http://{addr}/webhooks/stripe");
+    println!("  API keys:  POST http://{addr}/api/keys (JWT), then call http://{addr}/v1/… with the key");
+    match &config.upstream_url {
+        Some(upstream) => println!("             allowed /v1 calls are forwarded to {upstream}"),
+        None => println!("             UPSTREAM_URL is not set: allowed /v1 calls are answered here"),
+    }
+    if config.edge_secret_origin == Origin::Generated {
+        println!(
+            "  EDGE_SECRET is not set; a development secret is kept in {}",
+            data_dir.join("edge-secret").display()
+        );
+    }
     println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
     if config.webhook_secret_origin == Origin::Generated {
         let secret = config.webhook_secrets[0].expose();

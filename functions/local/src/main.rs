@@ -2,6 +2,7 @@
 
 mod config;
 mod dev;
+mod gateway;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

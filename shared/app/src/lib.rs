@@ -4,11 +4,13 @@
 //! the answer back. Adapters (SQLite, DynamoDB + SQS) implement the ports; every
 //! adapter passes the same conformance suite (`tests/src/conformance`).
 
+pub mod alerting;
 pub mod callback;
 pub mod catalog_sync;
 pub mod checkout;
 pub mod fulfillment;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod orchestrator;
 pub mod ports;
@@ -16,6 +18,7 @@ pub mod process;
 pub mod queued;
 pub mod reads;
 pub mod runner;
+pub mod usage_meter;
 
 use std::sync::Arc;
 use tollgate_core::catalog::Catalog;

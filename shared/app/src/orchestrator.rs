@@ -9,7 +9,7 @@ use crate::App;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::ledger::{Ledger, LedgerError};
-use crate::ports::outbound::{Outbound, OutboundRequest};
+use crate::ports::outbound::Outbound;
 use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
 use crate::ports::run_metrics::RunMetrics;
 use crate::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs, RunsError};
@@ -399,28 +399,8 @@ where
 
     /// Stores the alert and, the first time only, posts it to the alert webhook.
     pub async fn raise(&self, alert: Alert) -> Result<(), OrchestrateError> {
-        if !self.store().raise(&alert).await? {
-            return Ok(());
-        }
-        tracing::warn!(alert_id = %alert.id, kind = alert.kind.as_str(), message = %alert.message, "alert raised");
-        if let Some(url) = &self.settings.alert_webhook {
-            let body = serde_json::json!({
-                "text": format!(":rotating_light: tollgate: {}", alert.message),
-                "alert": alert,
-            });
-            let request = OutboundRequest {
-                url: url.clone(),
-                headers: vec![("content-type", "application/json".to_owned())],
-                body: serde_json::to_vec(&body).expect("an alert always serialises"),
-                timeout: Duration::from_secs(5),
-            };
-            // The alert is stored and listed either way; a lost post is logged, not retried.
-            match self.outbound.post(request).await {
-                Ok(status) if (200..300).contains(&status) => {}
-                Ok(status) => tracing::error!(alert_id = %alert.id, status, "the alert webhook refused an alert"),
-                Err(error) => tracing::error!(alert_id = %alert.id, %error, "the alert webhook could not be reached"),
-            }
-        }
+        let webhook = self.settings.alert_webhook.as_deref();
+        crate::alerting::raise(self.store(), self.outbound.as_ref(), webhook, alert).await?;
         Ok(())
     }
 }

@@ -42,6 +42,10 @@ pub struct Resources {
     pub runs_dead_letter_queue_url: Option<String>,
     pub fulfillment_queue_url: String,
     pub fulfillment_dead_letter_queue_url: Option<String>,
+    pub api_keys_table: String,
+    pub usage_table: String,
+    pub usage_queue_url: String,
+    pub usage_dead_letter_queue_url: Option<String>,
 }
 
 impl Resources {
@@ -59,6 +63,10 @@ impl Resources {
             runs_dead_letter_queue_url: optional("RUNS_DLQ_URL"),
             fulfillment_queue_url: required("FULFILLMENT_QUEUE_URL")?,
             fulfillment_dead_letter_queue_url: optional("FULFILLMENT_DLQ_URL"),
+            api_keys_table: required("API_KEYS_TABLE")?,
+            usage_table: required("USAGE_TABLE")?,
+            usage_queue_url: required("USAGE_QUEUE_URL")?,
+            usage_dead_letter_queue_url: optional("USAGE_DLQ_URL"),
         })
     }
 }

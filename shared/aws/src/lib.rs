@@ -6,6 +6,7 @@
 
 mod accounts;
 mod alerts;
+mod api_keys;
 pub mod config;
 mod dynamo;
 mod event_log;
@@ -14,6 +15,7 @@ mod purchases;
 mod queue;
 mod rate_limits;
 mod runs;
+mod usage;
 mod workflows;
 
 use aws_sdk_dynamodb::Client as DynamoClient;

@@ -19,6 +19,7 @@ impl Aws {
             QueueName::Events => &self.resources.events_queue_url,
             QueueName::Runs => &self.resources.runs_queue_url,
             QueueName::Fulfillment => &self.resources.fulfillment_queue_url,
+            QueueName::Usage => &self.resources.usage_queue_url,
         }
     }
 }
@@ -79,6 +80,7 @@ impl QueueConsumer for Aws {
             QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
             QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
             QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
+            QueueName::Usage => (&self.resources.usage_dead_letter_queue_url, "USAGE_DLQ_URL"),
         };
         let Some(url) = url else {
             return Err(QueueError(format!("{setting} is not configured")));

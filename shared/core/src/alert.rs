@@ -29,6 +29,8 @@ pub enum AlertKind {
     LongRun,
     /// A day's workflow revenue stayed under [`LOW_REVENUE_CENTS`].
     LowRevenue,
+    /// An account's API use crossed 70, 85 or 95% of its quota for the period.
+    Quota,
 }
 
 impl AlertKind {
@@ -39,12 +41,13 @@ impl AlertKind {
             AlertKind::ErrorRate => "error_rate",
             AlertKind::LongRun => "long_run",
             AlertKind::LowRevenue => "low_revenue",
+            AlertKind::Quota => "quota",
         }
     }
 
     /// The kind written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::ConsecutiveFailures, Self::ErrorRate, Self::LongRun, Self::LowRevenue]
+        [Self::ConsecutiveFailures, Self::ErrorRate, Self::LongRun, Self::LowRevenue, Self::Quota]
             .into_iter()
             .find(|kind| kind.as_str() == value)
     }

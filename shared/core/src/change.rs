@@ -178,7 +178,8 @@ fn purchased(session: &Value, catalog: &Catalog) -> Result<Option<Purchased>, Un
         return Ok(None);
     }
     let Some(sku) = text(session, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()) else { return Ok(None) };
-    if !matches!(catalog.by_sku(&sku).map(|item| &item.grant), Some(Grant::Product { .. })) {
+    // One-off products and credit top-ups are purchases; plans arrive as subscriptions.
+    if !matches!(catalog.by_sku(&sku).map(|item| &item.grant), Some(Grant::Product { .. } | Grant::Credits { .. })) {
         return Ok(None);
     }
     let session_id = text(session, &["id"]).ok_or_else(|| missing("checkout session id"))?;
@@ -443,6 +444,12 @@ mod tests {
             (purchase.session_id.as_str(), purchase.payment_ref.as_str(), purchase.quantity),
             ("cs_9", "pi_9", 2)
         );
+        let credits = json!({"id": "cs_7", "mode": "payment", "client_reference_id": "acct_1", "payment_intent": "pi_7",
+                             "metadata": {"account_id": "acct_1", "sku": "credits_1000"}});
+        assert!(matches!(
+            read("checkout.session.completed", credits),
+            Ok(Change::CheckoutCompleted { purchase: Some(Purchased { quantity: 1, .. }), .. })
+        ));
         let plan = json!({"id": "cs_8", "mode": "subscription", "client_reference_id": "acct_1", "metadata": {"sku": "api_pro"}});
         assert!(matches!(
             read("checkout.session.completed", plan),

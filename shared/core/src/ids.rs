@@ -96,6 +96,10 @@ id_type!(
     /// One run of a workflow (`run_…`), named by the orchestrator.
     RunId, "run id", "run_"
 );
+id_type!(
+    /// An API key's public id (`key_…`): what lists show and `DELETE /api/keys/{id}` takes.
+    KeyId, "key id", "key_"
+);
 
 #[cfg(test)]
 mod tests {

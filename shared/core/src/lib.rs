@@ -9,13 +9,16 @@
 
 pub mod account;
 pub mod alert;
+pub mod api_key;
 pub mod catalog;
 pub mod change;
 pub mod checkout;
 pub mod cron;
+pub mod edge;
 pub mod entitlements;
 pub mod ids;
 pub mod ledger;
+pub mod metering;
 pub mod money;
 pub mod referral;
 pub mod retry;
@@ -23,6 +26,7 @@ pub mod signature;
 pub mod stripe;
 pub mod sync;
 pub mod time;
+pub mod usage;
 pub mod workflow;
 
 /// The Stripe API version tollgate is written against. Webhook endpoints and API

@@ -11,12 +11,14 @@
 
 mod accounts;
 mod alerts;
+mod api_keys;
 mod event_log;
 mod ledger;
 mod purchases;
 mod queue;
 mod rate_limits;
 mod runs;
+mod usage;
 mod workflows;
 
 use rusqlite::Connection;
@@ -113,6 +115,29 @@ CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_by_account ON api_keys (account_id);
+CREATE TABLE IF NOT EXISTS usage_batches (
+    id TEXT PRIMARY KEY,
+    before_calls INTEGER NOT NULL,
+    after_calls INTEGER NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS usage_totals (
+    owner TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (owner, period_start)
+);
+CREATE TABLE IF NOT EXISTS credits_spent (
+    owner TEXT PRIMARY KEY,
+    credits INTEGER NOT NULL
 );
 ";
 

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod jwt;
+mod keys;
 mod workflows;
 
 use bytes::Bytes;
@@ -16,15 +17,18 @@ use serde_json::json;
 use std::sync::Arc;
 use tollgate_app::App;
 use tollgate_app::checkout::Checkout;
+use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::api_keys::ApiKeys;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::queue::{Queue, QueueConsumer};
 use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::usage::Usage;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::ids::{AccountId, WorkflowId};
 use tollgate_core::signature::Verifier;
@@ -46,14 +50,32 @@ pub struct Api<S> {
     jwt: Option<jwt::Verifier>,
     orchestrator: Option<Arc<Orchestrator<S>>>,
     checkout: Option<Arc<Checkout<S>>>,
+    edge: Option<Arc<EdgeLink>>,
 }
 
 impl<S> Api<S>
 where
-    S: EventLog + Queue + QueueConsumer + Accounts + Ledger + Workflows + Runs + Alerts + Purchases + RateLimits,
+    S: EventLog
+        + Queue
+        + QueueConsumer
+        + Accounts
+        + Ledger
+        + Workflows
+        + Runs
+        + Alerts
+        + Purchases
+        + RateLimits
+        + ApiKeys
+        + Usage,
 {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Verifier>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt, orchestrator: None, checkout: None }
+        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None }
+    }
+
+    /// Serves `/api/keys` and `/api/me` (with a JWT verifier) and the edge's signed
+    /// `/internal/*` routes.
+    pub fn with_keys(self, edge: Arc<EdgeLink>) -> Self {
+        Self { edge: Some(edge), ..self }
     }
 
     /// Serves `/api/checkout` and `/api/portal` (with a JWT verifier).
@@ -116,6 +138,14 @@ where
                 let account = self.user(request)?;
                 Ok(ok_json(&self.app.entitlements(&account).await?))
             }
+            (_, ["api", "keys", ..] | ["api", "me"])
+                if self.jwt.is_some()
+                    && let Some(edge) = &self.edge =>
+            {
+                let account = self.user(request)?;
+                keys::owner(&self.app, edge, &account, method, &segments[1..], request.body()).await
+            }
+            (_, ["internal", ..]) if let Some(edge) = &self.edge => keys::internal(&self.app, edge, request).await,
             (&Method::GET, ["admin", "events"]) if self.jwt.is_some() => {
                 self.admin(request)?;
                 let events = self.app.recent_events(limit(request)?).await?;
@@ -174,6 +204,8 @@ where
             ["webhooks", "workflows", _] => self.orchestrator.is_some(),
             ["api", "checkout" | "portal"] => self.jwt.is_some() && self.checkout.is_some(),
             ["api", "me", "purchases" | "entitlements"] => self.jwt.is_some(),
+            ["api", "keys"] | ["api", "keys", _] | ["api", "me"] => self.jwt.is_some() && self.edge.is_some(),
+            ["internal", "keys", _] | ["internal", "usage"] => self.edge.is_some(),
             ["admin", "events" | "alerts" | "metrics" | "ledger"] | ["admin", "accounts", _] => self.jwt.is_some(),
             ["admin", "workflows"] | ["admin", "workflows", _] | ["admin", "workflows", _, "run" | "runs"] => {
                 self.jwt.is_some() && self.orchestrator.is_some()
@@ -308,7 +340,7 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
         .expect("a status and a static header always build")
 }
 
-fn ok_json(body: &impl Serialize) -> Response<Bytes> {
+pub(crate) fn ok_json(body: &impl Serialize) -> Response<Bytes> {
     json_response(StatusCode::OK, body)
 }
 

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use thiserror::Error;
 use tollgate_app::checkout::{Checkout, CheckoutSettings, SettingError as CheckoutSettingError};
 use tollgate_app::fulfillment::Fulfiller;
+use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
 use tollgate_app::ports::queue::{Delivery, QueueName};
+use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
 use tollgate_app::{App, SystemClock};
 use tollgate_aws::{Aws, ConfigError, Resources};
 use tollgate_core::catalog::{Catalog, CatalogError};
@@ -79,8 +81,7 @@ pub fn orchestrator_from_env(app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, St
         return Err(SettingsError::NotAUrl("CALLBACK_BASE_URL").into());
     }
     let settings = Settings::read(secret, callback_base, |name| std::env::var(name).ok())?;
-    let outbound = tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))?;
-    Ok(Orchestrator { app, settings, outbound: Arc::new(outbound), metrics: Arc::new(emf::Emf) })
+    Ok(Orchestrator { app, settings, outbound: Arc::new(http_client()?), metrics: Arc::new(emf::Emf) })
 }
 
 /// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
@@ -103,8 +104,32 @@ pub fn fulfiller_from_env(app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartErr
     let secret = WorkflowSecret::new(&tollgate_aws::config::required("WORKFLOW_SECRET")?)
         .ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
     let retry = Settings::read(secret.clone(), String::new(), |name| std::env::var(name).ok())?.retry;
-    let outbound = tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))?;
-    Ok(Fulfiller { app, outbound: Arc::new(outbound), secret, retry })
+    Ok(Fulfiller { app, outbound: Arc::new(http_client()?), secret, retry })
+}
+
+/// The origin's side of the edge link: `EDGE_SECRET`, and `EDGE_URL` to push revocations to.
+pub fn edge_link_from_env() -> Result<EdgeLink, StartError> {
+    let secret = tollgate_core::edge::EdgeSecret::new(&tollgate_aws::config::required("EDGE_SECRET")?)
+        .ok_or(ConfigError::Missing("EDGE_SECRET"))?;
+    let url = tollgate_aws::config::optional("EDGE_URL");
+    Ok(EdgeLink { secret, url, outbound: Arc::new(http_client()?) })
+}
+
+/// The usage meter over `app`: Stripe from `STRIPE_SECRET_KEY`, the meter from
+/// `STRIPE_METER_EVENT_NAME`, alerts to `ALERT_WEBHOOK_URL` when set.
+pub fn usage_meter_from_env(app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
+    Ok(UsageMeter {
+        app,
+        stripe: Some(Arc::new(stripe_api()?)),
+        event_name: tollgate_aws::config::optional("STRIPE_METER_EVENT_NAME")
+            .unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
+        outbound: Arc::new(http_client()?),
+        alert_webhook: tollgate_aws::config::optional("ALERT_WEBHOOK_URL"),
+    })
+}
+
+fn http_client() -> Result<tollgate_outbound::HttpClient, StartError> {
+    tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
 /// Answers one API Gateway request with the shared router.

@@ -1,9 +1,10 @@
 //! Stripe API calls with `async-stripe` (pinned with `=`): the adapter of the
-//! `Checkouts` and `StripeCatalog` ports. One client (one connection pool) per process;
+//! `Checkouts`, `StripeCatalog` and `MeterEvents` ports. One client (one connection pool) per process;
 //! `STRIPE_API_BASE` points it at a local stand-in in tests and development.
 
 use std::collections::HashMap;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
@@ -14,6 +15,7 @@ use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurr
 use stripe_product::product::{CreateProduct, UpdateProduct};
 use stripe_shared::{CheckoutSessionMode, Price, RecurringInterval};
 use tollgate_app::ports::checkouts::{Checkouts, NewSession, Paid, PaymentsError, Session};
+use tollgate_app::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError, Reported};
 use tollgate_app::ports::stripe_catalog::StripeCatalog;
 use tollgate_core::catalog::{Interval, Item};
 use tollgate_core::checkout::Mode;
@@ -232,6 +234,29 @@ impl StripeCatalog for StripeApi {
         Box::pin(
             async move { UpdateProduct::new(product_id).name(name).send(&self.client).await.map(drop).map_err(failed) },
         )
+    }
+}
+
+impl MeterEvents for StripeApi {
+    /// `POST /v1/billing/meter_events`. Stripe drops an event whose `identifier` it has seen
+    /// (within 24 h); no idempotency key, whose saved answer would replay a 500 for a day.
+    fn report(&self, event: MeterEvent) -> Reported<'_> {
+        Box::pin(async move {
+            let payload = HashMap::from([
+                ("stripe_customer_id".to_owned(), event.customer.to_string()),
+                ("value".to_owned(), event.value.to_string()),
+            ]);
+            CreateBillingMeterEvent::new(event.event_name, payload)
+                .identifier(event.identifier.clone())
+                .timestamp(event.timestamp.0)
+                .send(&self.client)
+                .await
+                .map(drop)
+                .map_err(|error| match failed(error) {
+                    PaymentsError::Refused(reason) => MeterEventsError::Refused(reason),
+                    PaymentsError::Unavailable(reason) => MeterEventsError::Unavailable(reason),
+                })
+        })
     }
 }
 

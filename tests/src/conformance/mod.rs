@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod orchestration;
 pub mod purchases;
 pub mod queue;
+pub mod usage;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
 pub const TEST_MAX_RECEIVES: u32 = 3;
@@ -44,11 +45,15 @@ macro_rules! conformance_suite {
             orchestration::counts_active_subscriptions,
             purchases::records_a_purchase_once_and_tracks_its_delivery,
             purchases::a_refund_revokes_what_its_payment_bought,
+            usage::finds_keys_by_hash_and_lists_them_by_account,
+            usage::revokes_only_the_owners_key_once,
+            usage::a_batch_delivered_twice_counts_once,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
             orchestration::concurrent_claims_hold_both_caps,
             purchases::concurrent_requests_never_pass_the_rate_limit,
+            usage::concurrent_batches_of_many_keys_add_up_exactly,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

@@ -2,10 +2,12 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api_keys;
 pub mod checkouts;
 pub mod clock;
 pub mod event_log;
 pub mod ledger;
+pub mod meter_events;
 pub mod outbound;
 pub mod purchases;
 pub mod queue;
@@ -13,4 +15,5 @@ pub mod rate_limits;
 pub mod run_metrics;
 pub mod runs;
 pub mod stripe_catalog;
+pub mod usage;
 pub mod workflows;

@@ -2,12 +2,13 @@ use std::future::Future;
 use thiserror::Error;
 
 /// The queues between functions: Stripe events for the processor, runs for the runner,
-/// purchases for the fulfiller.
+/// purchases for the fulfiller, the edge's usage batches for the usage meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
     Events,
     Runs,
     Fulfillment,
+    Usage,
 }
 
 impl QueueName {
@@ -16,6 +17,7 @@ impl QueueName {
             QueueName::Events => "events",
             QueueName::Runs => "runs",
             QueueName::Fulfillment => "fulfillment",
+            QueueName::Usage => "usage",
         }
     }
 }

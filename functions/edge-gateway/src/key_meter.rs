@@ -1,0 +1,254 @@
+//! `KeyMeter`: one Durable Object per key hash. It holds the key's record (fetched from
+//! the origin on first use, refreshed every `RECORD_REFRESH_SECONDS`, pushed a
+//! revocation at once) and the key's [`Meter`]; it decides each call from memory and
+//! flushes counts to the origin in batches (alarm every `USAGE_FLUSH_SECONDS`, or at once
+//! past [`FLUSH_CALLS`]), writing its state once per flush.
+
+use crate::origin::{self, Lookup};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+use tollgate_core::api_key::KeyHash;
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::{KeyRecord, Meter, MeterState, RateHeaders, Refusal};
+use worker::{Date, DurableObject, Env, Request, Response, Result, State, Storage, durable_object};
+
+const RECORD: &str = "record";
+const METER: &str = "meter";
+const DEFAULT_REFRESH_SECONDS: u64 = 60;
+const DEFAULT_FLUSH_SECONDS: u64 = 10;
+/// Pending calls that trigger a flush before the alarm.
+const FLUSH_CALLS: u64 = 1_000;
+/// After the origin failed to answer, a known key is not refreshed again for this long.
+const RETRY_ORIGIN_MS: u64 = 5_000;
+
+/// The Durable Object's answer to the Worker.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Allowed {
+        account_id: AccountId,
+        key_id: KeyId,
+        headers: RateHeaders,
+    },
+    Refused {
+        refusal: Refusal,
+        headers: RateHeaders,
+    },
+    /// An unknown key while the origin cannot be asked.
+    OriginUnavailable,
+}
+
+/// The last answer of the origin: `None` is an unknown key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cached {
+    record: Option<KeyRecord>,
+    /// When to ask the origin again (ms since the epoch).
+    refresh_at: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    loaded: bool,
+    cached: Option<Cached>,
+    meter: Meter,
+    flush_scheduled: bool,
+    /// Storage writes and alarms set since this object started: benchmarks read them.
+    writes: u64,
+    alarms: u64,
+}
+
+#[durable_object]
+pub struct KeyMeter {
+    state: State,
+    env: Env,
+    inner: Rc<RefCell<Inner>>,
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn seconds_setting(env: &Env, name: &str, default: u64) -> u64 {
+    env.var(name).ok().and_then(|value| value.to_string().parse().ok()).unwrap_or(default)
+}
+
+impl DurableObject for KeyMeter {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, inner: Rc::default() }
+    }
+
+    async fn fetch(&self, request: Request) -> Result<Response> {
+        let url = request.url()?;
+        let hash =
+            url.query_pairs().find(|(name, _)| name == "hash").and_then(|(_, value)| KeyHash::parse(&value).ok());
+        let Some(hash) = hash else { return Response::error("missing hash", 400) };
+        self.load().await?;
+        match url.path() {
+            "/decide" => Response::from_json(&self.decide(hash).await?),
+            "/revoke" => {
+                self.revoke().await?;
+                Response::from_json(&serde_json::json!({ "revoked": true }))
+            }
+            "/stats" => {
+                let inner = self.inner.borrow();
+                Response::from_json(&serde_json::json!({
+                    "storage_writes": inner.writes,
+                    "alarms_set": inner.alarms,
+                    "pending_calls": inner.meter.pending_calls(),
+                }))
+            }
+            _ => Response::error("no such route", 404),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.load().await?;
+        self.flush().await?;
+        Response::ok("flushed")
+    }
+}
+
+impl KeyMeter {
+    /// Reads the stored record and meter state once per object start.
+    async fn load(&self) -> Result<()> {
+        if self.inner.borrow().loaded {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let cached: Option<Cached> = storage.get(RECORD).await?;
+        let meter: Option<MeterState> = storage.get(METER).await?;
+        let mut inner = self.inner.borrow_mut();
+        if !inner.loaded {
+            inner.loaded = true;
+            // Stored records are only a fallback for when the origin is down: ask again now.
+            inner.cached = cached.map(|cached| Cached { refresh_at: 0, ..cached });
+            inner.meter = Meter::resume(meter.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    async fn decide(&self, hash: KeyHash) -> Result<Verdict> {
+        let now = now_ms();
+        if self.needs_refresh(now) {
+            self.refresh(hash).await?;
+        }
+        let (verdict, pending) = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(cached) = inner.cached.clone() else { return Ok(Verdict::OriginUnavailable) };
+            let decision = inner.meter.decide(cached.record.as_ref(), now);
+            let verdict = match (decision.outcome, cached.record) {
+                (Ok(_), Some(record)) => {
+                    Verdict::Allowed { account_id: record.account_id, key_id: record.key_id, headers: decision.headers }
+                }
+                (Err(refusal), _) => Verdict::Refused { refusal, headers: decision.headers },
+                (Ok(_), None) => unreachable!("a meter allows no call without a record"),
+            };
+            (verdict, inner.meter.pending_calls())
+        };
+        if matches!(verdict, Verdict::Allowed { .. }) {
+            self.schedule_flush(pending >= FLUSH_CALLS).await?;
+        }
+        Ok(verdict)
+    }
+
+    fn needs_refresh(&self, now: u64) -> bool {
+        match &self.inner.borrow().cached {
+            None => true,
+            Some(cached) => {
+                now >= cached.refresh_at
+                    || cached.record.as_ref().is_some_and(|record| now / 1000 >= record.period.end.0 as u64)
+            }
+        }
+    }
+
+    /// Asks the origin, with every other event of this object held until the answer is in:
+    /// 200 concurrent first calls make one request to the origin, not 200.
+    async fn refresh(&self, hash: KeyHash) -> Result<()> {
+        let (inner, env, storage) = (Rc::clone(&self.inner), self.env.clone(), self.state.storage());
+        let refresh_ms = seconds_setting(&self.env, "RECORD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS) * 1000;
+        self.state
+            .block_concurrency_while(async move {
+                let now = now_ms();
+                // Another call may have refreshed while this one waited at the gate.
+                if inner.borrow().cached.as_ref().is_some_and(|cached| now < cached.refresh_at) {
+                    return Ok(());
+                }
+                match origin::lookup(&env, &hash).await? {
+                    Lookup::Found(record) => {
+                        let cached = Cached { record: Some(record), refresh_at: now + refresh_ms };
+                        write(&inner, &storage, RECORD, &cached).await?;
+                        inner.borrow_mut().cached = Some(cached);
+                    }
+                    // Not stored: random keys must not cost writes.
+                    Lookup::Unknown => {
+                        inner.borrow_mut().cached = Some(Cached { record: None, refresh_at: now + refresh_ms })
+                    }
+                    Lookup::Unreachable => {
+                        if let Some(cached) = inner.borrow_mut().cached.as_mut() {
+                            cached.refresh_at = now + RETRY_ORIGIN_MS;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn revoke(&self) -> Result<()> {
+        let revoked = {
+            let mut inner = self.inner.borrow_mut();
+            let cached = inner.cached.get_or_insert(Cached { record: None, refresh_at: 0 });
+            if let Some(record) = cached.record.as_mut() {
+                record.revoked = true;
+            }
+            cached.clone()
+        };
+        write(&self.inner, &self.state.storage(), RECORD, &revoked).await
+    }
+
+    async fn schedule_flush(&self, now: bool) -> Result<()> {
+        if self.inner.borrow().flush_scheduled && !now {
+            return Ok(());
+        }
+        let delay_ms =
+            if now { 0 } else { seconds_setting(&self.env, "USAGE_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS) * 1000 };
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.flush_scheduled = true;
+            inner.alarms += 1;
+        }
+        self.state.storage().set_alarm(delay_ms as i64).await
+    }
+
+    /// Seals the counts, stores the meter (the one write per flush), sends every batch not
+    /// yet acknowledged, and tries again later if some are left.
+    async fn flush(&self) -> Result<()> {
+        let (batches, state) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.flush_scheduled = false;
+            let Some(record) = inner.cached.as_ref().and_then(|cached| cached.record.clone()) else { return Ok(()) };
+            let batches = inner.meter.flush(&record.key_id, &record.account_id);
+            (batches, inner.meter.state().clone())
+        };
+        if batches.is_empty() {
+            return Ok(());
+        }
+        write(&self.inner, &self.state.storage(), METER, &state).await?;
+        let accepted = origin::send_usage(&self.env, &batches).await?;
+        let left = {
+            let mut inner = self.inner.borrow_mut();
+            inner.meter.acknowledge(&accepted);
+            inner.meter.pending_calls()
+        };
+        if left > 0 {
+            self.schedule_flush(false).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn write<T: Serialize>(inner: &Rc<RefCell<Inner>>, storage: &Storage, key: &str, value: &T) -> Result<()> {
+    inner.borrow_mut().writes += 1;
+    storage.put(key, value).await
+}

@@ -1,0 +1,145 @@
+//! The edge gateway: a Cloudflare Worker in front of `UPSTREAM_URL`. For `/v1/*` it
+//! hashes the bearer key and asks the key's Durable Object ([`key_meter::KeyMeter`])
+//! for a decision, made by `tollgate-core`'s rules; allowed calls are forwarded with
+//! the account in `X-Tollgate-Account`. The origin pushes revocations to
+//! `/internal/revoke`, signed with `EDGE_SECRET`.
+//!
+//! The rules live in `tollgate-core` (tested natively); this crate is the JS-facing shell.
+
+mod key_meter;
+mod origin;
+
+use key_meter::Verdict;
+use tollgate_core::api_key::{ApiKey, KeyHash};
+use tollgate_core::edge;
+use tollgate_core::metering::{RateHeaders, Refusal};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
+
+/// The Durable Object namespace binding in `wrangler.toml`.
+const KEY_METERS: &str = "KEY_METERS";
+/// Headers the upstream must not see or that the gateway sets itself.
+const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Response> {
+    let path = request.path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        gateway(request, &env).await
+    } else if path == edge::REVOKE_PATH && request.method() == Method::Post {
+        revoke(request, &env).await
+    } else if let Some(hash) = path.strip_prefix("/internal/stats/") {
+        stats(&request, &env, hash).await
+    } else {
+        json_error(404, "not_found", "no such route")
+    }
+}
+
+async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
+    let bearer = request.headers().get("authorization")?.unwrap_or_default();
+    let Ok(key) = ApiKey::from_bearer(&bearer) else {
+        // Malformed keys never reach a Durable Object.
+        return refusal(Refusal::InvalidKey, RateHeaders { limit: 0, remaining: 0, reset: 0 });
+    };
+    let verdict = meter(env, &key.hash(), "/decide", Method::Post).await?.json::<Verdict>().await?;
+    let (account_id, key_id, headers) = match verdict {
+        Verdict::Allowed { account_id, key_id, headers } => (account_id, key_id, headers),
+        Verdict::Refused { refusal: why, headers } => return refusal(why, headers),
+        Verdict::OriginUnavailable => {
+            return json_error(503, "origin_unavailable", "the key cannot be checked right now; retry shortly");
+        }
+    };
+    let upstream = forward(&mut request, env, account_id.as_str(), key_id.as_str()).await?;
+    with_rate_headers(upstream, headers)
+}
+
+/// Asks the Durable Object of the key with `hash`.
+async fn meter(env: &Env, hash: &KeyHash, path: &str, method: Method) -> Result<Response> {
+    let stub = env.durable_object(KEY_METERS)?.id_from_name(hash.as_str())?.get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    let request = Request::new_with_init(&format!("https://key-meter{path}?hash={hash}"), &init)?;
+    stub.fetch_with_request(request).await
+}
+
+async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) -> Result<Response> {
+    let upstream = env.var("UPSTREAM_URL")?.to_string();
+    let url = request.url()?;
+    let target = format!(
+        "{}{}{}",
+        upstream.trim_end_matches('/'),
+        url.path(),
+        url.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    let headers = Headers::new();
+    for (name, value) in request.headers().entries() {
+        if !DROPPED_HEADERS.contains(&name.as_str()) {
+            headers.append(&name, &value)?;
+        }
+    }
+    headers.set("x-tollgate-account", account)?;
+    headers.set("x-tollgate-key", key_id)?;
+    let mut init = RequestInit::new();
+    init.with_method(request.method()).with_headers(headers);
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        let body = request.bytes().await?;
+        init.with_body(Some(worker::js_sys::Uint8Array::from(body.as_slice()).into()));
+    }
+    match Fetch::Request(Request::new_with_init(&target, &init)?).send().await {
+        Ok(response) => Ok(response),
+        Err(error) => {
+            worker::console_error!("upstream unreachable: {error}");
+            json_error(502, "upstream_unavailable", "the API behind the gateway did not answer")
+        }
+    }
+}
+
+/// `POST /internal/revoke {"key_hash"}`, signed by the origin: the key's Durable Object
+/// refuses it from the very next call.
+async fn revoke(mut request: Request, env: &Env) -> Result<Response> {
+    let body = request.bytes().await?;
+    if let Err(response) = origin::check_signature(&request, env, edge::REVOKE_PATH, &body)? {
+        return Ok(response);
+    }
+    #[derive(serde::Deserialize)]
+    struct Revocation {
+        key_hash: KeyHash,
+    }
+    let Ok(revocation) = serde_json::from_slice::<Revocation>(&body) else {
+        return json_error(400, "invalid_request", "the body must be {\"key_hash\": <sha256 hex>}");
+    };
+    let answer = meter(env, &revocation.key_hash, "/revoke", Method::Post).await?;
+    Ok(answer)
+}
+
+/// `GET /internal/stats/{hash}`, signed: the key's storage writes and pending counts (benchmarks, operators).
+async fn stats(request: &Request, env: &Env, hash: &str) -> Result<Response> {
+    if let Err(response) = origin::check_signature(request, env, &request.path(), b"")? {
+        return Ok(response);
+    }
+    let Ok(hash) = KeyHash::parse(hash) else { return json_error(400, "invalid_request", "not a key hash") };
+    meter(env, &hash, "/stats", Method::Get).await
+}
+
+fn refusal(refusal: Refusal, headers: RateHeaders) -> Result<Response> {
+    let response = Response::from_json(&refusal.body())?.with_status(refusal.status());
+    if let Refusal::RateLimited { retry_after } = refusal {
+        response.headers().set("retry-after", &retry_after.to_string())?;
+    }
+    with_rate_headers(response, headers)
+}
+
+fn with_rate_headers(response: Response, headers: RateHeaders) -> Result<Response> {
+    // Upstream responses have immutable headers; a copy takes ours.
+    let out = Headers::new();
+    for (name, value) in response.headers().entries() {
+        out.append(&name, &value)?;
+    }
+    for (name, value) in headers.pairs() {
+        out.set(name, &value)?;
+    }
+    Ok(response.with_headers(out))
+}
+
+fn json_error(status: u16, code: &str, message: &str) -> Result<Response> {
+    Ok(Response::from_json(&serde_json::json!({"error": {"code": code, "message": message}}))?.with_status(status))
+}

@@ -1,0 +1,24 @@
+//! `usage-meter`: adds the edge's usage batches per key and billing period, once each
+//! (SQS `usage`, `ReportBatchItemFailures`); reports overage as Stripe meter events and
+//! raises quota alerts at 70/85/95%.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use std::sync::Arc;
+use tollgate_app::ports::queue::QueueName;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
+    let app = Arc::new(tollgate_lambda::app_from_env().await?); // config read once, SDK clients built once
+    let meter = tollgate_lambda::usage_meter_from_env(app)?;
+    let meter = &meter;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let batch = tollgate_lambda::each_message(QueueName::Usage, event.payload, |delivery| async move {
+            meter.meter(&delivery.body).await
+        })
+        .await;
+        Ok::<_, lambda_runtime::Error>(batch)
+    }))
+    .await
+}

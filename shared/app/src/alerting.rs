@@ -1,0 +1,40 @@
+//! Telling the operator: an alert is stored once, and posted to the alert webhook the
+//! first time only. The orchestrator and the usage meter raise alerts the same way.
+
+use crate::ports::alerts::{Alerts, AlertsError};
+use crate::ports::outbound::{Outbound, OutboundRequest};
+use std::time::Duration;
+use tollgate_core::alert::Alert;
+
+/// Stores `alert` and, when it is new, posts it to `webhook` (Slack-compatible).
+/// `false` when the incident was already raised.
+pub async fn raise<S: Alerts>(
+    store: &S,
+    outbound: &dyn Outbound,
+    webhook: Option<&str>,
+    alert: Alert,
+) -> Result<bool, AlertsError> {
+    if !store.raise(&alert).await? {
+        return Ok(false);
+    }
+    tracing::warn!(alert_id = %alert.id, kind = alert.kind.as_str(), message = %alert.message, "alert raised");
+    if let Some(url) = webhook {
+        let body = serde_json::json!({
+            "text": format!(":rotating_light: tollgate: {}", alert.message),
+            "alert": alert,
+        });
+        let request = OutboundRequest {
+            url: url.to_owned(),
+            headers: vec![("content-type", "application/json".to_owned())],
+            body: serde_json::to_vec(&body).expect("an alert always serialises"),
+            timeout: Duration::from_secs(5),
+        };
+        // The alert is stored and listed either way; a lost post is logged, not retried.
+        match outbound.post(request).await {
+            Ok(status) if (200..300).contains(&status) => {}
+            Ok(status) => tracing::error!(alert_id = %alert.id, status, "the alert webhook refused an alert"),
+            Err(error) => tracing::error!(alert_id = %alert.id, %error, "the alert webhook could not be reached"),
+        }
+    }
+    Ok(true)
+}

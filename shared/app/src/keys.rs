@@ -1,0 +1,212 @@
+//! API keys for their owners (`/api/keys`, `/api/me`) and for the edge (a key's record,
+//! revocation pushed to the edge at once).
+
+use crate::App;
+use crate::ports::accounts::{Accounts, AccountsError};
+use crate::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
+use crate::ports::outbound::{Outbound, OutboundRequest};
+use crate::ports::purchases::{Purchases, PurchasesError};
+use crate::ports::queue::{Queue, QueueError, QueueName};
+use crate::ports::usage::{Usage, UsageError};
+use rand::RngCore;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyHash, KeyMode};
+use tollgate_core::edge;
+use tollgate_core::edge::EdgeSecret;
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
+use tollgate_core::time::Timestamp;
+use tollgate_core::usage::{credits_granted, plan_terms};
+
+#[derive(Debug, Error)]
+pub enum KeysError {
+    #[error("no such key")]
+    NoSuchKey,
+    #[error(transparent)]
+    Keys(#[from] ApiKeysError),
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Purchases(#[from] PurchasesError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// A new key, shown this once.
+#[derive(Debug, Serialize)]
+pub struct NewKey {
+    pub id: KeyId,
+    pub key: String,
+    pub prefix: String,
+}
+
+/// A key as its owner's list shows it: never the key.
+#[derive(Debug, Serialize)]
+pub struct KeyListing {
+    pub id: KeyId,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<StoredKey> for KeyListing {
+    fn from(key: StoredKey) -> Self {
+        Self {
+            id: key.id,
+            prefix: key.prefix,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// `GET /api/me`: the plan and where the account stands in its billing period.
+#[derive(Debug, Serialize)]
+pub struct Standing {
+    pub account_id: AccountId,
+    pub plan: String,
+    pub billing_period: Period,
+    pub limits: Limits,
+    /// Calls counted this period, all keys (as flushed by the edge).
+    pub used: u64,
+    /// Calls left in the quota; `None` when unlimited.
+    pub remaining: Option<u64>,
+    /// Prepaid credits left.
+    pub credits: u64,
+}
+
+impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
+    /// Makes a key for `account` (creating the account, on the free plan, at its first call).
+    pub async fn create_key(&self, account: &AccountId, mode: KeyMode) -> Result<NewKey, KeysError> {
+        self.store.link_customer(account, None, None).await?;
+        let mut random = [0u8; KEY_BYTES];
+        rand::rng().fill_bytes(&mut random);
+        let key = ApiKey::generate(mode, random);
+        let mut id_bytes = [0u8; 9];
+        rand::rng().fill_bytes(&mut id_bytes);
+        let id = KeyId::parse(&format!("key_{}", hex_of(&id_bytes))).expect("hex after key_ is a key id");
+        let stored = StoredKey {
+            id: id.clone(),
+            account_id: account.clone(),
+            hash: key.hash(),
+            prefix: key.prefix(),
+            created_at: self.clock.now(),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.store.create_key(&stored).await?;
+        tracing::info!(key_id = %id, prefix = %stored.prefix, "API key created");
+        Ok(NewKey { id, key: key.expose().to_owned(), prefix: stored.prefix })
+    }
+
+    pub async fn list_keys(&self, account: &AccountId) -> Result<Vec<KeyListing>, KeysError> {
+        self.store.link_customer(account, None, None).await?;
+        Ok(self.store.keys_of(account).await?.into_iter().map(KeyListing::from).collect())
+    }
+
+    /// Revokes the account's key; the caller tells the edge.
+    pub async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<StoredKey, KeysError> {
+        let revoked = self.store.revoke_key(account, id, self.clock.now()).await?.ok_or(KeysError::NoSuchKey)?;
+        tracing::info!(key_id = %id, "API key revoked");
+        Ok(revoked)
+    }
+
+    pub async fn standing(&self, account: &AccountId) -> Result<Standing, KeysError> {
+        self.store.link_customer(account, None, None).await?;
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());
+        let usage = self.store.key_usage(account, None, terms.period.start).await?;
+        let granted = self.credits_granted(account).await?;
+        Ok(Standing {
+            account_id: account.clone(),
+            plan: terms.tier,
+            billing_period: terms.period,
+            limits: terms.limits,
+            used: usage.account_calls,
+            remaining: terms.limits.monthly_requests.map(|quota| quota.saturating_sub(usage.account_calls)),
+            credits: granted.saturating_sub(usage.account_credits),
+        })
+    }
+
+    /// What the edge needs to decide calls of the key with this hash; `None` when unknown.
+    pub async fn key_record(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, KeysError> {
+        let Some(key) = self.store.key_by_hash(hash).await? else { return Ok(None) };
+        let account = &key.account_id;
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());
+        let usage = self.store.key_usage(account, Some(&key.id), terms.period.start).await?;
+        let granted = self.credits_granted(account).await?;
+        Ok(Some(KeyRecord {
+            key_id: key.id,
+            account_id: key.account_id,
+            revoked: key.revoked_at.is_some(),
+            limits: terms.limits,
+            period: terms.period,
+            used_elsewhere: usage.account_calls - usage.key_calls,
+            key_used: usage.key_calls,
+            key_credits_spent: usage.key_credits,
+            credits: (granted > 0).then(|| granted.saturating_sub(usage.account_credits - usage.key_credits)),
+        }))
+    }
+
+    async fn credits_granted(&self, account: &AccountId) -> Result<u64, KeysError> {
+        let purchases = self.store.purchases(account).await?;
+        let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        Ok(credits_granted(&self.catalog, live))
+    }
+}
+
+impl<S: Queue> App<S> {
+    /// Queues the edge's batches for the usage meter; the ids queued (all of them).
+    pub async fn accept_usage(&self, batches: &[UsageBatch]) -> Result<Vec<String>, KeysError> {
+        for batch in batches {
+            let body = serde_json::to_string(batch).expect("a usage batch always serialises");
+            self.store.send(QueueName::Usage, &body).await?;
+        }
+        Ok(batches.iter().map(|batch| batch.id.clone()).collect())
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The signed link between origin and edge (`EDGE_SECRET`), and where the edge is
+/// (`EDGE_URL`; none when no Worker is deployed, as in the local stack).
+pub struct EdgeLink {
+    pub secret: EdgeSecret,
+    pub url: Option<String>,
+    pub outbound: Arc<dyn Outbound>,
+}
+
+impl EdgeLink {
+    /// Tells the edge a key is revoked, so its very next call is refused. When the edge
+    /// cannot be told, it still learns at its next record refresh; `false` then.
+    pub async fn revoked(&self, hash: &KeyHash, now: Timestamp) -> bool {
+        let Some(url) = &self.url else { return true };
+        let body = serde_json::to_vec(&serde_json::json!({ "key_hash": hash })).expect("always serialises");
+        let signature = edge::sign(&self.secret, now, "POST", edge::REVOKE_PATH, &body);
+        let request = OutboundRequest {
+            url: format!("{}{}", url.trim_end_matches('/'), edge::REVOKE_PATH),
+            headers: vec![("content-type", "application/json".to_owned()), (edge::SIGNATURE_HEADER, signature)],
+            body,
+            timeout: Duration::from_secs(5),
+        };
+        match self.outbound.post(request).await {
+            Ok(status) if (200..300).contains(&status) => true,
+            Ok(status) => {
+                tracing::error!(status, "the edge refused a revocation; it applies at the next refresh");
+                false
+            }
+            Err(error) => {
+                tracing::error!(%error, "the edge could not be told of a revocation; it applies at the next refresh");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use thiserror::Error;
+use tollgate_core::api_key::KeyHash;
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::time::Timestamp;
+
+#[derive(Debug, Error)]
+#[error("api keys: {0}")]
+pub struct ApiKeysError(pub String);
+
+/// What is kept of an API key: never the key, only its hash and visible prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub id: KeyId,
+    pub account_id: AccountId,
+    pub hash: KeyHash,
+    /// `tg_live_3kF9aQ`: enough to tell keys apart, useless to call with.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    /// Left out when unset, so DynamoDB's `if_not_exists` sees no attribute rather than a NULL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// When the usage meter last counted calls of it (batches, not every call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// API keys by hash (the edge's lookup) and by account (the owner's list).
+pub trait ApiKeys: Send + Sync {
+    fn create_key(&self, key: &StoredKey) -> impl Future<Output = Result<(), ApiKeysError>> + Send;
+    fn key_by_hash(&self, hash: &KeyHash) -> impl Future<Output = Result<Option<StoredKey>, ApiKeysError>> + Send;
+    /// Oldest first.
+    fn keys_of(&self, account: &AccountId) -> impl Future<Output = Result<Vec<StoredKey>, ApiKeysError>> + Send;
+    /// Revokes the account's key (once: a second call keeps the first time); `None` when
+    /// the account has no such key.
+    fn revoke_key(
+        &self,
+        account: &AccountId,
+        id: &KeyId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<StoredKey>, ApiKeysError>> + Send;
+}

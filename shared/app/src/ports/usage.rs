@@ -1,0 +1,52 @@
+use std::future::Future;
+use thiserror::Error;
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::UsageBatch;
+use tollgate_core::time::Timestamp;
+use tollgate_core::usage::BatchTotals;
+
+#[derive(Debug, Error)]
+#[error("usage: {0}")]
+pub struct UsageError(pub String);
+
+/// A batch as stored: the account's period totals around it, and whether its overage
+/// has reached Stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedBatch {
+    pub totals: BatchTotals,
+    pub reported: bool,
+}
+
+/// Calls and credits counted for a key, with its account's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// The account's calls in the period, all keys.
+    pub account_calls: u64,
+    /// This key's calls in the period.
+    pub key_calls: u64,
+    /// Credits the account has spent, ever, all keys.
+    pub account_credits: u64,
+    /// Credits this key has spent, ever.
+    pub key_credits: u64,
+}
+
+/// Counted use per key and billing period, added batch by batch.
+pub trait Usage: Send + Sync {
+    /// Adds the batch to its key's and account's period totals and credits spent, and
+    /// stamps the key's last use, in one atomic write, unless the batch id is already
+    /// stored. Either way the totals stored with the batch come back.
+    fn add_batch(
+        &self,
+        batch: &UsageBatch,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<RecordedBatch, UsageError>> + Send;
+    /// The batch's overage is reported to Stripe.
+    fn mark_reported(&self, batch_id: &str) -> impl Future<Output = Result<(), UsageError>> + Send;
+    /// The account's totals, and the key's (zero when `key` is `None`).
+    fn key_usage(
+        &self,
+        account: &AccountId,
+        key: Option<&KeyId>,
+        period_start: Timestamp,
+    ) -> impl Future<Output = Result<KeyUsage, UsageError>> + Send;
+}

@@ -1,0 +1,93 @@
+//! `usage-meter`: adds the edge's usage batches per key and period, once each; bills
+//! overage as Stripe meter events; raises quota alerts at 70/85/95%.
+
+use crate::App;
+use crate::alerting;
+use crate::ports::accounts::{Accounts, AccountsError};
+use crate::ports::alerts::{Alerts, AlertsError};
+use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
+use crate::ports::outbound::Outbound;
+use crate::ports::usage::{Usage, UsageError};
+use std::sync::Arc;
+use thiserror::Error;
+use tollgate_core::metering::UsageBatch;
+use tollgate_core::usage::{meter_event_identifier, overage, plan_terms, quota_alerts};
+
+/// The Stripe Billing meter overage is reported to, unless `STRIPE_METER_EVENT_NAME` says otherwise.
+pub const DEFAULT_METER_EVENT_NAME: &str = "api_requests";
+
+#[derive(Debug, Error)]
+pub enum MeterError {
+    #[error("overage of account {0} cannot be billed: it has no Stripe customer")]
+    NoCustomer(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Alerts(#[from] AlertsError),
+    #[error(transparent)]
+    Stripe(#[from] MeterEventsError),
+}
+
+/// What one batch came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metered {
+    pub overage_reported: u64,
+    pub alerts_raised: usize,
+}
+
+pub struct UsageMeter<S> {
+    pub app: Arc<App<S>>,
+    /// Stripe Billing; `None` leaves overage unreported (and retried) — locally without a Stripe key.
+    pub stripe: Option<Arc<dyn MeterEvents>>,
+    pub event_name: String,
+    pub outbound: Arc<dyn Outbound>,
+    pub alert_webhook: Option<String>,
+}
+
+impl<S: Usage + Accounts + Alerts> UsageMeter<S> {
+    /// Meters one queued batch. Safe to run again for the same batch: its totals are stored
+    /// with it, so overage and alerts come out the same, and a reported batch is not reported
+    /// again. An error leaves the message for redelivery (and, in the end, the dead-letter queue).
+    pub async fn meter(&self, body: &str) -> Result<Metered, MeterError> {
+        let Ok(batch) = serde_json::from_str::<UsageBatch>(body) else {
+            // Only the origin queues batches, after parsing them: nothing to retry.
+            tracing::error!("undecodable usage message dropped");
+            return Ok(Metered::default());
+        };
+        let store = &self.app.store;
+        let now = self.app.clock.now();
+        let recorded = store.add_batch(&batch, now).await?;
+        let terms = plan_terms(&self.app.catalog, &store.subscriptions(&batch.account_id).await?, now);
+        let mut alerts_raised = 0;
+        for alert in quota_alerts(&batch.account_id, &terms.limits, batch.period_start, recorded.totals, now) {
+            let webhook = self.alert_webhook.as_deref();
+            alerts_raised += usize::from(alerting::raise(store, self.outbound.as_ref(), webhook, alert).await?);
+        }
+        let owed = overage(&terms.limits, recorded.totals);
+        if owed == 0 || recorded.reported {
+            return Ok(Metered { overage_reported: 0, alerts_raised });
+        }
+        let Some(stripe) = &self.stripe else {
+            tracing::warn!(batch = %batch.id, owed, "no Stripe key: overage left unreported");
+            return Ok(Metered { overage_reported: 0, alerts_raised });
+        };
+        let profile = store.profile(&batch.account_id).await?;
+        let customer = profile
+            .and_then(|profile| profile.stripe_customer_id)
+            .ok_or_else(|| MeterError::NoCustomer(batch.account_id.to_string()))?;
+        stripe
+            .report(MeterEvent {
+                event_name: self.event_name.clone(),
+                customer,
+                value: owed,
+                identifier: meter_event_identifier(&batch.id),
+                timestamp: now,
+            })
+            .await?;
+        store.mark_reported(&batch.id).await?;
+        tracing::info!(batch = %batch.id, owed, "overage reported to Stripe");
+        Ok(Metered { overage_reported: owed, alerts_raised })
+    }
+}

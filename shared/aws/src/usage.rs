@@ -1,0 +1,192 @@
+//! `usage` table, keys `pk`/`sk`: `BATCH#{id}`/`BATCH` remembers a batch with the account's
+//! period totals around it; `account:{id}` or `key:{id}` / `PERIOD#{start}` counts calls;
+//! the same owners / `CREDITS` count credits spent. A batch is one transaction: the batch
+//! item (only if new), the account's total (only if still what was read), the key's
+//! total, both credit counters, and the key's last use.
+
+use crate::Aws;
+use crate::dynamo::{Transacted, get, n, s, transact};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use rand::Rng;
+use serde::Deserialize;
+use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::UsageBatch;
+use tollgate_core::time::Timestamp;
+use tollgate_core::usage::BatchTotals;
+
+/// Tries at adding a batch while other batches of the account move its total. The
+/// usage queue's consumers are few, so this is rarely more than one.
+const ATTEMPTS: usize = 25;
+
+fn failed(error: String) -> UsageError {
+    UsageError(error)
+}
+
+fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
+    result.map_err(|e| format!("building a transaction: {e}"))
+}
+
+#[derive(Deserialize)]
+struct BatchItem {
+    before_calls: u64,
+    after_calls: u64,
+    #[serde(default)]
+    reported: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct Counter {
+    #[serde(default)]
+    calls: u64,
+    #[serde(default)]
+    credits: u64,
+}
+
+fn batch_key(id: &str) -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 2] {
+    [("pk", s(format!("BATCH#{id}"))), ("sk", s("BATCH"))]
+}
+
+fn period_sk(period_start: Timestamp) -> String {
+    format!("PERIOD#{}", period_start.0)
+}
+
+impl Aws {
+    async fn counter(&self, owner: &str, sk: &str) -> Result<Counter, String> {
+        let key = [("pk", s(owner)), ("sk", s(sk))];
+        Ok(get(&self.dynamo, &self.resources.usage_table, &key).await?.unwrap_or_default())
+    }
+
+    async fn stored_batch(&self, id: &str) -> Result<Option<RecordedBatch>, String> {
+        let item: Option<BatchItem> = get(&self.dynamo, &self.resources.usage_table, &batch_key(id)).await?;
+        Ok(item.map(|item| RecordedBatch {
+            totals: BatchTotals { before: item.before_calls, after: item.after_calls },
+            reported: item.reported,
+        }))
+    }
+
+    fn add_to(&self, owner: String, sk: String, field: &str, amount: u64) -> Result<TransactWriteItem, String> {
+        let update = Update::builder()
+            .table_name(&self.resources.usage_table)
+            .key("pk", s(owner))
+            .key("sk", s(sk))
+            .update_expression(format!("ADD {field} :amount"))
+            .expression_attribute_values(":amount", n(amount as i64));
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    async fn try_add_batch(&self, batch: &UsageBatch, now: Timestamp) -> Result<Option<RecordedBatch>, String> {
+        let account = format!("account:{}", batch.account_id);
+        let key = format!("key:{}", batch.key_id);
+        let before = self.counter(&account, &period_sk(batch.period_start)).await?.calls;
+        let totals = BatchTotals { before, after: before + batch.calls };
+        let put_batch = Put::builder()
+            .table_name(&self.resources.usage_table)
+            .set_item(Some(
+                [
+                    ("pk", s(format!("BATCH#{}", batch.id))),
+                    ("sk", s("BATCH")),
+                    ("before_calls", n(totals.before as i64)),
+                    ("after_calls", n(totals.after as i64)),
+                ]
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+            ))
+            .condition_expression("attribute_not_exists(pk)");
+        let account_total = Update::builder()
+            .table_name(&self.resources.usage_table)
+            .key("pk", s(account.clone()))
+            .key("sk", s(period_sk(batch.period_start)))
+            .update_expression("SET calls = :after")
+            .condition_expression(if before == 0 {
+                "attribute_not_exists(calls) OR calls = :before"
+            } else {
+                "calls = :before"
+            })
+            .expression_attribute_values(":after", n(totals.after as i64))
+            .expression_attribute_values(":before", n(before as i64));
+        let mut items = vec![
+            TransactWriteItem::builder().put(built(put_batch.build())?).build(),
+            TransactWriteItem::builder().update(built(account_total.build())?).build(),
+            self.add_to(key.clone(), period_sk(batch.period_start), "calls", batch.calls)?,
+        ];
+        if batch.credits > 0 {
+            items.push(self.add_to(account, "CREDITS".into(), "credits", batch.credits)?);
+            items.push(self.add_to(key, "CREDITS".into(), "credits", batch.credits)?);
+        }
+        let hash =
+            self.account_keys(&batch.account_id).await?.into_iter().find(|k| k.id == batch.key_id).map(|k| k.hash);
+        if let Some(hash) = hash {
+            let last_used = Update::builder()
+                .table_name(&self.resources.api_keys_table)
+                .key("hash", s(hash.as_str()))
+                .update_expression("SET last_used_at = :now")
+                .condition_expression("attribute_exists(#hash)")
+                .expression_attribute_names("#hash", "hash")
+                .expression_attribute_values(":now", n(now.0));
+            items.push(TransactWriteItem::builder().update(built(last_used.build())?).build());
+        }
+        match transact(&self.dynamo, items).await? {
+            Transacted::Committed => Ok(Some(RecordedBatch { totals, reported: false })),
+            Transacted::Cancelled(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
+                // Already added (a redelivery): the totals stored with it are the answer.
+                Ok(Some(self.stored_batch(&batch.id).await?.ok_or("a batch vanished after it was stored")?))
+            }
+            // Another batch of the account moved its total: read again.
+            Transacted::Cancelled(_) => Ok(None),
+        }
+    }
+}
+
+impl Usage for Aws {
+    async fn add_batch(&self, batch: &UsageBatch, now: Timestamp) -> Result<RecordedBatch, UsageError> {
+        if let Some(stored) = self.stored_batch(&batch.id).await.map_err(failed)? {
+            return Ok(stored);
+        }
+        for _ in 0..ATTEMPTS {
+            if let Some(recorded) = Box::pin(self.try_add_batch(batch, now)).await.map_err(failed)? {
+                return Ok(recorded);
+            }
+            // Batches of one account race for its total: spread the retries out.
+            let pause = rand::rng().random_range(5..=40);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        Err(failed(format!("batch {} kept conflicting with others; it will be redelivered", batch.id)))
+    }
+
+    async fn mark_reported(&self, batch_id: &str) -> Result<(), UsageError> {
+        let [(pk_name, pk), (sk_name, sk)] = batch_key(batch_id);
+        self.dynamo
+            .update_item()
+            .table_name(&self.resources.usage_table)
+            .key(pk_name, pk)
+            .key(sk_name, sk)
+            .update_expression("SET reported = :yes")
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| failed(crate::dynamo::describe(&e)))
+    }
+
+    async fn key_usage(
+        &self,
+        account: &AccountId,
+        key: Option<&KeyId>,
+        period_start: Timestamp,
+    ) -> Result<KeyUsage, UsageError> {
+        let account = format!("account:{account}");
+        let mut usage = KeyUsage {
+            account_calls: self.counter(&account, &period_sk(period_start)).await.map_err(failed)?.calls,
+            account_credits: self.counter(&account, "CREDITS").await.map_err(failed)?.credits,
+            ..KeyUsage::default()
+        };
+        if let Some(key) = key {
+            let key = format!("key:{key}");
+            usage.key_calls = self.counter(&key, &period_sk(period_start)).await.map_err(failed)?.calls;
+            usage.key_credits = self.counter(&key, "CREDITS").await.map_err(failed)?.credits;
+        }
+        Ok(usage)
+    }
+}

@@ -1,0 +1,234 @@
+//! What an account's plan allows, and what a batch of counted calls owes: overage to
+//! bill, quota alerts to raise. The usage meter applies these to stored totals.
+
+use crate::account::{Subscription, SubscriptionKind};
+use crate::alert::{Alert, AlertKind};
+use crate::catalog::{Catalog, Grant};
+use crate::ids::AccountId;
+use crate::metering::{Limits, Period};
+use crate::time::Timestamp;
+use chrono::{DateTime, Datelike, Months, NaiveDate};
+use serde::Serialize;
+
+/// Quota alerts fire when use crosses these percentages, once each per period.
+pub const ALERT_PERCENTS: [u64; 3] = [70, 85, 95];
+
+/// An account's API plan as the edge applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanTerms {
+    /// The tier (`free`, `pro`, `enterprise`).
+    pub tier: String,
+    /// What each key may do.
+    pub limits: Limits,
+    /// The billing period quotas count in.
+    pub period: Period,
+}
+
+/// The plan in force at `now`: the newest granting API-plan subscription, else a
+/// membership that includes an API plan (Elite), else the catalog's free plan counted
+/// per UTC calendar month. A paid plan counts per its Stripe billing period, so a new
+/// period starts from zero with no reset job.
+pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timestamp) -> PlanTerms {
+    let granting = |kind| {
+        subscriptions
+            .iter()
+            .filter(move |s| s.kind == kind && s.status.grants_access())
+            .max_by_key(|s| (s.event_created, s.current_period_start))
+    };
+    let api_plan_of = |subscription: &Subscription| match &catalog.by_sku(&subscription.sku)?.grant {
+        Grant::ApiPlan { .. } => Some(subscription.sku.clone()),
+        Grant::Membership { api_plan, .. } => api_plan.clone(),
+        _ => None,
+    };
+    let paid = granting(SubscriptionKind::ApiPlan)
+        .into_iter()
+        .chain(granting(SubscriptionKind::Membership))
+        .find_map(|s| Some((api_plan_of(s)?, s)));
+    let (item, subscription) = match &paid {
+        Some((sku, subscription)) => (catalog.by_sku(sku), Some(*subscription)),
+        None => (None, None),
+    };
+    let item = item.or_else(|| catalog.free_plan()).expect("a parsed catalog has a free plan");
+    let Grant::ApiPlan { tier, monthly_requests, requests_per_minute, overage } = &item.grant else {
+        unreachable!("api_plan_of and free_plan only name API plans")
+    };
+    let period = subscription
+        .and_then(|s| Some(Period { start: s.current_period_start?, end: s.current_period_end? }))
+        .filter(|period| period.start <= now && now < period.end)
+        .unwrap_or_else(|| calendar_month(now));
+    PlanTerms {
+        tier: tier.clone(),
+        limits: Limits {
+            monthly_requests: *monthly_requests,
+            requests_per_minute: *requests_per_minute,
+            overage: *overage,
+        },
+        period,
+    }
+}
+
+/// The UTC calendar month holding `now`.
+pub fn calendar_month(now: Timestamp) -> Period {
+    let at = DateTime::from_timestamp(now.0, 0).unwrap_or_default().date_naive();
+    let first = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).expect("day 1 exists");
+    let next = first.checked_add_months(Months::new(1)).expect("in chrono's range");
+    let seconds = |day: NaiveDate| Timestamp(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp());
+    Period { start: seconds(first), end: seconds(next) }
+}
+
+/// The account's period total before and after a batch was added, as stored with the
+/// batch: recomputing from it gives the same answers on every redelivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchTotals {
+    /// Before the batch.
+    pub before: u64,
+    /// After it.
+    pub after: u64,
+}
+
+/// Calls of the batch past the quota, to bill as overage (0 unless the plan bills it).
+pub fn overage(limits: &Limits, totals: BatchTotals) -> u64 {
+    match limits.monthly_requests {
+        Some(quota) if limits.overage => totals.after.saturating_sub(quota) - totals.before.saturating_sub(quota),
+        _ => 0,
+    }
+}
+
+/// The Stripe meter event `identifier` for a batch's overage: the same on every retry,
+/// so Stripe drops a repeat within its 24 h window (our own `reported` mark guards beyond it).
+pub fn meter_event_identifier(batch_id: &str) -> String {
+    format!("tollgate-usage-{batch_id}")
+}
+
+/// Alerts for every threshold the batch crossed. Each is named by account, period and
+/// percentage, so it is stored and told once per period whatever is redelivered.
+pub fn quota_alerts(
+    account: &AccountId,
+    limits: &Limits,
+    period_start: Timestamp,
+    totals: BatchTotals,
+    now: Timestamp,
+) -> Vec<Alert> {
+    let Some(quota) = limits.monthly_requests.filter(|&quota| quota > 0) else { return Vec::new() };
+    ALERT_PERCENTS
+        .into_iter()
+        .filter(|percent| totals.before * 100 < percent * quota && percent * quota <= totals.after * 100)
+        .map(|percent| Alert {
+            id: format!("quota:{account}:{}:{percent}", period_start.0),
+            kind: AlertKind::Quota,
+            account_id: Some(account.clone()),
+            subject: format!("{percent}%"),
+            workflow_id: None,
+            message: format!(
+                "account {account} has used {percent}% of its {quota} requests for the period starting {}",
+                period_start.utc_day()
+            ),
+            created_at: now,
+        })
+        .collect()
+}
+
+/// Credits an account has bought: each credits SKU times the quantity bought.
+pub fn credits_granted<'a>(catalog: &Catalog, purchases: impl IntoIterator<Item = (&'a crate::ids::Sku, u64)>) -> u64 {
+    purchases
+        .into_iter()
+        .filter_map(|(sku, quantity)| match catalog.by_sku(sku)?.grant {
+            Grant::Credits { credits } => Some(credits * quantity),
+            _ => None,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::SubscriptionStatus;
+    use crate::ids::{Sku, SubscriptionId};
+    use proptest::prelude::*;
+
+    const NOW: Timestamp = Timestamp(1_795_500_000); // 2026-11-24
+
+    fn subscription(sku: &str, kind: SubscriptionKind, status: &str, period: (i64, i64)) -> Subscription {
+        Subscription {
+            id: SubscriptionId::parse("sub_1").unwrap(),
+            sku: Sku::parse(sku).unwrap(),
+            kind,
+            tier: sku.into(),
+            status: SubscriptionStatus(status.into()),
+            current_period_start: Some(Timestamp(period.0)),
+            current_period_end: Some(Timestamp(period.1)),
+            event_created: Timestamp(period.0),
+        }
+    }
+
+    #[test]
+    fn free_accounts_count_per_calendar_month() {
+        let terms = plan_terms(&Catalog::default_catalog(), &[], NOW);
+        assert_eq!(terms.tier, "free");
+        assert_eq!(terms.limits, Limits { monthly_requests: Some(100), requests_per_minute: 100, overage: false });
+        assert_eq!(
+            (terms.period.start.utc_day(), terms.period.end.utc_day()),
+            ("2026-11-01".into(), "2026-12-01".into())
+        );
+    }
+
+    #[test]
+    fn a_paid_plan_counts_per_its_billing_period_and_elite_includes_pro() {
+        let catalog = Catalog::default_catalog();
+        let period = (NOW.0 - 86_400, NOW.0 + 86_400 * 29);
+        let pro = plan_terms(&catalog, &[subscription("api_pro", SubscriptionKind::ApiPlan, "active", period)], NOW);
+        assert_eq!((pro.tier.as_str(), pro.limits.monthly_requests, pro.limits.overage), ("pro", Some(10_000), true));
+        assert_eq!(pro.period, Period { start: Timestamp(period.0), end: Timestamp(period.1) });
+        let elite =
+            plan_terms(&catalog, &[subscription("member_elite", SubscriptionKind::Membership, "active", period)], NOW);
+        assert_eq!(elite.tier, "pro");
+        let canceled =
+            plan_terms(&catalog, &[subscription("api_enterprise", SubscriptionKind::ApiPlan, "canceled", period)], NOW);
+        assert_eq!(canceled.tier, "free");
+    }
+
+    #[test]
+    fn overage_is_what_a_batch_adds_past_the_quota() {
+        let pro = Limits { monthly_requests: Some(100), requests_per_minute: 100, overage: true };
+        assert_eq!(overage(&pro, BatchTotals { before: 90, after: 99 }), 0);
+        assert_eq!(overage(&pro, BatchTotals { before: 95, after: 110 }), 10);
+        assert_eq!(overage(&pro, BatchTotals { before: 110, after: 130 }), 20);
+        assert_eq!(overage(&Limits { overage: false, ..pro }, BatchTotals { before: 95, after: 110 }), 0);
+    }
+
+    #[test]
+    fn each_threshold_alerts_once_when_crossed() {
+        let account = AccountId::parse("acct_1").unwrap();
+        let limits = Limits { monthly_requests: Some(1_000), requests_per_minute: 100, overage: false };
+        let ids = |before, after| -> Vec<String> {
+            quota_alerts(&account, &limits, Timestamp(7), BatchTotals { before, after }, NOW)
+                .into_iter()
+                .map(|alert| alert.id)
+                .collect()
+        };
+        assert_eq!(ids(0, 699), Vec::<String>::new());
+        assert_eq!(ids(699, 700), ["quota:acct_1:7:70"]);
+        assert_eq!(ids(700, 960), ["quota:acct_1:7:85", "quota:acct_1:7:95"]);
+        assert_eq!(ids(960, 5_000), Vec::<String>::new());
+    }
+
+    proptest! {
+        /// However the period's calls are split into batches, the overage billed adds
+        /// up to the calls past the quota, and each threshold is crossed exactly once.
+        #[test]
+        fn batches_bill_and_alert_exactly(quota in 1u64..5_000, sizes in proptest::collection::vec(0u64..400, 1..60)) {
+            let limits = Limits { monthly_requests: Some(quota), requests_per_minute: 100, overage: true };
+            let account = AccountId::parse("acct_1").unwrap();
+            let (mut total, mut billed, mut alerts) = (0u64, 0u64, Vec::new());
+            for size in sizes {
+                let totals = BatchTotals { before: total, after: total + size };
+                billed += overage(&limits, totals);
+                alerts.extend(quota_alerts(&account, &limits, Timestamp(0), totals, NOW).into_iter().map(|a| a.id));
+                total += size;
+            }
+            prop_assert_eq!(billed, total.saturating_sub(quota));
+            let reached = ALERT_PERCENTS.iter().filter(|&&p| p * quota <= total * 100).count();
+            prop_assert_eq!(alerts.len(), reached);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Usage: `usage_batches` remembers each batch with the account's period totals around
+//! it; `usage_totals` counts calls per owner (`account:…` or `key:…`) and period;
+//! `credits_spent` counts credits per owner. A batch is added in one transaction.
+
+use crate::Sqlite;
+use crate::api_keys::{load, store};
+use rusqlite::{Connection, OptionalExtension, params};
+use tollgate_app::ports::api_keys::StoredKey;
+use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::UsageBatch;
+use tollgate_core::time::Timestamp;
+use tollgate_core::usage::BatchTotals;
+
+fn failed(error: crate::DbError) -> UsageError {
+    UsageError(error.to_string())
+}
+
+fn calls(db: &Connection, owner: &str, period_start: i64) -> rusqlite::Result<u64> {
+    db.query_row(
+        "SELECT calls FROM usage_totals WHERE owner = ?1 AND period_start = ?2",
+        params![owner, period_start],
+        |row| row.get(0),
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
+fn credits(db: &Connection, owner: &str) -> rusqlite::Result<u64> {
+    db.query_row("SELECT credits FROM credits_spent WHERE owner = ?1", [owner], |row| row.get(0))
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+fn add(db: &Connection, owner: &str, batch: &UsageBatch) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO usage_totals (owner, period_start, calls) VALUES (?1, ?2, ?3)
+         ON CONFLICT (owner, period_start) DO UPDATE SET calls = calls + excluded.calls",
+        params![owner, batch.period_start.0, batch.calls],
+    )?;
+    db.execute(
+        "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
+         ON CONFLICT (owner) DO UPDATE SET credits = credits + excluded.credits",
+        params![owner, batch.credits],
+    )
+    .map(drop)
+}
+
+fn account_owner(account: &AccountId) -> String {
+    format!("account:{account}")
+}
+
+fn key_owner(key: &KeyId) -> String {
+    format!("key:{key}")
+}
+
+impl Usage for Sqlite {
+    async fn add_batch(&self, batch: &UsageBatch, now: Timestamp) -> Result<RecordedBatch, UsageError> {
+        let batch = batch.clone();
+        self.call(move |db| {
+            let stored = db
+                .query_row(
+                    "SELECT before_calls, after_calls, reported FROM usage_batches WHERE id = ?1",
+                    [&batch.id],
+                    |row| {
+                        Ok(RecordedBatch {
+                            totals: BatchTotals { before: row.get(0)?, after: row.get(1)? },
+                            reported: row.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            if let Some(stored) = stored {
+                return Ok(stored);
+            }
+            let account = account_owner(&batch.account_id);
+            let before = calls(db, &account, batch.period_start.0)?;
+            add(db, &account, &batch)?;
+            add(db, &key_owner(&batch.key_id), &batch)?;
+            let totals = BatchTotals { before, after: before + batch.calls };
+            db.execute(
+                "INSERT INTO usage_batches (id, before_calls, after_calls) VALUES (?1, ?2, ?3)",
+                params![batch.id, totals.before, totals.after],
+            )?;
+            if let Some(key) = load(db, batch.key_id.as_str())? {
+                store(db, &StoredKey { last_used_at: Some(now), ..key })?;
+            }
+            Ok(RecordedBatch { totals, reported: false })
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn mark_reported(&self, batch_id: &str) -> Result<(), UsageError> {
+        let batch_id = batch_id.to_owned();
+        self.call(move |db| db.execute("UPDATE usage_batches SET reported = 1 WHERE id = ?1", [batch_id]).map(drop))
+            .await
+            .map_err(failed)
+    }
+
+    async fn key_usage(
+        &self,
+        account: &AccountId,
+        key: Option<&KeyId>,
+        period_start: Timestamp,
+    ) -> Result<KeyUsage, UsageError> {
+        let (account, key) = (account_owner(account), key.map(key_owner));
+        self.call(move |db| {
+            let mut usage = KeyUsage {
+                account_calls: calls(db, &account, period_start.0)?,
+                account_credits: credits(db, &account)?,
+                ..KeyUsage::default()
+            };
+            if let Some(key) = key {
+                usage.key_calls = calls(db, &key, period_start.0)?;
+                usage.key_credits = credits(db, &key)?;
+            }
+            Ok(usage)
+        })
+        .await
+        .map_err(failed)
+    }
+}

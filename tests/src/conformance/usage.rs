@@ -1,0 +1,112 @@
+//! API keys and usage: the same rules on every backend.
+
+use crate::join_all;
+use std::sync::Arc;
+use tollgate_app::ports::api_keys::{ApiKeys, StoredKey};
+use tollgate_app::ports::usage::{KeyUsage, Usage};
+use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::UsageBatch;
+use tollgate_core::time::Timestamp;
+use tollgate_core::usage::BatchTotals;
+
+const PERIOD: Timestamp = Timestamp(1_793_491_200);
+const NOW: Timestamp = Timestamp(1_795_510_800);
+
+fn stored(id: &str, account: &str, seed: u8, created: i64) -> (ApiKey, StoredKey) {
+    let key = ApiKey::generate(KeyMode::Live, [seed; KEY_BYTES]);
+    let stored = StoredKey {
+        id: KeyId::parse(id).unwrap(),
+        account_id: AccountId::parse(account).unwrap(),
+        hash: key.hash(),
+        prefix: key.prefix(),
+        created_at: Timestamp(created),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    (key, stored)
+}
+
+fn batch(id: &str, key: &str, account: &str, period: Timestamp, calls: u64, credits: u64) -> UsageBatch {
+    UsageBatch {
+        id: id.to_owned(),
+        key_id: KeyId::parse(key).unwrap(),
+        account_id: AccountId::parse(account).unwrap(),
+        period_start: period,
+        calls,
+        credits,
+    }
+}
+
+pub async fn finds_keys_by_hash_and_lists_them_by_account(store: &impl ApiKeys) {
+    let (first, first_stored) = stored("key_a1", "ann", 1, 100);
+    let (_, second_stored) = stored("key_a2", "ann", 2, 200);
+    let (_, other) = stored("key_b1", "bob", 3, 150);
+    for key in [&second_stored, &first_stored, &other] {
+        store.create_key(key).await.unwrap();
+    }
+    assert_eq!(store.key_by_hash(&first.hash()).await.unwrap(), Some(first_stored.clone()));
+    let unknown = ApiKey::generate(KeyMode::Live, [9; KEY_BYTES]);
+    assert_eq!(store.key_by_hash(&unknown.hash()).await.unwrap(), None);
+    let ann = AccountId::parse("ann").unwrap();
+    let listed: Vec<_> = store.keys_of(&ann).await.unwrap().into_iter().map(|key| key.id.to_string()).collect();
+    assert_eq!(listed, ["key_a1", "key_a2"]);
+}
+
+pub async fn revokes_only_the_owners_key_once(store: &impl ApiKeys) {
+    let (key, stored_key) = stored("key_c1", "cat", 4, 100);
+    store.create_key(&stored_key).await.unwrap();
+    let id = stored_key.id.clone();
+    let stranger = AccountId::parse("dan").unwrap();
+    assert_eq!(store.revoke_key(&stranger, &id, Timestamp(300)).await.unwrap(), None, "not dan's key");
+    assert_eq!(store.key_by_hash(&key.hash()).await.unwrap().unwrap().revoked_at, None);
+    let revoked = store.revoke_key(&stored_key.account_id, &id, Timestamp(300)).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(Timestamp(300)));
+    let again = store.revoke_key(&stored_key.account_id, &id, Timestamp(400)).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(Timestamp(300)), "the first revocation stands");
+    assert_eq!(store.key_by_hash(&key.hash()).await.unwrap().unwrap().revoked_at, Some(Timestamp(300)));
+}
+
+pub async fn a_batch_delivered_twice_counts_once<S: Usage + ApiKeys>(store: &S) {
+    let (key, stored_key) = stored("key_e1", "eve", 5, 100);
+    store.create_key(&stored_key).await.unwrap();
+    let first = store.add_batch(&batch("key_e1.0", "key_e1", "eve", PERIOD, 40, 3), NOW).await.unwrap();
+    assert_eq!((first.totals, first.reported), (BatchTotals { before: 0, after: 40 }, false));
+    let second = store.add_batch(&batch("key_e1.1", "key_e1", "eve", PERIOD, 25, 0), NOW).await.unwrap();
+    assert_eq!(second.totals, BatchTotals { before: 40, after: 65 });
+    store.mark_reported("key_e1.1").await.unwrap();
+    // Redelivered, even after another batch: the same totals come back, nothing is added.
+    let again = store.add_batch(&batch("key_e1.0", "key_e1", "eve", PERIOD, 40, 3), NOW).await.unwrap();
+    assert_eq!(again, first);
+    assert!(store.add_batch(&batch("key_e1.1", "key_e1", "eve", PERIOD, 25, 0), NOW).await.unwrap().reported);
+    let eve = AccountId::parse("eve").unwrap();
+    let usage = store.key_usage(&eve, Some(&stored_key.id), PERIOD).await.unwrap();
+    assert_eq!(usage, KeyUsage { account_calls: 65, key_calls: 65, account_credits: 3, key_credits: 3 });
+    assert_eq!(store.key_by_hash(&key.hash()).await.unwrap().unwrap().last_used_at, Some(NOW));
+    // A new billing period starts from zero; credits are not per period.
+    let next = Timestamp(PERIOD.0 + 2_592_000);
+    let fresh = store.key_usage(&eve, Some(&stored_key.id), next).await.unwrap();
+    assert_eq!(fresh, KeyUsage { account_calls: 0, key_calls: 0, account_credits: 3, key_credits: 3 });
+}
+
+pub async fn concurrent_batches_of_many_keys_add_up_exactly<S: Usage + 'static>(store: &Arc<S>) {
+    // 4 keys of one account, 5 batches each, every batch sent twice, all at once.
+    let sends = (0..4).flat_map(|key| (0..5).flat_map(move |seq| [(key, seq), (key, seq)])).map(|(key, seq)| {
+        let store = Arc::clone(store);
+        tokio::spawn(async move {
+            let key_id = format!("key_f{key}");
+            let sent = batch(&format!("{key_id}.{seq}"), &key_id, "fay", PERIOD, 10 + seq, 0);
+            store.add_batch(&sent, NOW).await.unwrap().totals
+        })
+    });
+    let mut totals = join_all(sends).await;
+    let fay = AccountId::parse("fay").unwrap();
+    let usage = store.key_usage(&fay, Some(&KeyId::parse("key_f0").unwrap()), PERIOD).await.unwrap();
+    assert_eq!((usage.account_calls, usage.key_calls), (4 * (10 + 11 + 12 + 13 + 14), 60));
+    // The account total moved batch by batch: the 20 distinct batches tile 0..240 exactly.
+    totals.sort_by_key(|totals| totals.before);
+    totals.dedup();
+    assert_eq!(totals.len(), 20);
+    assert!(totals.windows(2).all(|pair| pair[0].after == pair[1].before));
+    assert_eq!((totals[0].before, totals[19].after), (0, 240));
+}

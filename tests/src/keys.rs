@@ -1,0 +1,85 @@
+//! Keys and gateway calls as API clients make them, for the native gateway's and the
+//! Worker's end-to-end tests.
+
+use crate::stack::{TestStack, token};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A copy of the shipped catalog with `replacements` made, written to a file that lives
+/// as long as the test process (for `CATALOG_PATH`).
+pub fn catalog_with(replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = tollgate_core::catalog::DEFAULT_CATALOG.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the catalog has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    tollgate_core::catalog::Catalog::parse(&text).expect("the edited catalog is valid");
+    let path = tempfile::tempdir().unwrap().keep().join("catalog.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `POST /api/keys` as `account`: the new key's `{"id","key","prefix"}`.
+pub async fn create_key(stack: &TestStack, account: &str) -> Value {
+    let response =
+        stack.http.post(stack.url("/api/keys")).bearer_auth(token(account, None)).send().await.expect("answers");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+pub async fn me(stack: &TestStack, account: &str) -> Value {
+    let response = stack.http.get(stack.url("/api/me")).bearer_auth(token(account, None)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// An answer of the gateway: status, headers, JSON body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+}
+
+/// `GET {base}{path}` with `Authorization: Bearer {key}`.
+pub async fn call(http: &reqwest::Client, base: &str, key: &str, path: &str) -> Answer {
+    let response = http.get(format!("{base}{path}")).bearer_auth(key).send().await.expect("the gateway answers");
+    let (status, headers) = (response.status(), response.headers().clone());
+    Answer { status, headers, body: response.json().await.unwrap_or(Value::Null) }
+}
+
+/// `calls` calls at once; the answers in completion order.
+pub async fn call_at_once(http: &reqwest::Client, base: &str, key: &str, calls: usize) -> Vec<Answer> {
+    let tasks = (0..calls).map(|i| {
+        let (http, base, key) = (http.clone(), base.to_owned(), key.to_owned());
+        tokio::spawn(async move { call(&http, &base, &key, &format!("/v1/things/{i}")).await })
+    });
+    crate::join_all(tasks).await
+}
+
+/// Polls `check` every 50 ms for up to `patience`.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    patience: Duration,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
