@@ -2,6 +2,7 @@
 //! start the real `tollgate` binary, start or reach `moto_server`, build Stripe events.
 
 pub mod conformance;
+pub mod edge;
 pub mod fake_stripe;
 pub mod keys;
 pub mod localstripe;

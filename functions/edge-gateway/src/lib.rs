@@ -17,6 +17,8 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Result
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const KEY_METERS: &str = "KEY_METERS";
+/// The rate-limit headers of an answer given before a key's limits are known.
+const UNKNOWN_LIMITS: RateHeaders = RateHeaders { limit: 0, remaining: 0, reset: 0 };
 /// Headers the upstream must not see or that the gateway sets itself.
 const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
 
@@ -38,14 +40,15 @@ async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
     let bearer = request.headers().get("authorization")?.unwrap_or_default();
     let Ok(key) = ApiKey::from_bearer(&bearer) else {
         // Malformed keys never reach a Durable Object.
-        return refusal(Refusal::InvalidKey, RateHeaders { limit: 0, remaining: 0, reset: 0 });
+        return refusal(Refusal::InvalidKey, UNKNOWN_LIMITS);
     };
     let verdict = meter(env, &key.hash(), "/decide", Method::Post).await?.json::<Verdict>().await?;
     let (account_id, key_id, headers) = match verdict {
         Verdict::Allowed { account_id, key_id, headers } => (account_id, key_id, headers),
         Verdict::Refused { refusal: why, headers } => return refusal(why, headers),
         Verdict::OriginUnavailable => {
-            return json_error(503, "origin_unavailable", "the key cannot be checked right now; retry shortly");
+            let response = json_error(503, "origin_unavailable", "the key cannot be checked right now; retry shortly")?;
+            return with_rate_headers(response, UNKNOWN_LIMITS);
         }
     };
     let upstream = forward(&mut request, env, account_id.as_str(), key_id.as_str()).await?;

@@ -1,0 +1,204 @@
+//! The edge gateway Worker built to wasm and driven on workerd (Miniflare), with the real
+//! `tollgate dev` as its origin and a real local upstream: the 401 / 402 / 429 paths and
+//! their headers, forwarding, revocation on the very next call, exactness under
+//! concurrency, usage reaching the origin in batches, and the origin going down.
+
+use reqwest::StatusCode;
+use std::time::Duration;
+use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
+use tollgate_core::edge::{EdgeSecret, sign};
+use tollgate_tests::edge::{EdgeWorker, free_port};
+use tollgate_tests::keys::{Answer, call, call_at_once, catalog_with, create_key, eventually, me};
+use tollgate_tests::recorder::Recorder;
+use tollgate_tests::stack::{TestStack, now, token};
+use tollgate_tests::stripe::{checkout_session, event, subscription};
+
+const EDGE_SECRET: &str = "edge-secret-for-e2e-tests";
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Edge {
+    origin: TestStack,
+    worker: EdgeWorker,
+    upstream: Recorder,
+}
+
+/// The origin, the Worker pointed at it (and it at the Worker), and an upstream.
+async fn edge(origin_settings: &[(&str, &str)], worker_settings: &[(&str, &str)]) -> Edge {
+    let upstream = Recorder::start().await;
+    let port = free_port();
+    let edge_url = format!("http://127.0.0.1:{port}");
+    let mut settings = vec![("EDGE_SECRET", EDGE_SECRET), ("EDGE_URL", edge_url.as_str())];
+    settings.extend_from_slice(origin_settings);
+    let origin = TestStack::start_with(&settings).await;
+    let mut worker_env = vec![
+        ("ORIGIN_URL", origin.base_url.as_str()),
+        ("UPSTREAM_URL", upstream.url.as_str()),
+        ("EDGE_SECRET", EDGE_SECRET),
+        ("USAGE_FLUSH_SECONDS", "1"),
+    ];
+    worker_env.extend_from_slice(worker_settings);
+    let worker = EdgeWorker::start(port, &worker_env);
+    Edge { origin, worker, upstream }
+}
+
+fn count(answers: &[Answer], status: StatusCode, code: Option<&str>) -> usize {
+    answers.iter().filter(|a| a.status == status && a.code() == code).count()
+}
+
+async fn used(origin: &TestStack, account: &str) -> u64 {
+    me(origin, account).await["used"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_forwards_allowed_calls_and_refuses_a_revoked_key_on_the_very_next_call() {
+    let Edge { origin, worker, upstream } = edge(&[], &[]).await;
+    let created = create_key(&origin, "ann").await;
+    let key = created["key"].as_str().unwrap();
+    let http = &origin.http;
+
+    let answer = call(http, &worker.url, key, "/v1/reports?month=11").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        (answer.body["target"].as_str(), answer.body["account"].as_str()),
+        (Some("/v1/reports?month=11"), Some("ann"))
+    );
+    assert_eq!((answer.header("x-ratelimit-limit"), answer.header("x-ratelimit-remaining")), (Some("100"), Some("99")));
+    assert!(answer.header("x-ratelimit-reset").is_some());
+    let forwarded = &upstream.seen()[0];
+    assert!(forwarded.headers.get("authorization").is_none(), "the key never reaches the upstream");
+    assert_eq!(forwarded.headers.get("x-tollgate-key").unwrap(), created["id"].as_str().unwrap());
+
+    let unknown = ApiKey::generate(KeyMode::Live, [3; KEY_BYTES]);
+    for bad in [unknown.expose(), "not-a-key"] {
+        let answer = call(http, &worker.url, bad, "/v1/reports").await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, Some("invalid_key")));
+        assert_eq!(answer.header("x-ratelimit-limit"), Some("0"));
+    }
+
+    let id = created["id"].as_str().unwrap();
+    let revoked =
+        http.delete(origin.url(&format!("/api/keys/{id}"))).bearer_auth(token("ann", None)).send().await.unwrap();
+    let revoked: serde_json::Value = revoked.json().await.unwrap();
+    assert_eq!(revoked["edge_notified"], true, "{revoked}");
+    let answer = call(http, &worker.url, key, "/v1/reports").await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, Some("invalid_key")));
+    assert_eq!(upstream.seen().len(), 1);
+
+    // A revocation not signed with EDGE_SECRET is refused.
+    let forged = http
+        .post(format!("{}/internal/revoke", worker.url))
+        .header(
+            "tollgate-signature",
+            sign(&EdgeSecret::new("wrong").unwrap(), now(), "POST", "/internal/revoke", b"{}"),
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_exactly_a_hundred() {
+    let catalog = catalog_with(&[(
+        "monthly_requests = 100\nrequests_per_minute = 100",
+        "monthly_requests = 150\nrequests_per_minute = 1000",
+    )]);
+    let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
+    let key = create_key(&origin, "cat").await["key"].as_str().unwrap().to_owned();
+    for _ in 0..50 {
+        assert_eq!(call(&origin.http, &worker.url, &key, "/v1/warm-up").await.status, StatusCode::OK);
+    }
+    let answers = call_at_once(&origin.http, &worker.url, &key, 200).await;
+    assert_eq!(count(&answers, StatusCode::OK, None), 100);
+    assert_eq!(count(&answers, StatusCode::PAYMENT_REQUIRED, Some("quota_exceeded")), 100);
+    assert!(answers.iter().all(|a| a.header("x-ratelimit-limit") == Some("1000")));
+    // Counted at the edge, flushed in batches: the origin ends with exactly what was allowed.
+    assert!(eventually(PATIENCE, || async { used(&origin, "cat").await == 150 }).await);
+
+    // Few storage writes for 150 calls: one per flush, not one per call.
+    let hash = ApiKey::parse(&key).unwrap().hash();
+    let path = format!("/internal/stats/{hash}");
+    let stats: serde_json::Value = origin
+        .http
+        .get(format!("{}{path}", worker.url))
+        .header("tollgate-signature", sign(&EdgeSecret::new(EDGE_SECRET).unwrap(), now(), "GET", &path, b""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let writes = stats["storage_writes"].as_u64().unwrap();
+    assert!((1..=20).contains(&writes), "{stats}");
+    assert_eq!(stats["pending_calls"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_rate_limits_with_retry_after() {
+    let catalog = catalog_with(&[("monthly_requests = 100\n", "")]);
+    let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
+    let key = create_key(&origin, "dan").await["key"].as_str().unwrap().to_owned();
+    let answers = call_at_once(&origin.http, &worker.url, &key, 200).await;
+    assert_eq!(count(&answers, StatusCode::OK, None), 100);
+    let limited: Vec<_> = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert_eq!(limited.len(), 100);
+    for answer in limited {
+        assert_eq!(answer.code(), Some("rate_limited"));
+        let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_eq!(answer.header("x-ratelimit-remaining"), Some("0"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upgrade_reaches_the_worker_at_its_next_record_refresh() {
+    // Rate limits out of the way: this is about the quota.
+    let catalog = catalog_with(&[
+        ("monthly_requests = 100\nrequests_per_minute = 100", "monthly_requests = 100\nrequests_per_minute = 1000"),
+        ("monthly_requests = 10000\nrequests_per_minute = 100", "monthly_requests = 10000\nrequests_per_minute = 1000"),
+    ]);
+    let Edge { origin, worker, .. } =
+        edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[("RECORD_REFRESH_SECONDS", "1")]).await;
+    let key = create_key(&origin, "fay").await["key"].as_str().unwrap().to_owned();
+    let answers = call_at_once(&origin.http, &worker.url, &key, 101).await;
+    assert_eq!(count(&answers, StatusCode::PAYMENT_REQUIRED, Some("quota_exceeded")), 1);
+
+    let created = now().0;
+    let linked = event("evt_link_fay", "checkout.session.completed", created, checkout_session("fay", "cus_fay", None));
+    let upgraded = event(
+        "evt_sub_fay",
+        "customer.subscription.created",
+        created,
+        subscription("sub_fay", "cus_fay", "api_pro_monthly", "active", created - 60),
+    );
+    for payload in [linked, upgraded] {
+        let (status, body) = origin.deliver(&payload).await;
+        assert_eq!(status, StatusCode::OK);
+        origin.settled(body["id"].as_str().unwrap()).await;
+    }
+    let reached = eventually(PATIENCE, || async {
+        call(&origin.http, &worker.url, &key, "/v1/x").await.status == StatusCode::OK
+    })
+    .await;
+    assert!(reached, "the pro quota applies at the edge without any call from the operator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_origin_down_a_known_key_keeps_working_and_an_unknown_one_is_refused() {
+    let Edge { origin, worker, upstream } = edge(&[], &[("RECORD_REFRESH_SECONDS", "1")]).await;
+    let key = create_key(&origin, "gus").await["key"].as_str().unwrap().to_owned();
+    let second = create_key(&origin, "gus").await["key"].as_str().unwrap().to_owned();
+    assert_eq!(call(&origin.http, &worker.url, &key, "/v1/x").await.status, StatusCode::OK);
+    let http = origin.http.clone();
+    drop(origin);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for _ in 0..3 {
+        let answer = call(&http, &worker.url, &key, "/v1/x").await;
+        assert_eq!(answer.status, StatusCode::OK, "a known key works on its last record: {}", answer.body);
+    }
+    // Never seen at the edge: it cannot be checked, so it is refused.
+    let answer = call(&http, &worker.url, &second, "/v1/x").await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::SERVICE_UNAVAILABLE, Some("origin_unavailable")));
+    assert_eq!(upstream.seen().len(), 4);
+}
