@@ -1,5 +1,5 @@
 # The few commands people type. See README.md.
-.PHONY: dev test check-edge bench build lint
+.PHONY: dev test check-edge build-edge bench build lint
 
 # Run every function locally on SQLite (zero configuration).
 dev:
@@ -13,11 +13,18 @@ test:
 check-edge:
 	cargo build -p tollgate-core --target wasm32-unknown-unknown
 
-# Criterion (core cost per delivery), then the local stack under wrk beside a bare server.
+# The edge gateway Worker to wasm32 (functions/edge-gateway/build), wrangler.toml checked.
+build-edge:
+	scripts/build-edge.sh
+
+# Criterion (the core's cost per delivery and per gateway call, a tick), then wrk: the local
+# stack beside a bare server, and the Worker on workerd beside a bare pass-through Worker.
 bench:
 	cargo bench -p tollgate-core --bench verify_parse
+	cargo bench -p tollgate-core --bench decide
 	cargo build -p tollgate-local && cargo bench -p tollgate-tests --bench tick
 	bench/webhooks.sh
+	scripts/build-edge.sh && bench/edge.sh
 
 # Lambda artifacts for template.yaml (arm64, provided.al2023); needs cargo-lambda and zig.
 build:

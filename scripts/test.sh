@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting and lints, the pure core on wasm32,
-# every unit, property, conformance (SQLite and moto), function and end-to-end test,
-# and the deployment template's checks.
+# the edge gateway Worker built to wasm (and wrangler.toml checked), every unit,
+# property, conformance (SQLite and moto), function and end-to-end test (the Worker's
+# on workerd), and the deployment template's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -14,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -q -- -D warnings
 
 step "shared/core builds for wasm32-unknown-unknown"
 cargo build -p tollgate-core --target wasm32-unknown-unknown --locked -q
+
+step "the edge gateway Worker, built to wasm32 with worker-build (wrangler deploy --dry-run)"
+(cd functions/edge-gateway && npx wrangler deploy --dry-run --outdir ../../target/edge-dry-run >/dev/null)
 
 step "template.yaml"
 cfn-lint template.yaml

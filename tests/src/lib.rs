@@ -37,7 +37,7 @@ pub fn assert_refuses_to_start_without(binary: &str, given: &[(&str, &str)], mis
 
 /// The tables and queues every Lambda function reads from its environment (any values:
 /// the functions refuse to start before they use them).
-pub const LAMBDA_RESOURCES: [(&str, &str); 9] = [
+pub const LAMBDA_RESOURCES: [(&str, &str); 12] = [
     ("EVENT_LOG_TABLE", "t"),
     ("ACCOUNTS_TABLE", "t"),
     ("LEDGER_TABLE", "t"),
@@ -47,6 +47,9 @@ pub const LAMBDA_RESOURCES: [(&str, &str); 9] = [
     ("ALERTS_TABLE", "t"),
     ("RUNS_QUEUE_URL", "http://127.0.0.1:1/q"),
     ("FULFILLMENT_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("API_KEYS_TABLE", "t"),
+    ("USAGE_TABLE", "t"),
+    ("USAGE_QUEUE_URL", "http://127.0.0.1:1/q"),
 ];
 
 /// An orchestration function (`orchestrator`, `workflow-runner`) refuses to start without

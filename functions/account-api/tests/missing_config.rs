@@ -7,4 +7,12 @@ fn it_refuses_to_start_and_names_the_missing_setting() {
         &[("STRIPE_WEBHOOK_SECRET", "whsec_irrelevant_here")],
         "JWT_SECRET",
     );
+    let mut given = tollgate_tests::LAMBDA_RESOURCES.to_vec();
+    given.extend([
+        ("AWS_REGION", "us-east-1"),
+        ("JWT_SECRET", "j"),
+        ("WORKFLOW_SECRET", "w"),
+        ("CALLBACK_BASE_URL", "https://hooks.example.com"),
+    ]);
+    tollgate_tests::assert_refuses_to_start_without(env!("CARGO_BIN_EXE_account-api"), &given, "EDGE_SECRET");
 }

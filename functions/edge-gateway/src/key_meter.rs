@@ -52,7 +52,10 @@ struct Inner {
     loaded: bool,
     cached: Option<Cached>,
     meter: Meter,
-    flush_scheduled: bool,
+    /// When the alarm is set for (ms since the epoch), if it is.
+    alarm_at: Option<u64>,
+    /// A flush is sending: another one would send its batches twice.
+    flushing: bool,
     /// Storage writes and alarms set since this object started: benchmarks read them.
     writes: u64,
     alarms: u64,
@@ -144,7 +147,7 @@ impl KeyMeter {
                 (Err(refusal), _) => Verdict::Refused { refusal, headers: decision.headers },
                 (Ok(_), None) => unreachable!("a meter allows no call without a record"),
             };
-            (verdict, inner.meter.pending_calls())
+            (verdict, inner.meter.open_calls())
         };
         if matches!(verdict, Verdict::Allowed { .. }) {
             self.schedule_flush(pending >= FLUSH_CALLS).await?;
@@ -153,13 +156,7 @@ impl KeyMeter {
     }
 
     fn needs_refresh(&self, now: u64) -> bool {
-        match &self.inner.borrow().cached {
-            None => true,
-            Some(cached) => {
-                now >= cached.refresh_at
-                    || cached.record.as_ref().is_some_and(|record| now / 1000 >= record.period.end.0 as u64)
-            }
-        }
+        self.inner.borrow().cached.as_ref().is_none_or(|cached| now >= cached.refresh_at)
     }
 
     /// Asks the origin, with every other event of this object held until the answer is in:
@@ -176,7 +173,11 @@ impl KeyMeter {
                 }
                 match origin::lookup(&env, &hash).await? {
                     Lookup::Found(record) => {
-                        let cached = Cached { record: Some(record), refresh_at: now + refresh_ms };
+                        // A period about to end is asked about again as it ends (Stripe renews it).
+                        let period_end = (record.period.end.0.max(0) as u64).saturating_mul(1000);
+                        let refresh_at =
+                            if period_end > now { (now + refresh_ms).min(period_end) } else { now + refresh_ms };
+                        let cached = Cached { record: Some(record), refresh_at };
                         write(&inner, &storage, RECORD, &cached).await?;
                         inner.borrow_mut().cached = Some(cached);
                     }
@@ -207,43 +208,60 @@ impl KeyMeter {
         write(&self.inner, &self.state.storage(), RECORD, &revoked).await
     }
 
+    /// Sets the alarm to flush `now` or after `USAGE_FLUSH_SECONDS`, unless it is already
+    /// set for that time or earlier: one alarm per flush, not one per call.
     async fn schedule_flush(&self, now: bool) -> Result<()> {
-        if self.inner.borrow().flush_scheduled && !now {
-            return Ok(());
-        }
         let delay_ms =
             if now { 0 } else { seconds_setting(&self.env, "USAGE_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS) * 1000 };
+        let at = now_ms() + delay_ms;
         {
             let mut inner = self.inner.borrow_mut();
-            inner.flush_scheduled = true;
+            if inner.alarm_at.is_some_and(|set| set <= at) {
+                return Ok(());
+            }
+            inner.alarm_at = Some(at);
             inner.alarms += 1;
         }
         self.state.storage().set_alarm(delay_ms as i64).await
     }
 
     /// Seals the counts, stores the meter (the one write per flush), sends every batch not
-    /// yet acknowledged, and tries again later if some are left.
+    /// yet acknowledged, and schedules the next flush if calls are left.
     async fn flush(&self) -> Result<()> {
         let (batches, state) = {
             let mut inner = self.inner.borrow_mut();
-            inner.flush_scheduled = false;
+            inner.alarm_at = None;
+            if inner.flushing {
+                return Ok(());
+            }
             let Some(record) = inner.cached.as_ref().and_then(|cached| cached.record.clone()) else { return Ok(()) };
             let batches = inner.meter.flush(&record.key_id, &record.account_id);
+            inner.flushing = !batches.is_empty();
             (batches, inner.meter.state().clone())
         };
         if batches.is_empty() {
             return Ok(());
         }
-        write(&self.inner, &self.state.storage(), METER, &state).await?;
-        let accepted = origin::send_usage(&self.env, &batches).await?;
-        let left = {
+        let sent = self.send(&batches, &state).await;
+        let (open, unsent) = {
             let mut inner = self.inner.borrow_mut();
-            inner.meter.acknowledge(&accepted);
-            inner.meter.pending_calls()
+            inner.flushing = false;
+            (inner.meter.open_calls(), inner.meter.pending_calls() - inner.meter.open_calls())
         };
-        if left > 0 {
-            self.schedule_flush(false).await?;
+        sent?;
+        if open >= FLUSH_CALLS {
+            self.schedule_flush(true).await
+        } else if open + unsent > 0 {
+            self.schedule_flush(false).await
+        } else {
+            Ok(())
         }
+    }
+
+    async fn send(&self, batches: &[tollgate_core::metering::UsageBatch], state: &MeterState) -> Result<()> {
+        write(&self.inner, &self.state.storage(), METER, state).await?;
+        let accepted = origin::send_usage(&self.env, batches).await?;
+        self.inner.borrow_mut().meter.acknowledge(&accepted);
         Ok(())
     }
 }

@@ -75,6 +75,8 @@ pub struct DevConfig {
     pub upstream_url: Option<String>,
     /// How often the native gateway flushes its counts (`USAGE_FLUSH_SECONDS`, default 10).
     pub usage_flush: std::time::Duration,
+    /// The Stripe Billing meter overage is reported to (`STRIPE_METER_EVENT_NAME`).
+    pub meter_event_name: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -141,6 +143,8 @@ impl DevConfig {
             edge_url: url("EDGE_URL")?,
             upstream_url: url("UPSTREAM_URL")?,
             usage_flush: std::time::Duration::from_secs(usage_flush),
+            meter_event_name: env("STRIPE_METER_EVENT_NAME")
+                .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
             webhook_secrets: WebhookSecret::parse_list(&webhook)?,

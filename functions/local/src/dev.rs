@@ -22,7 +22,7 @@ use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
-use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
+use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
 use tollgate_core::retry::backoff_seconds;
 use tollgate_core::signature::Verifier;
@@ -86,25 +86,19 @@ pub async fn run(
     let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(config.jwt.clone()))
         .with_orchestrator(Arc::clone(&orchestrator))
         .with_keys(Arc::new(edge));
-    let stripe_meter: Option<Arc<dyn MeterEvents>> = match &config.stripe_api {
-        Some(stripe) => Some(Arc::new(stripe.client()?)),
-        None => None,
-    };
+    // One Stripe client (one connection pool) for checkout and meter events.
+    let stripe = config.stripe_api.as_ref().map(|access| access.client()).transpose()?.map(Arc::new);
     let usage_meter = UsageMeter {
         app: Arc::clone(&app),
-        stripe: stripe_meter,
-        event_name: std::env::var("STRIPE_METER_EVENT_NAME").unwrap_or_else(|_| DEFAULT_METER_EVENT_NAME.to_owned()),
+        stripe: stripe.clone().map(|stripe| stripe as Arc<dyn MeterEvents>),
+        event_name: config.meter_event_name.clone(),
         outbound: Arc::clone(&orchestrator.outbound),
         alert_webhook: orchestrator.settings.alert_webhook.clone(),
     };
     let gateway = Gateway::new(Arc::clone(&app), config.upstream_url.clone())?;
-    if let Some(stripe) = &config.stripe_api {
+    if let Some(stripe) = stripe {
         let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
-        api = api.with_checkout(Arc::new(Checkout {
-            app: Arc::clone(&app),
-            stripe: Arc::new(stripe.client()?),
-            settings,
-        }));
+        api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
     }
     let fulfiller = Fulfiller {
         app,
@@ -134,6 +128,8 @@ pub async fn run(
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    // Counts still in memory go to the (durable) usage queue; the next start meters them.
+    local.gateway.flush().await;
     for task in background {
         task.abort();
     }
@@ -279,7 +275,7 @@ async fn meter_usage(local: Arc<Local>) {
             Ok(deliveries) => {
                 for delivery in deliveries {
                     let done = match local.usage_meter.meter(&delivery.body).await {
-                        Ok(_) => store.ack(&delivery).await,
+                        Ok(()) => store.ack(&delivery).await,
                         Err(error) => {
                             tracing::warn!(%error, "usage batch left for redelivery");
                             let jitter = rand::rng().random();
@@ -329,6 +325,13 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
         tick.as_secs()
     );
     println!("  webhooks:  http://{addr}/webhooks/stripe");
+    println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
+    if config.webhook_secret_origin == Origin::Generated {
+        let secret = config.webhook_secrets[0].expose();
+        println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
+        println!("             {secret}");
+        println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
+    }
     println!("  API keys:  POST http://{addr}/api/keys (JWT), then call http://{addr}/v1/… with the key");
     match &config.upstream_url {
         Some(upstream) => println!("             allowed /v1 calls are forwarded to {upstream}"),
@@ -339,13 +342,6 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
             "  EDGE_SECRET is not set; a development secret is kept in {}",
             data_dir.join("edge-secret").display()
         );
-    }
-    println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
-    if config.webhook_secret_origin == Origin::Generated {
-        let secret = config.webhook_secrets[0].expose();
-        println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
-        println!("             {secret}");
-        println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
     }
     if config.jwt_secret_origin == Origin::Generated {
         println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());

@@ -61,7 +61,7 @@ impl Gateway {
                 entry.owner = Some((record.key_id.clone(), record.account_id.clone()));
             }
             let decision = entry.meter.decide(record.as_ref(), now_ms);
-            (decision, entry.meter.pending_calls())
+            (decision, entry.meter.open_calls())
         };
         if pending >= FLUSH_CALLS {
             self.flush_now.notify_one();

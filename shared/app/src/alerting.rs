@@ -6,16 +6,15 @@ use crate::ports::outbound::{Outbound, OutboundRequest};
 use std::time::Duration;
 use tollgate_core::alert::Alert;
 
-/// Stores `alert` and, when it is new, posts it to `webhook` (Slack-compatible).
-/// `false` when the incident was already raised.
+/// Stores `alert` and, when its incident is new, posts it to `webhook` (Slack-compatible).
 pub async fn raise<S: Alerts>(
     store: &S,
     outbound: &dyn Outbound,
     webhook: Option<&str>,
     alert: Alert,
-) -> Result<bool, AlertsError> {
+) -> Result<(), AlertsError> {
     if !store.raise(&alert).await? {
-        return Ok(false);
+        return Ok(());
     }
     tracing::warn!(alert_id = %alert.id, kind = alert.kind.as_str(), message = %alert.message, "alert raised");
     if let Some(url) = webhook {
@@ -36,5 +35,5 @@ pub async fn raise<S: Alerts>(
             Err(error) => tracing::error!(alert_id = %alert.id, %error, "the alert webhook could not be reached"),
         }
     }
-    Ok(true)
+    Ok(())
 }

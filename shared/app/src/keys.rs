@@ -91,7 +91,7 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
         let key = ApiKey::generate(mode, random);
         let mut id_bytes = [0u8; 9];
         rand::rng().fill_bytes(&mut id_bytes);
-        let id = KeyId::parse(&format!("key_{}", hex_of(&id_bytes))).expect("hex after key_ is a key id");
+        let id = KeyId::parse(&format!("key_{}", hex::encode(id_bytes))).expect("hex after key_ is a key id");
         let stored = StoredKey {
             id: id.clone(),
             account_id: account.clone(),
@@ -147,10 +147,12 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
             revoked: key.revoked_at.is_some(),
             limits: terms.limits,
             period: terms.period,
-            used_elsewhere: usage.account_calls - usage.key_calls,
+            // Totals are read one after the other: a batch landing between the reads must not underflow.
+            used_elsewhere: usage.account_calls.saturating_sub(usage.key_calls),
             key_used: usage.key_calls,
             key_credits_spent: usage.key_credits,
-            credits: (granted > 0).then(|| granted.saturating_sub(usage.account_credits - usage.key_credits)),
+            credits: (granted > 0)
+                .then(|| granted.saturating_sub(usage.account_credits.saturating_sub(usage.key_credits))),
         }))
     }
 
@@ -170,10 +172,6 @@ impl<S: Queue> App<S> {
         }
         Ok(batches.iter().map(|batch| batch.id.clone()).collect())
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The signed link between origin and edge (`EDGE_SECRET`), and where the edge is

@@ -30,16 +30,9 @@ pub enum MeterError {
     Stripe(#[from] MeterEventsError),
 }
 
-/// What one batch came to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Metered {
-    pub overage_reported: u64,
-    pub alerts_raised: usize,
-}
-
 pub struct UsageMeter<S> {
     pub app: Arc<App<S>>,
-    /// Stripe Billing; `None` leaves overage unreported (and retried) — locally without a Stripe key.
+    /// Stripe Billing; `None` (the local stack without a Stripe key) logs overage instead of reporting it.
     pub stripe: Option<Arc<dyn MeterEvents>>,
     pub event_name: String,
     pub outbound: Arc<dyn Outbound>,
@@ -50,28 +43,26 @@ impl<S: Usage + Accounts + Alerts> UsageMeter<S> {
     /// Meters one queued batch. Safe to run again for the same batch: its totals are stored
     /// with it, so overage and alerts come out the same, and a reported batch is not reported
     /// again. An error leaves the message for redelivery (and, in the end, the dead-letter queue).
-    pub async fn meter(&self, body: &str) -> Result<Metered, MeterError> {
+    pub async fn meter(&self, body: &str) -> Result<(), MeterError> {
         let Ok(batch) = serde_json::from_str::<UsageBatch>(body) else {
             // Only the origin queues batches, after parsing them: nothing to retry.
             tracing::error!("undecodable usage message dropped");
-            return Ok(Metered::default());
+            return Ok(());
         };
         let store = &self.app.store;
         let now = self.app.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
         let terms = plan_terms(&self.app.catalog, &store.subscriptions(&batch.account_id).await?, now);
-        let mut alerts_raised = 0;
         for alert in quota_alerts(&batch.account_id, &terms.limits, batch.period_start, recorded.totals, now) {
-            let webhook = self.alert_webhook.as_deref();
-            alerts_raised += usize::from(alerting::raise(store, self.outbound.as_ref(), webhook, alert).await?);
+            alerting::raise(store, self.outbound.as_ref(), self.alert_webhook.as_deref(), alert).await?;
         }
         let owed = overage(&terms.limits, recorded.totals);
         if owed == 0 || recorded.reported {
-            return Ok(Metered { overage_reported: 0, alerts_raised });
+            return Ok(());
         }
         let Some(stripe) = &self.stripe else {
             tracing::warn!(batch = %batch.id, owed, "no Stripe key: overage left unreported");
-            return Ok(Metered { overage_reported: 0, alerts_raised });
+            return Ok(());
         };
         let profile = store.profile(&batch.account_id).await?;
         let customer = profile
@@ -88,6 +79,6 @@ impl<S: Usage + Accounts + Alerts> UsageMeter<S> {
             .await?;
         store.mark_reported(&batch.id).await?;
         tracing::info!(batch = %batch.id, owed, "overage reported to Stripe");
-        Ok(Metered { overage_reported: owed, alerts_raised })
+        Ok(())
     }
 }

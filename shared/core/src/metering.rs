@@ -320,6 +320,11 @@ impl Meter {
         self.state.unsent.retain(|batch| !ids.contains(&batch.id));
     }
 
+    /// Calls counted since the last seal: what the next flush will send.
+    pub fn open_calls(&self) -> u64 {
+        self.state.open_calls
+    }
+
     /// Calls counted and not yet acknowledged.
     pub fn pending_calls(&self) -> u64 {
         self.state.open_calls + self.state.unsent.iter().map(|batch| batch.calls).sum::<u64>()
