@@ -6,7 +6,6 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 /// A copy of the shipped catalog with `replacements` made, written to a file that lives
 /// as long as the test process (for `CATALOG_PATH`).
@@ -60,6 +59,21 @@ pub async fn call(http: &reqwest::Client, base: &str, key: &str, path: &str) -> 
     Answer { status, headers, body: response.json().await.unwrap_or(Value::Null) }
 }
 
+/// Asserts that of `answers`, `allowed` passed and the rest were refused with 429
+/// `rate_limited`, each saying when to retry (within the 60 s window) and that none is left.
+pub fn assert_rate_limited_beyond(answers: &[Answer], allowed: usize) {
+    assert_eq!(answers.iter().filter(|a| a.status == StatusCode::OK).count(), allowed);
+    let limited: Vec<_> = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert_eq!(limited.len(), answers.len() - allowed);
+    for answer in limited {
+        assert_eq!(answer.code(), Some("rate_limited"));
+        let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_eq!(answer.header("x-ratelimit-remaining"), Some("0"));
+        assert_eq!(answer.header("x-ratelimit-reset"), answer.header("retry-after"));
+    }
+}
+
 /// `calls` calls at once; the answers in completion order.
 pub async fn call_at_once(http: &reqwest::Client, base: &str, key: &str, calls: usize) -> Vec<Answer> {
     let tasks = (0..calls).map(|i| {
@@ -67,19 +81,4 @@ pub async fn call_at_once(http: &reqwest::Client, base: &str, key: &str, calls: 
         tokio::spawn(async move { call(&http, &base, &key, &format!("/v1/things/{i}")).await })
     });
     crate::join_all(tasks).await
-}
-
-/// Polls `check` every 50 ms for up to `patience`.
-pub async fn eventually<F: std::future::Future<Output = bool>>(
-    patience: Duration,
-    mut check: impl FnMut() -> F,
-) -> bool {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }

@@ -12,6 +12,21 @@ pub mod samples;
 pub mod stack;
 pub mod stripe;
 
+/// Polls `check` every 50 ms until it holds, for at most `patience`; whether it did.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    patience: std::time::Duration,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    let deadline = std::time::Instant::now() + patience;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Awaits every task, in order, and returns their results; a panicked task fails the test.
 pub async fn join_all<T: Send + 'static>(tasks: impl IntoIterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut results = Vec::new();

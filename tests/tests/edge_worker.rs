@@ -8,7 +8,8 @@ use std::time::Duration;
 use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
 use tollgate_core::edge::{EdgeSecret, sign};
 use tollgate_tests::edge::{EdgeWorker, free_port};
-use tollgate_tests::keys::{Answer, call, call_at_once, catalog_with, create_key, eventually, me};
+use tollgate_tests::eventually;
+use tollgate_tests::keys::{Answer, assert_rate_limited_beyond, call, call_at_once, catalog_with, create_key, me};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
 use tollgate_tests::stripe::{checkout_session, event, subscription};
@@ -140,15 +141,7 @@ async fn the_worker_rate_limits_with_retry_after() {
     let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
     let key = create_key(&origin, "dan").await["key"].as_str().unwrap().to_owned();
     let answers = call_at_once(&origin.http, &worker.url, &key, 200).await;
-    assert_eq!(count(&answers, StatusCode::OK, None), 100);
-    let limited: Vec<_> = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
-    assert_eq!(limited.len(), 100);
-    for answer in limited {
-        assert_eq!(answer.code(), Some("rate_limited"));
-        let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry), "{retry}");
-        assert_eq!(answer.header("x-ratelimit-remaining"), Some("0"));
-    }
+    assert_rate_limited_beyond(&answers, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

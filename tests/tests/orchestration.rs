@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::start_signature;
-use tollgate_tests::join_all;
 use tollgate_tests::stack::{TestStack, WORKFLOW_SECRET};
+use tollgate_tests::{eventually, join_all};
 
 /// What the workflow server saw.
 #[derive(Default)]
@@ -107,18 +107,6 @@ async fn runs(stack: &TestStack, id: &str) -> Vec<Value> {
     let (status, body) = stack.admin_get(&format!("/admin/workflows/{id}/runs")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["runs"].as_array().cloned().unwrap_or_default()
-}
-
-/// Polls until `check` holds (at most `patience`).
-async fn eventually<F: std::future::Future<Output = bool>>(patience: Duration, mut check: impl FnMut() -> F) -> bool {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 async fn run_status(stack: &TestStack, workflow: &str) -> Option<String> {

@@ -2,7 +2,7 @@
 //! seen at once); the GSI `by_account` (`account_id`, `created_at`) lists an account's keys.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, get, s, to_item, took_effect};
+use crate::dynamo::{describe, from_item, get, query_all, s, to_item, took_effect};
 use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
@@ -14,26 +14,14 @@ fn failed(error: String) -> ApiKeysError {
 
 impl Aws {
     pub(crate) async fn account_keys(&self, account: &AccountId) -> Result<Vec<StoredKey>, String> {
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let query = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.api_keys_table)
-                .index_name("by_account")
-                .key_condition_expression("account_id = :account")
-                .expression_attribute_values(":account", s(account.as_str()))
-                .set_exclusive_start_key(start);
-            let output = Box::pin(query.send()).await.map_err(|e| describe(&e))?;
-            for item in output.items.unwrap_or_default() {
-                keys.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        let query = self
+            .dynamo
+            .query()
+            .table_name(&self.resources.api_keys_table)
+            .index_name("by_account")
+            .key_condition_expression("account_id = :account")
+            .expression_attribute_values(":account", s(account.as_str()));
+        query_all(query).await
     }
 }
 

@@ -48,18 +48,24 @@ pub async fn items_under<T: serde::de::DeserializeOwned>(
     pk: AttributeValue,
     prefix: &str,
 ) -> Result<Vec<T>, String> {
+    let query = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", pk)
+        .expression_attribute_values(":prefix", s(prefix))
+        .consistent_read(true);
+    query_all(query).await
+}
+
+/// Every item `query` finds, page after page.
+pub async fn query_all<T: serde::de::DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<T>, String> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let query = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", pk.clone())
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .set_exclusive_start_key(start);
-        let output = Box::pin(query.send()).await.map_err(|e| describe(&e))?;
+        let output = Box::pin(query.clone().set_exclusive_start_key(start).send()).await.map_err(|e| describe(&e))?;
         for item in output.items.unwrap_or_default() {
             items.push(from_item(item)?);
         }
