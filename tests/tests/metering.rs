@@ -238,28 +238,30 @@ async fn overage_is_billed_once_per_batch_with_identifiers_stable_across_retries
     for _ in 0..8 {
         assert_eq!(call(&stack.http, &stack.base_url, key, "/v1/c").await.status, StatusCode::OK, "pro allows overage");
     }
-    let first = format!("tollgate-usage-{key_id}.0");
-    assert!(eventually(Duration::from_secs(30), || async { !stripe.meter_events().is_empty() }).await);
-    assert_eq!(stripe.meter_events(), [(first.clone(), "cus_gus".to_owned(), "3".to_owned())]);
-    let attempts = stripe.requests_to(&Method::POST, "/v1/billing/meter_events");
-    assert_eq!(attempts.len(), 3, "two failures, then accepted");
-    assert!(
-        attempts
-            .iter()
-            .all(|r| r.param("identifier") == Some(first.as_str()) && r.param("event_name") == Some("api_requests"))
-    );
+    // The calls may straddle a flush: what is exact is the overage billed, once, whatever the batches.
+    let billed = || stripe.meter_events().iter().map(|(_, _, value)| value.parse::<u64>().unwrap()).sum::<u64>();
+    assert!(eventually(Duration::from_secs(30), || async { billed() == 3 }).await);
+    let batch_prefix = format!("tollgate-usage-{key_id}.");
+    let check_attempts = || {
+        let attempts = stripe.requests_to(&Method::POST, "/v1/billing/meter_events");
+        let events = stripe.meter_events();
+        assert!(events.iter().all(|(id, customer, _)| id.starts_with(&batch_prefix) && customer == "cus_gus"));
+        for attempt in &attempts {
+            assert_eq!(attempt.param("event_name"), Some("api_requests"));
+            let identifier = attempt.param("identifier").unwrap();
+            assert!(events.iter().any(|(id, _, _)| id == identifier), "a retry names a batch that was billed");
+        }
+        // Each batch's event was sent until Stripe took it, then never again.
+        assert_eq!(attempts.len(), events.len() + 2, "two failures, then one accepted request per batch");
+    };
+    check_attempts();
 
     for _ in 0..2 {
         call(&stack.http, &stack.base_url, key, "/v1/c").await;
     }
-    assert!(eventually(PATIENCE, || async { stripe.meter_events().len() == 2 }).await);
-    assert_eq!(stripe.meter_events()[1], (format!("tollgate-usage-{key_id}.1"), "cus_gus".to_owned(), "2".to_owned()));
+    assert!(eventually(PATIENCE, || async { billed() == 5 }).await);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        stripe.requests_to(&Method::POST, "/v1/billing/meter_events").len(),
-        4,
-        "a reported batch is not reported again"
-    );
+    check_attempts();
     assert_eq!(used(&stack, "gus").await, 10);
 }
 
