@@ -66,6 +66,9 @@ pub struct KeyMeter {
     state: State,
     env: Env,
     inner: Rc<RefCell<Inner>>,
+    /// `RECORD_REFRESH_SECONDS` and `USAGE_FLUSH_SECONDS`, read once when the object starts.
+    refresh_ms: u64,
+    flush_ms: u64,
 }
 
 fn now_ms() -> u64 {
@@ -78,7 +81,9 @@ fn seconds_setting(env: &Env, name: &str, default: u64) -> u64 {
 
 impl DurableObject for KeyMeter {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, inner: Rc::default() }
+        let refresh_ms = seconds_setting(&env, "RECORD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS) * 1000;
+        let flush_ms = seconds_setting(&env, "USAGE_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS) * 1000;
+        Self { state, env, inner: Rc::default(), refresh_ms, flush_ms }
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
@@ -163,7 +168,7 @@ impl KeyMeter {
     /// 200 concurrent first calls make one request to the origin, not 200.
     async fn refresh(&self, hash: KeyHash) -> Result<()> {
         let (inner, env, storage) = (Rc::clone(&self.inner), self.env.clone(), self.state.storage());
-        let refresh_ms = seconds_setting(&self.env, "RECORD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS) * 1000;
+        let refresh_ms = self.refresh_ms;
         self.state
             .block_concurrency_while(async move {
                 let now = now_ms();
@@ -211,8 +216,7 @@ impl KeyMeter {
     /// Sets the alarm to flush `now` or after `USAGE_FLUSH_SECONDS`, unless it is already
     /// set for that time or earlier: one alarm per flush, not one per call.
     async fn schedule_flush(&self, now: bool) -> Result<()> {
-        let delay_ms =
-            if now { 0 } else { seconds_setting(&self.env, "USAGE_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS) * 1000 };
+        let delay_ms = if now { 0 } else { self.flush_ms };
         let at = now_ms() + delay_ms;
         {
             let mut inner = self.inner.borrow_mut();
