@@ -10,15 +10,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::{KeyRecord, Meter, MeterState, RateHeaders, Refusal};
+use tollgate_core::metering::{DEFAULT_FLUSH_SECONDS, FLUSH_CALLS, KeyRecord, Meter, MeterState, RateHeaders, Refusal};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, Storage, durable_object};
 
 const RECORD: &str = "record";
 const METER: &str = "meter";
 const DEFAULT_REFRESH_SECONDS: u64 = 60;
-const DEFAULT_FLUSH_SECONDS: u64 = 10;
-/// Pending calls that trigger a flush before the alarm.
-const FLUSH_CALLS: u64 = 1_000;
 /// After the origin failed to answer, a known key is not refreshed again for this long.
 const RETRY_ORIGIN_MS: u64 = 5_000;
 

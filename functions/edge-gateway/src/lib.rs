@@ -12,15 +12,11 @@ mod origin;
 use key_meter::Verdict;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::edge;
-use tollgate_core::metering::{RateHeaders, Refusal};
+use tollgate_core::metering::{DROPPED_HEADERS, RateHeaders, Refusal};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const KEY_METERS: &str = "KEY_METERS";
-/// The rate-limit headers of an answer given before a key's limits are known.
-const UNKNOWN_LIMITS: RateHeaders = RateHeaders { limit: 0, remaining: 0, reset: 0 };
-/// Headers the upstream must not see or that the gateway sets itself.
-const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Response> {
@@ -40,7 +36,7 @@ async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
     let bearer = request.headers().get("authorization")?.unwrap_or_default();
     let Ok(key) = ApiKey::from_bearer(&bearer) else {
         // Malformed keys never reach a Durable Object.
-        return refusal(Refusal::InvalidKey, UNKNOWN_LIMITS);
+        return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
     };
     let verdict = meter(env, &key.hash(), "/decide", Method::Post).await?.json::<Verdict>().await?;
     let (account_id, key_id, headers) = match verdict {
@@ -48,7 +44,7 @@ async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
         Verdict::Refused { refusal: why, headers } => return refusal(why, headers),
         Verdict::OriginUnavailable => {
             let response = json_error(503, "origin_unavailable", "the key cannot be checked right now; retry shortly")?;
-            return with_rate_headers(response, UNKNOWN_LIMITS);
+            return with_rate_headers(response, RateHeaders::UNKNOWN);
         }
     };
     let upstream = forward(&mut request, env, account_id.as_str(), key_id.as_str()).await?;

@@ -135,7 +135,7 @@ impl DevConfig {
             Some(value) => {
                 value.parse::<u64>().ok().filter(|&seconds| seconds >= 1).ok_or(ConfigError::FlushSeconds)?
             }
-            None => 10,
+            None => tollgate_core::metering::DEFAULT_FLUSH_SECONDS,
         };
         Ok(Self {
             edge_secret: EdgeSecret::new(&edge_secret).ok_or(SettingsError::Missing("EDGE_SECRET"))?,

@@ -10,13 +10,8 @@ use std::sync::{Arc, Mutex};
 use tollgate_app::App;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::{Meter, RateHeaders, Refusal};
+use tollgate_core::metering::{DROPPED_HEADERS, FLUSH_CALLS, Meter, RateHeaders, Refusal};
 use tollgate_embedded::Sqlite;
-
-/// Pending calls on one key that flush it before the timer (like a Durable Object).
-const FLUSH_CALLS: u64 = 1_000;
-/// Headers the upstream must not see or that the gateway sets itself.
-const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
 
 #[derive(Default)]
 struct KeyMeter {
@@ -43,7 +38,7 @@ impl Gateway {
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let bearer = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let Ok(key) = ApiKey::from_bearer(bearer) else {
-            return refusal(Refusal::InvalidKey, RateHeaders { limit: 0, remaining: 0, reset: 0 });
+            return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
         let hash = key.hash();
         let record = match self.app.key_record(&hash).await {

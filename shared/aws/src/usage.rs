@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use rand::Rng;
 use serde::Deserialize;
 use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
+use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::time::Timestamp;
@@ -75,7 +76,13 @@ impl Aws {
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
-    async fn try_add_batch(&self, batch: &UsageBatch, now: Timestamp) -> Result<Option<RecordedBatch>, String> {
+    /// `key_hash` names the key's item for its last use (`None`: the key is gone).
+    async fn try_add_batch(
+        &self,
+        batch: &UsageBatch,
+        key_hash: Option<&KeyHash>,
+        now: Timestamp,
+    ) -> Result<Option<RecordedBatch>, String> {
         let account = format!("account:{}", batch.account_id);
         let key = format!("key:{}", batch.key_id);
         let before = self.counter(&account, &period_sk(batch.period_start)).await?.calls;
@@ -115,9 +122,7 @@ impl Aws {
             items.push(self.add_to(account, "CREDITS".into(), "credits", batch.credits)?);
             items.push(self.add_to(key, "CREDITS".into(), "credits", batch.credits)?);
         }
-        let hash =
-            self.account_keys(&batch.account_id).await?.into_iter().find(|k| k.id == batch.key_id).map(|k| k.hash);
-        if let Some(hash) = hash {
+        if let Some(hash) = key_hash {
             let last_used = Update::builder()
                 .table_name(&self.resources.api_keys_table)
                 .key("hash", s(hash.as_str()))
@@ -144,8 +149,11 @@ impl Usage for Aws {
         if let Some(stored) = self.stored_batch(&batch.id).await.map_err(failed)? {
             return Ok(stored);
         }
+        // Found once: the key does not change between attempts, only the account's total does.
+        let keys = self.account_keys(&batch.account_id).await.map_err(failed)?;
+        let key_hash = keys.into_iter().find(|key| key.id == batch.key_id).map(|key| key.hash);
         for _ in 0..ATTEMPTS {
-            if let Some(recorded) = Box::pin(self.try_add_batch(batch, now)).await.map_err(failed)? {
+            if let Some(recorded) = Box::pin(self.try_add_batch(batch, key_hash.as_ref(), now)).await.map_err(failed)? {
                 return Ok(recorded);
             }
             // Batches of one account race for its total: spread the retries out.

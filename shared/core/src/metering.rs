@@ -13,6 +13,13 @@ use std::collections::VecDeque;
 
 /// The rate limit's sliding window.
 pub const WINDOW_MS: u64 = 60_000;
+/// Seconds between flushes of a key's counts (`USAGE_FLUSH_SECONDS` overrides it).
+pub const DEFAULT_FLUSH_SECONDS: u64 = 10;
+/// Calls counted since the last flush that trigger the next one before its time.
+pub const FLUSH_CALLS: u64 = 1_000;
+/// Request headers a gateway does not forward upstream: the key, the host, and the
+/// headers it sets itself.
+pub const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
 
 /// What an account's plan allows each of its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +156,9 @@ pub struct RateHeaders {
 }
 
 impl RateHeaders {
+    /// The headers of an answer given before a key's limits are known.
+    pub const UNKNOWN: RateHeaders = RateHeaders { limit: 0, remaining: 0, reset: 0 };
+
     /// The headers as name and value.
     pub fn pairs(self) -> [(&'static str, String); 3] {
         [
@@ -229,10 +239,7 @@ impl Meter {
     /// An allowed call is counted before this returns.
     pub fn decide(&mut self, record: Option<&KeyRecord>, now_ms: u64) -> Decision {
         let Some(record) = record.filter(|record| !record.revoked) else {
-            return Decision {
-                outcome: Err(Refusal::InvalidKey),
-                headers: RateHeaders { limit: 0, remaining: 0, reset: 0 },
-            };
+            return Decision { outcome: Err(Refusal::InvalidKey), headers: RateHeaders::UNKNOWN };
         };
         match self.state.period_start {
             None => {
