@@ -25,18 +25,10 @@ pub struct EdgeWorker {
 impl EdgeWorker {
     /// Starts the Worker on `port` with these vars and secrets (`ORIGIN_URL`, `UPSTREAM_URL`,
     /// `EDGE_SECRET`, …). `node` must be Node ≥ 22 (`scripts/setup.sh` puts one on PATH).
-    pub fn start(port: u16, settings: &[(&str, &str)]) -> Self {
+    /// `None` when it stopped before serving: the port, free when chosen, was taken since.
+    pub fn start(port: u16, settings: &[(&str, &str)]) -> Option<Self> {
         let built = edge_dir().join("build").join("index.js");
         assert!(built.exists(), "{} is missing: build the Worker with scripts/build-edge.sh", built.display());
-        Self::spawn(port, settings)
-    }
-
-    /// The bare pass-through Worker of the benchmark, forwarding to `upstream`.
-    pub fn passthrough(port: u16, upstream: &str) -> Self {
-        Self::spawn(port, &[("BENCH_PASSTHROUGH", "1"), ("UPSTREAM_URL", upstream)])
-    }
-
-    fn spawn(port: u16, settings: &[(&str, &str)]) -> Self {
         let mut command = Command::new("node");
         command.arg("tests/serve.mjs").current_dir(edge_dir()).env("PORT", port.to_string());
         for (name, value) in settings {
@@ -52,11 +44,13 @@ impl EdgeWorker {
         let mut line = String::new();
         while !line.starts_with("ready ") {
             line.clear();
-            let read = stdout.read_line(&mut line).expect("the Worker's output");
-            assert!(read > 0, "the Worker stopped before it was ready");
+            if stdout.read_line(&mut line).expect("the Worker's output") == 0 {
+                let _ = child.wait();
+                return None;
+            }
         }
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Self { child, url: line.trim_start_matches("ready ").trim().trim_end_matches('/').to_owned() }
+        Some(Self { child, url: line.trim_start_matches("ready ").trim().trim_end_matches('/').to_owned() })
     }
 }
 

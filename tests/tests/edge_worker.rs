@@ -23,23 +23,29 @@ struct Edge {
     upstream: Recorder,
 }
 
-/// The origin, the Worker pointed at it (and it at the Worker), and an upstream.
+/// The origin, the Worker pointed at it (and it at the Worker), and an upstream. The
+/// Worker's port is chosen before the origin starts; if something takes it meanwhile, both
+/// start again on another.
 async fn edge(origin_settings: &[(&str, &str)], worker_settings: &[(&str, &str)]) -> Edge {
     let upstream = Recorder::start().await;
-    let port = free_port();
-    let edge_url = format!("http://127.0.0.1:{port}");
-    let mut settings = vec![("EDGE_SECRET", EDGE_SECRET), ("EDGE_URL", edge_url.as_str())];
-    settings.extend_from_slice(origin_settings);
-    let origin = TestStack::start_with(&settings).await;
-    let mut worker_env = vec![
-        ("ORIGIN_URL", origin.base_url.as_str()),
-        ("UPSTREAM_URL", upstream.url.as_str()),
-        ("EDGE_SECRET", EDGE_SECRET),
-        ("USAGE_FLUSH_SECONDS", "1"),
-    ];
-    worker_env.extend_from_slice(worker_settings);
-    let worker = EdgeWorker::start(port, &worker_env);
-    Edge { origin, worker, upstream }
+    for _ in 0..5 {
+        let port = free_port();
+        let edge_url = format!("http://127.0.0.1:{port}");
+        let mut settings = vec![("EDGE_SECRET", EDGE_SECRET), ("EDGE_URL", edge_url.as_str())];
+        settings.extend_from_slice(origin_settings);
+        let origin = TestStack::start_with(&settings).await;
+        let mut worker_env = vec![
+            ("ORIGIN_URL", origin.base_url.as_str()),
+            ("UPSTREAM_URL", upstream.url.as_str()),
+            ("EDGE_SECRET", EDGE_SECRET),
+            ("USAGE_FLUSH_SECONDS", "1"),
+        ];
+        worker_env.extend_from_slice(worker_settings);
+        if let Some(worker) = EdgeWorker::start(port, &worker_env) {
+            return Edge { origin, worker, upstream };
+        }
+    }
+    panic!("the Worker never started on a free port");
 }
 
 fn count(answers: &[Answer], status: StatusCode, code: Option<&str>) -> usize {
