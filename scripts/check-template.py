@@ -4,7 +4,8 @@
 - every SQS queue that triggers a function hides a message for at least six times the
   function's timeout (AWS's advice; otherwise a slow batch is processed twice);
 - the redrive count defaults to the receives the code counts on (DEFAULT_MAX_RECEIVES);
-- every HTTP function is built by cargo-lambda for arm64 on provided.al2023.
+- every HTTP function is built by cargo-lambda for arm64 on provided.al2023;
+- every HTTP route has a throttle of its own (RouteSettings), and every throttle names a route.
 Exits non-zero, naming what is wrong.
 """
 import re
@@ -64,6 +65,19 @@ for parameter, path, constant in [
     code_default = code_constant(path, constant)
     if template_default != code_default:
         failures.append(f"{parameter} defaults to {template_default}, the code ({constant}) to {code_default}")
+
+routes = {
+    f'{event["Properties"]["Method"]} {event["Properties"]["Path"]}'
+    for resource in resources.values()
+    if resource["Type"] == "AWS::Serverless::Function"
+    for event in resource["Properties"].get("Events", {}).values()
+    if event["Type"] == "HttpApi"
+}
+throttled = set(resources["HttpApi"]["Properties"].get("RouteSettings", {}))
+for route in sorted(routes - throttled):
+    failures.append(f"HttpApi: route {route} has no throttle of its own in RouteSettings")
+for route in sorted(throttled - routes):
+    failures.append(f"HttpApi: RouteSettings names {route}, which no function serves")
 
 runner = resources["WorkflowRunnerFunction"]["Properties"]
 if runner.get("ReservedConcurrentExecutions") != {"Ref": "ConcurrentRunCap"}:

@@ -39,15 +39,21 @@ pub async fn join_all<T: Send + 'static>(tasks: impl IntoIterator<Item = tokio::
 /// Runs a function binary with only `PATH` and `given` in its environment and asserts that
 /// it refuses to start, naming `missing` on stderr.
 pub fn assert_refuses_to_start_without(binary: &str, given: &[(&str, &str)], missing: &str) {
+    assert_refuses_to_start_saying(binary, given, &format!("{missing} is not set"));
+}
+
+/// Runs a function binary with only `PATH` and `given` in its environment and asserts that
+/// it refuses to start, saying `reason` on stderr.
+pub fn assert_refuses_to_start_saying(binary: &str, given: &[(&str, &str)], reason: &str) {
     let output = std::process::Command::new(binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(given.iter().copied())
         .output()
         .expect("the function binary runs");
-    assert!(!output.status.success(), "{binary} started without {missing}");
+    assert!(!output.status.success(), "{binary} started, though: {reason}");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("{missing} is not set")), "{stderr}");
+    assert!(stderr.contains(reason), "{stderr}");
 }
 
 /// The tables and queues every Lambda function reads from its environment (any values:

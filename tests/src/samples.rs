@@ -12,8 +12,14 @@ use tollgate_core::workflow::Caps;
 
 pub const SAMPLE_TIME: Timestamp = Timestamp(1_795_500_000);
 pub const SAMPLE_WEBHOOK_SECRET: &str = "whsec_sample_events_only";
-pub const SAMPLE_JWT_SECRET: &str = "jwt-sample-events-only";
+pub const SAMPLE_JWT_SECRET: &str = "jwt-sample-events-only-32-bytes-long";
 pub const SAMPLE_WORKFLOW_SECRET: &str = "workflow-sample-events-only";
+
+/// The JWT verifier the sample requests were signed for.
+pub async fn sample_jwt() -> tollgate_http::jwt::Verifier {
+    let settings = tollgate_http::jwt::Settings::hs256(SAMPLE_JWT_SECRET).expect("a long enough secret");
+    tollgate_http::jwt::Verifier::new(settings).await.expect("an HS256 verifier")
+}
 
 /// The text of `events/{name}`.
 pub fn read(name: &str) -> String {

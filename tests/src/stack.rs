@@ -13,7 +13,7 @@ use tollgate_core::time::Timestamp;
 use tollgate_http::jwt;
 
 pub const WEBHOOK_SECRET: &str = "whsec_tollgate_e2e_tests";
-pub const JWT_SECRET: &str = "jwt-secret-for-e2e-tests";
+pub const JWT_SECRET: &str = "jwt-secret-for-the-e2e-tests-only";
 pub const WORKFLOW_SECRET: &str = "workflow-secret-for-e2e-tests";
 
 /// `target/debug/tollgate`, beside the test binary's own `deps` folder.
@@ -33,13 +33,15 @@ fn spawn(data_dir: &Path, settings: &[(&str, &str)], logged: bool) -> (Child, St
     command.args(["dev", "--addr", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     command.env_remove("TOLLGATE_ADDR").env_remove("CATALOG_PATH");
     command.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    command
+        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("WORKFLOW_SECRET", WORKFLOW_SECRET);
+    // After the defaults, so a test can replace one (an empty value unsets it).
     for (name, value) in settings {
         command.env(name, value);
     }
     let mut child = command
-        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("WORKFLOW_SECRET", WORKFLOW_SECRET)
         .stdout(Stdio::piped())
         .stderr(if logged { log_file(data_dir) } else { Stdio::inherit() })
         .spawn()
@@ -149,6 +151,33 @@ impl TestStack {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `account`'s first authenticated call, which makes its account (a referral code
+    /// counts only if it names an existing account).
+    pub async fn sign_in(&self, account: &str) {
+        let response = self
+            .http
+            .get(self.url("/api/me"))
+            .bearer_auth(token(account, None))
+            .send()
+            .await
+            .expect("the stack answers");
+        assert_eq!(response.status(), StatusCode::OK, "{account} signs in");
+    }
+
+    /// Sends `request` as raw bytes (no client normalizes its path or headers) and returns
+    /// the status code and the whole answer; `None` when the stack answered nothing.
+    pub async fn raw(&self, request: &[u8]) -> Option<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base_url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("the stack listens");
+        stream.write_all(request).await.ok()?;
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await.ok()?.ok()?;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, answer))
+    }
+
     pub fn admin_token(&self) -> String {
         token("operator", Some("admin"))
     }
@@ -220,5 +249,5 @@ impl Drop for TestStack {
 /// A JWT signed with the stack's secret, valid for an hour.
 pub fn token(sub: &str, role: Option<&str>) -> String {
     let claims = jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp: now().0 + 3600 };
-    jwt::Verifier::new(JWT_SECRET).sign(&claims)
+    jwt::Settings::hs256(JWT_SECRET).expect("a long enough secret").mint(&claims).expect("an HS256 secret mints")
 }

@@ -126,6 +126,7 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
 async fn twenty_concurrent_first_checkouts_make_one_customer_and_one_session() {
     let stripe = synced_stripe().await;
     let stack = Arc::new(stack(&stripe, &[("PAYMENT_RATE_LIMIT_PER_MINUTE", "100")]).await);
+    stack.sign_in("user_bob").await;
     let body = json!({"sku": "template_budget_tracker", "referral_code": "user_bob"});
     let answers = join_all((0..20).map(|_| {
         let (stack, body) = (Arc::clone(&stack), body.clone());
@@ -436,4 +437,25 @@ async fn entitlements_follow_the_membership() {
         (&json!("elite"), &json!(true), &json!(true), &json!("api_pro"))
     );
     assert_eq!(elite["premium_workflows"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_code_that_names_no_account_or_the_buyer_is_left_out_and_the_checkout_proceeds() {
+    let stripe = synced_stripe().await;
+    let stack = stack(&stripe, &[("PAYMENT_RATE_LIMIT_PER_MINUTE", "100")]).await;
+    for (n, code) in ["user_nobody", "user_erin"].into_iter().enumerate() {
+        let body = json!({"sku": "template_budget_tracker", "quantity": n + 1, "referral_code": code});
+        let (status, answer, _) = post_as(&stack, "user_erin", "/api/checkout", &body).await;
+        assert_eq!(status, StatusCode::OK, "{code}: {answer}");
+    }
+    let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
+    assert_eq!(sessions.len(), 2);
+    for session in &sessions {
+        assert_eq!(session.param("metadata[account_id]"), Some("user_erin"));
+        assert_eq!(session.param("metadata[referral_code]"), None, "{:?}", session.params);
+    }
+    let (status, refused, _) =
+        post_as(&stack, "user_erin", "/api/checkout", &json!({"sku": "api_pro", "referral_code": "workflow:daily"}))
+            .await;
+    assert_eq!((status, &refused["error"]["field"]), (StatusCode::BAD_REQUEST, &json!("referral_code")));
 }

@@ -36,7 +36,7 @@ async fn start(
     let timestamp: i64 = signature.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
     assert_eq!(signature, start_signature(WORKFLOW_SECRET.as_bytes(), Timestamp(timestamp), body.as_bytes()));
     seen.lock().unwrap().starts.push((behaviour.clone(), start.clone(), Instant::now()));
-    let callback = |status: &'static str, earnings: i64, after: Duration| {
+    let callback = |status: &'static str, earnings: Value, after: Duration| {
         let start = start.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
@@ -48,11 +48,12 @@ async fn start(
     };
     match behaviour.as_str() {
         "ok" => {
-            callback("completed", 1250, Duration::from_millis(100));
+            // The seed's payload: earnings in dollars.
+            callback("completed", json!(12.50), Duration::from_millis(100));
         }
         "twice" => {
-            callback("completed", 700, Duration::from_millis(100));
-            callback("completed", 700, Duration::from_millis(400));
+            callback("completed", json!("7.00"), Duration::from_millis(100));
+            callback("completed", json!("7.00"), Duration::from_millis(400));
         }
         "fail" => return AxumStatus::INTERNAL_SERVER_ERROR,
         "hang" => tokio::time::sleep(Duration::from_secs(30)).await,
@@ -167,7 +168,7 @@ async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
     let (status, run) = start_now(&stack, "silent").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let run_id = run["id"].as_str().unwrap().to_owned();
-    let callback = json!({"workflowId": "silent", "status": "completed", "earnings": 999});
+    let callback = json!({"workflowId": "silent", "status": "completed", "earnings": 9.99});
     for token in ["", "?token=0000", "?token=f00d"] {
         let url = stack.url(&format!("/webhooks/workflows/{run_id}{token}"));
         let response = stack.http.post(url).json(&callback).send().await.unwrap();
@@ -183,7 +184,7 @@ async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
     let bad = stack
         .http
         .post(&url)
-        .json(&json!({"workflowId": "silent", "status": "completed", "earnings": 9.99}))
+        .json(&json!({"workflowId": "silent", "status": "completed", "earnings": 9.999}))
         .send()
         .await
         .unwrap();

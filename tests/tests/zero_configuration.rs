@@ -51,16 +51,14 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
         .unwrap();
     assert_eq!(response.status(), 200, "a delivery signed with the printed secret is accepted");
     let jwt_secret = std::fs::read_to_string(data_dir.path().join("jwt-secret")).unwrap();
-    let token = tollgate_http::jwt::Verifier::new(&jwt_secret).sign(&tollgate_http::jwt::Claims {
-        sub: "operator".into(),
-        role: Some("admin".into()),
-        exp: now().0 + 60,
-    });
+    let claims = tollgate_http::jwt::Claims { sub: "operator".into(), role: Some("admin".into()), exp: now().0 + 60 };
+    let token = tollgate_http::jwt::Settings::hs256(&jwt_secret).unwrap().mint(&claims).unwrap();
     let client = reqwest::Client::new();
     let admin = client.get(format!("{base_url}/admin/events")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(admin.status(), 200, "the generated JWT secret signs admin tokens");
     let forged = client.post(format!("{base_url}/webhooks/stripe")).header("Stripe-Signature", "t=1,v1=00").body("{}");
     assert_eq!(forged.send().await.unwrap().status(), 400);
+    assert_private_files(data_dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -77,3 +75,28 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// The data directory is its owner's alone (0700); the database, its WAL and shared-memory
+/// files and the generated secrets are 0600.
+#[cfg(unix)]
+fn assert_private_files(data_dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data_dir), 0o700, "the data directory");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.ends_with("stderr.log") {
+            continue; // this test's own file
+        }
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    for expected in ["tollgate.sqlite3", "tollgate.sqlite3-wal", "tollgate.sqlite3-shm", "jwt-secret", "webhook-secret"]
+    {
+        assert!(checked.iter().any(|name| name == expected), "{expected} in {checked:?}");
+    }
+}
+
+#[cfg(not(unix))]
+fn assert_private_files(_data_dir: &std::path::Path) {}

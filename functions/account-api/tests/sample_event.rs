@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use tollgate_app::ports::event_log::{EventLog, ReceivedEvent};
 use tollgate_core::ids::EventId;
-use tollgate_http::{Api, jwt};
+use tollgate_http::Api;
 use tollgate_tests::moto::fresh_store;
-use tollgate_tests::samples::{SAMPLE_JWT_SECRET, app_at_sample_time, read};
+use tollgate_tests::samples::{app_at_sample_time, read, sample_jwt};
 use tollgate_tests::stack::now;
 
 #[tokio::test]
@@ -17,7 +17,7 @@ async fn the_sample_admin_request_lists_the_event_log() {
         .record(&ReceivedEvent { id, event_type: "checkout.session.completed".into(), received_at: now() })
         .await
         .unwrap();
-    let api = Api::new(Arc::new(app_at_sample_time(store)), None, Some(jwt::Verifier::new(SAMPLE_JWT_SECRET)));
+    let api = Api::new(Arc::new(app_at_sample_time(store)), None, Some(sample_jwt().await));
 
     let response = tollgate_lambda::answer(&api, lambda_http::request::from_str(&read("account-api.json")).unwrap())
         .await

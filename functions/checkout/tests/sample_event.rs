@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use tollgate_app::checkout::{Checkout, CheckoutSettings};
 use tollgate_core::catalog::Catalog;
-use tollgate_http::{Api, jwt};
+use tollgate_http::Api;
 use tollgate_stripe::StripeApi;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::moto::fresh_store;
-use tollgate_tests::samples::{SAMPLE_JWT_SECRET, app_at_sample_time, read};
+use tollgate_tests::samples::{app_at_sample_time, read, sample_jwt};
 
 #[tokio::test]
 async fn the_sample_request_gets_a_subscription_checkout() {
@@ -17,7 +17,7 @@ async fn the_sample_request_gets_a_subscription_checkout() {
     let app = Arc::new(app_at_sample_time(fresh_store().await));
     let settings = CheckoutSettings::read(|_| None, Some("https://app.example.com")).unwrap();
     let checkout = Checkout { app: Arc::clone(&app), stripe: Arc::new(api), settings };
-    let api = Api::new(app, None, Some(jwt::Verifier::new(SAMPLE_JWT_SECRET))).with_checkout(Arc::new(checkout));
+    let api = Api::new(app, None, Some(sample_jwt().await)).with_checkout(Arc::new(checkout));
 
     let request = lambda_http::request::from_str(&read("checkout.json")).unwrap();
     let response = tollgate_lambda::answer(&api, request).await.unwrap();

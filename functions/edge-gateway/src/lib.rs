@@ -12,7 +12,8 @@ mod origin;
 use key_meter::Verdict;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::edge;
-use tollgate_core::metering::{DROPPED_HEADERS, RateHeaders, Refusal};
+use tollgate_core::forwarding::{self, PathError};
+use tollgate_core::metering::{RateHeaders, Refusal};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
@@ -21,7 +22,7 @@ const KEY_METERS: &str = "KEY_METERS";
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Response> {
     let path = request.path();
-    if path == "/v1" || path.starts_with("/v1/") {
+    if forwarding::is_gateway_path(&path) {
         gateway(request, &env).await
     } else if path == edge::REVOKE_PATH && request.method() == Method::Post {
         revoke(request, &env).await
@@ -33,6 +34,11 @@ async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Resp
 }
 
 async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
+    // workerd has resolved plain dot segments already; encoded ones and hidden separators are refused here.
+    if let Err(error) = forwarding::forward_path(&request.path()) {
+        let response = json_error(PathError::STATUS, PathError::CODE, &error.to_string())?;
+        return with_rate_headers(response, RateHeaders::UNKNOWN);
+    }
     let bearer = request.headers().get("authorization")?.unwrap_or_default();
     let Ok(key) = ApiKey::from_bearer(&bearer) else {
         // Malformed keys never reach a Durable Object.
@@ -71,7 +77,7 @@ async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) 
     );
     let headers = Headers::new();
     for (name, value) in request.headers().entries() {
-        if !DROPPED_HEADERS.contains(&name.as_str()) {
+        if forwarding::forwards_header(&name) {
             headers.append(&name, &value)?;
         }
     }

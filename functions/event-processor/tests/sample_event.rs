@@ -1,6 +1,7 @@
 //! `event-processor` on `events/event-processor.json`, with DynamoDB on moto.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::event_log::{EventLog, EventStatus, ReceivedEvent};
 use tollgate_core::ids::{AccountId, EventId};
 use tollgate_tests::moto::fresh_store;
@@ -13,6 +14,8 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     let received =
         ReceivedEvent { id: id.clone(), event_type: "checkout.session.completed".into(), received_at: SAMPLE_TIME };
     app.store.record(&received).await.unwrap();
+    // The referral code names an existing account: user_bob signed in before.
+    app.store.link_customer(&AccountId::parse("user_bob").unwrap(), None, None).await.unwrap();
     let batch: SqsEvent = serde_json::from_str(&read("event-processor.json")).expect("an SQS event");
 
     let app = &app;

@@ -25,7 +25,7 @@ async fn start(body: String) -> StatusCode {
         let result = json!({
             "workflowId": start["workflowId"],
             "status": "completed",
-            "earnings": 1250,
+            "earnings": 12.50,
             "timestamp": "2026-11-24T09:00:00Z",
             "metadata": {"message": "3 short videos rendered"},
         });

@@ -31,6 +31,12 @@ pub enum ConfigError {
     NotAUrl(&'static str),
     #[error("USAGE_FLUSH_SECONDS must be a whole number of seconds, at least 1")]
     FlushSeconds,
+    #[error(transparent)]
+    Jwt(#[from] jwt::SettingsError),
+    #[error("{0}")]
+    StripeMode(&'static str),
+    #[error("with JWT_JWKS_URL set, tokens come from the issuer: set JWT_SECRET to mint them here")]
+    NoSigningKey,
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -56,8 +62,10 @@ pub struct DevConfig {
     pub webhook_secrets: Vec<WebhookSecret>,
     pub webhook_secret_origin: Origin,
     pub tolerance_seconds: i64,
-    pub jwt: jwt::Verifier,
+    pub jwt: jwt::Settings,
     pub jwt_secret_origin: Origin,
+    /// Live-mode stack (`STRIPE_LIVEMODE`, or a live `STRIPE_SECRET_KEY`): events of the other mode are skipped.
+    pub livemode: bool,
     /// Stripe API calls, when configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
     pub stripe_api: Option<StripeAccess>,
     pub catalog: Catalog,
@@ -85,15 +93,24 @@ fn env(name: &str) -> Option<String> {
 
 impl DevConfig {
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
+        private_dir(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
         let (webhook, webhook_secret_origin) = match env("STRIPE_WEBHOOK_SECRET") {
             Some(value) => (value, Origin::Environment),
             None => (dev_secret(data_dir, "webhook-secret", "whsec_dev_")?, Origin::Generated),
         };
-        let (jwt_secret, jwt_secret_origin) = match env("JWT_SECRET") {
-            Some(value) => (value, Origin::Environment),
-            None => (dev_secret(data_dir, "jwt-secret", "")?, Origin::Generated),
+        let (jwt, jwt_secret_origin) = if env("JWT_SECRET").is_some() || env("JWT_JWKS_URL").is_some() {
+            (jwt::Settings::read(env)?, Origin::Environment)
+        } else {
+            let generated = dev_secret(data_dir, "jwt-secret", "")?;
+            let settings =
+                jwt::Settings::read(|name| if name == "JWT_SECRET" { Some(generated.clone()) } else { env(name) })?;
+            (settings, Origin::Generated)
         };
+        let livemode = tollgate_core::stripe::stack_livemode(
+            env("STRIPE_SECRET_KEY").as_deref(),
+            env("STRIPE_LIVEMODE").as_deref(),
+        )
+        .map_err(ConfigError::StripeMode)?;
         let tolerance_seconds = env("STRIPE_WEBHOOK_TOLERANCE_SECONDS")
             .map(|value| value.parse().map_err(|_| ConfigError::Tolerance))
             .transpose()?
@@ -150,8 +167,9 @@ impl DevConfig {
             webhook_secrets: WebhookSecret::parse_list(&webhook)?,
             webhook_secret_origin,
             tolerance_seconds,
-            jwt: jwt::Verifier::new(&jwt_secret),
+            jwt,
             jwt_secret_origin,
+            livemode,
             stripe_api,
             catalog,
         })
@@ -167,9 +185,12 @@ impl DevConfig {
         signature::sign(&self.webhook_secrets[0], SystemClock.now(), payload)
     }
 
-    pub fn token(&self, sub: &str, role: Option<&str>, ttl: i64) -> String {
-        let exp = SystemClock.now().0 + ttl;
-        self.jwt.sign(&jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp })
+    /// A token for `sub`, with `iss` and `aud` when they are set; only with an HS256 secret.
+    pub fn token(&self, sub: &str, role: Option<&str>, ttl: i64) -> Result<String, ConfigError> {
+        let exp = SystemClock.now().plus_seconds(ttl).0;
+        self.jwt
+            .mint(&jwt::Claims { sub: sub.to_owned(), role: role.map(str::to_owned), exp })
+            .ok_or(ConfigError::NoSigningKey)
     }
 }
 
@@ -179,6 +200,8 @@ fn dev_secret(data_dir: &Path, name: &str, prefix: &str) -> Result<String, Confi
     let path = data_dir.join(name);
     let io_error = |source| ConfigError::DataDir { path: path.clone(), source };
     if let Ok(existing) = std::fs::read_to_string(&path) {
+        // Kept from a run that may predate private files.
+        make_private(&path, 0o600).map_err(io_error)?;
         return Ok(existing.trim().to_owned());
     }
     let secret = format!("{prefix}{}", hex::encode(rand::rng().random::<[u8; 32]>()));
@@ -197,4 +220,27 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
+}
+
+/// The data directory, readable by its owner only (0700), even if it already existed.
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(path)?;
+    make_private(path, 0o700)
+}
+
+#[cfg(unix)]
+fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
 }

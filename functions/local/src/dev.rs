@@ -6,6 +6,7 @@
 
 use crate::config::{DevConfig, Origin};
 use crate::gateway::Gateway;
+use crate::serve::{BodyError, read_body};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tollgate_app::checkout::{Checkout, CheckoutSettings};
 use tollgate_app::fulfillment::Fulfiller;
+use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::meter_events::MeterEvents;
@@ -77,13 +79,17 @@ pub async fn run(
         outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
         metrics: Arc::new(LoggedMetrics),
     });
-    let webhooks = Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds);
+    let webhooks = Webhooks {
+        verifier: Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds),
+        livemode: config.livemode,
+    };
+    let jwt = tollgate_http::jwt::Verifier::new(config.jwt.clone()).await?;
     let edge = EdgeLink {
         secret: config.edge_secret.clone(),
         url: config.edge_url.clone(),
         outbound: Arc::clone(&orchestrator.outbound),
     };
-    let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(config.jwt.clone()))
+    let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(jwt))
         .with_orchestrator(Arc::clone(&orchestrator))
         .with_keys(Arc::new(edge));
     // One Stripe client (one connection pool) for checkout and meter events.
@@ -127,7 +133,7 @@ pub async fn run(
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    crate::serve::serve(listener, router, shutdown_signal()).await;
     // Counts still in memory go to the (durable) usage queue; the next start meters them.
     local.gateway.flush().await;
     for task in background {
@@ -139,12 +145,14 @@ pub async fn run(
 
 async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    // Read one byte past the limit so that "too large" is told apart from "exactly the limit".
-    let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES + 1).await else {
-        return ApiError::PayloadTooLarge.into_response().map(Body::from);
+    let body = match read_body(body, MAX_WEBHOOK_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return ApiError::PayloadTooLarge.into_response().map(Body::from),
+        Err(BodyError::Stalled) => return ApiError::BodyTimeout.into_response().map(Body::from),
+        Err(BodyError::Broken) => return ApiError::IncompleteBody.into_response().map(Body::from),
     };
     let path = parts.uri.path();
-    if path == "/v1" || path.starts_with("/v1/") {
+    if tollgate_core::forwarding::is_gateway_path(path) {
         return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
     }
     let (is_webhook, is_start) = (path.starts_with("/webhooks/stripe"), path.ends_with("/run"));
@@ -345,7 +353,7 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
     }
     if config.jwt_secret_origin == Origin::Generated {
         println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());
-        println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600));
+        println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600).unwrap_or_default());
         println!(
             "             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" http://{addr}/admin/events"
         );

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tollgate_app::App;
 use tollgate_core::api_key::{ApiKey, KeyHash};
+use tollgate_core::forwarding::{self, PathError};
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::{DROPPED_HEADERS, FLUSH_CALLS, Meter, RateHeaders, Refusal};
+use tollgate_core::metering::{FLUSH_CALLS, Meter, RateHeaders, Refusal};
 use tollgate_embedded::Sqlite;
 
 #[derive(Default)]
@@ -36,6 +37,12 @@ impl Gateway {
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        if let Err(error) = forwarding::forward_path(request.uri().path()) {
+            let status = StatusCode::from_u16(PathError::STATUS).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = json(status, &error_body(PathError::CODE, &error.to_string()));
+            with_rate_headers(&mut response, RateHeaders::UNKNOWN);
+            return response;
+        }
         let bearer = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let Ok(key) = ApiKey::from_bearer(bearer) else {
             return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
@@ -93,7 +100,7 @@ impl Gateway {
         let mut outgoing =
             self.client.request(parts.method, format!("{}{path_and_query}", upstream.trim_end_matches('/')));
         for (name, value) in &parts.headers {
-            if !DROPPED_HEADERS.contains(&name.as_str()) {
+            if forwarding::forwards_header(name.as_str()) {
                 outgoing = outgoing.header(name, value);
             }
         }

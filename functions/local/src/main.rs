@@ -3,6 +3,7 @@
 mod config;
 mod dev;
 mod gateway;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -99,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Token { sub, role, ttl, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
-            println!("{}", config.token(&sub, role.as_deref(), ttl));
+            println!("{}", config.token(&sub, role.as_deref(), ttl)?);
         }
     }
     Ok(())

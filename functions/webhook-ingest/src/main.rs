@@ -8,10 +8,10 @@ use tollgate_http::Api;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
-    let verifier = tollgate_lambda::webhook_verifier()?; // a missing secret fails the cold start
+    let webhooks = tollgate_lambda::webhooks()?; // a missing secret fails the cold start
     let app = Arc::new(tollgate_lambda::app_from_env().await?); // SDK clients built once
     let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
-    let api = Api::new(app, Some(verifier), None).with_orchestrator(orchestrator);
+    let api = Api::new(app, Some(webhooks), None).with_orchestrator(orchestrator);
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
 }

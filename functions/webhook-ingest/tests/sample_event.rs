@@ -1,6 +1,7 @@
 //! `webhook-ingest` on `events/webhook-ingest.json`, with DynamoDB and SQS on moto.
 
 use std::sync::Arc;
+use tollgate_app::ingest::Webhooks;
 use tollgate_app::ports::event_log::{EventLog, EventStatus};
 use tollgate_app::ports::queue::QueueConsumer;
 use tollgate_core::ids::EventId;
@@ -15,7 +16,7 @@ async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
     let secrets = vec![WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).unwrap()];
     let api = Api::new(
         Arc::new(app_at_sample_time(store.clone())),
-        Some(Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS)),
+        Some(Webhooks { verifier: Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS), livemode: false }),
         None,
     );
     let request = lambda_http::request::from_str(&read("webhook-ingest.json")).expect("an API Gateway request");

@@ -37,7 +37,7 @@ where
         if !token.is_some_and(|token| token_opens(self.settings.secret.bytes(), &run_id, token)) {
             return Err(OrchestrateError::InvalidToken);
         }
-        let callback = Callback::parse(body)
+        let callback = Callback::parse(body, self.settings.run_earnings_max_cents)
             .map_err(|error| OrchestrateError::Invalid { field: error.field, reason: error.reason.to_owned() })?;
         let run = self.app.store.run(&run_id).await?.ok_or(OrchestrateError::NotFound("run"))?;
         if run.workflow_id != callback.workflow_id {

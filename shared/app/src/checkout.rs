@@ -138,7 +138,8 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     pub async fn checkout(&self, account: &AccountId, body: &[u8]) -> Result<CheckoutLink, CheckoutError> {
         let now = self.app.clock.now();
         self.limit(account, now).await?;
-        let request = CheckoutRequest::parse(body)?;
+        let mut request = CheckoutRequest::parse(body)?;
+        request.referral_code = self.app.accepted_referrer(account, request.referral_code.as_ref()).await?;
         let item = self.app.catalog.by_sku(&request.sku).ok_or(CheckoutError::UnknownSku)?;
         let subscriptions = self.app.store.subscriptions(account).await?;
         let mode = checkout::check(item, &request, &subscriptions).map_err(|refusal| match refusal {

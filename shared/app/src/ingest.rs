@@ -1,13 +1,21 @@
 //! Webhook ingestion: verify, record, queue, and only then acknowledge.
 
 use crate::App;
-use crate::ports::event_log::{EventLog, EventLogError, ReceivedEvent, Recorded};
+use crate::ports::event_log::{EventLog, EventLogError, EventStatus, ReceivedEvent, Recorded};
 use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::queued::QueuedEvent;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
 use tollgate_core::signature::{SignatureError, Verifier};
-use tollgate_core::stripe::{Event, PayloadError};
+use tollgate_core::stripe::{Event, PayloadError, mode_mismatch};
+
+/// A Stripe webhook endpoint: its signing secrets, and the mode of the stack behind it.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    pub verifier: Verifier,
+    /// `true` on a live-mode stack; events of the other mode are recorded `skipped`.
+    pub livemode: bool,
+}
 
 /// The answer to an accepted delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,14 +41,26 @@ impl<S: EventLog + Queue> App<S> {
     /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx.
     pub async fn ingest_stripe(
         &self,
-        verifier: &Verifier,
+        webhooks: &Webhooks,
         signature: Option<&str>,
         payload: &[u8],
     ) -> Result<Ingested, IngestError> {
         let now = self.clock.now();
-        verifier.verify(signature, payload, now)?;
+        webhooks.verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
+        if let Some(reason) = mode_mismatch(event.livemode, webhooks.livemode) {
+            // Acknowledged, so Stripe stops sending it, and recorded, so an operator sees why nothing changed.
+            let (duplicate, unmarked) = match self.store.record(&received).await? {
+                Recorded::New => (false, true),
+                Recorded::Duplicate(existing) => (true, !existing.enqueued && !existing.status.is_final()),
+            };
+            if unmarked {
+                self.store.mark(&event.id, EventStatus::Skipped, Some(reason)).await?;
+            }
+            tracing::warn!(event_id = %event.id, reason, "event of the other Stripe mode skipped");
+            return Ok(Ingested { event_id: event.id, duplicate });
+        }
         let duplicate = match self.store.record(&received).await? {
             Recorded::New => false,
             Recorded::Duplicate(existing) if existing.enqueued => {

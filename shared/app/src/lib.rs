@@ -17,6 +17,7 @@ pub mod ports;
 pub mod process;
 pub mod queued;
 pub mod reads;
+pub mod referrals;
 pub mod runner;
 pub mod usage_meter;
 

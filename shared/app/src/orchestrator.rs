@@ -72,6 +72,8 @@ pub struct Settings {
     pub retry: Retry,
     /// Slack-compatible incoming webhook for alerts.
     pub alert_webhook: Option<String>,
+    /// The most one run may report earning, in US cents (`RUN_EARNINGS_MAX`, in dollars).
+    pub run_earnings_max_cents: i64,
 }
 
 /// A setting that could not be read.
@@ -83,7 +85,13 @@ pub enum SettingsError {
     NotANumber(&'static str),
     #[error("{0} must be an http:// or https:// URL")]
     NotAUrl(&'static str),
+    #[error("RUN_EARNINGS_MAX must be an amount in dollars from 0.01 to 1000000000.00, such as 100000.00")]
+    EarningsMax,
 }
+
+/// The largest `RUN_EARNINGS_MAX`: 40 runs a day at this much add up for thousands of
+/// years before a day's or a workflow's total could overflow.
+const RUN_EARNINGS_MAX_CEILING_CENTS: i64 = 100_000_000_000;
 
 /// Retries of a start wait 15–30 s, then 30–60 s, 60–120 s…: a workflow host that is
 /// restarting gets minutes, not a burst.
@@ -94,7 +102,7 @@ pub const DEFAULT_START_TIMEOUT_SECONDS: u64 = 10;
 impl Settings {
     /// Reads `DAILY_RUN_CAP`, `CONCURRENT_RUN_CAP`, `WORKFLOW_START_TIMEOUT_SECONDS`,
     /// `RUN_RETRY_BASE_SECONDS`, `RUN_RETRY_CAP_SECONDS`, `RUNS_MAX_RECEIVES` and
-    /// `ALERT_WEBHOOK_URL` through `lookup` (the environment), defaults where unset.
+    /// `ALERT_WEBHOOK_URL` and `RUN_EARNINGS_MAX` through `lookup` (the environment), defaults where unset.
     pub fn read(
         secret: WorkflowSecret,
         callback_base: String,
@@ -114,6 +122,16 @@ impl Settings {
                     .map_err(|_| SettingsError::NotAUrl("ALERT_WEBHOOK_URL"))
             })
             .transpose()?;
+        let run_earnings_max_cents = match value("RUN_EARNINGS_MAX") {
+            None => tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
+            Some(text) => {
+                let usd = tollgate_core::money::Currency::parse("usd").map_err(|_| SettingsError::EarningsMax)?;
+                tollgate_core::money::parse_major_units(text.trim(), &usd)
+                    .ok()
+                    .filter(|cents| (1..=RUN_EARNINGS_MAX_CEILING_CENTS).contains(cents))
+                    .ok_or(SettingsError::EarningsMax)?
+            }
+        };
         Ok(Self {
             caps: Caps {
                 daily_starts: small("DAILY_RUN_CAP", tollgate_core::workflow::DEFAULT_DAILY_STARTS)?,
@@ -131,6 +149,7 @@ impl Settings {
                 max_receives: small("RUNS_MAX_RECEIVES", crate::DEFAULT_MAX_RECEIVES)?,
             },
             alert_webhook,
+            run_earnings_max_cents,
         })
     }
 }
@@ -321,7 +340,14 @@ where
                 self.raise(alert).await?;
             }
         }
-        self.check_revenue(now).await?;
+        if let Err(error) = self.check_revenue(now).await {
+            // Money bookkeeping must never stop paid work from starting.
+            tracing::error!(%error, "the revenue check failed; due workflows start anyway");
+            let day = now.plus_seconds(-DAY_SECONDS).utc_day();
+            if let Err(error) = self.raise(alert::revenue_check_failed(&day, now)).await {
+                tracing::error!(%error, "the failed revenue check could not be alerted");
+            }
+        }
         for workflow in self.store().due(now, DUE_PAGE).await? {
             let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
             let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
@@ -344,7 +370,7 @@ where
     /// the threshold is an incident. The first tick of the day raises it; the alert's id
     /// (the day) makes every later tick's check change nothing.
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
-        let yesterday = Timestamp(now.0 - DAY_SECONDS).utc_day();
+        let yesterday = now.plus_seconds(-DAY_SECONDS).utc_day();
         let totals = self.store().day_totals(&yesterday).await?;
         if totals.starts > 0
             && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)

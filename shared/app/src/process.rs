@@ -97,6 +97,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
             Change::CheckoutCompleted { account, customer, referred_by, purchase } => {
+                let referred_by = self.accepted_referrer(&account, referred_by.as_ref()).await?;
                 self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
                 if let Some(bought) = purchase {
                     self.grant(event, &account, bought).await?;
@@ -121,7 +122,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
             }
             Change::InvoicePaid { owner, payment } => {
                 let account = self.owner_account(&owner).await?;
-                let chain = self.referral_chain(&account).await?;
+                let chain = self.referral_chain(&account).await?.unwrap_or_default();
                 self.record_payment(event, &payment, &account, &chain).await
             }
             Change::Sale { owner, payment } => {
@@ -205,18 +206,6 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
                 .await?
                 .ok_or_else(|| ProcessError::NotYet(format!("customer {customer} is not linked to an account yet"))),
         }
-    }
-
-    async fn referral_chain(&self, payer: &AccountId) -> Result<ReferralChain, ProcessError> {
-        let referrer_of = |account: AccountId| async move {
-            Ok::<_, AccountsError>(self.store.profile(&account).await?.and_then(|profile| profile.referred_by))
-        };
-        let direct = referrer_of(payer.clone()).await?;
-        let second = match &direct {
-            Some(direct) => referrer_of(direct.clone()).await?,
-            None => None,
-        };
-        Ok(ReferralChain { direct, second })
     }
 }
 

@@ -82,6 +82,11 @@ pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) 
     error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
 }
 
+/// A transaction item the SDK could build, or why not.
+pub fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
+    result.map_err(|e| format!("building a transaction: {e}"))
+}
+
 /// How a transaction ended: committed, or cancelled with the reason code of each of
 /// its items in order (`ConditionalCheckFailed`, `TransactionConflict`, `None`…).
 pub enum Transacted {

@@ -10,7 +10,7 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, OPTIMISTIC_ATTEMPTS, Transacted, describe, from_item, get, n, s, to_item, took_effect, transact,
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, built, describe, from_item, get, n, s, to_item, took_effect, transact,
 };
 use crate::workflows::workflow_item;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -36,10 +36,6 @@ fn run_item(run: &Run) -> Result<Item, String> {
         item.insert("open_state".into(), s(OPEN));
     }
     Ok(item)
-}
-
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
-    result.map_err(|e| format!("building a transaction: {e}"))
 }
 
 impl Aws {

@@ -5,7 +5,7 @@
 //! total, both credit counters, and the key's last use.
 
 use crate::Aws;
-use crate::dynamo::{Transacted, get, n, s, transact};
+use crate::dynamo::{Transacted, built, get, n, s, transact};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use rand::Rng;
 use serde::Deserialize;
@@ -22,10 +22,6 @@ const ATTEMPTS: usize = 25;
 
 fn failed(error: String) -> UsageError {
     UsageError(error)
-}
-
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
-    result.map_err(|e| format!("building a transaction: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -150,8 +146,7 @@ impl Usage for Aws {
             return Ok(stored);
         }
         // Found once: the key does not change between attempts, only the account's total does.
-        let keys = self.account_keys(&batch.account_id).await.map_err(failed)?;
-        let key_hash = keys.into_iter().find(|key| key.id == batch.key_id).map(|key| key.hash);
+        let key_hash = self.hash_of(&batch.account_id, &batch.key_id).await.map_err(failed)?;
         for _ in 0..ATTEMPTS {
             if let Some(recorded) = Box::pin(self.try_add_batch(batch, key_hash.as_ref(), now)).await.map_err(failed)? {
                 return Ok(recorded);

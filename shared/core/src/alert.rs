@@ -31,6 +31,8 @@ pub enum AlertKind {
     LowRevenue,
     /// An account's API use crossed 70, 85 or 95% of its quota for the period.
     Quota,
+    /// The daily revenue check could not be made; due workflows were started anyway.
+    RevenueCheckFailed,
 }
 
 impl AlertKind {
@@ -42,14 +44,22 @@ impl AlertKind {
             AlertKind::LongRun => "long_run",
             AlertKind::LowRevenue => "low_revenue",
             AlertKind::Quota => "quota",
+            AlertKind::RevenueCheckFailed => "revenue_check_failed",
         }
     }
 
     /// The kind written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::ConsecutiveFailures, Self::ErrorRate, Self::LongRun, Self::LowRevenue, Self::Quota]
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
+        [
+            Self::ConsecutiveFailures,
+            Self::ErrorRate,
+            Self::LongRun,
+            Self::LowRevenue,
+            Self::Quota,
+            Self::RevenueCheckFailed,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
     }
 }
 
@@ -97,7 +107,9 @@ pub fn failure_streak(workflow: &WorkflowId, run: &RunId, streak: u32, now: Time
 /// Over the last 24 h a workflow ran `runs` times and `failed` of them failed: an alert
 /// when the share is over [`ERROR_RATE_PERCENT`], once per workflow and UTC day.
 pub fn error_rate(workflow: &WorkflowId, runs: u64, failed: u64, now: Timestamp) -> Option<Alert> {
-    (runs > 0 && failed * 100 > runs * ERROR_RATE_PERCENT).then(|| {
+    (runs > 0
+        && u128::from(failed).saturating_mul(100) > u128::from(runs).saturating_mul(u128::from(ERROR_RATE_PERCENT)))
+    .then(|| {
         let message = format!(
             "workflow {workflow} failed {failed} of its {runs} runs in the last 24 h (over {ERROR_RATE_PERCENT}%)"
         );
@@ -133,6 +145,20 @@ pub fn low_revenue(day: &str, revenue_cents: i64, now: Timestamp) -> Option<Aler
         ),
         created_at: now,
     })
+}
+
+/// The revenue check of `day` failed (unreadable or impossible totals): told once per day,
+/// while the tick goes on starting due workflows.
+pub fn revenue_check_failed(day: &str, now: Timestamp) -> Alert {
+    Alert {
+        id: format!("revenue_check_failed:{day}"),
+        kind: AlertKind::RevenueCheckFailed,
+        account_id: None,
+        subject: day.to_owned(),
+        workflow_id: None,
+        message: format!("the revenue of {day} could not be checked; due workflows were started anyway (see the log)"),
+        created_at: now,
+    }
 }
 
 #[cfg(test)]

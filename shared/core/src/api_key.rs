@@ -12,9 +12,14 @@ use thiserror::Error;
 pub const KEY_BYTES: usize = 24;
 /// Characters of the secret part kept visible after the mode prefix.
 const VISIBLE_CHARS: usize = 6;
+/// `tg_live_` and the visible characters.
+const PREFIX_CHARS: usize = 8 + VISIBLE_CHARS;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// 24 bytes need 33 base62 digits (62^33 > 2^192).
 const SECRET_CHARS: usize = 33;
+/// A CRC32 of the rest of the key in 6 base62 digits (62^6 > 2^32), as GitHub's tokens
+/// carry: a typo or a forged key is refused without a lookup anywhere.
+const CHECKSUM_CHARS: usize = 6;
 
 /// Whether a key calls the live system or the test one; part of the key's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,23 +58,27 @@ impl std::fmt::Debug for ApiKey {
 impl ApiKey {
     /// A new key from `random` bytes (the caller draws them from a CSPRNG).
     pub fn generate(mode: KeyMode, random: [u8; KEY_BYTES]) -> Self {
-        Self(format!("{}{}", mode.prefix(), base62(random)))
+        let body = format!("{}{}", mode.prefix(), base62(&random, SECRET_CHARS));
+        let checksum = checksum(&body);
+        Self(body + &checksum)
     }
 
-    /// Checks the shape of a presented key; a wrong one is refused before any lookup.
+    /// Checks the shape and the checksum of a presented key; a wrong one is refused
+    /// before any lookup, so forged keys cost nothing.
     pub fn parse(value: &str) -> Result<Self, InvalidKey> {
         let secret = value.strip_prefix(KeyMode::Live.prefix()).or_else(|| value.strip_prefix(KeyMode::Test.prefix()));
-        match secret {
-            Some(secret) if secret.len() == SECRET_CHARS && secret.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-                Ok(Self(value.to_owned()))
-            }
-            _ => Err(InvalidKey),
-        }
+        let well_shaped = secret.is_some_and(|secret| {
+            secret.len() == SECRET_CHARS.saturating_add(CHECKSUM_CHARS)
+                && secret.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        // Shaped as a key, so all ASCII: the split is on a character boundary.
+        let (body, sum) = value.split_at(value.len().saturating_sub(CHECKSUM_CHARS));
+        if well_shaped && checksum(body) == sum { Ok(Self(value.to_owned())) } else { Err(InvalidKey) }
     }
 
     /// The key of an `Authorization: Bearer <key>` header.
     pub fn from_bearer(header: &str) -> Result<Self, InvalidKey> {
-        Self::parse(header.strip_prefix("Bearer ").ok_or(InvalidKey)?.trim())
+        Self::parse(bearer(header).ok_or(InvalidKey)?)
     }
 
     /// The key's text, to show its owner once.
@@ -79,7 +88,7 @@ impl ApiKey {
 
     /// The mode prefix and the first characters of the secret (`tg_live_3kF9aQ`).
     pub fn prefix(&self) -> String {
-        self.0[..KeyMode::Live.prefix().len() + VISIBLE_CHARS].to_owned()
+        self.0.chars().take(PREFIX_CHARS).collect()
     }
 
     /// What storage keeps and looks keys up by.
@@ -88,21 +97,34 @@ impl ApiKey {
     }
 }
 
-fn base62(bytes: [u8; KEY_BYTES]) -> String {
+/// The credentials of an `Authorization` header in the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 9110 §11.1).
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, credentials) = header.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim()).filter(|credentials| !credentials.is_empty())
+}
+
+fn checksum(body: &str) -> String {
+    base62(&crc32fast::hash(body.as_bytes()).to_be_bytes(), CHECKSUM_CHARS)
+}
+
+/// `bytes` as a big-endian number in `chars` base62 digits, zero-padded.
+fn base62(bytes: &[u8], chars: usize) -> String {
     // Repeated division of the big-endian number: every byte string has one encoding.
     let mut number = bytes.to_vec();
-    let mut digits = Vec::with_capacity(SECRET_CHARS);
-    for _ in 0..SECRET_CHARS {
+    let mut digits = Vec::with_capacity(chars);
+    for _ in 0..chars {
         let mut remainder = 0u32;
         for byte in &mut number {
+            // remainder < 62, so the value stays below 62 × 256: no overflow, and value / 62 < 256.
             let value = (remainder << 8) | u32::from(*byte);
-            *byte = (value / 62) as u8;
-            remainder = value % 62;
+            *byte = u8::try_from(value.div_euclid(62)).unwrap_or(u8::MAX);
+            remainder = value.rem_euclid(62);
         }
-        digits.push(BASE62[remainder as usize]);
+        digits.push(BASE62.get(remainder as usize).copied().unwrap_or(b'0'));
     }
     digits.reverse();
-    String::from_utf8(digits).expect("base62 digits are ASCII")
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// The SHA-256 of a key, as 64 lowercase hex digits.
@@ -154,7 +176,7 @@ mod tests {
     fn a_key_has_its_mode_prefix_and_parses_back() {
         let key = ApiKey::generate(KeyMode::Live, [7; KEY_BYTES]);
         assert!(key.expose().starts_with("tg_live_"));
-        assert_eq!(key.expose().len(), 8 + SECRET_CHARS);
+        assert_eq!(key.expose().len(), 8 + SECRET_CHARS + CHECKSUM_CHARS);
         assert_eq!(ApiKey::parse(key.expose()), Ok(key.clone()));
         assert_eq!(key.prefix().len(), 14);
         assert!(ApiKey::generate(KeyMode::Test, [7; KEY_BYTES]).expose().starts_with("tg_test_"));
@@ -169,23 +191,51 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_refused() {
-        for text in ["", "tg_live_", "sk_live_abc", "tg_live_short", &format!("tg_prod_{}", "a".repeat(33))] {
+        for text in ["", "tg_live_", "sk_live_abc", "tg_live_short", &format!("tg_prod_{}", "a".repeat(39))] {
             assert_eq!(ApiKey::parse(text), Err(InvalidKey), "{text}");
         }
-        assert!(ApiKey::from_bearer(&format!("Basic tg_live_{}", "a".repeat(33))).is_err());
-        assert!(ApiKey::from_bearer(&format!("Bearer tg_live_{}", "a".repeat(33))).is_ok());
+        let key = ApiKey::generate(KeyMode::Live, [9; KEY_BYTES]);
+        assert!(ApiKey::from_bearer(&format!("Basic {}", key.expose())).is_err());
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            assert_eq!(ApiKey::from_bearer(&format!("{scheme} {}", key.expose())), Ok(key.clone()));
+        }
+    }
+
+    #[test]
+    fn a_forged_or_mistyped_key_fails_its_checksum() {
+        let key = ApiKey::generate(KeyMode::Test, [3; KEY_BYTES]).expose().to_owned();
+        // A well-shaped key that was never issued: the old 33-character secret plus six guesses.
+        assert_eq!(ApiKey::parse(&format!("tg_test_{}", "a".repeat(39))), Err(InvalidKey));
+        let mut typo = key.clone().into_bytes();
+        typo[12] = if typo[12] == b'x' { b'y' } else { b'x' };
+        assert_eq!(ApiKey::parse(std::str::from_utf8(&typo).unwrap()), Err(InvalidKey));
+        let live = key.replacen("tg_test_", "tg_live_", 1);
+        assert_eq!(ApiKey::parse(&live), Err(InvalidKey), "the mode is covered by the checksum");
     }
 
     #[test]
     fn the_hash_is_sha256_hex_of_the_whole_key() {
-        // sha256("tg_test_000000000000000000000000000000000"), computed with `sha256sum`.
-        let key = ApiKey::parse(&format!("tg_test_{}", "0".repeat(33))).unwrap();
-        assert_eq!(key.hash().as_str(), "0cf3e52d39b56bd29c75755a7372609bb7285de4c13b5c57a81e130f655b583f");
+        // The zero key: "tg_test_" + 33 zeros + base62(crc32) — hashed with `sha256sum`.
+        let key = ApiKey::generate(KeyMode::Test, [0; KEY_BYTES]);
+        assert_eq!(key.expose(), ZERO_KEY);
+        assert_eq!(key.hash().as_str(), ZERO_KEY_SHA256);
         assert!(KeyHash::parse(key.hash().as_str()).is_ok());
         assert!(KeyHash::parse("ABC").is_err());
     }
 
+    const ZERO_KEY: &str = "tg_test_0000000000000000000000000000000001v6wXW";
+    const ZERO_KEY_SHA256: &str = "e31180d63ca6d9987d479898929e18e774d8104f76b24fff661733edb6f315c6";
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn any_text_is_a_key_or_refused_without_panicking(text in "(tg_(live|test)_)?[0-9A-Za-z]{0,45}") {
+            if let Ok(key) = ApiKey::parse(&text) {
+                prop_assert_eq!(key.expose(), text.as_str());
+            }
+        }
+
         #[test]
         fn distinct_random_bytes_make_distinct_keys(a in any::<[u8; KEY_BYTES]>(), b in any::<[u8; KEY_BYTES]>()) {
             let (ka, kb) = (ApiKey::generate(KeyMode::Live, a), ApiKey::generate(KeyMode::Live, b));

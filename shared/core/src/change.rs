@@ -122,7 +122,7 @@ pub fn interpret(event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
 
 fn account_in(object: &Value, path: &[&str]) -> Result<Option<AccountId>, Unusable> {
     text(object, path)
-        .map(|id| AccountId::parse(&id).map_err(|e| Unusable(format!("{}: {e}", path.join(".")))))
+        .map(|id| AccountId::parse_user(&id).map_err(|e| Unusable(format!("{}: {e}", path.join(".")))))
         .transpose()
 }
 
@@ -162,7 +162,7 @@ fn checkout_completed(session: &Value, catalog: &Catalog) -> Result<Change, Unus
     };
     // A referral code is the referrer's account id; one that is not an id is ignored, not fatal.
     let referred_by = text(session, &["metadata", "referral_code"])
-        .and_then(|code| AccountId::parse(&code).ok())
+        .and_then(|code| AccountId::parse_user(&code).ok())
         .filter(|referrer| referrer != &account);
     Ok(Change::CheckoutCompleted {
         account,

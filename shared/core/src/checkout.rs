@@ -95,7 +95,7 @@ impl CheckoutRequest {
                 as u32,
         };
         let referral_code = text("referral_code")?
-            .map(|code| AccountId::parse(&code).map_err(|_| invalid("referral_code", "is not a referral code")))
+            .map(|code| AccountId::parse_user(&code).map_err(|_| invalid("referral_code", "is not a referral code")))
             .transpose()?;
         Ok(Self { sku, quantity, referral_code, success_url: text("success_url")?, cancel_url: text("cancel_url")? })
     }
@@ -116,7 +116,7 @@ impl RedirectAllowList {
     pub fn allows(&self, url: &str) -> bool {
         let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let origin = &url[..url.len() - rest.len() + authority_end];
+        let origin = url.get(..url.len().saturating_sub(rest.len()).saturating_add(authority_end)).unwrap_or(url);
         !url.chars().any(char::is_whitespace) && self.0.iter().any(|allowed| allowed == origin)
     }
 }

@@ -74,7 +74,10 @@ fn parse_field(text: &str, spec: &FieldSpec) -> Result<(Set, bool), ScheduleErro
         let upper = word.to_ascii_uppercase();
         let value = match spec.names.iter().position(|name| *name == upper) {
             // JAN is 1, SUN is 0: names count from the field's minimum.
-            Some(index) => index as u32 + spec.min,
+            Some(index) => u32::try_from(index)
+                .ok()
+                .and_then(|index| index.checked_add(spec.min))
+                .ok_or(invalid("out of range"))?,
             None => word.parse().map_err(|_| invalid("not a number"))?,
         };
         if (spec.min..=spec.max).contains(&value) { Ok(value) } else { Err(invalid("out of range")) }

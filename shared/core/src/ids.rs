@@ -24,6 +24,10 @@ fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), InvalidId>
     if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b)) {
         return Err(InvalidId { kind, reason: "may hold only letters, digits and _ - . @ :" });
     }
+    // Ids become path segments and storage keys: `.`, `..` and `a..b` never mean anything else.
+    if value.bytes().all(|b| b == b'.') || value.contains("..") {
+        return Err(InvalidId { kind, reason: "may not be or hold a dot-dot segment" });
+    }
     Ok(())
 }
 
@@ -75,6 +79,26 @@ id_type!(
     /// Our own account id: the JWT `sub` of a user. A referral code is, for now, the referrer's account id.
     AccountId, "account id", ""
 );
+/// Ledger accounts tollgate keeps for itself, beside its users' (`workflow:<id>` holds a
+/// workflow's revenue). No user id may start with one.
+const INTERNAL_ACCOUNT_PREFIXES: [&str; 1] = ["workflow:"];
+
+impl AccountId {
+    /// An account id that came from a user or a payload (a JWT `sub`, a checkout's
+    /// `client_reference_id`, a referral code): refused if it names an internal account.
+    pub fn parse_user(value: &str) -> Result<Self, InvalidId> {
+        if INTERNAL_ACCOUNT_PREFIXES.iter().any(|prefix| value.starts_with(prefix)) {
+            return Err(InvalidId { kind: "account id", reason: "is reserved for tollgate's own accounts" });
+        }
+        Self::parse(value)
+    }
+
+    /// The ledger account that holds a workflow's revenue.
+    pub fn of_workflow(workflow: &WorkflowId) -> Self {
+        Self(format!("workflow:{workflow}"))
+    }
+}
+
 id_type!(
     /// A Stripe customer id (`cus_…`).
     CustomerId, "customer id", "cus_"
@@ -112,6 +136,21 @@ mod tests {
         assert!(AccountId::parse("").is_err());
         assert!(AccountId::parse("user/../../etc").is_err());
         assert!(AccountId::parse("user_42").is_ok());
+        for dots in [".", "..", "...", "a..b", "user@example..com"] {
+            assert!(AccountId::parse(dots).is_err(), "{dots}");
+        }
+        assert!(AccountId::parse("first.last@example.com").is_ok());
+    }
+
+    #[test]
+    fn user_ids_cannot_name_internal_accounts() {
+        let workflow = WorkflowId::parse("daily").unwrap();
+        let internal = AccountId::of_workflow(&workflow);
+        assert_eq!(internal.as_str(), "workflow:daily");
+        assert_eq!(AccountId::parse("workflow:daily"), Ok(internal));
+        assert!(AccountId::parse_user("workflow:daily").is_err());
+        assert!(AccountId::parse_user("user_42").is_ok());
+        assert!(AccountId::parse_user("google-oauth2:1234").is_ok());
         assert!(serde_json::from_str::<CustomerId>("\"sub_1\"").is_err());
     }
 }

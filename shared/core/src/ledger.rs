@@ -121,7 +121,7 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
         id,
         account: account.clone(),
         kind,
-        amount: Cents::new(-amount, payment.amount.currency.clone()),
+        amount: Cents::new(amount.saturating_neg(), payment.amount.currency.clone()),
         payment_ref: payment.payment_ref.clone(),
         event_id: event_id.to_string(),
     };
@@ -145,8 +145,7 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
 /// The ledger entry of a run's reported earnings: on the workflow's own account
 /// (`workflow:<id>`), so the ledger reads revenue per workflow; one entry per run.
 pub fn workflow_revenue(run: &crate::workflow::Run) -> LedgerEntry {
-    let account =
-        AccountId::parse(&format!("workflow:{}", run.workflow_id)).expect("a workflow id makes an account id");
+    let account = AccountId::of_workflow(&run.workflow_id);
     LedgerEntry {
         id: format!("workflow_revenue:{}", run.id),
         account,

@@ -6,6 +6,9 @@
 //! and in tests.
 
 #![warn(missing_docs)]
+// Money and counters add up untrusted numbers: every sum is checked or saturating, by rule.
+#![deny(clippy::arithmetic_side_effects)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects))]
 
 pub mod account;
 pub mod alert;
@@ -16,6 +19,7 @@ pub mod checkout;
 pub mod cron;
 pub mod edge;
 pub mod entitlements;
+pub mod forwarding;
 pub mod ids;
 pub mod ledger;
 pub mod metering;

@@ -17,9 +17,6 @@ pub const WINDOW_MS: u64 = 60_000;
 pub const DEFAULT_FLUSH_SECONDS: u64 = 10;
 /// Calls counted since the last flush that trigger the next one before its time.
 pub const FLUSH_CALLS: u64 = 1_000;
-/// Request headers a gateway does not forward upstream: the key, the host, and the
-/// headers it sets itself.
-pub const DROPPED_HEADERS: [&str; 4] = ["authorization", "host", "x-tollgate-account", "x-tollgate-key"];
 
 /// What an account's plan allows each of its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +193,26 @@ pub struct UsageBatch {
     pub credits: u64,
 }
 
+/// The most calls one batch may carry: a key's Durable Object seals a batch every
+/// thousand calls or ten seconds, so a larger one is forged or broken. Bounding it at the
+/// input keeps every total it is added to far from overflowing.
+pub const MAX_BATCH_CALLS: u64 = 1_000_000;
+
+impl UsageBatch {
+    /// Why the batch cannot be counted, if it cannot.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.calls > MAX_BATCH_CALLS {
+            Err("calls is more than one batch can hold (1000000)")
+        } else if self.credits > self.calls {
+            Err("credits is more than the calls they paid for")
+        } else if Timestamp::from_untrusted(self.period_start.0).is_err() {
+            Err("period_start is out of range")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// What a meter keeps across restarts; written once per flush.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterState {
@@ -255,7 +272,7 @@ impl Meter {
             }
             Some(_) => {}
         }
-        while self.window.front().is_some_and(|&at| at + WINDOW_MS <= now_ms) {
+        while self.window.front().is_some_and(|&at| at.saturating_add(WINDOW_MS) <= now_ms) {
             self.window.pop_front();
         }
         let limit = record.limits.requests_per_minute;
@@ -266,11 +283,11 @@ impl Meter {
         };
         if let Ok(charge) = outcome {
             self.window.push_back(now_ms);
-            self.state.used += 1;
-            self.state.open_calls += 1;
+            self.state.used = self.state.used.saturating_add(1);
+            self.state.open_calls = self.state.open_calls.saturating_add(1);
             if charge == Charge::Credit {
-                self.state.credits_spent += 1;
-                self.state.open_credits += 1;
+                self.state.credits_spent = self.state.credits_spent.saturating_add(1);
+                self.state.open_credits = self.state.open_credits.saturating_add(1);
             }
         }
         let remaining = (limit as usize).saturating_sub(self.window.len()) as u32;
@@ -279,7 +296,7 @@ impl Meter {
 
     fn charge(&self, record: &KeyRecord) -> Result<Charge, Refusal> {
         let Some(quota) = record.limits.monthly_requests else { return Ok(Charge::Included) };
-        if record.used_elsewhere + self.state.used < quota {
+        if record.used_elsewhere.saturating_add(self.state.used) < quota {
             return Ok(Charge::Included);
         }
         if record.limits.overage {
@@ -293,7 +310,7 @@ impl Meter {
     }
 
     fn seconds_until_free(&self, now_ms: u64) -> u64 {
-        self.window.front().map_or(0, |&oldest| (oldest + WINDOW_MS).saturating_sub(now_ms).div_ceil(1000))
+        self.window.front().map_or(0, |&oldest| oldest.saturating_add(WINDOW_MS).saturating_sub(now_ms).div_ceil(1000))
     }
 
     fn seal(&mut self, key: &KeyId, account: &AccountId) {
@@ -310,7 +327,7 @@ impl Meter {
             calls: self.state.open_calls,
             credits: self.state.open_credits,
         });
-        self.state.next_batch += 1;
+        self.state.next_batch = self.state.next_batch.saturating_add(1);
         self.state.open_calls = 0;
         self.state.open_credits = 0;
     }
@@ -334,7 +351,7 @@ impl Meter {
 
     /// Calls counted and not yet acknowledged.
     pub fn pending_calls(&self) -> u64 {
-        self.state.open_calls + self.state.unsent.iter().map(|batch| batch.calls).sum::<u64>()
+        self.state.unsent.iter().fold(self.state.open_calls, |pending, batch| pending.saturating_add(batch.calls))
     }
 }
 

@@ -60,7 +60,110 @@ impl Cents {
     /// `percent`% of this amount, rounded down: a commission never pays out a
     /// fraction of a cent the business did not receive.
     pub fn percent_floor(&self, percent: u8) -> Cents {
-        let amount = (i128::from(self.amount) * i128::from(percent)).div_euclid(100);
-        Cents::new(amount as i64, self.currency.clone())
+        // |amount × percent| < 2^71: the product fits i128, and the share fits i64 for percent ≤ 100.
+        let amount = i128::from(self.amount).saturating_mul(i128::from(percent)).div_euclid(100);
+        Cents::new(i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX }), self.currency.clone())
+    }
+}
+
+/// Stripe's zero-decimal currencies: their amounts have no minor unit.
+const ZERO_DECIMAL: [&str; 16] =
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+/// Stripe's three-decimal currencies.
+const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
+
+impl Currency {
+    /// Digits after the decimal point in the currency's major unit (2 for `usd`, 0 for
+    /// `jpy`, 3 for `kwd`), as Stripe counts them.
+    pub fn minor_digits(&self) -> u32 {
+        if ZERO_DECIMAL.contains(&self.as_str()) {
+            0
+        } else if THREE_DECIMAL.contains(&self.as_str()) {
+            3
+        } else {
+            2
+        }
+    }
+}
+
+/// Why a decimal amount was refused.
+#[derive(Debug, Clone, Copy, Error, PartialEq, Eq)]
+pub enum AmountError {
+    /// Not a plain non-negative decimal such as `2.50`.
+    #[error("must be a non-negative decimal amount such as 2.50")]
+    NotDecimal,
+    /// More digits after the point than the currency has.
+    #[error("has more decimal places than the currency has")]
+    TooPrecise,
+    /// Larger than any amount tollgate keeps.
+    #[error("is too large")]
+    TooLarge,
+}
+
+/// Reads a non-negative amount written in major units (`"2.50"` is 250 cents of `usd`)
+/// exactly from its decimal text: no float is ever involved, so `0.1 + 0.2` problems
+/// cannot arise. Exponents (`2.5e0`), signs and more decimal places than the currency
+/// has are refused rather than rounded.
+pub fn parse_major_units(text: &str, currency: &Currency) -> Result<i64, AmountError> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) || (text.contains('.') && fraction.is_empty())
+    {
+        return Err(AmountError::NotDecimal);
+    }
+    let places = currency.minor_digits();
+    let written = u32::try_from(fraction.len()).map_err(|_| AmountError::TooPrecise)?;
+    let missing = places.checked_sub(written).ok_or(AmountError::TooPrecise)?;
+    let minor_text = format!("{whole}{fraction}");
+    let minor: i64 = minor_text.parse().map_err(|_| AmountError::TooLarge)?;
+    10_i64.checked_pow(missing).and_then(|scale| minor.checked_mul(scale)).ok_or(AmountError::TooLarge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn usd() -> Currency {
+        Currency::parse("usd").unwrap()
+    }
+
+    #[test]
+    fn major_units_are_read_exactly() {
+        assert_eq!(parse_major_units("2.50", &usd()), Ok(250));
+        assert_eq!(parse_major_units("2.5", &usd()), Ok(250));
+        assert_eq!(parse_major_units("2", &usd()), Ok(200));
+        assert_eq!(parse_major_units("0.01", &usd()), Ok(1));
+        assert_eq!(parse_major_units("100000.00", &usd()), Ok(10_000_000));
+        assert_eq!(parse_major_units("1250", &Currency::parse("JPY").unwrap()), Ok(1250));
+        assert_eq!(parse_major_units("1.250", &Currency::parse("kwd").unwrap()), Ok(1250));
+    }
+
+    #[test]
+    fn anything_but_a_plain_decimal_is_refused() {
+        for text in ["", ".5", "2.", "-1", "+1", "1e3", "2.5e0", "0x10", "1,5", " 1", "NaN", "∞", "1.2.3"] {
+            assert_eq!(parse_major_units(text, &usd()), Err(AmountError::NotDecimal), "{text:?}");
+        }
+        assert_eq!(parse_major_units("2.505", &usd()), Err(AmountError::TooPrecise));
+        assert_eq!(parse_major_units("1.5", &Currency::parse("jpy").unwrap()), Err(AmountError::TooPrecise));
+        assert_eq!(parse_major_units("9223372036854775807", &usd()), Err(AmountError::TooLarge));
+        assert_eq!(parse_major_units("99999999999999999999999", &usd()), Err(AmountError::TooLarge));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn cents_written_as_dollars_read_back_exactly(cents in 0_i64..=1_000_000_000_000) {
+            let text = format!("{}.{:02}", cents / 100, cents % 100);
+            prop_assert_eq!(parse_major_units(&text, &usd()), Ok(cents));
+        }
+
+        #[test]
+        fn any_text_is_read_or_refused_without_panicking(text in "\\PC{0,40}") {
+            if let Ok(cents) = parse_major_units(&text, &usd()) {
+                prop_assert!(cents >= 0);
+            }
+        }
     }
 }

@@ -17,6 +17,44 @@ pub struct ReferralChain {
     pub second: Option<AccountId>,
 }
 
+/// Why a referral code is ignored: a buyer cannot refer themselves, be referred by
+/// nobody, or close a loop with someone they referred (commissions would flow back to them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoredReferral {
+    /// The code names the buyer.
+    #[error("the referral code names the buyer")]
+    SelfReferral,
+    /// No account has that id.
+    #[error("the referral code names no account")]
+    UnknownAccount,
+    /// The buyer referred the referrer.
+    #[error("the referral code names an account the buyer referred")]
+    ReferredByBuyer,
+    /// The buyer referred the referrer's referrer.
+    #[error("the referral code names an account the buyer referred through the second level")]
+    SecondLevelLoop,
+}
+
+/// Whether `referrer` may be recorded as `buyer`'s referrer. `above_referrer` is the
+/// referrer's own chain, `None` when no such account exists.
+pub fn check_referrer(
+    buyer: &AccountId,
+    referrer: &AccountId,
+    above_referrer: Option<&ReferralChain>,
+) -> Result<(), IgnoredReferral> {
+    if referrer == buyer {
+        return Err(IgnoredReferral::SelfReferral);
+    }
+    let chain = above_referrer.ok_or(IgnoredReferral::UnknownAccount)?;
+    if chain.direct.as_ref() == Some(buyer) {
+        Err(IgnoredReferral::ReferredByBuyer)
+    } else if chain.second.as_ref() == Some(buyer) {
+        Err(IgnoredReferral::SecondLevelLoop)
+    } else {
+        Ok(())
+    }
+}
+
 /// The commissions owed on `paid` by `payer`. Nobody earns on their own payment, and a
 /// cycle (A referred B, B referred A) pays each account at most once.
 pub fn commissions(payer: &AccountId, chain: &ReferralChain, paid: &Cents) -> Vec<(AccountId, Cents)> {
@@ -46,7 +84,9 @@ pub fn reversal_total(commission: i64, paid: i64, refunded_total: i64) -> i64 {
         return 0;
     }
     let refunded = refunded_total.clamp(0, paid);
-    (i128::from(commission) * i128::from(refunded) / i128::from(paid)) as i64
+    // |commission × refunded| < 2^126 and paid > 0: neither step can overflow i128.
+    let share = i128::from(commission).saturating_mul(i128::from(refunded)).checked_div(i128::from(paid)).unwrap_or(0);
+    i64::try_from(share).unwrap_or(if share < 0 { i64::MIN } else { i64::MAX })
 }
 
 #[cfg(test)]
@@ -54,6 +94,27 @@ mod tests {
     use super::*;
     use crate::money::Currency;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_referrer_counts_only_when_real_and_outside_the_buyers_own_tree() {
+        let (buyer, referrer, other) = (account("buyer"), account("referrer"), account("other"));
+        let chain = |direct: Option<&AccountId>, second: Option<&AccountId>| ReferralChain {
+            direct: direct.cloned(),
+            second: second.cloned(),
+        };
+        assert_eq!(check_referrer(&buyer, &referrer, Some(&chain(None, None))), Ok(()));
+        assert_eq!(check_referrer(&buyer, &referrer, Some(&chain(Some(&other), None))), Ok(()));
+        assert_eq!(check_referrer(&buyer, &buyer, Some(&chain(None, None))), Err(IgnoredReferral::SelfReferral));
+        assert_eq!(check_referrer(&buyer, &referrer, None), Err(IgnoredReferral::UnknownAccount));
+        assert_eq!(
+            check_referrer(&buyer, &referrer, Some(&chain(Some(&buyer), None))),
+            Err(IgnoredReferral::ReferredByBuyer)
+        );
+        assert_eq!(
+            check_referrer(&buyer, &referrer, Some(&chain(Some(&other), Some(&buyer)))),
+            Err(IgnoredReferral::SecondLevelLoop)
+        );
+    }
 
     fn account(id: &str) -> AccountId {
         AccountId::parse(id).unwrap()

@@ -8,8 +8,9 @@
 /// in `[0, 1)`, supplied by the caller.
 pub fn backoff_seconds(attempt: u32, base: u32, cap: u32, unit: f64) -> u32 {
     let ceiling = base.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX)).min(cap);
-    let half = ceiling / 2;
-    half + (f64::from(ceiling - half) * unit.clamp(0.0, 1.0)).round() as u32
+    let half = ceiling.div_euclid(2);
+    let spread = ceiling.saturating_sub(half);
+    half.saturating_add((f64::from(spread) * unit.clamp(0.0, 1.0)).round() as u32)
 }
 
 #[cfg(test)]

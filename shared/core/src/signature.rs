@@ -111,7 +111,8 @@ impl SignatureHeader {
                 continue;
             };
             match key {
-                "t" => timestamp = value.parse::<i64>().ok().map(Timestamp),
+                // Range-checked here, so the tolerance arithmetic can never overflow.
+                "t" => timestamp = value.parse::<i64>().ok().and_then(|t| Timestamp::from_untrusted(t).ok()),
                 "v1" => v1.extend(hex::decode(value).ok()),
                 _ => {}
             }

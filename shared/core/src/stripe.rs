@@ -53,6 +53,8 @@ impl Event {
         let id = EventId::parse(id)?;
         let event_type = text(&value, &["type"]).ok_or(PayloadError::NotAnEvent("no \"type\""))?;
         let created = integer(&value, &["created"]).ok_or(PayloadError::NotAnEvent("no \"created\""))?;
+        let created =
+            Timestamp::from_untrusted(created).map_err(|_| PayloadError::NotAnEvent("\"created\" is out of range"))?;
         let api_version = text(&value, &["api_version"]);
         let livemode = value.get("livemode").and_then(Value::as_bool).unwrap_or(false);
         let object = value
@@ -60,7 +62,35 @@ impl Event {
             .filter(|object| object.is_object())
             .map(Value::take)
             .ok_or(PayloadError::NotAnEvent("no \"data.object\""))?;
-        Ok(Self { id, event_type, created: Timestamp(created), api_version, livemode, object })
+        Ok(Self { id, event_type, created, api_version, livemode, object })
+    }
+}
+
+/// Whether this stack takes live-mode events: `STRIPE_LIVEMODE` (`true`/`false`) when set,
+/// else the prefix of `STRIPE_SECRET_KEY` (`sk_live_`/`rk_live_`), else test mode. A
+/// `STRIPE_LIVEMODE` that contradicts the key is refused: one of them is a mistake.
+pub fn stack_livemode(secret_key: Option<&str>, livemode: Option<&str>) -> Result<bool, &'static str> {
+    let from_key = secret_key.map(|key| key.starts_with("sk_live_") || key.starts_with("rk_live_"));
+    let from_setting = match livemode.map(str::trim).filter(|value| !value.is_empty()) {
+        None => None,
+        Some(value) if value.eq_ignore_ascii_case("true") || value == "1" => Some(true),
+        Some(value) if value.eq_ignore_ascii_case("false") || value == "0" => Some(false),
+        Some(_) => return Err("STRIPE_LIVEMODE must be true or false"),
+    };
+    match (from_setting, from_key) {
+        (Some(setting), Some(key)) if setting != key => {
+            Err("STRIPE_LIVEMODE contradicts the mode of STRIPE_SECRET_KEY")
+        }
+        (setting, key) => Ok(setting.or(key).unwrap_or(false)),
+    }
+}
+
+/// Why an event of the other mode is not applied: recorded with it as `skipped`.
+pub fn mode_mismatch(event_livemode: bool, stack_livemode: bool) -> Option<&'static str> {
+    match (event_livemode, stack_livemode) {
+        (true, false) => Some("a live-mode event reached a test-mode stack"),
+        (false, true) => Some("a test-mode event reached a live-mode stack"),
+        _ => None,
     }
 }
 
@@ -92,6 +122,20 @@ pub fn id_of(value: &Value, path: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_mode_comes_from_the_setting_or_the_key() {
+        assert_eq!(stack_livemode(None, None), Ok(false));
+        assert_eq!(stack_livemode(Some("sk_live_x"), None), Ok(true));
+        assert_eq!(stack_livemode(Some("rk_live_x"), None), Ok(true));
+        assert_eq!(stack_livemode(Some("sk_test_x"), None), Ok(false));
+        assert_eq!(stack_livemode(None, Some("true")), Ok(true));
+        assert_eq!(stack_livemode(Some("sk_live_x"), Some("TRUE")), Ok(true));
+        assert!(stack_livemode(Some("sk_test_x"), Some("true")).is_err());
+        assert!(stack_livemode(None, Some("yes please")).is_err());
+        assert!(mode_mismatch(true, false).is_some());
+        assert_eq!(mode_mismatch(false, false), None);
+    }
 
     #[test]
     fn a_minimal_event_parses_and_extra_fields_are_ignored() {

@@ -7,25 +7,51 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
+/// Why a time from outside was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a time between 1970-01-01 and 9999-12-31 (UTC)")]
+pub struct OutOfRange;
+
 impl Timestamp {
-    /// Whole seconds between two instants, `self - earlier`.
-    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
-        self.0 - earlier.0
+    /// The earliest time accepted from outside: the Unix epoch.
+    pub const EARLIEST: Timestamp = Timestamp(0);
+    /// The latest time accepted from outside: the end of year 9999, the last that RFC 3339 writes.
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799);
+
+    /// A time read from outside (a signature's `t`, an event's `created`, a callback's
+    /// `timestamp`), refused unless it lies between [`Self::EARLIEST`] and [`Self::LATEST`], so
+    /// that no arithmetic on it can overflow.
+    pub fn from_untrusted(seconds: i64) -> Result<Self, OutOfRange> {
+        let at = Timestamp(seconds);
+        if (Self::EARLIEST..=Self::LATEST).contains(&at) { Ok(at) } else { Err(OutOfRange) }
     }
 
-    /// The UTC calendar day as `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
+    /// An RFC 3339 time (`2025-11-13T22:45:00Z`) from outside, in the same range.
+    pub fn parse_rfc3339(text: &str) -> Result<Self, OutOfRange> {
+        let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| OutOfRange)?;
+        Self::from_untrusted(at.timestamp())
+    }
+
+    /// Whole seconds between two instants, `self - earlier`, saturating: a time that came
+    /// from outside can never make this overflow.
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `seconds` later (earlier when negative), saturating at the ends of `i64`.
+    pub fn plus_seconds(self, seconds: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(seconds))
+    }
+
+    /// The UTC calendar day as `YYYY-MM-DD` (proleptic Gregorian); times beyond what the
+    /// calendar covers read as its first or last day.
     pub fn utc_day(self) -> String {
-        let days = self.0.div_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        format!("{year:04}-{month:02}-{day:02}")
+        let at = chrono::DateTime::from_timestamp(self.0, 0).unwrap_or(if self.0 < 0 {
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        } else {
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        });
+        at.format("%Y-%m-%d").to_string()
     }
 }
 
@@ -53,5 +79,17 @@ mod tests {
         assert_eq!(Timestamp(951_782_400).utc_day(), "2000-02-29");
         assert_eq!(Timestamp(1_795_564_799).utc_day(), "2026-11-24");
         assert_eq!(Timestamp(-1).utc_day(), "1969-12-31");
+    }
+
+    #[test]
+    fn times_from_outside_are_range_checked() {
+        assert_eq!(Timestamp::from_untrusted(1_795_500_000), Ok(Timestamp(1_795_500_000)));
+        assert_eq!(Timestamp::from_untrusted(i64::MIN), Err(OutOfRange));
+        assert_eq!(Timestamp::from_untrusted(i64::MAX), Err(OutOfRange));
+        assert_eq!(Timestamp::from_untrusted(-1), Err(OutOfRange));
+        assert_eq!(Timestamp::parse_rfc3339("2025-11-13T22:45:00Z"), Ok(Timestamp(1_763_073_900)));
+        assert_eq!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z"), Err(OutOfRange));
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), Err(OutOfRange));
+        assert_eq!(Timestamp(i64::MAX).seconds_since(Timestamp(i64::MIN)), i64::MAX);
     }
 }

@@ -89,7 +89,9 @@ pub struct BatchTotals {
 /// Calls of the batch past the quota, to bill as overage (0 unless the plan bills it).
 pub fn overage(limits: &Limits, totals: BatchTotals) -> u64 {
     match limits.monthly_requests {
-        Some(quota) if limits.overage => totals.after.saturating_sub(quota) - totals.before.saturating_sub(quota),
+        Some(quota) if limits.overage => {
+            totals.after.saturating_sub(quota).saturating_sub(totals.before.saturating_sub(quota))
+        }
         _ => 0,
     }
 }
@@ -112,7 +114,15 @@ pub fn quota_alerts(
     let Some(quota) = limits.monthly_requests.filter(|&quota| quota > 0) else { return Vec::new() };
     ALERT_PERCENTS
         .into_iter()
-        .filter(|percent| totals.before * 100 < percent * quota && percent * quota <= totals.after * 100)
+        .filter(|&percent| {
+            // In u128 the products cannot overflow, whatever the stored totals say.
+            let (threshold, before, after) = (
+                u128::from(percent).saturating_mul(u128::from(quota)),
+                u128::from(totals.before).saturating_mul(100),
+                u128::from(totals.after).saturating_mul(100),
+            );
+            before < threshold && threshold <= after
+        })
         .map(|percent| Alert {
             id: format!("quota:{account}:{}:{percent}", period_start.0),
             kind: AlertKind::Quota,
@@ -133,10 +143,10 @@ pub fn credits_granted<'a>(catalog: &Catalog, purchases: impl IntoIterator<Item 
     purchases
         .into_iter()
         .filter_map(|(sku, quantity)| match catalog.by_sku(sku)?.grant {
-            Grant::Credits { credits } => Some(credits * quantity),
+            Grant::Credits { credits } => Some(credits.saturating_mul(quantity)),
             _ => None,
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]

@@ -8,10 +8,12 @@
 
 use crate::cron::Schedule;
 use crate::ids::{RunId, WorkflowId};
+use crate::money::{AmountError, Currency, parse_major_units};
 use crate::time::Timestamp;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
@@ -179,7 +181,7 @@ impl Workflow {
     pub fn respecified(&self, spec: WorkflowSpec, now: Timestamp) -> Self {
         let rescheduled = spec.schedule != self.spec.schedule || (spec.enabled && !self.spec.enabled);
         let next_run = if rescheduled || !spec.enabled { next_run(&spec, now) } else { self.next_run };
-        Self { spec, next_run, version: self.version + 1, ..self.clone() }
+        Self { spec, next_run, version: self.version.saturating_add(1), ..self.clone() }
     }
 
     /// Whether the orchestrator should claim it now.
@@ -201,7 +203,7 @@ impl Workflow {
         }
         self.state = WorkflowState::Running;
         self.current_run = Some(run.clone());
-        self.version += 1;
+        self.version = self.version.saturating_add(1);
         true
     }
 
@@ -216,11 +218,12 @@ impl Workflow {
         self.current_run = None;
         self.consecutive_failures = streak;
         match run.status {
-            RunStatus::Completed => self.totals.completed += 1,
-            _ => self.totals.failed += 1,
+            RunStatus::Completed => self.totals.completed = self.totals.completed.saturating_add(1),
+            _ => self.totals.failed = self.totals.failed.saturating_add(1),
         }
-        self.totals.revenue_cents += run.earnings_cents;
-        self.version += 1;
+        // Earnings are bounded at the input (`RUN_EARNINGS_MAX`); saturation only guards the impossible.
+        self.totals.revenue_cents = self.totals.revenue_cents.saturating_add(run.earnings_cents);
+        self.version = self.version.saturating_add(1);
         Some(streak)
     }
 }
@@ -315,7 +318,7 @@ impl Run {
             workflow_id: workflow.spec.id.clone(),
             status: RunStatus::Queued,
             created_at: now,
-            deadline: Timestamp(now.0 + i64::from(workflow.spec.timeout_s)),
+            deadline: now.plus_seconds(i64::from(workflow.spec.timeout_s)),
             started_at: None,
             finished_at: None,
             earnings_cents: 0,
@@ -384,11 +387,16 @@ pub struct CallbackError {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CallbackBody {
+struct CallbackBody<'a> {
     workflow_id: Option<String>,
     status: Option<String>,
+    /// Kept as its JSON text, so `2.50` is read exactly and never through a float.
+    #[serde(borrow, default)]
+    earnings: Option<&'a RawValue>,
     #[serde(default)]
-    earnings: Value,
+    currency: Option<String>,
+    #[serde(default)]
+    timestamp: Value,
     #[serde(default)]
     metadata: Value,
 }
@@ -396,13 +404,22 @@ struct CallbackBody {
 /// The longest note kept from a callback's metadata.
 const MAX_NOTE: usize = 500;
 
+/// The default of `RUN_EARNINGS_MAX`: no single run reports more than $100,000.00.
+pub const DEFAULT_RUN_EARNINGS_MAX_CENTS: i64 = 10_000_000;
+
+/// The only currency workflow revenue is kept in: run totals and the day's revenue add up
+/// runs, so they must share one.
+const EARNINGS_CURRENCY: &str = "usd";
+
 impl Callback {
-    /// Reads `{"workflowId","status":"completed|failed","earnings","timestamp","metadata"}`.
-    /// Earnings are whole US cents (`1250`, or `{"amount":1250,"currency":"usd"}`): a
-    /// fractional amount is refused rather than rounded.
-    pub fn parse(body: &[u8]) -> Result<Self, CallbackError> {
-        let body: CallbackBody = serde_json::from_slice(body)
-            .map_err(|_| CallbackError { field: "body", reason: "is not a JSON object" })?;
+    /// Reads the seed's payload, `{"workflowId","status":"completed|failed","earnings","timestamp","metadata"}`.
+    /// `earnings` is in major units (`2.50` is $2.50), a JSON number or a decimal string, read
+    /// exactly from its text, with at most the currency's decimal places (`currency` is
+    /// optional, `usd` by default), from 0 to `max_cents`. `timestamp` (RFC 3339 or Unix
+    /// seconds) is optional and range-checked.
+    pub fn parse(body: &[u8], max_cents: i64) -> Result<Self, CallbackError> {
+        let body: CallbackBody<'_> = serde_json::from_slice(body)
+            .map_err(|_| CallbackError { field: "body", reason: "is not a JSON object of the callback's fields" })?;
         let missing = |field| CallbackError { field, reason: "is required" };
         let workflow_id = WorkflowId::parse(&body.workflow_id.ok_or(missing("workflowId"))?)
             .map_err(|_| CallbackError { field: "workflowId", reason: "is not a workflow id" })?;
@@ -411,7 +428,9 @@ impl Callback {
             "failed" => RunStatus::Failed,
             _ => return Err(CallbackError { field: "status", reason: "must be completed or failed" }),
         };
-        let earnings_cents = earnings(&body.earnings)?;
+        let currency = currency(body.currency.as_deref())?;
+        let earnings_cents = earnings(body.earnings, &currency, max_cents)?;
+        reported_at(&body.timestamp)?;
         let note = ["reason", "message", "error"]
             .iter()
             .find_map(|key| body.metadata.get(key).and_then(Value::as_str))
@@ -426,22 +445,44 @@ impl Callback {
     }
 }
 
-fn earnings(value: &Value) -> Result<i64, CallbackError> {
+fn currency(code: Option<&str>) -> Result<Currency, CallbackError> {
+    let invalid = |reason| CallbackError { field: "currency", reason };
+    let currency = Currency::parse(code.unwrap_or(EARNINGS_CURRENCY)).map_err(|_| invalid("is not a currency code"))?;
+    if currency.as_str() == EARNINGS_CURRENCY { Ok(currency) } else { Err(invalid("must be usd")) }
+}
+
+fn earnings(raw: Option<&RawValue>, currency: &Currency, max_cents: i64) -> Result<i64, CallbackError> {
     let invalid = |reason| CallbackError { field: "earnings", reason };
-    let amount = match value {
-        Value::Null => return Ok(0),
-        Value::Number(_) => value,
-        Value::Object(object) => {
-            let currency = object.get("currency").and_then(Value::as_str).unwrap_or("usd");
-            if !currency.eq_ignore_ascii_case("usd") {
-                return Err(invalid("must be in usd"));
-            }
-            object.get("amount").ok_or(invalid("needs an amount"))?
+    let Some(raw) = raw else { return Ok(0) };
+    let text = raw.get();
+    let decimal = match text.as_bytes().first() {
+        Some(b'"') => {
+            serde_json::from_str::<&str>(text).map_err(|_| invalid("must be a decimal amount such as 2.50"))?
         }
-        _ => return Err(invalid("must be whole cents or {\"amount\",\"currency\"}")),
+        Some(b'0'..=b'9' | b'-') => text,
+        _ if text == "null" => return Ok(0),
+        _ => return Err(invalid("must be a decimal amount in dollars, such as 2.50")),
     };
-    let cents = amount.as_i64().ok_or(invalid("must be a whole number of cents"))?;
-    if cents < 0 { Err(invalid("cannot be negative")) } else { Ok(cents) }
+    let cents = parse_major_units(decimal, currency).map_err(|error| match error {
+        AmountError::NotDecimal => invalid("must be a non-negative decimal amount in dollars, such as 2.50"),
+        AmountError::TooPrecise => invalid("has more decimal places than the currency has"),
+        AmountError::TooLarge => invalid("is more than a run may earn (RUN_EARNINGS_MAX)"),
+    })?;
+    if cents > max_cents { Err(invalid("is more than a run may earn (RUN_EARNINGS_MAX)")) } else { Ok(cents) }
+}
+
+/// When the workflow says it finished; only checked, since tollgate times runs by its own clock.
+fn reported_at(value: &Value) -> Result<Option<Timestamp>, CallbackError> {
+    let invalid =
+        CallbackError { field: "timestamp", reason: "must be an RFC 3339 time or Unix seconds from 1970 to 9999" };
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Timestamp::parse_rfc3339(text).map(Some).map_err(|_| invalid),
+        Value::Number(number) => {
+            number.as_i64().and_then(|seconds| Timestamp::from_untrusted(seconds).ok()).map(Some).ok_or(invalid)
+        }
+        _ => Err(invalid),
+    }
 }
 
 /// The token in a run's callback URL: an HMAC of the run id, so nothing secret is
@@ -601,35 +642,92 @@ mod tests {
         assert_eq!(streak_after(2, RunStatus::Completed), 0);
     }
 
+    const MAX: i64 = DEFAULT_RUN_EARNINGS_MAX_CENTS;
+
+    fn earned(body: &str) -> Result<i64, CallbackError> {
+        Callback::parse(body.as_bytes(), MAX).map(|callback| callback.earnings_cents)
+    }
+
     #[test]
-    fn callbacks_are_read_strictly() {
-        let ok = Callback::parse(
-            br#"{"workflowId":"daily_shorts","status":"completed","earnings":1250,"timestamp":"2026-11-24T09:00:00Z","metadata":{"message":"3 videos"}}"#,
+    fn the_seeds_payload_is_read_with_earnings_in_dollars() {
+        let seed = br#"{"workflowId":"01_AMZ_Influencer","status":"completed","earnings":2.50,"timestamp":"2025-11-13T22:45:00Z","metadata":{"asin":"B0123456789","views":150,"clicks":12}}"#;
+        let ok = Callback::parse(seed, MAX).unwrap();
+        assert_eq!((ok.outcome_status, ok.earnings_cents, ok.note), (RunStatus::Completed, 250, None));
+        let noted = Callback::parse(
+            br#"{"workflowId":"daily_shorts","status":"completed","earnings":"12.5","metadata":{"message":"3 videos"}}"#,
+            MAX,
         )
         .unwrap();
-        assert_eq!(
-            (ok.outcome_status, ok.earnings_cents, ok.note.as_deref()),
-            (RunStatus::Completed, 1250, Some("3 videos"))
-        );
-        let object =
-            Callback::parse(br#"{"workflowId":"w","status":"completed","earnings":{"amount":99,"currency":"USD"}}"#);
-        assert_eq!(object.unwrap().earnings_cents, 99);
-        let field = |body: &[u8]| Callback::parse(body).unwrap_err().field;
-        assert_eq!(field(b"[1]"), "body");
-        assert_eq!(field(br#"{"status":"completed"}"#), "workflowId");
-        assert_eq!(field(br#"{"workflowId":"w","status":"done"}"#), "status");
-        assert_eq!(field(br#"{"workflowId":"w","status":"completed","earnings":12.5}"#), "earnings");
-        assert_eq!(field(br#"{"workflowId":"w","status":"completed","earnings":-1}"#), "earnings");
-        assert_eq!(
-            field(br#"{"workflowId":"w","status":"completed","earnings":{"amount":1,"currency":"eur"}}"#),
-            "earnings"
-        );
+        assert_eq!((noted.earnings_cents, noted.note.as_deref()), (1250, Some("3 videos")));
+        assert_eq!(earned(r#"{"workflowId":"w","status":"completed","earnings":0.1,"currency":"USD"}"#), Ok(10));
+        assert_eq!(earned(r#"{"workflowId":"w","status":"completed","earnings":100000.00}"#), Ok(MAX));
+        assert_eq!(earned(r#"{"workflowId":"w","status":"completed","earnings":null}"#), Ok(0));
+        assert_eq!(earned(r#"{"workflowId":"w","status":"completed"}"#), Ok(0));
+    }
+
+    #[test]
+    fn callbacks_are_read_strictly() {
+        let field = |body: &str| Callback::parse(body.as_bytes(), MAX).unwrap_err().field;
+        assert_eq!(field("[1]"), "body");
+        assert_eq!(field(r#"{"status":"completed"}"#), "workflowId");
+        assert_eq!(field(r#"{"workflowId":"w","status":"done"}"#), "status");
+        for earnings in [
+            "9223372036854775807",
+            "100000.01",
+            "2.505",
+            "-1",
+            "-0.5",
+            "1e3",
+            "true",
+            "{\"amount\":1}",
+            "[1]",
+            "\"2,50\"",
+            "\"\"",
+            "123456789012345678901234567890",
+        ] {
+            let body = format!(r#"{{"workflowId":"w","status":"completed","earnings":{earnings}}}"#);
+            assert_eq!(field(&body), "earnings", "{earnings}");
+        }
+        assert_eq!(field(r#"{"workflowId":"w","status":"completed","earnings":1,"currency":"eur"}"#), "currency");
+        assert_eq!(field(r#"{"workflowId":"w","status":"completed","earnings":1,"currency":"dollars"}"#), "currency");
+        for timestamp in
+            ["-9223372036854775808", "9223372036854775807", "\"tomorrow\"", "\"99999-01-01T00:00:00Z\"", "[]"]
+        {
+            let body = format!(r#"{{"workflowId":"w","status":"completed","timestamp":{timestamp}}}"#);
+            assert_eq!(field(&body), "timestamp", "{timestamp}");
+        }
+    }
+
+    #[test]
+    fn a_smaller_ceiling_is_enforced() {
+        let body = br#"{"workflowId":"w","status":"completed","earnings":"10.01"}"#;
+        assert_eq!(Callback::parse(body, 1000).unwrap_err().field, "earnings");
+        assert_eq!(Callback::parse(body, 1001).unwrap().earnings_cents, 1001);
     }
 
     #[test]
     fn a_failed_callback_earns_nothing() {
-        let failed = Callback::parse(br#"{"workflowId":"w","status":"failed","earnings":500}"#).unwrap();
+        let failed = Callback::parse(br#"{"workflowId":"w","status":"failed","earnings":5}"#, MAX).unwrap();
         assert_eq!(failed.outcome(NOW).earnings_cents, 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn any_callback_body_is_read_or_refused_without_panicking(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Ok(callback) = Callback::parse(&body, MAX) {
+                proptest::prop_assert!((0..=MAX).contains(&callback.earnings_cents));
+            }
+        }
+
+        #[test]
+        fn any_earnings_text_is_read_or_refused_without_panicking(earnings in "[-+0-9.eE\"a-z]{0,30}") {
+            let body = format!(r#"{{"workflowId":"w","status":"completed","earnings":{earnings}}}"#);
+            if let Ok(callback) = Callback::parse(body.as_bytes(), MAX) {
+                proptest::prop_assert!((0..=MAX).contains(&callback.earnings_cents));
+            }
+        }
     }
 
     #[test]

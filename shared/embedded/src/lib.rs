@@ -191,6 +191,7 @@ pub struct Sqlite {
 
 impl Sqlite {
     pub fn open(path: &Path, queue: QueueSettings) -> Result<Self, DbError> {
+        make_private(path)?;
         let connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -224,6 +225,28 @@ impl Sqlite {
     }
 }
 
+/// The database and its `-wal` and `-shm` files are readable by their owner only (0600):
+/// created so, and made so if an earlier version left them readable by others. SQLite
+/// gives the files it creates the database file's mode.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// What can go wrong with the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -236,13 +259,29 @@ pub enum DbError {
     NotCommitted(String),
 }
 
-/// Runs `work` so that its writes stay only if it succeeds.
+/// `total + amount`, or an error naming `what`, never a wrapped or floating total.
+pub(crate) fn checked_sum(total: i64, amount: i64, what: &str) -> rusqlite::Result<i64> {
+    total.checked_add(amount).ok_or_else(|| overflow(what))
+}
+
+/// A count stored as SQLite's signed integer: `total + amount` within `i64::MAX`.
+pub(crate) fn checked_count(total: u64, amount: u64, what: &str) -> rusqlite::Result<u64> {
+    total.checked_add(amount).filter(|&sum| i64::try_from(sum).is_ok()).ok_or_else(|| overflow(what))
+}
+
+fn overflow(what: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(format!("{what} would overflow").into())
+}
+
+/// Runs `work` so that its writes stay only if it succeeds. A panic in `work` is caught
+/// and becomes its caller's error: the writer thread, which every caller shares, goes on.
 fn in_savepoint<T>(
     connection: &mut Connection,
     work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
     connection.execute_batch("SAVEPOINT operation")?;
-    let result = work(connection);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(connection)))
+        .unwrap_or_else(|_| Err(rusqlite::Error::ToSqlConversionFailure("the operation panicked".into())));
     let end = if result.is_ok() { "RELEASE operation" } else { "ROLLBACK TO operation; RELEASE operation" };
     connection.execute_batch(end)?;
     result

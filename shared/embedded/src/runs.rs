@@ -21,10 +21,12 @@ fn counter(db: &Connection, name: &str) -> rusqlite::Result<i64> {
     Ok(db.query_row("SELECT value FROM counters WHERE name = ?1", [name], |row| row.get(0)).optional()?.unwrap_or(0))
 }
 
+/// Adds in Rust, checked: SQLite's own `+` turns an overflowing integer into a float.
 fn add(db: &Connection, name: &str, amount: i64) -> rusqlite::Result<()> {
+    let total = crate::checked_sum(counter(db, name)?, amount, name)?;
     db.execute(
-        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + ?2",
-        params![name, amount],
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, total],
     )
     .map(drop)
 }

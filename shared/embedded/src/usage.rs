@@ -32,16 +32,19 @@ fn credits(db: &Connection, owner: &str) -> rusqlite::Result<u64> {
         .map(Option::unwrap_or_default)
 }
 
+/// Adds in Rust, checked: SQLite's own `+` turns an overflowing integer into a float.
 fn add(db: &Connection, owner: &str, batch: &UsageBatch) -> rusqlite::Result<()> {
+    let calls = crate::checked_count(calls(db, owner, batch.period_start.0)?, batch.calls, "usage calls")?;
     db.execute(
         "INSERT INTO usage_totals (owner, period_start, calls) VALUES (?1, ?2, ?3)
-         ON CONFLICT (owner, period_start) DO UPDATE SET calls = calls + excluded.calls",
-        params![owner, batch.period_start.0, batch.calls],
+         ON CONFLICT (owner, period_start) DO UPDATE SET calls = excluded.calls",
+        params![owner, batch.period_start.0, calls],
     )?;
+    let credits = crate::checked_count(credits(db, owner)?, batch.credits, "credits spent")?;
     db.execute(
         "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
-         ON CONFLICT (owner) DO UPDATE SET credits = credits + excluded.credits",
-        params![owner, batch.credits],
+         ON CONFLICT (owner) DO UPDATE SET credits = excluded.credits",
+        params![owner, credits],
     )
     .map(drop)
 }
@@ -77,7 +80,7 @@ impl Usage for Sqlite {
             let before = calls(db, &account, batch.period_start.0)?;
             add(db, &account, &batch)?;
             add(db, &key_owner(&batch.key_id), &batch)?;
-            let totals = BatchTotals { before, after: before + batch.calls };
+            let totals = BatchTotals { before, after: crate::checked_count(before, batch.calls, "usage calls")? };
             db.execute(
                 "INSERT INTO usage_batches (id, before_calls, after_calls) VALUES (?1, ?2, ?3)",
                 params![batch.id, totals.before, totals.after],

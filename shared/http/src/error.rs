@@ -25,6 +25,12 @@ pub enum ApiError {
     InvalidPayload(String),
     #[error("the payload is larger than 1 MiB")]
     PayloadTooLarge,
+    /// The body stopped arriving before it was complete.
+    #[error("the request body stalled before it was complete")]
+    BodyTimeout,
+    /// The body could not be read whole: the client went away or sent it malformed.
+    #[error("the request body was cut short or malformed")]
+    IncompleteBody,
     #[error("{field} {reason}")]
     InvalidRequest { field: &'static str, reason: String },
     #[error("a valid bearer token is required")]
@@ -67,6 +73,8 @@ impl ApiError {
             ApiError::Signature(error) => (StatusCode::BAD_REQUEST, error.code()),
             ApiError::InvalidPayload(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),

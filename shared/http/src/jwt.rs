@@ -1,21 +1,36 @@
-//! HS256 JSON Web Tokens: users carry `sub` = their account id; operators `role: "admin"`.
+//! JSON Web Tokens, checked by `jsonwebtoken`: users carry `sub` = their account id;
+//! operators carry the admin role in the claim `JWT_ROLE_CLAIM` names (`role` by default;
+//! a list such as `cognito:groups` works too).
 //!
-//! Only HS256 is accepted (no `alg` negotiation, so no `none` and no key confusion),
-//! and every token must expire.
+//! Two modes, never both: HS256 with `JWT_SECRET` (at least 32 bytes), or the RS256/ES256
+//! keys of an OIDC issuer at `JWT_JWKS_URL` (Cognito, Auth0, Clerk), fetched at start and
+//! again for an unknown `kid`, at most once a minute. `iss` and `aud` are enforced when
+//! `JWT_ISSUER` and `JWT_AUDIENCE` are set; `exp` is required and `nbf` honoured, with 60 s
+//! of leeway; a `crit` header tollgate does not understand is refused.
 
 use crate::error::ApiError;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use thiserror::Error;
 use tollgate_core::time::Timestamp;
 
-type HmacSha256 = Hmac<Sha256>;
+/// Clocks drift between the issuer and us.
+pub const LEEWAY_SECONDS: i64 = 60;
+/// HS256 keys shorter than the hash are guessable offline (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+/// An unknown `kid` fetches the key set again at most this often, so forged `kid`s cannot
+/// make us hammer the issuer.
+const REFETCH_EVERY: Duration = Duration::from_secs(60);
+const DEFAULT_ROLE_CLAIM: &str = "role";
+const ADMIN_ROLE: &str = "admin";
 
-/// Tokens a few seconds past `exp` still pass: clocks drift.
-const LEEWAY_SECONDS: i64 = 30;
-
+/// What `tollgate token` and the tests mint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -24,15 +39,134 @@ pub struct Claims {
     pub exp: i64,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
+/// Who a verified token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub sub: String,
+    pub admin: bool,
 }
 
-/// The JWT secret (`JWT_SECRET`). Its `Debug` never shows the value.
+/// Why the JWT settings cannot start a function; each names its variable.
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("JWT_SECRET is not set (or JWT_JWKS_URL, for an OIDC issuer's keys)")]
+    Missing,
+    #[error("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecret,
+    #[error("set JWT_SECRET or JWT_JWKS_URL, not both: with a key set, HS256 tokens are refused")]
+    BothModes,
+    #[error("JWT_JWKS_URL: {0}")]
+    Jwks(String),
+}
+
+/// The JWT settings, read once at start.
 #[derive(Clone)]
+pub struct Settings {
+    secret: Option<SecretString>,
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    role_claim: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("jwt::Settings")
+            .field("jwks_url", &self.jwks_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("role_claim", &self.role_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// `JWT_SECRET` or `JWT_JWKS_URL`, and `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_ROLE_CLAIM`.
+    pub fn read(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let set = |name: &str| env(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let settings = Self {
+            secret: set("JWT_SECRET").map(SecretString::from),
+            jwks_url: set("JWT_JWKS_URL"),
+            issuer: set("JWT_ISSUER"),
+            audience: set("JWT_AUDIENCE"),
+            role_claim: set("JWT_ROLE_CLAIM").unwrap_or_else(|| DEFAULT_ROLE_CLAIM.to_owned()),
+        };
+        match (&settings.secret, &settings.jwks_url) {
+            (None, None) => Err(SettingsError::Missing),
+            (Some(_), Some(_)) => Err(SettingsError::BothModes),
+            (Some(secret), None) if secret.expose_secret().len() < MIN_SECRET_BYTES => Err(SettingsError::ShortSecret),
+            _ => Ok(settings),
+        }
+    }
+
+    /// HS256 with `secret`, nothing else set: for the tests and the sample events.
+    pub fn hs256(secret: &str) -> Result<Self, SettingsError> {
+        Self::read(|name| (name == "JWT_SECRET").then(|| secret.to_owned()))
+    }
+
+    /// A token for `claims`, with `iss` and `aud` when they are set and the role under
+    /// the role claim; `None` in JWKS mode, where only the issuer holds a signing key.
+    pub fn mint(&self, claims: &Claims) -> Option<String> {
+        let secret = self.secret.as_ref()?;
+        let mut body = Map::new();
+        body.insert("sub".into(), claims.sub.clone().into());
+        body.insert("exp".into(), claims.exp.into());
+        if let Some(role) = &claims.role {
+            body.insert(self.role_claim.clone(), role.clone().into());
+        }
+        if let Some(issuer) = &self.issuer {
+            body.insert("iss".into(), issuer.clone().into());
+        }
+        if let Some(audience) = &self.audience {
+            body.insert("aud".into(), audience.clone().into());
+        }
+        let key = EncodingKey::from_secret(secret.expose_secret().as_bytes()).ok()?;
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &body, &key).ok()
+    }
+
+    fn validations(&self, algorithms: &[Algorithm]) -> Vec<(Algorithm, Validation)> {
+        algorithms.iter().map(|&alg| (alg, self.validation(alg))).collect()
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `exp` and `nbf` are checked against the app's clock below, which tests can set.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = self.audience.is_some();
+        if let Some(audience) = &self.audience {
+            validation.set_audience(&[audience]);
+            validation.required_spec_claims.insert("aud".into());
+        }
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        validation
+    }
+}
+
+/// The keys tokens are checked with.
+enum Keys {
+    Secret(DecodingKey),
+    Jwks { url: String, client: reqwest::Client, set: RwLock<KeySet> },
+}
+
+#[derive(Default)]
+struct KeySet {
+    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    /// When an unknown `kid` last made us fetch again; `None` until one does.
+    refetched_at: Option<Instant>,
+}
+
+/// Checks bearer tokens. Built once at start.
 pub struct Verifier {
-    secret: Vec<u8>,
+    settings: Settings,
+    keys: Keys,
+    /// One per accepted algorithm: `jsonwebtoken` refuses a validation that names
+    /// algorithms of another family than the key's.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -42,103 +176,297 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    pub fn new(secret: &str) -> Self {
-        Self { secret: secret.as_bytes().to_vec() }
+    /// The verifier for `settings`; in JWKS mode the key set is fetched now, so a wrong
+    /// URL fails the cold start instead of every request.
+    pub async fn new(settings: Settings) -> Result<Self, SettingsError> {
+        match (&settings.secret, &settings.jwks_url) {
+            (Some(secret), _) => {
+                let key = DecodingKey::from_secret(secret.expose_secret().as_bytes())
+                    .map_err(|e| SettingsError::Jwks(e.to_string()))?;
+                let validations = settings.validations(&[Algorithm::HS256]);
+                Ok(Self { settings, keys: Keys::Secret(key), validations })
+            }
+            (None, Some(url)) => {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| SettingsError::Jwks(e.to_string()))?;
+                let set = fetch(&client, url).await.map_err(SettingsError::Jwks)?;
+                let validations = settings.validations(&[Algorithm::RS256, Algorithm::ES256]);
+                let keys = Keys::Jwks { url: url.clone(), client, set: RwLock::new(set) };
+                Ok(Self { settings, keys, validations })
+            }
+            (None, None) => Err(SettingsError::Missing),
+        }
     }
 
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
+    /// The settings it was built from (to mint tokens with the same `iss` and `aud`).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
-    /// Signs `claims`: for `tollgate token` and the tests.
-    pub fn sign(&self, claims: &Claims) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
-        let signing_input = format!("{header}.{payload}");
-        let mut mac = self.mac();
-        mac.update(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-    }
-
-    pub fn verify(&self, token: &str, now: Timestamp) -> Option<Claims> {
-        let mut parts = token.split('.');
-        let (header_part, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
+    /// The identity in `token` at `now`, or `None` for any token that does not verify.
+    pub async fn verify(&self, token: &str, now: Timestamp) -> Option<Identity> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = match &self.keys {
+            Keys::Secret(key) => key.clone(),
+            Keys::Jwks { url, client, set } => {
+                let kid = header.kid.as_deref()?;
+                match lookup(set, kid, header.alg) {
+                    Some(key) => key,
+                    None => {
+                        refetch(set, client, url).await;
+                        lookup(set, kid, header.alg)?
+                    }
+                }
+            }
+        };
+        // An algorithm this mode does not accept (HS256 with a key set, `none`, …) has no validation.
+        let (_, validation) = self.validations.iter().find(|(alg, _)| *alg == header.alg)?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, validation)
+            .inspect_err(|error| tracing::debug!(%error, "a bearer token was refused"))
+            .ok()?;
+        let claims = data.claims;
+        if !in_time(&claims, now) {
             return None;
         }
-        let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_part).ok()?).ok()?;
-        if header.alg != "HS256" {
-            return None;
-        }
-        let mut mac = self.mac();
-        mac.update(header_part.as_bytes());
-        mac.update(b".");
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        (claims.exp + LEEWAY_SECONDS >= now.0).then_some(claims)
+        let sub = claims.get("sub").and_then(Value::as_str)?.to_owned();
+        let admin = match claims.get(&self.settings.role_claim) {
+            Some(Value::String(role)) => role == ADMIN_ROLE,
+            Some(Value::Array(roles)) => roles.iter().any(|role| role.as_str() == Some(ADMIN_ROLE)),
+            _ => false,
+        };
+        Some(Identity { sub, admin })
     }
 
-    /// The claims of the `Authorization: Bearer` token, or 401.
-    pub fn bearer(&self, headers: &http::HeaderMap, now: Timestamp) -> Result<Claims, ApiError> {
-        headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .and_then(|token| self.verify(token.trim(), now))
-            .ok_or(ApiError::Unauthorized)
+    /// The identity of the `Authorization: Bearer` token (scheme in any case), or 401.
+    pub async fn bearer(&self, headers: &http::HeaderMap, now: Timestamp) -> Result<Identity, ApiError> {
+        let header = headers.get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let token = header.and_then(tollgate_core::api_key::bearer).ok_or(ApiError::Unauthorized)?;
+        self.verify(token, now).await.ok_or(ApiError::Unauthorized)
     }
+}
+
+/// `exp` (required, a whole number) not passed and `nbf` (if any) reached, with leeway.
+/// Compared without arithmetic on the token's numbers, so `exp = i64::MAX` is just late.
+fn in_time(claims: &Map<String, Value>, now: Timestamp) -> bool {
+    let seconds = |name: &str| claims.get(name).map(|value| value.as_i64());
+    let expired = match seconds("exp") {
+        Some(Some(exp)) => exp < now.plus_seconds(-LEEWAY_SECONDS).0,
+        _ => true,
+    };
+    let early = match seconds("nbf") {
+        None => false,
+        Some(Some(nbf)) => nbf > now.plus_seconds(LEEWAY_SECONDS).0,
+        Some(None) => true,
+    };
+    !expired && !early
+}
+
+fn lookup(set: &RwLock<KeySet>, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
+    let set = set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    set.by_kid.get(kid).filter(|(key_alg, _)| *key_alg == alg).map(|(_, key)| key.clone())
+}
+
+async fn refetch(set: &RwLock<KeySet>, client: &reqwest::Client, url: &str) {
+    {
+        let mut set = set.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if set.refetched_at.is_some_and(|at| at.elapsed() < REFETCH_EVERY) {
+            return;
+        }
+        // Claimed before the fetch, so concurrent unknown `kid`s make one request.
+        set.refetched_at = Some(Instant::now());
+    }
+    match fetch(client, url).await {
+        Ok(fresh) => set.write().unwrap_or_else(std::sync::PoisonError::into_inner).by_kid = fresh.by_kid,
+        Err(error) => tracing::warn!(%error, "the JWT key set could not be fetched again"),
+    }
+}
+
+/// The RS256 and ES256 signing keys of the set at `url`, by `kid`.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<KeySet, String> {
+    let response = client.get(url).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
+    let response = response.error_for_status().map_err(|e| format!("fetching {url}: {e}"))?;
+    let set: JwkSet = response.json().await.map_err(|e| format!("{url} is not a JWK set: {e}"))?;
+    let mut by_kid = HashMap::new();
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        let alg = match &jwk.algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+            _ => continue,
+        };
+        if let Ok(key) = DecodingKey::from_jwk(jwk) {
+            by_kid.insert(kid, (alg, key));
+        }
+    }
+    if by_kid.is_empty() {
+        return Err(format!("{url} holds no RS256 or ES256 key with a kid"));
+    }
+    Ok(KeySet { by_kid, refetched_at: None })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
 
     const NOW: Timestamp = Timestamp(1_700_000_000);
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    async fn verifier(env: &[(&str, &str)]) -> Verifier {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Verifier::new(Settings::read(|name| env.get(name).cloned()).unwrap()).await.unwrap()
+    }
+
+    /// A token signed by hand, so the test controls every byte of header and payload.
+    fn hand_signed(header: &str, payload: &str, secret: &str) -> String {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
 
     fn claims(exp: i64) -> Claims {
         Claims { sub: "ops".into(), role: Some("admin".into()), exp }
     }
 
-    #[test]
-    fn a_signed_token_verifies_until_it_expires() {
-        let verifier = Verifier::new("secret");
-        let token = verifier.sign(&claims(NOW.0 + 60));
-        assert_eq!(verifier.verify(&token, NOW), Some(claims(NOW.0 + 60)));
-        assert_eq!(verifier.verify(&token, Timestamp(NOW.0 + 60 + LEEWAY_SECONDS + 1)), None);
+    #[tokio::test]
+    async fn a_minted_token_verifies_until_it_expires_with_leeway() {
+        let verifier = verifier(&[("JWT_SECRET", SECRET)]).await;
+        let token = verifier.settings().mint(&claims(NOW.0 + 60)).unwrap();
+        let admin = Some(Identity { sub: "ops".into(), admin: true });
+        assert_eq!(verifier.verify(&token, NOW).await, admin);
+        assert_eq!(verifier.verify(&token, Timestamp(NOW.0 + 60 + LEEWAY_SECONDS)).await, admin);
+        assert_eq!(verifier.verify(&token, Timestamp(NOW.0 + 60 + LEEWAY_SECONDS + 1)).await, None);
     }
 
     #[test]
-    fn a_known_token_from_another_implementation_verifies() {
-        // Made by hand with Python's hmac and base64 modules, key "secret".
-        let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4iLCJleHAiOjQxMDI0NDQ4MDB9.jOPI1I12Foe_ooKd2eR5Y2gsm1UIr4JOtLd6pe5cxHA";
-        let claims = Verifier::new("secret").verify(token, NOW).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.role.as_deref()), ("ops", Some("admin")));
+    fn a_short_secret_or_no_mode_or_both_modes_refuse_to_start() {
+        let read = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            Settings::read(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        assert!(matches!(read(&[("JWT_SECRET", "short")]), Err(SettingsError::ShortSecret)));
+        assert!(read(&[("JWT_SECRET", "short")]).unwrap_err().to_string().contains("JWT_SECRET"));
+        assert!(matches!(read(&[]), Err(SettingsError::Missing)));
+        assert!(matches!(
+            read(&[("JWT_SECRET", SECRET), ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks")]),
+            Err(SettingsError::BothModes)
+        ));
+        assert!(!format!("{:?}", read(&[("JWT_SECRET", SECRET)]).unwrap()).contains(SECRET));
     }
 
-    #[test]
-    fn tampering_another_key_or_another_algorithm_fails() {
-        let verifier = Verifier::new("secret");
-        let token = verifier.sign(&claims(NOW.0 + 60));
-        assert_eq!(Verifier::new("other").verify(&token, NOW), None);
-        let (head, rest) = token.split_once('.').unwrap();
-        let (_, signature) = rest.split_once('.').unwrap();
-        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"ops","role":"admin","exp":9999999999}"#);
-        assert_eq!(verifier.verify(&format!("{head}.{forged}.{signature}"), NOW), None);
-        let none_alg = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
-        assert_eq!(verifier.verify(&format!("{none_alg}.{forged}."), NOW), None);
-        assert_eq!(verifier.verify("not.a.jwt.at-all", NOW), None);
+    #[tokio::test]
+    async fn issuer_and_audience_are_enforced_when_set() {
+        let strict =
+            verifier(&[("JWT_SECRET", SECRET), ("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "tollgate")])
+                .await;
+        let minted = strict.settings().mint(&claims(NOW.0 + 60)).unwrap();
+        assert!(strict.verify(&minted, NOW).await.is_some(), "tollgate token mints iss and aud");
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        for payload in [
+            r#"{"sub":"ops","exp":1700000060}"#,
+            r#"{"sub":"ops","exp":1700000060,"iss":"https://evil.example","aud":"tollgate"}"#,
+            r#"{"sub":"ops","exp":1700000060,"iss":"https://id.example","aud":"other"}"#,
+            r#"{"sub":"ops","exp":1700000060,"iss":"https://id.example"}"#,
+        ] {
+            assert_eq!(strict.verify(&hand_signed(header, payload, SECRET), NOW).await, None, "{payload}");
+        }
+        let lax = verifier(&[("JWT_SECRET", SECRET)]).await;
+        assert!(
+            lax.verify(&hand_signed(header, r#"{"sub":"u","exp":1700000060,"iss":"x"}"#, SECRET), NOW).await.is_some()
+        );
     }
 
-    #[test]
-    fn a_token_without_exp_is_refused() {
-        let verifier = Verifier::new("secret");
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"ops","role":"admin"}"#);
-        let input = format!("{header}.{payload}");
-        let mut mac = verifier.mac();
-        mac.update(input.as_bytes());
-        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
-        assert_eq!(verifier.verify(&token, NOW), None);
+    #[tokio::test]
+    async fn exp_is_required_nbf_is_honoured_and_huge_numbers_never_panic() {
+        let verifier = verifier(&[("JWT_SECRET", SECRET)]).await;
+        let header = r#"{"alg":"HS256"}"#;
+        let verify = |payload: &str| {
+            let token = hand_signed(header, payload, SECRET);
+            let verifier = &verifier;
+            async move { verifier.verify(&token, NOW).await }
+        };
+        assert_eq!(verify(r#"{"sub":"u"}"#).await, None, "no exp");
+        assert_eq!(verify(r#"{"sub":"u","exp":"soon"}"#).await, None);
+        assert_eq!(verify(r#"{"sub":"u","exp":1e30}"#).await, None);
+        assert!(verify(r#"{"sub":"u","exp":9223372036854775807}"#).await.is_some(), "far future, no overflow");
+        assert_eq!(verify(r#"{"sub":"u","exp":-9223372036854775808}"#).await, None);
+        assert_eq!(verify(r#"{"sub":"u","exp":1700009999,"nbf":1700000060}"#).await.map(|i| i.sub), Some("u".into()));
+        assert_eq!(verify(r#"{"sub":"u","exp":1700009999,"nbf":1700000061}"#).await, None, "past the leeway");
+        assert_eq!(verify(r#"{"sub":"u","exp":1700009999,"nbf":1700000100}"#).await, None, "not yet");
+        assert_eq!(verify(r#"{"sub":"u","exp":1700009999,"nbf":9223372036854775807}"#).await, None);
+    }
+
+    #[tokio::test]
+    async fn unknown_crit_none_alg_tampering_and_other_keys_are_refused() {
+        let verifier = verifier(&[("JWT_SECRET", SECRET)]).await;
+        let payload = r#"{"sub":"ops","role":"admin","exp":1700000060}"#;
+        let crit = hand_signed(r#"{"alg":"HS256","crit":["exp-ext"],"exp-ext":1}"#, payload, SECRET);
+        assert_eq!(verifier.verify(&crit, NOW).await, None);
+        let empty_crit = hand_signed(r#"{"alg":"HS256","crit":[]}"#, payload, SECRET);
+        assert_eq!(verifier.verify(&empty_crit, NOW).await, None);
+        let other_key = hand_signed(r#"{"alg":"HS256"}"#, payload, "another secret of thirty-two bytes!");
+        assert_eq!(verifier.verify(&other_key, NOW).await, None);
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode(payload));
+        assert_eq!(verifier.verify(&none, NOW).await, None);
+        let good = hand_signed(r#"{"alg":"HS256"}"#, payload, SECRET);
+        let (head, rest) = good.split_once('.').unwrap();
+        let signature = rest.split_once('.').unwrap().1;
+        let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"root","role":"admin","exp":1700000060}"#);
+        assert_eq!(verifier.verify(&format!("{head}.{forged}.{signature}"), NOW).await, None);
+        for junk in ["", ".", "..", "a.b.c", "not a jwt", "a.b.c.d"] {
+            assert_eq!(verifier.verify(junk, NOW).await, None, "{junk}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_role_claim_is_configurable_and_may_be_a_list() {
+        let cognito = verifier(&[("JWT_SECRET", SECRET), ("JWT_ROLE_CLAIM", "cognito:groups")]).await;
+        let header = r#"{"alg":"HS256"}"#;
+        let groups = hand_signed(header, r#"{"sub":"u","exp":1700000060,"cognito:groups":["staff","admin"]}"#, SECRET);
+        assert_eq!(cognito.verify(&groups, NOW).await.map(|i| i.admin), Some(true));
+        let plain_role = hand_signed(header, r#"{"sub":"u","exp":1700000060,"role":"admin"}"#, SECRET);
+        assert_eq!(cognito.verify(&plain_role, NOW).await.map(|i| i.admin), Some(false));
+        let minted = cognito.settings().mint(&claims(NOW.0 + 60)).unwrap();
+        assert_eq!(cognito.verify(&minted, NOW).await.map(|i| i.admin), Some(true));
+    }
+
+    #[tokio::test]
+    async fn the_bearer_scheme_is_matched_in_any_case() {
+        let verifier = verifier(&[("JWT_SECRET", SECRET)]).await;
+        let token = verifier.settings().mint(&claims(NOW.0 + 60)).unwrap();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::AUTHORIZATION, format!("{scheme} {token}").parse().unwrap());
+            assert!(verifier.bearer(&headers, NOW).await.is_ok(), "{scheme}");
+        }
+        let mut basic = http::HeaderMap::new();
+        basic.insert(http::header::AUTHORIZATION, format!("Basic {token}").parse().unwrap());
+        assert!(verifier.bearer(&basic, NOW).await.is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn any_token_text_verifies_or_is_refused_without_panicking(
+            token in "\\PC{0,120}",
+            header in "\\PC{0,60}",
+            payload in "\\PC{0,80}",
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                let verifier = verifier(&[("JWT_SECRET", SECRET)]).await;
+                proptest::prop_assert_eq!(verifier.verify(&token, NOW).await, None);
+                // Well-formed base64 parts around arbitrary JSON-ish text, signed with the right key.
+                let signed = hand_signed(&header, &payload, SECRET);
+                let _ = verifier.verify(&signed, NOW).await;
+                Ok(())
+            })?;
+        }
     }
 }

@@ -100,6 +100,9 @@ pub(crate) async fn internal<S: ApiKeys + Accounts + Usage + Purchases + Queue>(
             if upload.batches.len() > MAX_BATCHES {
                 return Err(ApiError::invalid("batches", &format!("at most {MAX_BATCHES} per request")));
             }
+            if let Some(reason) = upload.batches.iter().find_map(|batch| batch.check().err()) {
+                return Err(ApiError::invalid("batches", reason));
+            }
             Ok(ok_json(&json!({ "accepted": app.accept_usage(&upload.batches).await? })))
         }
         (_, Some(_)) => Err(ApiError::MethodNotAllowed),

@@ -17,6 +17,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tollgate_app::App;
 use tollgate_app::checkout::Checkout;
+use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::accounts::Accounts;
@@ -31,7 +32,6 @@ use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::usage::Usage;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::ids::{AccountId, WorkflowId};
-use tollgate_core::signature::Verifier;
 
 /// Stripe's payloads stay far below this; anything larger is not from Stripe.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -46,7 +46,7 @@ const METRICS_DAYS: u32 = 30;
 /// callbacks and the workflow admin routes. Each Lambda function holds only its own.
 pub struct Api<S> {
     app: Arc<App<S>>,
-    webhooks: Option<Verifier>,
+    webhooks: Option<Webhooks>,
     jwt: Option<jwt::Verifier>,
     orchestrator: Option<Arc<Orchestrator<S>>>,
     checkout: Option<Arc<Checkout<S>>>,
@@ -68,7 +68,7 @@ where
         + ApiKeys
         + Usage,
 {
-    pub fn new(app: Arc<App<S>>, webhooks: Option<Verifier>, jwt: Option<jwt::Verifier>) -> Self {
+    pub fn new(app: Arc<App<S>>, webhooks: Option<Webhooks>, jwt: Option<jwt::Verifier>) -> Self {
         Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None }
     }
 
@@ -105,14 +105,14 @@ where
         let method = request.method();
         match (method, segments.as_slice()) {
             (&Method::GET, ["health"]) => Ok(ok_json(&json!({"status": "ok"}))),
-            (&Method::POST, ["webhooks", "stripe"]) if let Some(verifier) = &self.webhooks => {
-                self.stripe_webhook(verifier, request).await
+            (&Method::POST, ["webhooks", "stripe"]) if let Some(webhooks) = &self.webhooks => {
+                self.stripe_webhook(webhooks, request).await
             }
             (&Method::POST, ["webhooks", "workflows", run_id]) if let Some(orchestrator) = &self.orchestrator => {
                 // In the callback URL as given; a workflow tool that moves it to a bearer header works too.
                 let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                 let token = query_param(request, "token")
-                    .or_else(|| bearer.and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned));
+                    .or_else(|| bearer.and_then(tollgate_core::api_key::bearer).map(str::to_owned));
                 let answer = orchestrator.callback(run_id, token.as_deref(), request.body()).await?;
                 Ok(ok_json(&answer))
             }
@@ -120,61 +120,61 @@ where
                 if self.jwt.is_some()
                     && let Some(checkout) = &self.checkout =>
             {
-                let account = self.user(request)?;
+                let account = self.user(request).await?;
                 Ok(ok_json(&checkout.checkout(&account, request.body()).await?))
             }
             (&Method::POST, ["api", "portal"])
                 if self.jwt.is_some()
                     && let Some(checkout) = &self.checkout =>
             {
-                let account = self.user(request)?;
+                let account = self.user(request).await?;
                 Ok(ok_json(&json!({ "url": checkout.portal(&account).await? })))
             }
             (&Method::GET, ["api", "me", "purchases"]) if self.jwt.is_some() => {
-                let account = self.user(request)?;
+                let account = self.user(request).await?;
                 Ok(ok_json(&json!({ "purchases": self.app.purchases(&account).await? })))
             }
             (&Method::GET, ["api", "me", "entitlements"]) if self.jwt.is_some() => {
-                let account = self.user(request)?;
+                let account = self.user(request).await?;
                 Ok(ok_json(&self.app.entitlements(&account).await?))
             }
             (_, ["api", "keys", ..] | ["api", "me"])
                 if self.jwt.is_some()
                     && let Some(edge) = &self.edge =>
             {
-                let account = self.user(request)?;
+                let account = self.user(request).await?;
                 keys::owner(&self.app, edge, &account, method, &segments[1..], request.body()).await
             }
             (_, ["internal", ..]) if let Some(edge) = &self.edge => keys::internal(&self.app, edge, request).await,
             (&Method::GET, ["admin", "events"]) if self.jwt.is_some() => {
-                self.admin(request)?;
+                self.admin(request).await?;
                 let events = self.app.recent_events(limit(request)?).await?;
                 Ok(ok_json(&json!({ "events": events })))
             }
             (&Method::GET, ["admin", "alerts"]) if self.jwt.is_some() => {
-                self.admin(request)?;
+                self.admin(request).await?;
                 let alerts = self.app.store.alerts(limit(request)?).await?;
                 Ok(ok_json(&json!({ "alerts": alerts })))
             }
             (&Method::GET, ["admin", "metrics"]) if self.jwt.is_some() => {
-                self.admin(request)?;
+                self.admin(request).await?;
                 Ok(ok_json(&self.app.metrics(METRICS_DAYS).await?))
             }
             (_, ["admin", "workflows", ..])
                 if self.jwt.is_some()
                     && let Some(orchestrator) = &self.orchestrator =>
             {
-                self.admin(request)?;
+                self.admin(request).await?;
                 workflow_admin(orchestrator, method, &segments[2..], request.body()).await
             }
             (&Method::GET, ["admin", "accounts", account]) if self.jwt.is_some() => {
-                self.admin(request)?;
+                self.admin(request).await?;
                 let account = AccountId::parse(account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
                 let view = self.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
                 Ok(ok_json(&view))
             }
             (&Method::GET, ["admin", "ledger"]) if self.jwt.is_some() => {
-                self.admin(request)?;
+                self.admin(request).await?;
                 let account =
                     query_param(request, "account").ok_or_else(|| ApiError::invalid("account", "is required"))?;
                 let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
@@ -187,12 +187,12 @@ where
         }
     }
 
-    async fn stripe_webhook(&self, verifier: &Verifier, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    async fn stripe_webhook(&self, webhooks: &Webhooks, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         if request.body().len() > MAX_WEBHOOK_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
         let signature = request.headers().get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
-        let ingested = self.app.ingest_stripe(verifier, signature, request.body()).await?;
+        let ingested = self.app.ingest_stripe(webhooks, signature, request.body()).await?;
         Ok(ok_json(&json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
     }
 
@@ -215,19 +215,16 @@ where
     }
 
     /// The signed-in account: the JWT's `sub`.
-    fn user(&self, request: &Request<Bytes>) -> Result<AccountId, ApiError> {
+    async fn user(&self, request: &Request<Bytes>) -> Result<AccountId, ApiError> {
         let jwt = self.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
-        let claims = jwt.bearer(request.headers(), self.app.clock.now())?;
-        AccountId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized)
+        let identity = jwt.bearer(request.headers(), self.app.clock.now()).await?;
+        AccountId::parse_user(&identity.sub).map_err(|_| ApiError::Unauthorized)
     }
 
-    fn admin(&self, request: &Request<Bytes>) -> Result<(), ApiError> {
+    async fn admin(&self, request: &Request<Bytes>) -> Result<(), ApiError> {
         let jwt = self.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
-        let claims = jwt.bearer(request.headers(), self.app.clock.now())?;
-        match claims.role.as_deref() {
-            Some("admin") => Ok(()),
-            _ => Err(ApiError::Forbidden),
-        }
+        let identity = jwt.bearer(request.headers(), self.app.clock.now()).await?;
+        if identity.admin { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }
 

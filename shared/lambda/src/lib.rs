@@ -11,6 +11,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tollgate_app::checkout::{Checkout, CheckoutSettings, SettingError as CheckoutSettingError};
 use tollgate_app::fulfillment::Fulfiller;
+use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
 use tollgate_app::ports::queue::{Delivery, QueueName};
@@ -37,6 +38,10 @@ pub enum StartError {
     HttpClient(String),
     #[error(transparent)]
     Checkout(#[from] CheckoutSettingError),
+    #[error(transparent)]
+    Jwt(#[from] jwt::SettingsError),
+    #[error("{0}")]
+    StripeMode(&'static str),
 }
 
 impl std::fmt::Debug for StartError {
@@ -45,15 +50,21 @@ impl std::fmt::Debug for StartError {
     }
 }
 
-/// The webhook verifier from `STRIPE_WEBHOOK_SECRET` (and the tolerance).
-pub fn webhook_verifier() -> Result<Verifier, StartError> {
+/// The Stripe endpoint from `STRIPE_WEBHOOK_SECRET` (and the tolerance), in the mode
+/// `STRIPE_LIVEMODE` or `STRIPE_SECRET_KEY` says (test mode by default).
+pub fn webhooks() -> Result<Webhooks, StartError> {
     let (secrets, tolerance) = tollgate_aws::config::webhook_secrets()?;
-    Ok(Verifier::new(secrets, tolerance))
+    let livemode = tollgate_core::stripe::stack_livemode(
+        tollgate_aws::config::optional("STRIPE_SECRET_KEY").as_deref(),
+        tollgate_aws::config::optional("STRIPE_LIVEMODE").as_deref(),
+    )
+    .map_err(StartError::StripeMode)?;
+    Ok(Webhooks { verifier: Verifier::new(secrets, tolerance), livemode })
 }
 
-/// The JWT verifier from `JWT_SECRET`.
-pub fn jwt_verifier() -> Result<jwt::Verifier, StartError> {
-    Ok(jwt::Verifier::new(&tollgate_aws::config::required("JWT_SECRET")?))
+/// The JWT verifier from `JWT_SECRET` or `JWT_JWKS_URL` (whose keys are fetched now).
+pub async fn jwt_verifier() -> Result<jwt::Verifier, StartError> {
+    Ok(jwt::Verifier::new(jwt::Settings::read(|name| std::env::var(name).ok())?).await?)
 }
 
 /// The app on DynamoDB and SQS, configured from the environment. Called once per cold start.
