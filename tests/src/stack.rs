@@ -164,18 +164,9 @@ impl TestStack {
         assert_eq!(response.status(), StatusCode::OK, "{account} signs in");
     }
 
-    /// Sends `request` as raw bytes (no client normalizes its path or headers) and returns
-    /// the status code and the whole answer; `None` when the stack answered nothing.
+    /// Sends `request` to the stack as raw bytes; see [`raw_request`].
     pub async fn raw(&self, request: &[u8]) -> Option<(u16, String)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let address = self.base_url.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(address).await.expect("the stack listens");
-        stream.write_all(request).await.ok()?;
-        let mut answer = Vec::new();
-        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await.ok()?.ok()?;
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let status = answer.split_whitespace().nth(1)?.parse().ok()?;
-        Some((status, answer))
+        raw_request(&self.base_url, request).await
     }
 
     pub fn admin_token(&self) -> String {
@@ -244,6 +235,21 @@ impl Drop for TestStack {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `request` to the server at `base_url` as raw bytes (no client normalizes its path
+/// or headers) and returns the status code and the whole answer; `None` when it answered
+/// nothing within 30 s.
+pub async fn raw_request(base_url: &str, request: &[u8]) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("the server listens");
+    stream.write_all(request).await.ok()?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await.ok()?.ok()?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, answer))
 }
 
 /// A JWT signed with the stack's secret, valid for an hour.

@@ -2,31 +2,12 @@
 //! gateway headers, forged keys, referral codes that name nobody or close a loop, events of
 //! the other Stripe mode, and clients that never finish their request.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
 use tollgate_tests::stripe::{checkout_session, event};
-
-/// What the API behind the gateway received: each call's path and headers.
-type Seen = Arc<Mutex<Vec<(String, HeaderMap)>>>;
-
-async fn record(State(seen): State<Seen>, uri: Uri, headers: HeaderMap) -> &'static str {
-    seen.lock().unwrap().push((uri.path().to_owned(), headers));
-    "upstream"
-}
-
-async fn upstream() -> (String, Seen) {
-    let seen = Seen::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = axum::Router::new().fallback(record).with_state(Arc::clone(&seen));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (url, seen)
-}
 
 async fn new_key(stack: &TestStack, account: &str) -> String {
     let response = stack.http.post(stack.url("/api/keys")).bearer_auth(token(account, None)).send().await.unwrap();
@@ -36,8 +17,8 @@ async fn new_key(stack: &TestStack, account: &str) -> String {
 
 #[tokio::test]
 async fn the_gateway_forwards_only_the_path_it_authorized_and_only_its_own_account_header() {
-    let (upstream_url, seen) = upstream().await;
-    let stack = TestStack::start_with(&[("UPSTREAM_URL", &upstream_url)]).await;
+    let upstream = Recorder::start().await;
+    let stack = TestStack::start_with(&[("UPSTREAM_URL", &upstream.url)]).await;
     let key = new_key(&stack, "user_mallory").await;
 
     for path in [
@@ -54,7 +35,7 @@ async fn the_gateway_forwards_only_the_path_it_authorized_and_only_its_own_accou
         assert_eq!(status, 400, "{path}: {answer}");
         assert!(answer.contains("\"invalid_path\""), "{path}: {answer}");
     }
-    assert!(seen.lock().unwrap().is_empty(), "nothing reached the upstream");
+    assert!(upstream.seen().is_empty(), "nothing reached the upstream");
 
     let response = stack
         .http
@@ -70,9 +51,9 @@ async fn the_gateway_forwards_only_the_path_it_authorized_and_only_its_own_accou
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let seen = seen.lock().unwrap();
-    let (path, headers) = &seen[0];
-    assert_eq!(path, "/v1/images/generate");
+    let seen = upstream.seen();
+    let headers = &seen[0].headers;
+    assert_eq!(seen[0].target, "/v1/images/generate?size=small");
     assert_eq!(headers.get_all("x-tollgate-account").iter().collect::<Vec<_>>(), ["user_mallory"]);
     let own: Vec<_> =
         headers.keys().filter(|name| name.as_str().replace('_', "-").starts_with("x-tollgate-")).collect();

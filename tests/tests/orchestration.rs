@@ -190,6 +190,20 @@ async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "earnings");
+    // Earnings that would overflow a total, twice: refused each time, and nothing breaks.
+    for _ in 0..2 {
+        let huge = stack
+            .http
+            .post(&url)
+            .body(r#"{"workflowId":"silent","status":"completed","earnings":9223372036854775807}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(huge.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(huge.json::<Value>().await.unwrap()["error"]["field"], "earnings");
+    }
+    let (status, _) = stack.admin_get("/admin/metrics").await;
+    assert_eq!(status, StatusCode::OK, "storage still answers");
     let status = run_status(&stack, "silent").await;
     assert!(matches!(status.as_deref(), Some("queued" | "started")), "refused callbacks changed nothing: {status:?}");
     // The token may also come as a bearer header, for tools that keep URLs clean.

@@ -115,6 +115,27 @@ async fn long_runs_and_a_poor_day_are_alerted_once<S: Store>(store: S) {
     assert!(alerts[0].message.contains("$10.00"), "{}", alerts[0].message);
 }
 
+/// Yesterday's totals are unreadable (a counter holds text): the tick alerts once and still
+/// starts what is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_revenue_check_never_stops_a_tick() {
+    let path = tempfile::tempdir().unwrap().keep().join("revenue.sqlite3");
+    let store = Sqlite::open(&path, QueueSettings::default()).unwrap();
+    let due = register(&store, 0, 300).await;
+    let yesterday = Timestamp(due.0 - 86_400).utc_day();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("INSERT INTO counters (name, value) VALUES (?1, 'not a number')", [format!("starts:{yesterday}")])
+        .unwrap();
+    let report = at(&store, due).tick().await.expect("the tick goes on");
+    assert_eq!(report.started.len(), 1, "the due workflow started");
+    at(&store, Timestamp(due.0 + 60)).tick().await.unwrap();
+    let alerts = store.alerts(10).await.unwrap();
+    let failed: Vec<_> = alerts.iter().filter(|a| a.kind == AlertKind::RevenueCheckFailed).collect();
+    assert_eq!(failed.len(), 1, "alerted once: {alerts:?}");
+    assert_eq!(failed[0].subject, yesterday);
+}
+
 async fn sqlite() -> Sqlite {
     let dir = tempfile::tempdir().unwrap();
     // Kept for the life of the test process, like the conformance suite's databases.

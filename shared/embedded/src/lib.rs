@@ -314,3 +314,37 @@ fn write_in_groups(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_writer_survives_a_job_that_panics_and_its_caller_gets_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Sqlite::open(&dir.path().join("panic.sqlite3"), QueueSettings::default()).unwrap();
+        let panicked = store
+            .call(|db| {
+                db.execute("INSERT INTO counters (name, value) VALUES ('half-done', 1)", [])?;
+                let overflowing: i64 = std::hint::black_box(i64::MAX);
+                Ok(overflowing.checked_add(1).expect("a job that panics"))
+            })
+            .await;
+        assert!(matches!(panicked, Err(DbError::Sqlite(_))), "{panicked:?}");
+        let counted = store
+            .call(|db| {
+                db.execute("INSERT INTO counters (name, value) VALUES ('after', 1)", [])?;
+                db.query_row("SELECT COUNT(*) FROM counters", [], |row| row.get::<_, i64>(0))
+            })
+            .await
+            .unwrap();
+        assert_eq!(counted, 1, "the writer goes on, and the panicking job's write was rolled back");
+    }
+
+    #[test]
+    fn sums_that_would_overflow_are_errors_not_floats() {
+        assert_eq!(checked_sum(1, 2, "x").unwrap(), 3);
+        assert!(checked_sum(i64::MAX, 1, "x").is_err());
+        assert!(checked_count(u64::try_from(i64::MAX).unwrap(), 1, "x").is_err());
+    }
+}
