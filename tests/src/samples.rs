@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
+use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Runs};
+use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
 use tollgate_core::catalog::Catalog;
+use tollgate_core::cron::Schedule;
+use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
-use tollgate_core::workflow::Caps;
+use tollgate_core::workflow::{Caps, Run, WebhookUrl, Workflow, WorkflowSpec};
 
 pub const SAMPLE_TIME: Timestamp = Timestamp(1_795_500_000);
 pub const SAMPLE_WEBHOOK_SECRET: &str = "whsec_sample_events_only";
@@ -49,6 +53,26 @@ pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &
         outbound: Arc::new(tollgate_outbound::HttpClient::new().expect("an HTTP client")),
         metrics: Arc::new(LoggedMetrics),
     }
+}
+
+/// `run_sample` of `daily_shorts` (its webhook at `webhook_url`), claimed at the sample time:
+/// the run the runner and callback samples name.
+pub async fn claimed_sample_run<S: Workflows + Runs>(store: &S, webhook_url: &str) -> Run {
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse("daily_shorts").expect("an id"),
+        name: "Daily shorts".into(),
+        webhook_url: WebhookUrl::parse(webhook_url).expect("a webhook URL"),
+        schedule: Schedule::parse("0 9 * * *", "UTC").expect("a schedule"),
+        enabled: true,
+        premium: false,
+        timeout_s: 300,
+    };
+    let workflow = Workflow::register(spec, SAMPLE_TIME);
+    assert!(store.create(&workflow).await.expect("stored"));
+    let run = Run::claimed(RunId::parse("run_sample").expect("an id"), &workflow, SAMPLE_TIME);
+    let claim = Claim { run: run.clone(), guard: ClaimGuard::Now, caps: Caps::default() };
+    assert_eq!(store.claim(&claim).await.expect("claimed"), Claimed::Started);
+    run
 }
 
 pub fn app_at_sample_time<S>(store: S) -> App<S> {

@@ -44,28 +44,13 @@ async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
 #[tokio::test]
 async fn the_sample_callback_reports_earnings_in_dollars() {
     use tollgate_app::ports::ledger::Ledger;
-    use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Runs};
-    use tollgate_app::ports::workflows::Workflows;
-    use tollgate_core::cron::Schedule;
-    use tollgate_core::ids::{AccountId, RunId, WorkflowId};
-    use tollgate_core::workflow::{Caps, Run, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
-    use tollgate_tests::samples::{SAMPLE_TIME, orchestrator_at};
+    use tollgate_app::ports::runs::Runs;
+    use tollgate_core::ids::AccountId;
+    use tollgate_core::workflow::{Caps, RunStatus};
+    use tollgate_tests::samples::{SAMPLE_TIME, claimed_sample_run, orchestrator_at};
 
     let store = fresh_store().await;
-    let spec = WorkflowSpec {
-        id: WorkflowId::parse("daily_shorts").unwrap(),
-        name: "Daily shorts".into(),
-        webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/shorts").unwrap(),
-        schedule: Schedule::parse("0 9 * * *", "UTC").unwrap(),
-        enabled: true,
-        premium: false,
-        timeout_s: 300,
-    };
-    let workflow = Workflow::register(spec, SAMPLE_TIME);
-    assert!(store.create(&workflow).await.unwrap());
-    let run = Run::claimed(RunId::parse("run_sample").unwrap(), &workflow, SAMPLE_TIME);
-    let claim = Claim { run, guard: ClaimGuard::Now, caps: Caps::default() };
-    assert_eq!(store.claim(&claim).await.unwrap(), Claimed::Started);
+    let claimed = claimed_sample_run(&store, "https://n8n.example.com/webhook/shorts").await;
     let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
     let api = Api::new(Arc::clone(&orchestrator.app), None, None).with_orchestrator(Arc::new(orchestrator));
 
@@ -74,7 +59,7 @@ async fn the_sample_callback_reports_earnings_in_dollars() {
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(response.status(), 200, "{body}");
     assert_eq!((&body["status"], &body["applied"]), (&"completed".into(), &true.into()));
-    let run = store.run(&claim.run.id).await.unwrap().unwrap();
+    let run = store.run(&claimed.id).await.unwrap().unwrap();
     assert_eq!((run.status, run.earnings_cents), (RunStatus::Completed, 250));
     let ledger = store.for_account(&AccountId::parse("workflow:daily_shorts").unwrap()).await.unwrap();
     assert_eq!(ledger.iter().map(|entry| entry.amount.amount).collect::<Vec<_>>(), [250]);

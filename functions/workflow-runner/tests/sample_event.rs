@@ -5,12 +5,9 @@ use axum::http::StatusCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use tollgate_app::ports::queue::QueueName;
-use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Runs};
-use tollgate_app::ports::workflows::Workflows;
-use tollgate_core::cron::Schedule;
-use tollgate_core::ids::{RunId, WorkflowId};
-use tollgate_core::workflow::{Caps, Run, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
-use tollgate_tests::samples::{SAMPLE_TIME, orchestrator_at, read};
+use tollgate_app::ports::runs::Runs;
+use tollgate_core::workflow::{Caps, RunStatus};
+use tollgate_tests::samples::{SAMPLE_TIME, claimed_sample_run, orchestrator_at, read};
 
 #[tokio::test]
 async fn the_sample_run_is_started_and_a_refusal_is_retried() {
@@ -27,20 +24,7 @@ async fn the_sample_run_is_started_and_a_refusal_is_retried() {
     tokio::spawn(async move { axum::serve(listener, server).await });
 
     let store = tollgate_tests::moto::fresh_store().await;
-    let spec = WorkflowSpec {
-        id: WorkflowId::parse("daily_shorts").unwrap(),
-        name: "Daily shorts".into(),
-        webhook_url: WebhookUrl::parse(&url).unwrap(),
-        schedule: Schedule::parse("0 9 * * *", "UTC").unwrap(),
-        enabled: true,
-        premium: false,
-        timeout_s: 300,
-    };
-    let workflow = Workflow::register(spec, SAMPLE_TIME);
-    assert!(store.create(&workflow).await.unwrap());
-    let run = Run::claimed(RunId::parse("run_sample").unwrap(), &workflow, SAMPLE_TIME);
-    let claim = Claim { run, guard: ClaimGuard::Now, caps: Caps::default() };
-    assert_eq!(store.claim(&claim).await.unwrap(), Claimed::Started);
+    let run = claimed_sample_run(&store, &url).await;
     let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
     let orchestrator = &orchestrator;
     let sample = || serde_json::from_str(&read("workflow-runner.json")).unwrap();
@@ -50,12 +34,12 @@ async fn the_sample_run_is_started_and_a_refusal_is_retried() {
         tollgate_lambda::each_message(QueueName::Runs, sample(), |d| async move { orchestrator.start_run(&d).await })
             .await;
     assert_eq!(refused.batch_item_failures.len(), 1, "a refused start is left for redelivery");
-    assert_eq!(store.run(&claim.run.id).await.unwrap().unwrap().status, RunStatus::Queued);
+    assert_eq!(store.run(&run.id).await.unwrap().unwrap().status, RunStatus::Queued);
 
     answer.store(202, Ordering::SeqCst);
     let accepted =
         tollgate_lambda::each_message(QueueName::Runs, sample(), |d| async move { orchestrator.start_run(&d).await })
             .await;
     assert!(accepted.batch_item_failures.is_empty());
-    assert_eq!(store.run(&claim.run.id).await.unwrap().unwrap().status, RunStatus::Started);
+    assert_eq!(store.run(&run.id).await.unwrap().unwrap().status, RunStatus::Started);
 }

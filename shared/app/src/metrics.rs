@@ -45,7 +45,7 @@ impl<S: Workflows + Runs + Accounts> App<S> {
         let now = self.clock.now();
         let mut revenue_by_day = Vec::with_capacity(days as usize);
         for back in 0..i64::from(days) {
-            let day = Timestamp(now.0 - back * 86_400).utc_day();
+            let day = now.plus_seconds(back.saturating_mul(-86_400)).utc_day();
             let totals = self.store.day_totals(&day).await?;
             revenue_by_day.push(DayFigures {
                 day,
@@ -62,13 +62,12 @@ impl<S: Workflows + Runs + Accounts> App<S> {
             .into_iter()
             .map(|workflow| {
                 let totals = workflow.totals;
-                let runs = totals.completed + totals.failed;
                 WorkflowFigures {
                     workflow_id: workflow.spec.id,
-                    runs,
+                    runs: totals.runs(),
                     completed: totals.completed,
                     failed: totals.failed,
-                    error_rate_bp: (totals.failed * 10_000).checked_div(runs).unwrap_or(0),
+                    error_rate_bp: totals.error_rate_bp(),
                     revenue_cents: totals.revenue_cents,
                 }
             })

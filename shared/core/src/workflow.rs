@@ -138,6 +138,20 @@ pub struct RunTotals {
     pub revenue_cents: i64,
 }
 
+impl RunTotals {
+    /// Finished runs, completed or failed.
+    pub fn runs(&self) -> u64 {
+        self.completed.saturating_add(self.failed)
+    }
+
+    /// The share of finished runs that failed, in basis points (0 with no runs). Computed
+    /// in `u128`, so stored totals of any size cannot overflow it.
+    pub fn error_rate_bp(&self) -> u64 {
+        let share = u128::from(self.failed).saturating_mul(10_000).checked_div(u128::from(self.runs())).unwrap_or(0);
+        u64::try_from(share).unwrap_or(10_000)
+    }
+}
+
 /// A registered workflow and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workflow {
@@ -634,6 +648,15 @@ mod tests {
             (workflow.state, workflow.current_run, workflow.totals.revenue_cents),
             (WorkflowState::Idle, None, 1250)
         );
+    }
+
+    #[test]
+    fn the_error_rate_is_in_basis_points_whatever_the_totals() {
+        let totals = |completed, failed| RunTotals { completed, failed, revenue_cents: 0 };
+        assert_eq!(totals(0, 0).error_rate_bp(), 0);
+        assert_eq!(totals(19, 1).error_rate_bp(), 500);
+        assert_eq!(totals(0, u64::MAX).error_rate_bp(), 10_000);
+        assert_eq!(totals(u64::MAX, u64::MAX).runs(), u64::MAX);
     }
 
     #[test]

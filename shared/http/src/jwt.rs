@@ -247,10 +247,13 @@ impl Verifier {
     }
 }
 
-/// `exp` (required, a whole number) not passed and `nbf` (if any) reached, with leeway.
-/// Compared without arithmetic on the token's numbers, so `exp = i64::MAX` is just late.
+/// `exp` (required) not passed and `nbf` (if any) reached, with leeway. Compared without
+/// arithmetic on the token's numbers, so `exp = i64::MAX` is just late; a fractional
+/// NumericDate counts by its whole seconds (`as` saturates, and JSON has no NaN).
 fn in_time(claims: &Map<String, Value>, now: Timestamp) -> bool {
-    let seconds = |name: &str| claims.get(name).map(|value| value.as_i64());
+    let seconds = |name: &str| {
+        claims.get(name).map(|value| value.as_i64().or_else(|| value.as_f64().map(|at| at.floor() as i64)))
+    };
     let expired = match seconds("exp") {
         Some(Some(exp)) => exp < now.plus_seconds(-LEEWAY_SECONDS).0,
         _ => true,
@@ -392,7 +395,9 @@ mod tests {
         };
         assert_eq!(verify(r#"{"sub":"u"}"#).await, None, "no exp");
         assert_eq!(verify(r#"{"sub":"u","exp":"soon"}"#).await, None);
-        assert_eq!(verify(r#"{"sub":"u","exp":1e30}"#).await, None);
+        assert_eq!(verify(r#"{"sub":"u","exp":1e30}"#).await, None, "beyond what jsonwebtoken reads");
+        assert!(verify(r#"{"sub":"u","exp":1700000060.5}"#).await.is_some(), "a fractional NumericDate");
+        assert_eq!(verify(r#"{"sub":"u","exp":1699999939.9}"#).await, None, "past, by its whole seconds");
         assert!(verify(r#"{"sub":"u","exp":9223372036854775807}"#).await.is_some(), "far future, no overflow");
         assert_eq!(verify(r#"{"sub":"u","exp":-9223372036854775808}"#).await, None);
         assert_eq!(verify(r#"{"sub":"u","exp":1700009999,"nbf":1700000060}"#).await.map(|i| i.sub), Some("u".into()));
