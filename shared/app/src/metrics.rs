@@ -9,7 +9,6 @@ use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
 use serde::Serialize;
 use tollgate_core::ids::WorkflowId;
-use tollgate_core::time::Timestamp;
 
 #[derive(Debug, Serialize)]
 pub struct DayFigures {

@@ -57,6 +57,7 @@ pub async fn revokes_only_the_owners_key_once(store: &impl ApiKeys) {
     let (key, stored_key) = stored("key_c1", "cat", 4, 100);
     store.create_key(&stored_key).await.unwrap();
     let id = stored_key.id.clone();
+    assert_eq!(store.keys_of(&stored_key.account_id).await.unwrap(), std::slice::from_ref(&stored_key), "listed once");
     let stranger = AccountId::parse("dan").unwrap();
     assert_eq!(store.revoke_key(&stranger, &id, Timestamp(300)).await.unwrap(), None, "not dan's key");
     assert_eq!(store.key_by_hash(&key.hash()).await.unwrap().unwrap().revoked_at, None);
