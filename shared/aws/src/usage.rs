@@ -24,6 +24,11 @@ fn failed(error: String) -> UsageError {
     UsageError(error)
 }
 
+/// A count as the signed number it is stored as, or an error: never a wrapped negative.
+fn stored_count(count: u64) -> Result<i64, String> {
+    i64::try_from(count).map_err(|_| format!("a usage count of {count} is out of range"))
+}
+
 #[derive(Deserialize)]
 struct BatchItem {
     before_calls: u64,
@@ -68,7 +73,7 @@ impl Aws {
             .key("pk", s(owner))
             .key("sk", s(sk))
             .update_expression(format!("ADD {field} :amount"))
-            .expression_attribute_values(":amount", n(amount as i64));
+            .expression_attribute_values(":amount", n(stored_count(amount)?));
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
@@ -82,15 +87,16 @@ impl Aws {
         let account = format!("account:{}", batch.account_id);
         let key = format!("key:{}", batch.key_id);
         let before = self.counter(&account, &period_sk(batch.period_start)).await?.calls;
-        let totals = BatchTotals { before, after: before + batch.calls };
+        let after = before.checked_add(batch.calls).ok_or_else(|| format!("{account}'s usage would overflow"))?;
+        let totals = BatchTotals { before, after };
         let put_batch = Put::builder()
             .table_name(&self.resources.usage_table)
             .set_item(Some(
                 [
                     ("pk", s(format!("BATCH#{}", batch.id))),
                     ("sk", s("BATCH")),
-                    ("before_calls", n(totals.before as i64)),
-                    ("after_calls", n(totals.after as i64)),
+                    ("before_calls", n(stored_count(totals.before)?)),
+                    ("after_calls", n(stored_count(totals.after)?)),
                 ]
                 .into_iter()
                 .map(|(name, value)| (name.to_owned(), value))
@@ -107,8 +113,8 @@ impl Aws {
             } else {
                 "calls = :before"
             })
-            .expression_attribute_values(":after", n(totals.after as i64))
-            .expression_attribute_values(":before", n(before as i64));
+            .expression_attribute_values(":after", n(stored_count(totals.after)?))
+            .expression_attribute_values(":before", n(stored_count(before)?));
         let mut items = vec![
             TransactWriteItem::builder().put(built(put_batch.build())?).build(),
             TransactWriteItem::builder().update(built(account_total.build())?).build(),
