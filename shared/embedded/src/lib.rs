@@ -14,6 +14,7 @@ mod alerts;
 mod api_keys;
 mod event_log;
 mod ledger;
+mod migrations;
 mod purchases;
 mod queue;
 mod rate_limits;
@@ -25,137 +26,6 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS event_log (
-    id TEXT PRIMARY KEY,
-    event_type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    detail TEXT,
-    enqueued INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS event_log_by_received ON event_log (received_at);
-CREATE TABLE IF NOT EXISTS queue (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL DEFAULT 'events',
-    message_id TEXT NOT NULL UNIQUE,
-    body TEXT NOT NULL,
-    visible_at_ms INTEGER NOT NULL,
-    receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT,
-    dead INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS profiles (
-    account_id TEXT PRIMARY KEY,
-    stripe_customer_id TEXT,
-    referred_by TEXT
-);
-CREATE TABLE IF NOT EXISTS customers (
-    customer_id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL,
-    event_created INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS subscriptions_by_account ON subscriptions (account_id);
-CREATE TABLE IF NOT EXISTS ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    account_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    currency TEXT NOT NULL,
-    payment_ref TEXT NOT NULL,
-    event_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger (account_id);
-CREATE INDEX IF NOT EXISTS ledger_by_payment ON ledger (payment_ref);
-CREATE TABLE IF NOT EXISTS workflows (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    enabled INTEGER NOT NULL,
-    next_run INTEGER,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS workflows_due ON workflows (state, enabled, next_run);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    deadline INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_status_deadline ON runs (status, deadline);
-CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, created_at);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS purchases (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL,
-    payment_ref TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS purchases_by_account ON purchases (account_id);
-CREATE INDEX IF NOT EXISTS purchases_by_payment ON purchases (payment_ref);
-CREATE TABLE IF NOT EXISTS rate_windows (
-    account_id TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
-    hits INTEGER NOT NULL,
-    PRIMARY KEY (account_id, window_start)
-);
-CREATE TABLE IF NOT EXISTS alerts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    account_id TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS api_keys_by_account ON api_keys (account_id);
-CREATE TABLE IF NOT EXISTS usage_batches (
-    id TEXT PRIMARY KEY,
-    before_calls INTEGER NOT NULL,
-    after_calls INTEGER NOT NULL,
-    reported INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS usage_totals (
-    owner TEXT NOT NULL,
-    period_start INTEGER NOT NULL,
-    calls INTEGER NOT NULL,
-    PRIMARY KEY (owner, period_start)
-);
-CREATE TABLE IF NOT EXISTS credits_spent (
-    owner TEXT PRIMARY KEY,
-    credits INTEGER NOT NULL
-);
-";
-
-/// Brings a data directory made by an earlier version up to this schema.
-fn migrate(connection: &Connection) -> rusqlite::Result<()> {
-    let queue_has_names: bool =
-        connection.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('queue') WHERE name = 'name'", [], |row| {
-            row.get(0)
-        })?;
-    if !queue_has_names {
-        // Every message queued before there were several queues was a Stripe event.
-        connection.execute_batch("ALTER TABLE queue ADD COLUMN name TEXT NOT NULL DEFAULT 'events'")?;
-    }
-    connection.execute_batch(
-        "DROP INDEX IF EXISTS queue_in_order;
-         CREATE INDEX IF NOT EXISTS queue_by_name_in_order ON queue (name, dead, seq);",
-    )
-}
 
 /// How the local queue redelivers.
 #[derive(Debug, Clone, Copy)]
@@ -192,12 +62,11 @@ pub struct Sqlite {
 impl Sqlite {
     pub fn open(path: &Path, queue: QueueSettings) -> Result<Self, DbError> {
         make_private(path)?;
-        let connection = Connection::open(path)?;
+        let mut connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.execute_batch(SCHEMA)?;
-        migrate(&connection)?;
+        migrations::to_latest(&mut connection)?;
         Ok(Self { writer: spawn_writer(connection)?, queue })
     }
 
@@ -254,6 +123,8 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot start the database writer: {0}")]
     Writer(#[from] std::io::Error),
+    #[error("upgrading the database: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
     /// The operation ran but its transaction did not commit, or it could not be run.
     #[error("{0}")]
     NotCommitted(String),
