@@ -60,31 +60,83 @@ async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key schema")
+/// `template.yaml`'s DynamoDB tables, by logical id: the one source of their keys and indexes.
+fn template_tables() -> &'static Vec<(String, serde_json::Value)> {
+    static TABLES: OnceLock<Vec<(String, serde_json::Value)>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let text = std::fs::read_to_string(path).expect("template.yaml");
+        let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+        let resources = template.get("Resources").and_then(serde_yaml::Value::as_mapping).expect("Resources");
+        resources
+            .iter()
+            .filter(|(_, resource)| {
+                resource.get("Type").and_then(serde_yaml::Value::as_str) == Some("AWS::DynamoDB::Table")
+            })
+            .map(|(id, resource)| {
+                let properties = serde_json::to_value(&resource["Properties"]).expect("table properties as JSON");
+                (id.as_str().expect("a logical id").to_owned(), properties)
+            })
+            .collect()
+    })
 }
 
-fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute")
+fn text<'a>(value: &'a serde_json::Value, field: &str) -> &'a str {
+    value[field].as_str().unwrap_or_else(|| panic!("{field} in {value}"))
 }
 
-fn index(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(hash, KeyType::Hash))
-        .key_schema(key(range, KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .expect("index")
+fn key_schema(keys: &serde_json::Value) -> Vec<KeySchemaElement> {
+    keys.as_array()
+        .expect("a KeySchema")
+        .iter()
+        .map(|key| {
+            KeySchemaElement::builder()
+                .attribute_name(text(key, "AttributeName"))
+                .key_type(KeyType::from(text(key, "KeyType")))
+                .build()
+                .expect("key schema")
+        })
+        .collect()
 }
 
-fn hash_index(name: &str, hash: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(hash, KeyType::Hash))
-        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-        .build()
-        .expect("index")
+/// Creates `template.yaml`'s table `logical_id` on moto as `name`: its key schema,
+/// attributes and global secondary indexes as declared there, so the template and the
+/// adapters can't disagree unnoticed.
+async fn create_table(dynamo: &aws_sdk_dynamodb::Client, logical_id: &str, name: &str) {
+    let (_, properties) = template_tables()
+        .iter()
+        .find(|(id, _)| id == logical_id)
+        .unwrap_or_else(|| panic!("{logical_id} in template.yaml"));
+    let attributes =
+        properties["AttributeDefinitions"].as_array().expect("AttributeDefinitions").iter().map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(text(attribute, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(text(attribute, "AttributeType")))
+                .build()
+                .expect("attribute")
+        });
+    let indexes = properties["GlobalSecondaryIndexes"].as_array().into_iter().flatten().map(|index| {
+        GlobalSecondaryIndex::builder()
+            .index_name(text(index, "IndexName"))
+            .set_key_schema(Some(key_schema(&index["KeySchema"])))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(text(&index["Projection"], "ProjectionType")))
+                    .build(),
+            )
+            .build()
+            .expect("index")
+    });
+    dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(text(properties, "BillingMode")))
+        .set_key_schema(Some(key_schema(&properties["KeySchema"])))
+        .set_attribute_definitions(Some(attributes.collect()))
+        .set_global_secondary_indexes(Some(indexes.collect()).filter(|indexes: &Vec<_>| !indexes.is_empty()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{logical_id}: {e:?}"));
 }
 
 /// A fresh set of tables and queues on moto, laid out as `template.yaml` declares them.
@@ -94,109 +146,19 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
     let sqs = aws_sdk_sqs::Client::new(&config);
     let prefix = format!("t{}", hex::encode(rand::rng().random::<[u8; 6]>()));
     let name = |table: &str| format!("{prefix}-{table}");
-    use ScalarAttributeType::{N, S};
-
-    dynamo
-        .create_table()
-        .table_name(name("event-log"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash))
-        .attribute_definitions(attribute("id", S))
-        .attribute_definitions(attribute("day", S))
-        .attribute_definitions(attribute("received_at", N))
-        .global_secondary_indexes(index("by_day", "day", "received_at"))
-        .send()
-        .await
-        .expect("event-log table");
-    dynamo
-        .create_table()
-        .table_name(name("accounts"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attribute("pk", S))
-        .attribute_definitions(attribute("sk", S))
-        .attribute_definitions(attribute("active", S))
-        .global_secondary_indexes(hash_index("active_subscriptions", "active"))
-        .send()
-        .await
-        .expect("accounts table");
-    dynamo
-        .create_table()
-        .table_name(name("workflows"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash))
-        .attribute_definitions(attribute("id", S))
-        .attribute_definitions(attribute("due_state", S))
-        .attribute_definitions(attribute("due_at", N))
-        .global_secondary_indexes(index("by_due", "due_state", "due_at"))
-        .send()
-        .await
-        .expect("workflows table");
-    dynamo
-        .create_table()
-        .table_name(name("runs"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash))
-        .attribute_definitions(attribute("id", S))
-        .attribute_definitions(attribute("open_state", S))
-        .attribute_definitions(attribute("deadline", N))
-        .attribute_definitions(attribute("workflow_id", S))
-        .attribute_definitions(attribute("created_at", N))
-        .global_secondary_indexes(index("open_by_deadline", "open_state", "deadline"))
-        .global_secondary_indexes(index("by_workflow", "workflow_id", "created_at"))
-        .send()
-        .await
-        .expect("runs table");
-    dynamo
-        .create_table()
-        .table_name(name("alerts"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash))
-        .attribute_definitions(attribute("id", S))
-        .attribute_definitions(attribute("feed", S))
-        .attribute_definitions(attribute("created_at", N))
-        .global_secondary_indexes(index("by_time", "feed", "created_at"))
-        .send()
-        .await
-        .expect("alerts table");
-    dynamo
-        .create_table()
-        .table_name(name("ledger"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("payment_ref", KeyType::Hash))
-        .key_schema(key("id", KeyType::Range))
-        .attribute_definitions(attribute("payment_ref", S))
-        .attribute_definitions(attribute("id", S))
-        .attribute_definitions(attribute("account_id", S))
-        .global_secondary_indexes(index("by_account", "account_id", "id"))
-        .send()
-        .await
-        .expect("ledger table");
-
-    dynamo
-        .create_table()
-        .table_name(name("api-keys"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("hash", KeyType::Hash))
-        .attribute_definitions(attribute("hash", S))
-        .attribute_definitions(attribute("account_id", S))
-        .attribute_definitions(attribute("created_at", N))
-        .global_secondary_indexes(index("by_account", "account_id", "created_at"))
-        .send()
-        .await
-        .expect("api-keys table");
-    dynamo
-        .create_table()
-        .table_name(name("usage"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attribute("pk", S))
-        .attribute_definitions(attribute("sk", S))
-        .send()
-        .await
-        .expect("usage table");
+    for (logical_id, table) in [
+        ("EventLogTable", "event-log"),
+        ("AccountsTable", "accounts"),
+        ("LedgerTable", "ledger"),
+        ("WorkflowsTable", "workflows"),
+        ("RunsTable", "runs"),
+        ("AlertsTable", "alerts"),
+        ("ApiKeysTable", "api-keys"),
+        ("UsageTable", "usage"),
+    ] {
+        create_table(&dynamo, logical_id, &name(table)).await;
+    }
+    assert_eq!(template_tables().len(), 8, "every table in template.yaml is created here");
 
     let (events_queue_url, events_dlq_url) = queue_pair(&sqs, &name("events")).await;
     let (runs_queue_url, runs_dlq_url) = queue_pair(&sqs, &name("runs")).await;
