@@ -266,7 +266,7 @@ async fn the_caps_hold_under_concurrent_starts() {
 async fn runs_past_their_deadline_fail_and_three_in_a_row_alert_once() {
     let (server, seen) = workflow_server().await;
     let stack = stack(&server, &[]).await;
-    register(&stack, &server, "silent", "silent", 1).await;
+    register(&stack, &server, "silent", "silent", 2).await;
     let mut late_url = None;
     for attempt in 1..=4 {
         let (status, run) = start_now(&stack, "silent").await;
@@ -281,7 +281,9 @@ async fn runs_past_their_deadline_fail_and_three_in_a_row_alert_once() {
         late_url.get_or_insert(stack.url(&format!("/webhooks/workflows/{run_id}?token={token}")));
     }
     let runs = runs(&stack, "silent").await;
-    assert!(runs.iter().all(|run| run["reason"] == "no result by the deadline"), "{runs:?}");
+    // Under load the start itself may be accepted after the deadline: a deadline failure too.
+    let deadline_reasons = ["no result by the deadline", "the deadline passed before the workflow accepted the start"];
+    assert!(runs.iter().all(|run| deadline_reasons.iter().any(|reason| run["reason"] == *reason)), "{runs:?}");
 
     // A late callback changes nothing.
     let late = json!({"workflowId": "silent", "status": "completed", "earnings": 5000});
