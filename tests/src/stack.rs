@@ -237,6 +237,11 @@ impl Drop for TestStack {
     }
 }
 
+/// A raw `GET path` with an API key, for [`raw_request`]: the path exactly as written.
+pub fn raw_get_with_key(path: &str, key: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+}
+
 /// Sends `request` to the server at `base_url` as raw bytes (no client normalizes its path
 /// or headers) and returns the status code and the whole answer; `None` when it answered
 /// nothing within 30 s.

@@ -29,8 +29,7 @@ async fn the_gateway_forwards_only_the_path_it_authorized_and_only_its_own_accou
         "/v1/a\\..\\admin",
         "/v1/..;/admin",
     ] {
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+        let request = tollgate_tests::stack::raw_get_with_key(path, &key);
         let (status, answer) = stack.raw(request.as_bytes()).await.expect("an answer");
         assert_eq!(status, 400, "{path}: {answer}");
         assert!(answer.contains("\"invalid_path\""), "{path}: {answer}");

@@ -49,9 +49,10 @@ impl<S: EventLog + Queue> App<S> {
         webhooks.verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
+        let recorded = self.store.record(&received).await?;
         if let Some(reason) = mode_mismatch(event.livemode, webhooks.livemode) {
             // Acknowledged, so Stripe stops sending it, and recorded, so an operator sees why nothing changed.
-            let (duplicate, unmarked) = match self.store.record(&received).await? {
+            let (duplicate, unmarked) = match recorded {
                 Recorded::New => (false, true),
                 Recorded::Duplicate(existing) => (true, !existing.enqueued && !existing.status.is_final()),
             };
@@ -61,7 +62,7 @@ impl<S: EventLog + Queue> App<S> {
             tracing::warn!(event_id = %event.id, reason, "event of the other Stripe mode skipped");
             return Ok(Ingested { event_id: event.id, duplicate });
         }
-        let duplicate = match self.store.record(&received).await? {
+        let duplicate = match recorded {
             Recorded::New => false,
             Recorded::Duplicate(existing) if existing.enqueued => {
                 tracing::info!(event_id = %event.id, "duplicate delivery dropped");

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tollgate_core::time::Timestamp;
@@ -149,13 +149,14 @@ impl Settings {
 
 /// The keys tokens are checked with.
 enum Keys {
-    Secret(DecodingKey),
+    Secret(Arc<DecodingKey>),
     Jwks { url: String, client: reqwest::Client, set: RwLock<KeySet> },
 }
 
 #[derive(Default)]
 struct KeySet {
-    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    /// Shared, so a verification takes a reference count, not a copy of the key.
+    by_kid: HashMap<String, (Algorithm, Arc<DecodingKey>)>,
     /// When an unknown `kid` last made us fetch again; `None` until one does.
     refetched_at: Option<Instant>,
 }
@@ -184,7 +185,7 @@ impl Verifier {
                 let key = DecodingKey::from_secret(secret.expose_secret().as_bytes())
                     .map_err(|e| SettingsError::Jwks(e.to_string()))?;
                 let validations = settings.validations(&[Algorithm::HS256]);
-                Ok(Self { settings, keys: Keys::Secret(key), validations })
+                Ok(Self { settings, keys: Keys::Secret(Arc::new(key)), validations })
             }
             (None, Some(url)) => {
                 let client = reqwest::Client::builder()
@@ -209,7 +210,7 @@ impl Verifier {
     pub async fn verify(&self, token: &str, now: Timestamp) -> Option<Identity> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let key = match &self.keys {
-            Keys::Secret(key) => key.clone(),
+            Keys::Secret(key) => Arc::clone(key),
             Keys::Jwks { url, client, set } => {
                 let kid = header.kid.as_deref()?;
                 match lookup(set, kid, header.alg) {
@@ -266,9 +267,9 @@ fn in_time(claims: &Map<String, Value>, now: Timestamp) -> bool {
     !expired && !early
 }
 
-fn lookup(set: &RwLock<KeySet>, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
+fn lookup(set: &RwLock<KeySet>, kid: &str, alg: Algorithm) -> Option<Arc<DecodingKey>> {
     let set = set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-    set.by_kid.get(kid).filter(|(key_alg, _)| *key_alg == alg).map(|(_, key)| key.clone())
+    set.by_kid.get(kid).filter(|(key_alg, _)| *key_alg == alg).map(|(_, key)| Arc::clone(key))
 }
 
 async fn refetch(set: &RwLock<KeySet>, client: &reqwest::Client, url: &str) {
@@ -300,7 +301,7 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<KeySet, String> {
             _ => continue,
         };
         if let Ok(key) = DecodingKey::from_jwk(jwk) {
-            by_kid.insert(kid, (alg, key));
+            by_kid.insert(kid, (alg, Arc::new(key)));
         }
     }
     if by_kid.is_empty() {
