@@ -14,6 +14,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
     let edge = Arc::new(tollgate_lambda::edge_link_from_env()?);
     let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
-    let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
+    tollgate_lambda::serve(api.router()).await
 }

@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 use tollgate_app::fulfillment::Fulfiller;
-use tollgate_app::orchestrator::{Retry, WorkflowSecret};
+use tollgate_app::orchestrator::WorkflowSecret;
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases};
 use tollgate_app::ports::queue::QueueName;
+use tollgate_app::redelivery::RetryPolicy;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::ids::{AccountId, Sku};
 use tollgate_tests::samples::{SAMPLE_TIME, SAMPLE_WORKFLOW_SECRET, app_at_sample_time, read};
@@ -48,7 +49,7 @@ async fn the_sample_purchase_is_delivered_once() {
         app: Arc::new(app),
         outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()),
         secret: WorkflowSecret::new(SAMPLE_WORKFLOW_SECRET).unwrap(),
-        retry: Retry { base_seconds: 1, cap_seconds: 1, max_receives: 3 },
+        retry: RetryPolicy { base_seconds: 1, cap_seconds: 1, max_receives: 3 },
     };
     let fulfiller = &fulfiller;
     let deliver = || async {

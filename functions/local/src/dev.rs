@@ -10,7 +10,6 @@ use crate::serve::{BodyError, read_body};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use rand::Rng;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,22 +25,20 @@ use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
-use tollgate_core::retry::backoff_seconds;
 use tollgate_core::signature::Verifier;
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_http::error::ApiError;
 use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
+use tower::ServiceExt;
 
 /// How long the consumer sleeps when the queue is empty and nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 const RECEIVE_BATCH: usize = 32;
-/// Retries of a failed delivery wait 1–2 s, then 2–4 s, 4–8 s, 8–16 s before the last:
-/// about half a minute for the event it waits for, like a few SQS visibility timeouts.
-const RETRY_BASE_SECONDS: u32 = 2;
-const RETRY_CAP_SECONDS: u32 = 120;
 
 struct Local {
-    api: Api<Sqlite>,
+    app: Arc<App<Sqlite>>,
+    /// The routes of webhook-ingest, account-api and checkout together.
+    api: axum::Router,
     orchestrator: Arc<Orchestrator<Sqlite>>,
     fulfiller: Fulfiller<Sqlite>,
     gateway: Gateway,
@@ -113,7 +110,8 @@ pub async fn run(
         retry: orchestrator.settings.retry,
     };
     let local = Arc::new(Local {
-        api,
+        app: Arc::clone(&fulfiller.app),
+        api: api.router(),
         orchestrator,
         fulfiller,
         gateway,
@@ -143,20 +141,24 @@ pub async fn run(
     Ok(())
 }
 
+/// `/v1/*` goes to the native gateway; everything else to the functions' routes. The body
+/// is read whole first, as API Gateway does: a route that refuses early (no token) then
+/// still leaves the connection usable.
 async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(body, MAX_WEBHOOK_BYTES).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return ApiError::PayloadTooLarge.into_response().map(Body::from),
-        Err(BodyError::Stalled) => return ApiError::BodyTimeout.into_response().map(Body::from),
-        Err(BodyError::Broken) => return ApiError::IncompleteBody.into_response().map(Body::from),
+        Err(BodyError::TooLarge) => return tollgate_http::refusal(&parts, ApiError::PayloadTooLarge),
+        Err(BodyError::Stalled) => return tollgate_http::refusal(&parts, ApiError::BodyTimeout),
+        Err(BodyError::Broken) => return tollgate_http::refusal(&parts, ApiError::IncompleteBody),
     };
     let path = parts.uri.path();
     if tollgate_core::forwarding::is_gateway_path(path) {
         return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
     }
     let (is_webhook, is_start) = (path.starts_with("/webhooks/stripe"), path.ends_with("/run"));
-    let response = local.api.handle(http::Request::from_parts(parts, body)).await;
+    let request = http::Request::from_parts(parts, Body::from(body));
+    let Ok(response) = local.api.clone().oneshot(request).await;
     if response.status().is_success() {
         if is_webhook {
             local.queued.notify_one();
@@ -165,7 +167,7 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
             local.runs_queued.notify_one();
         }
     }
-    response.map(Body::from)
+    response
 }
 
 /// The in-process stand-in for the SQS event source mapping of `event-processor`.
@@ -187,24 +189,17 @@ async fn consume(local: Arc<Local>) {
 /// Applies a batch concurrently, as parallel Lambda invocations would: correctness rests on
 /// the conditional writes, not on order, and concurrent operations share commits.
 async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
-    let deliveries = local.api.app().store.receive(QueueName::Events, RECEIVE_BATCH).await?;
+    let deliveries = local.app.store.receive(QueueName::Events, RECEIVE_BATCH).await?;
     let count = deliveries.len();
     let mut batch = tokio::task::JoinSet::new();
     for delivery in deliveries {
         let local = Arc::clone(local);
         batch.spawn(async move {
-            let (app, queue) = (local.api.app(), &local.api.app().store);
+            let (app, queue) = (&local.app, &local.app.store);
+            // A failed delivery has already been delayed (or dead-lettered) by `process`.
             match app.process(&delivery).await {
-                Ok(_) => queue.ack(&delivery).await,
-                Err(_) => {
-                    let delay = backoff_seconds(
-                        delivery.receive_count,
-                        RETRY_BASE_SECONDS,
-                        RETRY_CAP_SECONDS,
-                        rand::rng().random(),
-                    );
-                    queue.retry_after(&delivery, delay).await
-                }
+                Ok(()) => queue.ack(&delivery).await,
+                Err(_) => Ok(()),
             }
         });
     }
@@ -218,7 +213,7 @@ async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
 /// POSTed concurrently, as parallel invocations would (the caps bound how many).
 async fn run_workflows(local: Arc<Local>) {
     loop {
-        let received = local.api.app().store.receive(QueueName::Runs, RECEIVE_BATCH).await;
+        let received = local.app.store.receive(QueueName::Runs, RECEIVE_BATCH).await;
         match received {
             Ok(deliveries) if deliveries.is_empty() => {
                 let _ = tokio::time::timeout(IDLE_POLL, local.runs_queued.notified()).await;
@@ -230,7 +225,7 @@ async fn run_workflows(local: Arc<Local>) {
                     batch.spawn(async move {
                         // A refused start has already been delayed (or dead-lettered) by `start_run`.
                         if local.orchestrator.start_run(&delivery).await.is_ok() {
-                            let _ = local.api.app().store.ack(&delivery).await;
+                            let _ = local.app.store.ack(&delivery).await;
                         }
                     });
                 }
@@ -247,13 +242,13 @@ async fn run_workflows(local: Arc<Local>) {
 /// The in-process stand-in for `fulfillment` on its queue.
 async fn fulfill(local: Arc<Local>) {
     loop {
-        match local.api.app().store.receive(QueueName::Fulfillment, RECEIVE_BATCH).await {
+        match local.app.store.receive(QueueName::Fulfillment, RECEIVE_BATCH).await {
             Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
             Ok(deliveries) => {
                 for delivery in deliveries {
                     // A refused post has already been delayed (or dead-lettered) by `fulfill`.
                     if local.fulfiller.fulfill(&delivery).await.is_ok() {
-                        let _ = local.api.app().store.ack(&delivery).await;
+                        let _ = local.app.store.ack(&delivery).await;
                     }
                 }
             }
@@ -277,20 +272,15 @@ async fn flush_usage(local: Arc<Local>) {
 /// The in-process stand-in for `usage-meter` on the `usage` queue.
 async fn meter_usage(local: Arc<Local>) {
     loop {
-        let store = &local.api.app().store;
+        let store = &local.app.store;
         match store.receive(QueueName::Usage, RECEIVE_BATCH).await {
             Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
             Ok(deliveries) => {
                 for delivery in deliveries {
-                    let done = match local.usage_meter.meter(&delivery.body).await {
+                    // A failed batch has already been delayed (or dead-lettered) by `meter_delivery`.
+                    let done = match local.usage_meter.meter_delivery(&delivery).await {
                         Ok(()) => store.ack(&delivery).await,
-                        Err(error) => {
-                            tracing::warn!(%error, "usage batch left for redelivery");
-                            let jitter = rand::rng().random();
-                            let delay =
-                                backoff_seconds(delivery.receive_count, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, jitter);
-                            store.retry_after(&delivery, delay).await
-                        }
+                        Err(_) => Ok(()),
                     };
                     if let Err(error) = done {
                         tracing::error!(%error, "the local usage queue failed");

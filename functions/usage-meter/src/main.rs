@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let meter = &meter;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let batch = tollgate_lambda::each_message(QueueName::Usage, event.payload, |delivery| async move {
-            meter.meter(&delivery.body).await
+            meter.meter_delivery(&delivery).await
         })
         .await;
         Ok::<_, lambda_runtime::Error>(batch)

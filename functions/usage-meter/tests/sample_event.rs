@@ -56,7 +56,7 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
     let meter = &meter;
     let deliver = || async {
         let batch = serde_json::from_str(&read("usage-meter.json")).unwrap();
-        let each = |d: tollgate_app::ports::queue::Delivery| async move { meter.meter(&d.body).await };
+        let each = |d: tollgate_app::ports::queue::Delivery| async move { meter.meter_delivery(&d).await };
         tollgate_lambda::each_message(QueueName::Usage, batch, each).await.batch_item_failures.len()
     };
     assert_eq!(deliver().await, 1, "Stripe down: left for redelivery");

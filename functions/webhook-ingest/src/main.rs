@@ -12,6 +12,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let app = Arc::new(tollgate_lambda::app_from_env().await?); // SDK clients built once
     let orchestrator = Arc::new(tollgate_lambda::orchestrator_from_env(Arc::clone(&app))?);
     let api = Api::new(app, Some(webhooks), None).with_orchestrator(orchestrator);
-    let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |request| tollgate_lambda::answer(api, request))).await
+    tollgate_lambda::serve(api.router()).await
 }

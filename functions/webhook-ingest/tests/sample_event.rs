@@ -14,14 +14,15 @@ use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, app_at_sample_time, read};
 async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
     let store = fresh_store().await;
     let secrets = vec![WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).unwrap()];
-    let api = Api::new(
+    let router = Api::new(
         Arc::new(app_at_sample_time(store.clone())),
         Some(Webhooks { verifier: Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS), livemode: false }),
         None,
-    );
+    )
+    .router();
     let request = lambda_http::request::from_str(&read("webhook-ingest.json")).expect("an API Gateway request");
 
-    let response = tollgate_lambda::answer(&api, request).await.unwrap();
+    let response = tollgate_lambda::answer(router.clone(), request).await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!((&body["id"], &body["duplicate"]), (&"evt_sample_checkout".into(), &false.into()));
@@ -35,7 +36,7 @@ async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
 
     let again = lambda_http::request::from_str(&read("webhook-ingest.json")).unwrap();
     let body: serde_json::Value =
-        serde_json::from_slice(tollgate_lambda::answer(&api, again).await.unwrap().body().as_ref()).unwrap();
+        serde_json::from_slice(tollgate_lambda::answer(router.clone(), again).await.body().as_ref()).unwrap();
     assert_eq!(body["duplicate"], true);
 }
 
@@ -52,10 +53,10 @@ async fn the_sample_callback_reports_earnings_in_dollars() {
     let store = fresh_store().await;
     let claimed = claimed_sample_run(&store, "https://n8n.example.com/webhook/shorts").await;
     let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
-    let api = Api::new(Arc::clone(&orchestrator.app), None, None).with_orchestrator(Arc::new(orchestrator));
+    let router = Api::new(Arc::clone(&orchestrator.app), None, None).with_orchestrator(Arc::new(orchestrator)).router();
 
     let request = lambda_http::request::from_str(&read("workflow-callback.json")).expect("an API Gateway request");
-    let response = tollgate_lambda::answer(&api, request).await.unwrap();
+    let response = tollgate_lambda::answer(router.clone(), request).await;
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(response.status(), 200, "{body}");
     assert_eq!((&body["status"], &body["applied"]), (&"completed".into(), &true.into()));

@@ -2,18 +2,17 @@
 //! (e.g. an n8n flow that emails the download link), retried with backoff, once per purchase.
 
 use crate::App;
-use crate::orchestrator::{Retry, WorkflowSecret};
+use crate::orchestrator::WorkflowSecret;
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use crate::ports::purchases::{Delivery, Purchases, PurchasesError};
 use crate::ports::queue::{self, QueueConsumer, QueueError};
 use crate::process::FulfillmentMessage;
-use rand::Rng;
+use crate::redelivery::{Failure, RetryPolicy, Settled};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::catalog::Grant;
-use tollgate_core::retry::backoff_seconds;
 use tollgate_core::workflow::start_signature;
 
 /// How long a fulfillment webhook has to answer.
@@ -25,7 +24,7 @@ pub struct Fulfiller<S> {
     pub outbound: Arc<dyn Outbound>,
     /// Signs the POST (`Tollgate-Signature`), as workflow starts are.
     pub secret: WorkflowSecret,
-    pub retry: Retry,
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Error)]
@@ -44,7 +43,8 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
     /// purchase is marked `failed` and the message dead-lettered.
     pub async fn fulfill(&self, delivery: &queue::Delivery) -> Result<(), FulfillError> {
         let Ok(message) = serde_json::from_str::<FulfillmentMessage>(&delivery.body) else {
-            tracing::error!(message_id = %delivery.message_id, "undecodable fulfillment message dropped");
+            let reason = "undecodable fulfillment message";
+            self.retry.settle(&self.app.store, delivery, Failure::Permanent, reason).await?;
             return Ok(());
         };
         let store = &self.app.store;
@@ -89,13 +89,11 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
         if delivery.receive_count >= self.retry.max_receives {
             tracing::error!(purchase_id = %purchase.id, %reason, "fulfillment failed on its last attempt");
             store.set_delivery(&purchase.account_id, &purchase.id, Delivery::Failed).await?;
-            store.retry_after(delivery, 0).await?;
-            return Err(FulfillError::NotTaken { reason, retry_in: 0 });
         }
-        let retry = self.retry;
-        let retry_in =
-            backoff_seconds(delivery.receive_count, retry.base_seconds, retry.cap_seconds, rand::rng().random());
-        store.retry_after(delivery, retry_in).await?;
+        let retry_in = match self.retry.settle(store, delivery, Failure::Transient, &reason).await? {
+            Settled::RetryIn(seconds) => seconds,
+            Settled::DeadLettered => 0,
+        };
         Err(FulfillError::NotTaken { reason, retry_in })
     }
 }

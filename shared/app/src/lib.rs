@@ -17,6 +17,7 @@ pub mod ports;
 pub mod process;
 pub mod queued;
 pub mod reads;
+pub mod redelivery;
 pub mod referrals;
 pub mod runner;
 pub mod usage_meter;
@@ -33,6 +34,13 @@ pub struct App<S> {
     pub clock: Arc<dyn Clock>,
     /// Deliveries of one queue message before it is dead-lettered; the last one marks the event failed.
     pub max_receives: u32,
+}
+
+impl<S> App<S> {
+    /// How events and usage batches are retried: [`redelivery::DEFAULT_RETRY`] up to `max_receives`.
+    pub fn retry_policy(&self) -> redelivery::RetryPolicy {
+        redelivery::RetryPolicy { max_receives: self.max_receives, ..redelivery::DEFAULT_RETRY }
+    }
 }
 
 /// SQS's redrive policy in `template.yaml` and the local queue both use this.

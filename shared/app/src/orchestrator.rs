@@ -14,6 +14,7 @@ use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
 use crate::ports::run_metrics::RunMetrics;
 use crate::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs, RunsError};
 use crate::ports::workflows::{Workflows, WorkflowsError};
+use crate::redelivery::RetryPolicy;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -51,15 +52,6 @@ impl std::fmt::Debug for WorkflowSecret {
     }
 }
 
-/// How starts are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    pub base_seconds: u32,
-    pub cap_seconds: u32,
-    /// Deliveries of one start before it is dead-lettered and the run failed.
-    pub max_receives: u32,
-}
-
 /// Read once at start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -69,7 +61,8 @@ pub struct Settings {
     pub secret: WorkflowSecret,
     /// How long a workflow's webhook has to accept a start (it reports back later).
     pub start_timeout: Duration,
-    pub retry: Retry,
+    /// How starts are retried.
+    pub retry: RetryPolicy,
     /// Slack-compatible incoming webhook for alerts.
     pub alert_webhook: Option<String>,
     /// The most one run may report earning, in US cents (`RUN_EARNINGS_MAX`, in dollars).
@@ -143,7 +136,7 @@ impl Settings {
                 "WORKFLOW_START_TIMEOUT_SECONDS",
                 DEFAULT_START_TIMEOUT_SECONDS,
             )?),
-            retry: Retry {
+            retry: RetryPolicy {
                 base_seconds: small("RUN_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS)?,
                 cap_seconds: small("RUN_RETRY_CAP_SECONDS", DEFAULT_RETRY_CAP_SECONDS)?,
                 max_receives: small("RUNS_MAX_RECEIVES", crate::DEFAULT_MAX_RECEIVES)?,

@@ -5,8 +5,9 @@ use crate::ports::accounts::{Accounts, AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
-use crate::ports::queue::{Delivery, Queue, QueueError, QueueName};
+use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 use crate::queued::{QueuedEvent, Source};
+use crate::redelivery::Failure;
 use thiserror::Error;
 use tollgate_core::account::SubscriptionStatus;
 use tollgate_core::catalog::Grant;
@@ -49,16 +50,16 @@ enum Effect {
     Skipped(String),
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
-    /// Applies one delivery; `Ok` means the queue may forget it. `Err` asks the queue to deliver it again; on the last
-    /// allowed delivery the event is also marked `failed`, with the reason, before it
-    /// goes to the dead-letter queue.
+impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S> {
+    /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
+    /// been settled by the retry policy: it comes back after a backoff, or, on the last
+    /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
     pub async fn process(&self, delivery: &Delivery) -> Result<(), ProcessError> {
         let event = match decode(&delivery.body) {
             Ok(event) => event,
             Err(reason) => {
                 // Only our own ingest writes to the queue; an undecodable message is a bug to look at, not retry.
-                tracing::error!(message_id = %delivery.message_id, %reason, "undecodable queue message dropped");
+                self.retry_policy().settle(&self.store, delivery, Failure::Permanent, &reason).await?;
                 return Ok(());
             }
         };
@@ -80,12 +81,12 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue> App<S> {
             Ok(Effect::Stale) => (EventStatus::Skipped, Some("older than the state already applied".to_owned())),
             Ok(Effect::Skipped(reason)) => (EventStatus::Skipped, Some(reason)),
             Err(error) => {
+                let reason = error.to_string();
                 if delivery.receive_count >= self.max_receives {
-                    tracing::error!(event_id = %event.id, %error, "event failed on its last delivery");
-                    self.store.mark(&event.id, EventStatus::Failed, Some(&error.to_string())).await?;
-                } else {
-                    tracing::warn!(event_id = %event.id, %error, attempt = delivery.receive_count, "event will be retried");
+                    tracing::error!(event_id = %event.id, %reason, "event failed on its last delivery");
+                    self.store.mark(&event.id, EventStatus::Failed, Some(&reason)).await?;
                 }
+                self.retry_policy().settle(&self.store, delivery, Failure::Transient, &reason).await?;
                 return Err(error);
             }
         };

@@ -9,10 +9,9 @@ use crate::ports::outbound::OutboundRequest;
 use crate::ports::queue::{Delivery, Queue, QueueConsumer};
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
-use rand::Rng;
+use crate::redelivery::{Failure, Settled};
 use std::time::Duration;
 use thiserror::Error;
-use tollgate_core::retry::backoff_seconds;
 use tollgate_core::workflow::{Outcome, RunStatus, StartRequest, start_signature};
 
 /// A start to try again: the delivery is already delayed by the backoff.
@@ -35,7 +34,11 @@ where
     pub async fn start_run(&self, delivery: &Delivery) -> Result<(), RunnerError> {
         let Ok(message) = serde_json::from_str::<RunMessage>(&delivery.body) else {
             // Only the orchestrator writes to this queue: a bad message is a bug to look at, not retry.
-            tracing::error!(message_id = %delivery.message_id, "undecodable run message dropped");
+            let (store, retry) = (&self.app.store, self.settings.retry);
+            retry
+                .settle(store, delivery, Failure::Permanent, "undecodable run message")
+                .await
+                .map_err(OrchestrateError::from)?;
             return Ok(());
         };
         let store = &self.app.store;
@@ -79,17 +82,20 @@ where
             Err(error) => error.to_string(),
         };
         let retry = self.settings.retry;
-        if delivery.receive_count >= retry.max_receives {
+        let reason = if delivery.receive_count >= retry.max_receives {
             let reason = format!("{reason}, on the last of {} attempts", retry.max_receives);
             self.end(&run.id, &Outcome::failed(reason.clone(), now)).await?;
-            // Zero: straight to the dead-letter queue, where the operator finds it.
-            self.app.store.retry_after(delivery, 0).await.map_err(OrchestrateError::from)?;
-            return Err(RunnerError::NotAccepted { reason, retry_in: 0 });
-        }
-        let retry_in =
-            backoff_seconds(delivery.receive_count, retry.base_seconds, retry.cap_seconds, rand::rng().random());
-        tracing::warn!(run_id = %run.id, attempt = delivery.receive_count, %reason, retry_in, "start not accepted");
-        self.app.store.retry_after(delivery, retry_in).await.map_err(OrchestrateError::from)?;
+            reason
+        } else {
+            reason
+        };
+        tracing::warn!(run_id = %run.id, attempt = delivery.receive_count, %reason, "start not accepted");
+        let settled =
+            retry.settle(store, delivery, Failure::Transient, &reason).await.map_err(OrchestrateError::from)?;
+        let retry_in = match settled {
+            Settled::RetryIn(seconds) => seconds,
+            Settled::DeadLettered => 0,
+        };
         Err(RunnerError::NotAccepted { reason, retry_in })
     }
 }

@@ -7,7 +7,9 @@ use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
 use crate::ports::outbound::Outbound;
+use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
 use crate::ports::usage::{Usage, UsageError};
+use crate::redelivery::Failure;
 use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::metering::UsageBatch;
@@ -20,6 +22,9 @@ pub const DEFAULT_METER_EVENT_NAME: &str = "api_requests";
 pub enum MeterError {
     #[error("overage of account {0} cannot be billed: it has no Stripe customer")]
     NoCustomer(String),
+    /// Only the origin queues batches, after parsing them: a bug to look at, not to retry.
+    #[error("an undecodable usage message")]
+    Undecodable,
     #[error(transparent)]
     Usage(#[from] UsageError),
     #[error(transparent)]
@@ -28,6 +33,8 @@ pub enum MeterError {
     Alerts(#[from] AlertsError),
     #[error(transparent)]
     Stripe(#[from] MeterEventsError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 pub struct UsageMeter<S> {
@@ -39,16 +46,28 @@ pub struct UsageMeter<S> {
     pub alert_webhook: Option<String>,
 }
 
-impl<S: Usage + Accounts + Alerts> UsageMeter<S> {
+impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
+    /// Meters one delivery of the `usage` queue; `Ok` means it may be forgotten. On `Err`
+    /// the delivery has been settled by the retry policy: a batch whose account has no
+    /// Stripe customer goes to the dead-letter queue at once (waiting cannot give it one),
+    /// anything else comes back after a backoff.
+    pub async fn meter_delivery(&self, delivery: &Delivery) -> Result<(), MeterError> {
+        let Err(error) = self.meter(&delivery.body).await else {
+            return Ok(());
+        };
+        let failure = match error {
+            MeterError::NoCustomer(_) | MeterError::Undecodable => Failure::Permanent,
+            _ => Failure::Transient,
+        };
+        self.app.retry_policy().settle(&self.app.store, delivery, failure, &error.to_string()).await?;
+        Err(error)
+    }
+
     /// Meters one queued batch. Safe to run again for the same batch: its totals are stored
     /// with it, so overage and alerts come out the same, and a reported batch is not reported
     /// again. An error leaves the message for redelivery (and, in the end, the dead-letter queue).
-    pub async fn meter(&self, body: &str) -> Result<(), MeterError> {
-        let Ok(batch) = serde_json::from_str::<UsageBatch>(body) else {
-            // Only the origin queues batches, after parsing them: nothing to retry.
-            tracing::error!("undecodable usage message dropped");
-            return Ok(());
-        };
+    async fn meter(&self, body: &str) -> Result<(), MeterError> {
+        let batch = serde_json::from_str::<UsageBatch>(body).map_err(|_| MeterError::Undecodable)?;
         let store = &self.app.store;
         let now = self.app.clock.now();
         let recorded = store.add_batch(&batch, now).await?;

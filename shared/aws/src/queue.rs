@@ -3,9 +3,11 @@
 
 use crate::Aws;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 
+/// SQS allows 256 KiB per message with its attributes; a reason is a sentence.
+const MAX_REASON_CHARS: usize = 1_000;
 /// Long polling: an empty receive waits this long for a message before answering.
 const WAIT_SECONDS: i32 = 1;
 
@@ -21,6 +23,18 @@ impl Aws {
             QueueName::Fulfillment => &self.resources.fulfillment_queue_url,
             QueueName::Usage => &self.resources.usage_queue_url,
         }
+    }
+}
+
+impl Aws {
+    fn dead_letter_url(&self, queue: QueueName) -> Result<&str, QueueError> {
+        let (url, setting) = match queue {
+            QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
+            QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
+            QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
+            QueueName::Usage => (&self.resources.usage_dead_letter_queue_url, "USAGE_DLQ_URL"),
+        };
+        url.as_deref().ok_or_else(|| QueueError(format!("{setting} is not configured")))
     }
 }
 
@@ -75,16 +89,26 @@ impl QueueConsumer for Aws {
             .map_err(failed)
     }
 
+    /// Sent to the dead-letter queue with its reason as a message attribute, then deleted.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
+        let reason = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason.chars().take(MAX_REASON_CHARS).collect::<String>())
+            .build()
+            .map_err(failed)?;
+        self.sqs
+            .send_message()
+            .queue_url(self.dead_letter_url(delivery.queue)?)
+            .message_body(&delivery.body)
+            .message_attributes("reason", reason)
+            .send()
+            .await
+            .map_err(failed)?;
+        self.ack(delivery).await
+    }
+
     async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, QueueError> {
-        let (url, setting) = match queue {
-            QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
-            QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
-            QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
-            QueueName::Usage => (&self.resources.usage_dead_letter_queue_url, "USAGE_DLQ_URL"),
-        };
-        let Some(url) = url else {
-            return Err(QueueError(format!("{setting} is not configured")));
-        };
+        let url = self.dead_letter_url(queue)?;
         // Visibility 0: reading the dead letters leaves them where they are.
         let output = self
             .sqs

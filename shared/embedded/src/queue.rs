@@ -111,6 +111,19 @@ impl QueueConsumer for Sqlite {
         .map_err(failed)
     }
 
+    async fn dead_letter(&self, delivery: &Delivery, _reason: &str) -> Result<(), QueueError> {
+        let (message_id, receipt) = (delivery.message_id.clone(), delivery.receipt.clone());
+        self.call(move |db| {
+            db.execute(
+                "UPDATE queue SET dead = 1, receipt = NULL WHERE message_id = ?1 AND receipt = ?2",
+                params![message_id, receipt],
+            )
+            .map(drop)
+        })
+        .await
+        .map_err(failed)
+    }
+
     async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, QueueError> {
         self.call(move |db| {
             let mut statement = db.prepare("SELECT body FROM queue WHERE name = ?1 AND dead = 1 ORDER BY seq")?;

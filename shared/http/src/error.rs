@@ -1,10 +1,10 @@
 //! The one place where errors become HTTP answers: a status, a stable machine-readable
 //! `code`, and a message safe to show. Causes go to the log, never to the client.
 
-use crate::json_response;
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use serde_json::json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{Value, json};
+use std::borrow::Cow;
 use thiserror::Error;
 use tollgate_app::checkout::CheckoutError;
 use tollgate_app::ingest::IngestError;
@@ -32,7 +32,7 @@ pub enum ApiError {
     #[error("the request body was cut short or malformed")]
     IncompleteBody,
     #[error("{field} {reason}")]
-    InvalidRequest { field: &'static str, reason: String },
+    InvalidRequest { field: Cow<'static, str>, reason: String },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this needs the admin role")]
@@ -64,8 +64,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(field: &'static str, reason: &str) -> Self {
-        ApiError::InvalidRequest { field, reason: reason.to_owned() }
+    pub fn invalid(field: impl Into<Cow<'static, str>>, reason: &str) -> Self {
+        ApiError::InvalidRequest { field: field.into(), reason: reason.to_owned() }
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -98,8 +98,14 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+}
 
-    pub fn into_response(self) -> Response<Bytes> {
+/// The JSON error a response carries, for [`crate::finish`] to complete with the request id.
+#[derive(Clone)]
+pub(crate) struct ErrorBody(pub Value);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(code, error = %self, "request failed");
@@ -110,13 +116,25 @@ impl ApiError {
         if let ApiError::InvalidRequest { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        let mut response = json_response(status, &body);
-        if let ApiError::RateLimited { retry_after, .. } = &self {
-            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
+        let mut response = status.into_response();
+        match &self {
+            ApiError::RateLimited { retry_after, .. } => {
+                response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
+            }
+            ApiError::Unavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(UNAVAILABLE_RETRY_AFTER));
+            }
+            _ => {}
         }
+        response.extensions_mut().insert(ErrorBody(body));
         response
     }
 }
+
+/// Seconds a client is asked to wait after a transient failure of storage or a queue.
+pub const UNAVAILABLE_RETRY_AFTER: u32 = 5;
 
 impl From<IngestError> for ApiError {
     fn from(error: IngestError) -> Self {
@@ -133,7 +151,7 @@ impl From<OrchestrateError> for ApiError {
     fn from(error: OrchestrateError) -> Self {
         let message = error.to_string();
         match error {
-            OrchestrateError::Invalid { field, reason } => ApiError::InvalidRequest { field, reason },
+            OrchestrateError::Invalid { field, reason } => ApiError::InvalidRequest { field: field.into(), reason },
             OrchestrateError::NotFound(what) => ApiError::NotFound(what),
             OrchestrateError::AlreadyExists => ApiError::Conflict { code: "workflow_exists", message },
             OrchestrateError::AlreadyRunning => ApiError::Conflict { code: "already_running", message },
@@ -157,7 +175,7 @@ impl From<CheckoutError> for ApiError {
         let message = error.to_string();
         match error {
             CheckoutError::Invalid(invalid) => {
-                ApiError::InvalidRequest { field: invalid.field, reason: invalid.reason }
+                ApiError::InvalidRequest { field: invalid.field.into(), reason: invalid.reason }
             }
             CheckoutError::UnknownSku => ApiError::Absent { code: "unknown_sku", message },
             CheckoutError::NoCustomer => ApiError::Absent { code: "no_customer", message },

@@ -2,25 +2,36 @@
 //! for the edge, signed with `EDGE_SECRET`.
 
 use crate::error::ApiError;
-use crate::{json_response, ok_json};
-use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use crate::extract::{EdgeSigned, OptionalJsonBody, User, parse_json};
+use crate::{Shared, Store};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
-use tollgate_app::App;
+use serde_json::{Value, json};
 use tollgate_app::keys::{EdgeLink, KeysError};
-use tollgate_app::ports::accounts::Accounts;
-use tollgate_app::ports::api_keys::ApiKeys;
-use tollgate_app::ports::purchases::Purchases;
-use tollgate_app::ports::queue::Queue;
-use tollgate_app::ports::usage::Usage;
 use tollgate_core::api_key::{KeyHash, KeyMode};
 use tollgate_core::edge;
-use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::ids::KeyId;
 use tollgate_core::metering::UsageBatch;
 
 /// Batches in one flush: a Durable Object flushes every few seconds, so this is generous.
 const MAX_BATCHES: usize = 1_000;
+
+pub(crate) fn owner_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/api/keys", post(create::<S>).get(list::<S>))
+        .route("/api/keys/{id}", delete(revoke::<S>))
+        .route("/api/me", get(standing::<S>))
+}
+
+pub(crate) fn edge_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route(&format!("{}{{hash}}", edge::KEYS_PATH), get(key_record::<S>))
+        .route(edge::USAGE_PATH, post(usage::<S>))
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -43,70 +54,56 @@ impl From<KeysError> for ApiError {
     }
 }
 
-/// The signed-in owner's routes: `rest` follows `/api`.
-pub(crate) async fn owner<S: ApiKeys + Accounts + Usage + Purchases>(
-    app: &App<S>,
-    edge: &EdgeLink,
-    account: &AccountId,
-    method: &Method,
-    rest: &[&str],
-    body: &Bytes,
-) -> Result<Response<Bytes>, ApiError> {
-    match (method, rest) {
-        (&Method::POST, ["keys"]) => {
-            let request: NewKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-                NewKeyRequest::default()
-            } else {
-                serde_json::from_slice(body).map_err(|e| ApiError::invalid("mode", &e.to_string()))?
-            };
-            let created = app.create_key(account, request.mode.unwrap_or(KeyMode::Live)).await?;
-            Ok(json_response(StatusCode::CREATED, &created))
-        }
-        (&Method::GET, ["keys"]) => Ok(ok_json(&json!({ "keys": app.list_keys(account).await? }))),
-        (&Method::DELETE, ["keys", id]) => {
-            let id = KeyId::parse(id).map_err(|_| ApiError::NotFound("key"))?;
-            let revoked = app.revoke_key(account, &id).await?;
-            let edge_notified = edge.revoked(&revoked.hash, app.clock.now()).await;
-            Ok(ok_json(&json!({ "id": revoked.id, "revoked_at": revoked.revoked_at, "edge_notified": edge_notified })))
-        }
-        (&Method::GET, ["me"]) => Ok(ok_json(&app.standing(account).await?)),
-        _ => Err(ApiError::MethodNotAllowed),
-    }
+fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
+    api.edge.as_deref().ok_or(ApiError::NotFound("route"))
 }
 
-/// The edge's routes. The signature covers method, path and body, so it is checked
-/// before anything else is read.
-pub(crate) async fn internal<S: ApiKeys + Accounts + Usage + Purchases + Queue>(
-    app: &App<S>,
-    edge: &EdgeLink,
-    request: &Request<Bytes>,
-) -> Result<Response<Bytes>, ApiError> {
-    let path = request.uri().path();
-    let signature = request.headers().get(edge::SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
-    edge::verify(&edge.secret, signature, request.method().as_str(), path, request.body(), app.clock.now())?;
-    match (request.method(), path.strip_prefix(edge::KEYS_PATH)) {
-        (&Method::GET, Some(hash)) => {
-            let hash =
-                KeyHash::parse(hash).map_err(|_| ApiError::invalid("hash", "must be 64 lowercase hex digits"))?;
-            let record = app.key_record(&hash).await?;
-            Ok(record.map_or_else(
-                || ApiError::Absent { code: "unknown_key", message: "no such key".into() }.into_response(),
-                |record| ok_json(&record),
-            ))
-        }
-        (&Method::POST, None) if path == edge::USAGE_PATH => {
-            let upload: UsageUpload =
-                serde_json::from_slice(request.body()).map_err(|e| ApiError::invalid("batches", &e.to_string()))?;
-            if upload.batches.len() > MAX_BATCHES {
-                return Err(ApiError::invalid("batches", &format!("at most {MAX_BATCHES} per request")));
-            }
-            if let Some(reason) = upload.batches.iter().find_map(|batch| batch.check().err()) {
-                return Err(ApiError::invalid("batches", reason));
-            }
-            Ok(ok_json(&json!({ "accepted": app.accept_usage(&upload.batches).await? })))
-        }
-        (_, Some(_)) => Err(ApiError::MethodNotAllowed),
-        _ if path == edge::USAGE_PATH => Err(ApiError::MethodNotAllowed),
-        _ => Err(ApiError::NotFound("route")),
+async fn create<S: Store>(
+    State(api): State<Shared<S>>,
+    User(account): User,
+    OptionalJsonBody(request): OptionalJsonBody<NewKeyRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let created = api.app.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn list<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "keys": api.app.list_keys(&account).await? })))
+}
+
+async fn revoke<S: Store>(
+    State(api): State<Shared<S>>,
+    User(account): User,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = KeyId::parse(&id).map_err(|_| ApiError::NotFound("key"))?;
+    let revoked = api.app.revoke_key(&account, &id).await?;
+    let edge_notified = link(&api)?.revoked(&revoked.hash, api.app.clock.now()).await;
+    Ok(Json(json!({ "id": revoked.id, "revoked_at": revoked.revoked_at, "edge_notified": edge_notified })))
+}
+
+async fn standing<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(api.app.standing(&account).await?))
+}
+
+/// The signature is checked before the hash is read.
+async fn key_record<S: Store>(
+    State(api): State<Shared<S>>,
+    Path(hash): Path<String>,
+    _: EdgeSigned,
+) -> Result<impl IntoResponse, ApiError> {
+    let hash = KeyHash::parse(&hash).map_err(|_| ApiError::invalid("hash", "must be 64 lowercase hex digits"))?;
+    let record = api.app.key_record(&hash).await?;
+    record.map(Json).ok_or_else(|| ApiError::Absent { code: "unknown_key", message: "no such key".into() })
+}
+
+async fn usage<S: Store>(State(api): State<Shared<S>>, EdgeSigned(body): EdgeSigned) -> Result<Json<Value>, ApiError> {
+    let upload: UsageUpload = parse_json(&body)?;
+    if upload.batches.len() > MAX_BATCHES {
+        return Err(ApiError::invalid("batches", &format!("at most {MAX_BATCHES} per request")));
     }
+    if let Some(reason) = upload.batches.iter().find_map(|batch| batch.check().err()) {
+        return Err(ApiError::invalid("batches", reason));
+    }
+    Ok(Json(json!({ "accepted": api.app.accept_usage(&upload.batches).await? })))
 }

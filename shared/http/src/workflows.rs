@@ -109,9 +109,9 @@ pub fn patch(body: &[u8]) -> Result<WorkflowPatch, ApiError> {
 mod tests {
     use super::*;
 
-    fn field(result: Result<impl std::fmt::Debug, ApiError>) -> &'static str {
+    fn field(result: Result<impl std::fmt::Debug, ApiError>) -> String {
         match result.unwrap_err() {
-            ApiError::InvalidRequest { field, .. } => field,
+            ApiError::InvalidRequest { field, .. } => field.into_owned(),
             other => panic!("{other:?}"),
         }
     }

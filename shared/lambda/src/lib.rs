@@ -5,7 +5,8 @@ pub mod emf;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
+use lambda_http::request::RequestContext;
 use std::future::Future;
 use std::sync::Arc;
 use thiserror::Error;
@@ -20,7 +21,7 @@ use tollgate_app::{App, SystemClock};
 use tollgate_aws::{Aws, ConfigError, Resources};
 use tollgate_core::catalog::{Catalog, CatalogError};
 use tollgate_core::signature::Verifier;
-use tollgate_http::{Api, jwt};
+use tollgate_http::{RequestId, jwt};
 
 /// Why a cold start stopped. Shown as its sentence (also as `Debug`, which is what a
 /// failing `main` prints), so the log names the missing or bad setting.
@@ -143,13 +144,39 @@ fn http_client() -> Result<tollgate_outbound::HttpClient, StartError> {
     tollgate_outbound::HttpClient::new().map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
-/// Answers one API Gateway request with the shared router.
-pub async fn answer(api: &Api<Aws>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let (parts, body) = request.into_parts();
-    let body = Bytes::copy_from_slice(body.as_ref());
-    // Boxed for the same reason as in `each_message`.
-    let response = Box::pin(api.handle(http::Request::from_parts(parts, body))).await;
-    Ok(response.map(|body| Body::Text(String::from_utf8_lossy(&body).into_owned())))
+/// Serves `router` as this function's handler, each request named by its platform id.
+pub async fn serve(router: axum::Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(with_request_ids(router)).await
+}
+
+/// `router` with each request named by API Gateway's request id, else Lambda's: the id a
+/// customer's error body shows is the one in API Gateway's and the function's logs.
+pub fn with_request_ids(router: axum::Router) -> axum::Router {
+    router.layer(axum::middleware::map_request(|mut request: axum::extract::Request| async move {
+        if let Some(id) = platform_request_id(request.extensions()) {
+            request.extensions_mut().insert(RequestId(id));
+        }
+        request
+    }))
+}
+
+fn platform_request_id(extensions: &http::Extensions) -> Option<String> {
+    let gateway = extensions.get::<RequestContext>().and_then(|context| match context {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        RequestContext::ApiGatewayV1(context) => context.request_id.clone(),
+        _ => None,
+    });
+    gateway.or_else(|| extensions.get::<lambda_http::Context>().map(|context| context.request_id.clone()))
+}
+
+/// Answers one API Gateway request as [`serve`] would: for the sample-event tests.
+pub async fn answer(router: axum::Router, request: Request) -> http::Response<Bytes> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let Ok(response) = with_request_ids(router).oneshot(request).await;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    http::Response::from_parts(parts, body)
 }
 
 /// Applies `each` to every message of an SQS batch and reports the ones that failed, so

@@ -29,6 +29,8 @@ macro_rules! conformance_suite {
             queue::redelivers_what_was_not_acknowledged,
             queue::dead_letters_after_the_last_receive,
             queue::keeps_each_queue_to_itself,
+            queue::a_transient_failure_comes_back_after_its_backoff,
+            queue::a_permanent_failure_is_dead_lettered_at_once,
             accounts::links_the_first_customer_and_referrer,
             accounts::concurrent_links_keep_one_customer,
             accounts::applies_only_newer_subscription_events,

@@ -1,6 +1,7 @@
 use crate::conformance::{TEST_MAX_RECEIVES, TEST_VISIBILITY_SECONDS};
 use std::time::{Duration, Instant};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueName};
+use tollgate_app::redelivery::{Failure, RetryPolicy, Settled};
 
 const EVENTS: QueueName = QueueName::Events;
 
@@ -83,4 +84,41 @@ pub async fn keeps_each_queue_to_itself(queue: &(impl Queue + QueueConsumer)) {
     queue.ack(&runs[0]).await.unwrap();
     tokio::time::sleep(visibility() * 2).await;
     assert!(receive_some(queue, QueueName::Runs, 1, visibility()).await.is_empty(), "the acknowledged run is gone");
+}
+
+/// The one retry policy: a transient failure comes back after its backoff — not before,
+/// and not a visibility timeout later — with the delay the policy chose.
+pub async fn a_transient_failure_comes_back_after_its_backoff(queue: &(impl Queue + QueueConsumer)) {
+    // Ceiling 4 s on the first retry: a delay of 2 to 4 s, longer than the visibility timeout.
+    let policy = RetryPolicy { base_seconds: 4, cap_seconds: 4, max_receives: TEST_MAX_RECEIVES };
+    queue.send(EVENTS, "wait for me").await.unwrap();
+    let first = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
+    let failed_at = Instant::now();
+    let settled = policy.settle(queue, &first, Failure::Transient, "storage was busy").await.unwrap();
+    let Settled::RetryIn(delay) = settled else { panic!("a first failure is retried: {settled:?}") };
+    assert!((2..=4).contains(&delay), "{delay}");
+    let delay = Duration::from_secs(u64::from(delay));
+
+    let early = receive_some(queue, EVENTS, 1, delay.saturating_sub(Duration::from_millis(800))).await;
+    assert!(early.is_empty(), "back before its backoff ({delay:?}): {early:?}");
+    let again = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("back after the backoff");
+    let waited = failed_at.elapsed();
+    assert_eq!((again.body.as_str(), again.receive_count), ("wait for me", 2));
+    assert!(waited >= delay.saturating_sub(Duration::from_millis(500)), "{waited:?} < {delay:?}");
+    assert!(waited < delay + Duration::from_secs(3), "{waited:?}: not the delay the policy chose ({delay:?})");
+}
+
+/// A permanent failure goes to the dead-letter queue on its first delivery.
+pub async fn a_permanent_failure_is_dead_lettered_at_once(queue: &(impl Queue + QueueConsumer)) {
+    let policy = RetryPolicy { base_seconds: 1, cap_seconds: 1, max_receives: TEST_MAX_RECEIVES };
+    queue.send(EVENTS, "never applicable").await.unwrap();
+    let first = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await.pop().expect("a delivery");
+    let settled = policy.settle(queue, &first, Failure::Permanent, "no customer to bill").await.unwrap();
+    assert_eq!(settled, Settled::DeadLettered);
+    assert!(receive_some(queue, EVENTS, 1, visibility() * 3).await.is_empty(), "never delivered again");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !queue.dead_letters(EVENTS).await.unwrap().contains(&"never applicable".to_owned()) {
+        assert!(Instant::now() < deadline, "the message reaches the dead letters");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -52,6 +52,8 @@ pub trait QueueConsumer: Send + Sync {
     fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Makes the message visible again after `seconds`; past the receive limit it is dead-lettered.
     fn retry_after(&self, delivery: &Delivery, seconds: u32) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Moves the message to the dead-letter queue now: it failed for good.
+    fn dead_letter(&self, delivery: &Delivery, reason: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Messages that ran out of receives.
     fn dead_letters(&self, queue: QueueName) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
 }

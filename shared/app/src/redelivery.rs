@@ -1,0 +1,81 @@
+//! One retry policy for every queue, on both stacks. A delivery that failed for a reason
+//! that can pass comes back after a backoff with jitter — on SQS its visibility is
+//! changed to the delay, on SQLite its visible time moved — and one that cannot pass, or
+//! that failed on its last allowed delivery, goes to the dead-letter queue at once, with
+//! its reason in the log. Nothing is redelivered five times to learn what the first try knew.
+
+use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
+use rand::Rng;
+use tollgate_core::retry::backoff_seconds;
+
+/// How a failed delivery is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base_seconds: u32,
+    pub cap_seconds: u32,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_receives: u32,
+}
+
+/// Waits of 1–2 s, 2–4 s, 4–8 s and 8–16 s before the last of five deliveries: about half
+/// a minute for an event waiting for another one, like a few SQS visibility timeouts.
+pub const DEFAULT_RETRY: RetryPolicy =
+    RetryPolicy { base_seconds: 2, cap_seconds: 120, max_receives: crate::DEFAULT_MAX_RECEIVES };
+
+/// Whether waiting can cure a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Storage or a peer was unavailable; a later delivery can succeed.
+    Transient,
+    /// The message can never be applied as it is (a bug or a missing setting to look at).
+    Permanent,
+}
+
+/// What became of a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// It comes back after this many seconds.
+    RetryIn(u32),
+    DeadLettered,
+}
+
+impl RetryPolicy {
+    /// The wait before delivery `receive_count + 1`, with jitter.
+    pub fn delay(&self, receive_count: u32) -> u32 {
+        backoff_seconds(receive_count, self.base_seconds, self.cap_seconds, rand::rng().random())
+    }
+
+    /// Settles a delivery that failed with `reason`.
+    pub async fn settle<Q: QueueConsumer>(
+        &self,
+        queue: &Q,
+        delivery: &Delivery,
+        failure: Failure,
+        reason: &str,
+    ) -> Result<Settled, QueueError> {
+        let last = delivery.receive_count >= self.max_receives;
+        if failure == Failure::Permanent || last {
+            tracing::error!(
+                queue = delivery.queue.as_str(),
+                message_id = %delivery.message_id,
+                attempt = delivery.receive_count,
+                ?failure,
+                reason,
+                "message dead-lettered"
+            );
+            queue.dead_letter(delivery, reason).await?;
+            return Ok(Settled::DeadLettered);
+        }
+        let delay = self.delay(delivery.receive_count);
+        tracing::warn!(
+            queue = delivery.queue.as_str(),
+            message_id = %delivery.message_id,
+            attempt = delivery.receive_count,
+            retry_in = delay,
+            reason,
+            "message will be retried"
+        );
+        queue.retry_after(delivery, delay).await?;
+        Ok(Settled::RetryIn(delay))
+    }
+}

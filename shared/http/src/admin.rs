@@ -1,0 +1,184 @@
+//! The operator's routes, for a JWT with the admin role: the event log, alerts, metrics,
+//! an account, its ledger, and the workflows.
+
+use crate::error::ApiError;
+use crate::extract::{Admin, Params, RawBody};
+use crate::{Shared, Store, workflows};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tollgate_app::orchestrator::Orchestrator;
+use tollgate_core::ids::{AccountId, WorkflowId};
+
+const DEFAULT_LIST_LIMIT: usize = 50;
+const MAX_LIST_LIMIT: usize = 500;
+/// Days of revenue `/admin/metrics` shows.
+const METRICS_DAYS: u32 = 30;
+
+pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/admin/events", get(events::<S>))
+        .route("/admin/alerts", get(alerts::<S>))
+        .route("/admin/metrics", get(metrics::<S>))
+        .route("/admin/accounts/{account}", get(account::<S>))
+        .route("/admin/ledger", get(ledger::<S>))
+}
+
+pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/admin/workflows", get(list_workflows::<S>).post(register::<S>))
+        .route("/admin/workflows/{id}", get(workflow::<S>).patch(change::<S>))
+        .route("/admin/workflows/{id}/runs", get(runs::<S>))
+        .route("/admin/workflows/{id}/run", post(start_now::<S>))
+}
+
+/// `?limit=`: how many of the newest to list.
+#[derive(Deserialize)]
+struct List {
+    limit: Option<String>,
+}
+
+impl List {
+    fn limit(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .limit
+            .as_deref()
+            .map(|value| value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number")))
+            .transpose()?
+            .unwrap_or(DEFAULT_LIST_LIMIT)
+            .clamp(1, MAX_LIST_LIMIT))
+    }
+}
+
+async fn events<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Params(list): Params<List>,
+) -> Result<Json<Value>, ApiError> {
+    let events = api.app.recent_events(list.limit()?).await?;
+    Ok(Json(json!({ "events": events })))
+}
+
+async fn alerts<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Params(list): Params<List>,
+) -> Result<Json<Value>, ApiError> {
+    let alerts = api.app.store.alerts(list.limit()?).await?;
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
+async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(api.app.metrics(METRICS_DAYS).await?))
+}
+
+async fn account<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
+    let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
+    Ok(Json(view))
+}
+
+#[derive(Deserialize)]
+struct LedgerQuery {
+    account: Option<String>,
+}
+
+async fn ledger<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Params(query): Params<LedgerQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let account = query.account.ok_or_else(|| ApiError::invalid("account", "is required"))?;
+    let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
+    let entries = api.app.ledger(&account).await?;
+    let entries: Vec<_> = entries.iter().map(LedgerLine::from).collect();
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// A ledger entry as the admin API shows it.
+#[derive(Serialize)]
+struct LedgerLine<'a> {
+    id: &'a str,
+    kind: &'static str,
+    amount_cents: i64,
+    currency: &'a str,
+    event_id: &'a str,
+    payment_ref: &'a str,
+}
+
+impl<'a> From<&'a tollgate_core::ledger::LedgerEntry> for LedgerLine<'a> {
+    fn from(entry: &'a tollgate_core::ledger::LedgerEntry) -> Self {
+        Self {
+            id: &entry.id,
+            kind: entry.kind.as_str(),
+            amount_cents: entry.amount.amount,
+            currency: entry.amount.currency.as_str(),
+            event_id: &entry.event_id,
+            payment_ref: &entry.payment_ref,
+        }
+    }
+}
+
+fn orchestrator<S>(api: &Shared<S>) -> Result<&Orchestrator<S>, ApiError> {
+    api.orchestrator.as_deref().ok_or(ApiError::NotFound("route"))
+}
+
+fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
+    WorkflowId::parse(text).map_err(|e| ApiError::invalid("workflow_id", &e.to_string()))
+}
+
+async fn register<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let workflow = orchestrator(&api)?.register(workflows::spec(&body)?).await?;
+    Ok((StatusCode::CREATED, Json(workflow)))
+}
+
+async fn list_workflows<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "workflows": orchestrator(&api)?.workflows().await? })))
+}
+
+async fn workflow<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(orchestrator(&api)?.workflow(&workflow_id(&id)?).await?))
+}
+
+async fn change<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let patch = workflows::patch(&body)?;
+    Ok(Json(orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?))
+}
+
+async fn runs<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "runs": orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await? })))
+}
+
+async fn start_now<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = orchestrator(&api)?.start_now(&workflow_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}

@@ -1,0 +1,51 @@
+//! `/webhooks/stripe` (Stripe's deliveries) and `/webhooks/workflows/{run_id}` (a run's
+//! callback, opened by its token).
+
+use crate::error::ApiError;
+use crate::extract::{Params, RawBody};
+use crate::{Shared, Store};
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use http::{HeaderMap, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_app::callback::CallbackAnswer;
+
+pub(crate) fn stripe_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/webhooks/stripe", post(stripe::<S>))
+}
+
+pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/webhooks/workflows/{run_id}", post(callback::<S>))
+}
+
+async fn stripe<S: Store>(
+    State(api): State<Shared<S>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let webhooks = api.webhooks.as_ref().ok_or(ApiError::NotFound("route"))?;
+    let signature = headers.get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
+    let ingested = api.app.ingest_stripe(webhooks, signature, &body).await?;
+    Ok(Json(json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    token: Option<String>,
+}
+
+async fn callback<S: Store>(
+    State(api): State<Shared<S>>,
+    Path(run_id): Path<String>,
+    Params(query): Params<CallbackQuery>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<CallbackAnswer>, ApiError> {
+    let orchestrator = api.orchestrator.as_ref().ok_or(ApiError::NotFound("route"))?;
+    // In the callback URL as given; a workflow tool that moves it to a bearer header works too.
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let token = query.token.or_else(|| bearer.and_then(tollgate_core::api_key::bearer).map(str::to_owned));
+    Ok(Json(orchestrator.callback(&run_id, token.as_deref(), &body).await?))
+}

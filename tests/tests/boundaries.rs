@@ -1,0 +1,85 @@
+//! The router's edges on the real `tollgate dev`: a wrong method is `405` with `Allow`, an
+//! unknown route `404`, a bad field is named by its path, and every error body carries the
+//! `request_id` that the response header and the log carry too.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tollgate_tests::stack::{TestStack, token};
+
+async fn send(stack: &TestStack, method: Method, path: &str, request_id: Option<&str>) -> reqwest::Response {
+    let mut request = stack.http.request(method, stack.url(path)).bearer_auth(stack.admin_token());
+    if let Some(id) = request_id {
+        request = request.header("x-request-id", id);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow_and_an_unknown_route_404() {
+    let stack = TestStack::start().await;
+    for (method, path, allowed) in [
+        (Method::DELETE, "/admin/events", "GET,HEAD"),
+        (Method::GET, "/webhooks/stripe", "POST"),
+        (Method::PUT, "/api/keys", "GET,HEAD,POST"),
+        (Method::POST, "/admin/workflows/some_flow", "GET,HEAD,PATCH"),
+        (Method::GET, "/internal/usage", "POST"),
+    ] {
+        let response = send(&stack, method.clone(), path, None).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let allow = response.headers()["allow"].to_str().unwrap().replace(' ', "");
+        let mut allow: Vec<&str> = allow.split(',').collect();
+        allow.sort_unstable();
+        assert_eq!(allow.join(","), allowed, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed", "{method} {path}");
+    }
+    for path in ["/nowhere", "/admin/events/extra", "/api"] {
+        let response = send(&stack, Method::GET, path, None).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_error_names_its_request_and_the_log_has_the_same_id() {
+    let stack = TestStack::start_logged(&[("RUST_LOG", "info")]).await;
+    // A caller's plain id is kept.
+    let response = send(&stack, Method::GET, "/admin/ledger", Some("support-case-4711")).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["x-request-id"], "support-case-4711");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&body["error"]["field"], &body["error"]["request_id"]),
+        (&"account".into(), &"support-case-4711".into())
+    );
+
+    // One that could forge log lines is replaced; a made one is in the header and the body.
+    let refused = stack.http.get(stack.url("/admin/events")).header("x-request-id", "a\"b").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let header = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["request_id"], header.as_str());
+    assert_eq!(header.len(), 32, "{header}");
+
+    let log = stack.log();
+    for id in ["support-case-4711", header.as_str()] {
+        assert!(log.lines().any(|line| line.contains(id) && line.contains("request refused")), "{id} not in:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_body_field_is_named_by_its_path() {
+    let stack = TestStack::start().await;
+    let response = stack
+        .http
+        .post(stack.url("/api/keys"))
+        .bearer_auth(token("user_paths", None))
+        .body(r#"{"mode": 7}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!((&body["error"]["code"], &body["error"]["field"]), (&"invalid_request".into(), &"mode".into()));
+}
