@@ -8,6 +8,7 @@ pub mod keys;
 pub mod localstripe;
 pub mod moto;
 pub mod recorder;
+pub mod runtime_api;
 pub mod samples;
 pub mod stack;
 pub mod stripe;

@@ -17,7 +17,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tollgate_aws::{Aws, Resources};
 
-fn endpoint() -> &'static str {
+/// Where moto serves DynamoDB and SQS.
+pub fn endpoint() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| std::env::var("MOTO_URL").unwrap_or_else(|_| start_moto()))
 }

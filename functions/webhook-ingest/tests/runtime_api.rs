@@ -1,0 +1,34 @@
+//! The `webhook-ingest` binary as deployed: under the Lambda Runtime API, with the
+//! environment `template.yaml` gives it, on moto.
+
+use tollgate_app::ports::event_log::{EventLog, EventStatus};
+use tollgate_app::ports::queue::{QueueConsumer, QueueName};
+use tollgate_core::ids::EventId;
+use tollgate_core::signature::{WebhookSecret, sign};
+use tollgate_tests::runtime_api::{deployed, http_answer};
+use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, read};
+use tollgate_tests::stack::now;
+
+#[tokio::test]
+async fn the_binary_ingests_the_sample_delivery() {
+    let (mut function, store) = deployed(env!("CARGO_BIN_EXE_webhook-ingest"), "WebhookIngestFunction", &[]).await;
+    let mut event: serde_json::Value = serde_json::from_str(&read("webhook-ingest.json")).unwrap();
+    // Signed now: the sample's own signature is years old by the time this runs.
+    let body = event["body"].as_str().unwrap().to_owned();
+    event["headers"]["stripe-signature"] =
+        sign(&WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).unwrap(), now(), body.as_bytes()).into();
+
+    let (status, answer) = http_answer(function.invoke(&event).await);
+    assert_eq!(status, 200, "{answer}\n{}", function.log());
+    assert_eq!((&answer["id"], &answer["duplicate"]), (&"evt_sample_checkout".into(), &false.into()));
+    let record = store.get(&EventId::parse("evt_sample_checkout").unwrap()).await.unwrap().expect("recorded");
+    assert_eq!((record.status, record.enqueued), (EventStatus::Queued, true));
+    assert_eq!(store.receive(QueueName::Events, 10).await.unwrap().len(), 1, "queued for event-processor");
+
+    // A route it does not serve, in the JSON error shape, named by API Gateway's request id.
+    event["rawPath"] = "/admin/events".into();
+    event["requestContext"]["http"]["path"] = "/admin/events".into();
+    let (status, answer) = http_answer(function.invoke(&event).await);
+    assert_eq!((status, &answer["error"]["code"]), (404, &"not_found".into()));
+    assert_eq!(answer["error"]["request_id"], event["requestContext"]["requestId"]);
+}
