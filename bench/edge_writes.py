@@ -42,7 +42,7 @@ while time.monotonic() < deadline:
 key_hash = hashlib.sha256(key.encode()).hexdigest()
 path = f"/internal/stats/{key_hash}"
 now = int(time.time())
-mac = hmac.new(os.environ["EDGE_SECRET"].encode(), f"{now}.GET {path}\n".encode(), hashlib.sha256).hexdigest()
+mac = hmac.new(os.environ["EDGE_SECRET"].encode(), f"{now}.edge-stats.GET {path}\n".encode(), hashlib.sha256).hexdigest()
 request = urllib.request.Request(f"{worker}{path}", headers={"tollgate-signature": f"t={now},v1={mac}"})
 stats = json.load(urllib.request.urlopen(request))
 print(f"calls: {calls} sent, {ok} allowed, in {elapsed:.1f} s")

@@ -57,9 +57,9 @@ pub fn assert_refuses_to_start_saying(binary: &str, given: &[(&str, &str)], reas
     assert!(stderr.contains(reason), "{stderr}");
 }
 
-/// The tables and queues every Lambda function reads from its environment (any values:
-/// the functions refuse to start before they use them).
-pub const LAMBDA_RESOURCES: [(&str, &str); 12] = [
+/// Every table and queue a Lambda function may read from its environment (any values: the
+/// functions refuse to start before they use them); each reads only its own.
+pub const LAMBDA_RESOURCES: [(&str, &str); 16] = [
     ("EVENT_LOG_TABLE", "t"),
     ("ACCOUNTS_TABLE", "t"),
     ("LEDGER_TABLE", "t"),
@@ -72,12 +72,17 @@ pub const LAMBDA_RESOURCES: [(&str, &str); 12] = [
     ("API_KEYS_TABLE", "t"),
     ("USAGE_TABLE", "t"),
     ("USAGE_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("EVENTS_DLQ_URL", "http://127.0.0.1:1/q"),
+    ("RUNS_DLQ_URL", "http://127.0.0.1:1/q"),
+    ("FULFILLMENT_DLQ_URL", "http://127.0.0.1:1/q"),
+    ("USAGE_DLQ_URL", "http://127.0.0.1:1/q"),
 ];
 
 /// An orchestration function (`orchestrator`, `workflow-runner`) refuses to start without
 /// its tables, its workflow secret or its callback URL, naming the first one missing.
 pub fn assert_orchestration_function_refuses_to_start(binary: &str) {
-    assert_refuses_to_start_without(binary, &[], "EVENT_LOG_TABLE");
+    // Neither reads the event log, the accounts or the usage tables: its first is the ledger.
+    assert_refuses_to_start_without(binary, &[], "LEDGER_TABLE");
     assert_refuses_to_start_without(binary, &LAMBDA_RESOURCES[..4], "WORKFLOWS_TABLE");
     let mut given = LAMBDA_RESOURCES.to_vec();
     given.push(("AWS_REGION", "us-east-1"));

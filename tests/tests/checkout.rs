@@ -9,8 +9,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tollgate_core::catalog::Catalog;
+use tollgate_core::signing::{self, Purpose};
 use tollgate_core::time::Timestamp;
-use tollgate_core::workflow::start_signature;
 use tollgate_stripe::StripeApi;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::join_all;
@@ -365,7 +365,9 @@ async fn a_product_is_granted_fulfilled_once_and_revoked_by_a_full_refund() {
     assert_eq!(posts.len(), 1, "fulfilled once");
     let (body, signature) = &posts[0];
     let timestamp: i64 = signature.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
-    assert_eq!(signature, &start_signature(WORKFLOW_SECRET.as_bytes(), Timestamp(timestamp), body.as_bytes()));
+    let expected =
+        signing::sign(WORKFLOW_SECRET.as_bytes(), Purpose::FulfillmentPost, Timestamp(timestamp), &[body.as_bytes()]);
+    assert_eq!(signature, &expected);
     let body: Value = serde_json::from_str(body).unwrap();
     assert_eq!((&body["purchaseId"], &body["accountId"]), (&json!("cs_buy_1"), &json!("user_carol")));
 

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use std::time::Duration;
 use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
 use tollgate_core::edge::{EdgeSecret, sign};
+use tollgate_core::signing::Purpose;
 use tollgate_tests::edge::{EdgeWorker, free_port};
 use tollgate_tests::eventually;
 use tollgate_tests::keys::{Answer, assert_rate_limited_beyond, call, call_at_once, catalog_with, create_key, me};
@@ -96,7 +97,7 @@ async fn the_worker_forwards_allowed_calls_and_refuses_a_revoked_key_on_the_very
         .post(format!("{}/internal/revoke", worker.url))
         .header(
             "tollgate-signature",
-            sign(&EdgeSecret::new("wrong").unwrap(), now(), "POST", "/internal/revoke", b"{}"),
+            sign(&EdgeSecret::new("wrong").unwrap(), Purpose::Revocation, now(), "POST", "/internal/revoke", b"{}"),
         )
         .body("{}")
         .send()
@@ -129,7 +130,10 @@ async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_ex
     let stats: serde_json::Value = origin
         .http
         .get(format!("{}{path}", worker.url))
-        .header("tollgate-signature", sign(&EdgeSecret::new(EDGE_SECRET).unwrap(), now(), "GET", &path, b""))
+        .header(
+            "tollgate-signature",
+            sign(&EdgeSecret::new(EDGE_SECRET).unwrap(), Purpose::EdgeStats, now(), "GET", &path, b""),
+        )
         .send()
         .await
         .unwrap()

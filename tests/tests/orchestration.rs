@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tollgate_core::signing::{self, Purpose};
 use tollgate_core::time::Timestamp;
-use tollgate_core::workflow::start_signature;
 use tollgate_tests::stack::{TestStack, WORKFLOW_SECRET};
 use tollgate_tests::{eventually, join_all};
 
@@ -34,7 +34,9 @@ async fn start(
     let start: Value = serde_json::from_str(&body).expect("a JSON start");
     let signature = headers.get("tollgate-signature").and_then(|v| v.to_str().ok()).expect("a signed start");
     let timestamp: i64 = signature.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
-    assert_eq!(signature, start_signature(WORKFLOW_SECRET.as_bytes(), Timestamp(timestamp), body.as_bytes()));
+    let expected =
+        signing::sign(WORKFLOW_SECRET.as_bytes(), Purpose::WorkflowStart, Timestamp(timestamp), &[body.as_bytes()]);
+    assert_eq!(signature, expected);
     seen.lock().unwrap().starts.push((behaviour.clone(), start.clone(), Instant::now()));
     let callback = |status: &'static str, earnings: Value, after: Duration| {
         let start = start.clone();

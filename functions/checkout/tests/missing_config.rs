@@ -7,7 +7,7 @@ fn it_refuses_to_start_and_names_the_missing_setting() {
     tollgate_tests::assert_refuses_to_start_without(
         binary,
         &[("JWT_SECRET", "a-jwt-secret-of-at-least-32-bytes")],
-        "EVENT_LOG_TABLE",
+        "ACCOUNTS_TABLE",
     );
     let mut given = tollgate_tests::LAMBDA_RESOURCES.to_vec();
     given.extend([("AWS_REGION", "us-east-1"), ("JWT_SECRET", "a-jwt-secret-of-at-least-32-bytes")]);

@@ -3,6 +3,7 @@
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::edge::{self, EdgeSecret};
 use tollgate_core::metering::{KeyRecord, UsageBatch};
+use tollgate_core::signing::Purpose;
 use tollgate_core::time::Timestamp;
 use worker::{Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
 
@@ -44,10 +45,10 @@ pub fn check_signature(
     }
 }
 
-async fn signed(env: &Env, method: Method, path: &str, body: Vec<u8>) -> Result<Option<Response>> {
+async fn signed(env: &Env, purpose: Purpose, method: Method, path: &str, body: Vec<u8>) -> Result<Option<Response>> {
     let origin = env.var("ORIGIN_URL")?.to_string();
     let headers = Headers::new();
-    headers.set(edge::SIGNATURE_HEADER, &edge::sign(&secret(env)?, now(), method.as_ref(), path, &body))?;
+    headers.set(edge::SIGNATURE_HEADER, &edge::sign(&secret(env)?, purpose, now(), method.as_ref(), path, &body))?;
     headers.set("content-type", "application/json")?;
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);
@@ -73,7 +74,9 @@ async fn signed(env: &Env, method: Method, path: &str, body: Vec<u8>) -> Result<
 
 /// `GET /internal/keys/{hash}`.
 pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Lookup> {
-    let Some(mut response) = signed(env, Method::Get, &format!("{}{hash}", edge::KEYS_PATH), Vec::new()).await? else {
+    let Some(mut response) =
+        signed(env, Purpose::EdgeLookup, Method::Get, &format!("{}{hash}", edge::KEYS_PATH), Vec::new()).await?
+    else {
         return Ok(Lookup::Unreachable);
     };
     Ok(match response.status_code() {
@@ -93,7 +96,9 @@ pub async fn send_usage(env: &Env, batches: &[UsageBatch]) -> Result<Vec<String>
         accepted: Vec<String>,
     }
     let body = serde_json::to_vec(&serde_json::json!({ "batches": batches }))?;
-    let Some(mut response) = signed(env, Method::Post, edge::USAGE_PATH, body).await? else { return Ok(Vec::new()) };
+    let Some(mut response) = signed(env, Purpose::UsageBatch, Method::Post, edge::USAGE_PATH, body).await? else {
+        return Ok(Vec::new());
+    };
     if response.status_code() != 200 {
         worker::console_warn!("origin refused usage batches: {}", response.status_code());
         return Ok(Vec::new());

@@ -2,13 +2,12 @@
 //! due workflows under the daily and concurrency caps, queueing each run for `workflow-runner`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
-    let app = Arc::new(tollgate_lambda::app_from_env().await?); // config read once, SDK clients built once
-    let orchestrator = tollgate_lambda::orchestrator_from_env(app)?;
+    // Settings read once (a missing one fails the cold start); SDK clients built once.
+    let orchestrator = tollgate_lambda::functions::orchestrator(&tollgate_lambda::Env::process()).await?;
     let orchestrator = &orchestrator;
     lambda_runtime::run(service_fn(move |_tick: LambdaEvent<serde_json::Value>| async move {
         let report = orchestrator.tick().await?;

@@ -4,14 +4,13 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::sync::Arc;
 use tollgate_app::ports::queue::QueueName;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
-    let app = Arc::new(tollgate_lambda::app_from_env().await?); // config read once, SDK clients built once
-    let orchestrator = tollgate_lambda::orchestrator_from_env(app)?;
+    // Settings read once (a missing one fails the cold start); SDK clients built once.
+    let orchestrator = tollgate_lambda::functions::workflow_runner(&tollgate_lambda::Env::process()).await?;
     let orchestrator = &orchestrator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let batch = tollgate_lambda::each_message(QueueName::Runs, event.payload, |delivery| async move {

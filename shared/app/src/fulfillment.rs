@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::catalog::Grant;
-use tollgate_core::workflow::start_signature;
+use tollgate_core::signing::{self, Purpose};
 
 /// How long a fulfillment webhook has to answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,7 +70,7 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
         })
         .to_string()
         .into_bytes();
-        let signature = start_signature(self.secret.bytes(), self.app.clock.now(), &body);
+        let signature = signing::sign(self.secret.bytes(), Purpose::FulfillmentPost, self.app.clock.now(), &[&body]);
         let request = OutboundRequest {
             url,
             headers: vec![("content-type", "application/json".to_owned()), ("tollgate-signature", signature)],

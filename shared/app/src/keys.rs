@@ -18,6 +18,7 @@ use tollgate_core::edge;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
+use tollgate_core::signing::Purpose;
 use tollgate_core::time::Timestamp;
 use tollgate_core::usage::{credits_granted, plan_terms};
 
@@ -188,7 +189,7 @@ impl EdgeLink {
     pub async fn revoked(&self, hash: &KeyHash, now: Timestamp) -> bool {
         let Some(url) = &self.url else { return true };
         let body = serde_json::to_vec(&serde_json::json!({ "key_hash": hash })).expect("always serialises");
-        let signature = edge::sign(&self.secret, now, "POST", edge::REVOKE_PATH, &body);
+        let signature = edge::sign(&self.secret, Purpose::Revocation, now, "POST", edge::REVOKE_PATH, &body);
         let request = OutboundRequest {
             url: format!("{}{}", url.trim_end_matches('/'), edge::REVOKE_PATH),
             headers: vec![("content-type", "application/json".to_owned()), (edge::SIGNATURE_HEADER, signature)],

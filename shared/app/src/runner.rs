@@ -12,7 +12,8 @@ use crate::ports::workflows::Workflows;
 use crate::redelivery::{Failure, Settled};
 use std::time::Duration;
 use thiserror::Error;
-use tollgate_core::workflow::{Outcome, RunStatus, StartRequest, start_signature};
+use tollgate_core::signing::{self, Purpose};
+use tollgate_core::workflow::{Outcome, RunStatus, StartRequest};
 
 /// A start to try again: the delivery is already delayed by the backoff.
 #[derive(Debug, Error)]
@@ -67,7 +68,7 @@ where
             url: workflow.spec.webhook_url.as_str().to_owned(),
             headers: vec![
                 ("content-type", "application/json".to_owned()),
-                ("tollgate-signature", start_signature(secret, now, &body)),
+                ("tollgate-signature", signing::sign(secret, Purpose::WorkflowStart, now, &[&body])),
             ],
             body,
             timeout: self.settings.start_timeout.min(left),

@@ -14,16 +14,99 @@ pub enum ConfigError {
     NotANumber(&'static str),
 }
 
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
+/// Where settings are read from: the process environment in a deployed function, a
+/// recording lookup in the configuration check (which proves each function reads what
+/// `template.yaml` gives it).
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    required: &'a (dyn Fn(&'static str) + Sync),
 }
 
-pub fn optional(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+fn process_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-pub fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
-    optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
+fn ignore(_: &'static str) {}
+
+impl Env<'static> {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env { lookup: &process_lookup, required: &ignore }
+    }
+}
+
+impl<'a> Env<'a> {
+    /// Settings from `lookup`; `required` hears the name of each setting read as required.
+    pub fn new(
+        lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        required: &'a (dyn Fn(&'static str) + Sync),
+    ) -> Self {
+        Env { lookup, required }
+    }
+
+    /// A setting; unset and blank are the same.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        (self.required)(name);
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        self.optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
+    }
+
+    /// The lookup, for readers that take a closure (`Settings::read`, `jwt::Settings::read`).
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |name| self.optional(name)
+    }
+}
+
+/// A table or queue a function may be given, each by its own variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    EventLogTable,
+    AccountsTable,
+    LedgerTable,
+    WorkflowsTable,
+    RunsTable,
+    AlertsTable,
+    ApiKeysTable,
+    UsageTable,
+    EventsQueue,
+    EventsDeadLetterQueue,
+    RunsQueue,
+    RunsDeadLetterQueue,
+    FulfillmentQueue,
+    FulfillmentDeadLetterQueue,
+    UsageQueue,
+    UsageDeadLetterQueue,
+}
+
+impl Resource {
+    pub const fn variable(self) -> &'static str {
+        match self {
+            Resource::EventLogTable => "EVENT_LOG_TABLE",
+            Resource::AccountsTable => "ACCOUNTS_TABLE",
+            Resource::LedgerTable => "LEDGER_TABLE",
+            Resource::WorkflowsTable => "WORKFLOWS_TABLE",
+            Resource::RunsTable => "RUNS_TABLE",
+            Resource::AlertsTable => "ALERTS_TABLE",
+            Resource::ApiKeysTable => "API_KEYS_TABLE",
+            Resource::UsageTable => "USAGE_TABLE",
+            Resource::EventsQueue => "EVENTS_QUEUE_URL",
+            Resource::EventsDeadLetterQueue => "EVENTS_DLQ_URL",
+            Resource::RunsQueue => "RUNS_QUEUE_URL",
+            Resource::RunsDeadLetterQueue => "RUNS_DLQ_URL",
+            Resource::FulfillmentQueue => "FULFILLMENT_QUEUE_URL",
+            Resource::FulfillmentDeadLetterQueue => "FULFILLMENT_DLQ_URL",
+            Resource::UsageQueue => "USAGE_QUEUE_URL",
+            Resource::UsageDeadLetterQueue => "USAGE_DLQ_URL",
+        }
+    }
 }
 
 /// The tables and queue every function shares.
@@ -49,35 +132,46 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    /// The tables and queues in `needs`, each required. One the function does not need is
+    /// named `unconfigured-<VARIABLE>`: a call reaching it fails with DynamoDB's or SQS's
+    /// error naming the variable, and can never land in a table of that name.
+    pub fn read(env: &Env, needs: &[Resource]) -> Result<Self, ConfigError> {
+        let take = |resource: Resource| -> Result<String, ConfigError> {
+            if needs.contains(&resource) {
+                env.required(resource.variable())
+            } else {
+                Ok(format!("unconfigured-{}", resource.variable()))
+            }
+        };
+        let dead_letters = |resource: Resource| take(resource).map(|url| needs.contains(&resource).then_some(url));
         Ok(Self {
-            event_log_table: required("EVENT_LOG_TABLE")?,
-            accounts_table: required("ACCOUNTS_TABLE")?,
-            ledger_table: required("LEDGER_TABLE")?,
-            events_queue_url: required("EVENTS_QUEUE_URL")?,
-            events_dead_letter_queue_url: optional("EVENTS_DLQ_URL"),
-            workflows_table: required("WORKFLOWS_TABLE")?,
-            runs_table: required("RUNS_TABLE")?,
-            alerts_table: required("ALERTS_TABLE")?,
-            runs_queue_url: required("RUNS_QUEUE_URL")?,
-            runs_dead_letter_queue_url: optional("RUNS_DLQ_URL"),
-            fulfillment_queue_url: required("FULFILLMENT_QUEUE_URL")?,
-            fulfillment_dead_letter_queue_url: optional("FULFILLMENT_DLQ_URL"),
-            api_keys_table: required("API_KEYS_TABLE")?,
-            usage_table: required("USAGE_TABLE")?,
-            usage_queue_url: required("USAGE_QUEUE_URL")?,
-            usage_dead_letter_queue_url: optional("USAGE_DLQ_URL"),
+            event_log_table: take(Resource::EventLogTable)?,
+            accounts_table: take(Resource::AccountsTable)?,
+            ledger_table: take(Resource::LedgerTable)?,
+            events_queue_url: take(Resource::EventsQueue)?,
+            events_dead_letter_queue_url: dead_letters(Resource::EventsDeadLetterQueue)?,
+            workflows_table: take(Resource::WorkflowsTable)?,
+            runs_table: take(Resource::RunsTable)?,
+            alerts_table: take(Resource::AlertsTable)?,
+            runs_queue_url: take(Resource::RunsQueue)?,
+            runs_dead_letter_queue_url: dead_letters(Resource::RunsDeadLetterQueue)?,
+            fulfillment_queue_url: take(Resource::FulfillmentQueue)?,
+            fulfillment_dead_letter_queue_url: dead_letters(Resource::FulfillmentDeadLetterQueue)?,
+            api_keys_table: take(Resource::ApiKeysTable)?,
+            usage_table: take(Resource::UsageTable)?,
+            usage_queue_url: take(Resource::UsageQueue)?,
+            usage_dead_letter_queue_url: dead_letters(Resource::UsageDeadLetterQueue)?,
         })
     }
 }
 
 /// Webhook verification settings (`STRIPE_WEBHOOK_SECRET`, comma-separated for rotation).
-pub fn webhook_secrets() -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
-    let secrets = WebhookSecret::parse_list(&required("STRIPE_WEBHOOK_SECRET")?)?;
-    Ok((secrets, number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
+pub fn webhook_secrets(env: &Env) -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
+    let secrets = WebhookSecret::parse_list(&env.required("STRIPE_WEBHOOK_SECRET")?)?;
+    Ok((secrets, env.number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
 }
 
 /// Receives of one message before SQS dead-letters it: must match the redrive policy.
-pub fn max_receives() -> Result<u32, ConfigError> {
-    number("EVENTS_MAX_RECEIVES", tollgate_app::DEFAULT_MAX_RECEIVES)
+pub fn max_receives(env: &Env) -> Result<u32, ConfigError> {
+    env.number("EVENTS_MAX_RECEIVES", tollgate_app::DEFAULT_MAX_RECEIVES)
 }

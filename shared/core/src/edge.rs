@@ -1,13 +1,11 @@
 //! The signed link between the origin and the edge: the edge fetches key records and
-//! sends usage batches, the origin pushes revocations. Each request carries
-//! `Tollgate-Signature: t=<unix>,v1=<hex HMAC-SHA256>` over `t.METHOD PATH\nBODY`
-//! (Stripe's scheme, with the method and path signed so a signature made for one
-//! endpoint opens no other).
+//! sends usage batches, the origin pushes revocations and reads counters. Each request
+//! carries `Tollgate-Signature` ([`crate::signing`]) over `METHOD PATH\nBODY`, for the
+//! purpose its route serves: a signature made for one endpoint opens no other.
 
-use crate::signature::{SignatureError, SignatureHeader};
+use crate::signature::SignatureError;
+use crate::signing::{self, Purpose};
 use crate::time::Timestamp;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "tollgate-signature";
@@ -17,6 +15,8 @@ pub const KEYS_PATH: &str = "/internal/keys/";
 pub const USAGE_PATH: &str = "/internal/usage";
 /// Edge: a revocation, `POST {"key_hash":…}`.
 pub const REVOKE_PATH: &str = "/internal/revoke";
+/// Edge: a key's Durable Object counters, `GET /internal/stats/{sha256 hex}`.
+pub const STATS_PATH: &str = "/internal/stats/";
 /// A signed request older or newer than this is refused (replay window).
 pub const TOLERANCE_SECONDS: i64 = 300;
 
@@ -37,20 +37,31 @@ impl EdgeSecret {
     }
 }
 
-fn mac_for(secret: &EdgeSecret, timestamp: Timestamp, method: &str, path: &str, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
-    mac.update(format!("{}.{method} {path}\n", timestamp.0).as_bytes());
-    mac.update(body);
-    mac
+/// The purpose a signed request serves, from its method and path; `None` for a route
+/// that takes no edge signature.
+pub fn purpose(method: &str, path: &str) -> Option<Purpose> {
+    match method {
+        "GET" if path.starts_with(KEYS_PATH) => Some(Purpose::EdgeLookup),
+        "GET" if path.starts_with(STATS_PATH) => Some(Purpose::EdgeStats),
+        "POST" if path == USAGE_PATH => Some(Purpose::UsageBatch),
+        "POST" if path == REVOKE_PATH => Some(Purpose::Revocation),
+        _ => None,
+    }
 }
 
-/// The signature header for a request.
-pub fn sign(secret: &EdgeSecret, timestamp: Timestamp, method: &str, path: &str, body: &[u8]) -> String {
-    let digest = mac_for(secret, timestamp, method, path, body).finalize().into_bytes();
-    format!("t={},v1={}", timestamp.0, hex::encode(digest))
+/// The signature header for a request made for `purpose`.
+pub fn sign(
+    secret: &EdgeSecret,
+    purpose: Purpose,
+    timestamp: Timestamp,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> String {
+    signing::sign(&secret.0, purpose, timestamp, &[method.as_bytes(), b" ", path.as_bytes(), b"\n", body])
 }
 
-/// Checks a request's signature (in constant time), then its age.
+/// Checks a request's signature (in constant time) for the purpose its route serves, then its age.
 pub fn verify(
     secret: &EdgeSecret,
     header: Option<&str>,
@@ -59,15 +70,9 @@ pub fn verify(
     body: &[u8],
     now: Timestamp,
 ) -> Result<(), SignatureError> {
-    let header = SignatureHeader::parse(header.ok_or(SignatureError::Missing)?)?;
-    let mac = mac_for(secret, header.timestamp, method, path, body);
-    if !header.v1.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok()) {
-        return Err(SignatureError::Mismatch);
-    }
-    if now.seconds_since(header.timestamp).abs() > TOLERANCE_SECONDS {
-        return Err(SignatureError::OutOfTolerance);
-    }
-    Ok(())
+    let purpose = purpose(method, path).ok_or(SignatureError::Mismatch)?;
+    let message: [&[u8]; 5] = [method.as_bytes(), b" ", path.as_bytes(), b"\n", body];
+    signing::verify(&secret.0, purpose, header, &message, now, TOLERANCE_SECONDS)
 }
 
 #[cfg(test)]
@@ -79,8 +84,12 @@ mod tests {
     #[test]
     fn a_signature_opens_only_its_own_request() {
         let secret = EdgeSecret::new("edge-secret").unwrap();
-        let header = sign(&secret, NOW, "POST", USAGE_PATH, b"{}");
+        let header = sign(&secret, Purpose::UsageBatch, NOW, "POST", USAGE_PATH, b"{}");
         assert_eq!(verify(&secret, Some(&header), "POST", USAGE_PATH, b"{}", NOW), Ok(()));
+        // Signed for the wrong purpose, even over the right request: refused.
+        let misused = sign(&secret, Purpose::Revocation, NOW, "POST", USAGE_PATH, b"{}");
+        assert_eq!(verify(&secret, Some(&misused), "POST", USAGE_PATH, b"{}", NOW), Err(SignatureError::Mismatch));
+        assert_eq!(purpose("DELETE", USAGE_PATH), None);
         assert_eq!(verify(&secret, Some(&header), "POST", REVOKE_PATH, b"{}", NOW), Err(SignatureError::Mismatch));
         assert_eq!(verify(&secret, Some(&header), "POST", USAGE_PATH, b"{ }", NOW), Err(SignatureError::Mismatch));
         let other = EdgeSecret::new("other").unwrap();

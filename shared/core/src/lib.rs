@@ -27,6 +27,7 @@ pub mod money;
 pub mod referral;
 pub mod retry;
 pub mod signature;
+pub mod signing;
 pub mod stripe;
 pub mod sync;
 pub mod time;

@@ -9,16 +9,12 @@
 use crate::cron::Schedule;
 use crate::ids::{RunId, WorkflowId};
 use crate::money::{AmountError, Currency, parse_major_units};
+use crate::signing::{self, Purpose};
 use crate::time::Timestamp;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use thiserror::Error;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Starts per UTC day, all workflows together.
 pub const DEFAULT_DAILY_STARTS: u32 = 40;
@@ -499,28 +495,15 @@ fn reported_at(value: &Value) -> Result<Option<Timestamp>, CallbackError> {
     }
 }
 
-/// The token in a run's callback URL: an HMAC of the run id, so nothing secret is
-/// stored or queued and a token for one run opens no other.
+/// The token in a run's callback URL ([`Purpose::CallbackToken`]): nothing secret is
+/// stored or queued, and a token for one run opens no other.
 pub fn callback_token(secret: &[u8], run: &RunId) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"callback:");
-    mac.update(run.as_str().as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    signing::token(secret, Purpose::CallbackToken, run.as_str())
 }
 
 /// Whether `token` opens `run`'s callback, compared in constant time.
 pub fn token_opens(secret: &[u8], run: &RunId, token: &str) -> bool {
-    callback_token(secret, run).as_bytes().ct_eq(token.as_bytes()).into()
-}
-
-/// The `Tollgate-Signature` header of a start: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`,
-/// Stripe's scheme, so a workflow checks it the way it would check a Stripe webhook.
-pub fn start_signature(secret: &[u8], timestamp: Timestamp, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.0.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={},v1={}", timestamp.0, hex::encode(mac.finalize().into_bytes()))
+    signing::token_opens(secret, Purpose::CallbackToken, run.as_str(), token)
 }
 
 /// The body POSTed to a workflow's webhook.
@@ -773,13 +756,5 @@ mod tests {
         assert_eq!(start.callback_url, format!("http://127.0.0.1:8080/webhooks/workflows/run_1?token={token}"));
         let json = serde_json::to_value(&start).unwrap();
         assert!(json.get("runId").is_some() && json.get("callbackUrl").is_some());
-    }
-
-    #[test]
-    fn the_start_signature_is_stripes_scheme() {
-        let header = start_signature(b"k", Timestamp(1), b"{}");
-        let mut mac = HmacSha256::new_from_slice(b"k").unwrap();
-        mac.update(b"1.{}");
-        assert_eq!(header, format!("t=1,v1={}", hex::encode(mac.finalize().into_bytes())));
     }
 }

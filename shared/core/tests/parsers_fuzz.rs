@@ -103,7 +103,7 @@ proptest! {
             prop_assert!(Timestamp::from_untrusted(t).is_ok());
         }
         let edge_secret = EdgeSecret::new("edge-fuzz").unwrap();
-        let edge_header = edge::sign(&edge_secret, Timestamp(t), "POST", edge::USAGE_PATH, BODY);
+        let edge_header = edge::sign(&edge_secret, tollgate_core::signing::Purpose::UsageBatch, Timestamp(t), "POST", edge::USAGE_PATH, BODY);
         let _ = edge::verify(&edge_secret, Some(&edge_header), "POST", edge::USAGE_PATH, BODY, Timestamp(now));
     }
 

@@ -2,6 +2,7 @@
 //! page: build the app once, then hand requests or SQS batches to it.
 
 pub mod emf;
+pub mod functions;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
@@ -18,6 +19,8 @@ use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, Workflow
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
 use tollgate_app::{App, SystemClock};
+pub use tollgate_aws::config::Env;
+use tollgate_aws::config::Resource;
 use tollgate_aws::{Aws, ConfigError, Resources};
 use tollgate_core::catalog::{Catalog, CatalogError};
 use tollgate_core::signature::Verifier;
@@ -53,90 +56,86 @@ impl std::fmt::Debug for StartError {
 
 /// The Stripe endpoint from `STRIPE_WEBHOOK_SECRET` (and the tolerance), in the mode
 /// `STRIPE_LIVEMODE` or `STRIPE_SECRET_KEY` says (test mode by default).
-pub fn webhooks() -> Result<Webhooks, StartError> {
-    let (secrets, tolerance) = tollgate_aws::config::webhook_secrets()?;
+pub fn webhooks(env: &Env) -> Result<Webhooks, StartError> {
+    let (secrets, tolerance) = tollgate_aws::config::webhook_secrets(env)?;
     let livemode = tollgate_core::stripe::stack_livemode(
-        tollgate_aws::config::optional("STRIPE_SECRET_KEY").as_deref(),
-        tollgate_aws::config::optional("STRIPE_LIVEMODE").as_deref(),
+        env.optional("STRIPE_SECRET_KEY").as_deref(),
+        env.optional("STRIPE_LIVEMODE").as_deref(),
     )
     .map_err(StartError::StripeMode)?;
     Ok(Webhooks { verifier: Verifier::new(secrets, tolerance), livemode })
 }
 
 /// The JWT verifier from `JWT_SECRET` or `JWT_JWKS_URL` (whose keys are fetched now).
-pub async fn jwt_verifier() -> Result<jwt::Verifier, StartError> {
-    Ok(jwt::Verifier::new(jwt::Settings::read(|name| std::env::var(name).ok())?).await?)
+pub async fn jwt_verifier(env: &Env<'_>) -> Result<jwt::Verifier, StartError> {
+    Ok(jwt::Verifier::new(jwt::Settings::read(env.lookup())?).await?)
 }
 
-/// The app on DynamoDB and SQS, configured from the environment. Called once per cold start.
-pub async fn app_from_env() -> Result<App<Aws>, StartError> {
-    let resources = Resources::from_env()?;
-    let catalog = match std::env::var("CATALOG_PATH") {
-        Ok(path) if !path.is_empty() => Catalog::parse(&std::fs::read_to_string(path)?)?,
-        _ => Catalog::default_catalog(),
+/// The app on the DynamoDB tables and SQS queues in `needs` (no others are read),
+/// configured from `env`. Called once per cold start.
+pub async fn app_from_env(env: &Env<'_>, needs: &[Resource]) -> Result<App<Aws>, StartError> {
+    let resources = Resources::read(env, needs)?;
+    let catalog = match env.optional("CATALOG_PATH") {
+        Some(path) => Catalog::parse(&std::fs::read_to_string(path)?)?,
+        None => Catalog::default_catalog(),
     };
-    Ok(App {
-        store: Aws::connect(resources).await,
-        catalog,
-        clock: Arc::new(SystemClock),
-        max_receives: tollgate_aws::config::max_receives()?,
-    })
+    let max_receives = tollgate_aws::config::max_receives(env)?;
+    Ok(App { store: Aws::connect(resources).await, catalog, clock: Arc::new(SystemClock), max_receives })
 }
 
 /// The orchestrator over `app`, from `WORKFLOW_SECRET`, `CALLBACK_BASE_URL` and the
 /// optional caps and retry settings. Called once per cold start.
-pub fn orchestrator_from_env(app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, StartError> {
-    let secret = WorkflowSecret::new(&tollgate_aws::config::required("WORKFLOW_SECRET")?)
-        .ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
-    let callback_base = tollgate_aws::config::required("CALLBACK_BASE_URL")?;
+pub fn orchestrator_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, StartError> {
+    let secret =
+        WorkflowSecret::new(&env.required("WORKFLOW_SECRET")?).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
+    let callback_base = env.required("CALLBACK_BASE_URL")?;
     if tollgate_core::workflow::WebhookUrl::parse(&callback_base).is_err() {
         return Err(SettingsError::NotAUrl("CALLBACK_BASE_URL").into());
     }
-    let settings = Settings::read(secret, callback_base, |name| std::env::var(name).ok())?;
+    let settings = Settings::read(secret, callback_base, env.lookup())?;
     Ok(Orchestrator { app, settings, outbound: Arc::new(http_client()?), metrics: Arc::new(emf::Emf) })
 }
 
 /// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
 /// (default Stripe's) and the checkout URLs. Called once per cold start.
-pub fn checkout_from_env(app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
-    let stripe = stripe_api()?;
-    let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), None)?;
+pub fn checkout_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
+    let stripe = stripe_api(env)?;
+    let settings = CheckoutSettings::read(env.lookup(), None)?;
     Ok(Checkout { app, stripe: Arc::new(stripe), settings })
 }
 
 /// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`.
-pub fn stripe_api() -> Result<tollgate_stripe::StripeApi, StartError> {
-    let key = tollgate_aws::config::required("STRIPE_SECRET_KEY")?;
-    let base = tollgate_aws::config::optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+pub fn stripe_api(env: &Env) -> Result<tollgate_stripe::StripeApi, StartError> {
+    let key = env.required("STRIPE_SECRET_KEY")?;
+    let base = env.optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
     tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
 /// The fulfiller over `app`: signs with `WORKFLOW_SECRET`, retries like the runner.
-pub fn fulfiller_from_env(app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartError> {
-    let secret = WorkflowSecret::new(&tollgate_aws::config::required("WORKFLOW_SECRET")?)
-        .ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
-    let retry = Settings::read(secret.clone(), String::new(), |name| std::env::var(name).ok())?.retry;
+pub fn fulfiller_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartError> {
+    let secret =
+        WorkflowSecret::new(&env.required("WORKFLOW_SECRET")?).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
+    let retry = Settings::read(secret.clone(), String::new(), env.lookup())?.retry;
     Ok(Fulfiller { app, outbound: Arc::new(http_client()?), secret, retry })
 }
 
 /// The origin's side of the edge link: `EDGE_SECRET`, and `EDGE_URL` to push revocations to.
-pub fn edge_link_from_env() -> Result<EdgeLink, StartError> {
-    let secret = tollgate_core::edge::EdgeSecret::new(&tollgate_aws::config::required("EDGE_SECRET")?)
+pub fn edge_link_from_env(env: &Env) -> Result<EdgeLink, StartError> {
+    let secret = tollgate_core::edge::EdgeSecret::new(&env.required("EDGE_SECRET")?)
         .ok_or(ConfigError::Missing("EDGE_SECRET"))?;
-    let url = tollgate_aws::config::optional("EDGE_URL");
+    let url = env.optional("EDGE_URL");
     Ok(EdgeLink { secret, url, outbound: Arc::new(http_client()?) })
 }
 
 /// The usage meter over `app`: Stripe from `STRIPE_SECRET_KEY`, the meter from
 /// `STRIPE_METER_EVENT_NAME`, alerts to `ALERT_WEBHOOK_URL` when set.
-pub fn usage_meter_from_env(app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
+pub fn usage_meter_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
     Ok(UsageMeter {
         app,
-        stripe: Some(Arc::new(stripe_api()?)),
-        event_name: tollgate_aws::config::optional("STRIPE_METER_EVENT_NAME")
-            .unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
+        stripe: Some(Arc::new(stripe_api(env)?)),
+        event_name: env.optional("STRIPE_METER_EVENT_NAME").unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
         outbound: Arc::new(http_client()?),
-        alert_webhook: tollgate_aws::config::optional("ALERT_WEBHOOK_URL"),
+        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
     })
 }
 
