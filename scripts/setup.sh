@@ -9,7 +9,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${TOLLGATE_TOOLS:-$HOME/.cache/tollgate-tools}
 venv=$tools/venv
 
-python_packages=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "localstripe==1.15.10")
+python_packages=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "localstripe==1.15.10" "openapi-spec-validator==0.9.0")
 if ! "$venv/bin/python" - "${python_packages[@]}" >/dev/null 2>&1 <<'PY'
 import sys
 from importlib.metadata import version

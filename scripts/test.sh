@@ -24,6 +24,9 @@ cfn-lint template.yaml
 sam validate --lint --region us-east-1 >/dev/null
 python3 scripts/check-template.py
 
+step "docs/openapi.json is a valid OpenAPI 3.1 document (a unit test keeps it equal to the generated one)"
+openapi-spec-validator docs/openapi.json
+
 step "build (the end-to-end suites start target/debug/tollgate)"
 cargo build --workspace --all-targets --locked -q
 

@@ -83,3 +83,28 @@ async fn a_bad_body_field_is_named_by_its_path() {
     let body: Value = response.json().await.unwrap();
     assert_eq!((&body["error"]["code"], &body["error"]["field"]), (&"invalid_request".into(), &"mode".into()));
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_every_operation_in_it_is_routed() {
+    // Checkout is served (a key is set), pointed at a closed port: no call reaches Stripe.
+    let stack =
+        TestStack::start_with(&[("STRIPE_SECRET_KEY", "sk_test_routes"), ("STRIPE_API_BASE", "http://127.0.0.1:9")])
+            .await;
+    let document: Value = stack.http.get(stack.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document, serde_json::to_value(tollgate_http::openapi::document()).unwrap());
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 18, "{:?}", paths.keys());
+    for (path, operations) in paths {
+        let concrete = path.replace("{account}", "user_nobody").replace("{id}", "some_id").replace("{run_id}", "run_x");
+        let concrete = concrete.replace("{hash}", &"0".repeat(64));
+        for method in operations.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = send(&stack, method.clone(), &concrete, None).await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(body["error"]["message"], "no such route", "{method} {path} is documented but not routed");
+        }
+    }
+}

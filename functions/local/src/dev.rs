@@ -88,7 +88,8 @@ pub async fn run(
     };
     let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(jwt))
         .with_orchestrator(Arc::clone(&orchestrator))
-        .with_keys(Arc::new(edge));
+        .with_keys(Arc::new(edge))
+        .with_openapi();
     // One Stripe client (one connection pool) for checkout and meter events.
     let stripe = config.stripe_api.as_ref().map(|access| access.client()).transpose()?.map(Arc::new);
     let usage_meter = UsageMeter {

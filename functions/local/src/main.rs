@@ -55,6 +55,8 @@ enum Command {
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{verb}: {action}");
             }
         }
+        Command::Openapi => print!("{}", tollgate_http::openapi::document_json()),
         Command::Token { sub, role, ttl, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.token(&sub, role.as_deref(), ttl)?);

@@ -1,7 +1,7 @@
 //! The operator's routes, for a JWT with the admin role: the event log, alerts, metrics,
 //! an account, its ledger, and the workflows.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, Params, RawBody};
 use crate::{Shared, Store, workflows};
 use axum::extract::{Path, State};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_core::ids::{AccountId, WorkflowId};
+use utoipa::IntoParams;
 
 const DEFAULT_LIST_LIMIT: usize = 50;
 const MAX_LIST_LIMIT: usize = 500;
@@ -37,8 +38,11 @@ pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
 }
 
 /// `?limit=`: how many of the newest to list.
-#[derive(Deserialize)]
-struct List {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct List {
+    /// 1 to 500, default 50.
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
 }
 
@@ -54,7 +58,22 @@ impl List {
     }
 }
 
-async fn events<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/events",
+    tag = "admin",
+    summary = "The event log, newest first",
+    params(List),
+    responses(
+        (status = 200, description = "`{\"events\":[…]}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn events<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(list): Params<List>,
@@ -63,7 +82,22 @@ async fn events<S: Store>(
     Ok(Json(json!({ "events": events })))
 }
 
-async fn alerts<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/alerts",
+    tag = "admin",
+    summary = "Alerts, newest first",
+    params(List),
+    responses(
+        (status = 200, description = "`{\"alerts\":[…]}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn alerts<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(list): Params<List>,
@@ -72,11 +106,40 @@ async fn alerts<S: Store>(
     Ok(Json(json!({ "alerts": alerts })))
 }
 
-async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<impl IntoResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/admin/metrics",
+    tag = "admin",
+    summary = "Revenue by day, workflow totals, active subscriptions",
+    responses(
+        (status = 200, body = Object),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(api.app.metrics(METRICS_DAYS).await?))
 }
 
-async fn account<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}",
+    tag = "admin",
+    summary = "One account",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn account<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(account): Path<String>,
@@ -86,12 +149,29 @@ async fn account<S: Store>(
     Ok(Json(view))
 }
 
-#[derive(Deserialize)]
-struct LedgerQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LedgerQuery {
+    /// The account whose entries to list (required).
     account: Option<String>,
 }
 
-async fn ledger<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/ledger",
+    tag = "admin",
+    summary = "An account's ledger",
+    params(LedgerQuery),
+    responses(
+        (status = 200, description = "`{\"entries\":[…]}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn ledger<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(query): Params<LedgerQuery>,
@@ -135,7 +215,23 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     WorkflowId::parse(text).map_err(|e| ApiError::invalid("workflow_id", &e.to_string()))
 }
 
-async fn register<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/admin/workflows",
+    tag = "workflows",
+    summary = "Register a workflow",
+    request_body(content = Object, description = "`{id, name, webhook_url, schedule, timezone?, enabled?, premium?, timeout_s?}`"),
+    responses(
+        (status = 201, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 409, description = "`workflow_exists`", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn register<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     RawBody(body): RawBody,
@@ -144,11 +240,40 @@ async fn register<S: Store>(
     Ok((StatusCode::CREATED, Json(workflow)))
 }
 
-async fn list_workflows<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/admin/workflows",
+    tag = "workflows",
+    summary = "Every workflow",
+    responses(
+        (status = 200, description = "`{\"workflows\":[…]}`", body = Object),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_workflows<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "workflows": orchestrator(&api)?.workflows().await? })))
 }
 
-async fn workflow<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{id}",
+    tag = "workflows",
+    summary = "One workflow",
+    params(("id" = String, Path, description = "the workflow id")),
+    responses(
+        (status = 200, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn workflow<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,
@@ -156,7 +281,24 @@ async fn workflow<S: Store>(
     Ok(Json(orchestrator(&api)?.workflow(&workflow_id(&id)?).await?))
 }
 
-async fn change<S: Store>(
+#[utoipa::path(
+    patch,
+    path = "/admin/workflows/{id}",
+    tag = "workflows",
+    summary = "Change a workflow",
+    params(("id" = String, Path, description = "the workflow id")),
+    request_body(content = Object, description = "any field but `id`"),
+    responses(
+        (status = 200, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn change<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,
@@ -166,7 +308,23 @@ async fn change<S: Store>(
     Ok(Json(orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?))
 }
 
-async fn runs<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{id}/runs",
+    tag = "workflows",
+    summary = "A workflow's runs of the last 7 days",
+    params(("id" = String, Path, description = "the workflow id")),
+    responses(
+        (status = 200, description = "`{\"runs\":[…]}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn runs<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,
@@ -174,7 +332,25 @@ async fn runs<S: Store>(
     Ok(Json(json!({ "runs": orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await? })))
 }
 
-async fn start_now<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{id}/run",
+    tag = "workflows",
+    summary = "Start a run now, under the caps",
+    params(("id" = String, Path, description = "the workflow id")),
+    responses(
+        (status = 202, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 409, description = "`already_running`", body = ErrorResponse),
+        (status = 429, description = "`daily_cap_reached`, `concurrency_cap_reached`", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn start_now<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,

@@ -3,7 +3,8 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::borrow::Cow;
 use thiserror::Error;
 use tollgate_app::checkout::CheckoutError;
@@ -16,6 +17,7 @@ use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
 use tollgate_core::signature::SignatureError;
+use utoipa::ToSchema;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -100,6 +102,36 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `invalid_request`, `not_found`, `method_not_allowed`…
+    pub code: String,
+    /// Safe to show; never an internal cause.
+    pub message: String,
+    /// The body field at fault (`invalid_request` only), by its path: `batches[3].calls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Names the request in the logs (also the `X-Request-Id` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorResponse {
+    pub(crate) fn new(code: &str, message: String, field: Option<String>) -> Self {
+        ErrorResponse { error: ErrorDetail { code: code.to_owned(), message, field, request_id: None } }
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 /// The JSON error a response carries, for [`crate::finish`] to complete with the request id.
 #[derive(Clone)]
 pub(crate) struct ErrorBody(pub Value);
@@ -112,10 +144,11 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(code, status = status.as_u16(), "request refused");
         }
-        let mut body = json!({"error": {"code": code, "message": self.public_message()}});
-        if let ApiError::InvalidRequest { field, .. } = &self {
-            body["error"]["field"] = json!(field);
-        }
+        let field = match &self {
+            ApiError::InvalidRequest { field, .. } => Some(field.clone().into_owned()),
+            _ => None,
+        };
+        let body = ErrorResponse::new(code, self.public_message(), field).to_value();
         let mut response = status.into_response();
         match &self {
             ApiError::RateLimited { retry_after, .. } => {

@@ -3,7 +3,7 @@
 //! tower-http give (no route, wrong method, body too large, timeout) — as one JSON shape
 //! with `request_id`, so an operator can find the log lines behind a customer's report.
 
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorResponse};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -103,7 +103,7 @@ fn bare(status: StatusCode) -> serde_json::Value {
         status if status.is_server_error() => ("internal_error", "tollgate failed to answer"),
         _ => ("invalid_request", "the request was refused"),
     };
-    json!({"error": {"code": code, "message": message}})
+    ErrorResponse::new(code, message.to_owned(), None).to_value()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `/api/keys`, `/api/me` for key owners; `/internal/keys/{hash}` and `/internal/usage`
 //! for the edge, signed with `EDGE_SECRET`.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{EdgeSigned, OptionalJsonBody, User, parse_json};
 use crate::{Shared, Store};
 use axum::extract::{Path, State};
@@ -16,6 +16,7 @@ use tollgate_core::api_key::{KeyHash, KeyMode};
 use tollgate_core::edge;
 use tollgate_core::ids::KeyId;
 use tollgate_core::metering::UsageBatch;
+use utoipa::ToSchema;
 
 /// Batches in one flush: a Durable Object flushes every few seconds, so this is generous.
 const MAX_BATCHES: usize = 1_000;
@@ -33,15 +34,19 @@ pub(crate) fn edge_routes<S: Store>() -> Router<Shared<S>> {
         .route(edge::USAGE_PATH, post(usage::<S>))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKeyRequest {
+pub(crate) struct NewKeyRequest {
+    /// `live` (default) or `test`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     mode: Option<KeyMode>,
 }
 
-#[derive(Deserialize)]
-struct UsageUpload {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct UsageUpload {
+    /// At most 1,000 of `{id, key_id, account_id, period_start, calls, credits}`.
+    #[schema(value_type = Vec<Object>)]
     batches: Vec<UsageBatch>,
 }
 
@@ -58,7 +63,21 @@ fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
     api.edge.as_deref().ok_or(ApiError::NotFound("route"))
 }
 
-async fn create<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/api/keys",
+    tag = "keys",
+    summary = "Create an API key, shown once",
+    request_body(content = Option<NewKeyRequest>),
+    responses(
+        (status = 201, description = "`{\"id\",\"key\",\"prefix\"}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
     OptionalJsonBody(request): OptionalJsonBody<NewKeyRequest>,
@@ -67,11 +86,37 @@ async fn create<S: Store>(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/keys",
+    tag = "keys",
+    summary = "The signed-in owner's keys, never a key itself",
+    responses(
+        (status = 200, description = "`{\"keys\":[…]}`", body = Object),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "keys": api.app.list_keys(&account).await? })))
 }
 
-async fn revoke<S: Store>(
+#[utoipa::path(
+    delete,
+    path = "/api/keys/{id}",
+    tag = "keys",
+    summary = "Revoke a key",
+    params(("id" = String, Path, description = "the key id")),
+    responses(
+        (status = 200, description = "`{\"id\",\"revoked_at\",\"edge_notified\"}`", body = Object),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 404, description = "no such thing", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn revoke<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
     Path(id): Path<String>,
@@ -82,12 +127,41 @@ async fn revoke<S: Store>(
     Ok(Json(json!({ "id": revoked.id, "revoked_at": revoked.revoked_at, "edge_notified": edge_notified })))
 }
 
-async fn standing<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<impl IntoResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "keys",
+    summary = "The signed-in owner's plan, limits and usage",
+    responses(
+        (status = 200, body = Object),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn standing<S: Store>(
+    State(api): State<Shared<S>>,
+    User(account): User,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(api.app.standing(&account).await?))
 }
 
 /// The signature is checked before the hash is read.
-async fn key_record<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/internal/keys/{hash}",
+    tag = "edge",
+    summary = "A key's record, for the edge",
+    params(("hash" = String, Path, description = "the key's SHA-256, 64 lowercase hex digits")),
+    responses(
+        (status = 200, body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 404, description = "`unknown_key`", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("tollgate_signature" = []))
+)]
+pub(crate) async fn key_record<S: Store>(
     State(api): State<Shared<S>>,
     Path(hash): Path<String>,
     _: EdgeSigned,
@@ -97,7 +171,23 @@ async fn key_record<S: Store>(
     record.map(Json).ok_or_else(|| ApiError::Absent { code: "unknown_key", message: "no such key".into() })
 }
 
-async fn usage<S: Store>(State(api): State<Shared<S>>, EdgeSigned(body): EdgeSigned) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/internal/usage",
+    tag = "edge",
+    summary = "The edge's usage batches",
+    request_body(content = UsageUpload),
+    responses(
+        (status = 200, description = "`{\"accepted\":[ids]}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("tollgate_signature" = []))
+)]
+pub(crate) async fn usage<S: Store>(
+    State(api): State<Shared<S>>,
+    EdgeSigned(body): EdgeSigned,
+) -> Result<Json<Value>, ApiError> {
     let upload: UsageUpload = parse_json(&body)?;
     if upload.batches.len() > MAX_BATCHES {
         return Err(ApiError::invalid("batches", &format!("at most {MAX_BATCHES} per request")));

@@ -13,6 +13,7 @@ mod extract;
 mod finish;
 pub mod jwt;
 mod keys;
+pub mod openapi;
 mod webhooks;
 mod workflows;
 
@@ -98,6 +99,7 @@ pub struct Api<S> {
     orchestrator: Option<Arc<Orchestrator<S>>>,
     checkout: Option<Arc<Checkout<S>>>,
     edge: Option<Arc<EdgeLink>>,
+    openapi: bool,
 }
 
 /// The state every handler gets.
@@ -105,7 +107,7 @@ type Shared<S> = Arc<Api<S>>;
 
 impl<S: Store> Api<S> {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Webhooks>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None }
+        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None, openapi: false }
     }
 
     /// Serves `/api/keys` and `/api/me` (with a JWT verifier) and the edge's signed
@@ -119,6 +121,11 @@ impl<S: Store> Api<S> {
         Self { checkout: Some(checkout), ..self }
     }
 
+    /// Serves the OpenAPI document at `/openapi.json`.
+    pub fn with_openapi(self) -> Self {
+        Self { openapi: true, ..self }
+    }
+
     /// Serves workflow callbacks and, with a JWT verifier, the workflow admin routes.
     pub fn with_orchestrator(self, orchestrator: Arc<Orchestrator<S>>) -> Self {
         Self { orchestrator: Some(orchestrator), ..self }
@@ -128,6 +135,9 @@ impl<S: Store> Api<S> {
     /// known one with another method, `405 method_not_allowed` with `Allow`.
     pub fn router(self) -> Router {
         let mut routes = Router::new().route("/health", get(health));
+        if self.openapi {
+            routes = routes.route("/openapi.json", get(|| async { axum::Json(openapi::document()) }));
+        }
         if self.webhooks.is_some() {
             routes = routes.merge(webhooks::stripe_routes());
         }

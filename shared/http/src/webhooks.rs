@@ -1,7 +1,7 @@
 //! `/webhooks/stripe` (Stripe's deliveries) and `/webhooks/workflows/{run_id}` (a run's
 //! callback, opened by its token).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Params, RawBody};
 use crate::{Shared, Store};
 use axum::extract::{Path, State};
@@ -11,6 +11,7 @@ use http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_app::callback::CallbackAnswer;
+use utoipa::IntoParams;
 
 pub(crate) fn stripe_routes<S: Store>() -> Router<Shared<S>> {
     Router::new().route("/webhooks/stripe", post(stripe::<S>))
@@ -20,7 +21,21 @@ pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
     Router::new().route("/webhooks/workflows/{run_id}", post(callback::<S>))
 }
 
-async fn stripe<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/webhooks/stripe",
+    tag = "webhooks",
+    summary = "Stripe's deliveries",
+    request_body(content = Object, description = "a Stripe event, as Stripe signed it"),
+    responses(
+        (status = 200, description = "`{\"received\":true,\"id\",\"duplicate\"}` once queued", body = Object),
+        (status = 400, description = "a bad signature or payload", body = ErrorResponse),
+        (status = 413, body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("stripe_signature" = []))
+)]
+pub(crate) async fn stripe<S: Store>(
     State(api): State<Shared<S>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
@@ -31,12 +46,28 @@ async fn stripe<S: Store>(
     Ok(Json(json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackQuery {
+    /// The run's token, as in the callback URL (or as `Authorization: Bearer`).
     token: Option<String>,
 }
 
-async fn callback<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/webhooks/workflows/{run_id}",
+    tag = "webhooks",
+    summary = "A run's result, from its workflow",
+    params(("run_id" = String, Path, description = "the run"), CallbackQuery),
+    request_body(content = Object, description = "`{workflowId, status, earnings, timestamp?, currency?, metadata?}`; `earnings` in dollars"),
+    responses(
+        (status = 200, description = "`{\"run_id\",\"status\",\"applied\"}`", body = Object),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "`invalid_token`", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    )
+)]
+pub(crate) async fn callback<S: Store>(
     State(api): State<Shared<S>>,
     Path(run_id): Path<String>,
     Params(query): Params<CallbackQuery>,

@@ -46,7 +46,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let app = Arc::new(app_from_env(env, &needs).await?);
     let orchestrator = Arc::new(orchestrator_from_env(env, Arc::clone(&app))?);
     let edge = Arc::new(edge_link_from_env(env)?);
-    Ok(Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge).router())
+    Ok(Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge).with_openapi().router())
 }
 
 /// `checkout`: Checkout Sessions, portal links, and what a buyer bought.

@@ -1,0 +1,90 @@
+//! The OpenAPI 3.1 document of every route, generated from the handlers' annotations and
+//! the DTOs. `GET /openapi.json` serves it; `docs/openapi.json` is this document, kept
+//! equal by a test (regenerate with `tollgate openapi > docs/openapi.json`).
+
+use crate::error::{ErrorDetail, ErrorResponse};
+use crate::keys::{NewKeyRequest, UsageUpload};
+use crate::{admin, buyer, keys, webhooks};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tollgate",
+        description = "Stripe webhooks, checkout, API keys and metering, paid workflows. Every error is `{\"error\":{\"code\",\"message\",\"request_id\",\"field\"?}}`; a known route with another method is `405 method_not_allowed` with `Allow`.",
+        license(name = "MIT")
+    ),
+    paths(
+        webhooks::stripe,
+        webhooks::callback,
+        buyer::checkout,
+        buyer::portal,
+        buyer::purchases,
+        buyer::entitlements,
+        keys::create,
+        keys::list,
+        keys::revoke,
+        keys::standing,
+        keys::key_record,
+        keys::usage,
+        admin::events,
+        admin::alerts,
+        admin::metrics,
+        admin::account,
+        admin::ledger,
+        admin::register,
+        admin::list_workflows,
+        admin::workflow,
+        admin::change,
+        admin::runs,
+        admin::start_now,
+    ),
+    components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload)),
+    modifiers(&Security)
+)]
+struct Document;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "stripe_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Stripe-Signature"))),
+        );
+        components.add_security_scheme(
+            "tollgate_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Tollgate-Signature"))),
+        );
+    }
+}
+
+/// The document, as `GET /openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    Document::openapi()
+}
+
+/// The document as pretty JSON, as committed in `docs/openapi.json`.
+pub fn document_json() -> String {
+    let mut text = document().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let committed = include_str!("../../../docs/openapi.json");
+        assert!(
+            committed == super::document_json(),
+            "docs/openapi.json is stale: run `cargo run -q -p tollgate-local -- openapi > docs/openapi.json`"
+        );
+    }
+}
