@@ -108,3 +108,32 @@ async fn the_openapi_document_is_served_and_every_operation_in_it_is_routed() {
         }
     }
 }
+
+/// Stored data that does not read back is `500 internal_error`, not a retry: its
+/// `request_id` is the incident id, on the log line with the cause.
+#[tokio::test]
+async fn a_corrupt_row_is_an_internal_error_whose_request_id_is_in_the_log() {
+    let stack = TestStack::start_logged(&[]).await;
+    let payload = tollgate_tests::stripe::event(
+        "evt_corrupt",
+        "customer.created",
+        tollgate_tests::stack::now().0,
+        serde_json::json!({"id": "cus_x", "object": "customer"}),
+    );
+    assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
+    let database = rusqlite::Connection::open(stack.data_dir().join("tollgate.sqlite3")).unwrap();
+    database.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    database.execute("UPDATE event_log SET status = 'garbled' WHERE id = 'evt_corrupt'", []).unwrap();
+
+    let response = send(&stack, Method::GET, "/admin/events", None).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal_error");
+    let incident = body["error"]["request_id"].as_str().unwrap().to_owned();
+    assert!(!body["error"]["message"].as_str().unwrap().contains("garbled"), "no cause in the body: {body}");
+    let log = stack.log();
+    assert!(
+        log.lines().any(|line| line.contains(&incident) && line.contains("garbled")),
+        "the log line with {incident} names the cause:\n{log}"
+    );
+}

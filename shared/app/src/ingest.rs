@@ -1,6 +1,7 @@
 //! Webhook ingestion: verify, record, queue, and only then acknowledge.
 
 use crate::App;
+use crate::ports::error::{ErrorKind, PortError};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus, ReceivedEvent, Recorded};
 use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::queued::QueuedEvent;
@@ -72,7 +73,8 @@ impl<S: EventLog + Queue> App<S> {
             // queue it (again). The processor applies an event once however often it arrives.
             Recorded::Duplicate(_) => true,
         };
-        let message = QueuedEvent::stripe(payload).map_err(|e| QueueError(format!("encoding the message: {e}")))?;
+        let message = QueuedEvent::stripe(payload)
+            .map_err(|e| QueueError(PortError::caused_by(ErrorKind::Invalid, "encoding the message", e)))?;
         self.store.send(QueueName::Events, &message).await?;
         self.store.mark_enqueued(&event.id).await?;
         tracing::info!(event_id = %event.id, event_type = %event.event_type, "event queued");

@@ -82,11 +82,12 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S>
             Ok(Effect::Skipped(reason)) => (EventStatus::Skipped, Some(reason)),
             Err(error) => {
                 let reason = error.to_string();
-                if delivery.receive_count >= self.max_receives {
-                    tracing::error!(event_id = %event.id, %reason, "event failed on its last delivery");
+                let failure = Failure::of(&error);
+                if delivery.receive_count >= self.max_receives || failure == Failure::Permanent {
+                    tracing::error!(event_id = %event.id, %reason, "event failed for good");
                     self.store.mark(&event.id, EventStatus::Failed, Some(&reason)).await?;
                 }
-                self.retry_policy().settle(&self.store, delivery, Failure::Transient, &reason).await?;
+                self.retry_policy().settle(&self.store, delivery, failure, &reason).await?;
                 return Err(error);
             }
         };

@@ -4,6 +4,7 @@
 //! that failed on its last allowed delivery, goes to the dead-letter queue at once, with
 //! its reason in the log. Nothing is redelivered five times to learn what the first try knew.
 
+use crate::ports::error::PortError;
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
 use rand::Rng;
 use tollgate_core::retry::backoff_seconds;
@@ -29,6 +30,17 @@ pub enum Failure {
     Transient,
     /// The message can never be applied as it is (a bug or a missing setting to look at).
     Permanent,
+}
+
+impl Failure {
+    /// A failure in a port, by the port error's kind: data that does not read back or a
+    /// missing table waits in the dead-letter queue for a fix, not in five redeliveries.
+    pub fn of(error: &(dyn std::error::Error + 'static)) -> Failure {
+        match PortError::kind_in(error) {
+            Some(kind) if !kind.is_transient() => Failure::Permanent,
+            _ => Failure::Transient,
+        }
+    }
 }
 
 /// What became of a failed delivery.

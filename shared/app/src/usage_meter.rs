@@ -57,7 +57,7 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
         };
         let failure = match error {
             MeterError::NoCustomer(_) | MeterError::Undecodable => Failure::Permanent,
-            _ => Failure::Transient,
+            ref other => Failure::of(other),
         };
         self.app.retry_policy().settle(&self.app.store, delivery, failure, &error.to_string()).await?;
         Err(error)

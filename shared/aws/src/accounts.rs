@@ -5,10 +5,11 @@
 //! `active = "active"`, the sparse GSI `active_subscriptions` that counts them.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, is_condition_failure, items_under, n, s, to_item};
+use crate::dynamo::{from_item, is_condition_failure, items_under, n, s, sdk, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
+use tollgate_app::ports::error::PortError;
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
@@ -50,7 +51,7 @@ struct CustomerItem {
     account_id: AccountId,
 }
 
-fn failed(error: String) -> AccountsError {
+fn failed(error: PortError) -> AccountsError {
     AccountsError(error)
 }
 
@@ -79,7 +80,7 @@ impl Accounts for Aws {
             sets.push("referred_by = if_not_exists(referred_by, :referrer)".into());
             update = update.expression_attribute_values(":referrer", s(referrer.as_str()));
         }
-        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(|e| failed(describe(&e)))?;
+        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(|e| failed(sdk(e)))?;
         if let Some(customer) = customer {
             let put = self
                 .dynamo
@@ -94,7 +95,7 @@ impl Accounts for Aws {
             match put {
                 Ok(_) => {}
                 Err(error) if is_condition_failure(&error) => {}
-                Err(error) => return Err(failed(describe(&error))),
+                Err(error) => return Err(failed(sdk(error))),
             }
         }
         Ok(())
@@ -110,7 +111,7 @@ impl Accounts for Aws {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         output.item.map(|item| from_item::<CustomerItem>(item).map(|c| c.account_id).map_err(failed)).transpose()
     }
 
@@ -140,7 +141,7 @@ impl Accounts for Aws {
         match put {
             Ok(_) => Ok(Applied::Applied),
             Err(error) if is_condition_failure(&error) => Ok(Applied::Stale),
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 
@@ -177,7 +178,7 @@ impl Accounts for Aws {
                 let known = self.subscriptions(account).await?.iter().any(|s| &s.id == subscription);
                 Ok(known.then_some(Applied::Stale))
             }
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 
@@ -191,7 +192,7 @@ impl Accounts for Aws {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         output
             .item
             .map(|item| {
@@ -228,7 +229,7 @@ impl Accounts for Aws {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| failed(describe(&e)))?;
+                .map_err(|e| failed(sdk(e)))?;
             count += output.count as u64;
             start = output.last_evaluated_key;
             if start.is_none() {

@@ -2,13 +2,14 @@
 //! and `created_at`, the GSI `by_time` that lists the newest first.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, s, to_item, took_effect};
+use crate::dynamo::{from_item, s, sdk, to_item, took_effect};
 use tollgate_app::ports::alerts::{Alerts, AlertsError};
+use tollgate_app::ports::error::PortError;
 use tollgate_core::alert::Alert;
 
 const FEED: &str = "alerts";
 
-fn failed(error: String) -> AlertsError {
+fn failed(error: PortError) -> AlertsError {
     AlertsError(error)
 }
 
@@ -39,7 +40,7 @@ impl Alerts for Aws {
             .limit(limit as i32)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         output.items.unwrap_or_default().into_iter().map(|item| from_item(item).map_err(failed)).collect()
     }
 }

@@ -3,20 +3,21 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, Transacted, built, describe, from_item, get, is_condition_failure, query_all, s, to_item, transact,
+    Item, Transacted, built, from_item, get, is_condition_failure, query_all, s, sdk, to_item, transact,
 };
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::time::Timestamp;
 
-fn failed(error: String) -> ApiKeysError {
+fn failed(error: PortError) -> ApiKeysError {
     ApiKeysError(error)
 }
 
 impl Aws {
-    pub(crate) async fn account_keys(&self, account: &AccountId) -> Result<Vec<StoredKey>, String> {
+    pub(crate) async fn account_keys(&self, account: &AccountId) -> Result<Vec<StoredKey>, PortError> {
         let query = self
             .dynamo
             .query()
@@ -39,7 +40,7 @@ fn alias_of(id: &KeyId) -> String {
 impl Aws {
     /// The hash of the key with public id `id`: from its alias item, else (keys made before
     /// aliases existed) from the account's listing.
-    pub(crate) async fn hash_of(&self, account: &AccountId, id: &KeyId) -> Result<Option<KeyHash>, String> {
+    pub(crate) async fn hash_of(&self, account: &AccountId, id: &KeyId) -> Result<Option<KeyHash>, PortError> {
         #[derive(serde::Deserialize)]
         struct Alias {
             key_hash: KeyHash,
@@ -73,9 +74,10 @@ impl ApiKeys for Aws {
         ];
         match transact(&self.dynamo, items).await.map_err(failed)? {
             Transacted::Committed => Ok(()),
-            Transacted::Cancelled(reasons) => {
-                Err(failed(format!("a key with this hash or id already exists ({reasons:?})")))
-            }
+            Transacted::Cancelled(reasons) => Err(failed(PortError::new(
+                ErrorKind::Conflict,
+                format!("a key with this hash or id already exists ({reasons:?})"),
+            ))),
         }
     }
 
@@ -112,7 +114,7 @@ impl ApiKeys for Aws {
             Ok(update) => update.attributes.map(from_item).transpose().map_err(failed),
             // Another account's key, or no key: the owner learns nothing either way.
             Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 }

@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use tollgate_app::ports::error::{ErrorKind, PortError};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -14,17 +15,34 @@ pub fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The error text with its whole chain of causes, for logs.
-pub fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
-    DisplayErrorContext(error).to_string()
+/// A failed SDK call as a port error: its kind from the service's error code (throttled,
+/// cancelled by a concurrent transaction, or never answered: transient), its text with the
+/// whole chain of causes, and the SDK error as its source.
+pub fn sdk<E, R>(error: SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = error.as_service_error().and_then(ProvideErrorMetadata::code).map(str::to_owned);
+    let kind = match code.as_deref() {
+        Some("ConditionalCheckFailedException" | "TransactionConflictException") => ErrorKind::Conflict,
+        Some("ResourceNotFoundException" | "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => {
+            ErrorKind::NotFound
+        }
+        Some("ValidationException" | "SerializationException" | "InvalidParameterValue") => ErrorKind::Invalid,
+        _ => ErrorKind::Transient,
+    };
+    PortError::caused_by(kind, DisplayErrorContext(&error).to_string(), error)
 }
 
-pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, String> {
-    serde_dynamo::aws_sdk_dynamodb_1::to_item(value).map_err(|e| format!("encoding an item: {e}"))
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
+        .map_err(|e| PortError::caused_by(ErrorKind::Invalid, format!("encoding an item: {e}"), e))
 }
 
-pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String> {
-    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| format!("decoding an item: {e}"))
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+        .map_err(|e| PortError::caused_by(ErrorKind::Corrupt, format!("decoding an item: {e}"), e))
 }
 
 /// The item under `key` in `table`, read consistently (a write that just returned is seen).
@@ -32,12 +50,12 @@ pub async fn get<T: serde::de::DeserializeOwned>(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     key: &[(&str, AttributeValue)],
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, PortError> {
     let mut request = client.get_item().table_name(table).consistent_read(true);
     for (name, value) in key {
         request = request.key(*name, value.clone());
     }
-    let output = request.send().await.map_err(|e| describe(&e))?;
+    let output = request.send().await.map_err(sdk)?;
     output.item.map(from_item).transpose()
 }
 
@@ -47,7 +65,7 @@ pub async fn items_under<T: serde::de::DeserializeOwned>(
     table: &str,
     pk: AttributeValue,
     prefix: &str,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>, PortError> {
     let query = client
         .query()
         .table_name(table)
@@ -61,11 +79,11 @@ pub async fn items_under<T: serde::de::DeserializeOwned>(
 /// Every item `query` finds, page after page.
 pub async fn query_all<T: serde::de::DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>, PortError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let output = Box::pin(query.clone().set_exclusive_start_key(start).send()).await.map_err(|e| describe(&e))?;
+        let output = Box::pin(query.clone().set_exclusive_start_key(start).send()).await.map_err(sdk)?;
         for item in output.items.unwrap_or_default() {
             items.push(from_item(item)?);
         }
@@ -83,8 +101,8 @@ pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) 
 }
 
 /// A transaction item the SDK could build, or why not.
-pub fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, String> {
-    result.map_err(|e| format!("building a transaction: {e}"))
+pub fn built<T, E: std::error::Error + Send + Sync + 'static>(result: Result<T, E>) -> Result<T, PortError> {
+    result.map_err(|e| PortError::caused_by(ErrorKind::Invalid, format!("building a transaction: {e}"), e))
 }
 
 /// How a transaction ended: committed, or cancelled with the reason code of each of
@@ -97,7 +115,7 @@ pub enum Transacted {
 pub async fn transact(
     client: &aws_sdk_dynamodb::Client,
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-) -> Result<Transacted, String> {
+) -> Result<Transacted, PortError> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match client.transact_write_items().set_transact_items(Some(items)).send().await {
         Ok(_) => Ok(Transacted::Committed),
@@ -109,7 +127,7 @@ pub async fn transact(
                     .map(|reason| reason.code().unwrap_or("None").to_owned())
                     .collect(),
             )),
-            _ => Err(describe(&error)),
+            _ => Err(sdk(error)),
         },
     }
 }
@@ -119,14 +137,14 @@ pub async fn transact(
 pub const OPTIMISTIC_ATTEMPTS: usize = 8;
 
 /// Whether a conditional write took effect: `false` when its condition did not hold.
-pub fn took_effect<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, String>
+pub fn took_effect<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, PortError>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
         Err(error) if is_condition_failure(&error) => Ok(false),
-        Err(error) => Err(describe(&error)),
+        Err(error) => Err(sdk(error)),
     }
 }

@@ -3,8 +3,9 @@
 //! 3-day retries and the 35 days an event stays retrievable).
 
 use crate::Aws;
-use crate::dynamo::{Item, describe, from_item, is_condition_failure, s, to_item};
+use crate::dynamo::{Item, from_item, is_condition_failure, s, sdk, to_item};
 use serde::{Deserialize, Serialize};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded};
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::ids::EventId;
@@ -30,8 +31,9 @@ impl TryFrom<EventItem> for EventRecord {
     type Error = EventLogError;
     fn try_from(item: EventItem) -> Result<Self, Self::Error> {
         Ok(EventRecord {
-            status: EventStatus::parse(&item.status)
-                .ok_or_else(|| EventLogError(format!("unknown status {}", item.status)))?,
+            status: EventStatus::parse(&item.status).ok_or_else(|| {
+                EventLogError(PortError::new(ErrorKind::Corrupt, format!("unknown status {}", item.status)))
+            })?,
             id: item.id,
             event_type: item.event_type,
             received_at: Timestamp(item.received_at),
@@ -41,7 +43,7 @@ impl TryFrom<EventItem> for EventRecord {
     }
 }
 
-fn failed(error: String) -> EventLogError {
+fn failed(error: PortError) -> EventLogError {
     EventLogError(error)
 }
 
@@ -73,10 +75,13 @@ impl EventLog for Aws {
         match put {
             Ok(_) => Ok(Recorded::New),
             Err(error) if is_condition_failure(&error) => {
-                let existing = self.get(&event.id).await?.ok_or_else(|| failed("recorded event vanished".into()))?;
+                let existing = self
+                    .get(&event.id)
+                    .await?
+                    .ok_or_else(|| failed(PortError::new(ErrorKind::NotFound, "a recorded event vanished")))?;
                 Ok(Recorded::Duplicate(existing))
             }
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 
@@ -91,7 +96,7 @@ impl EventLog for Aws {
             .send()
             .await
             .map(drop)
-            .map_err(|e| failed(describe(&e)))
+            .map_err(|e| failed(sdk(e)))
     }
 
     async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {
@@ -109,7 +114,7 @@ impl EventLog for Aws {
                 .expression_attribute_values(":detail", s(detail)),
             None => update.update_expression("SET #status = :status REMOVE detail"),
         };
-        update.send().await.map(drop).map_err(|e| failed(describe(&e)))
+        update.send().await.map(drop).map_err(|e| failed(sdk(e)))
     }
 
     async fn get(&self, id: &EventId) -> Result<Option<EventRecord>, EventLogError> {
@@ -121,7 +126,7 @@ impl EventLog for Aws {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         output.item.map(record_from).transpose()
     }
 
@@ -145,7 +150,7 @@ impl EventLog for Aws {
                     .set_exclusive_start_key(start)
                     .send()
                     .await
-                    .map_err(|e| failed(describe(&e)))?;
+                    .map_err(|e| failed(sdk(e)))?;
                 for item in output.items.unwrap_or_default() {
                     records.push(record_from(item)?);
                 }

@@ -2,8 +2,9 @@
 //! commissions with one query; GSI `by_account` (`account_id`, `id`).
 
 use crate::Aws;
-use crate::dynamo::{Item, describe, from_item, is_condition_failure, n, s};
+use crate::dynamo::{Item, from_item, is_condition_failure, n, s, sdk};
 use serde::Deserialize;
+use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::ledger::{Ledger, LedgerError};
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
@@ -33,7 +34,7 @@ impl From<EntryItem> for LedgerEntry {
     }
 }
 
-fn failed(error: String) -> LedgerError {
+fn failed(error: PortError) -> LedgerError {
     LedgerError(error)
 }
 
@@ -59,7 +60,7 @@ impl Aws {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| failed(describe(&e)))?;
+                .map_err(|e| failed(sdk(e)))?;
             for item in output.items.unwrap_or_default() {
                 entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
             }
@@ -97,7 +98,7 @@ impl Ledger for Aws {
         match update {
             Ok(_) => Ok(()),
             Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 

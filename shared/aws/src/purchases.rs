@@ -2,12 +2,13 @@
 //! `PAYMENT#{pi_…}` / `PURCHASE#{cs_…}` item maps the payment back to it, for refunds.
 
 use crate::Aws;
-use crate::dynamo::{describe, from_item, get, is_condition_failure, items_under, s, to_item};
+use crate::dynamo::{from_item, get, is_condition_failure, items_under, s, sdk, to_item};
 use serde::{Deserialize, Serialize};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesError};
 use tollgate_core::ids::AccountId;
 
-fn failed(error: String) -> PurchasesError {
+fn failed(error: PortError) -> PurchasesError {
     PurchasesError(error)
 }
 
@@ -52,7 +53,7 @@ impl Aws {
         match update {
             Ok(_) => Ok(()),
             Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(failed(describe(&error))),
+            Err(error) => Err(failed(sdk(error))),
         }
     }
 }
@@ -74,7 +75,7 @@ impl Purchases for Aws {
             Err(error) if is_condition_failure(&error) => {
                 self.purchase(&purchase.account_id, &purchase.id).await?.unwrap_or_else(|| purchase.clone())
             }
-            Err(error) => return Err(failed(describe(&error))),
+            Err(error) => return Err(failed(sdk(error))),
         };
         // Written after the purchase (and again on a redelivery), so a refund always finds it.
         self.dynamo
@@ -86,7 +87,7 @@ impl Purchases for Aws {
             .item("purchase_id", s(&purchase.id))
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         Ok(stored)
     }
 
@@ -105,8 +106,8 @@ impl Purchases for Aws {
     }
 
     async fn set_delivery(&self, account: &AccountId, id: &str, delivery: Delivery) -> Result<(), PurchasesError> {
-        let value =
-            serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(delivery).map_err(|e| failed(e.to_string()))?;
+        let value = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(delivery)
+            .map_err(|e| failed(PortError::caused_by(ErrorKind::Invalid, "encoding a delivery state", e)))?;
         self.update_purchase(account, id, "delivery", value).await
     }
 
@@ -120,7 +121,7 @@ impl Purchases for Aws {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         let mut revoked = 0;
         for item in output.items.unwrap_or_default() {
             let paid: PaymentItem = from_item(item).map_err(failed)?;

@@ -2,8 +2,8 @@
 //! the consumer side here serves the conformance suite and operators.
 
 use crate::Aws;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 
 /// SQS allows 256 KiB per message with its attributes; a reason is a sentence.
@@ -11,8 +11,12 @@ const MAX_REASON_CHARS: usize = 1_000;
 /// Long polling: an empty receive waits this long for a message before answering.
 const WAIT_SECONDS: i32 = 1;
 
-fn failed(error: impl std::error::Error + 'static) -> QueueError {
-    QueueError(DisplayErrorContext(error).to_string())
+fn failed<E, R>(error: aws_sdk_sqs::error::SdkError<E, R>) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    QueueError(crate::dynamo::sdk(error))
 }
 
 impl Aws {
@@ -34,7 +38,8 @@ impl Aws {
             QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
             QueueName::Usage => (&self.resources.usage_dead_letter_queue_url, "USAGE_DLQ_URL"),
         };
-        url.as_deref().ok_or_else(|| QueueError(format!("{setting} is not configured")))
+        url.as_deref()
+            .ok_or_else(|| QueueError(PortError::new(ErrorKind::NotFound, format!("{setting} is not configured"))))
     }
 }
 
@@ -95,7 +100,7 @@ impl QueueConsumer for Aws {
             .data_type("String")
             .string_value(reason.chars().take(MAX_REASON_CHARS).collect::<String>())
             .build()
-            .map_err(failed)?;
+            .map_err(|e| QueueError(PortError::caused_by(ErrorKind::Invalid, "a dead letter's reason", e)))?;
         self.sqs
             .send_message()
             .queue_url(self.dead_letter_url(delivery.queue)?)

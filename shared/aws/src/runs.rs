@@ -10,10 +10,11 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, OPTIMISTIC_ATTEMPTS, Transacted, built, describe, from_item, get, n, s, to_item, took_effect, transact,
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, built, from_item, get, n, s, sdk, to_item, took_effect, transact,
 };
 use crate::workflows::workflow_item;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::runs::{Claim, Claimed, DayTotals, Finished, Runs, RunsError};
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
@@ -22,7 +23,7 @@ use tollgate_core::workflow::{Outcome, Run, RunStatus};
 const OPEN: &str = "open";
 const RUNNING: &str = "COUNTER#running";
 
-fn failed(error: String) -> RunsError {
+fn failed(error: PortError) -> RunsError {
     RunsError(error)
 }
 
@@ -30,7 +31,7 @@ fn day_counter(day: &str) -> String {
     format!("COUNTER#DAY#{day}")
 }
 
-fn run_item(run: &Run) -> Result<Item, String> {
+fn run_item(run: &Run) -> Result<Item, PortError> {
     let mut item = to_item(run)?;
     if run.status.is_open() {
         item.insert("open_state".into(), s(OPEN));
@@ -45,7 +46,7 @@ impl Aws {
         item: Item,
         condition: &str,
         values: &[(&str, i64)],
-    ) -> Result<TransactWriteItem, String> {
+    ) -> Result<TransactWriteItem, PortError> {
         let mut put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition);
         for (name, value) in values {
             put = put.expression_attribute_values(*name, n(*value));
@@ -59,7 +60,7 @@ impl Aws {
         expression: &str,
         condition: Option<&str>,
         values: &[(&str, i64)],
-    ) -> Result<TransactWriteItem, String> {
+    ) -> Result<TransactWriteItem, PortError> {
         let mut update =
             Update::builder().table_name(&self.resources.runs_table).key("id", s(id)).update_expression(expression);
         if let Some(condition) = condition {
@@ -71,7 +72,7 @@ impl Aws {
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
-    async fn read_run(&self, id: &str) -> Result<Option<Run>, String> {
+    async fn read_run(&self, id: &str) -> Result<Option<Run>, PortError> {
         get(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
     }
 
@@ -81,7 +82,7 @@ impl Aws {
         condition: &str,
         values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
         limit: Option<usize>,
-    ) -> Result<Vec<Run>, String> {
+    ) -> Result<Vec<Run>, PortError> {
         let mut runs = Vec::new();
         let mut start = None;
         loop {
@@ -98,7 +99,7 @@ impl Aws {
             if let Some(limit) = limit {
                 query = query.limit(limit as i32);
             }
-            let output = query.send().await.map_err(|e| describe(&e))?;
+            let output = query.send().await.map_err(sdk)?;
             for item in output.items.unwrap_or_default() {
                 runs.push(from_item(item)?);
             }
@@ -109,7 +110,7 @@ impl Aws {
         }
     }
 
-    async fn try_claim(&self, claim: &Claim) -> Result<Option<Claimed>, String> {
+    async fn try_claim(&self, claim: &Claim) -> Result<Option<Claimed>, PortError> {
         let Some(mut workflow) = self.read_workflow(claim.run.workflow_id.as_str()).await? else {
             return Ok(Some(Claimed::NotIdle));
         };
@@ -151,13 +152,13 @@ impl Aws {
                 } else if failed_at(2) {
                     Some(Claimed::ConcurrencyCapReached)
                 } else {
-                    return Err(format!("claim cancelled: {reasons:?}"));
+                    return Err(PortError::new(ErrorKind::Conflict, format!("claim cancelled: {reasons:?}")));
                 }
             }
         })
     }
 
-    async fn try_finish(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Finished>, String> {
+    async fn try_finish(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Finished>, PortError> {
         let Some(mut run) = self.read_run(id.as_str()).await? else { return Ok(Some(Finished::Unknown)) };
         if !run.status.is_open() {
             return Ok(Some(Finished::AlreadyEnded(run)));
@@ -220,7 +221,7 @@ impl Runs for Aws {
                 return Ok(claimed);
             }
         }
-        Err(failed("the claim kept conflicting with other writes".into()))
+        Err(failed(PortError::new(ErrorKind::Conflict, "the claim kept conflicting with other writes")))
     }
 
     async fn run(&self, id: &RunId) -> Result<Option<Run>, RunsError> {
@@ -250,7 +251,7 @@ impl Runs for Aws {
                 return Ok(finished);
             }
         }
-        Err(failed("ending the run kept conflicting with other writes".into()))
+        Err(failed(PortError::new(ErrorKind::Conflict, "ending the run kept conflicting with other writes")))
     }
 
     async fn overdue(&self, now: Timestamp, limit: usize) -> Result<Vec<Run>, RunsError> {

@@ -9,6 +9,7 @@ use crate::dynamo::{Transacted, built, get, n, s, transact};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use rand::Rng;
 use serde::Deserialize;
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
@@ -20,13 +21,14 @@ use tollgate_core::usage::BatchTotals;
 /// usage queue's consumers are few, so this is rarely more than one.
 const ATTEMPTS: usize = 25;
 
-fn failed(error: String) -> UsageError {
+fn failed(error: PortError) -> UsageError {
     UsageError(error)
 }
 
 /// A count as the signed number it is stored as, or an error: never a wrapped negative.
-fn stored_count(count: u64) -> Result<i64, String> {
-    i64::try_from(count).map_err(|_| format!("a usage count of {count} is out of range"))
+fn stored_count(count: u64) -> Result<i64, PortError> {
+    i64::try_from(count)
+        .map_err(|_| PortError::new(ErrorKind::Invalid, format!("a usage count of {count} is out of range")))
 }
 
 #[derive(Deserialize)]
@@ -54,12 +56,12 @@ fn period_sk(period_start: Timestamp) -> String {
 }
 
 impl Aws {
-    async fn counter(&self, owner: &str, sk: &str) -> Result<Counter, String> {
+    async fn counter(&self, owner: &str, sk: &str) -> Result<Counter, PortError> {
         let key = [("pk", s(owner)), ("sk", s(sk))];
         Ok(get(&self.dynamo, &self.resources.usage_table, &key).await?.unwrap_or_default())
     }
 
-    async fn stored_batch(&self, id: &str) -> Result<Option<RecordedBatch>, String> {
+    async fn stored_batch(&self, id: &str) -> Result<Option<RecordedBatch>, PortError> {
         let item: Option<BatchItem> = get(&self.dynamo, &self.resources.usage_table, &batch_key(id)).await?;
         Ok(item.map(|item| RecordedBatch {
             totals: BatchTotals { before: item.before_calls, after: item.after_calls },
@@ -67,7 +69,7 @@ impl Aws {
         }))
     }
 
-    fn add_to(&self, owner: String, sk: String, field: &str, amount: u64) -> Result<TransactWriteItem, String> {
+    fn add_to(&self, owner: String, sk: String, field: &str, amount: u64) -> Result<TransactWriteItem, PortError> {
         let update = Update::builder()
             .table_name(&self.resources.usage_table)
             .key("pk", s(owner))
@@ -83,11 +85,13 @@ impl Aws {
         batch: &UsageBatch,
         key_hash: Option<&KeyHash>,
         now: Timestamp,
-    ) -> Result<Option<RecordedBatch>, String> {
+    ) -> Result<Option<RecordedBatch>, PortError> {
         let account = format!("account:{}", batch.account_id);
         let key = format!("key:{}", batch.key_id);
         let before = self.counter(&account, &period_sk(batch.period_start)).await?.calls;
-        let after = before.checked_add(batch.calls).ok_or_else(|| format!("{account}'s usage would overflow"))?;
+        let after = before
+            .checked_add(batch.calls)
+            .ok_or_else(|| PortError::new(ErrorKind::Invalid, format!("{account}'s usage would overflow")))?;
         let totals = BatchTotals { before, after };
         let put_batch = Put::builder()
             .table_name(&self.resources.usage_table)
@@ -138,7 +142,11 @@ impl Aws {
             Transacted::Committed => Ok(Some(RecordedBatch { totals, reported: false })),
             Transacted::Cancelled(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
                 // Already added (a redelivery): the totals stored with it are the answer.
-                Ok(Some(self.stored_batch(&batch.id).await?.ok_or("a batch vanished after it was stored")?))
+                Ok(Some(
+                    self.stored_batch(&batch.id)
+                        .await?
+                        .ok_or_else(|| PortError::new(ErrorKind::NotFound, "a batch vanished after it was stored"))?,
+                ))
             }
             // Another batch of the account moved its total: read again.
             Transacted::Cancelled(_) => Ok(None),
@@ -161,7 +169,10 @@ impl Usage for Aws {
             let pause = rand::rng().random_range(5..=40);
             tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
-        Err(failed(format!("batch {} kept conflicting with others; it will be redelivered", batch.id)))
+        Err(failed(PortError::new(
+            ErrorKind::Conflict,
+            format!("batch {} kept conflicting with others; it will be redelivered", batch.id),
+        )))
     }
 
     async fn mark_reported(&self, batch_id: &str) -> Result<(), UsageError> {
@@ -176,7 +187,7 @@ impl Usage for Aws {
             .send()
             .await
             .map(drop)
-            .map_err(|e| failed(crate::dynamo::describe(&e)))
+            .map_err(|e| failed(crate::dynamo::sdk(e)))
     }
 
     async fn key_usage(

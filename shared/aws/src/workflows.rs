@@ -4,7 +4,8 @@
 //! is a whole-item put under a `version` condition.
 
 use crate::Aws;
-use crate::dynamo::{Item, describe, from_item, get, n, s, to_item, took_effect};
+use crate::dynamo::{Item, from_item, get, n, s, sdk, to_item, took_effect};
+use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::workflows::{Workflows, WorkflowsError};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
@@ -13,12 +14,12 @@ use tollgate_core::workflow::{Workflow, WorkflowState};
 pub const DUE_INDEX: &str = "by_due";
 const IDLE: &str = "idle";
 
-fn failed(error: String) -> WorkflowsError {
+fn failed(error: PortError) -> WorkflowsError {
     WorkflowsError(error)
 }
 
 /// The item for `workflow`, with the index attributes its state calls for.
-pub fn workflow_item(workflow: &Workflow) -> Result<Item, String> {
+pub fn workflow_item(workflow: &Workflow) -> Result<Item, PortError> {
     let mut item = to_item(workflow)?;
     if workflow.state == WorkflowState::Idle
         && workflow.spec.enabled
@@ -31,7 +32,7 @@ pub fn workflow_item(workflow: &Workflow) -> Result<Item, String> {
 }
 
 impl Aws {
-    pub(crate) async fn read_workflow(&self, id: &str) -> Result<Option<Workflow>, String> {
+    pub(crate) async fn read_workflow(&self, id: &str) -> Result<Option<Workflow>, PortError> {
         get(&self.dynamo, &self.resources.workflows_table, &[("id", s(id))]).await
     }
 }
@@ -65,7 +66,7 @@ impl Workflows for Aws {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| failed(describe(&e)))?;
+                .map_err(|e| failed(sdk(e)))?;
             for item in output.items.unwrap_or_default() {
                 workflows.push(from_item::<Workflow>(item).map_err(failed)?);
             }
@@ -102,7 +103,7 @@ impl Workflows for Aws {
             .limit(limit as i32)
             .send()
             .await
-            .map_err(|e| failed(describe(&e)))?;
+            .map_err(|e| failed(sdk(e)))?;
         output.items.unwrap_or_default().into_iter().map(|item| from_item(item).map_err(failed)).collect()
     }
 }

@@ -6,7 +6,7 @@ use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
 
 fn failed(error: crate::DbError) -> AccountsError {
-    AccountsError(error.to_string())
+    AccountsError(error.into())
 }
 
 fn corrupt(index: usize, error: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {

@@ -5,7 +5,7 @@ use tollgate_app::ports::alerts::{Alerts, AlertsError};
 use tollgate_core::alert::Alert;
 
 fn failed(error: crate::DbError) -> AlertsError {
-    AlertsError(error.to_string())
+    AlertsError(error.into())
 }
 
 impl Alerts for Sqlite {

@@ -9,7 +9,7 @@ use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::time::Timestamp;
 
 fn failed(error: crate::DbError) -> ApiKeysError {
-    ApiKeysError(error.to_string())
+    ApiKeysError(error.into())
 }
 
 pub(crate) fn store(db: &Connection, key: &StoredKey) -> rusqlite::Result<()> {

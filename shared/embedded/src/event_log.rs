@@ -23,7 +23,7 @@ fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
 }
 
 fn failed(error: crate::DbError) -> EventLogError {
-    EventLogError(error.to_string())
+    EventLogError(error.into())
 }
 
 impl EventLog for Sqlite {

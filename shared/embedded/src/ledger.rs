@@ -24,7 +24,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
 }
 
 fn failed(error: crate::DbError) -> LedgerError {
-    LedgerError(error.to_string())
+    LedgerError(error.into())
 }
 
 impl Sqlite {

@@ -26,6 +26,7 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
+use tollgate_app::ports::error::{ErrorKind, PortError};
 
 /// How the local queue redelivers.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +129,36 @@ pub enum DbError {
     /// The operation ran but its transaction did not commit, or it could not be run.
     #[error("{0}")]
     NotCommitted(String),
+}
+
+/// A busy or unwritable database can pass; a row that does not read back as what the
+/// code expects is corrupt; a refused constraint is a conflict.
+impl From<DbError> for PortError {
+    fn from(error: DbError) -> Self {
+        use rusqlite::ErrorCode;
+        let kind = match &error {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => match failure.code {
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure => ErrorKind::Transient,
+                ErrorCode::ConstraintViolation => ErrorKind::Conflict,
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => ErrorKind::Corrupt,
+                _ => ErrorKind::Invalid,
+            },
+            DbError::Sqlite(
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::Utf8Error(_)
+                | rusqlite::Error::IntegralValueOutOfRange(..),
+            ) => ErrorKind::Corrupt,
+            DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows) => ErrorKind::NotFound,
+            DbError::Sqlite(_) => ErrorKind::Invalid,
+            DbError::Writer(_) | DbError::NotCommitted(_) => ErrorKind::Transient,
+            DbError::Migration(_) => ErrorKind::Corrupt,
+        };
+        PortError::caused_by(kind, format!("SQLite: {error}"), error)
+    }
 }
 
 /// `total + amount`, or an error naming `what`, never a wrapped or floating total.

@@ -5,7 +5,7 @@ use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesErr
 use tollgate_core::ids::AccountId;
 
 fn failed(error: crate::DbError) -> PurchasesError {
-    PurchasesError(error.to_string())
+    PurchasesError(error.into())
 }
 
 fn load(db: &Connection, account: &str, id: &str) -> rusqlite::Result<Option<Purchase>> {

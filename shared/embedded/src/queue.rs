@@ -17,7 +17,7 @@ fn random_id() -> String {
 }
 
 fn failed(error: crate::DbError) -> QueueError {
-    QueueError(error.to_string())
+    QueueError(error.into())
 }
 
 impl Sqlite {

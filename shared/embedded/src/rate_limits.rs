@@ -21,6 +21,6 @@ impl RateLimits for Sqlite {
             Ok(counted == 1 && limit > 0)
         })
         .await
-        .map_err(|error| RateLimitsError(error.to_string()))
+        .map_err(|error| RateLimitsError(error.into()))
     }
 }

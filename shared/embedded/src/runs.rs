@@ -14,7 +14,7 @@ const OPEN: &str = "status IN ('queued', 'started')";
 const RUNNING: &str = "running";
 
 fn failed(error: crate::DbError) -> RunsError {
-    RunsError(error.to_string())
+    RunsError(error.into())
 }
 
 fn counter(db: &Connection, name: &str) -> rusqlite::Result<i64> {

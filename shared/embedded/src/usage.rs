@@ -13,7 +13,7 @@ use tollgate_core::time::Timestamp;
 use tollgate_core::usage::BatchTotals;
 
 fn failed(error: crate::DbError) -> UsageError {
-    UsageError(error.to_string())
+    UsageError(error.into())
 }
 
 fn calls(db: &Connection, owner: &str, period_start: i64) -> rusqlite::Result<u64> {

@@ -6,7 +6,7 @@ use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Workflow, WorkflowState};
 
 fn failed(error: crate::DbError) -> WorkflowsError {
-    WorkflowsError(error.to_string())
+    WorkflowsError(error.into())
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {

@@ -13,6 +13,7 @@ use tollgate_app::orchestrator::OrchestrateError;
 use tollgate_app::ports::accounts::AccountsError;
 use tollgate_app::ports::alerts::AlertsError;
 use tollgate_app::ports::checkouts::PaymentsError;
+use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
@@ -63,9 +64,22 @@ pub enum ApiError {
     /// Storage or queue trouble: retrying later can succeed (Stripe will).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A fault retrying cannot cure (stored data that does not read back, a missing table):
+    /// the body's `request_id` names the log line with the cause.
+    #[error("internal fault: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
+    /// A use case's failure in a port, by the port error's kind: one that can pass is `503`
+    /// with `Retry-After`, any other `500 internal_error`.
+    pub fn storage(error: &(dyn std::error::Error + 'static)) -> Self {
+        match PortError::kind_in(error) {
+            Some(kind) if !kind.is_transient() => ApiError::Internal(error.to_string()),
+            _ => ApiError::Unavailable(error.to_string()),
+        }
+    }
+
     pub fn invalid(field: impl Into<Cow<'static, str>>, reason: &str) -> Self {
         ApiError::InvalidRequest { field: field.into(), reason: reason.to_owned() }
     }
@@ -89,6 +103,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
@@ -96,6 +111,7 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             ApiError::Unavailable(_) => "tollgate cannot take this right now; retry later".to_owned(),
+            ApiError::Internal(_) => "tollgate failed to answer; quote the request_id when reporting it".to_owned(),
             ApiError::PaymentProvider(_) => "the payment provider refused the request".to_owned(),
             other => other.to_string(),
         }
@@ -174,8 +190,8 @@ impl From<IngestError> for ApiError {
         match error {
             IngestError::Signature(error) => ApiError::Signature(error),
             IngestError::Payload(error) => ApiError::InvalidPayload(error.to_string()),
-            IngestError::EventLog(error) => ApiError::Unavailable(error.to_string()),
-            IngestError::Queue(error) => ApiError::Unavailable(error.to_string()),
+            IngestError::EventLog(error) => ApiError::storage(&error),
+            IngestError::Queue(error) => ApiError::storage(&error),
         }
     }
 }
@@ -183,6 +199,7 @@ impl From<IngestError> for ApiError {
 impl From<OrchestrateError> for ApiError {
     fn from(error: OrchestrateError) -> Self {
         let message = error.to_string();
+        let storage = ApiError::storage(&error);
         match error {
             OrchestrateError::Invalid { field, reason } => ApiError::InvalidRequest { field: field.into(), reason },
             OrchestrateError::NotFound(what) => ApiError::NotFound(what),
@@ -198,7 +215,7 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Alerts(_)
             | OrchestrateError::Queue(_)
             | OrchestrateError::Ledger(_)
-            | OrchestrateError::Accounts(_) => ApiError::Unavailable(message),
+            | OrchestrateError::Accounts(_) => storage,
         }
     }
 }
@@ -206,6 +223,7 @@ impl From<OrchestrateError> for ApiError {
 impl From<CheckoutError> for ApiError {
     fn from(error: CheckoutError) -> Self {
         let message = error.to_string();
+        let storage = ApiError::storage(&error);
         match error {
             CheckoutError::Invalid(invalid) => {
                 ApiError::InvalidRequest { field: invalid.field.into(), reason: invalid.reason }
@@ -218,37 +236,37 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NotSynced(_)
             | CheckoutError::Stripe(PaymentsError::Unavailable(_))
             | CheckoutError::Accounts(_)
-            | CheckoutError::RateLimits(_) => ApiError::Unavailable(message),
+            | CheckoutError::RateLimits(_) => storage,
         }
     }
 }
 
 impl From<PurchasesError> for ApiError {
     fn from(error: PurchasesError) -> Self {
-        ApiError::Unavailable(error.to_string())
+        ApiError::storage(&error)
     }
 }
 
 impl From<AlertsError> for ApiError {
     fn from(error: AlertsError) -> Self {
-        ApiError::Unavailable(error.to_string())
+        ApiError::storage(&error)
     }
 }
 
 impl From<EventLogError> for ApiError {
     fn from(error: EventLogError) -> Self {
-        ApiError::Unavailable(error.to_string())
+        ApiError::storage(&error)
     }
 }
 
 impl From<AccountsError> for ApiError {
     fn from(error: AccountsError) -> Self {
-        ApiError::Unavailable(error.to_string())
+        ApiError::storage(&error)
     }
 }
 
 impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
-        ApiError::Unavailable(error.to_string())
+        ApiError::storage(&error)
     }
 }

@@ -25,8 +25,9 @@ pub struct RequestId(pub String);
 
 pub(crate) async fn finish(request: Request, next: Next) -> Response {
     let id = request_id(&request);
+    // At the error level, so the id is on every line a request logs, whatever the filter.
     let span =
-        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+        tracing::error_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span.clone()).await;
     if response.status().is_client_error() || response.status().is_server_error() {
         let _entered = span.enter();

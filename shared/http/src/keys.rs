@@ -54,7 +54,7 @@ impl From<KeysError> for ApiError {
     fn from(error: KeysError) -> Self {
         match error {
             KeysError::NoSuchKey => ApiError::NotFound("key"),
-            other => ApiError::Unavailable(other.to_string()),
+            other => ApiError::storage(&other),
         }
     }
 }

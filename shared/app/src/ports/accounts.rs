@@ -1,5 +1,4 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
@@ -12,9 +11,7 @@ pub enum Applied {
     Stale,
 }
 
-#[derive(Debug, Error)]
-#[error("accounts: {0}")]
-pub struct AccountsError(pub String);
+crate::ports::error::port_error!(AccountsError, "accounts");
 
 /// Accounts, their Stripe customer and referrer, and their subscriptions.
 pub trait Accounts: Send + Sync {

@@ -1,10 +1,7 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::alert::Alert;
 
-#[derive(Debug, Error)]
-#[error("alerts: {0}")]
-pub struct AlertsError(pub String);
+crate::ports::error::port_error!(AlertsError, "alerts");
 
 /// Incidents told to the operator. An alert's id is its incident, kept once.
 pub trait Alerts: Send + Sync {

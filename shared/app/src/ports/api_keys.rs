@@ -1,13 +1,10 @@
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::time::Timestamp;
 
-#[derive(Debug, Error)]
-#[error("api keys: {0}")]
-pub struct ApiKeysError(pub String);
+crate::ports::error::port_error!(ApiKeysError, "api keys");
 
 /// What is kept of an API key: never the key, only its hash and visible prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,5 @@
 use serde::Serialize;
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::EventId;
 use tollgate_core::time::Timestamp;
 
@@ -63,9 +62,7 @@ pub enum Recorded {
     Duplicate(EventRecord),
 }
 
-#[derive(Debug, Error)]
-#[error("event log: {0}")]
-pub struct EventLogError(pub String);
+crate::ports::error::port_error!(EventLogError, "event log");
 
 /// The record of every event received: deduplication, and where each one stands.
 pub trait EventLog: Send + Sync {

@@ -1,11 +1,8 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::LedgerEntry;
 
-#[derive(Debug, Error)]
-#[error("ledger: {0}")]
-pub struct LedgerError(pub String);
+crate::ports::error::port_error!(LedgerError, "ledger");
 
 /// Money in and out: payments, refunds, commissions and their reversals.
 pub trait Ledger: Send + Sync {

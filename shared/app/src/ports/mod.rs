@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod checkouts;
 pub mod clock;
+pub mod error;
 pub mod event_log;
 pub mod ledger;
 pub mod meter_events;

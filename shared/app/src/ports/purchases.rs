@@ -1,12 +1,9 @@
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::{AccountId, Sku};
 use tollgate_core::time::Timestamp;
 
-#[derive(Debug, Error)]
-#[error("purchases: {0}")]
-pub struct PurchasesError(pub String);
+crate::ports::error::port_error!(PurchasesError, "purchases");
 
 /// Where a purchase's fulfillment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,4 @@
 use std::future::Future;
-use thiserror::Error;
 
 /// The queues between functions: Stripe events for the processor, runs for the runner,
 /// purchases for the fulfiller, the edge's usage batches for the usage meter.
@@ -34,9 +33,7 @@ pub struct Delivery {
     pub receive_count: u32,
 }
 
-#[derive(Debug, Error)]
-#[error("queue: {0}")]
-pub struct QueueError(pub String);
+crate::ports::error::port_error!(QueueError, "queue");
 
 /// Sends messages durably: once `send` returns, the message will be delivered.
 pub trait Queue: Send + Sync {

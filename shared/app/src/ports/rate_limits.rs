@@ -1,11 +1,8 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::AccountId;
 use tollgate_core::time::Timestamp;
 
-#[derive(Debug, Error)]
-#[error("rate limits: {0}")]
-pub struct RateLimitsError(pub String);
+crate::ports::error::port_error!(RateLimitsError, "rate limits");
 
 /// Per-account counters of requests per window, shared by every instance.
 pub trait RateLimits: Send + Sync {

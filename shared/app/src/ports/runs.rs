@@ -1,12 +1,9 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Caps, Outcome, Run};
 
-#[derive(Debug, Error)]
-#[error("runs: {0}")]
-pub struct RunsError(pub String);
+crate::ports::error::port_error!(RunsError, "runs");
 
 pub use tollgate_core::workflow::ClaimGuard;
 

@@ -1,13 +1,10 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::time::Timestamp;
 use tollgate_core::usage::BatchTotals;
 
-#[derive(Debug, Error)]
-#[error("usage: {0}")]
-pub struct UsageError(pub String);
+crate::ports::error::port_error!(UsageError, "usage");
 
 /// A batch as stored: the account's period totals around it, and whether its overage
 /// has reached Stripe.

@@ -1,12 +1,9 @@
 use std::future::Future;
-use thiserror::Error;
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::Workflow;
 
-#[derive(Debug, Error)]
-#[error("workflows: {0}")]
-pub struct WorkflowsError(pub String);
+crate::ports::error::port_error!(WorkflowsError, "workflows");
 
 /// The registered workflows, and the index the orchestrator asks which are due.
 pub trait Workflows: Send + Sync {
