@@ -121,6 +121,7 @@ async fn a_corrupt_row_is_an_internal_error_whose_request_id_is_in_the_log() {
         serde_json::json!({"id": "cus_x", "object": "customer"}),
     );
     assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
+    stack.settled("evt_corrupt").await; // processed: nothing writes its row after this
     let database = rusqlite::Connection::open(stack.data_dir().join("tollgate.sqlite3")).unwrap();
     database.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
     database.execute("UPDATE event_log SET status = 'garbled' WHERE id = 'evt_corrupt'", []).unwrap();
@@ -136,4 +137,29 @@ async fn a_corrupt_row_is_an_internal_error_whose_request_id_is_in_the_log() {
         log.lines().any(|line| line.contains(&incident) && line.contains("garbled")),
         "the log line with {incident} names the cause:\n{log}"
     );
+}
+
+/// A use case runs in a span naming what it works on: a line logged deep inside the
+/// processing of an event (the retry policy's) carries the event's id.
+#[tokio::test]
+async fn log_lines_of_a_use_case_carry_its_event_id() {
+    use tollgate_tests::stripe::{event, subscription};
+    let stack = TestStack::start_logged(&[]).await;
+    let now = tollgate_tests::stack::now().0;
+    // Its customer's checkout has not arrived: the event waits, and is retried.
+    let payload = event(
+        "evt_waiting",
+        "customer.subscription.created",
+        now,
+        subscription("sub_w", "cus_unknown", "api_pro_monthly", "active", now),
+    );
+    assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
+    let found = tollgate_tests::eventually(std::time::Duration::from_secs(10), || async {
+        stack
+            .log()
+            .lines()
+            .any(|line| line.contains("message will be retried") && line.contains("event_id=evt_waiting"))
+    })
+    .await;
+    assert!(found, "no retry line carrying the event id:\n{}", stack.log());
 }

@@ -27,6 +27,7 @@ where
 {
     /// Ends a run as its workflow reports. The token is checked before anything is read,
     /// so a caller without it learns nothing, not even whether the run exists.
+    #[tracing::instrument(level = "error", skip_all, fields(run_id = %run_id))]
     pub async fn callback(
         &self,
         run_id: &str,

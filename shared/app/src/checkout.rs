@@ -135,6 +135,7 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     }
 
     /// `POST /api/checkout`.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn checkout(&self, account: &AccountId, body: &[u8]) -> Result<CheckoutLink, CheckoutError> {
         let now = self.app.clock.now();
         self.limit(account, now).await?;
@@ -178,6 +179,7 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     }
 
     /// `POST /api/portal`: the billing portal of the account's customer.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn portal(&self, account: &AccountId) -> Result<String, CheckoutError> {
         self.limit(account, self.app.clock.now()).await?;
         let profile = self.app.store.profile(account).await?;

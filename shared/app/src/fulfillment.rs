@@ -41,12 +41,16 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
     /// Handles one delivery of the `fulfillment` queue; `Ok` means it may be forgotten.
     /// On `Err` the delivery has been delayed by a backoff; after the last attempt the
     /// purchase is marked `failed` and the message dead-lettered.
+    #[tracing::instrument(level = "error", skip_all, fields(message_id = %delivery.message_id, account_id = tracing::field::Empty, purchase_id = tracing::field::Empty))]
     pub async fn fulfill(&self, delivery: &queue::Delivery) -> Result<(), FulfillError> {
         let Ok(message) = serde_json::from_str::<FulfillmentMessage>(&delivery.body) else {
             let reason = "undecodable fulfillment message";
             self.retry.settle(&self.app.store, delivery, Failure::Permanent, reason).await?;
             return Ok(());
         };
+        let span = tracing::Span::current();
+        span.record("account_id", tracing::field::display(&message.account_id))
+            .record("purchase_id", tracing::field::display(&message.purchase_id));
         let store = &self.app.store;
         let Some(purchase) = store.purchase(&message.account_id, &message.purchase_id).await? else {
             tracing::error!(purchase_id = %message.purchase_id, "a queued purchase is not stored; dropped");

@@ -40,6 +40,7 @@ pub enum IngestError {
 impl<S: EventLog + Queue> App<S> {
     /// Accepts a Stripe delivery. `Ok` means the event is durably queued (or was before):
     /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx.
+    #[tracing::instrument(level = "error", name = "ingest", skip_all, fields(event_id = tracing::field::Empty))]
     pub async fn ingest_stripe(
         &self,
         webhooks: &Webhooks,
@@ -49,6 +50,7 @@ impl<S: EventLog + Queue> App<S> {
         let now = self.clock.now();
         webhooks.verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
+        tracing::Span::current().record("event_id", tracing::field::display(&event.id));
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
         let recorded = self.store.record(&received).await?;
         if let Some(reason) = mode_mismatch(event.livemode, webhooks.livemode) {

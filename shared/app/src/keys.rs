@@ -85,6 +85,7 @@ pub struct Standing {
 
 impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
     /// Makes a key for `account` (creating the account, on the free plan, at its first call).
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn create_key(&self, account: &AccountId, mode: KeyMode) -> Result<NewKey, KeysError> {
         self.store.link_customer(account, None, None).await?;
         let mut random = [0u8; KEY_BYTES];
@@ -113,12 +114,14 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
     }
 
     /// Revokes the account's key; the caller tells the edge.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<StoredKey, KeysError> {
         let revoked = self.store.revoke_key(account, id, self.clock.now()).await?.ok_or(KeysError::NoSuchKey)?;
         tracing::info!(key_id = %id, "API key revoked");
         Ok(revoked)
     }
 
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn standing(&self, account: &AccountId) -> Result<Standing, KeysError> {
         self.store.link_customer(account, None, None).await?;
         let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());

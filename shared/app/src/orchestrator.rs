@@ -319,6 +319,7 @@ where
 
     /// One tick: fail runs past their deadline (freeing their slots), alert on long runs
     /// and on yesterday's revenue, then start due workflows until a cap says stop.
+    #[tracing::instrument(level = "error", skip_all)]
     pub async fn tick(&self) -> Result<TickReport, OrchestrateError> {
         let now = self.now();
         let mut report = TickReport::default();

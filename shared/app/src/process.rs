@@ -54,6 +54,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S>
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
+    #[tracing::instrument(level = "error", name = "process", skip_all, fields(message_id = %delivery.message_id, event_id = tracing::field::Empty))]
     pub async fn process(&self, delivery: &Delivery) -> Result<(), ProcessError> {
         let event = match decode(&delivery.body) {
             Ok(event) => event,
@@ -63,6 +64,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S>
                 return Ok(());
             }
         };
+        tracing::Span::current().record("event_id", tracing::field::display(&event.id));
         if let Some(record) = self.store.get(&event.id).await?
             && record.status.is_final()
         {

@@ -32,6 +32,7 @@ where
     /// run was accepted, has ended, or needs nothing more). On `Err` the delivery has been
     /// delayed by an exponential backoff with jitter; on its last receive the run is
     /// failed too, and the message goes to the dead-letter queue.
+    #[tracing::instrument(level = "error", skip_all, fields(message_id = %delivery.message_id, run_id = tracing::field::Empty))]
     pub async fn start_run(&self, delivery: &Delivery) -> Result<(), RunnerError> {
         let Ok(message) = serde_json::from_str::<RunMessage>(&delivery.body) else {
             // Only the orchestrator writes to this queue: a bad message is a bug to look at, not retry.
@@ -42,6 +43,7 @@ where
                 .map_err(OrchestrateError::from)?;
             return Ok(());
         };
+        tracing::Span::current().record("run_id", tracing::field::display(&message.run_id));
         let store = &self.app.store;
         let Some(run) = store.run(&message.run_id).await.map_err(OrchestrateError::from)? else {
             tracing::error!(run_id = %message.run_id, "a queued run is not stored; dropped");

@@ -51,6 +51,7 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
     /// the delivery has been settled by the retry policy: a batch whose account has no
     /// Stripe customer goes to the dead-letter queue at once (waiting cannot give it one),
     /// anything else comes back after a backoff.
+    #[tracing::instrument(level = "error", name = "meter", skip_all, fields(message_id = %delivery.message_id))]
     pub async fn meter_delivery(&self, delivery: &Delivery) -> Result<(), MeterError> {
         let Err(error) = self.meter(&delivery.body).await else {
             return Ok(());

@@ -25,7 +25,8 @@ pub struct RequestId(pub String);
 
 pub(crate) async fn finish(request: Request, next: Next) -> Response {
     let id = request_id(&request);
-    // At the error level, so the id is on every line a request logs, whatever the filter.
+    // At the error level, so the id is on every line a request logs, whatever the filter
+    // (the use cases' spans, which add event, run and account ids, are too).
     let span =
         tracing::error_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span.clone()).await;
