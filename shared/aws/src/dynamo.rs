@@ -35,12 +35,26 @@ where
     PortError::caused_by(kind, DisplayErrorContext(&error).to_string(), error)
 }
 
+/// The schema of the items tollgate puts, written into each as `schema_version`. An item
+/// without one predates versioning (or was only ever updated in place) and is read as it
+/// is; one from a newer release is refused (corrupt, for this release) rather than read
+/// with fields dropped.
+pub const ITEM_SCHEMA_VERSION: i64 = 1;
+const VERSION_ATTRIBUTE: &str = "schema_version";
+
 pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
-    serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
-        .map_err(|e| PortError::caused_by(ErrorKind::Invalid, format!("encoding an item: {e}"), e))
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
+        .map_err(|e| PortError::caused_by(ErrorKind::Invalid, format!("encoding an item: {e}"), e))?;
+    item.insert(VERSION_ATTRIBUTE.to_owned(), n(ITEM_SCHEMA_VERSION));
+    Ok(item)
 }
 
-pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
+pub fn from_item<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, PortError> {
+    let version = item.remove(VERSION_ATTRIBUTE);
+    let version = version.as_ref().and_then(|version| version.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+    if let Some(version) = version.filter(|&version| version > ITEM_SCHEMA_VERSION) {
+        return Err(PortError::new(ErrorKind::Corrupt, format!("an item of schema {version}, from a newer release")));
+    }
     serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
         .map_err(|e| PortError::caused_by(ErrorKind::Corrupt, format!("decoding an item: {e}"), e))
 }

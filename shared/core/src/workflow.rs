@@ -157,12 +157,17 @@ pub struct Workflow {
     /// Idle or running.
     pub state: WorkflowState,
     /// The run in flight, when running.
+    #[serde(default)]
     pub current_run: Option<RunId>,
     /// When it is next due (never, when disabled).
+    #[serde(default)]
     pub next_run: Option<Timestamp>,
-    /// Failures since the last completed run.
+    /// Failures since the last completed run. (Defaults, like every counter and optional
+    /// field of a stored record, so a record written without it still reads.)
+    #[serde(default)]
     pub consecutive_failures: u32,
     /// Runs and revenue so far.
+    #[serde(default)]
     pub totals: RunTotals,
     /// Grows with every write (spec change, claim, run end): a change made from an older read is refused.
     pub version: u64,
@@ -311,12 +316,16 @@ pub struct Run {
     /// When it fails if it has not called back.
     pub deadline: Timestamp,
     /// When the workflow accepted the start.
+    #[serde(default)]
     pub started_at: Option<Timestamp>,
     /// When it completed or failed.
+    #[serde(default)]
     pub finished_at: Option<Timestamp>,
     /// Reported by a completed run, in US cents.
+    #[serde(default)]
     pub earnings_cents: i64,
     /// Why it failed, or the workflow's own note.
+    #[serde(default)]
     pub reason: Option<String>,
 }
 
