@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, Params, RawBody};
+use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
 use crate::{Shared, Store, workflows};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -222,7 +223,7 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     summary = "Register a workflow",
     request_body(content = Object, description = "`{id, name, webhook_url, schedule, timezone?, enabled?, premium?, timeout_s?}`"),
     responses(
-        (status = 201, body = Object),
+        (status = 201, body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -237,7 +238,7 @@ pub(crate) async fn register<S: Store>(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let workflow = orchestrator(&api)?.register(workflows::spec(&body)?).await?;
-    Ok((StatusCode::CREATED, Json(workflow)))
+    Ok((StatusCode::CREATED, Json(WorkflowView::from(&workflow))))
 }
 
 #[utoipa::path(
@@ -246,15 +247,19 @@ pub(crate) async fn register<S: Store>(
     tag = "workflows",
     summary = "Every workflow",
     responses(
-        (status = 200, description = "`{\"workflows\":[…]}`", body = Object),
+        (status = 200, body = WorkflowList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list_workflows<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "workflows": orchestrator(&api)?.workflows().await? })))
+pub(crate) async fn list_workflows<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+) -> Result<Json<WorkflowList>, ApiError> {
+    let workflows = orchestrator(&api)?.workflows().await?;
+    Ok(Json(WorkflowList { workflows: workflows.iter().map(WorkflowView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -264,7 +269,7 @@ pub(crate) async fn list_workflows<S: Store>(State(api): State<Shared<S>>, _: Ad
     summary = "One workflow",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -278,7 +283,7 @@ pub(crate) async fn workflow<S: Store>(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(orchestrator(&api)?.workflow(&workflow_id(&id)?).await?))
+    Ok(Json(WorkflowView::from(&orchestrator(&api)?.workflow(&workflow_id(&id)?).await?)))
 }
 
 #[utoipa::path(
@@ -289,7 +294,7 @@ pub(crate) async fn workflow<S: Store>(
     params(("id" = String, Path, description = "the workflow id")),
     request_body(content = Object, description = "any field but `id`"),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -305,7 +310,7 @@ pub(crate) async fn change<S: Store>(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let patch = workflows::patch(&body)?;
-    Ok(Json(orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?))
+    Ok(Json(WorkflowView::from(&orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?)))
 }
 
 #[utoipa::path(
@@ -315,7 +320,7 @@ pub(crate) async fn change<S: Store>(
     summary = "A workflow's runs of the last 7 days",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 200, description = "`{\"runs\":[…]}`", body = Object),
+        (status = 200, body = RunList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -328,8 +333,9 @@ pub(crate) async fn runs<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "runs": orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await? })))
+) -> Result<Json<RunList>, ApiError> {
+    let runs = orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await?;
+    Ok(Json(RunList { runs: runs.iter().map(RunView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -339,7 +345,7 @@ pub(crate) async fn runs<S: Store>(
     summary = "Start a run now, under the caps",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 202, body = Object),
+        (status = 202, body = RunView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -356,5 +362,5 @@ pub(crate) async fn start_now<S: Store>(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = orchestrator(&api)?.start_now(&workflow_id(&id)?).await?;
-    Ok((StatusCode::ACCEPTED, Json(run)))
+    Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))))
 }

@@ -14,6 +14,7 @@ mod finish;
 pub mod jwt;
 mod keys;
 pub mod openapi;
+pub mod views;
 mod webhooks;
 mod workflows;
 

@@ -4,6 +4,7 @@
 
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
+use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
 use crate::{admin, buyer, keys, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -40,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         admin::runs,
         admin::start_now,
     ),
-    components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload)),
+    components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload, WorkflowView, RunView, WorkflowList, RunList)),
     modifiers(&Security)
 )]
 struct Document;

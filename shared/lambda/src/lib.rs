@@ -179,7 +179,8 @@ pub async fn answer(router: axum::Router, request: Request) -> http::Response<By
 }
 
 /// Applies `each` to every message of an SQS batch and reports the ones that failed, so
-/// that SQS redelivers only those (`ReportBatchItemFailures`).
+/// that SQS deletes only the others (`ReportBatchItemFailures`). A failed one has already
+/// been settled by the retry policy: its visibility set to the backoff, or dead-lettered.
 pub async fn each_message<F, Fut, T, E>(queue: QueueName, event: SqsEvent, each: F) -> SqsBatchResponse
 where
     F: Fn(Delivery) -> Fut,

@@ -1,0 +1,157 @@
+//! What the API answers about workflows and runs: types of its own, apart from the
+//! domain's and from the records the adapters store, so a stored field can change without
+//! changing the API, and a renamed API field is a visible change here and in
+//! `docs/openapi.json`.
+
+use serde::Serialize;
+use tollgate_core::workflow::{Run, RunTotals, Workflow};
+use utoipa::ToSchema;
+
+/// A registered workflow and where it stands.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowView {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: String,
+    pub schedule: ScheduleView,
+    pub enabled: bool,
+    pub premium: bool,
+    /// Seconds a run has to call back.
+    pub timeout_s: u32,
+    /// `idle` or `running`.
+    pub state: &'static str,
+    /// The run in flight, when running.
+    pub current_run: Option<String>,
+    /// Unix seconds it is next due; `null` when disabled.
+    pub next_run: Option<i64>,
+    /// Failures since the last completed run.
+    pub consecutive_failures: u32,
+    pub totals: TotalsView,
+    /// Grows with every change.
+    pub version: u64,
+    /// Unix seconds it was registered.
+    pub created_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Five fields: minute hour day-of-month month day-of-week.
+    pub cron: String,
+    /// IANA zone name.
+    pub timezone: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotalsView {
+    pub completed: u64,
+    pub failed: u64,
+    /// Earnings reported by completed runs, in US cents.
+    pub revenue_cents: i64,
+}
+
+/// One run of a workflow.
+#[derive(Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    pub workflow_id: String,
+    /// `queued`, `started`, `completed` or `failed`.
+    pub status: &'static str,
+    /// Unix seconds it was claimed.
+    pub created_at: i64,
+    /// Unix seconds it fails at without a callback.
+    pub deadline: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Reported by a completed run, in US cents.
+    pub earnings_cents: i64,
+    /// Why it failed, or the workflow's own note.
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowList {
+    pub workflows: Vec<WorkflowView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    /// The last 7 days, newest first.
+    pub runs: Vec<RunView>,
+}
+
+impl From<&RunTotals> for TotalsView {
+    fn from(totals: &RunTotals) -> Self {
+        TotalsView { completed: totals.completed, failed: totals.failed, revenue_cents: totals.revenue_cents }
+    }
+}
+
+impl From<&Workflow> for WorkflowView {
+    fn from(workflow: &Workflow) -> Self {
+        let spec = &workflow.spec;
+        let schedule = spec.schedule.spec();
+        WorkflowView {
+            id: spec.id.to_string(),
+            name: spec.name.clone(),
+            webhook_url: spec.webhook_url.as_str().to_owned(),
+            schedule: ScheduleView { cron: schedule.cron.clone(), timezone: schedule.timezone.clone() },
+            enabled: spec.enabled,
+            premium: spec.premium,
+            timeout_s: spec.timeout_s,
+            state: workflow.state.as_str(),
+            current_run: workflow.current_run.as_ref().map(ToString::to_string),
+            next_run: workflow.next_run.map(|at| at.0),
+            consecutive_failures: workflow.consecutive_failures,
+            totals: TotalsView::from(&workflow.totals),
+            version: workflow.version,
+            created_at: workflow.created_at.0,
+        }
+    }
+}
+
+impl From<&Run> for RunView {
+    fn from(run: &Run) -> Self {
+        RunView {
+            id: run.id.to_string(),
+            workflow_id: run.workflow_id.to_string(),
+            status: run.status.as_str(),
+            created_at: run.created_at.0,
+            deadline: run.deadline.0,
+            started_at: run.started_at.map(|at| at.0),
+            finished_at: run.finished_at.map(|at| at.0),
+            earnings_cents: run.earnings_cents,
+            reason: run.reason.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::cron::Schedule;
+    use tollgate_core::ids::{RunId, WorkflowId};
+    use tollgate_core::time::Timestamp;
+    use tollgate_core::workflow::{WebhookUrl, WorkflowSpec};
+
+    /// The views answer exactly what the API answered when it serialized the domain's
+    /// structs, field for field: moving the API onto its own types changed nothing.
+    #[test]
+    fn the_views_answer_what_the_api_always_answered() {
+        let spec = WorkflowSpec {
+            id: WorkflowId::parse("daily_shorts").unwrap(),
+            name: "Daily shorts".into(),
+            webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/shorts").unwrap(),
+            schedule: Schedule::parse("0 9 * * 1-5", "Europe/Paris").unwrap(),
+            enabled: true,
+            premium: true,
+            timeout_s: 120,
+        };
+        let mut workflow = Workflow::register(spec, Timestamp(1_795_500_000));
+        let mut run = Run::claimed(RunId::parse("run_1").unwrap(), &workflow, Timestamp(1_795_500_060));
+        workflow.current_run = Some(run.id.clone());
+        workflow.totals = RunTotals { completed: 3, failed: 1, revenue_cents: 1_250 };
+        (run.started_at, run.earnings_cents, run.reason) = (Some(Timestamp(1_795_500_061)), 250, Some("ok".into()));
+        let json = |value: serde_json::Result<serde_json::Value>| value.unwrap();
+        assert_eq!(json(serde_json::to_value(WorkflowView::from(&workflow))), json(serde_json::to_value(&workflow)));
+        assert_eq!(json(serde_json::to_value(RunView::from(&run))), json(serde_json::to_value(&run)));
+    }
+}
