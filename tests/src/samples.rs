@@ -58,6 +58,12 @@ pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &
 /// `run_sample` of `daily_shorts` (its webhook at `webhook_url`), claimed at the sample time:
 /// the run the runner and callback samples name.
 pub async fn claimed_sample_run<S: Workflows + Runs>(store: &S, webhook_url: &str) -> Run {
+    claimed_sample_run_at(store, webhook_url, SAMPLE_TIME).await
+}
+
+/// [`claimed_sample_run`], registered and claimed at `at` (a binary on the real clock needs
+/// its deadline still ahead).
+pub async fn claimed_sample_run_at<S: Workflows + Runs>(store: &S, webhook_url: &str, at: Timestamp) -> Run {
     let spec = WorkflowSpec {
         id: WorkflowId::parse("daily_shorts").expect("an id"),
         name: "Daily shorts".into(),
@@ -67,9 +73,9 @@ pub async fn claimed_sample_run<S: Workflows + Runs>(store: &S, webhook_url: &st
         premium: false,
         timeout_s: 300,
     };
-    let workflow = Workflow::register(spec, SAMPLE_TIME);
+    let workflow = Workflow::register(spec, at);
     assert!(store.create(&workflow).await.expect("stored"));
-    let run = Run::claimed(RunId::parse("run_sample").expect("an id"), &workflow, SAMPLE_TIME);
+    let run = Run::claimed(RunId::parse("run_sample").expect("an id"), &workflow, at);
     let claim = Claim { run: run.clone(), guard: ClaimGuard::Now, caps: Caps::default() };
     assert_eq!(store.claim(&claim).await.expect("claimed"), Claimed::Started);
     run
@@ -81,5 +87,21 @@ pub fn app_at_sample_time<S>(store: S) -> App<S> {
         catalog: Catalog::default_catalog(),
         clock: Arc::new(FixedClock(SAMPLE_TIME)),
         max_receives: DEFAULT_MAX_RECEIVES,
+    }
+}
+
+/// `cs_sample_template`: a one-off product `user_alice` bought at the sample time, not yet
+/// delivered — the purchase `events/fulfillment.json` names.
+pub fn pending_sample_purchase() -> tollgate_app::ports::purchases::Purchase {
+    use tollgate_app::ports::purchases::{Delivery, Purchase};
+    Purchase {
+        id: "cs_sample_template".into(),
+        account_id: tollgate_core::ids::AccountId::parse("user_alice").expect("an id"),
+        sku: tollgate_core::ids::Sku::parse("template_budget_tracker").expect("a sku"),
+        quantity: 1,
+        payment_ref: "pi_sample_template".into(),
+        delivery: Delivery::Pending,
+        revoked: false,
+        created_at: SAMPLE_TIME,
     }
 }

@@ -2,25 +2,16 @@
 //! `template.yaml` gives it, on moto. The deployed catalog names no fulfillment webhook for
 //! the sample product, so the purchase needs no delivery.
 
-use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases};
-use tollgate_core::ids::{AccountId, Sku};
+use tollgate_app::ports::purchases::{Delivery, Purchases};
+use tollgate_core::ids::AccountId;
 use tollgate_tests::runtime_api::{Answer, deployed};
-use tollgate_tests::samples::{SAMPLE_TIME, read};
+use tollgate_tests::samples::{pending_sample_purchase, read};
 
 #[tokio::test]
 async fn the_binary_settles_the_sample_purchase() {
     let (mut function, store) = deployed(env!("CARGO_BIN_EXE_fulfillment"), "FulfillmentFunction", &[]).await;
     let account = AccountId::parse("user_alice").unwrap();
-    let purchase = Purchase {
-        id: "cs_sample_template".into(),
-        account_id: account.clone(),
-        sku: Sku::parse("template_budget_tracker").unwrap(),
-        quantity: 1,
-        payment_ref: "pi_sample_template".into(),
-        delivery: Delivery::Pending,
-        revoked: false,
-        created_at: SAMPLE_TIME,
-    };
+    let purchase = pending_sample_purchase();
     store.record_purchase(&purchase).await.unwrap();
     let batch: serde_json::Value = serde_json::from_str(&read("fulfillment.json")).unwrap();
 

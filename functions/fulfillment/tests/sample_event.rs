@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::orchestrator::WorkflowSecret;
-use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases};
+use tollgate_app::ports::purchases::{Delivery, Purchases};
 use tollgate_app::ports::queue::QueueName;
 use tollgate_app::redelivery::RetryPolicy;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::ids::{AccountId, Sku};
-use tollgate_tests::samples::{SAMPLE_TIME, SAMPLE_WORKFLOW_SECRET, app_at_sample_time, read};
+use tollgate_core::ids::AccountId;
+use tollgate_tests::samples::{SAMPLE_WORKFLOW_SECRET, app_at_sample_time, pending_sample_purchase, read};
 
 #[tokio::test]
 async fn the_sample_purchase_is_delivered_once() {
@@ -33,16 +33,7 @@ async fn the_sample_purchase_is_delivered_once() {
     let text = text.replacen("kind = \"product\"\n", &format!("kind = \"product\"\nfulfillment_url = \"{url}\"\n"), 1);
     let store = tollgate_tests::moto::fresh_store().await;
     let account = AccountId::parse("user_alice").unwrap();
-    let purchase = Purchase {
-        id: "cs_sample_template".into(),
-        account_id: account.clone(),
-        sku: Sku::parse("template_budget_tracker").unwrap(),
-        quantity: 1,
-        payment_ref: "pi_sample_template".into(),
-        delivery: Delivery::Pending,
-        revoked: false,
-        created_at: SAMPLE_TIME,
-    };
+    let purchase = pending_sample_purchase();
     store.record_purchase(&purchase).await.unwrap();
     let app = tollgate_app::App { catalog: Catalog::parse(&text).unwrap(), ..app_at_sample_time(store.clone()) };
     let fulfiller = Fulfiller {

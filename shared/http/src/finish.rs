@@ -34,10 +34,7 @@ pub(crate) async fn finish(request: Request, next: Next) -> Response {
         let _entered = span.enter();
         response = completed(response, &id);
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
+    named(response, &id)
 }
 
 /// The answer to a request refused before it reached a router (its body could not be
@@ -45,8 +42,12 @@ pub(crate) async fn finish(request: Request, next: Next) -> Response {
 pub fn refusal(parts: &http::request::Parts, error: crate::error::ApiError) -> Response {
     use axum::response::IntoResponse;
     let id = id_of(&parts.extensions, &parts.headers);
-    let mut response = completed(error.into_response(), &id);
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    named(completed(error.into_response(), &id), &id)
+}
+
+/// `response` with its request id in the `X-Request-Id` header.
+fn named(mut response: Response, id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response

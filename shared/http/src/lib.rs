@@ -137,7 +137,9 @@ impl<S: Store> Api<S> {
     pub fn router(self) -> Router {
         let mut routes = Router::new().route("/health", get(health));
         if self.openapi {
-            routes = routes.route("/openapi.json", get(|| async { axum::Json(openapi::document()) }));
+            // Generated once, when the router is built, and shared by every request.
+            let document = Arc::new(openapi::document());
+            routes = routes.route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }));
         }
         if self.webhooks.is_some() {
             routes = routes.merge(webhooks::stripe_routes());
