@@ -7,12 +7,11 @@ use crate::ports::ledger::Ledger;
 use crate::ports::queue::{Queue, QueueConsumer};
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
-use serde::Serialize;
 use tollgate_core::ids::RunId;
 use tollgate_core::workflow::{Callback, Outcome, RunStatus, token_opens};
 
 /// The answer to a callback.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct CallbackAnswer {
     pub run_id: RunId,
     /// The run's status after the callback.

@@ -116,7 +116,7 @@ pub enum CheckoutError {
 }
 
 /// A created session, as the API answers it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutLink {
     pub id: String,
     pub url: String,
@@ -136,10 +136,13 @@ impl<S: Accounts + RateLimits> Checkout<S> {
 
     /// `POST /api/checkout`.
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
-    pub async fn checkout(&self, account: &AccountId, body: &[u8]) -> Result<CheckoutLink, CheckoutError> {
+    pub async fn checkout(
+        &self,
+        account: &AccountId,
+        mut request: CheckoutRequest,
+    ) -> Result<CheckoutLink, CheckoutError> {
         let now = self.app.clock.now();
         self.limit(account, now).await?;
-        let mut request = CheckoutRequest::parse(body)?;
         request.referral_code = self.app.accepted_referrer(account, request.referral_code.as_ref()).await?;
         let item = self.app.catalog.by_sku(&request.sku).ok_or(CheckoutError::UnknownSku)?;
         let subscriptions = self.app.store.subscriptions(account).await?;

@@ -9,7 +9,6 @@ use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::ports::usage::{Usage, UsageError};
 use rand::RngCore;
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -39,7 +38,7 @@ pub enum KeysError {
 }
 
 /// A new key, shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct NewKey {
     pub id: KeyId,
     pub key: String,
@@ -47,7 +46,7 @@ pub struct NewKey {
 }
 
 /// A key as its owner's list shows it: never the key.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KeyListing {
     pub id: KeyId,
     pub prefix: String,
@@ -69,7 +68,7 @@ impl From<StoredKey> for KeyListing {
 }
 
 /// `GET /api/me`: the plan and where the account stands in its billing period.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Standing {
     pub account_id: AccountId,
     pub plan: String,

@@ -7,10 +7,9 @@ use crate::orchestrator::OrchestrateError;
 use crate::ports::accounts::Accounts;
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
-use serde::Serialize;
 use tollgate_core::ids::WorkflowId;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DayFigures {
     pub day: String,
     pub starts: u32,
@@ -19,7 +18,7 @@ pub struct DayFigures {
     pub revenue_cents: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct WorkflowFigures {
     pub workflow_id: WorkflowId,
     pub runs: u64,
@@ -30,7 +29,7 @@ pub struct WorkflowFigures {
     pub revenue_cents: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Metrics {
     pub currency: &'static str,
     /// The last `days` UTC days, today first.

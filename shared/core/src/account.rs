@@ -75,7 +75,7 @@ pub struct Profile {
 }
 
 /// The account as users and operators see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountView {
     /// Our account id.
     pub account_id: AccountId,

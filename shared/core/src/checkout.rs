@@ -4,7 +4,6 @@
 use crate::account::Subscription;
 use crate::catalog::{Grant, Item};
 use crate::ids::{AccountId, Sku};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -68,36 +67,29 @@ pub struct CheckoutRequest {
     pub cancel_url: Option<String>,
 }
 
-const FIELDS: [&str; 5] = ["sku", "quantity", "referral_code", "success_url", "cancel_url"];
-
 impl CheckoutRequest {
-    /// Reads `{"sku", "quantity"?, "referral_code"?, "success_url"?, "cancel_url"?}`.
-    pub fn parse(body: &[u8]) -> Result<Self, InvalidCheckout> {
-        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
-            return Err(invalid("body", "must be a JSON object"));
+    /// Checks what a buyer asked for, naming the field at fault: `sku` is required,
+    /// `quantity` defaults to 1, a referral code must be a user's account id.
+    pub fn new(
+        sku: Option<&str>,
+        quantity: Option<u64>,
+        referral_code: Option<&str>,
+        success_url: Option<String>,
+        cancel_url: Option<String>,
+    ) -> Result<Self, InvalidCheckout> {
+        let sku = sku.ok_or_else(|| invalid("sku", "is required"))?;
+        let sku = Sku::parse(sku).map_err(|e| invalid("sku", e.to_string()))?;
+        let quantity = match quantity {
+            None => 1,
+            Some(quantity) => u32::try_from(quantity)
+                .ok()
+                .filter(|q| (1..=MAX_QUANTITY).contains(q))
+                .ok_or_else(|| invalid("quantity", format!("must be a whole number from 1 to {MAX_QUANTITY}")))?,
         };
-        if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-            return Err(invalid("body", format!("has an unknown field {unknown:?}")));
-        }
-        let text = |field: &'static str| match object.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value.clone())),
-            Some(_) => Err(invalid(field, "must be a string")),
-        };
-        let sku = text("sku")?.ok_or_else(|| invalid("sku", "is required"))?;
-        let sku = Sku::parse(&sku).map_err(|e| invalid("sku", e.to_string()))?;
-        let quantity = match object.get("quantity") {
-            None | Some(Value::Null) => 1,
-            Some(value) => value
-                .as_u64()
-                .filter(|q| (1..=u64::from(MAX_QUANTITY)).contains(q))
-                .ok_or_else(|| invalid("quantity", format!("must be a whole number from 1 to {MAX_QUANTITY}")))?
-                as u32,
-        };
-        let referral_code = text("referral_code")?
-            .map(|code| AccountId::parse_user(&code).map_err(|_| invalid("referral_code", "is not a referral code")))
+        let referral_code = referral_code
+            .map(|code| AccountId::parse_user(code).map_err(|_| invalid("referral_code", "is not a referral code")))
             .transpose()?;
-        Ok(Self { sku, quantity, referral_code, success_url: text("success_url")?, cancel_url: text("cancel_url")? })
+        Ok(Self { sku, quantity, referral_code, success_url, cancel_url })
     }
 }
 
@@ -181,26 +173,22 @@ mod tests {
     use crate::catalog::Catalog;
     use crate::time::Timestamp;
 
-    fn request(body: &str) -> Result<CheckoutRequest, InvalidCheckout> {
-        CheckoutRequest::parse(body.as_bytes())
-    }
-
     #[test]
-    fn requests_are_read_strictly_and_name_the_field() {
-        let ok = request(r#"{"sku":"template_budget_tracker","quantity":2,"referral_code":"user_bob"}"#).unwrap();
+    fn requests_are_checked_and_name_the_field() {
+        let ok = CheckoutRequest::new(Some("template_budget_tracker"), Some(2), Some("user_bob"), None, None).unwrap();
         assert_eq!((ok.quantity, ok.referral_code.unwrap().as_str()), (2, "user_bob"));
-        assert_eq!(request(r#"{"sku":"api_pro"}"#).unwrap().quantity, 1);
-        for (body, field) in [
-            ("[]", "body"),
-            (r#"{"quantity":1}"#, "sku"),
-            (r#"{"sku":"api_pro","quantity":0}"#, "quantity"),
-            (r#"{"sku":"api_pro","quantity":1.5}"#, "quantity"),
-            (r#"{"sku":"api_pro","quantity":101}"#, "quantity"),
-            (r#"{"sku":"api_pro","referral_code":"a b"}"#, "referral_code"),
-            (r#"{"sku":"api_pro","success_url":7}"#, "success_url"),
-            (r#"{"sku":"api_pro","coupon":"x"}"#, "body"),
+        assert_eq!(CheckoutRequest::new(Some("api_pro"), None, None, None, None).unwrap().quantity, 1);
+        for (sku, quantity, code, field) in [
+            (None, Some(1), None, "sku"),
+            (Some("a b"), None, None, "sku"),
+            (Some("api_pro"), Some(0), None, "quantity"),
+            (Some("api_pro"), Some(101), None, "quantity"),
+            (Some("api_pro"), Some(u64::from(u32::MAX) + 2), None, "quantity"),
+            (Some("api_pro"), None, Some("a b"), "referral_code"),
+            (Some("api_pro"), None, Some("workflow:daily"), "referral_code"),
         ] {
-            assert_eq!(request(body).unwrap_err().field, field, "{body}");
+            let refused = CheckoutRequest::new(sku, quantity, code, None, None).unwrap_err();
+            assert_eq!(refused.field, field, "{sku:?} {quantity:?} {code:?}");
         }
     }
 
@@ -247,7 +235,7 @@ mod tests {
             current_period_end: None,
             event_created: Timestamp(1),
         };
-        let request = request(r#"{"sku":"api_pro"}"#).unwrap();
+        let request = CheckoutRequest::new(Some("api_pro"), None, None, None, None).unwrap();
         assert_eq!(check(pro, &request, &[subscription("active")]), Err(CheckoutRefusal::AlreadySubscribed));
         assert_eq!(check(pro, &request, &[subscription("canceled")]), Ok(Mode::Subscription));
         let two = CheckoutRequest { quantity: 2, ..request };
@@ -260,7 +248,7 @@ mod tests {
     #[test]
     fn keys_repeat_for_a_retry_and_differ_for_anything_else() {
         let account = AccountId::parse("user_alice").unwrap();
-        let request = request(r#"{"sku":"api_pro"}"#).unwrap();
+        let request = CheckoutRequest::new(Some("api_pro"), None, None, None, None).unwrap();
         let base = session_key(&account, &request, "https://a/s", "https://a/c", 7);
         assert_eq!(base, session_key(&account, &request, "https://a/s", "https://a/c", 7));
         assert!(base.len() <= 255 && base.starts_with("tollgate-checkout-"));

@@ -4,10 +4,9 @@
 use crate::account::Subscription;
 use crate::catalog::{Catalog, Grant};
 use crate::ids::{Sku, WorkflowId};
-use serde::Serialize;
 
 /// An account's entitlements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entitlements {
     /// The membership tier (`basic`, `pro`, `elite`), if any.
     pub membership: Option<String>,

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::change::interpret;
-use tollgate_core::checkout::CheckoutRequest;
+use tollgate_core::checkout::{CheckoutRequest, MAX_QUANTITY};
 use tollgate_core::cron::Schedule;
 use tollgate_core::edge::{self, EdgeSecret};
 use tollgate_core::signature::{SignatureHeader, Verifier, WebhookSecret, sign};
@@ -130,14 +130,14 @@ proptest! {
     }
 
     #[test]
-    fn any_checkout_request_body_is_read_or_refused(body in prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..128),
-        json_value().prop_map(|value| value.to_string().into_bytes()),
-        (json_value(), json_value(), json_value()).prop_map(|(sku, quantity, code)|
-            json!({"sku": sku, "quantity": quantity, "referral_code": code}).to_string().into_bytes()),
-    ]) {
-        if let Ok(request) = CheckoutRequest::parse(&body) {
-            prop_assert!(request.quantity >= 1);
+    fn any_checkout_request_is_taken_or_refused(
+        sku in prop::option::of("\\PC{0,24}"),
+        quantity in prop::option::of(prop_oneof![any::<u64>(), 0_u64..200]),
+        code in prop::option::of("\\PC{0,24}"),
+    ) {
+        if let Ok(request) = CheckoutRequest::new(sku.as_deref(), quantity, code.as_deref(), None, None) {
+            prop_assert!((1..=MAX_QUANTITY).contains(&request.quantity));
+            prop_assert_eq!(u64::from(request.quantity), quantity.unwrap_or(1));
         }
     }
 

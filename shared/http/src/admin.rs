@@ -2,16 +2,19 @@
 //! an account, its ledger, and the workflows.
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, Params, RawBody};
-use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{Shared, Store, workflows};
+use crate::extract::{Admin, JsonBody, Params};
+use crate::views::{
+    AccountDetail, AlertList, AlertView, EventList, EventView, LedgerLine, LedgerList, MetricsView, RunList, RunView,
+    WorkflowList, WorkflowView,
+};
+use crate::workflows::WorkflowBody;
+use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_core::ids::{AccountId, WorkflowId};
 use utoipa::IntoParams;
@@ -66,7 +69,7 @@ impl List {
     summary = "The event log, newest first",
     params(List),
     responses(
-        (status = 200, description = "`{\"events\":[…]}`", body = Object),
+        (status = 200, body = EventList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -78,9 +81,9 @@ pub(crate) async fn events<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(list): Params<List>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventList>, ApiError> {
     let events = api.app.recent_events(list.limit()?).await?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(EventList { events: events.iter().map(EventView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -90,7 +93,7 @@ pub(crate) async fn events<S: Store>(
     summary = "Alerts, newest first",
     params(List),
     responses(
-        (status = 200, description = "`{\"alerts\":[…]}`", body = Object),
+        (status = 200, body = AlertList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -102,9 +105,9 @@ pub(crate) async fn alerts<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(list): Params<List>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertList>, ApiError> {
     let alerts = api.app.store.alerts(list.limit()?).await?;
-    Ok(Json(json!({ "alerts": alerts })))
+    Ok(Json(AlertList { alerts: alerts.iter().map(AlertView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -113,15 +116,15 @@ pub(crate) async fn alerts<S: Store>(
     tag = "admin",
     summary = "Revenue by day, workflow totals, active subscriptions",
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = MetricsView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(api.app.metrics(METRICS_DAYS).await?))
+pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<MetricsView>, ApiError> {
+    Ok(Json(MetricsView::from(&api.app.metrics(METRICS_DAYS).await?)))
 }
 
 #[utoipa::path(
@@ -131,7 +134,7 @@ pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) ->
     summary = "One account",
     params(("account" = String, Path, description = "the account id")),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = AccountDetail),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -144,10 +147,10 @@ pub(crate) async fn account<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(account): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<AccountDetail>, ApiError> {
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
     let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
-    Ok(Json(view))
+    Ok(Json(AccountDetail::from(&view)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -164,7 +167,7 @@ pub(crate) struct LedgerQuery {
     summary = "An account's ledger",
     params(LedgerQuery),
     responses(
-        (status = 200, description = "`{\"entries\":[…]}`", body = Object),
+        (status = 200, body = LedgerList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -176,36 +179,11 @@ pub(crate) async fn ledger<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Params(query): Params<LedgerQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LedgerList>, ApiError> {
     let account = query.account.ok_or_else(|| ApiError::invalid("account", "is required"))?;
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
     let entries = api.app.ledger(&account).await?;
-    let entries: Vec<_> = entries.iter().map(LedgerLine::from).collect();
-    Ok(Json(json!({ "entries": entries })))
-}
-
-/// A ledger entry as the admin API shows it.
-#[derive(Serialize)]
-struct LedgerLine<'a> {
-    id: &'a str,
-    kind: &'static str,
-    amount_cents: i64,
-    currency: &'a str,
-    event_id: &'a str,
-    payment_ref: &'a str,
-}
-
-impl<'a> From<&'a tollgate_core::ledger::LedgerEntry> for LedgerLine<'a> {
-    fn from(entry: &'a tollgate_core::ledger::LedgerEntry) -> Self {
-        Self {
-            id: &entry.id,
-            kind: entry.kind.as_str(),
-            amount_cents: entry.amount.amount,
-            currency: entry.amount.currency.as_str(),
-            event_id: &entry.event_id,
-            payment_ref: &entry.payment_ref,
-        }
-    }
+    Ok(Json(LedgerList { entries: entries.iter().map(LedgerLine::from).collect() }))
 }
 
 fn orchestrator<S>(api: &Shared<S>) -> Result<&Orchestrator<S>, ApiError> {
@@ -221,7 +199,7 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     path = "/admin/workflows",
     tag = "workflows",
     summary = "Register a workflow",
-    request_body(content = Object, description = "`{id, name, webhook_url, schedule, timezone?, enabled?, premium?, timeout_s?}`"),
+    request_body(content = WorkflowBody, description = "`id`, `name`, `webhook_url` and `schedule` are required"),
     responses(
         (status = 201, body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
@@ -235,9 +213,9 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
 pub(crate) async fn register<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
-    RawBody(body): RawBody,
+    JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let workflow = orchestrator(&api)?.register(workflows::spec(&body)?).await?;
+    let workflow = orchestrator(&api)?.register(body.spec()?).await?;
     Ok((StatusCode::CREATED, Json(WorkflowView::from(&workflow))))
 }
 
@@ -292,7 +270,7 @@ pub(crate) async fn workflow<S: Store>(
     tag = "workflows",
     summary = "Change a workflow",
     params(("id" = String, Path, description = "the workflow id")),
-    request_body(content = Object, description = "any field but `id`"),
+    request_body(content = WorkflowBody, description = "any field but `id`"),
     responses(
         (status = 200, body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
@@ -307,9 +285,9 @@ pub(crate) async fn change<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     Path(id): Path<String>,
-    RawBody(body): RawBody,
+    JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let patch = workflows::patch(&body)?;
+    let patch = body.patch()?;
     Ok(Json(WorkflowView::from(&orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?)))
 }
 

@@ -2,14 +2,16 @@
 //! (`/api/checkout`) and to manage their subscription (`/api/portal`).
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{RawBody, User};
+use crate::extract::{JsonBody, User};
+use crate::views::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
 use crate::{Shared, Store};
 use axum::extract::State;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Deserialize;
 use tollgate_app::checkout::Checkout;
+use tollgate_core::checkout::CheckoutRequest;
+use utoipa::ToSchema;
 
 pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
     Router::new().route("/api/me/purchases", get(purchases::<S>)).route("/api/me/entitlements", get(entitlements::<S>))
@@ -25,7 +27,7 @@ pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
     tag = "buyers",
     summary = "What the signed-in buyer bought",
     responses(
-        (status = 200, description = "`{\"purchases\":[…]}`", body = Object),
+        (status = 200, body = PurchaseList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -34,8 +36,9 @@ pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
 pub(crate) async fn purchases<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "purchases": api.app.purchases(&account).await? })))
+) -> Result<Json<PurchaseList>, ApiError> {
+    let purchases = api.app.purchases(&account).await?;
+    Ok(Json(PurchaseList { purchases: purchases.iter().map(PurchaseView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -44,7 +47,7 @@ pub(crate) async fn purchases<S: Store>(
     tag = "buyers",
     summary = "What the signed-in buyer may use",
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = EntitlementsView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -53,23 +56,51 @@ pub(crate) async fn purchases<S: Store>(
 pub(crate) async fn entitlements<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(api.app.entitlements(&account).await?))
+) -> Result<Json<EntitlementsView>, ApiError> {
+    Ok(Json(EntitlementsView::from(&api.app.entitlements(&account).await?)))
 }
 
 fn checkouts<S>(api: &Shared<S>) -> Result<&Checkout<S>, ApiError> {
     api.checkout.as_deref().ok_or(ApiError::NotFound("route"))
 }
 
-/// The body is read by the checkout use case, which names the field at fault.
+/// What a buyer asks to pay for.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckoutBody {
+    /// A catalog SKU on sale (required).
+    sku: Option<String>,
+    /// 1 to 100, default 1; subscriptions are always 1.
+    quantity: Option<u64>,
+    /// The referrer's account id.
+    referral_code: Option<String>,
+    /// Where Stripe sends the buyer after paying; must be on an allowed origin.
+    success_url: Option<String>,
+    /// Where Stripe sends a buyer who gives up; must be on an allowed origin.
+    cancel_url: Option<String>,
+}
+
+impl CheckoutBody {
+    fn request(self) -> Result<CheckoutRequest, ApiError> {
+        CheckoutRequest::new(
+            self.sku.as_deref(),
+            self.quantity,
+            self.referral_code.as_deref(),
+            self.success_url,
+            self.cancel_url,
+        )
+        .map_err(|refused| ApiError::invalid(refused.field, &refused.reason))
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/api/checkout",
     tag = "buyers",
     summary = "A Stripe Checkout Session",
-    request_body(content = Object, description = "`{sku, quantity?, referral_code?, success_url?, cancel_url?}`"),
+    request_body(content = CheckoutBody),
     responses(
-        (status = 200, description = "`{\"id\",\"url\"}`", body = Object),
+        (status = 200, body = CheckoutLinkView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "`unknown_sku`", body = ErrorResponse),
@@ -83,9 +114,10 @@ fn checkouts<S>(api: &Shared<S>) -> Result<&Checkout<S>, ApiError> {
 pub(crate) async fn checkout<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
-    RawBody(body): RawBody,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(checkouts(&api)?.checkout(&account, &body).await?))
+    JsonBody(body): JsonBody<CheckoutBody>,
+) -> Result<Json<CheckoutLinkView>, ApiError> {
+    let request = body.request()?;
+    Ok(Json(checkouts(&api)?.checkout(&account, request).await?.into()))
 }
 
 #[utoipa::path(
@@ -94,7 +126,7 @@ pub(crate) async fn checkout<S: Store>(
     tag = "buyers",
     summary = "A billing-portal link",
     responses(
-        (status = 200, description = "`{\"url\"}`", body = Object),
+        (status = 200, body = PortalLink),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "`no_customer`", body = ErrorResponse),
         (status = 429, description = "`rate_limited`", body = ErrorResponse),
@@ -105,6 +137,39 @@ pub(crate) async fn checkout<S: Store>(
 pub(crate) async fn portal<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "url": checkouts(&api)?.portal(&account).await? })))
+) -> Result<Json<PortalLink>, ApiError> {
+    Ok(Json(PortalLink { url: checkouts(&api)?.portal(&account).await? }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_json;
+
+    fn field(body: &str) -> String {
+        match parse_json::<CheckoutBody>(body.as_bytes()).and_then(CheckoutBody::request) {
+            Err(ApiError::InvalidRequest { field, .. }) => field.into_owned(),
+            other => panic!("{body}: {:?}", other.map(|request| request.sku)),
+        }
+    }
+
+    #[test]
+    fn a_checkout_body_names_the_bad_field() {
+        let body = r#"{"sku":"template_budget_tracker","quantity":2,"referral_code":"user_bob"}"#;
+        let request = parse_json::<CheckoutBody>(body.as_bytes()).and_then(CheckoutBody::request).unwrap();
+        assert_eq!((request.sku.as_str(), request.quantity), ("template_budget_tracker", 2));
+        for (body, expected) in [
+            ("[]", "body"),
+            ("{", "body"),
+            (r#"{"quantity":1}"#, "sku"),
+            (r#"{"sku":"api_pro","quantity":0}"#, "quantity"),
+            (r#"{"sku":"api_pro","quantity":1.5}"#, "quantity"),
+            (r#"{"sku":"api_pro","quantity":-1}"#, "quantity"),
+            (r#"{"sku":"api_pro","referral_code":"a b"}"#, "referral_code"),
+            (r#"{"sku":"api_pro","success_url":7}"#, "success_url"),
+            (r#"{"sku":"api_pro","coupon":"x"}"#, "coupon"),
+        ] {
+            assert_eq!(field(body), expected, "{body}");
+        }
+    }
 }

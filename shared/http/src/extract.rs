@@ -57,8 +57,19 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// A JSON body read into `T`, naming a bad field by its path (`batches[3].calls`); an
-/// empty body reads as `T::default()`.
+/// A JSON body read into `T`, naming a bad field by its path (`batches[3].calls`).
+pub struct JsonBody<T>(pub T);
+
+impl<St: Send + Sync, T: DeserializeOwned> FromRequest<St> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, ApiError> {
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// As [`JsonBody`], but an empty body reads as `T::default()`.
 pub struct OptionalJsonBody<T>(pub T);
 
 impl<St: Send + Sync, T: DeserializeOwned + Default> FromRequest<St> for OptionalJsonBody<T> {

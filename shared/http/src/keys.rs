@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{EdgeSigned, OptionalJsonBody, User, parse_json};
+use crate::views::{KeyList, KeyRecordView, KeyView, NewKeyView, RevokedKey, StandingView, UsageAccepted};
 use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -10,7 +11,6 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tollgate_app::keys::{EdgeLink, KeysError};
 use tollgate_core::api_key::{KeyHash, KeyMode};
 use tollgate_core::edge;
@@ -70,7 +70,7 @@ fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
     summary = "Create an API key, shown once",
     request_body(content = Option<NewKeyRequest>),
     responses(
-        (status = 201, description = "`{\"id\",\"key\",\"prefix\"}`", body = Object),
+        (status = 201, body = NewKeyView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -83,7 +83,7 @@ pub(crate) async fn create<S: Store>(
     OptionalJsonBody(request): OptionalJsonBody<NewKeyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let created = api.app.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(NewKeyView::from(created))))
 }
 
 #[utoipa::path(
@@ -92,14 +92,18 @@ pub(crate) async fn create<S: Store>(
     tag = "keys",
     summary = "The signed-in owner's keys, never a key itself",
     responses(
-        (status = 200, description = "`{\"keys\":[…]}`", body = Object),
+        (status = 200, body = KeyList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list<S: Store>(State(api): State<Shared<S>>, User(account): User) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "keys": api.app.list_keys(&account).await? })))
+pub(crate) async fn list<S: Store>(
+    State(api): State<Shared<S>>,
+    User(account): User,
+) -> Result<Json<KeyList>, ApiError> {
+    let keys = api.app.list_keys(&account).await?;
+    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -109,7 +113,7 @@ pub(crate) async fn list<S: Store>(State(api): State<Shared<S>>, User(account): 
     summary = "Revoke a key",
     params(("id" = String, Path, description = "the key id")),
     responses(
-        (status = 200, description = "`{\"id\",\"revoked_at\",\"edge_notified\"}`", body = Object),
+        (status = 200, body = RevokedKey),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "no such thing", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -120,11 +124,11 @@ pub(crate) async fn revoke<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevokedKey>, ApiError> {
     let id = KeyId::parse(&id).map_err(|_| ApiError::NotFound("key"))?;
     let revoked = api.app.revoke_key(&account, &id).await?;
     let edge_notified = link(&api)?.revoked(&revoked.hash, api.app.clock.now()).await;
-    Ok(Json(json!({ "id": revoked.id, "revoked_at": revoked.revoked_at, "edge_notified": edge_notified })))
+    Ok(Json(RevokedKey::new(&revoked, edge_notified)))
 }
 
 #[utoipa::path(
@@ -133,7 +137,7 @@ pub(crate) async fn revoke<S: Store>(
     tag = "keys",
     summary = "The signed-in owner's plan, limits and usage",
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = StandingView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -142,8 +146,8 @@ pub(crate) async fn revoke<S: Store>(
 pub(crate) async fn standing<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(api.app.standing(&account).await?))
+) -> Result<Json<StandingView>, ApiError> {
+    Ok(Json(StandingView::from(&api.app.standing(&account).await?)))
 }
 
 /// The signature is checked before the hash is read.
@@ -154,7 +158,7 @@ pub(crate) async fn standing<S: Store>(
     summary = "A key's record, for the edge",
     params(("hash" = String, Path, description = "the key's SHA-256, 64 lowercase hex digits")),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = KeyRecordView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 404, description = "`unknown_key`", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -165,10 +169,12 @@ pub(crate) async fn key_record<S: Store>(
     State(api): State<Shared<S>>,
     Path(hash): Path<String>,
     _: EdgeSigned,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<KeyRecordView>, ApiError> {
     let hash = KeyHash::parse(&hash).map_err(|_| ApiError::invalid("hash", "must be 64 lowercase hex digits"))?;
     let record = api.app.key_record(&hash).await?;
-    record.map(Json).ok_or_else(|| ApiError::Absent { code: "unknown_key", message: "no such key".into() })
+    record
+        .map(|record| Json(KeyRecordView::from(&record)))
+        .ok_or_else(|| ApiError::Absent { code: "unknown_key", message: "no such key".into() })
 }
 
 #[utoipa::path(
@@ -178,7 +184,7 @@ pub(crate) async fn key_record<S: Store>(
     summary = "The edge's usage batches",
     request_body(content = UsageUpload),
     responses(
-        (status = 200, description = "`{\"accepted\":[ids]}`", body = Object),
+        (status = 200, body = UsageAccepted),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -187,7 +193,7 @@ pub(crate) async fn key_record<S: Store>(
 pub(crate) async fn usage<S: Store>(
     State(api): State<Shared<S>>,
     EdgeSigned(body): EdgeSigned,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsageAccepted>, ApiError> {
     let upload: UsageUpload = parse_json(&body)?;
     if upload.batches.len() > MAX_BATCHES {
         return Err(ApiError::invalid("batches", &format!("at most {MAX_BATCHES} per request")));
@@ -195,5 +201,5 @@ pub(crate) async fn usage<S: Store>(
     if let Some(reason) = upload.batches.iter().find_map(|batch| batch.check().err()) {
         return Err(ApiError::invalid("batches", reason));
     }
-    Ok(Json(json!({ "accepted": api.app.accept_usage(&upload.batches).await? })))
+    Ok(Json(UsageAccepted { accepted: api.app.accept_usage(&upload.batches).await? }))
 }

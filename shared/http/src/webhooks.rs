@@ -3,14 +3,13 @@
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Params, RawBody};
+use crate::views::{CallbackView, StripeReceipt};
 use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::{HeaderMap, header};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use tollgate_app::callback::CallbackAnswer;
 use utoipa::IntoParams;
 
 pub(crate) fn stripe_routes<S: Store>() -> Router<Shared<S>> {
@@ -28,7 +27,7 @@ pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
     summary = "Stripe's deliveries",
     request_body(content = Object, description = "a Stripe event, as Stripe signed it"),
     responses(
-        (status = 200, description = "`{\"received\":true,\"id\",\"duplicate\"}` once queued", body = Object),
+        (status = 200, description = "recorded and queued", body = StripeReceipt),
         (status = 400, description = "a bad signature or payload", body = ErrorResponse),
         (status = 413, body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -39,11 +38,11 @@ pub(crate) async fn stripe<S: Store>(
     State(api): State<Shared<S>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StripeReceipt>, ApiError> {
     let webhooks = api.webhooks.as_ref().ok_or(ApiError::NotFound("route"))?;
     let signature = headers.get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
     let ingested = api.app.ingest_stripe(webhooks, signature, &body).await?;
-    Ok(Json(json!({ "received": true, "id": ingested.event_id, "duplicate": ingested.duplicate })))
+    Ok(Json(StripeReceipt::from(&ingested)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -61,7 +60,7 @@ pub(crate) struct CallbackQuery {
     params(("run_id" = String, Path, description = "the run"), CallbackQuery),
     request_body(content = Object, description = "`{workflowId, status, earnings, timestamp?, currency?, metadata?}`; `earnings` in dollars"),
     responses(
-        (status = 200, description = "`{\"run_id\",\"status\",\"applied\"}`", body = Object),
+        (status = 200, body = CallbackView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "`invalid_token`", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -73,10 +72,10 @@ pub(crate) async fn callback<S: Store>(
     Params(query): Params<CallbackQuery>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<CallbackAnswer>, ApiError> {
+) -> Result<Json<CallbackView>, ApiError> {
     let orchestrator = api.orchestrator.as_ref().ok_or(ApiError::NotFound("route"))?;
     // In the callback URL as given; a workflow tool that moves it to a bearer header works too.
     let bearer = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let token = query.token.or_else(|| bearer.and_then(tollgate_core::api_key::bearer).map(str::to_owned));
-    Ok(Json(orchestrator.callback(&run_id, token.as_deref(), &body).await?))
+    Ok(Json(CallbackView::from(&orchestrator.callback(&run_id, token.as_deref(), &body).await?)))
 }

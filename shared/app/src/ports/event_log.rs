@@ -1,11 +1,9 @@
-use serde::Serialize;
 use std::future::Future;
 use tollgate_core::ids::EventId;
 use tollgate_core::time::Timestamp;
 
 /// Where an event stands. `Queued` until the processor applies, skips or fails it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
     Queued,
     Applied,
@@ -42,17 +40,15 @@ pub struct ReceivedEvent {
 }
 
 /// An event as the log holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {
     pub id: EventId,
-    #[serde(rename = "type")]
     pub event_type: String,
     pub status: EventStatus,
     pub received_at: Timestamp,
     /// Why it was skipped or failed.
     pub detail: Option<String>,
     /// Whether it reached the queue; a delivery that died before that is queued again.
-    #[serde(skip)]
     pub enqueued: bool,
 }
 

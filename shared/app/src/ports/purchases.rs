@@ -18,6 +18,18 @@ pub enum Delivery {
     NotNeeded,
 }
 
+impl Delivery {
+    /// As storage and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Delivered => "delivered",
+            Delivery::Failed => "failed",
+            Delivery::NotNeeded => "not_needed",
+        }
+    }
+}
+
 /// A one-off product bought by an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purchase {

@@ -1,7 +1,4 @@
-//! What the API answers about workflows and runs: types of its own, apart from the
-//! domain's and from the records the adapters store, so a stored field can change without
-//! changing the API, and a renamed API field is a visible change here and in
-//! `docs/openapi.json`.
+//! Workflows and runs, as the operator's API shows them.
 
 use serde::Serialize;
 use tollgate_core::workflow::{Run, RunTotals, Workflow};

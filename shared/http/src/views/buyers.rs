@@ -1,0 +1,93 @@
+//! What a buyer bought and may use, and the links to pay and to manage a subscription.
+
+use super::seconds;
+use serde::Serialize;
+use tollgate_app::checkout::CheckoutLink;
+use tollgate_app::ports::purchases::Purchase;
+use tollgate_core::entitlements::Entitlements;
+use utoipa::ToSchema;
+
+/// A one-off product bought.
+#[derive(Serialize, ToSchema)]
+pub struct PurchaseView {
+    /// The Checkout Session (`cs_…`).
+    pub id: String,
+    pub account_id: String,
+    pub sku: String,
+    pub quantity: u32,
+    /// The payment intent.
+    pub payment_ref: String,
+    /// `pending`, `delivered`, `failed` or `not_needed`.
+    pub delivery: &'static str,
+    /// Taken back by a full refund.
+    pub revoked: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PurchaseList {
+    pub purchases: Vec<PurchaseView>,
+}
+
+/// What the buyer's memberships open.
+#[derive(Serialize, ToSchema)]
+pub struct EntitlementsView {
+    /// `basic`, `pro` or `elite`, if any.
+    pub membership: Option<String>,
+    pub all_premium_workflows: bool,
+    /// The premium workflows open to the account.
+    pub premium_workflows: Vec<String>,
+    pub community: bool,
+    /// The API plan the membership includes.
+    pub api_plan: Option<String>,
+    pub priority_support: bool,
+}
+
+/// A Stripe Checkout Session to send the buyer to.
+#[derive(Serialize, ToSchema)]
+pub struct CheckoutLinkView {
+    /// `cs_…`
+    pub id: String,
+    pub url: String,
+}
+
+/// A billing-portal session to send the buyer to.
+#[derive(Serialize, ToSchema)]
+pub struct PortalLink {
+    pub url: String,
+}
+
+impl From<&Purchase> for PurchaseView {
+    fn from(purchase: &Purchase) -> Self {
+        PurchaseView {
+            id: purchase.id.clone(),
+            account_id: purchase.account_id.to_string(),
+            sku: purchase.sku.to_string(),
+            quantity: purchase.quantity,
+            payment_ref: purchase.payment_ref.clone(),
+            delivery: purchase.delivery.as_str(),
+            revoked: purchase.revoked,
+            created_at: seconds(purchase.created_at),
+        }
+    }
+}
+
+impl From<&Entitlements> for EntitlementsView {
+    fn from(open: &Entitlements) -> Self {
+        EntitlementsView {
+            membership: open.membership.clone(),
+            all_premium_workflows: open.all_premium_workflows,
+            premium_workflows: open.premium_workflows.iter().map(ToString::to_string).collect(),
+            community: open.community,
+            api_plan: open.api_plan.as_ref().map(ToString::to_string),
+            priority_support: open.priority_support,
+        }
+    }
+}
+
+impl From<CheckoutLink> for CheckoutLinkView {
+    fn from(link: CheckoutLink) -> Self {
+        CheckoutLinkView { id: link.id, url: link.url }
+    }
+}

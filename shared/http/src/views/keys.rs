@@ -1,0 +1,173 @@
+//! API keys and their owner's standing, and what the edge reads and sends.
+
+use super::seconds;
+use serde::Serialize;
+use tollgate_app::keys::{KeyListing, NewKey, Standing};
+use tollgate_app::ports::api_keys::StoredKey;
+use tollgate_core::metering::{KeyRecord, Limits, Period};
+use utoipa::ToSchema;
+
+/// A key just made: the only time the key itself is shown.
+#[derive(Serialize, ToSchema)]
+pub struct NewKeyView {
+    /// `key_…`
+    pub id: String,
+    /// `tg_live_…` or `tg_test_…`.
+    pub key: String,
+    /// Enough of the key to tell it apart, useless to call with.
+    pub prefix: String,
+}
+
+/// A key in its owner's list: never the key.
+#[derive(Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub prefix: String,
+    pub created_at: i64,
+    /// When the meter last counted calls of it (per batch, not per call).
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    /// Oldest first.
+    pub keys: Vec<KeyView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevokedKey {
+    pub id: String,
+    /// The first revocation's time: revoking again keeps it.
+    pub revoked_at: Option<i64>,
+    /// The edge confirmed it refuses the key now; otherwise it does within its cache's life.
+    pub edge_notified: bool,
+}
+
+/// What a plan allows each key.
+#[derive(Serialize, ToSchema)]
+pub struct LimitsView {
+    /// Calls per billing period; `null` is unlimited.
+    pub monthly_requests: Option<u64>,
+    /// Calls per key in any 60 s.
+    pub requests_per_minute: u32,
+    /// Calls past the quota are allowed and billed.
+    pub overage: bool,
+}
+
+/// A billing period, `[start, end)`, in Unix seconds.
+#[derive(Serialize, ToSchema)]
+pub struct PeriodView {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// The owner's plan and where the account stands in its billing period.
+#[derive(Serialize, ToSchema)]
+pub struct StandingView {
+    pub account_id: String,
+    pub plan: String,
+    pub billing_period: PeriodView,
+    pub limits: LimitsView,
+    /// Calls counted this period, all keys (as flushed by the edge).
+    pub used: u64,
+    /// Calls left in the quota; `null` when unlimited.
+    pub remaining: Option<u64>,
+    /// Prepaid credits left.
+    pub credits: u64,
+}
+
+/// A key's record as the edge reads it; the Worker parses it as `tollgate_core::metering::KeyRecord`.
+#[derive(Serialize, ToSchema)]
+pub struct KeyRecordView {
+    pub key_id: String,
+    pub account_id: String,
+    /// A revoked key is refused like an unknown one.
+    pub revoked: bool,
+    pub limits: LimitsView,
+    pub period: PeriodView,
+    /// Calls of this period already counted for the account's other keys.
+    pub used_elsewhere: u64,
+    /// Calls of this period counted for this key.
+    pub key_used: u64,
+    /// Credits counted as spent by this key.
+    pub key_credits_spent: u64,
+    /// Credits this key may spend; `null`: the account never bought credits.
+    pub credits: Option<u64>,
+}
+
+/// The usage batches taken: each id is queued once, however often it is sent.
+#[derive(Serialize, ToSchema)]
+pub struct UsageAccepted {
+    pub accepted: Vec<String>,
+}
+
+impl From<NewKey> for NewKeyView {
+    fn from(new: NewKey) -> Self {
+        NewKeyView { id: new.id.to_string(), key: new.key, prefix: new.prefix }
+    }
+}
+
+impl From<&KeyListing> for KeyView {
+    fn from(key: &KeyListing) -> Self {
+        KeyView {
+            id: key.id.to_string(),
+            prefix: key.prefix.clone(),
+            created_at: seconds(key.created_at),
+            last_used_at: key.last_used_at.map(seconds),
+            revoked_at: key.revoked_at.map(seconds),
+        }
+    }
+}
+
+impl RevokedKey {
+    pub fn new(key: &StoredKey, edge_notified: bool) -> Self {
+        RevokedKey { id: key.id.to_string(), revoked_at: key.revoked_at.map(seconds), edge_notified }
+    }
+}
+
+impl From<&Limits> for LimitsView {
+    fn from(limits: &Limits) -> Self {
+        LimitsView {
+            monthly_requests: limits.monthly_requests,
+            requests_per_minute: limits.requests_per_minute,
+            overage: limits.overage,
+        }
+    }
+}
+
+impl From<&Period> for PeriodView {
+    fn from(period: &Period) -> Self {
+        PeriodView { start: seconds(period.start), end: seconds(period.end) }
+    }
+}
+
+impl From<&Standing> for StandingView {
+    fn from(standing: &Standing) -> Self {
+        StandingView {
+            account_id: standing.account_id.to_string(),
+            plan: standing.plan.clone(),
+            billing_period: PeriodView::from(&standing.billing_period),
+            limits: LimitsView::from(&standing.limits),
+            used: standing.used,
+            remaining: standing.remaining,
+            credits: standing.credits,
+        }
+    }
+}
+
+impl From<&KeyRecord> for KeyRecordView {
+    fn from(record: &KeyRecord) -> Self {
+        KeyRecordView {
+            key_id: record.key_id.to_string(),
+            account_id: record.account_id.to_string(),
+            revoked: record.revoked,
+            limits: LimitsView::from(&record.limits),
+            period: PeriodView::from(&record.period),
+            used_elsewhere: record.used_elsewhere,
+            key_used: record.key_used,
+            key_credits_spent: record.key_credits_spent,
+            credits: record.credits,
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! What the API answers: types of its own, apart from the domain's and from the records
+//! the adapters store, so a stored field can change without changing the API, and a
+//! renamed API field is a visible change here and in `docs/openapi.json`. Each answer is
+//! built from the use case's result by a `From`; none serializes a domain type.
+
+mod buyers;
+mod keys;
+mod operator;
+mod webhooks;
+mod workflows;
+
+pub use buyers::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
+pub use keys::{
+    KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
+};
+pub use operator::{
+    AccountDetail, AlertList, AlertView, DayView, EventList, EventView, LedgerLine, LedgerList, MetricsView,
+    WorkflowFiguresView,
+};
+pub use webhooks::{CallbackView, StripeReceipt};
+pub use workflows::{RunList, RunView, ScheduleView, TotalsView, WorkflowList, WorkflowView};
+
+/// Unix seconds, as every answer writes a time.
+fn seconds(at: tollgate_core::time::Timestamp) -> i64 {
+    at.0
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each answer, field for field, as the API has always written it (the same JSON the
+    //! domain's own serialization gave before the views existed): a change here is a
+    //! change of the API, to be made on purpose.
+
+    use super::*;
+    use serde_json::{Value, json};
+    use tollgate_app::callback::CallbackAnswer;
+    use tollgate_app::checkout::CheckoutLink;
+    use tollgate_app::ingest::Ingested;
+    use tollgate_app::keys::{KeyListing, NewKey, Standing};
+    use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
+    use tollgate_app::ports::api_keys::StoredKey;
+    use tollgate_app::ports::event_log::{EventRecord, EventStatus};
+    use tollgate_app::ports::purchases::{Delivery, Purchase};
+    use tollgate_core::account::AccountView;
+    use tollgate_core::alert::{Alert, AlertKind};
+    use tollgate_core::api_key::KeyHash;
+    use tollgate_core::entitlements::Entitlements;
+    use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, RunId, Sku, WorkflowId};
+    use tollgate_core::ledger::{EntryKind, LedgerEntry};
+    use tollgate_core::metering::{KeyRecord, Limits, Period};
+    use tollgate_core::money::{Cents, Currency};
+    use tollgate_core::time::Timestamp;
+    use tollgate_core::workflow::RunStatus;
+
+    fn json_of(value: impl serde::Serialize) -> Value {
+        serde_json::to_value(value).unwrap()
+    }
+
+    fn account() -> AccountId {
+        AccountId::parse("user_42").unwrap()
+    }
+
+    fn key_id() -> KeyId {
+        KeyId::parse("key_0a1b").unwrap()
+    }
+
+    const LIMITS: Limits = Limits { monthly_requests: Some(10_000), requests_per_minute: 60, overage: false };
+    const PERIOD: Period = Period { start: Timestamp(1_796_083_200), end: Timestamp(1_798_761_600) };
+
+    #[test]
+    fn the_operator_answers() {
+        let event = EventRecord {
+            id: EventId::parse("evt_1").unwrap(),
+            event_type: "invoice.paid".into(),
+            status: EventStatus::Failed,
+            received_at: Timestamp(1_796_000_000),
+            detail: Some("no customer".into()),
+            enqueued: true,
+        };
+        assert_eq!(
+            json_of(EventView::from(&event)),
+            json!({"id": "evt_1", "type": "invoice.paid", "status": "failed", "received_at": 1_796_000_000, "detail": "no customer"})
+        );
+        let alert = Alert {
+            id: "alert_1".into(),
+            kind: AlertKind::Quota,
+            account_id: Some(account()),
+            subject: "user_42".into(),
+            workflow_id: None,
+            message: "85% of the quota".into(),
+            created_at: Timestamp(1_796_000_001),
+        };
+        assert_eq!(
+            json_of(AlertView::from(&alert)),
+            json!({"id": "alert_1", "kind": "quota", "account_id": "user_42", "subject": "user_42",
+                   "workflow_id": null, "message": "85% of the quota", "created_at": 1_796_000_001})
+        );
+        let metrics = Metrics {
+            currency: "usd",
+            revenue_by_day: vec![DayFigures {
+                day: "2026-11-30".into(),
+                starts: 3,
+                completed: 2,
+                failed: 1,
+                revenue_cents: 250,
+            }],
+            workflows: vec![WorkflowFigures {
+                workflow_id: WorkflowId::parse("daily").unwrap(),
+                runs: 3,
+                completed: 2,
+                failed: 1,
+                error_rate_bp: 3_333,
+                revenue_cents: 250,
+            }],
+            active_subscriptions: 4,
+        };
+        assert_eq!(
+            json_of(MetricsView::from(&metrics)),
+            json!({"currency": "usd",
+                   "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250}],
+                   "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250}],
+                   "active_subscriptions": 4})
+        );
+        let view = AccountView {
+            account_id: account(),
+            stripe_customer_id: Some(CustomerId::parse("cus_1").unwrap()),
+            plan: "pro".into(),
+            membership: None,
+            subscription_status: Some("active".into()),
+            current_period_start: Some(PERIOD.start),
+            current_period_end: Some(PERIOD.end),
+            referred_by: None,
+        };
+        assert_eq!(
+            json_of(AccountDetail::from(&view)),
+            json!({"account_id": "user_42", "stripe_customer_id": "cus_1", "plan": "pro", "membership": null,
+                   "subscription_status": "active", "current_period_start": 1_796_083_200,
+                   "current_period_end": 1_798_761_600, "referred_by": null})
+        );
+        let entry = LedgerEntry {
+            id: "commission:pi_1".into(),
+            account: account(),
+            kind: EntryKind::Commission,
+            amount: Cents::new(580, Currency::parse("usd").unwrap()),
+            payment_ref: "pi_1".into(),
+            event_id: "evt_1".into(),
+        };
+        assert_eq!(
+            json_of(LedgerLine::from(&entry)),
+            json!({"id": "commission:pi_1", "kind": "commission", "amount_cents": 580, "currency": "usd",
+                   "event_id": "evt_1", "payment_ref": "pi_1"})
+        );
+    }
+
+    #[test]
+    fn the_buyer_answers() {
+        let purchase = Purchase {
+            id: "cs_1".into(),
+            account_id: account(),
+            sku: Sku::parse("course").unwrap(),
+            quantity: 2,
+            payment_ref: "pi_1".into(),
+            delivery: Delivery::NotNeeded,
+            revoked: false,
+            created_at: Timestamp(1_796_000_002),
+        };
+        assert_eq!(
+            json_of(PurchaseView::from(&purchase)),
+            json!({"id": "cs_1", "account_id": "user_42", "sku": "course", "quantity": 2, "payment_ref": "pi_1",
+                   "delivery": "not_needed", "revoked": false, "created_at": 1_796_000_002})
+        );
+        let open = Entitlements {
+            membership: Some("pro".into()),
+            all_premium_workflows: false,
+            premium_workflows: vec![WorkflowId::parse("daily").unwrap()],
+            community: true,
+            api_plan: Some(Sku::parse("api_pro").unwrap()),
+            priority_support: false,
+        };
+        assert_eq!(
+            json_of(EntitlementsView::from(&open)),
+            json!({"membership": "pro", "all_premium_workflows": false, "premium_workflows": ["daily"],
+                   "community": true, "api_plan": "api_pro", "priority_support": false})
+        );
+        let link = CheckoutLink { id: "cs_2".into(), url: "https://checkout.stripe.com/c/pay/cs_2".into() };
+        assert_eq!(
+            json_of(CheckoutLinkView::from(link)),
+            json!({"id": "cs_2", "url": "https://checkout.stripe.com/c/pay/cs_2"})
+        );
+    }
+
+    #[test]
+    fn the_key_answers() {
+        let new = NewKey { id: key_id(), key: "tg_live_secret".into(), prefix: "tg_live_sec".into() };
+        assert_eq!(
+            json_of(NewKeyView::from(new)),
+            json!({"id": "key_0a1b", "key": "tg_live_secret", "prefix": "tg_live_sec"})
+        );
+        let listed = KeyListing {
+            id: key_id(),
+            prefix: "tg_live_sec".into(),
+            created_at: Timestamp(1_796_000_003),
+            last_used_at: None,
+            revoked_at: Some(Timestamp(1_796_000_004)),
+        };
+        assert_eq!(
+            json_of(KeyView::from(&listed)),
+            json!({"id": "key_0a1b", "prefix": "tg_live_sec", "created_at": 1_796_000_003, "last_used_at": null,
+                   "revoked_at": 1_796_000_004})
+        );
+        let stored = StoredKey {
+            id: key_id(),
+            account_id: account(),
+            hash: KeyHash::parse(&"ab".repeat(32)).unwrap(),
+            prefix: "tg_live_sec".into(),
+            created_at: Timestamp(1_796_000_003),
+            revoked_at: Some(Timestamp(1_796_000_004)),
+            last_used_at: None,
+        };
+        assert_eq!(
+            json_of(RevokedKey::new(&stored, true)),
+            json!({"id": "key_0a1b", "revoked_at": 1_796_000_004, "edge_notified": true})
+        );
+        let standing = Standing {
+            account_id: account(),
+            plan: "pro".into(),
+            billing_period: PERIOD,
+            limits: LIMITS,
+            used: 1_200,
+            remaining: Some(8_800),
+            credits: 0,
+        };
+        assert_eq!(
+            json_of(StandingView::from(&standing)),
+            json!({"account_id": "user_42", "plan": "pro",
+                   "billing_period": {"start": 1_796_083_200, "end": 1_798_761_600},
+                   "limits": {"monthly_requests": 10_000, "requests_per_minute": 60, "overage": false},
+                   "used": 1_200, "remaining": 8_800, "credits": 0})
+        );
+        assert_eq!(json_of(UsageAccepted { accepted: vec!["b1".into()] }), json!({"accepted": ["b1"]}));
+    }
+
+    /// The edge reads this answer as core's `KeyRecord`: whatever the origin writes, the
+    /// Worker reads back the same record.
+    #[test]
+    fn the_edge_reads_back_the_key_record_the_origin_writes() {
+        let record = KeyRecord {
+            key_id: key_id(),
+            account_id: account(),
+            revoked: false,
+            limits: Limits { monthly_requests: None, ..LIMITS },
+            period: PERIOD,
+            used_elsewhere: 7,
+            key_used: 3,
+            key_credits_spent: 2,
+            credits: Some(40),
+        };
+        let read: KeyRecord = serde_json::from_value(json_of(KeyRecordView::from(&record))).unwrap();
+        assert_eq!(read, record);
+    }
+
+    #[test]
+    fn the_webhook_answers() {
+        let ingested = Ingested { event_id: EventId::parse("evt_2").unwrap(), duplicate: true };
+        assert_eq!(
+            json_of(StripeReceipt::from(&ingested)),
+            json!({"received": true, "id": "evt_2", "duplicate": true})
+        );
+        let answer =
+            CallbackAnswer { run_id: RunId::parse("run_9").unwrap(), status: RunStatus::Completed, applied: false };
+        assert_eq!(
+            json_of(CallbackView::from(&answer)),
+            json!({"run_id": "run_9", "status": "completed", "applied": false})
+        );
+    }
+}

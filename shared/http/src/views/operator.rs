@@ -1,0 +1,215 @@
+//! The event log, alerts, metrics, an account and its ledger, as the operator sees them.
+
+use super::seconds;
+use serde::Serialize;
+use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
+use tollgate_app::ports::event_log::EventRecord;
+use tollgate_core::account::AccountView;
+use tollgate_core::alert::Alert;
+use tollgate_core::ledger::LedgerEntry;
+use utoipa::ToSchema;
+
+/// A Stripe event and where it stands.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    /// `evt_…`
+    pub id: String,
+    /// Stripe's event type (`invoice.paid`, …).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `queued`, `applied`, `skipped` or `failed`.
+    pub status: &'static str,
+    /// Unix seconds it was received.
+    pub received_at: i64,
+    /// Why it was skipped or failed.
+    pub detail: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    /// Newest first.
+    pub events: Vec<EventView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: String,
+    /// `consecutive_failures`, `error_rate`, `long_run`, `low_revenue`, `quota` or
+    /// `revenue_check_failed`.
+    pub kind: &'static str,
+    /// The account it is about, for quota alerts.
+    pub account_id: Option<String>,
+    /// What it is about: a workflow or an account.
+    pub subject: String,
+    pub workflow_id: Option<String>,
+    pub message: String,
+    /// Unix seconds it was raised.
+    pub created_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    /// Newest first.
+    pub alerts: Vec<AlertView>,
+}
+
+/// One UTC day of workflow runs and their revenue.
+#[derive(Serialize, ToSchema)]
+pub struct DayView {
+    /// `YYYY-MM-DD`
+    pub day: String,
+    pub starts: u32,
+    pub completed: u64,
+    pub failed: u64,
+    /// In US cents.
+    pub revenue_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowFiguresView {
+    pub workflow_id: String,
+    pub runs: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// Failed share of ended runs, in basis points (1 % = 100).
+    pub error_rate_bp: u64,
+    /// In US cents.
+    pub revenue_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetricsView {
+    pub currency: &'static str,
+    /// The last 30 UTC days, today first.
+    pub revenue_by_day: Vec<DayView>,
+    pub workflows: Vec<WorkflowFiguresView>,
+    pub active_subscriptions: u64,
+}
+
+/// An account as the operator sees it.
+#[derive(Serialize, ToSchema)]
+pub struct AccountDetail {
+    pub account_id: String,
+    /// `cus_…`, once linked by a checkout.
+    pub stripe_customer_id: Option<String>,
+    /// The API plan tier: `free` until a subscription grants another.
+    pub plan: String,
+    /// The membership tier, if any.
+    pub membership: Option<String>,
+    /// Stripe's status of the subscription behind the plan (else the membership).
+    pub subscription_status: Option<String>,
+    pub current_period_start: Option<i64>,
+    pub current_period_end: Option<i64>,
+    /// The referrer's account id.
+    pub referred_by: Option<String>,
+}
+
+/// A ledger entry.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerLine {
+    pub id: String,
+    /// `payment`, `refund`, `commission`, `commission_reversal` or `workflow_revenue`.
+    pub kind: &'static str,
+    /// Minor units, positive for credits.
+    pub amount_cents: i64,
+    pub currency: String,
+    /// What last set it: a Stripe event id or a run id.
+    pub event_id: String,
+    /// The payment it belongs to.
+    pub payment_ref: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerList {
+    pub entries: Vec<LedgerLine>,
+}
+
+impl From<&EventRecord> for EventView {
+    fn from(event: &EventRecord) -> Self {
+        EventView {
+            id: event.id.to_string(),
+            event_type: event.event_type.clone(),
+            status: event.status.as_str(),
+            received_at: seconds(event.received_at),
+            detail: event.detail.clone(),
+        }
+    }
+}
+
+impl From<&Alert> for AlertView {
+    fn from(alert: &Alert) -> Self {
+        AlertView {
+            id: alert.id.clone(),
+            kind: alert.kind.as_str(),
+            account_id: alert.account_id.as_ref().map(ToString::to_string),
+            subject: alert.subject.clone(),
+            workflow_id: alert.workflow_id.as_ref().map(ToString::to_string),
+            message: alert.message.clone(),
+            created_at: seconds(alert.created_at),
+        }
+    }
+}
+
+impl From<&DayFigures> for DayView {
+    fn from(day: &DayFigures) -> Self {
+        DayView {
+            day: day.day.clone(),
+            starts: day.starts,
+            completed: day.completed,
+            failed: day.failed,
+            revenue_cents: day.revenue_cents,
+        }
+    }
+}
+
+impl From<&WorkflowFigures> for WorkflowFiguresView {
+    fn from(figures: &WorkflowFigures) -> Self {
+        WorkflowFiguresView {
+            workflow_id: figures.workflow_id.to_string(),
+            runs: figures.runs,
+            completed: figures.completed,
+            failed: figures.failed,
+            error_rate_bp: figures.error_rate_bp,
+            revenue_cents: figures.revenue_cents,
+        }
+    }
+}
+
+impl From<&Metrics> for MetricsView {
+    fn from(metrics: &Metrics) -> Self {
+        MetricsView {
+            currency: metrics.currency,
+            revenue_by_day: metrics.revenue_by_day.iter().map(DayView::from).collect(),
+            workflows: metrics.workflows.iter().map(WorkflowFiguresView::from).collect(),
+            active_subscriptions: metrics.active_subscriptions,
+        }
+    }
+}
+
+impl From<&AccountView> for AccountDetail {
+    fn from(account: &AccountView) -> Self {
+        AccountDetail {
+            account_id: account.account_id.to_string(),
+            stripe_customer_id: account.stripe_customer_id.as_ref().map(ToString::to_string),
+            plan: account.plan.clone(),
+            membership: account.membership.clone(),
+            subscription_status: account.subscription_status.clone(),
+            current_period_start: account.current_period_start.map(seconds),
+            current_period_end: account.current_period_end.map(seconds),
+            referred_by: account.referred_by.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+impl From<&LedgerEntry> for LedgerLine {
+    fn from(entry: &LedgerEntry) -> Self {
+        LedgerLine {
+            id: entry.id.clone(),
+            kind: entry.kind.as_str(),
+            amount_cents: entry.amount.amount,
+            currency: entry.amount.currency.as_str().to_owned(),
+            event_id: entry.event_id.clone(),
+            payment_ref: entry.payment_ref.clone(),
+        }
+    }
+}
