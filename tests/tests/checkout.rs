@@ -21,7 +21,7 @@ use tollgate_tests::stripe::{
 
 async fn synced_stripe() -> FakeStripe {
     let stripe = FakeStripe::start().await;
-    let api = StripeApi::new(SECRET_KEY, &stripe.base_url).unwrap();
+    let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
     tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
     stripe
 }

@@ -9,7 +9,7 @@ use tollgate_stripe::StripeApi;
 #[tokio::test]
 async fn a_customer_is_created_with_the_account_in_its_metadata() {
     let url = tollgate_tests::localstripe::url();
-    let stripe = StripeApi::new("sk_test_localstripe", url).unwrap();
+    let stripe = StripeApi::new(&"sk_test_localstripe".into(), url).unwrap();
     let account = AccountId::parse("user_localstripe").unwrap();
     let customer = stripe.create_customer(&account, &customer_key(&account)).await.unwrap();
     assert!(customer.as_str().starts_with("cus_"));

@@ -1,5 +1,5 @@
-//! Stored records across releases. `tests/fixtures/records/` holds a workflow and a run as
-//! this release writes them — the JSON of SQLite's `data` columns and the DynamoDB items —
+//! Stored records across releases (`tollgate-records`). `tests/fixtures/records/` holds a
+//! workflow and a run as this release writes them — the JSON of SQLite's `data` columns and the DynamoDB items —
 //! and every release must read them: the fixtures are loaded raw into fresh stores and read
 //! through the ports. What this release writes must equal the newest fixture, so a change
 //! of format is seen: keep the old fixture (the next release still reads it) and add one.
@@ -83,8 +83,7 @@ async fn sqlite_reads_the_records_of_this_release_and_refuses_a_newer_schema() {
     .unwrap();
     let read_workflow = reader.workflow(&WorkflowId::parse("daily_shorts").unwrap()).await.unwrap().unwrap();
     let read_run = reader.run(&run.id).await.unwrap().unwrap();
-    assert_eq!(serde_json::to_value(&read_workflow).unwrap(), serde_json::to_value(&workflow).unwrap());
-    assert_eq!(serde_json::to_value(&read_run).unwrap(), serde_json::to_value(&run).unwrap());
+    assert_eq!((read_workflow, read_run), (workflow, run.clone()));
 
     // A record missing its optional fields and counters (as an earlier release wrote fewer) still reads.
     let mut sparse = stored_run.clone();
@@ -140,8 +139,7 @@ async fn dynamodb_reads_the_items_of_this_release_and_refuses_a_newer_schema() {
     let reader = tollgate_aws::Aws::with_clients(dynamo.clone(), sqs, resources.clone());
     let read_workflow = reader.workflow(&WorkflowId::parse("daily_shorts").unwrap()).await.unwrap().unwrap();
     let read_run = reader.run(&RunId::parse(run.id.as_str()).unwrap()).await.unwrap().unwrap();
-    assert_eq!(serde_json::to_value(&read_workflow).unwrap(), serde_json::to_value(&workflow).unwrap());
-    assert_eq!(serde_json::to_value(&read_run).unwrap(), serde_json::to_value(&run).unwrap());
+    assert_eq!((read_workflow, read_run), (workflow, run.clone()));
 
     let mut newer = records["run"].clone();
     newer["schema_version"] = 2.into();

@@ -10,7 +10,7 @@ use tollgate_tests::samples::read;
 #[tokio::test]
 async fn the_binary_opens_a_checkout_for_the_sample_buyer() {
     let stripe = FakeStripe::start().await;
-    let api = StripeApi::new(SECRET_KEY, &stripe.base_url).unwrap();
+    let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
     tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
     let base = [("StripeApiBase", stripe.base_url.as_str())];
     let (mut function, _store) = deployed(env!("CARGO_BIN_EXE_checkout"), "CheckoutFunction", &base).await;

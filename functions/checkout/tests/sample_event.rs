@@ -12,7 +12,7 @@ use tollgate_tests::samples::{app_at_sample_time, read, sample_jwt};
 #[tokio::test]
 async fn the_sample_request_gets_a_subscription_checkout() {
     let stripe = FakeStripe::start().await;
-    let api = StripeApi::new(SECRET_KEY, &stripe.base_url).unwrap();
+    let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
     tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
     let app = Arc::new(app_at_sample_time(fresh_store().await));
     let settings = CheckoutSettings::read(|_| None, Some("https://app.example.com")).unwrap();

@@ -2,6 +2,7 @@
 //! development secrets generated (and kept in the data directory) where none are set.
 
 use rand::Rng;
+use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
@@ -48,7 +49,7 @@ pub enum Origin {
 
 /// A Stripe secret key and the API it is for. The key is never printed.
 pub struct StripeAccess {
-    pub key: String,
+    pub key: SecretString,
     pub base: String,
 }
 
@@ -120,7 +121,7 @@ impl DevConfig {
                 return Err(ConfigError::StripeKey);
             }
             Some(key) => Some(StripeAccess {
-                key,
+                key: SecretString::from(key),
                 base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
             }),
             None => None,

@@ -48,7 +48,7 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
 
     let meter = UsageMeter {
         app: Arc::new(app_at_sample_time(store.clone())),
-        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(SECRET_KEY, &stripe.base_url).unwrap())),
+        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
         event_name: DEFAULT_METER_EVENT_NAME.into(),
         outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()),
         alert_webhook: None,

@@ -13,6 +13,7 @@ use tollgate_app::ports::error::PortError;
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
+use tollgate_records::{Stored, SubscriptionRecord};
 
 fn account_key(account: &AccountId) -> AttributeValue {
     s(format!("ACCOUNT#{account}"))
@@ -32,7 +33,7 @@ struct SubscriptionItem {
     sk: String,
     account_id: AccountId,
     #[serde(flatten)]
-    subscription: Subscription,
+    subscription: SubscriptionRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     active: Option<String>,
 }
@@ -124,7 +125,7 @@ impl Accounts for Aws {
             pk: format!("ACCOUNT#{account}"),
             sk: format!("SUB#{}", subscription.id),
             account_id: account.clone(),
-            subscription: subscription.clone(),
+            subscription: subscription.to_record(),
             active: subscription.status.grants_access().then(|| ACTIVE.to_owned()),
         })
         .map_err(failed)?;
@@ -211,7 +212,7 @@ impl Accounts for Aws {
             items_under(&self.dynamo, &self.resources.accounts_table, account_key(account), "SUB#")
                 .await
                 .map_err(failed)?;
-        Ok(items.into_iter().map(|item| item.subscription).collect())
+        Ok(items.into_iter().map(|item| Subscription::from_record(item.subscription)).collect())
     }
 
     async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {

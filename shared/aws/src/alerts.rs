@@ -2,7 +2,7 @@
 //! and `created_at`, the GSI `by_time` that lists the newest first.
 
 use crate::Aws;
-use crate::dynamo::{from_item, s, sdk, to_item, took_effect};
+use crate::dynamo::{from_stored, s, sdk, to_stored, took_effect};
 use tollgate_app::ports::alerts::{Alerts, AlertsError};
 use tollgate_app::ports::error::PortError;
 use tollgate_core::alert::Alert;
@@ -15,7 +15,7 @@ fn failed(error: PortError) -> AlertsError {
 
 impl Alerts for Aws {
     async fn raise(&self, alert: &Alert) -> Result<bool, AlertsError> {
-        let mut item = to_item(alert).map_err(failed)?;
+        let mut item = to_stored(alert).map_err(failed)?;
         item.insert("feed".into(), s(FEED));
         let put = self
             .dynamo
@@ -41,6 +41,6 @@ impl Alerts for Aws {
             .send()
             .await
             .map_err(|e| failed(sdk(e)))?;
-        output.items.unwrap_or_default().into_iter().map(|item| from_item(item).map_err(failed)).collect()
+        output.items.unwrap_or_default().into_iter().map(|item| from_stored(item).map_err(failed)).collect()
     }
 }

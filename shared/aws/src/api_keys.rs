@@ -3,7 +3,7 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, Transacted, built, from_item, get, is_condition_failure, query_all, s, sdk, to_item, transact,
+    Item, Transacted, built, from_stored, get, get_stored, is_condition_failure, query_all, s, sdk, to_stored, transact,
 };
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
@@ -11,6 +11,7 @@ use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::time::Timestamp;
+use tollgate_records::{KeyRecord, Stored};
 
 fn failed(error: PortError) -> ApiKeysError {
     ApiKeysError(error)
@@ -25,7 +26,7 @@ impl Aws {
             .index_name("by_account")
             .key_condition_expression("account_id = :account")
             .expression_attribute_values(":account", s(account.as_str()));
-        query_all(query).await
+        Ok(query_all::<KeyRecord>(query).await?.into_iter().map(StoredKey::from_record).collect())
     }
 }
 
@@ -69,7 +70,7 @@ impl ApiKeys for Aws {
         let alias: Item =
             [("hash".to_owned(), s(alias_of(&key.id))), ("key_hash".to_owned(), s(key.hash.as_str()))].into();
         let items = vec![
-            TransactWriteItem::builder().put(absent(to_item(key).map_err(failed)?).map_err(failed)?).build(),
+            TransactWriteItem::builder().put(absent(to_stored(key).map_err(failed)?).map_err(failed)?).build(),
             TransactWriteItem::builder().put(absent(alias).map_err(failed)?).build(),
         ];
         match transact(&self.dynamo, items).await.map_err(failed)? {
@@ -82,7 +83,7 @@ impl ApiKeys for Aws {
     }
 
     async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, ApiKeysError> {
-        get(&self.dynamo, &self.resources.api_keys_table, &[("hash", s(hash.as_str()))]).await.map_err(failed)
+        get_stored(&self.dynamo, &self.resources.api_keys_table, &[("hash", s(hash.as_str()))]).await.map_err(failed)
     }
 
     async fn keys_of(&self, account: &AccountId) -> Result<Vec<StoredKey>, ApiKeysError> {
@@ -111,7 +112,7 @@ impl ApiKeys for Aws {
             .send()
             .await;
         match update {
-            Ok(update) => update.attributes.map(from_item).transpose().map_err(failed),
+            Ok(update) => update.attributes.map(from_stored).transpose().map_err(failed),
             // Another account's key, or no key: the owner learns nothing either way.
             Err(error) if is_condition_failure(&error) => Ok(None),
             Err(error) => Err(failed(sdk(error))),

@@ -4,6 +4,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use tollgate_app::ports::error::{ErrorKind, PortError};
+use tollgate_records::Stored;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -57,6 +58,25 @@ pub fn from_item<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, Po
     }
     serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
         .map_err(|e| PortError::caused_by(ErrorKind::Corrupt, format!("decoding an item: {e}"), e))
+}
+
+/// A domain value as an item: its record of `tollgate-records`, versioned.
+pub fn to_stored<T: Stored>(value: &T) -> Result<Item, PortError> {
+    to_item(&value.to_record())
+}
+
+/// The domain value an item holds as its record.
+pub fn from_stored<T: Stored>(item: Item) -> Result<T, PortError> {
+    from_item::<T::Record>(item).map(T::from_record)
+}
+
+/// The domain value stored under `key` in `table`, read consistently.
+pub async fn get_stored<T: Stored>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &[(&str, AttributeValue)],
+) -> Result<Option<T>, PortError> {
+    Ok(get::<T::Record>(client, table, key).await?.map(T::from_record))
 }
 
 /// The item under `key` in `table`, read consistently (a write that just returned is seen).

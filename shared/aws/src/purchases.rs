@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesError};
 use tollgate_core::ids::AccountId;
+use tollgate_records::{PurchaseRecord, Stored};
 
 fn failed(error: PortError) -> PurchasesError {
     PurchasesError(error)
@@ -17,7 +18,7 @@ struct PurchaseItem {
     pk: String,
     sk: String,
     #[serde(flatten)]
-    purchase: Purchase,
+    purchase: PurchaseRecord,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +62,7 @@ impl Aws {
 impl Purchases for Aws {
     async fn record_purchase(&self, purchase: &Purchase) -> Result<Purchase, PurchasesError> {
         let (pk, sk) = keys(&purchase.account_id, &purchase.id);
-        let item = to_item(&PurchaseItem { pk, sk: sk.clone(), purchase: purchase.clone() }).map_err(failed)?;
+        let item = to_item(&PurchaseItem { pk, sk: sk.clone(), purchase: purchase.to_record() }).map_err(failed)?;
         let put = self
             .dynamo
             .put_item()
@@ -95,14 +96,14 @@ impl Purchases for Aws {
         let (pk, sk) = keys(account, id);
         let item: Option<PurchaseItem> =
             get(&self.dynamo, &self.resources.accounts_table, &[("pk", s(pk)), ("sk", s(sk))]).await.map_err(failed)?;
-        Ok(item.map(|item| item.purchase))
+        Ok(item.map(|item| Purchase::from_record(item.purchase)))
     }
 
     async fn purchases(&self, account: &AccountId) -> Result<Vec<Purchase>, PurchasesError> {
         let pk = s(format!("ACCOUNT#{account}"));
         let items: Vec<PurchaseItem> =
             items_under(&self.dynamo, &self.resources.accounts_table, pk, "PURCHASE#").await.map_err(failed)?;
-        Ok(items.into_iter().map(|item| item.purchase).collect())
+        Ok(items.into_iter().map(|item| Purchase::from_record(item.purchase)).collect())
     }
 
     async fn set_delivery(&self, account: &AccountId, id: &str, delivery: Delivery) -> Result<(), PurchasesError> {

@@ -10,7 +10,8 @@
 
 use crate::Aws;
 use crate::dynamo::{
-    Item, OPTIMISTIC_ATTEMPTS, Transacted, built, from_item, get, n, s, sdk, to_item, took_effect, transact,
+    Item, OPTIMISTIC_ATTEMPTS, Transacted, built, from_stored, get, get_stored, n, s, sdk, to_stored, took_effect,
+    transact,
 };
 use crate::workflows::workflow_item;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -32,7 +33,7 @@ fn day_counter(day: &str) -> String {
 }
 
 fn run_item(run: &Run) -> Result<Item, PortError> {
-    let mut item = to_item(run)?;
+    let mut item = to_stored(run)?;
     if run.status.is_open() {
         item.insert("open_state".into(), s(OPEN));
     }
@@ -73,7 +74,7 @@ impl Aws {
     }
 
     async fn read_run(&self, id: &str) -> Result<Option<Run>, PortError> {
-        get(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
+        get_stored(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
     }
 
     async fn query_runs(
@@ -101,7 +102,7 @@ impl Aws {
             }
             let output = query.send().await.map_err(sdk)?;
             for item in output.items.unwrap_or_default() {
-                runs.push(from_item(item)?);
+                runs.push(from_stored(item)?);
             }
             start = output.last_evaluated_key;
             if start.is_none() || limit.is_some() {

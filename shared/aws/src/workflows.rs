@@ -4,7 +4,7 @@
 //! is a whole-item put under a `version` condition.
 
 use crate::Aws;
-use crate::dynamo::{Item, from_item, get, n, s, sdk, to_item, took_effect};
+use crate::dynamo::{Item, from_stored, get_stored, n, s, sdk, to_stored, took_effect};
 use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::workflows::{Workflows, WorkflowsError};
 use tollgate_core::ids::WorkflowId;
@@ -20,7 +20,7 @@ fn failed(error: PortError) -> WorkflowsError {
 
 /// The item for `workflow`, with the index attributes its state calls for.
 pub fn workflow_item(workflow: &Workflow) -> Result<Item, PortError> {
-    let mut item = to_item(workflow)?;
+    let mut item = to_stored(workflow)?;
     if workflow.state == WorkflowState::Idle
         && workflow.spec.enabled
         && let Some(next_run) = workflow.next_run
@@ -33,7 +33,7 @@ pub fn workflow_item(workflow: &Workflow) -> Result<Item, PortError> {
 
 impl Aws {
     pub(crate) async fn read_workflow(&self, id: &str) -> Result<Option<Workflow>, PortError> {
-        get(&self.dynamo, &self.resources.workflows_table, &[("id", s(id))]).await
+        get_stored(&self.dynamo, &self.resources.workflows_table, &[("id", s(id))]).await
     }
 }
 
@@ -68,7 +68,7 @@ impl Workflows for Aws {
                 .await
                 .map_err(|e| failed(sdk(e)))?;
             for item in output.items.unwrap_or_default() {
-                workflows.push(from_item::<Workflow>(item).map_err(failed)?);
+                workflows.push(from_stored::<Workflow>(item).map_err(failed)?);
             }
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -104,6 +104,6 @@ impl Workflows for Aws {
             .send()
             .await
             .map_err(|e| failed(sdk(e)))?;
-        output.items.unwrap_or_default().into_iter().map(|item| from_item(item).map_err(failed)).collect()
+        output.items.unwrap_or_default().into_iter().map(|item| from_stored(item).map_err(failed)).collect()
     }
 }

@@ -37,7 +37,7 @@ impl SubscriptionStatus {
 }
 
 /// A subscription as last applied, with the `created` time of the event that set it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     /// Stripe's subscription id.
     pub id: SubscriptionId,

@@ -80,7 +80,7 @@ impl From<WebhookUrl> for String {
 }
 
 /// What an operator registers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowSpec {
     /// Chosen by the operator, unique.
     pub id: WorkflowId,
@@ -124,7 +124,7 @@ impl WorkflowState {
 }
 
 /// Counted once per finished run, in the same write that finishes it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunTotals {
     /// Runs that called back `completed`.
     pub completed: u64,
@@ -149,25 +149,20 @@ impl RunTotals {
 }
 
 /// A registered workflow and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workflow {
     /// What the operator registered.
-    #[serde(flatten)]
     pub spec: WorkflowSpec,
     /// Idle or running.
     pub state: WorkflowState,
     /// The run in flight, when running.
-    #[serde(default)]
     pub current_run: Option<RunId>,
     /// When it is next due (never, when disabled).
-    #[serde(default)]
     pub next_run: Option<Timestamp>,
     /// Failures since the last completed run. (Defaults, like every counter and optional
     /// field of a stored record, so a record written without it still reads.)
-    #[serde(default)]
     pub consecutive_failures: u32,
     /// Runs and revenue so far.
-    #[serde(default)]
     pub totals: RunTotals,
     /// Grows with every write (spec change, claim, run end): a change made from an older read is refused.
     pub version: u64,
@@ -303,7 +298,7 @@ impl RunStatus {
 }
 
 /// One run of a workflow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     /// Its id.
     pub id: RunId,
@@ -316,16 +311,12 @@ pub struct Run {
     /// When it fails if it has not called back.
     pub deadline: Timestamp,
     /// When the workflow accepted the start.
-    #[serde(default)]
     pub started_at: Option<Timestamp>,
     /// When it completed or failed.
-    #[serde(default)]
     pub finished_at: Option<Timestamp>,
     /// Reported by a completed run, in US cents.
-    #[serde(default)]
     pub earnings_cents: i64,
     /// Why it failed, or the workflow's own note.
-    #[serde(default)]
     pub reason: Option<String>,
 }
 

@@ -1,4 +1,5 @@
 use crate::Sqlite;
+use crate::records::{from_json, to_json};
 use rusqlite::{OptionalExtension, params};
 use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus, is_stale};
@@ -18,7 +19,7 @@ fn store_subscription(
     account: &AccountId,
     subscription: &Subscription,
 ) -> rusqlite::Result<()> {
-    let data = serde_json::to_string(subscription).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let data = to_json(subscription)?;
     db.execute(
         "INSERT INTO subscriptions (id, account_id, event_created, data) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET event_created = excluded.event_created, data = excluded.data",
@@ -28,10 +29,7 @@ fn store_subscription(
 }
 
 fn load_subscription(db: &rusqlite::Savepoint<'_>, id: &SubscriptionId) -> rusqlite::Result<Option<Subscription>> {
-    db.query_row("SELECT data FROM subscriptions WHERE id = ?1", [id.as_str()], |row| row.get::<_, String>(0))
-        .optional()?
-        .map(|data| serde_json::from_str(&data).map_err(|e| corrupt(0, e)))
-        .transpose()
+    db.query_row("SELECT data FROM subscriptions WHERE id = ?1", [id.as_str()], from_json).optional()
 }
 
 impl Accounts for Sqlite {
@@ -152,8 +150,7 @@ impl Accounts for Sqlite {
         let account = account.clone();
         self.call(move |db| {
             let mut statement = db.prepare("SELECT data FROM subscriptions WHERE account_id = ?1 ORDER BY id")?;
-            let rows = statement.query_map([account.as_str()], |row| row.get::<_, String>(0))?;
-            rows.map(|data| serde_json::from_str(&data?).map_err(|e| corrupt(0, e))).collect()
+            statement.query_map([account.as_str()], from_json)?.collect()
         })
         .await
         .map_err(failed)
@@ -162,10 +159,9 @@ impl Accounts for Sqlite {
     async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {
         self.call(|db| {
             let mut statement = db.prepare("SELECT data FROM subscriptions")?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
             let mut active = 0;
-            for data in rows {
-                let subscription: Subscription = serde_json::from_str(&data?).map_err(|e| corrupt(0, e))?;
+            for subscription in statement.query_map([], from_json::<Subscription>)? {
+                let subscription = subscription?;
                 active += u64::from(subscription.status.grants_access());
             }
             Ok(active)

@@ -1,5 +1,5 @@
 use crate::Sqlite;
-use crate::workflows::{from_json, to_json};
+use crate::records::{from_json, to_json};
 use rusqlite::params;
 use tollgate_app::ports::alerts::{Alerts, AlertsError};
 use tollgate_core::alert::Alert;

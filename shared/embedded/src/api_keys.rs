@@ -1,7 +1,7 @@
 //! API keys: the stored document (hash and prefix, never the key), found by hash or by account.
 
 use crate::Sqlite;
-use crate::workflows::{from_json, to_json};
+use crate::records::{from_json, to_json};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
 use tollgate_core::api_key::KeyHash;

@@ -18,6 +18,7 @@ mod migrations;
 mod purchases;
 mod queue;
 mod rate_limits;
+mod records;
 mod runs;
 mod usage;
 mod workflows;

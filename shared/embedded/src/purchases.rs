@@ -1,5 +1,5 @@
 use crate::Sqlite;
-use crate::workflows::{from_json, to_json};
+use crate::records::{from_json, to_json};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases, PurchasesError};
 use tollgate_core::ids::AccountId;

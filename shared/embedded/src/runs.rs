@@ -2,7 +2,8 @@
 //! its own savepoint, so a claim or a run end is atomic without further locking.
 
 use crate::Sqlite;
-use crate::workflows::{from_json, load_workflow, store_workflow, to_json};
+use crate::records::{from_json, to_json};
+use crate::workflows::{load_workflow, store_workflow};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::runs::{Claim, Claimed, DayTotals, Finished, Runs, RunsError};
 use tollgate_core::ids::{RunId, WorkflowId};

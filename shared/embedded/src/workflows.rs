@@ -1,5 +1,6 @@
 use crate::Sqlite;
-use rusqlite::{OptionalExtension, Row, params};
+use crate::records::{from_json, to_json};
+use rusqlite::{OptionalExtension, params};
 use tollgate_app::ports::workflows::{Workflows, WorkflowsError};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
@@ -7,34 +8,6 @@ use tollgate_core::workflow::{Workflow, WorkflowState};
 
 fn failed(error: crate::DbError) -> WorkflowsError {
     WorkflowsError(error.into())
-}
-
-/// The schema of the JSON records in `data` columns, written into each as `schema_version`.
-/// A record without one predates versioning and is read as it is; one from a newer
-/// release is refused (corrupt, for this release) rather than read with fields dropped.
-pub const RECORD_SCHEMA_VERSION: u64 = 1;
-const VERSION_FIELD: &str = "schema_version";
-
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
-    let failed = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-    let mut record = serde_json::to_value(value).map_err(failed)?;
-    if let Some(fields) = record.as_object_mut() {
-        fields.insert(VERSION_FIELD.to_owned(), RECORD_SCHEMA_VERSION.into());
-    }
-    serde_json::to_string(&record).map_err(failed)
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &Row<'_>) -> rusqlite::Result<T> {
-    let data: String = row.get(0)?;
-    let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e)
-    };
-    let mut record: serde_json::Value = serde_json::from_str(&data).map_err(|e| corrupt(Box::new(e)))?;
-    let version = record.as_object_mut().and_then(|fields| fields.remove(VERSION_FIELD));
-    if let Some(version) = version.and_then(|version| version.as_u64()).filter(|&v| v > RECORD_SCHEMA_VERSION) {
-        return Err(corrupt(format!("a record of schema {version}, from a newer release").into()));
-    }
-    serde_json::from_value(record).map_err(|e| corrupt(Box::new(e)))
 }
 
 /// The indexed columns follow the stored document: every write of a workflow goes through here.

@@ -8,6 +8,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use bytes::Bytes;
 use lambda_http::Request;
 use lambda_http::request::RequestContext;
+use secrecy::SecretString;
 use std::future::Future;
 use std::sync::Arc;
 use thiserror::Error;
@@ -106,7 +107,7 @@ pub fn checkout_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Checkout<Aws>,
 
 /// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`.
 pub fn stripe_api(env: &Env) -> Result<tollgate_stripe::StripeApi, StartError> {
-    let key = env.required("STRIPE_SECRET_KEY")?;
+    let key = SecretString::from(env.required("STRIPE_SECRET_KEY")?);
     let base = env.optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
     tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))
 }

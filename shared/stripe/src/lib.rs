@@ -2,6 +2,7 @@
 //! `Checkouts`, `StripeCatalog` and `MeterEvents` ports. One client (one connection pool) per process;
 //! `STRIPE_API_BASE` points it at a local stand-in in tests and development.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
@@ -34,11 +35,11 @@ pub struct StripeApi {
 
 impl StripeApi {
     /// A client for `secret_key` (`sk_…`/`rk_…`) at `api_base` (`https://api.stripe.com`, or a stand-in).
-    pub fn new(secret_key: &str, api_base: &str) -> Result<Self, PaymentsError> {
+    pub fn new(secret_key: &SecretString, api_base: &str) -> Result<Self, PaymentsError> {
         // async-stripe's TLS is rustls on ring; the AWS SDK links aws-lc-rs too, and with two
         // providers rustls cannot pick one by itself. Whichever is installed first serves both.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = ClientBuilder::new(secret_key)
+        let client = ClientBuilder::new(secret_key.expose_secret())
             .url(api_base)
             .timeout(std::time::Duration::from_secs(20))
             .build()

@@ -1,4 +1,3 @@
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
@@ -7,7 +6,7 @@ use tollgate_core::time::Timestamp;
 crate::ports::error::port_error!(ApiKeysError, "api keys");
 
 /// What is kept of an API key: never the key, only its hash and visible prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub id: KeyId,
     pub account_id: AccountId,
@@ -15,11 +14,8 @@ pub struct StoredKey {
     /// `tg_live_3kF9aQ`: enough to tell keys apart, useless to call with.
     pub prefix: String,
     pub created_at: Timestamp,
-    /// Left out when unset, so DynamoDB's `if_not_exists` sees no attribute rather than a NULL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
     /// When the usage meter last counted calls of it (batches, not every call).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<Timestamp>,
 }
 

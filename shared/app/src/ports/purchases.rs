@@ -31,7 +31,7 @@ impl Delivery {
 }
 
 /// A one-off product bought by an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
     /// The Checkout Session (`cs_…`).
     pub id: String,
