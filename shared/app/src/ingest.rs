@@ -3,7 +3,7 @@
 use crate::App;
 use crate::ports::error::{ErrorKind, PortError};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus, ReceivedEvent, Recorded};
-use crate::ports::queue::{Queue, QueueError, QueueName};
+use crate::ports::intake::{Intake, IntakeError};
 use crate::queued::QueuedEvent;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
@@ -34,12 +34,13 @@ pub enum IngestError {
     #[error(transparent)]
     EventLog(#[from] EventLogError),
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Intake(#[from] IntakeError),
 }
 
-impl<S: EventLog + Queue> App<S> {
+impl<S: EventLog + Intake> App<S> {
     /// Accepts a Stripe delivery. `Ok` means the event is durably queued (or was before):
-    /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx.
+    /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx. A new
+    /// event costs one durable commit locally and two calls (a put, a send) on AWS.
     #[tracing::instrument(level = "error", name = "ingest", skip_all, fields(event_id = tracing::field::Empty))]
     pub async fn ingest_stripe(
         &self,
@@ -52,33 +53,20 @@ impl<S: EventLog + Queue> App<S> {
         let event = Event::parse(payload)?;
         tracing::Span::current().record("event_id", tracing::field::display(&event.id));
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
-        let recorded = self.store.record(&received).await?;
         if let Some(reason) = mode_mismatch(event.livemode, webhooks.livemode) {
-            // Acknowledged, so Stripe stops sending it, and recorded, so an operator sees why nothing changed.
-            let (duplicate, unmarked) = match recorded {
-                Recorded::New => (false, true),
-                Recorded::Duplicate(existing) => (true, !existing.enqueued && !existing.status.is_final()),
-            };
-            if unmarked {
+            // Acknowledged, so Stripe stops sending it, and recorded, so an operator sees why
+            // nothing changed. It is never queued, so only a mark may be missing.
+            let recorded = self.store.record(&received).await?;
+            let duplicate = matches!(recorded, Recorded::Duplicate(_));
+            if !matches!(recorded, Recorded::Duplicate(existing) if existing.status.is_final()) {
                 self.store.mark(&event.id, EventStatus::Skipped, Some(reason)).await?;
             }
             tracing::warn!(event_id = %event.id, reason, "event of the other Stripe mode skipped");
             return Ok(Ingested { event_id: event.id, duplicate });
         }
-        let duplicate = match recorded {
-            Recorded::New => false,
-            Recorded::Duplicate(existing) if existing.enqueued => {
-                tracing::info!(event_id = %event.id, "duplicate delivery dropped");
-                return Ok(Ingested { event_id: event.id, duplicate: true });
-            }
-            // Recorded by a delivery that has not queued it yet, or died before it did:
-            // queue it (again). The processor applies an event once however often it arrives.
-            Recorded::Duplicate(_) => true,
-        };
         let message = QueuedEvent::stripe(payload)
-            .map_err(|e| QueueError(PortError::caused_by(ErrorKind::Invalid, "encoding the message", e)))?;
-        self.store.send(QueueName::Events, &message).await?;
-        self.store.mark_enqueued(&event.id).await?;
+            .map_err(|e| IntakeError(PortError::caused_by(ErrorKind::Invalid, "encoding the message", e)))?;
+        let duplicate = matches!(self.store.take_in(&received, &message).await?, Recorded::Duplicate(_));
         tracing::info!(event_id = %event.id, event_type = %event.event_type, "event queued");
         Ok(Ingested { event_id: event.id, duplicate })
     }

@@ -4,6 +4,8 @@
 
 use crate::Aws;
 use crate::dynamo::{Item, from_item, is_condition_failure, s, sdk, to_item};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, EventStatus, ReceivedEvent, Recorded};
@@ -23,7 +25,6 @@ struct EventItem {
     day: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
-    enqueued: bool,
     expires_at: i64,
 }
 
@@ -38,7 +39,6 @@ impl TryFrom<EventItem> for EventRecord {
             event_type: item.event_type,
             received_at: Timestamp(item.received_at),
             detail: item.detail,
-            enqueued: item.enqueued,
         })
     }
 }
@@ -51,8 +51,10 @@ fn record_from(item: Item) -> Result<EventRecord, EventLogError> {
     from_item::<EventItem>(item).map_err(failed)?.try_into()
 }
 
-impl EventLog for Aws {
-    async fn record(&self, event: &ReceivedEvent) -> Result<Recorded, EventLogError> {
+impl Aws {
+    /// Puts the event's item unless the log holds it; then answers the item there, as the
+    /// failed condition returns it, so a duplicate costs no second read.
+    pub(crate) async fn put_event(&self, event: &ReceivedEvent) -> Result<Option<EventRecord>, EventLogError> {
         let item = to_item(&EventItem {
             id: event.id.clone(),
             event_type: event.event_type.clone(),
@@ -60,7 +62,6 @@ impl EventLog for Aws {
             received_at: event.received_at.0,
             day: event.received_at.utc_day(),
             detail: None,
-            enqueued: false,
             expires_at: event.received_at.0 + RETENTION_SECONDS,
         })
         .map_err(failed)?;
@@ -70,33 +71,31 @@ impl EventLog for Aws {
             .table_name(&self.resources.event_log_table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Recorded::New),
-            Err(error) if is_condition_failure(&error) => {
-                let existing = self
-                    .get(&event.id)
-                    .await?
-                    .ok_or_else(|| failed(PortError::new(ErrorKind::NotFound, "a recorded event vanished")))?;
-                Ok(Recorded::Duplicate(existing))
-            }
-            Err(error) => Err(failed(sdk(error))),
+        let error = match put {
+            Ok(_) => return Ok(None),
+            Err(error) => error,
+        };
+        if !is_condition_failure(&error) {
+            return Err(failed(sdk(error)));
         }
+        let returned = match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failure)) => failure.item().cloned(),
+            _ => None,
+        };
+        let existing = match returned {
+            Some(item) => Some(record_from(item)?),
+            None => self.get(&event.id).await?,
+        };
+        existing.map(Some).ok_or_else(|| failed(PortError::new(ErrorKind::NotFound, "a recorded event vanished")))
     }
+}
 
-    async fn mark_enqueued(&self, id: &EventId) -> Result<(), EventLogError> {
-        self.dynamo
-            .update_item()
-            .table_name(&self.resources.event_log_table)
-            .key("id", s(id.as_str()))
-            .update_expression("SET enqueued = :yes")
-            .condition_expression("attribute_exists(id)")
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| failed(sdk(e)))
+impl EventLog for Aws {
+    async fn record(&self, event: &ReceivedEvent) -> Result<Recorded, EventLogError> {
+        Ok(self.put_event(event).await?.map_or(Recorded::New, Recorded::Duplicate))
     }
 
     async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {

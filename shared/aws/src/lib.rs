@@ -10,6 +10,7 @@ mod api_keys;
 pub mod config;
 mod dynamo;
 mod event_log;
+mod intake;
 mod ledger;
 mod purchases;
 mod queue;

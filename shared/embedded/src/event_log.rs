@@ -4,9 +4,9 @@ use tollgate_app::ports::event_log::{EventLog, EventLogError, EventRecord, Event
 use tollgate_core::ids::EventId;
 use tollgate_core::time::Timestamp;
 
-const COLUMNS: &str = "id, event_type, status, received_at, detail, enqueued";
+pub(crate) const COLUMNS: &str = "id, event_type, status, received_at, detail";
 
-fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
+pub(crate) fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     let invalid = |index, message: String| {
         rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, message.into())
     };
@@ -18,7 +18,6 @@ fn to_record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         status: EventStatus::parse(&status).ok_or_else(|| invalid(2, status.clone()))?,
         received_at: Timestamp(row.get(3)?),
         detail: row.get(4)?,
-        enqueued: row.get(5)?,
     })
 }
 
@@ -43,13 +42,6 @@ impl EventLog for Sqlite {
         })
         .await
         .map_err(failed)
-    }
-
-    async fn mark_enqueued(&self, id: &EventId) -> Result<(), EventLogError> {
-        let id = id.clone();
-        self.call(move |db| db.execute("UPDATE event_log SET enqueued = 1 WHERE id = ?1", [id.as_str()]).map(drop))
-            .await
-            .map_err(failed)
     }
 
     async fn mark(&self, id: &EventId, status: EventStatus, detail: Option<&str>) -> Result<(), EventLogError> {

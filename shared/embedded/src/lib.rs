@@ -13,6 +13,7 @@ mod accounts;
 mod alerts;
 mod api_keys;
 mod event_log;
+mod intake;
 mod ledger;
 mod migrations;
 mod purchases;

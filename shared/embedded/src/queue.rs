@@ -16,6 +16,15 @@ fn random_id() -> String {
     hex::encode(rand::rng().random::<[u8; 16]>())
 }
 
+/// Puts `body` on `queue`, visible at once, inside the caller's transaction.
+pub(crate) fn enqueue(db: &rusqlite::Connection, queue: QueueName, body: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO queue (name, message_id, body, visible_at_ms) VALUES (?1, ?2, ?3, 0)",
+        params![queue.as_str(), random_id(), body],
+    )
+    .map(drop)
+}
+
 fn failed(error: crate::DbError) -> QueueError {
     QueueError(error.into())
 }
@@ -35,15 +44,7 @@ impl Sqlite {
 impl Queue for Sqlite {
     async fn send(&self, queue: QueueName, body: &str) -> Result<(), QueueError> {
         let body = body.to_owned();
-        self.call(move |db| {
-            db.execute(
-                "INSERT INTO queue (name, message_id, body, visible_at_ms) VALUES (?1, ?2, ?3, 0)",
-                params![queue.as_str(), random_id(), body],
-            )
-            .map(drop)
-        })
-        .await
-        .map_err(failed)
+        self.call(move |db| enqueue(db, queue, &body)).await.map_err(failed)
     }
 }
 

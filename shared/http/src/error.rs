@@ -191,7 +191,7 @@ impl From<IngestError> for ApiError {
             IngestError::Signature(error) => ApiError::Signature(error),
             IngestError::Payload(error) => ApiError::InvalidPayload(error.to_string()),
             IngestError::EventLog(error) => ApiError::storage(&error),
-            IngestError::Queue(error) => ApiError::storage(&error),
+            IngestError::Intake(error) => ApiError::storage(&error),
         }
     }
 }

@@ -37,6 +37,7 @@ use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::api_keys::ApiKeys;
 use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::intake::Intake;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::queue::{Queue, QueueConsumer};
@@ -58,6 +59,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 /// Everything the routes read and write.
 pub trait Store:
     EventLog
+    + Intake
     + Queue
     + QueueConsumer
     + Accounts
@@ -75,6 +77,7 @@ pub trait Store:
 
 impl<S> Store for S where
     S: EventLog
+        + Intake
         + Queue
         + QueueConsumer
         + Accounts

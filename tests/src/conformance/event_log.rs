@@ -25,7 +25,6 @@ pub async fn records_an_event_once(log: &impl EventLog) {
     };
     assert_eq!(existing.status, EventStatus::Queued);
     assert_eq!(existing.received_at, Timestamp(first), "the first record stays");
-    assert!(!existing.enqueued);
     assert_eq!(log.get(&unique("never")).await.unwrap(), None);
 }
 
@@ -40,13 +39,11 @@ pub async fn concurrent_deliveries_record_one_new(log: &(impl EventLog + Clone +
     assert_eq!(new, 1, "exactly one of 25 concurrent records is new");
 }
 
-pub async fn marks_status_and_enqueued(log: &impl EventLog) {
+pub async fn marks_status(log: &impl EventLog) {
     let id = unique("mark");
     log.record(&received(&id, today())).await.unwrap();
-    log.mark_enqueued(&id).await.unwrap();
     log.mark(&id, EventStatus::Failed, Some("missing amount_paid")).await.unwrap();
     let record = log.get(&id).await.unwrap().unwrap();
-    assert!(record.enqueued);
     assert_eq!((record.status, record.detail.as_deref()), (EventStatus::Failed, Some("missing amount_paid")));
     log.mark(&id, EventStatus::Applied, None).await.unwrap();
     let record = log.get(&id).await.unwrap().unwrap();

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod event_log;
+pub mod intake;
 pub mod ledger;
 pub mod orchestration;
 pub mod purchases;
@@ -23,8 +24,11 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $fresh;
             event_log::records_an_event_once,
             event_log::concurrent_deliveries_record_one_new,
-            event_log::marks_status_and_enqueued,
+            event_log::marks_status,
             event_log::lists_the_newest_first,
+            intake::takes_a_new_event_in_with_its_message,
+            intake::queues_a_recorded_event_again_until_it_is_final,
+            intake::concurrent_deliveries_take_one_in,
             queue::delivers_what_was_sent_until_acknowledged,
             queue::redelivers_what_was_not_acknowledged,
             queue::dead_letters_after_the_last_receive,

@@ -6,7 +6,12 @@ use tollgate_app::redelivery::{Failure, RetryPolicy, Settled};
 const EVENTS: QueueName = QueueName::Events;
 
 /// Receives until `want` messages arrived or `patience` ran out.
-async fn receive_some(queue: &impl QueueConsumer, name: QueueName, want: usize, patience: Duration) -> Vec<Delivery> {
+pub(crate) async fn receive_some(
+    queue: &impl QueueConsumer,
+    name: QueueName,
+    want: usize,
+    patience: Duration,
+) -> Vec<Delivery> {
     let deadline = Instant::now() + patience;
     let mut got = Vec::new();
     while got.len() < want && Instant::now() < deadline {

@@ -48,8 +48,6 @@ pub struct EventRecord {
     pub received_at: Timestamp,
     /// Why it was skipped or failed.
     pub detail: Option<String>,
-    /// Whether it reached the queue; a delivery that died before that is queued again.
-    pub enqueued: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +60,9 @@ crate::ports::error::port_error!(EventLogError, "event log");
 
 /// The record of every event received: deduplication, and where each one stands.
 pub trait EventLog: Send + Sync {
-    /// Records the event once; `Recorded::Duplicate` when it was already there.
+    /// Records the event once, without queueing it (`Intake` records and queues);
+    /// `Recorded::Duplicate` when it was already there.
     fn record(&self, event: &ReceivedEvent) -> impl Future<Output = Result<Recorded, EventLogError>> + Send;
-    /// Notes that the event is durably on the queue.
-    fn mark_enqueued(&self, id: &EventId) -> impl Future<Output = Result<(), EventLogError>> + Send;
     fn mark(
         &self,
         id: &EventId,

@@ -7,6 +7,7 @@ pub mod checkouts;
 pub mod clock;
 pub mod error;
 pub mod event_log;
+pub mod intake;
 pub mod ledger;
 pub mod meter_events;
 pub mod outbound;

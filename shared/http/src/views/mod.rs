@@ -75,7 +75,6 @@ mod tests {
             status: EventStatus::Failed,
             received_at: Timestamp(1_796_000_000),
             detail: Some("no customer".into()),
-            enqueued: true,
         };
         assert_eq!(
             json_of(EventView::from(&event)),
