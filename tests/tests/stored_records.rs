@@ -1,5 +1,6 @@
 //! Stored records across releases (`tollgate-records`). `tests/fixtures/records/` holds a
-//! workflow and a run as this release writes them — the JSON of SQLite's `data` columns and the DynamoDB items —
+//! workflow and a run (and, in `*-others.json`, an alert, an API key, a purchase and a
+//! subscription) as this release writes them — the JSON of SQLite's `data` columns and the DynamoDB items —
 //! and every release must read them: the fixtures are loaded raw into fresh stores and read
 //! through the ports. What this release writes must equal the newest fixture, so a change
 //! of format is seen: keep the old fixture (the next release still reads it) and add one.
@@ -7,10 +8,17 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
+use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::api_keys::{ApiKeys, StoredKey};
 use tollgate_app::ports::error::ErrorKind;
+use tollgate_app::ports::purchases::{Delivery, Purchase, Purchases};
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
-use tollgate_core::ids::{RunId, WorkflowId};
+use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
+use tollgate_core::alert::{Alert, AlertKind};
+use tollgate_core::api_key::KeyHash;
+use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_tests::samples::claimed_sample_run;
 
@@ -149,4 +157,161 @@ async fn dynamodb_reads_the_items_of_this_release_and_refuses_a_newer_schema() {
     dynamo.put_item().table_name(resources.runs_table.as_str()).set_item(Some(newer)).send().await.unwrap();
     let refused = reader.run(&run.id).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Corrupt, "{refused}");
+}
+
+/// The other records a store writes: an alert, an API key, a purchase and a subscription.
+struct Others {
+    alert: Alert,
+    key: StoredKey,
+    purchase: Purchase,
+    subscription: Subscription,
+}
+
+fn others() -> Others {
+    let account = AccountId::parse("user_fixture").unwrap();
+    let at = tollgate_tests::samples::SAMPLE_TIME;
+    Others {
+        alert: Alert {
+            id: "alert_fixture".into(),
+            kind: AlertKind::Quota,
+            account_id: Some(account.clone()),
+            subject: "user_fixture".into(),
+            workflow_id: None,
+            message: "85% of the monthly quota used".into(),
+            created_at: at,
+        },
+        key: StoredKey {
+            id: KeyId::parse("key_fixture").unwrap(),
+            account_id: account.clone(),
+            hash: KeyHash::parse(&"5e".repeat(32)).unwrap(),
+            prefix: "tg_live_fixt".into(),
+            created_at: at,
+            revoked_at: None,
+            last_used_at: None,
+        },
+        purchase: Purchase {
+            id: "cs_fixture".into(),
+            account_id: account,
+            sku: Sku::parse("template_budget_tracker").unwrap(),
+            quantity: 2,
+            payment_ref: "pi_fixture".into(),
+            delivery: Delivery::Pending,
+            revoked: false,
+            created_at: at,
+        },
+        subscription: Subscription {
+            id: SubscriptionId::parse("sub_fixture").unwrap(),
+            sku: Sku::parse("api_pro").unwrap(),
+            kind: SubscriptionKind::ApiPlan,
+            tier: "pro".into(),
+            status: SubscriptionStatus("active".into()),
+            current_period_start: Some(at),
+            current_period_end: Some(at.plus_seconds(30 * 86_400)),
+            event_created: at,
+        },
+    }
+}
+
+async fn write_others<S: Alerts + ApiKeys + Purchases + Accounts>(store: &S, records: &Others) {
+    assert!(store.raise(&records.alert).await.unwrap());
+    store.create_key(&records.key).await.unwrap();
+    store.record_purchase(&records.purchase).await.unwrap();
+    store.apply_subscription(&records.purchase.account_id, &records.subscription).await.unwrap();
+}
+
+/// Reads each record back through the ports of a store that holds only what the fixture holds.
+async fn read_others_back<S: Alerts + ApiKeys + Purchases + Accounts>(store: &S, records: &Others) {
+    let account = &records.purchase.account_id;
+    assert_eq!(store.alerts(10).await.unwrap(), std::slice::from_ref(&records.alert));
+    assert_eq!(store.key_by_hash(&records.key.hash).await.unwrap().as_ref(), Some(&records.key));
+    assert_eq!(store.purchase(account, &records.purchase.id).await.unwrap().as_ref(), Some(&records.purchase));
+    assert_eq!(store.subscriptions(account).await.unwrap(), std::slice::from_ref(&records.subscription));
+}
+
+#[tokio::test]
+async fn sqlite_reads_every_other_record_of_this_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = others();
+    let (writer, raw) = fresh_sqlite(&dir, "others-written.sqlite3");
+    write_others(&writer, &records).await;
+    let alert: String =
+        raw.query_row("SELECT data FROM alerts WHERE id = ?1", ["alert_fixture"], |row| row.get(0)).unwrap();
+    let written = serde_json::json!({
+        "alert": serde_json::from_str::<Value>(&alert).unwrap(),
+        "key": data(&raw, "api_keys", "key_fixture"),
+        "purchase": data(&raw, "purchases", "cs_fixture"),
+        "subscription": data(&raw, "subscriptions", "sub_fixture"),
+    });
+    let stored = matches_fixture("sqlite-v1-others.json", &written);
+
+    let (reader, raw) = fresh_sqlite(&dir, "others-read.sqlite3");
+    let inserts = [
+        ("INSERT INTO alerts (id, data) VALUES (?1, ?2)", vec!["alert_fixture".into(), stored["alert"].to_string()]),
+        (
+            "INSERT INTO api_keys (id, hash, account_id, data) VALUES (?1, ?2, ?3, ?4)",
+            vec!["key_fixture".into(), "5e".repeat(32), "user_fixture".into(), stored["key"].to_string()],
+        ),
+        (
+            "INSERT INTO purchases (id, account_id, payment_ref, data) VALUES (?1, ?2, ?3, ?4)",
+            vec!["cs_fixture".into(), "user_fixture".into(), "pi_fixture".into(), stored["purchase"].to_string()],
+        ),
+        (
+            "INSERT INTO subscriptions (id, account_id, event_created, data) VALUES (?1, ?2, ?3, ?4)",
+            vec![
+                "sub_fixture".into(),
+                "user_fixture".into(),
+                stored["subscription"]["event_created"].to_string(),
+                stored["subscription"].to_string(),
+            ],
+        ),
+    ];
+    for (sql, values) in inserts {
+        raw.execute(sql, rusqlite::params_from_iter(values)).unwrap();
+    }
+    read_others_back(&reader, &records).await;
+}
+
+#[tokio::test]
+async fn dynamodb_reads_every_other_item_of_this_release() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let records = others();
+    let (dynamo, sqs, resources) = tollgate_tests::moto::fresh_resources().await;
+    let writer = tollgate_aws::Aws::with_clients(dynamo.clone(), sqs.clone(), resources.clone());
+    write_others(&writer, &records).await;
+    let places = |resources: &tollgate_aws::config::Resources| {
+        let s = |text: &str| AttributeValue::S(text.to_owned());
+        [
+            ("alert", resources.alerts_table.clone(), vec![("id", s("alert_fixture"))]),
+            ("key", resources.api_keys_table.clone(), vec![("hash", s(&"5e".repeat(32)))]),
+            (
+                "purchase",
+                resources.accounts_table.clone(),
+                vec![("pk", s("ACCOUNT#user_fixture")), ("sk", s("PURCHASE#cs_fixture"))],
+            ),
+            (
+                "subscription",
+                resources.accounts_table.clone(),
+                vec![("pk", s("ACCOUNT#user_fixture")), ("sk", s("SUB#sub_fixture"))],
+            ),
+        ]
+    };
+    let mut written = serde_json::Map::new();
+    for (name, table, key) in places(&resources) {
+        let mut request = dynamo.get_item().table_name(table);
+        for (attribute, value) in key {
+            request = request.key(attribute, value);
+        }
+        let item = request.send().await.unwrap().item.expect("stored");
+        written.insert(name.into(), serde_dynamo::from_item::<_, Value>(item).unwrap());
+    }
+    let stored = matches_fixture("dynamodb-v1-others.json", &Value::Object(written));
+
+    let (dynamo, sqs, resources) = tollgate_tests::moto::fresh_resources().await;
+    for (name, table, _) in places(&resources) {
+        let AttributeValue::M(item) = serde_dynamo::to_attribute_value(&stored[name]).unwrap() else {
+            panic!("an item is a map")
+        };
+        dynamo.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+    }
+    read_others_back(&tollgate_aws::Aws::with_clients(dynamo, sqs, resources), &records).await;
 }
