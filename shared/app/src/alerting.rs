@@ -20,7 +20,15 @@ pub async fn raise<S: Alerts>(
     if let Some(url) = webhook {
         let body = serde_json::json!({
             "text": format!(":rotating_light: tollgate: {}", alert.message),
-            "alert": alert,
+            "alert": {
+                "id": alert.id,
+                "kind": alert.kind.as_str(),
+                "account_id": alert.account_id.as_ref().map(|id| id.as_str()),
+                "subject": alert.subject,
+                "workflow_id": alert.workflow_id.as_ref().map(|id| id.as_str()),
+                "message": alert.message,
+                "created_at": alert.created_at.0,
+            },
         });
         let request = OutboundRequest {
             url: url.to_owned(),

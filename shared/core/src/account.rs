@@ -64,7 +64,7 @@ pub fn is_stale(incoming: Timestamp, applied: Option<Timestamp>) -> bool {
 }
 
 /// What is stored about an account besides its subscriptions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// Our account id.
     pub account_id: AccountId,

@@ -64,7 +64,7 @@ impl AlertKind {
 }
 
 /// One incident, told once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     /// The incident's own name: raising the same incident again changes nothing.
     pub id: String,
