@@ -69,7 +69,7 @@ impl List {
     summary = "The event log, newest first",
     params(List),
     responses(
-        (status = 200, body = EventList),
+        (status = 200, description = "the newest events", body = EventList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -93,7 +93,7 @@ pub(crate) async fn events<S: Store>(
     summary = "Alerts, newest first",
     params(List),
     responses(
-        (status = 200, body = AlertList),
+        (status = 200, description = "the newest alerts", body = AlertList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -116,7 +116,7 @@ pub(crate) async fn alerts<S: Store>(
     tag = "admin",
     summary = "Revenue by day, workflow totals, active subscriptions",
     responses(
-        (status = 200, body = MetricsView),
+        (status = 200, description = "the last 30 days", body = MetricsView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -134,7 +134,7 @@ pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) ->
     summary = "One account",
     params(("account" = String, Path, description = "the account id")),
     responses(
-        (status = 200, body = AccountDetail),
+        (status = 200, description = "the account", body = AccountDetail),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -167,7 +167,7 @@ pub(crate) struct LedgerQuery {
     summary = "An account's ledger",
     params(LedgerQuery),
     responses(
-        (status = 200, body = LedgerList),
+        (status = 200, description = "the account's entries", body = LedgerList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -201,7 +201,7 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     summary = "Register a workflow",
     request_body(content = WorkflowBody, description = "`id`, `name`, `webhook_url` and `schedule` are required"),
     responses(
-        (status = 201, body = WorkflowView),
+        (status = 201, description = "registered", body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -225,7 +225,7 @@ pub(crate) async fn register<S: Store>(
     tag = "workflows",
     summary = "Every workflow",
     responses(
-        (status = 200, body = WorkflowList),
+        (status = 200, description = "every workflow", body = WorkflowList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -247,7 +247,7 @@ pub(crate) async fn list_workflows<S: Store>(
     summary = "One workflow",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 200, body = WorkflowView),
+        (status = 200, description = "the workflow", body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -272,7 +272,7 @@ pub(crate) async fn workflow<S: Store>(
     params(("id" = String, Path, description = "the workflow id")),
     request_body(content = WorkflowBody, description = "any field but `id`"),
     responses(
-        (status = 200, body = WorkflowView),
+        (status = 200, description = "the workflow as changed", body = WorkflowView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -298,7 +298,7 @@ pub(crate) async fn change<S: Store>(
     summary = "A workflow's runs of the last 7 days",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 200, body = RunList),
+        (status = 200, description = "its runs, newest first", body = RunList),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
@@ -323,7 +323,7 @@ pub(crate) async fn runs<S: Store>(
     summary = "Start a run now, under the caps",
     params(("id" = String, Path, description = "the workflow id")),
     responses(
-        (status = 202, body = RunView),
+        (status = 202, description = "claimed and queued for the runner", body = RunView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),

@@ -27,7 +27,7 @@ pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
     tag = "buyers",
     summary = "What the signed-in buyer bought",
     responses(
-        (status = 200, body = PurchaseList),
+        (status = 200, description = "what was bought", body = PurchaseList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -47,7 +47,7 @@ pub(crate) async fn purchases<S: Store>(
     tag = "buyers",
     summary = "What the signed-in buyer may use",
     responses(
-        (status = 200, body = EntitlementsView),
+        (status = 200, description = "what is open to the buyer", body = EntitlementsView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -100,7 +100,7 @@ impl CheckoutBody {
     summary = "A Stripe Checkout Session",
     request_body(content = CheckoutBody),
     responses(
-        (status = 200, body = CheckoutLinkView),
+        (status = 200, description = "the session to send the buyer to", body = CheckoutLinkView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "`unknown_sku`", body = ErrorResponse),
@@ -126,7 +126,7 @@ pub(crate) async fn checkout<S: Store>(
     tag = "buyers",
     summary = "A billing-portal link",
     responses(
-        (status = 200, body = PortalLink),
+        (status = 200, description = "the portal session to send the buyer to", body = PortalLink),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "`no_customer`", body = ErrorResponse),
         (status = 429, description = "`rate_limited`", body = ErrorResponse),

@@ -70,7 +70,7 @@ fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
     summary = "Create an API key, shown once",
     request_body(content = Option<NewKeyRequest>),
     responses(
-        (status = 201, body = NewKeyView),
+        (status = 201, description = "the key, shown this once", body = NewKeyView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -92,7 +92,7 @@ pub(crate) async fn create<S: Store>(
     tag = "keys",
     summary = "The signed-in owner's keys, never a key itself",
     responses(
-        (status = 200, body = KeyList),
+        (status = 200, description = "the keys, oldest first", body = KeyList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -113,7 +113,7 @@ pub(crate) async fn list<S: Store>(
     summary = "Revoke a key",
     params(("id" = String, Path, description = "the key id")),
     responses(
-        (status = 200, body = RevokedKey),
+        (status = 200, description = "revoked (again: the first time stays)", body = RevokedKey),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "no such thing", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -137,7 +137,7 @@ pub(crate) async fn revoke<S: Store>(
     tag = "keys",
     summary = "The signed-in owner's plan, limits and usage",
     responses(
-        (status = 200, body = StandingView),
+        (status = 200, description = "the plan and the period so far", body = StandingView),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -158,7 +158,7 @@ pub(crate) async fn standing<S: Store>(
     summary = "A key's record, for the edge",
     params(("hash" = String, Path, description = "the key's SHA-256, 64 lowercase hex digits")),
     responses(
-        (status = 200, body = KeyRecordView),
+        (status = 200, description = "the key's record", body = KeyRecordView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 404, description = "`unknown_key`", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -184,7 +184,7 @@ pub(crate) async fn key_record<S: Store>(
     summary = "The edge's usage batches",
     request_body(content = UsageUpload),
     responses(
-        (status = 200, body = UsageAccepted),
+        (status = 200, description = "the batches queued", body = UsageAccepted),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),

@@ -29,7 +29,7 @@ pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
     responses(
         (status = 200, description = "recorded and queued", body = StripeReceipt),
         (status = 400, description = "a bad signature or payload", body = ErrorResponse),
-        (status = 413, body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`: over 1 MiB", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
     security(("stripe_signature" = []))
@@ -60,7 +60,7 @@ pub(crate) struct CallbackQuery {
     params(("run_id" = String, Path, description = "the run"), CallbackQuery),
     request_body(content = Object, description = "`{workflowId, status, earnings, timestamp?, currency?, metadata?}`; `earnings` in dollars"),
     responses(
-        (status = 200, body = CallbackView),
+        (status = 200, description = "the run after the callback", body = CallbackView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "`invalid_token`", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
