@@ -1,8 +1,9 @@
 //! Taking an event in with two calls: the event log's conditional put, then the queue's
 //! send. DynamoDB and SQS share no transaction, so a delivery that dies between the two
 //! leaves the event recorded as `queued` but not sent; the redelivery Stripe makes then
-//! finds it not final and sends it. The same test sends a second message for an event
-//! still being processed, which the processor applies once whatever it receives.
+//! finds it not final and sends it. The same rule sends a second message when Stripe
+//! redelivers an event still being processed; the processor applies an event once, however
+//! many messages carry it.
 
 use crate::Aws;
 use tollgate_app::ports::event_log::{ReceivedEvent, Recorded};
