@@ -45,28 +45,6 @@ pub struct NewKey {
     pub prefix: String,
 }
 
-/// A key as its owner's list shows it: never the key.
-#[derive(Debug)]
-pub struct KeyListing {
-    pub id: KeyId,
-    pub prefix: String,
-    pub created_at: Timestamp,
-    pub last_used_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl From<StoredKey> for KeyListing {
-    fn from(key: StoredKey) -> Self {
-        Self {
-            id: key.id,
-            prefix: key.prefix,
-            created_at: key.created_at,
-            last_used_at: key.last_used_at,
-            revoked_at: key.revoked_at,
-        }
-    }
-}
-
 /// `GET /api/me`: the plan and where the account stands in its billing period.
 #[derive(Debug)]
 pub struct Standing {
@@ -107,9 +85,10 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
         Ok(NewKey { id, key: key.expose().to_owned(), prefix: stored.prefix })
     }
 
-    pub async fn list_keys(&self, account: &AccountId) -> Result<Vec<KeyListing>, KeysError> {
+    /// The account's keys, oldest first; what the owner may see of them is the API's view.
+    pub async fn list_keys(&self, account: &AccountId) -> Result<Vec<StoredKey>, KeysError> {
         self.store.link_customer(account, None, None).await?;
-        Ok(self.store.keys_of(account).await?.into_iter().map(KeyListing::from).collect())
+        Ok(self.store.keys_of(account).await?)
     }
 
     /// Revokes the account's key; the caller tells the edge.

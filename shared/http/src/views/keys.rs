@@ -2,7 +2,7 @@
 
 use super::seconds;
 use serde::Serialize;
-use tollgate_app::keys::{KeyListing, NewKey, Standing};
+use tollgate_app::keys::{NewKey, Standing};
 use tollgate_app::ports::api_keys::StoredKey;
 use tollgate_core::metering::{KeyRecord, Limits, Period};
 use utoipa::ToSchema;
@@ -108,8 +108,9 @@ impl From<NewKey> for NewKeyView {
     }
 }
 
-impl From<&KeyListing> for KeyView {
-    fn from(key: &KeyListing) -> Self {
+/// Never the hash: a listing shows only what tells the owner's keys apart.
+impl From<&StoredKey> for KeyView {
+    fn from(key: &StoredKey) -> Self {
         KeyView {
             id: key.id.to_string(),
             prefix: key.prefix.clone(),

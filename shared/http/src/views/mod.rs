@@ -36,7 +36,7 @@ mod tests {
     use tollgate_app::callback::CallbackAnswer;
     use tollgate_app::checkout::CheckoutLink;
     use tollgate_app::ingest::Ingested;
-    use tollgate_app::keys::{KeyListing, NewKey, Standing};
+    use tollgate_app::keys::{NewKey, Standing};
     use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
     use tollgate_app::ports::api_keys::StoredKey;
     use tollgate_app::ports::event_log::{EventRecord, EventStatus};
@@ -195,18 +195,6 @@ mod tests {
             json_of(NewKeyView::from(new)),
             json!({"id": "key_0a1b", "key": "tg_live_secret", "prefix": "tg_live_sec"})
         );
-        let listed = KeyListing {
-            id: key_id(),
-            prefix: "tg_live_sec".into(),
-            created_at: Timestamp(1_796_000_003),
-            last_used_at: None,
-            revoked_at: Some(Timestamp(1_796_000_004)),
-        };
-        assert_eq!(
-            json_of(KeyView::from(&listed)),
-            json!({"id": "key_0a1b", "prefix": "tg_live_sec", "created_at": 1_796_000_003, "last_used_at": null,
-                   "revoked_at": 1_796_000_004})
-        );
         let stored = StoredKey {
             id: key_id(),
             account_id: account(),
@@ -216,6 +204,11 @@ mod tests {
             revoked_at: Some(Timestamp(1_796_000_004)),
             last_used_at: None,
         };
+        assert_eq!(
+            json_of(KeyView::from(&stored)),
+            json!({"id": "key_0a1b", "prefix": "tg_live_sec", "created_at": 1_796_000_003, "last_used_at": null,
+                   "revoked_at": 1_796_000_004})
+        );
         assert_eq!(
             json_of(RevokedKey::new(&stored, true)),
             json!({"id": "key_0a1b", "revoked_at": 1_796_000_004, "edge_notified": true})
