@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sends exactly N calls with one key through the Worker (16 at a time), waits for the
-Durable Object's last flush to reach the origin, then prints the object's storage writes
-and alarms (its signed /internal/stats) and the usage the origin counted.
+Durable Object's last flush to reach the origin, then prints the object's storage writes,
+alarms and requests (its signed /internal/stats) and the usage the origin counted.
 
 usage: edge_writes.py <worker url> <origin url> <key> <calls> <jwt of the key's owner>
 EDGE_SECRET in the environment signs the stats request.
@@ -49,3 +49,5 @@ print(f"calls: {calls} sent, {ok} allowed, in {elapsed:.1f} s")
 print(f"origin counted: {used}")
 print(f"Durable Object storage writes: {stats['storage_writes']}, alarms set: {stats['alarms_set']}, pending: {stats['pending_calls']}")
 print(f"writes per 10,000 calls: {stats['storage_writes'] * 10000 / calls:.1f}")
+print(f"Durable Object requests (decisions and lease settlements): {stats['requests']}, "
+      f"metered calls per request: {ok / max(stats['requests'], 1):.1f}")

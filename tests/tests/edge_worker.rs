@@ -49,6 +49,15 @@ async fn edge(origin_settings: &[(&str, &str)], worker_settings: &[(&str, &str)]
     panic!("the Worker never started on a free port");
 }
 
+/// The signed counters of the key's Durable Object.
+async fn stats(origin: &TestStack, worker: &EdgeWorker, key: &str) -> serde_json::Value {
+    let hash = ApiKey::parse(key).unwrap().hash();
+    let path = format!("/internal/stats/{hash}");
+    let signature = sign(&EdgeSecret::new(EDGE_SECRET).unwrap(), Purpose::EdgeStats, now(), "GET", &path, b"");
+    let answer = origin.http.get(format!("{}{path}", worker.url)).header("tollgate-signature", signature).send();
+    answer.await.unwrap().json().await.unwrap()
+}
+
 fn count(answers: &[Answer], status: StatusCode, code: Option<&str>) -> usize {
     answers.iter().filter(|a| a.status == status && a.code() == code).count()
 }
@@ -125,24 +134,50 @@ async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_ex
     assert!(eventually(PATIENCE, || async { used(&origin, "cat").await == 150 }).await);
 
     // Few storage writes for 150 calls: one per flush, not one per call.
-    let hash = ApiKey::parse(&key).unwrap().hash();
-    let path = format!("/internal/stats/{hash}");
-    let stats: serde_json::Value = origin
-        .http
-        .get(format!("{}{path}", worker.url))
-        .header(
-            "tollgate-signature",
-            sign(&EdgeSecret::new(EDGE_SECRET).unwrap(), Purpose::EdgeStats, now(), "GET", &path, b""),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = stats(&origin, &worker, &key).await;
     let writes = stats["storage_writes"].as_u64().unwrap();
     assert!((1..=20).contains(&writes), "{stats}");
     assert_eq!(stats["pending_calls"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hot_key_is_decided_from_leases_counted_once_and_revoked_on_the_next_call() {
+    let catalog = catalog_with(&[(
+        "monthly_requests = 100\nrequests_per_minute = 100",
+        "monthly_requests = 100000\nrequests_per_minute = 100000",
+    )]);
+    let Edge { origin, worker, upstream } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
+    let created = create_key(&origin, "hal").await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    // Sixteen clients, each calling again as soon as it has its answer.
+    let clients = (0..16).map(|_| {
+        let (http, url, key) = (origin.http.clone(), worker.url.clone(), key.clone());
+        tokio::spawn(async move {
+            let mut allowed = 0;
+            for i in 0..125 {
+                allowed += usize::from(call(&http, &url, &key, &format!("/v1/hot/{i}")).await.status == StatusCode::OK);
+            }
+            allowed
+        })
+    });
+    assert_eq!(tollgate_tests::join_all(clients).await.iter().sum::<usize>(), 2_000);
+    // Leases settle within a second of their end; the origin then has every call, once.
+    assert!(eventually(PATIENCE, || async { used(&origin, "hal").await == 2_000 }).await);
+    let stats = stats(&origin, &worker, &key).await;
+    let requests = stats["requests"].as_u64().unwrap();
+    assert!(requests * 10 <= 2_000, "at least ten calls per Durable Object request: {stats}");
+    assert_eq!((stats["leased_calls"].as_u64(), stats["pending_calls"].as_u64()), (Some(0), Some(0)), "{stats}");
+
+    // The isolate that receives the revocation drops its leases at once.
+    call(&origin.http, &worker.url, &key, "/v1/lease-me").await;
+    let id = created["id"].as_str().unwrap();
+    let revoked = origin.http.delete(origin.url(&format!("/api/keys/{id}"))).bearer_auth(token("hal", None)).send();
+    assert_eq!(revoked.await.unwrap().status(), StatusCode::OK);
+    let forwarded = upstream.seen().len();
+    let answer = call(&origin.http, &worker.url, &key, "/v1/after-revocation").await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, Some("invalid_key")));
+    assert_eq!(upstream.seen().len(), forwarded);
+    assert!(eventually(PATIENCE, || async { used(&origin, "hal").await == 2_001 }).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,8 +1,11 @@
 //! `KeyMeter`: one Durable Object per key hash. It holds the key's record (fetched from
 //! the origin on first use, refreshed every `RECORD_REFRESH_SECONDS`, pushed a
-//! revocation at once) and the key's [`Meter`]; it decides each call from memory and
-//! flushes counts to the origin in batches (alarm every `USAGE_FLUSH_SECONDS`, or at once
-//! past [`FLUSH_CALLS`]), writing its state once per flush.
+//! revocation at once) and the key's [`Meter`]; it decides each call it is asked about
+//! from memory, lends isolates leases of calls to decide themselves, counts what they
+//! settle, and flushes counts to the origin in batches (alarm every
+//! `USAGE_FLUSH_SECONDS`, or at once past [`FLUSH_CALLS`]), writing its state once per
+//! flush. Leases live in memory only: they last a second, and an object is evicted only
+//! after seconds without requests.
 
 use crate::origin::{self, Lookup};
 use serde::{Deserialize, Serialize};
@@ -10,6 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::lease::{Lease, Settlement};
 use tollgate_core::metering::{DEFAULT_FLUSH_SECONDS, FLUSH_CALLS, KeyRecord, Meter, MeterState, RateHeaders, Refusal};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, Storage, durable_object};
 
@@ -27,6 +31,8 @@ pub enum Verdict {
         account_id: AccountId,
         key_id: KeyId,
         headers: RateHeaders,
+        /// Calls the asking isolate may decide itself.
+        lease: Option<Lease>,
     },
     Refused {
         refusal: Refusal,
@@ -34,6 +40,16 @@ pub enum Verdict {
     },
     /// An unknown key while the origin cannot be asked.
     OriginUnavailable,
+}
+
+/// The body of every request to the object: the leases the isolate hands back, and
+/// whether it asks for a new one.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct MeterRequest {
+    #[serde(default)]
+    pub settle: Vec<Settlement>,
+    #[serde(default)]
+    pub want_lease: bool,
 }
 
 /// The last answer of the origin: `None` is an unknown key.
@@ -53,9 +69,11 @@ struct Inner {
     alarm_at: Option<u64>,
     /// A flush is sending: another one would send its batches twice.
     flushing: bool,
-    /// Storage writes and alarms set since this object started: benchmarks read them.
+    /// Storage writes, alarms set and metered requests (decisions and settlements) since
+    /// this object started: benchmarks read them.
     writes: u64,
     alarms: u64,
+    requests: u64,
 }
 
 #[durable_object]
@@ -83,14 +101,25 @@ impl DurableObject for KeyMeter {
         Self { state, env, inner: Rc::default(), refresh_ms, flush_ms }
     }
 
-    async fn fetch(&self, request: Request) -> Result<Response> {
+    async fn fetch(&self, mut request: Request) -> Result<Response> {
         let url = request.url()?;
         let hash =
             url.query_pairs().find(|(name, _)| name == "hash").and_then(|(_, value)| KeyHash::parse(&value).ok());
         let Some(hash) = hash else { return Response::error("missing hash", 400) };
+        let Ok(body) = request.json::<MeterRequest>().await else {
+            return Response::error("the body must be {\"settle\": [...]}", 400);
+        };
         self.load().await?;
+        self.settle(&body.settle).await?;
         match url.path() {
-            "/decide" => Response::from_json(&self.decide(hash).await?),
+            "/decide" => {
+                self.inner.borrow_mut().requests += 1;
+                Response::from_json(&self.decide(hash, body.want_lease).await?)
+            }
+            "/settle" => {
+                self.inner.borrow_mut().requests += 1;
+                Response::from_json(&serde_json::json!({ "settled": body.settle.len() }))
+            }
             "/revoke" => {
                 self.revoke().await?;
                 Response::from_json(&serde_json::json!({ "revoked": true }))
@@ -100,7 +129,9 @@ impl DurableObject for KeyMeter {
                 Response::from_json(&serde_json::json!({
                     "storage_writes": inner.writes,
                     "alarms_set": inner.alarms,
+                    "requests": inner.requests,
                     "pending_calls": inner.meter.pending_calls(),
+                    "leased_calls": inner.meter.leased_calls(),
                 }))
             }
             _ => Response::error("no such route", 404),
@@ -128,12 +159,12 @@ impl KeyMeter {
             inner.loaded = true;
             // Stored records are only a fallback for when the origin is down: ask again now.
             inner.cached = cached.map(|cached| Cached { refresh_at: 0, ..cached });
-            inner.meter = Meter::resume(meter.unwrap_or_default());
+            inner.meter = Meter::resume(meter.unwrap_or_default()).with_incarnation(now_ms());
         }
         Ok(())
     }
 
-    async fn decide(&self, hash: KeyHash) -> Result<Verdict> {
+    async fn decide(&self, hash: KeyHash, want_lease: bool) -> Result<Verdict> {
         let now = now_ms();
         if self.needs_refresh(now) {
             self.refresh(hash).await?;
@@ -141,11 +172,15 @@ impl KeyMeter {
         let (verdict, pending) = {
             let mut inner = self.inner.borrow_mut();
             let Some(cached) = inner.cached.clone() else { return Ok(Verdict::OriginUnavailable) };
+            inner.meter.expire_leases(now);
             let decision = inner.meter.decide(cached.record.as_ref(), now);
             let verdict = match (decision.outcome, cached.record) {
-                (Ok(_), Some(record)) => {
-                    Verdict::Allowed { account_id: record.account_id, key_id: record.key_id, headers: decision.headers }
-                }
+                (Ok(_), Some(record)) => Verdict::Allowed {
+                    lease: if want_lease { inner.meter.lease(&record, now) } else { None },
+                    account_id: record.account_id,
+                    key_id: record.key_id,
+                    headers: decision.headers,
+                },
                 (Err(refusal), _) => Verdict::Refused { refusal, headers: decision.headers },
                 (Ok(_), None) => unreachable!("a meter allows no call without a record"),
             };
@@ -155,6 +190,20 @@ impl KeyMeter {
             self.schedule_flush(pending >= FLUSH_CALLS).await?;
         }
         Ok(verdict)
+    }
+
+    /// Counts the calls isolates used on the leases they hand back.
+    async fn settle(&self, settlements: &[Settlement]) -> Result<()> {
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        let open = {
+            let mut inner = self.inner.borrow_mut();
+            let now = now_ms();
+            settlements.iter().for_each(|settlement| inner.meter.settle(*settlement, now));
+            inner.meter.open_calls()
+        };
+        self.schedule_flush(open >= FLUSH_CALLS).await
     }
 
     fn needs_refresh(&self, now: u64) -> bool {
@@ -235,24 +284,28 @@ impl KeyMeter {
             if inner.flushing {
                 return Ok(());
             }
+            inner.meter.expire_leases(now_ms());
             let Some(record) = inner.cached.as_ref().and_then(|cached| cached.record.clone()) else { return Ok(()) };
             let batches = inner.meter.flush(&record.key_id, &record.account_id);
             inner.flushing = !batches.is_empty();
             (batches, inner.meter.state().clone())
         };
         if batches.is_empty() {
-            return Ok(());
+            // Leases still out are counted by a later flush, settled or expired.
+            let leased = self.inner.borrow().meter.leased_calls();
+            return if leased > 0 { self.schedule_flush(false).await } else { Ok(()) };
         }
         let sent = self.send(&batches, &state).await;
-        let (open, unsent) = {
+        let (open, unsent, leased) = {
             let mut inner = self.inner.borrow_mut();
             inner.flushing = false;
-            (inner.meter.open_calls(), inner.meter.pending_calls() - inner.meter.open_calls())
+            let meter = &inner.meter;
+            (meter.open_calls(), meter.pending_calls() - meter.open_calls(), meter.leased_calls())
         };
         sent?;
         if open >= FLUSH_CALLS {
             self.schedule_flush(true).await
-        } else if open + unsent > 0 {
+        } else if open + unsent + leased > 0 {
             self.schedule_flush(false).await
         } else {
             Ok(())

@@ -1,29 +1,33 @@
 //! The edge gateway: a Cloudflare Worker in front of `UPSTREAM_URL`. For `/v1/*` it
-//! hashes the bearer key and asks the key's Durable Object ([`key_meter::KeyMeter`])
-//! for a decision, made by `tollgate-core`'s rules; allowed calls are forwarded with
-//! the account in `X-Tollgate-Account`. The origin pushes revocations to
-//! `/internal/revoke`, signed with `EDGE_SECRET`.
+//! hashes the bearer key and decides the call from a lease the isolate holds for the key
+//! ([`leases`]), or else asks the key's Durable Object ([`key_meter::KeyMeter`]), which
+//! decides by `tollgate-core`'s rules and may lend the isolate a new lease; allowed calls
+//! are forwarded with the account in `X-Tollgate-Account`. The origin pushes revocations
+//! to `/internal/revoke`, signed with `EDGE_SECRET`.
 //!
 //! The rules live in `tollgate-core` (tested natively); this crate is the JS-facing shell.
 
 mod key_meter;
+mod leases;
 mod origin;
 
-use key_meter::Verdict;
+use key_meter::{MeterRequest, Verdict};
+use leases::Held;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::edge;
 use tollgate_core::forwarding::{self, PathError};
+use tollgate_core::metering::lease::Lease;
 use tollgate_core::metering::{RateHeaders, Refusal};
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
+use worker::{Context, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const KEY_METERS: &str = "KEY_METERS";
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = request.path();
     if forwarding::is_gateway_path(&path) {
-        gateway(request, &env).await
+        gateway(request, &env, &ctx).await
     } else if path == edge::REVOKE_PATH && request.method() == Method::Post {
         revoke(request, &env).await
     } else if let Some(hash) = path.strip_prefix("/internal/stats/") {
@@ -33,7 +37,7 @@ async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> Result<Resp
     }
 }
 
-async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
+async fn gateway(mut request: Request, env: &Env, ctx: &Context) -> Result<Response> {
     // workerd has resolved plain dot segments already; encoded ones and hidden separators are refused here.
     if let Err(error) = forwarding::forward_path(&request.path()) {
         let response = json_error(PathError::STATUS, PathError::CODE, &error.to_string())?;
@@ -44,9 +48,28 @@ async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
         // Malformed keys never reach a Durable Object.
         return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
     };
-    let verdict = meter(env, &key.hash(), "/decide", Method::Post).await?.json::<Verdict>().await?;
+    let hash = key.hash();
+    let now = Date::now().as_millis();
+    if let Some((account_id, key_id, headers)) = leases::take(hash.as_str(), now) {
+        let upstream = forward(&mut request, env, account_id.as_str(), key_id.as_str()).await?;
+        return with_rate_headers(upstream, headers);
+    }
+    let want_lease = leases::ask(hash.as_str());
+    let settle = MeterRequest { settle: leases::finished(hash.as_str(), now), want_lease };
+    let verdict = meter(env, &hash, "/decide", &settle).await;
+    if want_lease {
+        leases::answered(hash.as_str());
+    }
+    let verdict = verdict?.json::<Verdict>().await?;
     let (account_id, key_id, headers) = match verdict {
-        Verdict::Allowed { account_id, key_id, headers } => (account_id, key_id, headers),
+        Verdict::Allowed { account_id, key_id, headers, lease } => {
+            if let Some(lease) = lease {
+                let held = Held { lease, account_id: account_id.clone(), key_id: key_id.clone(), headers, used: 0 };
+                leases::keep(hash.as_str(), held);
+                ctx.wait_until(settle_at_expiry(env.clone(), hash, lease));
+            }
+            (account_id, key_id, headers)
+        }
         Verdict::Refused { refusal: why, headers } => return refusal(why, headers),
         Verdict::OriginUnavailable => {
             let response = json_error(503, "origin_unavailable", "the key cannot be checked right now; retry shortly")?;
@@ -57,11 +80,24 @@ async fn gateway(mut request: Request, env: &Env) -> Result<Response> {
     with_rate_headers(upstream, headers)
 }
 
-/// Asks the Durable Object of the key with `hash`.
-async fn meter(env: &Env, hash: &KeyHash, path: &str, method: Method) -> Result<Response> {
+/// Settles a lease once it has expired, if no later call of this isolate has: a key that
+/// goes quiet still has its calls counted within the lease's grace, not in full.
+async fn settle_at_expiry(env: Env, hash: KeyHash, lease: Lease) {
+    let wait = lease.expires_at_ms.saturating_sub(Date::now().as_millis()) + 1;
+    Delay::from(std::time::Duration::from_millis(wait)).await;
+    let settle = MeterRequest { settle: leases::finished(hash.as_str(), Date::now().as_millis()), want_lease: false };
+    if !settle.settle.is_empty()
+        && let Err(error) = meter(&env, &hash, "/settle", &settle).await
+    {
+        worker::console_error!("a lease could not be settled: {error}");
+    }
+}
+
+/// Asks the Durable Object of the key with `hash`, handing back the leases in `settle`.
+async fn meter(env: &Env, hash: &KeyHash, path: &str, settle: &MeterRequest) -> Result<Response> {
     let stub = env.durable_object(KEY_METERS)?.id_from_name(hash.as_str())?.get_stub()?;
     let mut init = RequestInit::new();
-    init.with_method(method);
+    init.with_method(Method::Post).with_body(Some(serde_json::to_string(settle)?.into()));
     let request = Request::new_with_init(&format!("https://key-meter{path}?hash={hash}"), &init)?;
     stub.fetch_with_request(request).await
 }
@@ -98,8 +134,9 @@ async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) 
     }
 }
 
-/// `POST /internal/revoke {"key_hash"}`, signed by the origin: the key's Durable Object
-/// refuses it from the very next call.
+/// `POST /internal/revoke {"key_hash"}`, signed by the origin: this isolate drops its
+/// leases of the key and its Durable Object refuses it from the very next call. Other
+/// isolates' leases run out within their life (at most a second).
 async fn revoke(mut request: Request, env: &Env) -> Result<Response> {
     let body = request.bytes().await?;
     if let Err(response) = origin::check_signature(&request, env, edge::REVOKE_PATH, &body)? {
@@ -112,8 +149,8 @@ async fn revoke(mut request: Request, env: &Env) -> Result<Response> {
     let Ok(revocation) = serde_json::from_slice::<Revocation>(&body) else {
         return json_error(400, "invalid_request", "the body must be {\"key_hash\": <sha256 hex>}");
     };
-    let answer = meter(env, &revocation.key_hash, "/revoke", Method::Post).await?;
-    Ok(answer)
+    let settle = MeterRequest { settle: leases::drop_all(revocation.key_hash.as_str()), want_lease: false };
+    meter(env, &revocation.key_hash, "/revoke", &settle).await
 }
 
 /// `GET /internal/stats/{hash}`, signed: the key's storage writes and pending counts (benchmarks, operators).
@@ -122,7 +159,7 @@ async fn stats(request: &Request, env: &Env, hash: &str) -> Result<Response> {
         return Ok(response);
     }
     let Ok(hash) = KeyHash::parse(hash) else { return json_error(400, "invalid_request", "not a key hash") };
-    meter(env, &hash, "/stats", Method::Get).await
+    meter(env, &hash, "/stats", &MeterRequest::default()).await
 }
 
 fn refusal(refusal: Refusal, headers: RateHeaders) -> Result<Response> {

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::VecDeque;
 
+pub mod lease;
+
 /// The rate limit's sliding window.
 pub const WINDOW_MS: u64 = 60_000;
 /// Seconds between flushes of a key's counts (`USAGE_FLUSH_SECONDS` overrides it).
@@ -232,19 +234,67 @@ pub struct MeterState {
     pub open_credits: u64,
 }
 
+/// The calls counted in the last [`WINDOW_MS`]: an exact sliding window. Calls are kept
+/// as (time in ms, how many), oldest first, so a lease's reserved calls are one entry.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    slots: VecDeque<(u64, u64)>,
+    calls: u64,
+}
+
+impl Window {
+    /// Lets go of the calls made at least [`WINDOW_MS`] before `now_ms`.
+    fn slide(&mut self, now_ms: u64) {
+        while let Some(&(_, calls)) = self.slots.front().filter(|(at, _)| at.saturating_add(WINDOW_MS) <= now_ms) {
+            self.calls = self.calls.saturating_sub(calls);
+            self.slots.pop_front();
+        }
+    }
+
+    /// Counts `calls` at `at_ms`, which may be later than calls already counted (a lease's
+    /// reservation is counted at its end).
+    fn count(&mut self, at_ms: u64, calls: u64) {
+        let index = self.slots.partition_point(|&(at, _)| at <= at_ms);
+        match index.checked_sub(1).and_then(|before| self.slots.get_mut(before)) {
+            Some(slot) if slot.0 == at_ms => slot.1 = slot.1.saturating_add(calls),
+            _ => self.slots.insert(index, (at_ms, calls)),
+        }
+        self.calls = self.calls.saturating_add(calls);
+    }
+
+    /// Takes back up to `calls` counted at `at_ms` (what a lease did not use).
+    fn release(&mut self, at_ms: u64, calls: u64) {
+        let Ok(index) = self.slots.binary_search_by_key(&at_ms, |&(at, _)| at) else { return };
+        let slot = &mut self.slots[index];
+        let released = calls.min(slot.1);
+        slot.1 = slot.1.saturating_sub(released);
+        self.calls = self.calls.saturating_sub(released);
+        if slot.1 == 0 {
+            self.slots.remove(index);
+        }
+    }
+
+    /// Seconds until the oldest counted call leaves the window.
+    fn seconds_until_free(&self, now_ms: u64) -> u64 {
+        self.slots
+            .front()
+            .map_or(0, |&(oldest, _)| oldest.saturating_add(WINDOW_MS).saturating_sub(now_ms).div_ceil(1000))
+    }
+}
+
 /// One key's counters.
 #[derive(Debug, Clone, Default)]
 pub struct Meter {
     state: MeterState,
-    /// Times (ms) of the calls allowed in the last [`WINDOW_MS`], oldest first: an exact
-    /// sliding window, at most `requests_per_minute` long.
-    window: VecDeque<u64>,
+    window: Window,
+    /// Calls carved out for Worker isolates and not yet settled ([`lease`]).
+    leases: lease::Book,
 }
 
 impl Meter {
     /// A meter resuming from its stored state (the rate window starts empty).
     pub fn resume(state: MeterState) -> Self {
-        Self { state, window: VecDeque::new() }
+        Self { state, ..Self::default() }
     }
 
     /// What to store.
@@ -272,17 +322,15 @@ impl Meter {
             }
             Some(_) => {}
         }
-        while self.window.front().is_some_and(|&at| at.saturating_add(WINDOW_MS) <= now_ms) {
-            self.window.pop_front();
-        }
+        self.window.slide(now_ms);
         let limit = record.limits.requests_per_minute;
-        let outcome = if self.window.len() >= limit as usize {
-            Err(Refusal::RateLimited { retry_after: self.seconds_until_free(now_ms).max(1) })
+        let outcome = if self.window.calls >= u64::from(limit) {
+            Err(Refusal::RateLimited { retry_after: self.window.seconds_until_free(now_ms).max(1) })
         } else {
             self.charge(record)
         };
         if let Ok(charge) = outcome {
-            self.window.push_back(now_ms);
+            self.window.count(now_ms, 1);
             self.state.used = self.state.used.saturating_add(1);
             self.state.open_calls = self.state.open_calls.saturating_add(1);
             if charge == Charge::Credit {
@@ -290,13 +338,14 @@ impl Meter {
                 self.state.open_credits = self.state.open_credits.saturating_add(1);
             }
         }
-        let remaining = (limit as usize).saturating_sub(self.window.len()) as u32;
-        Decision { outcome, headers: RateHeaders { limit, remaining, reset: self.seconds_until_free(now_ms) } }
+        let remaining = u32::try_from(u64::from(limit).saturating_sub(self.window.calls)).unwrap_or(u32::MAX);
+        Decision { outcome, headers: RateHeaders { limit, remaining, reset: self.window.seconds_until_free(now_ms) } }
     }
 
     fn charge(&self, record: &KeyRecord) -> Result<Charge, Refusal> {
         let Some(quota) = record.limits.monthly_requests else { return Ok(Charge::Included) };
-        if record.used_elsewhere.saturating_add(self.state.used) < quota {
+        // Calls leased to isolates are spoken for, used or not.
+        if record.used_elsewhere.saturating_add(self.state.used).saturating_add(self.leases.reserved()) < quota {
             return Ok(Charge::Included);
         }
         if record.limits.overage {
@@ -307,10 +356,6 @@ impl Meter {
             Some(_) => Err(Refusal::InsufficientCredits { balance: 0 }),
             None => Err(Refusal::QuotaExceeded { quota }),
         }
-    }
-
-    fn seconds_until_free(&self, now_ms: u64) -> u64 {
-        self.window.front().map_or(0, |&oldest| oldest.saturating_add(WINDOW_MS).saturating_sub(now_ms).div_ceil(1000))
     }
 
     fn seal(&mut self, key: &KeyId, account: &AccountId) {

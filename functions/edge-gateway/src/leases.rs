@@ -1,0 +1,96 @@
+//! The leases this isolate holds, per key hash: calls its key's Durable Object lent it
+//! ([`tollgate_core::metering::lease`]), decided here without a round trip until they are
+//! spent or expire. A Worker isolate runs one request at a time on one thread, so a
+//! thread-local map is its whole shared state.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::metering::RateHeaders;
+use tollgate_core::metering::lease::{Lease, Settlement};
+
+/// A lease and what this isolate did with it.
+pub struct Held {
+    pub lease: Lease,
+    pub account_id: AccountId,
+    pub key_id: KeyId,
+    /// The rate headers of the call that brought the lease.
+    pub headers: RateHeaders,
+    pub used: u64,
+}
+
+impl Held {
+    fn usable(&self, now_ms: u64) -> bool {
+        self.used < self.lease.calls && now_ms < self.lease.expires_at_ms
+    }
+
+    fn settlement(&self) -> Settlement {
+        Settlement { id: self.lease.id, used: self.used }
+    }
+}
+
+#[derive(Default)]
+struct Leases {
+    held: HashMap<String, Vec<Held>>,
+    /// Keys with a lease asked for and not yet answered: a burst of calls that all reach the
+    /// Durable Object before the first answer asks for one lease, not one each (a lease
+    /// nobody uses holds its calls back from the others until it is settled).
+    asking: HashSet<String>,
+}
+
+thread_local! {
+    static LEASES: RefCell<Leases> = RefCell::new(Leases::default());
+}
+
+/// Whether this call should ask for a lease for `hash`; if so, no other will until
+/// [`answered`].
+pub fn ask(hash: &str) -> bool {
+    LEASES.with_borrow_mut(|leases| leases.asking.insert(hash.to_owned()))
+}
+
+/// The Durable Object answered the call that asked for a lease for `hash`.
+pub fn answered(hash: &str) {
+    LEASES.with_borrow_mut(|leases| leases.asking.remove(hash));
+}
+
+/// Takes one call from a lease held for `hash`: the account, key and headers to forward
+/// it with, or `None` when no usable lease is held.
+pub fn take(hash: &str, now_ms: u64) -> Option<(AccountId, KeyId, RateHeaders)> {
+    LEASES.with_borrow_mut(|leases| {
+        let lease = leases.held.get_mut(hash)?.iter_mut().find(|held| held.usable(now_ms))?;
+        lease.used += 1;
+        let left = lease.lease.calls - lease.used;
+        let headers = RateHeaders {
+            remaining: lease.headers.remaining.min(u32::try_from(left).unwrap_or(u32::MAX)),
+            ..lease.headers
+        };
+        Some((lease.account_id.clone(), lease.key_id.clone(), headers))
+    })
+}
+
+/// Keeps a lease the Durable Object granted.
+pub fn keep(hash: &str, held: Held) {
+    LEASES.with_borrow_mut(|leases| leases.held.entry(hash.to_owned()).or_default().push(held));
+}
+
+/// Removes the spent and expired leases of `hash` and answers their settlements.
+pub fn finished(hash: &str, now_ms: u64) -> Vec<Settlement> {
+    remove(hash, |held| !held.usable(now_ms))
+}
+
+/// Removes every lease of `hash` (its key was revoked) and answers their settlements.
+pub fn drop_all(hash: &str) -> Vec<Settlement> {
+    remove(hash, |_| true)
+}
+
+fn remove(hash: &str, done: impl Fn(&Held) -> bool) -> Vec<Settlement> {
+    LEASES.with_borrow_mut(|leases| {
+        let Some(held) = leases.held.get_mut(hash) else { return Vec::new() };
+        let settlements = held.iter().filter(|held| done(held)).map(Held::settlement).collect();
+        held.retain(|held| !done(held));
+        if held.is_empty() {
+            leases.held.remove(hash);
+        }
+        settlements
+    })
+}
