@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The edge gateway Worker on workerd (Miniflare), in one run on this machine:
-#  1. authenticated, metered, forwarded calls (key → Durable Object → upstream) beside a
-#     bare pass-through Worker forwarding to the same upstream: requests/s, p50, p99, ratio;
-#  2. storage writes of one key's Durable Object for exactly 10,000 calls, and the usage
-#     the origin ends up with.
+#  1. authenticated, metered, forwarded calls (key → lease or Durable Object → upstream)
+#     beside a bare pass-through Worker forwarding to the same upstream: requests/s, p50,
+#     p99, ratio; with BASELINE_GATEWAY=<an earlier build's functions/edge-gateway>, that
+#     build too, in the same run;
+#  2. storage writes and requests of one key's Durable Object for exactly 10,000 calls, and
+#     the usage the origin ends up with.
 # The origin is `tollgate dev` (release), the upstream `bare_200`. Needs wrk and a built
 # Worker (scripts/build-edge.sh). Results go to stdout; copy them into BENCHMARKS.md.
 set -euo pipefail
@@ -17,14 +19,15 @@ ORIGIN_PORT=${ORIGIN_PORT:-18281}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18282}
 EDGE_PORT=${EDGE_PORT:-18283}
 PASSTHROUGH_PORT=${PASSTHROUGH_PORT:-18284}
-export EDGE_SECRET=edge-secret-benchmark-only JWT_SECRET=jwt-secret-benchmark-only
+BASELINE_PORT=${BASELINE_PORT:-18285}
+export EDGE_SECRET=edge-secret-benchmark-only JWT_SECRET=jwt-secret-for-the-benchmark-only-0123456789
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 [ -f functions/edge-gateway/build/index.js ] || scripts/build-edge.sh >/dev/null
 cargo build --release -q -p tollgate-local --bin tollgate --example bare_200
 work=$(mktemp -d)
 pids=()
-cleanup() { exec 3>&- 4>&-; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { exec 3>&- 4>&- 5>&-; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
@@ -37,17 +40,27 @@ pids+=($!)
 target/release/examples/bare_200 "127.0.0.1:$UPSTREAM_PORT" &
 pids+=($!)
 # A Worker stops (and stops its workerd) when its stdin closes: each reads a FIFO this
-# script holds open on fd 3 or 4 until it exits.
-mkfifo "$work/gateway.in" "$work/passthrough.in"
-(cd functions/edge-gateway && PORT=$EDGE_PORT ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT \
-  UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT exec node tests/serve.mjs <"$work/gateway.in" >/dev/null) &
-pids+=($!)
-exec 3>"$work/gateway.in"
-(cd functions/edge-gateway && BENCH_PASSTHROUGH=1 PORT=$PASSTHROUGH_PORT \
-  UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT exec node tests/serve.mjs <"$work/passthrough.in" >/dev/null) &
-pids+=($!)
-exec 4>"$work/passthrough.in"
-for port in "$ORIGIN_PORT" "$UPSTREAM_PORT" "$EDGE_PORT" "$PASSTHROUGH_PORT"; do wait_port "$port"; done
+# script holds open (fds 3 to 5) until it exits.
+serve() { # <name> <fd> <port> <worker dir> [VAR=value…]
+  local name=$1 fd=$2 port=$3 dir=$4
+  shift 4
+  mkfifo "$work/$name.in"
+  (cd "$dir" && env PORT="$port" UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT" "$@" \
+    node tests/serve.mjs <"$work/$name.in" >/dev/null) &
+  pids+=($!)
+  eval "exec $fd>\"$work/$name.in\""
+}
+serve gateway 3 "$EDGE_PORT" functions/edge-gateway ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT"
+serve passthrough 4 "$PASSTHROUGH_PORT" functions/edge-gateway BENCH_PASSTHROUGH=1
+workers=(gateway passthrough)
+ports=("$EDGE_PORT" "$PASSTHROUGH_PORT")
+# BASELINE_GATEWAY: the edge-gateway directory of an earlier build, measured in the same run.
+if [ -n "${BASELINE_GATEWAY:-}" ]; then
+  serve baseline 5 "$BASELINE_PORT" "$BASELINE_GATEWAY" ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT"
+  workers+=(baseline)
+  ports+=("$BASELINE_PORT")
+fi
+for port in "$ORIGIN_PORT" "$UPSTREAM_PORT" "${ports[@]}"; do wait_port "$port"; done
 
 new_key() {
   local token
@@ -57,24 +70,28 @@ new_key() {
 }
 
 key=$(new_key bench-load)
-curl -sf "http://127.0.0.1:$EDGE_PORT/v1/warm-up" -H "Authorization: Bearer $key" >/dev/null
-run() {
-  echo "== $1"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $key" "$2" | tee "$work/$1.txt"
-}
 echo "machine: $(nproc) cores; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; one key"
-run gateway "http://127.0.0.1:$EDGE_PORT/v1/bench"
-run passthrough "http://127.0.0.1:$PASSTHROUGH_PORT/v1/bench"
+# Warmed first, so each is measured with its code optimized (V8 tiers wasm and JS up as
+# they run), not partly while it compiles.
+for port in "${ports[@]}"; do
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/warm-up" >/dev/null
+done
+for i in "${!workers[@]}"; do
+  echo "== ${workers[$i]}"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $key" \
+    "http://127.0.0.1:${ports[$i]}/v1/bench" | tee "$work/${workers[$i]}.txt"
+done
 
 rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
 pct() { awk -v p="$2" '$1 == p {print $2}' "$work/$1.txt"; }
 non2xx() { awk '/Non-2xx/ {print $5}' "$work/$1.txt"; }
 echo
-echo "| Worker | requests/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|"
-for name in gateway passthrough; do echo "| $name | $(rps $name) | $(pct $name 50%) | $(pct $name 99%) | $(non2xx $name) |"; done
-python3 -c "print('| ratio gateway/passthrough | %.3f | | | |' % ($(rps gateway) / $(rps passthrough)))"
-
+echo "| Worker | requests/s | p50 | p99 | non-2xx | ratio to passthrough |"
+echo "|---|---|---|---|---|---|"
+for name in "${workers[@]}"; do
+  ratio=$(python3 -c "print('%.3f' % ($(rps "$name") / $(rps passthrough)))")
+  echo "| $name | $(rps "$name") | $(pct "$name" 50%) | $(pct "$name" 99%) | $(non2xx "$name") | $ratio |"
+done
 echo
 echo "== storage writes for 10,000 calls on one fresh key"
 key=$(new_key bench-writes)

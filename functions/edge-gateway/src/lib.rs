@@ -18,26 +18,28 @@ use tollgate_core::edge;
 use tollgate_core::forwarding::{self, PathError};
 use tollgate_core::metering::lease::Lease;
 use tollgate_core::metering::{RateHeaders, Refusal};
-use worker::{Context, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event};
+use worker::{
+    Context, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, event, web_sys,
+};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const KEY_METERS: &str = "KEY_METERS";
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let path = request.path();
     if forwarding::is_gateway_path(&path) {
         gateway(request, &env, &ctx).await
     } else if path == edge::REVOKE_PATH && request.method() == Method::Post {
-        revoke(request, &env).await
+        revoke(request, &env).await.map(Into::into)
     } else if let Some(hash) = path.strip_prefix("/internal/stats/") {
-        stats(&request, &env, hash).await
+        stats(&request, &env, hash).await.map(Into::into)
     } else {
-        json_error(404, "not_found", "no such route")
+        json_error(404, "not_found", "no such route").map(Into::into)
     }
 }
 
-async fn gateway(mut request: Request, env: &Env, ctx: &Context) -> Result<Response> {
+async fn gateway(mut request: Request, env: &Env, ctx: &Context) -> Result<web_sys::Response> {
     // workerd has resolved plain dot segments already; encoded ones and hidden separators are refused here.
     if let Err(error) = forwarding::forward_path(&request.path()) {
         let response = json_error(PathError::STATUS, PathError::CODE, &error.to_string())?;
@@ -111,21 +113,22 @@ async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) 
         url.path(),
         url.query().map(|q| format!("?{q}")).unwrap_or_default()
     );
-    let headers = Headers::new();
-    for (name, value) in request.headers().entries() {
-        if forwarding::forwards_header(&name) {
-            headers.append(&name, &value)?;
-        }
-    }
-    headers.set("x-tollgate-account", account)?;
-    headers.set("x-tollgate-key", key_id)?;
+    // The new request copies the caller's headers inside the runtime, with no header crossing
+    // into wasm; what must not go upstream is then taken out of the copy.
     let mut init = RequestInit::new();
-    init.with_method(request.method()).with_headers(headers);
+    init.with_method(request.method()).with_headers(Headers(request.headers().0.clone()));
     if !matches!(request.method(), Method::Get | Method::Head) {
         let body = request.bytes().await?;
         init.with_body(Some(worker::js_sys::Uint8Array::from(body.as_slice()).into()));
     }
-    match Fetch::Request(Request::new_with_init(&target, &init)?).send().await {
+    let upstream = Request::new_with_init(&target, &init)?;
+    let headers = upstream.headers();
+    for name in request.headers().keys().filter(|name| !forwarding::forwards_header(name)) {
+        headers.delete(&name)?;
+    }
+    headers.set("x-tollgate-account", account)?;
+    headers.set("x-tollgate-key", key_id)?;
+    match Fetch::Request(upstream).send().await {
         Ok(response) => Ok(response),
         Err(error) => {
             worker::console_error!("upstream unreachable: {error}");
@@ -162,7 +165,7 @@ async fn stats(request: &Request, env: &Env, hash: &str) -> Result<Response> {
     meter(env, &hash, "/stats", &MeterRequest::default()).await
 }
 
-fn refusal(refusal: Refusal, headers: RateHeaders) -> Result<Response> {
+fn refusal(refusal: Refusal, headers: RateHeaders) -> Result<web_sys::Response> {
     let response = Response::from_json(&refusal.body())?.with_status(refusal.status());
     if let Refusal::RateLimited { retry_after } = refusal {
         response.headers().set("retry-after", &retry_after.to_string())?;
@@ -170,16 +173,15 @@ fn refusal(refusal: Refusal, headers: RateHeaders) -> Result<Response> {
     with_rate_headers(response, headers)
 }
 
-fn with_rate_headers(response: Response, headers: RateHeaders) -> Result<Response> {
-    // Upstream responses have immutable headers; a copy takes ours.
-    let out = Headers::new();
-    for (name, value) in response.headers().entries() {
-        out.append(&name, &value)?;
-    }
+/// The answer with the rate headers, as one new JS response: it copies the upstream's
+/// (immutable) headers natively, and its own copy takes ours.
+fn with_rate_headers(response: Response, headers: RateHeaders) -> Result<web_sys::Response> {
+    let answer = web_sys::Response::from(response);
+    let out = answer.headers();
     for (name, value) in headers.pairs() {
         out.set(name, &value)?;
     }
-    Ok(response.with_headers(out))
+    Ok(answer)
 }
 
 fn json_error(status: u16, code: &str, message: &str) -> Result<Response> {
