@@ -18,13 +18,15 @@ build-edge:
 	scripts/build-edge.sh
 
 # Criterion (the core's cost per delivery and per gateway call, a tick), then wrk: the local
-# stack beside a bare server, and the Worker on workerd beside a bare pass-through Worker.
+# stack beside a bare server, and the Worker on workerd beside a bare pass-through Worker;
+# then each Lambda's cold start beside a hello-world Lambda, and its arm64 zip.
 bench:
 	cargo bench -p tollgate-core --bench verify_parse
 	cargo bench -p tollgate-core --bench decide
 	cargo build -p tollgate-local && cargo bench -p tollgate-tests --bench tick
 	bench/webhooks.sh
 	scripts/build-edge.sh && bench/edge.sh
+	bench/coldstart.sh
 
 # Lambda artifacts for template.yaml (arm64, provided.al2023); needs cargo-lambda and zig.
 build:

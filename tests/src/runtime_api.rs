@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 use tollgate_aws::Resources;
 
@@ -30,11 +30,14 @@ struct Invocations {
     arrived: Notify,
     waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
     init_error: Mutex<Option<String>>,
+    /// When the function first asked for an invocation: its init ended.
+    first_poll: Mutex<Option<Instant>>,
 }
 
 const VERSION: &str = "/2018-06-01/runtime";
 
 async fn next(State(invocations): State<Arc<Invocations>>) -> impl IntoResponse {
+    invocations.first_poll.lock().expect("not poisoned").get_or_insert_with(Instant::now);
     loop {
         let arrived = invocations.arrived.notified();
         if let Some((id, event)) = invocations.pending.lock().expect("not poisoned").pop_front() {
@@ -85,6 +88,7 @@ pub struct Function {
     child: Child,
     invocations: Arc<Invocations>,
     stderr: tempfile::NamedTempFile,
+    started: Instant,
 }
 
 impl Function {
@@ -102,6 +106,7 @@ impl Function {
         tokio::spawn(async move { axum::serve(listener, router).await });
         let name = std::path::Path::new(binary).file_name().and_then(|name| name.to_str()).unwrap_or("function");
         let stderr = tempfile::NamedTempFile::new().expect("a file for the function's log");
+        let started = Instant::now();
         let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -120,7 +125,26 @@ impl Function {
             .stderr(stderr.reopen().expect("the log file"))
             .spawn()
             .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
-        Function { child, invocations, stderr }
+        Function { child, invocations, stderr, started }
+    }
+
+    /// From exec to the function's first poll for an invocation: its init, as Lambda
+    /// bills and reports it.
+    pub async fn init_duration(&self) -> Duration {
+        for _ in 0..3_000 {
+            if let Some(polled) = *self.invocations.first_poll.lock().expect("not poisoned") {
+                return polled - self.started;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the function never polled for an invocation; its log:\n{}", self.log())
+    }
+
+    /// The function's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// What the function has logged so far.
