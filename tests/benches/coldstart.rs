@@ -14,13 +14,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_stripe::StripeApi;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::moto;
 use tollgate_tests::runtime_api::{Function, deployed};
-use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, read};
-use tollgate_tests::stack::now;
+use tollgate_tests::samples::{read, webhook_delivery_signed_now};
 
 const RUNS: usize = 3;
 
@@ -96,14 +94,10 @@ async fn timed(function: &mut Function, event: &serde_json::Value) -> Duration {
 }
 
 fn sample(file: &str) -> serde_json::Value {
-    let mut event: serde_json::Value = serde_json::from_str(&read(file)).expect("a sample event");
     if file == "webhook-ingest.json" {
-        // Signed now: the sample's own signature is years old.
-        let body = event["body"].as_str().unwrap_or_default().to_owned();
-        let secret = WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).expect("the sample secret");
-        event["headers"]["stripe-signature"] = sign(&secret, now(), body.as_bytes()).into();
+        return webhook_delivery_signed_now();
     }
-    event
+    serde_json::from_str(&read(file)).expect("a sample event")
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -31,6 +31,17 @@ pub fn read(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The `webhook-ingest` sample delivery (an API Gateway event), signed now with the sample
+/// secret: its own signature is years old by the time a test runs.
+pub fn webhook_delivery_signed_now() -> serde_json::Value {
+    let mut event: serde_json::Value = serde_json::from_str(&read("webhook-ingest.json")).expect("the sample delivery");
+    let body = event["body"].as_str().expect("a body").to_owned();
+    let secret = tollgate_core::signature::WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).expect("the sample secret");
+    event["headers"]["stripe-signature"] =
+        tollgate_core::signature::sign(&secret, crate::stack::now(), body.as_bytes()).into();
+    event
+}
+
 /// A clock that never moves.
 pub struct FixedClock(pub Timestamp);
 

@@ -111,15 +111,13 @@ impl DurableObject for KeyMeter {
         };
         self.load().await?;
         self.settle(&body.settle).await?;
-        match url.path() {
-            "/decide" => {
-                self.inner.borrow_mut().requests += 1;
-                Response::from_json(&self.decide(hash, body.want_lease).await?)
-            }
-            "/settle" => {
-                self.inner.borrow_mut().requests += 1;
-                Response::from_json(&serde_json::json!({ "settled": body.settle.len() }))
-            }
+        let path = url.path();
+        if matches!(path, "/decide" | "/settle") {
+            self.inner.borrow_mut().requests += 1;
+        }
+        match path {
+            "/decide" => Response::from_json(&self.decide(hash, body.want_lease).await?),
+            "/settle" => Response::from_json(&serde_json::json!({ "settled": body.settle.len() })),
             "/revoke" => {
                 self.revoke().await?;
                 Response::from_json(&serde_json::json!({ "revoked": true }))

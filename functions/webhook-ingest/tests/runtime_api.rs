@@ -4,19 +4,13 @@
 use tollgate_app::ports::event_log::{EventLog, EventStatus};
 use tollgate_app::ports::queue::{QueueConsumer, QueueName};
 use tollgate_core::ids::EventId;
-use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_tests::runtime_api::{deployed, http_answer};
-use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, read};
-use tollgate_tests::stack::now;
+use tollgate_tests::samples::webhook_delivery_signed_now;
 
 #[tokio::test]
 async fn the_binary_ingests_the_sample_delivery() {
     let (mut function, store) = deployed(env!("CARGO_BIN_EXE_webhook-ingest"), "WebhookIngestFunction", &[]).await;
-    let mut event: serde_json::Value = serde_json::from_str(&read("webhook-ingest.json")).unwrap();
-    // Signed now: the sample's own signature is years old by the time this runs.
-    let body = event["body"].as_str().unwrap().to_owned();
-    event["headers"]["stripe-signature"] =
-        sign(&WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).unwrap(), now(), body.as_bytes()).into();
+    let mut event = webhook_delivery_signed_now();
 
     let (status, answer) = http_answer(function.invoke(&event).await);
     assert_eq!(status, 200, "{answer}\n{}", function.log());
