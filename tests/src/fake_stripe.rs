@@ -1,5 +1,6 @@
 //! A local HTTP server that plays Stripe for the endpoints tollgate calls: customers,
-//! prices, products, Checkout Sessions and billing-portal sessions. It answers with
+//! prices, products, Checkout Sessions, billing-portal sessions, meter events, and the
+//! event list (paged newest first, filtered by type and `created`) and event retrieval. It answers with
 //! Stripe's own published example objects (`tests/fixtures/stripe`, which async-stripe
 //! parses), keeps what was created, replays idempotent requests as Stripe does (same
 //! key and same parameters → the first answer; same key, other parameters → 400), and
@@ -61,6 +62,8 @@ struct Stripe {
     failing_meter_events: u32,
     /// Meter event identifiers accepted, once each (Stripe dedupes on them).
     meter_events: Vec<(String, String, String)>,
+    /// Events Stripe holds, as tests put them, in the order they were created.
+    events: Vec<Value>,
 }
 
 /// The running fake. Dropping it leaves the server running until the test process ends.
@@ -141,6 +144,11 @@ impl FakeStripe {
     /// Meter events Stripe counted: (identifier, customer, value), a repeated identifier once.
     pub fn meter_events(&self) -> Vec<(String, String, String)> {
         self.state.lock().unwrap().meter_events.clone()
+    }
+
+    /// Stripe creates `event` (whole, as a webhook would carry it): it is listed and retrievable.
+    pub fn hold_event(&self, event: Value) {
+        self.state.lock().unwrap().events.push(event);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -338,6 +346,13 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             event["timestamp"] = json!(param("timestamp").and_then(|t| t.parse::<i64>().ok()));
             Ok(event)
         }
+        (&Method::GET, ["events", id]) => stripe
+            .events
+            .iter()
+            .find(|event| event["id"] == *id)
+            .cloned()
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, &format!("No such event: '{id}'"))),
+        (&Method::GET, ["events"]) => Ok(event_page(&stripe.events, request)),
         (&Method::GET, ["prices"]) => {
             let keys: Vec<String> =
                 request.params.iter().filter(|(k, _)| k.starts_with("lookup_keys")).map(|(_, v)| v.clone()).collect();
@@ -355,4 +370,27 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             Err(refuse(StatusCode::NOT_FOUND, &format!("the fake does not serve {} {}", request.method, request.path)))
         }
     }
+}
+
+/// A page of `GET /v1/events` as Stripe answers it: newest first, of the `types[]` asked
+/// for, created at or after `created[gte]`, after `starting_after`, at most `limit`.
+fn event_page(events: &[Value], request: &Recorded) -> Value {
+    let types: Vec<&str> =
+        request.params.iter().filter(|(key, _)| key.starts_with("types[")).map(|(_, t)| t.as_str()).collect();
+    let from: i64 = request.param("created[gte]").and_then(|at| at.parse().ok()).unwrap_or(0);
+    let limit: usize = request.param("limit").and_then(|limit| limit.parse().ok()).unwrap_or(10);
+    let mut newest_first: Vec<&Value> = events
+        .iter()
+        .filter(|event| types.is_empty() || types.contains(&event["type"].as_str().unwrap_or_default()))
+        .filter(|event| event["created"].as_i64().unwrap_or(0) >= from)
+        .collect();
+    newest_first.reverse();
+    newest_first.sort_by_key(|event| std::cmp::Reverse(event["created"].as_i64().unwrap_or(0)));
+    let start = request
+        .param("starting_after")
+        .and_then(|after| newest_first.iter().position(|event| event["id"] == after))
+        .map_or(0, |at| at + 1);
+    let page: Vec<Value> = newest_first.iter().skip(start).take(limit).map(|event| (*event).clone()).collect();
+    let has_more = newest_first.len() > start + page.len();
+    json!({"object": "list", "url": "/v1/events", "has_more": has_more, "data": page})
 }

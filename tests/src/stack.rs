@@ -127,6 +127,13 @@ impl TestStack {
         self.base_url = base_url;
     }
 
+    /// Restarts (as [`TestStack::kill_and_restart`]) with setting `name` now `value`.
+    pub async fn restart_with(&mut self, name: &str, value: &str) {
+        self.settings.retain(|(setting, _)| setting != name);
+        self.settings.push((name.to_owned(), value.to_owned()));
+        self.kill_and_restart().await;
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -12,8 +12,12 @@ async fn the_binary_opens_a_checkout_for_the_sample_buyer() {
     let stripe = FakeStripe::start().await;
     let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
     tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
+    let price_lists = || stripe.requests_to(&reqwest::Method::GET, "/v1/prices").len();
+    let listed_by_the_sync = price_lists();
     let base = [("StripeApiBase", stripe.base_url.as_str())];
     let (mut function, _store) = deployed(env!("CARGO_BIN_EXE_checkout"), "CheckoutFunction", &base).await;
+    function.init_duration().await;
+    assert_eq!(price_lists(), listed_by_the_sync + 1, "init opens the Stripe connection, not the first buyer");
     let event: serde_json::Value = serde_json::from_str(&read("checkout.json")).unwrap();
 
     let (status, answer) = http_answer(function.invoke(&event).await);

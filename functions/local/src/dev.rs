@@ -23,6 +23,8 @@ use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
+use tollgate_app::ports::stripe_events::StripeEvents;
+use tollgate_app::reconcile::{Reconciled, Reconciler};
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
 use tollgate_core::signature::Verifier;
@@ -102,6 +104,11 @@ pub async fn run(
     let gateway = Gateway::new(Arc::clone(&app), config.upstream_url.clone())?;
     if let Some(stripe) = stripe {
         let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
+        api = api.with_reconciler(Arc::new(Reconciler {
+            stripe: Arc::clone(&stripe) as Arc<dyn StripeEvents>,
+            outbound: Arc::clone(&orchestrator.outbound) as _,
+            alert_webhook: orchestrator.settings.alert_webhook.clone(),
+        }));
         api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
     }
     let fulfiller = Fulfiller {
@@ -142,6 +149,30 @@ pub async fn run(
     Ok(())
 }
 
+/// `tollgate reconcile`: one reconciliation on the data directory's database, with the
+/// configured Stripe client and alert webhook.
+pub async fn reconcile(
+    data_dir: &Path,
+    config: &DevConfig,
+    since: Option<i64>,
+) -> Result<Reconciled, Box<dyn std::error::Error>> {
+    let stripe = config.stripe_api.as_ref().ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
+    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
+    let app = App {
+        store,
+        catalog: config.catalog.clone(),
+        clock: Arc::new(SystemClock),
+        max_receives: DEFAULT_MAX_RECEIVES,
+    };
+    let reconciler = Reconciler {
+        stripe: Arc::new(stripe),
+        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
+        // Read as the orchestrator reads it; the callback address plays no part here.
+        alert_webhook: config.orchestration(SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook,
+    };
+    Ok(app.reconcile(&reconciler, since).await?)
+}
+
 /// `/v1/*` goes to the native gateway; everything else to the functions' routes. The body
 /// is read whole first, as API Gateway does: a route that refuses early (no token) then
 /// still leaves the connection usable.
@@ -157,11 +188,13 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
     if tollgate_core::forwarding::is_gateway_path(path) {
         return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
     }
-    let (is_webhook, is_start) = (path.starts_with("/webhooks/stripe"), path.ends_with("/run"));
+    // Routes that put Stripe events on the queue: a delivery, a reconciliation, a replay.
+    let queues_events = path.starts_with("/webhooks/stripe") || path == "/admin/reconcile" || path.ends_with("/replay");
+    let is_start = path.ends_with("/run");
     let request = http::Request::from_parts(parts, Body::from(body));
     let Ok(response) = local.api.clone().oneshot(request).await;
     if response.status().is_success() {
-        if is_webhook {
+        if queues_events {
             local.queued.notify_one();
         }
         if is_start {

@@ -57,6 +57,15 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /openapi.json` serves).
     Openapi,
+    /// List Stripe's events (`STRIPE_SECRET_KEY` at `STRIPE_API_BASE`) and queue those no
+    /// webhook delivered; a running `tollgate dev` applies them (else its next start does).
+    Reconcile {
+        /// How far back to list (`72h`, `30m`, `7d`); default: from where the last run stopped, less an hour.
+        #[arg(long, value_parser = tollgate_app::reconcile::parse_since)]
+        since: Option<i64>,
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +110,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Openapi => print!("{}", tollgate_http::openapi::document_json()),
+        Command::Reconcile { since, data_dir } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            let found = dev::reconcile(&data_dir, &config, since).await?;
+            println!("listed {}, new {}, already had {}", found.listed, found.new, found.already_had);
+            if found.window.truncated {
+                println!("Stripe keeps events for 30 days: older ones are out of reach and were not checked");
+            }
+        }
         Command::Token { sub, role, ttl, data_dir } => {
             let config = config::DevConfig::load(&data_dir)?;
             println!("{}", config.token(&sub, role.as_deref(), ttl)?);

@@ -17,8 +17,10 @@ pub mod ports;
 pub mod process;
 pub mod queued;
 pub mod reads;
+pub mod reconcile;
 pub mod redelivery;
 pub mod referrals;
+pub mod replay;
 pub mod runner;
 pub mod usage_meter;
 

@@ -140,7 +140,7 @@ impl Resources {
             if needs.contains(&resource) {
                 env.required(resource.variable())
             } else {
-                Ok(format!("unconfigured-{}", resource.variable()))
+                Ok(format!("{UNCONFIGURED}{}", resource.variable()))
             }
         };
         let dead_letters = |resource: Resource| take(resource).map(|url| needs.contains(&resource).then_some(url));
@@ -162,6 +162,19 @@ impl Resources {
             usage_queue_url: take(Resource::UsageQueue)?,
             usage_dead_letter_queue_url: dead_letters(Resource::UsageDeadLetterQueue)?,
         })
+    }
+}
+
+/// The name prefix of a table or queue the function was not given.
+const UNCONFIGURED: &str = "unconfigured-";
+
+impl Resources {
+    /// A queue this function was given, if any: the one its warm-up connects to.
+    pub fn any_queue_url(&self) -> Option<&str> {
+        [&self.events_queue_url, &self.runs_queue_url, &self.fulfillment_queue_url, &self.usage_queue_url]
+            .into_iter()
+            .find(|url| !url.starts_with(UNCONFIGURED))
+            .map(String::as_str)
     }
 }
 

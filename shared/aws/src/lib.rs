@@ -8,8 +8,10 @@ mod accounts;
 mod alerts;
 mod api_keys;
 pub mod config;
+mod cursors;
 mod dynamo;
 mod event_log;
+mod https;
 mod intake;
 mod ledger;
 mod purchases;
@@ -21,7 +23,9 @@ mod workflows;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_sqs::Client as SqsClient;
+use aws_sdk_sqs::types::QueueAttributeName;
 pub use config::{ConfigError, Resources};
+pub use https::https_client;
 
 /// Every port on DynamoDB tables and an SQS queue. Clients are built once per cold start.
 #[derive(Clone)]
@@ -35,8 +39,24 @@ impl Aws {
     /// Builds the SDK clients from the environment (region, credentials, and
     /// `AWS_ENDPOINT_URL*` when pointed at a local emulator).
     pub async fn connect(resources: Resources) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await;
         Self::with_clients(DynamoClient::new(&sdk), SqsClient::new(&sdk), resources)
+    }
+
+    /// Opens the connections (and signs with the credentials) a first request would, so a
+    /// cold start pays its TLS handshakes during init rather than on the first request.
+    /// Best effort: a failure here is the first request's to report.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.dynamo.describe_endpoints().send().await {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up failed");
+        }
+        if let Some(queue) = self.resources.any_queue_url() {
+            let attributes =
+                self.sqs.get_queue_attributes().queue_url(queue).attribute_names(QueueAttributeName::QueueArn);
+            if let Err(error) = attributes.send().await {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "SQS warm-up failed");
+            }
+        }
     }
 
     pub fn with_clients(dynamo: DynamoClient, sqs: SqsClient, resources: Resources) -> Self {

@@ -33,6 +33,8 @@ pub enum AlertKind {
     Quota,
     /// The daily revenue check could not be made; due workflows were started anyway.
     RevenueCheckFailed,
+    /// Reconciliation found events Stripe holds that no webhook delivered.
+    MissedEvents,
 }
 
 impl AlertKind {
@@ -45,6 +47,7 @@ impl AlertKind {
             AlertKind::LowRevenue => "low_revenue",
             AlertKind::Quota => "quota",
             AlertKind::RevenueCheckFailed => "revenue_check_failed",
+            AlertKind::MissedEvents => "missed_events",
         }
     }
 
@@ -57,6 +60,7 @@ impl AlertKind {
             Self::LowRevenue,
             Self::Quota,
             Self::RevenueCheckFailed,
+            Self::MissedEvents,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)
@@ -159,6 +163,23 @@ pub fn revenue_check_failed(day: &str, now: Timestamp) -> Alert {
         message: format!("the revenue of {day} could not be checked; due workflows were started anyway (see the log)"),
         created_at: now,
     }
+}
+
+/// A reconciliation found `missed` events that webhooks never delivered, the first of them
+/// `first`: the webhook endpoint is failing or disabled. Named by that event, so a rerun
+/// that finds the same gap tells nobody twice.
+pub fn missed_events(missed: u64, first: &str, now: Timestamp) -> Option<Alert> {
+    (missed > 0).then(|| Alert {
+        id: format!("missed_events:{first}"),
+        kind: AlertKind::MissedEvents,
+        account_id: None,
+        subject: first.to_owned(),
+        workflow_id: None,
+        message: format!(
+            "reconciliation found {missed} Stripe event(s) no webhook delivered (first {first}): check the webhook endpoint"
+        ),
+        created_at: now,
+    })
 }
 
 #[cfg(test)]

@@ -104,6 +104,19 @@ fn missing(what: &str) -> Unusable {
     Unusable(format!("missing {what}"))
 }
 
+/// The event types tollgate acts on: what a webhook endpoint subscribes to and what
+/// reconciliation lists. Every other type is recorded and skipped.
+pub const HANDLED_EVENT_TYPES: [&str; 8] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "payment_intent.succeeded",
+    "charge.refunded",
+];
+
 /// Reads what `event` asks of tollgate.
 pub fn interpret(event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
     let object = &event.object;
@@ -321,6 +334,13 @@ mod tests {
         target["current_period_end"] = json!(2_000);
         sub["items"]["data"] = json!([item]);
         sub
+    }
+
+    #[test]
+    fn every_handled_type_is_acted_on_and_no_other() {
+        let skipped = |event_type: &str| matches!(read(event_type, json!({})), Ok(Change::Skip(reason)) if reason.contains("not an event tollgate acts on"));
+        assert!(HANDLED_EVENT_TYPES.iter().all(|event_type| !skipped(event_type)));
+        assert!(skipped("customer.created"));
     }
 
     #[test]

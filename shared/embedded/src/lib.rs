@@ -12,6 +12,7 @@
 mod accounts;
 mod alerts;
 mod api_keys;
+mod cursors;
 mod event_log;
 mod intake;
 mod ledger;

@@ -138,8 +138,11 @@ fn named_queues(tx: &Transaction) -> HookResult {
     Ok(())
 }
 
+/// 3: named cursors jobs resume from (reconciliation's place in Stripe's event list).
+const CURSORS: &str = "CREATE TABLE cursors (name TEXT PRIMARY KEY, at INTEGER NOT NULL);";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(TABLES), M::up_with_hook("", named_queues)])
+    Migrations::new(vec![M::up(TABLES), M::up_with_hook("", named_queues), M::up(CURSORS)])
 }
 
 /// Brings the database up to the latest schema.

@@ -17,6 +17,8 @@ use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
+use tollgate_app::reconcile::ReconcileError;
+use tollgate_app::replay::ReplayError;
 use tollgate_core::signature::SignatureError;
 use utoipa::ToSchema;
 
@@ -237,6 +239,37 @@ impl From<CheckoutError> for ApiError {
             | CheckoutError::Stripe(PaymentsError::Unavailable(_))
             | CheckoutError::Accounts(_)
             | CheckoutError::RateLimits(_) => storage,
+        }
+    }
+}
+
+impl From<PaymentsError> for ApiError {
+    fn from(error: PaymentsError) -> Self {
+        match error {
+            PaymentsError::Refused(reason) => ApiError::PaymentProvider(reason),
+            PaymentsError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<ReconcileError> for ApiError {
+    fn from(error: ReconcileError) -> Self {
+        match error {
+            ReconcileError::Stripe(stripe) => stripe.into(),
+            // Stripe served something that is not an event: Stripe's fault, not the request's.
+            ReconcileError::Payload(payload) => ApiError::PaymentProvider(payload.to_string()),
+            other => ApiError::storage(&other),
+        }
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(error: ReplayError) -> Self {
+        match error {
+            ReplayError::Unknown(_) => ApiError::NotFound("event"),
+            ReplayError::Stripe(stripe) => stripe.into(),
+            ReplayError::Payload(payload) => ApiError::PaymentProvider(payload.to_string()),
+            other => ApiError::storage(&other),
         }
     }
 }

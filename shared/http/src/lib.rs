@@ -14,6 +14,7 @@ mod finish;
 pub mod jwt;
 mod keys;
 pub mod openapi;
+mod stripe_history;
 pub mod views;
 mod webhooks;
 mod workflows;
@@ -36,6 +37,7 @@ use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::api_keys::ApiKeys;
+use tollgate_app::ports::cursors::Cursors;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::intake::Intake;
 use tollgate_app::ports::ledger::Ledger;
@@ -45,6 +47,7 @@ use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::usage::Usage;
 use tollgate_app::ports::workflows::Workflows;
+use tollgate_app::reconcile::Reconciler;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -71,6 +74,7 @@ pub trait Store:
     + RateLimits
     + ApiKeys
     + Usage
+    + Cursors
     + 'static
 {
 }
@@ -89,6 +93,7 @@ impl<S> Store for S where
         + RateLimits
         + ApiKeys
         + Usage
+        + Cursors
         + 'static
 {
 }
@@ -103,6 +108,7 @@ pub struct Api<S> {
     orchestrator: Option<Arc<Orchestrator<S>>>,
     checkout: Option<Arc<Checkout<S>>>,
     edge: Option<Arc<EdgeLink>>,
+    reconciler: Option<Arc<Reconciler>>,
     openapi: bool,
 }
 
@@ -111,7 +117,7 @@ type Shared<S> = Arc<Api<S>>;
 
 impl<S: Store> Api<S> {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Webhooks>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None, openapi: false }
+        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None, reconciler: None, openapi: false }
     }
 
     /// Serves `/api/keys` and `/api/me` (with a JWT verifier) and the edge's signed
@@ -123,6 +129,11 @@ impl<S: Store> Api<S> {
     /// Serves `/api/checkout` and `/api/portal` (with a JWT verifier).
     pub fn with_checkout(self, checkout: Arc<Checkout<S>>) -> Self {
         Self { checkout: Some(checkout), ..self }
+    }
+
+    /// Serves `/admin/reconcile` and `/admin/events/{id}/replay` (with a JWT verifier).
+    pub fn with_reconciler(self, reconciler: Arc<Reconciler>) -> Self {
+        Self { reconciler: Some(reconciler), ..self }
     }
 
     /// Serves the OpenAPI document at `/openapi.json`.
@@ -163,6 +174,9 @@ impl<S: Store> Api<S> {
             }
             if self.edge.is_some() {
                 routes = routes.merge(keys::owner_routes());
+            }
+            if self.reconciler.is_some() {
+                routes = routes.merge(stripe_history::routes());
             }
         }
         routes

@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, keys, webhooks};
+use crate::{admin, buyer, keys, stripe_history, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,6 +40,8 @@ use utoipa::{Modify, OpenApi};
         admin::change,
         admin::runs,
         admin::start_now,
+        stripe_history::reconcile,
+        stripe_history::replay,
     ),
     components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload, WorkflowView, RunView, WorkflowList, RunList)),
     modifiers(&Security)

@@ -53,7 +53,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
 pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let jwt = jwt_verifier(env).await?;
     let app = Arc::new(app_from_env(env, &[AccountsTable, WorkflowsTable]).await?);
-    let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app))?);
+    let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app)).await?);
     Ok(Api::new(app, None, Some(jwt)).with_checkout(checkout).router())
 }
 
@@ -86,5 +86,5 @@ pub async fn fulfillment(env: &Env<'_>) -> Result<Fulfiller<Aws>, StartError> {
 pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
     let needs = [AccountsTable, AlertsTable, ApiKeysTable, UsageTable, UsageQueue, UsageDeadLetterQueue];
     let app = app_from_env(env, &needs).await?;
-    usage_meter_from_env(env, Arc::new(app))
+    usage_meter_from_env(env, Arc::new(app)).await
 }

@@ -81,7 +81,9 @@ pub async fn app_from_env(env: &Env<'_>, needs: &[Resource]) -> Result<App<Aws>,
         None => Catalog::default_catalog(),
     };
     let max_receives = tollgate_aws::config::max_receives(env)?;
-    Ok(App { store: Aws::connect(resources).await, catalog, clock: Arc::new(SystemClock), max_receives })
+    let store = Aws::connect(resources).await;
+    store.warm_up().await;
+    Ok(App { store, catalog, clock: Arc::new(SystemClock), max_receives })
 }
 
 /// The orchestrator over `app`, from `WORKFLOW_SECRET`, `CALLBACK_BASE_URL` and the
@@ -99,17 +101,19 @@ pub fn orchestrator_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Orchestrat
 
 /// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
 /// (default Stripe's) and the checkout URLs. Called once per cold start.
-pub fn checkout_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
-    let stripe = stripe_api(env)?;
+pub async fn checkout_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
+    let stripe = stripe_api(env).await?;
     let settings = CheckoutSettings::read(env.lookup(), None)?;
     Ok(Checkout { app, stripe: Arc::new(stripe), settings })
 }
 
-/// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`.
-pub fn stripe_api(env: &Env) -> Result<tollgate_stripe::StripeApi, StartError> {
+/// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`, connected.
+pub async fn stripe_api(env: &Env<'_>) -> Result<tollgate_stripe::StripeApi, StartError> {
     let key = SecretString::from(env.required("STRIPE_SECRET_KEY")?);
     let base = env.optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
-    tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))
+    let api = tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))?;
+    api.warm_up().await;
+    Ok(api)
 }
 
 /// The fulfiller over `app`: signs with `WORKFLOW_SECRET`, retries like the runner.
@@ -130,10 +134,10 @@ pub fn edge_link_from_env(env: &Env) -> Result<EdgeLink, StartError> {
 
 /// The usage meter over `app`: Stripe from `STRIPE_SECRET_KEY`, the meter from
 /// `STRIPE_METER_EVENT_NAME`, alerts to `ALERT_WEBHOOK_URL` when set.
-pub fn usage_meter_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
+pub async fn usage_meter_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
     Ok(UsageMeter {
         app,
-        stripe: Some(Arc::new(stripe_api(env)?)),
+        stripe: Some(Arc::new(stripe_api(env).await?)),
         event_name: env.optional("STRIPE_METER_EVENT_NAME").unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
         outbound: Arc::new(http_client()?),
         alert_webhook: env.optional("ALERT_WEBHOOK_URL"),

@@ -1,6 +1,8 @@
 //! Stripe API calls with `async-stripe` (pinned with `=`): the adapter of the
-//! `Checkouts`, `StripeCatalog` and `MeterEvents` ports. One client (one connection pool) per process;
+//! `Checkouts`, `StripeCatalog`, `MeterEvents` and `StripeEvents` ports. One client (one connection pool) per process;
 //! `STRIPE_API_BASE` points it at a local stand-in in tests and development.
+
+mod events;
 
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -36,8 +38,8 @@ pub struct StripeApi {
 impl StripeApi {
     /// A client for `secret_key` (`sk_…`/`rk_…`) at `api_base` (`https://api.stripe.com`, or a stand-in).
     pub fn new(secret_key: &SecretString, api_base: &str) -> Result<Self, PaymentsError> {
-        // async-stripe's TLS is rustls on ring; the AWS SDK links aws-lc-rs too, and with two
-        // providers rustls cannot pick one by itself. Whichever is installed first serves both.
+        // Every TLS client here is rustls on ring; naming the provider keeps it so if another
+        // dependency ever enables a second one, which rustls would refuse to choose between.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = ClientBuilder::new(secret_key.expose_secret())
             .url(api_base)
@@ -48,8 +50,19 @@ impl StripeApi {
     }
 }
 
+impl StripeApi {
+    /// Opens the connection to Stripe (TLS handshake included) during a cold start's init,
+    /// so the first buyer does not wait for it: one list of at most one price, which every
+    /// key that sells can read. Best effort: a failure here is the first request's to report.
+    pub async fn warm_up(&self) {
+        if let Err(error) = ListPrice::new().limit(1).send(&self.client).await {
+            tracing::warn!(%error, "Stripe warm-up failed");
+        }
+    }
+}
+
 /// Stripe's own verdict for 4xx (but 429) answers; everything else may pass if retried.
-fn failed(error: StripeError) -> PaymentsError {
+pub(crate) fn failed(error: StripeError) -> PaymentsError {
     match error {
         StripeError::Stripe(api, status) if (400..500).contains(&status) && status != 429 => {
             PaymentsError::Refused(api.message.clone().unwrap_or_else(|| format!("status {status}")))

@@ -2,6 +2,7 @@
 //! the port; [`conformance_suite!`] instantiates all of them for one backend.
 
 pub mod accounts;
+pub mod cursors;
 pub mod event_log;
 pub mod intake;
 pub mod ledger;
@@ -54,12 +55,14 @@ macro_rules! conformance_suite {
             usage::finds_keys_by_hash_and_lists_them_by_account,
             usage::revokes_only_the_owners_key_once,
             usage::a_batch_delivered_twice_counts_once,
+            cursors::a_cursor_only_moves_forward,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
             orchestration::concurrent_claims_hold_both_caps,
             purchases::concurrent_requests_never_pass_the_rate_limit,
             usage::concurrent_batches_of_many_keys_add_up_exactly,
+            cursors::concurrent_advances_keep_the_latest,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

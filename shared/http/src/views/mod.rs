@@ -15,7 +15,7 @@ pub use keys::{
 };
 pub use operator::{
     AccountDetail, AlertList, AlertView, DayView, EventList, EventView, LedgerLine, LedgerList, MetricsView,
-    WorkflowFiguresView,
+    ReconcileView, ReplayView, WorkflowFiguresView,
 };
 pub use webhooks::{CallbackView, StripeReceipt};
 pub use workflows::{RunList, RunView, ScheduleView, TotalsView, WorkflowList, WorkflowView};

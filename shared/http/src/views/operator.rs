@@ -4,6 +4,7 @@ use super::seconds;
 use serde::Serialize;
 use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
 use tollgate_app::ports::event_log::EventRecord;
+use tollgate_app::reconcile::Reconciled;
 use tollgate_core::account::AccountView;
 use tollgate_core::alert::Alert;
 use tollgate_core::ledger::LedgerEntry;
@@ -34,8 +35,8 @@ pub struct EventList {
 #[derive(Serialize, ToSchema)]
 pub struct AlertView {
     pub id: String,
-    /// `consecutive_failures`, `error_rate`, `long_run`, `low_revenue`, `quota` or
-    /// `revenue_check_failed`.
+    /// `consecutive_failures`, `error_rate`, `long_run`, `low_revenue`, `quota`,
+    /// `revenue_check_failed` or `missed_events`.
     pub kind: &'static str,
     /// The account it is about, for quota alerts.
     pub account_id: Option<String>,
@@ -212,4 +213,42 @@ impl From<&LedgerEntry> for LedgerLine {
             payment_ref: entry.payment_ref.clone(),
         }
     }
+}
+
+/// What a reconciliation found.
+#[derive(Serialize, ToSchema)]
+pub struct ReconcileView {
+    /// Events of the handled types Stripe listed in the window.
+    pub listed: u64,
+    /// Events no webhook had delivered: now queued (and alerted as `missed_events`).
+    pub new: u64,
+    pub already_had: u64,
+    /// Unix seconds the window started at.
+    pub from: i64,
+    /// Set when the window was cut at Stripe's 30 days: older events are out of reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+impl From<&Reconciled> for ReconcileView {
+    fn from(found: &Reconciled) -> Self {
+        ReconcileView {
+            listed: found.listed,
+            new: found.new,
+            already_had: found.already_had,
+            from: found.window.from.0,
+            note: found.window.truncated.then_some(
+                "Stripe keeps events for 30 days: anything older than `from` is out of reach and was not checked",
+            ),
+        }
+    }
+}
+
+/// A replayed event.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayView {
+    /// `evt_…`
+    pub id: String,
+    /// `queued`
+    pub status: &'static str,
 }
