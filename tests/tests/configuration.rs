@@ -21,6 +21,8 @@ fn plausible(name: &str) -> Option<String> {
         "STRIPE_WEBHOOK_SECRET" => "whsec_configuration_check",
         "STRIPE_SECRET_KEY" => "sk_test_configuration_check",
         "JWT_SECRET" | "WORKFLOW_SECRET" | "EDGE_SECRET" => "a-secret-for-the-configuration-check",
+        // Nobody listens there: the cold start's Stripe warm-up fails at once, as it may.
+        "STRIPE_API_BASE" => "http://127.0.0.1:9",
         "CALLBACK_BASE_URL" | "CHECKOUT_SUCCESS_URL" | "CHECKOUT_CANCEL_URL" | "PORTAL_RETURN_URL" => {
             "https://app.example.com/x"
         }
@@ -142,4 +144,5 @@ function_checks! {
     workflow_runner_reads_what_the_template_gives: "WorkflowRunnerFunction" => workflow_runner,
     fulfillment_reads_what_the_template_gives: "FulfillmentFunction" => fulfillment,
     usage_meter_reads_what_the_template_gives: "UsageMeterFunction" => usage_meter,
+    reconciler_reads_what_the_template_gives: "ReconcilerFunction" => reconciler,
 }

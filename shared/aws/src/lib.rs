@@ -27,6 +27,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 pub use config::{ConfigError, Resources};
 pub use https::https_client;
 
+/// How long a cold start waits for its connections to open before going on without them.
+pub const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Every port on DynamoDB tables and an SQS queue. Clients are built once per cold start.
 #[derive(Clone)]
 pub struct Aws {
@@ -47,15 +50,22 @@ impl Aws {
     /// cold start pays its TLS handshakes during init rather than on the first request.
     /// Best effort: a failure here is the first request's to report.
     pub async fn warm_up(&self) {
-        if let Err(error) = self.dynamo.describe_endpoints().send().await {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up failed");
-        }
-        if let Some(queue) = self.resources.any_queue_url() {
+        let dynamo = async {
+            if let Err(error) = self.dynamo.describe_endpoints().send().await {
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up failed");
+            }
+        };
+        let sqs = async {
+            let Some(queue) = self.resources.any_queue_url() else { return };
             let attributes =
                 self.sqs.get_queue_attributes().queue_url(queue).attribute_names(QueueAttributeName::QueueArn);
             if let Err(error) = attributes.send().await {
                 tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "SQS warm-up failed");
             }
+        };
+        // Both at once, and never for long: Lambda gives init 10 s in all.
+        if tokio::time::timeout(WARM_UP_LIMIT, async { tokio::join!(dynamo, sqs) }).await.is_err() {
+            tracing::warn!("the AWS warm-up took too long; the first request opens what it needs");
         }
     }
 

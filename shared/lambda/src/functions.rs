@@ -6,12 +6,13 @@
 
 use crate::{
     StartError, app_from_env, checkout_from_env, edge_link_from_env, fulfiller_from_env, jwt_verifier,
-    orchestrator_from_env, usage_meter_from_env, webhooks,
+    orchestrator_from_env, reconciler_from_env, usage_meter_from_env, webhooks,
 };
 use std::sync::Arc;
 use tollgate_app::App;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
 use tollgate_aws::config::{Env, Resource};
@@ -28,7 +29,8 @@ pub async fn webhook_ingest(env: &Env<'_>) -> Result<axum::Router, StartError> {
     Ok(Api::new(app, Some(webhooks), None).with_orchestrator(orchestrator).router())
 }
 
-/// `account-api`: API keys and the account view, the edge's signed routes, the admin routes.
+/// `account-api`: API keys and the account view, the edge's signed routes, the admin routes
+/// (with reconciliation and replay, which take Stripe's events in as a delivery would).
 pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let jwt = jwt_verifier(env).await?;
     let needs = [
@@ -42,11 +44,14 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         UsageTable,
         RunsQueue,
         UsageQueue,
+        EventsQueue,
     ];
     let app = Arc::new(app_from_env(env, &needs).await?);
     let orchestrator = Arc::new(orchestrator_from_env(env, Arc::clone(&app))?);
     let edge = Arc::new(edge_link_from_env(env)?);
-    Ok(Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge).with_openapi().router())
+    let reconciler = Arc::new(reconciler_from_env(env).await?);
+    let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
+    Ok(api.with_reconciler(reconciler).with_openapi().router())
 }
 
 /// `checkout`: Checkout Sessions, portal links, and what a buyer bought.
@@ -87,4 +92,10 @@ pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
     let needs = [AccountsTable, AlertsTable, ApiKeysTable, UsageTable, UsageQueue, UsageDeadLetterQueue];
     let app = app_from_env(env, &needs).await?;
     usage_meter_from_env(env, Arc::new(app)).await
+}
+
+/// `reconciler`: the hourly reconciliation against Stripe's event list.
+pub async fn reconciler(env: &Env<'_>) -> Result<(App<Aws>, Reconciler), StartError> {
+    let app = app_from_env(env, &[EventLogTable, EventsQueue, AlertsTable]).await?;
+    Ok((app, reconciler_from_env(env).await?))
 }

@@ -18,6 +18,7 @@ use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
 use tollgate_app::ports::queue::{Delivery, QueueName};
+use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
 use tollgate_app::{App, SystemClock};
 pub use tollgate_aws::config::Env;
@@ -112,7 +113,7 @@ pub async fn stripe_api(env: &Env<'_>) -> Result<tollgate_stripe::StripeApi, Sta
     let key = SecretString::from(env.required("STRIPE_SECRET_KEY")?);
     let base = env.optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
     let api = tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))?;
-    api.warm_up().await;
+    api.warm_up(tollgate_aws::WARM_UP_LIMIT).await;
     Ok(api)
 }
 
@@ -139,6 +140,15 @@ pub async fn usage_meter_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<U
         app,
         stripe: Some(Arc::new(stripe_api(env).await?)),
         event_name: env.optional("STRIPE_METER_EVENT_NAME").unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
+        outbound: Arc::new(http_client()?),
+        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
+    })
+}
+
+/// Reconciliation and replay: Stripe from `STRIPE_SECRET_KEY`, alerts to `ALERT_WEBHOOK_URL` when set.
+pub async fn reconciler_from_env(env: &Env<'_>) -> Result<Reconciler, StartError> {
+    Ok(Reconciler {
+        stripe: Arc::new(stripe_api(env).await?),
         outbound: Arc::new(http_client()?),
         alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
     })

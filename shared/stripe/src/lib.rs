@@ -53,10 +53,13 @@ impl StripeApi {
 impl StripeApi {
     /// Opens the connection to Stripe (TLS handshake included) during a cold start's init,
     /// so the first buyer does not wait for it: one list of at most one price, which every
-    /// key that sells can read. Best effort: a failure here is the first request's to report.
-    pub async fn warm_up(&self) {
-        if let Err(error) = ListPrice::new().limit(1).send(&self.client).await {
-            tracing::warn!(%error, "Stripe warm-up failed");
+    /// key that sells can read. Best effort and short (`limit`): a failure here is the first
+    /// request's to report.
+    pub async fn warm_up(&self, limit: std::time::Duration) {
+        match tokio::time::timeout(limit, ListPrice::new().limit(1).send(&self.client)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "Stripe warm-up failed"),
+            Err(_) => tracing::warn!("the Stripe warm-up took too long; the first request connects"),
         }
     }
 }
