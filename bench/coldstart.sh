@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
 
-functions=(webhook-ingest event-processor account-api checkout fulfillment usage-meter orchestrator workflow-runner)
+functions=(webhook-ingest event-processor account-api checkout fulfillment usage-meter orchestrator workflow-runner reconciler)
 binaries=("${functions[@]}" hello-lambda)
 bins=()
 for name in "${binaries[@]}"; do bins+=(--bin "$name"); done

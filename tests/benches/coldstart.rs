@@ -23,7 +23,7 @@ use tollgate_tests::samples::{read, webhook_delivery_signed_now};
 const RUNS: usize = 3;
 
 /// Each function: its binary, its logical id in `template.yaml`, its sample event.
-const FUNCTIONS: [(&str, &str, &str); 8] = [
+const FUNCTIONS: [(&str, &str, &str); 9] = [
     ("webhook-ingest", "WebhookIngestFunction", "webhook-ingest.json"),
     ("event-processor", "EventProcessorFunction", "event-processor.json"),
     ("account-api", "AccountApiFunction", "account-api.json"),
@@ -32,6 +32,7 @@ const FUNCTIONS: [(&str, &str, &str); 8] = [
     ("usage-meter", "UsageMeterFunction", "usage-meter.json"),
     ("orchestrator", "OrchestratorFunction", "orchestrator.json"),
     ("workflow-runner", "WorkflowRunnerFunction", "workflow-runner.json"),
+    ("reconciler", "ReconcilerFunction", "reconciler.json"),
 ];
 
 struct Start {
