@@ -234,3 +234,34 @@ async fn a_refund_that_arrives_before_its_payment_waits_for_it() {
         assert_eq!(net(&stack.ledger(account).await), 0, "{account}");
     }
 }
+
+#[tokio::test]
+async fn a_catalog_partner_earns_on_invoices_and_sales_beside_the_referrers_and_refunds_take_it_back() {
+    let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../catalog.toml")).unwrap();
+    // The Pro plan pays its strategist the default 70%; the template pays its creator 50%.
+    let catalog = catalog.replace("sku = \"api_pro\"\n", "sku = \"api_pro\"\npartner = \"zoe\"\n").replace(
+        "sku = \"template_budget_tracker\"\n",
+        "sku = \"template_budget_tracker\"\npartner = \"zoe\"\npartner_share_bp = 5000\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.toml");
+    std::fs::write(&path, catalog).unwrap();
+    let stack = TestStack::start_with(&[("CATALOG_PATH", path.to_str().unwrap())]).await;
+    referral_chain(&stack).await;
+    let t = now().0;
+    let mut invoice = invoice_paid("in_p", "cus_alice", "sub_a", 2999, "pi_p");
+    invoice["parent"]["subscription_details"]["metadata"]["sku"] = json!("api_pro");
+    deliver_and_settle(&stack, &event("evt_paid_p", "invoice.paid", t, invoice)).await;
+    let sale = json!({"id": "pi_sale_p", "object": "payment_intent", "amount": 999, "amount_received": 999, "currency": "usd",
+                      "customer": "cus_alice", "status": "succeeded", "metadata": {"account_id": "alice", "sku": "template_budget_tracker"}});
+    deliver_and_settle(&stack, &event("evt_sale_p", "payment_intent.succeeded", t, sale)).await;
+    assert_eq!(amounts(&stack.ledger("zoe").await, "partner_earning"), [2099, 499]);
+    assert_eq!(amounts(&stack.ledger("bob").await, "commission"), [599], "the referrers keep their commissions");
+    assert_eq!(amounts(&stack.ledger("carol").await, "commission"), [149]);
+
+    let refund = charge_refunded("ch_p", "cus_alice", 2999, 2999, "pi_p");
+    deliver_and_settle(&stack, &event("evt_refund_p", "charge.refunded", t + 1, refund)).await;
+    assert_eq!(amounts(&stack.ledger("zoe").await, "partner_earning_reversal"), [-2099]);
+    assert_eq!(net(&stack.ledger("zoe").await), 499, "what the sale earned stays");
+    assert_eq!(net(&stack.ledger("bob").await), 0);
+}

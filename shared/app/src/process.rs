@@ -190,7 +190,9 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S>
         payer: &AccountId,
         chain: &ReferralChain,
     ) -> Result<Effect, ProcessError> {
-        for entry in ledger::payment_entries(payment, payer, chain, &event.id) {
+        let partner =
+            payment.sku.as_ref().and_then(|sku| self.catalog.by_sku(sku)).and_then(|item| item.partner_share());
+        for entry in ledger::payment_entries(payment, payer, chain, partner.as_ref(), &event.id) {
             self.store.post(&entry).await?;
         }
         Ok(Effect::Applied)

@@ -1,6 +1,6 @@
 //! The catalog: every SKU, the Stripe price `lookup_key` that names it, and what it grants.
 
-use crate::ids::Sku;
+use crate::ids::{AccountId, Sku};
 use crate::money::Currency;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -81,6 +81,35 @@ pub struct Item {
     #[serde(flatten)]
     /// What buying it grants.
     pub grant: Grant,
+    /// A partner (a creator, a strategist) who earns a share of each payment for it.
+    #[serde(default)]
+    pub partner: Option<AccountId>,
+    /// The partner's share in basis points: 7000 is 70%.
+    #[serde(default = "default_partner_share")]
+    pub partner_share_bp: u16,
+}
+
+/// A catalog partner's share unless the entry names another: 70%, as marketplaces pay creators.
+pub const DEFAULT_PARTNER_SHARE_BP: u16 = 7_000;
+
+fn default_partner_share() -> u16 {
+    DEFAULT_PARTNER_SHARE_BP
+}
+
+/// Who earns what share of each payment for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerShare {
+    /// The partner's account.
+    pub partner: AccountId,
+    /// Basis points of each payment, at most 10 000.
+    pub basis_points: u16,
+}
+
+impl Item {
+    /// The partner's share of each payment for this item, if it names a partner.
+    pub fn partner_share(&self) -> Option<PartnerShare> {
+        self.partner.clone().map(|partner| PartnerShare { partner, basis_points: self.partner_share_bp })
+    }
 }
 
 #[derive(Debug, Error)]
@@ -98,6 +127,9 @@ pub enum CatalogError {
     #[error("SKU {0} has a negative price")]
     /// A price below zero.
     NegativePrice(String),
+    #[error("SKU {0} gives its partner more than 10000 basis points")]
+    /// A partner share over 100%.
+    PartnerShare(String),
     #[error("there is no free API plan (an api_plan with price 0) to fall back on")]
     /// No free API plan to fall back on.
     NoFreePlan,
@@ -127,6 +159,9 @@ impl Catalog {
             }
             if item.price_cents < 0 {
                 return Err(CatalogError::NegativePrice(item.sku.to_string()));
+            }
+            if item.partner_share_bp > 10_000 {
+                return Err(CatalogError::PartnerShare(item.sku.to_string()));
             }
             if let Some(key) = &item.lookup_key
                 && by_lookup_key.insert(key.clone(), index).is_some()
@@ -193,6 +228,16 @@ mod tests {
     fn a_lookup_key_may_name_only_one_sku() {
         let text = DEFAULT_CATALOG.replace("lookup_key = \"member_pro_monthly\"", "lookup_key = \"api_pro_monthly\"");
         assert!(matches!(Catalog::parse(&text), Err(CatalogError::DuplicateLookupKey(_))));
+    }
+
+    #[test]
+    fn a_partner_takes_seventy_percent_unless_the_entry_says_otherwise_and_never_over_all() {
+        assert_eq!(Catalog::default_catalog().items().iter().filter_map(Item::partner_share).count(), 0);
+        let named = DEFAULT_CATALOG.replace("sku = \"api_pro\"\n", "sku = \"api_pro\"\npartner = \"zoe\"\n");
+        let share = Catalog::parse(&named).unwrap().by_sku(&Sku::parse("api_pro").unwrap()).unwrap().partner_share();
+        assert_eq!(share, Some(PartnerShare { partner: AccountId::parse("zoe").unwrap(), basis_points: 7_000 }));
+        let greedy = named.replace("partner = \"zoe\"\n", "partner = \"zoe\"\npartner_share_bp = 10001\n");
+        assert!(matches!(Catalog::parse(&greedy), Err(CatalogError::PartnerShare(_))));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub fn interpret(event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             subscription(object, event, catalog)
         }
-        "invoice.paid" => invoice_paid(object),
+        "invoice.paid" => invoice_paid(object, catalog),
         "invoice.payment_failed" => invoice_payment_failed(object, event.created),
         "payment_intent.succeeded" => payment_intent_succeeded(object),
         "charge.refunded" => charge_refunded(object),
@@ -249,7 +249,29 @@ const INVOICE_ACCOUNT_PATHS: [&[&str]; 3] = [
     &["metadata", "account_id"],
 ];
 
-fn invoice_paid(invoice: &Value) -> Result<Change, Unusable> {
+const INVOICE_SKU_PATHS: [&[&str]; 3] = [
+    &["parent", "subscription_details", "metadata", "sku"],
+    &["subscription_details", "metadata", "sku"],
+    &["metadata", "sku"],
+];
+
+/// What an invoice paid for: our checkout's `sku` on the subscription's metadata (copied to
+/// the invoice), else the first line whose price carries a catalog lookup key (older API
+/// versions expand the price on the line).
+fn invoice_sku(invoice: &Value, catalog: &Catalog) -> Option<Sku> {
+    let from_metadata =
+        INVOICE_SKU_PATHS.iter().find_map(|path| text(invoice, path)).and_then(|sku| Sku::parse(&sku).ok());
+    from_metadata.filter(|sku| catalog.by_sku(sku).is_some()).or_else(|| {
+        let lines = at(invoice, &["lines", "data"]).and_then(Value::as_array)?;
+        lines.iter().find_map(|line| {
+            let key = text(line, &["price", "lookup_key"])
+                .or_else(|| text(line, &["pricing", "price_details", "lookup_key"]))?;
+            catalog.by_lookup_key(&key).map(|item| item.sku.clone())
+        })
+    })
+}
+
+fn invoice_paid(invoice: &Value, catalog: &Catalog) -> Result<Change, Unusable> {
     let invoice_id = text(invoice, &["id"]).ok_or_else(|| missing("invoice id"))?;
     let amount = money(invoice, "amount_paid")?;
     if amount.amount <= 0 {
@@ -264,7 +286,11 @@ fn invoice_paid(invoice: &Value) -> Result<Change, Unusable> {
     });
     Ok(Change::InvoicePaid {
         owner: owner(invoice, &INVOICE_ACCOUNT_PATHS)?,
-        payment: Payment { payment_ref: payment_intent.unwrap_or(invoice_id), amount },
+        payment: Payment {
+            payment_ref: payment_intent.unwrap_or(invoice_id),
+            amount,
+            sku: invoice_sku(invoice, catalog),
+        },
     })
 }
 
@@ -294,7 +320,11 @@ fn payment_intent_succeeded(intent: &Value) -> Result<Change, Unusable> {
     };
     Ok(Change::Sale {
         owner: Owner::Account { account, customer: customer_of(intent)? },
-        payment: Payment { payment_ref: id, amount },
+        payment: Payment {
+            payment_ref: id,
+            amount,
+            sku: text(intent, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()),
+        },
     })
 }
 

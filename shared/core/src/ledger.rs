@@ -5,7 +5,8 @@
 //! entries name a running total: recording a larger total grows the entry, a
 //! smaller (older) one leaves it as it is.
 
-use crate::ids::{AccountId, EventId};
+use crate::catalog::PartnerShare;
+use crate::ids::{AccountId, EventId, Sku};
 use crate::money::Cents;
 use crate::referral::{self, ReferralChain};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,10 @@ pub enum EntryKind {
     CommissionReversal,
     /// Earnings a workflow run reported (account `workflow:<id>`, one entry per run).
     WorkflowRevenue,
+    /// A catalog partner's share of a payment for their item.
+    PartnerEarning,
+    /// The part of a partner earning taken back by a refund (a running total).
+    PartnerEarningReversal,
 }
 
 impl EntryKind {
@@ -35,14 +40,24 @@ impl EntryKind {
             EntryKind::Commission => "commission",
             EntryKind::CommissionReversal => "commission_reversal",
             EntryKind::WorkflowRevenue => "workflow_revenue",
+            EntryKind::PartnerEarning => "partner_earning",
+            EntryKind::PartnerEarningReversal => "partner_earning_reversal",
         }
     }
 
     /// The kind written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Payment, Self::Refund, Self::Commission, Self::CommissionReversal, Self::WorkflowRevenue]
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
+        [
+            Self::Payment,
+            Self::Refund,
+            Self::Commission,
+            Self::CommissionReversal,
+            Self::WorkflowRevenue,
+            Self::PartnerEarning,
+            Self::PartnerEarningReversal,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
     }
 }
 
@@ -77,14 +92,18 @@ pub struct Payment {
     pub payment_ref: String,
     /// What was paid.
     pub amount: Cents,
+    /// What was bought, when the payment says (its metadata or its price's lookup key).
+    pub sku: Option<Sku>,
 }
 
-/// The entries a payment produces: the commissions first and the payment last, so
-/// that once the payment entry is stored its commissions are too (a refund relies on it).
+/// The entries a payment produces: the referral commissions and the catalog partner's
+/// earning first and the payment last, so that once the payment entry is stored the shares
+/// are too (a refund relies on it). Nobody earns a share of their own payment.
 pub fn payment_entries(
     payment: &Payment,
     payer: &AccountId,
     chain: &ReferralChain,
+    partner: Option<&PartnerShare>,
     event_id: &EventId,
 ) -> Vec<LedgerEntry> {
     let entry = |id: String, account: &AccountId, kind, amount: Cents| LedgerEntry {
@@ -106,12 +125,20 @@ pub fn payment_entries(
             )
         })
         .collect();
+    if let Some(share) = partner.filter(|share| share.partner != *payer) {
+        let earned = payment.amount.basis_points_floor(share.basis_points);
+        if earned.amount > 0 {
+            let id = format!("partner_earning:{}:{}", payment.payment_ref, share.partner);
+            entries.push(entry(id, &share.partner, EntryKind::PartnerEarning, earned));
+        }
+    }
     entries.push(entry(format!("payment:{}", payment.payment_ref), payer, EntryKind::Payment, payment.amount.clone()));
     entries
 }
 
 /// The entries a refund produces, given the entries already recorded for its payment:
-/// the refund as a running total, and each commission reversed in the same proportion.
+/// the refund as a running total, and each commission and partner earning reversed in the
+/// same proportion.
 /// `None` when the payment itself is not recorded (yet).
 pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &EventId) -> Option<Vec<LedgerEntry>> {
     let payment = recorded.iter().find(|entry| entry.kind == EntryKind::Payment)?;
@@ -127,15 +154,14 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
     };
     let mut entries: Vec<LedgerEntry> = recorded
         .iter()
-        .filter(|entry| entry.kind == EntryKind::Commission)
-        .map(|commission| {
-            let amount = referral::reversal_total(commission.amount.amount, paid, refunded);
-            derived(
-                format!("commission_reversal:{}:{}", payment.payment_ref, commission.account),
-                &commission.account,
-                EntryKind::CommissionReversal,
-                amount,
-            )
+        .filter_map(|share| {
+            let (prefix, kind) = match share.kind {
+                EntryKind::Commission => ("commission_reversal", EntryKind::CommissionReversal),
+                EntryKind::PartnerEarning => ("partner_earning_reversal", EntryKind::PartnerEarningReversal),
+                _ => return None,
+            };
+            let amount = referral::reversal_total(share.amount.amount, paid, refunded);
+            Some(derived(format!("{prefix}:{}:{}", payment.payment_ref, share.account), &share.account, kind, amount))
         })
         .collect();
     entries.push(derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded));
@@ -171,7 +197,7 @@ mod tests {
     }
 
     fn payment(amount: i64) -> Payment {
-        Payment { payment_ref: "pi_1".into(), amount: Cents::new(amount, Currency::parse("usd").unwrap()) }
+        Payment { payment_ref: "pi_1".into(), amount: Cents::new(amount, Currency::parse("usd").unwrap()), sku: None }
     }
 
     fn chain() -> ReferralChain {
@@ -189,12 +215,42 @@ mod tests {
         }
     }
 
+    fn creator(basis_points: u16) -> PartnerShare {
+        PartnerShare { partner: account("creator"), basis_points }
+    }
+
     #[test]
     fn a_payment_records_its_commissions_before_itself() {
-        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), &event(1));
+        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), None, &event(1));
         let kinds: Vec<_> = entries.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EntryKind::Commission, EntryKind::Commission, EntryKind::Payment]);
         assert_eq!(entries[0].id, "commission:pi_1:ref");
+    }
+
+    #[test]
+    fn a_catalog_partner_earns_their_share_of_each_payment_but_not_of_their_own() {
+        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), Some(&creator(7_000)), &event(1));
+        let earning = entries.iter().find(|e| e.kind == EntryKind::PartnerEarning).unwrap();
+        assert_eq!(
+            (earning.id.as_str(), earning.account.as_str(), earning.amount.amount),
+            ("partner_earning:pi_1:creator", "creator", 2099)
+        );
+        assert_eq!(entries.last().unwrap().kind, EntryKind::Payment, "the payment is recorded last");
+        let own = payment_entries(
+            &payment(2999),
+            &account("creator"),
+            &ReferralChain::default(),
+            Some(&creator(7_000)),
+            &event(1),
+        );
+        assert!(own.iter().all(|e| e.kind != EntryKind::PartnerEarning));
+        let refund = refund_entries(1000, &entries, &event(2)).unwrap();
+        let reversal = refund.iter().find(|e| e.kind == EntryKind::PartnerEarningReversal).unwrap();
+        assert_eq!(
+            (reversal.account.as_str(), reversal.amount.amount),
+            ("creator", -699),
+            "2099 × 1000 / 2999, pro rata"
+        );
     }
 
     #[test]
@@ -208,10 +264,11 @@ mod tests {
             paid in 1i64..5_000_000,
             partials in proptest::collection::vec(0i64..5_000_000, 0..5),
             redeliveries in 1usize..3,
+            share in 0u16..=10_000,
         ) {
             let mut store = Vec::new();
             for _ in 0..redeliveries {
-                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)));
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(share)), &event(1)));
             }
             // Partial refunds as running totals, out of order, then the full refund.
             let mut totals: Vec<i64> = partials.iter().map(|p| p % (paid + 1)).collect();
@@ -222,7 +279,7 @@ mod tests {
                 let entries = refund_entries(*total, &recorded, &event(10 + n as u32)).unwrap();
                 apply(&mut store, entries);
             }
-            for who in ["payer", "ref", "grand"] {
+            for who in ["payer", "ref", "grand", "creator"] {
                 let net: i64 = store.iter().filter(|e| e.account.as_str() == who).map(|e| e.amount.amount).sum();
                 prop_assert_eq!(net, 0, "{} nets to zero after a full refund", who);
             }
@@ -232,10 +289,13 @@ mod tests {
         fn redelivered_payments_record_once(paid in 1i64..5_000_000, times in 1usize..5) {
             let mut store = Vec::new();
             for _ in 0..times {
-                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)));
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1)));
             }
             let credited: i64 = store.iter().map(|e| e.amount.amount).sum();
-            let once: i64 = payment_entries(&payment(paid), &account("payer"), &chain(), &event(1)).iter().map(|e| e.amount.amount).sum();
+            let once: i64 = payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1))
+                .iter()
+                .map(|e| e.amount.amount)
+                .sum();
             prop_assert_eq!(credited, once);
         }
     }

@@ -66,6 +66,16 @@ impl Cents {
     }
 }
 
+impl Cents {
+    /// `basis_points` / 10 000 of the amount, rounded down (toward negative infinity), as
+    /// [`Cents::percent_floor`] does for whole percents.
+    pub fn basis_points_floor(&self, basis_points: u16) -> Cents {
+        // |amount × basis_points| < 2^79: the product fits i128, and the share fits i64 for bp ≤ 10 000.
+        let amount = i128::from(self.amount).saturating_mul(i128::from(basis_points)).div_euclid(10_000);
+        Cents::new(i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX }), self.currency.clone())
+    }
+}
+
 /// Stripe's zero-decimal currencies: their amounts have no minor unit.
 const ZERO_DECIMAL: [&str; 16] =
     ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
