@@ -1,6 +1,6 @@
 //! A local HTTP server that plays Stripe for the endpoints tollgate calls: customers,
-//! prices, products, Checkout Sessions, billing-portal sessions, meter events, and the
-//! event list (paged newest first, filtered by type and `created`) and event retrieval. It answers with
+//! prices, products, Checkout Sessions, billing-portal sessions, meter events, Connect
+//! accounts and account links, and the event list (paged newest first, filtered by type and `created`) and event retrieval. It answers with
 //! Stripe's own published example objects (`tests/fixtures/stripe`, which async-stripe
 //! parses), keeps what was created, replays idempotent requests as Stripe does (same
 //! key and same parameters → the first answer; same key, other parameters → 400), and
@@ -64,6 +64,8 @@ struct Stripe {
     meter_events: Vec<(String, String, String)>,
     /// Events Stripe holds, as tests put them, in the order they were created.
     events: Vec<Value>,
+    /// Connected accounts created (Connect, Express).
+    connected_accounts: Vec<String>,
 }
 
 /// The running fake. Dropping it leaves the server running until the test process ends.
@@ -158,6 +160,10 @@ impl FakeStripe {
     /// Requests to `path` with `method`.
     pub fn requests_to(&self, method: &Method, path: &str) -> Vec<Recorded> {
         self.requests().into_iter().filter(|r| r.method == *method && r.path == path).collect()
+    }
+
+    pub fn connected_accounts_created(&self) -> usize {
+        self.state.lock().unwrap().connected_accounts.len()
     }
 
     pub fn customers_created(&self) -> usize {
@@ -256,6 +262,27 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             customer["id"] = json!(id);
             customer["metadata"] = json!({"account_id": param("metadata[account_id]")});
             Ok(customer)
+        }
+        (&Method::POST, ["accounts"]) => {
+            let id = format!("acct_fake{}", stripe.connected_accounts.len() + 1);
+            stripe.connected_accounts.push(id.clone());
+            stripe.changes += 1;
+            let mut account = fixture("account");
+            account["id"] = json!(id);
+            account["type"] = json!(param("type"));
+            account["metadata"] = json!({"account_id": param("metadata[account_id]")});
+            account["payouts_enabled"] = json!(false);
+            account["charges_enabled"] = json!(false);
+            Ok(account)
+        }
+        (&Method::POST, ["account_links"]) => {
+            let account = param("account").unwrap_or_default();
+            if !stripe.connected_accounts.contains(&account) {
+                return Err(refuse(StatusCode::BAD_REQUEST, &format!("No such account: '{account}'")));
+            }
+            let mut link = fixture("account_link");
+            link["url"] = json!(format!("https://connect.stripe.com/setup/e/{account}/fake{}", stripe.requests.len()));
+            Ok(link)
         }
         (&Method::POST, ["checkout", "sessions"]) => {
             stripe.sessions += 1;

@@ -252,7 +252,7 @@ fn physical(resources: &Resources, logical_id: &str) -> Option<String> {
 /// The parameters a sample stack is deployed with: the secrets the samples in `events/`
 /// were signed with, and what `!Sub` builds from the stack's own names. Stripe is a port
 /// nobody listens on unless a test gives its stand-in, so no test reaches out to Stripe.
-pub const SAMPLE_PARAMETERS: [(&str, &str); 10] = [
+pub const SAMPLE_PARAMETERS: [(&str, &str); 11] = [
     ("StripeApiBase", "http://127.0.0.1:9"),
     ("StripeWebhookSecret", crate::samples::SAMPLE_WEBHOOK_SECRET),
     ("JwtSecret", crate::samples::SAMPLE_JWT_SECRET),
@@ -262,6 +262,7 @@ pub const SAMPLE_PARAMETERS: [(&str, &str); 10] = [
     ("CheckoutSuccessUrl", "https://app.example.com/thanks"),
     ("CheckoutCancelUrl", "https://app.example.com/pricing"),
     ("PortalReturnUrl", "https://app.example.com/account"),
+    ("PayoutsReturnUrl", "https://app.example.com/account"),
     ("CALLBACK_BASE_URL", "https://api.example.com"),
 ];
 

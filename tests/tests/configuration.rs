@@ -23,9 +23,11 @@ fn plausible(name: &str) -> Option<String> {
         "JWT_SECRET" | "WORKFLOW_SECRET" | "EDGE_SECRET" => "a-secret-for-the-configuration-check",
         // Nobody listens there: the cold start's Stripe warm-up fails at once, as it may.
         "STRIPE_API_BASE" => "http://127.0.0.1:9",
-        "CALLBACK_BASE_URL" | "CHECKOUT_SUCCESS_URL" | "CHECKOUT_CANCEL_URL" | "PORTAL_RETURN_URL" => {
-            "https://app.example.com/x"
-        }
+        "CALLBACK_BASE_URL"
+        | "CHECKOUT_SUCCESS_URL"
+        | "CHECKOUT_CANCEL_URL"
+        | "PORTAL_RETURN_URL"
+        | "PAYOUTS_RETURN_URL" => "https://app.example.com/x",
         _ if name.ends_with("_TABLE") => "table",
         _ if name.ends_with("_URL") && name.contains("QUEUE") || name.ends_with("_DLQ_URL") => {
             "https://sqs.us-east-1.amazonaws.com/123456789012/queue"

@@ -165,7 +165,17 @@ impl DevConfig {
                 .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
-            webhook_secrets: WebhookSecret::parse_list(&webhook)?,
+            // A Connect endpoint (account.updated) signs with its own secret: both are accepted.
+            webhook_secrets: WebhookSecret::parse_list(&webhook)?
+                .into_iter()
+                .chain(
+                    env("STRIPE_CONNECT_WEBHOOK_SECRET")
+                        .map(|connect| WebhookSecret::parse_list(&connect))
+                        .transpose()?
+                        .into_iter()
+                        .flatten(),
+                )
+                .collect(),
             webhook_secret_origin,
             tolerance_seconds,
             jwt,

@@ -20,6 +20,8 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::payouts::{PayoutSettings, Payouts};
+use tollgate_app::ports::connect::Connect;
 use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
@@ -109,6 +111,9 @@ pub async fn run(
             outbound: Arc::clone(&orchestrator.outbound) as _,
             alert_webhook: orchestrator.settings.alert_webhook.clone(),
         }));
+        let payout_settings = PayoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
+        let connect = Arc::clone(&stripe) as Arc<dyn Connect>;
+        api = api.with_payouts(Arc::new(Payouts { app: Arc::clone(&app), stripe: connect, settings: payout_settings }));
         api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
     }
     let fulfiller = Fulfiller {

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod orchestrator;
+pub mod payouts;
 pub mod ports;
 pub mod process;
 pub mod queued;

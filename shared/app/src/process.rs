@@ -4,6 +4,7 @@ use crate::App;
 use crate::ports::accounts::{Accounts, AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
+use crate::ports::payees::{Payees, PayeesError};
 use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 use crate::queued::{QueuedEvent, Source};
@@ -35,6 +36,8 @@ pub enum ProcessError {
     Purchases(#[from] PurchasesError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Payees(#[from] PayeesError),
 }
 
 /// The message on the `fulfillment` queue.
@@ -50,7 +53,7 @@ enum Effect {
     Skipped(String),
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S> {
+impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsumer> App<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -151,6 +154,12 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Queue + QueueConsumer> App<S>
                 }
                 Err(ProcessError::NotYet(format!("no payment recorded for {}", payment_refs.join(" or "))))
             }
+            Change::Payee { account, connect_account, payouts_enabled, as_of } => Ok(
+                match self.store.record_payouts_enabled(&account, &connect_account, payouts_enabled, as_of).await? {
+                    Applied::Applied => Effect::Applied,
+                    Applied::Stale => Effect::Stale,
+                },
+            ),
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
     }

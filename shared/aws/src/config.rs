@@ -179,8 +179,13 @@ impl Resources {
 }
 
 /// Webhook verification settings (`STRIPE_WEBHOOK_SECRET`, comma-separated for rotation).
+/// A Connect endpoint (`account.updated`) signs with its own secret,
+/// `STRIPE_CONNECT_WEBHOOK_SECRET`; deliveries signed with either are accepted.
 pub fn webhook_secrets(env: &Env) -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
-    let secrets = WebhookSecret::parse_list(&env.required("STRIPE_WEBHOOK_SECRET")?)?;
+    let mut secrets = WebhookSecret::parse_list(&env.required("STRIPE_WEBHOOK_SECRET")?)?;
+    if let Some(connect) = env.optional("STRIPE_CONNECT_WEBHOOK_SECRET") {
+        secrets.extend(WebhookSecret::parse_list(&connect)?);
+    }
     Ok((secrets, env.number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
 }
 

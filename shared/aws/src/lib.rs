@@ -14,6 +14,7 @@ mod event_log;
 mod https;
 mod intake;
 mod ledger;
+mod payees;
 mod purchases;
 mod queue;
 mod rate_limits;

@@ -78,6 +78,18 @@ pub enum Change {
         /// The whole charge is refunded: what it bought is taken back.
         full: bool,
     },
+    /// A connected account (Stripe Connect, Express) tollgate made for a partner changed:
+    /// whether Stripe now lets it receive payouts.
+    Payee {
+        /// The partner, from the connected account's `metadata.account_id`.
+        account: AccountId,
+        /// The connected account, `acct_…`.
+        connect_account: String,
+        /// Stripe's `payouts_enabled`.
+        payouts_enabled: bool,
+        /// The event's `created`: an older update never overwrites a newer one.
+        as_of: Timestamp,
+    },
     /// Nothing to do, and why.
     Skip(String),
 }
@@ -106,7 +118,7 @@ fn missing(what: &str) -> Unusable {
 
 /// The event types tollgate acts on: what a webhook endpoint subscribes to and what
 /// reconciliation lists. Every other type is recorded and skipped.
-pub const HANDLED_EVENT_TYPES: [&str; 8] = [
+pub const HANDLED_EVENT_TYPES: [&str; 9] = [
     "checkout.session.completed",
     "customer.subscription.created",
     "customer.subscription.updated",
@@ -115,6 +127,7 @@ pub const HANDLED_EVENT_TYPES: [&str; 8] = [
     "invoice.payment_failed",
     "payment_intent.succeeded",
     "charge.refunded",
+    "account.updated",
 ];
 
 /// Reads what `event` asks of tollgate.
@@ -129,6 +142,7 @@ pub fn interpret(event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {
         "invoice.payment_failed" => invoice_payment_failed(object, event.created),
         "payment_intent.succeeded" => payment_intent_succeeded(object),
         "charge.refunded" => charge_refunded(object),
+        "account.updated" => account_updated(object, event.created),
         other => Ok(Change::Skip(format!("{other} is not an event tollgate acts on"))),
     }
 }
@@ -326,6 +340,16 @@ fn payment_intent_succeeded(intent: &Value) -> Result<Change, Unusable> {
             sku: text(intent, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()),
         },
     })
+}
+
+fn account_updated(account: &Value, as_of: Timestamp) -> Result<Change, Unusable> {
+    // Our onboarding names the partner on every connected account it creates.
+    let Some(partner) = account_in(account, &["metadata", "account_id"])? else {
+        return Ok(Change::Skip("no metadata.account_id: not a connected account tollgate made".into()));
+    };
+    let connect_account = text(account, &["id"]).ok_or_else(|| missing("account id"))?;
+    let payouts_enabled = at(account, &["payouts_enabled"]).and_then(Value::as_bool).unwrap_or(false);
+    Ok(Change::Payee { account: partner, connect_account, payouts_enabled, as_of })
 }
 
 fn charge_refunded(charge: &Value) -> Result<Change, Unusable> {

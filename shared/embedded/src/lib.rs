@@ -17,6 +17,7 @@ mod event_log;
 mod intake;
 mod ledger;
 mod migrations;
+mod payees;
 mod purchases;
 mod queue;
 mod rate_limits;

@@ -141,8 +141,16 @@ fn named_queues(tx: &Transaction) -> HookResult {
 /// 3: named cursors jobs resume from (reconciliation's place in Stripe's event list).
 const CURSORS: &str = "CREATE TABLE cursors (name TEXT PRIMARY KEY, at INTEGER NOT NULL);";
 
+/// 4: partners' connected accounts (Stripe Connect), one per account.
+const PAYEES: &str = "CREATE TABLE payees (
+    account_id TEXT PRIMARY KEY,
+    connect_account TEXT NOT NULL,
+    payouts_enabled INTEGER NOT NULL DEFAULT 0,
+    as_of INTEGER NOT NULL DEFAULT 0
+);";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(TABLES), M::up_with_hook("", named_queues), M::up(CURSORS)])
+    Migrations::new(vec![M::up(TABLES), M::up_with_hook("", named_queues), M::up(CURSORS), M::up(PAYEES)])
 }
 
 /// Brings the database up to the latest schema.
@@ -195,7 +203,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 3, "upgraded to the latest schema");
+        assert_eq!(version, 4, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -10,6 +10,7 @@ use thiserror::Error;
 use tollgate_app::checkout::CheckoutError;
 use tollgate_app::ingest::IngestError;
 use tollgate_app::orchestrator::OrchestrateError;
+use tollgate_app::payouts::PayoutsError;
 use tollgate_app::ports::accounts::AccountsError;
 use tollgate_app::ports::alerts::AlertsError;
 use tollgate_app::ports::checkouts::PaymentsError;
@@ -269,6 +270,15 @@ impl From<ReplayError> for ApiError {
             ReplayError::Unknown(_) => ApiError::NotFound("event"),
             ReplayError::Stripe(stripe) => stripe.into(),
             ReplayError::Payload(payload) => ApiError::PaymentProvider(payload.to_string()),
+            other => ApiError::storage(&other),
+        }
+    }
+}
+
+impl From<PayoutsError> for ApiError {
+    fn from(error: PayoutsError) -> Self {
+        match error {
+            PayoutsError::Stripe(stripe) => stripe.into(),
             other => ApiError::storage(&other),
         }
     }

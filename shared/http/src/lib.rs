@@ -14,6 +14,7 @@ mod finish;
 pub mod jwt;
 mod keys;
 pub mod openapi;
+mod payouts;
 mod stripe_history;
 pub mod views;
 mod webhooks;
@@ -34,6 +35,7 @@ use tollgate_app::checkout::Checkout;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::payouts::Payouts;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::api_keys::ApiKeys;
@@ -41,6 +43,7 @@ use tollgate_app::ports::cursors::Cursors;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::intake::Intake;
 use tollgate_app::ports::ledger::Ledger;
+use tollgate_app::ports::payees::Payees;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::queue::{Queue, QueueConsumer};
 use tollgate_app::ports::rate_limits::RateLimits;
@@ -75,6 +78,7 @@ pub trait Store:
     + ApiKeys
     + Usage
     + Cursors
+    + Payees
     + 'static
 {
 }
@@ -94,6 +98,7 @@ impl<S> Store for S where
         + ApiKeys
         + Usage
         + Cursors
+        + Payees
         + 'static
 {
 }
@@ -109,6 +114,7 @@ pub struct Api<S> {
     checkout: Option<Arc<Checkout<S>>>,
     edge: Option<Arc<EdgeLink>>,
     reconciler: Option<Arc<Reconciler>>,
+    payouts: Option<Arc<Payouts<S>>>,
     openapi: bool,
 }
 
@@ -117,7 +123,17 @@ type Shared<S> = Arc<Api<S>>;
 
 impl<S: Store> Api<S> {
     pub fn new(app: Arc<App<S>>, webhooks: Option<Webhooks>, jwt: Option<jwt::Verifier>) -> Self {
-        Self { app, webhooks, jwt, orchestrator: None, checkout: None, edge: None, reconciler: None, openapi: false }
+        Self {
+            app,
+            webhooks,
+            jwt,
+            orchestrator: None,
+            checkout: None,
+            edge: None,
+            reconciler: None,
+            payouts: None,
+            openapi: false,
+        }
     }
 
     /// Serves `/api/keys` and `/api/me` (with a JWT verifier) and the edge's signed
@@ -134,6 +150,11 @@ impl<S: Store> Api<S> {
     /// Serves `/admin/reconcile` and `/admin/events/{id}/replay` (with a JWT verifier).
     pub fn with_reconciler(self, reconciler: Arc<Reconciler>) -> Self {
         Self { reconciler: Some(reconciler), ..self }
+    }
+
+    /// Serves `/api/me/payouts/onboarding` (with a JWT verifier).
+    pub fn with_payouts(self, payouts: Arc<Payouts<S>>) -> Self {
+        Self { payouts: Some(payouts), ..self }
     }
 
     /// Serves the OpenAPI document at `/openapi.json`.
@@ -177,6 +198,9 @@ impl<S: Store> Api<S> {
             }
             if self.reconciler.is_some() {
                 routes = routes.merge(stripe_history::routes());
+            }
+            if self.payouts.is_some() {
+                routes = routes.merge(payouts::routes());
             }
         }
         routes

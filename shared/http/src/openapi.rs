@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, keys, stripe_history, webhooks};
+use crate::{admin, buyer, keys, payouts, stripe_history, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         admin::start_now,
         stripe_history::reconcile,
         stripe_history::replay,
+        payouts::onboarding,
     ),
     components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload, WorkflowView, RunView, WorkflowList, RunList)),
     modifiers(&Security)

@@ -6,7 +6,7 @@
 
 use crate::{
     StartError, app_from_env, checkout_from_env, edge_link_from_env, fulfiller_from_env, jwt_verifier,
-    orchestrator_from_env, reconciler_from_env, usage_meter_from_env, webhooks,
+    orchestrator_from_env, payouts_from_env, reconciler_from_env, stripe_api, usage_meter_from_env, webhooks,
 };
 use std::sync::Arc;
 use tollgate_app::App;
@@ -54,12 +54,15 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     Ok(api.with_reconciler(reconciler).with_openapi().router())
 }
 
-/// `checkout`: Checkout Sessions, portal links, and what a buyer bought.
+/// `checkout`: Checkout Sessions, portal links, what a buyer bought, and partners' onboarding.
 pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let jwt = jwt_verifier(env).await?;
     let app = Arc::new(app_from_env(env, &[AccountsTable, WorkflowsTable]).await?);
-    let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app)).await?);
-    Ok(Api::new(app, None, Some(jwt)).with_checkout(checkout).router())
+    // One Stripe client (one connection pool) for checkout and onboarding.
+    let stripe = Arc::new(stripe_api(env).await?);
+    let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app), Arc::clone(&stripe))?);
+    let payouts = Arc::new(payouts_from_env(env, Arc::clone(&app), stripe)?);
+    Ok(Api::new(app, None, Some(jwt)).with_checkout(checkout).with_payouts(payouts).router())
 }
 
 /// `event-processor`: applies queued events.

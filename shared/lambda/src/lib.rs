@@ -17,6 +17,7 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
+use tollgate_app::payouts::{PayoutSettings, Payouts};
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
@@ -102,10 +103,23 @@ pub fn orchestrator_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Orchestrat
 
 /// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
 /// (default Stripe's) and the checkout URLs. Called once per cold start.
-pub async fn checkout_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<Checkout<Aws>, StartError> {
-    let stripe = stripe_api(env).await?;
+pub fn checkout_from_env(
+    env: &Env<'_>,
+    app: Arc<App<Aws>>,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<Checkout<Aws>, StartError> {
     let settings = CheckoutSettings::read(env.lookup(), None)?;
-    Ok(Checkout { app, stripe: Arc::new(stripe), settings })
+    Ok(Checkout { app, stripe, settings })
+}
+
+/// Partners' onboarding over `app`, from `PAYOUTS_RETURN_URL`.
+pub fn payouts_from_env(
+    env: &Env<'_>,
+    app: Arc<App<Aws>>,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<Payouts<Aws>, StartError> {
+    let settings = PayoutSettings::read(env.lookup(), None)?;
+    Ok(Payouts { app, stripe, settings })
 }
 
 /// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`, connected.

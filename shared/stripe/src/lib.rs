@@ -1,7 +1,8 @@
 //! Stripe API calls with `async-stripe` (pinned with `=`): the adapter of the
-//! `Checkouts`, `StripeCatalog`, `MeterEvents` and `StripeEvents` ports. One client (one connection pool) per process;
+//! `Checkouts`, `StripeCatalog`, `MeterEvents`, `StripeEvents` and `Connect` ports. One client (one connection pool) per process;
 //! `STRIPE_API_BASE` points it at a local stand-in in tests and development.
 
+mod connect;
 mod events;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -74,11 +75,11 @@ pub(crate) fn failed(error: StripeError) -> PaymentsError {
     }
 }
 
-fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
+pub(crate) fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
     IdempotencyKey::new(key).map(RequestStrategy::Idempotent).map_err(|e| PaymentsError::Refused(e.to_string()))
 }
 
-fn metadata(pairs: &[(&'static str, String)]) -> HashMap<String, String> {
+pub(crate) fn metadata(pairs: &[(&'static str, String)]) -> HashMap<String, String> {
     pairs.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect()
 }
 

@@ -7,6 +7,7 @@ pub mod event_log;
 pub mod intake;
 pub mod ledger;
 pub mod orchestration;
+pub mod payees;
 pub mod purchases;
 pub mod queue;
 pub mod usage;
@@ -56,6 +57,7 @@ macro_rules! conformance_suite {
             usage::revokes_only_the_owners_key_once,
             usage::a_batch_delivered_twice_counts_once,
             cursors::a_cursor_only_moves_forward,
+            payees::links_one_payee_and_records_only_newer_reports,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
@@ -63,6 +65,7 @@ macro_rules! conformance_suite {
             purchases::concurrent_requests_never_pass_the_rate_limit,
             usage::concurrent_batches_of_many_keys_add_up_exactly,
             cursors::concurrent_advances_keep_the_latest,
+            payees::concurrent_links_keep_one_payee,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

@@ -9,7 +9,7 @@ mod operator;
 mod webhooks;
 mod workflows;
 
-pub use buyers::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
+pub use buyers::{CheckoutLinkView, EntitlementsView, OnboardingLink, PortalLink, PurchaseList, PurchaseView};
 pub use keys::{
     KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
 };

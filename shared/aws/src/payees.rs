@@ -1,0 +1,99 @@
+//! Payees live in the `accounts` table beside the profile: `ACCOUNT#{id}` / `PAYEE`.
+
+use crate::Aws;
+use crate::dynamo::{Item, from_item, is_condition_failure, n, s, sdk};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::Deserialize;
+use tollgate_app::ports::accounts::Applied;
+use tollgate_app::ports::error::{ErrorKind, PortError};
+use tollgate_app::ports::payees::{Payee, Payees, PayeesError};
+use tollgate_core::ids::AccountId;
+use tollgate_core::time::Timestamp;
+
+#[derive(Deserialize)]
+struct PayeeItem {
+    connect_account: String,
+    #[serde(default)]
+    payouts_enabled: bool,
+}
+
+fn key(account: &AccountId) -> AttributeValue {
+    s(format!("ACCOUNT#{account}"))
+}
+
+fn payee_from(account: &AccountId, item: Item) -> Result<Payee, PayeesError> {
+    let stored: PayeeItem = from_item(item).map_err(PayeesError)?;
+    Ok(Payee {
+        account: account.clone(),
+        connect_account: stored.connect_account,
+        payouts_enabled: stored.payouts_enabled,
+    })
+}
+
+impl Payees for Aws {
+    async fn payee(&self, account: &AccountId) -> Result<Option<Payee>, PayeesError> {
+        let output = self
+            .dynamo
+            .get_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", key(account))
+            .key("sk", s("PAYEE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PayeesError(sdk(e)))?;
+        output.item.map(|item| payee_from(account, item)).transpose()
+    }
+
+    async fn link_payee(&self, account: &AccountId, connect_account: &str) -> Result<Payee, PayeesError> {
+        // One write: the first link stays, and the item as stored comes back.
+        let output = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", key(account))
+            .key("sk", s("PAYEE"))
+            .update_expression(
+                "SET connect_account = if_not_exists(connect_account, :connect), \
+                 payouts_enabled = if_not_exists(payouts_enabled, :no), as_of = if_not_exists(as_of, :never)",
+            )
+            .expression_attribute_values(":connect", s(connect_account))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":never", n(0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| PayeesError(sdk(e)))?;
+        let item = output
+            .attributes
+            .ok_or_else(|| PayeesError(PortError::new(ErrorKind::Corrupt, "the payee write returned nothing")))?;
+        payee_from(account, item)
+    }
+
+    async fn record_payouts_enabled(
+        &self,
+        account: &AccountId,
+        connect_account: &str,
+        payouts_enabled: bool,
+        as_of: Timestamp,
+    ) -> Result<Applied, PayeesError> {
+        let update = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", key(account))
+            .key("sk", s("PAYEE"))
+            .update_expression("SET connect_account = :connect, payouts_enabled = :enabled, as_of = :as_of")
+            .condition_expression("attribute_not_exists(pk) OR (connect_account = :connect AND as_of < :as_of)")
+            .expression_attribute_values(":connect", s(connect_account))
+            .expression_attribute_values(":enabled", AttributeValue::Bool(payouts_enabled))
+            .expression_attribute_values(":as_of", n(as_of.0))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(Applied::Applied),
+            Err(error) if is_condition_failure(&error) => Ok(Applied::Stale),
+            Err(error) => Err(PayeesError(sdk(error))),
+        }
+    }
+}
