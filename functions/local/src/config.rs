@@ -155,6 +155,11 @@ impl DevConfig {
             }
             None => tollgate_core::metering::DEFAULT_FLUSH_SECONDS,
         };
+        let mut webhook_secrets = WebhookSecret::parse_list(&webhook)?;
+        // A Connect endpoint (account.updated) signs with its own secret: both are accepted.
+        if let Some(connect) = env("STRIPE_CONNECT_WEBHOOK_SECRET") {
+            webhook_secrets.extend(WebhookSecret::parse_list(&connect)?);
+        }
         Ok(Self {
             edge_secret: EdgeSecret::new(&edge_secret).ok_or(SettingsError::Missing("EDGE_SECRET"))?,
             edge_secret_origin,
@@ -165,17 +170,7 @@ impl DevConfig {
                 .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
-            // A Connect endpoint (account.updated) signs with its own secret: both are accepted.
-            webhook_secrets: WebhookSecret::parse_list(&webhook)?
-                .into_iter()
-                .chain(
-                    env("STRIPE_CONNECT_WEBHOOK_SECRET")
-                        .map(|connect| WebhookSecret::parse_list(&connect))
-                        .transpose()?
-                        .into_iter()
-                        .flatten(),
-                )
-                .collect(),
+            webhook_secrets,
             webhook_secret_origin,
             tolerance_seconds,
             jwt,
