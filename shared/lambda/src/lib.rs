@@ -101,8 +101,8 @@ pub fn orchestrator_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Orchestrat
     Ok(Orchestrator { app, settings, outbound: Arc::new(http_client()?), metrics: Arc::new(emf::Emf) })
 }
 
-/// The checkout use cases over `app`, from `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`
-/// (default Stripe's) and the checkout URLs. Called once per cold start.
+/// The checkout use cases over `app` and the Stripe client, from the checkout URLs. Called
+/// once per cold start.
 pub fn checkout_from_env(
     env: &Env<'_>,
     app: Arc<App<Aws>>,
