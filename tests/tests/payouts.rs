@@ -21,22 +21,20 @@ async fn stack_on(stripe: &FakeStripe) -> TestStack {
     .await
 }
 
+/// `POST /api/me/payouts/onboarding` as partner `zoe`: its status and body.
+async fn onboard(stack: &TestStack) -> (StatusCode, serde_json::Value) {
+    let request = stack.http.post(stack.url("/api/me/payouts/onboarding")).bearer_auth(token("zoe", None));
+    let response = request.send().await.unwrap();
+    (response.status(), response.json().await.unwrap_or_default())
+}
+
 #[tokio::test]
 async fn twenty_concurrent_first_onboardings_make_one_connected_account() {
     let stripe = FakeStripe::start().await;
     let stack = std::sync::Arc::new(stack_on(&stripe).await);
     let calls = (0..20).map(|_| {
         let stack = std::sync::Arc::clone(&stack);
-        tokio::spawn(async move {
-            let response = stack
-                .http
-                .post(stack.url("/api/me/payouts/onboarding"))
-                .bearer_auth(token("zoe", None))
-                .send()
-                .await
-                .unwrap();
-            (response.status(), response.json::<serde_json::Value>().await.unwrap())
-        })
+        tokio::spawn(async move { onboard(&stack).await })
     });
     let answers = join_all(calls).await;
     assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
@@ -63,17 +61,7 @@ async fn twenty_concurrent_first_onboardings_make_one_connected_account() {
 async fn account_updated_from_the_connect_endpoint_is_applied_once_and_in_order() {
     let stripe = FakeStripe::start().await;
     let stack = stack_on(&stripe).await;
-    let onboard = || async {
-        let response = stack
-            .http
-            .post(stack.url("/api/me/payouts/onboarding"))
-            .bearer_auth(token("zoe", None))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    };
-    onboard().await;
+    assert_eq!(onboard(&stack).await.0, StatusCode::OK);
     let t = now().0;
     let deliver = |id: &str, connect_account: &str, created: i64, enabled: bool, secret: &str| {
         let object = json!({"id": connect_account, "object": "account", "type": "express",
@@ -99,6 +87,6 @@ async fn account_updated_from_the_connect_endpoint_is_applied_once_and_in_order(
     assert_eq!(stack.settled("evt_other").await["status"], "skipped", "another connected account changes nothing");
     let stranger = deliver("evt_forged", "acct_fake1", t + 90, false, "whsec_nobody_knows_this_one").await;
     assert_eq!(stranger, StatusCode::BAD_REQUEST, "a third secret is not accepted");
-    onboard().await;
+    assert_eq!(onboard(&stack).await.0, StatusCode::OK);
     assert_eq!(stripe.connected_accounts_created(), 1, "onboarding again goes on with the same account");
 }

@@ -54,23 +54,24 @@ struct Local {
     runs_queued: Notify,
 }
 
+/// The use cases over the data directory's database, as `tollgate dev` and the operator
+/// commands both open it.
+fn open_app(data_dir: &Path, config: &DevConfig) -> Result<App<Sqlite>, tollgate_embedded::DbError> {
+    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
+    Ok(App { store, catalog: config.catalog.clone(), clock: Arc::new(SystemClock), max_receives: DEFAULT_MAX_RECEIVES })
+}
+
 pub async fn run(
     addr: SocketAddr,
     data_dir: &Path,
     tick: Duration,
     config: DevConfig,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
-    let released = store.release_in_flight().await?;
+    let app = open_app(data_dir, &config)?;
+    let released = app.store.release_in_flight().await?;
     if released > 0 {
         tracing::info!(released, "messages in flight when the last run stopped are queued again");
     }
-    let app = App {
-        store,
-        catalog: config.catalog.clone(),
-        clock: Arc::new(SystemClock),
-        max_receives: DEFAULT_MAX_RECEIVES,
-    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = Arc::new(app);
@@ -162,13 +163,7 @@ pub async fn reconcile(
     since: Option<i64>,
 ) -> Result<Reconciled, Box<dyn std::error::Error>> {
     let stripe = config.stripe_api.as_ref().ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
-    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
-    let app = App {
-        store,
-        catalog: config.catalog.clone(),
-        clock: Arc::new(SystemClock),
-        max_receives: DEFAULT_MAX_RECEIVES,
-    };
+    let app = open_app(data_dir, config)?;
     let reconciler = Reconciler {
         stripe: Arc::new(stripe),
         outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
