@@ -1,6 +1,6 @@
 //! A local HTTP server that plays Stripe for the endpoints tollgate calls: customers,
 //! prices, products, Checkout Sessions, billing-portal sessions, meter events, Connect
-//! accounts and account links, and the event list (paged newest first, filtered by type and `created`) and event retrieval. It answers with
+//! accounts, account links and transfers (listed by `transfer_group`), and the event list (paged newest first, filtered by type and `created`) and event retrieval. It answers with
 //! Stripe's own published example objects (`tests/fixtures/stripe`, which async-stripe
 //! parses), keeps what was created, replays idempotent requests as Stripe does (same
 //! key and same parameters → the first answer; same key, other parameters → 400), and
@@ -66,6 +66,12 @@ struct Stripe {
     events: Vec<Value>,
     /// Connected accounts created (Connect, Express).
     connected_accounts: Vec<String>,
+    /// Transfers made, oldest first.
+    transfers: Vec<Value>,
+    /// Set to refuse transfers with this error code (`balance_insufficient`…).
+    refusing_transfers: Option<String>,
+    /// Set to make transfers and never answer: the caller stops before it learns the id.
+    stalling_transfers: bool,
 }
 
 /// The running fake. Dropping it leaves the server running until the test process ends.
@@ -90,6 +96,10 @@ fn answer(status: StatusCode, body: &Value) -> Response {
 
 fn error(status: StatusCode, message: &str) -> Response {
     answer(status, &json!({"error": {"type": "invalid_request_error", "message": message}}))
+}
+
+fn coded_error(status: StatusCode, code: &str, message: &str) -> Response {
+    answer(status, &json!({"error": {"type": "invalid_request_error", "code": code, "message": message}}))
 }
 
 fn price_json(price: &PriceState, products: &HashMap<String, String>, expand_product: bool) -> Value {
@@ -124,9 +134,14 @@ fn price_json(price: &PriceState, products: &HashMap<String, String>, expand_pro
 
 impl FakeStripe {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Listens on `address` (`127.0.0.1:12111`).
+    pub async fn start_on(address: &str) -> Self {
         let state = Arc::new(Mutex::new(Stripe::default()));
         let app = axum::Router::new().route("/v1/{*path}", axum::routing::any(handle)).with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap_or_else(|e| panic!("{address}: {e}"));
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { state, base_url }
@@ -162,6 +177,47 @@ impl FakeStripe {
         self.requests().into_iter().filter(|r| r.method == *method && r.path == path).collect()
     }
 
+    /// From now on transfers are refused with `code` (`None`: made again).
+    pub fn refuse_transfers(&self, code: Option<&str>) {
+        self.state.lock().unwrap().refusing_transfers = code.map(str::to_owned);
+    }
+
+    /// From now on a transfer is made but its answer never sent.
+    pub fn stall_transfers(&self, stall: bool) {
+        self.state.lock().unwrap().stalling_transfers = stall;
+    }
+
+    /// Stripe keeps idempotency keys for 24 hours: this plays that time passing.
+    pub fn forget_idempotency_keys(&self) {
+        self.state.lock().unwrap().replays.clear();
+    }
+
+    /// Transfers made, oldest first: `(destination, amount, transfer_group, metadata[account_id])`.
+    pub fn transfers(&self) -> Vec<(String, i64, String, String)> {
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        let state = self.state.lock().unwrap();
+        state
+            .transfers
+            .iter()
+            .map(|t| {
+                (
+                    text(&t["destination"]),
+                    t["amount"].as_i64().unwrap(),
+                    text(&t["transfer_group"]),
+                    text(&t["metadata"]["account_id"]),
+                )
+            })
+            .collect()
+    }
+
+    /// A connected account made as if onboarding had run (`acct_fake<n>`).
+    pub fn open_connected_account(&self) -> String {
+        let mut state = self.state.lock().unwrap();
+        let id = format!("acct_fake{}", state.connected_accounts.len() + 1);
+        state.connected_accounts.push(id.clone());
+        id
+    }
+
     pub fn connected_accounts_created(&self) -> usize {
         self.state.lock().unwrap().connected_accounts.len()
     }
@@ -189,6 +245,10 @@ impl FakeStripe {
     }
 }
 
+/// Marks an answer the fake never sends (see `stall_transfers`).
+#[derive(Clone, Copy)]
+struct Stalled;
+
 async fn handle(
     State(state): State<Arc<Mutex<Stripe>>>,
     Path(path): Path<String>,
@@ -197,6 +257,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let response = respond(&state, path, method, uri, headers, body);
+    if response.extensions().get::<Stalled>().is_some() {
+        std::future::pending::<()>().await;
+    }
+    response
+}
+
+fn respond(state: &Mutex<Stripe>, path: String, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let params = if method == Method::GET {
         decode(uri.query().unwrap_or_default())
@@ -218,6 +286,7 @@ async fn handle(
     if recorded.stripe_version.as_deref() != Some(tollgate_core::STRIPE_API_VERSION) {
         return error(StatusCode::BAD_REQUEST, "unexpected Stripe-Version");
     }
+    let stalls = stripe.stalling_transfers && method == Method::POST && recorded.path == "/v1/transfers";
     if let Some(key) = recorded.idempotency_key.as_ref().filter(|_| !stripe.ignore_idempotency) {
         // Stripe compares parameters, not their order (metadata maps serialise in any order).
         let mut sorted = params.clone();
@@ -232,22 +301,33 @@ async fn handle(
         }
         let created = match create(&mut stripe, &recorded) {
             Ok(created) => created,
-            Err((status, message)) => return error(status, &message),
+            Err((status, message, code)) => return refusal(status, &message, code.as_deref()),
         };
         stripe.replays.insert(key.clone(), (fingerprint, created.clone()));
-        return answer(StatusCode::OK, &created);
+        let mut response = answer(StatusCode::OK, &created);
+        if stalls {
+            response.extensions_mut().insert(Stalled);
+        }
+        return response;
     }
     match create(&mut stripe, &recorded) {
         Ok(created) => answer(StatusCode::OK, &created),
-        Err((status, message)) => error(status, &message),
+        Err((status, message, code)) => refusal(status, &message, code.as_deref()),
     }
 }
 
-/// What the fake refuses: a status and Stripe's error message.
-type Refusal = (StatusCode, String);
+/// What the fake refuses: a status, Stripe's error message, and its error code when it has one.
+type Refusal = (StatusCode, String, Option<String>);
 
 fn refuse(status: StatusCode, message: &str) -> Refusal {
-    (status, message.to_owned())
+    (status, message.to_owned(), None)
+}
+
+fn refusal(status: StatusCode, message: &str, code: Option<&str>) -> Response {
+    match code {
+        Some(code) => coded_error(status, code, message),
+        None => error(status, message),
+    }
 }
 
 fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
@@ -372,6 +452,48 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             event["payload"] = json!({"stripe_customer_id": customer, "value": value});
             event["timestamp"] = json!(param("timestamp").and_then(|t| t.parse::<i64>().ok()));
             Ok(event)
+        }
+        (&Method::POST, ["transfers"]) => {
+            if let Some(code) = stripe.refusing_transfers.clone() {
+                let message = "You have insufficient funds in your Stripe account.".to_owned();
+                return Err((StatusCode::BAD_REQUEST, message, Some(code)));
+            }
+            let destination = param("destination").unwrap_or_default();
+            if !stripe.connected_accounts.contains(&destination) {
+                return Err(refuse(StatusCode::BAD_REQUEST, &format!("No such destination: '{destination}'")));
+            }
+            let mut transfer = fixture("transfer");
+            transfer["id"] = json!(format!("tr_fake{}", stripe.transfers.len() + 1));
+            transfer["amount"] = json!(param("amount").and_then(|a| a.parse::<i64>().ok()));
+            transfer["currency"] = json!(param("currency"));
+            transfer["destination"] = json!(destination);
+            transfer["transfer_group"] = json!(param("transfer_group"));
+            transfer["created"] = json!(stripe.transfers.len() as i64 + 1_790_000_000);
+            let metadata: serde_json::Map<String, Value> = request
+                .params
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("metadata[")?.strip_suffix(']')?.to_owned(), json!(v))))
+                .collect();
+            transfer["metadata"] = Value::Object(metadata);
+            stripe.transfers.push(transfer.clone());
+            stripe.changes += 1;
+            Ok(transfer)
+        }
+        (&Method::GET, ["transfers"]) => {
+            let group = param("transfer_group");
+            let limit: usize = param("limit").and_then(|limit| limit.parse().ok()).unwrap_or(10);
+            let newest_first: Vec<&Value> = stripe
+                .transfers
+                .iter()
+                .rev()
+                .filter(|t| group.is_none() || t["transfer_group"].as_str() == group.as_deref())
+                .collect();
+            let start = param("starting_after")
+                .and_then(|after| newest_first.iter().position(|t| t["id"] == after.as_str()))
+                .map_or(0, |at| at + 1);
+            let page: Vec<Value> = newest_first.iter().skip(start).take(limit).map(|t| (*t).clone()).collect();
+            let has_more = newest_first.len() > start + page.len();
+            Ok(json!({"object": "list", "url": "/v1/transfers", "has_more": has_more, "data": page}))
         }
         (&Method::GET, ["events", id]) => stripe
             .events

@@ -147,4 +147,5 @@ function_checks! {
     fulfillment_reads_what_the_template_gives: "FulfillmentFunction" => fulfillment,
     usage_meter_reads_what_the_template_gives: "UsageMeterFunction" => usage_meter,
     reconciler_reads_what_the_template_gives: "ReconcilerFunction" => reconciler,
+    payouts_reads_what_the_template_gives: "PayoutsFunction" => payouts,
 }

@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
+use tollgate_app::payouts::PayoutPolicy;
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::catalog::{Catalog, CatalogError};
 use tollgate_core::edge::EdgeSecret;
@@ -38,6 +39,8 @@ pub enum ConfigError {
     StripeMode(&'static str),
     #[error("with JWT_JWKS_URL set, tokens come from the issuer: set JWT_SECRET to mint them here")]
     NoSigningKey,
+    #[error(transparent)]
+    Payouts(#[from] tollgate_app::checkout::SettingError),
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -86,6 +89,8 @@ pub struct DevConfig {
     pub usage_flush: std::time::Duration,
     /// The Stripe Billing meter overage is reported to (`STRIPE_METER_EVENT_NAME`).
     pub meter_event_name: String,
+    /// When partners' earnings are paid (`PAYOUT_HOLD_DAYS`, `PAYOUT_MINIMUM_CENTS`).
+    pub payout_policy: PayoutPolicy,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -168,6 +173,7 @@ impl DevConfig {
             usage_flush: std::time::Duration::from_secs(usage_flush),
             meter_event_name: env("STRIPE_METER_EVENT_NAME")
                 .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
+            payout_policy: PayoutPolicy::read(env)?,
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
             webhook_secrets,

@@ -20,7 +20,7 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_app::payouts::{PayoutSettings, Payouts};
+use tollgate_app::payouts::{PayoutReport, PayoutRun, PayoutSettings, Payouts};
 use tollgate_app::ports::connect::Connect;
 use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
@@ -29,6 +29,7 @@ use tollgate_app::ports::stripe_events::StripeEvents;
 use tollgate_app::reconcile::{Reconciled, Reconciler};
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
+use tollgate_core::payout::Period;
 use tollgate_core::signature::Verifier;
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_http::error::ApiError;
@@ -114,7 +115,20 @@ pub async fn run(
         }));
         let payout_settings = PayoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
         let connect = Arc::clone(&stripe) as Arc<dyn Connect>;
-        api = api.with_payouts(Arc::new(Payouts { app: Arc::clone(&app), stripe: connect, settings: payout_settings }));
+        let policy = config.payout_policy;
+        api = api.with_payouts(Arc::new(Payouts {
+            app: Arc::clone(&app),
+            stripe: connect,
+            settings: payout_settings,
+            policy,
+        }));
+        api = api.with_payout_run(Arc::new(PayoutRun {
+            app: Arc::clone(&app),
+            transfers: Arc::clone(&stripe) as _,
+            policy,
+            outbound: Arc::clone(&orchestrator.outbound) as _,
+            alert_webhook: orchestrator.settings.alert_webhook.clone(),
+        }));
         api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
     }
     let fulfiller = Fulfiller {
@@ -173,6 +187,25 @@ pub async fn reconcile(
     Ok(app.reconcile(&reconciler, since).await?)
 }
 
+/// `tollgate payouts run`: one payout run on the data directory's database, with the
+/// configured Stripe client and alert webhook.
+pub async fn run_payouts(
+    data_dir: &Path,
+    config: &DevConfig,
+    period: Option<Period>,
+    dry_run: bool,
+) -> Result<PayoutReport, Box<dyn std::error::Error>> {
+    let stripe = config.stripe_api.as_ref().ok_or("payouts need STRIPE_SECRET_KEY")?.client()?;
+    let payout_run = PayoutRun {
+        app: Arc::new(open_app(data_dir, config)?),
+        transfers: Arc::new(stripe),
+        policy: config.payout_policy,
+        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
+        alert_webhook: config.orchestration(SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook,
+    };
+    Ok(payout_run.run(period, dry_run).await?)
+}
+
 /// `/v1/*` goes to the native gateway; everything else to the functions' routes. The body
 /// is read whole first, as API Gateway does: a route that refuses early (no token) then
 /// still leaves the connection usable.
@@ -190,7 +223,7 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
     }
     // Routes that put Stripe events on the queue: a delivery, a reconciliation, a replay.
     let queues_events = path.starts_with("/webhooks/stripe") || path == "/admin/reconcile" || path.ends_with("/replay");
-    let is_start = path.ends_with("/run");
+    let is_start = path.starts_with("/admin/workflows/") && path.ends_with("/run");
     let request = http::Request::from_parts(parts, Body::from(body));
     let Ok(response) = local.api.clone().oneshot(request).await;
     if response.status().is_success() {

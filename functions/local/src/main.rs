@@ -66,6 +66,27 @@ enum Command {
         #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
         data_dir: PathBuf,
     },
+    /// Partners' payouts through Stripe Connect.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PayoutsCommand {
+    /// Pay every partner with payouts enabled their available balance (at least
+    /// `PAYOUT_MINIMUM_CENTS`), one transfer each, once per period; a rerun pays nobody twice.
+    Run {
+        /// The month paid for, `YYYY-MM`; default the current one.
+        #[arg(long, value_parser = |text: &str| tollgate_core::payout::Period::parse(text).map_err(|e| e.to_string()))]
+        period: Option<tollgate_core::payout::Period>,
+        /// Print what would be paid, and pay nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +137,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("listed {}, new {}, already had {}", found.listed, found.new, found.already_had);
             if found.window.truncated {
                 println!("Stripe keeps events for 30 days: older ones are out of reach and were not checked");
+            }
+        }
+        Command::Payouts { command: PayoutsCommand::Run { period, dry_run, data_dir } } => {
+            let config = config::DevConfig::load(&data_dir)?;
+            let report = dev::run_payouts(&data_dir, &config, period, dry_run).await?;
+            let verb = if dry_run { "would pay" } else { "paid" };
+            println!("payouts for {}", report.period);
+            for paid in &report.paid {
+                let amount = &paid.amount;
+                let transfer = paid.transfer.as_deref().unwrap_or("-");
+                let healed = if paid.healed { " (made by an earlier run; recorded now)" } else { "" };
+                println!("{verb} {} {} {} {transfer}{healed}", paid.account, amount.amount, amount.currency.as_str());
+            }
+            for skipped in &report.skipped {
+                println!("skipped {}: {}", skipped.account, skipped.reason.as_str());
+            }
+            for failed in &report.failed {
+                println!("failed {}: {}", failed.account, failed.reason);
+            }
+            if !report.failed.is_empty() {
+                return Err(format!("{} payout(s) failed; the next run tries again", report.failed.len()).into());
             }
         }
         Command::Token { sub, role, ttl, data_dir } => {

@@ -43,6 +43,8 @@ pub enum SettingError {
     NotANumber(&'static str),
     #[error("{0} is not on an origin of CHECKOUT_REDIRECT_ORIGINS")]
     NotAllowed(&'static str),
+    #[error("{0} {1}")]
+    Invalid(&'static str, String),
 }
 
 impl CheckoutSettings {

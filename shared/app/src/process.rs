@@ -139,7 +139,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
             Change::Refund { payment_refs, refunded_total, full } => {
                 for payment_ref in &payment_refs {
                     let recorded = self.store.for_payment(payment_ref).await?;
-                    if let Some(entries) = ledger::refund_entries(refunded_total, &recorded, &event.id) {
+                    if let Some(entries) = ledger::refund_entries(refunded_total, &recorded, &event.id, event.created) {
                         for entry in &entries {
                             self.store.post(entry).await?;
                         }
@@ -201,7 +201,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
     ) -> Result<Effect, ProcessError> {
         let partner =
             payment.sku.as_ref().and_then(|sku| self.catalog.by_sku(sku)).and_then(|item| item.partner_share());
-        for entry in ledger::payment_entries(payment, payer, chain, partner.as_ref(), &event.id) {
+        for entry in ledger::payment_entries(payment, payer, chain, partner.as_ref(), &event.id, event.created) {
             self.store.post(&entry).await?;
         }
         Ok(Effect::Applied)

@@ -9,6 +9,7 @@ use tollgate_app::ports::ledger::{Ledger, LedgerError};
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
+use tollgate_core::time::Timestamp;
 
 #[derive(Deserialize)]
 struct EntryItem {
@@ -19,6 +20,9 @@ struct EntryItem {
     amount: i64,
     currency: Currency,
     event_id: String,
+    /// Absent on entries written before it was kept: they read as long past.
+    #[serde(default)]
+    at: i64,
 }
 
 impl From<EntryItem> for LedgerEntry {
@@ -30,6 +34,7 @@ impl From<EntryItem> for LedgerEntry {
             amount: Cents::new(item.amount, item.currency),
             payment_ref: item.payment_ref,
             event_id: item.event_id,
+            at: Timestamp(item.at),
         }
     }
 }
@@ -84,7 +89,7 @@ impl Ledger for Aws {
             .key("id", s(&entry.id))
             .update_expression(
                 "SET account_id = :account, kind = :kind, amount = :amount, magnitude = :magnitude, \
-                 currency = :currency, event_id = :event",
+                 currency = :currency, event_id = :event, #at = :at",
             )
             .condition_expression("attribute_not_exists(id) OR magnitude < :magnitude")
             .expression_attribute_values(":account", s(entry.account.as_str()))
@@ -93,6 +98,8 @@ impl Ledger for Aws {
             .expression_attribute_values(":magnitude", n(magnitude))
             .expression_attribute_values(":currency", s(entry.amount.currency.as_str()))
             .expression_attribute_values(":event", s(entry.event_id.as_str()))
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":at", n(entry.at.0))
             .send()
             .await;
         match update {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Deserialize;
 use tollgate_app::ports::accounts::Applied;
 use tollgate_app::ports::error::{ErrorKind, PortError};
-use tollgate_app::ports::payees::{Payee, Payees, PayeesError};
+use tollgate_app::ports::payees::{FailedPayout, Payee, Payees, PayeesError};
 use tollgate_core::ids::AccountId;
 use tollgate_core::time::Timestamp;
 
@@ -15,6 +15,8 @@ struct PayeeItem {
     connect_account: String,
     #[serde(default)]
     payouts_enabled: bool,
+    failed_period: Option<String>,
+    failed_reason: Option<String>,
 }
 
 fn key(account: &AccountId) -> AttributeValue {
@@ -27,6 +29,10 @@ fn payee_from(account: &AccountId, item: Item) -> Result<Payee, PayeesError> {
         account: account.clone(),
         connect_account: stored.connect_account,
         payouts_enabled: stored.payouts_enabled,
+        failed_payout: stored
+            .failed_period
+            .zip(stored.failed_reason)
+            .map(|(period, reason)| FailedPayout { period, reason }),
     })
 }
 
@@ -93,6 +99,67 @@ impl Payees for Aws {
         match update {
             Ok(_) => Ok(Applied::Applied),
             Err(error) if is_condition_failure(&error) => Ok(Applied::Stale),
+            Err(error) => Err(PayeesError(sdk(error))),
+        }
+    }
+
+    async fn payees_enabled(&self) -> Result<Vec<Payee>, PayeesError> {
+        let mut payees = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .dynamo
+                .scan()
+                .table_name(&self.resources.accounts_table)
+                .filter_expression("sk = :payee AND payouts_enabled = :yes")
+                .expression_attribute_values(":payee", s("PAYEE"))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| PayeesError(sdk(e)))?;
+            for mut item in output.items.unwrap_or_default() {
+                let account = item
+                    .remove("pk")
+                    .and_then(|pk| pk.as_s().ok().and_then(|pk| pk.strip_prefix("ACCOUNT#")).map(str::to_owned))
+                    .and_then(|id| AccountId::parse(&id).ok())
+                    .ok_or_else(|| {
+                        PayeesError(PortError::new(ErrorKind::Corrupt, "a payee item has no valid account key"))
+                    })?;
+                payees.push(payee_from(&account, item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                payees.sort_by(|a, b| a.account.cmp(&b.account));
+                return Ok(payees);
+            }
+        }
+    }
+
+    async fn record_failed_payout(
+        &self,
+        account: &AccountId,
+        failed: Option<&FailedPayout>,
+    ) -> Result<(), PayeesError> {
+        let request = self
+            .dynamo
+            .update_item()
+            .table_name(&self.resources.accounts_table)
+            .key("pk", key(account))
+            .key("sk", s("PAYEE"))
+            .condition_expression("attribute_exists(pk)");
+        let request = match failed {
+            Some(failed) => request
+                .update_expression("SET failed_period = :period, failed_reason = :reason")
+                .expression_attribute_values(":period", s(&failed.period))
+                .expression_attribute_values(":reason", s(&failed.reason)),
+            None => request.update_expression("REMOVE failed_period, failed_reason"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // Not linked: there is no payout to record against.
+            Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(PayeesError(sdk(error))),
         }
     }

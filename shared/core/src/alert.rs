@@ -35,6 +35,8 @@ pub enum AlertKind {
     RevenueCheckFailed,
     /// Reconciliation found events Stripe holds that no webhook delivered.
     MissedEvents,
+    /// Stripe refused a partner's payout; the next run tries again.
+    PayoutFailed,
 }
 
 impl AlertKind {
@@ -48,6 +50,7 @@ impl AlertKind {
             AlertKind::Quota => "quota",
             AlertKind::RevenueCheckFailed => "revenue_check_failed",
             AlertKind::MissedEvents => "missed_events",
+            AlertKind::PayoutFailed => "payout_failed",
         }
     }
 
@@ -61,6 +64,7 @@ impl AlertKind {
             Self::Quota,
             Self::RevenueCheckFailed,
             Self::MissedEvents,
+            Self::PayoutFailed,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)
@@ -180,6 +184,20 @@ pub fn missed_events(missed: u64, first: &str, now: Timestamp) -> Option<Alert> 
         ),
         created_at: now,
     })
+}
+
+/// Stripe refused `account`'s payout of `period` for `reason`. Named by the account and the
+/// period: a retry refused again in the same period tells nobody twice.
+pub fn payout_failed(account: &AccountId, period: &str, reason: &str, now: Timestamp) -> Alert {
+    Alert {
+        id: format!("payout_failed:{account}:{period}"),
+        kind: AlertKind::PayoutFailed,
+        account_id: Some(account.clone()),
+        subject: account.to_string(),
+        workflow_id: None,
+        message: format!("Stripe refused the {period} payout of {account} ({reason}); the next run tries again"),
+        created_at: now,
+    }
 }
 
 #[cfg(test)]

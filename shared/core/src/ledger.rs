@@ -9,6 +9,7 @@ use crate::catalog::PartnerShare;
 use crate::ids::{AccountId, EventId, Sku};
 use crate::money::Cents;
 use crate::referral::{self, ReferralChain};
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,8 @@ pub enum EntryKind {
     PartnerEarning,
     /// The part of a partner earning taken back by a refund (a running total).
     PartnerEarningReversal,
+    /// Money transferred out to a partner's connected account (a debit).
+    Payout,
 }
 
 impl EntryKind {
@@ -42,6 +45,7 @@ impl EntryKind {
             EntryKind::WorkflowRevenue => "workflow_revenue",
             EntryKind::PartnerEarning => "partner_earning",
             EntryKind::PartnerEarningReversal => "partner_earning_reversal",
+            EntryKind::Payout => "payout",
         }
     }
 
@@ -55,6 +59,7 @@ impl EntryKind {
             Self::WorkflowRevenue,
             Self::PartnerEarning,
             Self::PartnerEarningReversal,
+            Self::Payout,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)
@@ -74,8 +79,12 @@ pub struct LedgerEntry {
     pub amount: Cents,
     /// The payment this entry belongs to (an invoice's payment intent, or the invoice).
     pub payment_ref: String,
-    /// What last set this entry: a Stripe event id, or the workflow run that reported earnings.
+    /// What last set this entry: a Stripe event id, the workflow run that reported
+    /// earnings, or the transfer of a payout.
     pub event_id: String,
+    /// When the fact happened (the event's `created`, the run's end, the transfer): a
+    /// partner's earning becomes available a hold period after its payment's.
+    pub at: Timestamp,
 }
 
 impl LedgerEntry {
@@ -105,6 +114,7 @@ pub fn payment_entries(
     chain: &ReferralChain,
     partner: Option<&PartnerShare>,
     event_id: &EventId,
+    at: Timestamp,
 ) -> Vec<LedgerEntry> {
     let entry = |id: String, account: &AccountId, kind, amount: Cents| LedgerEntry {
         id,
@@ -113,6 +123,7 @@ pub fn payment_entries(
         amount,
         payment_ref: payment.payment_ref.clone(),
         event_id: event_id.to_string(),
+        at,
     };
     let mut entries: Vec<LedgerEntry> = referral::commissions(payer, chain, &payment.amount)
         .into_iter()
@@ -140,7 +151,12 @@ pub fn payment_entries(
 /// the refund as a running total, and each commission and partner earning reversed in the
 /// same proportion.
 /// `None` when the payment itself is not recorded (yet).
-pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &EventId) -> Option<Vec<LedgerEntry>> {
+pub fn refund_entries(
+    refunded_total: i64,
+    recorded: &[LedgerEntry],
+    event_id: &EventId,
+    at: Timestamp,
+) -> Option<Vec<LedgerEntry>> {
     let payment = recorded.iter().find(|entry| entry.kind == EntryKind::Payment)?;
     let paid = payment.amount.amount;
     let refunded = refunded_total.clamp(0, paid);
@@ -151,6 +167,7 @@ pub fn refund_entries(refunded_total: i64, recorded: &[LedgerEntry], event_id: &
         amount: Cents::new(amount.saturating_neg(), payment.amount.currency.clone()),
         payment_ref: payment.payment_ref.clone(),
         event_id: event_id.to_string(),
+        at,
     };
     let mut entries: Vec<LedgerEntry> = recorded
         .iter()
@@ -179,6 +196,7 @@ pub fn workflow_revenue(run: &crate::workflow::Run) -> LedgerEntry {
         amount: Cents::new(run.earnings_cents, crate::money::Currency::parse("usd").expect("usd is a currency")),
         payment_ref: run.id.to_string(),
         event_id: run.id.to_string(),
+        at: run.finished_at.unwrap_or(run.created_at),
     }
 }
 
@@ -191,6 +209,8 @@ mod tests {
     fn account(id: &str) -> AccountId {
         AccountId::parse(id).unwrap()
     }
+
+    const AT: Timestamp = Timestamp(1_790_000_000);
 
     fn event(n: u32) -> EventId {
         EventId::parse(&format!("evt_{n}")).unwrap()
@@ -221,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_payment_records_its_commissions_before_itself() {
-        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), None, &event(1));
+        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), None, &event(1), AT);
         let kinds: Vec<_> = entries.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EntryKind::Commission, EntryKind::Commission, EntryKind::Payment]);
         assert_eq!(entries[0].id, "commission:pi_1:ref");
@@ -229,7 +249,8 @@ mod tests {
 
     #[test]
     fn a_catalog_partner_earns_their_share_of_each_payment_but_not_of_their_own() {
-        let entries = payment_entries(&payment(2999), &account("payer"), &chain(), Some(&creator(7_000)), &event(1));
+        let entries =
+            payment_entries(&payment(2999), &account("payer"), &chain(), Some(&creator(7_000)), &event(1), AT);
         let earning = entries.iter().find(|e| e.kind == EntryKind::PartnerEarning).unwrap();
         assert_eq!(
             (earning.id.as_str(), earning.account.as_str(), earning.amount.amount),
@@ -242,9 +263,10 @@ mod tests {
             &ReferralChain::default(),
             Some(&creator(7_000)),
             &event(1),
+            AT,
         );
         assert!(own.iter().all(|e| e.kind != EntryKind::PartnerEarning));
-        let refund = refund_entries(1000, &entries, &event(2)).unwrap();
+        let refund = refund_entries(1000, &entries, &event(2), AT).unwrap();
         let reversal = refund.iter().find(|e| e.kind == EntryKind::PartnerEarningReversal).unwrap();
         assert_eq!(
             (reversal.account.as_str(), reversal.amount.amount),
@@ -255,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_refund_without_its_payment_waits() {
-        assert_eq!(refund_entries(100, &[], &event(2)), None);
+        assert_eq!(refund_entries(100, &[], &event(2), AT), None);
     }
 
     proptest! {
@@ -268,7 +290,7 @@ mod tests {
         ) {
             let mut store = Vec::new();
             for _ in 0..redeliveries {
-                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(share)), &event(1)));
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(share)), &event(1), AT));
             }
             // Partial refunds as running totals, out of order, then the full refund.
             let mut totals: Vec<i64> = partials.iter().map(|p| p % (paid + 1)).collect();
@@ -276,7 +298,7 @@ mod tests {
             totals.reverse();
             for (n, total) in totals.iter().enumerate() {
                 let recorded: Vec<_> = store.iter().filter(|e| e.payment_ref == "pi_1").cloned().collect();
-                let entries = refund_entries(*total, &recorded, &event(10 + n as u32)).unwrap();
+                let entries = refund_entries(*total, &recorded, &event(10 + n as u32), AT).unwrap();
                 apply(&mut store, entries);
             }
             for who in ["payer", "ref", "grand", "creator"] {
@@ -289,10 +311,10 @@ mod tests {
         fn redelivered_payments_record_once(paid in 1i64..5_000_000, times in 1usize..5) {
             let mut store = Vec::new();
             for _ in 0..times {
-                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1)));
+                apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1), AT));
             }
             let credited: i64 = store.iter().map(|e| e.amount.amount).sum();
-            let once: i64 = payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1))
+            let once: i64 = payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(7_000)), &event(1), AT)
                 .iter()
                 .map(|e| e.amount.amount)
                 .sum();

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod ledger;
 pub mod metering;
 pub mod money;
+pub mod payout;
 pub mod reconcile;
 pub mod referral;
 pub mod retry;

@@ -4,8 +4,9 @@ use tollgate_app::ports::ledger::{Ledger, LedgerError};
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
+use tollgate_core::time::Timestamp;
 
-const COLUMNS: &str = "id, account_id, kind, amount, currency, payment_ref, event_id";
+const COLUMNS: &str = "id, account_id, kind, amount, currency, payment_ref, event_id, at";
 
 fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let corrupt = |index, message: String| {
@@ -20,6 +21,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         amount: Cents::new(row.get(3)?, Currency::parse(&currency).map_err(|e| corrupt(4, e.to_string()))?),
         payment_ref: row.get(5)?,
         event_id: event,
+        at: Timestamp(row.get(7)?),
     })
 }
 
@@ -45,9 +47,9 @@ impl Ledger for Sqlite {
         self.call(move |db| {
             // The same rule as LedgerEntry::supersedes, as one statement so concurrent posts cannot interleave.
             db.execute(
-                "INSERT INTO ledger (id, account_id, kind, amount, currency, payment_ref, event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, event_id = excluded.event_id
+                "INSERT INTO ledger (id, account_id, kind, amount, currency, payment_ref, event_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, event_id = excluded.event_id, at = excluded.at
                  WHERE abs(excluded.amount) > abs(ledger.amount)",
                 params![
                     entry.id,
@@ -56,7 +58,8 @@ impl Ledger for Sqlite {
                     entry.amount.amount,
                     entry.amount.currency.as_str(),
                     entry.payment_ref,
-                    entry.event_id.as_str()
+                    entry.event_id.as_str(),
+                    entry.at.0
                 ],
             )
             .map(drop)

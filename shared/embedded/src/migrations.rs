@@ -149,8 +149,20 @@ const PAYEES: &str = "CREATE TABLE payees (
     as_of INTEGER NOT NULL DEFAULT 0
 );";
 
+/// 5: when each ledger entry happened (earnings are held before they are paid out; entries
+/// written before this read as long past), and a payee's last refused payout.
+const PAYOUTS: &str = "ALTER TABLE ledger ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payees ADD COLUMN failed_period TEXT;
+ALTER TABLE payees ADD COLUMN failed_reason TEXT;";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(TABLES), M::up_with_hook("", named_queues), M::up(CURSORS), M::up(PAYEES)])
+    Migrations::new(vec![
+        M::up(TABLES),
+        M::up_with_hook("", named_queues),
+        M::up(CURSORS),
+        M::up(PAYEES),
+        M::up(PAYOUTS),
+    ])
 }
 
 /// Brings the database up to the latest schema.
@@ -203,7 +215,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 4, "upgraded to the latest schema");
+        assert_eq!(version, 5, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(
@@ -215,5 +227,24 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(indexes, ["queue_by_name_in_order"], "a second open changes nothing");
+    }
+
+    #[test]
+    fn ledger_entries_from_before_their_times_were_kept_read_as_long_past() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut connection, 4).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO ledger (id, account_id, kind, amount, currency, payment_ref, event_id)
+                 VALUES ('commission:pi_1:bob', 'bob', 'commission', 599, 'usd', 'pi_1', 'evt_1');
+                 INSERT INTO payees (account_id, connect_account) VALUES ('bob', 'acct_1');",
+            )
+            .unwrap();
+        to_latest(&mut connection).unwrap();
+        let at: i64 = connection.query_row("SELECT at FROM ledger", [], |row| row.get(0)).unwrap();
+        assert_eq!(at, 0, "held for no one: paid out on the next run");
+        let failed: Option<String> =
+            connection.query_row("SELECT failed_reason FROM payees", [], |row| row.get(0)).unwrap();
+        assert_eq!(failed, None);
     }
 }

@@ -35,7 +35,7 @@ use tollgate_app::checkout::Checkout;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_app::payouts::Payouts;
+use tollgate_app::payouts::{PayoutRun, Payouts};
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::api_keys::ApiKeys;
@@ -115,6 +115,7 @@ pub struct Api<S> {
     edge: Option<Arc<EdgeLink>>,
     reconciler: Option<Arc<Reconciler>>,
     payouts: Option<Arc<Payouts<S>>>,
+    payout_run: Option<Arc<PayoutRun<S>>>,
     openapi: bool,
 }
 
@@ -132,6 +133,7 @@ impl<S: Store> Api<S> {
             edge: None,
             reconciler: None,
             payouts: None,
+            payout_run: None,
             openapi: false,
         }
     }
@@ -152,9 +154,14 @@ impl<S: Store> Api<S> {
         Self { reconciler: Some(reconciler), ..self }
     }
 
-    /// Serves `/api/me/payouts/onboarding` (with a JWT verifier).
+    /// Serves `/api/me/payouts` and `/api/me/payouts/onboarding` (with a JWT verifier).
     pub fn with_payouts(self, payouts: Arc<Payouts<S>>) -> Self {
         Self { payouts: Some(payouts), ..self }
+    }
+
+    /// Serves `/admin/payouts/run` (with a JWT verifier).
+    pub fn with_payout_run(self, payout_run: Arc<PayoutRun<S>>) -> Self {
+        Self { payout_run: Some(payout_run), ..self }
     }
 
     /// Serves the OpenAPI document at `/openapi.json`.
@@ -201,6 +208,9 @@ impl<S: Store> Api<S> {
             }
             if self.payouts.is_some() {
                 routes = routes.merge(payouts::routes());
+            }
+            if self.payout_run.is_some() {
+                routes = routes.merge(payouts::run_routes());
             }
         }
         routes

@@ -43,6 +43,8 @@ use utoipa::{Modify, OpenApi};
         stripe_history::reconcile,
         stripe_history::replay,
         payouts::onboarding,
+        payouts::standing,
+        payouts::run,
     ),
     components(schemas(ErrorResponse, ErrorDetail, NewKeyRequest, UsageUpload, WorkflowView, RunView, WorkflowList, RunList)),
     modifiers(&Security)

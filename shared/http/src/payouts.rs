@@ -1,15 +1,30 @@
-//! Partners' payouts (user JWT): onboarding to Stripe Connect.
+//! Partners' payouts: onboarding to Stripe Connect and standing (user JWT), and the payout
+//! run (admin).
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::User;
-use crate::views::OnboardingLink;
+use crate::extract::{Admin, OptionalJsonBody, User};
+use crate::views::{OnboardingLink, PayoutRunView, PayoutsView};
 use crate::{Shared, Store};
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
+use tollgate_app::payouts::Payouts;
+use tollgate_core::payout::Period;
+use utoipa::ToSchema;
 
 pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/api/me/payouts/onboarding", post(onboarding::<S>))
+    Router::new()
+        .route("/api/me/payouts/onboarding", post(onboarding::<S>))
+        .route("/api/me/payouts", get(standing::<S>))
+}
+
+pub(crate) fn run_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/admin/payouts/run", post(run::<S>))
+}
+
+fn payouts<S>(api: &Shared<S>) -> Result<&Payouts<S>, ApiError> {
+    api.payouts.as_deref().ok_or(ApiError::NotFound("route"))
 }
 
 #[utoipa::path(
@@ -29,6 +44,67 @@ pub(crate) async fn onboarding<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
 ) -> Result<Json<OnboardingLink>, ApiError> {
-    let payouts = api.payouts.as_deref().ok_or(ApiError::NotFound("route"))?;
-    Ok(Json(OnboardingLink { url: payouts.onboard(&account).await? }))
+    Ok(Json(OnboardingLink { url: payouts(&api)?.onboard(&account).await? }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/me/payouts",
+    tag = "payouts",
+    summary = "Where the signed-in partner stands: connected account, balance and payouts",
+    responses(
+        (status = 200, description = "the partner's standing, in minor units", body = PayoutsView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn standing<S: Store>(
+    State(api): State<Shared<S>>,
+    User(account): User,
+) -> Result<Json<PayoutsView>, ApiError> {
+    Ok(Json(PayoutsView::from(&payouts(&api)?.standing(&account).await?)))
+}
+
+/// Body of `POST /admin/payouts/run`; empty is fine.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PayoutRunBody {
+    /// The month paid for, `YYYY-MM`; default the current one.
+    period: Option<String>,
+    /// Report what would be paid, and pay nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/payouts/run",
+    tag = "admin",
+    summary = "Pay every partner their available balance for a period, once",
+    request_body(content = Option<PayoutRunBody>, description = "optional `period` and `dry_run`"),
+    responses(
+        (status = 200, description = "what was paid, skipped and failed", body = PayoutRunView),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 502, description = "`payment_provider_error`: Stripe refused to list the period's transfers", body = ErrorResponse),
+        (status = 503, description = "Stripe or storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn run<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    OptionalJsonBody(body): OptionalJsonBody<PayoutRunBody>,
+) -> Result<Json<PayoutRunView>, ApiError> {
+    let payout_run = api.payout_run.as_deref().ok_or(ApiError::NotFound("route"))?;
+    let period = body
+        .period
+        .as_deref()
+        .map(Period::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("period", &e.to_string()))?;
+    let report = payout_run.run(period, body.dry_run).await?;
+    Ok(Json(PayoutRunView::from(&report)))
 }

@@ -6,12 +6,14 @@
 
 use crate::{
     StartError, app_from_env, checkout_from_env, edge_link_from_env, fulfiller_from_env, jwt_verifier,
-    orchestrator_from_env, payouts_from_env, reconciler_from_env, stripe_api, usage_meter_from_env, webhooks,
+    orchestrator_from_env, payout_run_from_env, payouts_from_env, reconciler_from_env, stripe_api,
+    usage_meter_from_env, webhooks,
 };
 use std::sync::Arc;
 use tollgate_app::App;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::payouts::PayoutRun;
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
@@ -49,15 +51,19 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let app = Arc::new(app_from_env(env, &needs).await?);
     let orchestrator = Arc::new(orchestrator_from_env(env, Arc::clone(&app))?);
     let edge = Arc::new(edge_link_from_env(env)?);
-    let reconciler = Arc::new(reconciler_from_env(env).await?);
+    // One Stripe client (one connection pool) for reconciliation, replay and payouts.
+    let stripe = Arc::new(stripe_api(env).await?);
+    let reconciler = Arc::new(reconciler_from_env(env, Arc::clone(&stripe))?);
+    let payout_run = Arc::new(payout_run_from_env(env, Arc::clone(&app), stripe)?);
     let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
-    Ok(api.with_reconciler(reconciler).with_openapi().router())
+    Ok(api.with_reconciler(reconciler).with_payout_run(payout_run).with_openapi().router())
 }
 
-/// `checkout`: Checkout Sessions, portal links, what a buyer bought, and partners' onboarding.
+/// `checkout`: Checkout Sessions, portal links, what a buyer bought, and partners'
+/// onboarding and standing.
 pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let jwt = jwt_verifier(env).await?;
-    let app = Arc::new(app_from_env(env, &[AccountsTable, WorkflowsTable]).await?);
+    let app = Arc::new(app_from_env(env, &[AccountsTable, WorkflowsTable, LedgerTable]).await?);
     // One Stripe client (one connection pool) for checkout and onboarding.
     let stripe = Arc::new(stripe_api(env).await?);
     let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app), Arc::clone(&stripe))?);
@@ -100,5 +106,11 @@ pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
 /// `reconciler`: the hourly reconciliation against Stripe's event list.
 pub async fn reconciler(env: &Env<'_>) -> Result<(App<Aws>, Reconciler), StartError> {
     let app = app_from_env(env, &[EventLogTable, EventsQueue, AlertsTable]).await?;
-    Ok((app, reconciler_from_env(env).await?))
+    Ok((app, reconciler_from_env(env, Arc::new(stripe_api(env).await?))?))
+}
+
+/// `payouts`: the monthly payout run.
+pub async fn payouts(env: &Env<'_>) -> Result<PayoutRun<Aws>, StartError> {
+    let app = Arc::new(app_from_env(env, &[AccountsTable, LedgerTable, AlertsTable]).await?);
+    payout_run_from_env(env, app, Arc::new(stripe_api(env).await?))
 }

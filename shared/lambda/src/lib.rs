@@ -17,7 +17,7 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
-use tollgate_app::payouts::{PayoutSettings, Payouts};
+use tollgate_app::payouts::{PayoutPolicy, PayoutRun, PayoutSettings, Payouts};
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
@@ -112,14 +112,32 @@ pub fn checkout_from_env(
     Ok(Checkout { app, stripe, settings })
 }
 
-/// Partners' onboarding over `app`, from `PAYOUTS_RETURN_URL`.
+/// Partners' onboarding and standing over `app`, from `PAYOUTS_RETURN_URL`,
+/// `PAYOUT_HOLD_DAYS` and `PAYOUT_MINIMUM_CENTS`.
 pub fn payouts_from_env(
     env: &Env<'_>,
     app: Arc<App<Aws>>,
     stripe: Arc<tollgate_stripe::StripeApi>,
 ) -> Result<Payouts<Aws>, StartError> {
     let settings = PayoutSettings::read(env.lookup(), None)?;
-    Ok(Payouts { app, stripe, settings })
+    let policy = PayoutPolicy::read(env.lookup())?;
+    Ok(Payouts { app, stripe, settings, policy })
+}
+
+/// The payout run over `app` and the Stripe client, from `PAYOUT_HOLD_DAYS`,
+/// `PAYOUT_MINIMUM_CENTS` and `ALERT_WEBHOOK_URL`.
+pub fn payout_run_from_env(
+    env: &Env<'_>,
+    app: Arc<App<Aws>>,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<PayoutRun<Aws>, StartError> {
+    Ok(PayoutRun {
+        app,
+        transfers: stripe,
+        policy: PayoutPolicy::read(env.lookup())?,
+        outbound: Arc::new(http_client()?),
+        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
+    })
 }
 
 /// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`, connected.
@@ -160,12 +178,8 @@ pub async fn usage_meter_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<U
 }
 
 /// Reconciliation and replay: Stripe from `STRIPE_SECRET_KEY`, alerts to `ALERT_WEBHOOK_URL` when set.
-pub async fn reconciler_from_env(env: &Env<'_>) -> Result<Reconciler, StartError> {
-    Ok(Reconciler {
-        stripe: Arc::new(stripe_api(env).await?),
-        outbound: Arc::new(http_client()?),
-        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
-    })
+pub fn reconciler_from_env(env: &Env<'_>, stripe: Arc<tollgate_stripe::StripeApi>) -> Result<Reconciler, StartError> {
+    Ok(Reconciler { stripe, outbound: Arc::new(http_client()?), alert_webhook: env.optional("ALERT_WEBHOOK_URL") })
 }
 
 fn http_client() -> Result<tollgate_outbound::HttpClient, StartError> {

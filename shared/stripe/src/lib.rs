@@ -4,6 +4,7 @@
 
 mod connect;
 mod events;
+mod transfers;
 
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;

@@ -3,6 +3,7 @@ use tollgate_app::ports::ledger::Ledger;
 use tollgate_core::ids::{AccountId, EventId};
 use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::money::{Cents, Currency};
+use tollgate_core::time::Timestamp;
 
 fn entry(payment_ref: &str, account: &AccountId, kind: EntryKind, amount: i64, event: &str) -> LedgerEntry {
     LedgerEntry {
@@ -12,6 +13,7 @@ fn entry(payment_ref: &str, account: &AccountId, kind: EntryKind, amount: i64, e
         amount: Cents::new(amount, Currency::parse("usd").unwrap()),
         payment_ref: payment_ref.to_owned(),
         event_id: EventId::parse(event).unwrap().to_string(),
+        at: Timestamp(1_790_000_000 + event.trim_start_matches("evt_").parse::<i64>().unwrap()),
     }
 }
 
@@ -55,7 +57,11 @@ pub async fn running_totals_only_grow(ledger: &impl Ledger) {
     );
     ledger.post(&entry(&payment, &payer, EntryKind::Refund, -2999, "evt_3")).await.unwrap();
     let stored = ledger.for_account(&payer).await.unwrap();
-    assert_eq!((stored.len(), stored[0].amount.amount, stored[0].event_id.as_str()), (1, -2999, "evt_3"));
+    assert_eq!(
+        (stored.len(), stored[0].amount.amount, stored[0].event_id.as_str(), stored[0].at),
+        (1, -2999, "evt_3", Timestamp(1_790_000_003)),
+        "the larger total replaces the amount, the event and the time"
+    );
 }
 
 pub async fn concurrent_posts_of_one_entry_land_once(ledger: &(impl Ledger + Clone + 'static)) {

@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             usage::a_batch_delivered_twice_counts_once,
             cursors::a_cursor_only_moves_forward,
             payees::links_one_payee_and_records_only_newer_reports,
+            payees::lists_payees_enabled_and_keeps_their_last_failed_payout,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use tollgate_app::ports::accounts::Applied;
-use tollgate_app::ports::payees::Payees;
+use tollgate_app::ports::payees::{FailedPayout, Payee, Payees};
 use tollgate_core::ids::AccountId;
 use tollgate_core::time::Timestamp;
 
@@ -42,4 +42,29 @@ pub async fn concurrent_links_keep_one_payee<S: Payees + 'static>(payees: &Arc<S
     });
     let answers: HashSet<String> = crate::join_all(links).await.into_iter().collect();
     assert_eq!(answers.len(), 1, "every concurrent first link sees the one that won: {answers:?}");
+}
+
+pub async fn lists_payees_enabled_and_keeps_their_last_failed_payout(payees: &impl Payees) {
+    let (enabled, disabled, unlinked) = (unique("enabled"), unique("disabled"), unique("unlinked"));
+    payees.link_payee(&disabled, "acct_disabled").await.unwrap();
+    payees.record_payouts_enabled(&enabled, "acct_enabled", true, Timestamp(10)).await.unwrap();
+    let mine = |listed: Vec<Payee>| -> Vec<Payee> {
+        listed.into_iter().filter(|payee| [&enabled, &disabled].contains(&&payee.account)).collect()
+    };
+    let listed = mine(payees.payees_enabled().await.unwrap());
+    assert_eq!(
+        listed.iter().map(|payee| (payee.account.clone(), payee.connect_account.as_str())).collect::<Vec<_>>(),
+        [(enabled.clone(), "acct_enabled")],
+        "only payees Stripe lets receive payouts"
+    );
+    assert_eq!(listed[0].failed_payout, None);
+
+    let failed = FailedPayout { period: "2026-12".into(), reason: "insufficient funds".into() };
+    payees.record_failed_payout(&enabled, Some(&failed)).await.unwrap();
+    assert_eq!(payees.payee(&enabled).await.unwrap().unwrap().failed_payout, Some(failed.clone()));
+    assert_eq!(mine(payees.payees_enabled().await.unwrap())[0].failed_payout, Some(failed));
+    payees.record_failed_payout(&enabled, None).await.unwrap();
+    assert_eq!(payees.payee(&enabled).await.unwrap().unwrap().failed_payout, None, "cleared by a success");
+    payees.record_failed_payout(&unlinked, None).await.unwrap();
+    assert_eq!(payees.payee(&unlinked).await.unwrap(), None, "recording for an unlinked account links nothing");
 }

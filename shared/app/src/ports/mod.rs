@@ -21,5 +21,6 @@ pub mod run_metrics;
 pub mod runs;
 pub mod stripe_catalog;
 pub mod stripe_events;
+pub mod transfers;
 pub mod usage;
 pub mod workflows;

@@ -13,6 +13,16 @@ pub struct Payee {
     pub connect_account: String,
     /// Stripe lets the account receive payouts (its onboarding is complete).
     pub payouts_enabled: bool,
+    /// The last payout Stripe refused, until one succeeds.
+    pub failed_payout: Option<FailedPayout>,
+}
+
+/// A payout Stripe refused, kept to show the partner and the operator why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedPayout {
+    /// `YYYY-MM`
+    pub period: String,
+    pub reason: String,
 }
 
 /// Partners' connected accounts: one per account, the first linked staying.
@@ -35,4 +45,13 @@ pub trait Payees: Send + Sync {
         payouts_enabled: bool,
         as_of: Timestamp,
     ) -> impl Future<Output = Result<Applied, PayeesError>> + Send;
+    /// Every payee Stripe lets receive payouts. A payout run reads them once a month, so a
+    /// full read (a scan in DynamoDB) is the right cost.
+    fn payees_enabled(&self) -> impl Future<Output = Result<Vec<Payee>, PayeesError>> + Send;
+    /// Records the payout Stripe refused, or clears it (`None`) once one succeeds.
+    fn record_failed_payout(
+        &self,
+        account: &AccountId,
+        failed: Option<&FailedPayout>,
+    ) -> impl Future<Output = Result<(), PayeesError>> + Send;
 }

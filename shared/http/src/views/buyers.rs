@@ -58,12 +58,6 @@ pub struct PortalLink {
     pub url: String,
 }
 
-/// A Stripe Connect onboarding link to send a partner to (it works once, for minutes).
-#[derive(Serialize, ToSchema)]
-pub struct OnboardingLink {
-    pub url: String,
-}
-
 impl From<&Purchase> for PurchaseView {
     fn from(purchase: &Purchase) -> Self {
         PurchaseView {

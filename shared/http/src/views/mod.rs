@@ -6,16 +6,20 @@
 mod buyers;
 mod keys;
 mod operator;
+mod payouts;
 mod webhooks;
 mod workflows;
 
-pub use buyers::{CheckoutLinkView, EntitlementsView, OnboardingLink, PortalLink, PurchaseList, PurchaseView};
+pub use buyers::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
 pub use keys::{
     KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
 };
 pub use operator::{
     AccountDetail, AlertList, AlertView, DayView, EventList, EventView, LedgerLine, LedgerList, MetricsView,
     ReconcileView, ReplayView, WorkflowFiguresView,
+};
+pub use payouts::{
+    BalanceView, FailedView, OnboardingLink, PaidOutView, PayoutLine, PayoutRunView, PayoutsView, SkippedView,
 };
 pub use webhooks::{CallbackView, StripeReceipt};
 pub use workflows::{RunList, RunView, ScheduleView, TotalsView, WorkflowList, WorkflowView};
@@ -143,11 +147,12 @@ mod tests {
             amount: Cents::new(580, Currency::parse("usd").unwrap()),
             payment_ref: "pi_1".into(),
             event_id: "evt_1".into(),
+            at: Timestamp(1_796_083_300),
         };
         assert_eq!(
             json_of(LedgerLine::from(&entry)),
             json!({"id": "commission:pi_1", "kind": "commission", "amount_cents": 580, "currency": "usd",
-                   "event_id": "evt_1", "payment_ref": "pi_1"})
+                   "event_id": "evt_1", "payment_ref": "pi_1", "at": 1_796_083_300})
         );
     }
 

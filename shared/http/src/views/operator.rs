@@ -109,15 +109,18 @@ pub struct AccountDetail {
 #[derive(Serialize, ToSchema)]
 pub struct LedgerLine {
     pub id: String,
-    /// `payment`, `refund`, `commission`, `commission_reversal` or `workflow_revenue`.
+    /// `payment`, `refund`, `commission`, `commission_reversal`, `partner_earning`,
+    /// `partner_earning_reversal`, `workflow_revenue` or `payout`.
     pub kind: &'static str,
     /// Minor units, positive for credits.
     pub amount_cents: i64,
     pub currency: String,
     /// What last set it: a Stripe event id or a run id.
     pub event_id: String,
-    /// The payment it belongs to.
+    /// The payment it belongs to (a payout's transfer group).
     pub payment_ref: String,
+    /// When it happened, Unix seconds.
+    pub at: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -211,6 +214,7 @@ impl From<&LedgerEntry> for LedgerLine {
             currency: entry.amount.currency.as_str().to_owned(),
             event_id: entry.event_id.clone(),
             payment_ref: entry.payment_ref.clone(),
+            at: entry.at.0,
         }
     }
 }
