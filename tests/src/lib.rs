@@ -1,6 +1,7 @@
 //! Helpers shared by tollgate's end-to-end suites and the port conformance suite:
 //! start the real `tollgate` binary, start or reach `moto_server`, build Stripe events.
 
+pub mod browser;
 pub mod conformance;
 pub mod edge;
 pub mod fake_stripe;

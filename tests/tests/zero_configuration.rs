@@ -56,6 +56,25 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
     let client = reqwest::Client::new();
     let admin = client.get(format!("{base_url}/admin/events")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(admin.status(), 200, "the generated JWT secret signs admin tokens");
+    // The printed console and account links carry working tokens in their fragments.
+    let link = |label: &str| {
+        let line =
+            lines.iter().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no {label} line"));
+        let url = line.split_whitespace().nth(1).unwrap().to_owned();
+        let (page, token) = url.split_once("#token=").expect("the token rides in the fragment");
+        (page.to_owned(), token.to_owned())
+    };
+    let (console, admin_token) = link("console:");
+    assert_eq!(console, format!("{base_url}/console"));
+    let page = client.get(&console).send().await.unwrap();
+    assert_eq!(page.headers()["content-security-policy"], "default-src 'self'");
+    let admin = client.get(format!("{base_url}/admin/events")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(admin.status(), 200, "the console link signs in as an admin");
+    let (account_page, demo_token) = link("account:");
+    assert_eq!(account_page, format!("{base_url}/account"));
+    let me: serde_json::Value =
+        client.get(format!("{base_url}/api/me")).bearer_auth(&demo_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["account_id"], "user_demo", "the account link signs in as the demo user");
     let forged = client.post(format!("{base_url}/webhooks/stripe")).header("Stripe-Signature", "t=1,v1=00").body("{}");
     assert_eq!(forged.send().await.unwrap().status(), 400);
     assert_private_files(data_dir.path());

@@ -95,7 +95,8 @@ pub async fn run(
     let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(jwt))
         .with_orchestrator(Arc::clone(&orchestrator))
         .with_keys(Arc::new(edge))
-        .with_openapi();
+        .with_openapi()
+        .with_pages();
     // One Stripe client (one connection pool) for checkout and meter events.
     let stripe = config.stripe_api.as_ref().map(|access| access.client()).transpose()?.map(Arc::new);
     let usage_meter = UsageMeter {
@@ -382,8 +383,21 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
     }
 }
 
+/// The account the printed account link signs in as.
+const DEMO_USER: &str = "user_demo";
+
 fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) {
     println!("tollgate dev is listening on http://{addr}");
+    // Ready links (the token in the fragment, which the browser never sends) only with the
+    // generated development secret; with a configured one, the pages ask for a token.
+    if config.jwt_secret_origin == Origin::Generated {
+        let admin = config.token("operator", Some("admin"), 12 * 3600).unwrap_or_default();
+        let demo = config.token(DEMO_USER, None, 12 * 3600).unwrap_or_default();
+        println!("  console:   http://{addr}/console#token={admin}");
+        println!("  account:   http://{addr}/account#token={demo}   ({DEMO_USER})");
+    } else {
+        println!("  console:   http://{addr}/console   account: http://{addr}/account   (sign in with a token)");
+    }
     println!("  data:      {}", data_dir.display());
     println!(
         "  workflows: ticking every {} s; callbacks on http://{addr}/webhooks/workflows/{{runId}}",

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{JsonBody, User};
-use crate::views::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
+use crate::views::{CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
 use crate::{Shared, Store};
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -14,11 +14,29 @@ use tollgate_core::checkout::CheckoutRequest;
 use utoipa::ToSchema;
 
 pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/api/me/purchases", get(purchases::<S>)).route("/api/me/entitlements", get(entitlements::<S>))
+    Router::new()
+        .route("/api/me/purchases", get(purchases::<S>))
+        .route("/api/me/entitlements", get(entitlements::<S>))
+        .route("/api/catalog", get(catalog::<S>))
 }
 
 pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
     Router::new().route("/api/checkout", post(checkout::<S>)).route("/api/portal", post(portal::<S>))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/catalog",
+    tag = "buyers",
+    summary = "What is on sale (every catalog entry with a Stripe price), and whether this deployment sells and pays out",
+    responses(
+        (status = 200, description = "plans, memberships, products and credits on sale; `buying` and `payouts` say whether `/api/checkout` and `/api/me/payouts` are served", body = CatalogView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn catalog<S: Store>(State(api): State<Shared<S>>, User(_): User) -> Json<CatalogView> {
+    Json(CatalogView::new(&api.app.catalog, api.checkout.is_some(), api.payouts.is_some()))
 }
 
 #[utoipa::path(

@@ -14,6 +14,7 @@ mod finish;
 pub mod jwt;
 mod keys;
 pub mod openapi;
+pub mod pages;
 mod payouts;
 mod stripe_history;
 pub mod views;
@@ -117,6 +118,7 @@ pub struct Api<S> {
     payouts: Option<Arc<Payouts<S>>>,
     payout_run: Option<Arc<PayoutRun<S>>>,
     openapi: bool,
+    pages: bool,
 }
 
 /// The state every handler gets.
@@ -135,6 +137,7 @@ impl<S: Store> Api<S> {
             payouts: None,
             payout_run: None,
             openapi: false,
+            pages: false,
         }
     }
 
@@ -164,6 +167,11 @@ impl<S: Store> Api<S> {
         Self { payout_run: Some(payout_run), ..self }
     }
 
+    /// Serves the console (`/console`), the account page (`/account`) and their assets.
+    pub fn with_pages(self) -> Self {
+        Self { pages: true, ..self }
+    }
+
     /// Serves the OpenAPI document at `/openapi.json`.
     pub fn with_openapi(self) -> Self {
         Self { openapi: true, ..self }
@@ -182,6 +190,9 @@ impl<S: Store> Api<S> {
             // Generated once, when the router is built, and shared by every request.
             let document = Arc::new(openapi::document());
             routes = routes.route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }));
+        }
+        if self.pages {
+            routes = routes.merge(pages::routes());
         }
         if self.webhooks.is_some() {
             routes = routes.merge(webhooks::stripe_routes());

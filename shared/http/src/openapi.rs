@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         buyer::portal,
         buyer::purchases,
         buyer::entitlements,
+        buyer::catalog,
         keys::create,
         keys::list,
         keys::revoke,

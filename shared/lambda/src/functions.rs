@@ -56,7 +56,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let reconciler = Arc::new(reconciler_from_env(env, Arc::clone(&stripe))?);
     let payout_run = Arc::new(payout_run_from_env(env, Arc::clone(&app), stripe)?);
     let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
-    Ok(api.with_reconciler(reconciler).with_payout_run(payout_run).with_openapi().router())
+    Ok(api.with_reconciler(reconciler).with_payout_run(payout_run).with_openapi().with_pages().router())
 }
 
 /// `checkout`: Checkout Sessions, portal links, what a buyer bought, and partners'

@@ -4,6 +4,7 @@ use super::seconds;
 use serde::Serialize;
 use tollgate_app::checkout::CheckoutLink;
 use tollgate_app::ports::purchases::Purchase;
+use tollgate_core::catalog::{Catalog, Grant, Interval};
 use tollgate_core::entitlements::Entitlements;
 use utoipa::ToSchema;
 
@@ -89,5 +90,61 @@ impl From<&Entitlements> for EntitlementsView {
 impl From<CheckoutLink> for CheckoutLinkView {
     fn from(link: CheckoutLink) -> Self {
         CheckoutLinkView { id: link.id, url: link.url }
+    }
+}
+
+/// One catalog entry on sale.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogItemView {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    /// `month` or `year` for subscriptions; absent for one-off purchases.
+    pub interval: Option<&'static str>,
+    /// `api_plan`, `membership`, `product` or `credits`.
+    pub kind: &'static str,
+    /// The plan's or membership's tier, as `/api/me` and the entitlements name it.
+    pub tier: Option<String>,
+}
+
+/// `GET /api/catalog`.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogView {
+    /// `/api/checkout` and `/api/portal` are served here (a Stripe API is configured).
+    pub buying: bool,
+    /// `/api/me/payouts` is served here.
+    pub payouts: bool,
+    pub items: Vec<CatalogItemView>,
+}
+
+impl CatalogView {
+    pub fn new(catalog: &Catalog, buying: bool, payouts: bool) -> Self {
+        let items = catalog
+            .items()
+            .iter()
+            .filter(|item| item.lookup_key.is_some())
+            .map(|item| {
+                let (kind, tier) = match &item.grant {
+                    Grant::ApiPlan { tier, .. } => ("api_plan", Some(tier.clone())),
+                    Grant::Membership { tier, .. } => ("membership", Some(tier.clone())),
+                    Grant::Product { .. } => ("product", None),
+                    Grant::Credits { .. } => ("credits", None),
+                };
+                CatalogItemView {
+                    sku: item.sku.to_string(),
+                    name: item.name.clone(),
+                    price_cents: item.price_cents,
+                    currency: item.currency.as_str().to_owned(),
+                    interval: item.interval.map(|interval| match interval {
+                        Interval::Month => "month",
+                        Interval::Year => "year",
+                    }),
+                    kind,
+                    tier,
+                }
+            })
+            .collect();
+        CatalogView { buying, payouts, items }
     }
 }

@@ -10,7 +10,9 @@ mod payouts;
 mod webhooks;
 mod workflows;
 
-pub use buyers::{CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
+pub use buyers::{
+    CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView,
+};
 pub use keys::{
     KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
 };

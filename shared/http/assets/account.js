@@ -1,0 +1,132 @@
+// The signed-in user's account: plan and usage, API keys (a new key shown once), plans and
+// products to buy through Stripe Checkout, the billing portal, purchases and entitlements,
+// the referral code and what it earned.
+"use strict";
+
+function copyButton(id, source) {
+  document.getElementById(id).addEventListener("click", () => {
+    navigator.clipboard.writeText(document.getElementById(source).textContent).catch(() => {});
+  });
+}
+
+async function loadStanding() {
+  const me = await api("GET", "/api/me");
+  const limit = me.limits.monthly_requests;
+  replace("plan", h("p", {}, h("strong", {}, me.plan), " · billing period " + when(me.billing_period.start) + " → " + when(me.billing_period.end)));
+  const usage = replace("usage",
+    h("p", {}, `${me.used} calls used` + (limit === null ? " (no monthly limit)" : ` of ${limit} · ${me.remaining} left`) + ` · ${me.credits} credits`),
+    limit === null ? null : h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": limit, "aria-valuenow": me.used, "aria-label": "Calls used this period" }, h("span", { id: "usage-fill" })));
+  usage.dataset.used = me.used;
+  usage.dataset.limit = limit === null ? "" : limit;
+  const fill = document.getElementById("usage-fill");
+  if (fill) fill.style.width = Math.min(100, limit ? (me.used * 100) / limit : 0) + "%";
+  replace("referral-link", me.account_id);
+  return me;
+}
+
+async function loadKeys() {
+  const { keys } = await api("GET", "/api/keys");
+  replace("keys", keys.map((key) => h("tr", { "data-testid": "key-row", "data-id": key.id },
+    h("td", {}, h("code", {}, key.prefix + "…")),
+    h("td", { class: "optional" }, when(key.created_at)),
+    h("td", {}, when(key.last_used_at)),
+    h("td", {}, key.revoked_at ? "revoked" : "active"),
+    h("td", {}, key.revoked_at ? null : h("button", { type: "button", class: "secondary", "data-testid": "revoke", onclick: () => revoke(key.id) }, "Revoke")))));
+}
+
+async function revoke(id) {
+  try {
+    await api("DELETE", `/api/keys/${encodeURIComponent(id)}`);
+    await loadKeys();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function createKey() {
+  try {
+    const created = await api("POST", "/api/keys");
+    replace("new-key", created.key);
+    document.getElementById("new-key-box").hidden = false;
+    await loadKeys();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function loadShop(me, catalog) {
+  if (!catalog.buying) {
+    replace("shop", h("p", { class: "muted" }, "Buying is off here: no Stripe API is configured."));
+    document.getElementById("portal").hidden = true;
+    return;
+  }
+  const entitlements = await api("GET", "/api/me/entitlements");
+  const current = new Set([me.plan, entitlements.membership].filter(Boolean));
+  replace("shop", catalog.items.map((item) => {
+    const isCurrent = item.tier && current.has(item.tier);
+    return h("div", { class: "card" },
+      h("strong", {}, item.name),
+      h("span", {}, money(item.price_cents, item.currency) + (item.interval ? " / " + item.interval : "")),
+      isCurrent
+        ? h("span", { class: "good", "data-testid": "current-" + item.sku }, "Current plan")
+        : h("button", { type: "button", "data-testid": "buy-" + item.sku, onclick: () => buy(item.sku) }, item.interval ? "Subscribe" : "Buy"));
+  }));
+}
+
+async function buy(sku) {
+  try {
+    const session = await api("POST", "/api/checkout", { sku });
+    location.assign(session.url);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function portal() {
+  try {
+    location.assign((await api("POST", "/api/portal")).url);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function loadPurchases() {
+  const [{ purchases }, entitlements] = await Promise.all([api("GET", "/api/me/purchases"), api("GET", "/api/me/entitlements")]);
+  replace("purchases", purchases.length
+    ? purchases.map((purchase) => h("tr", { "data-id": purchase.id },
+      h("td", {}, purchase.sku + (purchase.quantity > 1 ? " × " + purchase.quantity : "")),
+      h("td", {}, when(purchase.created_at)),
+      h("td", {}, purchase.revoked ? "revoked" : purchase.delivery)))
+    : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "Nothing bought yet.")));
+  const open = entitlements.all_premium_workflows ? "every premium workflow" : (entitlements.premium_workflows || []).join(", ") || "no premium workflows";
+  replace("entitlements", "Open to you: " + open + (entitlements.community ? " · the community" : "") + (entitlements.priority_support ? " · priority support" : ""));
+}
+
+async function loadEarnings(catalog) {
+  if (!catalog.payouts) return;
+  const payouts = await api("GET", "/api/me/payouts");
+  const balance = payouts.balance;
+  replace("earnings", h("p", {},
+    `Earned and held: ${money(balance.pending, payouts.currency)} · available: ${money(balance.available, payouts.currency)} · paid out: ${money(balance.paid, payouts.currency)}`
+    + (balance.owed_back ? ` · owed back: ${money(balance.owed_back, payouts.currency)}` : "")),
+    payouts.payouts_enabled ? null : h("button", { type: "button", class: "secondary", onclick: onboard }, payouts.connected ? "Finish payout setup" : "Set up payouts"));
+}
+
+async function onboard() {
+  try {
+    location.assign((await api("POST", "/api/me/payouts/onboarding")).url);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("create-key").addEventListener("click", createKey);
+  document.getElementById("portal").addEventListener("click", portal);
+  copyButton("copy-key", "new-key");
+  copyButton("copy-referral", "referral-link");
+  signIn(async () => {
+    const [me, catalog] = await Promise.all([loadStanding(), api("GET", "/api/catalog")]);
+    await Promise.all([loadKeys(), loadShop(me, catalog), loadPurchases(), loadEarnings(catalog)]);
+  });
+});

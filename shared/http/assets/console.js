@@ -1,0 +1,190 @@
+// The operator's console: key figures, charts drawn as SVG here (a few rectangles need no
+// chart library), workflows with their controls, the event log, customers and alerts. The
+// activity feed polls the event log and the alerts; a new entry shows within the poll.
+"use strict";
+
+// Locally and in the cloud alike the console polls; a second keeps a new entry under 2 s.
+const POLL_MS = 1000;
+let seenActivity = null;
+
+function show(section) {
+  for (const element of document.querySelectorAll("[data-section]")) element.hidden = element.dataset.section !== section;
+  const loaders = { workflows: loadWorkflows, events: loadEvents, alerts: loadAlerts };
+  if (loaders[section]) loaders[section]().catch(showError);
+}
+
+function kpi(testid, label, value) {
+  return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+}
+
+function sum(days, count, field) {
+  return days.slice(0, count).reduce((total, day) => total + day[field], 0);
+}
+
+function barChart(days, series, label) {
+  const width = 600, height = 160, gap = 2;
+  const oldestFirst = days.slice().reverse();
+  const totals = oldestFirst.map((day) => series.reduce((total, [field]) => total + Math.max(0, day[field]), 0));
+  const top = Math.max(1, ...totals);
+  const step = width / oldestFirst.length;
+  const bars = [];
+  oldestFirst.forEach((day, index) => {
+    let y = height;
+    for (const [field, css] of series) {
+      const value = Math.max(0, day[field]);
+      const barHeight = (value / top) * (height - 12);
+      y -= barHeight;
+      if (barHeight > 0) {
+        bars.push(svg("rect", { class: css, x: (index * step + gap / 2).toFixed(1), y: y.toFixed(1), width: (step - gap).toFixed(1), height: barHeight.toFixed(1) },
+          svg("title", {}, document.createTextNode(day.day + ": " + value))));
+      }
+    }
+  });
+  const first = oldestFirst[0], last = oldestFirst[oldestFirst.length - 1];
+  return svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height + 14}`, role: "img", "aria-label": label },
+    ...bars,
+    svg("text", { x: 0, y: height + 12 }, document.createTextNode(first ? first.day : "")),
+    svg("text", { x: width, y: height + 12, "text-anchor": "end" }, document.createTextNode(last ? last.day : "")));
+}
+
+async function loadOverview() {
+  const [metrics, workflows, events, alerts] = await Promise.all([
+    api("GET", "/admin/metrics"), api("GET", "/admin/workflows"), api("GET", "/admin/events?limit=500"), api("GET", "/admin/alerts"),
+  ]);
+  const days = metrics.revenue_by_day;
+  const currency = metrics.currency;
+  const running = workflows.workflows.filter((workflow) => workflow.state === "running").length;
+  const failed = events.events.filter((event) => event.status === "failed").length;
+  replace("kpis",
+    kpi("kpi-revenue-today", "Revenue today", money(sum(days, 1, "revenue_cents"), currency)),
+    kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, "revenue_cents"), currency)),
+    kpi("kpi-revenue-30d", "Revenue 30 days", money(sum(days, 30, "revenue_cents"), currency)),
+    kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions),
+    kpi("kpi-runs-today", "Runs started today", days.length ? days[0].starts : 0),
+    kpi("kpi-runs-in-flight", "Runs in flight", running),
+    kpi("kpi-failed-events", "Failed events", failed),
+    kpi("kpi-alerts", "Alerts", alerts.alerts.length));
+  replace("revenue-chart", barChart(days, [["revenue_cents", "work"]], "Revenue per day, last 30 days"));
+  replace("runs-chart", barChart(days, [["completed", "ok"], ["failed", "ko"]], "Runs per day, completed and failed"));
+  renderActivity(events.events, alerts.alerts);
+}
+
+function renderActivity(events, alerts) {
+  const items = events.map((event) => ({ id: "event:" + event.id, at: event.received_at, text: `event:received ${event.type} ${event.id} (${event.status})` }))
+    .concat(alerts.map((alert) => ({ id: "alert:" + alert.id, at: alert.created_at, text: `alert:raised ${alert.kind}: ${alert.message}` })))
+    .sort((a, b) => b.at - a.at)
+    .slice(0, 50);
+  const known = seenActivity;
+  seenActivity = new Set(items.map((item) => item.id));
+  replace("activity", items.map((item) => h("li", { "data-testid": "activity-item", "data-id": item.id, class: known && !known.has(item.id) ? "fresh" : null },
+    h("span", { class: "muted" }, when(item.at) + " "), item.text)));
+}
+
+async function loadWorkflows() {
+  const { workflows } = await api("GET", "/admin/workflows");
+  replace("workflows", workflows.map((workflow) => {
+    const ended = workflow.totals.completed + workflow.totals.failed;
+    const success = ended ? Math.round((workflow.totals.completed * 100) / ended) + "%" : "—";
+    const act = (label, testid, run) => h("button", { type: "button", class: "secondary", "data-testid": testid, onclick: () => run().then(loadWorkflows).catch(showError) }, label);
+    return h("tr", { "data-testid": "workflow-row", "data-id": workflow.id },
+      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => loadRuns(workflow.id).catch(showError) }, workflow.name || workflow.id)),
+      h("td", { class: "optional" }, workflow.schedule.cron + " " + workflow.schedule.timezone),
+      h("td", { class: "optional" }, workflow.enabled ? when(workflow.next_run) : "paused"),
+      h("td", {}, workflow.enabled ? workflow.state : "paused"),
+      h("td", { class: "optional", "data-role": "last-result" }, "…"),
+      h("td", { class: "optional" }, workflow.consecutive_failures),
+      h("td", { class: "optional" }, success),
+      h("td", { class: "optional", "data-role": "mean-duration" }, "…"),
+      h("td", {}, money(workflow.totals.revenue_cents, "usd")),
+      h("td", { class: "row" },
+        act("Run now", "run-now", () => api("POST", `/admin/workflows/${encodeURIComponent(workflow.id)}/run`)),
+        workflow.enabled
+          ? act("Pause", "pause", () => api("PATCH", `/admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: false }))
+          : act("Resume", "resume", () => api("PATCH", `/admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: true }))));
+  }));
+  for (const workflow of workflows) fillRunFigures(workflow.id).catch(() => {});
+}
+
+async function fillRunFigures(id) {
+  const { runs } = await api("GET", `/admin/workflows/${encodeURIComponent(id)}/runs`);
+  const row = document.querySelector(`tr[data-testid="workflow-row"][data-id="${CSS.escape(id)}"]`);
+  if (!row) return;
+  const ended = runs.filter((run) => run.finished_at && run.started_at);
+  const mean = ended.length ? Math.round(ended.reduce((total, run) => total + run.finished_at - run.started_at, 0) / ended.length) + " s" : "—";
+  const last = runs.find((run) => run.status === "completed" || run.status === "failed");
+  row.querySelector('[data-role="last-result"]').textContent = last ? last.status + (last.reason ? ": " + last.reason : "") : "—";
+  row.querySelector('[data-role="mean-duration"]').textContent = mean;
+}
+
+async function loadRuns(id) {
+  const { runs } = await api("GET", `/admin/workflows/${encodeURIComponent(id)}/runs`);
+  replace("runs", h("h2", {}, "Runs of " + id), h("table", {},
+    h("thead", {}, h("tr", {}, h("th", {}, "Run"), h("th", {}, "Status"), h("th", {}, "Duration"), h("th", {}, "Earnings"), h("th", {}, "Reason"))),
+    h("tbody", {}, runs.map((run) => h("tr", { "data-testid": "run-row", "data-id": run.id },
+      h("td", {}, when(run.created_at)), h("td", {}, run.status),
+      h("td", {}, run.finished_at && run.started_at ? run.finished_at - run.started_at + " s" : "—"),
+      h("td", {}, money(run.earnings_cents, "usd")), h("td", {}, run.reason || ""))))));
+}
+
+async function loadEvents() {
+  const { events } = await api("GET", "/admin/events?limit=500");
+  const status = document.getElementById("event-status").value;
+  const type = document.getElementById("event-type").value.trim();
+  replace("events", events
+    .filter((event) => (!status || event.status === status) && (!type || event.type.includes(type)))
+    .map((event) => h("tr", { "data-testid": "event-row", "data-id": event.id },
+      h("td", {}, event.id), h("td", {}, event.type),
+      h("td", { class: event.status === "failed" ? "bad" : event.status === "skipped" ? "warn" : null }, event.status),
+      h("td", { class: "optional" }, when(event.received_at)), h("td", {}, event.detail || ""))));
+}
+
+async function loadAlerts() {
+  const { alerts } = await api("GET", "/admin/alerts");
+  replace("alerts", alerts.map((alert) => h("tr", { "data-testid": "alert-row", "data-id": alert.id },
+    h("td", {}, when(alert.created_at)), h("td", {}, alert.kind), h("td", {}, alert.message))));
+}
+
+async function loadAccount(id) {
+  const [detail, ledger] = await Promise.all([
+    api("GET", `/admin/accounts/${encodeURIComponent(id)}`),
+    api("GET", `/admin/ledger?account=${encodeURIComponent(id)}`),
+  ]);
+  const field = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value === null || value === undefined ? "—" : value));
+  replace("account-detail",
+    h("table", {},
+      field("Account", detail.account_id), field("Stripe customer", detail.stripe_customer_id),
+      field("Plan", detail.plan), field("Membership", detail.membership),
+      field("Subscription", detail.subscription_status),
+      field("Period", detail.current_period_start ? when(detail.current_period_start) + " → " + when(detail.current_period_end) : null),
+      field("Referred by", detail.referred_by)),
+    h("h2", {}, "Ledger"),
+    h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "When"), h("th", {}, "Kind"), h("th", {}, "Amount"), h("th", { class: "optional" }, "Payment"))),
+      h("tbody", {}, ledger.entries.map((entry) => h("tr", { "data-id": entry.id },
+        h("td", {}, when(entry.at)), h("td", {}, entry.kind), h("td", {}, money(entry.amount_cents, entry.currency)),
+        h("td", { class: "optional" }, entry.payment_ref))))));
+}
+
+async function poll() {
+  try {
+    if (!document.querySelector('[data-section="overview"]').hidden) await loadOverview();
+    document.getElementById("live").textContent = "· live";
+  } catch (error) {
+    document.getElementById("live").textContent = "· reconnecting";
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll("[data-show]")) button.addEventListener("click", () => show(button.dataset.show));
+  document.getElementById("event-status").addEventListener("change", () => loadEvents().catch(showError));
+  document.getElementById("event-type").addEventListener("input", () => loadEvents().catch(showError));
+  document.getElementById("account-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadAccount(document.getElementById("account-search").value.trim()).catch(showError);
+  });
+  signIn(async () => {
+    await loadOverview();
+    setTimeout(poll, POLL_MS);
+  });
+});

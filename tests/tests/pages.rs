@@ -1,0 +1,186 @@
+//! The console and the account page in headless Chromium against the real `tollgate dev`:
+//! they load with no console error and no request leaving the origin, show what happens
+//! without a reload, and their controls do what they say.
+
+use fantoccini::Locator;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tollgate_core::catalog::Catalog;
+use tollgate_stripe::StripeApi;
+use tollgate_tests::browser::Browser;
+use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
+use tollgate_tests::recorder::Recorder;
+use tollgate_tests::stack::{TestStack, now, token};
+use tollgate_tests::stripe::{checkout_session, event};
+
+async fn open(browser: &Browser, stack: &TestStack, page: &str, token: &str) {
+    browser.client.goto(&stack.url(&format!("/{page}#token={token}"))).await.unwrap();
+}
+
+async fn clean(browser: &Browser, stack: &TestStack) {
+    assert_eq!(browser.console_errors().await, Vec::<String>::new(), "the page logged errors");
+    assert_eq!(browser.foreign_requests(&stack.base_url).await, Vec::<String>::new(), "requests left the origin");
+}
+
+#[tokio::test]
+async fn the_console_shows_a_delivered_event_without_a_reload() {
+    let stack = TestStack::start().await;
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "console", &stack.admin_token()).await;
+    browser.element("[data-testid=kpi-revenue-30d]").await;
+    browser.element("[data-testid=revenue-chart] svg").await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.fragment(), None, "the token leaves the address bar at once");
+
+    let payload = event("evt_live", "checkout.session.completed", now().0, checkout_session("lee", "cus_lee", None));
+    let delivered = std::time::Instant::now();
+    assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
+    browser.element("[data-testid=activity-item][data-id='event:evt_live']").await;
+    println!("the delivered event showed on the console after {:?}", delivered.elapsed());
+    clean(&browser, &stack).await;
+
+    // Every section opens, each with its hooks.
+    for (section, hook) in [("events", "event-row"), ("alerts", "alert-row"), ("customers", "account-search")] {
+        browser.client.find(Locator::Css(&format!("[data-show={section}]"))).await.unwrap().click().await.unwrap();
+        if hook != "alert-row" {
+            browser.element(&format!("[data-testid={hook}]")).await;
+        }
+    }
+    browser.client.find(Locator::Css("[data-testid=account-search]")).await.unwrap().send_keys("lee\n").await.unwrap();
+    let detail = browser.element("[data-testid=account-detail] table").await;
+    assert!(detail.text().await.unwrap().contains("cus_lee"));
+    clean(&browser, &stack).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn run_now_starts_a_workflow_and_pause_stops_its_schedule() {
+    let stack = TestStack::start().await;
+    let server = Recorder::start().await;
+    let body = json!({"id": "nightly", "name": "Nightly", "webhook_url": format!("{}/start", server.url), "schedule": "0 3 * * *"});
+    let (status, answer) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "console", &stack.admin_token()).await;
+    browser.element("[data-testid=kpi-revenue-30d]").await;
+    browser.client.find(Locator::Css("[data-show=workflows]")).await.unwrap().click().await.unwrap();
+    browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=run-now]").await.click().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.seen().iter().any(|seen| seen.target == "/start") {
+        assert!(std::time::Instant::now() < deadline, "the workflow server never saw the start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=pause]").await.click().await.unwrap();
+    browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=resume]").await;
+    let (_, workflow) = stack.admin_get("/admin/workflows/nightly").await;
+    assert_eq!(workflow["enabled"], false, "paused: no longer scheduled");
+    assert_eq!(workflow["next_run"], serde_json::Value::Null, "{workflow}");
+    clean(&browser, &stack).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_refused() {
+    let stack = TestStack::start().await;
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "account", &token("kim", None)).await;
+    let usage = browser.element("[data-testid=usage][data-limit]").await;
+    assert_eq!(
+        (usage.attr("data-used").await.unwrap(), usage.attr("data-limit").await.unwrap()),
+        (Some("0".into()), Some("100".into()))
+    );
+    assert!(browser.element("[data-testid=plan]").await.text().await.unwrap().contains("free"));
+    browser.element("[data-testid=create-key]").await.click().await.unwrap();
+    browser.until("the new key shows", "document.querySelector('[data-testid=new-key]').textContent.length > 0").await;
+    let key = browser.element("[data-testid=new-key]").await.text().await.unwrap();
+    let call = || async { stack.http.get(stack.url("/v1/anything")).bearer_auth(&key).send().await.unwrap().status() };
+    assert_eq!(call().await, StatusCode::OK, "the key works at /v1/*");
+    browser.element("[data-testid=key-row]").await;
+
+    browser.client.refresh().await.unwrap();
+    browser.element("[data-testid=key-row]").await;
+    let shown_again: bool = browser
+        .client
+        .execute("return document.body.textContent.includes(arguments[0]);", vec![json!(key)])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(!shown_again, "the key is shown once");
+    browser.element("[data-testid=key-row] [data-testid=revoke]").await.click().await.unwrap();
+    browser.until("the key shows revoked", "!document.querySelector('[data-testid=revoke]')").await;
+    assert_eq!(call().await, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+    assert!(browser.element("[data-testid=referral-link]").await.text().await.unwrap().contains("kim"));
+    clean(&browser, &stack).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn buy_goes_to_the_checkout_url_the_stripe_stand_in_made() {
+    let stripe = FakeStripe::start().await;
+    let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
+    tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
+    let stack =
+        TestStack::start_with(&[("STRIPE_SECRET_KEY", SECRET_KEY), ("STRIPE_API_BASE", stripe.base_url.as_str())])
+            .await;
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "account", &token("ivy", None)).await;
+    browser.element("[data-testid=portal]").await;
+    browser.element("[data-testid=buy-api_pro]").await.click().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with("https://checkout.stripe.com/c/pay/cs_test_fake1")
+    {
+        assert!(std::time::Instant::now() < deadline, "the browser never left for Checkout");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].param("metadata[sku]"), Some("api_pro"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn both_pages_hold_at_375_pixels_and_work_from_the_keyboard() {
+    let stack = TestStack::start().await;
+    let browser = Browser::start(375, 800).await;
+    for (page, bearer, ready) in [
+        ("console", stack.admin_token(), "[data-testid=kpi-revenue-30d]"),
+        ("account", token("kai", None), "[data-testid=usage]"),
+    ] {
+        open(&browser, &stack, page, &bearer).await;
+        browser.element(ready).await;
+        let overflow = browser
+            .client
+            .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+            .await
+            .unwrap();
+        assert!(overflow.as_i64().unwrap() <= 0, "{page} scrolls sideways at 375 px by {overflow}");
+        // Tab through the page: every control takes the focus in turn.
+        let mut reached = Vec::new();
+        for _ in 0..40 {
+            browser.client.active_element().await.unwrap().send_keys("\u{e004}").await.unwrap();
+            let focused = browser
+                .client
+                .execute(
+                    "const e = document.activeElement; return e.dataset.testid || e.dataset.show || e.id || e.tagName;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            reached.push(focused.as_str().unwrap_or_default().to_owned());
+        }
+        let wanted: &[&str] =
+            if page == "console" { &["workflows", "sign-out"] } else { &["create-key", "copy-referral", "sign-out"] };
+        for control in wanted {
+            assert!(reached.iter().any(|r| r == control), "{page}: {control} never took the focus: {reached:?}");
+        }
+    }
+    clean(&browser, &stack).await;
+    browser.close().await;
+}
