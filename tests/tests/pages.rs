@@ -11,7 +11,7 @@ use tollgate_tests::browser::Browser;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
-use tollgate_tests::stripe::{checkout_session, event};
+use tollgate_tests::stripe::{checkout_session, event, invoice_paid};
 
 async fn open(browser: &Browser, stack: &TestStack, page: &str, token: &str) {
     browser.client.goto(&stack.url(&format!("/{page}#token={token}"))).await.unwrap();
@@ -37,6 +37,13 @@ async fn the_console_shows_a_delivered_event_without_a_reload() {
     assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
     browser.element("[data-testid=activity-item][data-id='event:evt_live']").await;
     println!("the delivered event showed on the console after {:?}", delivered.elapsed());
+    let kpi = "document.querySelector('[data-testid=kpi-revenue-30d]').dataset.cents";
+    browser.until("the revenue starts at nothing", &format!("{kpi} === '0'")).await;
+    let invoice = invoice_paid("in_live", "cus_lee", "sub_lee", 2999, "pi_live");
+    assert_eq!(stack.deliver(&event("evt_paid_live", "invoice.paid", now().0, invoice)).await.0, StatusCode::OK);
+    browser.until("the paid invoice reaches the revenue figures", &format!("{kpi} === '2999'")).await;
+    let shown = browser.element("[data-testid=kpi-revenue-30d]").await.text().await.unwrap();
+    assert!(shown.contains("29.99"), "{shown}");
     clean(&browser, &stack).await;
 
     // Every section opens, each with its hooks.

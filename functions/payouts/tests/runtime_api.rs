@@ -30,6 +30,7 @@ async fn the_binary_pays_a_partner_their_held_out_earnings_once() {
         payment_ref: payment.to_owned(),
         event_id: "evt_sample".into(),
         at: now().plus_seconds(-days_ago * 86_400),
+        source: None,
     };
     // One earning past the template's 30-day hold, one still in it.
     store.post(&earning(&format!("pi_old_{partner}"), 2_099, 31)).await.unwrap();

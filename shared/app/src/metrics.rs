@@ -1,13 +1,17 @@
-//! The operator's figures: revenue by day and by workflow, runs and error rates,
-//! active subscriptions. Read from counters kept by the writes themselves, never by
-//! scanning runs.
+//! The operator's figures: revenue by day (subscriptions, one-off sales and workflow
+//! earnings) and by workflow, runs and error rates, active subscriptions. Runs are read
+//! from counters kept by the writes themselves, never by scanning runs; payments from the
+//! ledger's entries of the window, by time.
 
 use crate::App;
 use crate::orchestrator::OrchestrateError;
 use crate::ports::accounts::Accounts;
+use crate::ports::ledger::Ledger;
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
+use std::collections::HashMap;
 use tollgate_core::ids::WorkflowId;
+use tollgate_core::ledger::{EntryKind, PaymentSource};
 
 #[derive(Debug)]
 pub struct DayFigures {
@@ -15,7 +19,12 @@ pub struct DayFigures {
     pub starts: u32,
     pub completed: u64,
     pub failed: u64,
+    /// Workflow earnings.
     pub revenue_cents: i64,
+    /// Subscription invoices paid, net of their refunds.
+    pub subscriptions_cents: i64,
+    /// One-off sales, net of their refunds.
+    pub sales_cents: i64,
 }
 
 #[derive(Debug)]
@@ -38,19 +47,26 @@ pub struct Metrics {
     pub active_subscriptions: u64,
 }
 
-impl<S: Workflows + Runs + Accounts> App<S> {
+impl<S: Workflows + Runs + Accounts + Ledger> App<S> {
     pub async fn metrics(&self, days: u32) -> Result<Metrics, OrchestrateError> {
         let now = self.clock.now();
+        let oldest = now.plus_seconds(i64::from(days.saturating_sub(1)).saturating_mul(-86_400));
+        let from =
+            tollgate_core::time::Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", oldest.utc_day())).unwrap_or(oldest);
+        let payments = self.payments_by_day(from).await?;
         let mut revenue_by_day = Vec::with_capacity(days as usize);
         for back in 0..i64::from(days) {
             let day = now.plus_seconds(back.saturating_mul(-86_400)).utc_day();
             let totals = self.store.day_totals(&day).await?;
+            let paid = |source| payments.get(&(day.clone(), source)).copied().unwrap_or(0);
             revenue_by_day.push(DayFigures {
-                day,
                 starts: totals.starts,
                 completed: totals.completed,
                 failed: totals.failed,
                 revenue_cents: totals.revenue_cents,
+                subscriptions_cents: paid(PaymentSource::Subscription),
+                sales_cents: paid(PaymentSource::Sale),
+                day,
             });
         }
         let workflows = self
@@ -72,5 +88,26 @@ impl<S: Workflows + Runs + Accounts> App<S> {
             .collect();
         let active_subscriptions = self.store.count_active_subscriptions().await?;
         Ok(Metrics { currency: "usd", revenue_by_day, workflows, active_subscriptions })
+    }
+}
+
+impl<S: Ledger> App<S> {
+    /// Money in per UTC day and source since `from`: payments less refunds. A refund is a
+    /// running total, counted on the day of its latest change; a payment recorded before
+    /// sources were kept counts as a subscription's.
+    async fn payments_by_day(
+        &self,
+        from: tollgate_core::time::Timestamp,
+    ) -> Result<HashMap<(String, PaymentSource), i64>, OrchestrateError> {
+        let mut by_day: HashMap<(String, PaymentSource), i64> = HashMap::new();
+        for entry in self.store.money_in_since(from).await? {
+            if !matches!(entry.kind, EntryKind::Payment | EntryKind::Refund) {
+                continue;
+            }
+            let source = entry.source.unwrap_or(PaymentSource::Subscription);
+            let total = by_day.entry((entry.at.utc_day(), source)).or_insert(0);
+            *total = total.saturating_add(entry.amount.amount);
+        }
+        Ok(by_day)
     }
 }

@@ -1,13 +1,15 @@
 //! `ledger` table: key `payment_ref` + `id`, so a refund finds its payment and
-//! commissions with one query; GSI `by_account` (`account_id`, `id`).
+//! commissions with one query; GSI `by_account` (`account_id`, `id`); GSI `by_kind`
+//! (`kind`, `at`) for the money that came in by time.
 
 use crate::Aws;
 use crate::dynamo::{Item, from_item, is_condition_failure, n, s, sdk};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::ledger::{Ledger, LedgerError};
 use tollgate_core::ids::AccountId;
-use tollgate_core::ledger::{EntryKind, LedgerEntry};
+use tollgate_core::ledger::{EntryKind, LedgerEntry, PaymentSource};
 use tollgate_core::money::{Cents, Currency};
 use tollgate_core::time::Timestamp;
 
@@ -23,6 +25,8 @@ struct EntryItem {
     /// Absent on entries written before it was kept: they read as long past.
     #[serde(default)]
     at: i64,
+    #[serde(default)]
+    source: Option<PaymentSource>,
 }
 
 impl From<EntryItem> for LedgerEntry {
@@ -35,6 +39,7 @@ impl From<EntryItem> for LedgerEntry {
             payment_ref: item.payment_ref,
             event_id: item.event_id,
             at: Timestamp(item.at),
+            source: item.source,
         }
     }
 }
@@ -89,7 +94,7 @@ impl Ledger for Aws {
             .key("id", s(&entry.id))
             .update_expression(
                 "SET account_id = :account, kind = :kind, amount = :amount, magnitude = :magnitude, \
-                 currency = :currency, event_id = :event, #at = :at",
+                 currency = :currency, event_id = :event, #at = :at, #source = :source",
             )
             .condition_expression("attribute_not_exists(id) OR magnitude < :magnitude")
             .expression_attribute_values(":account", s(entry.account.as_str()))
@@ -100,6 +105,11 @@ impl Ledger for Aws {
             .expression_attribute_values(":event", s(entry.event_id.as_str()))
             .expression_attribute_names("#at", "at")
             .expression_attribute_values(":at", n(entry.at.0))
+            .expression_attribute_names("#source", "source")
+            .expression_attribute_values(
+                ":source",
+                entry.source.map_or(AttributeValue::Null(true), |source| s(source.as_str())),
+            )
             .send()
             .await;
         match update {
@@ -115,5 +125,36 @@ impl Ledger for Aws {
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
         self.query_entries(Some("by_account"), "account_id", account.as_str()).await
+    }
+
+    async fn money_in_since(&self, from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let mut entries: Vec<LedgerEntry> = Vec::new();
+        for kind in [EntryKind::Payment, EntryKind::Refund] {
+            let mut start: Option<Item> = None;
+            loop {
+                let output = self
+                    .dynamo
+                    .query()
+                    .table_name(&self.resources.ledger_table)
+                    .index_name("by_kind")
+                    .key_condition_expression("kind = :kind AND #at >= :from")
+                    .expression_attribute_names("#at", "at")
+                    .expression_attribute_values(":kind", s(kind.as_str()))
+                    .expression_attribute_values(":from", n(from.0))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| failed(sdk(e)))?;
+                for item in output.items.unwrap_or_default() {
+                    entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        entries.sort_by_key(|entry| entry.at);
+        Ok(entries)
     }
 }

@@ -3,7 +3,7 @@
 use crate::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use crate::catalog::{Catalog, Grant};
 use crate::ids::{AccountId, CustomerId, Sku, SubscriptionId};
-use crate::ledger::Payment;
+use crate::ledger::{Payment, PaymentSource};
 use crate::money::{Cents, Currency};
 use crate::stripe::{Event, at, id_of, integer, text};
 use crate::time::Timestamp;
@@ -304,6 +304,7 @@ fn invoice_paid(invoice: &Value, catalog: &Catalog) -> Result<Change, Unusable> 
             payment_ref: payment_intent.unwrap_or(invoice_id),
             amount,
             sku: invoice_sku(invoice, catalog),
+            source: PaymentSource::Subscription,
         },
     })
 }
@@ -338,6 +339,7 @@ fn payment_intent_succeeded(intent: &Value) -> Result<Change, Unusable> {
             payment_ref: id,
             amount,
             sku: text(intent, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()),
+            source: PaymentSource::Sale,
         },
     })
 }

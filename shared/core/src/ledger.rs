@@ -66,6 +66,31 @@ impl EntryKind {
     }
 }
 
+/// Where a payment came from, for revenue by source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSource {
+    /// A paid subscription invoice.
+    Subscription,
+    /// A one-off sale (a product, credits).
+    Sale,
+}
+
+impl PaymentSource {
+    /// As the API and storage write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentSource::Subscription => "subscription",
+            PaymentSource::Sale => "sale",
+        }
+    }
+
+    /// The source written as `value`.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Subscription, Self::Sale].into_iter().find(|source| source.as_str() == value)
+    }
+}
+
 /// One line of the ledger. Credits are positive, debits negative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
@@ -85,6 +110,8 @@ pub struct LedgerEntry {
     /// When the fact happened (the event's `created`, the run's end, the transfer): a
     /// partner's earning becomes available a hold period after its payment's.
     pub at: Timestamp,
+    /// On a payment and its refund: where the payment came from.
+    pub source: Option<PaymentSource>,
 }
 
 impl LedgerEntry {
@@ -103,6 +130,8 @@ pub struct Payment {
     pub amount: Cents,
     /// What was bought, when the payment says (its metadata or its price's lookup key).
     pub sku: Option<Sku>,
+    /// A subscription invoice or a one-off sale.
+    pub source: PaymentSource,
 }
 
 /// The entries a payment produces: the referral commissions and the catalog partner's
@@ -124,6 +153,7 @@ pub fn payment_entries(
         payment_ref: payment.payment_ref.clone(),
         event_id: event_id.to_string(),
         at,
+        source: None,
     };
     let mut entries: Vec<LedgerEntry> = referral::commissions(payer, chain, &payment.amount)
         .into_iter()
@@ -143,7 +173,8 @@ pub fn payment_entries(
             entries.push(entry(id, &share.partner, EntryKind::PartnerEarning, earned));
         }
     }
-    entries.push(entry(format!("payment:{}", payment.payment_ref), payer, EntryKind::Payment, payment.amount.clone()));
+    let paid = entry(format!("payment:{}", payment.payment_ref), payer, EntryKind::Payment, payment.amount.clone());
+    entries.push(LedgerEntry { source: Some(payment.source), ..paid });
     entries
 }
 
@@ -168,6 +199,7 @@ pub fn refund_entries(
         payment_ref: payment.payment_ref.clone(),
         event_id: event_id.to_string(),
         at,
+        source: None,
     };
     let mut entries: Vec<LedgerEntry> = recorded
         .iter()
@@ -181,7 +213,8 @@ pub fn refund_entries(
             Some(derived(format!("{prefix}:{}:{}", payment.payment_ref, share.account), &share.account, kind, amount))
         })
         .collect();
-    entries.push(derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded));
+    let refund = derived(format!("refund:{}", payment.payment_ref), &payment.account, EntryKind::Refund, refunded);
+    entries.push(LedgerEntry { source: payment.source, ..refund });
     Some(entries)
 }
 
@@ -197,6 +230,7 @@ pub fn workflow_revenue(run: &crate::workflow::Run) -> LedgerEntry {
         payment_ref: run.id.to_string(),
         event_id: run.id.to_string(),
         at: run.finished_at.unwrap_or(run.created_at),
+        source: None,
     }
 }
 
@@ -217,7 +251,12 @@ mod tests {
     }
 
     fn payment(amount: i64) -> Payment {
-        Payment { payment_ref: "pi_1".into(), amount: Cents::new(amount, Currency::parse("usd").unwrap()), sku: None }
+        Payment {
+            payment_ref: "pi_1".into(),
+            amount: Cents::new(amount, Currency::parse("usd").unwrap()),
+            sku: None,
+            source: PaymentSource::Subscription,
+        }
     }
 
     fn chain() -> ReferralChain {

@@ -182,6 +182,7 @@ pub fn payout_entry(account: &AccountId, period: Period, amount: &Cents, transfe
         payment_ref: transfer_group(period),
         event_id: transfer.to_owned(),
         at,
+        source: None,
     }
 }
 
@@ -210,6 +211,7 @@ mod tests {
             payment_ref: payment.to_owned(),
             event_id: "evt_1".into(),
             at,
+            source: None,
         }
     }
 

@@ -2,11 +2,11 @@ use crate::Sqlite;
 use rusqlite::{Row, params};
 use tollgate_app::ports::ledger::{Ledger, LedgerError};
 use tollgate_core::ids::AccountId;
-use tollgate_core::ledger::{EntryKind, LedgerEntry};
+use tollgate_core::ledger::{EntryKind, LedgerEntry, PaymentSource};
 use tollgate_core::money::{Cents, Currency};
 use tollgate_core::time::Timestamp;
 
-const COLUMNS: &str = "id, account_id, kind, amount, currency, payment_ref, event_id, at";
+const COLUMNS: &str = "id, account_id, kind, amount, currency, payment_ref, event_id, at, source";
 
 fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let corrupt = |index, message: String| {
@@ -22,6 +22,7 @@ fn to_entry(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         payment_ref: row.get(5)?,
         event_id: event,
         at: Timestamp(row.get(7)?),
+        source: row.get::<_, Option<String>>(8)?.as_deref().and_then(PaymentSource::parse),
     })
 }
 
@@ -47,8 +48,8 @@ impl Ledger for Sqlite {
         self.call(move |db| {
             // The same rule as LedgerEntry::supersedes, as one statement so concurrent posts cannot interleave.
             db.execute(
-                "INSERT INTO ledger (id, account_id, kind, amount, currency, payment_ref, event_id, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO ledger (id, account_id, kind, amount, currency, payment_ref, event_id, at, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, event_id = excluded.event_id, at = excluded.at
                  WHERE abs(excluded.amount) > abs(ledger.amount)",
                 params![
@@ -59,7 +60,8 @@ impl Ledger for Sqlite {
                     entry.amount.currency.as_str(),
                     entry.payment_ref,
                     entry.event_id.as_str(),
-                    entry.at.0
+                    entry.at.0,
+                    entry.source.map(PaymentSource::as_str)
                 ],
             )
             .map(drop)
@@ -74,5 +76,17 @@ impl Ledger for Sqlite {
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
         self.entries_where("account_id", account.as_str().to_owned()).await
+    }
+
+    async fn money_in_since(&self, from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.call(move |db| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM ledger WHERE at >= ?1 AND kind IN ('payment', 'refund') ORDER BY at, seq"
+            );
+            let mut statement = db.prepare(&sql)?;
+            statement.query_map([from.0], to_entry)?.collect()
+        })
+        .await
+        .map_err(failed)
     }
 }

@@ -155,6 +155,11 @@ const PAYOUTS: &str = "ALTER TABLE ledger ADD COLUMN at INTEGER NOT NULL DEFAULT
 ALTER TABLE payees ADD COLUMN failed_period TEXT;
 ALTER TABLE payees ADD COLUMN failed_reason TEXT;";
 
+/// 6: where each payment came from (a subscription or a sale), and the ledger by time, for
+/// the console's revenue by day and by source.
+const REVENUE: &str = "ALTER TABLE ledger ADD COLUMN source TEXT;
+CREATE INDEX ledger_by_time ON ledger (at);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -162,6 +167,7 @@ fn migrations() -> Migrations<'static> {
         M::up(CURSORS),
         M::up(PAYEES),
         M::up(PAYOUTS),
+        M::up(REVENUE),
     ])
 }
 
@@ -215,7 +221,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 5, "upgraded to the latest schema");
+        assert_eq!(version, 6, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -17,8 +17,13 @@ function kpi(testid, label, value) {
   return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
 }
 
-function sum(days, count, field) {
-  return days.slice(0, count).reduce((total, day) => total + day[field], 0);
+// Payments net of refunds, plus workflow earnings.
+function revenue(day) {
+  return day.subscriptions_cents + day.sales_cents + day.revenue_cents;
+}
+
+function sum(days, count, of) {
+  return days.slice(0, count).reduce((total, day) => total + of(day), 0);
 }
 
 function barChart(days, series, label) {
@@ -56,15 +61,16 @@ async function loadOverview() {
   const running = workflows.workflows.filter((workflow) => workflow.state === "running").length;
   const failed = events.events.filter((event) => event.status === "failed").length;
   replace("kpis",
-    kpi("kpi-revenue-today", "Revenue today", money(sum(days, 1, "revenue_cents"), currency)),
-    kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, "revenue_cents"), currency)),
-    kpi("kpi-revenue-30d", "Revenue 30 days", money(sum(days, 30, "revenue_cents"), currency)),
+    kpi("kpi-revenue-today", "Revenue today", money(sum(days, 1, revenue), currency)),
+    kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, revenue), currency)),
+    kpi("kpi-revenue-30d", "Revenue 30 days", money(sum(days, 30, revenue), currency)),
     kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions),
     kpi("kpi-runs-today", "Runs started today", days.length ? days[0].starts : 0),
     kpi("kpi-runs-in-flight", "Runs in flight", running),
     kpi("kpi-failed-events", "Failed events", failed),
     kpi("kpi-alerts", "Alerts", alerts.alerts.length));
-  replace("revenue-chart", barChart(days, [["revenue_cents", "work"]], "Revenue per day, last 30 days"));
+  replace("revenue-chart", barChart(days, [["subscriptions_cents", "sub"], ["sales_cents", "sale"], ["revenue_cents", "work"]], "Revenue per day by source, last 30 days"));
+  document.querySelector('[data-testid="kpi-revenue-30d"]').dataset.cents = sum(days, 30, revenue);
   replace("runs-chart", barChart(days, [["completed", "ok"], ["failed", "ko"]], "Runs per day, completed and failed"));
   renderActivity(events.events, alerts.alerts);
 }

@@ -1,7 +1,7 @@
 use crate::join_all;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_core::ids::{AccountId, EventId};
-use tollgate_core::ledger::{EntryKind, LedgerEntry};
+use tollgate_core::ledger::{EntryKind, LedgerEntry, PaymentSource};
 use tollgate_core::money::{Cents, Currency};
 use tollgate_core::time::Timestamp;
 
@@ -14,6 +14,7 @@ fn entry(payment_ref: &str, account: &AccountId, kind: EntryKind, amount: i64, e
         payment_ref: payment_ref.to_owned(),
         event_id: EventId::parse(event).unwrap().to_string(),
         at: Timestamp(1_790_000_000 + event.trim_start_matches("evt_").parse::<i64>().unwrap()),
+        source: matches!(kind, EntryKind::Payment | EntryKind::Refund).then_some(PaymentSource::Sale),
     }
 }
 
@@ -76,4 +77,24 @@ pub async fn concurrent_posts_of_one_entry_land_once(ledger: &(impl Ledger + Clo
     let stored = ledger.for_payment(&payment).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!((stored[0].amount.amount, stored[0].event_id.as_str()), (-2000, "evt_20"));
+}
+
+pub async fn lists_the_money_that_came_in_since_a_time(ledger: &impl Ledger) {
+    let (payment, payer, referrer) = fresh();
+    let old = entry(&payment, &payer, EntryKind::Payment, 1000, "evt_1");
+    let (later_payment, _, _) = fresh();
+    let paid = entry(&later_payment, &payer, EntryKind::Payment, 2999, "evt_50");
+    let refunded = entry(&later_payment, &payer, EntryKind::Refund, -500, "evt_60");
+    let commission = entry(&later_payment, &referrer, EntryKind::Commission, 599, "evt_55");
+    for posted in [&old, &paid, &refunded, &commission] {
+        ledger.post(posted).await.unwrap();
+    }
+    let mine: Vec<LedgerEntry> = ledger
+        .money_in_since(Timestamp(1_790_000_010))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.account == payer)
+        .collect();
+    assert_eq!(mine, vec![paid, refunded], "payments and refunds from then on, oldest first, with their source");
 }

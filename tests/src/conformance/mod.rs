@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
             accounts::sets_status_only_on_known_subscriptions,
             ledger::posts_each_entry_once,
             ledger::running_totals_only_grow,
+            ledger::lists_the_money_that_came_in_since_a_time,
             ledger::concurrent_posts_of_one_entry_land_once,
             orchestration::registers_once_and_reads_back,
             orchestration::lists_only_idle_enabled_due_workflows,

@@ -108,6 +108,8 @@ mod tests {
                 completed: 2,
                 failed: 1,
                 revenue_cents: 250,
+                subscriptions_cents: 2_999,
+                sales_cents: -999,
             }],
             workflows: vec![WorkflowFigures {
                 workflow_id: WorkflowId::parse("daily").unwrap(),
@@ -122,7 +124,8 @@ mod tests {
         assert_eq!(
             json_of(MetricsView::from(&metrics)),
             json!({"currency": "usd",
-                   "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250}],
+                   "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250,
+                                       "subscriptions_cents": 2_999, "sales_cents": -999}],
                    "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250}],
                    "active_subscriptions": 4})
         );
@@ -150,11 +153,12 @@ mod tests {
             payment_ref: "pi_1".into(),
             event_id: "evt_1".into(),
             at: Timestamp(1_796_083_300),
+            source: None,
         };
         assert_eq!(
             json_of(LedgerLine::from(&entry)),
             json!({"id": "commission:pi_1", "kind": "commission", "amount_cents": 580, "currency": "usd",
-                   "event_id": "evt_1", "payment_ref": "pi_1", "at": 1_796_083_300})
+                   "event_id": "evt_1", "payment_ref": "pi_1", "at": 1_796_083_300, "source": null})
         );
     }
 

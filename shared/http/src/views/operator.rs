@@ -54,7 +54,7 @@ pub struct AlertList {
     pub alerts: Vec<AlertView>,
 }
 
-/// One UTC day of workflow runs and their revenue.
+/// One UTC day of revenue, by source, and of workflow runs.
 #[derive(Serialize, ToSchema)]
 pub struct DayView {
     /// `YYYY-MM-DD`
@@ -62,8 +62,12 @@ pub struct DayView {
     pub starts: u32,
     pub completed: u64,
     pub failed: u64,
-    /// In US cents.
+    /// Workflow earnings, in US cents.
     pub revenue_cents: i64,
+    /// Subscription invoices paid that day, less refunds, in cents.
+    pub subscriptions_cents: i64,
+    /// One-off sales that day, less refunds, in cents.
+    pub sales_cents: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -121,6 +125,8 @@ pub struct LedgerLine {
     pub payment_ref: String,
     /// When it happened, Unix seconds.
     pub at: i64,
+    /// On a payment and its refund: `subscription` or `sale`.
+    pub source: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -162,6 +168,8 @@ impl From<&DayFigures> for DayView {
             completed: day.completed,
             failed: day.failed,
             revenue_cents: day.revenue_cents,
+            subscriptions_cents: day.subscriptions_cents,
+            sales_cents: day.sales_cents,
         }
     }
 }
@@ -215,6 +223,7 @@ impl From<&LedgerEntry> for LedgerLine {
             event_id: entry.event_id.clone(),
             payment_ref: entry.payment_ref.clone(),
             at: entry.at.0,
+            source: entry.source.map(|source| source.as_str()),
         }
     }
 }
