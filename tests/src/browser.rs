@@ -115,6 +115,20 @@ impl Browser {
         }
     }
 
+    /// Makes the page see `prefers-color-scheme: dark` (or light), as a system setting would.
+    pub async fn color_scheme(&self, scheme: &str) {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let command = json!({"cmd": "Emulation.setEmulatedMedia",
+                             "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
+        let answer = reqwest::Client::new()
+            .post(format!("{}/session/{session}/goog/cdp/execute", self.driver_url))
+            .json(&command)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "chromedriver refused the color scheme");
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
