@@ -103,6 +103,19 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
     }
 
+    /// Clicks the element `css`, finding it again if the page re-rendered it meanwhile.
+    pub async fn click(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.element(css).await.click().await {
+                Ok(()) => return,
+                // A re-rendered element is stale for a moment; the next find gets the new one.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(error) => panic!("{css} could not be clicked: {error}"),
+            }
+        }
+    }
+
     /// Waits (up to 10 s) until the script `condition` returns true.
     pub async fn until(&self, what: &str, condition: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);

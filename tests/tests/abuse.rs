@@ -36,6 +36,14 @@ fn routes() -> Vec<(Method, String)> {
         (Method::GET, "/admin/ledger?account=%00%ff"),
         (Method::POST, "/v1/anything"),
         (Method::PUT, "/admin/metrics"),
+        (Method::GET, "/api/catalog"),
+        (Method::GET, "/api/me/payouts"),
+        (Method::GET, "/admin/activity?after=-99999999999999999999"),
+        (Method::POST, "/admin/stream-tickets"),
+        (Method::GET, "/admin/stream?ticket=%00%ff"),
+        (Method::GET, "/console"),
+        (Method::GET, "/account"),
+        (Method::GET, "/assets/..%2f..%2fetc%2fpasswd"),
     ];
     let keys_path = format!("/internal/keys/{HASH}");
     let mut owned: Vec<(Method, String)> = routes.drain(..).map(|(m, p)| (m, p.to_owned())).collect();

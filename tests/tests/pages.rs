@@ -71,13 +71,13 @@ async fn run_now_starts_a_workflow_and_pause_stops_its_schedule() {
     open(&browser, &stack, "console", &stack.admin_token()).await;
     browser.element("[data-testid=kpi-revenue-30d]").await;
     browser.client.find(Locator::Css("[data-show=workflows]")).await.unwrap().click().await.unwrap();
-    browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=run-now]").await.click().await.unwrap();
+    browser.click("[data-testid=workflow-row][data-id=nightly] [data-testid=run-now]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !server.seen().iter().any(|seen| seen.target == "/start") {
         assert!(std::time::Instant::now() < deadline, "the workflow server never saw the start");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=pause]").await.click().await.unwrap();
+    browser.click("[data-testid=workflow-row][data-id=nightly] [data-testid=pause]").await;
     browser.element("[data-testid=workflow-row][data-id=nightly] [data-testid=resume]").await;
     let (_, workflow) = stack.admin_get("/admin/workflows/nightly").await;
     assert_eq!(workflow["enabled"], false, "paused: no longer scheduled");
@@ -97,7 +97,7 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
         (Some("0".into()), Some("100".into()))
     );
     assert!(browser.element("[data-testid=plan]").await.text().await.unwrap().contains("free"));
-    browser.element("[data-testid=create-key]").await.click().await.unwrap();
+    browser.click("[data-testid=create-key]").await;
     browser.until("the new key shows", "document.querySelector('[data-testid=new-key]').textContent.length > 0").await;
     let key = browser.element("[data-testid=new-key]").await.text().await.unwrap();
     let call = || async { stack.http.get(stack.url("/v1/anything")).bearer_auth(&key).send().await.unwrap().status() };
@@ -114,7 +114,7 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
         .as_bool()
         .unwrap();
     assert!(!shown_again, "the key is shown once");
-    browser.element("[data-testid=key-row] [data-testid=revoke]").await.click().await.unwrap();
+    browser.click("[data-testid=key-row] [data-testid=revoke]").await;
     browser.until("the key shows revoked", "!document.querySelector('[data-testid=revoke]')").await;
     assert_eq!(call().await, StatusCode::UNAUTHORIZED, "a revoked key is refused");
     assert!(browser.element("[data-testid=referral-link]").await.text().await.unwrap().contains("kim"));
@@ -133,7 +133,7 @@ async fn buy_goes_to_the_checkout_url_the_stripe_stand_in_made() {
     let browser = Browser::start(1280, 900).await;
     open(&browser, &stack, "account", &token("ivy", None)).await;
     browser.element("[data-testid=portal]").await;
-    browser.element("[data-testid=buy-api_pro]").await.click().await.unwrap();
+    browser.click("[data-testid=buy-api_pro]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !browser
         .client
@@ -190,4 +190,48 @@ async fn both_pages_hold_at_375_pixels_and_work_from_the_keyboard() {
     }
     clean(&browser, &stack).await;
     browser.close().await;
+}
+
+#[tokio::test]
+async fn the_polled_feed_answers_304_until_something_happens_and_stream_tickets_open_once() {
+    let stack = TestStack::start().await;
+    let feed = |tag: Option<String>| {
+        let mut request = stack.http.get(stack.url("/admin/activity")).bearer_auth(stack.admin_token());
+        if let Some(tag) = tag {
+            request = request.header("if-none-match", tag);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let first = feed(None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(feed(Some(tag.clone())).await.status(), StatusCode::NOT_MODIFIED, "nothing happened");
+    let payload = event("evt_feed", "invoice.paid", now().0, invoice_paid("in_f", "cus_nobody", "sub_f", 100, "pi_f"));
+    assert_eq!(stack.deliver(&payload).await.0, StatusCode::OK);
+    let changed = feed(Some(tag.clone())).await;
+    assert_eq!(changed.status(), StatusCode::OK, "an event arrived");
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), tag);
+    let body: serde_json::Value = changed.json().await.unwrap();
+    assert_eq!(
+        (&body["items"][0]["id"], &body["items"][0]["kind"]),
+        (&json!("event:evt_feed"), &json!("payment:received"))
+    );
+
+    let (status, ticket) = stack.admin_send(Method::POST, "/admin/stream-tickets", &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let open = |ticket: String| {
+        let url = stack.url(&format!("/admin/stream?ticket={ticket}"));
+        let http = stack.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let stream = open(ticket.clone()).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    drop(stream);
+    let again = open(ticket).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a ticket opens the stream once");
+    assert_eq!(open("forged".into()).await.status(), StatusCode::UNAUTHORIZED);
+    let unsigned = stack.http.post(stack.url("/admin/stream-tickets")).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED, "tickets are for admins");
 }

@@ -96,7 +96,8 @@ pub async fn run(
         .with_orchestrator(Arc::clone(&orchestrator))
         .with_keys(Arc::new(edge))
         .with_openapi()
-        .with_pages();
+        .with_pages()
+        .with_stream();
     // One Stripe client (one connection pool) for checkout and meter events.
     let stripe = config.stripe_api.as_ref().map(|access| access.client()).transpose()?.map(Arc::new);
     let usage_meter = UsageMeter {

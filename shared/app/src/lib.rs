@@ -4,6 +4,7 @@
 //! the answer back. Adapters (SQLite, DynamoDB + SQS) implement the ports; every
 //! adapter passes the same conformance suite (`tests/src/conformance`).
 
+pub mod activity;
 pub mod alerting;
 pub mod callback;
 pub mod catalog_sync;

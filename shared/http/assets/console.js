@@ -1,11 +1,13 @@
 // The operator's console: key figures, charts drawn as SVG here (a few rectangles need no
 // chart library), workflows with their controls, the event log, customers and alerts. The
-// activity feed polls the event log and the alerts; a new entry shows within the poll.
+// activity feed is live: Server-Sent Events on the local stack (opened with a single-use
+// ticket, since EventSource sends no Authorization header), else `/admin/activity` polled
+// every 5 s with its ETag. Whatever arrives also refreshes the figures.
 "use strict";
 
-// Locally and in the cloud alike the console polls; a second keeps a new entry under 2 s.
-const POLL_MS = 1000;
-let seenActivity = null;
+const POLL_MS = 5000;
+const KINDS = ["event:received", "payment:received", "workflow:started", "workflow:completed", "workflow:failed", "alert:raised"];
+let refreshing = null;
 
 function show(section) {
   for (const element of document.querySelectorAll("[data-section]")) element.hidden = element.dataset.section !== section;
@@ -69,21 +71,79 @@ async function loadOverview() {
     kpi("kpi-runs-in-flight", "Runs in flight", running),
     kpi("kpi-failed-events", "Failed events", failed),
     kpi("kpi-alerts", "Alerts", alerts.alerts.length));
-  replace("revenue-chart", barChart(days, [["subscriptions_cents", "sub"], ["sales_cents", "sale"], ["revenue_cents", "work"]], "Revenue per day by source, last 30 days"));
   document.querySelector('[data-testid="kpi-revenue-30d"]').dataset.cents = sum(days, 30, revenue);
+  replace("revenue-chart", barChart(days, [["subscriptions_cents", "sub"], ["sales_cents", "sale"], ["revenue_cents", "work"]], "Revenue per day by source, last 30 days"));
   replace("runs-chart", barChart(days, [["completed", "ok"], ["failed", "ko"]], "Runs per day, completed and failed"));
-  renderActivity(events.events, alerts.alerts);
 }
 
-function renderActivity(events, alerts) {
-  const items = events.map((event) => ({ id: "event:" + event.id, at: event.received_at, text: `event:received ${event.type} ${event.id} (${event.status})` }))
-    .concat(alerts.map((alert) => ({ id: "alert:" + alert.id, at: alert.created_at, text: `alert:raised ${alert.kind}: ${alert.message}` })))
-    .sort((a, b) => b.at - a.at)
-    .slice(0, 50);
-  const known = seenActivity;
-  seenActivity = new Set(items.map((item) => item.id));
-  replace("activity", items.map((item) => h("li", { "data-testid": "activity-item", "data-id": item.id, class: known && !known.has(item.id) ? "fresh" : null },
-    h("span", { class: "muted" }, when(item.at) + " "), item.text)));
+// Refreshes the figures once for a burst of news.
+function refreshSoon() {
+  if (refreshing) return;
+  refreshing = setTimeout(() => {
+    refreshing = null;
+    loadOverview().catch(showError);
+  }, 250);
+}
+
+function activityItem(item, fresh) {
+  return h("li", { "data-testid": "activity-item", "data-id": item.id, "data-kind": item.kind, class: fresh ? "fresh" : null },
+    h("span", { class: "muted" }, when(item.at) + " "), h("strong", {}, item.kind + " "), item.text);
+}
+
+function showItem(item) {
+  const feed = document.getElementById("activity");
+  const existing = feed.querySelector(`[data-id="${CSS.escape(item.id)}"]`);
+  if (existing) existing.remove();
+  feed.prepend(activityItem(item, true));
+  while (feed.children.length > 50) feed.lastElementChild.remove();
+  refreshSoon();
+}
+
+async function live() {
+  try {
+    const { ticket } = await api("POST", "/admin/stream-tickets");
+    const source = new EventSource("/admin/stream?ticket=" + encodeURIComponent(ticket));
+    source.addEventListener("ready", () => {
+      document.getElementById("live").textContent = "· live";
+      // What happened between the first load and the stream's start.
+      loadActivity().then(refreshSoon).catch(showError);
+    });
+    for (const kind of KINDS) source.addEventListener(kind, (message) => showItem(JSON.parse(message.data)));
+    source.onerror = () => {
+      // A ticket opens the stream once: reconnect with a new one.
+      source.close();
+      document.getElementById("live").textContent = "· reconnecting";
+      setTimeout(live, 1000);
+    };
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    poll("");
+  }
+}
+
+// Where no stream is served (the cloud): the feed every 5 s, answered 304 while unchanged.
+async function poll(etag) {
+  let next = etag;
+  try {
+    const headers = { authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) };
+    if (etag) headers["if-none-match"] = etag;
+    const response = await fetch("/admin/activity", { headers, cache: "no-store" });
+    if (response.status === 200) {
+      const feed = await response.json();
+      next = response.headers.get("etag") || "";
+      replace("activity", feed.items.map((item) => activityItem(item, false)));
+      if (etag) refreshSoon();
+    }
+    document.getElementById("live").textContent = "· every 5 s";
+  } catch (error) {
+    document.getElementById("live").textContent = "· reconnecting";
+  }
+  setTimeout(() => poll(next), POLL_MS);
+}
+
+async function loadActivity() {
+  const feed = await api("GET", "/admin/activity");
+  replace("activity", feed.items.map((item) => activityItem(item, false)));
 }
 
 async function loadWorkflows() {
@@ -171,16 +231,6 @@ async function loadAccount(id) {
         h("td", { class: "optional" }, entry.payment_ref))))));
 }
 
-async function poll() {
-  try {
-    if (!document.querySelector('[data-section="overview"]').hidden) await loadOverview();
-    document.getElementById("live").textContent = "· live";
-  } catch (error) {
-    document.getElementById("live").textContent = "· reconnecting";
-  }
-  setTimeout(poll, POLL_MS);
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("[data-show]")) button.addEventListener("click", () => show(button.dataset.show));
   document.getElementById("event-status").addEventListener("change", () => loadEvents().catch(showError));
@@ -190,7 +240,7 @@ document.addEventListener("DOMContentLoaded", () => {
     loadAccount(document.getElementById("account-search").value.trim()).catch(showError);
   });
   signIn(async () => {
-    await loadOverview();
-    setTimeout(poll, POLL_MS);
+    await Promise.all([loadOverview(), loadActivity()]);
+    await live();
   });
 });

@@ -13,6 +13,7 @@ mod extract;
 mod finish;
 pub mod jwt;
 mod keys;
+pub mod live;
 pub mod openapi;
 pub mod pages;
 mod payouts;
@@ -119,6 +120,7 @@ pub struct Api<S> {
     payout_run: Option<Arc<PayoutRun<S>>>,
     openapi: bool,
     pages: bool,
+    tickets: Option<Arc<live::Tickets>>,
 }
 
 /// The state every handler gets.
@@ -138,6 +140,7 @@ impl<S: Store> Api<S> {
             payout_run: None,
             openapi: false,
             pages: false,
+            tickets: None,
         }
     }
 
@@ -172,6 +175,12 @@ impl<S: Store> Api<S> {
         Self { pages: true, ..self }
     }
 
+    /// Serves the activity stream (`/admin/stream`, opened with a ticket from
+    /// `/admin/stream-tickets`): for one long-running process, as the local stack is.
+    pub fn with_stream(self) -> Self {
+        Self { tickets: Some(Arc::default()), ..self }
+    }
+
     /// Serves the OpenAPI document at `/openapi.json`.
     pub fn with_openapi(self) -> Self {
         Self { openapi: true, ..self }
@@ -204,7 +213,10 @@ impl<S: Store> Api<S> {
             routes = routes.merge(keys::edge_routes());
         }
         if self.jwt.is_some() {
-            routes = routes.merge(admin::routes()).merge(buyer::routes());
+            routes = routes.merge(admin::routes()).merge(buyer::routes()).merge(live::routes());
+            if self.tickets.is_some() {
+                routes = routes.merge(live::stream_routes());
+            }
             if self.orchestrator.is_some() {
                 routes = routes.merge(admin::workflow_routes());
             }

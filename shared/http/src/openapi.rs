@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, keys, payouts, stripe_history, webhooks};
+use crate::{admin, buyer, keys, live, payouts, stripe_history, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -24,6 +24,9 @@ use utoipa::{Modify, OpenApi};
         buyer::purchases,
         buyer::entitlements,
         buyer::catalog,
+        live::activity,
+        live::ticket,
+        live::stream,
         keys::create,
         keys::list,
         keys::revoke,

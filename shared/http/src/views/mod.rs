@@ -17,8 +17,8 @@ pub use keys::{
     KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
 };
 pub use operator::{
-    AccountDetail, AlertList, AlertView, DayView, EventList, EventView, LedgerLine, LedgerList, MetricsView,
-    ReconcileView, ReplayView, WorkflowFiguresView,
+    AccountDetail, ActivityItemView, ActivityView, AlertList, AlertView, DayView, EventList, EventView, LedgerLine,
+    LedgerList, MetricsView, ReconcileView, ReplayView, StreamTicket, WorkflowFiguresView,
 };
 pub use payouts::{
     BalanceView, FailedView, OnboardingLink, PaidOutView, PayoutLine, PayoutRunView, PayoutsView, SkippedView,

@@ -265,3 +265,47 @@ pub struct ReplayView {
     /// `queued`
     pub status: &'static str,
 }
+
+/// One thing that happened.
+#[derive(Serialize, ToSchema)]
+pub struct ActivityItemView {
+    /// Stable across answers: `event:<id>`, `alert:<id>`, `run:<id>:started`, `run:<id>:ended`.
+    pub id: String,
+    /// `event:received`, `payment:received`, `workflow:started`, `workflow:completed`,
+    /// `workflow:failed` or `alert:raised`.
+    pub kind: &'static str,
+    /// Unix seconds.
+    pub at: i64,
+    pub subject: String,
+    pub text: String,
+}
+
+/// `GET /admin/activity`.
+#[derive(Serialize, ToSchema)]
+pub struct ActivityView {
+    /// Newest first.
+    pub items: Vec<ActivityItemView>,
+    /// The `ETag` of this answer.
+    pub tag: String,
+}
+
+/// `POST /admin/stream-tickets`.
+#[derive(Serialize, ToSchema)]
+pub struct StreamTicket {
+    /// Opens `GET /admin/stream?ticket=…` once.
+    pub ticket: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl From<&tollgate_app::activity::ActivityItem> for ActivityItemView {
+    fn from(item: &tollgate_app::activity::ActivityItem) -> Self {
+        ActivityItemView {
+            id: item.id.clone(),
+            kind: item.kind,
+            at: item.at.0,
+            subject: item.subject.clone(),
+            text: item.text.clone(),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! What just happened, for the console: `GET /admin/activity` (polled, with `ETag` and
+//! `304`, as in the cloud) and, on the local stack, a Server-Sent Events stream
+//! (`GET /admin/stream`). `EventSource` cannot send an `Authorization` header, so the stream
+//! is opened with a ticket: short-lived, single-use, handed out to an admin by
+//! `POST /admin/stream-tickets`.
+
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{Admin, Params};
+use crate::views::{ActivityItemView, ActivityView, StreamTicket};
+use crate::{Shared, Store};
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tollgate_app::activity::{ActivityItem, tag};
+use tollgate_core::time::Timestamp;
+use utoipa::{IntoParams, ToSchema};
+
+/// Items in the feed.
+const FEED: usize = 50;
+/// How long a ticket opens the stream.
+const TICKET_SECONDS: i64 = 30;
+/// How often an open stream looks for news.
+const STREAM_EVERY: Duration = Duration::from_millis(500);
+
+pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/admin/activity", get(activity::<S>))
+}
+
+pub(crate) fn stream_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/admin/stream-tickets", post(ticket::<S>)).route("/admin/stream", get(stream::<S>))
+}
+
+/// The stream's tickets: random, kept in memory (the local stack is one process), each
+/// good once and for [`TICKET_SECONDS`].
+#[derive(Default)]
+pub struct Tickets {
+    issued: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl Tickets {
+    fn issue(&self, now: Timestamp) -> (String, Timestamp) {
+        let ticket = hex_of(&rand::random::<[u8; 24]>());
+        let expires = now.plus_seconds(TICKET_SECONDS);
+        let mut issued = self.issued.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        issued.retain(|_, expiry| *expiry > now);
+        issued.insert(ticket.clone(), expires);
+        (ticket, expires)
+    }
+
+    fn redeem(&self, ticket: &str, now: Timestamp) -> bool {
+        let mut issued = self.issued.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        issued.remove(ticket).is_some_and(|expiry| expiry > now)
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct After {
+    /// Only what happened at or after this time (Unix seconds).
+    after: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/activity",
+    tag = "admin",
+    summary = "What just happened, newest first; `304` while nothing did",
+    params(After),
+    responses(
+        (status = 200, description = "the feed, with its `ETag`", body = ActivityView),
+        (status = 304, description = "nothing new since the `If-None-Match` tag"),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn activity<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Params(after): Params<After>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut items = api.app.activity(FEED).await.map_err(|e| ApiError::storage(&e))?;
+    if let Some(after) = after.after {
+        items.retain(|item| item.at.0 >= after);
+    }
+    let tag = tag(&items);
+    let etag = HeaderValue::from_str(&tag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let view = ActivityView { items: items.iter().map(ActivityItemView::from).collect(), tag };
+    Ok(([(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))], Json(view))
+        .into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/stream-tickets",
+    tag = "admin",
+    summary = "A single-use ticket that opens the activity stream for 30 s (local stack)",
+    responses(
+        (status = 200, description = "the ticket", body = StreamTicket),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn ticket<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<StreamTicket>, ApiError> {
+    let tickets = api.tickets.as_deref().ok_or(ApiError::NotFound("route"))?;
+    let (ticket, expires) = tickets.issue(api.app.clock.now());
+    Ok(Json(StreamTicket { ticket, expires_at: expires.0 }))
+}
+
+#[derive(Deserialize, IntoParams, ToSchema)]
+pub(crate) struct TicketParam {
+    /// From `POST /admin/stream-tickets`.
+    ticket: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/stream",
+    tag = "admin",
+    summary = "Server-Sent Events of the activity feed, named by kind (`payment:received`, `workflow:started`…)",
+    params(TicketParam),
+    responses(
+        (status = 200, description = "`text/event-stream`: each new or changed item as an event named by its kind, its `data` the item"),
+        (status = 401, description = "`invalid_token`: no such ticket, used, or expired", body = ErrorResponse)
+    )
+)]
+pub(crate) async fn stream<S: Store>(
+    State(api): State<Shared<S>>,
+    Params(param): Params<TicketParam>,
+) -> Result<Response, ApiError> {
+    let tickets = api.tickets.as_deref().ok_or(ApiError::NotFound("route"))?;
+    if !tickets.redeem(&param.ticket, api.app.clock.now()) {
+        return Err(ApiError::InvalidToken);
+    }
+    let state = Feed { api, said: HashMap::new(), pending: VecDeque::new(), started: false };
+    let events = futures_util::stream::unfold(state, |mut feed| async move {
+        let event = feed.next_event().await;
+        Some((Ok::<_, std::convert::Infallible>(event), feed))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// One open stream: what it has said of each item, and what it still has to say.
+struct Feed<S> {
+    api: Shared<S>,
+    said: HashMap<String, String>,
+    pending: VecDeque<ActivityItem>,
+    started: bool,
+}
+
+impl<S: Store> Feed<S> {
+    async fn next_event(&mut self) -> Event {
+        if !self.started {
+            self.started = true;
+            // What is there already the page has loaded itself; from here on, only news.
+            if let Ok(items) = self.api.app.activity(FEED).await {
+                self.said = items.into_iter().map(|item| (item.id, item.text)).collect();
+            }
+            return Event::default().event("ready").data("{}");
+        }
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                let view = ActivityItemView::from(&item);
+                return Event::default().event(item.kind).id(item.id.clone()).json_data(view).unwrap_or_default();
+            }
+            tokio::time::sleep(STREAM_EVERY).await;
+            // A failed read is tried again on the next beat; the stream stays open.
+            if let Ok(items) = self.api.app.activity(FEED).await {
+                for item in items.into_iter().rev() {
+                    if self.said.get(&item.id) != Some(&item.text) {
+                        self.said.insert(item.id.clone(), item.text.clone());
+                        self.pending.push_back(item);
+                    }
+                }
+            }
+        }
+    }
+}
