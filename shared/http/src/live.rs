@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tollgate_app::activity::{ActivityItem, tag};
 use tollgate_core::time::Timestamp;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 /// Items in the feed.
 const FEED: usize = 50;
@@ -34,7 +34,7 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
 }
 
 pub(crate) fn stream_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/stream-tickets", post(ticket::<S>)).route("/admin/stream", get(stream::<S>))
+    Router::new().route("/admin/stream-tickets", post(stream_ticket::<S>)).route("/admin/stream", get(stream::<S>))
 }
 
 /// The stream's tickets: random, kept in memory (the local stack is one process), each
@@ -65,6 +65,7 @@ fn hex_of(bytes: &[u8]) -> String {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct After {
     /// Only what happened at or after this time (Unix seconds).
     after: Option<i64>,
@@ -117,13 +118,17 @@ pub(crate) async fn activity<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn ticket<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<StreamTicket>, ApiError> {
+pub(crate) async fn stream_ticket<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+) -> Result<Json<StreamTicket>, ApiError> {
     let tickets = api.tickets.as_deref().ok_or(ApiError::NotFound("route"))?;
     let (ticket, expires) = tickets.issue(api.app.clock.now());
     Ok(Json(StreamTicket { ticket, expires_at: expires.0 }))
 }
 
-#[derive(Deserialize, IntoParams, ToSchema)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TicketParam {
     /// From `POST /admin/stream-tickets`.
     ticket: String,

@@ -16,11 +16,11 @@ use utoipa::ToSchema;
 pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
     Router::new()
         .route("/api/me/payouts/onboarding", post(onboarding::<S>))
-        .route("/api/me/payouts", get(standing::<S>))
+        .route("/api/me/payouts", get(payout_standing::<S>))
 }
 
 pub(crate) fn run_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/payouts/run", post(run::<S>))
+    Router::new().route("/admin/payouts/run", post(run_payouts::<S>))
 }
 
 fn payouts<S>(api: &Shared<S>) -> Result<&Payouts<S>, ApiError> {
@@ -59,7 +59,7 @@ pub(crate) async fn onboarding<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn standing<S: Store>(
+pub(crate) async fn payout_standing<S: Store>(
     State(api): State<Shared<S>>,
     User(account): User,
 ) -> Result<Json<PayoutsView>, ApiError> {
@@ -93,7 +93,7 @@ pub(crate) struct PayoutRunBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn run<S: Store>(
+pub(crate) async fn run_payouts<S: Store>(
     State(api): State<Shared<S>>,
     _: Admin,
     OptionalJsonBody(body): OptionalJsonBody<PayoutRunBody>,
