@@ -8,7 +8,7 @@ use serde_json::json;
 use tollgate_tests::browser::Browser;
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
-use tollgate_tests::stripe::{checkout_session, event, invoice_paid};
+use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
 
 #[tokio::main]
 async fn main() {
@@ -19,6 +19,9 @@ async fn main() {
         let customer = format!("cus_{account}");
         let session = checkout_session(account, &customer, Some("user_bob"));
         stack.deliver(&event(&format!("evt_checkout_{n}"), "checkout.session.completed", t, session)).await;
+        let lookup_key = ["api_pro_monthly", "member_pro_monthly", "api_pro_monthly"][n];
+        let subscription = subscription(&format!("sub_{n}"), &customer, lookup_key, "active", t);
+        stack.deliver(&event(&format!("evt_subscription_{n}"), "customer.subscription.created", t, subscription)).await;
         let invoice = invoice_paid(&format!("in_{n}"), &customer, &format!("sub_{n}"), 2999, &format!("pi_{n}"));
         stack.deliver(&event(&format!("evt_invoice_{n}"), "invoice.paid", t, invoice)).await;
     }

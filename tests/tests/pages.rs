@@ -11,7 +11,7 @@ use tollgate_tests::browser::Browser;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
-use tollgate_tests::stripe::{checkout_session, event, invoice_paid};
+use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
 
 async fn open(browser: &Browser, stack: &TestStack, page: &str, token: &str) {
     browser.client.goto(&stack.url(&format!("/{page}#token={token}"))).await.unwrap();
@@ -44,6 +44,19 @@ async fn the_console_shows_a_delivered_event_without_a_reload() {
     browser.until("the paid invoice reaches the revenue figures", &format!("{kpi} === '2999'")).await;
     let shown = browser.element("[data-testid=kpi-revenue-30d]").await.text().await.unwrap();
     assert!(shown.contains("29.99"), "{shown}");
+    let subscription = subscription("sub_lee", "cus_lee", "api_pro_monthly", "active", now().0);
+    assert_eq!(
+        stack.deliver(&event("evt_sub_live", "customer.subscription.created", now().0, subscription)).await.0,
+        StatusCode::OK
+    );
+    browser
+        .until(
+            "the subscription reaches MRR",
+            "document.querySelector('[data-testid=kpi-mrr]').textContent.includes('29.99')",
+        )
+        .await;
+    let subscriptions = browser.element("[data-testid=kpi-subscriptions]").await.text().await.unwrap();
+    assert!(subscriptions.contains("pro plan: 1"), "{subscriptions}");
     clean(&browser, &stack).await;
 
     // Every section opens, each with its hooks.
@@ -53,9 +66,20 @@ async fn the_console_shows_a_delivered_event_without_a_reload() {
             browser.element(&format!("[data-testid={hook}]")).await;
         }
     }
-    browser.client.find(Locator::Css("[data-testid=account-search]")).await.unwrap().send_keys("lee\n").await.unwrap();
-    let detail = browser.element("[data-testid=account-detail] table").await;
-    assert!(detail.text().await.unwrap().contains("cus_lee"));
+    // Found by its Stripe customer id: the account, its usage, keys, purchases and ledger.
+    browser
+        .client
+        .find(Locator::Css("[data-testid=account-search]"))
+        .await
+        .unwrap()
+        .send_keys("cus_lee\n")
+        .await
+        .unwrap();
+    browser.element("[data-testid=account-detail] table").await;
+    let detail = browser.element("[data-testid=account-detail]").await.text().await.unwrap();
+    for shown in ["lee", "cus_lee", "Usage", "Keys", "Purchases", "Ledger", "29.99 USD"] {
+        assert!(detail.contains(shown), "{shown} is not in the account detail: {detail}");
+    }
     clean(&browser, &stack).await;
     browser.close().await;
 }
@@ -117,7 +141,8 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
     browser.click("[data-testid=key-row] [data-testid=revoke]").await;
     browser.until("the key shows revoked", "!document.querySelector('[data-testid=revoke]')").await;
     assert_eq!(call().await, StatusCode::UNAUTHORIZED, "a revoked key is refused");
-    assert!(browser.element("[data-testid=referral-link]").await.text().await.unwrap().contains("kim"));
+    let link = browser.element("[data-testid=referral-link]").await.text().await.unwrap();
+    assert_eq!(link, format!("{}/account?ref=kim", stack.base_url));
     clean(&browser, &stack).await;
     browser.close().await;
 }

@@ -10,6 +10,8 @@ use crate::ports::ledger::Ledger;
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
 use std::collections::HashMap;
+use tollgate_core::account::SubscriptionKind;
+use tollgate_core::catalog::Interval;
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::ledger::{EntryKind, PaymentSource};
 
@@ -45,6 +47,19 @@ pub struct Metrics {
     pub revenue_by_day: Vec<DayFigures>,
     pub workflows: Vec<WorkflowFigures>,
     pub active_subscriptions: u64,
+    /// Active subscriptions per plan and membership tier.
+    pub subscriptions_by_tier: Vec<TierCount>,
+    /// Monthly recurring revenue: each active subscription's catalog price per month (a
+    /// yearly price counts a twelfth, rounded down), in cents.
+    pub mrr_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierCount {
+    /// `api_plan` or `membership`.
+    pub kind: &'static str,
+    pub tier: String,
+    pub active: u64,
 }
 
 impl<S: Workflows + Runs + Accounts + Ledger> App<S> {
@@ -86,8 +101,30 @@ impl<S: Workflows + Runs + Accounts + Ledger> App<S> {
                 }
             })
             .collect();
-        let active_subscriptions = self.store.count_active_subscriptions().await?;
-        Ok(Metrics { currency: "usd", revenue_by_day, workflows, active_subscriptions })
+        let active = self.store.active_subscriptions().await?;
+        let mut by_tier: Vec<TierCount> = Vec::new();
+        let mut mrr_cents: i64 = 0;
+        for subscription in &active {
+            let kind = match subscription.kind {
+                SubscriptionKind::ApiPlan => "api_plan",
+                SubscriptionKind::Membership => "membership",
+            };
+            match by_tier.iter_mut().find(|count| count.kind == kind && count.tier == subscription.tier) {
+                Some(count) => count.active = count.active.saturating_add(1),
+                None => by_tier.push(TierCount { kind, tier: subscription.tier.clone(), active: 1 }),
+            }
+            mrr_cents = mrr_cents.saturating_add(self.monthly_cents(&subscription.sku));
+        }
+        by_tier.sort_by(|a, b| (a.kind, &a.tier).cmp(&(b.kind, &b.tier)));
+        let active_subscriptions = u64::try_from(active.len()).unwrap_or(u64::MAX);
+        Ok(Metrics {
+            currency: "usd",
+            revenue_by_day,
+            workflows,
+            active_subscriptions,
+            subscriptions_by_tier: by_tier,
+            mrr_cents,
+        })
     }
 }
 
@@ -109,5 +146,19 @@ impl<S: Ledger> App<S> {
             *total = total.saturating_add(entry.amount.amount);
         }
         Ok(by_day)
+    }
+}
+
+impl<S> App<S> {
+    /// What `sku` brings in a month at its catalog price; nothing for an unknown SKU.
+    fn monthly_cents(&self, sku: &tollgate_core::ids::Sku) -> i64 {
+        match self.catalog.by_sku(sku) {
+            Some(item) => match item.interval {
+                Some(Interval::Year) => item.price_cents.div_euclid(12),
+                Some(Interval::Month) => item.price_cents,
+                None => 0,
+            },
+            None => 0,
+        }
     }
 }

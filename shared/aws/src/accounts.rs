@@ -5,11 +5,11 @@
 //! `active = "active"`, the sparse GSI `active_subscriptions` that counts them.
 
 use crate::Aws;
-use crate::dynamo::{from_item, is_condition_failure, items_under, n, s, sdk, to_item};
+use crate::dynamo::{Item, from_item, is_condition_failure, items_under, n, s, sdk, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
-use tollgate_app::ports::error::PortError;
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
@@ -215,8 +215,9 @@ impl Accounts for Aws {
         Ok(items.into_iter().map(|item| Subscription::from_record(item.subscription)).collect())
     }
 
-    async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {
-        let mut count = 0;
+    async fn active_subscriptions(&self) -> Result<Vec<Subscription>, AccountsError> {
+        // The index is sparse and holds keys only: find the keys, then read the items.
+        let mut keys = Vec::new();
         let mut start = None;
         loop {
             let output = self
@@ -226,16 +227,46 @@ impl Accounts for Aws {
                 .index_name("active_subscriptions")
                 .key_condition_expression("active = :active")
                 .expression_attribute_values(":active", s(ACTIVE))
-                .select(aws_sdk_dynamodb::types::Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| failed(sdk(e)))?;
-            count += output.count as u64;
+            for item in output.items.unwrap_or_default() {
+                let key: Item = item.into_iter().filter(|(name, _)| name == "pk" || name == "sk").collect();
+                keys.push(key);
+            }
             start = output.last_evaluated_key;
             if start.is_none() {
-                return Ok(count);
+                break;
             }
         }
+        let mut subscriptions = Vec::with_capacity(keys.len());
+        // BatchGetItem reads at most 100 keys a call, and may leave some for a second.
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| failed(PortError::new(ErrorKind::Corrupt, e.to_string())))?,
+            );
+            while let Some(request) = pending.take() {
+                let output = self
+                    .dynamo
+                    .batch_get_item()
+                    .request_items(&self.resources.accounts_table, request)
+                    .send()
+                    .await
+                    .map_err(|e| failed(sdk(e)))?;
+                for item in
+                    output.responses.unwrap_or_default().remove(&self.resources.accounts_table).unwrap_or_default()
+                {
+                    let stored: SubscriptionItem = from_item(item).map_err(failed)?;
+                    subscriptions.push(Subscription::from_record(stored.subscription));
+                }
+                pending = output.unprocessed_keys.unwrap_or_default().remove(&self.resources.accounts_table);
+            }
+        }
+        Ok(subscriptions)
     }
 }

@@ -156,13 +156,15 @@ impl Accounts for Sqlite {
         .map_err(failed)
     }
 
-    async fn count_active_subscriptions(&self) -> Result<u64, AccountsError> {
+    async fn active_subscriptions(&self) -> Result<Vec<Subscription>, AccountsError> {
         self.call(|db| {
             let mut statement = db.prepare("SELECT data FROM subscriptions")?;
-            let mut active = 0;
+            let mut active = Vec::new();
             for subscription in statement.query_map([], from_json::<Subscription>)? {
                 let subscription = subscription?;
-                active += u64::from(subscription.status.grants_access());
+                if subscription.status.grants_access() {
+                    active.push(subscription);
+                }
             }
             Ok(active)
         })

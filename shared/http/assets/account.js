@@ -1,7 +1,12 @@
 // The signed-in user's account: plan and usage, API keys (a new key shown once), plans and
 // products to buy through Stripe Checkout, the billing portal, purchases and entitlements,
-// the referral code and what it earned.
+// the referral link and what it earned. Arriving through someone's referral link
+// (`/account?ref=<account>`) makes the next purchase credit them.
 "use strict";
+
+const REFERRAL_KEY = "tollgate-referral";
+const referredBy = new URLSearchParams(location.search).get("ref");
+if (referredBy) sessionStorage.setItem(REFERRAL_KEY, referredBy);
 
 function copyButton(id, source) {
   document.getElementById(id).addEventListener("click", () => {
@@ -20,7 +25,7 @@ async function loadStanding() {
   usage.dataset.limit = limit === null ? "" : limit;
   const fill = document.getElementById("usage-fill");
   if (fill) fill.style.width = Math.min(100, limit ? (me.used * 100) / limit : 0) + "%";
-  replace("referral-link", me.account_id);
+  replace("referral-link", `${location.origin}/account?ref=${encodeURIComponent(me.account_id)}`);
   return me;
 }
 
@@ -75,7 +80,8 @@ async function loadShop(me, catalog) {
 
 async function buy(sku) {
   try {
-    const session = await api("POST", "/api/checkout", { sku });
+    const referral = sessionStorage.getItem(REFERRAL_KEY);
+    const session = await api("POST", "/api/checkout", referral ? { sku, referral_code: referral } : { sku });
     location.assign(session.url);
   } catch (error) {
     showError(error);

@@ -66,14 +66,21 @@ async function loadOverview() {
     kpi("kpi-revenue-today", "Revenue today", money(sum(days, 1, revenue), currency)),
     kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, revenue), currency)),
     kpi("kpi-revenue-30d", "Revenue 30 days", money(sum(days, 30, revenue), currency)),
-    kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions),
-    kpi("kpi-runs-today", "Runs started today", days.length ? days[0].starts : 0),
-    kpi("kpi-runs-in-flight", "Runs in flight", running),
+    kpi("kpi-mrr", "MRR", money(metrics.mrr_cents, currency)),
+    kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions + (metrics.subscriptions_by_tier.length
+      ? " (" + metrics.subscriptions_by_tier.map((count) => `${count.tier} ${count.kind === "membership" ? "member" : "plan"}: ${count.active}`).join(", ") + ")"
+      : "")),
+    kpi("kpi-runs-today", "Runs today / daily cap", (days.length ? days[0].starts : 0) + capOf(metrics.daily_run_cap)),
+    kpi("kpi-runs-in-flight", "Runs in flight / cap", running + capOf(metrics.concurrent_run_cap)),
     kpi("kpi-failed-events", "Failed events", failed),
     kpi("kpi-alerts", "Alerts", alerts.alerts.length));
   document.querySelector('[data-testid="kpi-revenue-30d"]').dataset.cents = sum(days, 30, revenue);
   replace("revenue-chart", barChart(days, [["subscriptions_cents", "sub"], ["sales_cents", "sale"], ["revenue_cents", "work"]], "Revenue per day by source, last 30 days"));
   replace("runs-chart", barChart(days, [["completed", "ok"], ["failed", "ko"]], "Runs per day, completed and failed"));
+}
+
+function capOf(cap) {
+  return cap === null || cap === undefined ? "" : " / " + cap;
 }
 
 // Refreshes the figures once for a burst of news.
@@ -210,25 +217,45 @@ async function loadAlerts() {
     h("td", {}, when(alert.created_at)), h("td", {}, alert.kind), h("td", {}, alert.message))));
 }
 
-async function loadAccount(id) {
-  const [detail, ledger] = await Promise.all([
-    api("GET", `/admin/accounts/${encodeURIComponent(id)}`),
-    api("GET", `/admin/ledger?account=${encodeURIComponent(id)}`),
+async function loadAccount(query) {
+  const id = query.startsWith("cus_")
+    ? (await api("GET", `/admin/customers/${encodeURIComponent(query)}`)).account_id
+    : query;
+  const path = `/admin/accounts/${encodeURIComponent(id)}`;
+  const [detail, ledger, standing, keys, purchases] = await Promise.all([
+    api("GET", path), api("GET", `/admin/ledger?account=${encodeURIComponent(id)}`),
+    api("GET", path + "/standing"), api("GET", path + "/keys"), api("GET", path + "/purchases"),
   ]);
   const field = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value === null || value === undefined ? "—" : value));
+  const limit = standing.limits.monthly_requests;
+  const bar = limit === null ? null : h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": limit, "aria-valuenow": standing.used, "aria-label": "Calls used this period" }, h("span", { "data-role": "fill" }));
+  const table = (headings, rows) => h("table", {}, h("thead", {}, h("tr", {}, headings.map((heading) => h("th", {}, heading)))), h("tbody", {}, rows));
+  const earned = ledger.entries.filter((entry) => entry.kind === "commission" || entry.kind === "commission_reversal");
   replace("account-detail",
-    h("table", {},
+    table(["", ""], [
       field("Account", detail.account_id), field("Stripe customer", detail.stripe_customer_id),
       field("Plan", detail.plan), field("Membership", detail.membership),
       field("Subscription", detail.subscription_status),
       field("Period", detail.current_period_start ? when(detail.current_period_start) + " → " + when(detail.current_period_end) : null),
-      field("Referred by", detail.referred_by)),
+      field("Referred by", detail.referred_by),
+      field("Usage", `${standing.used}` + (limit === null ? " (no monthly limit)" : ` of ${limit}`)),
+      field("Credits", standing.credits),
+      field("Referral commissions", money(earned.reduce((total, entry) => total + entry.amount_cents, 0), "usd")),
+    ]),
+    bar,
+    h("h2", {}, "Keys"),
+    table(["Key", "Created", "Last used", "State"], keys.keys.map((key) => h("tr", { "data-id": key.id },
+      h("td", {}, h("code", {}, key.prefix + "…")), h("td", {}, when(key.created_at)), h("td", {}, when(key.last_used_at)),
+      h("td", {}, key.revoked_at ? "revoked " + when(key.revoked_at) : "active")))),
+    h("h2", {}, "Purchases"),
+    table(["What", "When", "Delivery"], purchases.purchases.map((purchase) => h("tr", { "data-id": purchase.id },
+      h("td", {}, purchase.sku), h("td", {}, when(purchase.created_at)), h("td", {}, purchase.revoked ? "revoked" : purchase.delivery)))),
     h("h2", {}, "Ledger"),
-    h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, "When"), h("th", {}, "Kind"), h("th", {}, "Amount"), h("th", { class: "optional" }, "Payment"))),
-      h("tbody", {}, ledger.entries.map((entry) => h("tr", { "data-id": entry.id },
-        h("td", {}, when(entry.at)), h("td", {}, entry.kind), h("td", {}, money(entry.amount_cents, entry.currency)),
-        h("td", { class: "optional" }, entry.payment_ref))))));
+    table(["When", "Kind", "Amount", "Payment"], ledger.entries.map((entry) => h("tr", { "data-id": entry.id },
+      h("td", {}, when(entry.at)), h("td", {}, entry.kind), h("td", {}, money(entry.amount_cents, entry.currency)),
+      h("td", {}, entry.payment_ref)))));
+  const fill = document.querySelector('#account-detail [data-role="fill"]');
+  if (fill) fill.style.width = Math.min(100, limit ? (standing.used * 100) / limit : 0) + "%";
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -4,8 +4,8 @@
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, JsonBody, Params};
 use crate::views::{
-    AccountDetail, AlertList, AlertView, EventList, EventView, LedgerLine, LedgerList, MetricsView, RunList, RunView,
-    WorkflowList, WorkflowView,
+    AccountDetail, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList, MetricsView,
+    PurchaseList, PurchaseView, RunList, RunView, StandingView, WorkflowList, WorkflowView,
 };
 use crate::workflows::WorkflowBody;
 use crate::{Shared, Store};
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_core::ids::{AccountId, WorkflowId};
+use tollgate_core::ids::{AccountId, CustomerId, WorkflowId};
 use utoipa::IntoParams;
 
 const DEFAULT_LIST_LIMIT: usize = 50;
@@ -30,6 +30,10 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
         .route("/admin/alerts", get(alerts::<S>))
         .route("/admin/metrics", get(metrics::<S>))
         .route("/admin/accounts/{account}", get(account::<S>))
+        .route("/admin/accounts/{account}/standing", get(account_standing::<S>))
+        .route("/admin/accounts/{account}/keys", get(account_keys::<S>))
+        .route("/admin/accounts/{account}/purchases", get(account_purchases::<S>))
+        .route("/admin/customers/{customer}", get(customer::<S>))
         .route("/admin/ledger", get(ledger::<S>))
 }
 
@@ -124,7 +128,12 @@ pub(crate) async fn alerts<S: Store>(
     security(("bearer" = []))
 )]
 pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<MetricsView>, ApiError> {
-    Ok(Json(MetricsView::from(&api.app.metrics(METRICS_DAYS).await?)))
+    let mut view = MetricsView::from(&api.app.metrics(METRICS_DAYS).await?);
+    if let Some(orchestrator) = api.orchestrator.as_deref() {
+        view.daily_run_cap = Some(orchestrator.settings.caps.daily_starts);
+        view.concurrent_run_cap = Some(orchestrator.settings.caps.concurrent);
+    }
+    Ok(Json(view))
 }
 
 #[utoipa::path(
@@ -149,6 +158,108 @@ pub(crate) async fn account<S: Store>(
     Path(account): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
+    let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
+    Ok(Json(AccountDetail::from(&view)))
+}
+
+fn account_id(account: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}/standing",
+    tag = "admin",
+    summary = "An account's plan, period, usage against its quota, and credits (what /api/me shows its owner)",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, description = "the account's standing", body = StandingView),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn account_standing<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<Json<StandingView>, ApiError> {
+    Ok(Json(StandingView::from(&api.app.standing(&account_id(&account)?).await?)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}/keys",
+    tag = "admin",
+    summary = "An account's API keys (prefix, last use, revocation; never the key)",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, description = "the keys, newest first", body = KeyList),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn account_keys<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<Json<KeyList>, ApiError> {
+    let keys = api.app.list_keys(&account_id(&account)?).await?;
+    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}/purchases",
+    tag = "admin",
+    summary = "What an account bought",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, description = "its purchases, newest first", body = PurchaseList),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn account_purchases<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<Json<PurchaseList>, ApiError> {
+    let purchases = api.app.purchases(&account_id(&account)?).await?;
+    Ok(Json(PurchaseList { purchases: purchases.iter().map(PurchaseView::from).collect() }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/customers/{customer}",
+    tag = "admin",
+    summary = "The account a Stripe customer belongs to",
+    params(("customer" = String, Path, description = "the Stripe customer id, `cus_…`")),
+    responses(
+        (status = 200, description = "the account", body = AccountDetail),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no account has this customer", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn customer<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(customer): Path<String>,
+) -> Result<Json<AccountDetail>, ApiError> {
+    let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
+    let account = api.app.store.account_for_customer(&customer).await?.ok_or(ApiError::NotFound("customer"))?;
     let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
     Ok(Json(AccountDetail::from(&view)))
 }

@@ -46,6 +46,6 @@ pub trait Accounts: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
-    /// Subscriptions whose status is active or trialing, across all accounts.
-    fn count_active_subscriptions(&self) -> impl Future<Output = Result<u64, AccountsError>> + Send;
+    /// Subscriptions whose status grants access (active or trialing), across all accounts.
+    fn active_subscriptions(&self) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
 }

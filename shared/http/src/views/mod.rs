@@ -43,7 +43,7 @@ mod tests {
     use tollgate_app::checkout::CheckoutLink;
     use tollgate_app::ingest::Ingested;
     use tollgate_app::keys::{NewKey, Standing};
-    use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
+    use tollgate_app::metrics::{DayFigures, Metrics, TierCount, WorkflowFigures};
     use tollgate_app::ports::api_keys::StoredKey;
     use tollgate_app::ports::event_log::{EventRecord, EventStatus};
     use tollgate_app::ports::purchases::{Delivery, Purchase};
@@ -120,14 +120,17 @@ mod tests {
                 revenue_cents: 250,
             }],
             active_subscriptions: 4,
+            subscriptions_by_tier: vec![TierCount { kind: "api_plan", tier: "pro".into(), active: 4 }],
+            mrr_cents: 11_996,
         };
         assert_eq!(
             json_of(MetricsView::from(&metrics)),
-            json!({"currency": "usd",
+            json!({"currency": "usd", "daily_run_cap": null, "concurrent_run_cap": null,
                    "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250,
                                        "subscriptions_cents": 2_999, "sales_cents": -999}],
                    "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250}],
-                   "active_subscriptions": 4})
+                   "active_subscriptions": 4, "subscriptions_by_tier": [{"kind": "api_plan", "tier": "pro", "active": 4}],
+                   "mrr_cents": 11_996})
         );
         let view = AccountView {
             account_id: account(),

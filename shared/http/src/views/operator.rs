@@ -85,10 +85,26 @@ pub struct WorkflowFiguresView {
 #[derive(Serialize, ToSchema)]
 pub struct MetricsView {
     pub currency: &'static str,
+    /// Workflow starts allowed per UTC day, where this deployment runs workflows.
+    pub daily_run_cap: Option<u32>,
+    /// Runs allowed in flight at once, where this deployment runs workflows.
+    pub concurrent_run_cap: Option<u32>,
     /// The last 30 UTC days, today first.
     pub revenue_by_day: Vec<DayView>,
     pub workflows: Vec<WorkflowFiguresView>,
     pub active_subscriptions: u64,
+    /// Active subscriptions per plan and membership tier.
+    pub subscriptions_by_tier: Vec<TierCountView>,
+    /// Monthly recurring revenue of the active subscriptions at catalog prices, in cents.
+    pub mrr_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TierCountView {
+    /// `api_plan` or `membership`.
+    pub kind: &'static str,
+    pub tier: String,
+    pub active: u64,
 }
 
 /// An account as the operator sees it.
@@ -191,9 +207,17 @@ impl From<&Metrics> for MetricsView {
     fn from(metrics: &Metrics) -> Self {
         MetricsView {
             currency: metrics.currency,
+            daily_run_cap: None,
+            concurrent_run_cap: None,
             revenue_by_day: metrics.revenue_by_day.iter().map(DayView::from).collect(),
             workflows: metrics.workflows.iter().map(WorkflowFiguresView::from).collect(),
             active_subscriptions: metrics.active_subscriptions,
+            subscriptions_by_tier: metrics
+                .subscriptions_by_tier
+                .iter()
+                .map(|count| TierCountView { kind: count.kind, tier: count.tier.clone(), active: count.active })
+                .collect(),
+            mrr_cents: metrics.mrr_cents,
         }
     }
 }
