@@ -49,28 +49,36 @@ fn failed(error: PortError) -> LedgerError {
 }
 
 impl Aws {
+    /// Every entry whose `key` is `value` (in `index`, else the table), and, with `from`,
+    /// whose `at` is at or after it (an index sorted by `at`).
     async fn query_entries(
         &self,
         index: Option<&str>,
         key: &str,
         value: &str,
+        from: Option<Timestamp>,
     ) -> Result<Vec<LedgerEntry>, LedgerError> {
         let mut entries = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let output = self
+            let mut query = self
                 .dynamo
                 .query()
                 .table_name(&self.resources.ledger_table)
                 .set_index_name(index.map(str::to_owned))
-                .key_condition_expression("#key = :value")
+                .key_condition_expression(if from.is_some() {
+                    "#key = :value AND #at >= :from"
+                } else {
+                    "#key = :value"
+                })
                 .expression_attribute_names("#key", key)
                 .expression_attribute_values(":value", s(value))
                 .set_consistent_read(index.is_none().then_some(true))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed(sdk(e)))?;
+                .set_exclusive_start_key(start);
+            if let Some(from) = from {
+                query = query.expression_attribute_names("#at", "at").expression_attribute_values(":from", n(from.0));
+            }
+            let output = query.send().await.map_err(|e| failed(sdk(e)))?;
             for item in output.items.unwrap_or_default() {
                 entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
             }
@@ -120,40 +128,16 @@ impl Ledger for Aws {
     }
 
     async fn for_payment(&self, payment_ref: &str) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.query_entries(None, "payment_ref", payment_ref).await
+        self.query_entries(None, "payment_ref", payment_ref, None).await
     }
 
     async fn for_account(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
-        self.query_entries(Some("by_account"), "account_id", account.as_str()).await
+        self.query_entries(Some("by_account"), "account_id", account.as_str(), None).await
     }
 
     async fn money_in_since(&self, from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
-        let mut entries: Vec<LedgerEntry> = Vec::new();
-        for kind in [EntryKind::Payment, EntryKind::Refund] {
-            let mut start: Option<Item> = None;
-            loop {
-                let output = self
-                    .dynamo
-                    .query()
-                    .table_name(&self.resources.ledger_table)
-                    .index_name("by_kind")
-                    .key_condition_expression("kind = :kind AND #at >= :from")
-                    .expression_attribute_names("#at", "at")
-                    .expression_attribute_values(":kind", s(kind.as_str()))
-                    .expression_attribute_values(":from", n(from.0))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| failed(sdk(e)))?;
-                for item in output.items.unwrap_or_default() {
-                    entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-        }
+        let mut entries = self.query_entries(Some("by_kind"), "kind", EntryKind::Payment.as_str(), Some(from)).await?;
+        entries.extend(self.query_entries(Some("by_kind"), "kind", EntryKind::Refund.as_str(), Some(from)).await?);
         entries.sort_by_key(|entry| entry.at);
         Ok(entries)
     }

@@ -73,23 +73,23 @@ fn served(content_type: &'static str, body: &'static str) -> Response {
     response
 }
 
-/// Bytes a first load of each page transfers (the page and every asset it links).
-pub fn first_load_bytes() -> [(&'static str, usize); 2] {
-    let shared: usize = ["app.css", "common.js", "favicon.svg"]
-        .iter()
-        .filter_map(|name| ASSETS.iter().find(|asset| asset.name == *name))
-        .map(|asset| asset.body.len())
-        .sum();
-    let script = |name: &str| ASSETS.iter().find(|asset| asset.name == name).map_or(0, |asset| asset.body.len());
-    [
-        ("console", CONSOLE.len() + shared + script("console.js")),
-        ("account", ACCOUNT.len() + shared + script("account.js")),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes a first load of each page transfers (the page and every asset it links).
+    fn first_load_bytes() -> [(&'static str, usize); 2] {
+        let shared: usize = ["app.css", "common.js", "favicon.svg"]
+            .iter()
+            .filter_map(|name| ASSETS.iter().find(|asset| asset.name == *name))
+            .map(|asset| asset.body.len())
+            .sum();
+        let script = |name: &str| ASSETS.iter().find(|asset| asset.name == name).map_or(0, |asset| asset.body.len());
+        [
+            ("console", CONSOLE.len() + shared + script("console.js")),
+            ("account", ACCOUNT.len() + shared + script("account.js")),
+        ]
+    }
 
     #[test]
     fn every_asset_a_page_links_is_served_and_nothing_is_inline() {
