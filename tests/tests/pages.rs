@@ -143,6 +143,8 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
     assert_eq!(call().await, StatusCode::UNAUTHORIZED, "a revoked key is refused");
     let link = browser.element("[data-testid=referral-link]").await.text().await.unwrap();
     assert_eq!(link, format!("{}/account?ref=kim", stack.base_url));
+    let earned = browser.element("[data-testid=commissions]").await.text().await.unwrap();
+    assert!(earned.contains("available: 0.00 USD"), "commissions show without Stripe too: {earned}");
     clean(&browser, &stack).await;
     browser.close().await;
 }

@@ -108,6 +108,13 @@ pub async fn run(
         alert_webhook: orchestrator.settings.alert_webhook.clone(),
     };
     let gateway = Gateway::new(Arc::clone(&app), config.upstream_url.clone())?;
+    // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.
+    api = api.with_payouts(Arc::new(Payouts {
+        app: Arc::clone(&app),
+        stripe: stripe.clone().map(|stripe| stripe as Arc<dyn Connect>),
+        settings: PayoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?,
+        policy: config.payout_policy,
+    }));
     if let Some(stripe) = stripe {
         let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
         api = api.with_reconciler(Arc::new(Reconciler {
@@ -115,19 +122,10 @@ pub async fn run(
             outbound: Arc::clone(&orchestrator.outbound) as _,
             alert_webhook: orchestrator.settings.alert_webhook.clone(),
         }));
-        let payout_settings = PayoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
-        let connect = Arc::clone(&stripe) as Arc<dyn Connect>;
-        let policy = config.payout_policy;
-        api = api.with_payouts(Arc::new(Payouts {
-            app: Arc::clone(&app),
-            stripe: connect,
-            settings: payout_settings,
-            policy,
-        }));
         api = api.with_payout_run(Arc::new(PayoutRun {
             app: Arc::clone(&app),
             transfers: Arc::clone(&stripe) as _,
-            policy,
+            policy: config.payout_policy,
             outbound: Arc::clone(&orchestrator.outbound) as _,
             alert_webhook: orchestrator.settings.alert_webhook.clone(),
         }));

@@ -72,10 +72,11 @@ impl PayoutPolicy {
     }
 }
 
-/// Onboarding and partners' standing over `app`, with the Stripe client.
+/// Onboarding and partners' standing over `app`, with the Stripe client (without one, a
+/// partner's standing is still read; onboarding needs Stripe).
 pub struct Payouts<S> {
     pub app: Arc<App<S>>,
-    pub stripe: Arc<dyn Connect>,
+    pub stripe: Option<Arc<dyn Connect>>,
     pub settings: PayoutSettings,
     pub policy: PayoutPolicy,
 }
@@ -319,14 +320,16 @@ pub fn connect_idempotency_key(account: &AccountId) -> String {
 impl<S: Payees> Payouts<S> {
     /// An onboarding link for `account`, creating its connected account the first time.
     pub async fn onboard(&self, account: &AccountId) -> Result<String, PayoutsError> {
+        let stripe =
+            self.stripe.as_deref().ok_or_else(|| PaymentsError::Unavailable("no Stripe API is configured".into()))?;
         let connect_account = match self.app.store.payee(account).await? {
             Some(payee) => payee.connect_account,
             None => {
-                let created = self.stripe.create_connected_account(account, &connect_idempotency_key(account)).await?;
+                let created = stripe.create_connected_account(account, &connect_idempotency_key(account)).await?;
                 self.app.store.link_payee(account, &created).await?.connect_account
             }
         };
         let refresh_url = self.settings.refresh_url();
-        Ok(self.stripe.onboarding_link(&connect_account, &refresh_url, &self.settings.return_url).await?)
+        Ok(stripe.onboarding_link(&connect_account, &refresh_url, &self.settings.return_url).await?)
     }
 }

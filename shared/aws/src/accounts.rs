@@ -215,6 +215,36 @@ impl Accounts for Aws {
         Ok(items.into_iter().map(|item| Subscription::from_record(item.subscription)).collect())
     }
 
+    async fn referrals(&self, referrer: &AccountId) -> Result<Vec<AccountId>, AccountsError> {
+        let mut referred = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .dynamo
+                .query()
+                .table_name(&self.resources.accounts_table)
+                .index_name("by_referrer")
+                .key_condition_expression("referred_by = :referrer")
+                .expression_attribute_values(":referrer", s(referrer.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(sdk(e)))?;
+            for item in output.items.unwrap_or_default() {
+                let account = item
+                    .get("pk")
+                    .and_then(|pk| pk.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("ACCOUNT#"))
+                    .and_then(|id| AccountId::parse(id).ok());
+                referred.extend(account);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(referred);
+            }
+        }
+    }
+
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>, AccountsError> {
         // The index is sparse and holds keys only: find the keys, then read the items.
         let mut keys = Vec::new();

@@ -156,6 +156,19 @@ impl Accounts for Sqlite {
         .map_err(failed)
     }
 
+    async fn referrals(&self, referrer: &AccountId) -> Result<Vec<AccountId>, AccountsError> {
+        let referrer = referrer.clone();
+        self.call(move |db| {
+            let mut statement =
+                db.prepare("SELECT account_id FROM profiles WHERE referred_by = ?1 ORDER BY account_id")?;
+            let ids: Vec<String> =
+                statement.query_map([referrer.as_str()], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(ids.iter().filter_map(|id| AccountId::parse(id).ok()).collect())
+        })
+        .await
+        .map_err(failed)
+    }
+
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>, AccountsError> {
         self.call(|db| {
             let mut statement = db.prepare("SELECT data FROM subscriptions")?;

@@ -112,10 +112,10 @@ async function loadEarnings(catalog) {
   if (!catalog.payouts) return;
   const payouts = await api("GET", "/api/me/payouts");
   const balance = payouts.balance;
-  replace("earnings", h("p", {},
+  replace("earnings", h("p", { "data-testid": "commissions" },
     `Earned and held: ${money(balance.pending, payouts.currency)} · available: ${money(balance.available, payouts.currency)} · paid out: ${money(balance.paid, payouts.currency)}`
     + (balance.owed_back ? ` · owed back: ${money(balance.owed_back, payouts.currency)}` : "")),
-    payouts.payouts_enabled ? null : h("button", { type: "button", class: "secondary", onclick: onboard }, payouts.connected ? "Finish payout setup" : "Set up payouts"));
+    payouts.payouts_enabled || !catalog.buying ? null : h("button", { type: "button", class: "secondary", onclick: onboard }, payouts.connected ? "Finish payout setup" : "Set up payouts"));
 }
 
 async function onboard() {

@@ -222,9 +222,10 @@ async function loadAccount(query) {
     ? (await api("GET", `/admin/customers/${encodeURIComponent(query)}`)).account_id
     : query;
   const path = `/admin/accounts/${encodeURIComponent(id)}`;
-  const [detail, ledger, standing, keys, purchases] = await Promise.all([
+  const [detail, ledger, standing, keys, purchases, referrals] = await Promise.all([
     api("GET", path), api("GET", `/admin/ledger?account=${encodeURIComponent(id)}`),
     api("GET", path + "/standing"), api("GET", path + "/keys"), api("GET", path + "/purchases"),
+    api("GET", path + "/referrals"),
   ]);
   const field = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value === null || value === undefined ? "—" : value));
   const limit = standing.limits.monthly_requests;
@@ -238,6 +239,7 @@ async function loadAccount(query) {
       field("Subscription", detail.subscription_status),
       field("Period", detail.current_period_start ? when(detail.current_period_start) + " → " + when(detail.current_period_end) : null),
       field("Referred by", detail.referred_by),
+      field("Referred", referrals.referred.length ? referrals.referred.join(", ") : null),
       field("Usage", `${standing.used}` + (limit === null ? " (no monthly limit)" : ` of ${limit}`)),
       field("Credits", standing.credits),
       field("Referral commissions", money(earned.reduce((total, entry) => total + entry.amount_cents, 0), "usd")),

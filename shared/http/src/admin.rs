@@ -5,7 +5,7 @@ use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, JsonBody, Params};
 use crate::views::{
     AccountDetail, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList, MetricsView,
-    PurchaseList, PurchaseView, RunList, RunView, StandingView, WorkflowList, WorkflowView,
+    PurchaseList, PurchaseView, ReferralList, RunList, RunView, StandingView, WorkflowList, WorkflowView,
 };
 use crate::workflows::WorkflowBody;
 use crate::{Shared, Store};
@@ -33,6 +33,7 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
         .route("/admin/accounts/{account}/standing", get(account_standing::<S>))
         .route("/admin/accounts/{account}/keys", get(account_keys::<S>))
         .route("/admin/accounts/{account}/purchases", get(account_purchases::<S>))
+        .route("/admin/accounts/{account}/referrals", get(account_referrals::<S>))
         .route("/admin/customers/{customer}", get(customer::<S>))
         .route("/admin/ledger", get(ledger::<S>))
 }
@@ -235,6 +236,31 @@ pub(crate) async fn account_purchases<S: Store>(
 ) -> Result<Json<PurchaseList>, ApiError> {
     let purchases = api.app.purchases(&account_id(&account)?).await?;
     Ok(Json(PurchaseList { purchases: purchases.iter().map(PurchaseView::from).collect() }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}/referrals",
+    tag = "admin",
+    summary = "The accounts this account referred",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, description = "whom it referred, by account id", body = ReferralList),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn account_referrals<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<Json<ReferralList>, ApiError> {
+    let mut referred = api.app.store.referrals(&account_id(&account)?).await?;
+    referred.sort();
+    Ok(Json(ReferralList { referred: referred.iter().map(ToString::to_string).collect() }))
 }
 
 #[utoipa::path(

@@ -160,7 +160,8 @@ impl<S: Store> Api<S> {
         Self { reconciler: Some(reconciler), ..self }
     }
 
-    /// Serves `/api/me/payouts` and `/api/me/payouts/onboarding` (with a JWT verifier).
+    /// Serves `/api/me/payouts` and, with a Stripe client, `/api/me/payouts/onboarding`
+    /// (with a JWT verifier).
     pub fn with_payouts(self, payouts: Arc<Payouts<S>>) -> Self {
         Self { payouts: Some(payouts), ..self }
     }
@@ -229,8 +230,11 @@ impl<S: Store> Api<S> {
             if self.reconciler.is_some() {
                 routes = routes.merge(stripe_history::routes());
             }
-            if self.payouts.is_some() {
+            if let Some(payouts) = &self.payouts {
                 routes = routes.merge(payouts::routes());
+                if payouts.stripe.is_some() {
+                    routes = routes.merge(payouts::onboarding_routes());
+                }
             }
             if self.payout_run.is_some() {
                 routes = routes.merge(payouts::run_routes());

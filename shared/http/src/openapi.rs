@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         admin::account_standing,
         admin::account_keys,
         admin::account_purchases,
+        admin::account_referrals,
         admin::customer,
         admin::ledger,
         admin::register,

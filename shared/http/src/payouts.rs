@@ -14,9 +14,11 @@ use tollgate_core::payout::Period;
 use utoipa::ToSchema;
 
 pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new()
-        .route("/api/me/payouts/onboarding", post(onboarding::<S>))
-        .route("/api/me/payouts", get(payout_standing::<S>))
+    Router::new().route("/api/me/payouts", get(payout_standing::<S>))
+}
+
+pub(crate) fn onboarding_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/api/me/payouts/onboarding", post(onboarding::<S>))
 }
 
 pub(crate) fn run_routes<S: Store>() -> Router<Shared<S>> {

@@ -121,7 +121,7 @@ pub fn payouts_from_env(
 ) -> Result<Payouts<Aws>, StartError> {
     let settings = PayoutSettings::read(env.lookup(), None)?;
     let policy = PayoutPolicy::read(env.lookup())?;
-    Ok(Payouts { app, stripe, settings, policy })
+    Ok(Payouts { app, stripe: Some(stripe), settings, policy })
 }
 
 /// The payout run over `app` and the Stripe client, from `PAYOUT_HOLD_DAYS`,

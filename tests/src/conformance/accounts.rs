@@ -110,3 +110,21 @@ pub async fn sets_status_only_on_known_subscriptions(accounts: &impl Accounts) {
         ("past_due", Timestamp(150), "pro")
     );
 }
+
+pub async fn lists_whom_an_account_referred(store: &impl Accounts) {
+    let n = rand::random::<u32>();
+    let referrer = AccountId::parse(&format!("referrer_{n}")).unwrap();
+    let (first, second, stranger) = (
+        AccountId::parse(&format!("first_{n}")).unwrap(),
+        AccountId::parse(&format!("second_{n}")).unwrap(),
+        AccountId::parse(&format!("stranger_{n}")).unwrap(),
+    );
+    store.link_customer(&referrer, None, None).await.unwrap();
+    store.link_customer(&first, None, Some(&referrer)).await.unwrap();
+    store.link_customer(&second, None, Some(&referrer)).await.unwrap();
+    store.link_customer(&stranger, None, None).await.unwrap();
+    let mut referred = store.referrals(&referrer).await.unwrap();
+    referred.sort();
+    assert_eq!(referred, [first, second]);
+    assert!(store.referrals(&stranger).await.unwrap().is_empty());
+}

@@ -38,6 +38,7 @@ macro_rules! conformance_suite {
             queue::a_transient_failure_comes_back_after_its_backoff,
             queue::a_permanent_failure_is_dead_lettered_at_once,
             accounts::links_the_first_customer_and_referrer,
+            accounts::lists_whom_an_account_referred,
             accounts::concurrent_links_keep_one_customer,
             accounts::applies_only_newer_subscription_events,
             accounts::sets_status_only_on_known_subscriptions,

@@ -46,6 +46,8 @@ pub trait Accounts: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
+    /// The accounts `referrer` referred, in no particular order.
+    fn referrals(&self, referrer: &AccountId) -> impl Future<Output = Result<Vec<AccountId>, AccountsError>> + Send;
     /// Subscriptions whose status grants access (active or trialing), across all accounts.
     fn active_subscriptions(&self) -> impl Future<Output = Result<Vec<Subscription>, AccountsError>> + Send;
 }

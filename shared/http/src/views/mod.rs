@@ -18,7 +18,7 @@ pub use keys::{
 };
 pub use operator::{
     AccountDetail, ActivityItemView, ActivityView, AlertList, AlertView, DayView, EventList, EventView, LedgerLine,
-    LedgerList, MetricsView, ReconcileView, ReplayView, StreamTicket, WorkflowFiguresView,
+    LedgerList, MetricsView, ReconcileView, ReferralList, ReplayView, StreamTicket, WorkflowFiguresView,
 };
 pub use payouts::{
     BalanceView, FailedView, OnboardingLink, PaidOutView, PayoutLine, PayoutRunView, PayoutsView, SkippedView,

@@ -333,3 +333,10 @@ impl From<&tollgate_app::activity::ActivityItem> for ActivityItemView {
         }
     }
 }
+
+/// `GET /admin/accounts/{account}/referrals`.
+#[derive(Serialize, ToSchema)]
+pub struct ReferralList {
+    /// The accounts it referred, sorted.
+    pub referred: Vec<String>,
+}
