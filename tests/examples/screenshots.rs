@@ -32,7 +32,11 @@ async fn main() {
     stack.admin_send(Method::POST, "/admin/workflows/daily_shorts/run", &json!({})).await;
     let bob = token("user_bob", None);
     stack.http.post(stack.url("/api/keys")).bearer_auth(&bob).send().await.unwrap();
-    stack.settled("evt_invoice_2").await;
+    for n in 0..3 {
+        for kind in ["checkout", "subscription", "invoice"] {
+            stack.settled(&format!("evt_{kind}_{n}")).await;
+        }
+    }
 
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots");
     std::fs::create_dir_all(out).unwrap();

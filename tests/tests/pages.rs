@@ -262,3 +262,24 @@ async fn the_polled_feed_answers_304_until_something_happens_and_stream_tickets_
     let unsigned = stack.http.post(stack.url("/admin/stream-tickets")).send().await.unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED, "tickets are for admins");
 }
+
+#[tokio::test]
+async fn without_a_token_in_the_link_the_page_asks_for_one_and_keeps_it_in_the_tab() {
+    let stack = TestStack::start().await;
+    let browser = Browser::start(1280, 900).await;
+    browser.client.goto(&stack.url("/console")).await.unwrap();
+    let field = browser.element("#sign-in input[name=token]").await;
+    assert!(!browser.element("#main").await.is_displayed().await.unwrap(), "nothing shows before signing in");
+    field.send_keys(&format!("{}\n", stack.admin_token())).await.unwrap();
+    browser.element("[data-testid=kpi-revenue-30d]").await;
+    browser.client.refresh().await.unwrap();
+    browser.element("[data-testid=kpi-revenue-30d]").await;
+    let kept = browser
+        .client
+        .execute("return sessionStorage.getItem('tollgate-token') !== null && localStorage.length === 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, json!(true), "the token stays in this tab's sessionStorage only");
+    clean(&browser, &stack).await;
+    browser.close().await;
+}

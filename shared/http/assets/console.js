@@ -15,8 +15,9 @@ function show(section) {
   if (loaders[section]) loaders[section]().catch(showError);
 }
 
-function kpi(testid, label, value) {
-  return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+function kpi(testid, label, value, detail) {
+  return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "label" }, label), h("div", { class: "value" }, value),
+    detail ? h("div", { class: "label" }, detail) : null);
 }
 
 // Payments net of refunds, plus workflow earnings.
@@ -67,9 +68,8 @@ async function loadOverview() {
     kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, revenue), currency)),
     kpi("kpi-revenue-30d", "Revenue 30 days", money(sum(days, 30, revenue), currency)),
     kpi("kpi-mrr", "MRR", money(metrics.mrr_cents, currency)),
-    kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions + (metrics.subscriptions_by_tier.length
-      ? " (" + metrics.subscriptions_by_tier.map((count) => `${count.tier} ${count.kind === "membership" ? "member" : "plan"}: ${count.active}`).join(", ") + ")"
-      : "")),
+    kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions,
+      metrics.subscriptions_by_tier.map((count) => `${count.tier} ${count.kind === "membership" ? "member" : "plan"}: ${count.active}`).join(", ")),
     kpi("kpi-runs-today", "Runs today / daily cap", (days.length ? days[0].starts : 0) + capOf(metrics.daily_run_cap)),
     kpi("kpi-runs-in-flight", "Runs in flight / cap", running + capOf(metrics.concurrent_run_cap)),
     kpi("kpi-failed-events", "Failed events", failed),
