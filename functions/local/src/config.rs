@@ -193,6 +193,13 @@ impl DevConfig {
         Ok(Settings::read(self.workflow_secret.clone(), callback_base, |name| std::env::var(name).ok())?)
     }
 
+    /// Where alerts are posted (`ALERT_WEBHOOK_URL`), read as the orchestrator reads it, for
+    /// the one-shot commands that raise alerts without running the stack.
+    pub fn alert_webhook(&self) -> Result<Option<String>, ConfigError> {
+        // The callback address plays no part in it.
+        Ok(self.orchestration(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook)
+    }
+
     pub fn sign(&self, payload: &[u8]) -> String {
         signature::sign(&self.webhook_secrets[0], SystemClock.now(), payload)
     }

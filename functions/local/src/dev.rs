@@ -181,8 +181,7 @@ pub async fn reconcile(
     let reconciler = Reconciler {
         stripe: Arc::new(stripe),
         outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        // Read as the orchestrator reads it; the callback address plays no part here.
-        alert_webhook: config.orchestration(SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook,
+        alert_webhook: config.alert_webhook()?,
     };
     Ok(app.reconcile(&reconciler, since).await?)
 }
@@ -201,7 +200,7 @@ pub async fn run_payouts(
         transfers: Arc::new(stripe),
         policy: config.payout_policy,
         outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        alert_webhook: config.orchestration(SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook,
+        alert_webhook: config.alert_webhook()?,
     };
     Ok(payout_run.run(period, dry_run).await?)
 }

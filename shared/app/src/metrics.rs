@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use tollgate_core::account::SubscriptionKind;
 use tollgate_core::catalog::Interval;
 use tollgate_core::ids::WorkflowId;
-use tollgate_core::ledger::{EntryKind, PaymentSource};
+use tollgate_core::ledger::PaymentSource;
 
 #[derive(Debug)]
 pub struct DayFigures {
@@ -138,9 +138,6 @@ impl<S: Ledger> App<S> {
     ) -> Result<HashMap<(String, PaymentSource), i64>, OrchestrateError> {
         let mut by_day: HashMap<(String, PaymentSource), i64> = HashMap::new();
         for entry in self.store.money_in_since(from).await? {
-            if !matches!(entry.kind, EntryKind::Payment | EntryKind::Refund) {
-                continue;
-            }
             let source = entry.source.unwrap_or(PaymentSource::Subscription);
             let total = by_day.entry((entry.at.utc_day(), source)).or_insert(0);
             *total = total.saturating_add(entry.amount.amount);

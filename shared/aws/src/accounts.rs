@@ -5,18 +5,31 @@
 //! `active = "active"`, the sparse GSI `active_subscriptions` that counts them.
 
 use crate::Aws;
-use crate::dynamo::{Item, from_item, is_condition_failure, items_under, n, s, sdk, to_item};
+use crate::dynamo::{Item, built, from_item, is_condition_failure, items_under, n, query_all, s, sdk, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tollgate_app::ports::accounts::{Accounts, AccountsError, Applied};
-use tollgate_app::ports::error::{ErrorKind, PortError};
+use tollgate_app::ports::error::PortError;
 use tollgate_core::account::{Profile, Subscription, SubscriptionStatus};
 use tollgate_core::ids::{AccountId, CustomerId, SubscriptionId};
 use tollgate_core::time::Timestamp;
 use tollgate_records::{Stored, SubscriptionRecord};
 
-fn account_key(account: &AccountId) -> AttributeValue {
+/// The partition of everything an account owns: profile, subscriptions, purchases, payee.
+pub(crate) fn account_key(account: &AccountId) -> AttributeValue {
     s(format!("ACCOUNT#{account}"))
+}
+
+/// The account a partition key (`ACCOUNT#{id}`) names, if it names a valid one.
+pub(crate) fn account_in_key(pk: &str) -> Option<AccountId> {
+    pk.strip_prefix("ACCOUNT#").and_then(|id| AccountId::parse(id).ok())
+}
+
+/// An item's key, as a keys-only index answers it.
+#[derive(Deserialize)]
+struct ItemKey {
+    pk: String,
+    sk: String,
 }
 
 fn subscription_key(subscription: &SubscriptionId) -> AttributeValue {
@@ -216,69 +229,42 @@ impl Accounts for Aws {
     }
 
     async fn referrals(&self, referrer: &AccountId) -> Result<Vec<AccountId>, AccountsError> {
-        let mut referred = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.accounts_table)
-                .index_name("by_referrer")
-                .key_condition_expression("referred_by = :referrer")
-                .expression_attribute_values(":referrer", s(referrer.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed(sdk(e)))?;
-            for item in output.items.unwrap_or_default() {
-                let account = item
-                    .get("pk")
-                    .and_then(|pk| pk.as_s().ok())
-                    .and_then(|pk| pk.strip_prefix("ACCOUNT#"))
-                    .and_then(|id| AccountId::parse(id).ok());
-                referred.extend(account);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(referred);
-            }
-        }
+        let query = self
+            .dynamo
+            .query()
+            .table_name(&self.resources.accounts_table)
+            .index_name("by_referrer")
+            .key_condition_expression("referred_by = :referrer")
+            .expression_attribute_values(":referrer", s(referrer.as_str()));
+        let keys: Vec<ItemKey> = query_all(query).await.map_err(failed)?;
+        Ok(keys.iter().filter_map(|key| account_in_key(&key.pk)).collect())
     }
 
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>, AccountsError> {
         // The index is sparse and holds keys only: find the keys, then read the items.
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.accounts_table)
-                .index_name("active_subscriptions")
-                .key_condition_expression("active = :active")
-                .expression_attribute_values(":active", s(ACTIVE))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed(sdk(e)))?;
-            for item in output.items.unwrap_or_default() {
-                let key: Item = item.into_iter().filter(|(name, _)| name == "pk" || name == "sk").collect();
-                keys.push(key);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .dynamo
+            .query()
+            .table_name(&self.resources.accounts_table)
+            .index_name("active_subscriptions")
+            .key_condition_expression("active = :active")
+            .expression_attribute_values(":active", s(ACTIVE));
+        let found: Vec<ItemKey> = query_all(query).await.map_err(failed)?;
+        let keys: Vec<Item> = found
+            .into_iter()
+            .map(|key| Item::from([("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))]))
+            .collect();
         let mut subscriptions = Vec::with_capacity(keys.len());
         // BatchGetItem reads at most 100 keys a call, and may leave some for a second.
         for chunk in keys.chunks(100) {
             let mut pending = Some(
-                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| failed(PortError::new(ErrorKind::Corrupt, e.to_string())))?,
+                built(
+                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(chunk.to_vec()))
+                        .consistent_read(true)
+                        .build(),
+                )
+                .map_err(failed)?,
             );
             while let Some(request) = pending.take() {
                 let output = self

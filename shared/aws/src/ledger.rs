@@ -3,7 +3,7 @@
 //! (`kind`, `at`) for the money that came in by time.
 
 use crate::Aws;
-use crate::dynamo::{Item, from_item, is_condition_failure, n, s, sdk};
+use crate::dynamo::{is_condition_failure, n, query_all, s, sdk};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use tollgate_app::ports::error::PortError;
@@ -58,35 +58,20 @@ impl Aws {
         value: &str,
         from: Option<Timestamp>,
     ) -> Result<Vec<LedgerEntry>, LedgerError> {
-        let mut entries = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .dynamo
-                .query()
-                .table_name(&self.resources.ledger_table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression(if from.is_some() {
-                    "#key = :value AND #at >= :from"
-                } else {
-                    "#key = :value"
-                })
-                .expression_attribute_names("#key", key)
-                .expression_attribute_values(":value", s(value))
-                .set_consistent_read(index.is_none().then_some(true))
-                .set_exclusive_start_key(start);
-            if let Some(from) = from {
-                query = query.expression_attribute_names("#at", "at").expression_attribute_values(":from", n(from.0));
-            }
-            let output = query.send().await.map_err(|e| failed(sdk(e)))?;
-            for item in output.items.unwrap_or_default() {
-                entries.push(from_item::<EntryItem>(item).map_err(failed)?.into());
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
+        let mut query = self
+            .dynamo
+            .query()
+            .table_name(&self.resources.ledger_table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(if from.is_some() { "#key = :value AND #at >= :from" } else { "#key = :value" })
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":value", s(value))
+            .set_consistent_read(index.is_none().then_some(true));
+        if let Some(from) = from {
+            query = query.expression_attribute_names("#at", "at").expression_attribute_values(":from", n(from.0));
         }
+        let entries: Vec<EntryItem> = query_all(query).await.map_err(failed)?;
+        Ok(entries.into_iter().map(LedgerEntry::from).collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Payees live in the `accounts` table beside the profile: `ACCOUNT#{id}` / `PAYEE`.
 
 use crate::Aws;
+use crate::accounts::{account_in_key, account_key};
 use crate::dynamo::{Item, from_item, is_condition_failure, n, s, sdk};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Deserialize;
@@ -17,10 +18,6 @@ struct PayeeItem {
     payouts_enabled: bool,
     failed_period: Option<String>,
     failed_reason: Option<String>,
-}
-
-fn key(account: &AccountId) -> AttributeValue {
-    s(format!("ACCOUNT#{account}"))
 }
 
 fn payee_from(account: &AccountId, item: Item) -> Result<Payee, PayeesError> {
@@ -42,7 +39,7 @@ impl Payees for Aws {
             .dynamo
             .get_item()
             .table_name(&self.resources.accounts_table)
-            .key("pk", key(account))
+            .key("pk", account_key(account))
             .key("sk", s("PAYEE"))
             .consistent_read(true)
             .send()
@@ -57,7 +54,7 @@ impl Payees for Aws {
             .dynamo
             .update_item()
             .table_name(&self.resources.accounts_table)
-            .key("pk", key(account))
+            .key("pk", account_key(account))
             .key("sk", s("PAYEE"))
             .update_expression(
                 "SET connect_account = if_not_exists(connect_account, :connect), \
@@ -87,7 +84,7 @@ impl Payees for Aws {
             .dynamo
             .update_item()
             .table_name(&self.resources.accounts_table)
-            .key("pk", key(account))
+            .key("pk", account_key(account))
             .key("sk", s("PAYEE"))
             .update_expression("SET connect_account = :connect, payouts_enabled = :enabled, as_of = :as_of")
             .condition_expression("attribute_not_exists(pk) OR (connect_account = :connect AND as_of < :as_of)")
@@ -120,13 +117,10 @@ impl Payees for Aws {
                 .await
                 .map_err(|e| PayeesError(sdk(e)))?;
             for mut item in output.items.unwrap_or_default() {
-                let account = item
-                    .remove("pk")
-                    .and_then(|pk| pk.as_s().ok().and_then(|pk| pk.strip_prefix("ACCOUNT#")).map(str::to_owned))
-                    .and_then(|id| AccountId::parse(&id).ok())
-                    .ok_or_else(|| {
-                        PayeesError(PortError::new(ErrorKind::Corrupt, "a payee item has no valid account key"))
-                    })?;
+                let account =
+                    item.remove("pk").and_then(|pk| pk.as_s().ok().and_then(|pk| account_in_key(pk))).ok_or_else(
+                        || PayeesError(PortError::new(ErrorKind::Corrupt, "a payee item has no valid account key")),
+                    )?;
                 payees.push(payee_from(&account, item)?);
             }
             start = output.last_evaluated_key;
@@ -146,7 +140,7 @@ impl Payees for Aws {
             .dynamo
             .update_item()
             .table_name(&self.resources.accounts_table)
-            .key("pk", key(account))
+            .key("pk", account_key(account))
             .key("sk", s("PAYEE"))
             .condition_expression("attribute_exists(pk)");
         let request = match failed {

@@ -160,6 +160,11 @@ pub fn transfer_group(period: Period) -> String {
     format!("tollgate-payout-{period}")
 }
 
+/// The period (`YYYY-MM`) a transfer group names, as [`transfer_group`] wrote it.
+pub fn period_of_group(group: &str) -> Option<&str> {
+    group.strip_prefix("tollgate-payout-")
+}
+
 /// The idempotency key of `account`'s transfer for `period`.
 pub fn idempotency_key(account: &AccountId, period: Period) -> String {
     format!("tollgate-payout-{account}-{period}")
@@ -288,6 +293,7 @@ mod tests {
             ("payout:2026-12:creator", "tollgate-payout-2026-12", -1400, EntryKind::Payout)
         );
         assert_eq!(idempotency_key(&partner(), period), "tollgate-payout-creator-2026-12");
+        assert_eq!(period_of_group(&payout.payment_ref), Some("2026-12"));
     }
 
     proptest! {

@@ -43,6 +43,11 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(seconds))
     }
 
+    /// Midnight (UTC) of the day this instant falls in.
+    pub fn start_of_utc_day(self) -> Timestamp {
+        Timestamp(self.0.saturating_sub(self.0.rem_euclid(86_400)))
+    }
+
     /// The UTC calendar day as `YYYY-MM-DD` (proleptic Gregorian); times beyond what the
     /// calendar covers read as its first or last day.
     pub fn utc_day(self) -> String {

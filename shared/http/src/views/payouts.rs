@@ -3,7 +3,7 @@
 use super::seconds;
 use serde::Serialize;
 use tollgate_app::payouts::{Failed, PaidOut, PayoutReport, Skipped, Standing};
-use tollgate_core::payout::Balance;
+use tollgate_core::payout::{self, Balance};
 use utoipa::ToSchema;
 
 /// A Stripe Connect onboarding link to send a partner to (it works once, for minutes).
@@ -73,7 +73,7 @@ impl From<&Standing> for PayoutsView {
             .iter()
             .rev()
             .map(|entry| PayoutLine {
-                period: entry.payment_ref.trim_start_matches("tollgate-payout-").to_owned(),
+                period: payout::period_of_group(&entry.payment_ref).unwrap_or(&entry.payment_ref).to_owned(),
                 status: "paid",
                 amount: Some(entry.amount.amount.saturating_neg()),
                 transfer: Some(entry.event_id.clone()),
