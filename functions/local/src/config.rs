@@ -2,7 +2,7 @@
 //! development secrets generated (and kept in the data directory) where none are set.
 
 use rand::Rng;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
@@ -50,7 +50,25 @@ pub enum Origin {
     Generated,
 }
 
+/// Which Stripe `tollgate dev` talks to (`--stripe`, `TOLLGATE_STRIPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StripeMode {
+    /// The emulator built into `tollgate dev`, under `/stripe/` on its own address.
+    Emulated,
+    /// Stripe (or a stand-in) at `STRIPE_API_BASE` with `STRIPE_SECRET_KEY`; without a key, none.
+    Real,
+}
+
+/// What the stack's Stripe calls go to.
+pub enum StripeSetup {
+    /// `None`: no Stripe (real mode without `STRIPE_SECRET_KEY`).
+    Real(Option<StripeAccess>),
+    /// The emulator, with the secret key kept in the data directory.
+    Emulated { key: SecretString },
+}
+
 /// A Stripe secret key and the API it is for. The key is never printed.
+#[derive(Clone)]
 pub struct StripeAccess {
     pub key: SecretString,
     pub base: String,
@@ -70,8 +88,8 @@ pub struct DevConfig {
     pub jwt_secret_origin: Origin,
     /// Live-mode stack (`STRIPE_LIVEMODE`, or a live `STRIPE_SECRET_KEY`): events of the other mode are skipped.
     pub livemode: bool,
-    /// Stripe API calls, when configured (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`).
-    pub stripe_api: Option<StripeAccess>,
+    /// Stripe API calls: the emulator, or `STRIPE_SECRET_KEY` at `STRIPE_API_BASE`.
+    pub stripe: StripeSetup,
     pub catalog: Catalog,
     /// Signs workflow starts and makes callback tokens (`WORKFLOW_SECRET`, else generated).
     pub workflow_secret: WorkflowSecret,
@@ -91,6 +109,9 @@ pub struct DevConfig {
     pub meter_event_name: String,
     /// When partners' earnings are paid (`PAYOUT_HOLD_DAYS`, `PAYOUT_MINIMUM_CENTS`).
     pub payout_policy: PayoutPolicy,
+    /// Where the emulated Stripe posts events (`STRIPE_EMULATOR_WEBHOOK_URL`); `None`: this
+    /// stack's own `/webhooks/stripe`.
+    pub emulator_webhook_url: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -98,7 +119,10 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl DevConfig {
-    pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
+    /// `stripe`: the mode asked for; by default the emulator unless `STRIPE_SECRET_KEY` is set.
+    pub fn load(data_dir: &Path, stripe: Option<StripeMode>) -> Result<Self, ConfigError> {
+        let stripe_mode =
+            stripe.unwrap_or(if env("STRIPE_SECRET_KEY").is_some() { StripeMode::Real } else { StripeMode::Emulated });
         private_dir(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
         let (webhook, webhook_secret_origin) = match env("STRIPE_WEBHOOK_SECRET") {
             Some(value) => (value, Origin::Environment),
@@ -112,25 +136,31 @@ impl DevConfig {
                 jwt::Settings::read(|name| if name == "JWT_SECRET" { Some(generated.clone()) } else { env(name) })?;
             (settings, Origin::Generated)
         };
-        let livemode = tollgate_core::stripe::stack_livemode(
-            env("STRIPE_SECRET_KEY").as_deref(),
-            env("STRIPE_LIVEMODE").as_deref(),
-        )
-        .map_err(ConfigError::StripeMode)?;
+        let stripe = match stripe_mode {
+            StripeMode::Emulated => StripeSetup::Emulated {
+                key: SecretString::from(dev_secret(data_dir, "stripe-emulator-key", "sk_test_emulated_")?),
+            },
+            StripeMode::Real => match env("STRIPE_SECRET_KEY") {
+                Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
+                    return Err(ConfigError::StripeKey);
+                }
+                Some(key) => StripeSetup::Real(Some(StripeAccess {
+                    key: SecretString::from(key),
+                    base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+                })),
+                None => StripeSetup::Real(None),
+            },
+        };
+        let key_in_use = match &stripe {
+            StripeSetup::Emulated { key } => Some(key.expose_secret().to_owned()),
+            StripeSetup::Real(access) => access.as_ref().map(|access| access.key.expose_secret().to_owned()),
+        };
+        let livemode = tollgate_core::stripe::stack_livemode(key_in_use.as_deref(), env("STRIPE_LIVEMODE").as_deref())
+            .map_err(ConfigError::StripeMode)?;
         let tolerance_seconds = env("STRIPE_WEBHOOK_TOLERANCE_SECONDS")
             .map(|value| value.parse().map_err(|_| ConfigError::Tolerance))
             .transpose()?
             .unwrap_or(DEFAULT_TOLERANCE_SECONDS);
-        let stripe_api = match env("STRIPE_SECRET_KEY") {
-            Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
-                return Err(ConfigError::StripeKey);
-            }
-            Some(key) => Some(StripeAccess {
-                key: SecretString::from(key),
-                base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
-            }),
-            None => None,
-        };
         let catalog = match env("CATALOG_PATH") {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
@@ -173,7 +203,12 @@ impl DevConfig {
             usage_flush: std::time::Duration::from_secs(usage_flush),
             meter_event_name: env("STRIPE_METER_EVENT_NAME")
                 .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
-            payout_policy: PayoutPolicy::read(env)?,
+            // The emulator settles at once: unless told otherwise, earnings are paid without a hold.
+            payout_policy: PayoutPolicy::read(|name| match (name, &stripe) {
+                ("PAYOUT_HOLD_DAYS", StripeSetup::Emulated { .. }) => env(name).or_else(|| Some("0".to_owned())),
+                _ => env(name),
+            })?,
+            emulator_webhook_url: url("STRIPE_EMULATOR_WEBHOOK_URL")?,
             workflow_secret,
             callback_base: env("CALLBACK_BASE_URL"),
             webhook_secrets,
@@ -182,9 +217,25 @@ impl DevConfig {
             jwt,
             jwt_secret_origin,
             livemode,
-            stripe_api,
+            stripe,
             catalog,
         })
+    }
+
+    /// Where Stripe calls go for a stack on `addr`: the emulator under `/stripe/` there, or
+    /// the configured Stripe; `None` without one.
+    pub fn stripe_api(&self, addr: std::net::SocketAddr) -> Option<StripeAccess> {
+        match &self.stripe {
+            StripeSetup::Emulated { key } => {
+                Some(StripeAccess { key: key.clone(), base: format!("http://{addr}/stripe/") })
+            }
+            StripeSetup::Real(access) => access.clone(),
+        }
+    }
+
+    /// The emulated Stripe of a stack on `addr`; `None` when Stripe is real.
+    pub fn emulated_stripe(&self, addr: std::net::SocketAddr) -> Option<StripeAccess> {
+        matches!(self.stripe, StripeSetup::Emulated { .. }).then(|| self.stripe_api(addr)).flatten()
     }
 
     /// The orchestration settings, calling back on `own_address` unless `CALLBACK_BASE_URL` says otherwise.

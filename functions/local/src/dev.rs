@@ -4,7 +4,7 @@
 //! flusher (the stand-in for Durable Object alarms) and the orchestrator on a timer (the
 //! stand-in for the EventBridge schedule).
 
-use crate::config::{DevConfig, Origin};
+use crate::config::{DevConfig, Origin, StripeAccess, StripeSetup};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
 use axum::body::Body;
@@ -26,6 +26,7 @@ use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::stripe_events::StripeEvents;
+use tollgate_app::ports::stripe_time::StripeTime;
 use tollgate_app::reconcile::{Reconciled, Reconciler};
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
@@ -34,6 +35,7 @@ use tollgate_core::signature::Verifier;
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_http::error::ApiError;
 use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
+use tollgate_stripe_emulator::{Emulator, Settings as EmulatorSettings};
 use tower::ServiceExt;
 
 /// How long the consumer sleeps when the queue is empty and nothing wakes it.
@@ -53,6 +55,8 @@ struct Local {
     queued: Notify,
     /// Wakes the runner as soon as a tick or a start by hand has queued a run.
     runs_queued: Notify,
+    /// The emulated Stripe's routes, under `/stripe/`.
+    stripe_emulator: Option<axum::Router>,
 }
 
 /// The use cases over the data directory's database, as `tollgate dev` and the operator
@@ -67,6 +71,7 @@ pub async fn run(
     data_dir: &Path,
     tick: Duration,
     config: DevConfig,
+    stripe_chaos: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let app = open_app(data_dir, &config)?;
     let released = app.store.release_in_flight().await?;
@@ -98,8 +103,26 @@ pub async fn run(
         .with_openapi()
         .with_pages()
         .with_stream();
+    let stripe_access = config.stripe_api(addr);
+    let emulator = match &config.stripe {
+        StripeSetup::Emulated { key } => Some(Emulator::open(EmulatorSettings {
+            state_file: data_dir.join("stripe-emulator.json"),
+            secret_key: key.clone(),
+            public_base: format!("http://{addr}/stripe"),
+            webhook_url: config
+                .emulator_webhook_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}/webhooks/stripe")),
+            webhook_secret: config.webhook_secrets[0].clone(),
+            chaos: stripe_chaos,
+        })?),
+        StripeSetup::Real(_) => None,
+    };
+    if let Some(emulator) = &emulator {
+        api = api.with_stripe_time(Arc::clone(emulator) as Arc<dyn StripeTime>);
+    }
     // One Stripe client (one connection pool) for checkout and meter events.
-    let stripe = config.stripe_api.as_ref().map(|access| access.client()).transpose()?.map(Arc::new);
+    let stripe = stripe_access.as_ref().map(StripeAccess::client).transpose()?.map(Arc::new);
     let usage_meter = UsageMeter {
         app: Arc::clone(&app),
         stripe: stripe.clone().map(|stripe| stripe as Arc<dyn MeterEvents>),
@@ -147,8 +170,21 @@ pub async fn run(
         usage_flush: config.usage_flush,
         queued: Notify::new(),
         runs_queued: Notify::new(),
+        stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
-    greet(addr, data_dir, tick, &config);
+    greet(addr, data_dir, tick, &config, stripe_chaos);
+    if let (Some(emulator), Some(access)) = (emulator, &stripe_access) {
+        tokio::spawn(emulator.run());
+        // The emulator starts empty: the catalog's products and prices are put there as
+        // `tollgate catalog sync` puts them on Stripe, once the address answers.
+        let (client, catalog) = (access.client()?, config.catalog.clone());
+        tokio::spawn(async move {
+            match tollgate_app::catalog_sync::sync_catalog(&client, &catalog, false).await {
+                Ok(actions) => tracing::info!(changes = actions.len(), "the catalog is on the emulated Stripe"),
+                Err(error) => tracing::error!(%error, "the catalog could not be put on the emulated Stripe"),
+            }
+        });
+    }
 
     let background = [
         tokio::spawn(consume(Arc::clone(&local))),
@@ -173,10 +209,11 @@ pub async fn run(
 /// configured Stripe client and alert webhook.
 pub async fn reconcile(
     data_dir: &Path,
+    addr: SocketAddr,
     config: &DevConfig,
     since: Option<i64>,
 ) -> Result<Reconciled, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api.as_ref().ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
+    let stripe = config.stripe_api(addr).ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
     let app = open_app(data_dir, config)?;
     let reconciler = Reconciler {
         stripe: Arc::new(stripe),
@@ -190,11 +227,12 @@ pub async fn reconcile(
 /// configured Stripe client and alert webhook.
 pub async fn run_payouts(
     data_dir: &Path,
+    addr: SocketAddr,
     config: &DevConfig,
     period: Option<Period>,
     dry_run: bool,
 ) -> Result<PayoutReport, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api.as_ref().ok_or("payouts need STRIPE_SECRET_KEY")?.client()?;
+    let stripe = config.stripe_api(addr).ok_or("payouts need STRIPE_SECRET_KEY")?.client()?;
     let payout_run = PayoutRun {
         app: Arc::new(open_app(data_dir, config)?),
         transfers: Arc::new(stripe),
@@ -203,6 +241,31 @@ pub async fn run_payouts(
         alert_webhook: config.alert_webhook()?,
     };
     Ok(payout_run.run(period, dry_run).await?)
+}
+
+/// `tollgate stripe advance`: asks the running stack's emulated Stripe to move subscriptions
+/// on; answers what it did, as it said it.
+pub async fn advance(
+    emulated: &StripeAccess,
+    by: &str,
+    customer: Option<&str>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut form = vec![("by", by)];
+    form.extend(customer.map(|customer| ("customer", customer)));
+    let answer = reqwest::Client::new()
+        .post(format!("{}emulator/advance", emulated.base))
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&emulated.key))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|error| format!("is `tollgate dev` running at {}? {error}", emulated.base))?;
+    let ok = answer.status().is_success();
+    let body: serde_json::Value = answer.json().await?;
+    if !ok {
+        return Err(body["error"]["message"].as_str().unwrap_or("the emulated Stripe refused").into());
+    }
+    let count = |field: &str| body[field].as_array().map_or(0, Vec::len);
+    Ok(format!("renewed {} subscription(s), {} new invoice(s)", count("renewed"), count("invoices")))
 }
 
 /// `/v1/*` goes to the native gateway; everything else to the functions' routes. The body
@@ -217,6 +280,10 @@ async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
         Err(BodyError::Broken) => return tollgate_http::refusal(&parts, ApiError::IncompleteBody),
     };
     let path = parts.uri.path();
+    if let Some(emulator) = local.stripe_emulator.as_ref().filter(|_| path.starts_with("/stripe/")) {
+        let Ok(response) = emulator.clone().oneshot(http::Request::from_parts(parts, Body::from(body))).await;
+        return response;
+    }
     if tollgate_core::forwarding::is_gateway_path(path) {
         return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
     }
@@ -384,7 +451,7 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
 /// The account the printed account link signs in as.
 const DEMO_USER: &str = "user_demo";
 
-fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) {
+fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig, stripe_chaos: bool) {
     println!("tollgate dev is listening on http://{addr}");
     // Ready links (the token in the fragment, which the browser never sends) only with the
     // generated development secret; with a configured one, the pages ask for a token.
@@ -427,9 +494,23 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig) 
             "             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" http://{addr}/admin/events"
         );
     }
-    match &config.stripe_api {
-        Some(stripe) => println!("  Stripe API: {} (checkout: http://{addr}/api/checkout)", stripe.base),
-        None => println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)"),
+    match &config.stripe {
+        StripeSetup::Emulated { .. } => {
+            println!(
+                "  Stripe:    emulated at http://{addr}/stripe/ (no account, no network; --stripe real for Stripe)"
+            );
+            println!("             pay with 4242 4242 4242 4242; 4000 0000 0000 0002 is declined");
+            println!("             tollgate stripe advance 30d · tollgate stripe refund pi_… · tollgate payouts run");
+            if stripe_chaos {
+                println!("             chaos: every event is delivered twice, out of order");
+            }
+        }
+        StripeSetup::Real(Some(stripe)) => {
+            println!("  Stripe API: {} (checkout: http://{addr}/api/checkout)", stripe.base)
+        }
+        StripeSetup::Real(None) => {
+            println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)")
+        }
     }
 }
 

@@ -5,14 +5,29 @@ mod dev;
 mod gateway;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use config::{DevConfig, StripeMode};
 use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "tollgate: API keys, Stripe billing and paid workflows")]
 struct Cli {
+    /// Which Stripe to talk to: `tollgate dev`'s emulated one, or Stripe at `STRIPE_API_BASE`
+    /// with `STRIPE_SECRET_KEY` (default: real when that key is set, else emulated).
+    #[arg(long, env = "TOLLGATE_STRIPE", global = true, value_enum)]
+    stripe: Option<StripeMode>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where a running `tollgate dev` keeps its data and answers (its emulated Stripe is there).
+#[derive(Args)]
+struct Stack {
+    #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
+    data_dir: PathBuf,
+    /// The address `tollgate dev` listens on.
+    #[arg(long, env = "TOLLGATE_ADDR", default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
 }
 
 #[derive(Subcommand)]
@@ -28,6 +43,9 @@ enum Command {
         /// Seconds between orchestrator ticks (EventBridge ticks every minute in the cloud).
         #[arg(long, env = "TOLLGATE_TICK_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         tick: u64,
+        /// The emulated Stripe delivers every event twice, out of order.
+        #[arg(long, env = "TOLLGATE_STRIPE_CHAOS")]
+        stripe_chaos: bool,
     },
     /// Print a `Stripe-Signature` header for a payload file, signed now with the webhook secret
     /// (`STRIPE_WEBHOOK_SECRET`, else the development one), to try deliveries with curl.
@@ -57,14 +75,19 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /openapi.json` serves).
     Openapi,
-    /// List Stripe's events (`STRIPE_SECRET_KEY` at `STRIPE_API_BASE`) and queue those no
-    /// webhook delivered; a running `tollgate dev` applies them (else its next start does).
+    /// List Stripe's events and queue those no webhook delivered; a running `tollgate dev`
+    /// applies them (else its next start does).
     Reconcile {
         /// How far back to list (`72h`, `30m`, `7d`); default: from where the last run stopped, less an hour.
         #[arg(long, value_parser = tollgate_app::reconcile::parse_since)]
         since: Option<i64>,
-        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        stack: Stack,
+    },
+    /// The emulated Stripe of a running `tollgate dev`.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
     },
     /// Partners' payouts through Stripe Connect.
     Payouts {
@@ -84,8 +107,30 @@ enum PayoutsCommand {
         /// Print what would be paid, and pay nothing.
         #[arg(long)]
         dry_run: bool,
-        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        stack: Stack,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Move subscriptions whose period ends within BY (`30d`, `1h`) on to their next period
+    /// now: renewals, invoices, quota resets and commissions, in a minute.
+    Advance {
+        by: String,
+        /// Only this customer's subscriptions (`cus_…`).
+        #[arg(long)]
+        customer: Option<String>,
+        #[command(flatten)]
+        stack: Stack,
+    },
+    /// Refund a payment (`pi_…` or `ch_…`): all that is left of it, or `--amount` cents.
+    Refund {
+        payment: String,
+        #[arg(long)]
+        amount: Option<i64>,
+        #[command(flatten)]
+        stack: Stack,
     },
 }
 
@@ -97,8 +142,8 @@ enum CatalogCommand {
         /// Print the changes without making them.
         #[arg(long)]
         dry_run: bool,
-        #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = ".tollgate")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        stack: Stack,
     },
 }
 
@@ -109,18 +154,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
-        Command::Dev { addr, data_dir, tick } => {
-            let config = config::DevConfig::load(&data_dir)?;
-            dev::run(addr, &data_dir, std::time::Duration::from_secs(tick), config).await?;
+    let cli = Cli::parse();
+    let load = |data_dir: &std::path::Path| DevConfig::load(data_dir, cli.stripe);
+    match cli.command {
+        Command::Dev { addr, data_dir, tick, stripe_chaos } => {
+            let config = load(&data_dir)?;
+            dev::run(addr, &data_dir, std::time::Duration::from_secs(tick), config, stripe_chaos).await?;
         }
         Command::Sign { payload, data_dir } => {
-            let config = config::DevConfig::load(&data_dir)?;
+            let config = load(&data_dir)?;
             println!("{}", config.sign(&std::fs::read(payload)?));
         }
-        Command::Catalog { command: CatalogCommand::Sync { dry_run, data_dir } } => {
-            let config = config::DevConfig::load(&data_dir)?;
-            let stripe = config.stripe_api.as_ref().ok_or("catalog sync needs STRIPE_SECRET_KEY")?.client()?;
+        Command::Catalog { command: CatalogCommand::Sync { dry_run, stack } } => {
+            let config = load(&stack.data_dir)?;
+            let stripe = config.stripe_api(stack.addr).ok_or("catalog sync needs STRIPE_SECRET_KEY")?.client()?;
             let actions = tollgate_app::catalog_sync::sync_catalog(&stripe, &config.catalog, dry_run).await?;
             let verb = if dry_run { "would" } else { "did" };
             if actions.is_empty() {
@@ -131,17 +178,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Openapi => print!("{}", tollgate_http::openapi::document_json()),
-        Command::Reconcile { since, data_dir } => {
-            let config = config::DevConfig::load(&data_dir)?;
-            let found = dev::reconcile(&data_dir, &config, since).await?;
+        Command::Reconcile { since, stack } => {
+            let config = load(&stack.data_dir)?;
+            let found = dev::reconcile(&stack.data_dir, stack.addr, &config, since).await?;
             println!("listed {}, new {}, already had {}", found.listed, found.new, found.already_had);
             if found.window.truncated {
                 println!("Stripe keeps events for 30 days: older ones are out of reach and were not checked");
             }
         }
-        Command::Payouts { command: PayoutsCommand::Run { period, dry_run, data_dir } } => {
-            let config = config::DevConfig::load(&data_dir)?;
-            let report = dev::run_payouts(&data_dir, &config, period, dry_run).await?;
+        Command::Payouts { command: PayoutsCommand::Run { period, dry_run, stack } } => {
+            let config = load(&stack.data_dir)?;
+            let report = dev::run_payouts(&stack.data_dir, stack.addr, &config, period, dry_run).await?;
             let verb = if dry_run { "would pay" } else { "paid" };
             println!("payouts for {}", report.period);
             for paid in &report.paid {
@@ -160,8 +207,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(format!("{} payout(s) failed; the next run tries again", report.failed.len()).into());
             }
         }
+        Command::Stripe { command } => {
+            let stack = match &command {
+                StripeCommand::Advance { stack, .. } | StripeCommand::Refund { stack, .. } => stack,
+            };
+            let config = load(&stack.data_dir)?;
+            let emulated = config
+                .emulated_stripe(stack.addr)
+                .ok_or("`tollgate stripe` works on the emulated Stripe only (--stripe emulated)")?;
+            match command {
+                StripeCommand::Advance { by, customer, .. } => {
+                    let advanced = dev::advance(&emulated, &by, customer.as_deref()).await?;
+                    println!("{advanced}");
+                }
+                StripeCommand::Refund { payment, amount, .. } => {
+                    let (refund, refunded) = emulated.client()?.refund(&payment, amount).await?;
+                    println!("refunded {refunded} of {payment}: {refund}");
+                }
+            }
+        }
         Command::Token { sub, role, ttl, data_dir } => {
-            let config = config::DevConfig::load(&data_dir)?;
+            let config = load(&data_dir)?;
             println!("{}", config.token(&sub, role.as_deref(), ttl)?);
         }
     }

@@ -127,8 +127,12 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
                     None => Err(ProcessError::NotYet(format!("subscription {subscription} is not known yet"))),
                 }
             }
-            Change::InvoicePaid { owner, payment } => {
+            Change::InvoicePaid { owner, payment, referred_by } => {
                 let account = self.owner_account(&owner).await?;
+                // Linked once (the first referrer stays), as checkout.session.completed links it.
+                if let Some(referrer) = self.accepted_referrer(&account, referred_by.as_ref()).await? {
+                    self.store.link_customer(&account, None, Some(&referrer)).await?;
+                }
                 let chain = self.referral_chain(&account).await?.unwrap_or_default();
                 self.record_payment(event, &payment, &account, &chain).await
             }

@@ -52,6 +52,9 @@ pub enum Change {
         owner: Owner,
         /// What was paid, filed under its payment intent (or the invoice).
         payment: Payment,
+        /// The referral code our checkout put on the subscription, copied to its invoices: the
+        /// first invoice is often paid before `checkout.session.completed` links the referrer.
+        referred_by: Option<AccountId>,
     },
     /// A subscription invoice failed: the subscription is past due.
     InvoicePaymentFailed {
@@ -263,6 +266,12 @@ const INVOICE_ACCOUNT_PATHS: [&[&str]; 3] = [
     &["metadata", "account_id"],
 ];
 
+const INVOICE_REFERRAL_PATHS: [&[&str]; 3] = [
+    &["parent", "subscription_details", "metadata", "referral_code"],
+    &["subscription_details", "metadata", "referral_code"],
+    &["metadata", "referral_code"],
+];
+
 const INVOICE_SKU_PATHS: [&[&str]; 3] = [
     &["parent", "subscription_details", "metadata", "sku"],
     &["subscription_details", "metadata", "sku"],
@@ -298,8 +307,16 @@ fn invoice_paid(invoice: &Value, catalog: &Catalog) -> Result<Change, Unusable> 
             .and_then(Value::as_array)
             .and_then(|payments| payments.iter().find_map(|p| id_of(p, &["payment", "payment_intent"])))
     });
+    let owner = owner(invoice, &INVOICE_ACCOUNT_PATHS)?;
+    // As at checkout: a code that is not an id, or names the payer, is ignored.
+    let referred_by = INVOICE_REFERRAL_PATHS
+        .iter()
+        .find_map(|path| text(invoice, path))
+        .and_then(|code| AccountId::parse_user(&code).ok())
+        .filter(|referrer| !matches!(&owner, Owner::Account { account, .. } if account == referrer));
     Ok(Change::InvoicePaid {
-        owner: owner(invoice, &INVOICE_ACCOUNT_PATHS)?,
+        owner,
+        referred_by,
         payment: Payment {
             payment_ref: payment_intent.unwrap_or(invoice_id),
             amount,
@@ -462,8 +479,22 @@ mod tests {
             assert_eq!((payment.payment_ref.as_str(), payment.amount.amount), ("pi_1", 2999));
         }
         let bare = json!({"id": "in_2", "customer": "cus_1", "amount_paid": 100, "currency": "usd"});
-        let Ok(Change::InvoicePaid { payment, .. }) = read("invoice.paid", bare) else { panic!() };
-        assert_eq!(payment.payment_ref, "in_2");
+        let Ok(Change::InvoicePaid { payment, referred_by, .. }) = read("invoice.paid", bare) else { panic!() };
+        assert_eq!((payment.payment_ref.as_str(), referred_by), ("in_2", None));
+    }
+
+    #[test]
+    fn an_invoice_names_the_referrer_its_subscription_was_sold_with() {
+        let invoice = |code: &str| {
+            json!({"id": "in_1", "amount_paid": 2999, "currency": "usd", "parent": {"subscription_details": {
+                "subscription": "sub_1", "metadata": {"account_id": "user_b", "referral_code": code}}}})
+        };
+        let Ok(Change::InvoicePaid { referred_by, .. }) = read("invoice.paid", invoice("user_a")) else { panic!() };
+        assert_eq!(referred_by.as_ref().map(AccountId::as_str), Some("user_a"));
+        let Ok(Change::InvoicePaid { referred_by, .. }) = read("invoice.paid", invoice("user_b")) else { panic!() };
+        assert_eq!(referred_by, None, "nobody refers themselves");
+        let Ok(Change::InvoicePaid { referred_by, .. }) = read("invoice.paid", invoice("not an id!")) else { panic!() };
+        assert_eq!(referred_by, None);
     }
 
     #[test]

@@ -126,6 +126,23 @@ async function onboard() {
   }
 }
 
+// Back from Checkout: the plan arrives with Stripe's webhook, a moment after the redirect.
+async function afterCheckout() {
+  const outcome = new URLSearchParams(location.search).get("checkout");
+  if (!outcome) return;
+  const notice = document.getElementById("checkout-notice");
+  notice.hidden = false;
+  if (outcome !== "success") {
+    notice.textContent = "Checkout was cancelled: nothing was charged.";
+    return;
+  }
+  notice.textContent = "Payment received. Your purchase appears here as soon as Stripe confirms it.";
+  for (let attempt = 0; attempt < 10; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await Promise.all([loadStanding(), loadPurchases()]);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("create-key").addEventListener("click", createKey);
   document.getElementById("portal").addEventListener("click", portal);
@@ -134,5 +151,6 @@ document.addEventListener("DOMContentLoaded", () => {
   signIn(async () => {
     const [me, catalog] = await Promise.all([loadStanding(), api("GET", "/api/catalog")]);
     await Promise.all([loadKeys(), loadShop(me, catalog), loadPurchases(), loadEarnings(catalog)]);
+    await afterCheckout();
   });
 });

@@ -217,7 +217,18 @@ async function loadAlerts() {
     h("td", {}, when(alert.created_at)), h("td", {}, alert.kind), h("td", {}, alert.message))));
 }
 
+// The emulated Stripe of `tollgate dev` can renew a customer's subscriptions at once.
+let emulatedStripe = null;
+
+async function advanceCustomer(customer, account) {
+  const { renewed, invoices } = await api("POST", `/admin/customers/${encodeURIComponent(customer)}/advance`);
+  await loadAccount(account);
+  document.getElementById("advance-result").textContent =
+    `Renewed ${renewed.length} subscription(s) with ${invoices.length} invoice(s); their events are on their way.`;
+}
+
 async function loadAccount(query) {
+  if (emulatedStripe === null) emulatedStripe = (await api("GET", "/api/catalog")).emulated_stripe;
   const id = query.startsWith("cus_")
     ? (await api("GET", `/admin/customers/${encodeURIComponent(query)}`)).account_id
     : query;
@@ -245,6 +256,10 @@ async function loadAccount(query) {
       field("Referral commissions", money(earned.reduce((total, entry) => total + entry.amount_cents, 0), "usd")),
     ]),
     bar,
+    emulatedStripe && detail.stripe_customer_id
+      ? h("p", {}, h("button", { type: "button", "data-testid": "advance-customer", "data-customer": detail.stripe_customer_id },
+          "Advance to the next period (emulated Stripe)"), " ", h("span", { id: "advance-result", role: "status" }))
+      : null,
     h("h2", {}, "Keys"),
     table(["Key", "Created", "Last used", "State"], keys.keys.map((key) => h("tr", { "data-id": key.id },
       h("td", {}, h("code", {}, key.prefix + "…")), h("td", {}, when(key.created_at)), h("td", {}, when(key.last_used_at)),
@@ -256,6 +271,8 @@ async function loadAccount(query) {
     table(["When", "Kind", "Amount", "Payment"], ledger.entries.map((entry) => h("tr", { "data-id": entry.id },
       h("td", {}, when(entry.at)), h("td", {}, entry.kind), h("td", {}, money(entry.amount_cents, entry.currency)),
       h("td", {}, entry.payment_ref)))));
+  const advance = document.querySelector('[data-testid="advance-customer"]');
+  if (advance) advance.addEventListener("click", () => advanceCustomer(advance.dataset.customer, id).catch(showError));
   const fill = document.querySelector('#account-detail [data-role="fill"]');
   if (fill) fill.style.width = Math.min(100, limit ? (standing.used * 100) / limit : 0) + "%";
 }

@@ -4,8 +4,8 @@
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, JsonBody, Params};
 use crate::views::{
-    AccountDetail, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList, MetricsView,
-    PurchaseList, PurchaseView, ReferralList, RunList, RunView, StandingView, WorkflowList, WorkflowView,
+    AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
+    MetricsView, PurchaseList, PurchaseView, ReferralList, RunList, RunView, StandingView, WorkflowList, WorkflowView,
 };
 use crate::workflows::WorkflowBody;
 use crate::{Shared, Store};
@@ -36,6 +36,10 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
         .route("/admin/accounts/{account}/referrals", get(account_referrals::<S>))
         .route("/admin/customers/{customer}", get(customer::<S>))
         .route("/admin/ledger", get(ledger::<S>))
+}
+
+pub(crate) fn stripe_time_routes<S: Store>() -> Router<Shared<S>> {
+    Router::new().route("/admin/customers/{customer}/advance", post(advance_customer::<S>))
 }
 
 pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
@@ -288,6 +292,34 @@ pub(crate) async fn customer<S: Store>(
     let account = api.app.store.account_for_customer(&customer).await?.ok_or(ApiError::NotFound("customer"))?;
     let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
     Ok(Json(AccountDetail::from(&view)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/customers/{customer}/advance",
+    tag = "admin",
+    summary = "Renew a customer's subscriptions now (the emulated Stripe of `tollgate dev` only)",
+    description = "Moves each live subscription of the customer on to its next period now, with the paid (or failed) invoice and the events Stripe makes then; a subscription cancelled at period end ends. Served only by `tollgate dev` on its emulated Stripe.",
+    params(("customer" = String, Path, description = "the Stripe customer id, `cus_…`")),
+    responses(
+        (status = 200, description = "what was renewed", body = AdvancedView),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "the emulated Stripe has no such customer", body = ErrorResponse),
+        (status = 503, description = "the emulated Stripe failed", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn advance_customer<S: Store>(
+    State(api): State<Shared<S>>,
+    _: Admin,
+    Path(customer): Path<String>,
+) -> Result<Json<AdvancedView>, ApiError> {
+    let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
+    let stripe_time = api.stripe_time.as_ref().ok_or(ApiError::NotFound("route"))?;
+    let advanced = stripe_time.advance(Some(&customer), None).await?;
+    Ok(Json(AdvancedView { renewed: advanced.renewed, invoices: advanced.invoices }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -36,7 +36,7 @@ pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
     security(("bearer" = []))
 )]
 pub(crate) async fn catalog<S: Store>(State(api): State<Shared<S>>, User(_): User) -> Json<CatalogView> {
-    Json(CatalogView::new(&api.app.catalog, api.checkout.is_some(), api.payouts.is_some()))
+    Json(CatalogView::new(&api.app.catalog, api.checkout.is_some(), api.payouts.is_some(), api.stripe_time.is_some()))
 }
 
 #[utoipa::path(

@@ -18,6 +18,7 @@ use tollgate_app::ports::error::PortError;
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
+use tollgate_app::ports::stripe_time::StripeTimeError;
 use tollgate_app::reconcile::ReconcileError;
 use tollgate_app::replay::ReplayError;
 use tollgate_core::signature::SignatureError;
@@ -280,6 +281,15 @@ impl From<PayoutsError> for ApiError {
         match error {
             PayoutsError::Stripe(stripe) => stripe.into(),
             other => ApiError::storage(&other),
+        }
+    }
+}
+
+impl From<StripeTimeError> for ApiError {
+    fn from(error: StripeTimeError) -> Self {
+        match error {
+            StripeTimeError::UnknownCustomer(_) => ApiError::NotFound("customer"),
+            StripeTimeError::Failed(_) => ApiError::Unavailable(error.to_string()),
         }
     }
 }

@@ -50,6 +50,7 @@ use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::queue::{Queue, QueueConsumer};
 use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::stripe_time::StripeTime;
 use tollgate_app::ports::usage::Usage;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::reconcile::Reconciler;
@@ -118,6 +119,7 @@ pub struct Api<S> {
     reconciler: Option<Arc<Reconciler>>,
     payouts: Option<Arc<Payouts<S>>>,
     payout_run: Option<Arc<PayoutRun<S>>>,
+    stripe_time: Option<Arc<dyn StripeTime>>,
     openapi: bool,
     pages: bool,
     tickets: Option<Arc<live::Tickets>>,
@@ -138,6 +140,7 @@ impl<S: Store> Api<S> {
             reconciler: None,
             payouts: None,
             payout_run: None,
+            stripe_time: None,
             openapi: false,
             pages: false,
             tickets: None,
@@ -169,6 +172,11 @@ impl<S: Store> Api<S> {
     /// Serves `/admin/payouts/run` (with a JWT verifier).
     pub fn with_payout_run(self, payout_run: Arc<PayoutRun<S>>) -> Self {
         Self { payout_run: Some(payout_run), ..self }
+    }
+
+    /// Serves `POST /admin/customers/{customer}/advance`: `tollgate dev` on the emulated Stripe only.
+    pub fn with_stripe_time(self, stripe_time: Arc<dyn StripeTime>) -> Self {
+        Self { stripe_time: Some(stripe_time), ..self }
     }
 
     /// Serves the console (`/console`), the account page (`/account`) and their assets.
@@ -238,6 +246,9 @@ impl<S: Store> Api<S> {
             }
             if self.payout_run.is_some() {
                 routes = routes.merge(payouts::run_routes());
+            }
+            if self.stripe_time.is_some() {
+                routes = routes.merge(admin::stripe_time_routes());
             }
         }
         routes

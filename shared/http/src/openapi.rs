@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         admin::account_purchases,
         admin::account_referrals,
         admin::customer,
+        admin::advance_customer,
         admin::ledger,
         admin::register,
         admin::list_workflows,

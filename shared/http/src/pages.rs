@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
@@ -49,6 +49,9 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/console", get(|| async { page(CONSOLE) }))
         .route("/account", get(|| async { page(ACCOUNT) }))
         .route("/assets/{name}", get(asset))
+        // Checkout's default success and cancel URLs land back on the account page.
+        .route("/checkout/success", get(|| async { Redirect::to("/account?checkout=success") }))
+        .route("/checkout/cancel", get(|| async { Redirect::to("/account?checkout=cancel") }))
 }
 
 fn page(html: &'static str) -> Response {

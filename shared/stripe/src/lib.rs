@@ -66,6 +66,21 @@ impl StripeApi {
     }
 }
 
+impl StripeApi {
+    /// Refunds `payment` (a payment intent `pi_…` or a charge `ch_…`): `amount` cents, or all
+    /// that is left of it. Answers the refund's id and amount. For operators' commands only:
+    /// tollgate itself never refunds.
+    pub async fn refund(&self, payment: &str, amount: Option<i64>) -> Result<(String, i64), PaymentsError> {
+        let mut create = stripe_core::refund::CreateRefund::new();
+        create = if payment.starts_with("ch_") { create.charge(payment) } else { create.payment_intent(payment) };
+        if let Some(amount) = amount {
+            create = create.amount(amount);
+        }
+        let refund = create.send(&self.client).await.map_err(failed)?;
+        Ok((refund.id.to_string(), refund.amount))
+    }
+}
+
 /// Stripe's own verdict for 4xx (but 429) answers; everything else may pass if retried.
 pub(crate) fn failed(error: StripeError) -> PaymentsError {
     match error {

@@ -21,6 +21,7 @@ pub mod run_metrics;
 pub mod runs;
 pub mod stripe_catalog;
 pub mod stripe_events;
+pub mod stripe_time;
 pub mod transfers;
 pub mod usage;
 pub mod workflows;

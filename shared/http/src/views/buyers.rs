@@ -115,11 +115,13 @@ pub struct CatalogView {
     pub buying: bool,
     /// `/api/me/payouts` is served here.
     pub payouts: bool,
+    /// Stripe here is `tollgate dev`'s emulated one: no real money moves, test cards pay.
+    pub emulated_stripe: bool,
     pub items: Vec<CatalogItemView>,
 }
 
 impl CatalogView {
-    pub fn new(catalog: &Catalog, buying: bool, payouts: bool) -> Self {
+    pub fn new(catalog: &Catalog, buying: bool, payouts: bool, emulated_stripe: bool) -> Self {
         let items = catalog
             .items()
             .iter()
@@ -145,6 +147,6 @@ impl CatalogView {
                 }
             })
             .collect();
-        CatalogView { buying, payouts, items }
+        CatalogView { buying, payouts, emulated_stripe, items }
     }
 }

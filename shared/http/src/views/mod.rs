@@ -17,8 +17,8 @@ pub use keys::{
     KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
 };
 pub use operator::{
-    AccountDetail, ActivityItemView, ActivityView, AlertList, AlertView, DayView, EventList, EventView, LedgerLine,
-    LedgerList, MetricsView, ReconcileView, ReferralList, ReplayView, StreamTicket, WorkflowFiguresView,
+    AccountDetail, ActivityItemView, ActivityView, AdvancedView, AlertList, AlertView, DayView, EventList, EventView,
+    LedgerLine, LedgerList, MetricsView, ReconcileView, ReferralList, ReplayView, StreamTicket, WorkflowFiguresView,
 };
 pub use payouts::{
     BalanceView, FailedView, OnboardingLink, PaidOutView, PayoutLine, PayoutRunView, PayoutsView, SkippedView,

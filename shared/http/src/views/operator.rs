@@ -334,6 +334,15 @@ impl From<&tollgate_app::activity::ActivityItem> for ActivityItemView {
     }
 }
 
+/// `POST /admin/customers/{customer}/advance`.
+#[derive(Serialize, ToSchema)]
+pub struct AdvancedView {
+    /// The subscriptions renewed (or ended, when cancelled at period end).
+    pub renewed: Vec<String>,
+    /// The invoices made for their new periods.
+    pub invoices: Vec<String>,
+}
+
 /// `GET /admin/accounts/{account}/referrals`.
 #[derive(Serialize, ToSchema)]
 pub struct ReferralList {
