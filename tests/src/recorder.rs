@@ -41,9 +41,14 @@ async fn record(
 
 impl Recorder {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Listens on `address` (one a test picked before anything listened there).
+    pub async fn start_on(address: &str) -> Self {
         let seen = Arc::default();
         let app = axum::Router::new().fallback(record).with_state(Arc::clone(&seen));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, seen }

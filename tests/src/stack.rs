@@ -33,6 +33,9 @@ fn spawn(data_dir: &Path, settings: &[(&str, &str)], logged: bool) -> (Child, St
     command.args(["dev", "--addr", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     command.env_remove("TOLLGATE_ADDR").env_remove("CATALOG_PATH");
     command.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    // Suites bring their own Stripe (a request-checking stand-in, or none); the emulator
+    // suite asks for `TOLLGATE_STRIPE=emulated`.
+    command.env("TOLLGATE_STRIPE", "real").env_remove("TOLLGATE_STRIPE_CHAOS");
     command
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("JWT_SECRET", JWT_SECRET)

@@ -5,10 +5,7 @@
 use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tollgate_core::catalog::Catalog;
-use tollgate_stripe::StripeApi;
 use tollgate_tests::browser::Browser;
-use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
 use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
@@ -150,32 +147,42 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
 }
 
 #[tokio::test]
-async fn buy_goes_to_the_checkout_url_the_stripe_stand_in_made() {
-    let stripe = FakeStripe::start().await;
-    let api = StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap();
-    tollgate_app::catalog_sync::sync_catalog(&api, &Catalog::default_catalog(), false).await.unwrap();
-    let stack =
-        TestStack::start_with(&[("STRIPE_SECRET_KEY", SECRET_KEY), ("STRIPE_API_BASE", stripe.base_url.as_str())])
-            .await;
+async fn buy_pays_on_the_emulated_checkout_page_and_comes_back_to_the_new_plan() {
+    let stack = TestStack::start_with(&[("TOLLGATE_STRIPE", "emulated")]).await;
     let browser = Browser::start(1280, 900).await;
-    open(&browser, &stack, "account", &token("ivy", None)).await;
+    open(&browser, &stack, "account", &token("user_ivy", None)).await;
     browser.element("[data-testid=portal]").await;
-    browser.click("[data-testid=buy-api_pro]").await;
+    // `tollgate dev` puts the catalog on its emulated Stripe as it starts: Buy works once it is there.
+    let key = std::fs::read_to_string(stack.data_dir().join("stripe-emulator-key")).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !browser
-        .client
-        .current_url()
-        .await
-        .unwrap()
-        .as_str()
-        .starts_with("https://checkout.stripe.com/c/pay/cs_test_fake1")
-    {
-        assert!(std::time::Instant::now() < deadline, "the browser never left for Checkout");
+    loop {
+        let prices =
+            stack.http.get(stack.url("/stripe/v1/prices?lookup_keys[0]=api_pro_monthly")).bearer_auth(key.trim());
+        let prices: serde_json::Value = prices.send().await.unwrap().json().await.unwrap();
+        if prices["data"].as_array().is_some_and(|data| !data.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the catalog never reached the emulated Stripe");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
-    assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].param("metadata[sku]"), Some("api_pro"));
+    browser.click("[data-testid=buy-api_pro]").await;
+    browser.until("the local Checkout page opens", "location.pathname.startsWith('/stripe/checkout/cs_test_')").await;
+    browser.element("#card").await.send_keys("4242 4242 4242 4242").await.unwrap();
+    browser.click("[data-testid=pay]").await;
+    browser.until("Checkout sends the buyer back", "location.pathname === '/account'").await;
+    browser
+        .until(
+            "the page says the payment is being confirmed",
+            "document.querySelector('[data-testid=checkout-notice]').textContent.startsWith('Payment received.')",
+        )
+        .await;
+    browser
+        .until(
+            "the plan turns to pro as the webhooks arrive",
+            "document.getElementById('plan').textContent.startsWith('pro')",
+        )
+        .await;
+    clean(&browser, &stack).await;
     browser.close().await;
 }
 

@@ -33,6 +33,7 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
         .find_map(|l| l.split_whitespace().find(|w| w.starts_with("whsec_dev_")))
         .expect("the webhook secret is printed");
     assert!(lines.iter().any(|l| l.contains("admin token")), "an admin token is printed: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("4242 4242 4242 4242")), "the emulated Stripe's test card: {lines:?}");
     let base_url = address_in(&lines[0]);
 
     let payload = tollgate_tests::stripe::event(
@@ -77,6 +78,23 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
     assert_eq!(me["account_id"], "user_demo", "the account link signs in as the demo user");
     let forged = client.post(format!("{base_url}/webhooks/stripe")).header("Stripe-Signature", "t=1,v1=00").body("{}");
     assert_eq!(forged.send().await.unwrap().status(), 400);
+    // With no STRIPE_SECRET_KEY, the emulated Stripe sells.
+    let catalog: serde_json::Value = client
+        .get(format!("{base_url}/api/catalog"))
+        .bearer_auth(&demo_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((catalog["buying"].as_bool(), catalog["emulated_stripe"].as_bool()), (Some(true), Some(true)));
+    let checkout = client
+        .post(format!("{base_url}/api/checkout"))
+        .bearer_auth(&demo_token)
+        .json(&serde_json::json!({"sku": "api_pro"}));
+    let session: serde_json::Value = checkout.send().await.unwrap().json().await.unwrap();
+    assert!(session["url"].as_str().unwrap().starts_with(&format!("{base_url}/stripe/checkout/")), "{session}");
     assert_private_files(data_dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
@@ -85,7 +103,9 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
     // generated secrets, once, at start.
     let log = std::fs::read_to_string(data_dir.path().join("stderr.log")).unwrap();
     assert!(log.contains("event queued"), "the log is being written: {log}");
-    for secret in [printed_secret, jwt_secret.trim(), token.as_str()] {
+    let stripe_key = std::fs::read_to_string(data_dir.path().join("stripe-emulator-key")).unwrap();
+    assert!(stripe_key.starts_with("sk_test_emulated_"));
+    for secret in [printed_secret, jwt_secret.trim(), token.as_str(), stripe_key.trim()] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 
@@ -96,7 +116,7 @@ async fn dev_starts_with_generated_secrets_that_work_and_survive_a_restart() {
 }
 
 /// The data directory is its owner's alone (0700); the database, its WAL and shared-memory
-/// files and the generated secrets are 0600.
+/// files, the generated secrets and the emulated Stripe's state are 0600.
 #[cfg(unix)]
 fn assert_private_files(data_dir: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -111,8 +131,15 @@ fn assert_private_files(data_dir: &std::path::Path) {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
         checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
-    for expected in ["tollgate.sqlite3", "tollgate.sqlite3-wal", "tollgate.sqlite3-shm", "jwt-secret", "webhook-secret"]
-    {
+    for expected in [
+        "tollgate.sqlite3",
+        "tollgate.sqlite3-wal",
+        "tollgate.sqlite3-shm",
+        "jwt-secret",
+        "webhook-secret",
+        "stripe-emulator-key",
+        "stripe-emulator.json",
+    ] {
         assert!(checked.iter().any(|name| name == expected), "{expected} in {checked:?}");
     }
 }

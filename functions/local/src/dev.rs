@@ -497,13 +497,15 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig, 
     match &config.stripe {
         StripeSetup::Emulated { .. } => {
             println!(
-                "  Stripe:    emulated at http://{addr}/stripe/ (no account, no network; --stripe real for Stripe)"
+                "  Stripe:    pay with 4242 4242 4242 4242 on the local Checkout; 4000 0000 0000 0002 is declined"
             );
-            println!("             pay with 4242 4242 4242 4242; 4000 0000 0000 0002 is declined");
-            println!("             tollgate stripe advance 30d · tollgate stripe refund pi_… · tollgate payouts run");
+            println!("             tollgate stripe advance 31d · tollgate stripe refund pi_… · tollgate payouts run");
             if stripe_chaos {
                 println!("             chaos: every event is delivered twice, out of order");
             }
+            println!(
+                "  Stripe API: emulated at http://{addr}/stripe/ (no account, no network; --stripe real for Stripe)"
+            );
         }
         StripeSetup::Real(Some(stripe)) => {
             println!("  Stripe API: {} (checkout: http://{addr}/api/checkout)", stripe.base)

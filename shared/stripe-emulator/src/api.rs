@@ -755,3 +755,44 @@ fn create_transfer(state: &mut State, at: i64, params: &Params) -> Result<Value,
     state.emit("transfer.created", &transfer, None, None, at);
     Ok(state.insert(transfer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_parameters_read_as_stripe_nests_them() {
+        let params = Params::decode(
+            b"metadata[account_id]=user_a&subscription_data[metadata][sku]=api_pro&lookup_keys[0]=a&lookup_keys[1]=b&expand[]=data.product&empty=",
+        );
+        assert_eq!(params.map("metadata"), Map::from_iter([("account_id".to_owned(), json!("user_a"))]));
+        assert_eq!(params.map("subscription_data[metadata]")["sku"], "api_pro");
+        assert_eq!(params.list("lookup_keys"), ["a", "b"]);
+        assert_eq!(params.list("expand"), ["data.product"]);
+        assert_eq!(params.get("empty"), None, "an empty value is no value");
+        let reordered = Params::decode(b"lookup_keys[1]=b&lookup_keys[0]=a&expand[]=data.product&empty=&subscription_data[metadata][sku]=api_pro&metadata[account_id]=user_a");
+        assert_eq!(params.fingerprint(&Method::POST, "x"), reordered.fingerprint(&Method::POST, "x"));
+    }
+
+    #[test]
+    fn pages_walk_both_ways_and_refuse_what_stripe_refuses() {
+        let items: Vec<Value> = (0..7).rev().map(|n| json!({"id": format!("obj_{n}")})).collect();
+        let ids = |page: &Value| {
+            page["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        let first = page(items.clone(), &Params::decode(b"limit=3"), "/v1/x").unwrap();
+        assert_eq!(
+            (ids(&first), first["has_more"].clone()),
+            (vec!["obj_6".to_owned(), "obj_5".into(), "obj_4".into()], json!(true))
+        );
+        let last = page(items.clone(), &Params::decode(b"limit=3&starting_after=obj_2"), "/v1/x").unwrap();
+        assert_eq!((ids(&last), last["has_more"].clone()), (vec!["obj_1".to_owned(), "obj_0".into()], json!(false)));
+        let back = page(items.clone(), &Params::decode(b"limit=2&ending_before=obj_2"), "/v1/x").unwrap();
+        assert_eq!((ids(&back), back["has_more"].clone()), (vec!["obj_4".to_owned(), "obj_3".into()], json!(true)));
+        assert!(page(items.clone(), &Params::decode(b"limit=0"), "/v1/x").is_err());
+        assert_eq!(
+            page(items, &Params::decode(b"starting_after=obj_9"), "/v1/x").unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -327,6 +327,14 @@ fn start_subscription(
     subscription
 }
 
+/// Whether a live subscription's period has ended by `at`: a renewal is due.
+pub fn renewal_due(state: &State, at: i64) -> bool {
+    state.newest_first("subscription").any(|s| {
+        matches!(s["status"].as_str(), Some("active" | "past_due" | "trialing"))
+            && s["items"]["data"][0]["current_period_end"].as_i64().is_some_and(|end| end <= at)
+    })
+}
+
 /// Renews (or ends, when cancelled at period end) every live subscription — of `customer`,
 /// or all — whose period ends by `at + by` (every one once, without `by`); the new period
 /// starts `at`.

@@ -81,6 +81,10 @@ impl Emulator {
         let mut ticks = tokio::time::interval(RENEWAL_CHECK);
         loop {
             ticks.tick().await;
+            // Read first: the state is written only when a renewal is due.
+            if !billing::renewal_due(&self.lock(), now()) {
+                continue;
+            }
             if let Err(error) = self.change(|state, at| billing::renew_due(state, at, None, Some(0))) {
                 tracing::error!(%error, "the emulated Stripe could not renew subscriptions");
             }

@@ -32,7 +32,9 @@ pub async fn deliver(emulator: Arc<Emulator>) {
         }
         let mut outcomes = Vec::with_capacity(sends.len());
         for (id, payload) in sends {
-            outcomes.push((id.clone(), post(&emulator, payload).await));
+            let outcome = post(&emulator, payload).await;
+            tracing::debug!(event = %id, accepted = outcome.is_ok(), "webhook sent");
+            outcomes.push((id.clone(), outcome));
         }
         settle(&emulator, &outcomes);
     }
