@@ -618,3 +618,90 @@ async fn with_no_stripe_account_the_stack_sells_renews_refunds_and_pays_a_partne
     assert!(emulated.events().await.iter().any(|e| e["type"] == "customer.subscription.deleted"));
     assert_ne!(emulated.me("user_buyer").await["plan"], "pro");
 }
+
+#[tokio::test]
+async fn the_portal_switches_the_plan_at_the_period_end_and_not_before() {
+    let emulated = Emulated::start(&[]).await;
+    let stack = &emulated.stack;
+    emulated.buy("user_switcher", json!({"sku": "api_pro"})).await;
+    emulated.all_applied().await;
+    let (_, prices) = emulated.stripe(Method::GET, "/v1/prices?lookup_keys[0]=api_enterprise_monthly", &[], None).await;
+    let enterprise = prices["data"][0]["id"].as_str().unwrap().to_owned();
+    let response =
+        stack.http.post(stack.url("/api/portal")).bearer_auth(token("user_switcher", None)).send().await.unwrap();
+    let portal = response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let page = stack.http.get(&portal).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-testid=\"portal-switch\"") && !page.contains("<script"), "plain HTML: {page}");
+    let customer = stack.account("user_switcher").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    let (_, subscriptions) =
+        emulated.stripe(Method::GET, &format!("/v1/subscriptions?customer={customer}"), &[], None).await;
+    let subscription = subscriptions["data"][0]["id"].as_str().unwrap().to_owned();
+    let form = [("action", "switch"), ("subscription", subscription.as_str()), ("price", enterprise.as_str())];
+    let switched = stack.http.post(&portal).form(&form).send().await.unwrap().text().await.unwrap();
+    assert!(switched.contains("The new plan starts at the end of the period."), "{switched}");
+    emulated.all_applied().await;
+    assert_eq!(emulated.me("user_switcher").await["plan"], "pro", "the period paid for stays Pro");
+
+    let (status, _) = stack.admin_send(Method::POST, &format!("/admin/customers/{customer}/advance"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    emulated.all_applied().await;
+    assert_eq!(emulated.me("user_switcher").await["plan"], "enterprise");
+    assert_eq!(
+        amounts(stack, "user_switcher", "payment").await,
+        [2999, 29999],
+        "the new period is invoiced at the new price"
+    );
+}
+
+#[test]
+fn no_lambda_function_links_the_emulator() {
+    let metadata = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap();
+    assert!(metadata.status.success(), "{}", String::from_utf8_lossy(&metadata.stderr));
+    let metadata: Value = serde_json::from_slice(&metadata.stdout).unwrap();
+    let nodes = metadata["resolve"]["nodes"].as_array().unwrap();
+    let name_of = |id: &str| {
+        metadata["packages"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Everything a package links, its normal dependencies followed all the way down.
+    let closure = |root: &str| {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut todo = vec![root.to_owned()];
+        while let Some(id) = todo.pop() {
+            let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+            for dep in node["deps"].as_array().unwrap() {
+                let normal = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null());
+                let dep_id = dep["pkg"].as_str().unwrap().to_owned();
+                if normal && seen.insert(dep_id.clone()) {
+                    todo.push(dep_id);
+                }
+            }
+        }
+        seen.into_iter().map(|id| name_of(&id)).collect::<HashSet<String>>()
+    };
+    let members = metadata["workspace_members"].as_array().unwrap();
+    let mut lambdas = 0;
+    for member in members {
+        let id = member.as_str().unwrap();
+        let package = metadata["packages"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap();
+        let manifest = package["manifest_path"].as_str().unwrap();
+        if !manifest.contains("/functions/")
+            || manifest.contains("/functions/local/")
+            || manifest.contains("edge-gateway")
+        {
+            continue;
+        }
+        lambdas += 1;
+        let name = package["name"].as_str().unwrap();
+        assert!(!closure(id).contains("tollgate-stripe-emulator"), "{name} links the emulated Stripe");
+    }
+    assert_eq!(lambdas, 10, "every Lambda function was checked");
+    let local = members.iter().find(|m| name_of(m.as_str().unwrap()) == "tollgate-local").unwrap();
+    assert!(closure(local.as_str().unwrap()).contains("tollgate-stripe-emulator"), "the check can see it where it is");
+}
