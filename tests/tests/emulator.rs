@@ -288,6 +288,24 @@ async fn the_api_speaks_stripes_wire_format_replays_idempotent_requests_and_page
     let (_, listed) = emulated.stripe(Method::GET, "/v1/events?type=customer.created", &[], None).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "a replay creates nothing");
 
+    // Meter events: an identifier counts once.
+    let meter = [
+        ("event_name", "api_requests"),
+        ("payload[stripe_customer_id]", "cus_x"),
+        ("payload[value]", "7"),
+        ("identifier", "usage-1"),
+    ];
+    let (status, counted) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &meter, None).await;
+    assert_eq!((status, counted["payload"]["value"].as_str()), (StatusCode::OK, Some("7")));
+    let again = [
+        ("event_name", "api_requests"),
+        ("payload[stripe_customer_id]", "cus_x"),
+        ("payload[value]", "9"),
+        ("identifier", "usage-1"),
+    ];
+    let (_, dropped) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &again, None).await;
+    assert_eq!(dropped["payload"]["value"], "7", "the second one with the same identifier is dropped");
+
     // Errors as Stripe words them.
     let (status, missing) = emulated.stripe(Method::GET, "/v1/customers/cus_nobody", &[], None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -611,6 +629,15 @@ async fn with_no_stripe_account_the_stack_sells_renews_refunds_and_pays_a_partne
     let (_, rerun) = stack.admin_send(Method::POST, "/admin/payouts/run", &json!({})).await;
     assert_eq!(rerun["paid"].as_array().unwrap().len(), 0, "{rerun}");
     assert_eq!(standing("user_partner").await["balance"]["paid"], 599);
+
+    // Reconciliation lists the emulator's events as it lists Stripe's: none was missed.
+    let (status, reconciled) = stack.admin_send(Method::POST, "/admin/reconcile", &json!({"since": "1h"})).await;
+    assert_eq!(status, StatusCode::OK, "{reconciled}");
+    assert!(reconciled["listed"].as_u64().unwrap() >= 10, "{reconciled}");
+    assert_eq!(
+        (reconciled["new"].as_u64(), reconciled["listed"].as_u64()),
+        (Some(0), reconciled["already_had"].as_u64())
+    );
 
     // At the period end the cancelled subscription ends, and the plan with it.
     assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);

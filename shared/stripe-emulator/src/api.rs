@@ -759,6 +759,57 @@ fn create_transfer(state: &mut State, at: i64, params: &Params) -> Result<Value,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::billing::tests::{NEW_YEAR, shop};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Move {
+        Refund(i64),
+        Transfer(i64),
+    }
+
+    fn moves() -> impl Strategy<Value = Vec<Move>> {
+        prop::collection::vec(
+            prop_oneof![(1_i64..3500).prop_map(Move::Refund), (1_i64..3500).prop_map(Move::Transfer)],
+            0..12,
+        )
+    }
+
+    proptest! {
+        /// Refunds and transfers in any order and amounts: a charge is never refunded beyond
+        /// what it took, a transfer never exceeds the balance it leaves, and the balance is
+        /// always exactly what came in less what went out, to the cent.
+        #[test]
+        fn refunds_and_transfers_keep_the_balance_exact(moves in moves()) {
+            let mut state = shop("payment");
+            billing::complete_checkout(&mut state, NEW_YEAR, "cs_1", billing::Card::Pays).unwrap();
+            state.insert(json!({"id": "acct_1", "object": "account", "capabilities": {"transfers": "active"}}));
+            let intent = state.newest_first("payment_intent").next().unwrap()["id"].as_str().unwrap().to_owned();
+            let (mut refunded, mut transferred) = (0_i64, 0_i64);
+            for (n, step) in moves.into_iter().enumerate() {
+                let at = NEW_YEAR + n as i64;
+                match step {
+                    Move::Refund(amount) => {
+                        let form = format!("payment_intent={intent}&amount={amount}");
+                        let done = route(&mut state, at, "", &Method::POST, &["refunds"], &Params::decode(form.as_bytes()));
+                        prop_assert_eq!(done.is_ok(), refunded + amount <= 2999);
+                        if done.is_ok() { refunded += amount; }
+                    }
+                    Move::Transfer(amount) => {
+                        let before = billing::balance(&state, "usd");
+                        let form = format!("amount={amount}&currency=usd&destination=acct_1");
+                        let done = route(&mut state, at, "", &Method::POST, &["transfers"], &Params::decode(form.as_bytes()));
+                        prop_assert_eq!(done.is_ok(), amount <= before);
+                        if done.is_ok() { transferred += amount; }
+                    }
+                }
+                prop_assert_eq!(billing::balance(&state, "usd"), 2999 - refunded - transferred);
+                let charge = state.newest_first("charge").next().unwrap();
+                prop_assert_eq!(charge["amount_refunded"].as_i64(), Some(refunded));
+                prop_assert_eq!(charge["refunded"].as_bool(), Some(refunded == 2999));
+            }
+        }
+    }
 
     #[test]
     fn form_parameters_read_as_stripe_nests_them() {

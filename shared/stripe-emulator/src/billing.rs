@@ -547,8 +547,89 @@ pub fn complete_onboarding(state: &mut State, at: i64, link: &str) -> Result<Str
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// 2026-01-01 00:00 UTC.
+    pub const NEW_YEAR: i64 = 1_767_225_600;
+
+    /// A store with a customer, the Pro price and an open Checkout Session `cs_1` for it
+    /// in `mode` (Pro is monthly; in `payment` mode a one-off price of the same amount).
+    pub fn shop(mode: &str) -> State {
+        let mut state = State::default();
+        state.insert(json!({"id": "cus_1", "object": "customer", "invoice_settings": {}}));
+        state.insert(json!({"id": "prod_1", "object": "product", "name": "API Pro"}));
+        let recurring =
+            if mode == "subscription" { json!({"interval": "month", "interval_count": 1}) } else { Value::Null };
+        state.insert(json!({"id": "price_1", "object": "price", "active": true, "currency": "usd", "unit_amount": 2999,
+            "unit_amount_decimal": "2999", "product": "prod_1", "lookup_key": "api_pro_monthly", "recurring": recurring}));
+        state.insert(json!({"id": "cs_1", "object": "checkout.session", "status": "open", "mode": mode,
+            "customer": "cus_1", "success_url": "http://shop.test/ok?session={CHECKOUT_SESSION_ID}"}));
+        *state.private("cs_1") = json!({"price": "price_1", "quantity": 1,
+            "subscription_metadata": {"account_id": "user_a"}, "payment_intent_metadata": {"account_id": "user_a"}});
+        state
+    }
+
+    fn subscription(state: &State) -> Value {
+        state.newest_first("subscription").next().unwrap().clone()
+    }
+
+    #[test]
+    fn a_subscription_renews_when_its_period_ends_and_not_before() {
+        let mut state = shop("subscription");
+        let paid = complete_checkout(&mut state, NEW_YEAR, "cs_1", Card::Pays).unwrap();
+        assert_eq!(paid, "http://shop.test/ok?session=cs_1");
+        let end = period_end(NEW_YEAR, "month", 1);
+        assert!(!renewal_due(&state, end - 1));
+        assert!(renew_due(&mut state, end - 1, None, Some(0)).renewed.is_empty());
+        assert!(renewal_due(&state, end));
+        let events_before = state.events.len();
+        let advanced = renew_due(&mut state, end, None, Some(0));
+        assert_eq!((advanced.renewed.len(), advanced.invoices.len()), (1, 1));
+        let item = &subscription(&state)["items"]["data"][0];
+        assert_eq!(
+            (item["current_period_start"].as_i64(), item["current_period_end"].as_i64()),
+            (Some(end), Some(period_end(end, "month", 1)))
+        );
+        let invoice = state.find("invoice", &advanced.invoices[0]).unwrap();
+        assert_eq!(
+            (invoice["status"].as_str(), invoice["amount_paid"].as_i64(), invoice["billing_reason"].as_str()),
+            (Some("paid"), Some(2999), Some("subscription_cycle"))
+        );
+        let renewal: Vec<&str> = state.events[events_before..].iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(renewal.first(), Some(&"invoice.created"));
+        assert_eq!(renewal.last(), Some(&"customer.subscription.updated"));
+        assert!(renewal.contains(&"invoice.paid"));
+        assert!(!renewal_due(&state, end), "renewed once");
+    }
+
+    #[test]
+    fn a_card_that_fails_later_pays_at_checkout_and_leaves_the_renewal_unpaid() {
+        let mut state = shop("subscription");
+        complete_checkout(&mut state, NEW_YEAR, "cs_1", Card::FailsLater).unwrap();
+        assert_eq!(subscription(&state)["status"], "active");
+        let advanced = renew_due(&mut state, NEW_YEAR, None, None);
+        assert_eq!(subscription(&state)["status"], "past_due");
+        let invoice = state.find("invoice", &advanced.invoices[0]).unwrap();
+        assert_eq!((invoice["status"].as_str(), invoice["amount_paid"].as_i64()), (Some("open"), Some(0)));
+        assert!(state.events.iter().any(|e| e["type"] == "invoice.payment_failed"));
+        assert_eq!(balance(&state, "usd"), 2999, "only the first payment was collected");
+    }
+
+    #[test]
+    fn a_declined_card_changes_nothing_and_a_completed_session_takes_no_second_payment() {
+        let mut state = shop("payment");
+        assert_eq!(complete_checkout(&mut state, NEW_YEAR, "cs_1", Card::Declined), Err(DECLINED.to_owned()));
+        assert!(state.events.is_empty());
+        complete_checkout(&mut state, NEW_YEAR, "cs_1", Card::Pays).unwrap();
+        assert!(complete_checkout(&mut state, NEW_YEAR, "cs_1", Card::Pays).is_err());
+        assert_eq!(balance(&state, "usd"), 2999);
+        let types: Vec<&str> = state.events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded", "checkout.session.completed"]
+        );
+    }
 
     #[test]
     fn periods_are_calendar_months_and_years() {

@@ -65,6 +65,11 @@ impl State {
     pub fn save(&mut self, path: &Path, now: i64) -> std::io::Result<()> {
         self.events.retain(|event| event["created"].as_i64().unwrap_or(0) > now - EVENT_DAYS * 86_400);
         self.replays.retain(|_, replay| replay.at > now - REPLAY_SECONDS);
+        // Meter events matter for their identifier's day of dedupe only; kept longer they
+        // would grow the state with every flush.
+        self.objects.retain(|object| {
+            object["object"] != "billing.meter_event" || object["created"].as_i64().unwrap_or(0) > now - REPLAY_SECONDS
+        });
         let kept: std::collections::BTreeSet<&str> = self.events.iter().filter_map(|e| e["id"].as_str()).collect();
         self.deliveries.retain(|delivery| kept.contains(delivery.event.as_str()));
         let temporary = path.with_extension("tmp");
