@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod conformance;
 pub mod edge;
+pub mod emulated;
 pub mod fake_stripe;
 pub mod keys;
 pub mod localstripe;

@@ -3,6 +3,7 @@
 //! test cares about filled in.
 
 use serde_json::{Value, json};
+use std::io::Write;
 
 pub fn event(id: &str, event_type: &str, created: i64, object: Value) -> String {
     json!({
@@ -115,4 +116,20 @@ pub fn payment_intent_succeeded(id: &str, account: &str, customer: &str, amount:
         "status": "succeeded",
         "metadata": {"account_id": account},
     })
+}
+
+/// Runs `tests/stripe-node/stripe-sdk.mjs` on `cases` (`npm ci --prefix tests/stripe-node` installs it).
+pub fn stripe_sdk(cases: &Value) -> Vec<String> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stripe-node");
+    assert!(dir.join("node_modules/stripe").exists(), "run `npm ci --prefix tests/stripe-node` first");
+    let mut node = std::process::Command::new("node")
+        .arg(dir.join("stripe-sdk.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    node.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
+    let output = node.wait_with_output().unwrap();
+    assert!(output.status.success(), "the Stripe SDK script failed");
+    serde_json::from_slice(&output.stdout).expect("one result per case")
 }

@@ -7,155 +7,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use tollgate_tests::browser::Browser;
+use tollgate_tests::emulated::Emulated;
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, WEBHOOK_SECRET, token};
-
-/// A stack on its emulated Stripe, with the emulator's secret key.
-struct Emulated {
-    stack: TestStack,
-    key: String,
-}
-
-impl Emulated {
-    async fn start(settings: &[(&str, &str)]) -> Self {
-        Self::start_as(settings, false).await
-    }
-
-    /// With its log kept ([`TestStack::log`]).
-    async fn start_logged(settings: &[(&str, &str)]) -> Self {
-        Self::start_as(settings, true).await
-    }
-
-    async fn start_as(settings: &[(&str, &str)], logged: bool) -> Self {
-        let mut all = vec![("TOLLGATE_STRIPE", "emulated")];
-        all.extend_from_slice(settings);
-        let stack = if logged { TestStack::start_logged(&all).await } else { TestStack::start_with(&all).await };
-        let key = std::fs::read_to_string(stack.data_dir().join("stripe-emulator-key")).unwrap().trim().to_owned();
-        let emulated = Self { stack, key };
-        // `tollgate dev` puts the catalog on the emulator once it answers.
-        emulated
-            .until("the catalog is on the emulated Stripe", || async {
-                let (_, prices) =
-                    emulated.stripe(Method::GET, "/v1/prices?lookup_keys[]=api_pro_monthly", &[], None).await;
-                prices["data"].as_array().is_some_and(|data| !data.is_empty())
-            })
-            .await;
-        emulated
-    }
-
-    /// A request to the emulated Stripe's API, form-encoded as Stripe's clients send it.
-    async fn stripe(
-        &self,
-        method: Method,
-        path: &str,
-        form: &[(&str, &str)],
-        key: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request =
-            self.stack.http.request(method, self.stack.url(&format!("/stripe{path}"))).bearer_auth(&self.key);
-        if !form.is_empty() {
-            request = request.form(form);
-        }
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap())
-    }
-
-    async fn until<F: std::future::Future<Output = bool>>(&self, what: &str, check: impl Fn() -> F) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !check().await {
-            assert!(Instant::now() < deadline, "{what} never happened");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// `account` asks for a Checkout Session for `sku` and gets its URL.
-    async fn checkout(&self, account: &str, body: Value) -> String {
-        let response = self
-            .stack
-            .http
-            .post(self.stack.url("/api/checkout"))
-            .bearer_auth(token(account, None))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned()
-    }
-
-    /// Pays on the Checkout page as its form does (no JavaScript needed): the status and
-    /// where it redirects.
-    async fn pay(&self, url: &str, card: &str) -> (StatusCode, Option<String>) {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = client.post(url).form(&[("card", card)]).send().await.unwrap();
-        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-        (response.status(), location)
-    }
-
-    async fn buy(&self, account: &str, body: Value) {
-        let url = self.checkout(account, body).await;
-        assert_eq!(self.pay(&url, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
-    }
-
-    /// Every event the emulator made, oldest first (walking its pages).
-    async fn events(&self) -> Vec<Value> {
-        let mut newest_first = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let path = match &after {
-                Some(id) => format!("/v1/events?limit=100&starting_after={id}"),
-                None => "/v1/events?limit=100".to_owned(),
-            };
-            let (status, page) = self.stripe(Method::GET, &path, &[], None).await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let data = page["data"].as_array().unwrap().clone();
-            after = data.last().map(|event| event["id"].as_str().unwrap().to_owned());
-            newest_first.extend(data);
-            if page["has_more"] != true {
-                break;
-            }
-        }
-        newest_first.reverse();
-        newest_first
-    }
-
-    /// Waits until tollgate has received and settled every event the emulator owes it.
-    async fn all_applied(&self) -> Vec<Value> {
-        let handled: HashSet<String> =
-            tollgate_core::change::HANDLED_EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
-        let owed: Vec<String> = self
-            .events()
-            .await
-            .into_iter()
-            .filter(|event| handled.contains(event["type"].as_str().unwrap()))
-            .map(|event| event["id"].as_str().unwrap().to_owned())
-            .collect();
-        self.stack
-            .wait_for(|events| {
-                let settled = owed
-                    .iter()
-                    .all(|id| events.iter().any(|event| event["id"] == id.as_str() && event["status"] != "queued"));
-                settled.then(|| events.to_vec())
-            })
-            .await
-            .unwrap_or_else(|| panic!("tollgate never settled all of {owed:?}"))
-    }
-
-    async fn me(&self, account: &str) -> Value {
-        let response =
-            self.stack.http.get(self.stack.url("/api/me")).bearer_auth(token(account, None)).send().await.unwrap();
-        response.json().await.unwrap()
-    }
-}
+use tollgate_tests::stripe::stripe_sdk;
 
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|event| event["type"].as_str().unwrap()).collect()
@@ -289,21 +147,17 @@ async fn the_api_speaks_stripes_wire_format_replays_idempotent_requests_and_page
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "a replay creates nothing");
 
     // Meter events: an identifier counts once.
-    let meter = [
-        ("event_name", "api_requests"),
-        ("payload[stripe_customer_id]", "cus_x"),
-        ("payload[value]", "7"),
-        ("identifier", "usage-1"),
-    ];
-    let (status, counted) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &meter, None).await;
+    let meter = |value: &'static str| {
+        [
+            ("event_name", "api_requests"),
+            ("payload[stripe_customer_id]", "cus_x"),
+            ("payload[value]", value),
+            ("identifier", "usage-1"),
+        ]
+    };
+    let (status, counted) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &meter("7"), None).await;
     assert_eq!((status, counted["payload"]["value"].as_str()), (StatusCode::OK, Some("7")));
-    let again = [
-        ("event_name", "api_requests"),
-        ("payload[stripe_customer_id]", "cus_x"),
-        ("payload[value]", "9"),
-        ("identifier", "usage-1"),
-    ];
-    let (_, dropped) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &again, None).await;
+    let (_, dropped) = emulated.stripe(Method::POST, "/v1/billing/meter_events", &meter("9"), None).await;
     assert_eq!(dropped["payload"]["value"], "7", "the second one with the same identifier is dropped");
 
     // Errors as Stripe words them.
@@ -392,22 +246,6 @@ async fn the_api_speaks_stripes_wire_format_replays_idempotent_requests_and_page
     assert_eq!((status, retrieved), (StatusCode::OK, one));
     let (_, replayed) = emulated.stripe(Method::POST, "/v1/customers", &form, Some("key-1")).await;
     assert_eq!(replayed["id"], first["id"], "idempotency keys survive a restart too");
-}
-
-/// Runs `tests/stripe-node/stripe-sdk.mjs` on `cases`.
-fn stripe_sdk(cases: &Value) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stripe-node");
-    assert!(dir.join("node_modules/stripe").exists(), "run `npm ci --prefix tests/stripe-node` first");
-    let mut node = Command::new("node")
-        .arg(dir.join("stripe-sdk.mjs"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    node.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
-    let output = node.wait_with_output().unwrap();
-    assert!(output.status.success(), "the Stripe SDK script failed");
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]

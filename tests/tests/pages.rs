@@ -6,6 +6,7 @@ use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tollgate_tests::browser::Browser;
+use tollgate_tests::emulated::Emulated;
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
 use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
@@ -148,23 +149,11 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
 
 #[tokio::test]
 async fn buy_pays_on_the_emulated_checkout_page_and_comes_back_to_the_new_plan() {
-    let stack = TestStack::start_with(&[("TOLLGATE_STRIPE", "emulated")]).await;
+    let emulated = Emulated::start(&[]).await;
+    let stack = &emulated.stack;
     let browser = Browser::start(1280, 900).await;
-    open(&browser, &stack, "account", &token("user_ivy", None)).await;
+    open(&browser, stack, "account", &token("user_ivy", None)).await;
     browser.element("[data-testid=portal]").await;
-    // `tollgate dev` puts the catalog on its emulated Stripe as it starts: Buy works once it is there.
-    let key = std::fs::read_to_string(stack.data_dir().join("stripe-emulator-key")).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let prices =
-            stack.http.get(stack.url("/stripe/v1/prices?lookup_keys[0]=api_pro_monthly")).bearer_auth(key.trim());
-        let prices: serde_json::Value = prices.send().await.unwrap().json().await.unwrap();
-        if prices["data"].as_array().is_some_and(|data| !data.is_empty()) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the catalog never reached the emulated Stripe");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     browser.click("[data-testid=buy-api_pro]").await;
     browser.until("the local Checkout page opens", "location.pathname.startsWith('/stripe/checkout/cs_test_')").await;
     browser.element("#card").await.send_keys("4242 4242 4242 4242").await.unwrap();
@@ -182,7 +171,7 @@ async fn buy_pays_on_the_emulated_checkout_page_and_comes_back_to_the_new_plan()
             "document.getElementById('plan').textContent.startsWith('pro')",
         )
         .await;
-    clean(&browser, &stack).await;
+    clean(&browser, stack).await;
     browser.close().await;
 }
 

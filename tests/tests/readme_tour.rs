@@ -2,8 +2,8 @@
 //! stack's own address for `127.0.0.1:8080`) against `tollgate dev` on its emulated Stripe.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
-use tollgate_tests::stack::{JWT_SECRET, TestStack, binary};
+use tollgate_tests::emulated::Emulated;
+use tollgate_tests::stack::{JWT_SECRET, binary};
 
 const HEADING: &str = "### Sell, renew, refund and pay out, with no Stripe account";
 
@@ -18,19 +18,8 @@ fn tour() -> String {
 
 #[tokio::test]
 async fn the_readme_tour_sells_renews_refunds_and_pays_out_as_written() {
-    let stack = TestStack::start_with(&[("TOLLGATE_STRIPE", "emulated")]).await;
-    let key = std::fs::read_to_string(stack.data_dir().join("stripe-emulator-key")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let prices =
-            stack.http.get(stack.url("/stripe/v1/prices?lookup_keys[0]=api_pro_monthly")).bearer_auth(key.trim());
-        let prices: serde_json::Value = prices.send().await.unwrap().json().await.unwrap();
-        if prices["data"].as_array().is_some_and(|data| !data.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the catalog never reached the emulated Stripe");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let emulated = Emulated::start(&[]).await;
+    let stack = &emulated.stack;
     let address = stack.base_url.trim_start_matches("http://").to_owned();
     let script = tour().replace("127.0.0.1:8080", &address);
     let bin_dir = binary().parent().unwrap().to_owned();

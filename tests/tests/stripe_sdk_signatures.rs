@@ -3,29 +3,10 @@
 //! own headers checked by the package's `webhooks.constructEvent`.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use serde_json::json;
 use tollgate_core::signature::{WebhookSecret, sign};
 use tollgate_tests::stack::{TestStack, WEBHOOK_SECRET, now};
-use tollgate_tests::stripe::event;
-
-/// Runs `tests/stripe-node/stripe-sdk.mjs` on `cases` (`npm ci --prefix tests/stripe-node` installs it).
-fn stripe_sdk(cases: &Value) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stripe-node");
-    assert!(dir.join("node_modules/stripe").exists(), "run `npm ci --prefix tests/stripe-node` first");
-    let mut node = Command::new("node")
-        .arg(dir.join("stripe-sdk.mjs"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    node.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
-    let output = node.wait_with_output().unwrap();
-    assert!(output.status.success(), "the Stripe SDK script failed");
-    serde_json::from_slice(&output.stdout).expect("one result per case")
-}
+use tollgate_tests::stripe::{event, stripe_sdk};
 
 fn sdk_sign(payload: &str, secret: &str, timestamp: i64, scheme: &str) -> String {
     let case = json!([{"op": "sign", "payload": payload, "secret": secret, "timestamp": timestamp, "scheme": scheme}]);
