@@ -247,10 +247,11 @@ pub async fn run_payouts(
 /// on; answers what it did, as it said it.
 pub async fn advance(
     emulated: &StripeAccess,
-    by: &str,
+    by_seconds: i64,
     customer: Option<&str>,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let mut form = vec![("by", by)];
+    let by = format!("{by_seconds}s");
+    let mut form = vec![("by", by.as_str())];
     form.extend(customer.map(|customer| ("customer", customer)));
     let answer = reqwest::Client::new()
         .post(format!("{}emulator/advance", emulated.base))

@@ -114,10 +114,11 @@ enum PayoutsCommand {
 
 #[derive(Subcommand)]
 enum StripeCommand {
-    /// Move subscriptions whose period ends within BY (`30d`, `1h`) on to their next period
+    /// Move subscriptions whose period ends within BY (`31d`, `1h`) on to their next period
     /// now: renewals, invoices, quota resets and commissions, in a minute.
     Advance {
-        by: String,
+        #[arg(value_parser = tollgate_app::reconcile::parse_since)]
+        by: i64,
         /// Only this customer's subscriptions (`cus_…`).
         #[arg(long)]
         customer: Option<String>,
@@ -217,7 +218,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .ok_or("`tollgate stripe` works on the emulated Stripe only (--stripe emulated)")?;
             match command {
                 StripeCommand::Advance { by, customer, .. } => {
-                    let advanced = dev::advance(&emulated, &by, customer.as_deref()).await?;
+                    let advanced = dev::advance(&emulated, by, customer.as_deref()).await?;
                     println!("{advanced}");
                 }
                 StripeCommand::Refund { payment, amount, .. } => {
