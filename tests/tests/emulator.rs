@@ -31,6 +31,13 @@ async fn a_purchase_clicked_through_checkout_makes_the_events_stripe_documents_i
     let url = emulated.checkout("user_clicker", json!({"sku": "api_pro"})).await;
     assert!(url.starts_with(&stack.url("/stripe/checkout/cs_test_")), "{url}");
 
+    let page = stack.http.get(&url).send().await.unwrap();
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<form method=\"post\">") && !page.contains("<script"), "plain HTML, no JavaScript");
     let browser = Browser::start(1024, 800).await;
     browser.client.goto(&url).await.unwrap();
     let amount = browser.element("[data-testid=checkout-amount]").await.text().await.unwrap();

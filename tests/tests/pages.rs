@@ -154,6 +154,9 @@ async fn buy_pays_on_the_emulated_checkout_page_and_comes_back_to_the_new_plan()
     let browser = Browser::start(1280, 900).await;
     open(&browser, stack, "account", &token("user_ivy", None)).await;
     browser.element("[data-testid=portal]").await;
+    browser
+        .until("the page says no money moves", "!document.querySelector('[data-testid=emulated-stripe]').hidden")
+        .await;
     browser.click("[data-testid=buy-api_pro]").await;
     browser.until("the local Checkout page opens", "location.pathname.startsWith('/stripe/checkout/cs_test_')").await;
     browser.element("#card").await.send_keys("4242 4242 4242 4242").await.unwrap();

@@ -65,6 +65,7 @@ async function loadShop(me, catalog) {
     document.getElementById("portal").hidden = true;
     return;
   }
+  document.getElementById("emulated-stripe").hidden = !catalog.emulated_stripe;
   const entitlements = await api("GET", "/api/me/entitlements");
   const current = new Set([me.plan, entitlements.membership].filter(Boolean));
   replace("shop", catalog.items.map((item) => {

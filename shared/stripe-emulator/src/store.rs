@@ -144,3 +144,36 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_kept_30_days_and_idempotency_keys_a_day_and_the_state_reads_back_whole() {
+        let now = 1_800_000_000;
+        let mut state = State::default();
+        state.emit("invoice.paid", &json!({"id": "in_old"}), None, None, now - EVENT_DAYS * 86_400);
+        state.emit("invoice.paid", &json!({"id": "in_new"}), None, None, now - EVENT_DAYS * 86_400 + 1);
+        state.emit("price.created", &json!({"id": "price_1"}), None, None, now);
+        let replay = |at| Replay { fingerprint: "f".into(), status: 200, body: json!({}), at };
+        state.replays.insert("old".into(), replay(now - 86_400));
+        state.replays.insert("new".into(), replay(now - 86_399));
+        assert_eq!(state.deliveries.len(), 2, "only the types the endpoint subscribes to are owed");
+        let dir = std::env::temp_dir().join(format!("tollgate-emulator-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        state.save(&path, now).unwrap();
+        let read = State::load(&path).unwrap();
+        let kept: Vec<&str> = read.events.iter().map(|e| e["data"]["object"]["id"].as_str().unwrap()).collect();
+        assert_eq!(kept, ["in_new", "price_1"]);
+        assert_eq!(read.deliveries.len(), 1, "a delivery goes with its event");
+        assert_eq!(read.replays.keys().collect::<Vec<_>>(), ["new"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
