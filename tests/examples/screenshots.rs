@@ -1,18 +1,21 @@
-//! Takes the README's screenshots of the console and the account page, light and dark:
+//! Takes the README's screenshots of the console and the account page, light and dark, and
+//! of the emulated Stripe's Checkout page:
 //! `cargo build -p tollgate-local && cargo run -p tollgate-tests --example screenshots`
-//! (needs chromium and chromium-driver). It starts a stack of its own and fills it with a
-//! few sales, a workflow and its runs, so the pages have something to show.
+//! (needs chromium and chromium-driver). It starts a stack of its own on the emulated Stripe
+//! and fills it with a few sales, a workflow and its runs, so the pages have something to show.
 
 use reqwest::Method;
 use serde_json::json;
 use tollgate_tests::browser::Browser;
 use tollgate_tests::recorder::Recorder;
-use tollgate_tests::stack::{TestStack, now, token};
+use tollgate_tests::emulated::Emulated;
+use tollgate_tests::stack::{now, token};
 use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
 
 #[tokio::main]
 async fn main() {
-    let stack = TestStack::start().await;
+    let emulated = Emulated::start(&[]).await;
+    let stack = &emulated.stack;
     let t = now().0;
     stack.sign_in("user_bob").await;
     for (n, account) in ["user_alice", "user_carol", "user_dan"].into_iter().enumerate() {
@@ -56,5 +59,12 @@ async fn main() {
             println!("{path}");
         }
     }
+    browser.color_scheme("light").await;
+    let checkout = emulated.checkout("user_bob", json!({"sku": "api_enterprise"})).await;
+    browser.client.goto(&checkout).await.unwrap();
+    browser.element("[data-testid=pay]").await;
+    let path = format!("{out}/checkout-emulated.png");
+    std::fs::write(&path, browser.client.screenshot().await.unwrap()).unwrap();
+    println!("{path}");
     browser.close().await;
 }
