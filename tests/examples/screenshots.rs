@@ -7,8 +7,8 @@
 use reqwest::Method;
 use serde_json::json;
 use tollgate_tests::browser::Browser;
-use tollgate_tests::recorder::Recorder;
 use tollgate_tests::emulated::Emulated;
+use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{now, token};
 use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
 
