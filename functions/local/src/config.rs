@@ -152,11 +152,14 @@ impl DevConfig {
             },
         };
         let key_in_use = match &stripe {
-            StripeSetup::Emulated { key } => Some(key.expose_secret().to_owned()),
-            StripeSetup::Real(access) => access.as_ref().map(|access| access.key.expose_secret().to_owned()),
+            StripeSetup::Emulated { key } => Some(key),
+            StripeSetup::Real(access) => access.as_ref().map(|access| &access.key),
         };
-        let livemode = tollgate_core::stripe::stack_livemode(key_in_use.as_deref(), env("STRIPE_LIVEMODE").as_deref())
-            .map_err(ConfigError::StripeMode)?;
+        let livemode = tollgate_core::stripe::stack_livemode(
+            key_in_use.map(ExposeSecret::expose_secret),
+            env("STRIPE_LIVEMODE").as_deref(),
+        )
+        .map_err(ConfigError::StripeMode)?;
         let tolerance_seconds = env("STRIPE_WEBHOOK_TOLERANCE_SECONDS")
             .map(|value| value.parse().map_err(|_| ConfigError::Tolerance))
             .transpose()?

@@ -103,7 +103,6 @@ pub async fn run(
         .with_openapi()
         .with_pages()
         .with_stream();
-    let stripe_access = config.stripe_api(addr);
     let emulator = match &config.stripe {
         StripeSetup::Emulated { key } => Some(Emulator::open(EmulatorSettings {
             state_file: data_dir.join("stripe-emulator.json"),
@@ -121,8 +120,9 @@ pub async fn run(
     if let Some(emulator) = &emulator {
         api = api.with_stripe_time(Arc::clone(emulator) as Arc<dyn StripeTime>);
     }
-    // One Stripe client (one connection pool) for checkout and meter events.
-    let stripe = stripe_access.as_ref().map(StripeAccess::client).transpose()?.map(Arc::new);
+    // One Stripe client (one connection pool) for every Stripe call, the emulator's catalog too.
+    let stripe = config.stripe_api(addr).as_ref().map(StripeAccess::client).transpose()?.map(Arc::new);
+    let catalog_sync = emulator.is_some().then(|| stripe.clone()).flatten();
     let usage_meter = UsageMeter {
         app: Arc::clone(&app),
         stripe: stripe.clone().map(|stripe| stripe as Arc<dyn MeterEvents>),
@@ -173,13 +173,15 @@ pub async fn run(
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
     greet(addr, data_dir, tick, &config, stripe_chaos);
-    if let (Some(emulator), Some(access)) = (emulator, &stripe_access) {
+    if let Some(emulator) = emulator {
         tokio::spawn(emulator.run());
+    }
+    if let Some(client) = catalog_sync {
         // The emulator starts empty: the catalog's products and prices are put there as
         // `tollgate catalog sync` puts them on Stripe, once the address answers.
-        let (client, catalog) = (access.client()?, config.catalog.clone());
+        let catalog = config.catalog.clone();
         tokio::spawn(async move {
-            match tollgate_app::catalog_sync::sync_catalog(&client, &catalog, false).await {
+            match tollgate_app::catalog_sync::sync_catalog(client.as_ref(), &catalog, false).await {
                 Ok(actions) => tracing::info!(changes = actions.len(), "the catalog is on the emulated Stripe"),
                 Err(error) => tracing::error!(%error, "the catalog could not be put on the emulated Stripe"),
             }

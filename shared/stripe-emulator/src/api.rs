@@ -4,7 +4,7 @@
 //! `type`, `code`, `message` and `param`.
 
 use crate::billing;
-use crate::fixtures;
+use crate::fixtures::{self, set};
 use crate::store::{Replay, State, new_id};
 use crate::{Emulator, now};
 use axum::Router;
@@ -598,12 +598,6 @@ fn route(
                 path.join("/")
             ))
         }),
-    }
-}
-
-fn set(object: &mut Value, fields: Value) {
-    if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
-        object.extend(fields);
     }
 }
 

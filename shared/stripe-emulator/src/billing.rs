@@ -3,7 +3,7 @@
 //! paid or failed, a refund, a connected account onboarded, a transfer.
 
 use crate::api::Failure;
-use crate::fixtures;
+use crate::fixtures::{self, set};
 use crate::store::{State, new_id};
 use chrono::{DateTime, Months};
 use serde_json::{Map, Value, json};
@@ -62,12 +62,6 @@ fn subscription_event_at(state: &mut State, id: &str, at: i64) -> i64 {
     let next = private["last_event"].as_i64().map_or(at, |last| at.max(last + 1));
     private["last_event"] = json!(next);
     next
-}
-
-fn set(object: &mut Value, fields: Value) {
-    if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
-        object.extend(fields);
-    }
 }
 
 /// Saves the card a customer paid with, as their default payment method.
@@ -327,20 +321,9 @@ fn start_subscription(
     subscription
 }
 
-/// Whether a live subscription's period has ended by `at`: a renewal is due.
-pub fn renewal_due(state: &State, at: i64) -> bool {
-    state.newest_first("subscription").any(|s| {
-        matches!(s["status"].as_str(), Some("active" | "past_due" | "trialing"))
-            && s["items"]["data"][0]["current_period_end"].as_i64().is_some_and(|end| end <= at)
-    })
-}
-
-/// Renews (or ends, when cancelled at period end) every live subscription — of `customer`,
-/// or all — whose period ends by `at + by` (every one once, without `by`); the new period
-/// starts `at`.
-pub fn renew_due(state: &mut State, at: i64, customer: Option<&str>, by: Option<i64>) -> Advanced {
-    let horizon = by.map_or(i64::MAX, |by| at.saturating_add(by));
-    let due: Vec<(String, i64)> = state
+/// The live subscriptions — of `customer`, or all — whose period ends by `horizon`, with that end.
+fn due(state: &State, horizon: i64, customer: Option<&str>) -> Vec<(String, i64)> {
+    state
         .newest_first("subscription")
         .filter(|s| matches!(s["status"].as_str(), Some("active" | "past_due" | "trialing")))
         .filter(|s| customer.is_none_or(|customer| s["customer"] == customer))
@@ -348,9 +331,21 @@ pub fn renew_due(state: &mut State, at: i64, customer: Option<&str>, by: Option<
             let end = s["items"]["data"][0]["current_period_end"].as_i64()?;
             (end <= horizon).then(|| (s["id"].as_str().unwrap_or_default().to_owned(), end))
         })
-        .collect();
+        .collect()
+}
+
+/// Whether a live subscription's period has ended by `at`: a renewal is due.
+pub fn renewal_due(state: &State, at: i64) -> bool {
+    !due(state, at, None).is_empty()
+}
+
+/// Renews (or ends, when cancelled at period end) every live subscription — of `customer`,
+/// or all — whose period ends by `at + by` (every one once, without `by`); the new period
+/// starts `at`.
+pub fn renew_due(state: &mut State, at: i64, customer: Option<&str>, by: Option<i64>) -> Advanced {
+    let horizon = by.map_or(i64::MAX, |by| at.saturating_add(by));
     let mut advanced = Advanced::default();
-    for (id, end) in due {
+    for (id, end) in due(state, horizon, customer) {
         // Whatever of the span is left after the first period boundary may cover more periods.
         let mut left = if by.is_some() { horizon - end } else { -1 };
         for _ in 0..24 {

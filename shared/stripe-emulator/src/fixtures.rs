@@ -26,6 +26,14 @@ pub fn get(name: &str) -> Value {
     serde_json::from_str(text).expect("the fixtures are JSON")
 }
 
+/// Fills `fields` into `object` (a fixture, or an object made from one), replacing what
+/// the fixture had there.
+pub fn set(object: &mut Value, fields: Value) {
+    if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
+        object.extend(fields);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::Emulator;
 use crate::billing::{self, Card};
+use crate::store;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -57,6 +58,16 @@ fn money(amount: i64, currency: &str) -> String {
     format!("{}.{:02} {}", amount / 100, amount % 100, currency.to_uppercase())
 }
 
+/// The state could not be saved: nothing the page did is kept.
+fn unsaved(error: &std::io::Error) -> Response {
+    page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &format!("<p class=\"error\">{}</p>", escape(&error.to_string())))
+}
+
+/// The name of the product `price` sells.
+fn product_name<'a>(state: &'a store::State, price: &Value) -> Option<&'a str> {
+    state.find("product", price["product"].as_str().unwrap_or_default()).and_then(|p| p["name"].as_str())
+}
+
 fn gone(what: &str) -> Response {
     page(StatusCode::NOT_FOUND, "Not found", &format!("<h1>{}</h1>", escape(what)))
 }
@@ -75,8 +86,7 @@ fn checkout_page(emulator: &Emulator, id: &str, error: Option<&str>) -> Response
     }
     let line = state.private.get(id).cloned().unwrap_or_default();
     let price = state.find("price", line["price"].as_str().unwrap_or_default()).cloned().unwrap_or_default();
-    let product = state.find("product", price["product"].as_str().unwrap_or_default());
-    let name = product.and_then(|p| p["name"].as_str()).unwrap_or("Your order");
+    let name = product_name(&state, &price).unwrap_or("Your order");
     let amount = session["amount_total"].as_i64().unwrap_or(0);
     let currency = session["currency"].as_str().unwrap_or("usd");
     let every = price["recurring"]["interval"].as_str().map(|i| format!(" per {i}")).unwrap_or_default();
@@ -116,11 +126,7 @@ async fn pay(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, body
     match emulator.change(|state, at| billing::complete_checkout(state, at, &id, card)) {
         Ok(Ok(success)) => Redirect::to(&success).into_response(),
         Ok(Err(reason)) => checkout_page(&emulator, &id, Some(&reason)),
-        Err(error) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            &format!("<p class=\"error\">{}</p>", escape(&error.to_string())),
-        ),
+        Err(error) => unsaved(&error),
     }
 }
 
@@ -150,10 +156,7 @@ fn portal_page(emulator: &Emulator, id: &str, notice: Option<&str>) -> Response 
         let sub_id = escape(subscription["id"].as_str().unwrap_or_default());
         let item = &subscription["items"]["data"][0];
         let price = &item["price"];
-        let name = state
-            .find("product", price["product"].as_str().unwrap_or_default())
-            .and_then(|p| p["name"].as_str())
-            .unwrap_or("Plan");
+        let name = product_name(&state, price).unwrap_or("Plan");
         let end = item["current_period_end"].as_i64().unwrap_or(0);
         let end = chrono::DateTime::from_timestamp(end, 0)
             .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -178,10 +181,7 @@ fn portal_page(emulator: &Emulator, id: &str, notice: Option<&str>) -> Response 
             .iter()
             .filter(|p| p["id"] != price["id"] && p["currency"] == price["currency"])
             .map(|p| {
-                let product = state
-                    .find("product", p["product"].as_str().unwrap_or_default())
-                    .and_then(|p| p["name"].as_str())
-                    .unwrap_or("Plan");
+                let product = product_name(&state, p).unwrap_or("Plan");
                 let selected = if pending == p["id"].as_str() { " selected" } else { "" };
                 format!(
                     "<option value=\"{}\"{selected}>{} — {}</option>",
@@ -251,11 +251,7 @@ async fn manage(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, b
     });
     match done {
         Ok(Ok(notice)) | Ok(Err(notice)) => portal_page(&emulator, &id, Some(&notice)),
-        Err(error) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            &format!("<p class=\"error\">{}</p>", escape(&error.to_string())),
-        ),
+        Err(error) => unsaved(&error),
     }
 }
 
@@ -279,10 +275,6 @@ async fn onboard(State(emulator): State<Arc<Emulator>>, Path(link): Path<String>
     }
     match emulator.change(|state, at| billing::complete_onboarding(state, at, &link)) {
         Ok(Ok(next)) | Ok(Err(next)) => Redirect::to(&next).into_response(),
-        Err(error) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            &format!("<p class=\"error\">{}</p>", escape(&error.to_string())),
-        ),
+        Err(error) => unsaved(&error),
     }
 }
