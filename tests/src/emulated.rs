@@ -32,12 +32,17 @@ impl Emulated {
         let stack = if logged { TestStack::start_logged(&all).await } else { TestStack::start_with(&all).await };
         let key = std::fs::read_to_string(stack.data_dir().join("stripe-emulator-key")).unwrap().trim().to_owned();
         let emulated = Self { stack, key };
-        // `tollgate dev` puts the catalog on the emulator once it answers.
+        // `tollgate dev` puts the catalog on the emulator once it answers: wait for all of it,
+        // so that no catalog event lands among those a test counts.
+        let priced = tollgate_core::catalog::Catalog::default_catalog()
+            .items()
+            .iter()
+            .filter(|item| item.lookup_key.is_some())
+            .count();
         emulated
             .until("the catalog is on the emulated Stripe", || async {
-                let (_, prices) =
-                    emulated.stripe(Method::GET, "/v1/prices?lookup_keys[]=api_pro_monthly", &[], None).await;
-                prices["data"].as_array().is_some_and(|data| !data.is_empty())
+                let (_, prices) = emulated.stripe(Method::GET, "/v1/prices?active=true&limit=100", &[], None).await;
+                prices["data"].as_array().is_some_and(|data| data.len() == priced)
             })
             .await;
         emulated
