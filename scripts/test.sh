@@ -9,6 +9,9 @@ source scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "dependencies (every platform's, for the cargo metadata checks)"
+cargo fetch --locked
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings

@@ -76,6 +76,15 @@ pub fn address_in(first_line: &str) -> String {
         .to_owned()
 }
 
+/// A message of a stack's durable queue.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub body: String,
+    /// How often it was handed to its consumer.
+    pub receive_count: u64,
+    pub dead: bool,
+}
+
 /// A running local stack. Killed when dropped; its data directory goes with it.
 pub struct TestStack {
     child: Child,
@@ -135,6 +144,30 @@ impl TestStack {
         self.settings.retain(|(setting, _)| setting != name);
         self.settings.push((name.to_owned(), value.to_owned()));
         self.kill_and_restart().await;
+    }
+
+    /// The messages of the stack's durable queue `name` (`events`, `runs`, `usage`, …), as
+    /// read from its SQLite file: what a test waits on instead of sleeping past a backoff.
+    pub fn queue(&self, name: &str) -> Vec<QueuedMessage> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = rusqlite::Connection::open_with_flags(self.data_dir.path().join("tollgate.sqlite3"), flags)
+            .expect("the stack's database opens");
+        db.busy_timeout(Duration::from_secs(5)).expect("a busy timeout");
+        let mut statement =
+            db.prepare("SELECT body, receive_count, dead FROM queue WHERE name = ?1 ORDER BY seq").expect("a query");
+        statement
+            .query_map([name], |row| {
+                Ok(QueuedMessage { body: row.get(0)?, receive_count: row.get(1)?, dead: row.get(2)? })
+            })
+            .and_then(Iterator::collect)
+            .expect("the queue table reads")
+    }
+
+    /// (messages still to deliver, dead letters) of queue `name`.
+    pub fn queue_counts(&self, name: &str) -> (usize, usize) {
+        let messages = self.queue(name);
+        let dead = messages.iter().filter(|message| message.dead).count();
+        (messages.len() - dead, dead)
     }
 
     pub fn pid(&self) -> u32 {

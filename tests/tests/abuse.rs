@@ -139,3 +139,192 @@ async fn malformed_requests_to_every_route_get_clear_refusals_and_break_nothing(
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(stack.settled("evt_after_abuse").await["status"], "applied");
 }
+
+/// The probe's findings, each kept from coming back.
+mod findings {
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+    use std::io::BufRead;
+    use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
+    use tollgate_tests::emulated::Emulated;
+    use tollgate_tests::stack::{TestStack, token};
+
+    /// Keys with valid checksums that the origin never issued are refused, and the stack
+    /// (whose gateway keeps no meter for them: `gateway.rs`'s unit test counts its map)
+    /// still meters a real key afterwards.
+    #[tokio::test]
+    async fn made_up_keys_are_refused_and_leave_the_gateway_working() {
+        let stack = TestStack::start().await;
+        for n in 0..2_000u32 {
+            let mut random = [7u8; KEY_BYTES];
+            random[..4].copy_from_slice(&n.to_be_bytes());
+            let key = ApiKey::generate(KeyMode::Live, random);
+            let answer = stack.http.get(stack.url("/v1/anything")).bearer_auth(key.expose()).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        }
+        let key = tollgate_tests::keys::create_key(&stack, "user_real").await;
+        let key = key["key"].as_str().unwrap();
+        let answer = stack.http.get(stack.url("/v1/anything")).bearer_auth(key).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+
+    /// A redirect URL with a control character would be accepted and then break the
+    /// `Location` header after the buyer paid: it is refused up front, naming the field.
+    #[tokio::test]
+    async fn control_characters_in_redirect_urls_are_refused_by_name() {
+        let emulated = Emulated::start(&[]).await;
+        let base = emulated.stack.base_url.clone();
+        for control in ["\u{1}", "\u{0}", "\u{1b}", "\u{7f}"] {
+            for field in ["success_url", "cancel_url"] {
+                let mut body = json!({"sku": "api_pro"});
+                body[field] = json!(format!("{base}/checkout/success{control}"));
+                let answer = emulated
+                    .stack
+                    .http
+                    .post(emulated.stack.url("/api/checkout"))
+                    .bearer_auth(token("user_ctrl", None))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{field} {control:?}");
+                let error = answer.json::<Value>().await.unwrap()["error"].clone();
+                assert_eq!((error["code"].as_str(), error["field"].as_str()), (Some("invalid_request"), Some(field)));
+            }
+        }
+    }
+
+    /// Amounts that overflowed the emulator (one of them while it held its state) are
+    /// Stripe's error objects, and the emulator answers on.
+    #[tokio::test]
+    async fn the_emulator_refuses_overflowing_amounts_and_answers_on() {
+        let emulated = Emulated::start(&[]).await;
+        let (_, product) = emulated.stripe(reqwest::Method::POST, "/v1/products", &[("name", "Huge")], None).await;
+        let product = product["id"].as_str().unwrap();
+        let (status, price) = emulated
+            .stripe(
+                reqwest::Method::POST,
+                "/v1/prices",
+                &[("currency", "usd"), ("product", product), ("unit_amount", "4611686018427387904")],
+                None,
+            )
+            .await;
+        assert_eq!((status, price["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("unit_amount")));
+        let (status, price) = emulated
+            .stripe(
+                reqwest::Method::POST,
+                "/v1/prices",
+                &[
+                    ("currency", "usd"),
+                    ("product", product),
+                    ("unit_amount", "100"),
+                    ("recurring[interval]", "month"),
+                    ("recurring[interval_count]", "4294967295"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, price["error"]["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("recurring[interval_count]"))
+        );
+        let (status, _) = emulated.stripe(reqwest::Method::GET, "/v1/customers", &[], None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    /// A spent account link shows what Stripe shows: its refresh URL.
+    #[tokio::test]
+    async fn a_used_account_link_sends_to_its_refresh_url() {
+        let emulated = Emulated::start(&[]).await;
+        let answer = emulated
+            .stack
+            .http
+            .post(emulated.stack.url("/api/me/payouts/onboarding"))
+            .bearer_auth(token("user_partner", None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let link = answer.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        assert_eq!(client.get(&link).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(client.post(&link).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        let again = client.get(&link).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        let location = again.headers()["location"].to_str().unwrap();
+        assert!(location.contains("payouts=refresh"), "{location}");
+    }
+
+    /// Unsigned edge requests are told which header they lack.
+    #[tokio::test]
+    async fn an_unsigned_key_lookup_names_the_tollgate_signature() {
+        let stack = TestStack::start().await;
+        let answer = stack.http.get(stack.url(&format!("/internal/keys/{}", super::HASH))).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let message = answer.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("Tollgate-Signature") && !message.contains("Stripe"), "{message}");
+    }
+
+    /// `nosniff` on every answer: JSON, errors, the gateway's and the emulator's.
+    #[tokio::test]
+    async fn every_answer_says_nosniff() {
+        let emulated = Emulated::start(&[]).await;
+        let stack = &emulated.stack;
+        for (path, bearer) in [
+            ("/health", None),
+            ("/no/such/route", None),
+            ("/api/me", None),
+            ("/api/me", Some(token("user_sniff", None))),
+            ("/v1/anything", Some("tg_live_nope".to_owned())),
+            ("/openapi.json", None),
+            ("/console", None),
+            ("/stripe/v1/customers", Some(emulated.key.clone())),
+        ] {
+            let mut request = stack.http.get(stack.url(path));
+            if let Some(bearer) = &bearer {
+                request = request.bearer_auth(bearer);
+            }
+            let answer = request.send().await.unwrap();
+            assert_eq!(
+                answer.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()),
+                Some("nosniff"),
+                "{path} ({})",
+                answer.status()
+            );
+        }
+    }
+
+    /// Listening beyond loopback prints a warning, and the links use `PUBLIC_URL` (or
+    /// loopback), never `0.0.0.0`.
+    #[test]
+    fn listening_beyond_loopback_warns_and_links_use_the_public_url() {
+        for (public, expected) in
+            [(None, "http://127.0.0.1:"), (Some("http://192.0.2.10:8080"), "http://192.0.2.10:8080/")]
+        {
+            let data_dir = tempfile::tempdir().unwrap();
+            let mut command = std::process::Command::new(tollgate_tests::stack::binary());
+            command
+                .args(["dev", "--addr", "0.0.0.0:0", "--data-dir"])
+                .arg(data_dir.path())
+                .env("TOLLGATE_STRIPE", "real")
+                .env_remove("STRIPE_SECRET_KEY")
+                .env_remove("PUBLIC_URL")
+                .env("RUST_LOG", "error")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null());
+            if let Some(public) = public {
+                command.env("PUBLIC_URL", public);
+            }
+            let mut child = command.spawn().unwrap();
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let printed: Vec<String> =
+                lines.by_ref().take_while(|line| line.is_ok()).map(Result::unwrap).take(12).collect();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let text = printed.join("\n");
+            assert!(text.contains("WARNING:   listening beyond loopback"), "{text}");
+            let console = printed.iter().find(|line| line.contains("console:")).expect("a console link");
+            assert!(console.contains(expected) && !console.contains("0.0.0.0"), "{console}");
+        }
+    }
+}

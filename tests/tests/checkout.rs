@@ -222,6 +222,7 @@ async fn concurrent_first_checkouts_keep_one_customer_even_when_stripe_makes_sev
     }))
     .await;
     assert!(answers.iter().all(|(status, _, _)| *status == StatusCode::OK), "{answers:?}");
+    assert!(stripe.customers_created() > 1, "Stripe made several customers: {}", stripe.customers_created());
     let stored = stack.account("user_erin").await["stripe_customer_id"].as_str().unwrap().to_owned();
     let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
     assert_eq!(sessions.len(), 20);
@@ -286,7 +287,8 @@ async fn each_refusal_has_its_status_and_code() {
 
     // The sixth payment request of a minute (five above were user_errors'; these are user_rate's).
     for _ in 0..5 {
-        post_as(&stack, "user_rate", "/api/portal", &json!({})).await;
+        let counted = post_as(&stack, "user_rate", "/api/portal", &json!({})).await;
+        assert_eq!(code(&counted), (StatusCode::NOT_FOUND, "no_customer".to_owned(), None), "counted, not limited");
     }
     let limited = post_as(&stack, "user_rate", "/api/portal", &json!({})).await;
     assert_eq!(code(&limited), (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned(), None));

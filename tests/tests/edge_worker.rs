@@ -248,8 +248,12 @@ async fn the_worker_forwards_only_authorized_paths_and_only_its_own_account_head
     for path in ["/v1/a%2fb", "/v1/a%5c..%5cadmin", "/v1/%2e%2e/internal/x", "/v1/..%2f..%2finternal/x"] {
         let request = tollgate_tests::stack::raw_get_with_key(path, &key);
         let (status, answer) = tollgate_tests::stack::raw_request(&worker.url, request.as_bytes()).await.unwrap();
-        // workerd resolves a plain `%2e%2e` itself (the path then leaves /v1: 404); the rest is ours to refuse.
-        assert!(status == 400 && answer.contains("invalid_path") || status == 404, "{path}: {answer}");
+        if path == "/v1/%2e%2e/internal/x" {
+            // workerd resolves a plain `%2e%2e` itself: the path leaves /v1 and no route has it.
+            assert!(status == 404 && answer.contains("not_found"), "{path}: {answer}");
+        } else {
+            assert!(status == 400 && answer.contains("invalid_path"), "{path}: {answer}");
+        }
     }
     assert!(upstream.seen().is_empty(), "nothing reached the upstream");
 

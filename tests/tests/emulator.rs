@@ -185,17 +185,23 @@ async fn the_api_speaks_stripes_wire_format_replays_idempotent_requests_and_page
         .await
         .unwrap();
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
-    let other_version = emulated
-        .stack
-        .http
-        .get(emulated.stack.url("/stripe/v1/events"))
-        .bearer_auth(&emulated.key)
-        .header("Stripe-Version", "2020-08-27")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other_version.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(other_version.json::<Value>().await.unwrap()["error"]["code"], "api_version_invalid");
+    // Any version Stripe's SDKs send is taken, answered in the shapes of the pinned one.
+    let with_version = |version: &'static str| {
+        emulated
+            .stack
+            .http
+            .get(emulated.stack.url("/stripe/v1/events"))
+            .bearer_auth(&emulated.key)
+            .header("Stripe-Version", version)
+            .send()
+    };
+    let other_version = with_version("2020-08-27").await.unwrap();
+    assert_eq!(other_version.status(), StatusCode::OK);
+    assert_eq!(other_version.headers()["stripe-version"], tollgate_core::STRIPE_API_VERSION);
+    assert_eq!(with_version("2026-10-28.endive").await.unwrap().status(), StatusCode::OK);
+    let malformed = with_version("yesterday").await.unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.json::<Value>().await.unwrap()["error"]["code"], "api_version_invalid");
     let (status, refund) =
         emulated.stripe(Method::POST, "/v1/refunds", &[("payment_intent", "pi_nothing")], None).await;
     assert_eq!((status, refund["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("resource_missing")));
@@ -260,11 +266,9 @@ async fn webhooks_are_signed_as_stripes_sdk_verifies_and_retried_until_the_endpo
     // An endpoint that is not listening yet: every first try fails.
     let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let endpoint = format!("http://{address}/hooks");
-    let emulated = Emulated::start(&[("STRIPE_EMULATOR_WEBHOOK_URL", &endpoint)]).await;
+    let emulated = Emulated::start_logged(&[("STRIPE_EMULATOR_WEBHOOK_URL", &endpoint)]).await;
     emulated.stack.sign_in("user_signed").await;
     emulated.buy("user_signed", json!({"sku": "api_pro"})).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let recorder = Recorder::start_on(&address.to_string()).await;
     let handled = tollgate_core::change::HANDLED_EVENT_TYPES;
     let owed: Vec<String> = emulated
         .events()
@@ -274,6 +278,15 @@ async fn webhooks_are_signed_as_stripes_sdk_verifies_and_retried_until_the_endpo
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(owed.len(), 5, "the events tollgate's endpoint subscribes to");
+    // Every first try fails (nothing listens yet) and is kept for a retry.
+    emulated
+        .until("each delivery fails once", || async {
+            let log = emulated.stack.log();
+            let failed: Vec<&str> = log.lines().filter(|line| line.contains("webhook delivery failed")).collect();
+            owed.iter().all(|id| failed.iter().any(|line| line.contains(id.as_str())))
+        })
+        .await;
+    let recorder = Recorder::start_on(&address.to_string()).await;
     emulated
         .until("the retries reach the endpoint", || async {
             let got: HashSet<String> = recorder

@@ -279,12 +279,12 @@ async fn credits_extend_the_quota_then_run_out_with_their_balance() {
     assert_eq!(me(&stack, "hal").await["credits"], 4);
     let outcomes: Vec<StatusCode> = {
         let mut outcomes = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..7 {
             outcomes.push(call(&stack.http, &stack.base_url, &key, "/v1/d").await.status);
         }
         outcomes
     };
-    assert_eq!(outcomes[..7], [StatusCode::OK; 7], "3 in the quota, 4 on credits");
+    assert_eq!(outcomes, [StatusCode::OK; 7], "3 in the quota, 4 on credits");
     let refused = call(&stack.http, &stack.base_url, &key, "/v1/d").await;
     assert_eq!((refused.status, refused.code()), (StatusCode::PAYMENT_REQUIRED, Some("INSUFFICIENT_CREDITS")));
     assert_eq!(refused.body["error"]["balance"], 0);

@@ -21,6 +21,8 @@ struct Seen {
     /// (behaviour, start body, when).
     starts: Vec<(String, Value, Instant)>,
     alerts: Vec<Value>,
+    /// (workflow id, tollgate's answer) of every callback sent.
+    callbacks: Vec<(String, Value)>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -39,13 +41,17 @@ async fn start(
     assert_eq!(signature, expected);
     seen.lock().unwrap().starts.push((behaviour.clone(), start.clone(), Instant::now()));
     let callback = |status: &'static str, earnings: Value, after: Duration| {
-        let start = start.clone();
+        let (start, seen) = (start.clone(), Arc::clone(&seen));
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             let body = json!({"workflowId": start["workflowId"], "status": status, "earnings": earnings,
                 "timestamp": "2026-11-24T09:00:00Z", "metadata": {"message": "done"}});
             let url = start["callbackUrl"].as_str().unwrap();
-            reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+            let answer =
+                reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+            let answer: Value = answer.json().await.expect("a JSON answer");
+            let workflow = start["workflowId"].as_str().unwrap().to_owned();
+            seen.lock().unwrap().callbacks.push((workflow, answer));
         })
     };
     match behaviour.as_str() {
@@ -150,7 +156,7 @@ async fn a_workflow_runs_on_its_schedule_and_reports_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
-    let (server, _seen) = workflow_server().await;
+    let (server, seen) = workflow_server().await;
     let stack = stack(&server, &[]).await;
     register(&stack, &server, "twice", "twice", 60).await;
     register(&stack, &server, "silent", "silent", 60).await;
@@ -162,7 +168,14 @@ async fn a_callback_counts_once_and_a_bad_token_changes_nothing() {
         })
         .await
     );
-    tokio::time::sleep(Duration::from_millis(600)).await; // the second callback has arrived by now
+    let both_answered = eventually(Duration::from_secs(10), || async {
+        seen.lock().unwrap().callbacks.iter().filter(|(workflow, _)| workflow == "twice").count() == 2
+    })
+    .await;
+    assert!(both_answered, "tollgate answered both callbacks");
+    let answers: Vec<Value> =
+        seen.lock().unwrap().callbacks.iter().filter(|(w, _)| w == "twice").map(|(_, a)| a.clone()).collect();
+    assert_eq!(answers.iter().map(|a| a["applied"].clone()).collect::<Vec<_>>(), [json!(true), json!(false)]);
     let (_, workflow) = stack.admin_get("/admin/workflows/twice").await;
     assert_eq!((&workflow["totals"]["completed"], &workflow["totals"]["revenue_cents"]), (&json!(1), &json!(700)));
     assert_eq!(stack.ledger("workflow:twice").await.len(), 1);
@@ -326,7 +339,9 @@ async fn a_refused_start_backs_off_then_fails_the_run() {
         let reason = runs(&stack, workflow).await[0]["reason"].as_str().unwrap().to_owned();
         assert!(reason.ends_with("on the last of 3 attempts"), "{reason}");
     }
-    tokio::time::sleep(Duration::from_secs(3)).await; // nothing comes after the dead letter
+    // Both start messages are dead-lettered and none is left to deliver: nothing can start again.
+    let settled = eventually(Duration::from_secs(30), || async { stack.queue_counts("runs") == (0, 2) }).await;
+    assert!(settled, "the runs queue holds the two dead letters and nothing else: {:?}", stack.queue_counts("runs"));
     let seen = seen.lock().unwrap();
     let attempts: Vec<Instant> = seen.starts.iter().filter(|(b, _, _)| b == "fail").map(|(_, _, at)| *at).collect();
     assert_eq!(attempts.len(), 3, "three attempts, then the dead-letter queue");

@@ -128,16 +128,23 @@ fn who_and_what(list: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[tokio::test]
-async fn twenty_concurrent_first_onboardings_make_one_connected_account() {
-    let stripe = FakeStripe::start().await;
-    let stack = std::sync::Arc::new(stack_on(&stripe).await);
+/// Twenty concurrent first onboardings of one partner on a stack over `stripe`: their
+/// answers, every one of them a link.
+async fn twenty_first_onboardings(stripe: &FakeStripe) -> Vec<(StatusCode, Value)> {
+    let stack = std::sync::Arc::new(stack_on(stripe).await);
     let calls = (0..20).map(|_| {
         let stack = std::sync::Arc::clone(&stack);
         tokio::spawn(async move { onboard(&stack).await })
     });
     let answers = join_all(calls).await;
     assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
+    answers
+}
+
+#[tokio::test]
+async fn twenty_concurrent_first_onboardings_make_one_connected_account() {
+    let stripe = FakeStripe::start().await;
+    let answers = twenty_first_onboardings(&stripe).await;
     assert!(
         answers
             .iter()
@@ -155,6 +162,21 @@ async fn twenty_concurrent_first_onboardings_make_one_connected_account() {
     assert_eq!(link.param("return_url"), Some("https://app.example.com/account"));
     assert_eq!(link.param("refresh_url"), Some("https://app.example.com/account?payouts=refresh"));
     assert_eq!(link.param("account"), Some("acct_fake1"));
+}
+
+#[tokio::test]
+async fn concurrent_first_onboardings_keep_one_connected_account_even_when_stripe_makes_several() {
+    let stripe = FakeStripe::start().await;
+    stripe.ignore_idempotency();
+    twenty_first_onboardings(&stripe).await;
+    let made = stripe.connected_accounts_created();
+    assert!(made > 1, "Stripe made several connected accounts: {made}");
+    let linked: std::collections::BTreeSet<String> = stripe
+        .requests_to(&Method::POST, "/v1/account_links")
+        .iter()
+        .map(|link| link.param("account").unwrap().to_owned())
+        .collect();
+    assert_eq!(linked.len(), 1, "every link is for the one stored account, of {made} made: {linked:?}");
 }
 
 #[tokio::test]

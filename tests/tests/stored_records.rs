@@ -28,12 +28,17 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/records").join(name)
 }
 
-/// Compares what this release wrote with the newest fixture (or writes it).
+/// Compares what this release wrote with the newest fixture as committed. With
+/// `TOLLGATE_WRITE_FIXTURES` a differing fixture is rewritten, and the test still fails:
+/// the new one is to be reviewed and committed, not taken as proof of itself.
 fn matches_fixture(name: &str, written: &Value) -> Value {
-    if std::env::var_os("TOLLGATE_WRITE_FIXTURES").is_some() {
+    let committed: Option<Value> =
+        std::fs::read_to_string(fixture(name)).ok().map(|text| serde_json::from_str(&text).unwrap());
+    if committed.as_ref() != Some(written) && std::env::var_os("TOLLGATE_WRITE_FIXTURES").is_some() {
         std::fs::write(fixture(name), serde_json::to_string_pretty(written).unwrap() + "\n").unwrap();
+        panic!("{name} rewritten from what this release writes: review and commit it, then run again");
     }
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+    let committed = committed.unwrap_or_else(|| panic!("{name} is missing: write it with TOLLGATE_WRITE_FIXTURES=1"));
     assert_eq!(written, &committed, "this release writes {name} differently: add a new fixture, keep the old");
     committed
 }

@@ -4,6 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;
+use tollgate_tests::eventually;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::stack::{TestStack, binary, now};
 use tollgate_tests::stripe::{checkout_session, event, invoice_paid, subscription};
@@ -145,12 +146,20 @@ async fn replay_applies_a_failed_event_once_its_cause_is_fixed_and_changes_nothi
     assert_eq!(stack.account("gus").await["plan"], "pro");
     assert_eq!(stripe.requests_to(&Method::GET, "/v1/events/evt_gus_sub").len(), 1, "fetched from Stripe");
 
-    // An applied event replayed: queued again, and nothing changes.
+    // An applied payment replayed: queued again, consumed, and the ledger is as it was.
+    let paid =
+        event("evt_gus_paid", "invoice.paid", t + 2, invoice_paid("in_gus", "cus_gus", "sub_gus", 2999, "pi_gus"));
+    hold(&stripe, &paid);
+    stack.deliver(&paid).await;
+    assert_eq!(stack.settled("evt_gus_paid").await["status"], "applied");
     let ledger_before = stack.ledger("gus").await;
-    let (status, _) = stack.admin_send(Method::POST, "/admin/events/evt_gus_checkout/replay", &Value::Null).await;
+    assert_eq!(ledger_before.iter().filter(|entry| entry["kind"] == "payment").count(), 1, "{ledger_before:?}");
+    let (status, _) = stack.admin_send(Method::POST, "/admin/events/evt_gus_paid/replay", &Value::Null).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert_eq!(stack.settled("evt_gus_checkout").await["status"], "applied");
+    let consumed =
+        eventually(std::time::Duration::from_secs(20), || async { stack.queue_counts("events").0 == 0 }).await;
+    assert!(consumed, "the replayed copy was consumed: {:?}", stack.queue("events"));
+    assert_eq!(stack.settled("evt_gus_paid").await["status"], "applied");
     assert_eq!(stack.ledger("gus").await, ledger_before);
     assert_eq!(stack.account("gus").await["plan"], "pro");
 

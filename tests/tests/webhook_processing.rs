@@ -3,9 +3,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tollgate_tests::join_all;
 use tollgate_tests::stack::{TestStack, now};
 use tollgate_tests::stripe::{charge_refunded, checkout_session, event, invoice_paid, subscription};
+use tollgate_tests::{eventually, join_all};
 
 fn amounts(entries: &[Value], kind: &str) -> Vec<i64> {
     entries.iter().filter(|e| e["kind"] == kind).map(|e| e["amount_cents"].as_i64().unwrap()).collect()
@@ -119,7 +119,10 @@ async fn fifty_concurrent_deliveries_of_one_event_have_one_ledger_effect() {
     let fresh = answers.iter().filter(|(_, body)| body["duplicate"] == false).count();
     assert_eq!(fresh, 1, "exactly one delivery is the first");
     stack.settled("evt_storm").await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Every copy that was queued has been consumed (the first applied, the others dropped).
+    let drained =
+        eventually(std::time::Duration::from_secs(20), || async { stack.queue_counts("events").0 == 0 }).await;
+    assert!(drained, "the events queue drains: {:?}", stack.queue("events"));
     assert_eq!(amounts(&stack.ledger("alice").await, "payment"), [2999]);
     assert_eq!(amounts(&stack.ledger("bob").await, "commission"), [599]);
     assert_eq!(amounts(&stack.ledger("carol").await, "commission"), [149]);
@@ -223,7 +226,16 @@ async fn a_refund_that_arrives_before_its_payment_waits_for_it() {
         ))
         .await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The refund is tried, finds no payment to reverse, and is held back for a retry.
+    let held = eventually(std::time::Duration::from_secs(20), || async {
+        stack.queue("events").iter().any(|m| m.body.contains("evt_early_refund") && m.receive_count >= 1 && !m.dead)
+    })
+    .await;
+    assert!(held, "the refund was tried and kept for a retry: {:?}", stack.queue("events"));
+    let (_, events) = stack.admin_get("/admin/events?limit=500").await;
+    let early = events["events"].as_array().unwrap().iter().find(|e| e["id"] == "evt_early_refund").cloned();
+    assert_eq!(early.unwrap()["status"], "queued", "not applied before its payment");
+    assert!(stack.ledger("alice").await.iter().all(|entry| entry["kind"] != "refund"), "nothing refunded yet");
     deliver_and_settle(
         &stack,
         &event("evt_late_payment", "invoice.paid", t, invoice_paid("in_e", "cus_alice", "sub_a", 2999, "pi_e")),

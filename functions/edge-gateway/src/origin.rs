@@ -39,7 +39,8 @@ pub fn check_signature(
     match edge::verify(&secret(env)?, header.as_deref(), &method, path, body, now()) {
         Ok(()) => Ok(Ok(())),
         Err(error) => {
-            let body = serde_json::json!({"error": {"code": error.code(), "message": error.to_string()}});
+            let body =
+                serde_json::json!({"error": {"code": error.code(), "message": error.message("Tollgate-Signature")}});
             Ok(Err(Response::from_json(&body)?.with_status(401)))
         }
     }

@@ -3,6 +3,7 @@
 
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
@@ -11,6 +12,7 @@ use tollgate_app::{Clock, SystemClock};
 use tollgate_core::catalog::{Catalog, CatalogError};
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::signature::{self, DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
+use tollgate_core::workflow::WebhookUrl;
 use tollgate_http::jwt;
 
 #[derive(Debug, Error)]
@@ -29,7 +31,7 @@ pub enum ConfigError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Orchestration(#[from] SettingsError),
-    #[error("{0} must be an http:// or https:// URL")]
+    #[error("{0} must be an http:// or https:// URL, without spaces, control characters or credentials")]
     NotAUrl(&'static str),
     #[error("USAGE_FLUSH_SECONDS must be a whole number of seconds, at least 1")]
     FlushSeconds,
@@ -93,8 +95,11 @@ pub struct DevConfig {
     pub catalog: Catalog,
     /// Signs workflow starts and makes callback tokens (`WORKFLOW_SECRET`, else generated).
     pub workflow_secret: WorkflowSecret,
-    /// Where workflows call back (`CALLBACK_BASE_URL`); `None`: this stack's own address.
+    /// Where workflows call back (`CALLBACK_BASE_URL`); `None`: this stack's public address.
     pub callback_base: Option<String>,
+    /// The address others reach this stack at (`PUBLIC_URL`), for the links it prints and
+    /// hands out (Checkout pages, redirects, callbacks); `None`: the address it listens on.
+    pub public_url: Option<String>,
     /// Signs the link with a Worker run by `wrangler dev` (`EDGE_SECRET`, else generated).
     pub edge_secret: EdgeSecret,
     pub edge_secret_origin: Origin,
@@ -182,9 +187,7 @@ impl DevConfig {
             None => (dev_secret(data_dir, "edge-secret", "")?, Origin::Generated),
         };
         let url = |name: &'static str| match env(name) {
-            Some(value) if !(value.starts_with("http://") || value.starts_with("https://")) => {
-                Err(ConfigError::NotAUrl(name))
-            }
+            Some(value) if WebhookUrl::parse(&value).is_err() => Err(ConfigError::NotAUrl(name)),
             other => Ok(other),
         };
         let usage_flush = match env("USAGE_FLUSH_SECONDS") {
@@ -213,7 +216,8 @@ impl DevConfig {
             })?,
             emulator_webhook_url: url("STRIPE_EMULATOR_WEBHOOK_URL")?,
             workflow_secret,
-            callback_base: env("CALLBACK_BASE_URL"),
+            callback_base: url("CALLBACK_BASE_URL")?,
+            public_url: url("PUBLIC_URL")?.map(|url| url.trim_end_matches('/').to_owned()),
             webhook_secrets,
             webhook_secret_origin,
             tolerance_seconds,
@@ -241,9 +245,23 @@ impl DevConfig {
         matches!(self.stripe, StripeSetup::Emulated { .. }).then(|| self.stripe_api(addr)).flatten()
     }
 
-    /// The orchestration settings, calling back on `own_address` unless `CALLBACK_BASE_URL` says otherwise.
-    pub fn orchestration(&self, own_address: std::net::SocketAddr) -> Result<Settings, ConfigError> {
-        let callback_base = self.callback_base.clone().unwrap_or_else(|| format!("http://{own_address}"));
+    /// The base of every link a stack listening on `addr` hands out: `PUBLIC_URL`, else the
+    /// address itself, with an unspecified address (`0.0.0.0`, `::`) read as loopback, the
+    /// one host that can open such a link for sure.
+    pub fn public_base(&self, addr: std::net::SocketAddr) -> String {
+        if let Some(public) = &self.public_url {
+            return public.clone();
+        }
+        let mut shown = addr;
+        if addr.ip().is_unspecified() {
+            shown.set_ip(if addr.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+        }
+        format!("http://{shown}")
+    }
+
+    /// The orchestration settings, calling back on `public_base` unless `CALLBACK_BASE_URL` says otherwise.
+    pub fn orchestration(&self, public_base: &str) -> Result<Settings, ConfigError> {
+        let callback_base = self.callback_base.clone().unwrap_or_else(|| public_base.to_owned());
         Ok(Settings::read(self.workflow_secret.clone(), callback_base, |name| std::env::var(name).ok())?)
     }
 
@@ -251,7 +269,7 @@ impl DevConfig {
     /// the one-shot commands that raise alerts without running the stack.
     pub fn alert_webhook(&self) -> Result<Option<String>, ConfigError> {
         // The callback address plays no part in it.
-        Ok(self.orchestration(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?.alert_webhook)
+        Ok(self.orchestration("http://127.0.0.1")?.alert_webhook)
     }
 
     pub fn sign(&self, payload: &[u8]) -> String {

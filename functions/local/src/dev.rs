@@ -80,10 +80,11 @@ pub async fn run(
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let public = config.public_base(addr);
     let app = Arc::new(app);
     let orchestrator = Arc::new(Orchestrator {
         app: Arc::clone(&app),
-        settings: config.orchestration(addr)?,
+        settings: config.orchestration(&public)?,
         outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
         metrics: Arc::new(LoggedMetrics),
     });
@@ -107,7 +108,7 @@ pub async fn run(
         StripeSetup::Emulated { key } => Some(Emulator::open(EmulatorSettings {
             state_file: data_dir.join("stripe-emulator.json"),
             secret_key: key.clone(),
-            public_base: format!("http://{addr}/stripe"),
+            public_base: format!("{public}/stripe"),
             webhook_url: config
                 .emulator_webhook_url
                 .clone()
@@ -135,11 +136,11 @@ pub async fn run(
     api = api.with_payouts(Arc::new(Payouts {
         app: Arc::clone(&app),
         stripe: stripe.clone().map(|stripe| stripe as Arc<dyn Connect>),
-        settings: PayoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?,
+        settings: PayoutSettings::read(|name| std::env::var(name).ok(), Some(&public))?,
         policy: config.payout_policy,
     }));
     if let Some(stripe) = stripe {
-        let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&format!("http://{addr}")))?;
+        let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&public))?;
         api = api.with_reconciler(Arc::new(Reconciler {
             stripe: Arc::clone(&stripe) as Arc<dyn StripeEvents>,
             outbound: Arc::clone(&orchestrator.outbound) as _,
@@ -172,7 +173,7 @@ pub async fn run(
         runs_queued: Notify::new(),
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
-    greet(addr, data_dir, tick, &config, stripe_chaos);
+    greet(addr, &public, data_dir, tick, &config, stripe_chaos);
     if let Some(emulator) = emulator {
         tokio::spawn(emulator.run());
     }
@@ -271,10 +272,18 @@ pub async fn advance(
     Ok(format!("renewed {} subscription(s), {} new invoice(s)", count("renewed"), count("invoices")))
 }
 
+/// Every answer of the stack, the gateway's and the emulator's too, tells browsers not to
+/// guess its type.
+async fn handle(state: State<Arc<Local>>, request: Request) -> Response {
+    let mut response = dispatch(state, request).await;
+    response.headers_mut().insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+    response
+}
+
 /// `/v1/*` goes to the native gateway; everything else to the functions' routes. The body
 /// is read whole first, as API Gateway does: a route that refuses early (no token) then
 /// still leaves the connection usable.
-async fn handle(State(local): State<Arc<Local>>, request: Request) -> Response {
+async fn dispatch(State(local): State<Arc<Local>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(body, MAX_WEBHOOK_BYTES).await {
         Ok(body) => body,
@@ -454,32 +463,36 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
 /// The account the printed account link signs in as.
 const DEMO_USER: &str = "user_demo";
 
-fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig, stripe_chaos: bool) {
+fn greet(addr: SocketAddr, public: &str, data_dir: &Path, tick: Duration, config: &DevConfig, stripe_chaos: bool) {
     println!("tollgate dev is listening on http://{addr}");
+    if !addr.ip().is_loopback() {
+        // Development secrets and ready admin links are printed below: fine on loopback only.
+        println!("  WARNING:   listening beyond loopback: whoever reaches http://{addr} can use the development");
+        println!("             secrets and the admin link below; links use {public} (set PUBLIC_URL to the address");
+        println!("             others reach this stack at)");
+        tracing::warn!(%addr, public, "tollgate dev listens beyond loopback");
+    }
     // Ready links (the token in the fragment, which the browser never sends) only with the
     // generated development secret; with a configured one, the pages ask for a token.
     if config.jwt_secret_origin == Origin::Generated {
         let admin = config.token("operator", Some("admin"), 12 * 3600).unwrap_or_default();
         let demo = config.token(DEMO_USER, None, 12 * 3600).unwrap_or_default();
-        println!("  console:   http://{addr}/console#token={admin}");
-        println!("  account:   http://{addr}/account#token={demo}   ({DEMO_USER})");
+        println!("  console:   {public}/console#token={admin}");
+        println!("  account:   {public}/account#token={demo}   ({DEMO_USER})");
     } else {
-        println!("  console:   http://{addr}/console   account: http://{addr}/account   (sign in with a token)");
+        println!("  console:   {public}/console   account: {public}/account   (sign in with a token)");
     }
     println!("  data:      {}", data_dir.display());
-    println!(
-        "  workflows: ticking every {} s; callbacks on http://{addr}/webhooks/workflows/{{runId}}",
-        tick.as_secs()
-    );
-    println!("  webhooks:  http://{addr}/webhooks/stripe");
-    println!("             stripe listen --forward-to http://{addr}/webhooks/stripe");
+    println!("  workflows: ticking every {} s; callbacks on {public}/webhooks/workflows/{{runId}}", tick.as_secs());
+    println!("  webhooks:  {public}/webhooks/stripe");
+    println!("             stripe listen --forward-to {public}/webhooks/stripe");
     if config.webhook_secret_origin == Origin::Generated {
         let secret = config.webhook_secrets[0].expose();
         println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
         println!("             {secret}");
         println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
     }
-    println!("  API keys:  POST http://{addr}/api/keys (JWT), then call http://{addr}/v1/… with the key");
+    println!("  API keys:  POST {public}/api/keys (JWT), then call {public}/v1/… with the key");
     match &config.upstream_url {
         Some(upstream) => println!("             allowed /v1 calls are forwarded to {upstream}"),
         None => println!("             UPSTREAM_URL is not set: allowed /v1 calls are answered here"),
@@ -493,9 +506,7 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig, 
     if config.jwt_secret_origin == Origin::Generated {
         println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());
         println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600).unwrap_or_default());
-        println!(
-            "             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" http://{addr}/admin/events"
-        );
+        println!("             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" {public}/admin/events");
     }
     match &config.stripe {
         StripeSetup::Emulated { .. } => {
@@ -506,12 +517,10 @@ fn greet(addr: SocketAddr, data_dir: &Path, tick: Duration, config: &DevConfig, 
             if stripe_chaos {
                 println!("             chaos: every event is delivered twice, out of order");
             }
-            println!(
-                "  Stripe API: emulated at http://{addr}/stripe/ (no account, no network; --stripe real for Stripe)"
-            );
+            println!("  Stripe API: emulated at {public}/stripe/ (no account, no network; --stripe real for Stripe)");
         }
         StripeSetup::Real(Some(stripe)) => {
-            println!("  Stripe API: {} (checkout: http://{addr}/api/checkout)", stripe.base)
+            println!("  Stripe API: {} (checkout: {public}/api/checkout)", stripe.base)
         }
         StripeSetup::Real(None) => {
             println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)")

@@ -14,11 +14,11 @@ use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{FLUSH_CALLS, Meter, RateHeaders, Refusal};
 use tollgate_embedded::Sqlite;
 
-#[derive(Default)]
 struct KeyMeter {
     meter: Meter,
-    /// Known once a record was seen: whose counts a flush sends.
-    owner: Option<(KeyId, AccountId)>,
+    /// Whose counts a flush sends.
+    key_id: KeyId,
+    account_id: AccountId,
 }
 
 pub struct Gateway {
@@ -55,22 +55,28 @@ impl Gateway {
                 return json(StatusCode::SERVICE_UNAVAILABLE, &error_body("origin_unavailable", "retry shortly"));
             }
         };
+        // A meter is kept only for a key the origin issued and has not revoked: a stream of
+        // made-up keys with valid checksums must not grow the gateway's memory.
+        let Some(record) = record.filter(|record| !record.revoked) else {
+            return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
+        };
         let now_ms = self.app.clock.now_ms();
         let (decision, pending) = {
             let mut meters = self.meters.lock().expect("no meter panics while locked");
-            let entry = meters.entry(hash).or_default();
-            if let Some(record) = &record {
-                entry.owner = Some((record.key_id.clone(), record.account_id.clone()));
-            }
-            let decision = entry.meter.decide(record.as_ref(), now_ms);
+            let entry = meters.entry(hash).or_insert_with(|| KeyMeter {
+                meter: Meter::default(),
+                key_id: record.key_id.clone(),
+                account_id: record.account_id.clone(),
+            });
+            let decision = entry.meter.decide(Some(&record), now_ms);
             (decision, entry.meter.open_calls())
         };
         if pending >= FLUSH_CALLS {
             self.flush_now.notify_one();
         }
-        let (Ok(_), Some(record)) = (decision.outcome, record) else {
-            return refusal(decision.outcome.err().unwrap_or(Refusal::InvalidKey), decision.headers);
-        };
+        if let Err(refused) = decision.outcome {
+            return refusal(refused, decision.headers);
+        }
         let mut response = match &self.upstream {
             Some(upstream) => self.forward(upstream, request, &record.account_id, &record.key_id).await,
             None => json(
@@ -136,11 +142,7 @@ impl Gateway {
     pub async fn flush(&self) {
         let batches: Vec<_> = {
             let mut meters = self.meters.lock().expect("no meter panics while locked");
-            meters
-                .values_mut()
-                .filter_map(|entry| Some(entry.meter.flush(&entry.owner.as_ref()?.0, &entry.owner.as_ref()?.1)))
-                .flatten()
-                .collect()
+            meters.values_mut().flat_map(|entry| entry.meter.flush(&entry.key_id, &entry.account_id)).collect()
         };
         if batches.is_empty() {
             return;
@@ -182,5 +184,38 @@ fn refusal(refusal: Refusal, headers: RateHeaders) -> Response<Bytes> {
 fn with_rate_headers(response: &mut Response<Bytes>, headers: RateHeaders) {
     for (name, value) in headers.pairs() {
         response.headers_mut().insert(name, HeaderValue::from_str(&value).expect("digits are a header value"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_app::{DEFAULT_MAX_RECEIVES, SystemClock};
+    use tollgate_core::api_key::KeyMode;
+    use tollgate_core::catalog::Catalog;
+    use tollgate_embedded::QueueSettings;
+
+    #[tokio::test]
+    async fn keys_the_origin_does_not_know_leave_no_meter_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap();
+        let app = App {
+            store,
+            catalog: Catalog::default_catalog(),
+            clock: Arc::new(SystemClock),
+            max_receives: DEFAULT_MAX_RECEIVES,
+        };
+        let gateway = Gateway::new(Arc::new(app), None).unwrap();
+        for n in 0..500u32 {
+            let mut random = [0u8; tollgate_core::api_key::KEY_BYTES];
+            random[..4].copy_from_slice(&n.to_le_bytes());
+            let key = ApiKey::generate(KeyMode::Test, random);
+            let request = Request::get("/v1/anything")
+                .header(http::header::AUTHORIZATION, format!("Bearer {}", key.expose()))
+                .body(Bytes::new())
+                .unwrap();
+            assert_eq!(gateway.handle(request).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(gateway.meters.lock().unwrap().len(), 0, "a made-up key must not be remembered");
     }
 }

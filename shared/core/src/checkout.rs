@@ -89,8 +89,16 @@ impl CheckoutRequest {
         let referral_code = referral_code
             .map(|code| AccountId::parse_user(code).map_err(|_| invalid("referral_code", "is not a referral code")))
             .transpose()?;
+        let success_url = success_url.map(|url| plain_url("success_url", url)).transpose()?;
+        let cancel_url = cancel_url.map(|url| plain_url("cancel_url", url)).transpose()?;
         Ok(Self { sku, quantity, referral_code, success_url, cancel_url })
     }
+}
+
+/// A URL that can become a `Location` header: a control character would be accepted
+/// here and break the redirect after the buyer has paid.
+fn plain_url(field: &'static str, url: String) -> Result<String, InvalidCheckout> {
+    if url.chars().any(char::is_control) { Err(invalid(field, "must not contain control characters")) } else { Ok(url) }
 }
 
 /// The origins (`https://app.example.com`) redirect URLs may point at.
@@ -109,7 +117,7 @@ impl RedirectAllowList {
         let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let origin = url.get(..url.len().saturating_sub(rest.len()).saturating_add(authority_end)).unwrap_or(url);
-        !url.chars().any(char::is_whitespace) && self.0.iter().any(|allowed| allowed == origin)
+        !url.chars().any(|c| c.is_whitespace() || c.is_control()) && self.0.iter().any(|allowed| allowed == origin)
     }
 }
 
@@ -190,6 +198,19 @@ mod tests {
             let refused = CheckoutRequest::new(sku, quantity, code, None, None).unwrap_err();
             assert_eq!(refused.field, field, "{sku:?} {quantity:?} {code:?}");
         }
+    }
+
+    #[test]
+    fn redirect_urls_with_control_characters_are_refused_by_name() {
+        let url = |text: &str| Some(format!("https://app.example.com/{text}"));
+        for control in ["\u{1}", "\0", "\u{1b}", "\u{7f}", "\n"] {
+            let refused = CheckoutRequest::new(Some("api_pro"), None, None, url(control), None).unwrap_err();
+            assert_eq!(refused.field, "success_url", "{control:?}");
+            let refused = CheckoutRequest::new(Some("api_pro"), None, None, None, url(control)).unwrap_err();
+            assert_eq!(refused.field, "cancel_url", "{control:?}");
+            assert!(!RedirectAllowList::new("https://app.example.com").allows(&url(control).unwrap()));
+        }
+        assert!(CheckoutRequest::new(Some("api_pro"), None, None, url("thanks?x=%01"), None).is_ok());
     }
 
     #[test]

@@ -326,24 +326,54 @@ mod tests {
             partials in proptest::collection::vec(0i64..5_000_000, 0..5),
             redeliveries in 1usize..3,
             share in 0u16..=10_000,
+            full_at in any::<proptest::sample::Index>(),
         ) {
             let mut store = Vec::new();
             for _ in 0..redeliveries {
                 apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), Some(&creator(share)), &event(1), AT));
             }
-            // Partial refunds as running totals, out of order, then the full refund.
+            // Partial refunds as running totals in any order, with the full refund anywhere
+            // among them: before, between or after the partial ones.
             let mut totals: Vec<i64> = partials.iter().map(|p| p % (paid + 1)).collect();
-            totals.push(paid);
-            totals.reverse();
+            totals.insert(full_at.index(totals.len() + 1), paid);
             for (n, total) in totals.iter().enumerate() {
                 let recorded: Vec<_> = store.iter().filter(|e| e.payment_ref == "pi_1").cloned().collect();
                 let entries = refund_entries(*total, &recorded, &event(10 + n as u32), AT).unwrap();
                 apply(&mut store, entries);
+                for who in ["payer", "ref", "grand", "creator"] {
+                    let net: i64 = store.iter().filter(|e| e.account.as_str() == who).map(|e| e.amount.amount).sum();
+                    prop_assert!(net >= 0, "{} is never reversed beyond what it was paid: {}", who, net);
+                }
             }
             for who in ["payer", "ref", "grand", "creator"] {
                 let net: i64 = store.iter().filter(|e| e.account.as_str() == who).map(|e| e.amount.amount).sum();
                 prop_assert_eq!(net, 0, "{} nets to zero after a full refund", who);
             }
+        }
+
+        /// Partial refunds delivered in any order, each as Stripe's running total: the
+        /// referrer's reversal ends at the share of the largest total, whatever came last.
+        #[test]
+        fn partial_refunds_in_any_order_reverse_the_share_of_the_largest_total(
+            paid in 1i64..10_000_000,
+            steps in proptest::collection::vec(0i64..10_000_000, 1..8),
+        ) {
+            let mut store = Vec::new();
+            apply(&mut store, payment_entries(&payment(paid), &account("payer"), &chain(), None, &event(1), AT));
+            let commission = |kind: EntryKind| {
+                store.iter().find(|e| e.kind == kind && e.account.as_str() == "ref").map_or(0, |e| e.amount.amount)
+            };
+            let earned = commission(EntryKind::Commission);
+            let totals: Vec<i64> = steps.iter().map(|step| step % (paid + 1)).collect();
+            for (n, total) in totals.iter().enumerate() {
+                let recorded: Vec<_> = store.iter().filter(|e| e.payment_ref == "pi_1").cloned().collect();
+                apply(&mut store, refund_entries(*total, &recorded, &event(10 + n as u32), AT).unwrap());
+            }
+            let commission = |kind: EntryKind| {
+                store.iter().find(|e| e.kind == kind && e.account.as_str() == "ref").map_or(0, |e| e.amount.amount)
+            };
+            let largest = *totals.iter().max().expect("at least one refund");
+            prop_assert_eq!(-commission(EntryKind::CommissionReversal), referral::reversal_total(earned, paid, largest));
         }
 
         #[test]

@@ -65,10 +65,10 @@ impl WebhookSecret {
 /// Why a delivery was refused. Each maps to one machine-readable code.
 #[derive(Debug, Error, PartialEq, Eq, Clone, Copy)]
 pub enum SignatureError {
-    #[error("the Stripe-Signature header is missing")]
-    /// No `Stripe-Signature` header.
+    #[error("the signature header is missing")]
+    /// No signature header.
     Missing,
-    #[error("the Stripe-Signature header has no timestamp or no v1 signature")]
+    #[error("the signature header has no timestamp or no v1 signature")]
     /// No timestamp or no `v1` in the header.
     InvalidHeader,
     #[error("no signature matches the payload")]
@@ -87,6 +87,16 @@ impl SignatureError {
             SignatureError::InvalidHeader => "invalid_signature_header",
             SignatureError::Mismatch => "signature_mismatch",
             SignatureError::OutOfTolerance => "timestamp_out_of_tolerance",
+        }
+    }
+
+    /// What a client is told, naming the header it signs with (`Stripe-Signature`,
+    /// `Tollgate-Signature`), since the same rules check both.
+    pub fn message(self, header: &str) -> String {
+        match self {
+            SignatureError::Missing => format!("the {header} header is missing"),
+            SignatureError::InvalidHeader => format!("the {header} header has no timestamp or no v1 signature"),
+            other => other.to_string(),
         }
     }
 }

@@ -26,8 +26,9 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
-    #[error(transparent)]
-    Signature(#[from] SignatureError),
+    /// A signed request whose signature (in `header`) does not check out.
+    #[error("{}", error.message(header))]
+    Signature { header: &'static str, error: SignatureError },
     #[error("the payload is not a Stripe event: {0}")]
     InvalidPayload(String),
     #[error("the payload is larger than 1 MiB")]
@@ -90,7 +91,7 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Signature(error) => (StatusCode::BAD_REQUEST, error.code()),
+            ApiError::Signature { error, .. } => (StatusCode::BAD_REQUEST, error.code()),
             ApiError::InvalidPayload(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
@@ -192,7 +193,7 @@ pub const UNAVAILABLE_RETRY_AFTER: u32 = 5;
 impl From<IngestError> for ApiError {
     fn from(error: IngestError) -> Self {
         match error {
-            IngestError::Signature(error) => ApiError::Signature(error),
+            IngestError::Signature(error) => ApiError::Signature { header: "Stripe-Signature", error },
             IngestError::Payload(error) => ApiError::InvalidPayload(error.to_string()),
             IngestError::EventLog(error) => ApiError::storage(&error),
             IngestError::Intake(error) => ApiError::storage(&error),

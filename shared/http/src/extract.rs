@@ -120,7 +120,8 @@ impl<S: Store> FromRequest<Arc<Api<S>>> for EdgeSigned {
         let signature = request.headers().get(edge::SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
         let signature = signature.map(str::to_owned);
         let RawBody(bytes) = RawBody::from_request(request, api).await?;
-        edge::verify(&link.secret, signature.as_deref(), method.as_str(), &path, &bytes, api.app.clock.now())?;
+        edge::verify(&link.secret, signature.as_deref(), method.as_str(), &path, &bytes, api.app.clock.now())
+            .map_err(|error| ApiError::Signature { header: "Tollgate-Signature", error })?;
         Ok(EdgeSigned(bytes))
     }
 }

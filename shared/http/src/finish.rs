@@ -45,11 +45,14 @@ pub fn refusal(parts: &http::request::Parts, error: crate::error::ApiError) -> R
     named(completed(error.into_response(), &id), &id)
 }
 
-/// `response` with its request id in the `X-Request-Id` header.
+/// `response` with its request id in the `X-Request-Id` header, and marked so that no
+/// browser guesses another type than the one it declares.
 fn named(mut response: Response, id: &str) -> Response {
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        headers.insert(REQUEST_ID_HEADER, value);
     }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 

@@ -159,6 +159,21 @@ fn refuse(failure: &Failure) -> Response {
     respond(failure.status, &failure.body(), false)
 }
 
+/// `YYYY-MM-DD`, optionally followed by a release name (`2026-09-30.endive`).
+fn well_formed_version(version: &[u8]) -> bool {
+    let (date, name) = match version.iter().position(|&byte| byte == b'.') {
+        Some(dot) => (&version[..dot], Some(&version[dot + 1..])),
+        None => (version, None),
+    };
+    let date_shape = date.len() == 10
+        && date
+            .iter()
+            .enumerate()
+            .all(|(i, byte)| if i == 4 || i == 7 { *byte == b'-' } else { byte.is_ascii_digit() });
+    let name_shape = name.is_none_or(|name| (1..=32).contains(&name.len()) && name.iter().all(u8::is_ascii_lowercase));
+    date_shape && name_shape
+}
+
 fn authorized(emulator: &Emulator, headers: &HeaderMap) -> Result<(), Failure> {
     let presented = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match presented {
@@ -183,12 +198,14 @@ async fn handle(
     if let Err(failure) = authorized(&emulator, &headers) {
         return refuse(&failure);
     }
-    // The objects are shaped for the version tollgate pins; another one would be misread.
-    if let Some(version) = headers.get("stripe-version").and_then(|v| v.to_str().ok())
-        && version != tollgate_core::STRIPE_API_VERSION
+    // Stripe takes every version its SDKs send, so the emulator does too: the objects keep
+    // the shapes of the version it implements, which the `Stripe-Version` answer names.
+    if let Some(version) = headers.get("stripe-version")
+        && !well_formed_version(version.as_bytes())
     {
         let message = format!(
-            "The emulated Stripe speaks API version {} only, not {version}.",
+            "Invalid Stripe API version: {}. Versions look like {}.",
+            String::from_utf8_lossy(version.as_bytes()),
             tollgate_core::STRIPE_API_VERSION
         );
         return refuse(&Failure::coded("api_version_invalid", &message).param("Stripe-Version"));
@@ -631,6 +648,10 @@ fn take_lookup_key(state: &mut State, key: &str, transfer: bool, taker: &str) ->
     Ok(())
 }
 
+/// The largest amount Stripe takes in one charge, in minor units ($999,999.99): prices and
+/// totals above it are refused as Stripe refuses them, so no sum of them can overflow.
+const MAX_AMOUNT: i64 = 99_999_999;
+
 fn create_price(state: &mut State, at: i64, params: &Params) -> Result<Value, Failure> {
     let currency = params.required("currency")?.to_ascii_lowercase();
     let product = params.required("product")?;
@@ -639,9 +660,27 @@ fn create_price(state: &mut State, at: i64, params: &Params) -> Result<Value, Fa
     if unit_amount < 0 {
         return Err(Failure::invalid("This value must be greater than or equal to 0.").param("unit_amount"));
     }
+    if unit_amount > MAX_AMOUNT {
+        return Err(
+            Failure::invalid(&format!("This value must be less than or equal to {MAX_AMOUNT}.")).param("unit_amount")
+        );
+    }
     let recurring = match params.get("recurring[interval]") {
         Some(interval @ ("day" | "week" | "month" | "year")) => {
             let count = params.int("recurring[interval_count]")?.unwrap_or(1);
+            // Stripe bills at most yearly: 365 days, 52 weeks, 12 months or 1 year.
+            let most = match interval {
+                "day" => 365,
+                "week" => 52,
+                "month" => 12,
+                _ => 1,
+            };
+            if !(1..=most).contains(&count) {
+                return Err(Failure::invalid(&format!(
+                    "The maximum billing frequency is one year: interval_count must be from 1 to {most} for {interval}."
+                ))
+                .param("recurring[interval_count]"));
+            }
             json!({"interval": interval, "interval_count": count, "meter": Value::Null, "usage_type": "licensed", "trial_period_days": Value::Null})
         }
         Some(other) => {
@@ -698,7 +737,15 @@ fn create_session(state: &mut State, at: i64, base: &str, params: &Params) -> Re
         return Err(Failure::invalid("Quantity must be between 1 and 999999.").param("line_items[0][quantity]"));
     }
     let success_url = params.required("success_url")?;
-    let amount = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+    let amount = price["unit_amount"]
+        .as_i64()
+        .unwrap_or(0)
+        .checked_mul(quantity)
+        .filter(|amount| *amount <= MAX_AMOUNT)
+        .ok_or_else(|| {
+            Failure::invalid(&format!("The Checkout Session's total amount due must be no more than {MAX_AMOUNT}."))
+                .param("line_items[0][quantity]")
+        })?;
     let id = format!("cs_test_{}", new_id("x").trim_start_matches("x_"));
     let mut session = fixtures::get("checkout_session");
     set(
@@ -803,6 +850,44 @@ mod tests {
                 prop_assert_eq!(charge["refunded"].as_bool(), Some(refunded == 2999));
             }
         }
+    }
+
+    #[test]
+    fn any_well_formed_version_is_taken() {
+        for version in ["2026-09-30.endive", "2026-10-28.endive", "2020-08-27", "2017-05-25"] {
+            assert!(well_formed_version(version.as_bytes()), "{version}");
+        }
+        for version in ["", "latest", "2026-9-30", "2026-09-30.", "2026-09-30.Endive", "2026-09-30.endive\u{1}"] {
+            assert!(!well_formed_version(version.as_bytes()), "{version:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_that_would_overflow_are_refused_as_stripe_refuses_them() {
+        let mut state = shop("payment");
+        let create = |state: &mut State, form: &str| {
+            route(state, NEW_YEAR, "", &Method::POST, &["prices"], &Params::decode(form.as_bytes()))
+        };
+        let huge = create(&mut state, "currency=usd&product=prod_1&unit_amount=4611686018427387904").unwrap_err();
+        assert_eq!(
+            (huge.status, huge.body()["error"]["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("unit_amount"))
+        );
+        let forever = create(
+            &mut state,
+            "currency=usd&product=prod_1&unit_amount=100&recurring[interval]=month&recurring[interval_count]=4294967295",
+        )
+        .unwrap_err();
+        assert_eq!(forever.body()["error"]["param"], "recurring[interval_count]");
+        let largest = create(&mut state, "currency=usd&product=prod_1&unit_amount=99999999").unwrap();
+        let form = format!(
+            "mode=payment&customer=cus_1&line_items[0][price]={}&line_items[0][quantity]=4&success_url=http://x/",
+            largest["id"].as_str().unwrap()
+        );
+        let total =
+            route(&mut state, NEW_YEAR, "", &Method::POST, &["checkout", "sessions"], &Params::decode(form.as_bytes()))
+                .unwrap_err();
+        assert_eq!(total.body()["error"]["param"], "line_items[0][quantity]");
     }
 
     #[test]

@@ -514,15 +514,23 @@ pub fn balance(state: &State, currency: &str) -> i64 {
     kept - sent
 }
 
+/// Where a used or expired account link sends its visitor (its `refresh_url`, as Stripe
+/// does); `None` while it can still be used.
+pub fn spent_link(state: &State, at: i64, link: &str) -> Option<String> {
+    let private = state.private.get(link)?;
+    (private["used"] == true || private["expires_at"].as_i64().unwrap_or(0) < at)
+        .then(|| private["refresh_url"].as_str().unwrap_or("/").to_owned())
+}
+
 /// The onboarding page's "Agree and submit": the connected account can take transfers and
 /// be paid out (`account.updated`, a Connect event). Answers where to go next; an account
 /// link works once, and a used or expired one sends to its `refresh_url`.
 pub fn complete_onboarding(state: &mut State, at: i64, link: &str) -> Result<String, String> {
-    let private = state.private.get(link).cloned().unwrap_or_default();
-    let refresh = private["refresh_url"].as_str().unwrap_or("/").to_owned();
-    if private["used"] == true || private["expires_at"].as_i64().unwrap_or(0) < at {
+    if let Some(refresh) = spent_link(state, at, link) {
         return Err(refresh);
     }
+    let private = state.private.get(link).cloned().unwrap_or_default();
+    let refresh = private["refresh_url"].as_str().unwrap_or("/").to_owned();
     let account_id = private["account"].as_str().unwrap_or_default().to_owned();
     let mut account = state.find("account", &account_id).cloned().ok_or_else(|| refresh.clone())?;
     state.private(link)["used"] = json!(true);

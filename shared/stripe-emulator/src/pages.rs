@@ -2,9 +2,9 @@
 //! customer portal, and Connect onboarding. Each is reached by the unguessable id in the URL
 //! the API handed out, as Stripe's are.
 
-use crate::Emulator;
 use crate::billing::{self, Card};
 use crate::store;
+use crate::{Emulator, now};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -260,6 +260,9 @@ async fn onboarding(State(emulator): State<Arc<Emulator>>, Path(link): Path<Stri
     let Some(private) = state.private.get(&link).filter(|p| p["account"].is_string()) else {
         return gone("This onboarding link does not exist.");
     };
+    if let Some(refresh) = billing::spent_link(&state, now(), &link) {
+        return Redirect::to(&refresh).into_response();
+    }
     let account = escape(private["account"].as_str().unwrap_or_default());
     let body = format!(
         "<h1>Get paid</h1><p>Connected account <code data-testid=\"connect-account\">{account}</code>.</p>\

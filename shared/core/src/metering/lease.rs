@@ -264,12 +264,15 @@ mod tests {
         used: u64,
     }
 
-    /// One step of a key's traffic: a call at one of four isolates after `gap` ms; or that
-    /// isolate settling what it holds (spent, expired, or dropped by a revocation push).
+    /// One step of a key's traffic: a call at one of four isolates after `gap` ms; that
+    /// isolate settling what it holds (spent, expired, or dropped by a revocation push); or
+    /// a quiet spell of up to 12 s, across the settlement grace, after which an isolate's
+    /// settlement may come late (its lease already counted in full).
     #[derive(Debug, Clone)]
     enum Step {
         Call { isolate: usize, gap: u64 },
         Settle { isolate: usize },
+        Quiet { gap: u64 },
         Flush,
     }
 
@@ -279,14 +282,38 @@ mod tests {
         prop_oneof![
             8 => (isolate(), 0u64..400).prop_map(|(isolate, gap)| Step::Call { isolate, gap }),
             1 => isolate().prop_map(|isolate| Step::Settle { isolate }),
+            1 => (0u64..12_000).prop_map(|gap| Step::Quiet { gap }),
             1 => Just(Step::Flush),
         ]
+    }
+
+    /// The meter and what the test knows of it: when it last counted expired leases in
+    /// full, and how many calls it counted that no isolate used (late settlements).
+    struct Model {
+        meter: Meter,
+        expired_through: u64,
+        counted_unused: u64,
+    }
+
+    impl Model {
+        fn settle(&mut self, held: Held, now: u64) {
+            if self.expired_through >= held.lease.expires_at_ms + SETTLE_GRACE_MS {
+                self.counted_unused += held.lease.calls - held.used;
+            }
+            self.meter.settle(Settlement { id: held.lease.id, used: held.used }, now);
+        }
+
+        fn expire(&mut self, now: u64) {
+            self.meter.expire_leases(now);
+            self.expired_through = now;
+        }
     }
 
     proptest! {
         /// Isolates with leases and the meter together: no 60 s span holds more allowed
         /// calls than the rate limit, no period more than the quota, and every allowed call
-        /// is counted once, in exactly one batch.
+        /// is counted once, in exactly one batch; a lease settled after its grace counts
+        /// in full, never twice.
         #[test]
         fn leases_never_exceed_a_limit_and_every_allowed_call_is_counted_once(
             steps in proptest::collection::vec(step(), 1..1_500),
@@ -297,18 +324,17 @@ mod tests {
             tempo in prop_oneof![Just(3u64), Just(30), Just(400)],
         ) {
             let record = record(quota, per_minute);
-            let mut meter = Meter::default().with_incarnation(1);
+            let mut model = Model { meter: Meter::default().with_incarnation(1), expired_through: 0, counted_unused: 0 };
             let mut held: [Option<Held>; 4] = [None; 4];
             let (mut now, mut allowed_at, mut counted) = (T0, Vec::new(), 0u64);
             for step in steps {
                 match step {
                     Step::Call { isolate, gap } => {
                         now += gap % tempo;
-                        // Each isolate settles an expired lease on a timer at its end
-                        // (well within the grace).
+                        // Each isolate settles an expired lease on a timer at its end; after
+                        // a quiet spell that timer fires late, past the grace.
                         for slot in held.iter_mut().filter(|h| h.is_some_and(|h| now >= h.lease.expires_at_ms)) {
-                            let h = slot.take().expect("filtered on is_some");
-                            meter.settle(Settlement { id: h.lease.id, used: h.used }, now);
+                            model.settle(slot.take().expect("filtered on is_some"), now);
                         }
                         // The isolate's own lease first, while it lasts; else the meter,
                         // with the spent or expired lease settled on the way.
@@ -318,27 +344,35 @@ mod tests {
                             continue;
                         }
                         if let Some(h) = held[isolate].take() {
-                            meter.settle(Settlement { id: h.lease.id, used: h.used }, now);
+                            model.settle(h, now);
                         }
-                        meter.expire_leases(now);
-                        if meter.decide(Some(&record), now).outcome.is_ok() {
+                        model.expire(now);
+                        if model.meter.decide(Some(&record), now).outcome.is_ok() {
                             allowed_at.push(now);
-                            held[isolate] = meter.lease(&record, now).map(|lease| Held { lease, used: 0 });
+                            held[isolate] = model.meter.lease(&record, now).map(|lease| Held { lease, used: 0 });
                         }
                     }
                     Step::Settle { isolate } => {
                         if let Some(h) = held[isolate].take() {
-                            meter.settle(Settlement { id: h.lease.id, used: h.used }, now);
+                            model.settle(h, now);
                         }
                     }
-                    Step::Flush => counted += batched(&mut meter, &record),
+                    Step::Quiet { gap } => {
+                        now += gap;
+                        // The meter's alarm may run in the quiet: what is past its grace is counted in full.
+                        if gap % 2 == 0 {
+                            model.expire(now);
+                        }
+                    }
+                    Step::Flush => counted += batched(&mut model.meter, &record),
                 }
             }
             for h in held.iter_mut().filter_map(Option::take) {
-                meter.settle(Settlement { id: h.lease.id, used: h.used }, now);
+                model.settle(h, now);
             }
-            counted += batched(&mut meter, &record);
-            prop_assert_eq!(counted, allowed_at.len() as u64, "every allowed call counted once");
+            let meter = &mut model.meter;
+            counted += batched(meter, &record);
+            prop_assert_eq!(counted, allowed_at.len() as u64 + model.counted_unused, "every allowed call counted once");
             prop_assert_eq!(meter.leased_calls(), 0);
             if let Some(quota) = quota {
                 prop_assert!(allowed_at.len() as u64 <= quota, "{} allowed over a quota of {}", allowed_at.len(), quota);
