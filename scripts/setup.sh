@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, once, outside the clone (reused when present at
-# the right version): moto_server, cfn-lint and the SAM CLI in a Python venv; Node 22
+# the right version): moto_server, cfn-lint and the SAM CLI in a Python venv; Schemathesis
+# and Stripe's Python SDK in another; Node 22
 # (wrangler needs >= 22.12); Stripe's Node SDK for the signature tests; wrangler,
 # Miniflare and binaryen for the Worker; worker-build and wasm-bindgen-cli (cargo); the
 # wasm32 target; Debian's Chromium and ChromeDriver for the page tests. Source it to get
@@ -26,6 +27,26 @@ then
 fi
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
+
+# Clients nobody here wrote, in a venv of their own (their pins need not agree with moto's
+# or the SAM CLI's): Schemathesis on the API, Stripe's Python SDK on the emulated Stripe.
+outside=$tools/venv-outside
+outside_packages=("schemathesis==4.32.5" "stripe==16.1.0")
+if ! "$outside/bin/python" - "${outside_packages[@]}" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+for spec in sys.argv[1:]:
+    name, wanted = spec.split("==")
+    assert version(name) == wanted, spec
+PY
+then
+  echo "setup: installing ${outside_packages[*]} into $outside" >&2
+  python3 -m venv "$outside"
+  "$outside/bin/pip" install -q --upgrade pip
+  "$outside/bin/pip" install -q "${outside_packages[@]}"
+fi
+export SCHEMATHESIS_BIN=$outside/bin/schemathesis
+export OUTSIDE_PYTHON=$outside/bin/python
 
 node_version=22.23.3
 node_dir=$tools/node-$node_version

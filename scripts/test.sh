@@ -33,6 +33,10 @@ openapi-spec-validator docs/openapi.json
 step "build (the end-to-end suites start target/debug/tollgate)"
 cargo build --workspace --all-targets --locked -q
 
+step "Schemathesis on the live OpenAPI document (tollgate dev, emulated Stripe): every phase and check"
+scripts/schemathesis.sh >target/schemathesis.txt 2>&1 || { cat target/schemathesis.txt; exit 1; }
+tail -n 12 target/schemathesis.txt
+
 step "moto_server on loopback"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$(dirname "$(command -v moto_server)")/python" scripts/moto-server.py -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &

@@ -211,10 +211,16 @@ pub struct WorkflowPatch {
     pub timeout_s: Option<u32>,
 }
 
+/// The longest workflow name.
+pub const MAX_NAME_CHARS: usize = 200;
+
 fn check_spec(spec: &WorkflowSpec) -> Result<(), OrchestrateError> {
     use tollgate_core::workflow::MAX_TIMEOUT_SECONDS;
-    if spec.name.trim().is_empty() || spec.name.len() > 200 {
-        return Err(OrchestrateError::Invalid { field: "name", reason: "must be 1 to 200 characters".into() });
+    if spec.name.trim().is_empty() || spec.name.chars().count() > MAX_NAME_CHARS {
+        return Err(OrchestrateError::Invalid {
+            field: "name",
+            reason: format!("must be 1 to {MAX_NAME_CHARS} characters, not all spaces"),
+        });
     }
     if spec.timeout_s == 0 || spec.timeout_s > MAX_TIMEOUT_SECONDS {
         return Err(OrchestrateError::Invalid {

@@ -111,6 +111,11 @@ impl RedirectAllowList {
         Self(origins.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
     }
 
+    /// The allowed origins, as configured.
+    pub fn origins(&self) -> &[String] {
+        &self.0
+    }
+
     /// Whether `url` is on an allowed origin: same scheme, host and port, nothing smuggled
     /// in before the path (`https://app.example.com.evil.io`, `https://app.example.com@evil.io`).
     pub fn allows(&self, url: &str) -> bool {

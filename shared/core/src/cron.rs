@@ -10,6 +10,28 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// The cron expressions an API document states, as a JSON Schema `pattern`: five fields of
+/// numbers in their ranges, `*`, ranges, steps and lists. [`Schedule::parse`] takes these
+/// and more (month and weekday names, leading zeros); a schedule that never fires (the
+/// 31st of February) is refused all the same.
+pub const CRON_PATTERN: &str = concat!(
+    r"^(\*(/[1-9][0-9]?)?|[1-5]?[0-9](-[1-5]?[0-9])?(/[1-9][0-9]?)?)(,(\*(/[1-9][0-9]?)?|[1-5]?[0-9](-[1-5]?[0-9])?(/[1-9][0-9]?)?))*",
+    r" (\*(/[1-9][0-9]?)?|(1?[0-9]|2[0-3])(-(1?[0-9]|2[0-3]))?(/[1-9][0-9]?)?)",
+    r" (\*(/[1-9][0-9]?)?|([1-9]|[12][0-9]|3[01])(-([1-9]|[12][0-9]|3[01]))?(/[1-9][0-9]?)?)",
+    r" (\*(/[1-9][0-9]?)?|([1-9]|1[0-2])(-([1-9]|1[0-2]))?(/[1-9][0-9]?)?)",
+    r" (\*(/[1-9])?|[0-7](-[0-7])?(/[1-9])?)$",
+);
+
+/// Whether `name` is a time zone a schedule may give.
+pub fn is_zone(name: &str) -> bool {
+    name.parse::<Tz>().is_ok()
+}
+
+/// Every time zone name a schedule may give (the IANA database's).
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 /// Why a schedule was refused; the message names the field.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ScheduleError {
@@ -326,6 +348,17 @@ mod tests {
             // Within a day; within two when a DST change removed the local time on the next
             // day (0 2 * * * after 02:05 on the Saturday before the spring change: Monday 02:00).
             prop_assert!(start.0 - after <= 2 * 86_400);
+        }
+    }
+
+    proptest::proptest! {
+        /// What the documented pattern states parses, unless it never fires or runs backwards.
+        #[test]
+        fn the_documented_pattern_parses(cron in super::CRON_PATTERN.trim_start_matches('^').trim_end_matches('$')) {
+            match Schedule::parse(&cron, "UTC") {
+                Ok(_) | Err(ScheduleError::Never) | Err(ScheduleError::Field { reason: "range runs backwards", .. }) => {}
+                Err(other) => proptest::prop_assert!(false, "{:?}: {}", cron, other),
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ pub struct InvalidId {
 
 /// Identifiers end up in storage keys and URLs, so they are kept short and plain.
 fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), InvalidId> {
-    if value.is_empty() || value.len() > 255 {
+    if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(InvalidId { kind, reason: "must be 1 to 255 characters" });
     }
     if !value.starts_with(prefix) {
@@ -31,6 +31,18 @@ fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), InvalidId>
     Ok(())
 }
 
+/// The longest identifier.
+pub const MAX_ID_LEN: usize = 255;
+
+/// The JSON Schema `pattern` of the identifiers that start with `prefix`: exactly the
+/// characters and dots [`check`] accepts (its length rule is [`MAX_ID_LEN`]), so an API
+/// document can state what the validator enforces. Each step takes one character, so a
+/// regex engine never backtracks over it.
+pub fn id_pattern(prefix: &str) -> String {
+    let rest = if prefix.is_empty() { "+" } else { "*" };
+    format!("^{prefix}(?:\\.?[A-Za-z0-9_@:-]){rest}\\.?$")
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $prefix:literal) => {
         $(#[$doc])*
@@ -39,6 +51,9 @@ macro_rules! id_type {
         pub struct $name(String);
 
         impl $name {
+            /// What every such id starts with (`evt_`, `cus_`; empty for most).
+            pub const PREFIX: &'static str = $prefix;
+
             /// Checks and wraps `value`.
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 check($kind, value, $prefix).map(|()| Self(value.to_owned()))
@@ -152,5 +167,20 @@ mod tests {
         assert!(AccountId::parse_user("user_42").is_ok());
         assert!(AccountId::parse_user("google-oauth2:1234").is_ok());
         assert!(serde_json::from_str::<CustomerId>("\"sub_1\"").is_err());
+    }
+
+    proptest::proptest! {
+        /// The documented pattern and the validator agree on every string over the id
+        /// alphabet, dots in any place, and a few characters outside it.
+        #[test]
+        fn the_documented_pattern_is_exactly_what_parses(value in "(evt_)?[a-z0-9_.:@ /-]{0,12}") {
+            for (prefix, parses) in [
+                (EventId::PREFIX, EventId::parse(&value).is_ok()),
+                (AccountId::PREFIX, AccountId::parse(&value).is_ok()),
+            ] {
+                let pattern = regex::Regex::new(&id_pattern(prefix)).unwrap();
+                proptest::prop_assert_eq!(pattern.is_match(&value), parses, "{:?} with prefix {:?}", value, prefix);
+            }
+        }
     }
 }

@@ -56,14 +56,29 @@ impl WebhookUrl {
         let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or(InvalidUrl)?;
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let plain = value.len() <= 2048 && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-        // Credentials in a URL end up in logs; a workflow authenticates by our signature instead.
-        if host.is_empty() || host.contains('@') || !plain { Err(InvalidUrl) } else { Ok(Self(value.to_owned())) }
+        // A host name or an IPv4 address, and a port: no credentials (they end up in logs;
+        // a workflow authenticates by our signature instead), nothing a URL parser would
+        // read otherwise.
+        if valid_host(host) && plain { Ok(Self(value.to_owned())) } else { Err(InvalidUrl) }
     }
 
     /// The URL as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The JSON Schema `pattern` of a [`WebhookUrl`] (its length rule aside: 2048).
+pub const WEBHOOK_URL_PATTERN: &str = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+
+/// A host name or IPv4 address, and a port.
+fn valid_host(authority: &str) -> bool {
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|port| (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
 }
 
 impl TryFrom<String> for WebhookUrl {
@@ -564,6 +579,18 @@ mod tests {
         assert!(WebhookUrl::parse("https://user:pw@example.com/").is_err());
         assert!(WebhookUrl::parse("https:///path").is_err());
         assert!(WebhookUrl::parse("https://example.com/a b").is_err());
+        for junk in ["http://[", "http://[::1]/", "http://a:b", "http://a:123456/", "http://a b/", "http://\u{1}/"] {
+            assert!(WebhookUrl::parse(junk).is_err(), "{junk:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The documented pattern and the parser agree (URLs of any length up to the limit).
+        #[test]
+        fn the_documented_url_pattern_is_exactly_what_parses(url in "(https?|ftp)://[a-z0-9\\[\\]:@. /?#_~-]{0,16}") {
+            let pattern = regex::Regex::new(WEBHOOK_URL_PATTERN).unwrap();
+            proptest::prop_assert_eq!(pattern.is_match(&url), WebhookUrl::parse(&url).is_ok(), "{:?}", url);
+        }
     }
 
     #[test]

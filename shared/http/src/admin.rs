@@ -20,7 +20,7 @@ use tollgate_core::ids::{AccountId, CustomerId, WorkflowId};
 use utoipa::IntoParams;
 
 const DEFAULT_LIST_LIMIT: usize = 50;
-const MAX_LIST_LIMIT: usize = 500;
+pub(crate) const MAX_LIST_LIMIT: usize = 500;
 /// Days of revenue `/admin/metrics` shows.
 const METRICS_DAYS: u32 = 30;
 
@@ -60,14 +60,14 @@ pub(crate) struct List {
 }
 
 impl List {
+    /// As documented: 1 to [`MAX_LIST_LIMIT`], anything else refused rather than bent.
     fn limit(&self) -> Result<usize, ApiError> {
-        Ok(self
-            .limit
-            .as_deref()
-            .map(|value| value.parse::<usize>().map_err(|_| ApiError::invalid("limit", "must be a positive number")))
-            .transpose()?
-            .unwrap_or(DEFAULT_LIST_LIMIT)
-            .clamp(1, MAX_LIST_LIMIT))
+        let Some(value) = self.limit.as_deref() else { return Ok(DEFAULT_LIST_LIMIT) };
+        value
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
+            .ok_or_else(|| ApiError::invalid("limit", &format!("must be a whole number from 1 to {MAX_LIST_LIMIT}")))
     }
 }
 

@@ -85,6 +85,10 @@ impl<St: Send + Sync, T: DeserializeOwned + Default> FromRequest<St> for Optiona
 }
 
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde reads a struct from an array of its fields in order; every body here is an object.
+    if bytes.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

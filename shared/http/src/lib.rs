@@ -206,7 +206,10 @@ impl<S: Store> Api<S> {
         let mut routes = Router::new().route("/health", get(health));
         if self.openapi {
             // Generated once, when the router is built, and shared by every request.
-            let document = Arc::new(openapi::document());
+            let document = Arc::new(match &self.checkout {
+                Some(checkout) => openapi::served(&self.app.catalog, checkout.settings.redirects.origins()),
+                None => openapi::document(),
+            });
             routes = routes.route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }));
         }
         if self.pages {

@@ -80,6 +80,7 @@ pub(crate) struct After {
     responses(
         (status = 200, description = "the feed, with its `ETag`", body = ActivityView),
         (status = 304, description = "nothing new since the `If-None-Match` tag"),
+        (status = 400, description = "a bad field, named (`after` beyond a 64-bit integer)", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "not an admin", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -142,6 +143,7 @@ pub(crate) struct TicketParam {
     params(TicketParam),
     responses(
         (status = 200, description = "`text/event-stream`: each new or changed item as an event named by its kind, its `data` the item"),
+        (status = 400, description = "no `ticket`", body = ErrorResponse),
         (status = 401, description = "`invalid_token`: no such ticket, used, or expired", body = ErrorResponse)
     )
 )]

@@ -36,16 +36,32 @@ pub(crate) struct WorkflowBody {
 #[serde(untagged, expecting = "a cron string or {\"cron\", \"timezone\"}")]
 enum ScheduleBody {
     Cron(String),
-    Zoned { cron: String, timezone: Option<String> },
+    Zoned(ZonedSchedule),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ZonedSchedule {
+    cron: String,
+    timezone: Option<String>,
 }
 
 impl WorkflowBody {
     fn schedule(&self) -> Result<Option<Schedule>, ApiError> {
         let outer = self.timezone.as_deref();
+        // A zone is checked even with no schedule beside it: taken and ignored, a typo would go unseen.
+        if let Some(zone) = outer
+            && !tollgate_core::cron::is_zone(zone)
+        {
+            return Err(ApiError::invalid(
+                "timezone",
+                &format!("unknown time zone {zone:?} (use an IANA name such as Europe/Paris)"),
+            ));
+        }
         let (cron, zone) = match &self.schedule {
             None => return Ok(None),
             Some(ScheduleBody::Cron(cron)) => (cron, outer),
-            Some(ScheduleBody::Zoned { cron, timezone }) => (cron, timezone.as_deref().or(outer)),
+            Some(ScheduleBody::Zoned(ZonedSchedule { cron, timezone })) => (cron, timezone.as_deref().or(outer)),
         };
         Schedule::parse(cron, zone.unwrap_or("UTC"))
             .map(Some)

@@ -9,6 +9,8 @@ use crate::{admin, buyer, keys, live, payouts, stripe_history, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod constraints;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -81,14 +83,26 @@ impl Modify for Security {
     }
 }
 
-/// The document, as `GET /openapi.json` serves it.
-pub fn document() -> utoipa::openapi::OpenApi {
-    Document::openapi()
+/// The document, as `GET /openapi.json` serves it: utoipa's, with what the validators
+/// enforce on identifiers and ranges stated ([`constraints`]) and the links from each
+/// creating operation to those that take its id.
+pub fn document() -> serde_json::Value {
+    let mut document = serde_json::to_value(Document::openapi()).expect("an OpenAPI document is JSON");
+    constraints::apply(&mut document);
+    document
+}
+
+/// The document as one deployment serves it: the checkout body names the SKUs its catalog
+/// sells and the origins its redirects may use.
+pub fn served(catalog: &tollgate_core::catalog::Catalog, redirect_origins: &[String]) -> serde_json::Value {
+    let mut document = document();
+    constraints::checkout_body(&mut document, catalog, redirect_origins);
+    document
 }
 
 /// The document as pretty JSON, as committed in `docs/openapi.json`.
 pub fn document_json() -> String {
-    let mut text = document().to_pretty_json().unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -97,7 +111,7 @@ pub fn document_json() -> String {
 mod tests {
     #[test]
     fn the_committed_document_is_the_generated_one() {
-        let committed = include_str!("../../../docs/openapi.json");
+        let committed = include_str!("../../../../docs/openapi.json");
         assert!(
             committed == super::document_json(),
             "docs/openapi.json is stale: run `cargo run -q -p tollgate-local -- openapi > docs/openapi.json`"
