@@ -90,7 +90,34 @@ async fn the_openapi_document_is_served_and_every_operation_in_it_is_routed() {
     let stack = TestStack::start_with(&[("TOLLGATE_STRIPE", "emulated")]).await;
     let document: Value = stack.http.get(stack.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
-    assert_eq!(document, serde_json::to_value(tollgate_http::openapi::document()).unwrap());
+    // The committed document, but for the checkout body, which names this deployment's
+    // catalog and redirect origin.
+    let mut served = document.clone();
+    let checkout = served["components"]["schemas"].as_object_mut().unwrap().remove("CheckoutBody").unwrap();
+    let mut committed = tollgate_http::openapi::document();
+    committed["components"]["schemas"].as_object_mut().unwrap().remove("CheckoutBody");
+    assert_eq!(served, committed);
+    let skus: Vec<&str> = checkout["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|alternative| alternative["properties"]["sku"]["enum"].as_array().unwrap())
+        .map(|sku| sku.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skus,
+        [
+            "api_pro",
+            "api_enterprise",
+            "member_basic",
+            "member_pro",
+            "member_elite",
+            "template_budget_tracker",
+            "credits_1000"
+        ]
+    );
+    let redirect = checkout["oneOf"][0]["properties"]["success_url"]["oneOf"][1]["pattern"].as_str().unwrap();
+    assert_eq!(redirect.matches("127").count(), 1, "the stack's own origin, once: {redirect}");
     let paths = document["paths"].as_object().unwrap();
     assert!(paths.len() >= 18, "{:?}", paths.keys());
     for (path, operations) in paths {

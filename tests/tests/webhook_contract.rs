@@ -20,16 +20,14 @@ fn signed_at(payload: &str, at: Timestamp) -> String {
 async fn bad_deliveries_get_400_with_a_code_and_change_nothing() {
     let stack = TestStack::start().await;
     let payload = event("evt_contract", "invoice.paid", now().0, invoice_paid("in_c", "cus_c", "sub_c", 100, "pi_c"));
-    let wrong_secret = sign(&WebhookSecret::parse("whsec_someone_else").unwrap(), now(), payload.as_bytes());
-    let cases: Vec<(Option<String>, &str, &str)> = vec![
-        (None, payload.as_str(), "missing_signature"),
-        (Some("bad_header".into()), payload.as_str(), "invalid_signature_header"),
-        (Some(format!("t={}", now().0)), payload.as_str(), "invalid_signature_header"),
-        (Some(wrong_secret), payload.as_str(), "signature_mismatch"),
-        (Some(signed_at(&payload, Timestamp(now().0 - 301))), payload.as_str(), "timestamp_out_of_tolerance"),
+    // Headers made by Stripe's own SDK, for every signature refusal, are stripe_sdk_signatures.rs's;
+    // these are the edges it does not make: a timestamp alone, and one second past the tolerance.
+    let cases: Vec<(String, &str)> = vec![
+        (format!("t={}", now().0), "invalid_signature_header"),
+        (signed_at(&payload, Timestamp(now().0 - 301)), "timestamp_out_of_tolerance"),
     ];
-    for (signature, body, expected) in cases {
-        let (status, answer) = stack.post_webhook(body, signature.as_deref()).await;
+    for (signature, expected) in cases {
+        let (status, answer) = stack.post_webhook(&payload, Some(&signature)).await;
         assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, expected), "{answer}");
         assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }

@@ -1,5 +1,5 @@
 //! The `account-api` binary as deployed: under the Lambda Runtime API, with the environment
-//! `template.yaml` gives it, on moto.
+//! `template.yaml` gives it, on moto, with its `events/` samples.
 
 use tollgate_app::ports::event_log::{EventLog, ReceivedEvent};
 use tollgate_core::ids::EventId;
@@ -23,6 +23,11 @@ async fn the_binary_lists_the_event_log_for_the_sample_admin() {
     event["requestContext"]["http"]["method"] = "DELETE".into();
     let (status, answer) = http_answer(function.invoke(&event).await);
     assert_eq!((status, &answer["error"]["code"]), (405, &"method_not_allowed".into()));
+
+    // This function serves no webhooks: it holds no webhook secret.
+    let webhook: serde_json::Value = serde_json::from_str(&read("webhook-ingest.json")).unwrap();
+    let (status, _) = http_answer(function.invoke(&webhook).await);
+    assert_eq!(status, 404);
 }
 
 fn id_text() -> serde_json::Value {

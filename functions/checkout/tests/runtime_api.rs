@@ -23,7 +23,11 @@ async fn the_binary_opens_a_checkout_for_the_sample_buyer() {
     let (status, answer) = http_answer(function.invoke(&event).await);
     assert_eq!(status, 200, "{answer}\n{}", function.log());
     assert!(answer["id"].as_str().unwrap().starts_with("cs_"), "{answer}");
+    assert_eq!(stripe.customers_created(), 1);
     let session = &stripe.requests_to(&reqwest::Method::POST, "/v1/checkout/sessions")[0];
-    assert_eq!(session.param("client_reference_id"), Some("user_alice"));
+    assert_eq!(
+        (session.param("mode"), session.param("client_reference_id")),
+        (Some("subscription"), Some("user_alice"))
+    );
     assert!(session.param("success_url").is_some_and(|url| url.starts_with("https://app.example.com/thanks")));
 }

@@ -32,4 +32,6 @@ async fn the_binary_starts_the_due_workflow_on_the_sample_tick() {
     let queued = store.receive(QueueName::Runs, 10).await.unwrap();
     assert_eq!(queued.len(), 1, "the run is queued for workflow-runner");
     assert!(queued[0].body.contains("run_"));
+    let Answer::Response(again) = function.invoke(&tick).await else { panic!("{}", function.log()) };
+    assert_eq!(again["started"], 0, "nothing is due twice: {}", function.log());
 }

@@ -194,7 +194,9 @@ pub(super) fn checkout_body(document: &mut Value, catalog: &Catalog, redirect_or
     let for_sale = |mode: Mode| -> Vec<&str> {
         catalog.items().iter().filter(|item| mode_for(item) == Some(mode)).map(|item| item.sku.as_str()).collect()
     };
-    let alternatives: Vec<String> = redirect_origins.iter().map(|origin| regex_escaped(origin)).collect();
+    let mut alternatives: Vec<String> = redirect_origins.iter().map(|origin| regex_escaped(origin)).collect();
+    alternatives.sort();
+    alternatives.dedup();
     let redirect = json!({"oneOf": [{"type": "null"}, {"type": "string",
         "pattern": format!("^({})([/?#][^\\s\\x00-\\x1f\\x7f-\\x9f]*)?$", alternatives.join("|"))}]});
     let body = |skus: Vec<&str>, quantity: Value| {
