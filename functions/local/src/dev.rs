@@ -114,6 +114,7 @@ pub async fn run(
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}/webhooks/stripe")),
             webhook_secret: config.webhook_secrets[0].clone(),
+            enabled_events: tollgate_core::change::HANDLED_EVENT_TYPES.iter().map(|&kind| kind.to_owned()).collect(),
             chaos: stripe_chaos,
         })?),
         StripeSetup::Real(_) => None,

@@ -266,7 +266,7 @@ async fn advance(Shared(emulator): Shared<Arc<Emulator>>, headers: HeaderMap, bo
         return refuse(&failure);
     }
     let params = Params::decode(&body);
-    let by = match params.get("by").map(tollgate_app::reconcile::parse_since).transpose() {
+    let by = match params.get("by").map(span_seconds).transpose() {
         Ok(by) => by,
         Err(reason) => return refuse(&Failure::invalid(&format!("by {reason}")).param("by")),
     };
@@ -279,6 +279,12 @@ async fn advance(Shared(emulator): Shared<Arc<Emulator>>, headers: HeaderMap, bo
         }
         Err(error) => refuse(&Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "api_error", &error.to_string())),
     }
+}
+
+/// A span like `31d` or `12h`, in seconds.
+fn span_seconds(text: &str) -> Result<i64, String> {
+    let span = humantime::parse_duration(text.trim()).map_err(|e| format!("must be a span like 31d or 12h: {e}"))?;
+    i64::try_from(span.as_secs()).map_err(|_| "is too long a span".to_owned())
 }
 
 /// A page of a list, newest first, as Stripe pages: `limit` (1–100, default 10),

@@ -35,6 +35,9 @@ pub struct Settings {
     /// The webhook endpoint events are POSTed to.
     pub webhook_url: String,
     pub webhook_secret: WebhookSecret,
+    /// The event types the endpoint subscribes to (as a Stripe webhook endpoint's
+    /// `enabled_events`): only these are delivered.
+    pub enabled_events: Vec<String>,
     /// Delivers every event twice, out of order.
     pub chaos: bool,
 }
@@ -63,8 +66,9 @@ fn now() -> i64 {
 impl Emulator {
     /// The emulator with the state kept at `settings.state_file` (none yet: an empty Stripe).
     pub fn open(settings: Settings) -> Result<Arc<Self>, EmulatorError> {
-        let state = store::State::load(&settings.state_file)
+        let mut state = store::State::load(&settings.state_file)
             .map_err(|source| EmulatorError::State { path: settings.state_file.clone(), source })?;
+        state.subscribed = settings.enabled_events.clone();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
         Ok(Arc::new(Self { settings, state: Mutex::new(state), owed: Notify::new(), http }))
     }

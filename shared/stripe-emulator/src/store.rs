@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tollgate_core::change::HANDLED_EVENT_TYPES;
 
 /// Stripe keeps events for 30 days, and idempotency keys for 24 hours.
 pub const EVENT_DAYS: i64 = 30;
@@ -22,6 +21,9 @@ pub struct State {
     pub events: Vec<Value>,
     /// Webhook deliveries not yet acknowledged.
     pub deliveries: Vec<Delivery>,
+    /// The event types the webhook endpoint subscribes to: a setting, never stored.
+    #[serde(skip)]
+    pub subscribed: Vec<String>,
     /// Idempotency key → the first request's fingerprint and answer.
     pub replays: BTreeMap<String, Replay>,
     /// What Stripe knows but does not show on the object, by object id: a customer's saved
@@ -116,7 +118,8 @@ impl State {
         event["created"] = json!(at);
         event["api_version"] = json!(tollgate_core::STRIPE_API_VERSION);
         event["livemode"] = json!(false);
-        event["pending_webhooks"] = json!(u8::from(HANDLED_EVENT_TYPES.contains(&event_type)));
+        let subscribed = self.subscribed.iter().any(|subscribed| subscribed == event_type);
+        event["pending_webhooks"] = json!(u8::from(subscribed));
         event["data"] = match previous {
             Some(previous) => json!({"object": object, "previous_attributes": previous}),
             None => json!({"object": object}),
@@ -125,7 +128,7 @@ impl State {
             event["account"] = json!(account);
         }
         self.events.push(event);
-        if HANDLED_EVENT_TYPES.contains(&event_type) {
+        if subscribed {
             self.deliveries.push(Delivery { event: id, attempts: 0, due_ms: 0 });
         }
     }
@@ -152,7 +155,7 @@ mod tests {
     #[test]
     fn events_are_kept_30_days_and_idempotency_keys_a_day_and_the_state_reads_back_whole() {
         let now = 1_800_000_000;
-        let mut state = State::default();
+        let mut state = State { subscribed: vec!["invoice.paid".into()], ..State::default() };
         state.emit("invoice.paid", &json!({"id": "in_old"}), None, None, now - EVENT_DAYS * 86_400);
         state.emit("invoice.paid", &json!({"id": "in_new"}), None, None, now - EVENT_DAYS * 86_400 + 1);
         state.emit("price.created", &json!({"id": "price_1"}), None, None, now);
