@@ -4,6 +4,7 @@
 //! `type`, `code`, `message` and `param`.
 
 use crate::billing;
+use crate::failure::Failure;
 use crate::fixtures::{self, set};
 use crate::store::{Replay, State, new_id};
 use crate::{Emulator, now};
@@ -18,60 +19,6 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Emulator>> {
     Router::new().route("/v1/{*path}", any(handle)).route("/emulator/advance", post(advance))
-}
-
-/// A refusal as Stripe words it.
-#[derive(Debug)]
-pub struct Failure {
-    status: StatusCode,
-    kind: &'static str,
-    code: Option<String>,
-    message: String,
-    param: Option<String>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, kind: &'static str, message: &str) -> Self {
-        Self { status, kind, code: None, message: message.to_owned(), param: None }
-    }
-
-    pub fn invalid(message: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-    }
-
-    pub fn coded(code: &str, message: &str) -> Self {
-        Self { code: Some(code.to_owned()), ..Self::invalid(message) }
-    }
-
-    pub fn missing(param: &str) -> Self {
-        Self::coded("parameter_missing", &format!("Missing required param: {param}.")).param(param)
-    }
-
-    pub fn no_such(kind: &str, id: &str) -> Self {
-        let message = format!("No such {kind}: '{id}'");
-        Self { status: StatusCode::NOT_FOUND, code: Some("resource_missing".into()), ..Self::invalid(&message) }
-            .param("id")
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn param(self, param: &str) -> Self {
-        Self { param: Some(param.to_owned()), ..self }
-    }
-
-    fn body(&self) -> Value {
-        let mut error = json!({"type": self.kind, "message": self.message});
-        if let Some(code) = &self.code {
-            error["code"] = json!(code);
-            error["doc_url"] = json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-")));
-        }
-        if let Some(param) = &self.param {
-            error["param"] = json!(param);
-        }
-        json!({"error": error})
-    }
 }
 
 /// A request's parameters, decoded, in order: `metadata[account_id]`, `lookup_keys[0]`…
@@ -613,14 +560,15 @@ fn route(
             }
             page(found, params, "/v1/events")
         }
-        _ => Err(Failure {
-            status: StatusCode::NOT_FOUND,
-            ..Failure::invalid(&format!(
+        _ => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!(
                 "Unrecognized request URL ({} /v1/{}). The emulated Stripe serves the endpoints tollgate uses.",
                 method,
                 path.join("/")
-            ))
-        }),
+            ),
+        )),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Stripe makes them: a Checkout Session paid, a subscription renewed or ended, an invoice
 //! paid or failed, a refund, a connected account onboarded, a transfer.
 
-use crate::api::Failure;
+use crate::failure::Failure;
 use crate::fixtures::{self, set};
 use crate::store::{State, new_id};
 use chrono::{DateTime, Months};

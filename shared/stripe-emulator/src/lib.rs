@@ -6,6 +6,7 @@
 
 mod api;
 mod billing;
+mod failure;
 mod fixtures;
 mod pages;
 mod store;
