@@ -1,12 +1,14 @@
 //! `tollgate dev`: the HTTP functions and the native edge gateway (`/v1/*`) on one
 //! address; beside them the event processor, the workflow runner, the fulfiller and the
-//! usage meter (in-process stand-ins for the SQS event source mappings), the gateway's
+//! usage meter, each on its queue by a [`QueueWorker`] (the stand-in for an SQS event
+//! source mapping), the gateway's
 //! flusher (the stand-in for Durable Object alarms) and the orchestrator on a timer (the
 //! stand-in for the EventBridge schedule).
 
 use crate::config::{DevConfig, Origin, StripeAccess, StripeSetup};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
+use crate::worker::QueueWorker;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -14,7 +16,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tollgate_app::checkout::{Checkout, CheckoutSettings};
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
@@ -23,7 +24,7 @@ use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::{PayoutReport, PayoutRun, PayoutSettings, Payouts};
 use tollgate_app::ports::connect::Connect;
 use tollgate_app::ports::meter_events::MeterEvents;
-use tollgate_app::ports::queue::{QueueConsumer, QueueError, QueueName};
+use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::stripe_events::StripeEvents;
 use tollgate_app::ports::stripe_time::StripeTime;
@@ -38,23 +39,12 @@ use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
 use tollgate_stripe_emulator::{Emulator, Settings as EmulatorSettings};
 use tower::ServiceExt;
 
-/// How long the consumer sleeps when the queue is empty and nothing wakes it.
-const IDLE_POLL: Duration = Duration::from_millis(500);
-const RECEIVE_BATCH: usize = 32;
-
 struct Local {
-    app: Arc<App<Sqlite>>,
     /// The routes of webhook-ingest, account-api and checkout together.
     api: axum::Router,
     orchestrator: Arc<Orchestrator<Sqlite>>,
-    fulfiller: Fulfiller<Sqlite>,
     gateway: Gateway,
-    usage_meter: UsageMeter<Sqlite>,
     usage_flush: Duration,
-    /// Wakes the event consumer as soon as a webhook has queued something.
-    queued: Notify,
-    /// Wakes the runner as soon as a tick or a start by hand has queued a run.
-    runs_queued: Notify,
     /// The emulated Stripe's routes, under `/stripe/`.
     stripe_emulator: Option<axum::Router>,
 }
@@ -156,22 +146,18 @@ pub async fn run(
         }));
         api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
     }
-    let fulfiller = Fulfiller {
-        app,
+    let fulfiller = Arc::new(Fulfiller {
+        app: Arc::clone(&app),
         outbound: Arc::clone(&orchestrator.outbound),
         secret: orchestrator.settings.secret.clone(),
         retry: orchestrator.settings.retry,
-    };
+    });
+    let usage_meter = Arc::new(usage_meter);
     let local = Arc::new(Local {
-        app: Arc::clone(&fulfiller.app),
         api: api.router(),
-        orchestrator,
-        fulfiller,
+        orchestrator: Arc::clone(&orchestrator),
         gateway,
-        usage_meter,
         usage_flush: config.usage_flush,
-        queued: Notify::new(),
-        runs_queued: Notify::new(),
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
     greet(addr, &public, data_dir, tick, &config, stripe_chaos);
@@ -190,12 +176,54 @@ pub async fn run(
         });
     }
 
+    // Each queue worked as its Lambda function works it, with the same handler.
+    let store = app.store.clone();
     let background = [
-        tokio::spawn(consume(Arc::clone(&local))),
-        tokio::spawn(run_workflows(Arc::clone(&local))),
-        tokio::spawn(fulfill(Arc::clone(&local))),
+        tokio::spawn(
+            QueueWorker {
+                queue: QueueName::Events,
+                store: store.clone(),
+                handler: move |delivery: Delivery| {
+                    let app = Arc::clone(&app);
+                    async move { app.process(&delivery).await }
+                },
+            }
+            .run(),
+        ),
+        tokio::spawn(
+            QueueWorker {
+                queue: QueueName::Runs,
+                store: store.clone(),
+                handler: move |delivery: Delivery| {
+                    let orchestrator = Arc::clone(&orchestrator);
+                    async move { orchestrator.start_run(&delivery).await }
+                },
+            }
+            .run(),
+        ),
+        tokio::spawn(
+            QueueWorker {
+                queue: QueueName::Fulfillment,
+                store: store.clone(),
+                handler: move |delivery: Delivery| {
+                    let fulfiller = Arc::clone(&fulfiller);
+                    async move { fulfiller.fulfill(&delivery).await }
+                },
+            }
+            .run(),
+        ),
+        tokio::spawn(
+            QueueWorker {
+                queue: QueueName::Usage,
+                store,
+                handler: move |delivery: Delivery| {
+                    let usage_meter = Arc::clone(&usage_meter);
+                    async move { usage_meter.meter_delivery(&delivery).await }
+                },
+            }
+            .run(),
+        ),
         tokio::spawn(flush_usage(Arc::clone(&local))),
-        tokio::spawn(meter_usage(Arc::clone(&local))),
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
@@ -300,110 +328,9 @@ async fn dispatch(State(local): State<Arc<Local>>, request: Request) -> Response
     if tollgate_core::forwarding::is_gateway_path(path) {
         return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
     }
-    // Routes that put Stripe events on the queue: a delivery, a reconciliation, a replay.
-    let queues_events = path.starts_with("/webhooks/stripe") || path == "/admin/reconcile" || path.ends_with("/replay");
-    let is_start = path.starts_with("/admin/workflows/") && path.ends_with("/run");
     let request = http::Request::from_parts(parts, Body::from(body));
     let Ok(response) = local.api.clone().oneshot(request).await;
-    if response.status().is_success() {
-        if queues_events {
-            local.queued.notify_one();
-        }
-        if is_start {
-            local.runs_queued.notify_one();
-        }
-    }
     response
-}
-
-/// The in-process stand-in for the SQS event source mapping of `event-processor`.
-async fn consume(local: Arc<Local>) {
-    loop {
-        match process_batch(&local).await {
-            Ok(0) => {
-                let _ = tokio::time::timeout(IDLE_POLL, local.queued.notified()).await;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::error!(%error, "the local queue failed; trying again shortly");
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
-    }
-}
-
-/// Applies a batch concurrently, as parallel Lambda invocations would: correctness rests on
-/// the conditional writes, not on order, and concurrent operations share commits.
-async fn process_batch(local: &Arc<Local>) -> Result<usize, QueueError> {
-    let deliveries = local.app.store.receive(QueueName::Events, RECEIVE_BATCH).await?;
-    let count = deliveries.len();
-    let mut batch = tokio::task::JoinSet::new();
-    for delivery in deliveries {
-        let local = Arc::clone(local);
-        batch.spawn(async move {
-            let (app, queue) = (&local.app, &local.app.store);
-            // A failed delivery has already been delayed (or dead-lettered) by `process`.
-            match app.process(&delivery).await {
-                Ok(()) => queue.ack(&delivery).await,
-                Err(_) => Ok(()),
-            }
-        });
-    }
-    while let Some(done) = batch.join_next().await {
-        done.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))?;
-    }
-    Ok(count)
-}
-
-/// The in-process stand-in for `workflow-runner` on the `runs` queue: each start is
-/// POSTed concurrently, as parallel invocations would (the caps bound how many).
-async fn run_workflows(local: Arc<Local>) {
-    loop {
-        let received = local.app.store.receive(QueueName::Runs, RECEIVE_BATCH).await;
-        match received {
-            Ok(deliveries) if deliveries.is_empty() => {
-                let _ = tokio::time::timeout(IDLE_POLL, local.runs_queued.notified()).await;
-            }
-            Ok(deliveries) => {
-                let mut batch = tokio::task::JoinSet::new();
-                for delivery in deliveries {
-                    let local = Arc::clone(&local);
-                    batch.spawn(async move {
-                        // A refused start has already been delayed (or dead-lettered) by `start_run`.
-                        if local.orchestrator.start_run(&delivery).await.is_ok() {
-                            let _ = local.app.store.ack(&delivery).await;
-                        }
-                    });
-                }
-                while batch.join_next().await.is_some() {}
-            }
-            Err(error) => {
-                tracing::error!(%error, "the local runs queue failed; trying again shortly");
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
-    }
-}
-
-/// The in-process stand-in for `fulfillment` on its queue.
-async fn fulfill(local: Arc<Local>) {
-    loop {
-        match local.app.store.receive(QueueName::Fulfillment, RECEIVE_BATCH).await {
-            Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
-            Ok(deliveries) => {
-                for delivery in deliveries {
-                    // A refused post has already been delayed (or dead-lettered) by `fulfill`.
-                    if local.fulfiller.fulfill(&delivery).await.is_ok() {
-                        let _ = local.app.store.ack(&delivery).await;
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "the local fulfillment queue failed; trying again shortly");
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
-    }
 }
 
 /// The stand-in for the Durable Objects' alarms: the gateway's counts go to the usage
@@ -415,32 +342,6 @@ async fn flush_usage(local: Arc<Local>) {
     }
 }
 
-/// The in-process stand-in for `usage-meter` on the `usage` queue.
-async fn meter_usage(local: Arc<Local>) {
-    loop {
-        let store = &local.app.store;
-        match store.receive(QueueName::Usage, RECEIVE_BATCH).await {
-            Ok(deliveries) if deliveries.is_empty() => tokio::time::sleep(IDLE_POLL).await,
-            Ok(deliveries) => {
-                for delivery in deliveries {
-                    // A failed batch has already been delayed (or dead-lettered) by `meter_delivery`.
-                    let done = match local.usage_meter.meter_delivery(&delivery).await {
-                        Ok(()) => store.ack(&delivery).await,
-                        Err(_) => Ok(()),
-                    };
-                    if let Err(error) = done {
-                        tracing::error!(%error, "the local usage queue failed");
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "the local usage queue failed; trying again shortly");
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
-    }
-}
-
 /// The stand-in for the EventBridge schedule: one tick every `every`, the first at start.
 async fn orchestrate(local: Arc<Local>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
@@ -449,9 +350,6 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
         ticks.tick().await;
         match local.orchestrator.tick().await {
             Ok(report) => {
-                if !report.started.is_empty() {
-                    local.runs_queued.notify_one();
-                }
                 if let Some(cap) = report.stopped_by {
                     tracing::info!(reason = %cap, "the tick stopped at a cap");
                 }

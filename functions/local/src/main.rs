@@ -4,6 +4,7 @@ mod config;
 mod dev;
 mod gateway;
 mod serve;
+mod worker;
 
 use clap::{Args, Parser, Subcommand};
 use config::{DevConfig, StripeMode};

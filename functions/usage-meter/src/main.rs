@@ -2,8 +2,6 @@
 //! (SQS `usage`, `ReportBatchItemFailures`); reports overage as Stripe meter events and
 //! raises quota alerts at 70/85/95%.
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{LambdaEvent, service_fn};
 use tollgate_app::ports::queue::QueueName;
 
 #[tokio::main]
@@ -12,12 +10,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Settings read once (a missing one fails the cold start); SDK clients built once.
     let meter = tollgate_lambda::functions::usage_meter(&tollgate_lambda::Env::process()).await?;
     let meter = &meter;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let batch = tollgate_lambda::each_message(QueueName::Usage, event.payload, |delivery| async move {
-            meter.meter_delivery(&delivery).await
-        })
-        .await;
-        Ok::<_, lambda_runtime::Error>(batch)
-    }))
-    .await
+    tollgate_lambda::sqs_main(QueueName::Usage, |delivery| async move { meter.meter_delivery(&delivery).await }).await
 }

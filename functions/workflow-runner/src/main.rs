@@ -2,8 +2,6 @@
 //! (SQS `runs`, `ReportBatchItemFailures`). A refused start is delayed by an
 //! exponential backoff (message visibility) and, after its last receive, dead-lettered.
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{LambdaEvent, service_fn};
 use tollgate_app::ports::queue::QueueName;
 
 #[tokio::main]
@@ -12,12 +10,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Settings read once (a missing one fails the cold start); SDK clients built once.
     let orchestrator = tollgate_lambda::functions::workflow_runner(&tollgate_lambda::Env::process()).await?;
     let orchestrator = &orchestrator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let batch = tollgate_lambda::each_message(QueueName::Runs, event.payload, |delivery| async move {
-            orchestrator.start_run(&delivery).await
-        })
-        .await;
-        Ok::<_, lambda_runtime::Error>(batch)
-    }))
-    .await
+    tollgate_lambda::sqs_main(QueueName::Runs, |delivery| async move { orchestrator.start_run(&delivery).await }).await
 }

@@ -62,6 +62,7 @@ type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
 pub struct Sqlite {
     writer: mpsc::Sender<Job>,
     queue: QueueSettings,
+    arrivals: std::sync::Arc<queue::Arrivals>,
 }
 
 impl Sqlite {
@@ -72,7 +73,7 @@ impl Sqlite {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         migrations::to_latest(&mut connection)?;
-        Ok(Self { writer: spawn_writer(connection)?, queue })
+        Ok(Self { writer: spawn_writer(connection)?, queue, arrivals: Default::default() })
     }
 
     /// Runs `work` on the writer thread, off the async runtime, and returns its result

@@ -25,11 +25,38 @@ pub(crate) fn enqueue(db: &rusqlite::Connection, queue: QueueName, body: &str) -
     .map(drop)
 }
 
+/// Wakes a queue's consumer as soon as a message is committed to it, as SQS's event source
+/// mapping hands a message to its function: a consumer waits here instead of polling.
+#[derive(Default)]
+pub(crate) struct Arrivals([tokio::sync::Notify; 4]);
+
+impl Arrivals {
+    fn of(&self, queue: QueueName) -> &tokio::sync::Notify {
+        let index = match queue {
+            QueueName::Events => 0,
+            QueueName::Runs => 1,
+            QueueName::Fulfillment => 2,
+            QueueName::Usage => 3,
+        };
+        &self.0[index]
+    }
+
+    pub(crate) fn announce(&self, queue: QueueName) {
+        self.of(queue).notify_one();
+    }
+}
+
 fn failed(error: crate::DbError) -> QueueError {
     QueueError(error.into())
 }
 
 impl Sqlite {
+    /// Resolves once a message has been committed to `queue` since the last wake-up (at
+    /// once if one was, unawaited).
+    pub async fn arrival(&self, queue: QueueName) {
+        self.arrivals.of(queue).notified().await;
+    }
+
     /// Makes every in-flight message visible at once. Only for a queue with a single
     /// consumer process, at its start: whatever was in flight belonged to a process that died.
     pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
@@ -44,7 +71,9 @@ impl Sqlite {
 impl Queue for Sqlite {
     async fn send(&self, queue: QueueName, body: &str) -> Result<(), QueueError> {
         let body = body.to_owned();
-        self.call(move |db| enqueue(db, queue, &body)).await.map_err(failed)
+        self.call(move |db| enqueue(db, queue, &body)).await.map_err(failed)?;
+        self.arrivals.announce(queue);
+        Ok(())
     }
 }
 

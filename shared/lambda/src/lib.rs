@@ -221,6 +221,21 @@ pub async fn answer(router: axum::Router, request: Request) -> http::Response<By
     http::Response::from_parts(parts, body)
 }
 
+/// Runs an SQS-triggered function: every message of each batch is handed to `handle`,
+/// and the ones it fails are reported back (`ReportBatchItemFailures`), as [`each_message`].
+pub async fn sqs_main<F, Fut, T, E>(queue: QueueName, handle: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let handle = &handle;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(each_message(queue, event.payload, handle).await)
+    }))
+    .await
+}
+
 /// Applies `each` to every message of an SQS batch and reports the ones that failed, so
 /// that SQS deletes only the others (`ReportBatchItemFailures`). A failed one has already
 /// been settled by the retry policy: its visibility set to the backoff, or dead-lettered.
