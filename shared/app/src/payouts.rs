@@ -320,8 +320,7 @@ pub fn connect_idempotency_key(account: &AccountId) -> String {
 impl<S: Payees> Payouts<S> {
     /// An onboarding link for `account`, creating its connected account the first time.
     pub async fn onboard(&self, account: &AccountId) -> Result<String, PayoutsError> {
-        let stripe =
-            self.stripe.as_deref().ok_or_else(|| PaymentsError::Unavailable("no Stripe API is configured".into()))?;
+        let stripe = self.stripe.as_deref().ok_or_else(|| PaymentsError::unavailable("no Stripe API is configured"))?;
         let connect_account = match self.app.store.payee(account).await? {
             Some(payee) => payee.connect_account,
             None => {

@@ -33,8 +33,9 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A failure in a port, by the port error's kind: data that does not read back or a
-    /// missing table waits in the dead-letter queue for a fix, not in five redeliveries.
+    /// A failure in a port, by the port error's kind, the one place kinds become retries:
+    /// data that does not read back, a missing table or a request an outside service
+    /// refused waits in the dead-letter queue for a fix, not in five redeliveries.
     pub fn of(error: &(dyn std::error::Error + 'static)) -> Failure {
         match PortError::kind_in(error) {
             Some(kind) if !kind.is_transient() => Failure::Permanent,
@@ -89,5 +90,26 @@ impl RetryPolicy {
         );
         queue.retry_after(delivery, delay).await?;
         Ok(Settled::RetryIn(delay))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::checkouts::PaymentsError;
+    use crate::ports::meter_events::MeterEventsError;
+    use crate::ports::outbound::OutboundError;
+
+    #[test]
+    fn outside_services_are_retried_by_the_kind_of_their_failure() {
+        assert_eq!(Failure::of(&PaymentsError::unavailable("5xx")), Failure::Transient);
+        assert_eq!(Failure::of(&PaymentsError::refused("No such customer")), Failure::Permanent);
+        let refused = MeterEventsError(PortError::new(crate::ports::error::ErrorKind::Refused, "unknown meter"));
+        assert_eq!(Failure::of(&refused), Failure::Permanent);
+        assert_eq!(Failure::of(&OutboundError::timed_out(std::time::Duration::from_secs(5))), Failure::Transient);
+        let unreachable = OutboundError::unreachable(std::io::Error::other("connection refused"));
+        assert_eq!(Failure::of(&unreachable), Failure::Transient);
+        let cause = std::error::Error::source(&unreachable).and_then(std::error::Error::source);
+        assert_eq!(cause.map(ToString::to_string).as_deref(), Some("connection refused"), "the cause is kept");
     }
 }

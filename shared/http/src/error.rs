@@ -14,7 +14,7 @@ use tollgate_app::payouts::PayoutsError;
 use tollgate_app::ports::accounts::AccountsError;
 use tollgate_app::ports::alerts::AlertsError;
 use tollgate_app::ports::checkouts::PaymentsError;
-use tollgate_app::ports::error::PortError;
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
@@ -76,10 +76,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A use case's failure in a port, by the port error's kind: one that can pass is `503`
-    /// with `Retry-After`, any other `500 internal_error`.
+    /// A use case's failure in a port, by the port error's kind, the one place kinds become
+    /// answers: one that can pass is `503` with `Retry-After`, a refusal by an outside
+    /// service `502`, any other `500 internal_error`.
     pub fn storage(error: &(dyn std::error::Error + 'static)) -> Self {
         match PortError::kind_in(error) {
+            Some(ErrorKind::Refused) => ApiError::PaymentProvider(error.to_string()),
             Some(kind) if !kind.is_transient() => ApiError::Internal(error.to_string()),
             _ => ApiError::Unavailable(error.to_string()),
         }
@@ -237,9 +239,8 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NoCustomer => ApiError::Absent { code: "no_customer", message },
             CheckoutError::AlreadySubscribed => ApiError::Conflict { code: "already_subscribed", message },
             CheckoutError::RateLimited { retry_after } => ApiError::RateLimited { retry_after, message },
-            CheckoutError::Stripe(PaymentsError::Refused(reason)) => ApiError::PaymentProvider(reason),
             CheckoutError::NotSynced(_)
-            | CheckoutError::Stripe(PaymentsError::Unavailable(_))
+            | CheckoutError::Stripe(_)
             | CheckoutError::Accounts(_)
             | CheckoutError::RateLimits(_) => storage,
         }
@@ -248,10 +249,7 @@ impl From<CheckoutError> for ApiError {
 
 impl From<PaymentsError> for ApiError {
     fn from(error: PaymentsError) -> Self {
-        match error {
-            PaymentsError::Refused(reason) => ApiError::PaymentProvider(reason),
-            PaymentsError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
-        }
+        ApiError::storage(&error)
     }
 }
 

@@ -31,9 +31,9 @@ impl Outbound for HttpClient {
             }
             match builder.send().await {
                 Ok(response) => Ok(response.status().as_u16()),
-                Err(error) if error.is_timeout() => Err(OutboundError::Timeout(request.timeout)),
+                Err(error) if error.is_timeout() => Err(OutboundError::timed_out(request.timeout)),
                 // Without the URL: it may carry a token, and errors end up in logs and run reasons.
-                Err(error) => Err(OutboundError::Unreachable(error.without_url().to_string())),
+                Err(error) => Err(OutboundError::unreachable(error.without_url())),
             }
         })
     }

@@ -38,8 +38,7 @@ impl StripeEvents for StripeApi {
                 list = list.starting_after(after);
             }
             let page = list.build().customize::<Value>().send(&self.client).await.map_err(failed)?;
-            read_page(&page)
-                .ok_or_else(|| PaymentsError::Unavailable("Stripe's event list did not read as a list".into()))
+            read_page(&page).ok_or_else(|| PaymentsError::unavailable("Stripe's event list did not read as a list"))
         })
     }
 }

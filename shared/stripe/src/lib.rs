@@ -20,6 +20,7 @@ use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurr
 use stripe_product::product::{CreateProduct, UpdateProduct};
 use stripe_shared::{CheckoutSessionMode, Price, RecurringInterval};
 use tollgate_app::ports::checkouts::{Checkouts, NewSession, Paid, PaymentsError, Session};
+use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError, Reported};
 use tollgate_app::ports::stripe_catalog::StripeCatalog;
 use tollgate_core::catalog::{Interval, Item};
@@ -47,7 +48,7 @@ impl StripeApi {
             .url(api_base)
             .timeout(std::time::Duration::from_secs(20))
             .build()
-            .map_err(|e| PaymentsError::Refused(format!("cannot build the Stripe client: {e}")))?;
+            .map_err(|e| PaymentsError::refused(format!("cannot build the Stripe client: {e}")))?;
         Ok(Self { client })
     }
 }
@@ -81,18 +82,20 @@ impl StripeApi {
     }
 }
 
-/// Stripe's own verdict for 4xx (but 429) answers; everything else may pass if retried.
+/// Stripe's own verdict for 4xx (but 429) answers, refused; everything else may pass if
+/// retried. Stripe's answer stays the cause.
 pub(crate) fn failed(error: StripeError) -> PaymentsError {
-    match error {
-        StripeError::Stripe(api, status) if (400..500).contains(&status) && status != 429 => {
-            PaymentsError::Refused(api.message.clone().unwrap_or_else(|| format!("status {status}")))
+    let (kind, what) = match &error {
+        StripeError::Stripe(api, status) if (400..500).contains(status) && *status != 429 => {
+            (ErrorKind::Refused, api.message.clone().unwrap_or_else(|| format!("status {status}")))
         }
-        other => PaymentsError::Unavailable(other.to_string()),
-    }
+        other => (ErrorKind::Transient, other.to_string()),
+    };
+    PortError::caused_by(kind, what, error).into()
 }
 
 pub(crate) fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
-    IdempotencyKey::new(key).map(RequestStrategy::Idempotent).map_err(|e| PaymentsError::Refused(e.to_string()))
+    IdempotencyKey::new(key).map(RequestStrategy::Idempotent).map_err(|e| PaymentsError::refused(e.to_string()))
 }
 
 pub(crate) fn metadata(pairs: &[(&'static str, String)]) -> HashMap<String, String> {
@@ -129,7 +132,7 @@ impl Checkouts for StripeApi {
                 .send(&self.client)
                 .await
                 .map_err(failed)?;
-            CustomerId::parse(customer.id.as_str()).map_err(|e| PaymentsError::Refused(e.to_string()))
+            CustomerId::parse(customer.id.as_str()).map_err(|e| PaymentsError::refused(e.to_string()))
         })
     }
 
@@ -176,7 +179,7 @@ impl Checkouts for StripeApi {
                 .send(&self.client)
                 .await
                 .map_err(failed)?;
-            let url = created.url.ok_or_else(|| PaymentsError::Unavailable("the session has no url".into()))?;
+            let url = created.url.ok_or_else(|| PaymentsError::unavailable("the session has no url"))?;
             Ok(Session { id: created.id.to_string(), url })
         })
     }
@@ -229,12 +232,12 @@ impl StripeCatalog for StripeApi {
 
     fn create_price<'a>(&'a self, item: &'a Item, product_id: &'a str, idempotency_key: &'a str) -> Paid<'a, String> {
         Box::pin(async move {
-            let lookup_key = item.lookup_key.clone().ok_or_else(|| PaymentsError::Refused("no lookup key".into()))?;
+            let lookup_key = item.lookup_key.clone().ok_or_else(|| PaymentsError::refused("no lookup key"))?;
             let currency = item
                 .currency
                 .as_str()
                 .parse::<stripe_types::Currency>()
-                .map_err(|_| PaymentsError::Refused(format!("currency {}", item.currency.as_str())))?;
+                .map_err(|_| PaymentsError::refused(format!("currency {}", item.currency.as_str())))?;
             let mut create = CreatePrice::new(currency)
                 .product(product_id)
                 .unit_amount(item.price_cents)
@@ -286,10 +289,7 @@ impl MeterEvents for StripeApi {
                 .send(&self.client)
                 .await
                 .map(drop)
-                .map_err(|error| match failed(error) {
-                    PaymentsError::Refused(reason) => MeterEventsError::Refused(reason),
-                    PaymentsError::Unavailable(reason) => MeterEventsError::Unavailable(reason),
-                })
+                .map_err(|error| MeterEventsError(failed(error).0))
         })
     }
 }

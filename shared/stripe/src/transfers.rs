@@ -14,7 +14,7 @@ const PAGE: i64 = 100;
 
 fn made(transfer: &Transfer) -> Result<MadeTransfer, PaymentsError> {
     let currency = Currency::parse(&transfer.currency.to_string())
-        .map_err(|e| PaymentsError::Unavailable(format!("transfer {}: {e}", transfer.id)))?;
+        .map_err(|e| PaymentsError::unavailable(format!("transfer {}: {e}", transfer.id)))?;
     Ok(MadeTransfer {
         id: transfer.id.to_string(),
         account: transfer.metadata.get("account_id").and_then(|id| AccountId::parse(id).ok()),
@@ -30,7 +30,7 @@ impl Transfers for StripeApi {
                 .currency
                 .as_str()
                 .parse::<stripe_types::Currency>()
-                .map_err(|_| PaymentsError::Refused(format!("currency {}", transfer.amount.currency.as_str())))?;
+                .map_err(|_| PaymentsError::refused(format!("currency {}", transfer.amount.currency.as_str())))?;
             let created = CreateTransfer::new(currency, transfer.destination.as_str())
                 .amount(transfer.amount.amount)
                 .transfer_group(transfer.group.as_str())

@@ -1,17 +1,27 @@
+use crate::ports::error::{ErrorKind, PortError, port_error};
 use std::future::Future;
 use std::pin::Pin;
-use thiserror::Error;
 use tollgate_core::checkout::Mode;
 use tollgate_core::ids::{AccountId, CustomerId};
 
-#[derive(Debug, Error)]
-pub enum PaymentsError {
-    /// Stripe refused the request (an invalid parameter, a card issue…): retrying does not help.
-    #[error("Stripe refused the request: {0}")]
-    Refused(String),
-    /// Stripe could not be reached, or answered 5xx or 429: retrying later can succeed.
-    #[error("Stripe is unavailable: {0}")]
-    Unavailable(String),
+port_error!(
+    /// A Stripe call that failed, by kind: [`ErrorKind::Refused`] (an invalid parameter, a
+    /// card issue: retrying does not help) or [`ErrorKind::Transient`] (unreachable, 5xx,
+    /// 429: a later try can pass), with Stripe's answer as its cause.
+    PaymentsError,
+    "Stripe"
+);
+
+impl PaymentsError {
+    /// Stripe answered and refused `what`.
+    pub fn refused(what: impl Into<String>) -> Self {
+        PortError::new(ErrorKind::Refused, what).into()
+    }
+
+    /// Stripe could not answer `what` now.
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        PortError::new(ErrorKind::Transient, what).into()
+    }
 }
 
 pub type Paid<'a, T> = Pin<Box<dyn Future<Output = Result<T, PaymentsError>> + Send + 'a>>;

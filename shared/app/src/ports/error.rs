@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Invalid,
     /// What is stored cannot be read back (a bug, or a release that wrote it differently).
     Corrupt,
+    /// An outside service (Stripe, a workflow's or an alert's endpoint) answered and refused
+    /// the request: the same request will not pass later.
+    Refused,
 }
 
 impl ErrorKind {

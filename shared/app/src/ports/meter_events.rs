@@ -1,17 +1,14 @@
+use crate::ports::error::port_error;
 use std::future::Future;
 use std::pin::Pin;
-use thiserror::Error;
 use tollgate_core::ids::CustomerId;
 use tollgate_core::time::Timestamp;
 
-#[derive(Debug, Error)]
-pub enum MeterEventsError {
-    /// Stripe answered and refused: retrying the same request will not help.
-    #[error("Stripe refused the meter event: {0}")]
-    Refused(String),
-    #[error("Stripe could not be reached: {0}")]
-    Unavailable(String),
-}
+port_error!(
+    /// A meter event Stripe refused (the same one will not pass later) or could not take now.
+    MeterEventsError,
+    "Stripe Billing"
+);
 
 /// One Stripe Billing meter event: `value` units for `customer`, deduplicated by Stripe
 /// on `identifier`.

@@ -1,7 +1,7 @@
+use crate::ports::error::{ErrorKind, PortError, port_error};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use thiserror::Error;
 
 /// A POST to somebody else's endpoint: a workflow's webhook, the alert webhook.
 #[derive(Debug, Clone)]
@@ -13,12 +13,21 @@ pub struct OutboundRequest {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Error)]
-pub enum OutboundError {
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("could not reach it: {0}")]
-    Unreachable(String),
+port_error!(
+    /// A request that got no answer: timed out or unreachable, both [`ErrorKind::Transient`]
+    /// (an answer, whatever its status, is not an error here: the caller reads it).
+    OutboundError,
+    "outbound HTTP"
+);
+
+impl OutboundError {
+    pub fn timed_out(after: Duration) -> Self {
+        PortError::new(ErrorKind::Transient, format!("no answer within {after:?}")).into()
+    }
+
+    pub fn unreachable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        PortError::caused_by(ErrorKind::Transient, "could not reach it", cause).into()
+    }
 }
 
 pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<u16, OutboundError>> + Send + 'a>>;
