@@ -1,22 +1,18 @@
 //! The operator's routes, for a JWT with the admin role: the event log, alerts, metrics,
-//! an account, its ledger, and the workflows.
+//! an account and its ledger (the workflows' are in [`crate::workflows`]).
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, JsonBody, Params};
+use crate::extract::{Admin, Params};
 use crate::views::{
     AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
-    MetricsView, PurchaseList, PurchaseView, ReferralList, RunList, RunView, StandingView, WorkflowList, WorkflowView,
+    MetricsView, PurchaseList, PurchaseView, ReferralList, StandingView,
 };
-use crate::workflows::WorkflowBody;
 use crate::{Shared, Store};
 use axum::extract::{Path, State};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http::StatusCode;
 use serde::Deserialize;
-use tollgate_app::orchestrator::Orchestrator;
-use tollgate_core::ids::{AccountId, CustomerId, WorkflowId};
+use tollgate_core::ids::{AccountId, CustomerId};
 use utoipa::IntoParams;
 
 const DEFAULT_LIST_LIMIT: usize = 50;
@@ -40,14 +36,6 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
 
 pub(crate) fn stripe_time_routes<S: Store>() -> Router<Shared<S>> {
     Router::new().route("/admin/customers/{customer}/advance", post(advance_customer::<S>))
-}
-
-pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new()
-        .route("/admin/workflows", get(list_workflows::<S>).post(register::<S>))
-        .route("/admin/workflows/{id}", get(workflow::<S>).patch(change::<S>))
-        .route("/admin/workflows/{id}/runs", get(runs::<S>))
-        .route("/admin/workflows/{id}/run", post(start_now::<S>))
 }
 
 /// `?limit=`: how many of the newest to list.
@@ -353,161 +341,4 @@ pub(crate) async fn ledger<S: Store>(
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
     let entries = api.app.ledger(&account).await?;
     Ok(Json(LedgerList { entries: entries.iter().map(LedgerLine::from).collect() }))
-}
-
-fn orchestrator<S>(api: &Shared<S>) -> Result<&Orchestrator<S>, ApiError> {
-    api.orchestrator.as_deref().ok_or(ApiError::NotFound("route"))
-}
-
-fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
-    WorkflowId::parse(text).map_err(|e| ApiError::invalid("workflow_id", &e.to_string()))
-}
-
-#[utoipa::path(
-    post,
-    path = "/admin/workflows",
-    tag = "workflows",
-    summary = "Register a workflow",
-    request_body(content = WorkflowBody, description = "`id`, `name`, `webhook_url` and `schedule` are required"),
-    responses(
-        (status = 201, description = "registered", body = WorkflowView),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 409, description = "`workflow_exists`", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn register<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-    JsonBody(body): JsonBody<WorkflowBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let workflow = orchestrator(&api)?.register(body.spec()?).await?;
-    Ok((StatusCode::CREATED, Json(WorkflowView::from(&workflow))))
-}
-
-#[utoipa::path(
-    get,
-    path = "/admin/workflows",
-    tag = "workflows",
-    summary = "Every workflow",
-    responses(
-        (status = 200, description = "every workflow", body = WorkflowList),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn list_workflows<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-) -> Result<Json<WorkflowList>, ApiError> {
-    let workflows = orchestrator(&api)?.workflows().await?;
-    Ok(Json(WorkflowList { workflows: workflows.iter().map(WorkflowView::from).collect() }))
-}
-
-#[utoipa::path(
-    get,
-    path = "/admin/workflows/{id}",
-    tag = "workflows",
-    summary = "One workflow",
-    params(("id" = String, Path, description = "the workflow id")),
-    responses(
-        (status = 200, description = "the workflow", body = WorkflowView),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 404, description = "no such thing", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn workflow<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(WorkflowView::from(&orchestrator(&api)?.workflow(&workflow_id(&id)?).await?)))
-}
-
-#[utoipa::path(
-    patch,
-    path = "/admin/workflows/{id}",
-    tag = "workflows",
-    summary = "Change a workflow",
-    params(("id" = String, Path, description = "the workflow id")),
-    request_body(content = WorkflowBody, description = "any field but `id`"),
-    responses(
-        (status = 200, description = "the workflow as changed", body = WorkflowView),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 404, description = "no such thing", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn change<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<WorkflowBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let patch = body.patch()?;
-    Ok(Json(WorkflowView::from(&orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?)))
-}
-
-#[utoipa::path(
-    get,
-    path = "/admin/workflows/{id}/runs",
-    tag = "workflows",
-    summary = "A workflow's runs of the last 7 days",
-    params(("id" = String, Path, description = "the workflow id")),
-    responses(
-        (status = 200, description = "its runs, newest first", body = RunList),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 404, description = "no such thing", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn runs<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-    Path(id): Path<String>,
-) -> Result<Json<RunList>, ApiError> {
-    let runs = orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await?;
-    Ok(Json(RunList { runs: runs.iter().map(RunView::from).collect() }))
-}
-
-#[utoipa::path(
-    post,
-    path = "/admin/workflows/{id}/run",
-    tag = "workflows",
-    summary = "Start a run now, under the caps",
-    params(("id" = String, Path, description = "the workflow id")),
-    responses(
-        (status = 202, description = "claimed and queued for the runner", body = RunView),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
-        (status = 401, description = "no valid bearer token", body = ErrorResponse),
-        (status = 403, description = "not an admin", body = ErrorResponse),
-        (status = 404, description = "no such thing", body = ErrorResponse),
-        (status = 409, description = "`already_running`", body = ErrorResponse),
-        (status = 429, description = "`daily_cap_reached`, `concurrency_cap_reached`", body = ErrorResponse),
-        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn start_now<S: Store>(
-    State(api): State<Shared<S>>,
-    _: Admin,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    let run = orchestrator(&api)?.start_now(&workflow_id(&id)?).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))))
 }

@@ -230,7 +230,7 @@ impl<S: Store> Api<S> {
                 routes = routes.merge(live::stream_routes());
             }
             if self.orchestrator.is_some() {
-                routes = routes.merge(admin::workflow_routes());
+                routes = routes.merge(workflows::routes());
             }
             if self.checkout.is_some() {
                 routes = routes.merge(buyer::checkout_routes());

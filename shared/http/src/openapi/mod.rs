@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, keys, live, payouts, stripe_history, webhooks};
+use crate::{admin, buyer, keys, live, payouts, stripe_history, webhooks, workflows};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -46,12 +46,12 @@ mod constraints;
         admin::customer,
         admin::advance_customer,
         admin::ledger,
-        admin::register,
-        admin::list_workflows,
-        admin::workflow,
-        admin::change,
-        admin::runs,
-        admin::start_now,
+        workflows::register,
+        workflows::list_workflows,
+        workflows::workflow,
+        workflows::change,
+        workflows::runs,
+        workflows::start_now,
         stripe_history::reconcile,
         stripe_history::replay,
         payouts::onboarding,
