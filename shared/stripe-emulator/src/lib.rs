@@ -9,6 +9,8 @@ mod billing;
 mod failure;
 mod fixtures;
 mod pages;
+mod params;
+mod resources;
 mod store;
 mod webhooks;
 
