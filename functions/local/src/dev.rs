@@ -1,11 +1,11 @@
 //! `tollgate dev`: the HTTP functions and the native edge gateway (`/v1/*`) on one
 //! address; beside them the event processor, the workflow runner, the fulfiller and the
 //! usage meter, each on its queue by a [`QueueWorker`] (the stand-in for an SQS event
-//! source mapping), the gateway's
-//! flusher (the stand-in for Durable Object alarms) and the orchestrator on a timer (the
-//! stand-in for the EventBridge schedule).
+//! source mapping), the gateway's flusher (the stand-in for Durable Object alarms) and the
+//! orchestrator on a timer (the stand-in for the EventBridge schedule). The operator's
+//! one-shot commands are in `commands.rs`, the start-up text in `greeting.rs`.
 
-use crate::config::{DevConfig, Origin, StripeAccess, StripeSetup};
+use crate::config::{DevConfig, StripeAccess, StripeSetup};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
 use crate::worker::QueueWorker;
@@ -21,17 +21,16 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::EdgeLink;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_app::payouts::{PayoutReport, PayoutRun, PayoutSettings, Payouts};
+use tollgate_app::payouts::{PayoutRun, PayoutSettings, Payouts};
 use tollgate_app::ports::connect::Connect;
 use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::stripe_events::StripeEvents;
 use tollgate_app::ports::stripe_time::StripeTime;
-use tollgate_app::reconcile::{Reconciled, Reconciler};
+use tollgate_app::reconcile::Reconciler;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
-use tollgate_core::payout::Period;
 use tollgate_core::signature::Verifier;
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_http::error::ApiError;
@@ -51,7 +50,7 @@ struct Local {
 
 /// The use cases over the data directory's database, as `tollgate dev` and the operator
 /// commands both open it.
-fn open_app(data_dir: &Path, config: &DevConfig) -> Result<App<Sqlite>, tollgate_embedded::DbError> {
+pub(crate) fn open_app(data_dir: &Path, config: &DevConfig) -> Result<App<Sqlite>, tollgate_embedded::DbError> {
     let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
     Ok(App { store, catalog: config.catalog.clone(), clock: Arc::new(SystemClock), max_receives: DEFAULT_MAX_RECEIVES })
 }
@@ -160,7 +159,7 @@ pub async fn run(
         usage_flush: config.usage_flush,
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
-    greet(addr, &public, data_dir, tick, &config, stripe_chaos);
+    crate::greeting::greet(addr, &public, data_dir, tick, &config, stripe_chaos);
     if let Some(emulator) = emulator {
         tokio::spawn(emulator.run());
     }
@@ -237,70 +236,6 @@ pub async fn run(
     Ok(())
 }
 
-/// `tollgate reconcile`: one reconciliation on the data directory's database, with the
-/// configured Stripe client and alert webhook.
-pub async fn reconcile(
-    data_dir: &Path,
-    addr: SocketAddr,
-    config: &DevConfig,
-    since: Option<i64>,
-) -> Result<Reconciled, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api(addr).ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
-    let app = open_app(data_dir, config)?;
-    let reconciler = Reconciler {
-        stripe: Arc::new(stripe),
-        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        alert_webhook: config.alert_webhook()?,
-    };
-    Ok(app.reconcile(&reconciler, since).await?)
-}
-
-/// `tollgate payouts run`: one payout run on the data directory's database, with the
-/// configured Stripe client and alert webhook.
-pub async fn run_payouts(
-    data_dir: &Path,
-    addr: SocketAddr,
-    config: &DevConfig,
-    period: Option<Period>,
-    dry_run: bool,
-) -> Result<PayoutReport, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api(addr).ok_or("payouts need STRIPE_SECRET_KEY")?.client()?;
-    let payout_run = PayoutRun {
-        app: Arc::new(open_app(data_dir, config)?),
-        transfers: Arc::new(stripe),
-        policy: config.payout_policy,
-        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        alert_webhook: config.alert_webhook()?,
-    };
-    Ok(payout_run.run(period, dry_run).await?)
-}
-
-/// `tollgate stripe advance`: asks the running stack's emulated Stripe to move subscriptions
-/// on; answers what it did, as it said it.
-pub async fn advance(
-    emulated: &StripeAccess,
-    by_seconds: i64,
-    customer: Option<&str>,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let by = format!("{by_seconds}s");
-    let mut form = vec![("by", by.as_str())];
-    form.extend(customer.map(|customer| ("customer", customer)));
-    let answer = reqwest::Client::new()
-        .post(format!("{}emulator/advance", emulated.base))
-        .bearer_auth(secrecy::ExposeSecret::expose_secret(&emulated.key))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|error| format!("is `tollgate dev` running at {}? {error}", emulated.base))?;
-    let ok = answer.status().is_success();
-    let body: serde_json::Value = answer.json().await?;
-    if !ok {
-        return Err(body["error"]["message"].as_str().unwrap_or("the emulated Stripe refused").into());
-    }
-    let count = |field: &str| body[field].as_array().map_or(0, Vec::len);
-    Ok(format!("renewed {} subscription(s), {} new invoice(s)", count("renewed"), count("invoices")))
-}
-
 /// Every answer of the stack, the gateway's and the emulator's too, tells browsers not to
 /// guess its type.
 async fn handle(state: State<Arc<Local>>, request: Request) -> Response {
@@ -355,74 +290,6 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
                 }
             }
             Err(error) => tracing::error!(%error, "the tick failed; the next one tries again"),
-        }
-    }
-}
-
-/// The account the printed account link signs in as.
-const DEMO_USER: &str = "user_demo";
-
-fn greet(addr: SocketAddr, public: &str, data_dir: &Path, tick: Duration, config: &DevConfig, stripe_chaos: bool) {
-    println!("tollgate dev is listening on http://{addr}");
-    if !addr.ip().is_loopback() {
-        // Development secrets and ready admin links are printed below: fine on loopback only.
-        println!("  WARNING:   listening beyond loopback: whoever reaches http://{addr} can use the development");
-        println!("             secrets and the admin link below; links use {public} (set PUBLIC_URL to the address");
-        println!("             others reach this stack at)");
-        tracing::warn!(%addr, public, "tollgate dev listens beyond loopback");
-    }
-    // Ready links (the token in the fragment, which the browser never sends) only with the
-    // generated development secret; with a configured one, the pages ask for a token.
-    if config.jwt_secret_origin == Origin::Generated {
-        let admin = config.token("operator", Some("admin"), 12 * 3600).unwrap_or_default();
-        let demo = config.token(DEMO_USER, None, 12 * 3600).unwrap_or_default();
-        println!("  console:   {public}/console#token={admin}");
-        println!("  account:   {public}/account#token={demo}   ({DEMO_USER})");
-    } else {
-        println!("  console:   {public}/console   account: {public}/account   (sign in with a token)");
-    }
-    println!("  data:      {}", data_dir.display());
-    println!("  workflows: ticking every {} s; callbacks on {public}/webhooks/workflows/{{runId}}", tick.as_secs());
-    println!("  webhooks:  {public}/webhooks/stripe");
-    println!("             stripe listen --forward-to {public}/webhooks/stripe");
-    if config.webhook_secret_origin == Origin::Generated {
-        let secret = config.webhook_secrets[0].expose();
-        println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
-        println!("             {secret}");
-        println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");
-    }
-    println!("  API keys:  POST {public}/api/keys (JWT), then call {public}/v1/… with the key");
-    match &config.upstream_url {
-        Some(upstream) => println!("             allowed /v1 calls are forwarded to {upstream}"),
-        None => println!("             UPSTREAM_URL is not set: allowed /v1 calls are answered here"),
-    }
-    if config.edge_secret_origin == Origin::Generated {
-        println!(
-            "  EDGE_SECRET is not set; a development secret is kept in {}",
-            data_dir.join("edge-secret").display()
-        );
-    }
-    if config.jwt_secret_origin == Origin::Generated {
-        println!("  JWT_SECRET is not set; a development secret is kept in {}", data_dir.join("jwt-secret").display());
-        println!("  admin token (1 h):  {}", config.token("operator", Some("admin"), 3600).unwrap_or_default());
-        println!("             curl -H \"Authorization: Bearer $(tollgate token --role admin)\" {public}/admin/events");
-    }
-    match &config.stripe {
-        StripeSetup::Emulated { .. } => {
-            println!(
-                "  Stripe:    pay with 4242 4242 4242 4242 on the local Checkout; 4000 0000 0000 0002 is declined"
-            );
-            println!("             tollgate stripe advance 31d · tollgate stripe refund pi_… · tollgate payouts run");
-            if stripe_chaos {
-                println!("             chaos: every event is delivered twice, out of order");
-            }
-            println!("  Stripe API: emulated at {public}/stripe/ (no account, no network; --stripe real for Stripe)");
-        }
-        StripeSetup::Real(Some(stripe)) => {
-            println!("  Stripe API: {} (checkout: {public}/api/checkout)", stripe.base)
-        }
-        StripeSetup::Real(None) => {
-            println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)")
         }
     }
 }

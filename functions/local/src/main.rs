@@ -1,8 +1,10 @@
 //! `tollgate`: every tollgate function in one process on SQLite, and the operator commands.
 
+mod commands;
 mod config;
 mod dev;
 mod gateway;
+mod greeting;
 mod serve;
 mod worker;
 
@@ -182,7 +184,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Openapi => print!("{}", tollgate_http::openapi::document_json()),
         Command::Reconcile { since, stack } => {
             let config = load(&stack.data_dir)?;
-            let found = dev::reconcile(&stack.data_dir, stack.addr, &config, since).await?;
+            let found = commands::reconcile(&stack.data_dir, stack.addr, &config, since).await?;
             println!("listed {}, new {}, already had {}", found.listed, found.new, found.already_had);
             if found.window.truncated {
                 println!("Stripe keeps events for 30 days: older ones are out of reach and were not checked");
@@ -190,7 +192,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Payouts { command: PayoutsCommand::Run { period, dry_run, stack } } => {
             let config = load(&stack.data_dir)?;
-            let report = dev::run_payouts(&stack.data_dir, stack.addr, &config, period, dry_run).await?;
+            let report = commands::run_payouts(&stack.data_dir, stack.addr, &config, period, dry_run).await?;
             let verb = if dry_run { "would pay" } else { "paid" };
             println!("payouts for {}", report.period);
             for paid in &report.paid {
@@ -219,7 +221,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .ok_or("`tollgate stripe` works on the emulated Stripe only (--stripe emulated)")?;
             match command {
                 StripeCommand::Advance { by, customer, .. } => {
-                    let advanced = dev::advance(&emulated, by, customer.as_deref()).await?;
+                    let advanced = commands::advance(&emulated, by, customer.as_deref()).await?;
                     println!("{advanced}");
                 }
                 StripeCommand::Refund { payment, amount, .. } => {
