@@ -1,0 +1,135 @@
+//! The use cases as the functions call them, on the SQLite adapters in a temporary
+//! directory, with the clock set by the test: a rule is checked here without starting the
+//! binary (the end-to-end suites in `tests/` prove the same through HTTP).
+
+use std::sync::Arc;
+use tollgate_app::ingest::Webhooks;
+use tollgate_app::keys::KeysError;
+use tollgate_app::ports::queue::{QueueConsumer, QueueName};
+use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
+use tollgate_core::api_key::{ApiKey, KeyMode};
+use tollgate_core::catalog::Catalog;
+use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::ledger::EntryKind;
+use tollgate_core::signature::{Verifier, WebhookSecret, sign};
+use tollgate_core::time::Timestamp;
+use tollgate_embedded::{QueueSettings, Sqlite};
+
+/// 2026-12-07 00:00 UTC.
+const NOW: Timestamp = Timestamp(1_796_601_600);
+const SECRET: &str = "whsec_use_cases";
+
+struct At(Timestamp);
+
+impl Clock for At {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+fn app(dir: &tempfile::TempDir) -> App<Sqlite> {
+    let store = Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap();
+    App { store, catalog: Catalog::default_catalog(), clock: Arc::new(At(NOW)), max_receives: DEFAULT_MAX_RECEIVES }
+}
+
+fn webhooks() -> Webhooks {
+    Webhooks { verifier: Verifier::new(vec![WebhookSecret::parse(SECRET).unwrap()], 300), livemode: false }
+}
+
+fn event(id: &str, event_type: &str, object: serde_json::Value) -> Vec<u8> {
+    serde_json::json!({"id": id, "object": "event", "api_version": tollgate_core::STRIPE_API_VERSION,
+        "created": NOW.0, "data": {"object": object}, "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null}, "type": event_type})
+    .to_string()
+    .into_bytes()
+}
+
+/// Delivers `payload` signed as Stripe signs it, then runs the processor on what it queued.
+async fn deliver_and_process(app: &App<Sqlite>, payload: &[u8]) -> bool {
+    let signature = sign(&WebhookSecret::parse(SECRET).unwrap(), NOW, payload);
+    let ingested = app.ingest_stripe(&webhooks(), Some(&signature), payload).await.unwrap();
+    for delivery in app.store.receive(QueueName::Events, 10).await.unwrap() {
+        if app.process(&delivery).await.is_ok() {
+            app.store.ack(&delivery).await.unwrap();
+        }
+    }
+    ingested.duplicate
+}
+
+#[tokio::test]
+async fn a_paid_invoice_reaches_the_ledger_once_and_a_bad_signature_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir);
+    let alice = AccountId::parse("user_alice").unwrap();
+    let checkout = event(
+        "evt_checkout",
+        "checkout.session.completed",
+        serde_json::json!({"id": "cs_1", "object": "checkout.session", "client_reference_id": "user_alice",
+            "customer": "cus_alice", "mode": "subscription", "payment_status": "paid", "status": "complete",
+            "metadata": {"account_id": "user_alice", "sku": "api_pro"}}),
+    );
+    assert!(!deliver_and_process(&app, &checkout).await);
+    let paid = event(
+        "evt_paid",
+        "invoice.paid",
+        serde_json::json!({"id": "in_1", "object": "invoice", "customer": "cus_alice", "currency": "usd",
+            "amount_due": 2999, "amount_paid": 2999, "status": "paid",
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_1", "metadata": {}}},
+            "payments": {"object": "list", "data": [{"object": "invoice_payment", "payment": {"type": "payment_intent", "payment_intent": "pi_1"}}]}}),
+    );
+    assert!(!deliver_and_process(&app, &paid).await);
+    assert!(deliver_and_process(&app, &paid).await, "the second delivery is a duplicate");
+    let payments: Vec<i64> = app
+        .ledger(&alice)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Payment)
+        .map(|entry| entry.amount.amount)
+        .collect();
+    assert_eq!(payments, [2999], "one payment, however often it was delivered");
+
+    let forged = sign(&WebhookSecret::parse("whsec_someone_else").unwrap(), NOW, &paid);
+    assert!(app.ingest_stripe(&webhooks(), Some(&forged), &paid).await.is_err());
+    assert!(app.store.receive(QueueName::Events, 10).await.unwrap().is_empty(), "nothing was queued");
+}
+
+#[tokio::test]
+async fn a_refund_before_its_payment_is_held_back_for_a_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir);
+    let refund = event(
+        "evt_refund",
+        "charge.refunded",
+        serde_json::json!({"id": "ch_1", "object": "charge", "customer": "cus_nobody", "amount": 2999,
+            "amount_refunded": 2999, "currency": "usd", "payment_intent": "pi_unknown", "refunded": true}),
+    );
+    deliver_and_process(&app, &refund).await;
+    assert!(
+        app.store.receive(QueueName::Events, 10).await.unwrap().is_empty(),
+        "the refund waits out its backoff, neither applied nor visible at once"
+    );
+    let record = app.recent_events(10).await.unwrap();
+    assert_eq!(record[0].status.as_str(), "queued", "not applied: its payment has not arrived");
+}
+
+#[tokio::test]
+async fn keys_are_found_by_their_hash_and_revoked_by_their_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir);
+    let (owner, other) = (AccountId::parse("user_owner").unwrap(), AccountId::parse("user_other").unwrap());
+    let created = app.create_key(&owner, KeyMode::Test).await.unwrap();
+    let hash = ApiKey::parse(&created.key).unwrap().hash();
+    let listed = app.list_keys(&owner).await.unwrap();
+    assert_eq!((listed.len(), listed[0].prefix.as_str()), (1, created.prefix.as_str()));
+    let record = app.key_record(&hash).await.unwrap().expect("the key is known by its hash");
+    assert_eq!((record.account_id.as_str(), record.revoked), ("user_owner", false));
+    assert_eq!(record.limits.monthly_requests, Some(100), "a new account is on the free plan");
+
+    assert!(matches!(app.revoke_key(&other, &created.id).await, Err(KeysError::NoSuchKey)), "not another's key");
+    assert!(!app.key_record(&hash).await.unwrap().unwrap().revoked);
+    app.revoke_key(&owner, &created.id).await.unwrap();
+    assert!(app.key_record(&hash).await.unwrap().unwrap().revoked);
+    let unknown = KeyId::parse("key_unknown").unwrap();
+    assert!(matches!(app.revoke_key(&owner, &unknown).await, Err(KeysError::NoSuchKey)));
+}
