@@ -2,17 +2,22 @@
 //! directory, with the clock set by the test: a rule is checked here without starting the
 //! binary (the end-to-end suites in `tests/` prove the same through HTTP).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::keys::KeysError;
+use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
+use tollgate_app::ports::outbound::{Answer, Outbound, OutboundRequest};
 use tollgate_app::ports::queue::{QueueConsumer, QueueName};
+use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
 use tollgate_core::api_key::{ApiKey, KeyMode};
 use tollgate_core::catalog::Catalog;
-use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::cron::Schedule;
+use tollgate_core::ids::{AccountId, KeyId, WorkflowId};
 use tollgate_core::ledger::EntryKind;
 use tollgate_core::signature::{Verifier, WebhookSecret, sign};
 use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{Caps, RunStatus, WebhookUrl, WorkflowSpec};
 use tollgate_embedded::{QueueSettings, Sqlite};
 
 /// 2026-12-07 00:00 UTC.
@@ -132,4 +137,82 @@ async fn keys_are_found_by_their_hash_and_revoked_by_their_owner_only() {
     assert!(app.key_record(&hash).await.unwrap().unwrap().revoked);
     let unknown = KeyId::parse("key_unknown").unwrap();
     assert!(matches!(app.revoke_key(&owner, &unknown).await, Err(KeysError::NoSuchKey)));
+}
+
+/// A workflow endpoint that accepts every start and keeps what it was sent.
+#[derive(Default)]
+struct Accepting(Mutex<Vec<serde_json::Value>>);
+
+impl Outbound for Accepting {
+    fn post(&self, request: OutboundRequest) -> Answer<'_> {
+        self.0.lock().unwrap().push(serde_json::from_slice(&request.body).unwrap_or_default());
+        Box::pin(async { Ok(202) })
+    }
+}
+
+#[tokio::test]
+async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_earnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(app(&dir));
+    let secret = WorkflowSecret::new("a-workflow-secret-of-32-bytes!!!").unwrap();
+    let mut settings = Settings::read(secret, "https://api.example.com".into(), |_| None).unwrap();
+    settings.caps = Caps { daily_starts: 40, concurrent: 1 };
+    let endpoint = Arc::new(Accepting::default());
+    let orchestrator = Orchestrator {
+        app: Arc::clone(&app),
+        settings,
+        outbound: Arc::clone(&endpoint) as Arc<dyn Outbound>,
+        metrics: Arc::new(LoggedMetrics),
+    };
+    for id in ["first", "second"] {
+        let spec = WorkflowSpec {
+            id: WorkflowId::parse(id).unwrap(),
+            name: id.into(),
+            webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/x").unwrap(),
+            // Registered at midnight, so first due at the next one.
+            schedule: Schedule::parse("0 0 * * *", "UTC").unwrap(),
+            enabled: true,
+            premium: false,
+            timeout_s: 300,
+        };
+        orchestrator.register(spec).await.unwrap();
+    }
+    // Registered at NOW, first due a day later: tick then.
+    let later = Orchestrator {
+        app: Arc::new(App { clock: Arc::new(At(Timestamp(NOW.0 + 86_400))), ..app_clone(&app) }),
+        ..orchestrator
+    };
+    let report = later.tick().await.unwrap();
+    assert_eq!(report.started.len(), 1, "one at a time: the concurrency cap is 1");
+    assert!(later.tick().await.unwrap().started.is_empty(), "nothing starts twice, nor past the cap");
+
+    for delivery in later.app.store.receive(QueueName::Runs, 10).await.unwrap() {
+        later.start_run(&delivery).await.unwrap();
+        later.app.store.ack(&delivery).await.unwrap();
+    }
+    let start = endpoint.0.lock().unwrap()[0].clone();
+    let run_id = start["runId"].as_str().unwrap().to_owned();
+    let callback_url = start["callbackUrl"].as_str().unwrap();
+    let token = callback_url.split("token=").nth(1).unwrap().to_owned();
+    let body = serde_json::json!({"workflowId": start["workflowId"], "status": "completed", "earnings": 2.50,
+        "timestamp": "2026-12-08T00:00:05Z", "metadata": {}})
+    .to_string();
+    let answer = later.callback(&run_id, Some(&token), body.as_bytes()).await.unwrap();
+    assert_eq!((answer.status, answer.applied), (RunStatus::Completed, true));
+    let again = later.callback(&run_id, Some(&token), body.as_bytes()).await.unwrap();
+    assert!(!again.applied, "a second callback counts nothing");
+    let workflow = AccountId::parse(&format!("workflow:{}", start["workflowId"].as_str().unwrap())).unwrap();
+    let earned: Vec<i64> = later.app.ledger(&workflow).await.unwrap().iter().map(|e| e.amount.amount).collect();
+    assert_eq!(earned, [250], "the brief's dollars, read exactly, once");
+    assert!(later.callback(&run_id, Some("f00d"), body.as_bytes()).await.is_err(), "a wrong token is refused");
+}
+
+/// The same stores and catalog as `app`, on another clock.
+fn app_clone(app: &App<Sqlite>) -> App<Sqlite> {
+    App {
+        store: app.store.clone(),
+        catalog: app.catalog.clone(),
+        clock: Arc::clone(&app.clock),
+        max_receives: app.max_receives,
+    }
 }
