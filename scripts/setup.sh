@@ -11,40 +11,33 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${TOLLGATE_TOOLS:-$HOME/.cache/tollgate-tools}
 venv=$tools/venv
 
-python_packages=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "localstripe==1.15.10" "openapi-spec-validator==0.9.0")
-if ! "$venv/bin/python" - "${python_packages[@]}" >/dev/null 2>&1 <<'PY'
+# A venv at $1 holding exactly the pinned packages after it, made anew when one differs.
+pinned_venv() {
+  local dir=$1
+  shift
+  if ! "$dir/bin/python" - "$@" >/dev/null 2>&1 <<'PY'
 import sys
 from importlib.metadata import version
 for spec in sys.argv[1:]:
     name, wanted = spec.split("==")
     assert version(name.split("[")[0]) == wanted, spec
 PY
-then
-  echo "setup: installing ${python_packages[*]} into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q "${python_packages[@]}"
-fi
+  then
+    echo "setup: installing $* into $dir" >&2
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q "$@"
+  fi
+}
+
+pinned_venv "$venv" "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "localstripe==1.15.10" "openapi-spec-validator==0.9.0"
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 
 # Clients nobody here wrote, in a venv of their own (their pins need not agree with moto's
 # or the SAM CLI's): Schemathesis on the API, Stripe's Python SDK on the emulated Stripe.
 outside=$tools/venv-outside
-outside_packages=("schemathesis==4.32.5" "stripe==16.1.0")
-if ! "$outside/bin/python" - "${outside_packages[@]}" >/dev/null 2>&1 <<'PY'
-import sys
-from importlib.metadata import version
-for spec in sys.argv[1:]:
-    name, wanted = spec.split("==")
-    assert version(name) == wanted, spec
-PY
-then
-  echo "setup: installing ${outside_packages[*]} into $outside" >&2
-  python3 -m venv "$outside"
-  "$outside/bin/pip" install -q --upgrade pip
-  "$outside/bin/pip" install -q "${outside_packages[@]}"
-fi
+pinned_venv "$outside" "schemathesis==4.32.5" "stripe==16.1.0"
 export SCHEMATHESIS_BIN=$outside/bin/schemathesis
 export OUTSIDE_PYTHON=$outside/bin/python
 

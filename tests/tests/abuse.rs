@@ -317,8 +317,7 @@ mod findings {
             }
             let mut child = command.spawn().unwrap();
             let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-            let printed: Vec<String> =
-                lines.by_ref().take_while(|line| line.is_ok()).map(Result::unwrap).take(12).collect();
+            let printed: Vec<String> = lines.by_ref().map_while(Result::ok).take(12).collect();
             child.kill().unwrap();
             child.wait().unwrap();
             let text = printed.join("\n");

@@ -1,6 +1,6 @@
 //! `tollgate dev`: the HTTP functions and the native edge gateway (`/v1/*`) on one
 //! address; beside them the event processor, the workflow runner, the fulfiller and the
-//! usage meter, each on its queue by a [`QueueWorker`] (the stand-in for an SQS event
+//! usage meter, each on its queue by a [`worker`] (the stand-in for an SQS event
 //! source mapping), the gateway's flusher (the stand-in for Durable Object alarms) and the
 //! orchestrator on a timer (the stand-in for the EventBridge schedule). The operator's
 //! one-shot commands are in `commands.rs`, the start-up text in `greeting.rs`.
@@ -8,7 +8,7 @@
 use crate::config::{DevConfig, StripeAccess, StripeSetup};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
-use crate::worker::QueueWorker;
+use crate::worker;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -178,50 +178,22 @@ pub async fn run(
     // Each queue worked as its Lambda function works it, with the same handler.
     let store = app.store.clone();
     let background = [
-        tokio::spawn(
-            QueueWorker {
-                queue: QueueName::Events,
-                store: store.clone(),
-                handler: move |delivery: Delivery| {
-                    let app = Arc::clone(&app);
-                    async move { app.process(&delivery).await }
-                },
-            }
-            .run(),
-        ),
-        tokio::spawn(
-            QueueWorker {
-                queue: QueueName::Runs,
-                store: store.clone(),
-                handler: move |delivery: Delivery| {
-                    let orchestrator = Arc::clone(&orchestrator);
-                    async move { orchestrator.start_run(&delivery).await }
-                },
-            }
-            .run(),
-        ),
-        tokio::spawn(
-            QueueWorker {
-                queue: QueueName::Fulfillment,
-                store: store.clone(),
-                handler: move |delivery: Delivery| {
-                    let fulfiller = Arc::clone(&fulfiller);
-                    async move { fulfiller.fulfill(&delivery).await }
-                },
-            }
-            .run(),
-        ),
-        tokio::spawn(
-            QueueWorker {
-                queue: QueueName::Usage,
-                store,
-                handler: move |delivery: Delivery| {
-                    let usage_meter = Arc::clone(&usage_meter);
-                    async move { usage_meter.meter_delivery(&delivery).await }
-                },
-            }
-            .run(),
-        ),
+        worker::spawn(QueueName::Events, &store, move |delivery: Delivery| {
+            let app = Arc::clone(&app);
+            async move { app.process(&delivery).await }
+        }),
+        worker::spawn(QueueName::Runs, &store, move |delivery: Delivery| {
+            let orchestrator = Arc::clone(&orchestrator);
+            async move { orchestrator.start_run(&delivery).await }
+        }),
+        worker::spawn(QueueName::Fulfillment, &store, move |delivery: Delivery| {
+            let fulfiller = Arc::clone(&fulfiller);
+            async move { fulfiller.fulfill(&delivery).await }
+        }),
+        worker::spawn(QueueName::Usage, &store, move |delivery: Delivery| {
+            let usage_meter = Arc::clone(&usage_meter);
+            async move { usage_meter.meter_delivery(&delivery).await }
+        }),
         tokio::spawn(flush_usage(Arc::clone(&local))),
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
     ];

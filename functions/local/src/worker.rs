@@ -1,4 +1,4 @@
-//! The in-process stand-in for SQS event source mappings: a [`QueueWorker`] per queue takes
+//! The in-process stand-in for SQS event source mappings: a worker per queue ([`spawn`]) takes
 //! batches off the SQLite queue and hands each message to the same handler the queue's
 //! Lambda function runs. A message the handler took is acknowledged; one it failed has
 //! already been delayed or dead-lettered by the one retry policy, as on Lambda.
@@ -16,23 +16,17 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Messages taken at once, as an event source mapping's batch size.
 const BATCH: usize = 32;
 
-pub struct QueueWorker<H> {
-    pub queue: QueueName,
-    pub store: Sqlite,
-    pub handler: H,
-}
-
-impl<H, F, E> QueueWorker<H>
+/// Works `queue` until the task is aborted, handing each message to `handler`. A batch's
+/// messages run concurrently, as parallel invocations would: correctness rests on the
+/// conditional writes, not on order.
+pub fn spawn<H, F, E>(queue: QueueName, store: &Sqlite, handler: H) -> tokio::task::JoinHandle<()>
 where
     H: Fn(Delivery) -> F + Send + Sync + 'static,
     F: Future<Output = Result<(), E>> + Send + 'static,
-    E: Display,
+    E: Display + Send,
 {
-    /// Works the queue until the task is dropped. A batch's messages run concurrently, as
-    /// parallel invocations would: correctness rests on the conditional writes, not on order.
-    pub async fn run(self) {
-        let Self { queue, store, handler } = self;
-        let handler = Arc::new(handler);
+    let (store, handler) = (store.clone(), Arc::new(handler));
+    tokio::spawn(async move {
         loop {
             let deliveries = match store.receive(queue, BATCH).await {
                 Ok(deliveries) => deliveries,
@@ -50,8 +44,7 @@ where
             for delivery in deliveries {
                 let (store, handler) = (store.clone(), Arc::clone(&handler));
                 batch.spawn(async move {
-                    let handled = handler(delivery.clone()).await.map_err(|error| error.to_string());
-                    match handled {
+                    match handler(delivery.clone()).await {
                         Ok(()) => {
                             if let Err(error) = store.ack(&delivery).await {
                                 // Not acknowledged: it comes back after its visibility, and the
@@ -71,5 +64,5 @@ where
                 }
             }
         }
-    }
+    })
 }

@@ -313,7 +313,8 @@ pub(crate) async fn advance_customer<S: Store>(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LedgerQuery {
-    /// The account whose entries to list (required).
+    /// The account whose entries to list.
+    #[param(required = true)]
     account: Option<String>,
 }
 

@@ -79,7 +79,7 @@ impl ApiError {
     /// A use case's failure in a port, by the port error's kind, the one place kinds become
     /// answers: one that can pass is `503` with `Retry-After`, a refusal by an outside
     /// service `502`, any other `500 internal_error`.
-    pub fn storage(error: &(dyn std::error::Error + 'static)) -> Self {
+    pub fn from_port(error: &(dyn std::error::Error + 'static)) -> Self {
         match PortError::kind_in(error) {
             Some(ErrorKind::Refused) => ApiError::PaymentProvider(error.to_string()),
             Some(kind) if !kind.is_transient() => ApiError::Internal(error.to_string()),
@@ -197,8 +197,8 @@ impl From<IngestError> for ApiError {
         match error {
             IngestError::Signature(error) => ApiError::Signature { header: "Stripe-Signature", error },
             IngestError::Payload(error) => ApiError::InvalidPayload(error.to_string()),
-            IngestError::EventLog(error) => ApiError::storage(&error),
-            IngestError::Intake(error) => ApiError::storage(&error),
+            IngestError::EventLog(error) => ApiError::from_port(&error),
+            IngestError::Intake(error) => ApiError::from_port(&error),
         }
     }
 }
@@ -206,7 +206,7 @@ impl From<IngestError> for ApiError {
 impl From<OrchestrateError> for ApiError {
     fn from(error: OrchestrateError) -> Self {
         let message = error.to_string();
-        let storage = ApiError::storage(&error);
+        let from_port = ApiError::from_port(&error);
         match error {
             OrchestrateError::Invalid { field, reason } => ApiError::InvalidRequest { field: field.into(), reason },
             OrchestrateError::NotFound(what) => ApiError::NotFound(what),
@@ -222,7 +222,7 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Alerts(_)
             | OrchestrateError::Queue(_)
             | OrchestrateError::Ledger(_)
-            | OrchestrateError::Accounts(_) => storage,
+            | OrchestrateError::Accounts(_) => from_port,
         }
     }
 }
@@ -230,7 +230,7 @@ impl From<OrchestrateError> for ApiError {
 impl From<CheckoutError> for ApiError {
     fn from(error: CheckoutError) -> Self {
         let message = error.to_string();
-        let storage = ApiError::storage(&error);
+        let from_port = ApiError::from_port(&error);
         match error {
             CheckoutError::Invalid(invalid) => {
                 ApiError::InvalidRequest { field: invalid.field.into(), reason: invalid.reason }
@@ -242,14 +242,14 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NotSynced(_)
             | CheckoutError::Stripe(_)
             | CheckoutError::Accounts(_)
-            | CheckoutError::RateLimits(_) => storage,
+            | CheckoutError::RateLimits(_) => from_port,
         }
     }
 }
 
 impl From<PaymentsError> for ApiError {
     fn from(error: PaymentsError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }
 
@@ -259,7 +259,7 @@ impl From<ReconcileError> for ApiError {
             ReconcileError::Stripe(stripe) => stripe.into(),
             // Stripe served something that is not an event: Stripe's fault, not the request's.
             ReconcileError::Payload(payload) => ApiError::PaymentProvider(payload.to_string()),
-            other => ApiError::storage(&other),
+            other => ApiError::from_port(&other),
         }
     }
 }
@@ -270,7 +270,7 @@ impl From<ReplayError> for ApiError {
             ReplayError::Unknown(_) => ApiError::NotFound("event"),
             ReplayError::Stripe(stripe) => stripe.into(),
             ReplayError::Payload(payload) => ApiError::PaymentProvider(payload.to_string()),
-            other => ApiError::storage(&other),
+            other => ApiError::from_port(&other),
         }
     }
 }
@@ -279,7 +279,7 @@ impl From<PayoutsError> for ApiError {
     fn from(error: PayoutsError) -> Self {
         match error {
             PayoutsError::Stripe(stripe) => stripe.into(),
-            other => ApiError::storage(&other),
+            other => ApiError::from_port(&other),
         }
     }
 }
@@ -295,30 +295,30 @@ impl From<StripeTimeError> for ApiError {
 
 impl From<PurchasesError> for ApiError {
     fn from(error: PurchasesError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }
 
 impl From<AlertsError> for ApiError {
     fn from(error: AlertsError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }
 
 impl From<EventLogError> for ApiError {
     fn from(error: EventLogError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }
 
 impl From<AccountsError> for ApiError {
     fn from(error: AccountsError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }
 
 impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
-        ApiError::storage(&error)
+        ApiError::from_port(&error)
     }
 }

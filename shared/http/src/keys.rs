@@ -54,7 +54,7 @@ impl From<KeysError> for ApiError {
     fn from(error: KeysError) -> Self {
         match error {
             KeysError::NoSuchKey => ApiError::NotFound("key"),
-            other => ApiError::storage(&other),
+            other => ApiError::from_port(&other),
         }
     }
 }

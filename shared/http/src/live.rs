@@ -93,7 +93,7 @@ pub(crate) async fn activity<S: Store>(
     Params(after): Params<After>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut items = api.app.activity(FEED).await.map_err(|e| ApiError::storage(&e))?;
+    let mut items = api.app.activity(FEED).await.map_err(|e| ApiError::from_port(&e))?;
     if let Some(after) = after.after {
         items.retain(|item| item.at.0 >= after);
     }
