@@ -35,6 +35,9 @@ impl PayoutSettings {
             .filter(|url| !url.trim().is_empty())
             .or_else(|| fallback_origin.map(|origin| format!("{origin}/account")))
             .ok_or(SettingError::Missing("PAYOUTS_RETURN_URL"))?;
+        // Stripe redirects partners here: a control character would break that redirect.
+        tollgate_core::workflow::WebhookUrl::parse(&return_url)
+            .map_err(|invalid| SettingError::Invalid("PAYOUTS_RETURN_URL", invalid.to_string()))?;
         Ok(Self { return_url })
     }
 
@@ -330,5 +333,23 @@ impl<S: Payees> Payouts<S> {
         };
         let refresh_url = self.settings.refresh_url();
         Ok(stripe.onboarding_link(&connect_account, &refresh_url, &self.settings.return_url).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_return_url_is_a_plain_url() {
+        let set = |url: &'static str| move |name: &str| (name == "PAYOUTS_RETURN_URL").then(|| url.to_owned());
+        let read = PayoutSettings::read(set("https://app.example.com/account"), None).unwrap();
+        assert_eq!(read.refresh_url(), "https://app.example.com/account?payouts=refresh");
+        for bad in ["https://app.example.com/\u{1}", "app.example.com/account", "https://user:pw@app.example.com/"] {
+            assert!(
+                matches!(PayoutSettings::read(set(bad), None), Err(SettingError::Invalid("PAYOUTS_RETURN_URL", _))),
+                "{bad:?}"
+            );
+        }
     }
 }

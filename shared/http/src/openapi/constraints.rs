@@ -76,7 +76,7 @@ fn cron() -> Value {
 }
 
 /// From a created resource to the operations that use its id.
-fn links() -> [(&'static str, &'static str, &'static str, Value); 2] {
+fn links() -> [(&'static str, &'static str, &'static str, Value); 3] {
     let workflow = |operation: &str| json!({"operationId": operation, "parameters": {"id": "$response.body#/id"}});
     [
         (
@@ -89,6 +89,13 @@ fn links() -> [(&'static str, &'static str, &'static str, Value); 2] {
                 "StartWorkflow": workflow("start_now"),
                 "ListRuns": workflow("runs"),
             }),
+        ),
+        // A run started by hand is listed among its workflow's runs.
+        (
+            "/admin/workflows/{id}/run",
+            "post",
+            "202",
+            json!({"ListRuns": {"operationId": "runs", "parameters": {"id": "$response.body#/workflow_id"}}}),
         ),
         (
             "/api/keys",
