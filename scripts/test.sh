@@ -46,7 +46,7 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 export MOTO_URL="http://127.0.0.1:$port"
 
 step "tests"
-cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 passed=$(awk '/^test result:/ {sum += $4} END {print sum + 0}' target/test-output.txt)
 failed=$(awk '/^test result:/ {sum += $6} END {print sum + 0}' target/test-output.txt)
 echo

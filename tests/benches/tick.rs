@@ -8,12 +8,12 @@
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use tollgate_app::Clock;
+use tollgate_app::alerting::Alerting;
 use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
-use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
-use tollgate_core::catalog::Catalog;
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::time::Timestamp;
@@ -70,20 +70,16 @@ fn tick_cost(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         let store = runtime.block_on(seeded(registered, dir.path()));
         let clock = Arc::new(SteppingClock(AtomicI64::new(START)));
-        let app = App {
-            store,
-            catalog: Catalog::default_catalog(),
-            clock: clock.clone(),
-            max_receives: DEFAULT_MAX_RECEIVES,
-        };
-        let mut settings =
-            Settings::read(WorkflowSecret::new("bench").unwrap(), "http://127.0.0.1:8080".into(), |_| None).unwrap();
+        let mut settings = Settings::defaults(WorkflowSecret::new("bench").unwrap(), "http://127.0.0.1:8080".into());
         settings.caps = Caps { daily_starts: u32::MAX, concurrent: u32::MAX };
+        let outbound = Arc::new(tollgate_outbound::HttpClient::new().unwrap());
         let orchestrator = Orchestrator {
-            app: Arc::new(app),
+            store,
+            clock: clock.clone(),
             settings,
-            outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()),
+            outbound: outbound.clone(),
             metrics: Arc::new(LoggedMetrics),
+            alerting: Alerting { outbound, webhook: None },
         };
         let open = std::cell::RefCell::new(Vec::new());
         group.bench_with_input(BenchmarkId::from_parameter(registered), &registered, |b, _| {
@@ -95,7 +91,7 @@ fn tick_cost(c: &mut Criterion) {
                         for run in ended {
                             let outcome =
                                 Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: now };
-                            orchestrator.app.store.finish(&run, &outcome).await.unwrap();
+                            orchestrator.store.finish(&run, &outcome).await.unwrap();
                         }
                     })
                 },

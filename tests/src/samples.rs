@@ -1,14 +1,14 @@
-//! The sample events in `events/`, and an app set up the way they expect: its clock
+//! The sample events in `events/`, and use cases set up the way they expect: its clock
 //! held at the time they were signed, with the secrets that signed them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use tollgate_app::Clock;
+use tollgate_app::alerting::Alerting;
 use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Runs};
 use tollgate_app::ports::workflows::Workflows;
-use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
-use tollgate_core::catalog::Catalog;
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
@@ -54,15 +54,17 @@ impl Clock for FixedClock {
 /// The orchestrator over `store` with its clock held at `now`, the given caps, and
 /// callbacks addressed to `callback_base`.
 pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &str) -> Orchestrator<S> {
-    let app = App { clock: Arc::new(FixedClock(now)), ..app_at_sample_time(store) };
     let secret = WorkflowSecret::new(SAMPLE_WORKFLOW_SECRET).expect("a secret");
-    let mut settings = Settings::read(secret, callback_base.to_owned(), |_| None).expect("defaults");
+    let mut settings = Settings::defaults(secret, callback_base.to_owned());
     settings.caps = caps;
+    let outbound = Arc::new(tollgate_outbound::HttpClient::new().expect("an HTTP client"));
     Orchestrator {
-        app: Arc::new(app),
+        store,
+        clock: Arc::new(FixedClock(now)),
         settings,
-        outbound: Arc::new(tollgate_outbound::HttpClient::new().expect("an HTTP client")),
+        outbound: outbound.clone(),
         metrics: Arc::new(LoggedMetrics),
+        alerting: Alerting { outbound, webhook: None },
     }
 }
 
@@ -92,13 +94,9 @@ pub async fn claimed_sample_run_at<S: Workflows + Runs>(store: &S, webhook_url: 
     run
 }
 
-pub fn app_at_sample_time<S>(store: S) -> App<S> {
-    App {
-        store,
-        catalog: Catalog::default_catalog(),
-        clock: Arc::new(FixedClock(SAMPLE_TIME)),
-        max_receives: DEFAULT_MAX_RECEIVES,
-    }
+/// The clock the sample events were signed by.
+pub fn sample_clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(SAMPLE_TIME))
 }
 
 /// `cs_sample_template`: a one-off product `user_alice` bought at the sample time, not yet

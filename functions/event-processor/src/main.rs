@@ -7,7 +7,7 @@ use tollgate_app::ports::queue::QueueName;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber(); // JSON when AWS_LAMBDA_LOG_FORMAT=JSON
     // Settings read once (a missing one fails the cold start); SDK clients built once.
-    let app = tollgate_lambda::functions::event_processor(&tollgate_lambda::Env::process()).await?;
-    let app = &app;
-    tollgate_lambda::sqs_main(QueueName::Events, |message| async move { app.process(&message).await }).await
+    let processor = tollgate_lambda::functions::event_processor(&tollgate_lambda::Env::process()).await?;
+    let processor = &processor;
+    tollgate_lambda::sqs_main(QueueName::Events, |message| async move { processor.process(&message).await }).await
 }

@@ -3,13 +3,20 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::event_log::{EventLog, EventStatus, ReceivedEvent};
+use tollgate_app::process::Processor;
+use tollgate_app::redelivery::DEFAULT_RETRY;
+use tollgate_core::catalog::Catalog;
 use tollgate_core::ids::{AccountId, EventId};
 use tollgate_tests::moto::fresh_store;
-use tollgate_tests::samples::{SAMPLE_TIME, app_at_sample_time, read};
+use tollgate_tests::samples::{SAMPLE_TIME, read};
+
+fn processor<S>(store: S) -> Processor<S> {
+    Processor { store, catalog: Catalog::default_catalog(), retry: DEFAULT_RETRY }
+}
 
 #[tokio::test]
 async fn the_sample_batch_is_applied_and_reports_no_failure() {
-    let app = app_at_sample_time(fresh_store().await);
+    let app = processor(fresh_store().await);
     let id = EventId::parse("evt_sample_checkout").unwrap();
     let received =
         ReceivedEvent { id: id.clone(), event_type: "checkout.session.completed".into(), received_at: SAMPLE_TIME };
@@ -27,7 +34,7 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Applied);
-    let alice = app.account(&AccountId::parse("user_alice").unwrap()).await.unwrap().expect("the account exists");
+    let alice = app.store.profile(&AccountId::parse("user_alice").unwrap()).await.unwrap().expect("the account exists");
     assert_eq!(alice.stripe_customer_id.unwrap().as_str(), "cus_sample_alice");
     assert_eq!(alice.referred_by.unwrap().as_str(), "user_bob");
 
@@ -42,7 +49,7 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
 
 #[tokio::test]
 async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
-    let app = app_at_sample_time(fresh_store().await);
+    let app = processor(fresh_store().await);
     // The subscription names only its customer, whose checkout has not been applied yet.
     let event: serde_json::Value = serde_json::from_str(&read("stripe/customer.subscription.created.json")).unwrap();
     let mut event = event;
@@ -72,7 +79,7 @@ async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Queued);
 
     // On its last receive it is marked failed, with the reason, on its way to the dead-letter queue.
-    batch.records[0].attributes.insert("ApproximateReceiveCount".into(), app.max_receives.to_string());
+    batch.records[0].attributes.insert("ApproximateReceiveCount".into(), app.retry.max_receives.to_string());
     let response =
         tollgate_lambda::each_message(tollgate_app::ports::queue::QueueName::Events, batch, |message| async move {
             app.process(&message).await

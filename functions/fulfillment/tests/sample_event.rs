@@ -10,7 +10,7 @@ use tollgate_app::ports::queue::QueueName;
 use tollgate_app::redelivery::RetryPolicy;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::ids::AccountId;
-use tollgate_tests::samples::{SAMPLE_WORKFLOW_SECRET, app_at_sample_time, pending_sample_purchase, read};
+use tollgate_tests::samples::{SAMPLE_WORKFLOW_SECRET, pending_sample_purchase, read, sample_clock};
 
 #[tokio::test]
 async fn the_sample_purchase_is_delivered_once() {
@@ -35,9 +35,10 @@ async fn the_sample_purchase_is_delivered_once() {
     let account = AccountId::parse("user_alice").unwrap();
     let purchase = pending_sample_purchase();
     store.record_purchase(&purchase).await.unwrap();
-    let app = tollgate_app::App { catalog: Catalog::parse(&text).unwrap(), ..app_at_sample_time(store.clone()) };
     let fulfiller = Fulfiller {
-        app: Arc::new(app),
+        store: store.clone(),
+        catalog: Catalog::parse(&text).unwrap(),
+        clock: sample_clock(),
         outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()),
         secret: WorkflowSecret::new(SAMPLE_WORKFLOW_SECRET).unwrap(),
         retry: RetryPolicy { base_seconds: 1, cap_seconds: 1, max_receives: 3 },

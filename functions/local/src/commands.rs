@@ -1,11 +1,12 @@
 //! The operator's one-shot commands beside `tollgate dev`: a reconciliation and a payout
 //! run on the data directory's database, and moving the emulated Stripe's time on.
 
-use crate::config::{DevConfig, StripeAccess};
-use crate::dev::open_app;
+use crate::config::{DevConfig, StripeAccess, stripe_client};
+use crate::dev::open_store;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use tollgate_app::SystemClock;
 use tollgate_app::payouts::{PayoutReport, PayoutRun};
 use tollgate_app::reconcile::{Reconciled, Reconciler};
 use tollgate_core::payout::Period;
@@ -18,14 +19,14 @@ pub async fn reconcile(
     config: &DevConfig,
     since: Option<i64>,
 ) -> Result<Reconciled, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api(addr).ok_or("reconcile needs STRIPE_SECRET_KEY")?.client()?;
-    let app = open_app(data_dir, config)?;
+    let stripe = stripe_client(&config.stripe_api(addr).ok_or("reconcile needs STRIPE_SECRET_KEY")?)?;
     let reconciler = Reconciler {
+        store: open_store(data_dir)?,
+        clock: Arc::new(SystemClock),
         stripe: Arc::new(stripe),
-        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        alert_webhook: config.alert_webhook()?,
+        alerting: config.alerting(Arc::new(tollgate_outbound::HttpClient::new()?)),
     };
-    Ok(app.reconcile(&reconciler, since).await?)
+    Ok(reconciler.reconcile(since).await?)
 }
 
 /// `tollgate payouts run`: one payout run on the data directory's database, with the
@@ -37,13 +38,13 @@ pub async fn run_payouts(
     period: Option<Period>,
     dry_run: bool,
 ) -> Result<PayoutReport, Box<dyn std::error::Error>> {
-    let stripe = config.stripe_api(addr).ok_or("payouts need STRIPE_SECRET_KEY")?.client()?;
+    let stripe = stripe_client(&config.stripe_api(addr).ok_or("payouts need STRIPE_SECRET_KEY")?)?;
     let payout_run = PayoutRun {
-        app: Arc::new(open_app(data_dir, config)?),
+        store: open_store(data_dir)?,
+        clock: Arc::new(SystemClock),
         transfers: Arc::new(stripe),
         policy: config.payout_policy,
-        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
-        alert_webhook: config.alert_webhook()?,
+        alerting: config.alerting(Arc::new(tollgate_outbound::HttpClient::new()?)),
     };
     Ok(payout_run.run(period, dry_run).await?)
 }

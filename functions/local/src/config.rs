@@ -1,48 +1,36 @@
-//! Configuration of the local stack: read once, from the environment, with
-//! development secrets generated (and kept in the data directory) where none are set.
+//! Configuration of the local stack: the same settings parts the Lambda functions read
+//! (`tollgate-settings`), read once from the environment over the stack's own defaults —
+//! development secrets generated and kept in the data directory, the emulated Stripe's key,
+//! and the stack's public address for every link it hands out — plus the few settings only
+//! the local stack has.
 
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use thiserror::Error;
-use tollgate_app::orchestrator::{Settings, SettingsError, WorkflowSecret};
+use tollgate_app::alerting::Alerting;
+use tollgate_app::ingest::Webhooks;
 use tollgate_app::payouts::PayoutPolicy;
+use tollgate_app::ports::outbound::Outbound;
 use tollgate_app::{Clock, SystemClock};
-use tollgate_core::catalog::{Catalog, CatalogError};
-use tollgate_core::edge::EdgeSecret;
-use tollgate_core::signature::{self, DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
-use tollgate_core::workflow::WebhookUrl;
+use tollgate_core::catalog::Catalog;
+use tollgate_core::signature::{self, WebhookSecret};
 use tollgate_http::jwt;
+use tollgate_settings::{EdgeSettings, Env, SettingError};
+
+pub use tollgate_settings::StripeAccess;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("STRIPE_WEBHOOK_SECRET: {0}")]
-    WebhookSecret(#[from] SecretError),
-    #[error("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be a whole number of seconds")]
-    Tolerance,
-    #[error("STRIPE_SECRET_KEY must start with sk_ or rk_")]
-    StripeKey,
-    #[error("reading CATALOG_PATH {path}: {source}")]
-    CatalogFile { path: PathBuf, source: std::io::Error },
-    #[error("CATALOG_PATH: {0}")]
-    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error("data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Orchestration(#[from] SettingsError),
-    #[error("{0} must be an http:// or https:// URL, without spaces, control characters or credentials")]
-    NotAUrl(&'static str),
-    #[error("USAGE_FLUSH_SECONDS must be a whole number of seconds, at least 1")]
-    FlushSeconds,
-    #[error(transparent)]
-    Jwt(#[from] jwt::SettingsError),
-    #[error("{0}")]
-    StripeMode(&'static str),
     #[error("with JWT_JWKS_URL set, tokens come from the issuer: set JWT_SECRET to mint them here")]
     NoSigningKey,
-    #[error(transparent)]
-    Payouts(#[from] tollgate_app::checkout::SettingError),
 }
 
 /// Where a secret came from: only generated ones are ever printed.
@@ -61,6 +49,13 @@ pub enum StripeMode {
     Real,
 }
 
+/// The Stripe client for `access`.
+pub fn stripe_client(
+    access: &StripeAccess,
+) -> Result<tollgate_stripe::StripeApi, tollgate_app::ports::checkouts::PaymentsError> {
+    tollgate_stripe::StripeApi::new(&access.key, &access.base)
+}
+
 /// What the stack's Stripe calls go to.
 pub enum StripeSetup {
     /// `None`: no Stripe (real mode without `STRIPE_SECRET_KEY`).
@@ -69,42 +64,47 @@ pub enum StripeSetup {
     Emulated { key: SecretString },
 }
 
-/// A Stripe secret key and the API it is for. The key is never printed.
-#[derive(Clone)]
-pub struct StripeAccess {
-    pub key: SecretString,
-    pub base: String,
+/// The stack's settings: the environment over what the stack stands in with. `forced`
+/// values win over the environment (the emulator's key in emulated mode); `defaults` only
+/// fill what it leaves unset.
+#[derive(Clone, Default)]
+pub struct Layers {
+    forced: BTreeMap<&'static str, String>,
+    defaults: BTreeMap<&'static str, String>,
 }
 
-impl StripeAccess {
-    pub fn client(&self) -> Result<tollgate_stripe::StripeApi, tollgate_app::ports::checkouts::PaymentsError> {
-        tollgate_stripe::StripeApi::new(&self.key, &self.base)
+impl Layers {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.forced.get(name).cloned().or_else(|| env(name)).or_else(|| self.defaults.get(name).cloned())
+    }
+
+    /// Reads `part` of the settings through these layers.
+    pub fn read<T>(&self, part: impl FnOnce(&Env) -> Result<T, SettingError>) -> Result<T, SettingError> {
+        let lookup = |name: &str| self.lookup(name);
+        part(&Env::from(&lookup))
     }
 }
 
 pub struct DevConfig {
-    pub webhook_secrets: Vec<WebhookSecret>,
+    layers: Layers,
+    /// The Stripe endpoint (`STRIPE_WEBHOOK_SECRET`, else generated).
+    pub webhooks: Webhooks,
+    /// The secret the stack signs with where it stands in for Stripe (the emulator,
+    /// `tollgate sign`): the first of `STRIPE_WEBHOOK_SECRET`.
+    pub signing_secret: WebhookSecret,
     pub webhook_secret_origin: Origin,
-    pub tolerance_seconds: i64,
     pub jwt: jwt::Settings,
     pub jwt_secret_origin: Origin,
-    /// Live-mode stack (`STRIPE_LIVEMODE`, or a live `STRIPE_SECRET_KEY`): events of the other mode are skipped.
-    pub livemode: bool,
     /// Stripe API calls: the emulator, or `STRIPE_SECRET_KEY` at `STRIPE_API_BASE`.
     pub stripe: StripeSetup,
     pub catalog: Catalog,
-    /// Signs workflow starts and makes callback tokens (`WORKFLOW_SECRET`, else generated).
-    pub workflow_secret: WorkflowSecret,
-    /// Where workflows call back (`CALLBACK_BASE_URL`); `None`: this stack's public address.
-    pub callback_base: Option<String>,
+    /// Signs the link with a Worker run by `wrangler dev` (`EDGE_SECRET`, else generated),
+    /// and where it listens for revocations (`EDGE_URL`).
+    pub edge: EdgeSettings,
+    pub edge_secret_origin: Origin,
     /// The address others reach this stack at (`PUBLIC_URL`), for the links it prints and
     /// hands out (Checkout pages, redirects, callbacks); `None`: the address it listens on.
     pub public_url: Option<String>,
-    /// Signs the link with a Worker run by `wrangler dev` (`EDGE_SECRET`, else generated).
-    pub edge_secret: EdgeSecret,
-    pub edge_secret_origin: Origin,
-    /// Where a `wrangler dev` Worker listens, to push revocations to (`EDGE_URL`).
-    pub edge_url: Option<String>,
     /// Where the native gateway forwards allowed `/v1/*` calls (`UPSTREAM_URL`); `None`:
     /// it answers them itself with what it decided (a demo without an API behind it).
     pub upstream_url: Option<String>,
@@ -114,6 +114,8 @@ pub struct DevConfig {
     pub meter_event_name: String,
     /// When partners' earnings are paid (`PAYOUT_HOLD_DAYS`, `PAYOUT_MINIMUM_CENTS`).
     pub payout_policy: PayoutPolicy,
+    /// Where alerts are posted besides the alerts table (`ALERT_WEBHOOK_URL`).
+    pub alert_webhook: Option<String>,
     /// Where the emulated Stripe posts events (`STRIPE_EMULATOR_WEBHOOK_URL`); `None`: this
     /// stack's own `/webhooks/stripe`.
     pub emulator_webhook_url: Option<String>,
@@ -129,104 +131,74 @@ impl DevConfig {
         let stripe_mode =
             stripe.unwrap_or(if env("STRIPE_SECRET_KEY").is_some() { StripeMode::Real } else { StripeMode::Emulated });
         private_dir(data_dir).map_err(|source| ConfigError::DataDir { path: data_dir.into(), source })?;
-        let (webhook, webhook_secret_origin) = match env("STRIPE_WEBHOOK_SECRET") {
-            Some(value) => (value, Origin::Environment),
-            None => (dev_secret(data_dir, "webhook-secret", "whsec_dev_")?, Origin::Generated),
+        let mut layers = Layers::default();
+        let mut generated = |names: &[&str], name: &'static str, file: &str, prefix: &str| {
+            if names.iter().any(|name| env(name).is_some()) {
+                return Ok(Origin::Environment);
+            }
+            layers.defaults.insert(name, dev_secret(data_dir, file, prefix)?);
+            Ok::<_, ConfigError>(Origin::Generated)
         };
-        let (jwt, jwt_secret_origin) = if env("JWT_SECRET").is_some() || env("JWT_JWKS_URL").is_some() {
-            (jwt::Settings::read(env)?, Origin::Environment)
-        } else {
-            let generated = dev_secret(data_dir, "jwt-secret", "")?;
-            let settings =
-                jwt::Settings::read(|name| if name == "JWT_SECRET" { Some(generated.clone()) } else { env(name) })?;
-            (settings, Origin::Generated)
-        };
+        let webhook_secret_origin =
+            generated(&["STRIPE_WEBHOOK_SECRET"], "STRIPE_WEBHOOK_SECRET", "webhook-secret", "whsec_dev_")?;
+        let jwt_secret_origin = generated(&["JWT_SECRET", "JWT_JWKS_URL"], "JWT_SECRET", "jwt-secret", "")?;
+        generated(&["WORKFLOW_SECRET"], "WORKFLOW_SECRET", "workflow-secret", "")?;
+        let edge_secret_origin = generated(&["EDGE_SECRET"], "EDGE_SECRET", "edge-secret", "")?;
         let stripe = match stripe_mode {
-            StripeMode::Emulated => StripeSetup::Emulated {
-                key: SecretString::from(dev_secret(data_dir, "stripe-emulator-key", "sk_test_emulated_")?),
-            },
-            StripeMode::Real => match env("STRIPE_SECRET_KEY") {
-                Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
-                    return Err(ConfigError::StripeKey);
-                }
-                Some(key) => StripeSetup::Real(Some(StripeAccess {
-                    key: SecretString::from(key),
-                    base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
-                })),
-                None => StripeSetup::Real(None),
-            },
-        };
-        let key_in_use = match &stripe {
-            StripeSetup::Emulated { key } => Some(key),
-            StripeSetup::Real(access) => access.as_ref().map(|access| &access.key),
-        };
-        let livemode = tollgate_core::stripe::stack_livemode(
-            key_in_use.map(ExposeSecret::expose_secret),
-            env("STRIPE_LIVEMODE").as_deref(),
-        )
-        .map_err(ConfigError::StripeMode)?;
-        let tolerance_seconds = env("STRIPE_WEBHOOK_TOLERANCE_SECONDS")
-            .map(|value| value.parse().map_err(|_| ConfigError::Tolerance))
-            .transpose()?
-            .unwrap_or(DEFAULT_TOLERANCE_SECONDS);
-        let catalog = match env("CATALOG_PATH") {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ConfigError::CatalogFile { path: path.into(), source })?;
-                Catalog::parse(&text)?
+            StripeMode::Emulated => {
+                let key = dev_secret(data_dir, "stripe-emulator-key", "sk_test_emulated_")?;
+                layers.forced.insert("STRIPE_SECRET_KEY", key.clone());
+                // The emulator settles at once: unless told otherwise, earnings are paid without a hold.
+                layers.defaults.insert("PAYOUT_HOLD_DAYS", "0".to_owned());
+                StripeSetup::Emulated { key: SecretString::from(key) }
             }
-            None => Catalog::default_catalog(),
-        };
-        let workflow_secret = match env("WORKFLOW_SECRET") {
-            Some(value) => value,
-            None => dev_secret(data_dir, "workflow-secret", "")?,
-        };
-        let workflow_secret = WorkflowSecret::new(&workflow_secret).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
-        let (edge_secret, edge_secret_origin) = match env("EDGE_SECRET") {
-            Some(value) => (value, Origin::Environment),
-            None => (dev_secret(data_dir, "edge-secret", "")?, Origin::Generated),
-        };
-        let url = |name: &'static str| match env(name) {
-            Some(value) if WebhookUrl::parse(&value).is_err() => Err(ConfigError::NotAUrl(name)),
-            other => Ok(other),
-        };
-        let usage_flush = match env("USAGE_FLUSH_SECONDS") {
-            Some(value) => {
-                value.parse::<u64>().ok().filter(|&seconds| seconds >= 1).ok_or(ConfigError::FlushSeconds)?
+            StripeMode::Real if env("STRIPE_SECRET_KEY").is_some() => {
+                StripeSetup::Real(Some(layers.read(tollgate_settings::stripe)?))
             }
-            None => tollgate_core::metering::DEFAULT_FLUSH_SECONDS,
+            StripeMode::Real => StripeSetup::Real(None),
         };
-        let mut webhook_secrets = WebhookSecret::parse_list(&webhook)?;
-        // A Connect endpoint (account.updated) signs with its own secret: both are accepted.
-        if let Some(connect) = env("STRIPE_CONNECT_WEBHOOK_SECRET") {
-            webhook_secrets.extend(WebhookSecret::parse_list(&connect)?);
-        }
+        let usage_flush = layers.read(|env| {
+            env.number_in("USAGE_FLUSH_SECONDS", tollgate_core::metering::DEFAULT_FLUSH_SECONDS as i64, 1..=86_400)
+        })?;
+        let webhooks = layers.read(tollgate_settings::webhooks)?;
+        let signing_secret =
+            webhooks.verifier.signing_secret().cloned().ok_or(SettingError::Missing("STRIPE_WEBHOOK_SECRET"))?;
         Ok(Self {
-            edge_secret: EdgeSecret::new(&edge_secret).ok_or(SettingsError::Missing("EDGE_SECRET"))?,
-            edge_secret_origin,
-            edge_url: url("EDGE_URL")?,
-            upstream_url: url("UPSTREAM_URL")?,
-            usage_flush: std::time::Duration::from_secs(usage_flush),
-            meter_event_name: env("STRIPE_METER_EVENT_NAME")
-                .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned()),
-            // The emulator settles at once: unless told otherwise, earnings are paid without a hold.
-            payout_policy: PayoutPolicy::read(|name| match (name, &stripe) {
-                ("PAYOUT_HOLD_DAYS", StripeSetup::Emulated { .. }) => env(name).or_else(|| Some("0".to_owned())),
-                _ => env(name),
-            })?,
-            emulator_webhook_url: url("STRIPE_EMULATOR_WEBHOOK_URL")?,
-            workflow_secret,
-            callback_base: url("CALLBACK_BASE_URL")?,
-            public_url: url("PUBLIC_URL")?.map(|url| url.trim_end_matches('/').to_owned()),
-            webhook_secrets,
+            webhooks,
+            signing_secret,
             webhook_secret_origin,
-            tolerance_seconds,
-            jwt,
+            jwt: layers.read(tollgate_settings::jwt)?,
             jwt_secret_origin,
-            livemode,
             stripe,
-            catalog,
+            catalog: layers.read(tollgate_settings::catalog)?,
+            edge: layers.read(tollgate_settings::edge)?,
+            edge_secret_origin,
+            public_url: layers.read(|env| env.url("PUBLIC_URL"))?.map(|url| url.trim_end_matches('/').to_owned()),
+            upstream_url: layers.read(|env| env.url("UPSTREAM_URL"))?,
+            usage_flush: std::time::Duration::from_secs(u64::try_from(usage_flush).unwrap_or(1)),
+            meter_event_name: layers.read(|env| Ok(tollgate_settings::meter_event_name(env)))?,
+            payout_policy: layers.read(tollgate_settings::payout_policy)?,
+            alert_webhook: layers.read(tollgate_settings::alert_webhook)?,
+            emulator_webhook_url: layers.read(|env| env.url("STRIPE_EMULATOR_WEBHOOK_URL"))?,
+            layers,
         })
+    }
+
+    /// The settings of a stack whose links start with `public_base`: workflows call back
+    /// there, and Checkout, the portal and onboarding send people back there, unless the
+    /// environment says otherwise.
+    pub fn at(&self, public_base: &str) -> Layers {
+        let mut layers = self.layers.clone();
+        for (name, path) in [
+            ("CALLBACK_BASE_URL", ""),
+            ("CHECKOUT_SUCCESS_URL", "/checkout/success"),
+            ("CHECKOUT_CANCEL_URL", "/checkout/cancel"),
+            ("PORTAL_RETURN_URL", "/account"),
+            ("PAYOUTS_RETURN_URL", "/account"),
+        ] {
+            layers.defaults.insert(name, format!("{public_base}{path}"));
+        }
+        layers
     }
 
     /// Where Stripe calls go for a stack on `addr`: the emulator under `/stripe/` there, or
@@ -259,21 +231,13 @@ impl DevConfig {
         format!("http://{shown}")
     }
 
-    /// The orchestration settings, calling back on `public_base` unless `CALLBACK_BASE_URL` says otherwise.
-    pub fn orchestration(&self, public_base: &str) -> Result<Settings, ConfigError> {
-        let callback_base = self.callback_base.clone().unwrap_or_else(|| public_base.to_owned());
-        Ok(Settings::read(self.workflow_secret.clone(), callback_base, |name| std::env::var(name).ok())?)
-    }
-
-    /// Where alerts are posted (`ALERT_WEBHOOK_URL`), read as the orchestrator reads it, for
-    /// the one-shot commands that raise alerts without running the stack.
-    pub fn alert_webhook(&self) -> Result<Option<String>, ConfigError> {
-        // The callback address plays no part in it.
-        Ok(self.orchestration("http://127.0.0.1")?.alert_webhook)
+    /// Alerts as every use case raises them: stored, and posted to `ALERT_WEBHOOK_URL`.
+    pub fn alerting(&self, outbound: Arc<dyn Outbound>) -> Alerting {
+        Alerting { outbound, webhook: self.alert_webhook.clone() }
     }
 
     pub fn sign(&self, payload: &[u8]) -> String {
-        signature::sign(&self.webhook_secrets[0], SystemClock.now(), payload)
+        signature::sign(&self.signing_secret, SystemClock.now(), payload)
     }
 
     /// A token for `sub`, with `iss` and `aud` when they are set; only with an HS256 secret.
@@ -284,7 +248,6 @@ impl DevConfig {
             .ok_or(ConfigError::NoSigningKey)
     }
 }
-
 /// A random secret kept in the data directory, readable by its owner only, so that a
 /// restart keeps the same secret (and `stripe listen`, tokens and scripts keep working).
 fn dev_secret(data_dir: &Path, name: &str, prefix: &str) -> Result<String, ConfigError> {

@@ -5,7 +5,7 @@
 //! orchestrator on a timer (the stand-in for the EventBridge schedule). The operator's
 //! one-shot commands are in `commands.rs`, the start-up text in `greeting.rs`.
 
-use crate::config::{DevConfig, StripeAccess, StripeSetup};
+use crate::config::{DevConfig, StripeSetup, stripe_client};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
 use crate::worker;
@@ -16,25 +16,33 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_app::checkout::{Checkout, CheckoutSettings};
+use tollgate_app::activity::Activity;
+use tollgate_app::checkout::Checkout;
 use tollgate_app::fulfillment::Fulfiller;
-use tollgate_app::ingest::Webhooks;
-use tollgate_app::keys::EdgeLink;
+use tollgate_app::ingest::Ingest;
+use tollgate_app::keys::{EdgeLink, Keys};
+use tollgate_app::metrics::Figures;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_app::payouts::{PayoutRun, PayoutSettings, Payouts};
-use tollgate_app::ports::connect::Connect;
+use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
 use tollgate_app::ports::meter_events::MeterEvents;
+use tollgate_app::ports::outbound::Outbound;
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
-use tollgate_app::ports::stripe_events::StripeEvents;
 use tollgate_app::ports::stripe_time::StripeTime;
+use tollgate_app::process::Processor;
+use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
+use tollgate_app::renewals::Renewals;
+use tollgate_app::replay::Replay;
 use tollgate_app::usage_meter::UsageMeter;
-use tollgate_app::{App, DEFAULT_MAX_RECEIVES, SystemClock};
-use tollgate_core::signature::Verifier;
+use tollgate_app::{Clock, SystemClock};
 use tollgate_embedded::{QueueSettings, Sqlite};
+use tollgate_http::buyer::{self, Buyers, Checkouts, Offer};
 use tollgate_http::error::ApiError;
-use tollgate_http::{Api, MAX_WEBHOOK_BYTES};
+use tollgate_http::{
+    Auth, MAX_WEBHOOK_BYTES, admin, jwt, live, openapi, pages, stripe_history, webhooks as hooks, workflows,
+};
+use tollgate_http::{keys as key_routes, payouts as payout_routes};
 use tollgate_stripe_emulator::{Emulator, Settings as EmulatorSettings};
 use tower::ServiceExt;
 
@@ -48,11 +56,9 @@ struct Local {
     stripe_emulator: Option<axum::Router>,
 }
 
-/// The use cases over the data directory's database, as `tollgate dev` and the operator
-/// commands both open it.
-pub(crate) fn open_app(data_dir: &Path, config: &DevConfig) -> Result<App<Sqlite>, tollgate_embedded::DbError> {
-    let store = Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())?;
-    Ok(App { store, catalog: config.catalog.clone(), clock: Arc::new(SystemClock), max_receives: DEFAULT_MAX_RECEIVES })
+/// The data directory's database, as `tollgate dev` and the operator commands both open it.
+pub(crate) fn open_store(data_dir: &Path) -> Result<Sqlite, tollgate_embedded::DbError> {
+    Sqlite::open(&data_dir.join("tollgate.sqlite3"), QueueSettings::default())
 }
 
 pub async fn run(
@@ -62,37 +68,39 @@ pub async fn run(
     config: DevConfig,
     stripe_chaos: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let app = open_app(data_dir, &config)?;
-    let released = app.store.release_in_flight().await?;
+    let store = open_store(data_dir)?;
+    let released = store.release_in_flight().await?;
     if released > 0 {
         tracing::info!(released, "messages in flight when the last run stopped are queued again");
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let public = config.public_base(addr);
-    let app = Arc::new(app);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let catalog = config.catalog.clone();
+    let outbound: Arc<dyn Outbound> = Arc::new(tollgate_outbound::HttpClient::new()?);
+    let alerting = config.alerting(Arc::clone(&outbound));
+    // The parts whose defaults are this stack's own address.
+    let settings = config.at(&public);
+    let retry = settings.read(tollgate_settings::retry)?;
     let orchestrator = Arc::new(Orchestrator {
-        app: Arc::clone(&app),
-        settings: config.orchestration(&public)?,
-        outbound: Arc::new(tollgate_outbound::HttpClient::new()?),
+        store: store.clone(),
+        clock: Arc::clone(&clock),
+        settings: settings.read(tollgate_settings::orchestration)?,
+        outbound: Arc::clone(&outbound),
         metrics: Arc::new(LoggedMetrics),
+        alerting: alerting.clone(),
     });
-    let webhooks = Webhooks {
-        verifier: Verifier::new(config.webhook_secrets.clone(), config.tolerance_seconds),
-        livemode: config.livemode,
-    };
-    let jwt = tollgate_http::jwt::Verifier::new(config.jwt.clone()).await?;
-    let edge = EdgeLink {
-        secret: config.edge_secret.clone(),
-        url: config.edge_url.clone(),
-        outbound: Arc::clone(&orchestrator.outbound),
-    };
-    let mut api = Api::new(Arc::clone(&app), Some(webhooks), Some(jwt))
-        .with_orchestrator(Arc::clone(&orchestrator))
-        .with_keys(Arc::new(edge))
-        .with_openapi()
-        .with_pages()
-        .with_stream();
+    let webhooks = config.webhooks.clone();
+    let auth = Arc::new(Auth { verifier: jwt::Verifier::new(config.jwt.clone()).await?, clock: Arc::clone(&clock) });
+    let edge =
+        EdgeLink { secret: config.edge.secret.clone(), url: config.edge.url.clone(), outbound: Arc::clone(&outbound) };
+    let keys = Arc::new(Keys {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        clock: Arc::clone(&clock),
+        edge: Arc::new(edge),
+    });
     let emulator = match &config.stripe {
         StripeSetup::Emulated { key } => Some(Emulator::open(EmulatorSettings {
             state_file: data_dir.join("stripe-emulator.json"),
@@ -102,58 +110,113 @@ pub async fn run(
                 .emulator_webhook_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}/webhooks/stripe")),
-            webhook_secret: config.webhook_secrets[0].clone(),
+            webhook_secret: config.signing_secret.clone(),
             enabled_events: tollgate_core::change::HANDLED_EVENT_TYPES.iter().map(|&kind| kind.to_owned()).collect(),
             chaos: stripe_chaos,
         })?),
         StripeSetup::Real(_) => None,
     };
-    if let Some(emulator) = &emulator {
-        api = api.with_stripe_time(Arc::clone(emulator) as Arc<dyn StripeTime>);
-    }
     // One Stripe client (one connection pool) for every Stripe call, the emulator's catalog too.
-    let stripe = config.stripe_api(addr).as_ref().map(StripeAccess::client).transpose()?.map(Arc::new);
+    let stripe = config.stripe_api(addr).as_ref().map(stripe_client).transpose()?.map(Arc::new);
     let catalog_sync = emulator.is_some().then(|| stripe.clone()).flatten();
-    let usage_meter = UsageMeter {
-        app: Arc::clone(&app),
+    let offer = Offer { sells: stripe.is_some(), pays_out: true, renews_on_demand: emulator.is_some() };
+    let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
+    let activity = Arc::new(Activity { store: store.clone(), clock: Arc::clone(&clock) });
+    let live = Arc::new(live::Live { auth: Arc::clone(&auth), activity });
+    let figures = Figures {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        clock: Arc::clone(&clock),
+        caps: orchestrator.settings.caps,
+    };
+    let mut routers = vec![
+        hooks::stripe_router(Arc::new(Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks })),
+        hooks::callback_router(Arc::clone(&orchestrator)),
+        admin::router(admin::Operator {
+            auth: Arc::clone(&auth),
+            reads: Arc::clone(&reads),
+            keys: Arc::clone(&keys),
+            figures: Arc::new(figures),
+        }),
+        buyer::router(Buyers { auth: Arc::clone(&auth), reads, offer }),
+        live::router(Arc::clone(&live)),
+        live::stream_router(live),
+        workflows::router(Arc::clone(&auth), Arc::clone(&orchestrator)),
+        key_routes::owner_router(key_routes::Owners { auth: Arc::clone(&auth), keys: Arc::clone(&keys) }),
+        key_routes::edge_router(Arc::clone(&keys)),
+        // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.
+        payout_routes::standing_router(
+            Arc::clone(&auth),
+            Payouts { store: store.clone(), clock: Arc::clone(&clock), policy: config.payout_policy },
+        ),
+        pages::router(),
+    ];
+    if let Some(emulator) = &emulator {
+        let renewals = Renewals { stripe_time: Arc::clone(emulator) as Arc<dyn StripeTime> };
+        routers.push(admin::renewal_router(admin::Renewing { auth: Arc::clone(&auth), renewals }));
+    }
+    let mut document = openapi::document();
+    if let Some(stripe) = &stripe {
+        let checkout_settings = settings.read(tollgate_settings::checkout)?;
+        document = openapi::served(&catalog, checkout_settings.redirects.origins());
+        let checkout = Checkout {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            clock: Arc::clone(&clock),
+            stripe: Arc::clone(stripe) as _,
+            settings: checkout_settings,
+        };
+        let onboarding = Onboarding {
+            store: store.clone(),
+            connect: Arc::clone(stripe) as _,
+            settings: settings.read(tollgate_settings::payouts_return)?,
+        };
+        let history = stripe_history::StripeHistory {
+            auth: Arc::clone(&auth),
+            reconciler: Reconciler {
+                store: store.clone(),
+                clock: Arc::clone(&clock),
+                stripe: Arc::clone(stripe) as _,
+                alerting: alerting.clone(),
+            },
+            replay: Replay { store: store.clone(), clock: Arc::clone(&clock), stripe: Arc::clone(stripe) as _ },
+        };
+        let payout_run = PayoutRun {
+            store: store.clone(),
+            clock: Arc::clone(&clock),
+            transfers: Arc::clone(stripe) as _,
+            policy: config.payout_policy,
+            alerting: alerting.clone(),
+        };
+        routers.extend([
+            buyer::checkout_router(Checkouts { auth: Arc::clone(&auth), checkout: Arc::new(checkout) }),
+            payout_routes::onboarding_router(Arc::clone(&auth), onboarding),
+            stripe_history::router(history),
+            payout_routes::run_router(Arc::clone(&auth), payout_run),
+        ]);
+    }
+    routers.push(openapi::router(document));
+    let usage_meter = Arc::new(UsageMeter {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        clock: Arc::clone(&clock),
+        retry,
         stripe: stripe.clone().map(|stripe| stripe as Arc<dyn MeterEvents>),
         event_name: config.meter_event_name.clone(),
-        outbound: Arc::clone(&orchestrator.outbound),
-        alert_webhook: orchestrator.settings.alert_webhook.clone(),
-    };
-    let gateway = Gateway::new(Arc::clone(&app), config.upstream_url.clone())?;
-    // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.
-    api = api.with_payouts(Arc::new(Payouts {
-        app: Arc::clone(&app),
-        stripe: stripe.clone().map(|stripe| stripe as Arc<dyn Connect>),
-        settings: PayoutSettings::read(|name| std::env::var(name).ok(), Some(&public))?,
-        policy: config.payout_policy,
-    }));
-    if let Some(stripe) = stripe {
-        let settings = CheckoutSettings::read(|name| std::env::var(name).ok(), Some(&public))?;
-        api = api.with_reconciler(Arc::new(Reconciler {
-            stripe: Arc::clone(&stripe) as Arc<dyn StripeEvents>,
-            outbound: Arc::clone(&orchestrator.outbound) as _,
-            alert_webhook: orchestrator.settings.alert_webhook.clone(),
-        }));
-        api = api.with_payout_run(Arc::new(PayoutRun {
-            app: Arc::clone(&app),
-            transfers: Arc::clone(&stripe) as _,
-            policy: config.payout_policy,
-            outbound: Arc::clone(&orchestrator.outbound) as _,
-            alert_webhook: orchestrator.settings.alert_webhook.clone(),
-        }));
-        api = api.with_checkout(Arc::new(Checkout { app: Arc::clone(&app), stripe, settings }));
-    }
+        alerting,
+    });
+    let gateway = Gateway::new(keys, config.upstream_url.clone())?;
+    let processor = Arc::new(Processor { store: store.clone(), catalog: catalog.clone(), retry });
     let fulfiller = Arc::new(Fulfiller {
-        app: Arc::clone(&app),
-        outbound: Arc::clone(&orchestrator.outbound),
+        store: store.clone(),
+        catalog,
+        clock,
+        outbound,
         secret: orchestrator.settings.secret.clone(),
         retry: orchestrator.settings.retry,
     });
-    let usage_meter = Arc::new(usage_meter);
     let local = Arc::new(Local {
-        api: api.router(),
+        api: tollgate_http::deployment(routers),
         orchestrator: Arc::clone(&orchestrator),
         gateway,
         usage_flush: config.usage_flush,
@@ -176,11 +239,10 @@ pub async fn run(
     }
 
     // Each queue worked as its Lambda function works it, with the same handler.
-    let store = app.store.clone();
     let background = [
         worker::spawn(QueueName::Events, &store, move |delivery: Delivery| {
-            let app = Arc::clone(&app);
-            async move { app.process(&delivery).await }
+            let processor = Arc::clone(&processor);
+            async move { processor.process(&delivery).await }
         }),
         worker::spawn(QueueName::Runs, &store, move |delivery: Delivery| {
             let orchestrator = Arc::clone(&orchestrator);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tollgate_app::App;
+use tollgate_app::keys::Keys;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::forwarding::{self, PathError};
 use tollgate_core::ids::{AccountId, KeyId};
@@ -22,7 +22,7 @@ struct KeyMeter {
 }
 
 pub struct Gateway {
-    app: Arc<App<Sqlite>>,
+    keys: Arc<Keys<Sqlite>>,
     meters: Mutex<HashMap<KeyHash, KeyMeter>>,
     upstream: Option<String>,
     client: reqwest::Client,
@@ -31,9 +31,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(app: Arc<App<Sqlite>>, upstream: Option<String>) -> Result<Self, reqwest::Error> {
+    pub fn new(keys: Arc<Keys<Sqlite>>, upstream: Option<String>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        Ok(Self { app, meters: Mutex::default(), upstream, client, flush_now: tokio::sync::Notify::new() })
+        Ok(Self { keys, meters: Mutex::default(), upstream, client, flush_now: tokio::sync::Notify::new() })
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
@@ -48,7 +48,7 @@ impl Gateway {
             return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
         let hash = key.hash();
-        let record = match self.app.key_record(&hash).await {
+        let record = match self.keys.key_record(&hash).await {
             Ok(record) => record,
             Err(error) => {
                 tracing::error!(%error, "key records are unreadable");
@@ -60,7 +60,7 @@ impl Gateway {
         let Some(record) = record.filter(|record| !record.revoked) else {
             return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
-        let now_ms = self.app.clock.now_ms();
+        let now_ms = self.keys.clock.now_ms();
         let (decision, pending) = {
             let mut meters = self.meters.lock().expect("no meter panics while locked");
             let entry = meters.entry(hash).or_insert_with(|| KeyMeter {
@@ -147,7 +147,7 @@ impl Gateway {
         if batches.is_empty() {
             return;
         }
-        match self.app.accept_usage(&batches).await {
+        match self.keys.accept_usage(&batches).await {
             Ok(accepted) => {
                 let mut meters = self.meters.lock().expect("no meter panics while locked");
                 for entry in meters.values_mut() {
@@ -190,22 +190,22 @@ fn with_rate_headers(response: &mut Response<Bytes>, headers: RateHeaders) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_app::{DEFAULT_MAX_RECEIVES, SystemClock};
+    use tollgate_app::SystemClock;
+    use tollgate_app::keys::EdgeLink;
     use tollgate_core::api_key::KeyMode;
     use tollgate_core::catalog::Catalog;
+    use tollgate_core::edge::EdgeSecret;
     use tollgate_embedded::QueueSettings;
 
     #[tokio::test]
     async fn keys_the_origin_does_not_know_leave_no_meter_behind() {
         let dir = tempfile::tempdir().unwrap();
         let store = Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap();
-        let app = App {
-            store,
-            catalog: Catalog::default_catalog(),
-            clock: Arc::new(SystemClock),
-            max_receives: DEFAULT_MAX_RECEIVES,
-        };
-        let gateway = Gateway::new(Arc::new(app), None).unwrap();
+        let outbound = Arc::new(tollgate_outbound::HttpClient::new().unwrap());
+        let edge = EdgeLink { secret: EdgeSecret::new("edge").unwrap(), url: None, outbound };
+        let keys =
+            Keys { store, catalog: Catalog::default_catalog(), clock: Arc::new(SystemClock), edge: Arc::new(edge) };
+        let gateway = Gateway::new(Arc::new(keys), None).unwrap();
         for n in 0..500u32 {
             let mut random = [0u8; tollgate_core::api_key::KEY_BYTES];
             random[..4].copy_from_slice(&n.to_le_bytes());

@@ -40,7 +40,7 @@ pub(crate) fn greet(
     println!("  webhooks:  {public}/webhooks/stripe");
     println!("             stripe listen --forward-to {public}/webhooks/stripe");
     if config.webhook_secret_origin == Origin::Generated {
-        let secret = config.webhook_secrets[0].expose();
+        let secret = config.signing_secret.expose();
         println!("  STRIPE_WEBHOOK_SECRET is not set; using a development secret:");
         println!("             {secret}");
         println!("             (set STRIPE_WEBHOOK_SECRET to the whsec_ that `stripe listen` prints to use its)");

@@ -171,7 +171,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Catalog { command: CatalogCommand::Sync { dry_run, stack } } => {
             let config = load(&stack.data_dir)?;
-            let stripe = config.stripe_api(stack.addr).ok_or("catalog sync needs STRIPE_SECRET_KEY")?.client()?;
+            let stripe =
+                config::stripe_client(&config.stripe_api(stack.addr).ok_or("catalog sync needs STRIPE_SECRET_KEY")?)?;
             let actions = tollgate_app::catalog_sync::sync_catalog(&stripe, &config.catalog, dry_run).await?;
             let verb = if dry_run { "would" } else { "did" };
             if actions.is_empty() {
@@ -225,7 +226,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     println!("{advanced}");
                 }
                 StripeCommand::Refund { payment, amount, .. } => {
-                    let (refund, refunded) = emulated.client()?.refund(&payment, amount).await?;
+                    let (refund, refunded) = config::stripe_client(&emulated)?.refund(&payment, amount).await?;
                     println!("refunded {refunded} of {payment}: {refund}");
                 }
             }

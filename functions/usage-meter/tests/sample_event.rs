@@ -4,17 +4,20 @@
 //! calls past the 10,000 quota once under one identifier, and raises the 95% alert once.
 
 use std::sync::Arc;
+use tollgate_app::alerting::Alerting;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::queue::QueueName;
 use tollgate_app::ports::usage::Usage;
+use tollgate_app::redelivery::DEFAULT_RETRY;
 use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
+use tollgate_core::catalog::Catalog;
 use tollgate_core::ids::{AccountId, CustomerId, KeyId, Sku, SubscriptionId};
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::time::Timestamp;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
-use tollgate_tests::samples::{app_at_sample_time, read};
+use tollgate_tests::samples::{read, sample_clock};
 
 const PERIOD_START: Timestamp = Timestamp(1_793_491_200); // 2026-11-01, as in the sample
 
@@ -47,11 +50,13 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
     store.add_batch(&earlier, PERIOD_START).await.unwrap();
 
     let meter = UsageMeter {
-        app: Arc::new(app_at_sample_time(store.clone())),
+        store: store.clone(),
+        catalog: Catalog::default_catalog(),
+        clock: sample_clock(),
+        retry: DEFAULT_RETRY,
         stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
         event_name: DEFAULT_METER_EVENT_NAME.into(),
-        outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()),
-        alert_webhook: None,
+        alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
     };
     let meter = &meter;
     let deliver = || async {

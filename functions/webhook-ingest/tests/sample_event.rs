@@ -1,25 +1,22 @@
 //! `webhook-ingest` on `events/webhook-ingest.json`, with DynamoDB and SQS on moto.
 
 use std::sync::Arc;
-use tollgate_app::ingest::Webhooks;
+use tollgate_app::ingest::{Ingest, Webhooks};
 use tollgate_app::ports::event_log::{EventLog, EventStatus};
 use tollgate_app::ports::queue::QueueConsumer;
 use tollgate_core::ids::EventId;
 use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, Verifier, WebhookSecret};
-use tollgate_http::Api;
+use tollgate_http::{deployment, webhooks};
 use tollgate_tests::moto::fresh_store;
-use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, app_at_sample_time, read};
+use tollgate_tests::samples::{SAMPLE_WEBHOOK_SECRET, read, sample_clock};
 
 #[tokio::test]
 async fn the_sample_delivery_is_verified_recorded_and_queued_before_the_200() {
     let store = fresh_store().await;
     let secrets = vec![WebhookSecret::parse(SAMPLE_WEBHOOK_SECRET).unwrap()];
-    let router = Api::new(
-        Arc::new(app_at_sample_time(store.clone())),
-        Some(Webhooks { verifier: Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS), livemode: false }),
-        None,
-    )
-    .router();
+    let webhooks = Webhooks { verifier: Verifier::new(secrets, DEFAULT_TOLERANCE_SECONDS), livemode: false };
+    let ingest = Ingest { store: store.clone(), clock: sample_clock(), webhooks };
+    let router = deployment([webhooks::stripe_router(Arc::new(ingest))]);
     let request = lambda_http::request::from_str(&read("webhook-ingest.json")).expect("an API Gateway request");
 
     let response = tollgate_lambda::answer(router.clone(), request).await;
@@ -53,7 +50,7 @@ async fn the_sample_callback_reports_earnings_in_dollars() {
     let store = fresh_store().await;
     let claimed = claimed_sample_run(&store, "https://n8n.example.com/webhook/shorts").await;
     let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
-    let router = Api::new(Arc::clone(&orchestrator.app), None, None).with_orchestrator(Arc::new(orchestrator)).router();
+    let router = deployment([webhooks::callback_router(Arc::new(orchestrator))]);
 
     let request = lambda_http::request::from_str(&read("workflow-callback.json")).expect("an API Gateway request");
     let response = tollgate_lambda::answer(router.clone(), request).await;

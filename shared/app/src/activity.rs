@@ -4,12 +4,13 @@
 //! runs; an item's `id` stays while what it says (`text`) may change, as an event goes from
 //! `queued` to `applied`.
 
-use crate::App;
+use crate::Clock;
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::event_log::{EventLog, EventLogError};
 use crate::ports::runs::{Runs, RunsError};
 use crate::ports::workflows::{Workflows, WorkflowsError};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::RunStatus;
@@ -51,7 +52,13 @@ pub fn tag(items: &[ActivityItem]) -> String {
     format!("\"{:016x}\"", hasher.finish())
 }
 
-impl<S: EventLog + Alerts + Workflows + Runs> App<S> {
+/// The activity feed, read from the event log, the alerts and the last day's runs.
+pub struct Activity<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl<S: EventLog + Alerts + Workflows + Runs> Activity<S> {
     /// The newest `limit` things that happened.
     pub async fn activity(&self, limit: usize) -> Result<Vec<ActivityItem>, ActivityError> {
         let mut items: Vec<ActivityItem> = Vec::new();

@@ -1,12 +1,6 @@
 //! Workflow callbacks: a run reports how it ended, once.
 
-use crate::orchestrator::{OrchestrateError, Orchestrator};
-use crate::ports::accounts::Accounts;
-use crate::ports::alerts::Alerts;
-use crate::ports::ledger::Ledger;
-use crate::ports::queue::{Queue, QueueConsumer};
-use crate::ports::runs::Runs;
-use crate::ports::workflows::Workflows;
+use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator};
 use tollgate_core::ids::RunId;
 use tollgate_core::workflow::{Callback, Outcome, RunStatus, token_opens};
 
@@ -20,10 +14,7 @@ pub struct CallbackAnswer {
     pub applied: bool,
 }
 
-impl<S> Orchestrator<S>
-where
-    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
-{
+impl<S: OrchestrationStore> Orchestrator<S> {
     /// Ends a run as its workflow reports. The token is checked before anything is read,
     /// so a caller without it learns nothing, not even whether the run exists.
     #[tracing::instrument(level = "error", skip_all, fields(run_id = %run_id))]
@@ -39,11 +30,11 @@ where
         }
         let callback = Callback::parse(body, self.settings.run_earnings_max_cents)
             .map_err(|error| OrchestrateError::Invalid { field: error.field, reason: error.reason.to_owned() })?;
-        let run = self.app.store.run(&run_id).await?.ok_or(OrchestrateError::NotFound("run"))?;
+        let run = self.store.run(&run_id).await?.ok_or(OrchestrateError::NotFound("run"))?;
         if run.workflow_id != callback.workflow_id {
             return Err(OrchestrateError::Invalid { field: "workflowId", reason: "is not this run's workflow".into() });
         }
-        let now = self.app.clock.now();
+        let now = self.clock.now();
         // Late: the result no longer counts, whether or not the sweep has failed the run yet.
         let late = now > run.deadline;
         let outcome = if late { Outcome::failed("no result by the deadline", now) } else { callback.outcome(now) };
@@ -51,7 +42,7 @@ where
         let applied = ended.is_some() && !late;
         let status = match ended {
             Some(run) => run.status,
-            None => self.app.store.run(&run_id).await?.map_or(outcome.status, |run| run.status),
+            None => self.store.run(&run_id).await?.map_or(outcome.status, |run| run.status),
         };
         if !applied {
             tracing::info!(run_id = %run_id, late, "callback changed nothing");

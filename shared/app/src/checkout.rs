@@ -5,12 +5,13 @@
 //! derived from the account and stored with a conditional write (the first link wins),
 //! and the session is created under a key derived from the request.
 
-use crate::App;
+use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::checkouts::{Checkouts, NewSession, PaymentsError, Session};
 use crate::ports::rate_limits::{RateLimits, RateLimitsError};
 use std::sync::Arc;
 use thiserror::Error;
+use tollgate_core::catalog::Catalog;
 use tollgate_core::checkout::{
     self, CheckoutRefusal, CheckoutRequest, InvalidCheckout, RedirectAllowList, customer_key, session_key,
 };
@@ -21,7 +22,7 @@ use tollgate_core::time::Timestamp;
 pub const DEFAULT_PAYMENT_REQUESTS_PER_MINUTE: u32 = 10;
 const WINDOW_SECONDS: i64 = 60;
 
-/// Read once at start.
+/// Checkout's settings, read once at start (`tollgate-settings`).
 #[derive(Debug, Clone)]
 pub struct CheckoutSettings {
     /// Where redirect URLs may point.
@@ -35,62 +36,11 @@ pub struct CheckoutSettings {
     pub per_minute: u32,
 }
 
-#[derive(Debug, Error)]
-pub enum SettingError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{0} must be a whole number")]
-    NotANumber(&'static str),
-    #[error("{0} is not on an origin of CHECKOUT_REDIRECT_ORIGINS")]
-    NotAllowed(&'static str),
-    #[error("{0} {1}")]
-    Invalid(&'static str, String),
-}
-
-impl CheckoutSettings {
-    /// Reads `CHECKOUT_SUCCESS_URL`, `CHECKOUT_CANCEL_URL`, `PORTAL_RETURN_URL`,
-    /// `CHECKOUT_REDIRECT_ORIGINS` (default: the origins of those three) and
-    /// `PAYMENT_RATE_LIMIT_PER_MINUTE` through `lookup`; `fallback_origin` stands in for
-    /// unset URLs (the local stack's own address), none in the cloud.
-    pub fn read(lookup: impl Fn(&str) -> Option<String>, fallback_origin: Option<&str>) -> Result<Self, SettingError> {
-        let value = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let url = |name: &'static str, path: &str| {
-            value(name)
-                .or_else(|| fallback_origin.map(|origin| format!("{origin}{path}")))
-                .ok_or(SettingError::Missing(name))
-        };
-        let success_url = url("CHECKOUT_SUCCESS_URL", "/checkout/success")?;
-        let cancel_url = url("CHECKOUT_CANCEL_URL", "/checkout/cancel")?;
-        let portal_return_url = url("PORTAL_RETURN_URL", "/account")?;
-        let origins = value("CHECKOUT_REDIRECT_ORIGINS")
-            .unwrap_or_else(|| [&success_url, &cancel_url, &portal_return_url].map(|url| origin_of(url)).join(","));
-        let redirects = RedirectAllowList::new(&origins);
-        for (name, url) in [
-            ("CHECKOUT_SUCCESS_URL", &success_url),
-            ("CHECKOUT_CANCEL_URL", &cancel_url),
-            ("PORTAL_RETURN_URL", &portal_return_url),
-        ] {
-            if !redirects.allows(url) {
-                return Err(SettingError::NotAllowed(name));
-            }
-        }
-        let per_minute = value("PAYMENT_RATE_LIMIT_PER_MINUTE")
-            .map_or(Ok(DEFAULT_PAYMENT_REQUESTS_PER_MINUTE), |v| {
-                v.trim().parse().map_err(|_| SettingError::NotANumber("PAYMENT_RATE_LIMIT_PER_MINUTE"))
-            })?;
-        Ok(Self { redirects, success_url, cancel_url, portal_return_url, per_minute })
-    }
-}
-
-fn origin_of(url: &str) -> String {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
-    url[..end].to_owned()
-}
-
-/// The checkout use cases: the app plus the Stripe client.
+/// Checkout Sessions and portal links, on Stripe.
 pub struct Checkout<S> {
-    pub app: Arc<App<S>>,
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
     pub stripe: Arc<dyn Checkouts>,
     pub settings: CheckoutSettings,
 }
@@ -128,7 +78,7 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     /// Counts the request against the account's payment rate limit.
     async fn limit(&self, account: &AccountId, now: Timestamp) -> Result<(), CheckoutError> {
         let window = Timestamp(now.0 - now.0.rem_euclid(WINDOW_SECONDS));
-        if self.app.store.hit(account, window, self.settings.per_minute).await? {
+        if self.store.hit(account, window, self.settings.per_minute).await? {
             Ok(())
         } else {
             let retry_after = u32::try_from(window.0 + WINDOW_SECONDS - now.0).unwrap_or(1).max(1);
@@ -143,11 +93,12 @@ impl<S: Accounts + RateLimits> Checkout<S> {
         account: &AccountId,
         mut request: CheckoutRequest,
     ) -> Result<CheckoutLink, CheckoutError> {
-        let now = self.app.clock.now();
+        let now = self.clock.now();
         self.limit(account, now).await?;
-        request.referral_code = self.app.accepted_referrer(account, request.referral_code.as_ref()).await?;
-        let item = self.app.catalog.by_sku(&request.sku).ok_or(CheckoutError::UnknownSku)?;
-        let subscriptions = self.app.store.subscriptions(account).await?;
+        request.referral_code =
+            crate::referrals::accepted_referrer(&self.store, account, request.referral_code.as_ref()).await?;
+        let item = self.catalog.by_sku(&request.sku).ok_or(CheckoutError::UnknownSku)?;
+        let subscriptions = self.store.subscriptions(account).await?;
         let mode = checkout::check(item, &request, &subscriptions).map_err(|refusal| match refusal {
             CheckoutRefusal::NotForSale => InvalidCheckout { field: "sku", reason: "is not for sale".into() }.into(),
             CheckoutRefusal::AlreadySubscribed => CheckoutError::AlreadySubscribed,
@@ -186,8 +137,8 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     /// `POST /api/portal`: the billing portal of the account's customer.
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn portal(&self, account: &AccountId) -> Result<String, CheckoutError> {
-        self.limit(account, self.app.clock.now()).await?;
-        let profile = self.app.store.profile(account).await?;
+        self.limit(account, self.clock.now()).await?;
+        let profile = self.store.profile(account).await?;
         let customer = profile.and_then(|profile| profile.stripe_customer_id).ok_or(CheckoutError::NoCustomer)?;
         Ok(self.stripe.create_portal(&customer, &self.settings.portal_return_url).await?)
     }
@@ -204,40 +155,12 @@ impl<S: Accounts + RateLimits> Checkout<S> {
     /// the account's idempotency key (one customer), and the conditional link keeps the
     /// first stored; everyone then uses the stored one.
     async fn customer(&self, account: &AccountId) -> Result<CustomerId, CheckoutError> {
-        if let Some(customer) = self.app.store.profile(account).await?.and_then(|p| p.stripe_customer_id) {
+        if let Some(customer) = self.store.profile(account).await?.and_then(|p| p.stripe_customer_id) {
             return Ok(customer);
         }
         let created = self.stripe.create_customer(account, &customer_key(account)).await?;
-        self.app.store.link_customer(account, Some(&created), None).await?;
-        let stored = self.app.store.profile(account).await?.and_then(|p| p.stripe_customer_id);
+        self.store.link_customer(account, Some(&created), None).await?;
+        let stored = self.store.profile(account).await?.and_then(|p| p.stripe_customer_id);
         Ok(stored.unwrap_or(created))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_default_the_allow_list_to_the_configured_origins() {
-        let env = |name: &str| match name {
-            "CHECKOUT_SUCCESS_URL" => Some("https://app.example.com/thanks".to_owned()),
-            "CHECKOUT_CANCEL_URL" => Some("https://app.example.com/pricing".to_owned()),
-            "PORTAL_RETURN_URL" => Some("https://app.example.com/account".to_owned()),
-            _ => None,
-        };
-        let settings = CheckoutSettings::read(env, None).unwrap();
-        assert!(settings.redirects.allows("https://app.example.com/other"));
-        assert!(!settings.redirects.allows("https://evil.example.com/"));
-        assert_eq!(settings.per_minute, DEFAULT_PAYMENT_REQUESTS_PER_MINUTE);
-        assert!(matches!(CheckoutSettings::read(|_| None, None), Err(SettingError::Missing("CHECKOUT_SUCCESS_URL"))));
-        let local = CheckoutSettings::read(|_| None, Some("http://127.0.0.1:8080")).unwrap();
-        assert_eq!(local.success_url, "http://127.0.0.1:8080/checkout/success");
-        let outside = |name: &str| match name {
-            "CHECKOUT_REDIRECT_ORIGINS" => Some("https://app.example.com".to_owned()),
-            "CHECKOUT_SUCCESS_URL" => Some("https://elsewhere.example.com/".to_owned()),
-            _ => env(name),
-        };
-        assert!(matches!(CheckoutSettings::read(outside, None), Err(SettingError::NotAllowed("CHECKOUT_SUCCESS_URL"))));
     }
 }

@@ -1,7 +1,7 @@
 //! Fulfillment of one-off products: a signed POST to the product's fulfillment webhook
 //! (e.g. an n8n flow that emails the download link), retried with backoff, once per purchase.
 
-use crate::App;
+use crate::Clock;
 use crate::orchestrator::WorkflowSecret;
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use crate::ports::purchases::{Delivery, Purchases, PurchasesError};
@@ -12,15 +12,17 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tollgate_core::catalog::Grant;
+use tollgate_core::catalog::{Catalog, Grant};
 use tollgate_core::signing::{self, Purpose};
 
 /// How long a fulfillment webhook has to answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The fulfiller: the app, and what it signs and sends with.
+/// The fulfiller: the purchases, and what it signs and sends with.
 pub struct Fulfiller<S> {
-    pub app: Arc<App<S>>,
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
     pub outbound: Arc<dyn Outbound>,
     /// Signs the POST (`Tollgate-Signature`), as workflow starts are.
     pub secret: WorkflowSecret,
@@ -45,13 +47,13 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
     pub async fn fulfill(&self, delivery: &queue::Delivery) -> Result<(), FulfillError> {
         let Ok(message) = serde_json::from_str::<FulfillmentMessage>(&delivery.body) else {
             let reason = "undecodable fulfillment message";
-            self.retry.settle(&self.app.store, delivery, Failure::Permanent, reason).await?;
+            self.retry.settle(&self.store, delivery, Failure::Permanent, reason).await?;
             return Ok(());
         };
         let span = tracing::Span::current();
         span.record("account_id", tracing::field::display(&message.account_id))
             .record("purchase_id", tracing::field::display(&message.purchase_id));
-        let store = &self.app.store;
+        let store = &self.store;
         let Some(purchase) = store.purchase(&message.account_id, &message.purchase_id).await? else {
             tracing::error!(purchase_id = %message.purchase_id, "a queued purchase is not stored; dropped");
             return Ok(());
@@ -59,7 +61,7 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
         if purchase.revoked || purchase.delivery != Delivery::Pending {
             return Ok(());
         }
-        let url = match self.app.catalog.by_sku(&purchase.sku).map(|item| &item.grant) {
+        let url = match self.catalog.by_sku(&purchase.sku).map(|item| &item.grant) {
             Some(Grant::Product { fulfillment_url: Some(url) }) => url.as_str().to_owned(),
             _ => {
                 store.set_delivery(&purchase.account_id, &purchase.id, Delivery::NotNeeded).await?;
@@ -74,7 +76,7 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
         })
         .to_string()
         .into_bytes();
-        let signature = signing::sign(self.secret.bytes(), Purpose::FulfillmentPost, self.app.clock.now(), &[&body]);
+        let signature = signing::sign(self.secret.bytes(), Purpose::FulfillmentPost, self.clock.now(), &[&body]);
         let request = OutboundRequest {
             url,
             headers: vec![("content-type", "application/json".to_owned()), ("tollgate-signature", signature)],

@@ -1,10 +1,11 @@
 //! Webhook ingestion: verify, record, queue, and only then acknowledge.
 
-use crate::App;
+use crate::Clock;
 use crate::ports::error::{ErrorKind, PortError};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus, ReceivedEvent, Recorded};
 use crate::ports::intake::{Intake, IntakeError};
 use crate::queued::QueuedEvent;
+use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
 use tollgate_core::signature::{SignatureError, Verifier};
@@ -37,23 +38,25 @@ pub enum IngestError {
     Intake(#[from] IntakeError),
 }
 
-impl<S: EventLog + Intake> App<S> {
+/// Takes Stripe's deliveries in at one endpoint.
+pub struct Ingest<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub webhooks: Webhooks,
+}
+
+impl<S: EventLog + Intake> Ingest<S> {
     /// Accepts a Stripe delivery. `Ok` means the event is durably queued (or was before):
     /// only then may the caller answer 2xx, since Stripe stops retrying on a 2xx. A new
     /// event costs one durable commit locally and two calls (a put, a send) on AWS.
     #[tracing::instrument(level = "error", name = "ingest", skip_all, fields(event_id = tracing::field::Empty))]
-    pub async fn ingest_stripe(
-        &self,
-        webhooks: &Webhooks,
-        signature: Option<&str>,
-        payload: &[u8],
-    ) -> Result<Ingested, IngestError> {
+    pub async fn ingest_stripe(&self, signature: Option<&str>, payload: &[u8]) -> Result<Ingested, IngestError> {
         let now = self.clock.now();
-        webhooks.verifier.verify(signature, payload, now)?;
+        self.webhooks.verifier.verify(signature, payload, now)?;
         let event = Event::parse(payload)?;
         tracing::Span::current().record("event_id", tracing::field::display(&event.id));
         let received = ReceivedEvent { id: event.id.clone(), event_type: event.event_type.clone(), received_at: now };
-        if let Some(reason) = mode_mismatch(event.livemode, webhooks.livemode) {
+        if let Some(reason) = mode_mismatch(event.livemode, self.webhooks.livemode) {
             // Acknowledged, so Stripe stops sending it, and recorded, so an operator sees why
             // nothing changed. It is never queued, so only a mark may be missing.
             let recorded = self.store.record(&received).await?;

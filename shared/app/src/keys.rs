@@ -1,7 +1,7 @@
 //! API keys for their owners (`/api/keys`, `/api/me`) and for the edge (a key's record,
 //! revocation pushed to the edge at once).
 
-use crate::App;
+use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
 use crate::ports::outbound::{Outbound, OutboundRequest};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyHash, KeyMode};
+use tollgate_core::catalog::Catalog;
 use tollgate_core::edge;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId};
@@ -60,7 +61,28 @@ pub struct Standing {
     pub credits: u64,
 }
 
-impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
+/// The ports API keys read and write.
+pub trait KeyStore: ApiKeys + Accounts + Usage + Purchases + Queue {}
+
+impl<S: ApiKeys + Accounts + Usage + Purchases + Queue> KeyStore for S {}
+
+/// API keys for their owners, and what the edge asks of them.
+pub struct Keys<S> {
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub edge: Arc<EdgeLink>,
+}
+
+/// A revoked key, and whether the edge has heard of it yet.
+#[derive(Debug)]
+pub struct Revoked {
+    pub key: StoredKey,
+    /// `false` when the edge could not be told: it learns at its next record refresh.
+    pub edge_notified: bool,
+}
+
+impl<S: KeyStore> Keys<S> {
     /// Makes a key for `account` (creating the account, on the free plan, at its first call).
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn create_key(&self, account: &AccountId, mode: KeyMode) -> Result<NewKey, KeysError> {
@@ -91,12 +113,14 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
         Ok(self.store.keys_of(account).await?)
     }
 
-    /// Revokes the account's key; the caller tells the edge.
+    /// Revokes the account's key and tells the edge, so its very next call is refused.
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
-    pub async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<StoredKey, KeysError> {
-        let revoked = self.store.revoke_key(account, id, self.clock.now()).await?.ok_or(KeysError::NoSuchKey)?;
+    pub async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<Revoked, KeysError> {
+        let now = self.clock.now();
+        let key = self.store.revoke_key(account, id, now).await?.ok_or(KeysError::NoSuchKey)?;
         tracing::info!(key_id = %id, "API key revoked");
-        Ok(revoked)
+        let edge_notified = self.edge.revoked(&key.hash, now).await;
+        Ok(Revoked { key, edge_notified })
     }
 
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
@@ -143,9 +167,7 @@ impl<S: ApiKeys + Accounts + Usage + Purchases> App<S> {
         let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
         Ok(credits_granted(&self.catalog, live))
     }
-}
 
-impl<S: Queue> App<S> {
     /// Queues the edge's batches for the usage meter; the ids queued (all of them).
     pub async fn accept_usage(&self, batches: &[UsageBatch]) -> Result<Vec<String>, KeysError> {
         for batch in batches {
@@ -165,9 +187,9 @@ pub struct EdgeLink {
 }
 
 impl EdgeLink {
-    /// Tells the edge a key is revoked, so its very next call is refused. When the edge
-    /// cannot be told, it still learns at its next record refresh; `false` then.
-    pub async fn revoked(&self, hash: &KeyHash, now: Timestamp) -> bool {
+    /// Tells the edge a key is revoked. When the edge cannot be told, it still learns at
+    /// its next record refresh; `false` then.
+    async fn revoked(&self, hash: &KeyHash, now: Timestamp) -> bool {
         let Some(url) = &self.url else { return true };
         let body = serde_json::to_vec(&serde_json::json!({ "key_hash": hash })).expect("always serialises");
         let signature = edge::sign(&self.secret, Purpose::Revocation, now, "POST", edge::REVOKE_PATH, &body);

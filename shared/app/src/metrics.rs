@@ -3,17 +3,19 @@
 //! from counters kept by the writes themselves, never by scanning runs; payments from the
 //! ledger's entries of the window, by time.
 
-use crate::App;
+use crate::Clock;
 use crate::orchestrator::OrchestrateError;
 use crate::ports::accounts::Accounts;
 use crate::ports::ledger::Ledger;
 use crate::ports::runs::Runs;
 use crate::ports::workflows::Workflows;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tollgate_core::account::SubscriptionKind;
-use tollgate_core::catalog::Interval;
+use tollgate_core::catalog::{Catalog, Interval};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::ledger::PaymentSource;
+use tollgate_core::workflow::Caps;
 
 #[derive(Debug)]
 pub struct DayFigures {
@@ -62,7 +64,15 @@ pub struct TierCount {
     pub active: u64,
 }
 
-impl<S: Workflows + Runs + Accounts + Ledger> App<S> {
+/// The operator's figures, and the caps they are read against.
+pub struct Figures<S> {
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub caps: Caps,
+}
+
+impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
     pub async fn metrics(&self, days: u32) -> Result<Metrics, OrchestrateError> {
         let now = self.clock.now();
         let oldest = now.plus_seconds(i64::from(days.saturating_sub(1)).saturating_mul(-86_400));
@@ -128,7 +138,7 @@ impl<S: Workflows + Runs + Accounts + Ledger> App<S> {
     }
 }
 
-impl<S: Ledger> App<S> {
+impl<S: Ledger> Figures<S> {
     /// Money in per UTC day and source since `from`: payments less refunds. A refund is a
     /// running total, counted on the day of its latest change; a payment recorded before
     /// sources were kept counts as a subscription's.
@@ -146,7 +156,7 @@ impl<S: Ledger> App<S> {
     }
 }
 
-impl<S> App<S> {
+impl<S> Figures<S> {
     /// What `sku` brings in a month at its catalog price; nothing for an unknown SKU.
     fn monthly_cents(&self, sku: &tollgate_core::ids::Sku) -> i64 {
         match self.catalog.by_sku(sku) {

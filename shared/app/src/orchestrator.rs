@@ -5,7 +5,8 @@
 //! of the concurrency cap), so overlapping ticks, a start by hand and a retried tick
 //! can never start more than the caps allow nor one workflow twice at a time.
 
-use crate::App;
+use crate::Clock;
+use crate::alerting::Alerting;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::ledger::{Ledger, LedgerError};
@@ -52,7 +53,7 @@ impl std::fmt::Debug for WorkflowSecret {
     }
 }
 
-/// Read once at start.
+/// Orchestration's settings, read once at start (`tollgate-settings`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub caps: Caps,
@@ -63,28 +64,9 @@ pub struct Settings {
     pub start_timeout: Duration,
     /// How starts are retried.
     pub retry: RetryPolicy,
-    /// Slack-compatible incoming webhook for alerts.
-    pub alert_webhook: Option<String>,
     /// The most one run may report earning, in US cents (`RUN_EARNINGS_MAX`, in dollars).
     pub run_earnings_max_cents: i64,
 }
-
-/// A setting that could not be read.
-#[derive(Debug, Error)]
-pub enum SettingsError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{0} must be a whole number")]
-    NotANumber(&'static str),
-    #[error("{0} must be an http:// or https:// URL")]
-    NotAUrl(&'static str),
-    #[error("RUN_EARNINGS_MAX must be an amount in dollars from 0.01 to 1000000000.00, such as 100000.00")]
-    EarningsMax,
-}
-
-/// The largest `RUN_EARNINGS_MAX`: 40 runs a day at this much add up for thousands of
-/// years before a day's or a workflow's total could overflow.
-const RUN_EARNINGS_MAX_CEILING_CENTS: i64 = 100_000_000_000;
 
 /// Retries of a start wait 15–30 s, then 30–60 s, 60–120 s…: a workflow host that is
 /// restarting gets minutes, not a burst.
@@ -93,66 +75,38 @@ pub const DEFAULT_RETRY_CAP_SECONDS: u32 = 600;
 pub const DEFAULT_START_TIMEOUT_SECONDS: u64 = 10;
 
 impl Settings {
-    /// Reads `DAILY_RUN_CAP`, `CONCURRENT_RUN_CAP`, `WORKFLOW_START_TIMEOUT_SECONDS`,
-    /// `RUN_RETRY_BASE_SECONDS`, `RUN_RETRY_CAP_SECONDS`, `RUNS_MAX_RECEIVES` and
-    /// `ALERT_WEBHOOK_URL` and `RUN_EARNINGS_MAX` through `lookup` (the environment), defaults where unset.
-    pub fn read(
-        secret: WorkflowSecret,
-        callback_base: String,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, SettingsError> {
-        let value = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let number = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            value(name).map_or(Ok(default), |text| text.trim().parse().map_err(|_| SettingsError::NotANumber(name)))
-        };
-        let small = |name: &'static str, default: u32| -> Result<u32, SettingsError> {
-            u32::try_from(number(name, u64::from(default))?).map_err(|_| SettingsError::NotANumber(name))
-        };
-        let alert_webhook = value("ALERT_WEBHOOK_URL")
-            .map(|url| {
-                tollgate_core::workflow::WebhookUrl::parse(&url)
-                    .map(String::from)
-                    .map_err(|_| SettingsError::NotAUrl("ALERT_WEBHOOK_URL"))
-            })
-            .transpose()?;
-        let run_earnings_max_cents = match value("RUN_EARNINGS_MAX") {
-            None => tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
-            Some(text) => {
-                let usd = tollgate_core::money::Currency::parse("usd").map_err(|_| SettingsError::EarningsMax)?;
-                tollgate_core::money::parse_major_units(text.trim(), &usd)
-                    .ok()
-                    .filter(|cents| (1..=RUN_EARNINGS_MAX_CEILING_CENTS).contains(cents))
-                    .ok_or(SettingsError::EarningsMax)?
-            }
-        };
-        Ok(Self {
-            caps: Caps {
-                daily_starts: small("DAILY_RUN_CAP", tollgate_core::workflow::DEFAULT_DAILY_STARTS)?,
-                concurrent: small("CONCURRENT_RUN_CAP", tollgate_core::workflow::DEFAULT_CONCURRENT_RUNS)?,
-            },
+    /// The defaults, with the given secret and callback address: for tests and benchmarks
+    /// (a deployment reads its settings through `tollgate-settings`).
+    pub fn defaults(secret: WorkflowSecret, callback_base: String) -> Self {
+        Self {
+            caps: Caps::default(),
             callback_base,
             secret,
-            start_timeout: Duration::from_secs(number(
-                "WORKFLOW_START_TIMEOUT_SECONDS",
-                DEFAULT_START_TIMEOUT_SECONDS,
-            )?),
+            start_timeout: Duration::from_secs(DEFAULT_START_TIMEOUT_SECONDS),
             retry: RetryPolicy {
-                base_seconds: small("RUN_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS)?,
-                cap_seconds: small("RUN_RETRY_CAP_SECONDS", DEFAULT_RETRY_CAP_SECONDS)?,
-                max_receives: small("RUNS_MAX_RECEIVES", crate::DEFAULT_MAX_RECEIVES)?,
+                base_seconds: DEFAULT_RETRY_BASE_SECONDS,
+                cap_seconds: DEFAULT_RETRY_CAP_SECONDS,
+                max_receives: crate::DEFAULT_MAX_RECEIVES,
             },
-            alert_webhook,
-            run_earnings_max_cents,
-        })
+            run_earnings_max_cents: tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
+        }
     }
 }
 
-/// The orchestration use cases: the app plus what only they need.
+/// The ports orchestration reads and writes.
+pub trait OrchestrationStore: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts {}
+
+impl<S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts> OrchestrationStore for S {}
+
+/// Paid workflows: their registration, the scheduled tick, starting queued runs
+/// (`runner.rs`) and their callbacks (`callback.rs`).
 pub struct Orchestrator<S> {
-    pub app: Arc<App<S>>,
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub outbound: Arc<dyn Outbound>,
     pub metrics: Arc<dyn RunMetrics>,
+    pub alerting: Alerting,
 }
 
 #[derive(Debug, Error)]
@@ -240,36 +194,29 @@ fn hex_id() -> String {
     rand::rng().random::<[u8; 16]>().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-impl<S> Orchestrator<S>
-where
-    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
-{
+impl<S: OrchestrationStore> Orchestrator<S> {
     fn now(&self) -> Timestamp {
-        self.app.clock.now()
-    }
-
-    fn store(&self) -> &S {
-        &self.app.store
+        self.clock.now()
     }
 
     pub async fn register(&self, spec: WorkflowSpec) -> Result<Workflow, OrchestrateError> {
         check_spec(&spec)?;
         let workflow = Workflow::register(spec, self.now());
-        if self.store().create(&workflow).await? { Ok(workflow) } else { Err(OrchestrateError::AlreadyExists) }
+        if self.store.create(&workflow).await? { Ok(workflow) } else { Err(OrchestrateError::AlreadyExists) }
     }
 
     pub async fn workflow(&self, id: &WorkflowId) -> Result<Workflow, OrchestrateError> {
-        self.store().workflow(id).await?.ok_or(OrchestrateError::NotFound("workflow"))
+        self.store.workflow(id).await?.ok_or(OrchestrateError::NotFound("workflow"))
     }
 
     pub async fn workflows(&self) -> Result<Vec<Workflow>, OrchestrateError> {
-        Ok(self.store().workflows().await?)
+        Ok(self.store.workflows().await?)
     }
 
     /// The workflow's runs of the last seven days, newest first.
     pub async fn recent_runs(&self, id: &WorkflowId) -> Result<Vec<Run>, OrchestrateError> {
         self.workflow(id).await?;
-        let mut runs = self.store().runs_since(id, Timestamp(self.now().0 - 7 * DAY_SECONDS)).await?;
+        let mut runs = self.store.runs_since(id, Timestamp(self.now().0 - 7 * DAY_SECONDS)).await?;
         runs.reverse();
         Ok(runs)
     }
@@ -289,7 +236,7 @@ where
             };
             check_spec(&spec)?;
             let changed = current.respecified(spec, self.now());
-            if self.store().respecify(&changed, current.version).await? {
+            if self.store.respecify(&changed, current.version).await? {
                 return Ok(changed);
             }
         }
@@ -307,12 +254,12 @@ where
     }
 
     async fn start(&self, claim: Claim) -> Result<Run, OrchestrateError> {
-        match self.store().claim(&claim).await? {
+        match self.store.claim(&claim).await? {
             Claimed::Started => {
                 let message = serde_json::to_string(&RunMessage { run_id: claim.run.id.clone() })
                     .expect("a run id always serialises");
                 // Should this fail, the run stays queued and the deadline sweep frees its slots.
-                self.store().send(QueueName::Runs, &message).await?;
+                self.store.send(QueueName::Runs, &message).await?;
                 tracing::info!(run_id = %claim.run.id, workflow_id = %claim.run.workflow_id, "run queued");
                 self.metrics.run_queued(&claim.run);
                 Ok(claim.run)
@@ -329,13 +276,13 @@ where
     pub async fn tick(&self) -> Result<TickReport, OrchestrateError> {
         let now = self.now();
         let mut report = TickReport::default();
-        for run in self.store().overdue(now, OVERDUE_PAGE).await? {
+        for run in self.store.overdue(now, OVERDUE_PAGE).await? {
             let outcome = Outcome::failed("no result by the deadline", now);
             if let Some(ended) = self.end(&run.id, &outcome).await? {
                 report.failed_overdue.push(ended);
             }
         }
-        for run in self.store().open_runs().await? {
+        for run in self.store.open_runs().await? {
             if let Some(alert) = alert::long_run(&run.workflow_id, &run.id, run.created_at, now) {
                 self.raise(alert).await?;
             }
@@ -348,7 +295,7 @@ where
                 tracing::error!(%error, "the failed revenue check could not be alerted");
             }
         }
-        for workflow in self.store().due(now, DUE_PAGE).await? {
+        for workflow in self.store.due(now, DUE_PAGE).await? {
             let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
             let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
             let claim = Claim { run: Run::claimed(new_run_id(), &workflow, now), guard, caps: self.settings.caps };
@@ -371,7 +318,7 @@ where
     /// (the day) makes every later tick's check change nothing.
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
         let yesterday = now.plus_seconds(-DAY_SECONDS).utc_day();
-        let totals = self.store().day_totals(&yesterday).await?;
+        let totals = self.store.day_totals(&yesterday).await?;
         if totals.starts > 0
             && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)
         {
@@ -382,7 +329,7 @@ where
 
     /// Ends a run and raises what its end calls for. `Some(run)` when this call ended it.
     pub(crate) async fn end(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Run>, OrchestrateError> {
-        match self.store().finish(id, outcome).await? {
+        match self.store.finish(id, outcome).await? {
             Finished::Ended { run, streak } => {
                 tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, status = run.status.as_str(), reason = run.reason.as_deref().unwrap_or(""), "run ended");
                 self.metrics.run_ended(&run);
@@ -406,7 +353,7 @@ where
             return Ok(());
         }
         let entry = tollgate_core::ledger::workflow_revenue(run);
-        self.store().post(&entry).await?;
+        self.store.post(&entry).await?;
         Ok(())
     }
 
@@ -414,7 +361,7 @@ where
         if let Some(alert) = alert::failure_streak(&run.workflow_id, &run.id, streak, now) {
             self.raise(alert).await?;
         }
-        let recent = self.store().runs_since(&run.workflow_id, Timestamp(now.0 - DAY_SECONDS)).await?;
+        let recent = self.store.runs_since(&run.workflow_id, Timestamp(now.0 - DAY_SECONDS)).await?;
         let ended = recent.iter().filter(|run| !run.status.is_open()).count() as u64;
         let failed = recent.iter().filter(|run| run.status == RunStatus::Failed).count() as u64;
         if let Some(alert) = alert::error_rate(&run.workflow_id, ended, failed, now) {
@@ -425,8 +372,7 @@ where
 
     /// Stores the alert and, the first time only, posts it to the alert webhook.
     pub async fn raise(&self, alert: Alert) -> Result<(), OrchestrateError> {
-        let webhook = self.settings.alert_webhook.as_deref();
-        crate::alerting::raise(self.store(), self.outbound.as_ref(), webhook, alert).await?;
+        self.alerting.raise(&self.store, alert).await?;
         Ok(())
     }
 }

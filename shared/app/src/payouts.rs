@@ -1,14 +1,12 @@
 //! Partners' payouts through Stripe Connect (Express): onboarding, where a partner stands,
 //! and the monthly payout run.
 
-use crate::App;
-use crate::alerting;
-use crate::checkout::SettingError;
+use crate::Clock;
+use crate::alerting::Alerting;
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::checkouts::PaymentsError;
 use crate::ports::connect::Connect;
 use crate::ports::ledger::{Ledger, LedgerError};
-use crate::ports::outbound::Outbound;
 use crate::ports::payees::{FailedPayout, Payee, Payees, PayeesError};
 use crate::ports::transfers::{MadeTransfer, NewTransfer, Transfers};
 use std::collections::HashMap;
@@ -28,19 +26,6 @@ pub struct PayoutSettings {
 }
 
 impl PayoutSettings {
-    /// Reads `PAYOUTS_RETURN_URL` through `lookup`; `fallback_origin` (the local stack's own
-    /// address) stands in when it is unset, with the account page's path. Required in the cloud.
-    pub fn read(lookup: impl Fn(&str) -> Option<String>, fallback_origin: Option<&str>) -> Result<Self, SettingError> {
-        let return_url = lookup("PAYOUTS_RETURN_URL")
-            .filter(|url| !url.trim().is_empty())
-            .or_else(|| fallback_origin.map(|origin| format!("{origin}/account")))
-            .ok_or(SettingError::Missing("PAYOUTS_RETURN_URL"))?;
-        // Stripe redirects partners here: a control character would break that redirect.
-        tollgate_core::workflow::WebhookUrl::parse(&return_url)
-            .map_err(|invalid| SettingError::Invalid("PAYOUTS_RETURN_URL", invalid.to_string()))?;
-        Ok(Self { return_url })
-    }
-
     fn refresh_url(&self) -> String {
         let joiner = if self.return_url.contains('?') { '&' } else { '?' };
         format!("{}{joiner}payouts=refresh", self.return_url)
@@ -48,40 +33,27 @@ impl PayoutSettings {
 }
 
 /// When earnings can be paid out: `PAYOUT_HOLD_DAYS` after their payment (default 30, the
-/// refund window), in transfers of at least `PAYOUT_MINIMUM_CENTS` (default 1000).
+/// refund window), in transfers of at least `PAYOUT_MINIMUM_CENTS` (default 1000). Read
+/// once at start (`tollgate-settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PayoutPolicy {
     pub hold_days: u32,
     pub minimum_cents: i64,
 }
 
-impl PayoutPolicy {
-    /// Reads `PAYOUT_HOLD_DAYS` (0 to 365) and `PAYOUT_MINIMUM_CENTS` (1 or more) through `lookup`.
-    pub fn read(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let read = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| match lookup(name) {
-            None => Ok(default),
-            Some(text) => {
-                text.trim().parse::<i64>().ok().filter(|value| range.contains(value)).ok_or(SettingError::Invalid(
-                    name,
-                    format!("must be a whole number from {} to {}", range.start(), range.end()),
-                ))
-            }
-        };
-        let hold_days = read("PAYOUT_HOLD_DAYS", i64::from(payout::DEFAULT_HOLD_DAYS), 0..=365)?;
-        Ok(Self {
-            hold_days: u32::try_from(hold_days).unwrap_or(payout::DEFAULT_HOLD_DAYS),
-            minimum_cents: read("PAYOUT_MINIMUM_CENTS", payout::DEFAULT_MINIMUM_CENTS, 1..=i64::MAX)?,
-        })
-    }
+/// A partner's standing: connected or not, its balance and its payouts (read from the
+/// ledger, with or without Stripe).
+pub struct Payouts<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub policy: PayoutPolicy,
 }
 
-/// Onboarding and partners' standing over `app`, with the Stripe client (without one, a
-/// partner's standing is still read; onboarding needs Stripe).
-pub struct Payouts<S> {
-    pub app: Arc<App<S>>,
-    pub stripe: Option<Arc<dyn Connect>>,
+/// A partner's Stripe Connect onboarding.
+pub struct Onboarding<S> {
+    pub store: S,
+    pub connect: Arc<dyn Connect>,
     pub settings: PayoutSettings,
-    pub policy: PayoutPolicy,
 }
 
 #[derive(Debug, Error)]
@@ -168,11 +140,11 @@ pub struct Standing {
 
 /// The payout run: Stripe's transfers, and where a `payout_failed` alert goes.
 pub struct PayoutRun<S> {
-    pub app: Arc<App<S>>,
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
     pub transfers: Arc<dyn Transfers>,
     pub policy: PayoutPolicy,
-    pub outbound: Arc<dyn Outbound>,
-    pub alert_webhook: Option<String>,
+    pub alerting: Alerting,
 }
 
 /// The currency of a partner with no earnings yet.
@@ -189,9 +161,9 @@ fn standing_of(entries: &[LedgerEntry], policy: &PayoutPolicy, now: Timestamp) -
 impl<S: Payees + Ledger> Payouts<S> {
     /// Where `account` stands: connected or not, its balance and its payouts.
     pub async fn standing(&self, account: &AccountId) -> Result<Standing, PayoutsError> {
-        let payee = self.app.store.payee(account).await?;
-        let entries = self.app.store.for_account(account).await?;
-        let (currency, balance) = standing_of(&entries, &self.policy, self.app.clock.now());
+        let payee = self.store.payee(account).await?;
+        let entries = self.store.for_account(account).await?;
+        let (currency, balance) = standing_of(&entries, &self.policy, self.clock.now());
         let payouts = entries.into_iter().filter(|entry| entry.kind == EntryKind::Payout).collect();
         Ok(Standing { payee, currency, balance, payouts })
     }
@@ -204,11 +176,10 @@ impl<S: Payees + Ledger + Alerts> PayoutRun<S> {
     /// but that was never recorded (the process stopped in between) is found in the period's
     /// transfer group and recorded instead of being made again. A dry run writes nothing.
     pub async fn run(&self, period: Option<Period>, dry_run: bool) -> Result<PayoutReport, PayoutsError> {
-        let now = self.app.clock.now();
+        let now = self.clock.now();
         let period = period.unwrap_or_else(|| Period::of(now));
         let group = payout::transfer_group(period);
         let recorded: HashMap<AccountId, LedgerEntry> = self
-            .app
             .store
             .for_payment(&group)
             .await?
@@ -223,8 +194,8 @@ impl<S: Payees + Ledger + Alerts> PayoutRun<S> {
             }
         }
         let mut report = PayoutReport { period, dry_run, paid: Vec::new(), skipped: Vec::new(), failed: Vec::new() };
-        for payee in self.app.store.payees_enabled().await? {
-            let entries = self.app.store.for_account(&payee.account).await?;
+        for payee in self.store.payees_enabled().await? {
+            let entries = self.store.for_account(&payee.account).await?;
             let (currency, balance) = standing_of(&entries, &self.policy, now);
             let skip = |reason| Skipped { account: payee.account.clone(), reason, balance };
             if recorded.contains_key(&payee.account) {
@@ -232,7 +203,7 @@ impl<S: Payees + Ledger + Alerts> PayoutRun<S> {
             } else if let Some(transfer) = made.remove(&payee.account) {
                 if !dry_run {
                     let entry = payout::payout_entry(&payee.account, period, &transfer.amount, &transfer.id, now);
-                    self.app.store.post(&entry).await?;
+                    self.store.post(&entry).await?;
                     tracing::warn!(account = %payee.account, transfer = %transfer.id, "recorded a payout made by an earlier run");
                 }
                 let paid = PaidOut {
@@ -295,9 +266,9 @@ impl<S: Payees + Ledger + Alerts> PayoutRun<S> {
             Ok(transfer) => {
                 // Stripe's amount, should an idempotent replay answer an earlier request.
                 let entry = payout::payout_entry(&payee.account, period, &transfer.amount, &transfer.id, now);
-                self.app.store.post(&entry).await?;
+                self.store.post(&entry).await?;
                 if payee.failed_payout.is_some() {
-                    self.app.store.record_failed_payout(&payee.account, None).await?;
+                    self.store.record_failed_payout(&payee.account, None).await?;
                 }
                 Ok(Ok(transfer.id))
             }
@@ -305,9 +276,9 @@ impl<S: Payees + Ledger + Alerts> PayoutRun<S> {
                 let reason = error.to_string();
                 tracing::warn!(account = %payee.account, %period, %reason, "a payout failed");
                 let failed = FailedPayout { period: period.to_string(), reason: reason.clone() };
-                self.app.store.record_failed_payout(&payee.account, Some(&failed)).await?;
+                self.store.record_failed_payout(&payee.account, Some(&failed)).await?;
                 let alert = tollgate_core::alert::payout_failed(&payee.account, &period.to_string(), &reason, now);
-                alerting::raise(&self.app.store, self.outbound.as_ref(), self.alert_webhook.as_deref(), alert).await?;
+                self.alerting.raise(&self.store, alert).await?;
                 Ok(Err(reason))
             }
         }
@@ -320,15 +291,15 @@ pub fn connect_idempotency_key(account: &AccountId) -> String {
     format!("tollgate-connect-{account}")
 }
 
-impl<S: Payees> Payouts<S> {
+impl<S: Payees> Onboarding<S> {
     /// An onboarding link for `account`, creating its connected account the first time.
     pub async fn onboard(&self, account: &AccountId) -> Result<String, PayoutsError> {
-        let stripe = self.stripe.as_deref().ok_or_else(|| PaymentsError::unavailable("no Stripe API is configured"))?;
-        let connect_account = match self.app.store.payee(account).await? {
+        let stripe = self.connect.as_ref();
+        let connect_account = match self.store.payee(account).await? {
             Some(payee) => payee.connect_account,
             None => {
                 let created = stripe.create_connected_account(account, &connect_idempotency_key(account)).await?;
-                self.app.store.link_payee(account, &created).await?.connect_account
+                self.store.link_payee(account, &created).await?.connect_account
             }
         };
         let refresh_url = self.settings.refresh_url();
@@ -341,15 +312,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_return_url_is_a_plain_url() {
-        let set = |url: &'static str| move |name: &str| (name == "PAYOUTS_RETURN_URL").then(|| url.to_owned());
-        let read = PayoutSettings::read(set("https://app.example.com/account"), None).unwrap();
-        assert_eq!(read.refresh_url(), "https://app.example.com/account?payouts=refresh");
-        for bad in ["https://app.example.com/\u{1}", "app.example.com/account", "https://user:pw@app.example.com/"] {
-            assert!(
-                matches!(PayoutSettings::read(set(bad), None), Err(SettingError::Invalid("PAYOUTS_RETURN_URL", _))),
-                "{bad:?}"
-            );
-        }
+    fn an_expired_link_comes_back_asking_for_a_fresh_one() {
+        let plain = PayoutSettings { return_url: "https://app.example.com/account".into() };
+        assert_eq!(plain.refresh_url(), "https://app.example.com/account?payouts=refresh");
+        let with_query = PayoutSettings { return_url: "https://app.example.com/account?tab=2".into() };
+        assert_eq!(with_query.refresh_url(), "https://app.example.com/account?tab=2&payouts=refresh");
     }
 }

@@ -1,6 +1,5 @@
 //! The event processor: applies each queued event once, in the order Stripe created them.
 
-use crate::App;
 use crate::ports::accounts::{Accounts, AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
@@ -9,9 +8,10 @@ use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
 use crate::queued::{QueuedEvent, Source};
 use crate::redelivery::Failure;
+use crate::redelivery::RetryPolicy;
 use thiserror::Error;
 use tollgate_core::account::SubscriptionStatus;
-use tollgate_core::catalog::Grant;
+use tollgate_core::catalog::{Catalog, Grant};
 use tollgate_core::change::{Change, Owner, Purchased, interpret};
 use tollgate_core::ids::AccountId;
 use tollgate_core::ledger::{self, Payment};
@@ -53,7 +53,14 @@ enum Effect {
     Skipped(String),
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsumer> App<S> {
+/// Applies Stripe's queued events to accounts, the ledger and purchases.
+pub struct Processor<S> {
+    pub store: S,
+    pub catalog: Catalog,
+    pub retry: RetryPolicy,
+}
+
+impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsumer> Processor<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -63,7 +70,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
             Ok(event) => event,
             Err(reason) => {
                 // Only our own ingest writes to the queue; an undecodable message is a bug to look at, not retry.
-                self.retry_policy().settle(&self.store, delivery, Failure::Permanent, &reason).await?;
+                self.retry.settle(&self.store, delivery, Failure::Permanent, &reason).await?;
                 return Ok(());
             }
         };
@@ -88,11 +95,11 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
             Err(error) => {
                 let reason = error.to_string();
                 let failure = Failure::of(&error);
-                if delivery.receive_count >= self.max_receives || failure == Failure::Permanent {
+                if delivery.receive_count >= self.retry.max_receives || failure == Failure::Permanent {
                     tracing::error!(event_id = %event.id, %reason, "event failed for good");
                     self.store.mark(&event.id, EventStatus::Failed, Some(&reason)).await?;
                 }
-                self.retry_policy().settle(&self.store, delivery, failure, &reason).await?;
+                self.retry.settle(&self.store, delivery, failure, &reason).await?;
                 return Err(error);
             }
         };
@@ -104,7 +111,8 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
             Change::CheckoutCompleted { account, customer, referred_by, purchase } => {
-                let referred_by = self.accepted_referrer(&account, referred_by.as_ref()).await?;
+                let referred_by =
+                    crate::referrals::accepted_referrer(&self.store, &account, referred_by.as_ref()).await?;
                 self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
                 if let Some(bought) = purchase {
                     self.grant(event, &account, bought).await?;
@@ -130,10 +138,12 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
             Change::InvoicePaid { owner, payment, referred_by } => {
                 let account = self.owner_account(&owner).await?;
                 // Linked once (the first referrer stays), as checkout.session.completed links it.
-                if let Some(referrer) = self.accepted_referrer(&account, referred_by.as_ref()).await? {
+                if let Some(referrer) =
+                    crate::referrals::accepted_referrer(&self.store, &account, referred_by.as_ref()).await?
+                {
                     self.store.link_customer(&account, None, Some(&referrer)).await?;
                 }
-                let chain = self.referral_chain(&account).await?.unwrap_or_default();
+                let chain = crate::referrals::referral_chain(&self.store, &account).await?.unwrap_or_default();
                 self.record_payment(event, &payment, &account, &chain).await
             }
             Change::Sale { owner, payment } => {

@@ -1,15 +1,27 @@
-//! What operators read: accounts, the event log, the ledger.
+//! What operators and buyers read: accounts, the event log, the ledger, alerts, purchases,
+//! referrals and entitlements.
 
-use crate::App;
+use crate::orchestrator::OrchestrateError;
 use crate::ports::accounts::{Accounts, AccountsError};
+use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::event_log::{EventLog, EventLogError, EventRecord};
 use crate::ports::ledger::{Ledger, LedgerError};
+use crate::ports::purchases::{Purchase, Purchases, PurchasesError};
+use crate::ports::workflows::Workflows;
 use tollgate_core::account::{self, AccountView};
-use tollgate_core::catalog::Grant;
-use tollgate_core::ids::AccountId;
+use tollgate_core::alert::Alert;
+use tollgate_core::catalog::{Catalog, Grant};
+use tollgate_core::entitlements::Entitlements;
+use tollgate_core::ids::{AccountId, CustomerId};
 use tollgate_core::ledger::LedgerEntry;
 
-impl<S: Accounts> App<S> {
+/// Reads of what tollgate holds, each as its caller sees it.
+pub struct Reads<S> {
+    pub store: S,
+    pub catalog: Catalog,
+}
+
+impl<S: Accounts> Reads<S> {
     /// The account as it stands, or `None` when tollgate has never heard of it.
     pub async fn account(&self, id: &AccountId) -> Result<Option<AccountView>, AccountsError> {
         let subscriptions = self.store.subscriptions(id).await?;
@@ -22,6 +34,21 @@ impl<S: Accounts> App<S> {
         Ok(Some(account::view(&profile, &subscriptions, self.free_tier())))
     }
 
+    /// The account a Stripe customer belongs to, as it stands; `None` when unknown.
+    pub async fn customer(&self, customer: &CustomerId) -> Result<Option<AccountView>, AccountsError> {
+        match self.store.account_for_customer(customer).await? {
+            Some(account) => self.account(&account).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The accounts `referrer` referred, sorted.
+    pub async fn referrals(&self, referrer: &AccountId) -> Result<Vec<AccountId>, AccountsError> {
+        let mut referred = self.store.referrals(referrer).await?;
+        referred.sort();
+        Ok(referred)
+    }
+
     fn free_tier(&self) -> &str {
         match self.catalog.free_plan().map(|item| &item.grant) {
             Some(Grant::ApiPlan { tier, .. }) => tier,
@@ -30,25 +57,28 @@ impl<S: Accounts> App<S> {
     }
 }
 
-impl<S: EventLog> App<S> {
+impl<S: EventLog> Reads<S> {
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventRecord>, EventLogError> {
         self.store.recent(limit).await
     }
 }
 
-impl<S: Ledger> App<S> {
+impl<S: Alerts> Reads<S> {
+    pub async fn alerts(&self, limit: usize) -> Result<Vec<Alert>, AlertsError> {
+        self.store.alerts(limit).await
+    }
+}
+
+impl<S: Ledger> Reads<S> {
     pub async fn ledger(&self, account: &AccountId) -> Result<Vec<LedgerEntry>, LedgerError> {
         self.store.for_account(account).await
     }
 }
 
-impl<S: Accounts + crate::ports::workflows::Workflows> App<S> {
+impl<S: Accounts + Workflows> Reads<S> {
     /// The account's membership and what it opens. Premium workflows count in the order
     /// they were registered, so a limited membership keeps the same ones.
-    pub async fn entitlements(
-        &self,
-        account: &AccountId,
-    ) -> Result<tollgate_core::entitlements::Entitlements, crate::orchestrator::OrchestrateError> {
+    pub async fn entitlements(&self, account: &AccountId) -> Result<Entitlements, OrchestrateError> {
         let subscriptions = self.store.subscriptions(account).await?;
         let mut premium: Vec<_> = self.store.workflows().await?.into_iter().filter(|w| w.spec.premium).collect();
         premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
@@ -57,11 +87,9 @@ impl<S: Accounts + crate::ports::workflows::Workflows> App<S> {
     }
 }
 
-impl<S: crate::ports::purchases::Purchases> App<S> {
-    pub async fn purchases(
-        &self,
-        account: &AccountId,
-    ) -> Result<Vec<crate::ports::purchases::Purchase>, crate::ports::purchases::PurchasesError> {
+impl<S: Purchases> Reads<S> {
+    /// The account's purchases, newest first.
+    pub async fn purchases(&self, account: &AccountId) -> Result<Vec<Purchase>, PurchasesError> {
         let mut purchases = self.store.purchases(account).await?;
         purchases.sort_by_key(|purchase| std::cmp::Reverse(purchase.created_at));
         Ok(purchases)

@@ -2,14 +2,13 @@
 //! Stripe holds goes through the same intake as a delivery, so one tollgate already has
 //! changes nothing and one it never received is queued and applied like any other.
 
-use crate::App;
-use crate::alerting;
+use crate::Clock;
+use crate::alerting::Alerting;
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::checkouts::PaymentsError;
 use crate::ports::cursors::{Cursors, CursorsError};
 use crate::ports::event_log::{ReceivedEvent, Recorded};
 use crate::ports::intake::{Intake, IntakeError};
-use crate::ports::outbound::Outbound;
 use crate::ports::stripe_events::{ListedEvent, StripeEvents};
 use crate::queued::QueuedEvent;
 use std::sync::Arc;
@@ -55,27 +54,24 @@ pub enum ReconcileError {
     Alerts(#[from] AlertsError),
 }
 
-/// What reconciliation and replay talk to: Stripe, and where a missed-events alert goes.
-pub struct Reconciler {
+/// Reconciliation against Stripe's event list; a missed-events alert goes to the operator.
+pub struct Reconciler<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
     pub stripe: Arc<dyn StripeEvents>,
-    pub outbound: Arc<dyn Outbound>,
-    pub alert_webhook: Option<String>,
+    pub alerting: Alerting,
 }
 
-impl<S: Intake + Cursors + Alerts> App<S> {
+impl<S: Intake + Cursors + Alerts> Reconciler<S> {
     /// Lists the events of the handled types from `since_seconds` ago (default: the stored
     /// cursor less an overlap), takes in those never received, oldest first, and raises a
     /// `missed_events` alert when there were any. The cursor moves only after every listed
     /// event is taken in, so a failed run is repeated whole.
-    pub async fn reconcile(
-        &self,
-        reconciler: &Reconciler,
-        since_seconds: Option<i64>,
-    ) -> Result<Reconciled, ReconcileError> {
+    pub async fn reconcile(&self, since_seconds: Option<i64>) -> Result<Reconciled, ReconcileError> {
         let now = self.clock.now();
         let cursor = self.store.cursor(CURSOR).await?;
         let window = reconcile::window(since_seconds, cursor, now);
-        let listed = list_all(reconciler.stripe.as_ref(), window.from).await?;
+        let listed = list_all(self.stripe.as_ref(), window.from).await?;
         let (mut new, mut first_new) = (0_u64, None);
         // Stripe lists newest first; taking in oldest first keeps the queue in Stripe's order.
         for listed_event in listed.iter().rev() {
@@ -92,8 +88,7 @@ impl<S: Intake + Cursors + Alerts> App<S> {
         let newest = listed.iter().map(|event| event.created).max();
         self.store.advance_cursor(CURSOR, reconcile::next_cursor(cursor, newest, window.from)).await?;
         if let Some(alert) = first_new.and_then(|first| tollgate_core::alert::missed_events(new, &first, now)) {
-            let webhook = reconciler.alert_webhook.as_deref();
-            alerting::raise(&self.store, reconciler.outbound.as_ref(), webhook, alert).await?;
+            self.alerting.raise(&self.store, alert).await?;
         }
         let listed = u64::try_from(listed.len()).unwrap_or(u64::MAX);
         Ok(Reconciled { listed, new, already_had: listed.saturating_sub(new), window })

@@ -1,13 +1,14 @@
 //! Replay: an event fetched again from Stripe and queued again, so one that `failed` (a
 //! missing setting, a bug since fixed) is applied once its cause is gone.
 
-use crate::App;
+use crate::Clock;
 use crate::ports::checkouts::PaymentsError;
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus, ReceivedEvent};
 use crate::ports::intake::{Intake, IntakeError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::ports::stripe_events::StripeEvents;
 use crate::queued::QueuedEvent;
+use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::ids::EventId;
 use tollgate_core::stripe::{Event, PayloadError};
@@ -29,12 +30,19 @@ pub enum ReplayError {
     Queue(#[from] QueueError),
 }
 
-impl<S: EventLog + Intake + Queue> App<S> {
+/// Stripe's copy of one event, taken in again.
+pub struct Replay<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub stripe: Arc<dyn StripeEvents>,
+}
+
+impl<S: EventLog + Intake + Queue> Replay<S> {
     /// Queues event `id` again as Stripe holds it, whatever its status. A `failed` event is
     /// set back to `queued` first, so the processor applies it; an applied or skipped one
     /// stays final, and the processor passes over it: replaying it changes nothing.
-    pub async fn replay(&self, stripe: &dyn StripeEvents, id: &EventId) -> Result<(), ReplayError> {
-        let payload = stripe.event(id).await?.ok_or_else(|| ReplayError::Unknown(id.clone()))?;
+    pub async fn replay(&self, id: &EventId) -> Result<(), ReplayError> {
+        let payload = self.stripe.event(id).await?.ok_or_else(|| ReplayError::Unknown(id.clone()))?;
         let event = Event::parse(payload.as_bytes())?;
         if event.id != *id {
             return Err(PayloadError::NotAnEvent("the id asked for").into());

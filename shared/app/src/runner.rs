@@ -1,14 +1,9 @@
 //! The workflow runner: starts a queued run by POSTing to its workflow's webhook, and
 //! never waits for the work itself (the workflow calls back).
 
-use crate::orchestrator::{OrchestrateError, Orchestrator, RunMessage};
-use crate::ports::accounts::Accounts;
-use crate::ports::alerts::Alerts;
-use crate::ports::ledger::Ledger;
+use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, RunMessage};
 use crate::ports::outbound::OutboundRequest;
-use crate::ports::queue::{Delivery, Queue, QueueConsumer};
-use crate::ports::runs::Runs;
-use crate::ports::workflows::Workflows;
+use crate::ports::queue::Delivery;
 use crate::redelivery::{Failure, Settled};
 use std::time::Duration;
 use thiserror::Error;
@@ -24,10 +19,7 @@ pub enum RunnerError {
     Orchestrate(#[from] OrchestrateError),
 }
 
-impl<S> Orchestrator<S>
-where
-    S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts,
-{
+impl<S: OrchestrationStore> Orchestrator<S> {
     /// Handles one delivery of the `runs` queue; `Ok` means the queue may forget it (the
     /// run was accepted, has ended, or needs nothing more). On `Err` the delivery has been
     /// delayed by an exponential backoff with jitter; on its last receive the run is
@@ -36,7 +28,7 @@ where
     pub async fn start_run(&self, delivery: &Delivery) -> Result<(), RunnerError> {
         let Ok(message) = serde_json::from_str::<RunMessage>(&delivery.body) else {
             // Only the orchestrator writes to this queue: a bad message is a bug to look at, not retry.
-            let (store, retry) = (&self.app.store, self.settings.retry);
+            let (store, retry) = (&self.store, self.settings.retry);
             retry
                 .settle(store, delivery, Failure::Permanent, "undecodable run message")
                 .await
@@ -44,7 +36,7 @@ where
             return Ok(());
         };
         tracing::Span::current().record("run_id", tracing::field::display(&message.run_id));
-        let store = &self.app.store;
+        let store = &self.store;
         let Some(run) = store.run(&message.run_id).await.map_err(OrchestrateError::from)? else {
             tracing::error!(run_id = %message.run_id, "a queued run is not stored; dropped");
             return Ok(());
@@ -52,7 +44,7 @@ where
         if run.status != RunStatus::Queued {
             return Ok(());
         }
-        let now = self.app.clock.now();
+        let now = self.clock.now();
         if now >= run.deadline {
             self.end(&run.id, &Outcome::failed("the deadline passed before the workflow accepted the start", now))
                 .await?;

@@ -1,17 +1,18 @@
 //! `usage-meter`: adds the edge's usage batches per key and period, once each; bills
 //! overage as Stripe meter events; raises quota alerts at 70/85/95%.
 
-use crate::App;
-use crate::alerting;
+use crate::Clock;
+use crate::alerting::Alerting;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
-use crate::ports::outbound::Outbound;
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
 use crate::ports::usage::{Usage, UsageError};
 use crate::redelivery::Failure;
+use crate::redelivery::RetryPolicy;
 use std::sync::Arc;
 use thiserror::Error;
+use tollgate_core::catalog::Catalog;
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::usage::{meter_event_identifier, overage, plan_terms, quota_alerts};
 
@@ -37,13 +38,16 @@ pub enum MeterError {
     Queue(#[from] QueueError),
 }
 
+/// Counts the edge's usage batches against each account's plan and bills overage.
 pub struct UsageMeter<S> {
-    pub app: Arc<App<S>>,
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub retry: RetryPolicy,
     /// Stripe Billing; `None` (the local stack without a Stripe key) logs overage instead of reporting it.
     pub stripe: Option<Arc<dyn MeterEvents>>,
     pub event_name: String,
-    pub outbound: Arc<dyn Outbound>,
-    pub alert_webhook: Option<String>,
+    pub alerting: Alerting,
 }
 
 impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
@@ -60,7 +64,7 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
             MeterError::NoCustomer(_) | MeterError::Undecodable => Failure::Permanent,
             ref other => Failure::of(other),
         };
-        self.app.retry_policy().settle(&self.app.store, delivery, failure, &error.to_string()).await?;
+        self.retry.settle(&self.store, delivery, failure, &error.to_string()).await?;
         Err(error)
     }
 
@@ -69,12 +73,12 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
     /// again. An error leaves the message for redelivery (and, in the end, the dead-letter queue).
     async fn meter(&self, body: &str) -> Result<(), MeterError> {
         let batch = serde_json::from_str::<UsageBatch>(body).map_err(|_| MeterError::Undecodable)?;
-        let store = &self.app.store;
-        let now = self.app.clock.now();
+        let store = &self.store;
+        let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
-        let terms = plan_terms(&self.app.catalog, &store.subscriptions(&batch.account_id).await?, now);
+        let terms = plan_terms(&self.catalog, &store.subscriptions(&batch.account_id).await?, now);
         for alert in quota_alerts(&batch.account_id, &terms.limits, batch.period_start, recorded.totals, now) {
-            alerting::raise(store, self.outbound.as_ref(), self.alert_webhook.as_deref(), alert).await?;
+            self.alerting.raise(store, alert).await?;
         }
         let owed = overage(&terms.limits, recorded.totals);
         if owed == 0 || recorded.reported {

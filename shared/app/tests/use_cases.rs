@@ -3,16 +3,21 @@
 //! binary (the end-to-end suites in `tests/` prove the same through HTTP).
 
 use std::sync::{Arc, Mutex};
-use tollgate_app::ingest::Webhooks;
-use tollgate_app::keys::KeysError;
+use tollgate_app::Clock;
+use tollgate_app::alerting::Alerting;
+use tollgate_app::ingest::{Ingest, Webhooks};
+use tollgate_app::keys::{EdgeLink, Keys, KeysError};
 use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
 use tollgate_app::ports::outbound::{Answer, Outbound, OutboundRequest};
 use tollgate_app::ports::queue::{QueueConsumer, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
-use tollgate_app::{App, Clock, DEFAULT_MAX_RECEIVES};
+use tollgate_app::process::Processor;
+use tollgate_app::reads::Reads;
+use tollgate_app::redelivery::DEFAULT_RETRY;
 use tollgate_core::api_key::{ApiKey, KeyMode};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::cron::Schedule;
+use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId, WorkflowId};
 use tollgate_core::ledger::EntryKind;
 use tollgate_core::signature::{Verifier, WebhookSecret, sign};
@@ -32,13 +37,25 @@ impl Clock for At {
     }
 }
 
-fn app(dir: &tempfile::TempDir) -> App<Sqlite> {
-    let store = Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap();
-    App { store, catalog: Catalog::default_catalog(), clock: Arc::new(At(NOW)), max_receives: DEFAULT_MAX_RECEIVES }
+fn store(dir: &tempfile::TempDir) -> Sqlite {
+    Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap()
 }
 
-fn webhooks() -> Webhooks {
-    Webhooks { verifier: Verifier::new(vec![WebhookSecret::parse(SECRET).unwrap()], 300), livemode: false }
+/// Stripe's deliveries taken in, and applied, as the two functions do it.
+struct Events {
+    ingest: Ingest<Sqlite>,
+    processor: Processor<Sqlite>,
+    reads: Reads<Sqlite>,
+}
+
+fn events(store: &Sqlite) -> Events {
+    let webhooks =
+        Webhooks { verifier: Verifier::new(vec![WebhookSecret::parse(SECRET).unwrap()], 300), livemode: false };
+    Events {
+        ingest: Ingest { store: store.clone(), clock: Arc::new(At(NOW)), webhooks },
+        processor: Processor { store: store.clone(), catalog: Catalog::default_catalog(), retry: DEFAULT_RETRY },
+        reads: Reads { store: store.clone(), catalog: Catalog::default_catalog() },
+    }
 }
 
 fn event(id: &str, event_type: &str, object: serde_json::Value) -> Vec<u8> {
@@ -50,12 +67,13 @@ fn event(id: &str, event_type: &str, object: serde_json::Value) -> Vec<u8> {
 }
 
 /// Delivers `payload` signed as Stripe signs it, then runs the processor on what it queued.
-async fn deliver_and_process(app: &App<Sqlite>, payload: &[u8]) -> bool {
+async fn deliver_and_process(app: &Events, payload: &[u8]) -> bool {
     let signature = sign(&WebhookSecret::parse(SECRET).unwrap(), NOW, payload);
-    let ingested = app.ingest_stripe(&webhooks(), Some(&signature), payload).await.unwrap();
-    for delivery in app.store.receive(QueueName::Events, 10).await.unwrap() {
-        if app.process(&delivery).await.is_ok() {
-            app.store.ack(&delivery).await.unwrap();
+    let ingested = app.ingest.ingest_stripe(Some(&signature), payload).await.unwrap();
+    let store = &app.processor.store;
+    for delivery in store.receive(QueueName::Events, 10).await.unwrap() {
+        if app.processor.process(&delivery).await.is_ok() {
+            store.ack(&delivery).await.unwrap();
         }
     }
     ingested.duplicate
@@ -64,7 +82,8 @@ async fn deliver_and_process(app: &App<Sqlite>, payload: &[u8]) -> bool {
 #[tokio::test]
 async fn a_paid_invoice_reaches_the_ledger_once_and_a_bad_signature_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(&dir);
+    let store = store(&dir);
+    let app = events(&store);
     let alice = AccountId::parse("user_alice").unwrap();
     let checkout = event(
         "evt_checkout",
@@ -85,6 +104,7 @@ async fn a_paid_invoice_reaches_the_ledger_once_and_a_bad_signature_changes_noth
     assert!(!deliver_and_process(&app, &paid).await);
     assert!(deliver_and_process(&app, &paid).await, "the second delivery is a duplicate");
     let payments: Vec<i64> = app
+        .reads
         .ledger(&alice)
         .await
         .unwrap()
@@ -95,14 +115,15 @@ async fn a_paid_invoice_reaches_the_ledger_once_and_a_bad_signature_changes_noth
     assert_eq!(payments, [2999], "one payment, however often it was delivered");
 
     let forged = sign(&WebhookSecret::parse("whsec_someone_else").unwrap(), NOW, &paid);
-    assert!(app.ingest_stripe(&webhooks(), Some(&forged), &paid).await.is_err());
-    assert!(app.store.receive(QueueName::Events, 10).await.unwrap().is_empty(), "nothing was queued");
+    assert!(app.ingest.ingest_stripe(Some(&forged), &paid).await.is_err());
+    assert!(store.receive(QueueName::Events, 10).await.unwrap().is_empty(), "nothing was queued");
 }
 
 #[tokio::test]
 async fn a_refund_before_its_payment_is_held_back_for_a_retry() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(&dir);
+    let store = store(&dir);
+    let app = events(&store);
     let refund = event(
         "evt_refund",
         "charge.refunded",
@@ -111,17 +132,24 @@ async fn a_refund_before_its_payment_is_held_back_for_a_retry() {
     );
     deliver_and_process(&app, &refund).await;
     assert!(
-        app.store.receive(QueueName::Events, 10).await.unwrap().is_empty(),
+        store.receive(QueueName::Events, 10).await.unwrap().is_empty(),
         "the refund waits out its backoff, neither applied nor visible at once"
     );
-    let record = app.recent_events(10).await.unwrap();
+    let record = app.reads.recent_events(10).await.unwrap();
     assert_eq!(record[0].status.as_str(), "queued", "not applied: its payment has not arrived");
 }
 
 #[tokio::test]
 async fn keys_are_found_by_their_hash_and_revoked_by_their_owner_only() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(&dir);
+    let outbound = Arc::new(Accepting::default());
+    let edge = EdgeLink { secret: EdgeSecret::new("edge").unwrap(), url: None, outbound };
+    let app = Keys {
+        store: store(&dir),
+        catalog: Catalog::default_catalog(),
+        clock: Arc::new(At(NOW)),
+        edge: Arc::new(edge),
+    };
     let (owner, other) = (AccountId::parse("user_owner").unwrap(), AccountId::parse("user_other").unwrap());
     let created = app.create_key(&owner, KeyMode::Test).await.unwrap();
     let hash = ApiKey::parse(&created.key).unwrap().hash();
@@ -153,16 +181,19 @@ impl Outbound for Accepting {
 #[tokio::test]
 async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_earnings() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(app(&dir));
+    let store = store(&dir);
     let secret = WorkflowSecret::new("a-workflow-secret-of-32-bytes!!!").unwrap();
-    let mut settings = Settings::read(secret, "https://api.example.com".into(), |_| None).unwrap();
+    let mut settings = Settings::defaults(secret, "https://api.example.com".into());
     settings.caps = Caps { daily_starts: 40, concurrent: 1 };
     let endpoint = Arc::new(Accepting::default());
+    let outbound = Arc::clone(&endpoint) as Arc<dyn Outbound>;
     let orchestrator = Orchestrator {
-        app: Arc::clone(&app),
+        store: store.clone(),
+        clock: Arc::new(At(NOW)),
         settings,
-        outbound: Arc::clone(&endpoint) as Arc<dyn Outbound>,
+        outbound: Arc::clone(&outbound),
         metrics: Arc::new(LoggedMetrics),
+        alerting: Alerting { outbound, webhook: None },
     };
     for id in ["first", "second"] {
         let spec = WorkflowSpec {
@@ -178,17 +209,14 @@ async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_
         orchestrator.register(spec).await.unwrap();
     }
     // Registered at NOW, first due a day later: tick then.
-    let later = Orchestrator {
-        app: Arc::new(App { clock: Arc::new(At(Timestamp(NOW.0 + 86_400))), ..app_clone(&app) }),
-        ..orchestrator
-    };
+    let later = Orchestrator { clock: Arc::new(At(Timestamp(NOW.0 + 86_400))), ..orchestrator };
     let report = later.tick().await.unwrap();
     assert_eq!(report.started.len(), 1, "one at a time: the concurrency cap is 1");
     assert!(later.tick().await.unwrap().started.is_empty(), "nothing starts twice, nor past the cap");
 
-    for delivery in later.app.store.receive(QueueName::Runs, 10).await.unwrap() {
+    for delivery in store.receive(QueueName::Runs, 10).await.unwrap() {
         later.start_run(&delivery).await.unwrap();
-        later.app.store.ack(&delivery).await.unwrap();
+        store.ack(&delivery).await.unwrap();
     }
     let start = endpoint.0.lock().unwrap()[0].clone();
     let run_id = start["runId"].as_str().unwrap().to_owned();
@@ -202,17 +230,8 @@ async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_
     let again = later.callback(&run_id, Some(&token), body.as_bytes()).await.unwrap();
     assert!(!again.applied, "a second callback counts nothing");
     let workflow = AccountId::parse(&format!("workflow:{}", start["workflowId"].as_str().unwrap())).unwrap();
-    let earned: Vec<i64> = later.app.ledger(&workflow).await.unwrap().iter().map(|e| e.amount.amount).collect();
+    let reads = Reads { store, catalog: Catalog::default_catalog() };
+    let earned: Vec<i64> = reads.ledger(&workflow).await.unwrap().iter().map(|e| e.amount.amount).collect();
     assert_eq!(earned, [250], "the brief's dollars, read exactly, once");
     assert!(later.callback(&run_id, Some("f00d"), body.as_bytes()).await.is_err(), "a wrong token is refused");
-}
-
-/// The same stores and catalog as `app`, on another clock.
-fn app_clone(app: &App<Sqlite>) -> App<Sqlite> {
-    App {
-        store: app.store.clone(),
-        catalog: app.catalog.clone(),
-        clock: Arc::clone(&app.clock),
-        max_receives: app.max_receives,
-    }
 }

@@ -1,69 +1,5 @@
-//! Configuration read once at cold start. A missing setting stops the function with a
-//! message naming it, rather than failing requests one by one.
-
-use thiserror::Error;
-use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, SecretError, WebhookSecret};
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("STRIPE_WEBHOOK_SECRET: {0}")]
-    WebhookSecret(#[from] SecretError),
-    #[error("{0} must be a whole number")]
-    NotANumber(&'static str),
-}
-
-/// Where settings are read from: the process environment in a deployed function, a
-/// recording lookup in the configuration check (which proves each function reads what
-/// `template.yaml` gives it).
-#[derive(Clone, Copy)]
-pub struct Env<'a> {
-    lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
-    required: &'a (dyn Fn(&'static str) + Sync),
-}
-
-fn process_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-fn ignore(_: &'static str) {}
-
-impl Env<'static> {
-    /// The process environment.
-    pub fn process() -> Self {
-        Env { lookup: &process_lookup, required: &ignore }
-    }
-}
-
-impl<'a> Env<'a> {
-    /// Settings from `lookup`; `required` hears the name of each setting read as required.
-    pub fn new(
-        lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
-        required: &'a (dyn Fn(&'static str) + Sync),
-    ) -> Self {
-        Env { lookup, required }
-    }
-
-    /// A setting; unset and blank are the same.
-    pub fn optional(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|value| !value.trim().is_empty())
-    }
-
-    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        (self.required)(name);
-        self.optional(name).ok_or(ConfigError::Missing(name))
-    }
-
-    pub fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
-        self.optional(name).map_or(Ok(default), |value| value.parse().map_err(|_| ConfigError::NotANumber(name)))
-    }
-
-    /// The lookup, for readers that take a closure (`Settings::read`, `jwt::Settings::read`).
-    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
-        |name| self.optional(name)
-    }
-}
+//! The tables and queues a function is given, each by its own variable. Reading the
+//! variables is the composition root's (`tollgate-settings`' `Env`); this names them.
 
 /// A table or queue a function may be given, each by its own variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,13 +68,14 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// The tables and queues in `needs`, each required. One the function does not need is
-    /// named `unconfigured-<VARIABLE>`: a call reaching it fails with DynamoDB's or SQS's
-    /// error naming the variable, and can never land in a table of that name.
-    pub fn read(env: &Env, needs: &[Resource]) -> Result<Self, ConfigError> {
-        let take = |resource: Resource| -> Result<String, ConfigError> {
+    /// The tables and queues in `needs`, each named by `required` (which reads its
+    /// variable, or says why it cannot). One the function does not need is named
+    /// `unconfigured-<VARIABLE>`: a call reaching it fails with DynamoDB's or SQS's error
+    /// naming the variable, and can never land in a table of that name.
+    pub fn read<E>(needs: &[Resource], required: impl Fn(&'static str) -> Result<String, E>) -> Result<Self, E> {
+        let take = |resource: Resource| -> Result<String, E> {
             if needs.contains(&resource) {
-                env.required(resource.variable())
+                required(resource.variable())
             } else {
                 Ok(format!("{UNCONFIGURED}{}", resource.variable()))
             }
@@ -176,20 +113,4 @@ impl Resources {
             .find(|url| !url.starts_with(UNCONFIGURED))
             .map(String::as_str)
     }
-}
-
-/// Webhook verification settings (`STRIPE_WEBHOOK_SECRET`, comma-separated for rotation).
-/// A Connect endpoint (`account.updated`) signs with its own secret,
-/// `STRIPE_CONNECT_WEBHOOK_SECRET`; deliveries signed with either are accepted.
-pub fn webhook_secrets(env: &Env) -> Result<(Vec<WebhookSecret>, i64), ConfigError> {
-    let mut secrets = WebhookSecret::parse_list(&env.required("STRIPE_WEBHOOK_SECRET")?)?;
-    if let Some(connect) = env.optional("STRIPE_CONNECT_WEBHOOK_SECRET") {
-        secrets.extend(WebhookSecret::parse_list(&connect)?);
-    }
-    Ok((secrets, env.number("STRIPE_WEBHOOK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?))
-}
-
-/// Receives of one message before SQS dead-letters it: must match the redrive policy.
-pub fn max_receives(env: &Env) -> Result<u32, ConfigError> {
-    env.number("EVENTS_MAX_RECEIVES", tollgate_app::DEFAULT_MAX_RECEIVES)
 }

@@ -25,7 +25,7 @@ mod workflows;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_sqs::Client as SqsClient;
 use aws_sdk_sqs::types::QueueAttributeName;
-pub use config::{ConfigError, Resources};
+pub use config::Resources;
 pub use https::https_client;
 
 /// How long a cold start waits for its connections to open before going on without them.

@@ -147,6 +147,11 @@ impl Verifier {
         Self { secrets, tolerance_seconds }
     }
 
+    /// The secret to sign with where tollgate stands in for Stripe: the first.
+    pub fn signing_secret(&self) -> Option<&WebhookSecret> {
+        self.secrets.first()
+    }
+
     /// Verifies `payload` (the raw bytes, never re-serialized JSON) at time `now`.
     ///
     /// The signature is checked before the timestamp so that an attacker cannot learn

@@ -1,17 +1,28 @@
 //! The operator's routes, for a JWT with the admin role: the event log, alerts, metrics,
 //! an account and its ledger (the workflows' are in [`crate::workflows`]).
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
+use crate::extract::Authenticated;
 use crate::extract::{Admin, Params};
 use crate::views::{
     AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
     MetricsView, PurchaseList, PurchaseView, ReferralList, StandingView,
 };
-use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use std::sync::Arc;
+use tollgate_app::keys::{KeyStore, Keys};
+use tollgate_app::metrics::Figures;
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::ledger::Ledger;
+use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_app::reads::Reads;
+use tollgate_app::renewals::Renewals;
 use tollgate_core::ids::{AccountId, CustomerId};
 use utoipa::IntoParams;
 
@@ -20,7 +31,26 @@ pub(crate) const MAX_LIST_LIMIT: usize = 500;
 /// Days of revenue `/admin/metrics` shows.
 const METRICS_DAYS: u32 = 30;
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
+/// The ports the operator's reads use.
+pub trait OperatorStore: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore {}
+
+impl<S: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore> OperatorStore for S {}
+
+/// The operator's reads: events, alerts, figures, accounts and their keys, the ledger.
+pub struct Operator<S> {
+    pub auth: Arc<Auth>,
+    pub reads: Arc<Reads<S>>,
+    pub keys: Arc<Keys<S>>,
+    pub figures: Arc<Figures<S>>,
+}
+
+impl<S: Send + Sync> Authenticated for Operator<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn router<S: OperatorStore + 'static>(operator: Operator<S>) -> Router {
     Router::new()
         .route("/admin/events", get(events::<S>))
         .route("/admin/alerts", get(alerts::<S>))
@@ -32,10 +62,23 @@ pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
         .route("/admin/accounts/{account}/referrals", get(account_referrals::<S>))
         .route("/admin/customers/{customer}", get(customer::<S>))
         .route("/admin/ledger", get(ledger::<S>))
+        .with_state(Arc::new(operator))
 }
 
-pub(crate) fn stripe_time_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/customers/{customer}/advance", post(advance_customer::<S>))
+/// Renewing a customer's subscriptions on demand (the emulated Stripe of `tollgate dev`).
+pub struct Renewing {
+    pub auth: Arc<Auth>,
+    pub renewals: Renewals,
+}
+
+impl Authenticated for Renewing {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn renewal_router(renewing: Renewing) -> Router {
+    Router::new().route("/admin/customers/{customer}/advance", post(advance_customer)).with_state(Arc::new(renewing))
 }
 
 /// `?limit=`: how many of the newest to list.
@@ -74,12 +117,12 @@ impl List {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn events<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn events<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Params(list): Params<List>,
 ) -> Result<Json<EventList>, ApiError> {
-    let events = api.app.recent_events(list.limit()?).await?;
+    let events = operator.reads.recent_events(list.limit()?).await?;
     Ok(Json(EventList { events: events.iter().map(EventView::from).collect() }))
 }
 
@@ -98,12 +141,12 @@ pub(crate) async fn events<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn alerts<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn alerts<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Params(list): Params<List>,
 ) -> Result<Json<AlertList>, ApiError> {
-    let alerts = api.app.store.alerts(list.limit()?).await?;
+    let alerts = operator.reads.alerts(list.limit()?).await?;
     Ok(Json(AlertList { alerts: alerts.iter().map(AlertView::from).collect() }))
 }
 
@@ -120,12 +163,14 @@ pub(crate) async fn alerts<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) -> Result<Json<MetricsView>, ApiError> {
-    let mut view = MetricsView::from(&api.app.metrics(METRICS_DAYS).await?);
-    if let Some(orchestrator) = api.orchestrator.as_deref() {
-        view.daily_run_cap = Some(orchestrator.settings.caps.daily_starts);
-        view.concurrent_run_cap = Some(orchestrator.settings.caps.concurrent);
-    }
+pub(crate) async fn metrics<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
+    _: Admin,
+) -> Result<Json<MetricsView>, ApiError> {
+    let figures = &operator.figures;
+    let mut view = MetricsView::from(&figures.metrics(METRICS_DAYS).await?);
+    view.daily_run_cap = Some(figures.caps.daily_starts);
+    view.concurrent_run_cap = Some(figures.caps.concurrent);
     Ok(Json(view))
 }
 
@@ -145,13 +190,13 @@ pub(crate) async fn metrics<S: Store>(State(api): State<Shared<S>>, _: Admin) ->
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn account<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn account<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account_id", &e.to_string()))?;
-    let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
+    let view = operator.reads.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
     Ok(Json(AccountDetail::from(&view)))
 }
 
@@ -174,12 +219,12 @@ fn account_id(account: &str) -> Result<AccountId, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn account_standing<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn account_standing<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<StandingView>, ApiError> {
-    Ok(Json(StandingView::from(&api.app.standing(&account_id(&account)?).await?)))
+    Ok(Json(StandingView::from(&operator.keys.standing(&account_id(&account)?).await?)))
 }
 
 #[utoipa::path(
@@ -197,12 +242,12 @@ pub(crate) async fn account_standing<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn account_keys<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn account_keys<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
-    let keys = api.app.list_keys(&account_id(&account)?).await?;
+    let keys = operator.keys.list_keys(&account_id(&account)?).await?;
     Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
 }
 
@@ -221,12 +266,12 @@ pub(crate) async fn account_keys<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn account_purchases<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn account_purchases<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<PurchaseList>, ApiError> {
-    let purchases = api.app.purchases(&account_id(&account)?).await?;
+    let purchases = operator.reads.purchases(&account_id(&account)?).await?;
     Ok(Json(PurchaseList { purchases: purchases.iter().map(PurchaseView::from).collect() }))
 }
 
@@ -245,13 +290,12 @@ pub(crate) async fn account_purchases<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn account_referrals<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn account_referrals<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<ReferralList>, ApiError> {
-    let mut referred = api.app.store.referrals(&account_id(&account)?).await?;
-    referred.sort();
+    let referred = operator.reads.referrals(&account_id(&account)?).await?;
     Ok(Json(ReferralList { referred: referred.iter().map(ToString::to_string).collect() }))
 }
 
@@ -271,14 +315,13 @@ pub(crate) async fn account_referrals<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn customer<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn customer<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Path(customer): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
-    let account = api.app.store.account_for_customer(&customer).await?.ok_or(ApiError::NotFound("customer"))?;
-    let view = api.app.account(&account).await?.ok_or(ApiError::NotFound("account"))?;
+    let view = operator.reads.customer(&customer).await?.ok_or(ApiError::NotFound("customer"))?;
     Ok(Json(AccountDetail::from(&view)))
 }
 
@@ -299,14 +342,13 @@ pub(crate) async fn customer<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn advance_customer<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn advance_customer(
+    State(renewing): State<Arc<Renewing>>,
     _: Admin,
     Path(customer): Path<String>,
 ) -> Result<Json<AdvancedView>, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
-    let stripe_time = api.stripe_time.as_ref().ok_or(ApiError::NotFound("route"))?;
-    let advanced = stripe_time.advance(Some(&customer), None).await?;
+    let advanced = renewing.renewals.renew(&customer).await?;
     Ok(Json(AdvancedView { renewed: advanced.renewed, invoices: advanced.invoices }))
 }
 
@@ -333,13 +375,13 @@ pub(crate) struct LedgerQuery {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn ledger<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn ledger<S: OperatorStore>(
+    State(operator): State<Arc<Operator<S>>>,
     _: Admin,
     Params(query): Params<LedgerQuery>,
 ) -> Result<Json<LedgerList>, ApiError> {
     let account = query.account.ok_or_else(|| ApiError::invalid("account", "is required"))?;
     let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
-    let entries = api.app.ledger(&account).await?;
+    let entries = operator.reads.ledger(&account).await?;
     Ok(Json(LedgerList { entries: entries.iter().map(LedgerLine::from).collect() }))
 }

@@ -1,27 +1,79 @@
 //! The signed-in buyer's routes: what they bought and may use, and the links to pay
 //! (`/api/checkout`) and to manage their subscription (`/api/portal`).
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
+use crate::extract::Authenticated;
 use crate::extract::{JsonBody, User};
 use crate::views::{CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
-use crate::{Shared, Store};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use std::sync::Arc;
 use tollgate_app::checkout::Checkout;
+use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::purchases::Purchases;
+use tollgate_app::ports::rate_limits::RateLimits;
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_app::reads::Reads;
 use tollgate_core::checkout::CheckoutRequest;
 use utoipa::ToSchema;
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
+/// The ports a buyer's reads use.
+pub trait BuyerStore: Accounts + Purchases + Workflows {}
+
+impl<S: Accounts + Purchases + Workflows> BuyerStore for S {}
+
+/// What the deployment offers buyers besides what they hold, as `/api/catalog` says it.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// `/api/checkout` is served.
+    pub sells: bool,
+    /// `/api/me/payouts` is served.
+    pub pays_out: bool,
+    /// `/admin/customers/{customer}/advance` is served (the emulated Stripe).
+    pub renews_on_demand: bool,
+}
+
+/// A buyer's reads: what is on sale, what they bought, what they may use.
+pub struct Buyers<S> {
+    pub auth: Arc<Auth>,
+    pub reads: Arc<Reads<S>>,
+    pub offer: Offer,
+}
+
+impl<S: Send + Sync> Authenticated for Buyers<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn router<S: BuyerStore + 'static>(buyers: Buyers<S>) -> Router {
     Router::new()
         .route("/api/me/purchases", get(purchases::<S>))
         .route("/api/me/entitlements", get(entitlements::<S>))
         .route("/api/catalog", get(catalog::<S>))
+        .with_state(Arc::new(buyers))
 }
 
-pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/api/checkout", post(checkout::<S>)).route("/api/portal", post(portal::<S>))
+/// Checkout Sessions and portal links.
+pub struct Checkouts<S> {
+    pub auth: Arc<Auth>,
+    pub checkout: Arc<Checkout<S>>,
+}
+
+impl<S: Send + Sync> Authenticated for Checkouts<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn checkout_router<S: Accounts + RateLimits + 'static>(checkouts: Checkouts<S>) -> Router {
+    Router::new()
+        .route("/api/checkout", post(checkout::<S>))
+        .route("/api/portal", post(portal::<S>))
+        .with_state(Arc::new(checkouts))
 }
 
 #[utoipa::path(
@@ -35,8 +87,9 @@ pub(crate) fn checkout_routes<S: Store>() -> Router<Shared<S>> {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn catalog<S: Store>(State(api): State<Shared<S>>, User(_): User) -> Json<CatalogView> {
-    Json(CatalogView::new(&api.app.catalog, api.checkout.is_some(), api.payouts.is_some(), api.stripe_time.is_some()))
+pub(crate) async fn catalog<S: BuyerStore>(State(buyers): State<Arc<Buyers<S>>>, User(_): User) -> Json<CatalogView> {
+    let Offer { sells, pays_out, renews_on_demand } = buyers.offer;
+    Json(CatalogView::new(&buyers.reads.catalog, sells, pays_out, renews_on_demand))
 }
 
 #[utoipa::path(
@@ -51,11 +104,11 @@ pub(crate) async fn catalog<S: Store>(State(api): State<Shared<S>>, User(_): Use
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn purchases<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn purchases<S: BuyerStore>(
+    State(buyers): State<Arc<Buyers<S>>>,
     User(account): User,
 ) -> Result<Json<PurchaseList>, ApiError> {
-    let purchases = api.app.purchases(&account).await?;
+    let purchases = buyers.reads.purchases(&account).await?;
     Ok(Json(PurchaseList { purchases: purchases.iter().map(PurchaseView::from).collect() }))
 }
 
@@ -71,15 +124,11 @@ pub(crate) async fn purchases<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn entitlements<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn entitlements<S: BuyerStore>(
+    State(buyers): State<Arc<Buyers<S>>>,
     User(account): User,
 ) -> Result<Json<EntitlementsView>, ApiError> {
-    Ok(Json(EntitlementsView::from(&api.app.entitlements(&account).await?)))
-}
-
-fn checkouts<S>(api: &Shared<S>) -> Result<&Checkout<S>, ApiError> {
-    api.checkout.as_deref().ok_or(ApiError::NotFound("route"))
+    Ok(Json(EntitlementsView::from(&buyers.reads.entitlements(&account).await?)))
 }
 
 /// What a buyer asks to pay for.
@@ -129,13 +178,13 @@ impl CheckoutBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn checkout<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn checkout<S: Accounts + RateLimits>(
+    State(checkouts): State<Arc<Checkouts<S>>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Json<CheckoutLinkView>, ApiError> {
     let request = body.request()?;
-    Ok(Json(checkouts(&api)?.checkout(&account, request).await?.into()))
+    Ok(Json(checkouts.checkout.checkout(&account, request).await?.into()))
 }
 
 #[utoipa::path(
@@ -152,11 +201,11 @@ pub(crate) async fn checkout<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn portal<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn portal<S: Accounts + RateLimits>(
+    State(checkouts): State<Arc<Checkouts<S>>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {
-    Ok(Json(PortalLink { url: checkouts(&api)?.portal(&account).await? }))
+    Ok(Json(PortalLink { url: checkouts.checkout.portal(&account).await? }))
 }
 
 #[cfg(test)]

@@ -1,16 +1,40 @@
 //! What a handler needs from a request, each checked once: the signed-in user, the admin,
 //! the edge's signature, and the body read whole and typed, naming the field at fault.
 
+use crate::Auth;
 use crate::error::ApiError;
-use crate::{Api, Store};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use tollgate_app::keys::Keys;
 use tollgate_core::edge;
 use tollgate_core::ids::AccountId;
+
+/// A router state whose routes take bearer tokens.
+pub(crate) trait Authenticated: Send + Sync {
+    fn auth(&self) -> &Auth;
+}
+
+/// The state of a router whose routes call one use case.
+pub(crate) struct Guarded<T> {
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) use_case: T,
+}
+
+impl<T: Send + Sync> Authenticated for Guarded<T> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+impl<T> Guarded<T> {
+    pub(crate) fn new(auth: Arc<Auth>, use_case: T) -> Arc<Self> {
+        Arc::new(Self { auth, use_case })
+    }
+}
 
 /// The signed-in account: the JWT's `sub`.
 pub struct User(pub AccountId);
@@ -18,22 +42,22 @@ pub struct User(pub AccountId);
 /// A caller whose JWT carries the admin role.
 pub struct Admin;
 
-impl<S: Store> FromRequestParts<Arc<Api<S>>> for User {
+impl<St: Authenticated> FromRequestParts<Arc<St>> for User {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S>>) -> Result<Self, ApiError> {
-        let jwt = api.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
-        let identity = jwt.bearer(&parts.headers, api.app.clock.now()).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<St>) -> Result<Self, ApiError> {
+        let Auth { verifier, clock } = state.auth();
+        let identity = verifier.bearer(&parts.headers, clock.now()).await?;
         AccountId::parse_user(&identity.sub).map(User).map_err(|_| ApiError::Unauthorized)
     }
 }
 
-impl<S: Store> FromRequestParts<Arc<Api<S>>> for Admin {
+impl<St: Authenticated> FromRequestParts<Arc<St>> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S>>) -> Result<Self, ApiError> {
-        let jwt = api.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
-        let identity = jwt.bearer(&parts.headers, api.app.clock.now()).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<St>) -> Result<Self, ApiError> {
+        let Auth { verifier, clock } = state.auth();
+        let identity = verifier.bearer(&parts.headers, clock.now()).await?;
         if identity.admin { Ok(Admin) } else { Err(ApiError::Forbidden) }
     }
 }
@@ -115,16 +139,15 @@ impl<St: Send + Sync, T: DeserializeOwned> FromRequestParts<St> for Params<T> {
 /// so it is checked before anything else is read.
 pub struct EdgeSigned(pub Bytes);
 
-impl<S: Store> FromRequest<Arc<Api<S>>> for EdgeSigned {
+impl<S: Send + Sync> FromRequest<Arc<Keys<S>>> for EdgeSigned {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, api: &Arc<Api<S>>) -> Result<Self, ApiError> {
-        let link = api.edge.as_ref().ok_or(ApiError::Unauthorized)?;
+    async fn from_request(request: Request, keys: &Arc<Keys<S>>) -> Result<Self, ApiError> {
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         let signature = request.headers().get(edge::SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
         let signature = signature.map(str::to_owned);
-        let RawBody(bytes) = RawBody::from_request(request, api).await?;
-        edge::verify(&link.secret, signature.as_deref(), method.as_str(), &path, &bytes, api.app.clock.now())
+        let RawBody(bytes) = RawBody::from_request(request, keys).await?;
+        edge::verify(&keys.edge.secret, signature.as_deref(), method.as_str(), &path, &bytes, keys.clock.now())
             .map_err(|error| ApiError::Signature { header: "Tollgate-Signature", error })?;
         Ok(EdgeSigned(bytes))
     }

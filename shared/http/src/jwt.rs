@@ -59,7 +59,17 @@ pub enum SettingsError {
     Jwks(String),
 }
 
-/// The JWT settings, read once at start.
+/// What a token must say besides its signature: `iss`, `aud`, and the claim carrying the
+/// role (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_ROLE_CLAIM`).
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// `role` when `None`.
+    pub role_claim: Option<String>,
+}
+
+/// The JWT settings, read once at start (`tollgate-settings`).
 #[derive(Clone)]
 pub struct Settings {
     secret: Option<SecretString>,
@@ -81,15 +91,18 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// `JWT_SECRET` or `JWT_JWKS_URL`, and `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_ROLE_CLAIM`.
-    pub fn read(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let set = |name: &str| env(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+    /// HS256 with `secret`, or the keys at `jwks_url`: exactly one of them.
+    pub fn new(
+        secret: Option<SecretString>,
+        jwks_url: Option<String>,
+        expected: Expected,
+    ) -> Result<Self, SettingsError> {
         let settings = Self {
-            secret: set("JWT_SECRET").map(SecretString::from),
-            jwks_url: set("JWT_JWKS_URL"),
-            issuer: set("JWT_ISSUER"),
-            audience: set("JWT_AUDIENCE"),
-            role_claim: set("JWT_ROLE_CLAIM").unwrap_or_else(|| DEFAULT_ROLE_CLAIM.to_owned()),
+            secret,
+            jwks_url,
+            issuer: expected.issuer,
+            audience: expected.audience,
+            role_claim: expected.role_claim.unwrap_or_else(|| DEFAULT_ROLE_CLAIM.to_owned()),
         };
         match (&settings.secret, &settings.jwks_url) {
             (None, None) => Err(SettingsError::Missing),
@@ -101,7 +114,7 @@ impl Settings {
 
     /// HS256 with `secret`, nothing else set: for the tests and the sample events.
     pub fn hs256(secret: &str) -> Result<Self, SettingsError> {
-        Self::read(|name| (name == "JWT_SECRET").then(|| secret.to_owned()))
+        Self::new(Some(SecretString::from(secret)), None, Expected::default())
     }
 
     /// A token for `claims`, with `iss` and `aud` when they are set and the role under
@@ -320,9 +333,16 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_700_000_000);
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+    /// Settings as `tollgate-settings` reads them from these variables.
+    fn settings(env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let get = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let expected =
+            Expected { issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), role_claim: get("JWT_ROLE_CLAIM") };
+        Settings::new(get("JWT_SECRET").map(SecretString::from), get("JWT_JWKS_URL"), expected)
+    }
+
     async fn verifier(env: &[(&str, &str)]) -> Verifier {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Verifier::new(Settings::read(|name| env.get(name).cloned()).unwrap()).await.unwrap()
+        Verifier::new(settings(env).unwrap()).await.unwrap()
     }
 
     /// A token signed by hand, so the test controls every byte of header and payload.
@@ -349,10 +369,7 @@ mod tests {
 
     #[test]
     fn a_short_secret_or_no_mode_or_both_modes_refuse_to_start() {
-        let read = |pairs: &[(&str, &str)]| {
-            let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-            Settings::read(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-        };
+        let read = settings;
         assert!(matches!(read(&[("JWT_SECRET", "short")]), Err(SettingsError::ShortSecret)));
         assert!(read(&[("JWT_SECRET", "short")]).unwrap_err().to_string().contains("JWT_SECRET"));
         assert!(matches!(read(&[]), Err(SettingsError::Missing)));

@@ -1,17 +1,19 @@
 //! `/api/keys`, `/api/me` for key owners; `/internal/keys/{hash}` and `/internal/usage`
 //! for the edge, signed with `EDGE_SECRET`.
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
+use crate::extract::Authenticated;
 use crate::extract::{EdgeSigned, OptionalJsonBody, User, parse_json};
 use crate::views::{KeyList, KeyRecordView, KeyView, NewKeyView, RevokedKey, StandingView, UsageAccepted};
-use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
-use tollgate_app::keys::{EdgeLink, KeysError};
+use std::sync::Arc;
+use tollgate_app::keys::{KeyStore, Keys, KeysError};
 use tollgate_core::api_key::{KeyHash, KeyMode};
 use tollgate_core::edge;
 use tollgate_core::ids::KeyId;
@@ -21,17 +23,32 @@ use utoipa::ToSchema;
 /// Batches in one flush: a Durable Object flushes every few seconds, so this is generous.
 const MAX_BATCHES: usize = 1_000;
 
-pub(crate) fn owner_routes<S: Store>() -> Router<Shared<S>> {
+/// The key owners' routes.
+pub struct Owners<S> {
+    pub auth: Arc<Auth>,
+    pub keys: Arc<Keys<S>>,
+}
+
+impl<S: Send + Sync> Authenticated for Owners<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn owner_router<S: KeyStore + 'static>(owners: Owners<S>) -> Router {
     Router::new()
         .route("/api/keys", post(create::<S>).get(list::<S>))
         .route("/api/keys/{id}", delete(revoke::<S>))
         .route("/api/me", get(standing::<S>))
+        .with_state(Arc::new(owners))
 }
 
-pub(crate) fn edge_routes<S: Store>() -> Router<Shared<S>> {
+/// The edge's routes, each signed with `EDGE_SECRET`.
+pub fn edge_router<S: KeyStore + 'static>(keys: Arc<Keys<S>>) -> Router {
     Router::new()
         .route(&format!("{}{{hash}}", edge::KEYS_PATH), get(key_record::<S>))
         .route(edge::USAGE_PATH, post(usage::<S>))
+        .with_state(keys)
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -59,10 +76,6 @@ impl From<KeysError> for ApiError {
     }
 }
 
-fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
-    api.edge.as_deref().ok_or(ApiError::NotFound("route"))
-}
-
 #[utoipa::path(
     post,
     path = "/api/keys",
@@ -77,12 +90,12 @@ fn link<S>(api: &Shared<S>) -> Result<&EdgeLink, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn create<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn create<S: KeyStore>(
+    State(owners): State<Arc<Owners<S>>>,
     User(account): User,
     OptionalJsonBody(request): OptionalJsonBody<NewKeyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let created = api.app.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
+    let created = owners.keys.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
     Ok((StatusCode::CREATED, Json(NewKeyView::from(created))))
 }
 
@@ -98,11 +111,11 @@ pub(crate) async fn create<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn list<S: KeyStore>(
+    State(owners): State<Arc<Owners<S>>>,
     User(account): User,
 ) -> Result<Json<KeyList>, ApiError> {
-    let keys = api.app.list_keys(&account).await?;
+    let keys = owners.keys.list_keys(&account).await?;
     Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
 }
 
@@ -120,15 +133,14 @@ pub(crate) async fn list<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn revoke<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn revoke<S: KeyStore>(
+    State(owners): State<Arc<Owners<S>>>,
     User(account): User,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedKey>, ApiError> {
     let id = KeyId::parse(&id).map_err(|_| ApiError::NotFound("key"))?;
-    let revoked = api.app.revoke_key(&account, &id).await?;
-    let edge_notified = link(&api)?.revoked(&revoked.hash, api.app.clock.now()).await;
-    Ok(Json(RevokedKey::new(&revoked, edge_notified)))
+    let revoked = owners.keys.revoke_key(&account, &id).await?;
+    Ok(Json(RevokedKey::new(&revoked.key, revoked.edge_notified)))
 }
 
 #[utoipa::path(
@@ -143,11 +155,11 @@ pub(crate) async fn revoke<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn standing<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn standing<S: KeyStore>(
+    State(owners): State<Arc<Owners<S>>>,
     User(account): User,
 ) -> Result<Json<StandingView>, ApiError> {
-    Ok(Json(StandingView::from(&api.app.standing(&account).await?)))
+    Ok(Json(StandingView::from(&owners.keys.standing(&account).await?)))
 }
 
 /// The signature is checked before the hash is read.
@@ -165,13 +177,13 @@ pub(crate) async fn standing<S: Store>(
     ),
     security(("tollgate_signature" = []))
 )]
-pub(crate) async fn key_record<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn key_record<S: KeyStore>(
+    State(keys): State<Arc<Keys<S>>>,
     Path(hash): Path<String>,
     _: EdgeSigned,
 ) -> Result<Json<KeyRecordView>, ApiError> {
     let hash = KeyHash::parse(&hash).map_err(|_| ApiError::invalid("hash", "must be 64 lowercase hex digits"))?;
-    let record = api.app.key_record(&hash).await?;
+    let record = keys.key_record(&hash).await?;
     record
         .map(|record| Json(KeyRecordView::from(&record)))
         .ok_or_else(|| ApiError::Absent { code: "unknown_key", message: "no such key".into() })
@@ -190,8 +202,8 @@ pub(crate) async fn key_record<S: Store>(
     ),
     security(("tollgate_signature" = []))
 )]
-pub(crate) async fn usage<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn usage<S: KeyStore>(
+    State(keys): State<Arc<Keys<S>>>,
     EdgeSigned(body): EdgeSigned,
 ) -> Result<Json<UsageAccepted>, ApiError> {
     let upload: UsageUpload = parse_json(&body)?;
@@ -201,5 +213,5 @@ pub(crate) async fn usage<S: Store>(
     if let Some(reason) = upload.batches.iter().find_map(|batch| batch.check().err()) {
         return Err(ApiError::invalid("batches", reason));
     }
-    Ok(Json(UsageAccepted { accepted: api.app.accept_usage(&upload.batches).await? }))
+    Ok(Json(UsageAccepted { accepted: keys.accept_usage(&upload.batches).await? }))
 }

@@ -4,10 +4,11 @@
 //! is opened with a ticket: short-lived, single-use, handed out to an admin by
 //! `POST /admin/stream-tickets`.
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
+use crate::extract::Authenticated;
 use crate::extract::{Admin, Params};
 use crate::views::{ActivityItemView, ActivityView, StreamTicket};
-use crate::{Shared, Store};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,9 +17,13 @@ use axum::{Json, Router};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tollgate_app::activity::{ActivityItem, tag};
+use tollgate_app::activity::{Activity, ActivityItem, tag};
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::time::Timestamp;
 use utoipa::IntoParams;
 
@@ -29,18 +34,53 @@ const TICKET_SECONDS: i64 = 30;
 /// How often an open stream looks for news.
 const STREAM_EVERY: Duration = Duration::from_millis(500);
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/activity", get(activity::<S>))
+/// The ports the feed reads.
+pub trait FeedStore: EventLog + Alerts + Workflows + Runs {}
+
+impl<S: EventLog + Alerts + Workflows + Runs> FeedStore for S {}
+
+/// The activity feed, for admins.
+pub struct Live<S> {
+    pub auth: Arc<Auth>,
+    pub activity: Arc<Activity<S>>,
 }
 
-pub(crate) fn stream_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/stream-tickets", post(stream_ticket::<S>)).route("/admin/stream", get(stream::<S>))
+impl<S: Send + Sync> Authenticated for Live<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+/// The feed, polled.
+pub fn router<S: FeedStore + 'static>(live: Arc<Live<S>>) -> Router {
+    Router::new().route("/admin/activity", get(activity::<S>)).with_state(live)
+}
+
+/// The feed as a stream, opened with a ticket: for one long-running process, as the local
+/// stack is, since the tickets are kept in its memory.
+pub fn stream_router<S: FeedStore + 'static>(live: Arc<Live<S>>) -> Router {
+    Router::new()
+        .route("/admin/stream-tickets", post(stream_ticket::<S>))
+        .route("/admin/stream", get(stream::<S>))
+        .with_state(Arc::new(Streaming { live, tickets: Tickets::default() }))
+}
+
+/// The stream's state: the feed and the tickets handed out.
+pub(crate) struct Streaming<S> {
+    live: Arc<Live<S>>,
+    tickets: Tickets,
+}
+
+impl<S: Send + Sync> Authenticated for Streaming<S> {
+    fn auth(&self) -> &Auth {
+        &self.live.auth
+    }
 }
 
 /// The stream's tickets: random, kept in memory (the local stack is one process), each
 /// good once and for [`TICKET_SECONDS`].
 #[derive(Default)]
-pub struct Tickets {
+struct Tickets {
     issued: Mutex<HashMap<String, Timestamp>>,
 }
 
@@ -87,13 +127,13 @@ pub(crate) struct After {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn activity<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn activity<S: FeedStore>(
+    State(live): State<Arc<Live<S>>>,
     _: Admin,
     Params(after): Params<After>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut items = api.app.activity(FEED).await.map_err(|e| ApiError::from_port(&e))?;
+    let mut items = live.activity.activity(FEED).await.map_err(|e| ApiError::from_port(&e))?;
     if let Some(after) = after.after {
         items.retain(|item| item.at.0 >= after);
     }
@@ -119,13 +159,12 @@ pub(crate) async fn activity<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn stream_ticket<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn stream_ticket<S: FeedStore>(
+    State(streaming): State<Arc<Streaming<S>>>,
     _: Admin,
-) -> Result<Json<StreamTicket>, ApiError> {
-    let tickets = api.tickets.as_deref().ok_or(ApiError::NotFound("route"))?;
-    let (ticket, expires) = tickets.issue(api.app.clock.now());
-    Ok(Json(StreamTicket { ticket, expires_at: expires.0 }))
+) -> Json<StreamTicket> {
+    let (ticket, expires) = streaming.tickets.issue(streaming.live.auth.clock.now());
+    Json(StreamTicket { ticket, expires_at: expires.0 })
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -147,15 +186,19 @@ pub(crate) struct TicketParam {
         (status = 401, description = "`invalid_token`: no such ticket, used, or expired", body = ErrorResponse)
     )
 )]
-pub(crate) async fn stream<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn stream<S: FeedStore + 'static>(
+    State(streaming): State<Arc<Streaming<S>>>,
     Params(param): Params<TicketParam>,
 ) -> Result<Response, ApiError> {
-    let tickets = api.tickets.as_deref().ok_or(ApiError::NotFound("route"))?;
-    if !tickets.redeem(&param.ticket, api.app.clock.now()) {
+    if !streaming.tickets.redeem(&param.ticket, streaming.live.auth.clock.now()) {
         return Err(ApiError::InvalidToken);
     }
-    let state = Feed { api, said: HashMap::new(), pending: VecDeque::new(), started: false };
+    let state = Feed {
+        activity: Arc::clone(&streaming.live.activity),
+        said: HashMap::new(),
+        pending: VecDeque::new(),
+        started: false,
+    };
     let events = futures_util::stream::unfold(state, |mut feed| async move {
         let event = feed.next_event().await;
         Some((Ok::<_, std::convert::Infallible>(event), feed))
@@ -165,18 +208,18 @@ pub(crate) async fn stream<S: Store>(
 
 /// One open stream: what it has said of each item, and what it still has to say.
 struct Feed<S> {
-    api: Shared<S>,
+    activity: Arc<Activity<S>>,
     said: HashMap<String, String>,
     pending: VecDeque<ActivityItem>,
     started: bool,
 }
 
-impl<S: Store> Feed<S> {
+impl<S: FeedStore> Feed<S> {
     async fn next_event(&mut self) -> Event {
         if !self.started {
             self.started = true;
             // What is there already the page has loaded itself; from here on, only news.
-            if let Ok(items) = self.api.app.activity(FEED).await {
+            if let Ok(items) = self.activity.activity(FEED).await {
                 self.said = items.into_iter().map(|item| (item.id, item.text)).collect();
             }
             return Event::default().event("ready").data("{}");
@@ -188,7 +231,7 @@ impl<S: Store> Feed<S> {
             }
             tokio::time::sleep(STREAM_EVERY).await;
             // A failed read is tried again on the next beat; the stream stays open.
-            if let Ok(items) = self.api.app.activity(FEED).await {
+            if let Ok(items) = self.activity.activity(FEED).await {
                 for item in items.into_iter().rev() {
                     if self.said.get(&item.id) != Some(&item.text) {
                         self.said.insert(item.id.clone(), item.text.clone());

@@ -44,7 +44,8 @@ const ASSETS: [Asset; 5] = [
 const CONSOLE: &str = include_str!("../assets/console.html");
 const ACCOUNT: &str = include_str!("../assets/account.html");
 
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The console, the account page and their assets.
+pub fn router() -> Router {
     Router::new()
         .route("/console", get(|| async { page(CONSOLE) }))
         .route("/account", get(|| async { page(ACCOUNT) }))

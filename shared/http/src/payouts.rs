@@ -1,37 +1,41 @@
 //! Partners' payouts: onboarding to Stripe Connect and standing (user JWT), and the payout
 //! run (admin).
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, OptionalJsonBody, User};
+use crate::extract::{Admin, Guarded, OptionalJsonBody, User};
 use crate::views::{OnboardingLink, PayoutRunView, PayoutsView};
-use crate::{Shared, Store};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tollgate_app::payouts::Payouts;
+use std::sync::Arc;
+use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::ledger::Ledger;
+use tollgate_app::ports::payees::Payees;
 use tollgate_core::payout::Period;
 use utoipa::ToSchema;
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/api/me/payouts", get(payout_standing::<S>))
+/// A partner's standing.
+pub fn standing_router<S: Payees + Ledger + 'static>(auth: Arc<Auth>, payouts: Payouts<S>) -> Router {
+    Router::new().route("/api/me/payouts", get(payout_standing::<S>)).with_state(Guarded::new(auth, payouts))
 }
 
-pub(crate) fn onboarding_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/api/me/payouts/onboarding", post(onboarding::<S>))
+/// A partner's onboarding to Stripe Connect.
+pub fn onboarding_router<S: Payees + 'static>(auth: Arc<Auth>, onboarding: Onboarding<S>) -> Router {
+    Router::new().route("/api/me/payouts/onboarding", post(onboard::<S>)).with_state(Guarded::new(auth, onboarding))
 }
 
-pub(crate) fn run_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/payouts/run", post(run_payouts::<S>))
-}
-
-fn payouts<S>(api: &Shared<S>) -> Result<&Payouts<S>, ApiError> {
-    api.payouts.as_deref().ok_or(ApiError::NotFound("route"))
+/// The payout run, for admins.
+pub fn run_router<S: Payees + Ledger + Alerts + 'static>(auth: Arc<Auth>, run: PayoutRun<S>) -> Router {
+    Router::new().route("/admin/payouts/run", post(run_payouts::<S>)).with_state(Guarded::new(auth, run))
 }
 
 #[utoipa::path(
     post,
     path = "/api/me/payouts/onboarding",
+    operation_id = "onboarding",
     tag = "payouts",
     summary = "A Stripe Connect onboarding link; the connected account is made the first time",
     responses(
@@ -42,11 +46,11 @@ fn payouts<S>(api: &Shared<S>) -> Result<&Payouts<S>, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn onboarding<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn onboard<S: Payees>(
+    State(onboarding): State<Arc<Guarded<Onboarding<S>>>>,
     User(account): User,
 ) -> Result<Json<OnboardingLink>, ApiError> {
-    Ok(Json(OnboardingLink { url: payouts(&api)?.onboard(&account).await? }))
+    Ok(Json(OnboardingLink { url: onboarding.use_case.onboard(&account).await? }))
 }
 
 #[utoipa::path(
@@ -61,11 +65,11 @@ pub(crate) async fn onboarding<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn payout_standing<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn payout_standing<S: Payees + Ledger>(
+    State(payouts): State<Arc<Guarded<Payouts<S>>>>,
     User(account): User,
 ) -> Result<Json<PayoutsView>, ApiError> {
-    Ok(Json(PayoutsView::from(&payouts(&api)?.standing(&account).await?)))
+    Ok(Json(PayoutsView::from(&payouts.use_case.standing(&account).await?)))
 }
 
 /// Body of `POST /admin/payouts/run`; empty is fine.
@@ -95,18 +99,17 @@ pub(crate) struct PayoutRunBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn run_payouts<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn run_payouts<S: Payees + Ledger + Alerts>(
+    State(payout_run): State<Arc<Guarded<PayoutRun<S>>>>,
     _: Admin,
     OptionalJsonBody(body): OptionalJsonBody<PayoutRunBody>,
 ) -> Result<Json<PayoutRunView>, ApiError> {
-    let payout_run = api.payout_run.as_deref().ok_or(ApiError::NotFound("route"))?;
     let period = body
         .period
         .as_deref()
         .map(Period::parse)
         .transpose()
         .map_err(|e| ApiError::invalid("period", &e.to_string()))?;
-    let report = payout_run.run(period, body.dry_run).await?;
+    let report = payout_run.use_case.run(period, body.dry_run).await?;
     Ok(Json(PayoutRunView::from(&report)))
 }

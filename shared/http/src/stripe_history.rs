@@ -1,24 +1,49 @@
 //! Catching up with Stripe's own record of events: reconciliation and replay (admin).
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
+use crate::extract::Authenticated;
 use crate::extract::{Admin, OptionalJsonBody};
 use crate::views::{ReconcileView, ReplayView};
-use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
+use std::sync::Arc;
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::cursors::Cursors;
+use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::intake::Intake;
+use tollgate_app::ports::queue::Queue;
 use tollgate_app::reconcile::{Reconciler, parse_since};
+use tollgate_app::replay::Replay;
 use tollgate_core::ids::EventId;
 use utoipa::ToSchema;
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/admin/reconcile", post(reconcile::<S>)).route("/admin/events/{id}/replay", post(replay::<S>))
+/// The ports reconciliation and replay use.
+pub trait HistoryStore: EventLog + Intake + Queue + Cursors + Alerts {}
+
+impl<S: EventLog + Intake + Queue + Cursors + Alerts> HistoryStore for S {}
+
+/// Stripe's own record of events, read by the operator.
+pub struct StripeHistory<S> {
+    pub auth: Arc<Auth>,
+    pub reconciler: Reconciler<S>,
+    pub replay: Replay<S>,
 }
 
-fn reconciler<S>(api: &Shared<S>) -> Result<&Reconciler, ApiError> {
-    api.reconciler.as_deref().ok_or(ApiError::NotFound("route"))
+impl<S: Send + Sync> Authenticated for StripeHistory<S> {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+pub fn router<S: HistoryStore + 'static>(history: StripeHistory<S>) -> Router {
+    Router::new()
+        .route("/admin/reconcile", post(reconcile::<S>))
+        .route("/admin/events/{id}/replay", post(replay::<S>))
+        .with_state(Arc::new(history))
 }
 
 /// Body of `POST /admin/reconcile`; empty is fine.
@@ -45,13 +70,13 @@ pub(crate) struct ReconcileBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn reconcile<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn reconcile<S: HistoryStore>(
+    State(history): State<Arc<StripeHistory<S>>>,
     _: Admin,
     OptionalJsonBody(body): OptionalJsonBody<ReconcileBody>,
 ) -> Result<Json<ReconcileView>, ApiError> {
     let since = body.since.as_deref().map(parse_since).transpose().map_err(|e| ApiError::invalid("since", &e))?;
-    let found = api.app.reconcile(reconciler(&api)?, since).await?;
+    let found = history.reconciler.reconcile(since).await?;
     Ok(Json(ReconcileView::from(&found)))
 }
 
@@ -72,12 +97,12 @@ pub(crate) async fn reconcile<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn replay<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn replay<S: HistoryStore>(
+    State(history): State<Arc<StripeHistory<S>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {
     let id = EventId::parse(&id).map_err(|e| ApiError::invalid("id", &e.to_string()))?;
-    api.app.replay(reconciler(&api)?.stripe.as_ref(), &id).await?;
+    history.replay.replay(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(ReplayView { id: id.to_string(), status: "queued" })))
 }

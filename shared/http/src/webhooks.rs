@@ -4,20 +4,26 @@
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Params, RawBody};
 use crate::views::{CallbackView, StripeReceipt};
-use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::{HeaderMap, header};
 use serde::Deserialize;
+use std::sync::Arc;
+use tollgate_app::ingest::Ingest;
+use tollgate_app::orchestrator::{OrchestrationStore, Orchestrator};
+use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::intake::Intake;
 use utoipa::IntoParams;
 
-pub(crate) fn stripe_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/webhooks/stripe", post(stripe::<S>))
+/// Stripe's deliveries, taken in.
+pub fn stripe_router<S: EventLog + Intake + 'static>(ingest: Arc<Ingest<S>>) -> Router {
+    Router::new().route("/webhooks/stripe", post(stripe::<S>)).with_state(ingest)
 }
 
-pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
-    Router::new().route("/webhooks/workflows/{run_id}", post(callback::<S>))
+/// Runs' results, from their workflows.
+pub fn callback_router<S: OrchestrationStore + 'static>(orchestrator: Arc<Orchestrator<S>>) -> Router {
+    Router::new().route("/webhooks/workflows/{run_id}", post(callback::<S>)).with_state(orchestrator)
 }
 
 #[utoipa::path(
@@ -34,14 +40,13 @@ pub(crate) fn workflow_routes<S: Store>() -> Router<Shared<S>> {
     ),
     security(("stripe_signature" = []))
 )]
-pub(crate) async fn stripe<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn stripe<S: EventLog + Intake>(
+    State(ingest): State<Arc<Ingest<S>>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<StripeReceipt>, ApiError> {
-    let webhooks = api.webhooks.as_ref().ok_or(ApiError::NotFound("route"))?;
     let signature = headers.get("stripe-signature").map(|value| value.to_str().unwrap_or_default());
-    let ingested = api.app.ingest_stripe(webhooks, signature, &body).await?;
+    let ingested = ingest.ingest_stripe(signature, &body).await?;
     Ok(Json(StripeReceipt::from(&ingested)))
 }
 
@@ -66,14 +71,13 @@ pub(crate) struct CallbackQuery {
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     )
 )]
-pub(crate) async fn callback<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn callback<S: OrchestrationStore>(
+    State(orchestrator): State<Arc<Orchestrator<S>>>,
     Path(run_id): Path<String>,
     Params(query): Params<CallbackQuery>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<CallbackView>, ApiError> {
-    let orchestrator = api.orchestrator.as_ref().ok_or(ApiError::NotFound("route"))?;
     // In the callback URL as given; a workflow tool that moves it to a bearer header works too.
     let bearer = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let token = query.token.or_else(|| bearer.and_then(tollgate_core::api_key::bearer).map(str::to_owned));

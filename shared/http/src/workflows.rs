@@ -2,17 +2,18 @@
 //! and list the runs of a workflow; and their body, typed, checked into the domain's spec or
 //! patch with the field at fault named.
 
+use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, JsonBody};
+use crate::extract::{Admin, Guarded, JsonBody};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{Shared, Store};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
-use tollgate_app::orchestrator::{Orchestrator, WorkflowPatch};
+use std::sync::Arc;
+use tollgate_app::orchestrator::{OrchestrationStore, Orchestrator, WorkflowPatch};
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::workflow::{DEFAULT_TIMEOUT_SECONDS, WebhookUrl, WorkflowSpec};
@@ -113,16 +114,14 @@ impl WorkflowBody {
     }
 }
 
-pub(crate) fn routes<S: Store>() -> Router<Shared<S>> {
+/// The operator's workflows: registered, changed, started by hand, their runs listed.
+pub fn router<S: OrchestrationStore + 'static>(auth: Arc<Auth>, orchestrator: Arc<Orchestrator<S>>) -> Router {
     Router::new()
         .route("/admin/workflows", get(list_workflows::<S>).post(register::<S>))
         .route("/admin/workflows/{id}", get(workflow::<S>).patch(change::<S>))
         .route("/admin/workflows/{id}/runs", get(runs::<S>))
         .route("/admin/workflows/{id}/run", post(start_now::<S>))
-}
-
-fn orchestrator<S>(api: &Shared<S>) -> Result<&Orchestrator<S>, ApiError> {
-    api.orchestrator.as_deref().ok_or(ApiError::NotFound("route"))
+        .with_state(Guarded::new(auth, orchestrator))
 }
 
 fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
@@ -145,12 +144,12 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn register<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn register<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let workflow = orchestrator(&api)?.register(body.spec()?).await?;
+    let workflow = workflows.use_case.register(body.spec()?).await?;
     Ok((StatusCode::CREATED, Json(WorkflowView::from(&workflow))))
 }
 
@@ -167,11 +166,11 @@ pub(crate) async fn register<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list_workflows<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn list_workflows<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    let workflows = orchestrator(&api)?.workflows().await?;
+    let workflows = workflows.use_case.workflows().await?;
     Ok(Json(WorkflowList { workflows: workflows.iter().map(WorkflowView::from).collect() }))
 }
 
@@ -191,12 +190,12 @@ pub(crate) async fn list_workflows<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn workflow<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn workflow<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(WorkflowView::from(&orchestrator(&api)?.workflow(&workflow_id(&id)?).await?)))
+    Ok(Json(WorkflowView::from(&workflows.use_case.workflow(&workflow_id(&id)?).await?)))
 }
 
 #[utoipa::path(
@@ -216,14 +215,14 @@ pub(crate) async fn workflow<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn change<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn change<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let patch = body.patch()?;
-    Ok(Json(WorkflowView::from(&orchestrator(&api)?.change(&workflow_id(&id)?, &patch).await?)))
+    Ok(Json(WorkflowView::from(&workflows.use_case.change(&workflow_id(&id)?, &patch).await?)))
 }
 
 #[utoipa::path(
@@ -242,12 +241,12 @@ pub(crate) async fn change<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn runs<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn runs<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<RunList>, ApiError> {
-    let runs = orchestrator(&api)?.recent_runs(&workflow_id(&id)?).await?;
+    let runs = workflows.use_case.recent_runs(&workflow_id(&id)?).await?;
     Ok(Json(RunList { runs: runs.iter().map(RunView::from).collect() }))
 }
 
@@ -269,12 +268,12 @@ pub(crate) async fn runs<S: Store>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn start_now<S: Store>(
-    State(api): State<Shared<S>>,
+pub(crate) async fn start_now<S: OrchestrationStore>(
+    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let run = orchestrator(&api)?.start_now(&workflow_id(&id)?).await?;
+    let run = workflows.use_case.start_now(&workflow_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))))
 }
 

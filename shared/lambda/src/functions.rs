@@ -1,40 +1,46 @@
 //! Each function's handler, built from its configuration by one library function that
-//! its `main` calls and the tests call too. Each reads only its own settings and builds
-//! only the tables and queues it names; the configuration check
-//! (`tests/tests/configuration.rs`) proves that `template.yaml` gives each exactly these,
-//! and IAM access to each table and queue.
+//! its `main` calls and the tests call too. Each reads only its own settings, builds only
+//! the tables and queues it names, and serves only the routers `template.yaml` routes to
+//! it; the configuration check (`tests/tests/configuration.rs`) proves that the template
+//! gives each exactly these settings, and IAM access to each table and queue.
 
-use crate::{
-    StartError, app_from_env, checkout_from_env, edge_link_from_env, fulfiller_from_env, jwt_verifier,
-    orchestrator_from_env, payout_run_from_env, payouts_from_env, reconciler_from_env, stripe_api,
-    usage_meter_from_env, webhooks,
-};
+use crate::{self as build, StartError};
 use std::sync::Arc;
-use tollgate_app::App;
+use tollgate_app::activity::Activity;
 use tollgate_app::fulfillment::Fulfiller;
+use tollgate_app::ingest::Ingest;
+use tollgate_app::metrics::Figures;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::PayoutRun;
+use tollgate_app::process::Processor;
+use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
+use tollgate_app::replay::Replay;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
-use tollgate_aws::config::{Env, Resource};
-use tollgate_http::Api;
+use tollgate_aws::config::Resource;
+use tollgate_http::buyer::{self, Buyers, Checkouts, Offer};
+use tollgate_http::{admin, deployment, keys as key_routes, live, openapi, pages, stripe_history, webhooks as hooks};
+use tollgate_http::{payouts as payout_routes, workflows};
+use tollgate_settings::Env;
 
 use Resource::*;
 
 /// `webhook-ingest`: Stripe's deliveries and workflow callbacks.
 pub async fn webhook_ingest(env: &Env<'_>) -> Result<axum::Router, StartError> {
-    let webhooks = webhooks(env)?;
-    let needs = [EventLogTable, EventsQueue, WorkflowsTable, RunsTable, LedgerTable, AlertsTable];
-    let app = Arc::new(app_from_env(env, &needs).await?);
-    let orchestrator = Arc::new(orchestrator_from_env(env, Arc::clone(&app))?);
-    Ok(Api::new(app, Some(webhooks), None).with_orchestrator(orchestrator).router())
+    let webhooks = tollgate_settings::webhooks(env)?;
+    let store =
+        build::store(env, &[EventLogTable, EventsQueue, WorkflowsTable, RunsTable, LedgerTable, AlertsTable]).await?;
+    let ingest = Ingest { store: store.clone(), clock: build::clock(), webhooks };
+    let orchestrator = build::orchestrator(env, store)?;
+    Ok(deployment([hooks::stripe_router(Arc::new(ingest)), hooks::callback_router(Arc::new(orchestrator))]))
 }
 
-/// `account-api`: API keys and the account view, the edge's signed routes, the admin routes
-/// (with reconciliation and replay, which take Stripe's events in as a delivery would).
+/// `account-api`: API keys and the account view, the edge's signed routes, the operator's
+/// routes (with reconciliation and replay, which take Stripe's events in as a delivery
+/// would, and the payout run), the console and the OpenAPI document.
 pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
-    let jwt = jwt_verifier(env).await?;
+    let auth = build::auth(env).await?;
     let needs = [
         EventLogTable,
         AccountsTable,
@@ -48,69 +54,108 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         UsageQueue,
         EventsQueue,
     ];
-    let app = Arc::new(app_from_env(env, &needs).await?);
-    let orchestrator = Arc::new(orchestrator_from_env(env, Arc::clone(&app))?);
-    let edge = Arc::new(edge_link_from_env(env)?);
+    let store = build::store(env, &needs).await?;
+    let catalog = tollgate_settings::catalog(env)?;
+    let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
+    let keys = Arc::new(build::keys(env, store.clone(), catalog.clone())?);
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
-    let stripe = Arc::new(stripe_api(env).await?);
-    let reconciler = Arc::new(reconciler_from_env(env, Arc::clone(&stripe))?);
-    let payout_run = Arc::new(payout_run_from_env(env, Arc::clone(&app), stripe)?);
-    let api = Api::new(app, None, Some(jwt)).with_orchestrator(orchestrator).with_keys(edge);
-    Ok(api.with_reconciler(reconciler).with_payout_run(payout_run).with_openapi().with_pages().router())
+    let stripe = Arc::new(build::stripe_api(env).await?);
+    let operator = admin::Operator {
+        auth: Arc::clone(&auth),
+        reads: Arc::new(Reads { store: store.clone(), catalog: catalog.clone() }),
+        keys: Arc::clone(&keys),
+        figures: Arc::new(Figures {
+            store: store.clone(),
+            catalog,
+            clock: build::clock(),
+            caps: orchestrator.settings.caps,
+        }),
+    };
+    let history = stripe_history::StripeHistory {
+        auth: Arc::clone(&auth),
+        reconciler: build::reconciler(env, store.clone(), Arc::clone(&stripe))?,
+        replay: Replay { store: store.clone(), clock: build::clock(), stripe: Arc::clone(&stripe) as _ },
+    };
+    let live = Arc::new(live::Live {
+        auth: Arc::clone(&auth),
+        activity: Arc::new(Activity { store: store.clone(), clock: build::clock() }),
+    });
+    Ok(deployment([
+        admin::router(operator),
+        live::router(live),
+        workflows::router(Arc::clone(&auth), orchestrator),
+        stripe_history::router(history),
+        payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
+        key_routes::owner_router(key_routes::Owners { auth, keys: Arc::clone(&keys) }),
+        key_routes::edge_router(keys),
+        openapi::router(openapi::document()),
+        pages::router(),
+    ]))
 }
 
-/// `checkout`: Checkout Sessions, portal links, what a buyer bought, and partners'
-/// onboarding and standing.
+/// `checkout`: Checkout Sessions, portal links, what a buyer bought and may use, and
+/// partners' onboarding and standing.
 pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
-    let jwt = jwt_verifier(env).await?;
-    let app = Arc::new(app_from_env(env, &[AccountsTable, WorkflowsTable, LedgerTable]).await?);
+    let auth = build::auth(env).await?;
+    let store = build::store(env, &[AccountsTable, WorkflowsTable, LedgerTable]).await?;
+    let catalog = tollgate_settings::catalog(env)?;
     // One Stripe client (one connection pool) for checkout and onboarding.
-    let stripe = Arc::new(stripe_api(env).await?);
-    let checkout = Arc::new(checkout_from_env(env, Arc::clone(&app), Arc::clone(&stripe))?);
-    let payouts = Arc::new(payouts_from_env(env, Arc::clone(&app), stripe)?);
-    Ok(Api::new(app, None, Some(jwt)).with_checkout(checkout).with_payouts(payouts).router())
+    let stripe = Arc::new(build::stripe_api(env).await?);
+    let offer = Offer { sells: true, pays_out: true, renews_on_demand: false };
+    let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
+    let checkout = Arc::new(build::checkout(env, store.clone(), catalog, Arc::clone(&stripe))?);
+    Ok(deployment([
+        buyer::router(Buyers { auth: Arc::clone(&auth), reads, offer }),
+        buyer::checkout_router(Checkouts { auth: Arc::clone(&auth), checkout }),
+        payout_routes::standing_router(Arc::clone(&auth), build::payouts(env, store.clone())?),
+        payout_routes::onboarding_router(auth, build::onboarding(env, store, stripe)?),
+    ]))
 }
 
 /// `event-processor`: applies queued events.
-pub async fn event_processor(env: &Env<'_>) -> Result<App<Aws>, StartError> {
+pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError> {
     let needs = [EventLogTable, AccountsTable, LedgerTable, EventsQueue, EventsDeadLetterQueue, FulfillmentQueue];
-    app_from_env(env, &needs).await
+    Ok(Processor {
+        store: build::store(env, &needs).await?,
+        catalog: tollgate_settings::catalog(env)?,
+        retry: tollgate_settings::retry(env)?,
+    })
 }
 
 /// `orchestrator`: the scheduled tick.
 pub async fn orchestrator(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
-    let app = app_from_env(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue]).await?;
-    orchestrator_from_env(env, Arc::new(app))
+    build::orchestrator(
+        env,
+        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue]).await?,
+    )
 }
 
 /// `workflow-runner`: starts queued runs.
 pub async fn workflow_runner(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
     let needs = [WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, RunsDeadLetterQueue];
-    let app = app_from_env(env, &needs).await?;
-    orchestrator_from_env(env, Arc::new(app))
+    build::orchestrator(env, build::store(env, &needs).await?)
 }
 
 /// `fulfillment`: announces one-off purchases to their products' webhooks.
 pub async fn fulfillment(env: &Env<'_>) -> Result<Fulfiller<Aws>, StartError> {
-    let app = app_from_env(env, &[AccountsTable, FulfillmentQueue, FulfillmentDeadLetterQueue]).await?;
-    fulfiller_from_env(env, Arc::new(app))
+    let store = build::store(env, &[AccountsTable, FulfillmentQueue, FulfillmentDeadLetterQueue]).await?;
+    build::fulfiller(env, store, tollgate_settings::catalog(env)?)
 }
 
 /// `usage-meter`: counts the edge's usage batches and bills overage.
 pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
     let needs = [AccountsTable, AlertsTable, ApiKeysTable, UsageTable, UsageQueue, UsageDeadLetterQueue];
-    let app = app_from_env(env, &needs).await?;
-    usage_meter_from_env(env, Arc::new(app)).await
+    build::usage_meter(env, build::store(env, &needs).await?).await
 }
 
 /// `reconciler`: the hourly reconciliation against Stripe's event list.
-pub async fn reconciler(env: &Env<'_>) -> Result<(App<Aws>, Reconciler), StartError> {
-    let app = app_from_env(env, &[EventLogTable, EventsQueue, AlertsTable]).await?;
-    Ok((app, reconciler_from_env(env, Arc::new(stripe_api(env).await?))?))
+pub async fn reconciler(env: &Env<'_>) -> Result<Reconciler<Aws>, StartError> {
+    let store = build::store(env, &[EventLogTable, EventsQueue, AlertsTable]).await?;
+    build::reconciler(env, store, Arc::new(build::stripe_api(env).await?))
 }
 
 /// `payouts`: the monthly payout run.
 pub async fn payouts(env: &Env<'_>) -> Result<PayoutRun<Aws>, StartError> {
-    let app = Arc::new(app_from_env(env, &[AccountsTable, LedgerTable, AlertsTable]).await?);
-    payout_run_from_env(env, app, Arc::new(stripe_api(env).await?))
+    let store = build::store(env, &[AccountsTable, LedgerTable, AlertsTable]).await?;
+    build::payout_run(env, store, Arc::new(build::stripe_api(env).await?))
 }

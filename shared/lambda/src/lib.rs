@@ -8,47 +8,36 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use bytes::Bytes;
 use lambda_http::Request;
 use lambda_http::request::RequestContext;
-use secrecy::SecretString;
 use std::future::Future;
 use std::sync::Arc;
 use thiserror::Error;
-use tollgate_app::checkout::{Checkout, CheckoutSettings, SettingError as CheckoutSettingError};
+use tollgate_app::alerting::Alerting;
+use tollgate_app::checkout::Checkout;
 use tollgate_app::fulfillment::Fulfiller;
-use tollgate_app::ingest::Webhooks;
-use tollgate_app::keys::EdgeLink;
-use tollgate_app::orchestrator::{Orchestrator, Settings, SettingsError, WorkflowSecret};
-use tollgate_app::payouts::{PayoutPolicy, PayoutRun, PayoutSettings, Payouts};
+use tollgate_app::keys::{EdgeLink, Keys};
+use tollgate_app::orchestrator::Orchestrator;
+use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::reconcile::Reconciler;
-use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
-use tollgate_app::{App, SystemClock};
-pub use tollgate_aws::config::Env;
+use tollgate_app::usage_meter::UsageMeter;
+use tollgate_app::{Clock, SystemClock};
 use tollgate_aws::config::Resource;
-use tollgate_aws::{Aws, ConfigError, Resources};
-use tollgate_core::catalog::{Catalog, CatalogError};
-use tollgate_core::signature::Verifier;
-use tollgate_http::{RequestId, jwt};
+use tollgate_aws::{Aws, Resources};
+use tollgate_core::catalog::Catalog;
+use tollgate_http::{Auth, RequestId, jwt};
+pub use tollgate_settings::Env;
+use tollgate_settings::SettingError;
 
 /// Why a cold start stopped. Shown as its sentence (also as `Debug`, which is what a
 /// failing `main` prints), so the log names the missing or bad setting.
 #[derive(Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("reading CATALOG_PATH: {0}")]
-    CatalogFile(#[from] std::io::Error),
-    #[error("CATALOG_PATH: {0}")]
-    Catalog(#[from] CatalogError),
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
+    Setting(#[from] SettingError),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
     #[error(transparent)]
-    Checkout(#[from] CheckoutSettingError),
-    #[error(transparent)]
-    Jwt(#[from] jwt::SettingsError),
-    #[error("{0}")]
-    StripeMode(&'static str),
+    Jwks(#[from] jwt::SettingsError),
 }
 
 impl std::fmt::Debug for StartError {
@@ -57,129 +46,129 @@ impl std::fmt::Debug for StartError {
     }
 }
 
-/// The Stripe endpoint from `STRIPE_WEBHOOK_SECRET` (and the tolerance), in the mode
-/// `STRIPE_LIVEMODE` or `STRIPE_SECRET_KEY` says (test mode by default).
-pub fn webhooks(env: &Env) -> Result<Webhooks, StartError> {
-    let (secrets, tolerance) = tollgate_aws::config::webhook_secrets(env)?;
-    let livemode = tollgate_core::stripe::stack_livemode(
-        env.optional("STRIPE_SECRET_KEY").as_deref(),
-        env.optional("STRIPE_LIVEMODE").as_deref(),
-    )
-    .map_err(StartError::StripeMode)?;
-    Ok(Webhooks { verifier: Verifier::new(secrets, tolerance), livemode })
+/// Bearer tokens checked as the JWT settings say (an issuer's keys are fetched now).
+pub async fn auth(env: &Env<'_>) -> Result<Arc<Auth>, StartError> {
+    let verifier = jwt::Verifier::new(tollgate_settings::jwt(env)?).await?;
+    Ok(Arc::new(Auth { verifier, clock: clock() }))
 }
 
-/// The JWT verifier from `JWT_SECRET` or `JWT_JWKS_URL` (whose keys are fetched now).
-pub async fn jwt_verifier(env: &Env<'_>) -> Result<jwt::Verifier, StartError> {
-    Ok(jwt::Verifier::new(jwt::Settings::read(env.lookup())?).await?)
+/// The wall clock every use case reads.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
 }
 
-/// The app on the DynamoDB tables and SQS queues in `needs` (no others are read),
-/// configured from `env`. Called once per cold start.
-pub async fn app_from_env(env: &Env<'_>, needs: &[Resource]) -> Result<App<Aws>, StartError> {
-    let resources = Resources::read(env, needs)?;
-    let catalog = match env.optional("CATALOG_PATH") {
-        Some(path) => Catalog::parse(&std::fs::read_to_string(path)?)?,
-        None => Catalog::default_catalog(),
-    };
-    let max_receives = tollgate_aws::config::max_receives(env)?;
-    let store = Aws::connect(resources).await;
+/// The store on the DynamoDB tables and SQS queues in `needs` (no others are read),
+/// connected and warmed up. Called once per cold start.
+pub async fn store(env: &Env<'_>, needs: &[Resource]) -> Result<Aws, StartError> {
+    let store = Aws::connect(Resources::read(needs, |variable| env.required(variable))?).await;
     store.warm_up().await;
-    Ok(App { store, catalog, clock: Arc::new(SystemClock), max_receives })
+    Ok(store)
 }
 
-/// The orchestrator over `app`, from `WORKFLOW_SECRET`, `CALLBACK_BASE_URL` and the
-/// optional caps and retry settings. Called once per cold start.
-pub fn orchestrator_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Orchestrator<Aws>, StartError> {
-    let secret =
-        WorkflowSecret::new(&env.required("WORKFLOW_SECRET")?).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
-    let callback_base = env.required("CALLBACK_BASE_URL")?;
-    if tollgate_core::workflow::WebhookUrl::parse(&callback_base).is_err() {
-        return Err(SettingsError::NotAUrl("CALLBACK_BASE_URL").into());
-    }
-    let settings = Settings::read(secret, callback_base, env.lookup())?;
-    Ok(Orchestrator { app, settings, outbound: Arc::new(http_client()?), metrics: Arc::new(emf::Emf) })
+/// Alerts go to the alert webhook too, when one is set.
+pub fn alerting(env: &Env) -> Result<Alerting, StartError> {
+    Ok(Alerting { outbound: Arc::new(http_client()?), webhook: tollgate_settings::alert_webhook(env)? })
 }
 
-/// The checkout use cases over `app` and the Stripe client, from the checkout URLs. Called
-/// once per cold start.
-pub fn checkout_from_env(
-    env: &Env<'_>,
-    app: Arc<App<Aws>>,
-    stripe: Arc<tollgate_stripe::StripeApi>,
-) -> Result<Checkout<Aws>, StartError> {
-    let settings = CheckoutSettings::read(env.lookup(), None)?;
-    Ok(Checkout { app, stripe, settings })
-}
-
-/// Partners' onboarding and standing over `app`, from `PAYOUTS_RETURN_URL`,
-/// `PAYOUT_HOLD_DAYS` and `PAYOUT_MINIMUM_CENTS`.
-pub fn payouts_from_env(
-    env: &Env<'_>,
-    app: Arc<App<Aws>>,
-    stripe: Arc<tollgate_stripe::StripeApi>,
-) -> Result<Payouts<Aws>, StartError> {
-    let settings = PayoutSettings::read(env.lookup(), None)?;
-    let policy = PayoutPolicy::read(env.lookup())?;
-    Ok(Payouts { app, stripe: Some(stripe), settings, policy })
-}
-
-/// The payout run over `app` and the Stripe client, from `PAYOUT_HOLD_DAYS`,
-/// `PAYOUT_MINIMUM_CENTS` and `ALERT_WEBHOOK_URL`.
-pub fn payout_run_from_env(
-    env: &Env<'_>,
-    app: Arc<App<Aws>>,
-    stripe: Arc<tollgate_stripe::StripeApi>,
-) -> Result<PayoutRun<Aws>, StartError> {
-    Ok(PayoutRun {
-        app,
-        transfers: stripe,
-        policy: PayoutPolicy::read(env.lookup())?,
+/// The orchestrator over `store`, as the orchestration settings say. Called once per cold start.
+pub fn orchestrator(env: &Env, store: Aws) -> Result<Orchestrator<Aws>, StartError> {
+    Ok(Orchestrator {
+        store,
+        clock: clock(),
+        settings: tollgate_settings::orchestration(env)?,
         outbound: Arc::new(http_client()?),
-        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
+        metrics: Arc::new(emf::Emf),
+        alerting: alerting(env)?,
     })
 }
 
-/// The Stripe client from `STRIPE_SECRET_KEY` and `STRIPE_API_BASE`, connected.
+/// Checkout Sessions and portal links over `store`, redirecting as the checkout settings say.
+pub fn checkout(
+    env: &Env<'_>,
+    store: Aws,
+    catalog: Catalog,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<Checkout<Aws>, StartError> {
+    Ok(Checkout { store, catalog, clock: clock(), stripe, settings: tollgate_settings::checkout(env)? })
+}
+
+/// Partners' standing over `store`, by the payout policy.
+pub fn payouts(env: &Env<'_>, store: Aws) -> Result<Payouts<Aws>, StartError> {
+    Ok(Payouts { store, clock: clock(), policy: tollgate_settings::payout_policy(env)? })
+}
+
+/// Partners' onboarding over `store` and Stripe Connect, back to `PAYOUTS_RETURN_URL`.
+pub fn onboarding(
+    env: &Env<'_>,
+    store: Aws,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<Onboarding<Aws>, StartError> {
+    Ok(Onboarding { store, connect: stripe, settings: tollgate_settings::payouts_return(env)? })
+}
+
+/// The payout run over `store` and Stripe's transfers, by the payout policy.
+pub fn payout_run(
+    env: &Env<'_>,
+    store: Aws,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<PayoutRun<Aws>, StartError> {
+    Ok(PayoutRun {
+        store,
+        clock: clock(),
+        transfers: stripe,
+        policy: tollgate_settings::payout_policy(env)?,
+        alerting: alerting(env)?,
+    })
+}
+
+/// The Stripe client, connected.
 pub async fn stripe_api(env: &Env<'_>) -> Result<tollgate_stripe::StripeApi, StartError> {
-    let key = SecretString::from(env.required("STRIPE_SECRET_KEY")?);
-    let base = env.optional("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
-    let api = tollgate_stripe::StripeApi::new(&key, &base).map_err(|e| StartError::HttpClient(e.to_string()))?;
+    let access = tollgate_settings::stripe(env)?;
+    let api = tollgate_stripe::StripeApi::new(&access.key, &access.base)
+        .map_err(|e| StartError::HttpClient(e.to_string()))?;
     api.warm_up(tollgate_aws::WARM_UP_LIMIT).await;
     Ok(api)
 }
 
-/// The fulfiller over `app`: signs with `WORKFLOW_SECRET`, retries like the runner.
-pub fn fulfiller_from_env(env: &Env, app: Arc<App<Aws>>) -> Result<Fulfiller<Aws>, StartError> {
-    let secret =
-        WorkflowSecret::new(&env.required("WORKFLOW_SECRET")?).ok_or(SettingsError::Missing("WORKFLOW_SECRET"))?;
-    let retry = Settings::read(secret.clone(), String::new(), env.lookup())?.retry;
-    Ok(Fulfiller { app, outbound: Arc::new(http_client()?), secret, retry })
-}
-
-/// The origin's side of the edge link: `EDGE_SECRET`, and `EDGE_URL` to push revocations to.
-pub fn edge_link_from_env(env: &Env) -> Result<EdgeLink, StartError> {
-    let secret = tollgate_core::edge::EdgeSecret::new(&env.required("EDGE_SECRET")?)
-        .ok_or(ConfigError::Missing("EDGE_SECRET"))?;
-    let url = env.optional("EDGE_URL");
-    Ok(EdgeLink { secret, url, outbound: Arc::new(http_client()?) })
-}
-
-/// The usage meter over `app`: Stripe from `STRIPE_SECRET_KEY`, the meter from
-/// `STRIPE_METER_EVENT_NAME`, alerts to `ALERT_WEBHOOK_URL` when set.
-pub async fn usage_meter_from_env(env: &Env<'_>, app: Arc<App<Aws>>) -> Result<UsageMeter<Aws>, StartError> {
-    Ok(UsageMeter {
-        app,
-        stripe: Some(Arc::new(stripe_api(env).await?)),
-        event_name: env.optional("STRIPE_METER_EVENT_NAME").unwrap_or_else(|| DEFAULT_METER_EVENT_NAME.to_owned()),
+/// The fulfiller over `store`: signs with `WORKFLOW_SECRET`, retries like the runner.
+pub fn fulfiller(env: &Env, store: Aws, catalog: Catalog) -> Result<Fulfiller<Aws>, StartError> {
+    Ok(Fulfiller {
+        store,
+        catalog,
+        clock: clock(),
         outbound: Arc::new(http_client()?),
-        alert_webhook: env.optional("ALERT_WEBHOOK_URL"),
+        secret: tollgate_settings::workflow_secret(env)?,
+        retry: tollgate_settings::run_retry(env)?,
     })
 }
 
-/// Reconciliation and replay: Stripe from `STRIPE_SECRET_KEY`, alerts to `ALERT_WEBHOOK_URL` when set.
-pub fn reconciler_from_env(env: &Env<'_>, stripe: Arc<tollgate_stripe::StripeApi>) -> Result<Reconciler, StartError> {
-    Ok(Reconciler { stripe, outbound: Arc::new(http_client()?), alert_webhook: env.optional("ALERT_WEBHOOK_URL") })
+/// API keys over `store`, with the link to the edge.
+pub fn keys(env: &Env, store: Aws, catalog: Catalog) -> Result<Keys<Aws>, StartError> {
+    let edge = tollgate_settings::edge(env)?;
+    let link = EdgeLink { secret: edge.secret, url: edge.url, outbound: Arc::new(http_client()?) };
+    Ok(Keys { store, catalog, clock: clock(), edge: Arc::new(link) })
+}
+
+/// The usage meter over `store`: overage to Stripe's meter, alerts to the alert webhook.
+pub async fn usage_meter(env: &Env<'_>, store: Aws) -> Result<UsageMeter<Aws>, StartError> {
+    Ok(UsageMeter {
+        store,
+        catalog: tollgate_settings::catalog(env)?,
+        clock: clock(),
+        retry: tollgate_settings::retry(env)?,
+        stripe: Some(Arc::new(stripe_api(env).await?)),
+        event_name: tollgate_settings::meter_event_name(env),
+        alerting: alerting(env)?,
+    })
+}
+
+/// Reconciliation over `store`: Stripe's events, alerts to the alert webhook.
+pub fn reconciler(
+    env: &Env<'_>,
+    store: Aws,
+    stripe: Arc<tollgate_stripe::StripeApi>,
+) -> Result<Reconciler<Aws>, StartError> {
+    Ok(Reconciler { store, clock: clock(), stripe, alerting: alerting(env)? })
 }
 
 fn http_client() -> Result<tollgate_outbound::HttpClient, StartError> {

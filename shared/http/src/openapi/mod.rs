@@ -54,7 +54,7 @@ mod constraints;
         workflows::start_now,
         stripe_history::reconcile,
         stripe_history::replay,
-        payouts::onboarding,
+        payouts::onboard,
         payouts::payout_standing,
         payouts::run_payouts,
     ),
@@ -98,6 +98,14 @@ pub fn served(catalog: &tollgate_core::catalog::Catalog, redirect_origins: &[Str
     let mut document = document();
     constraints::checkout_body(&mut document, catalog, redirect_origins);
     document
+}
+
+/// `GET /openapi.json`: `document`, made once when the router is built and shared by
+/// every request.
+pub fn router(document: serde_json::Value) -> axum::Router {
+    let document = std::sync::Arc::new(document);
+    axum::Router::new()
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(document.as_ref().clone()) }))
 }
 
 /// The document as pretty JSON, as committed in `docs/openapi.json`.
