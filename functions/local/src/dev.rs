@@ -3,8 +3,10 @@
 //! usage meter, each on its queue by a [`worker`] (the stand-in for an SQS event
 //! source mapping), the gateway's flusher (the stand-in for Durable Object alarms) and the
 //! orchestrator on a timer (the stand-in for the EventBridge schedule). The operator's
-//! one-shot commands are in `commands.rs`, the start-up text in `greeting.rs`.
+//! one-shot commands are in `commands.rs`, the start-up text in `greeting.rs`, and the use
+//! cases and routers are built in `compose.rs`.
 
+use crate::compose::UseCases;
 use crate::config::{DevConfig, StripeSetup, stripe_client};
 use crate::gateway::Gateway;
 use crate::serve::{BodyError, read_body};
@@ -16,33 +18,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_app::activity::Activity;
-use tollgate_app::checkout::Checkout;
-use tollgate_app::fulfillment::Fulfiller;
-use tollgate_app::ingest::Ingest;
-use tollgate_app::keys::{EdgeLink, Keys};
-use tollgate_app::metrics::Figures;
 use tollgate_app::orchestrator::Orchestrator;
-use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
-use tollgate_app::ports::meter_events::MeterEvents;
-use tollgate_app::ports::outbound::Outbound;
 use tollgate_app::ports::queue::{Delivery, QueueName};
-use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::stripe_time::StripeTime;
-use tollgate_app::process::Processor;
-use tollgate_app::reads::Reads;
-use tollgate_app::reconcile::Reconciler;
-use tollgate_app::renewals::Renewals;
-use tollgate_app::replay::Replay;
-use tollgate_app::usage_meter::UsageMeter;
-use tollgate_app::{Clock, SystemClock};
 use tollgate_embedded::{QueueSettings, Sqlite};
-use tollgate_http::buyer::{self, Buyers, Checkouts, Offer};
+use tollgate_http::MAX_WEBHOOK_BYTES;
 use tollgate_http::error::ApiError;
-use tollgate_http::{
-    Auth, MAX_WEBHOOK_BYTES, admin, jwt, live, openapi, pages, stripe_history, webhooks as hooks, workflows,
-};
-use tollgate_http::{keys as key_routes, payouts as payout_routes};
 use tollgate_stripe_emulator::{Emulator, Settings as EmulatorSettings};
 use tower::ServiceExt;
 
@@ -76,31 +57,6 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let public = config.public_base(addr);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let catalog = config.catalog.clone();
-    let outbound: Arc<dyn Outbound> = Arc::new(tollgate_outbound::HttpClient::new()?);
-    let alerting = config.alerting(Arc::clone(&outbound));
-    // The parts whose defaults are this stack's own address.
-    let settings = config.at(&public);
-    let retry = settings.read(tollgate_settings::retry)?;
-    let orchestrator = Arc::new(Orchestrator {
-        store: store.clone(),
-        clock: Arc::clone(&clock),
-        settings: settings.read(tollgate_settings::orchestration)?,
-        outbound: Arc::clone(&outbound),
-        metrics: Arc::new(LoggedMetrics),
-        alerting: alerting.clone(),
-    });
-    let webhooks = config.webhooks.clone();
-    let auth = Arc::new(Auth { verifier: jwt::Verifier::new(config.jwt.clone()).await?, clock: Arc::clone(&clock) });
-    let edge =
-        EdgeLink { secret: config.edge.secret.clone(), url: config.edge.url.clone(), outbound: Arc::clone(&outbound) };
-    let keys = Arc::new(Keys {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        clock: Arc::clone(&clock),
-        edge: Arc::new(edge),
-    });
     let emulator = match &config.stripe {
         StripeSetup::Emulated { key } => Some(Emulator::open(EmulatorSettings {
             state_file: data_dir.join("stripe-emulator.json"),
@@ -119,104 +75,13 @@ pub async fn run(
     // One Stripe client (one connection pool) for every Stripe call, the emulator's catalog too.
     let stripe = config.stripe_api(addr).as_ref().map(stripe_client).transpose()?.map(Arc::new);
     let catalog_sync = emulator.is_some().then(|| stripe.clone()).flatten();
-    let offer = Offer { sells: stripe.is_some(), pays_out: true, renews_on_demand: emulator.is_some() };
-    let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
-    let activity = Arc::new(Activity { store: store.clone(), clock: Arc::clone(&clock) });
-    let live = Arc::new(live::Live { auth: Arc::clone(&auth), activity });
-    let figures = Figures {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        clock: Arc::clone(&clock),
-        caps: orchestrator.settings.caps,
-    };
-    let mut routers = vec![
-        hooks::stripe_router(Arc::new(Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks })),
-        hooks::callback_router(Arc::clone(&orchestrator)),
-        admin::router(admin::Operator {
-            auth: Arc::clone(&auth),
-            reads: Arc::clone(&reads),
-            keys: Arc::clone(&keys),
-            figures: Arc::new(figures),
-        }),
-        buyer::router(Buyers { auth: Arc::clone(&auth), reads, offer }),
-        live::router(Arc::clone(&live)),
-        live::stream_router(live),
-        workflows::router(Arc::clone(&auth), Arc::clone(&orchestrator)),
-        key_routes::owner_router(key_routes::Owners { auth: Arc::clone(&auth), keys: Arc::clone(&keys) }),
-        key_routes::edge_router(Arc::clone(&keys)),
-        // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.
-        payout_routes::standing_router(
-            Arc::clone(&auth),
-            Payouts { store: store.clone(), clock: Arc::clone(&clock), policy: config.payout_policy },
-        ),
-        pages::router(),
-    ];
-    if let Some(emulator) = &emulator {
-        let renewals = Renewals { stripe_time: Arc::clone(emulator) as Arc<dyn StripeTime> };
-        routers.push(admin::renewal_router(admin::Renewing { auth: Arc::clone(&auth), renewals }));
-    }
-    let mut document = openapi::document();
-    if let Some(stripe) = &stripe {
-        let checkout_settings = settings.read(tollgate_settings::checkout)?;
-        document = openapi::served(&catalog, checkout_settings.redirects.origins());
-        let checkout = Checkout {
-            store: store.clone(),
-            catalog: catalog.clone(),
-            clock: Arc::clone(&clock),
-            stripe: Arc::clone(stripe) as _,
-            settings: checkout_settings,
-        };
-        let onboarding = Onboarding {
-            store: store.clone(),
-            connect: Arc::clone(stripe) as _,
-            settings: settings.read(tollgate_settings::payouts_return)?,
-        };
-        let history = stripe_history::StripeHistory {
-            auth: Arc::clone(&auth),
-            reconciler: Reconciler {
-                store: store.clone(),
-                clock: Arc::clone(&clock),
-                stripe: Arc::clone(stripe) as _,
-                alerting: alerting.clone(),
-            },
-            replay: Replay { store: store.clone(), clock: Arc::clone(&clock), stripe: Arc::clone(stripe) as _ },
-        };
-        let payout_run = PayoutRun {
-            store: store.clone(),
-            clock: Arc::clone(&clock),
-            transfers: Arc::clone(stripe) as _,
-            policy: config.payout_policy,
-            alerting: alerting.clone(),
-        };
-        routers.extend([
-            buyer::checkout_router(Checkouts { auth: Arc::clone(&auth), checkout: Arc::new(checkout) }),
-            payout_routes::onboarding_router(Arc::clone(&auth), onboarding),
-            stripe_history::router(history),
-            payout_routes::run_router(Arc::clone(&auth), payout_run),
-        ]);
-    }
-    routers.push(openapi::router(document));
-    let usage_meter = Arc::new(UsageMeter {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        clock: Arc::clone(&clock),
-        retry,
-        stripe: stripe.clone().map(|stripe| stripe as Arc<dyn MeterEvents>),
-        event_name: config.meter_event_name.clone(),
-        alerting,
-    });
-    let gateway = Gateway::new(keys, config.upstream_url.clone())?;
-    let processor = Arc::new(Processor { store: store.clone(), catalog: catalog.clone(), retry });
-    let fulfiller = Arc::new(Fulfiller {
-        store: store.clone(),
-        catalog,
-        clock,
-        outbound,
-        secret: orchestrator.settings.secret.clone(),
-        retry: orchestrator.settings.retry,
-    });
+    let use_cases = UseCases::build(&config, &public, &store, stripe.as_ref())?;
+    let (processor, fulfiller) = (Arc::clone(&use_cases.processor), Arc::clone(&use_cases.fulfiller));
+    let (orchestrator, usage_meter) = (Arc::clone(&use_cases.orchestrator), Arc::clone(&use_cases.usage_meter));
+    let gateway = Gateway::new(Arc::clone(&use_cases.keys), config.upstream_url.clone())?;
+    let stripe_time = emulator.as_ref().map(|emulator| Arc::clone(emulator) as Arc<dyn StripeTime>);
     let local = Arc::new(Local {
-        api: tollgate_http::deployment(routers),
+        api: tollgate_http::deployment(use_cases.routers(&config, stripe_time).await?),
         orchestrator: Arc::clone(&orchestrator),
         gateway,
         usage_flush: config.usage_flush,

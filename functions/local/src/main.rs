@@ -1,6 +1,7 @@
 //! `tollgate`: every tollgate function in one process on SQLite, and the operator commands.
 
 mod commands;
+mod compose;
 mod config;
 mod dev;
 mod gateway;

@@ -5,21 +5,35 @@
 use std::sync::{Arc, Mutex};
 use tollgate_app::Clock;
 use tollgate_app::alerting::Alerting;
+use tollgate_app::checkout::{Checkout, CheckoutError, CheckoutSettings};
 use tollgate_app::ingest::{Ingest, Webhooks};
 use tollgate_app::keys::{EdgeLink, Keys, KeysError};
 use tollgate_app::orchestrator::{Orchestrator, Settings, WorkflowSecret};
+use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::checkouts::{Checkouts, NewSession, Paid, Session};
+use tollgate_app::ports::error::{ErrorKind, PortError};
+use tollgate_app::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError, Reported};
 use tollgate_app::ports::outbound::{Answer, Outbound, OutboundRequest};
+use tollgate_app::ports::queue::Queue;
 use tollgate_app::ports::queue::{QueueConsumer, QueueName};
 use tollgate_app::ports::run_metrics::LoggedMetrics;
+use tollgate_app::ports::stripe_events::{EventPage, ListedEvent, StripeEvents};
+use tollgate_app::ports::usage::Usage;
 use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
+use tollgate_app::reconcile::Reconciler;
 use tollgate_app::redelivery::DEFAULT_RETRY;
+use tollgate_app::usage_meter::UsageMeter;
+use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use tollgate_core::api_key::{ApiKey, KeyMode};
 use tollgate_core::catalog::Catalog;
+use tollgate_core::checkout::{CheckoutRequest, RedirectAllowList};
 use tollgate_core::cron::Schedule;
 use tollgate_core::edge::EdgeSecret;
-use tollgate_core::ids::{AccountId, KeyId, WorkflowId};
+use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, Sku, SubscriptionId, WorkflowId};
 use tollgate_core::ledger::EntryKind;
+use tollgate_core::metering::UsageBatch;
 use tollgate_core::signature::{Verifier, WebhookSecret, sign};
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Caps, RunStatus, WebhookUrl, WorkflowSpec};
@@ -234,4 +248,179 @@ async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_
     let earned: Vec<i64> = reads.ledger(&workflow).await.unwrap().iter().map(|e| e.amount.amount).collect();
     assert_eq!(earned, [250], "the brief's dollars, read exactly, once");
     assert!(later.callback(&run_id, Some("f00d"), body.as_bytes()).await.is_err(), "a wrong token is refused");
+}
+
+/// Stripe's meter: refuses the first `failures` reports as unavailable, keeps the rest.
+struct Meter {
+    failures: Mutex<u32>,
+    reported: Mutex<Vec<MeterEvent>>,
+}
+
+impl MeterEvents for Meter {
+    fn report(&self, event: MeterEvent) -> Reported<'_> {
+        let mut failures = self.failures.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return Box::pin(async {
+                Err(MeterEventsError::from(PortError::new(ErrorKind::Transient, "Stripe is down")))
+            });
+        }
+        self.reported.lock().unwrap().push(event);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let alice = AccountId::parse("user_alice").unwrap();
+    store.link_customer(&alice, Some(&CustomerId::parse("cus_alice").unwrap()), None).await.unwrap();
+    let period_start = Timestamp(NOW.0 - 86_400);
+    let pro = Subscription {
+        id: SubscriptionId::parse("sub_alice").unwrap(),
+        sku: Sku::parse("api_pro").unwrap(),
+        kind: SubscriptionKind::ApiPlan,
+        tier: "pro".into(),
+        status: SubscriptionStatus("active".into()),
+        current_period_start: Some(period_start),
+        current_period_end: Some(Timestamp(period_start.0 + 30 * 86_400)),
+        event_created: period_start,
+    };
+    store.apply_subscription(&alice, &pro).await.unwrap();
+    let key = KeyId::parse("key_alice").unwrap();
+    let batch = |id: &str, calls: u64| UsageBatch {
+        id: id.into(),
+        key_id: key.clone(),
+        account_id: alice.clone(),
+        period_start,
+        calls,
+        credits: 0,
+    };
+    store.add_batch(&batch("key_alice.1", 9_450), NOW).await.unwrap();
+    let meter = Arc::new(Meter { failures: Mutex::new(1), reported: Mutex::default() });
+    let usage_meter = UsageMeter {
+        store: store.clone(),
+        catalog: Catalog::default_catalog(),
+        clock: Arc::new(At(NOW)),
+        retry: DEFAULT_RETRY,
+        stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
+        event_name: "api_overage".into(),
+        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
+    };
+    store.send(QueueName::Usage, &serde_json::to_string(&batch("key_alice.2", 600)).unwrap()).await.unwrap();
+    let delivery = store.receive(QueueName::Usage, 1).await.unwrap().remove(0);
+    assert!(usage_meter.meter_delivery(&delivery).await.is_err(), "Stripe down: left for a retry");
+    for _ in 0..2 {
+        usage_meter.meter_delivery(&delivery).await.unwrap();
+    }
+    let usage = store.key_usage(&alice, Some(&key), period_start).await.unwrap();
+    assert_eq!(usage.account_calls, 10_050, "counted once");
+    let reported: Vec<u64> = meter.reported.lock().unwrap().iter().map(|event| event.value).collect();
+    assert_eq!(reported, [50], "the overage past 10,000, once");
+    let alerts: Vec<String> = store.alerts(10).await.unwrap().into_iter().map(|alert| alert.id).collect();
+    assert_eq!(alerts, [format!("quota:user_alice:{}:95", period_start.0)], "the batch crossed 95 %, once");
+}
+
+/// Stripe's event list: one page of what it holds, newest first.
+struct Listed(Vec<(String, Timestamp)>);
+
+impl StripeEvents for Listed {
+    fn event<'a>(&'a self, _: &'a EventId) -> Paid<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn events<'a>(&'a self, _: &'a [&'a str], _: Timestamp, _: Option<&'a str>) -> Paid<'a, EventPage> {
+        let events =
+            self.0.iter().map(|(payload, created)| ListedEvent { payload: payload.clone(), created: *created });
+        Box::pin(async move { Ok(EventPage { events: events.collect(), next: None }) })
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_takes_in_what_no_webhook_delivered_once_and_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let app = events(&store);
+    let delivered =
+        event("evt_delivered", "customer.created", serde_json::json!({"id": "cus_1", "object": "customer"}));
+    let missed = event("evt_missed", "customer.created", serde_json::json!({"id": "cus_2", "object": "customer"}));
+    deliver_and_process(&app, &delivered).await;
+    let text = |payload: &[u8]| String::from_utf8(payload.to_vec()).unwrap();
+    let stripe = Arc::new(Listed(vec![(text(&missed), NOW), (text(&delivered), NOW)]));
+    let reconciler = Reconciler {
+        store: store.clone(),
+        clock: Arc::new(At(NOW)),
+        stripe: stripe as Arc<dyn StripeEvents>,
+        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
+    };
+    let found = reconciler.reconcile(Some(3_600)).await.unwrap();
+    assert_eq!((found.listed, found.new, found.already_had), (2, 1, 1));
+    let queued = store.receive(QueueName::Events, 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "only the missed event is queued");
+    assert!(queued[0].body.contains("evt_missed"));
+    assert_eq!(reconciler.reconcile(Some(3_600)).await.unwrap().new, 0, "a second run finds nothing new");
+    let alerts = store.alerts(10).await.unwrap();
+    assert_eq!(alerts.iter().filter(|alert| alert.kind.as_str() == "missed_events").count(), 1);
+}
+
+/// Stripe's Checkout: one customer per idempotency key, and the sessions asked for.
+#[derive(Default)]
+struct Stripe {
+    customers: Mutex<Vec<String>>,
+    sessions: Mutex<Vec<(String, u32)>>,
+}
+
+impl Checkouts for Stripe {
+    fn create_customer<'a>(&'a self, _: &'a AccountId, idempotency_key: &'a str) -> Paid<'a, CustomerId> {
+        let mut customers = self.customers.lock().unwrap();
+        if !customers.iter().any(|key| key == idempotency_key) {
+            customers.push(idempotency_key.to_owned());
+        }
+        let id = format!("cus_{}", customers.iter().position(|key| key == idempotency_key).unwrap());
+        Box::pin(async move { Ok(CustomerId::parse(&id).unwrap()) })
+    }
+
+    fn price_for<'a>(&'a self, lookup_key: &'a str) -> Paid<'a, Option<String>> {
+        Box::pin(async move { Ok(Some(format!("price_{lookup_key}"))) })
+    }
+
+    fn create_session<'a>(&'a self, session: &'a NewSession, _: &'a str) -> Paid<'a, Session> {
+        self.sessions.lock().unwrap().push((session.price_id.clone(), session.quantity));
+        Box::pin(async { Ok(Session { id: "cs_1".into(), url: "https://checkout.stripe.com/c/cs_1".into() }) })
+    }
+
+    fn create_portal<'a>(&'a self, _: &'a CustomerId, return_url: &'a str) -> Paid<'a, String> {
+        Box::pin(async move { Ok(format!("https://billing.stripe.com/p?return={return_url}")) })
+    }
+}
+
+#[tokio::test]
+async fn checkouts_share_one_customer_and_stop_at_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let stripe = Arc::new(Stripe::default());
+    let checkout = Checkout {
+        store: store(&dir),
+        catalog: Catalog::default_catalog(),
+        clock: Arc::new(At(NOW)),
+        stripe: Arc::clone(&stripe) as Arc<dyn Checkouts>,
+        settings: CheckoutSettings {
+            redirects: RedirectAllowList::new("https://app.example.com"),
+            success_url: "https://app.example.com/thanks".into(),
+            cancel_url: "https://app.example.com/pricing".into(),
+            portal_return_url: "https://app.example.com/account".into(),
+            per_minute: 4,
+        },
+    };
+    let alice = AccountId::parse("user_alice").unwrap();
+    let request = |sku: &str| CheckoutRequest::new(Some(sku), None, None, None, None).unwrap();
+    assert!(matches!(checkout.portal(&alice).await, Err(CheckoutError::NoCustomer)), "no customer before a checkout");
+    checkout.checkout(&alice, request("api_pro")).await.unwrap();
+    checkout.checkout(&alice, request("member_basic")).await.unwrap();
+    assert_eq!(stripe.customers.lock().unwrap().len(), 1, "one customer for the account");
+    let prices: Vec<String> = stripe.sessions.lock().unwrap().iter().map(|(price, _)| price.clone()).collect();
+    assert_eq!(prices, ["price_api_pro_monthly", "price_member_basic_monthly"]);
+    assert!(matches!(checkout.checkout(&alice, request("no_such_sku")).await, Err(CheckoutError::UnknownSku)));
+    let limited = checkout.checkout(&alice, request("api_pro")).await;
+    assert!(matches!(limited, Err(CheckoutError::RateLimited { .. })), "the fifth request of the minute");
 }

@@ -1,0 +1,4 @@
+//! The `orchestrator` function: its binary as deployed, and what it must refuse.
+
+mod missing_config;
+mod runtime_api;
