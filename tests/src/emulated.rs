@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::stack::{TestStack, token};
 
+/// The value of form parameter `name` in a logged request, if it was sent.
+pub fn param<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
+    let params = request["params"].as_array()?;
+    params.iter().find(|pair| pair[0] == name).and_then(|pair| pair[1].as_str())
+}
+
 /// A stack on its emulated Stripe, with the emulator's secret key.
 pub struct Emulated {
     pub stack: TestStack,
@@ -67,6 +73,23 @@ impl Emulated {
         let response = request.send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap())
+    }
+
+    /// The emulator's request log for `method` on `path` (`/v1/customers`), oldest first:
+    /// `{method, path, params: [[name, value]…], idempotency_key, stripe_version, status}`.
+    pub async fn requests(&self, method: &Method, path: &str) -> Vec<Value> {
+        let response = self
+            .stack
+            .http
+            .get(self.stack.url("/stripe/emulator/requests"))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let log: Value = response.json().await.unwrap();
+        let all = log["data"].as_array().unwrap().iter();
+        all.filter(|request| request["method"] == method.as_str() && request["path"] == path).cloned().collect()
     }
 
     pub async fn until<F: std::future::Future<Output = bool>>(&self, what: &str, check: impl Fn() -> F) {

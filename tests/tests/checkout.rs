@@ -1,6 +1,7 @@
 //! Checkout, billing portal, catalog sync and product fulfillment end to end: the real
-//! `tollgate` binary against a local server playing Stripe (`FakeStripe`), which checks
-//! the exact form parameters and headers tollgate sends.
+//! `tollgate` binary on its emulated Stripe, whose request log shows the exact form
+//! parameters and headers tollgate sends, or, where Stripe must misbehave (several
+//! customers for one idempotency key), against `FakeStripe`, which can.
 
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use reqwest::{Method, StatusCode};
@@ -12,6 +13,7 @@ use tollgate_core::catalog::Catalog;
 use tollgate_core::signing::{self, Purpose};
 use tollgate_core::time::Timestamp;
 use tollgate_stripe::StripeApi;
+use tollgate_tests::emulated::{Emulated, param};
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::join_all;
 use tollgate_tests::stack::{TestStack, WORKFLOW_SECRET, binary, now, token};
@@ -122,15 +124,23 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
     assert!(sync(&stripe, Some(&path), false).contains("nothing to change"));
 }
 
+/// On the emulated Stripe, whose request log shows exactly what tollgate asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_first_checkouts_make_one_customer_and_one_session() {
-    let stripe = synced_stripe().await;
-    let stack = Arc::new(stack(&stripe, &[("PAYMENT_RATE_LIMIT_PER_MINUTE", "100")]).await);
+    let emulated = Emulated::start(&[
+        ("PAYMENT_RATE_LIMIT_PER_MINUTE", "100"),
+        ("CHECKOUT_SUCCESS_URL", "https://app.example.com/thanks"),
+        ("CHECKOUT_CANCEL_URL", "https://app.example.com/pricing"),
+        ("PORTAL_RETURN_URL", "https://app.example.com/account"),
+    ])
+    .await;
+    let emulated = Arc::new(emulated);
+    let stack = &emulated.stack;
     stack.sign_in("user_bob").await;
     let body = json!({"sku": "template_budget_tracker", "referral_code": "user_bob"});
     let answers = join_all((0..20).map(|_| {
-        let (stack, body) = (Arc::clone(&stack), body.clone());
-        tokio::spawn(async move { post_as(&stack, "user_alice", "/api/checkout", &body).await })
+        let (emulated, body) = (Arc::clone(&emulated), body.clone());
+        tokio::spawn(async move { post_as(&emulated.stack, "user_alice", "/api/checkout", &body).await })
     }))
     .await;
     let ids: std::collections::HashSet<_> = answers
@@ -141,22 +151,25 @@ async fn twenty_concurrent_first_checkouts_make_one_customer_and_one_session() {
         })
         .collect();
     assert_eq!(ids.len(), 1, "every retry of one request gets the same session");
-    assert_eq!(stripe.customers_created(), 1, "one Stripe customer");
-    assert_eq!(stripe.sessions_created(), 1);
-    assert!(answers[0].1["url"].as_str().unwrap().starts_with("https://checkout.stripe.com/"));
+    assert!(answers[0].1["url"].as_str().unwrap().starts_with(&stack.url("/stripe/checkout/cs_test_")));
+    let customers_created = emulated.events().await.iter().filter(|e| e["type"] == "customer.created").count();
+    assert_eq!(customers_created, 1, "one Stripe customer");
 
-    let customers = stripe.requests_to(&Method::POST, "/v1/customers");
-    let keys: std::collections::HashSet<_> = customers.iter().map(|r| r.idempotency_key.clone()).collect();
+    let customers = emulated.requests(&Method::POST, "/v1/customers").await;
+    let keys: std::collections::HashSet<_> = customers.iter().map(|r| r["idempotency_key"].clone()).collect();
     assert_eq!(keys.len(), 1, "all asked under the account's one key: {keys:?}");
-    assert_eq!(customers[0].param("metadata[account_id]"), Some("user_alice"));
+    assert_eq!(param(&customers[0], "metadata[account_id]"), Some("user_alice"));
     let profile = stack.account("user_alice").await;
-    assert_eq!(profile["stripe_customer_id"], "cus_fake1");
+    let customer = profile["stripe_customer_id"].as_str().unwrap().to_owned();
 
-    let session = &stripe.requests_to(&Method::POST, "/v1/checkout/sessions")[0];
-    let price = stripe.active_price("template_budget_tracker").unwrap().0;
+    let sessions = emulated.requests(&Method::POST, "/v1/checkout/sessions").await;
+    let session_keys: std::collections::HashSet<_> = sessions.iter().map(|r| r["idempotency_key"].clone()).collect();
+    assert_eq!(session_keys.len(), 1, "one session asked for, under one key");
+    let (_, prices) = emulated.stripe(Method::GET, "/v1/prices?lookup_keys[]=template_budget_tracker", &[], None).await;
+    let price = prices["data"][0]["id"].as_str().unwrap().to_owned();
     for (name, value) in [
         ("mode", "payment"),
-        ("customer", "cus_fake1"),
+        ("customer", customer.as_str()),
         ("client_reference_id", "user_alice"),
         ("line_items[0][price]", price.as_str()),
         ("line_items[0][quantity]", "1"),
@@ -169,45 +182,37 @@ async fn twenty_concurrent_first_checkouts_make_one_customer_and_one_session() {
         ("success_url", "https://app.example.com/thanks"),
         ("cancel_url", "https://app.example.com/pricing"),
     ] {
-        assert_eq!(session.param(name), Some(value), "{name}: {:?}", session.params);
+        assert_eq!(param(&sessions[0], name), Some(value), "{name}: {}", sessions[0]["params"]);
     }
-    assert!(session.param("subscription_data[metadata][account_id]").is_none());
-    assert!(session.idempotency_key.as_deref().is_some_and(|k| k.starts_with("tollgate-checkout-")));
-    assert!(stripe.requests().iter().all(|r| r.stripe_version.as_deref() == Some(tollgate_core::STRIPE_API_VERSION)));
+    assert!(param(&sessions[0], "subscription_data[metadata][account_id]").is_none());
+    assert!(sessions[0]["idempotency_key"].as_str().is_some_and(|k| k.starts_with("tollgate-checkout-")));
+    let version = json!(tollgate_core::STRIPE_API_VERSION);
+    assert!(sessions.iter().chain(&customers).all(|r| r["stripe_version"] == version));
+    let anonymous = stack.http.get(stack.url("/stripe/emulator/requests")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "the log is the account's, behind its key");
 
     // A plan is a subscription-mode session whose subscription carries the metadata.
-    let (status, plan, _) = post_as(
-        &stack,
-        "user_alice",
-        "/api/checkout",
-        &json!({"sku": "api_pro", "success_url": "https://app.example.com/welcome"}),
-    )
-    .await;
+    let plan_body = json!({"sku": "api_pro", "success_url": "https://app.example.com/welcome"});
+    let (status, plan, _) = post_as(stack, "user_alice", "/api/checkout", &plan_body).await;
     assert_eq!(status, StatusCode::OK, "{plan}");
-    let sessions = stripe.requests_to(&Method::POST, "/v1/checkout/sessions");
-    let plan_request = sessions.iter().find(|r| r.param("mode") == Some("subscription")).unwrap();
-    assert_eq!(plan_request.param("subscription_data[metadata][account_id]"), Some("user_alice"));
-    assert_eq!(plan_request.param("success_url"), Some("https://app.example.com/welcome"));
-    assert_eq!(stripe.customers_created(), 1, "the stored customer is reused");
+    let sessions = emulated.requests(&Method::POST, "/v1/checkout/sessions").await;
+    let plan_request = sessions.iter().find(|r| param(r, "mode") == Some("subscription")).unwrap();
+    assert_eq!(param(plan_request, "subscription_data[metadata][account_id]"), Some("user_alice"));
+    assert_eq!(param(plan_request, "success_url"), Some("https://app.example.com/welcome"));
+    let asked = emulated.requests(&Method::POST, "/v1/customers").await.len();
+    assert_eq!(asked, customers.len(), "the stored customer is reused, Stripe not asked again");
     // Asked again (a retry): the same session; asked for more: a new one.
-    let (_, again, _) = post_as(
-        &stack,
-        "user_alice",
-        "/api/checkout",
-        &json!({"sku": "api_pro", "success_url": "https://app.example.com/welcome"}),
-    )
-    .await;
+    let (_, again, _) = post_as(stack, "user_alice", "/api/checkout", &plan_body).await;
     assert_eq!(again["id"], plan["id"]);
     let (_, two, _) =
-        post_as(&stack, "user_alice", "/api/checkout", &json!({"sku": "template_budget_tracker", "quantity": 2})).await;
+        post_as(stack, "user_alice", "/api/checkout", &json!({"sku": "template_budget_tracker", "quantity": 2})).await;
     assert_ne!(two["id"], answers[0].1["id"]);
 
-    let (status, portal, _) = post_as(&stack, "user_alice", "/api/portal", &json!({})).await;
+    let (status, portal, _) = post_as(stack, "user_alice", "/api/portal", &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{portal}");
-    assert!(portal["url"].as_str().unwrap().starts_with("https://billing.stripe.com/"));
-    let portal_request = &stripe.requests_to(&Method::POST, "/v1/billing_portal/sessions")[0];
-    assert_eq!(portal_request.param("customer"), Some("cus_fake1"));
-    assert_eq!(portal_request.param("return_url"), Some("https://app.example.com/account"));
+    let portal_request = &emulated.requests(&Method::POST, "/v1/billing_portal/sessions").await[0];
+    assert_eq!(param(portal_request, "customer"), Some(customer.as_str()));
+    assert_eq!(param(portal_request, "return_url"), Some("https://app.example.com/account"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

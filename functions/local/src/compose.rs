@@ -24,7 +24,7 @@ use tollgate_app::replay::Replay;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{Clock, SystemClock};
 use tollgate_embedded::Sqlite;
-use tollgate_http::buyer::{self, Buyers, Checkouts, Offer};
+use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::{Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflows};
 use tollgate_http::{keys as key_routes, payouts as payout_routes};
 use tollgate_settings::SettingError;
@@ -178,15 +178,14 @@ impl UseCases {
             live::router(Arc::clone(&live)),
             live::stream_router(live),
             workflows::router(Arc::clone(&auth), self.orchestrator),
-            key_routes::owner_router(key_routes::Owners { auth: Arc::clone(&auth), keys: Arc::clone(&self.keys) }),
+            key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),
             // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.
             payout_routes::standing_router(Arc::clone(&auth), self.payouts),
             pages::router(),
         ];
         if let Some(stripe_time) = stripe_time {
-            let renewals = Renewals { stripe_time };
-            routers.push(admin::renewal_router(admin::Renewing { auth: Arc::clone(&auth), renewals }));
+            routers.push(admin::renewal_router(Arc::clone(&auth), Renewals { stripe_time }));
         }
         let document = match self.paid {
             Some(paid) => {
@@ -197,7 +196,7 @@ impl UseCases {
                     replay: paid.replay,
                 };
                 routers.extend([
-                    buyer::checkout_router(Checkouts { auth: Arc::clone(&auth), checkout: Arc::new(paid.checkout) }),
+                    buyer::checkout_router(Arc::clone(&auth), paid.checkout),
                     payout_routes::onboarding_router(Arc::clone(&auth), paid.onboarding),
                     stripe_history::router(history),
                     payout_routes::run_router(auth, paid.payout_run),

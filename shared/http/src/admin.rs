@@ -3,8 +3,8 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::Authenticated;
 use crate::extract::{Admin, Params};
+use crate::extract::{Authenticated, Guarded};
 use crate::views::{
     AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
     MetricsView, PurchaseList, PurchaseView, ReferralList, StandingView,
@@ -66,19 +66,10 @@ pub fn router<S: OperatorStore + 'static>(operator: Operator<S>) -> Router {
 }
 
 /// Renewing a customer's subscriptions on demand (the emulated Stripe of `tollgate dev`).
-pub struct Renewing {
-    pub auth: Arc<Auth>,
-    pub renewals: Renewals,
-}
-
-impl Authenticated for Renewing {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-pub fn renewal_router(renewing: Renewing) -> Router {
-    Router::new().route("/admin/customers/{customer}/advance", post(advance_customer)).with_state(Arc::new(renewing))
+pub fn renewal_router(auth: Arc<Auth>, renewals: Renewals) -> Router {
+    Router::new()
+        .route("/admin/customers/{customer}/advance", post(advance_customer))
+        .with_state(Guarded::new(auth, renewals))
 }
 
 /// `?limit=`: how many of the newest to list.
@@ -343,12 +334,12 @@ pub(crate) async fn customer<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn advance_customer(
-    State(renewing): State<Arc<Renewing>>,
+    State(renewing): State<Arc<Guarded<Renewals>>>,
     _: Admin,
     Path(customer): Path<String>,
 ) -> Result<Json<AdvancedView>, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
-    let advanced = renewing.renewals.renew(&customer).await?;
+    let advanced = renewing.use_case.renew(&customer).await?;
     Ok(Json(AdvancedView { renewed: advanced.renewed, invoices: advanced.invoices }))
 }
 

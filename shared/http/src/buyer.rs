@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, Guarded};
 use crate::extract::{JsonBody, User};
 use crate::views::{CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
 use axum::extract::State;
@@ -58,22 +58,11 @@ pub fn router<S: BuyerStore + 'static>(buyers: Buyers<S>) -> Router {
 }
 
 /// Checkout Sessions and portal links.
-pub struct Checkouts<S> {
-    pub auth: Arc<Auth>,
-    pub checkout: Arc<Checkout<S>>,
-}
-
-impl<S: Send + Sync> Authenticated for Checkouts<S> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-pub fn checkout_router<S: Accounts + RateLimits + 'static>(checkouts: Checkouts<S>) -> Router {
+pub fn checkout_router<S: Accounts + RateLimits + 'static>(auth: Arc<Auth>, use_case: Checkout<S>) -> Router {
     Router::new()
         .route("/api/checkout", post(checkout::<S>))
         .route("/api/portal", post(portal::<S>))
-        .with_state(Arc::new(checkouts))
+        .with_state(Guarded::new(auth, use_case))
 }
 
 #[utoipa::path(
@@ -179,12 +168,12 @@ impl CheckoutBody {
     security(("bearer" = []))
 )]
 pub(crate) async fn checkout<S: Accounts + RateLimits>(
-    State(checkouts): State<Arc<Checkouts<S>>>,
+    State(checkouts): State<Arc<Guarded<Checkout<S>>>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Json<CheckoutLinkView>, ApiError> {
     let request = body.request()?;
-    Ok(Json(checkouts.checkout.checkout(&account, request).await?.into()))
+    Ok(Json(checkouts.use_case.checkout(&account, request).await?.into()))
 }
 
 #[utoipa::path(
@@ -202,10 +191,10 @@ pub(crate) async fn checkout<S: Accounts + RateLimits>(
     security(("bearer" = []))
 )]
 pub(crate) async fn portal<S: Accounts + RateLimits>(
-    State(checkouts): State<Arc<Checkouts<S>>>,
+    State(checkouts): State<Arc<Guarded<Checkout<S>>>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {
-    Ok(Json(PortalLink { url: checkouts.checkout.portal(&account).await? }))
+    Ok(Json(PortalLink { url: checkouts.use_case.portal(&account).await? }))
 }
 
 #[cfg(test)]

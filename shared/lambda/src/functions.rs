@@ -19,7 +19,7 @@ use tollgate_app::replay::Replay;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
 use tollgate_aws::config::Resource;
-use tollgate_http::buyer::{self, Buyers, Checkouts, Offer};
+use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::{admin, deployment, keys as key_routes, live, openapi, pages, stripe_history, webhooks as hooks};
 use tollgate_http::{payouts as payout_routes, workflows};
 use tollgate_settings::Env;
@@ -86,7 +86,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         workflows::router(Arc::clone(&auth), orchestrator),
         stripe_history::router(history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
-        key_routes::owner_router(key_routes::Owners { auth, keys: Arc::clone(&keys) }),
+        key_routes::owner_router(auth, Arc::clone(&keys)),
         key_routes::edge_router(keys),
         openapi::router(openapi::document()),
         pages::router(),
@@ -103,10 +103,10 @@ pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let stripe = Arc::new(build::stripe_api(env).await?);
     let offer = Offer { sells: true, pays_out: true, renews_on_demand: false };
     let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
-    let checkout = Arc::new(build::checkout(env, store.clone(), catalog, Arc::clone(&stripe))?);
+    let checkout = build::checkout(env, store.clone(), catalog, Arc::clone(&stripe))?;
     Ok(deployment([
         buyer::router(Buyers { auth: Arc::clone(&auth), reads, offer }),
-        buyer::checkout_router(Checkouts { auth: Arc::clone(&auth), checkout }),
+        buyer::checkout_router(Arc::clone(&auth), checkout),
         payout_routes::standing_router(Arc::clone(&auth), build::payouts(env, store.clone())?),
         payout_routes::onboarding_router(auth, build::onboarding(env, store, stripe)?),
     ]))

@@ -7,18 +7,21 @@ use crate::failure::Failure;
 use crate::params::Params;
 use crate::resources::route;
 use crate::store::{Replay, new_id};
-use crate::{Emulator, now};
+use crate::{Emulator, LoggedRequest, now};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as Shared};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Emulator>> {
-    Router::new().route("/v1/{*path}", any(handle)).route("/emulator/advance", post(advance))
+    Router::new()
+        .route("/v1/{*path}", any(logged))
+        .route("/emulator/advance", post(advance))
+        .route("/emulator/requests", get(requests))
 }
 
 fn respond(status: StatusCode, body: &Value, replayed: bool) -> Response {
@@ -64,6 +67,43 @@ fn authorized(emulator: &Emulator, headers: &HeaderMap) -> Result<(), Failure> {
             "You did not provide an API key. Provide it in the Authorization header, using Bearer auth.",
         )),
     }
+}
+
+/// Answers an API request and logs it, as it arrived and with the status it got.
+async fn logged(
+    Shared(emulator): Shared<Arc<Emulator>>,
+    Path(path): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let (idempotency_key, stripe_version) = (header("idempotency-key"), header("stripe-version"));
+    let params =
+        if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or_default().as_bytes().to_vec() };
+    let authorized = authorized(&emulator, &headers).is_ok();
+    let response = handle(Shared(Arc::clone(&emulator)), Path(path.clone()), method.clone(), uri, headers, body).await;
+    // A request without the key is not the account's: Stripe logs it nowhere the account sees.
+    if authorized {
+        emulator.requests.record(LoggedRequest {
+            method: method.to_string(),
+            path: format!("/v1/{path}"),
+            params: form_urlencoded::parse(&params).into_owned().collect(),
+            idempotency_key,
+            stripe_version,
+            status: response.status().as_u16(),
+        });
+    }
+    response
+}
+
+/// `GET /emulator/requests`: the request log, oldest first.
+async fn requests(Shared(emulator): Shared<Arc<Emulator>>, headers: HeaderMap) -> Response {
+    if let Err(failure) = authorized(&emulator, &headers) {
+        return refuse(&failure);
+    }
+    respond(StatusCode::OK, &json!({"object": "list", "data": emulator.requests()}), false)
 }
 
 async fn handle(

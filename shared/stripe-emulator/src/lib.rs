@@ -10,10 +10,12 @@ mod failure;
 mod fixtures;
 mod pages;
 mod params;
+mod requests;
 mod resources;
 mod store;
 mod webhooks;
 
+pub use requests::LoggedRequest;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,6 +53,7 @@ pub struct Emulator {
     /// Wakes the deliverer when a change owes webhooks.
     owed: Notify,
     http: reqwest::Client,
+    requests: requests::RequestLog,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +76,13 @@ impl Emulator {
             .map_err(|source| EmulatorError::State { path: settings.state_file.clone(), source })?;
         state.subscribed = settings.enabled_events.clone();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        Ok(Arc::new(Self { settings, state: Mutex::new(state), owed: Notify::new(), http }))
+        Ok(Arc::new(Self {
+            settings,
+            state: Mutex::new(state),
+            owed: Notify::new(),
+            http,
+            requests: requests::RequestLog::default(),
+        }))
     }
 
     /// Its routes, to be served under the prefix of `Settings::public_base`: the API at
@@ -96,6 +105,11 @@ impl Emulator {
                 tracing::error!(%error, "the emulated Stripe could not renew subscriptions");
             }
         }
+    }
+
+    /// Every API request since start, oldest first (at most the newest 10,000).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.requests.all()
     }
 
     fn key_matches(&self, presented: &str) -> bool {
