@@ -5,7 +5,8 @@
 //! (`tollgate-lambda`, `tollgate dev`) and called by handlers. It loads state through
 //! ports, asks `tollgate-core` what to do, and writes the answer back.
 //!
-//! Adapters (SQLite, DynamoDB + SQS) implement the ports; every adapter passes the same conformance suite (`tests/src/conformance`).
+//! Adapters (SQLite, DynamoDB + SQS) implement the ports; every adapter passes the same
+//! conformance suite (`tests/src/conformance`).
 
 pub mod activity;
 pub mod alerting;

@@ -1,4 +1,4 @@
-//! DynamoDB and SQS adapters for tollgate's ports, and the functions' configuration.
+//! DynamoDB and SQS adapters for tollgate's ports, and the tables and queues each function names.
 //!
 //! Every state change that must happen once is a conditional write: the event log
 //! (`attribute_not_exists`), subscriptions (`event_created` guard) and ledger entries

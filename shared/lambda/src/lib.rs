@@ -1,5 +1,6 @@
-//! The plumbing every tollgate Lambda function shares, so that each entry point is a
-//! page: build the app once, then hand requests or SQS batches to it.
+//! The Lambda composition root: each function's use cases built once at cold start from
+//! its settings parts (`functions.rs` composes them per function), then requests or SQS
+//! batches handed to them, so that each entry point is a page.
 
 pub mod emf;
 pub mod functions;
