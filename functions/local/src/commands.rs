@@ -1,15 +1,24 @@
 //! The operator's one-shot commands beside `tollgate dev`: a reconciliation and a payout
 //! run on the data directory's database, and moving the emulated Stripe's time on.
 
+use crate::compose::{Paid, UseCases};
 use crate::config::{DevConfig, StripeAccess, stripe_client};
 use crate::dev::open_store;
+use std::error::Error;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tollgate_app::SystemClock;
-use tollgate_app::payouts::{PayoutReport, PayoutRun};
-use tollgate_app::reconcile::{Reconciled, Reconciler};
+use tollgate_app::payouts::PayoutReport;
+use tollgate_app::reconcile::Reconciled;
 use tollgate_core::payout::Period;
+
+/// The use cases that call Stripe, as `tollgate dev` builds them, on the data directory's
+/// database and the configured Stripe; `needs` says why there is none.
+fn paid(data_dir: &Path, addr: SocketAddr, config: &DevConfig, needs: &'static str) -> Result<Paid, Box<dyn Error>> {
+    let stripe = Arc::new(stripe_client(&config.stripe_api(addr).ok_or(needs)?)?);
+    let use_cases = UseCases::build(config, &config.public_base(addr), &open_store(data_dir)?, Some(&stripe))?;
+    Ok(use_cases.paid.ok_or(needs)?)
+}
 
 /// `tollgate reconcile`: one reconciliation on the data directory's database, with the
 /// configured Stripe client and alert webhook.
@@ -18,15 +27,9 @@ pub async fn reconcile(
     addr: SocketAddr,
     config: &DevConfig,
     since: Option<i64>,
-) -> Result<Reconciled, Box<dyn std::error::Error>> {
-    let stripe = stripe_client(&config.stripe_api(addr).ok_or("reconcile needs STRIPE_SECRET_KEY")?)?;
-    let reconciler = Reconciler {
-        store: open_store(data_dir)?,
-        clock: Arc::new(SystemClock),
-        stripe: Arc::new(stripe),
-        alerting: config.alerting(Arc::new(tollgate_outbound::HttpClient::new()?)),
-    };
-    Ok(reconciler.reconcile(since).await?)
+) -> Result<Reconciled, Box<dyn Error>> {
+    let paid = paid(data_dir, addr, config, "reconcile needs STRIPE_SECRET_KEY")?;
+    Ok(paid.reconciler.reconcile(since).await?)
 }
 
 /// `tollgate payouts run`: one payout run on the data directory's database, with the
@@ -37,16 +40,9 @@ pub async fn run_payouts(
     config: &DevConfig,
     period: Option<Period>,
     dry_run: bool,
-) -> Result<PayoutReport, Box<dyn std::error::Error>> {
-    let stripe = stripe_client(&config.stripe_api(addr).ok_or("payouts need STRIPE_SECRET_KEY")?)?;
-    let payout_run = PayoutRun {
-        store: open_store(data_dir)?,
-        clock: Arc::new(SystemClock),
-        transfers: Arc::new(stripe),
-        policy: config.payout_policy,
-        alerting: config.alerting(Arc::new(tollgate_outbound::HttpClient::new()?)),
-    };
-    Ok(payout_run.run(period, dry_run).await?)
+) -> Result<PayoutReport, Box<dyn Error>> {
+    let paid = paid(data_dir, addr, config, "payouts need STRIPE_SECRET_KEY")?;
+    Ok(paid.payout_run.run(period, dry_run).await?)
 }
 
 /// `tollgate stripe advance`: asks the running stack's emulated Stripe to move subscriptions
@@ -55,7 +51,7 @@ pub async fn advance(
     emulated: &StripeAccess,
     by_seconds: i64,
     customer: Option<&str>,
-) -> Result<String, Box<dyn std::error::Error>> {
+) -> Result<String, Box<dyn Error>> {
     let by = format!("{by_seconds}s");
     let mut form = vec![("by", by.as_str())];
     form.extend(customer.map(|customer| ("customer", customer)));

@@ -34,9 +34,9 @@ use tollgate_stripe::StripeApi;
 pub(crate) struct Paid {
     checkout: Checkout<Sqlite>,
     onboarding: Onboarding<Sqlite>,
-    reconciler: Reconciler<Sqlite>,
+    pub reconciler: Reconciler<Sqlite>,
     replay: Replay<Sqlite>,
-    payout_run: PayoutRun<Sqlite>,
+    pub payout_run: PayoutRun<Sqlite>,
 }
 
 /// Every use case of the local stack.
@@ -163,9 +163,7 @@ impl UseCases {
         let clock = Arc::clone(&self.orchestrator.clock);
         let auth = Arc::new(Auth { verifier: jwt::Verifier::new(config.jwt.clone()).await?, clock });
         let offer = Offer { sells: self.paid.is_some(), pays_out: true, renews_on_demand: stripe_time.is_some() };
-        let live = Arc::new(live::Live { auth: Arc::clone(&auth), activity: self.activity });
         let operator = admin::Operator {
-            auth: Arc::clone(&auth),
             reads: Arc::clone(&self.reads),
             keys: Arc::clone(&self.keys),
             figures: Arc::new(self.figures),
@@ -173,10 +171,10 @@ impl UseCases {
         let mut routers = vec![
             webhooks::stripe_router(Arc::new(self.ingest)),
             webhooks::callback_router(Arc::clone(&self.orchestrator)),
-            admin::router(operator),
-            buyer::router(Buyers { auth: Arc::clone(&auth), reads: self.reads, offer }),
-            live::router(Arc::clone(&live)),
-            live::stream_router(live),
+            admin::router(Arc::clone(&auth), operator),
+            buyer::router(Arc::clone(&auth), Buyers { reads: self.reads, offer }),
+            live::router(Arc::clone(&auth), Arc::clone(&self.activity)),
+            live::stream_router(Arc::clone(&auth), self.activity),
             workflows::router(Arc::clone(&auth), self.orchestrator),
             key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),
@@ -190,15 +188,11 @@ impl UseCases {
         let document = match self.paid {
             Some(paid) => {
                 let document = openapi::served(&config.catalog, paid.checkout.settings.redirects.origins());
-                let history = stripe_history::StripeHistory {
-                    auth: Arc::clone(&auth),
-                    reconciler: paid.reconciler,
-                    replay: paid.replay,
-                };
+                let history = stripe_history::StripeHistory { reconciler: paid.reconciler, replay: paid.replay };
                 routers.extend([
                     buyer::checkout_router(Arc::clone(&auth), paid.checkout),
                     payout_routes::onboarding_router(Arc::clone(&auth), paid.onboarding),
-                    stripe_history::router(history),
+                    stripe_history::router(Arc::clone(&auth), history),
                     payout_routes::run_router(auth, paid.payout_run),
                 ]);
                 document

@@ -4,7 +4,7 @@
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Admin, Params};
-use crate::extract::{Authenticated, Guarded};
+use crate::extract::{Guarded, Shared};
 use crate::views::{
     AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
     MetricsView, PurchaseList, PurchaseView, ReferralList, StandingView,
@@ -38,19 +38,12 @@ impl<S: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore> OperatorStore 
 
 /// The operator's reads: events, alerts, figures, accounts and their keys, the ledger.
 pub struct Operator<S> {
-    pub auth: Arc<Auth>,
     pub reads: Arc<Reads<S>>,
     pub keys: Arc<Keys<S>>,
     pub figures: Arc<Figures<S>>,
 }
 
-impl<S: Send + Sync> Authenticated for Operator<S> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-pub fn router<S: OperatorStore + 'static>(operator: Operator<S>) -> Router {
+pub fn router<S: OperatorStore + 'static>(auth: Arc<Auth>, operator: Operator<S>) -> Router {
     Router::new()
         .route("/admin/events", get(events::<S>))
         .route("/admin/alerts", get(alerts::<S>))
@@ -62,7 +55,7 @@ pub fn router<S: OperatorStore + 'static>(operator: Operator<S>) -> Router {
         .route("/admin/accounts/{account}/referrals", get(account_referrals::<S>))
         .route("/admin/customers/{customer}", get(customer::<S>))
         .route("/admin/ledger", get(ledger::<S>))
-        .with_state(Arc::new(operator))
+        .with_state(Guarded::new(auth, operator))
 }
 
 /// Renewing a customer's subscriptions on demand (the emulated Stripe of `tollgate dev`).
@@ -109,7 +102,7 @@ impl List {
     security(("bearer" = []))
 )]
 pub(crate) async fn events<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Params(list): Params<List>,
 ) -> Result<Json<EventList>, ApiError> {
@@ -133,7 +126,7 @@ pub(crate) async fn events<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn alerts<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Params(list): Params<List>,
 ) -> Result<Json<AlertList>, ApiError> {
@@ -155,7 +148,7 @@ pub(crate) async fn alerts<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn metrics<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
 ) -> Result<Json<MetricsView>, ApiError> {
     let figures = &operator.figures;
@@ -182,7 +175,7 @@ pub(crate) async fn metrics<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn account<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
@@ -211,7 +204,7 @@ fn account_id(account: &str) -> Result<AccountId, ApiError> {
     security(("bearer" = []))
 )]
 pub(crate) async fn account_standing<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<StandingView>, ApiError> {
@@ -234,7 +227,7 @@ pub(crate) async fn account_standing<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn account_keys<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
@@ -258,7 +251,7 @@ pub(crate) async fn account_keys<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn account_purchases<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<PurchaseList>, ApiError> {
@@ -282,7 +275,7 @@ pub(crate) async fn account_purchases<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn account_referrals<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<ReferralList>, ApiError> {
@@ -307,7 +300,7 @@ pub(crate) async fn account_referrals<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn customer<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Path(customer): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
@@ -334,12 +327,12 @@ pub(crate) async fn customer<S: OperatorStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn advance_customer(
-    State(renewing): State<Arc<Guarded<Renewals>>>,
+    State(renewing): Shared<Renewals>,
     _: Admin,
     Path(customer): Path<String>,
 ) -> Result<Json<AdvancedView>, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid("customer", &e.to_string()))?;
-    let advanced = renewing.use_case.renew(&customer).await?;
+    let advanced = renewing.renew(&customer).await?;
     Ok(Json(AdvancedView { renewed: advanced.renewed, invoices: advanced.invoices }))
 }
 
@@ -367,7 +360,7 @@ pub(crate) struct LedgerQuery {
     security(("bearer" = []))
 )]
 pub(crate) async fn ledger<S: OperatorStore>(
-    State(operator): State<Arc<Operator<S>>>,
+    State(operator): Shared<Operator<S>>,
     _: Admin,
     Params(query): Params<LedgerQuery>,
 ) -> Result<Json<LedgerList>, ApiError> {

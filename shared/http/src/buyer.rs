@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Authenticated, Guarded};
+use crate::extract::{Guarded, Shared};
 use crate::extract::{JsonBody, User};
 use crate::views::{CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
 use axum::extract::State;
@@ -38,23 +38,16 @@ pub struct Offer {
 
 /// A buyer's reads: what is on sale, what they bought, what they may use.
 pub struct Buyers<S> {
-    pub auth: Arc<Auth>,
     pub reads: Arc<Reads<S>>,
     pub offer: Offer,
 }
 
-impl<S: Send + Sync> Authenticated for Buyers<S> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-pub fn router<S: BuyerStore + 'static>(buyers: Buyers<S>) -> Router {
+pub fn router<S: BuyerStore + 'static>(auth: Arc<Auth>, buyers: Buyers<S>) -> Router {
     Router::new()
         .route("/api/me/purchases", get(purchases::<S>))
         .route("/api/me/entitlements", get(entitlements::<S>))
         .route("/api/catalog", get(catalog::<S>))
-        .with_state(Arc::new(buyers))
+        .with_state(Guarded::new(auth, buyers))
 }
 
 /// Checkout Sessions and portal links.
@@ -76,7 +69,7 @@ pub fn checkout_router<S: Accounts + RateLimits + 'static>(auth: Arc<Auth>, use_
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn catalog<S: BuyerStore>(State(buyers): State<Arc<Buyers<S>>>, User(_): User) -> Json<CatalogView> {
+pub(crate) async fn catalog<S: BuyerStore>(State(buyers): Shared<Buyers<S>>, User(_): User) -> Json<CatalogView> {
     let Offer { sells, pays_out, renews_on_demand } = buyers.offer;
     Json(CatalogView::new(&buyers.reads.catalog, sells, pays_out, renews_on_demand))
 }
@@ -94,7 +87,7 @@ pub(crate) async fn catalog<S: BuyerStore>(State(buyers): State<Arc<Buyers<S>>>,
     security(("bearer" = []))
 )]
 pub(crate) async fn purchases<S: BuyerStore>(
-    State(buyers): State<Arc<Buyers<S>>>,
+    State(buyers): Shared<Buyers<S>>,
     User(account): User,
 ) -> Result<Json<PurchaseList>, ApiError> {
     let purchases = buyers.reads.purchases(&account).await?;
@@ -114,7 +107,7 @@ pub(crate) async fn purchases<S: BuyerStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn entitlements<S: BuyerStore>(
-    State(buyers): State<Arc<Buyers<S>>>,
+    State(buyers): Shared<Buyers<S>>,
     User(account): User,
 ) -> Result<Json<EntitlementsView>, ApiError> {
     Ok(Json(EntitlementsView::from(&buyers.reads.entitlements(&account).await?)))
@@ -168,12 +161,12 @@ impl CheckoutBody {
     security(("bearer" = []))
 )]
 pub(crate) async fn checkout<S: Accounts + RateLimits>(
-    State(checkouts): State<Arc<Guarded<Checkout<S>>>>,
+    State(checkouts): Shared<Checkout<S>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Json<CheckoutLinkView>, ApiError> {
     let request = body.request()?;
-    Ok(Json(checkouts.use_case.checkout(&account, request).await?.into()))
+    Ok(Json(checkouts.checkout(&account, request).await?.into()))
 }
 
 #[utoipa::path(
@@ -191,10 +184,10 @@ pub(crate) async fn checkout<S: Accounts + RateLimits>(
     security(("bearer" = []))
 )]
 pub(crate) async fn portal<S: Accounts + RateLimits>(
-    State(checkouts): State<Arc<Guarded<Checkout<S>>>>,
+    State(checkouts): Shared<Checkout<S>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {
-    Ok(Json(PortalLink { url: checkouts.use_case.portal(&account).await? }))
+    Ok(Json(PortalLink { url: checkouts.portal(&account).await? }))
 }
 
 #[cfg(test)]

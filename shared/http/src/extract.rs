@@ -13,28 +13,29 @@ use tollgate_app::keys::Keys;
 use tollgate_core::edge;
 use tollgate_core::ids::AccountId;
 
-/// A router state whose routes take bearer tokens.
-pub(crate) trait Authenticated: Send + Sync {
-    fn auth(&self) -> &Auth;
-}
-
-/// The state of a router whose routes call one use case.
+/// The state of every router whose routes take bearer tokens: who may call, and the use
+/// cases the routes call (one, or a capability's few in a struct), reached through `Deref`.
 pub(crate) struct Guarded<T> {
     pub(crate) auth: Arc<Auth>,
-    pub(crate) use_case: T,
-}
-
-impl<T: Send + Sync> Authenticated for Guarded<T> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
+    use_cases: T,
 }
 
 impl<T> Guarded<T> {
-    pub(crate) fn new(auth: Arc<Auth>, use_case: T) -> Arc<Self> {
-        Arc::new(Self { auth, use_case })
+    pub(crate) fn new(auth: Arc<Auth>, use_cases: T) -> Arc<Self> {
+        Arc::new(Self { auth, use_cases })
     }
 }
+
+impl<T> std::ops::Deref for Guarded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.use_cases
+    }
+}
+
+/// A handler's state: `State(operator): Shared<Operator<S>>`.
+pub(crate) type Shared<T> = axum::extract::State<Arc<Guarded<T>>>;
 
 /// The signed-in account: the JWT's `sub`.
 pub struct User(pub AccountId);
@@ -42,21 +43,21 @@ pub struct User(pub AccountId);
 /// A caller whose JWT carries the admin role.
 pub struct Admin;
 
-impl<St: Authenticated> FromRequestParts<Arc<St>> for User {
+impl<T: Send + Sync> FromRequestParts<Arc<Guarded<T>>> for User {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<St>) -> Result<Self, ApiError> {
-        let Auth { verifier, clock } = state.auth();
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<Guarded<T>>) -> Result<Self, ApiError> {
+        let Auth { verifier, clock } = state.auth.as_ref();
         let identity = verifier.bearer(&parts.headers, clock.now()).await?;
         AccountId::parse_user(&identity.sub).map(User).map_err(|_| ApiError::Unauthorized)
     }
 }
 
-impl<St: Authenticated> FromRequestParts<Arc<St>> for Admin {
+impl<T: Send + Sync> FromRequestParts<Arc<Guarded<T>>> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<St>) -> Result<Self, ApiError> {
-        let Auth { verifier, clock } = state.auth();
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<Guarded<T>>) -> Result<Self, ApiError> {
+        let Auth { verifier, clock } = state.auth.as_ref();
         let identity = verifier.bearer(&parts.headers, clock.now()).await?;
         if identity.admin { Ok(Admin) } else { Err(ApiError::Forbidden) }
     }

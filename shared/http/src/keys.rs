@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{EdgeSigned, Guarded, OptionalJsonBody, User, parse_json};
+use crate::extract::{EdgeSigned, Guarded, OptionalJsonBody, Shared, User, parse_json};
 use crate::views::{KeyList, KeyRecordView, KeyView, NewKeyView, RevokedKey, StandingView, UsageAccepted};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -79,11 +79,11 @@ impl From<KeysError> for ApiError {
     security(("bearer" = []))
 )]
 pub(crate) async fn create<S: KeyStore>(
-    State(owners): State<Arc<Guarded<Arc<Keys<S>>>>>,
+    State(owners): Shared<Arc<Keys<S>>>,
     User(account): User,
     OptionalJsonBody(request): OptionalJsonBody<NewKeyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let created = owners.use_case.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
+    let created = owners.create_key(&account, request.mode.unwrap_or(KeyMode::Live)).await?;
     Ok((StatusCode::CREATED, Json(NewKeyView::from(created))))
 }
 
@@ -100,10 +100,10 @@ pub(crate) async fn create<S: KeyStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn list<S: KeyStore>(
-    State(owners): State<Arc<Guarded<Arc<Keys<S>>>>>,
+    State(owners): Shared<Arc<Keys<S>>>,
     User(account): User,
 ) -> Result<Json<KeyList>, ApiError> {
-    let keys = owners.use_case.list_keys(&account).await?;
+    let keys = owners.list_keys(&account).await?;
     Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
 }
 
@@ -122,12 +122,12 @@ pub(crate) async fn list<S: KeyStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn revoke<S: KeyStore>(
-    State(owners): State<Arc<Guarded<Arc<Keys<S>>>>>,
+    State(owners): Shared<Arc<Keys<S>>>,
     User(account): User,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedKey>, ApiError> {
     let id = KeyId::parse(&id).map_err(|_| ApiError::NotFound("key"))?;
-    let revoked = owners.use_case.revoke_key(&account, &id).await?;
+    let revoked = owners.revoke_key(&account, &id).await?;
     Ok(Json(RevokedKey::new(&revoked.key, revoked.edge_notified)))
 }
 
@@ -144,10 +144,10 @@ pub(crate) async fn revoke<S: KeyStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn standing<S: KeyStore>(
-    State(owners): State<Arc<Guarded<Arc<Keys<S>>>>>,
+    State(owners): Shared<Arc<Keys<S>>>,
     User(account): User,
 ) -> Result<Json<StandingView>, ApiError> {
-    Ok(Json(StandingView::from(&owners.use_case.standing(&account).await?)))
+    Ok(Json(StandingView::from(&owners.standing(&account).await?)))
 }
 
 /// The signature is checked before the hash is read.

@@ -6,8 +6,8 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::Authenticated;
 use crate::extract::{Admin, Params};
+use crate::extract::{Guarded, Shared};
 use crate::views::{ActivityItemView, ActivityView, StreamTicket};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -39,42 +39,24 @@ pub trait FeedStore: EventLog + Alerts + Workflows + Runs {}
 
 impl<S: EventLog + Alerts + Workflows + Runs> FeedStore for S {}
 
-/// The activity feed, for admins.
-pub struct Live<S> {
-    pub auth: Arc<Auth>,
-    pub activity: Arc<Activity<S>>,
-}
-
-impl<S: Send + Sync> Authenticated for Live<S> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-/// The feed, polled.
-pub fn router<S: FeedStore + 'static>(live: Arc<Live<S>>) -> Router {
-    Router::new().route("/admin/activity", get(activity::<S>)).with_state(live)
+/// The activity feed, polled by admins.
+pub fn router<S: FeedStore + 'static>(auth: Arc<Auth>, feed: Arc<Activity<S>>) -> Router {
+    Router::new().route("/admin/activity", get(activity::<S>)).with_state(Guarded::new(auth, feed))
 }
 
 /// The feed as a stream, opened with a ticket: for one long-running process, as the local
 /// stack is, since the tickets are kept in its memory.
-pub fn stream_router<S: FeedStore + 'static>(live: Arc<Live<S>>) -> Router {
+pub fn stream_router<S: FeedStore + 'static>(auth: Arc<Auth>, activity: Arc<Activity<S>>) -> Router {
     Router::new()
         .route("/admin/stream-tickets", post(stream_ticket::<S>))
         .route("/admin/stream", get(stream::<S>))
-        .with_state(Arc::new(Streaming { live, tickets: Tickets::default() }))
+        .with_state(Guarded::new(auth, Streaming { activity, tickets: Tickets::default() }))
 }
 
 /// The stream's state: the feed and the tickets handed out.
 pub(crate) struct Streaming<S> {
-    live: Arc<Live<S>>,
+    activity: Arc<Activity<S>>,
     tickets: Tickets,
-}
-
-impl<S: Send + Sync> Authenticated for Streaming<S> {
-    fn auth(&self) -> &Auth {
-        &self.live.auth
-    }
 }
 
 /// The stream's tickets: random, kept in memory (the local stack is one process), each
@@ -128,12 +110,12 @@ pub(crate) struct After {
     security(("bearer" = []))
 )]
 pub(crate) async fn activity<S: FeedStore>(
-    State(live): State<Arc<Live<S>>>,
+    State(feed): Shared<Arc<Activity<S>>>,
     _: Admin,
     Params(after): Params<After>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut items = live.activity.activity(FEED).await.map_err(|e| ApiError::from_port(&e))?;
+    let mut items = feed.activity(FEED).await.map_err(|e| ApiError::from_port(&e))?;
     if let Some(after) = after.after {
         items.retain(|item| item.at.0 >= after);
     }
@@ -160,10 +142,10 @@ pub(crate) async fn activity<S: FeedStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn stream_ticket<S: FeedStore>(
-    State(streaming): State<Arc<Streaming<S>>>,
+    State(streaming): Shared<Streaming<S>>,
     _: Admin,
 ) -> Json<StreamTicket> {
-    let (ticket, expires) = streaming.tickets.issue(streaming.live.auth.clock.now());
+    let (ticket, expires) = streaming.tickets.issue(streaming.auth.clock.now());
     Json(StreamTicket { ticket, expires_at: expires.0 })
 }
 
@@ -187,14 +169,14 @@ pub(crate) struct TicketParam {
     )
 )]
 pub(crate) async fn stream<S: FeedStore + 'static>(
-    State(streaming): State<Arc<Streaming<S>>>,
+    State(streaming): Shared<Streaming<S>>,
     Params(param): Params<TicketParam>,
 ) -> Result<Response, ApiError> {
-    if !streaming.tickets.redeem(&param.ticket, streaming.live.auth.clock.now()) {
+    if !streaming.tickets.redeem(&param.ticket, streaming.auth.clock.now()) {
         return Err(ApiError::InvalidToken);
     }
     let state = Feed {
-        activity: Arc::clone(&streaming.live.activity),
+        activity: Arc::clone(&streaming.activity),
         said: HashMap::new(),
         pending: VecDeque::new(),
         started: false,

@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, Guarded, OptionalJsonBody, User};
+use crate::extract::{Admin, Guarded, OptionalJsonBody, Shared, User};
 use crate::views::{OnboardingLink, PayoutRunView, PayoutsView};
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -47,10 +47,10 @@ pub fn run_router<S: Payees + Ledger + Alerts + 'static>(auth: Arc<Auth>, run: P
     security(("bearer" = []))
 )]
 pub(crate) async fn onboard<S: Payees>(
-    State(onboarding): State<Arc<Guarded<Onboarding<S>>>>,
+    State(onboarding): Shared<Onboarding<S>>,
     User(account): User,
 ) -> Result<Json<OnboardingLink>, ApiError> {
-    Ok(Json(OnboardingLink { url: onboarding.use_case.onboard(&account).await? }))
+    Ok(Json(OnboardingLink { url: onboarding.onboard(&account).await? }))
 }
 
 #[utoipa::path(
@@ -66,10 +66,10 @@ pub(crate) async fn onboard<S: Payees>(
     security(("bearer" = []))
 )]
 pub(crate) async fn payout_standing<S: Payees + Ledger>(
-    State(payouts): State<Arc<Guarded<Payouts<S>>>>,
+    State(payouts): Shared<Payouts<S>>,
     User(account): User,
 ) -> Result<Json<PayoutsView>, ApiError> {
-    Ok(Json(PayoutsView::from(&payouts.use_case.standing(&account).await?)))
+    Ok(Json(PayoutsView::from(&payouts.standing(&account).await?)))
 }
 
 /// Body of `POST /admin/payouts/run`; empty is fine.
@@ -100,7 +100,7 @@ pub(crate) struct PayoutRunBody {
     security(("bearer" = []))
 )]
 pub(crate) async fn run_payouts<S: Payees + Ledger + Alerts>(
-    State(payout_run): State<Arc<Guarded<PayoutRun<S>>>>,
+    State(payout_run): Shared<PayoutRun<S>>,
     _: Admin,
     OptionalJsonBody(body): OptionalJsonBody<PayoutRunBody>,
 ) -> Result<Json<PayoutRunView>, ApiError> {
@@ -110,6 +110,6 @@ pub(crate) async fn run_payouts<S: Payees + Ledger + Alerts>(
         .map(Period::parse)
         .transpose()
         .map_err(|e| ApiError::invalid("period", &e.to_string()))?;
-    let report = payout_run.use_case.run(period, body.dry_run).await?;
+    let report = payout_run.run(period, body.dry_run).await?;
     Ok(Json(PayoutRunView::from(&report)))
 }

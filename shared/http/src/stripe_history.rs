@@ -2,8 +2,8 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::Authenticated;
 use crate::extract::{Admin, OptionalJsonBody};
+use crate::extract::{Guarded, Shared};
 use crate::views::{ReconcileView, ReplayView};
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -28,22 +28,15 @@ impl<S: EventLog + Intake + Queue + Cursors + Alerts> HistoryStore for S {}
 
 /// Stripe's own record of events, read by the operator.
 pub struct StripeHistory<S> {
-    pub auth: Arc<Auth>,
     pub reconciler: Reconciler<S>,
     pub replay: Replay<S>,
 }
 
-impl<S: Send + Sync> Authenticated for StripeHistory<S> {
-    fn auth(&self) -> &Auth {
-        &self.auth
-    }
-}
-
-pub fn router<S: HistoryStore + 'static>(history: StripeHistory<S>) -> Router {
+pub fn router<S: HistoryStore + 'static>(auth: Arc<Auth>, history: StripeHistory<S>) -> Router {
     Router::new()
         .route("/admin/reconcile", post(reconcile::<S>))
         .route("/admin/events/{id}/replay", post(replay::<S>))
-        .with_state(Arc::new(history))
+        .with_state(Guarded::new(auth, history))
 }
 
 /// Body of `POST /admin/reconcile`; empty is fine.
@@ -71,7 +64,7 @@ pub(crate) struct ReconcileBody {
     security(("bearer" = []))
 )]
 pub(crate) async fn reconcile<S: HistoryStore>(
-    State(history): State<Arc<StripeHistory<S>>>,
+    State(history): Shared<StripeHistory<S>>,
     _: Admin,
     OptionalJsonBody(body): OptionalJsonBody<ReconcileBody>,
 ) -> Result<Json<ReconcileView>, ApiError> {
@@ -98,7 +91,7 @@ pub(crate) async fn reconcile<S: HistoryStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn replay<S: HistoryStore>(
-    State(history): State<Arc<StripeHistory<S>>>,
+    State(history): Shared<StripeHistory<S>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {

@@ -4,7 +4,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, Guarded, JsonBody};
+use crate::extract::{Admin, Guarded, JsonBody, Shared};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -145,11 +145,11 @@ fn workflow_id(text: &str) -> Result<WorkflowId, ApiError> {
     security(("bearer" = []))
 )]
 pub(crate) async fn register<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let workflow = workflows.use_case.register(body.spec()?).await?;
+    let workflow = workflows.register(body.spec()?).await?;
     Ok((StatusCode::CREATED, Json(WorkflowView::from(&workflow))))
 }
 
@@ -167,10 +167,10 @@ pub(crate) async fn register<S: OrchestrationStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn list_workflows<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    let workflows = workflows.use_case.workflows().await?;
+    let workflows = workflows.workflows().await?;
     Ok(Json(WorkflowList { workflows: workflows.iter().map(WorkflowView::from).collect() }))
 }
 
@@ -191,11 +191,11 @@ pub(crate) async fn list_workflows<S: OrchestrationStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn workflow<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(WorkflowView::from(&workflows.use_case.workflow(&workflow_id(&id)?).await?)))
+    Ok(Json(WorkflowView::from(&workflows.workflow(&workflow_id(&id)?).await?)))
 }
 
 #[utoipa::path(
@@ -216,13 +216,13 @@ pub(crate) async fn workflow<S: OrchestrationStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn change<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let patch = body.patch()?;
-    Ok(Json(WorkflowView::from(&workflows.use_case.change(&workflow_id(&id)?, &patch).await?)))
+    Ok(Json(WorkflowView::from(&workflows.change(&workflow_id(&id)?, &patch).await?)))
 }
 
 #[utoipa::path(
@@ -242,11 +242,11 @@ pub(crate) async fn change<S: OrchestrationStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn runs<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<RunList>, ApiError> {
-    let runs = workflows.use_case.recent_runs(&workflow_id(&id)?).await?;
+    let runs = workflows.recent_runs(&workflow_id(&id)?).await?;
     Ok(Json(RunList { runs: runs.iter().map(RunView::from).collect() }))
 }
 
@@ -269,11 +269,11 @@ pub(crate) async fn runs<S: OrchestrationStore>(
     security(("bearer" = []))
 )]
 pub(crate) async fn start_now<S: OrchestrationStore>(
-    State(workflows): State<Arc<Guarded<Arc<Orchestrator<S>>>>>,
+    State(workflows): Shared<Arc<Orchestrator<S>>>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let run = workflows.use_case.start_now(&workflow_id(&id)?).await?;
+    let run = workflows.start_now(&workflow_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))))
 }
 

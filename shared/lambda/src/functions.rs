@@ -61,7 +61,6 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
     let stripe = Arc::new(build::stripe_api(env).await?);
     let operator = admin::Operator {
-        auth: Arc::clone(&auth),
         reads: Arc::new(Reads { store: store.clone(), catalog: catalog.clone() }),
         keys: Arc::clone(&keys),
         figures: Arc::new(Figures {
@@ -72,19 +71,15 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         }),
     };
     let history = stripe_history::StripeHistory {
-        auth: Arc::clone(&auth),
         reconciler: build::reconciler(env, store.clone(), Arc::clone(&stripe))?,
         replay: Replay { store: store.clone(), clock: build::clock(), stripe: Arc::clone(&stripe) as _ },
     };
-    let live = Arc::new(live::Live {
-        auth: Arc::clone(&auth),
-        activity: Arc::new(Activity { store: store.clone(), clock: build::clock() }),
-    });
+    let feed = Arc::new(Activity { store: store.clone(), clock: build::clock() });
     Ok(deployment([
-        admin::router(operator),
-        live::router(live),
+        admin::router(Arc::clone(&auth), operator),
+        live::router(Arc::clone(&auth), feed),
         workflows::router(Arc::clone(&auth), orchestrator),
-        stripe_history::router(history),
+        stripe_history::router(Arc::clone(&auth), history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
         key_routes::owner_router(auth, Arc::clone(&keys)),
         key_routes::edge_router(keys),
@@ -105,7 +100,7 @@ pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
     let checkout = build::checkout(env, store.clone(), catalog, Arc::clone(&stripe))?;
     Ok(deployment([
-        buyer::router(Buyers { auth: Arc::clone(&auth), reads, offer }),
+        buyer::router(Arc::clone(&auth), Buyers { reads, offer }),
         buyer::checkout_router(Arc::clone(&auth), checkout),
         payout_routes::standing_router(Arc::clone(&auth), build::payouts(env, store.clone())?),
         payout_routes::onboarding_router(auth, build::onboarding(env, store, stripe)?),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Emulator>> {
     Router::new()
-        .route("/v1/{*path}", any(logged))
+        .route("/v1/{*path}", any(handle))
         .route("/emulator/advance", post(advance))
         .route("/emulator/requests", get(requests))
 }
@@ -69,35 +69,6 @@ fn authorized(emulator: &Emulator, headers: &HeaderMap) -> Result<(), Failure> {
     }
 }
 
-/// Answers an API request and logs it, as it arrived and with the status it got.
-async fn logged(
-    Shared(emulator): Shared<Arc<Emulator>>,
-    Path(path): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let (idempotency_key, stripe_version) = (header("idempotency-key"), header("stripe-version"));
-    let params =
-        if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or_default().as_bytes().to_vec() };
-    let authorized = authorized(&emulator, &headers).is_ok();
-    let response = handle(Shared(Arc::clone(&emulator)), Path(path.clone()), method.clone(), uri, headers, body).await;
-    // A request without the key is not the account's: Stripe logs it nowhere the account sees.
-    if authorized {
-        emulator.requests.record(LoggedRequest {
-            method: method.to_string(),
-            path: format!("/v1/{path}"),
-            params: form_urlencoded::parse(&params).into_owned().collect(),
-            idempotency_key,
-            stripe_version,
-            status: response.status().as_u16(),
-        });
-    }
-    response
-}
-
 /// `GET /emulator/requests`: the request log, oldest first.
 async fn requests(Shared(emulator): Shared<Arc<Emulator>>, headers: HeaderMap) -> Response {
     if let Err(failure) = authorized(&emulator, &headers) {
@@ -106,6 +77,8 @@ async fn requests(Shared(emulator): Shared<Arc<Emulator>>, headers: HeaderMap) -
     respond(StatusCode::OK, &json!({"object": "list", "data": emulator.requests()}), false)
 }
 
+/// Answers an API request of the account and logs it, with the status it got. A request
+/// without the account's key is refused unlogged, as Stripe shows it nowhere in the account.
 async fn handle(
     Shared(emulator): Shared<Arc<Emulator>>,
     Path(path): Path<String>,
@@ -117,6 +90,33 @@ async fn handle(
     if let Err(failure) = authorized(&emulator, &headers) {
         return refuse(&failure);
     }
+    let params = if method == Method::POST {
+        Params::decode(&body)
+    } else {
+        Params::decode(uri.query().unwrap_or_default().as_bytes())
+    };
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let idempotency_key = header("idempotency-key");
+    let response = answer(&emulator, &path, &method, &headers, &params, idempotency_key.clone());
+    emulator.requests.record(LoggedRequest {
+        method: method.to_string(),
+        path: format!("/v1/{path}"),
+        params: params.pairs().to_vec(),
+        idempotency_key,
+        stripe_version: header("stripe-version"),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn answer(
+    emulator: &Emulator,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    params: &Params,
+    key: Option<String>,
+) -> Response {
     // Stripe takes every version its SDKs send, so the emulator does too: the objects keep
     // the shapes of the version it implements, which the `Stripe-Version` answer names.
     if let Some(version) = headers.get("stripe-version")
@@ -129,21 +129,15 @@ async fn handle(
         );
         return refuse(&Failure::coded("api_version_invalid", &message).param("Stripe-Version"));
     }
-    let params = if method == Method::POST {
-        Params::decode(&body)
-    } else {
-        Params::decode(uri.query().unwrap_or_default().as_bytes())
-    };
     let segments: Vec<&str> = path.split('/').collect();
     if method != Method::POST {
         let mut state = emulator.lock();
-        return match route(&mut state, now(), &emulator.settings.public_base, &method, &segments, &params) {
+        return match route(&mut state, now(), &emulator.settings.public_base, method, &segments, params) {
             Ok(object) => respond(StatusCode::OK, &object, false),
             Err(failure) => refuse(&failure),
         };
     }
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let fingerprint = params.fingerprint(&method, &path);
+    let fingerprint = params.fingerprint(method, path);
     let base = emulator.settings.public_base.clone();
     let answered = emulator.change(|state, at| {
         if let Some(key) = &key
@@ -155,7 +149,7 @@ async fn handle(
             }
             return Ok((StatusCode::from_u16(replay.status).unwrap_or(StatusCode::OK), replay.body.clone(), true));
         }
-        let (status, body) = match route(state, at, &base, &method, &segments, &params) {
+        let (status, body) = match route(state, at, &base, method, &segments, params) {
             Ok(object) => (StatusCode::OK, object),
             Err(failure) => (failure.status, failure.body()),
         };

@@ -13,6 +13,11 @@ impl Params {
         Self(form_urlencoded::parse(text).into_owned().collect())
     }
 
+    /// Every parameter as it was sent, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).filter(|value| !value.is_empty())
     }

@@ -1,8 +1,9 @@
 //! `event-processor` on `events/event-processor.json`, with DynamoDB on moto.
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::event_log::{EventLog, EventStatus, ReceivedEvent};
+use tollgate_app::ports::queue::QueueName;
 use tollgate_app::process::Processor;
 use tollgate_app::redelivery::DEFAULT_RETRY;
 use tollgate_core::catalog::Catalog;
@@ -12,6 +13,12 @@ use tollgate_tests::samples::{SAMPLE_TIME, read};
 
 fn processor<S>(store: S) -> Processor<S> {
     Processor { store, catalog: Catalog::default_catalog(), retry: DEFAULT_RETRY }
+}
+
+/// `batch` handed to the processor as the function's `main` hands it.
+async fn deliver(processor: &Processor<tollgate_aws::Aws>, batch: SqsEvent) -> SqsBatchResponse {
+    tollgate_lambda::each_message(QueueName::Events, batch, |message| async move { processor.process(&message).await })
+        .await
 }
 
 #[tokio::test]
@@ -25,13 +32,7 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     app.store.link_customer(&AccountId::parse("user_bob").unwrap(), None, None).await.unwrap();
     let batch: SqsEvent = serde_json::from_str(&read("event-processor.json")).expect("an SQS event");
 
-    let app = &app;
-    let response = tollgate_lambda::each_message(
-        tollgate_app::ports::queue::QueueName::Events,
-        batch.clone(),
-        |message| async move { app.process(&message).await },
-    )
-    .await;
+    let response = deliver(&app, batch.clone()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Applied);
     let alice = app.store.profile(&AccountId::parse("user_alice").unwrap()).await.unwrap().expect("the account exists");
@@ -39,11 +40,7 @@ async fn the_sample_batch_is_applied_and_reports_no_failure() {
     assert_eq!(alice.referred_by.unwrap().as_str(), "user_bob");
 
     // SQS redelivers: the second delivery is acknowledged and changes nothing.
-    let response =
-        tollgate_lambda::each_message(tollgate_app::ports::queue::QueueName::Events, batch, |message| async move {
-            app.process(&message).await
-        })
-        .await;
+    let response = deliver(&app, batch).await;
     assert!(response.batch_item_failures.is_empty());
 }
 
@@ -67,24 +64,14 @@ async fn a_message_that_must_wait_is_reported_as_a_batch_item_failure() {
     batch.records[0].body = Some(serde_json::json!({"source": "stripe", "event": event}).to_string());
     let message_id = batch.records[0].message_id.clone().unwrap();
 
-    let app = &app;
-    let response = tollgate_lambda::each_message(
-        tollgate_app::ports::queue::QueueName::Events,
-        batch.clone(),
-        |message| async move { app.process(&message).await },
-    )
-    .await;
+    let response = deliver(&app, batch.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, message_id);
     assert_eq!(app.store.get(&id).await.unwrap().unwrap().status, EventStatus::Queued);
 
     // On its last receive it is marked failed, with the reason, on its way to the dead-letter queue.
     batch.records[0].attributes.insert("ApproximateReceiveCount".into(), app.retry.max_receives.to_string());
-    let response =
-        tollgate_lambda::each_message(tollgate_app::ports::queue::QueueName::Events, batch, |message| async move {
-            app.process(&message).await
-        })
-        .await;
+    let response = deliver(&app, batch).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     let record = app.store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, EventStatus::Failed);

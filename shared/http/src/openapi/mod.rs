@@ -100,12 +100,12 @@ pub fn served(catalog: &tollgate_core::catalog::Catalog, redirect_origins: &[Str
     document
 }
 
-/// `GET /openapi.json`: `document`, made once when the router is built and shared by
-/// every request.
+/// `GET /openapi.json`: `document`, serialized once when the router is built; every
+/// request shares the bytes.
 pub fn router(document: serde_json::Value) -> axum::Router {
-    let document = std::sync::Arc::new(document);
-    axum::Router::new()
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(document.as_ref().clone()) }))
+    let body = axum::body::Bytes::from(serde_json::to_vec(&document).expect("a JSON value serialises"));
+    let json = [(http::header::CONTENT_TYPE, "application/json")];
+    axum::Router::new().route("/openapi.json", axum::routing::get(move || async move { (json, body.clone()) }))
 }
 
 /// The document as pretty JSON, as committed in `docs/openapi.json`.
