@@ -25,8 +25,10 @@ pub fn catalog_with(replacements: &[(&str, &str)]) -> PathBuf {
 pub async fn create_key(stack: &TestStack, account: &str) -> Value {
     let response =
         stack.http.post(stack.url("/api/keys")).bearer_auth(token(account, None)).send().await.expect("answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
 }
 
 pub async fn me(stack: &TestStack, account: &str) -> Value {

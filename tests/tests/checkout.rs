@@ -105,8 +105,8 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
     let text = std::fs::read_to_string(format!("{}/../catalog.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let text = text
         .replacen(
-            "price_cents = 2999\ncurrency = \"usd\"\ninterval = \"month\"\nmonthly_requests = 10000",
-            "price_cents = 3499\ncurrency = \"usd\"\ninterval = \"month\"\nmonthly_requests = 10000",
+            "price_cents = 2999\ncurrency = \"usd\"\ninterval = \"month\"\nrequests_per_minute",
+            "price_cents = 3499\ncurrency = \"usd\"\ninterval = \"month\"\nrequests_per_minute",
             1,
         )
         .replacen("name = \"API Pro\"", "name = \"API Pro (2027)\"", 1);

@@ -118,8 +118,8 @@ async fn the_worker_forwards_allowed_calls_and_refuses_a_revoked_key_on_the_very
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_exactly_a_hundred() {
     let catalog = catalog_with(&[(
-        "monthly_requests = 100\nrequests_per_minute = 100",
-        "monthly_requests = 150\nrequests_per_minute = 1000",
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+        "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 150\n",
     )]);
     let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
     let key = create_key(&origin, "cat").await["key"].as_str().unwrap().to_owned();
@@ -143,8 +143,8 @@ async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_ex
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hot_key_is_decided_from_leases_counted_once_and_revoked_on_the_next_call() {
     let catalog = catalog_with(&[(
-        "monthly_requests = 100\nrequests_per_minute = 100",
-        "monthly_requests = 100000\nrequests_per_minute = 100000",
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+        "requests_per_minute = 100000\n\n[sku.limits.requests]\nquota = 100000\n",
     )]);
     let Edge { origin, worker, upstream } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
     let created = create_key(&origin, "hal").await;
@@ -182,7 +182,7 @@ async fn a_hot_key_is_decided_from_leases_counted_once_and_revoked_on_the_next_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_worker_rate_limits_with_retry_after() {
-    let catalog = catalog_with(&[("monthly_requests = 100\n", "")]);
+    let catalog = catalog_with(&[("quota = 100\n", "")]);
     let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
     let key = create_key(&origin, "dan").await["key"].as_str().unwrap().to_owned();
     let answers = call_at_once(&origin.http, &worker.url, &key, 200).await;
@@ -193,8 +193,14 @@ async fn the_worker_rate_limits_with_retry_after() {
 async fn an_upgrade_reaches_the_worker_at_its_next_record_refresh() {
     // Rate limits out of the way: this is about the quota.
     let catalog = catalog_with(&[
-        ("monthly_requests = 100\nrequests_per_minute = 100", "monthly_requests = 100\nrequests_per_minute = 1000"),
-        ("monthly_requests = 10000\nrequests_per_minute = 100", "monthly_requests = 10000\nrequests_per_minute = 1000"),
+        (
+            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 100\n",
+        ),
+        (
+            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 10000\n",
+        ),
     ]);
     let Edge { origin, worker, .. } =
         edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[("RECORD_REFRESH_SECONDS", "1")]).await;

@@ -122,10 +122,50 @@ async fn keys_are_shown_once_checked_on_every_call_and_revoked_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_account_holds_at_most_its_plans_keys_and_a_revoked_key_frees_a_place() {
+    let catalog = catalog_with(&[("tier = \"free\"\n", "tier = \"free\"\nmax_keys = 3\n")]);
+    let stack = TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
+    let first = create_key(&stack, "kim").await;
+    for _ in 0..2 {
+        create_key(&stack, "kim").await;
+    }
+    let post = || stack.http.post(stack.url("/api/keys")).bearer_auth(token("kim", None)).send();
+    let refused = post().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "key_limit_reached", "{body}");
+    let listed: Value = stack
+        .http
+        .get(stack.url("/api/keys"))
+        .bearer_auth(token("kim", None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "the refused key was not stored");
+    let id = first["id"].as_str().unwrap();
+    let revoked = stack.http.delete(stack.url(&format!("/api/keys/{id}"))).bearer_auth(token("kim", None)).send();
+    assert_eq!(revoked.await.unwrap().status(), StatusCode::OK);
+    assert_eq!(post().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(post().await.unwrap().status(), StatusCode::CONFLICT);
+    // A plan that says nothing allows 25.
+    let stack = TestStack::start().await;
+    for _ in 0..25 {
+        create_key(&stack, "lee").await;
+    }
+    assert_eq!(
+        stack.http.post(stack.url("/api/keys")).bearer_auth(token("lee", None)).send().await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_calls_with_a_hundred_left_allow_exactly_a_hundred() {
     let catalog = catalog_with(&[(
-        "monthly_requests = 100\nrequests_per_minute = 100",
-        "monthly_requests = 150\nrequests_per_minute = 1000",
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+        "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 150\n",
     )]);
     let stack = TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
     let key = create_key(&stack, "cat").await["key"].as_str().unwrap().to_owned();
@@ -140,7 +180,7 @@ async fn two_hundred_concurrent_calls_with_a_hundred_left_allow_exactly_a_hundre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_rate_limit_holds_under_concurrency_and_says_when_to_retry() {
-    let catalog = catalog_with(&[("monthly_requests = 100\n", "")]);
+    let catalog = catalog_with(&[("quota = 100\n", "")]);
     let stack = TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
     let key = create_key(&stack, "dan").await["key"].as_str().unwrap().to_owned();
     let answers = call_at_once(&stack.http, &stack.base_url, &key, 200).await;
@@ -151,8 +191,8 @@ async fn the_rate_limit_holds_under_concurrency_and_says_when_to_retry() {
 async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
     let webhook = Recorder::start().await;
     let catalog = catalog_with(&[(
-        "monthly_requests = 100\nrequests_per_minute = 100",
-        "monthly_requests = 100\nrequests_per_minute = 1000",
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+        "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 100\n",
     )]);
     let stack = TestStack::start_with(&[
         ("CATALOG_PATH", catalog.to_str().unwrap()),
@@ -190,8 +230,14 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
 async fn an_upgrade_by_webhook_raises_the_limits_of_existing_keys_from_a_fresh_period() {
     // Rate limits out of the way: this is about the quota.
     let catalog = catalog_with(&[
-        ("monthly_requests = 100\nrequests_per_minute = 100", "monthly_requests = 100\nrequests_per_minute = 1000"),
-        ("monthly_requests = 10000\nrequests_per_minute = 100", "monthly_requests = 10000\nrequests_per_minute = 1000"),
+        (
+            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 100\n",
+        ),
+        (
+            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 10000\n",
+        ),
     ]);
     let stack =
         TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap()), ("USAGE_FLUSH_SECONDS", "1")]).await;
@@ -219,7 +265,7 @@ async fn an_upgrade_by_webhook_raises_the_limits_of_existing_keys_from_a_fresh_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overage_is_billed_once_per_batch_with_identifiers_stable_across_retries() {
     let stripe = FakeStripe::start().await;
-    let catalog = catalog_with(&[("monthly_requests = 10000", "monthly_requests = 5")]);
+    let catalog = catalog_with(&[("quota = 10000\n", "quota = 5\n")]);
     let stack = TestStack::start_with(&[
         ("CATALOG_PATH", catalog.to_str().unwrap()),
         ("USAGE_FLUSH_SECONDS", "1"),
@@ -267,8 +313,7 @@ async fn overage_is_billed_once_per_batch_with_identifiers_stable_across_retries
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn credits_extend_the_quota_then_run_out_with_their_balance() {
-    let catalog =
-        catalog_with(&[("monthly_requests = 100\n", "monthly_requests = 3\n"), ("credits = 1000", "credits = 4")]);
+    let catalog = catalog_with(&[("quota = 100\n", "quota = 3\n"), ("credits = 1000", "credits = 4")]);
     let stack =
         TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap()), ("USAGE_FLUSH_SECONDS", "1")]).await;
     let key = create_key(&stack, "hal").await["key"].as_str().unwrap().to_owned();

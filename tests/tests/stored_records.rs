@@ -219,7 +219,7 @@ fn others() -> Others {
 
 async fn write_others<S: Alerts + ApiKeys + Purchases + Accounts>(store: &S, records: &Others) {
     assert!(store.raise(&records.alert).await.unwrap());
-    store.create_key(&records.key).await.unwrap();
+    assert_eq!(store.create_key(&records.key, 25).await.unwrap(), tollgate_app::ports::api_keys::KeyCreated::Created);
     store.record_purchase(&records.purchase).await.unwrap();
     store.apply_subscription(&records.purchase.account_id, &records.subscription).await.unwrap();
 }

@@ -3,7 +3,7 @@
 
 use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
-use crate::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
+use crate::ports::api_keys::{ApiKeys, ApiKeysError, KeyCreated, StoredKey};
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
@@ -26,6 +26,8 @@ use tollgate_core::usage::{credits_granted, plan_terms};
 pub enum KeysError {
     #[error("no such key")]
     NoSuchKey,
+    #[error("the plan allows {max} keys at once; revoke one to make another")]
+    KeyLimitReached { max: u32 },
     #[error(transparent)]
     Keys(#[from] ApiKeysError),
     #[error(transparent)]
@@ -87,6 +89,7 @@ impl<S: KeyStore> Keys<S> {
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn create_key(&self, account: &AccountId, mode: KeyMode) -> Result<NewKey, KeysError> {
         self.store.link_customer(account, None, None).await?;
+        let max = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now()).plan.max_keys;
         let mut random = [0u8; KEY_BYTES];
         rand::rng().fill_bytes(&mut random);
         let key = ApiKey::generate(mode, random);
@@ -102,7 +105,9 @@ impl<S: KeyStore> Keys<S> {
             revoked_at: None,
             last_used_at: None,
         };
-        self.store.create_key(&stored).await?;
+        if self.store.create_key(&stored, max).await? == KeyCreated::LimitReached {
+            return Err(KeysError::KeyLimitReached { max });
+        }
         tracing::info!(key_id = %id, prefix = %stored.prefix, "API key created");
         Ok(NewKey { id, key: key.expose().to_owned(), prefix: stored.prefix })
     }
@@ -129,13 +134,14 @@ impl<S: KeyStore> Keys<S> {
         let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());
         let usage = self.store.key_usage(account, None, terms.period.start).await?;
         let granted = self.credits_granted(account).await?;
+        let limits = terms.limits();
         Ok(Standing {
             account_id: account.clone(),
             plan: terms.tier,
             billing_period: terms.period,
-            limits: terms.limits,
+            limits,
             used: usage.account_calls,
-            remaining: terms.limits.monthly_requests.map(|quota| quota.saturating_sub(usage.account_calls)),
+            remaining: limits.monthly_requests.map(|quota| quota.saturating_sub(usage.account_calls)),
             credits: granted.saturating_sub(usage.account_credits),
         })
     }
@@ -151,7 +157,7 @@ impl<S: KeyStore> Keys<S> {
             key_id: key.id,
             account_id: key.account_id,
             revoked: key.revoked_at.is_some(),
-            limits: terms.limits,
+            limits: terms.limits(),
             period: terms.period,
             // Totals are read one after the other: a batch landing between the reads must not underflow.
             used_elsewhere: usage.account_calls.saturating_sub(usage.key_calls),

@@ -77,10 +77,10 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
         let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
         let terms = plan_terms(&self.catalog, &store.subscriptions(&batch.account_id).await?, now);
-        for alert in quota_alerts(&batch.account_id, &terms.limits, batch.period_start, recorded.totals, now) {
+        for alert in quota_alerts(&batch.account_id, &terms.limits(), batch.period_start, recorded.totals, now) {
             self.alerting.raise(store, alert).await?;
         }
-        let owed = overage(&terms.limits, recorded.totals);
+        let owed = overage(&terms.limits(), recorded.totals);
         if owed == 0 || recorded.reported {
             return Ok(());
         }

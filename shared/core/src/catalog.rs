@@ -1,9 +1,11 @@
 //! The catalog: every SKU, the Stripe price `lookup_key` that names it, and what it grants.
 
 use crate::ids::{AccountId, Sku};
+use crate::meters::{self, LimitEntry, Meter, MeterLimit, MeterLimits, MeterName, Overage, Route, UnitPrice};
 use crate::money::Currency;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::num::NonZeroU64;
 use thiserror::Error;
 
 /// The catalog shipped with tollgate (`catalog.toml` at the repository root).
@@ -19,20 +21,36 @@ pub enum Interval {
     Year,
 }
 
+/// Keys an account may hold unless its plan says otherwise.
+pub const DEFAULT_MAX_KEYS: u32 = 25;
+
+/// What an API plan allows: a limit per meter, a rate limit per key, and how many keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// The limit per meter; a meter not named is unlimited.
+    pub meters: MeterLimits,
+    /// Per-key rate limit.
+    pub requests_per_minute: u32,
+    /// Keys the account may hold at once.
+    pub max_keys: u32,
+}
+
+impl PlanLimits {
+    /// The limit on `meter` (unlimited when the plan does not name it).
+    pub fn on(&self, meter: &MeterName) -> &MeterLimit {
+        self.meters.get(meter).unwrap_or(&MeterLimit::UNLIMITED)
+    }
+}
+
 /// What buying a SKU grants.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
-    /// Request quotas for API keys.
+    /// Quotas on meters for API keys.
     ApiPlan {
         /// The plan's tier, as accounts show it (`free`, `pro`, …).
         tier: String,
-        /// `None` is unlimited.
-        monthly_requests: Option<u64>,
-        /// Per-key rate limit.
-        requests_per_minute: u32,
-        /// Whether use past the quota is allowed and billed (Stripe meter events).
-        overage: bool,
+        /// What it allows.
+        limits: PlanLimits,
     },
     /// Premium workflows and perks.
     Membership {
@@ -40,20 +58,19 @@ pub enum Grant {
         tier: String,
         /// `None` opens every premium workflow.
         premium_workflows: Option<u32>,
-        #[serde(default)]
         /// Access to the community.
         community: bool,
         /// The API plan whose limits the membership includes, if any.
         api_plan: Option<Sku>,
-        #[serde(default)]
         /// Priority support.
         priority_support: bool,
+        /// Limits that replace, meter by meter, those of the member's API plan.
+        limits: MeterLimits,
     },
     /// A one-off product (a template, a pack) with fulfillment.
     Product {
         /// Where a purchase is announced, signed (e.g. an n8n flow that emails the download
         /// link); none: granted with nothing to deliver.
-        #[serde(default)]
         fulfillment_url: Option<crate::workflow::WebhookUrl>,
     },
     /// Prepaid request credits.
@@ -61,9 +78,14 @@ pub enum Grant {
         /// How many requests the top-up buys.
         credits: u64,
     },
+    /// A top-up of the account's money balance.
+    Balance {
+        /// Minor units credited per unit bought.
+        amount_cents: i64,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 /// One SKU of the catalog.
 pub struct Item {
     /// Our name for it.
@@ -78,15 +100,169 @@ pub struct Item {
     pub currency: Currency,
     /// Billing interval; `None` for one-off purchases.
     pub interval: Option<Interval>,
-    #[serde(flatten)]
     /// What buying it grants.
     pub grant: Grant,
     /// A partner (a creator, a strategist) who earns a share of each payment for it.
-    #[serde(default)]
     pub partner: Option<AccountId>,
     /// The partner's share in basis points: 7000 is 70%.
-    #[serde(default = "default_partner_share")]
     pub partner_share_bp: u16,
+}
+
+impl Item {
+    /// The lookup key of the metered price that invoices this plan's overage on `meter`.
+    pub fn overage_lookup_key(&self, meter: &MeterName) -> Option<String> {
+        self.lookup_key.as_ref().map(|key| format!("{key}_{meter}_overage"))
+    }
+
+    /// The meters this plan bills past their quota, with the unit price.
+    pub fn billed_meters(&self) -> impl Iterator<Item = (&MeterName, &UnitPrice)> {
+        let meters = match &self.grant {
+            Grant::ApiPlan { limits, .. } => Some(&limits.meters),
+            _ => None,
+        };
+        meters.into_iter().flatten().filter_map(|(meter, limit)| match &limit.overage {
+            Overage::Bill(price) => Some((meter, price)),
+            _ => None,
+        })
+    }
+}
+
+/// One `[[sku]]` as the file writes it.
+#[derive(Debug, Deserialize)]
+struct Entry {
+    sku: Sku,
+    lookup_key: Option<String>,
+    name: String,
+    price_cents: i64,
+    currency: Currency,
+    interval: Option<Interval>,
+    #[serde(flatten)]
+    grant: GrantEntry,
+    #[serde(default)]
+    partner: Option<AccountId>,
+    #[serde(default = "default_partner_share")]
+    partner_share_bp: u16,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum GrantEntry {
+    ApiPlan {
+        tier: String,
+        requests_per_minute: u32,
+        max_keys: Option<u32>,
+        #[serde(default)]
+        limits: BTreeMap<MeterName, LimitEntry>,
+        // The fields before meters: still read, as the limit on `requests`.
+        monthly_requests: Option<u64>,
+        overage: Option<bool>,
+        overage_unit_amount_decimal: Option<String>,
+    },
+    Membership {
+        tier: String,
+        premium_workflows: Option<u32>,
+        #[serde(default)]
+        community: bool,
+        api_plan: Option<Sku>,
+        #[serde(default)]
+        priority_support: bool,
+        #[serde(default)]
+        limits: BTreeMap<MeterName, LimitEntry>,
+    },
+    Product {
+        #[serde(default)]
+        fulfillment_url: Option<crate::workflow::WebhookUrl>,
+    },
+    Credits {
+        credits: u64,
+    },
+    Balance {
+        amount_cents: i64,
+    },
+}
+
+fn resolve_limits(
+    sku: &Sku,
+    entries: BTreeMap<MeterName, LimitEntry>,
+    currency: &Currency,
+) -> Result<MeterLimits, CatalogError> {
+    entries
+        .into_iter()
+        .map(|(meter, entry)| {
+            let limit = entry.resolve(currency).map_err(|error| CatalogError::Limit {
+                sku: sku.to_string(),
+                meter: meter.to_string(),
+                error,
+            })?;
+            Ok((meter, limit))
+        })
+        .collect()
+}
+
+impl Entry {
+    fn resolve(self) -> Result<Item, CatalogError> {
+        let sku = &self.sku;
+        let grant = match self.grant {
+            GrantEntry::ApiPlan {
+                tier,
+                requests_per_minute,
+                max_keys,
+                limits,
+                monthly_requests,
+                overage,
+                overage_unit_amount_decimal,
+            } => {
+                let old_fields =
+                    monthly_requests.is_some() || overage.is_some() || overage_unit_amount_decimal.is_some();
+                let mut meters = resolve_limits(sku, limits, &self.currency)?;
+                if old_fields {
+                    if meters.contains_key(&MeterName::requests()) {
+                        return Err(CatalogError::TwoRequestLimits(sku.to_string()));
+                    }
+                    // `overage = true` billed at a price nobody set: it keeps loading, at 0
+                    // unless the entry names one.
+                    let overage_kind = if overage == Some(true) { "bill" } else { "block" };
+                    let price = match (overage, overage_unit_amount_decimal) {
+                        (Some(true), price) => Some(price.unwrap_or_else(|| "0".into())),
+                        (_, price) => price,
+                    };
+                    let entry = LimitEntry::legacy(monthly_requests, overage_kind, price);
+                    meters.extend(resolve_limits(sku, [(MeterName::requests(), entry)].into(), &self.currency)?);
+                }
+                Grant::ApiPlan {
+                    tier,
+                    limits: PlanLimits { meters, requests_per_minute, max_keys: max_keys.unwrap_or(DEFAULT_MAX_KEYS) },
+                }
+            }
+            GrantEntry::Membership { tier, premium_workflows, community, api_plan, priority_support, limits } => {
+                Grant::Membership {
+                    tier,
+                    premium_workflows,
+                    community,
+                    api_plan,
+                    priority_support,
+                    limits: resolve_limits(sku, limits, &self.currency)?,
+                }
+            }
+            GrantEntry::Product { fulfillment_url } => Grant::Product { fulfillment_url },
+            GrantEntry::Credits { credits } => Grant::Credits { credits },
+            GrantEntry::Balance { amount_cents } if amount_cents <= 0 => {
+                return Err(CatalogError::TopUp(sku.to_string()));
+            }
+            GrantEntry::Balance { amount_cents } => Grant::Balance { amount_cents },
+        };
+        Ok(Item {
+            sku: self.sku,
+            lookup_key: self.lookup_key,
+            name: self.name,
+            price_cents: self.price_cents,
+            currency: self.currency,
+            interval: self.interval,
+            grant,
+            partner: self.partner,
+            partner_share_bp: self.partner_share_bp,
+        })
+    }
 }
 
 /// A catalog partner's share unless the entry names another: 70%, as marketplaces pay creators.
@@ -130,6 +306,34 @@ pub enum CatalogError {
     #[error("SKU {0} gives its partner more than 10000 basis points")]
     /// A partner share over 100%.
     PartnerShare(String),
+    #[error("SKU {sku}: the limit on {meter}: {error}")]
+    /// A limit that cannot be applied as written.
+    Limit {
+        /// The entry.
+        sku: String,
+        /// The meter it limits.
+        meter: String,
+        /// What is wrong.
+        error: meters::LimitError,
+    },
+    #[error("SKU {0} sets monthly_requests or overage and also [limits.requests]: say it once")]
+    /// The old and the new way of limiting `requests`, both.
+    TwoRequestLimits(String),
+    #[error("SKU {0}: a balance top-up needs a positive amount_cents")]
+    /// A top-up of nothing.
+    TopUp(String),
+    #[error("meter {0} is declared twice")]
+    /// Two meters share a name.
+    DuplicateMeter(String),
+    #[error("the Stripe event name {0} names two meters")]
+    /// Two meters report under one Stripe event name.
+    DuplicateEventName(String),
+    #[error("{0} names meter {1}, which the catalog does not declare")]
+    /// A route or a limit on a meter nobody declared.
+    UnknownMeter(String, String),
+    #[error("route {0}: {1}")]
+    /// A route that cannot be matched as written.
+    Route(String, &'static str),
     #[error("there is no free API plan (an api_plan with price 0) to fall back on")]
     /// No free API plan to fall back on.
     NoFreePlan,
@@ -137,7 +341,28 @@ pub enum CatalogError {
 
 #[derive(Debug, Deserialize)]
 struct File {
-    sku: Vec<Item>,
+    sku: Vec<Entry>,
+    #[serde(default)]
+    meter: Vec<MeterEntry>,
+    #[serde(default)]
+    route: Vec<RouteEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeterEntry {
+    name: MeterName,
+    display: String,
+    unit: String,
+    stripe_event_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    prefix: String,
+    meter: MeterName,
+    cost: NonZeroU64,
 }
 
 /// The parsed catalog, indexed by SKU and by lookup key.
@@ -145,15 +370,19 @@ struct File {
 pub struct Catalog {
     items: Vec<Item>,
     by_lookup_key: HashMap<String, usize>,
+    meters: Vec<Meter>,
+    /// Longest prefix first, so the first that covers a path is the one that wins.
+    routes: Vec<Route>,
 }
 
 impl Catalog {
     /// Parses and checks a catalog file.
     pub fn parse(text: &str) -> Result<Self, CatalogError> {
         let file: File = toml::from_str(text)?;
+        let items = file.sku.into_iter().map(Entry::resolve).collect::<Result<Vec<_>, _>>()?;
         let mut by_lookup_key = HashMap::new();
-        let mut skus = std::collections::HashSet::new();
-        for (index, item) in file.sku.iter().enumerate() {
+        let mut skus = HashSet::new();
+        for (index, item) in items.iter().enumerate() {
             if !skus.insert(item.sku.clone()) {
                 return Err(CatalogError::DuplicateSku(item.sku.to_string()));
             }
@@ -169,11 +398,88 @@ impl Catalog {
                 return Err(CatalogError::DuplicateLookupKey(key.clone()));
             }
         }
-        let catalog = Self { items: file.sku, by_lookup_key };
+        let meters = Self::meters_of(file.meter)?;
+        let known = |name: &MeterName| meters.iter().any(|meter| &meter.name == name);
+        let mut routes = Vec::new();
+        for entry in file.route {
+            let prefix = entry.prefix.strip_suffix('/').unwrap_or(&entry.prefix).to_owned();
+            if !prefix.starts_with("/v1/") || prefix.len() <= "/v1/".len() {
+                return Err(CatalogError::Route(entry.prefix, "the prefix must be a path under /v1/"));
+            }
+            if routes.iter().any(|route: &Route| route.prefix == prefix) {
+                return Err(CatalogError::Route(entry.prefix, "the prefix is declared twice"));
+            }
+            if !known(&entry.meter) {
+                return Err(CatalogError::UnknownMeter(format!("route {prefix}"), entry.meter.to_string()));
+            }
+            routes.push(Route { prefix, meter: entry.meter, cost: entry.cost });
+        }
+        routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
+        for item in &items {
+            let limited = match &item.grant {
+                Grant::ApiPlan { limits, .. } => limits.meters.keys().collect::<Vec<_>>(),
+                Grant::Membership { limits, .. } => limits.keys().collect(),
+                _ => Vec::new(),
+            };
+            if let Some(unknown) = limited.into_iter().find(|meter| !known(meter)) {
+                return Err(CatalogError::UnknownMeter(format!("SKU {}", item.sku), unknown.to_string()));
+            }
+        }
+        let catalog = Self { items, by_lookup_key, meters, routes };
         if catalog.free_plan().is_none() {
             return Err(CatalogError::NoFreePlan);
         }
         Ok(catalog)
+    }
+
+    /// The declared meters, with `requests` first unless declared.
+    fn meters_of(entries: Vec<MeterEntry>) -> Result<Vec<Meter>, CatalogError> {
+        let mut meters: Vec<Meter> = Vec::new();
+        for entry in entries {
+            let meter = Meter::declared(entry.name, entry.display, entry.unit, entry.stripe_event_name);
+            if meters.iter().any(|known| known.name == meter.name) {
+                return Err(CatalogError::DuplicateMeter(meter.name.to_string()));
+            }
+            if meters.iter().any(|known| known.stripe_event_name == meter.stripe_event_name) {
+                return Err(CatalogError::DuplicateEventName(meter.stripe_event_name));
+            }
+            meters.push(meter);
+        }
+        if !meters.iter().any(|meter| meter.name == MeterName::requests()) {
+            let requests = Meter::requests();
+            if meters.iter().any(|known| known.stripe_event_name == requests.stripe_event_name) {
+                return Err(CatalogError::DuplicateEventName(requests.stripe_event_name));
+            }
+            meters.insert(0, requests);
+        }
+        Ok(meters)
+    }
+
+    /// Every meter, `requests` among them.
+    pub fn meters(&self) -> &[Meter] {
+        &self.meters
+    }
+
+    /// The meter of that name.
+    pub fn meter(&self, name: &MeterName) -> Option<&Meter> {
+        self.meters.iter().find(|meter| &meter.name == name)
+    }
+
+    /// What a call to `path` (under `/v1/`) costs: the longest route that covers it, else
+    /// one `requests`.
+    pub fn charge(&self, path: &str) -> meters::Charge<'_> {
+        match self.routes.iter().find(|route| route.covers(path)) {
+            Some(route) => meters::Charge { meter: &route.meter, cost: route.cost.get() },
+            None => meters::Charge {
+                meter: &self
+                    .meters
+                    .iter()
+                    .find(|meter| meter.name.as_str() == meters::REQUESTS)
+                    .expect("always declared")
+                    .name,
+                cost: 1,
+            },
+        }
     }
 
     /// The catalog shipped with tollgate.
@@ -205,6 +511,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meters::Per;
 
     #[test]
     fn the_shipped_catalog_holds_the_design_defaults() {
@@ -213,11 +520,22 @@ mod tests {
         let pro = catalog.by_lookup_key("api_pro_monthly").unwrap();
         assert_eq!(pro.sku.as_str(), "api_pro");
         assert_eq!(pro.price_cents, 2999);
-        assert!(
-            matches!(&pro.grant, Grant::ApiPlan { tier, monthly_requests: Some(10_000), overage: true, .. } if tier == "pro")
+        let Grant::ApiPlan { tier, limits } = &pro.grant else { panic!("pro is an API plan") };
+        assert_eq!(tier, "pro");
+        let requests = limits.on(&MeterName::requests());
+        assert_eq!((requests.quota, requests.per, requests.overage.as_str()), (Some(10_000), Per::Period, "bill"));
+        assert_eq!(limits.max_keys, DEFAULT_MAX_KEYS);
+        assert_eq!(pro.overage_lookup_key(&MeterName::requests()).unwrap(), "api_pro_monthly_requests_overage");
+        assert_eq!(
+            pro.billed_meters().map(|(meter, price)| (meter.as_str(), price.micros.0)).collect::<Vec<_>>(),
+            [("requests", 4_000)]
         );
         let enterprise = catalog.by_lookup_key("api_enterprise_monthly").unwrap();
-        assert!(matches!(enterprise.grant, Grant::ApiPlan { monthly_requests: None, .. }));
+        assert!(matches!(&enterprise.grant, Grant::ApiPlan { limits, .. } if limits.meters.is_empty()));
+        assert_eq!(
+            catalog.meters().iter().map(|meter| meter.stripe_event_name.as_str()).collect::<Vec<_>>(),
+            ["tollgate_requests"]
+        );
         let elite = catalog.by_lookup_key("member_elite_monthly").unwrap();
         assert!(matches!(&elite.grant, Grant::Membership { tier, api_plan: Some(_), .. } if tier == "elite"));
         assert_eq!(catalog.by_lookup_key("credits_1000").unwrap().grant, Grant::Credits { credits: 1000 });
@@ -238,6 +556,69 @@ mod tests {
         assert_eq!(share, Some(PartnerShare { partner: AccountId::parse("zoe").unwrap(), basis_points: 7_000 }));
         let greedy = named.replace("partner = \"zoe\"\n", "partner = \"zoe\"\npartner_share_bp = 10001\n");
         assert!(matches!(Catalog::parse(&greedy), Err(CatalogError::PartnerShare(_))));
+    }
+
+    const PLAN: &str = "[[sku]]\nsku = \"free\"\nkind = \"api_plan\"\nname = \"Free\"\ntier = \"free\"\nprice_cents = 0\ncurrency = \"usd\"\nrequests_per_minute = 60\n";
+
+    #[test]
+    fn the_fields_before_meters_load_as_the_limit_on_requests() {
+        let old = Catalog::parse(&format!("{PLAN}monthly_requests = 100\noverage = true\nmax_keys = 2\n")).unwrap();
+        let Grant::ApiPlan { limits, .. } = &old.items()[0].grant else { unreachable!() };
+        let requests = limits.on(&MeterName::requests());
+        assert_eq!((requests.quota, requests.per), (Some(100), Per::Period));
+        assert!(matches!(&requests.overage, Overage::Bill(price) if price.micros.0 == 0));
+        assert_eq!(limits.max_keys, 2);
+        let blocked = Catalog::parse(&format!("{PLAN}monthly_requests = 5\noverage = false\n")).unwrap();
+        let Grant::ApiPlan { limits, .. } = &blocked.items()[0].grant else { unreachable!() };
+        assert_eq!(limits.on(&MeterName::requests()).overage, Overage::Block);
+        let both = format!("{PLAN}monthly_requests = 5\n[sku.limits.requests]\nquota = 5\n");
+        assert!(matches!(Catalog::parse(&both), Err(CatalogError::TwoRequestLimits(_))));
+    }
+
+    #[test]
+    fn routes_charge_meters_and_the_longest_prefix_wins() {
+        let text = format!(
+            "[[meter]]\nname = \"messages\"\ndisplay = \"Messages\"\nunit = \"message\"\n\
+             [[meter]]\nname = \"ai_runs\"\ndisplay = \"AI runs\"\nunit = \"AI run\"\nstripe_event_name = \"agency_ai\"\n\
+             [[route]]\nprefix = \"/v1/messages\"\nmeter = \"messages\"\ncost = 1\n\
+             [[route]]\nprefix = \"/v1/messages/bulk/\"\nmeter = \"messages\"\ncost = 10\n\
+             [[route]]\nprefix = \"/v1/agents\"\nmeter = \"ai_runs\"\ncost = 1\n{PLAN}\
+             [sku.limits.messages]\nquota = 50\n"
+        );
+        let catalog = Catalog::parse(&text).unwrap();
+        let charge = |path| {
+            let charge = catalog.charge(path);
+            (charge.meter.to_string(), charge.cost)
+        };
+        assert_eq!(charge("/v1/messages"), ("messages".into(), 1));
+        assert_eq!(charge("/v1/messages/bulk/7"), ("messages".into(), 10));
+        assert_eq!(charge("/v1/agents/run"), ("ai_runs".into(), 1));
+        assert_eq!(charge("/v1/messagesx"), ("requests".into(), 1));
+        assert_eq!(charge("/v1/anything"), ("requests".into(), 1));
+        let names: Vec<_> = catalog.meters().iter().map(|m| (m.name.as_str(), m.stripe_event_name.as_str())).collect();
+        assert_eq!(
+            names,
+            [("requests", "tollgate_requests"), ("messages", "tollgate_messages"), ("ai_runs", "agency_ai")]
+        );
+
+        let unknown = text.replace("meter = \"ai_runs\"", "meter = \"tokens\"");
+        assert!(matches!(Catalog::parse(&unknown), Err(CatalogError::UnknownMeter(..))));
+        let outside = text.replace("prefix = \"/v1/agents\"", "prefix = \"/api/agents\"");
+        assert!(matches!(Catalog::parse(&outside), Err(CatalogError::Route(..))));
+        let free_cost = text.replace("cost = 10", "cost = 0");
+        assert!(Catalog::parse(&free_cost).is_err());
+        let unknown_limit = format!("{PLAN}[sku.limits.tokens]\nquota = 1\n");
+        assert!(matches!(Catalog::parse(&unknown_limit), Err(CatalogError::UnknownMeter(..))));
+        let unpriced = format!("{PLAN}[sku.limits.requests]\nquota = 1\noverage = \"balance\"\n");
+        assert!(matches!(Catalog::parse(&unpriced), Err(CatalogError::Limit { .. })));
+    }
+
+    #[test]
+    fn a_balance_top_up_credits_a_positive_amount() {
+        let top_up = "[[sku]]\nsku = \"balance_10\"\nlookup_key = \"balance_10\"\nkind = \"balance\"\nname = \"$10\"\nprice_cents = 1000\ncurrency = \"usd\"\n";
+        let catalog = Catalog::parse(&format!("{PLAN}{top_up}amount_cents = 1000\n")).unwrap();
+        assert_eq!(catalog.by_lookup_key("balance_10").unwrap().grant, Grant::Balance { amount_cents: 1000 });
+        assert!(matches!(Catalog::parse(&format!("{PLAN}{top_up}amount_cents = 0\n")), Err(CatalogError::TopUp(_))));
     }
 
     #[test]

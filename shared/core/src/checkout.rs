@@ -34,7 +34,7 @@ pub fn mode_for(item: &Item) -> Option<Mode> {
     item.lookup_key.as_ref()?;
     Some(match item.grant {
         Grant::ApiPlan { .. } | Grant::Membership { .. } => Mode::Subscription,
-        Grant::Product { .. } | Grant::Credits { .. } => Mode::Payment,
+        Grant::Product { .. } | Grant::Credits { .. } | Grant::Balance { .. } => Mode::Payment,
     })
 }
 

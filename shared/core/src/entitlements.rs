@@ -29,7 +29,7 @@ pub struct Entitlements {
 pub fn entitlements(catalog: &Catalog, subscriptions: &[Subscription], premium: &[WorkflowId]) -> Entitlements {
     let memberships = subscriptions.iter().filter(|s| s.status.grants_access()).filter_map(|s| {
         match &catalog.by_sku(&s.sku)?.grant {
-            Grant::Membership { tier, premium_workflows, community, api_plan, priority_support } => {
+            Grant::Membership { tier, premium_workflows, community, api_plan, priority_support, .. } => {
                 Some((tier, premium_workflows, *community, api_plan, *priority_support))
             }
             _ => None,

@@ -23,6 +23,7 @@ pub mod forwarding;
 pub mod ids;
 pub mod ledger;
 pub mod metering;
+pub mod meters;
 pub mod money;
 pub mod payout;
 pub mod reconcile;

@@ -129,6 +129,64 @@ pub fn parse_major_units(text: &str, currency: &Currency) -> Result<i64, AmountE
     10_i64.checked_pow(missing).and_then(|scale| minor.checked_mul(scale)).ok_or(AmountError::TooLarge)
 }
 
+/// An amount in micro-units: 1/1 000 000 of the currency's major unit (a dollar), so the
+/// price of one message or one token (`0.05` cents) is kept exactly, without floats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Micros(pub i64);
+
+/// Micro-units in one major unit.
+pub const MICROS_PER_UNIT: i64 = 1_000_000;
+
+impl Micros {
+    /// Micro-units in one minor unit of `currency` (10 000 per cent of `usd`).
+    pub fn per_minor_unit(currency: &Currency) -> i64 {
+        // minor_digits() is at most 3, so the power is at most 10^6.
+        10_i64.pow(6_u32.saturating_sub(currency.minor_digits()))
+    }
+
+    /// `cents` minor units of `currency`, exactly.
+    pub fn from_minor(cents: i64, currency: &Currency) -> Micros {
+        Micros(cents.saturating_mul(Self::per_minor_unit(currency)))
+    }
+
+    /// Whole minor units, rounded toward negative infinity: what can be paid out or shown
+    /// in cents without ever showing more than there is.
+    pub fn minor_floor(self, currency: &Currency) -> i64 {
+        self.0.div_euclid(Self::per_minor_unit(currency))
+    }
+
+    /// Reads Stripe's `unit_amount_decimal`: a non-negative decimal of minor units
+    /// (`"0.5"` is half a cent of `usd`), exact down to the micro-unit and refused below it.
+    pub fn parse_minor_decimal(text: &str, currency: &Currency) -> Result<Micros, AmountError> {
+        // A minor unit holds 10^(6 - minor digits) micro-units: read the text as that many
+        // more decimal places, with the currency's own rule for where they end.
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !digits_only(whole)
+            || !digits_only(fraction)
+            || (text.contains('.') && fraction.is_empty())
+        {
+            return Err(AmountError::NotDecimal);
+        }
+        let places = 6_u32.saturating_sub(currency.minor_digits());
+        let written = u32::try_from(fraction.len()).map_err(|_| AmountError::TooPrecise)?;
+        let missing = places.checked_sub(written).ok_or(AmountError::TooPrecise)?;
+        let micros: i64 = format!("{whole}{fraction}").parse().map_err(|_| AmountError::TooLarge)?;
+        10_i64.checked_pow(missing).and_then(|scale| micros.checked_mul(scale)).map(Micros).ok_or(AmountError::TooLarge)
+    }
+
+    /// The sum, or `None` past what an `i64` holds.
+    pub fn checked_add(self, other: Micros) -> Option<Micros> {
+        self.0.checked_add(other.0).map(Micros)
+    }
+
+    /// `units` times this price, or `None` past what an `i64` holds.
+    pub fn checked_times(self, units: u64) -> Option<Micros> {
+        i64::try_from(units).ok().and_then(|units| self.0.checked_mul(units)).map(Micros)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +218,20 @@ mod tests {
         assert_eq!(parse_major_units("99999999999999999999999", &usd()), Err(AmountError::TooLarge));
     }
 
+    #[test]
+    fn unit_prices_are_read_to_the_micro_unit() {
+        let usd = usd();
+        assert_eq!(Micros::parse_minor_decimal("5", &usd), Ok(Micros(50_000)));
+        assert_eq!(Micros::parse_minor_decimal("0.5", &usd), Ok(Micros(5_000)));
+        assert_eq!(Micros::parse_minor_decimal("0.0001", &usd), Ok(Micros(1)));
+        assert_eq!(Micros::parse_minor_decimal("0.00001", &usd), Err(AmountError::TooPrecise));
+        assert_eq!(Micros::parse_minor_decimal("0.000001", &Currency::parse("jpy").unwrap()), Ok(Micros(1)));
+        assert_eq!(Micros::parse_minor_decimal("-1", &usd), Err(AmountError::NotDecimal));
+        assert_eq!(Micros::from_minor(999, &usd), Micros(9_990_000));
+        assert_eq!(Micros(-1).minor_floor(&usd), -1);
+        assert_eq!(Micros(19_999).minor_floor(&usd), 1);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
@@ -174,6 +246,20 @@ mod tests {
             if let Ok(cents) = parse_major_units(&text, &usd()) {
                 prop_assert!(cents >= 0);
             }
+            if let Ok(micros) = Micros::parse_minor_decimal(&text, &usd()) {
+                prop_assert!(micros.0 >= 0);
+            }
+        }
+
+        /// A price in micro-units times any count adds up to the same as adding it that
+        /// many times: sums of sub-cent prices never drift.
+        #[test]
+        fn sub_cent_prices_add_up_exactly(micros in 0_i64..1_000_000, units in 0_u64..10_000) {
+            let price = Micros(micros);
+            let summed = (0..units).try_fold(Micros(0), |total, _| total.checked_add(price));
+            prop_assert_eq!(summed, price.checked_times(units));
+            let decimal = format!("{}.{:04}", micros / 10_000, micros % 10_000);
+            prop_assert_eq!(Micros::parse_minor_decimal(&decimal, &usd()), Ok(price));
         }
     }
 }

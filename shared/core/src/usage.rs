@@ -3,31 +3,47 @@
 
 use crate::account::{Subscription, SubscriptionKind};
 use crate::alert::{Alert, AlertKind};
-use crate::catalog::{Catalog, Grant};
-use crate::ids::AccountId;
+use crate::catalog::{Catalog, Grant, PlanLimits};
+use crate::ids::{AccountId, Sku};
 use crate::metering::{Limits, Period};
+use crate::meters::{MeterName, Overage};
 use crate::time::Timestamp;
 use chrono::{DateTime, Datelike, Months, NaiveDate};
-use serde::Serialize;
 
 /// Quota alerts fire when use crosses these percentages, once each per period.
 pub const ALERT_PERCENTS: [u64; 3] = [70, 85, 95];
 
 /// An account's API plan as the edge applies it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanTerms {
     /// The tier (`free`, `pro`, `enterprise`).
     pub tier: String,
-    /// What each key may do.
-    pub limits: Limits,
+    /// The plan's SKU.
+    pub sku: Sku,
+    /// Every meter's limit, the rate limit and the key limit, a membership's limits
+    /// applied over its plan's.
+    pub plan: PlanLimits,
     /// The billing period quotas count in.
     pub period: Period,
+}
+
+impl PlanTerms {
+    /// The limits on `requests` alone, as a key record carries them.
+    pub fn limits(&self) -> Limits {
+        let requests = self.plan.on(&MeterName::requests());
+        Limits {
+            monthly_requests: requests.quota,
+            requests_per_minute: self.plan.requests_per_minute,
+            overage: matches!(requests.overage, Overage::Bill(_)),
+        }
+    }
 }
 
 /// The plan in force at `now`: the newest granting API-plan subscription, else a
 /// membership that includes an API plan (Elite), else the catalog's free plan counted
 /// per UTC calendar month. A paid plan counts per its Stripe billing period, so a new
-/// period starts from zero with no reset job.
+/// period starts from zero with no reset job. A granting membership's own limits
+/// replace the plan's on the meters they name.
 pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timestamp) -> PlanTerms {
     let granting = |kind| {
         subscriptions
@@ -49,22 +65,20 @@ pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timest
         None => (None, None),
     };
     let item = item.or_else(|| catalog.free_plan()).expect("a parsed catalog has a free plan");
-    let Grant::ApiPlan { tier, monthly_requests, requests_per_minute, overage } = &item.grant else {
+    let Grant::ApiPlan { tier, limits } = &item.grant else {
         unreachable!("api_plan_of and free_plan only name API plans")
     };
+    let mut plan = limits.clone();
+    if let Some(Grant::Membership { limits: member_limits, .. }) =
+        granting(SubscriptionKind::Membership).and_then(|s| catalog.by_sku(&s.sku)).map(|item| &item.grant)
+    {
+        plan.meters.extend(member_limits.iter().map(|(meter, limit)| (meter.clone(), limit.clone())));
+    }
     let period = subscription
         .and_then(|s| Some(Period { start: s.current_period_start?, end: s.current_period_end? }))
         .filter(|period| period.start <= now && now < period.end)
         .unwrap_or_else(|| calendar_month(now));
-    PlanTerms {
-        tier: tier.clone(),
-        limits: Limits {
-            monthly_requests: *monthly_requests,
-            requests_per_minute: *requests_per_minute,
-            overage: *overage,
-        },
-        period,
-    }
+    PlanTerms { tier: tier.clone(), sku: item.sku.clone(), plan, period }
 }
 
 /// The UTC calendar month holding `now`.
@@ -175,7 +189,7 @@ mod tests {
     fn free_accounts_count_per_calendar_month() {
         let terms = plan_terms(&Catalog::default_catalog(), &[], NOW);
         assert_eq!(terms.tier, "free");
-        assert_eq!(terms.limits, Limits { monthly_requests: Some(100), requests_per_minute: 100, overage: false });
+        assert_eq!(terms.limits(), Limits { monthly_requests: Some(100), requests_per_minute: 100, overage: false });
         assert_eq!(
             (terms.period.start.utc_day(), terms.period.end.utc_day()),
             ("2026-11-01".into(), "2026-12-01".into())
@@ -187,7 +201,10 @@ mod tests {
         let catalog = Catalog::default_catalog();
         let period = (NOW.0 - 86_400, NOW.0 + 86_400 * 29);
         let pro = plan_terms(&catalog, &[subscription("api_pro", SubscriptionKind::ApiPlan, "active", period)], NOW);
-        assert_eq!((pro.tier.as_str(), pro.limits.monthly_requests, pro.limits.overage), ("pro", Some(10_000), true));
+        assert_eq!(
+            (pro.tier.as_str(), pro.limits().monthly_requests, pro.limits().overage),
+            ("pro", Some(10_000), true)
+        );
         assert_eq!(pro.period, Period { start: Timestamp(period.0), end: Timestamp(period.1) });
         let elite =
             plan_terms(&catalog, &[subscription("member_elite", SubscriptionKind::Membership, "active", period)], NOW);

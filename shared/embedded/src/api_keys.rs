@@ -3,7 +3,7 @@
 use crate::Sqlite;
 use crate::records::{from_json, to_json};
 use rusqlite::{Connection, OptionalExtension, params};
-use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, StoredKey};
+use tollgate_app::ports::api_keys::{ApiKeys, ApiKeysError, KeyCreated, StoredKey};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::time::Timestamp;
@@ -26,9 +26,24 @@ pub(crate) fn load(db: &Connection, id: &str) -> rusqlite::Result<Option<StoredK
 }
 
 impl ApiKeys for Sqlite {
-    async fn create_key(&self, key: &StoredKey) -> Result<(), ApiKeysError> {
+    async fn create_key(&self, key: &StoredKey, max_active: u32) -> Result<KeyCreated, ApiKeysError> {
         let key = key.clone();
-        self.call(move |db| store(db, &key)).await.map_err(failed)
+        // One connection runs one call at a time: no other key is made between the count
+        // and the insert.
+        self.call(move |db| {
+            let active: u32 = db.query_row(
+                "SELECT count(*) FROM api_keys WHERE account_id = ?1 AND json_extract(data, '$.revoked_at') IS NULL",
+                [key.account_id.as_str()],
+                |row| row.get(0),
+            )?;
+            if active >= max_active {
+                return Ok(KeyCreated::LimitReached);
+            }
+            store(db, &key)?;
+            Ok(KeyCreated::Created)
+        })
+        .await
+        .map_err(failed)
     }
 
     async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, ApiKeysError> {

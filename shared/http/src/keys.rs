@@ -59,6 +59,9 @@ impl From<KeysError> for ApiError {
     fn from(error: KeysError) -> Self {
         match error {
             KeysError::NoSuchKey => ApiError::NotFound("key"),
+            KeysError::KeyLimitReached { .. } => {
+                ApiError::Conflict { code: "key_limit_reached", message: error.to_string() }
+            }
             other => ApiError::from_port(&other),
         }
     }
@@ -74,6 +77,7 @@ impl From<KeysError> for ApiError {
         (status = 201, description = "the key, shown this once", body = NewKeyView),
         (status = 400, description = "a bad field, named", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 409, description = "`key_limit_reached`: the plan's `max_keys` unrevoked keys exist", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
     security(("bearer" = []))

@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             purchases::a_refund_revokes_what_its_payment_bought,
             usage::finds_keys_by_hash_and_lists_them_by_account,
             usage::revokes_only_the_owners_key_once,
+            usage::keys_stop_at_the_limit_even_when_made_at_once,
             usage::a_batch_delivered_twice_counts_once,
             cursors::a_cursor_only_moves_forward,
             payees::links_one_payee_and_records_only_newer_reports,

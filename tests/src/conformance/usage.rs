@@ -2,7 +2,7 @@
 
 use crate::join_all;
 use std::sync::Arc;
-use tollgate_app::ports::api_keys::{ApiKeys, StoredKey};
+use tollgate_app::ports::api_keys::{ApiKeys, KeyCreated, StoredKey};
 use tollgate_app::ports::usage::{KeyUsage, Usage};
 use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
 use tollgate_core::ids::{AccountId, KeyId};
@@ -43,7 +43,7 @@ pub async fn finds_keys_by_hash_and_lists_them_by_account(store: &impl ApiKeys) 
     let (_, second_stored) = stored("key_a2", "ann", 2, 200);
     let (_, other) = stored("key_b1", "bob", 3, 150);
     for key in [&second_stored, &first_stored, &other] {
-        store.create_key(key).await.unwrap();
+        assert_eq!(store.create_key(key, 25).await.unwrap(), KeyCreated::Created);
     }
     assert_eq!(store.key_by_hash(&first.hash()).await.unwrap(), Some(first_stored.clone()));
     let unknown = ApiKey::generate(KeyMode::Live, [9; KEY_BYTES]);
@@ -55,7 +55,7 @@ pub async fn finds_keys_by_hash_and_lists_them_by_account(store: &impl ApiKeys) 
 
 pub async fn revokes_only_the_owners_key_once(store: &impl ApiKeys) {
     let (key, stored_key) = stored("key_c1", "cat", 4, 100);
-    store.create_key(&stored_key).await.unwrap();
+    assert_eq!(store.create_key(&stored_key, 25).await.unwrap(), KeyCreated::Created);
     let id = stored_key.id.clone();
     assert_eq!(store.keys_of(&stored_key.account_id).await.unwrap(), std::slice::from_ref(&stored_key), "listed once");
     let stranger = AccountId::parse("dan").unwrap();
@@ -68,9 +68,34 @@ pub async fn revokes_only_the_owners_key_once(store: &impl ApiKeys) {
     assert_eq!(store.key_by_hash(&key.hash()).await.unwrap().unwrap().revoked_at, Some(Timestamp(300)));
 }
 
+pub async fn keys_stop_at_the_limit_even_when_made_at_once(store: &(impl ApiKeys + Clone + 'static)) {
+    let tasks = (0..12u8).map(|seed| {
+        let store = store.clone();
+        let (_, key) = stored(&format!("key_k{seed}"), "kim", 100 + seed, i64::from(seed));
+        tokio::spawn(async move { store.create_key(&key, 5).await.unwrap() })
+    });
+    let outcomes = join_all(tasks).await;
+    assert_eq!(outcomes.iter().filter(|&&created| created == KeyCreated::Created).count(), 5, "{outcomes:?}");
+    let kim = AccountId::parse("kim").unwrap();
+    let held = store.keys_of(&kim).await.unwrap();
+    assert_eq!(held.len(), 5, "only the keys made are stored");
+    let (_, extra) = stored("key_kx", "kim", 200, 50);
+    assert_eq!(store.create_key(&extra, 5).await.unwrap(), KeyCreated::LimitReached);
+    // A revoked key frees its place, once however often it is revoked.
+    for at in [60, 61] {
+        store.revoke_key(&kim, &held[0].id, Timestamp(at)).await.unwrap().unwrap();
+    }
+    assert_eq!(store.create_key(&extra, 5).await.unwrap(), KeyCreated::Created);
+    let (_, another) = stored("key_ky", "kim", 201, 70);
+    assert_eq!(store.create_key(&another, 5).await.unwrap(), KeyCreated::LimitReached);
+    // Another account's keys are counted apart.
+    let (_, other) = stored("key_l1", "lee", 202, 80);
+    assert_eq!(store.create_key(&other, 5).await.unwrap(), KeyCreated::Created);
+}
+
 pub async fn a_batch_delivered_twice_counts_once<S: Usage + ApiKeys>(store: &S) {
     let (key, stored_key) = stored("key_e1", "eve", 5, 100);
-    store.create_key(&stored_key).await.unwrap();
+    assert_eq!(store.create_key(&stored_key, 25).await.unwrap(), KeyCreated::Created);
     let first = store.add_batch(&batch("key_e1.0", "key_e1", "eve", PERIOD, 40, 3), NOW).await.unwrap();
     assert_eq!((first.totals, first.reported), (BatchTotals { before: 0, after: 40 }, false));
     let second = store.add_batch(&batch("key_e1.1", "key_e1", "eve", PERIOD, 25, 0), NOW).await.unwrap();

@@ -19,9 +19,24 @@ pub struct StoredKey {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// Whether a key was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum KeyCreated {
+    Created,
+    /// The account already holds `max_active` unrevoked keys; nothing was written.
+    LimitReached,
+}
+
 /// API keys by hash (the edge's lookup) and by account (the owner's list).
 pub trait ApiKeys: Send + Sync {
-    fn create_key(&self, key: &StoredKey) -> impl Future<Output = Result<(), ApiKeysError>> + Send;
+    /// Stores the key unless its account already holds `max_active` unrevoked keys. The
+    /// count and the write are one step: concurrent calls never pass the limit together.
+    fn create_key(
+        &self,
+        key: &StoredKey,
+        max_active: u32,
+    ) -> impl Future<Output = Result<KeyCreated, ApiKeysError>> + Send;
     fn key_by_hash(&self, hash: &KeyHash) -> impl Future<Output = Result<Option<StoredKey>, ApiKeysError>> + Send;
     /// Oldest first.
     fn keys_of(&self, account: &AccountId) -> impl Future<Output = Result<Vec<StoredKey>, ApiKeysError>> + Send;

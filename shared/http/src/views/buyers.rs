@@ -102,7 +102,7 @@ pub struct CatalogItemView {
     pub currency: String,
     /// `month` or `year` for subscriptions; absent for one-off purchases.
     pub interval: Option<&'static str>,
-    /// `api_plan`, `membership`, `product` or `credits`.
+    /// `api_plan`, `membership`, `product`, `credits` or `balance` (a top-up of the money balance).
     pub kind: &'static str,
     /// The plan's or membership's tier, as `/api/me` and the entitlements name it.
     pub tier: Option<String>,
@@ -132,6 +132,7 @@ impl CatalogView {
                     Grant::Membership { tier, .. } => ("membership", Some(tier.clone())),
                     Grant::Product { .. } => ("product", None),
                     Grant::Credits { .. } => ("credits", None),
+                    Grant::Balance { .. } => ("balance", None),
                 };
                 CatalogItemView {
                     sku: item.sku.to_string(),
