@@ -40,11 +40,7 @@ impl Emulated {
         let emulated = Self { stack, key };
         // `tollgate dev` puts the catalog on the emulator once it answers: wait for all of it,
         // so that no catalog event lands among those a test counts.
-        let priced = tollgate_core::catalog::Catalog::default_catalog()
-            .items()
-            .iter()
-            .filter(|item| item.lookup_key.is_some())
-            .count();
+        let priced = tollgate_core::sync::lookup_keys(&tollgate_core::catalog::Catalog::default_catalog()).len();
         emulated
             .until("the catalog is on the emulated Stripe", || async {
                 let (_, prices) = emulated.stripe(Method::GET, "/v1/prices?active=true&limit=100", &[], None).await;

@@ -43,6 +43,8 @@ struct PriceState {
     interval: Option<String>,
     product: String,
     active: bool,
+    /// A metered price's meter and `unit_amount_decimal`.
+    metered: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -53,6 +55,8 @@ struct Stripe {
     customers: Vec<String>,
     products: HashMap<String, String>,
     prices: Vec<PriceState>,
+    /// Billing Meters: (id, event name).
+    meters: Vec<(String, String)>,
     sessions: u32,
     /// Writes that changed Stripe's state (creates and updates, not replays).
     changes: u32,
@@ -108,6 +112,12 @@ fn price_json(price: &PriceState, products: &HashMap<String, String>, expand_pro
     object["lookup_key"] = json!(price.lookup_key);
     object["unit_amount"] = json!(price.unit_amount);
     object["unit_amount_decimal"] = json!(price.unit_amount.to_string());
+    if let Some((meter, decimal)) = &price.metered {
+        object["unit_amount"] = Value::Null;
+        object["unit_amount_decimal"] = json!(decimal);
+        object["recurring"]["usage_type"] = json!("metered");
+        object["recurring"]["meter"] = json!(meter);
+    }
     object["currency"] = json!(price.currency);
     object["active"] = json!(price.active);
     object["transform_quantity"] = Value::Null;
@@ -130,6 +140,13 @@ fn price_json(price: &PriceState, products: &HashMap<String, String>, expand_pro
         json!(price.product)
     };
     object
+}
+
+fn meter_json(id: &str, event_name: &str) -> Value {
+    let mut meter = fixture("billing_meter");
+    meter["id"] = json!(id);
+    meter["event_name"] = json!(event_name);
+    meter
 }
 
 impl FakeStripe {
@@ -425,6 +442,7 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
                 interval: param("recurring[interval]"),
                 product: param("product").unwrap_or_default(),
                 active: true,
+                metered: param("recurring[meter]").zip(param("unit_amount_decimal")),
             };
             stripe.prices.push(price.clone());
             stripe.changes += 1;
@@ -440,6 +458,17 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             let price = price.clone();
             stripe.changes += 1;
             Ok(price_json(&price, &stripe.products, false))
+        }
+        (&Method::POST, ["billing", "meters"]) => {
+            let id = format!("mtr_fake{}", stripe.meters.len() + 1);
+            let event_name = param("event_name").unwrap_or_default();
+            stripe.meters.push((id.clone(), event_name.clone()));
+            stripe.changes += 1;
+            Ok(meter_json(&id, &event_name))
+        }
+        (&Method::GET, ["billing", "meters"]) => {
+            let data: Vec<Value> = stripe.meters.iter().map(|(id, event_name)| meter_json(id, event_name)).collect();
+            Ok(json!({"object": "list", "data": data, "has_more": false, "url": "/v1/billing/meters"}))
         }
         (&Method::POST, ["billing", "meter_events"]) => {
             if stripe.failing_meter_events > 0 {

@@ -79,11 +79,12 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
     let planned = sync(&stripe, None, true);
     assert_eq!(stripe.changes(), 0, "a dry run changes nothing");
     let sold = Catalog::default_catalog().items().iter().filter(|item| item.lookup_key.is_some()).count();
-    assert_eq!(planned.lines().filter(|line| line.starts_with("would: create")).count(), sold, "{planned}");
+    // And the Pro plan's overage: a Billing Meter and a metered price.
+    assert_eq!(planned.lines().filter(|line| line.starts_with("would: create")).count(), sold + 2, "{planned}");
 
     let first = sync(&stripe, None, false);
-    assert_eq!(first.lines().count(), sold, "{first}");
-    assert_eq!(stripe.changes() as usize, 2 * sold, "a product and a price per SKU");
+    assert_eq!(first.lines().count(), sold + 2, "{first}");
+    assert_eq!(stripe.changes() as usize, 2 * sold + 2, "a product and a price per SKU, a meter, a metered price");
     assert_eq!(stripe.active_price("api_pro_monthly").map(|p| p.1), Some(2999));
     let created = stripe.requests_to(&Method::POST, "/v1/prices");
     let pro = created.iter().find(|r| r.param("lookup_key") == Some("api_pro_monthly")).unwrap();
@@ -99,7 +100,7 @@ async fn catalog_sync_creates_once_and_a_second_run_changes_nothing() {
 
     let second = sync(&stripe, None, false);
     assert!(second.contains("nothing to change"), "{second}");
-    assert_eq!(stripe.changes() as usize, 2 * sold, "a second run changes nothing");
+    assert_eq!(stripe.changes() as usize, 2 * sold + 2, "a second run changes nothing");
 
     // A new price and a new name: a new price takes the lookup key, the old one is archived.
     let text = std::fs::read_to_string(format!("{}/../catalog.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();

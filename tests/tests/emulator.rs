@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 use tollgate_tests::browser::Browser;
-use tollgate_tests::emulated::Emulated;
+use tollgate_tests::emulated::{Emulated, param};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, WEBHOOK_SECRET, token};
 use tollgate_tests::stripe::stripe_sdk;
@@ -581,4 +581,106 @@ fn no_lambda_function_links_the_emulator() {
     );
     let local = members.iter().find(|m| name_of(m.as_str().unwrap()) == "tollgate-local").unwrap();
     assert!(closure(local.as_str().unwrap()).contains("tollgate-stripe-emulator"), "the check can see it where it is");
+}
+
+/// The Pro plan includes 10,000 calls and bills each one past them at 0.4 cents: catalog sync
+/// makes the Billing Meter and the metered price, Checkout subscribes both, the usage meter
+/// reports the 50 calls past the quota once, and the renewal invoices $29.99 plus 50 units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overage_past_the_quota_is_invoiced_at_the_next_renewal() {
+    // Only the rate limit changes, so 10,050 calls fit in the test's minute.
+    let catalog = tollgate_tests::keys::catalog_with(&[(
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
+        "requests_per_minute = 100000\n\n[sku.limits.requests]\nquota = 10000\n",
+    )]);
+    let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap()), ("USAGE_FLUSH_SECONDS", "1")]).await;
+    let stack = &emulated.stack;
+
+    // Catalog sync: one meter, summed, the customer read from the payload; one metered price.
+    let meters = emulated.requests(&Method::POST, "/v1/billing/meters").await;
+    assert_eq!(meters.len(), 1, "{meters:?}");
+    for (name, value) in [
+        ("event_name", "api_requests"),
+        ("default_aggregation[formula]", "sum"),
+        ("customer_mapping[event_payload_key]", "stripe_customer_id"),
+        ("customer_mapping[type]", "by_id"),
+        ("value_settings[event_payload_key]", "value"),
+        ("display_name", "Requests"),
+    ] {
+        assert_eq!(param(&meters[0], name), Some(value), "{name}: {}", meters[0]);
+    }
+    let (_, listed) = emulated.stripe(Method::GET, "/v1/billing/meters?status=active", &[], None).await;
+    let meter_id = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let prices = emulated.requests(&Method::POST, "/v1/prices").await;
+    let metered: Vec<&Value> =
+        prices.iter().filter(|p| param(p, "lookup_key") == Some("api_pro_monthly_requests_overage")).collect();
+    assert_eq!(metered.len(), 1, "{prices:?}");
+    for (name, value) in [
+        ("recurring[usage_type]", "metered"),
+        ("recurring[interval]", "month"),
+        ("recurring[meter]", meter_id.as_str()),
+        ("unit_amount_decimal", "0.4"),
+        ("currency", "usd"),
+    ] {
+        assert_eq!(param(metered[0], name), Some(value), "{name}: {}", metered[0]);
+    }
+    assert_eq!(param(metered[0], "unit_amount"), None);
+
+    // Checkout subscribes the flat price and the metered one, the latter without a quantity.
+    emulated.buy("user_heavy", json!({"sku": "api_pro"})).await;
+    let sessions = emulated.requests(&Method::POST, "/v1/checkout/sessions").await;
+    let session = sessions.last().unwrap();
+    let (_, found) =
+        emulated.stripe(Method::GET, "/v1/prices?lookup_keys[]=api_pro_monthly_requests_overage", &[], None).await;
+    assert_eq!(param(session, "line_items[1][price]"), found["data"][0]["id"].as_str());
+    assert_eq!(param(session, "line_items[1][quantity]"), None);
+    assert_eq!(param(session, "line_items[0][quantity]"), Some("1"));
+    emulated.all_applied().await;
+    assert_eq!(emulated.me("user_heavy").await["plan"], "pro");
+
+    // 10,050 calls: all allowed (the plan bills overage), 50 of them past the quota.
+    let key = tollgate_tests::keys::create_key(stack, "user_heavy").await["key"].as_str().unwrap().to_owned();
+    let mut allowed = 0;
+    for _ in 0..10 {
+        let answers = tollgate_tests::keys::call_at_once(&stack.http, &stack.base_url, &key, 1_005).await;
+        allowed += answers.iter().filter(|answer| answer.status == StatusCode::OK).count();
+    }
+    assert_eq!(allowed, 10_050);
+    emulated
+        .until("the 50 calls past the quota are reported", || async {
+            let events = emulated.requests(&Method::POST, "/v1/billing/meter_events").await;
+            let reported: i64 = events.iter().filter_map(|e| param(e, "payload[value]")?.parse::<i64>().ok()).sum();
+            reported == 50
+        })
+        .await;
+    let events = emulated.requests(&Method::POST, "/v1/billing/meter_events").await;
+    let customer = stack.account("user_heavy").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    assert!(events.iter().all(|e| param(e, "event_name") == Some("api_requests")
+        && param(e, "payload[stripe_customer_id]") == Some(customer.as_str())));
+
+    // `tollgate stripe advance 31d`: the renewal invoices the plan and the overage, and the
+    // ledger records that payment.
+    let (status, advanced) =
+        emulated.stripe(Method::POST, "/emulator/advance", &[("by", "31d"), ("customer", &customer)], None).await;
+    assert_eq!(status, StatusCode::OK, "{advanced}");
+    let (_, invoice) = emulated
+        .stripe(Method::GET, &format!("/v1/invoices/{}", advanced["invoices"][0].as_str().unwrap()), &[], None)
+        .await;
+    let lines: Vec<(i64, i64)> = invoice["lines"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| (line["quantity"].as_i64().unwrap(), line["amount"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(lines, [(1, 2999), (50, 20)], "{invoice}");
+    assert_eq!(invoice["amount_paid"], 3019);
+    emulated.all_applied().await;
+    let payments: Vec<i64> = stack
+        .ledger("user_heavy")
+        .await
+        .iter()
+        .filter(|entry| entry["kind"] == "payment")
+        .map(|entry| entry["amount_cents"].as_i64().unwrap())
+        .collect();
+    assert_eq!(payments, [2999, 3019], "the first invoice and the renewal with its overage");
 }

@@ -137,7 +137,6 @@ impl UseCases {
                 clock: Arc::clone(&clock),
                 retry,
                 stripe: stripe.map(|stripe| Arc::clone(stripe) as Arc<dyn MeterEvents>),
-                event_name: config.meter_event_name.clone(),
                 alerting: alerting.clone(),
             }),
             orchestrator: Arc::new(Orchestrator {

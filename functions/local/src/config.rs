@@ -110,8 +110,6 @@ pub struct DevConfig {
     pub upstream_url: Option<String>,
     /// How often the native gateway flushes its counts (`USAGE_FLUSH_SECONDS`, default 10).
     pub usage_flush: std::time::Duration,
-    /// The Stripe Billing meter overage is reported to (`STRIPE_METER_EVENT_NAME`).
-    pub meter_event_name: String,
     /// When partners' earnings are paid (`PAYOUT_HOLD_DAYS`, `PAYOUT_MINIMUM_CENTS`).
     pub payout_policy: PayoutPolicy,
     /// Where alerts are posted besides the alerts table (`ALERT_WEBHOOK_URL`).
@@ -176,7 +174,6 @@ impl DevConfig {
             public_url: layers.read(|env| env.url("PUBLIC_URL"))?.map(|url| url.trim_end_matches('/').to_owned()),
             upstream_url: layers.read(|env| env.url("UPSTREAM_URL"))?,
             usage_flush: std::time::Duration::from_secs(u64::try_from(usage_flush).unwrap_or(1)),
-            meter_event_name: layers.read(|env| Ok(tollgate_settings::meter_event_name(env)))?,
             payout_policy: layers.read(tollgate_settings::payout_policy)?,
             alert_webhook: layers.read(tollgate_settings::alert_webhook)?,
             emulator_webhook_url: layers.read(|env| env.url("STRIPE_EMULATOR_WEBHOOK_URL"))?,

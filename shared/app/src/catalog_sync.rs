@@ -1,7 +1,9 @@
-//! `tollgate catalog sync`: makes Stripe's products and prices match the catalog file.
+//! `tollgate catalog sync`: makes Stripe's products, prices and Billing Meters match the
+//! catalog file.
 
 use crate::ports::checkouts::PaymentsError;
-use crate::ports::stripe_catalog::StripeCatalog;
+use crate::ports::stripe_catalog::{OveragePrice, StripeCatalog};
+use std::collections::HashMap;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::sync::{self, SyncAction};
 
@@ -13,12 +15,20 @@ pub async fn sync_catalog(
     catalog: &Catalog,
     dry_run: bool,
 ) -> Result<Vec<SyncAction>, PaymentsError> {
-    let lookup_keys: Vec<String> = catalog.items().iter().filter_map(|item| item.lookup_key.clone()).collect();
-    let existing = stripe.prices(&lookup_keys).await?;
-    let actions = sync::plan(catalog, &existing);
+    let existing = stripe.prices(&sync::lookup_keys(catalog)).await?;
+    let meters = stripe.meters().await?;
+    let actions = sync::plan(catalog, &existing, &meters);
     if dry_run {
         return Ok(actions);
     }
+    // Metered prices go on their plan's product and name their meter, either of which this
+    // run may be the one to create.
+    let mut products: HashMap<String, String> = existing
+        .iter()
+        .filter(|price| price.metered_unit_amount.is_none())
+        .map(|price| (price.lookup_key.clone(), price.product_id.clone()))
+        .collect();
+    let mut meter_ids: HashMap<String, String> = meters.into_iter().map(|meter| (meter.event_name, meter.id)).collect();
     for action in &actions {
         match action {
             SyncAction::Create { sku } => {
@@ -26,6 +36,7 @@ pub async fn sync_catalog(
                 let key = format!("tollgate-sync-{sku}-{}-{}", item.price_cents, item.currency.as_str());
                 let product = stripe.create_product(item, &format!("{key}-product")).await?;
                 stripe.create_price(item, &product, &format!("{key}-price")).await?;
+                products.extend(item.lookup_key.clone().map(|lookup_key| (lookup_key, product)));
             }
             SyncAction::Reprice { sku, product_id, old_price_id } => {
                 let item = catalog.by_sku(sku).expect("planned from the catalog");
@@ -36,6 +47,32 @@ pub async fn sync_catalog(
             SyncAction::Rename { sku, product_id } => {
                 let item = catalog.by_sku(sku).expect("planned from the catalog");
                 stripe.rename_product(product_id, &item.name).await?;
+            }
+            SyncAction::CreateMeter { meter } => {
+                let meter = catalog.meter(meter).expect("planned from the catalog");
+                let id =
+                    stripe.create_meter(meter, &format!("tollgate-sync-meter-{}", meter.stripe_event_name)).await?;
+                meter_ids.insert(meter.stripe_event_name.clone(), id);
+            }
+            SyncAction::CreateOveragePrice { sku, meter, old_price_id } => {
+                let item = catalog.by_sku(sku).expect("planned from the catalog");
+                let unit_price = item.billed_meters().find(|(billed, _)| billed == &meter).map(|(_, price)| price);
+                let unit_price = unit_price.expect("planned from the plan's billed meters");
+                let event_name = &catalog.meter(meter).expect("planned from the catalog").stripe_event_name;
+                let lookup_key = item.lookup_key.as_deref().unwrap_or_default();
+                let (Some(meter_id), Some(product_id)) = (meter_ids.get(event_name), products.get(lookup_key)) else {
+                    return Err(PaymentsError::refused(format!("{sku} on {meter}: its meter or product is missing")));
+                };
+                let overage = OveragePrice { item, meter, meter_id, unit_price, product_id };
+                let key = format!(
+                    "tollgate-sync-{sku}-{meter}-{}-{meter_id}-{}",
+                    unit_price.decimal,
+                    old_price_id.as_deref().unwrap_or("new")
+                );
+                stripe.create_overage_price(&overage, &key).await?;
+                if let Some(old) = old_price_id {
+                    stripe.archive_price(old).await?;
+                }
             }
         }
         tracing::info!(%action, "catalog sync");

@@ -109,6 +109,14 @@ impl<S: Accounts + RateLimits> Checkout<S> {
         let lookup_key = item.lookup_key.as_deref().expect("a SKU for sale has a lookup key");
         let price_id =
             self.stripe.price_for(lookup_key).await?.ok_or_else(|| CheckoutError::NotSynced(item.sku.to_string()))?;
+        // A plan that bills a meter past its quota is subscribed with the meter's metered
+        // price beside its flat one, so the overage reported lands on its invoices.
+        let mut metered_price_ids = Vec::new();
+        for (meter, _) in item.billed_meters() {
+            let overage_key = item.overage_lookup_key(meter).expect("a SKU for sale has a lookup key");
+            let metered = self.stripe.price_for(&overage_key).await?;
+            metered_price_ids.push(metered.ok_or_else(|| CheckoutError::NotSynced(item.sku.to_string()))?);
+        }
         let customer = self.customer(account).await?;
         let mut metadata = vec![("account_id", account.to_string()), ("sku", item.sku.to_string())];
         if let Some(referrer) = &request.referral_code {
@@ -123,6 +131,7 @@ impl<S: Accounts + RateLimits> Checkout<S> {
             mode,
             customer,
             price_id,
+            metered_price_ids,
             quantity: request.quantity,
             account: account.clone(),
             metadata,

@@ -14,10 +14,8 @@ use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::metering::UsageBatch;
+use tollgate_core::meters::MeterName;
 use tollgate_core::usage::{meter_event_identifier, overage, plan_terms, quota_alerts};
-
-/// The Stripe Billing meter overage is reported to, unless `STRIPE_METER_EVENT_NAME` says otherwise.
-pub const DEFAULT_METER_EVENT_NAME: &str = "api_requests";
 
 #[derive(Debug, Error)]
 pub enum MeterError {
@@ -46,7 +44,6 @@ pub struct UsageMeter<S> {
     pub retry: RetryPolicy,
     /// Stripe Billing; `None` (the local stack without a Stripe key) logs overage instead of reporting it.
     pub stripe: Option<Arc<dyn MeterEvents>>,
-    pub event_name: String,
     pub alerting: Alerting,
 }
 
@@ -94,7 +91,13 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
             .ok_or_else(|| MeterError::NoCustomer(batch.account_id.to_string()))?;
         stripe
             .report(MeterEvent {
-                event_name: self.event_name.clone(),
+                // Batches count `requests`, the meter every catalog has.
+                event_name: self
+                    .catalog
+                    .meter(&MeterName::requests())
+                    .expect("always declared")
+                    .stripe_event_name
+                    .clone(),
                 customer,
                 value: owed,
                 identifier: meter_event_identifier(&batch.id),

@@ -305,7 +305,6 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
         clock: Arc::new(At(NOW)),
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
-        event_name: "api_overage".into(),
         alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
     };
     store.send(QueueName::Usage, &serde_json::to_string(&batch("key_alice.2", 600)).unwrap()).await.unwrap();
@@ -316,8 +315,9 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
     }
     let usage = store.key_usage(&alice, Some(&key), period_start).await.unwrap();
     assert_eq!(usage.account_calls, 10_050, "counted once");
-    let reported: Vec<u64> = meter.reported.lock().unwrap().iter().map(|event| event.value).collect();
-    assert_eq!(reported, [50], "the overage past 10,000, once");
+    let reported: Vec<(String, u64)> =
+        meter.reported.lock().unwrap().iter().map(|event| (event.event_name.clone(), event.value)).collect();
+    assert_eq!(reported, [("api_requests".to_owned(), 50)], "the overage past 10,000, once, to the catalog's meter");
     let alerts: Vec<String> = store.alerts(10).await.unwrap().into_iter().map(|alert| alert.id).collect();
     assert_eq!(alerts, [format!("quota:user_alice:{}:95", period_start.0)], "the batch crossed 95 %, once");
 }

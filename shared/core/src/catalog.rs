@@ -460,6 +460,15 @@ impl Catalog {
         &self.meters
     }
 
+    /// The catalog with `meter` reported to Stripe under `event_name` (a deployment's
+    /// `STRIPE_METER_EVENT_NAME` for `requests`).
+    pub fn with_event_name(mut self, meter: &MeterName, event_name: String) -> Self {
+        if let Some(found) = self.meters.iter_mut().find(|known| &known.name == meter) {
+            found.stripe_event_name = event_name;
+        }
+        self
+    }
+
     /// The meter of that name.
     pub fn meter(&self, name: &MeterName) -> Option<&Meter> {
         self.meters.iter().find(|meter| &meter.name == name)
@@ -534,7 +543,7 @@ mod tests {
         assert!(matches!(&enterprise.grant, Grant::ApiPlan { limits, .. } if limits.meters.is_empty()));
         assert_eq!(
             catalog.meters().iter().map(|meter| meter.stripe_event_name.as_str()).collect::<Vec<_>>(),
-            ["tollgate_requests"]
+            ["api_requests"]
         );
         let elite = catalog.by_lookup_key("member_elite_monthly").unwrap();
         assert!(matches!(&elite.grant, Grant::Membership { tier, api_plan: Some(_), .. } if tier == "elite"));
@@ -619,6 +628,74 @@ mod tests {
         let catalog = Catalog::parse(&format!("{PLAN}{top_up}amount_cents = 1000\n")).unwrap();
         assert_eq!(catalog.by_lookup_key("balance_10").unwrap().grant, Grant::Balance { amount_cents: 1000 });
         assert!(matches!(Catalog::parse(&format!("{PLAN}{top_up}amount_cents = 0\n")), Err(CatalogError::TopUp(_))));
+    }
+
+    /// A plan's SKU, price, and its quota, period, overage and unit price in micro-units on one meter.
+    type PlanRow = (String, i64, Option<u64>, Per, &'static str, i64);
+
+    /// Each plan's row on `meter`, in file order.
+    fn plans_on(catalog: &Catalog, meter: &str) -> Vec<PlanRow> {
+        let meter = MeterName::parse(meter).unwrap();
+        catalog
+            .items()
+            .iter()
+            .filter_map(|item| match &item.grant {
+                Grant::ApiPlan { limits, .. } => {
+                    let limit = limits.on(&meter);
+                    let unit = match &limit.overage {
+                        Overage::Bill(price) | Overage::Balance(price) => price.micros.0,
+                        Overage::Block => 0,
+                    };
+                    Some((item.sku.to_string(), item.price_cents, limit.quota, limit.per, limit.overage.as_str(), unit))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_agency_catalog_holds_its_briefs_numbers() {
+        let catalog = Catalog::parse(include_str!("../../../examples/catalogs/agency.toml")).unwrap();
+        // $0.05 a message past the plan, from the balance: 50,000 micro-units.
+        assert_eq!(
+            plans_on(&catalog, "messages"),
+            [
+                ("gratis".into(), 0, Some(50), Per::Period, "balance", 50_000),
+                ("starter".into(), 1500, Some(2000), Per::Period, "balance", 50_000),
+                ("partner".into(), 19900, Some(50_000), Per::Period, "balance", 50_000),
+            ]
+        );
+        assert_eq!(
+            plans_on(&catalog, "ai_runs"),
+            [
+                ("gratis".into(), 0, Some(1), Per::Period, "block", 0),
+                ("starter".into(), 1500, None, Per::Period, "block", 0),
+                ("partner".into(), 19900, None, Per::Period, "block", 0),
+            ]
+        );
+        let charge = catalog.charge("/v1/messages/send");
+        assert_eq!((charge.meter.as_str(), charge.cost), ("messages", 1));
+        assert_eq!(catalog.charge("/v1/agents/42/run").meter.as_str(), "ai_runs");
+        assert_eq!(
+            catalog.by_sku(&Sku::parse("balance_10").unwrap()).unwrap().grant,
+            Grant::Balance { amount_cents: 1000 }
+        );
+    }
+
+    #[test]
+    fn the_music_catalog_holds_its_briefs_numbers() {
+        let catalog = Catalog::parse(include_str!("../../../examples/catalogs/music.toml")).unwrap();
+        assert_eq!(
+            plans_on(&catalog, "generations"),
+            [
+                ("free".into(), 0, Some(3), Per::Day, "block", 0),
+                ("creator".into(), 999, Some(50), Per::Period, "block", 0),
+                ("pro".into(), 2999, Some(200), Per::Period, "block", 0),
+                ("studio".into(), 9999, Some(1000), Per::Period, "block", 0),
+            ]
+        );
+        assert_eq!(catalog.charge("/v1/generations").meter.as_str(), "generations");
+        assert_eq!(catalog.free_plan().unwrap().sku.as_str(), "free");
     }
 
     #[test]

@@ -158,7 +158,6 @@ pub async fn usage_meter(env: &Env<'_>, store: Aws) -> Result<UsageMeter<Aws>, S
         clock: clock(),
         retry: tollgate_settings::retry(env)?,
         stripe: Some(Arc::new(stripe_api(env).await?)),
-        event_name: tollgate_settings::meter_event_name(env),
         alerting: alerting(env)?,
     })
 }

@@ -14,6 +14,7 @@ use tollgate_app::redelivery::{DEFAULT_RETRY, RetryPolicy};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::checkout::RedirectAllowList;
 use tollgate_core::edge::EdgeSecret;
+use tollgate_core::meters::MeterName;
 use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, Verifier, WebhookSecret};
 use tollgate_core::workflow::{Caps, DEFAULT_CONCURRENT_RUNS, DEFAULT_DAILY_STARTS, DEFAULT_RUN_EARNINGS_MAX_CENTS};
 use tollgate_http::jwt;
@@ -55,12 +56,6 @@ pub fn webhooks(env: &Env) -> Result<Webhooks, SettingError> {
     )
     .map_err(|reason| SettingError::invalid("STRIPE_LIVEMODE", reason))?;
     Ok(Webhooks { verifier: Verifier::new(list, tolerance), livemode })
-}
-
-/// The Stripe Billing meter overage is reported to (`STRIPE_METER_EVENT_NAME`).
-pub fn meter_event_name(env: &Env) -> String {
-    env.optional("STRIPE_METER_EVENT_NAME")
-        .unwrap_or_else(|| tollgate_app::usage_meter::DEFAULT_METER_EVENT_NAME.to_owned())
 }
 
 /// Bearer tokens: HS256 with `JWT_SECRET`, or an issuer's keys at `JWT_JWKS_URL`; `iss`,
@@ -210,14 +205,24 @@ pub fn edge(env: &Env) -> Result<EdgeSettings, SettingError> {
 }
 
 /// The catalog at `CATALOG_PATH`, else the built-in one.
+/// `STRIPE_METER_EVENT_NAME`, when set, names the `requests` meter's Stripe event instead,
+/// so catalog sync makes the meter the usage meter reports to.
 pub fn catalog(env: &Env) -> Result<Catalog, SettingError> {
-    let Some(path) = env.optional("CATALOG_PATH") else { return Ok(Catalog::default_catalog()) };
-    let text = std::fs::read_to_string(&path).map_err(|source| SettingError::File {
-        name: "CATALOG_PATH",
-        path: path.clone(),
-        source,
-    })?;
-    Catalog::parse(&text).map_err(|error| SettingError::invalid("CATALOG_PATH", format!("{path}: {error}")))
+    let catalog = match env.optional("CATALOG_PATH") {
+        None => Catalog::default_catalog(),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| SettingError::File {
+                name: "CATALOG_PATH",
+                path: path.clone(),
+                source,
+            })?;
+            Catalog::parse(&text).map_err(|error| SettingError::invalid("CATALOG_PATH", format!("{path}: {error}")))?
+        }
+    };
+    Ok(match env.optional("STRIPE_METER_EVENT_NAME") {
+        Some(event_name) => catalog.with_event_name(&MeterName::requests(), event_name),
+        None => catalog,
+    })
 }
 
 /// Where alerts are posted besides the alerts table (`ALERT_WEBHOOK_URL`, Slack-compatible).

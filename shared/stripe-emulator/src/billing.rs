@@ -42,6 +42,63 @@ impl Card {
 
 pub const DECLINED: &str = "Your card was declined.";
 
+/// A `unit_amount_decimal` is read in units of 10^-12 minor units: Stripe takes at most 12
+/// decimal places, so every price it takes is exact here.
+pub const DECIMAL_SCALE: i128 = 1_000_000_000_000;
+
+/// A non-negative decimal of at most 12 places, times [`DECIMAL_SCALE`]; `None` otherwise
+/// or when it is past any price Stripe takes.
+pub fn read_decimal(text: &str) -> Option<i128> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 12 || fraction.len() > 12 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let whole: i128 = whole.parse().ok()?;
+    let fraction: i128 = format!("{fraction:0<12}").parse().ok()?;
+    Some(whole * DECIMAL_SCALE + fraction)
+}
+
+/// `quantity` units at `unit_amount_decimal`, rounded to the nearest minor unit (half up),
+/// as Stripe rounds a metered line.
+fn metered_amount(quantity: i64, decimal: &str) -> i64 {
+    let scaled = read_decimal(decimal).unwrap_or(0).saturating_mul(i128::from(quantity));
+    i64::try_from((scaled + DECIMAL_SCALE / 2) / DECIMAL_SCALE).unwrap_or(i64::MAX)
+}
+
+/// Whether a price is billed by usage rather than by quantity.
+pub fn is_metered(price: &Value) -> bool {
+    price["recurring"]["usage_type"] == "metered"
+}
+
+/// The usage a metered item's meter summed for `customer` from `start` through `end`, each
+/// event invoiced once: an event at the very second of a renewal is counted by that one.
+fn take_metered_usage(state: &mut State, customer: &str, price: &Value, start: i64, end: i64) -> i64 {
+    let Some(meter) = state.find("billing.meter", price["recurring"]["meter"].as_str().unwrap_or_default()).cloned()
+    else {
+        return 0;
+    };
+    let customer_key = meter["customer_mapping"]["event_payload_key"].as_str().unwrap_or("stripe_customer_id");
+    let value_key = meter["value_settings"]["event_payload_key"].as_str().unwrap_or("value");
+    let due: Vec<(String, i64)> = state
+        .newest_first("billing.meter_event")
+        .filter(|event| event["event_name"] == meter["event_name"] && event["payload"][customer_key] == customer)
+        .filter(|event| event["timestamp"].as_i64().is_some_and(|at| start <= at && at <= end))
+        .filter_map(|event| {
+            let identifier = event["identifier"].as_str()?.to_owned();
+            let value = event["payload"][value_key].as_str()?.parse::<i64>().ok()?;
+            Some((identifier, value))
+        })
+        .filter(|(identifier, _)| !state.private.contains_key(&format!("invoiced:{identifier}")))
+        .collect();
+    let mut used = 0_i64;
+    for (identifier, value) in due {
+        *state.private(&format!("invoiced:{identifier}")) = json!(true);
+        used = used.saturating_add(value);
+    }
+    used
+}
+
 /// The end of the period of `interval` (`month`, `year`, `week`, `day`) that starts at `start`:
 /// calendar months and years, as Stripe bills them.
 pub fn period_end(start: i64, interval: &str, count: u32) -> i64 {
@@ -57,7 +114,7 @@ pub fn period_end(start: i64, interval: &str, count: u32) -> i64 {
 
 /// When an event about subscription `id` is created: now, but always after the last one
 /// about it, so that "the newest event wins" orders them even within one second.
-fn subscription_event_at(state: &mut State, id: &str, at: i64) -> i64 {
+pub(crate) fn subscription_event_at(state: &mut State, id: &str, at: i64) -> i64 {
     let private = state.private(id);
     let next = private["last_event"].as_i64().map_or(at, |last| at.max(last + 1));
     private["last_event"] = json!(next);
@@ -141,11 +198,17 @@ fn pay(state: &mut State, at: i64, customer: &str, amount: i64, currency: &str, 
 /// A subscription's invoice for its current period, finalized and charged to the saved
 /// card: `invoice.created`, `invoice.finalized`, then `invoice.paid` and
 /// `invoice.payment_succeeded`, or `invoice.payment_failed`. Says whether it was paid.
-fn invoice_subscription(state: &mut State, at: i64, subscription: &Value, reason: &str) -> (String, bool) {
+fn invoice_subscription(
+    state: &mut State,
+    at: i64,
+    subscription: &Value,
+    reason: &str,
+    usage: Option<(i64, i64)>,
+) -> (String, bool) {
     let item = &subscription["items"]["data"][0];
     let price = &item["price"];
     let quantity = item["quantity"].as_i64().unwrap_or(1);
-    let amount = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+    let flat = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
     let currency = price["currency"].as_str().unwrap_or("usd").to_owned();
     let customer = subscription["customer"].as_str().unwrap_or_default().to_owned();
     let id = new_id("in");
@@ -155,15 +218,42 @@ fn invoice_subscription(state: &mut State, at: i64, subscription: &Value, reason
     set(
         &mut line,
         json!({
-            "id": new_id("il"), "amount": amount, "subtotal": amount, "currency": currency, "invoice": id,
+            "id": new_id("il"), "amount": flat, "subtotal": flat, "currency": currency, "invoice": id,
             "quantity": quantity, "period": {"start": start, "end": end}, "metadata": {},
-            "description": format!("{quantity} × {} (at {} / {})", price["nickname"].as_str().or(price["lookup_key"].as_str()).unwrap_or("plan"), amount / quantity.max(1), price["recurring"]["interval"].as_str().unwrap_or("month")),
+            "description": format!("{quantity} × {} (at {} / {})", price["nickname"].as_str().or(price["lookup_key"].as_str()).unwrap_or("plan"), flat / quantity.max(1), price["recurring"]["interval"].as_str().unwrap_or("month")),
             "parent": {"type": "subscription_item_details", "invoice_item_details": Value::Null,
                 "subscription_item_details": {"invoice_item": Value::Null, "proration": false, "proration_details": {"credited_items": Value::Null},
                     "subscription": subscription["id"], "subscription_item": item["id"]}},
             "pricing": {"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]}, "unit_amount_decimal": price["unit_amount_decimal"]}
         }),
     );
+    let mut lines = vec![line.clone()];
+    // Metered items are billed in arrears: the usage of the period that just ended.
+    if let Some((used_from, used_until)) = usage {
+        let metered =
+            subscription["items"]["data"].as_array().into_iter().flatten().filter(|item| is_metered(&item["price"]));
+        for item in metered {
+            let price = &item["price"];
+            let used = take_metered_usage(state, &customer, price, used_from, used_until);
+            let decimal = price["unit_amount_decimal"].as_str().unwrap_or("0");
+            let amount = metered_amount(used, decimal);
+            let mut metered_line = line.clone();
+            set(
+                &mut metered_line,
+                json!({
+                    "id": new_id("il"), "amount": amount, "subtotal": amount, "quantity": used,
+                    "period": {"start": used_from, "end": used_until},
+                    "description": format!("{used} × {} (at {decimal} / unit)", price["nickname"].as_str().or(price["lookup_key"].as_str()).unwrap_or("usage")),
+                    "parent": {"type": "subscription_item_details", "invoice_item_details": Value::Null,
+                        "subscription_item_details": {"invoice_item": Value::Null, "proration": false, "proration_details": {"credited_items": Value::Null},
+                            "subscription": subscription["id"], "subscription_item": item["id"]}},
+                    "pricing": {"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]}, "unit_amount_decimal": decimal}
+                }),
+            );
+            lines.push(metered_line);
+        }
+    }
+    let amount = lines.iter().filter_map(|line| line["amount"].as_i64()).fold(0, i64::saturating_add);
     let mut invoice = fixtures::get("invoice");
     set(
         &mut invoice,
@@ -174,7 +264,7 @@ fn invoice_subscription(state: &mut State, at: i64, subscription: &Value, reason
             "billing_reason": reason, "collection_method": "charge_automatically", "attempted": false,
             "attempt_count": 0, "auto_advance": true, "number": format!("EMU-{number:04}"),
             "period_start": start, "period_end": end, "effective_at": Value::Null, "due_date": Value::Null,
-            "lines": {"object": "list", "data": [line], "has_more": false, "url": format!("/v1/invoices/{id}/lines")},
+            "lines": {"object": "list", "data": lines, "has_more": false, "url": format!("/v1/invoices/{id}/lines")},
             "parent": {"type": "subscription_details", "quote_details": Value::Null,
                 "subscription_details": {"metadata": subscription["metadata"], "subscription": subscription["id"]}},
             "payments": {"object": "list", "data": [], "has_more": false, "url": format!("/v1/invoices/{id}/payments")},
@@ -239,7 +329,14 @@ pub fn complete_checkout(state: &mut State, at: i64, session_id: &str, card: Car
     save_card(state, &customer, card, false);
     let mut completed = session.clone();
     if session["mode"] == "subscription" {
-        let subscription = start_subscription(state, at, &customer, &price, quantity, &line["subscription_metadata"]);
+        let metered: Vec<Value> = line["metered"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.find("price", id.as_str().unwrap_or_default()).cloned())
+            .collect();
+        let subscription =
+            start_subscription(state, at, &customer, &price, quantity, &metered, &line["subscription_metadata"]);
         completed["subscription"] = json!(subscription["id"]);
         completed["invoice"] = subscription["latest_invoice"].clone();
     } else {
@@ -269,22 +366,16 @@ fn start_subscription(
     customer: &str,
     price: &Value,
     quantity: i64,
+    metered: &[Value],
     metadata: &Value,
 ) -> Value {
     let id = new_id("sub");
     let interval = price["recurring"]["interval"].as_str().unwrap_or("month");
     let count = price["recurring"]["interval_count"].as_u64().unwrap_or(1) as u32;
-    let mut item = fixtures::get("subscription_item");
-    set(
-        &mut item,
-        json!({"id": new_id("si"), "created": at, "price": price, "quantity": quantity, "subscription": id,
-            "metadata": {}, "current_period_start": at, "current_period_end": period_end(at, interval, count),
-            "discounts": [], "tax_rates": [], "billing_thresholds": Value::Null}),
-    );
-    if let Some(item) = item.as_object_mut() {
-        // Plans are the legacy view of prices; current API versions leave them out.
-        item.remove("plan");
-    }
+    let end = period_end(at, interval, count);
+    let items: Vec<Value> = std::iter::once(subscription_item(at, &id, price, Some(quantity), (at, end)))
+        .chain(metered.iter().map(|price| subscription_item(at, &id, price, None, (at, end))))
+        .collect();
     let mut subscription = fixtures::get("subscription");
     set(
         &mut subscription,
@@ -293,7 +384,7 @@ fn start_subscription(
             "currency": price["currency"], "status": "active", "metadata": metadata,
             "cancel_at": Value::Null, "canceled_at": Value::Null, "ended_at": Value::Null, "cancel_at_period_end": false,
             "cancellation_details": {"comment": Value::Null, "feedback": Value::Null, "reason": Value::Null},
-            "items": {"object": "list", "data": [item], "has_more": false, "total_count": 1, "url": format!("/v1/subscription_items?subscription={id}")},
+            "items": {"object": "list", "data": items, "has_more": false, "total_count": items.len(), "url": format!("/v1/subscription_items?subscription={id}")},
             "latest_invoice": Value::Null, "schedule": Value::Null, "test_clock": Value::Null, "pending_update": Value::Null,
             "pause_collection": Value::Null, "trial_end": Value::Null, "trial_start": Value::Null, "discounts": [],
             "billing_cycle_anchor_config": Value::Null, "transfer_data": Value::Null, "description": Value::Null,
@@ -304,7 +395,7 @@ fn start_subscription(
     );
     let created_at = subscription_event_at(state, &id, at);
     state.emit("customer.subscription.created", &subscription, None, None, created_at);
-    let (invoice, paid) = invoice_subscription(state, at, &subscription, "subscription_create");
+    let (invoice, paid) = invoice_subscription(state, at, &subscription, "subscription_create", None);
     subscription["latest_invoice"] = json!(invoice);
     if !paid {
         subscription["status"] = json!("incomplete");
@@ -319,6 +410,31 @@ fn start_subscription(
         updated_at,
     );
     subscription
+}
+
+/// An item of subscription `subscription` for `price`; a metered one has no quantity.
+pub fn subscription_item(
+    at: i64,
+    subscription: &str,
+    price: &Value,
+    quantity: Option<i64>,
+    period: (i64, i64),
+) -> Value {
+    let mut item = fixtures::get("subscription_item");
+    set(
+        &mut item,
+        json!({"id": new_id("si"), "created": at, "price": price, "quantity": quantity, "subscription": subscription,
+            "metadata": {}, "current_period_start": period.0, "current_period_end": period.1,
+            "discounts": [], "tax_rates": [], "billing_thresholds": Value::Null}),
+    );
+    if let Some(item) = item.as_object_mut() {
+        // Plans are the legacy view of prices; current API versions leave them out.
+        item.remove("plan");
+        if quantity.is_none() {
+            item.remove("quantity");
+        }
+    }
+    item
 }
 
 /// The live subscriptions — of `customer`, or all — whose period ends by `horizon`, with that end.
@@ -378,12 +494,15 @@ fn renew(state: &mut State, at: i64, id: &str, advanced: &mut Advanced) -> Optio
         subscription["items"]["data"][0]["price"] = price;
         subscription["schedule"] = Value::Null;
     }
-    let item = &mut subscription["items"]["data"][0];
-    let interval = item["price"]["recurring"]["interval"].as_str().unwrap_or("month").to_owned();
-    let count = item["price"]["recurring"]["interval_count"].as_u64().unwrap_or(1) as u32;
+    let first = &subscription["items"]["data"][0];
+    let used_from = first["current_period_start"].as_i64().unwrap_or(at);
+    let interval = first["price"]["recurring"]["interval"].as_str().unwrap_or("month").to_owned();
+    let count = first["price"]["recurring"]["interval_count"].as_u64().unwrap_or(1) as u32;
     let end = period_end(at, &interval, count);
-    set(item, json!({"current_period_start": at, "current_period_end": end}));
-    let (invoice, paid) = invoice_subscription(state, at, &subscription, "subscription_cycle");
+    for item in subscription["items"]["data"].as_array_mut().into_iter().flatten() {
+        set(item, json!({"current_period_start": at, "current_period_end": end}));
+    }
+    let (invoice, paid) = invoice_subscription(state, at, &subscription, "subscription_cycle", Some((used_from, at)));
     advanced.invoices.push(invoice.clone());
     set(&mut subscription, json!({"latest_invoice": invoice, "status": if paid { "active" } else { "past_due" }}));
     *state.get_mut(id)? = subscription.clone();

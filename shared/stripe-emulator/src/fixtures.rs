@@ -7,6 +7,7 @@ pub fn get(name: &str) -> Value {
     let text = match name {
         "account" => include_str!("../fixtures/account.json"),
         "account_link" => include_str!("../fixtures/account_link.json"),
+        "billing_meter" => include_str!("../fixtures/billing_meter.json"),
         "billing_meter_event" => include_str!("../fixtures/billing_meter_event.json"),
         "billing_portal_session" => include_str!("../fixtures/billing_portal_session.json"),
         "charge" => include_str!("../fixtures/charge.json"),

@@ -9,6 +9,11 @@ mod transfers;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::billing_meter::{
+    CreateBillingMeter, CreateBillingMeterCustomerMapping, CreateBillingMeterCustomerMappingType,
+    CreateBillingMeterDefaultAggregation, CreateBillingMeterDefaultAggregationFormula, CreateBillingMeterValueSettings,
+    ListBillingMeter,
+};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{
@@ -16,17 +21,21 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionSubscriptionData,
 };
 use stripe_core::customer::CreateCustomer;
-use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, ListPrice, UpdatePrice};
+use stripe_product::price::{
+    CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, CreatePriceRecurringUsageType, ListPrice,
+    UpdatePrice,
+};
 use stripe_product::product::{CreateProduct, UpdateProduct};
-use stripe_shared::{CheckoutSessionMode, Price, RecurringInterval};
+use stripe_shared::{CheckoutSessionMode, Price, RecurringInterval, RecurringUsageType};
 use tollgate_app::ports::checkouts::{Checkouts, NewSession, Paid, PaymentsError, Session};
 use tollgate_app::ports::error::{ErrorKind, PortError};
 use tollgate_app::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError, Reported};
-use tollgate_app::ports::stripe_catalog::StripeCatalog;
+use tollgate_app::ports::stripe_catalog::{OveragePrice, StripeCatalog};
 use tollgate_core::catalog::{Interval, Item};
 use tollgate_core::checkout::Mode;
 use tollgate_core::ids::{AccountId, CustomerId};
-use tollgate_core::sync::StripePrice;
+use tollgate_core::meters::Meter;
+use tollgate_core::sync::{StripeMeter, StripePrice};
 
 /// The API version every request names (`Stripe-Version`): the one this async-stripe is generated for.
 pub fn api_version() -> &'static str {
@@ -111,7 +120,9 @@ fn stripe_price(price: Price) -> Option<StripePrice> {
         // Days and weeks are not in tollgate's catalog: never equal to an entry, so resynced.
         Some(_) => return None,
     };
+    let metered = price.recurring.as_ref().is_some_and(|recurring| recurring.usage_type == RecurringUsageType::Metered);
     Some(StripePrice {
+        metered_unit_amount: if metered { price.unit_amount_decimal.clone() } else { None },
         id: price.id.to_string(),
         lookup_key: price.lookup_key.clone()?,
         unit_amount: price.unit_amount.unwrap_or(0),
@@ -153,10 +164,15 @@ impl Checkouts for StripeApi {
             let mut line = CreateCheckoutSessionLineItems::new();
             line.price = Some(session.price_id.clone());
             line.quantity = Some(u64::from(session.quantity));
+            let metered = session.metered_price_ids.iter().map(|price| {
+                let mut line = CreateCheckoutSessionLineItems::new();
+                line.price = Some(price.clone());
+                line
+            });
             let mut create = CreateCheckoutSession::new()
                 .customer(session.customer.as_str())
                 .client_reference_id(session.account.as_str())
-                .line_items(vec![line])
+                .line_items(std::iter::once(line).chain(metered).collect::<Vec<_>>())
                 .metadata(metadata(&session.metadata))
                 .success_url(&session.success_url)
                 .cancel_url(&session.cancel_url);
@@ -252,6 +268,83 @@ impl StripeCatalog for StripeApi {
                 create = create.recurring(CreatePriceRecurring::new(interval));
             }
             let price = create
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(price.id.to_string())
+        })
+    }
+
+    fn meters(&self) -> Paid<'_, Vec<StripeMeter>> {
+        Box::pin(async move {
+            let mut found = Vec::new();
+            let mut list = ListBillingMeter::new().status(stripe_billing::BillingMeterStatus::Active).limit(100);
+            loop {
+                let page = list.send(&self.client).await.map_err(failed)?;
+                let last = page.data.last().map(|meter| meter.id.to_string());
+                found.extend(
+                    page.data
+                        .into_iter()
+                        .map(|meter| StripeMeter { id: meter.id.to_string(), event_name: meter.event_name }),
+                );
+                match last.filter(|_| page.has_more) {
+                    Some(last) => list = list.starting_after(last),
+                    None => return Ok(found),
+                }
+            }
+        })
+    }
+
+    fn create_meter<'a>(&'a self, meter: &'a Meter, idempotency_key: &'a str) -> Paid<'a, String> {
+        Box::pin(async move {
+            let created = CreateBillingMeter::new(
+                CreateBillingMeterDefaultAggregation::new(CreateBillingMeterDefaultAggregationFormula::Sum),
+                &meter.display,
+                &meter.stripe_event_name,
+            )
+            .customer_mapping(CreateBillingMeterCustomerMapping::new(
+                "stripe_customer_id",
+                CreateBillingMeterCustomerMappingType::ById,
+            ))
+            .value_settings(CreateBillingMeterValueSettings::new("value"))
+            .customize()
+            .request_strategy(idempotent(idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(failed)?;
+            Ok(created.id.to_string())
+        })
+    }
+
+    fn create_overage_price<'a>(&'a self, overage: &'a OveragePrice<'a>, idempotency_key: &'a str) -> Paid<'a, String> {
+        Box::pin(async move {
+            let item = overage.item;
+            let lookup_key =
+                item.overage_lookup_key(overage.meter).ok_or_else(|| PaymentsError::refused("no lookup key"))?;
+            let currency = item
+                .currency
+                .as_str()
+                .parse::<stripe_types::Currency>()
+                .map_err(|_| PaymentsError::refused(format!("currency {}", item.currency.as_str())))?;
+            let interval = match item.interval {
+                Some(Interval::Year) => CreatePriceRecurringInterval::Year,
+                _ => CreatePriceRecurringInterval::Month,
+            };
+            let mut recurring = CreatePriceRecurring::new(interval);
+            recurring.usage_type = Some(CreatePriceRecurringUsageType::Metered);
+            recurring.meter = Some(overage.meter_id.to_owned());
+            let price = CreatePrice::new(currency)
+                .product(overage.product_id)
+                .unit_amount_decimal(overage.unit_price.decimal.clone())
+                .recurring(recurring)
+                .lookup_key(lookup_key)
+                .transfer_lookup_key(true)
+                .metadata(HashMap::from([
+                    ("sku".to_owned(), item.sku.to_string()),
+                    ("meter".to_owned(), overage.meter.to_string()),
+                ]))
                 .customize()
                 .request_strategy(idempotent(idempotency_key)?)
                 .send(&self.client)

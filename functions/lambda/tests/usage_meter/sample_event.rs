@@ -10,7 +10,7 @@ use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::queue::QueueName;
 use tollgate_app::ports::usage::Usage;
 use tollgate_app::redelivery::DEFAULT_RETRY;
-use tollgate_app::usage_meter::{DEFAULT_METER_EVENT_NAME, UsageMeter};
+use tollgate_app::usage_meter::UsageMeter;
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::ids::{AccountId, CustomerId, KeyId, Sku, SubscriptionId};
@@ -55,7 +55,6 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
         clock: sample_clock(),
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
-        event_name: DEFAULT_METER_EVENT_NAME.into(),
         alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
     };
     let meter = &meter;

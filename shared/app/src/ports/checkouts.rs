@@ -32,6 +32,8 @@ pub struct NewSession {
     pub mode: Mode,
     pub customer: CustomerId,
     pub price_id: String,
+    /// Metered prices subscribed beside `price_id` (no quantity: usage decides it).
+    pub metered_price_ids: Vec<String>,
     pub quantity: u32,
     pub account: AccountId,
     /// `account_id`, `sku` and `referral_code`, on the session and on what it creates

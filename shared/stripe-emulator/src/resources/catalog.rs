@@ -106,7 +106,20 @@ fn create_price(state: &mut State, at: i64, params: &Params) -> Result<Value, Fa
     let currency = params.required("currency")?.to_ascii_lowercase();
     let product = params.required("product")?;
     get_object(state, "product", product)?;
-    let unit_amount = params.int("unit_amount")?.ok_or_else(|| Failure::missing("unit_amount"))?;
+    let decimal = params.get("unit_amount_decimal");
+    let unit_amount = match (params.int("unit_amount")?, decimal) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::invalid(
+                "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+            )
+            .param("unit_amount_decimal"));
+        }
+        (Some(amount), None) => amount,
+        (None, Some(decimal)) => billing::read_decimal(decimal)
+            .map(|scaled| scaled.div_euclid(billing::DECIMAL_SCALE) as i64)
+            .ok_or_else(|| Failure::invalid("Invalid decimal: unit_amount_decimal").param("unit_amount_decimal"))?,
+        (None, None) => return Err(Failure::missing("unit_amount")),
+    };
     if unit_amount < 0 {
         return Err(Failure::invalid("This value must be greater than or equal to 0.").param("unit_amount"));
     }
@@ -131,7 +144,28 @@ fn create_price(state: &mut State, at: i64, params: &Params) -> Result<Value, Fa
                 ))
                 .param("recurring[interval_count]"));
             }
-            json!({"interval": interval, "interval_count": count, "meter": Value::Null, "usage_type": "licensed", "trial_period_days": Value::Null})
+            let usage_type = params.get("recurring[usage_type]").unwrap_or("licensed");
+            let meter = match (usage_type, params.get("recurring[meter]")) {
+                ("licensed", None) => Value::Null,
+                ("metered", Some(meter)) => {
+                    get_object(state, "billing.meter", meter).map_err(|failure| failure.param("recurring[meter]"))?;
+                    json!(meter)
+                }
+                ("metered", None) => {
+                    return Err(Failure::missing("recurring[meter]"));
+                }
+                ("licensed", Some(_)) => {
+                    return Err(Failure::invalid(
+                        "A meter can only be set on a metered price (recurring[usage_type]=metered).",
+                    )
+                    .param("recurring[meter]"));
+                }
+                (other, _) => {
+                    return Err(Failure::invalid(&format!("Invalid recurring[usage_type]: {other}"))
+                        .param("recurring[usage_type]"));
+                }
+            };
+            json!({"interval": interval, "interval_count": count, "meter": meter, "usage_type": usage_type, "trial_period_days": Value::Null})
         }
         Some(other) => {
             return Err(Failure::invalid(&format!("Invalid recurring[interval]: {other}")).param("recurring[interval]"));
@@ -145,8 +179,10 @@ fn create_price(state: &mut State, at: i64, params: &Params) -> Result<Value, Fa
     let mut price = fixtures::get("price");
     set(
         &mut price,
-        json!({"id": id, "created": at, "currency": currency, "product": product, "unit_amount": unit_amount,
-        "unit_amount_decimal": unit_amount.to_string(), "lookup_key": params.get("lookup_key"), "nickname": params.get("nickname"),
+        json!({"id": id, "created": at, "currency": currency, "product": product,
+        // A price below a whole minor unit has no `unit_amount`, as on Stripe.
+        "unit_amount": if decimal.is_some_and(|decimal| billing::read_decimal(decimal).is_some_and(|scaled| scaled % billing::DECIMAL_SCALE != 0)) { Value::Null } else { json!(unit_amount) },
+        "unit_amount_decimal": decimal.map_or_else(|| unit_amount.to_string(), str::to_owned), "lookup_key": params.get("lookup_key"), "nickname": params.get("nickname"),
         "active": params.flag("active")?.unwrap_or(true), "metadata": params.map("metadata"), "transform_quantity": Value::Null,
         "type": if recurring.is_null() { "one_time" } else { "recurring" }, "recurring": recurring, "tiers_mode": Value::Null,
         "custom_unit_amount": Value::Null, "billing_scheme": "per_unit", "tax_behavior": "unspecified"}),

@@ -52,6 +52,31 @@ fn create_session(state: &mut State, at: i64, base: &str, params: &Params) -> Re
         }
         _ => {}
     }
+    // Further line items: metered prices of the same interval, whose usage sets the quantity.
+    let mut metered = Vec::new();
+    for index in 1.. {
+        let name = format!("line_items[{index}][price]");
+        let Some(extra_id) = params.get(&name) else { break };
+        let extra = get_object(state, "price", extra_id).map_err(|failure| failure.param(&name))?;
+        if mode != "subscription" || !billing::is_metered(&extra) || extra["active"] != true {
+            return Err(Failure::invalid(&format!(
+                "The emulated Stripe takes further line items only as active metered prices in subscription mode ({extra_id})."
+            ))
+            .param(&name));
+        }
+        if extra["recurring"]["interval"] != price["recurring"]["interval"] {
+            return Err(
+                Failure::invalid("All prices on a subscription must have the same `recurring.interval`.").param(&name)
+            );
+        }
+        if params.get(&format!("line_items[{index}][quantity]")).is_some() {
+            return Err(Failure::invalid(
+                "Quantity should not be specified where usage_type is `metered`. Remove quantity from `line_items[1]`.",
+            )
+            .param(&format!("line_items[{index}][quantity]")));
+        }
+        metered.push(json!(extra_id));
+    }
     let quantity = params.int("line_items[0][quantity]")?.unwrap_or(1);
     if !(1..=999_999).contains(&quantity) {
         return Err(Failure::invalid("Quantity must be between 1 and 999999.").param("line_items[0][quantity]"));
@@ -76,7 +101,7 @@ fn create_session(state: &mut State, at: i64, base: &str, params: &Params) -> Re
         "status": "open", "payment_status": "unpaid", "amount_subtotal": amount, "amount_total": amount, "currency": price["currency"],
         "subscription": Value::Null, "payment_intent": Value::Null, "invoice": Value::Null, "livemode": false}),
     );
-    *state.private(&id) = json!({"price": price_id, "quantity": quantity,
+    *state.private(&id) = json!({"price": price_id, "quantity": quantity, "metered": metered,
         "subscription_metadata": params.map("subscription_data[metadata]"),
         "payment_intent_metadata": params.map("payment_intent_data[metadata]")});
     Ok(state.insert(session))

@@ -45,7 +45,9 @@ pub(crate) fn route(
         Some("customers") => customers::route,
         Some("products" | "prices") => catalog::route,
         Some("checkout" | "billing_portal") => checkout::route,
-        Some("subscriptions" | "invoices" | "payment_intents" | "charges" | "refunds" | "balance") => payments::route,
+        Some(
+            "subscriptions" | "subscription_items" | "invoices" | "payment_intents" | "charges" | "refunds" | "balance",
+        ) => payments::route,
         Some("accounts" | "account_links" | "transfers") => connect::route,
         Some("events" | "billing") => events::route,
         _ => return Err(unrecognized(method, path)),
