@@ -91,7 +91,7 @@ fn tick_cost(c: &mut Criterion) {
                         for run in ended {
                             let outcome =
                                 Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: now };
-                            orchestrator.store.finish(&run, &outcome).await.unwrap();
+                            orchestrator.store.finish(&run, &outcome, &outcome.at.utc_day()).await.unwrap();
                         }
                     })
                 },

@@ -89,7 +89,7 @@ pub async fn claimed_sample_run_at<S: Workflows + Runs>(store: &S, webhook_url: 
     let workflow = Workflow::register(spec, at);
     assert!(store.create(&workflow).await.expect("stored"));
     let run = Run::claimed(RunId::parse("run_sample").expect("an id"), &workflow, at);
-    let claim = Claim { run: run.clone(), guard: ClaimGuard::Now, caps: Caps::default() };
+    let claim = Claim { run: run.clone(), guard: ClaimGuard::Now, caps: Caps::default(), day: at.utc_day() };
     assert_eq!(store.claim(&claim).await.expect("claimed"), Claimed::Started);
     run
 }

@@ -12,7 +12,7 @@ use tollgate_app::ports::{accounts::Accounts, alerts::Alerts, ledger::Ledger};
 use tollgate_core::alert::AlertKind;
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::WorkflowId;
-use tollgate_core::time::Timestamp;
+use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Outcome, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
 use tollgate_embedded::{QueueSettings, Sqlite};
 use tollgate_tests::join_all;
@@ -93,7 +93,7 @@ async fn an_outage_ends_in_one_catch_up_run<S: Store>(store: S) {
     let started = at(&store, back).tick().await.unwrap().started;
     assert_eq!(started.len(), 1, "one catch-up run, not a flood");
     let ended = Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: back };
-    store.finish(&started[0].id, &ended).await.unwrap();
+    store.finish(&started[0].id, &ended, &ended.at.utc_day()).await.unwrap();
     assert!(at(&store, Timestamp(back.0 + 10)).tick().await.unwrap().started.is_empty(), "next due after the catch-up");
     let next = store.workflow(&started[0].workflow_id).await.unwrap().unwrap().next_run.unwrap();
     assert!(next > back && next.0 - back.0 <= 300, "back on schedule: {next:?}");
@@ -112,7 +112,7 @@ async fn long_runs_and_a_poor_day_are_alerted_once<S: Store>(store: S) {
     // The run earns $10 today; the first tick of tomorrow finds the day under $50, once.
     let ended =
         Outcome { status: RunStatus::Completed, earnings_cents: 1_000, reason: None, at: Timestamp(due.0 + 780) };
-    store.finish(&run.id, &ended).await.unwrap();
+    store.finish(&run.id, &ended, &ended.at.utc_day()).await.unwrap();
     let tomorrow = Timestamp((due.0 / 86_400 + 1) * 86_400 + 30);
     at(&store, tomorrow).tick().await.unwrap();
     at(&store, Timestamp(tomorrow.0 + 60)).tick().await.unwrap();
@@ -120,6 +120,41 @@ async fn long_runs_and_a_poor_day_are_alerted_once<S: Store>(store: S) {
     assert_eq!(kinds(alerts.clone()), [AlertKind::LowRevenue, AlertKind::LongRun]);
     assert_eq!(alerts[0].subject, due.utc_day());
     assert!(alerts[0].message.contains("$10.00"), "{}", alerts[0].message);
+}
+
+/// With BUSINESS_TIMEZONE=America/La_Paz (UTC-4) the daily cap's day starts at 04:00 UTC:
+/// 23:50 and 00:05 in La Paz are one UTC day but two business days, so a cap of one start a
+/// day allows both, and a run's earnings count on the day it ended there.
+async fn the_daily_cap_counts_days_where_the_business_is<S: Store>(store: S) {
+    register(&store, 0, 300).await;
+    let la_paz = BusinessZone::parse("America/La_Paz").unwrap();
+    let in_la_paz = |now| {
+        let mut orchestrator =
+            orchestrator_at(store.clone(), now, Caps { daily_starts: 1, concurrent: 5 }, "http://127.0.0.1:8080");
+        orchestrator.settings.zone = la_paz;
+        orchestrator
+    };
+    let midnight_utc = (REGISTERED.0 / 86_400 + 1) * 86_400;
+    let before_midnight = Timestamp(midnight_utc + 3 * 3_600 + 50 * 60);
+    let after_midnight = Timestamp(midnight_utc + 4 * 3_600 + 5 * 60);
+    assert_eq!(before_midnight.utc_day(), after_midnight.utc_day(), "one UTC day");
+    let first = in_la_paz(before_midnight).tick().await.unwrap().started;
+    assert_eq!(first.len(), 1);
+    let ended = Outcome {
+        status: RunStatus::Completed,
+        earnings_cents: 700,
+        reason: None,
+        at: Timestamp(before_midnight.0 + 60),
+    };
+    store.finish(&first[0].id, &ended, &la_paz.day(ended.at)).await.unwrap();
+    assert!(
+        in_la_paz(Timestamp(before_midnight.0 + 300)).tick().await.unwrap().started.is_empty(),
+        "the day's one start is spent"
+    );
+    assert_eq!(in_la_paz(after_midnight).tick().await.unwrap().started.len(), 1, "a new day in La Paz");
+    let evening = store.day_totals(&la_paz.day(before_midnight)).await.unwrap();
+    assert_eq!((evening.starts, evening.completed, evening.revenue_cents), (1, 1, 700));
+    assert_eq!(store.day_totals(&la_paz.day(after_midnight)).await.unwrap().starts, 1);
 }
 
 /// Yesterday's totals are unreadable (a counter holds text): the tick alerts once and still
@@ -177,5 +212,6 @@ macro_rules! on_both_backends {
 on_both_backends!(
     overlapping_ticks_hold_the_caps,
     an_outage_ends_in_one_catch_up_run,
-    long_runs_and_a_poor_day_are_alerted_once
+    long_runs_and_a_poor_day_are_alerted_once,
+    the_daily_cap_counts_days_where_the_business_is
 );

@@ -112,6 +112,7 @@ impl UseCases {
             keys: Arc::new(Keys {
                 store: store.clone(),
                 catalog: catalog.clone(),
+                zone: orchestration.zone,
                 clock: Arc::clone(&clock),
                 edge: Arc::new(edge),
             }),
@@ -122,6 +123,7 @@ impl UseCases {
                 catalog: catalog.clone(),
                 clock: Arc::clone(&clock),
                 caps: orchestration.caps,
+                zone: orchestration.zone,
             },
             fulfiller: Arc::new(Fulfiller {
                 store: store.clone(),
@@ -134,6 +136,7 @@ impl UseCases {
             usage_meter: Arc::new(UsageMeter {
                 store: store.clone(),
                 catalog: catalog.clone(),
+                zone: orchestration.zone,
                 clock: Arc::clone(&clock),
                 retry,
                 stripe: stripe.map(|stripe| Arc::clone(stripe) as Arc<dyn MeterEvents>),

@@ -195,6 +195,7 @@ mod tests {
     use tollgate_core::api_key::KeyMode;
     use tollgate_core::catalog::Catalog;
     use tollgate_core::edge::EdgeSecret;
+    use tollgate_core::time::BusinessZone;
     use tollgate_embedded::QueueSettings;
 
     #[tokio::test]
@@ -203,8 +204,13 @@ mod tests {
         let store = Sqlite::open(&dir.path().join("db.sqlite3"), QueueSettings::default()).unwrap();
         let outbound = Arc::new(tollgate_outbound::HttpClient::new().unwrap());
         let edge = EdgeLink { secret: EdgeSecret::new("edge").unwrap(), url: None, outbound };
-        let keys =
-            Keys { store, catalog: Catalog::default_catalog(), clock: Arc::new(SystemClock), edge: Arc::new(edge) };
+        let keys = Keys {
+            store,
+            catalog: Catalog::default_catalog(),
+            zone: BusinessZone::UTC,
+            clock: Arc::new(SystemClock),
+            edge: Arc::new(edge),
+        };
         let gateway = Gateway::new(Arc::new(keys), None).unwrap();
         for n in 0..500u32 {
             let mut random = [0u8; tollgate_core::api_key::KEY_BYTES];

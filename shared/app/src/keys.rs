@@ -19,7 +19,7 @@ use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
 use tollgate_core::signing::Purpose;
-use tollgate_core::time::Timestamp;
+use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::usage::{credits_granted, plan_terms};
 
 #[derive(Debug, Error)]
@@ -72,6 +72,8 @@ impl<S: ApiKeys + Accounts + Usage + Purchases + Queue> KeyStore for S {}
 pub struct Keys<S> {
     pub store: S,
     pub catalog: Catalog,
+    /// Where a free account's calendar month starts.
+    pub zone: BusinessZone,
     pub clock: Arc<dyn Clock>,
     pub edge: Arc<EdgeLink>,
 }
@@ -89,7 +91,9 @@ impl<S: KeyStore> Keys<S> {
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn create_key(&self, account: &AccountId, mode: KeyMode) -> Result<NewKey, KeysError> {
         self.store.link_customer(account, None, None).await?;
-        let max = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now()).plan.max_keys;
+        let max = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now(), self.zone)
+            .plan
+            .max_keys;
         let mut random = [0u8; KEY_BYTES];
         rand::rng().fill_bytes(&mut random);
         let key = ApiKey::generate(mode, random);
@@ -131,7 +135,7 @@ impl<S: KeyStore> Keys<S> {
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn standing(&self, account: &AccountId) -> Result<Standing, KeysError> {
         self.store.link_customer(account, None, None).await?;
-        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now(), self.zone);
         let usage = self.store.key_usage(account, None, terms.period.start).await?;
         let granted = self.credits_granted(account).await?;
         let limits = terms.limits();
@@ -150,7 +154,7 @@ impl<S: KeyStore> Keys<S> {
     pub async fn key_record(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, KeysError> {
         let Some(key) = self.store.key_by_hash(hash).await? else { return Ok(None) };
         let account = &key.account_id;
-        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now());
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now(), self.zone);
         let usage = self.store.key_usage(account, Some(&key.id), terms.period.start).await?;
         let granted = self.credits_granted(account).await?;
         Ok(Some(KeyRecord {

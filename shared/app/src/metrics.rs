@@ -15,6 +15,7 @@ use tollgate_core::account::SubscriptionKind;
 use tollgate_core::catalog::{Catalog, Interval};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::ledger::PaymentSource;
+use tollgate_core::time::BusinessZone;
 use tollgate_core::workflow::Caps;
 
 #[derive(Debug)]
@@ -70,18 +71,24 @@ pub struct Figures<S> {
     pub catalog: Catalog,
     pub clock: Arc<dyn Clock>,
     pub caps: Caps,
+    /// Where the business's days start.
+    pub zone: BusinessZone,
 }
 
 impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
     pub async fn metrics(&self, days: u32) -> Result<Metrics, OrchestrateError> {
-        let now = self.clock.now();
-        let oldest = now.plus_seconds(i64::from(days.saturating_sub(1)).saturating_mul(-86_400));
-        let from =
-            tollgate_core::time::Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", oldest.utc_day())).unwrap_or(oldest);
+        // Today and the days before it, newest first, each from its midnight in the zone.
+        let mut day_starts = Vec::with_capacity(days as usize);
+        let mut start = self.zone.day_span(self.clock.now()).0;
+        for _ in 0..days {
+            day_starts.push(start);
+            start = self.zone.day_span(start.plus_seconds(-1)).0;
+        }
+        let from = day_starts.last().copied().unwrap_or(start);
         let payments = self.payments_by_day(from).await?;
         let mut revenue_by_day = Vec::with_capacity(days as usize);
-        for back in 0..i64::from(days) {
-            let day = now.plus_seconds(back.saturating_mul(-86_400)).utc_day();
+        for start in day_starts {
+            let day = self.zone.day(start);
             let totals = self.store.day_totals(&day).await?;
             let paid = |source| payments.get(&(day.clone(), source)).copied().unwrap_or(0);
             revenue_by_day.push(DayFigures {
@@ -139,7 +146,7 @@ impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
 }
 
 impl<S: Ledger> Figures<S> {
-    /// Money in per UTC day and source since `from`: payments less refunds. A refund is a
+    /// Money in per business day and source since `from`: payments less refunds. A refund is a
     /// running total, counted on the day of its latest change; a payment recorded before
     /// sources were kept counts as a subscription's.
     async fn payments_by_day(
@@ -149,7 +156,7 @@ impl<S: Ledger> Figures<S> {
         let mut by_day: HashMap<(String, PaymentSource), i64> = HashMap::new();
         for entry in self.store.money_in_since(from).await? {
             let source = entry.source.unwrap_or(PaymentSource::Subscription);
-            let total = by_day.entry((entry.at.utc_day(), source)).or_insert(0);
+            let total = by_day.entry((self.zone.day(entry.at), source)).or_insert(0);
             *total = total.saturating_add(entry.amount.amount);
         }
         Ok(by_day)

@@ -23,7 +23,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::alert::{self, Alert};
 use tollgate_core::ids::{RunId, WorkflowId};
-use tollgate_core::time::Timestamp;
+use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Outcome, Run, RunStatus, Workflow, WorkflowSpec, next_run};
 
 /// Due workflows read per tick. The caps stop a tick long before: the rest wait for the next.
@@ -66,6 +66,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// The most one run may report earning, in US cents (`RUN_EARNINGS_MAX`, in dollars).
     pub run_earnings_max_cents: i64,
+    /// Where the daily cap's and the revenue's days start (`BUSINESS_TIMEZONE`).
+    pub zone: BusinessZone,
 }
 
 /// Retries of a start wait 15–30 s, then 30–60 s, 60–120 s…: a workflow host that is
@@ -89,6 +91,7 @@ impl Settings {
                 max_receives: crate::DEFAULT_MAX_RECEIVES,
             },
             run_earnings_max_cents: tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
+            zone: BusinessZone::UTC,
         }
     }
 }
@@ -245,10 +248,12 @@ impl<S: OrchestrationStore> Orchestrator<S> {
     /// Starts a workflow now, outside its schedule but under the same caps.
     pub async fn start_now(&self, id: &WorkflowId) -> Result<Run, OrchestrateError> {
         let workflow = self.workflow(id).await?;
+        let now = self.now();
         let claim = Claim {
-            run: Run::claimed(new_run_id(), &workflow, self.now()),
+            run: Run::claimed(new_run_id(), &workflow, now),
             guard: ClaimGuard::Now,
             caps: self.settings.caps,
+            day: self.settings.zone.day(now),
         };
         self.start(claim).await
     }
@@ -290,7 +295,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         if let Err(error) = self.check_revenue(now).await {
             // Money bookkeeping must never stop paid work from starting.
             tracing::error!(%error, "the revenue check failed; due workflows start anyway");
-            let day = now.plus_seconds(-DAY_SECONDS).utc_day();
+            let day = self.yesterday(now);
             if let Err(error) = self.raise(alert::revenue_check_failed(&day, now)).await {
                 tracing::error!(%error, "the failed revenue check could not be alerted");
             }
@@ -298,7 +303,12 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         for workflow in self.store.due(now, DUE_PAGE).await? {
             let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
             let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
-            let claim = Claim { run: Run::claimed(new_run_id(), &workflow, now), guard, caps: self.settings.caps };
+            let claim = Claim {
+                run: Run::claimed(new_run_id(), &workflow, now),
+                guard,
+                caps: self.settings.caps,
+                day: self.settings.zone.day(now),
+            };
             match self.start(claim).await {
                 Ok(run) => report.started.push(run),
                 // Another tick (or a start by hand) took it first.
@@ -316,8 +326,14 @@ impl<S: OrchestrationStore> Orchestrator<S> {
     /// Yesterday's revenue, final since midnight: on a day workflows were started, under
     /// the threshold is an incident. The first tick of the day raises it; the alert's id
     /// (the day) makes every later tick's check change nothing.
+    /// The business day before the one `now` falls in.
+    fn yesterday(&self, now: Timestamp) -> String {
+        let zone = self.settings.zone;
+        zone.day(zone.day_span(now).0.plus_seconds(-1))
+    }
+
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
-        let yesterday = now.plus_seconds(-DAY_SECONDS).utc_day();
+        let yesterday = self.yesterday(now);
         let totals = self.store.day_totals(&yesterday).await?;
         if totals.starts > 0
             && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)
@@ -329,7 +345,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
 
     /// Ends a run and raises what its end calls for. `Some(run)` when this call ended it.
     pub(crate) async fn end(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Run>, OrchestrateError> {
-        match self.store.finish(id, outcome).await? {
+        match self.store.finish(id, outcome, &self.settings.zone.day(outcome.at)).await? {
             Finished::Ended { run, streak } => {
                 tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, status = run.status.as_str(), reason = run.reason.as_deref().unwrap_or(""), "run ended");
                 self.metrics.run_ended(&run);

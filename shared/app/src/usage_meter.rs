@@ -15,6 +15,7 @@ use thiserror::Error;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::meters::MeterName;
+use tollgate_core::time::BusinessZone;
 use tollgate_core::usage::{meter_event_identifier, overage, plan_terms, quota_alerts};
 
 #[derive(Debug, Error)]
@@ -40,6 +41,8 @@ pub enum MeterError {
 pub struct UsageMeter<S> {
     pub store: S,
     pub catalog: Catalog,
+    /// Where a free account's calendar month starts.
+    pub zone: BusinessZone,
     pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
     /// Stripe Billing; `None` (the local stack without a Stripe key) logs overage instead of reporting it.
@@ -73,7 +76,7 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
         let store = &self.store;
         let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
-        let terms = plan_terms(&self.catalog, &store.subscriptions(&batch.account_id).await?, now);
+        let terms = plan_terms(&self.catalog, &store.subscriptions(&batch.account_id).await?, now, self.zone);
         for alert in quota_alerts(&batch.account_id, &terms.limits(), batch.period_start, recorded.totals, now) {
             self.alerting.raise(store, alert).await?;
         }

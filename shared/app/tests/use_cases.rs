@@ -161,6 +161,7 @@ async fn keys_are_found_by_their_hash_and_revoked_by_their_owner_only() {
     let app = Keys {
         store: store(&dir),
         catalog: Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
         clock: Arc::new(At(NOW)),
         edge: Arc::new(edge),
     };
@@ -302,6 +303,7 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
     let usage_meter = UsageMeter {
         store: store.clone(),
         catalog: Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
         clock: Arc::new(At(NOW)),
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),

@@ -127,7 +127,7 @@ impl Aws {
                 &[(":read", read_version)],
             )?,
             self.update_counter(
-                &day_counter(&claim.run.created_at.utc_day()),
+                &day_counter(&claim.day),
                 "ADD starts :one",
                 Some("attribute_not_exists(starts) OR starts < :cap"),
                 &[(":one", 1), (":cap", i64::from(claim.caps.daily_starts))],
@@ -159,7 +159,7 @@ impl Aws {
         })
     }
 
-    async fn try_finish(&self, id: &RunId, outcome: &Outcome) -> Result<Option<Finished>, PortError> {
+    async fn try_finish(&self, id: &RunId, outcome: &Outcome, day: &str) -> Result<Option<Finished>, PortError> {
         let Some(mut run) = self.read_run(id.as_str()).await? else { return Ok(Some(Finished::Unknown)) };
         if !run.status.is_open() {
             return Ok(Some(Finished::AlreadyEnded(run)));
@@ -190,7 +190,7 @@ impl Aws {
         let (completed, failed) = if run.status == RunStatus::Completed { (1, 0) } else { (0, 1) };
         items.push(self.update_counter(RUNNING, "ADD running :minus", None, &[(":minus", -1)])?);
         items.push(self.update_counter(
-            &day_counter(&outcome.at.utc_day()),
+            &day_counter(day),
             "ADD completed :completed, failed :failed, revenue_cents :revenue",
             None,
             &[(":completed", completed), (":failed", failed), (":revenue", run.earnings_cents)],
@@ -246,9 +246,9 @@ impl Runs for Aws {
         took_effect(update).map_err(failed)
     }
 
-    async fn finish(&self, id: &RunId, outcome: &Outcome) -> Result<Finished, RunsError> {
+    async fn finish(&self, id: &RunId, outcome: &Outcome, day: &str) -> Result<Finished, RunsError> {
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            if let Some(finished) = self.try_finish(id, outcome).await.map_err(failed)? {
+            if let Some(finished) = self.try_finish(id, outcome, day).await.map_err(failed)? {
                 return Ok(finished);
             }
         }

@@ -68,6 +68,79 @@ impl Timestamp {
     }
 }
 
+/// The business's time zone (`BUSINESS_TIMEZONE`, IANA, default UTC): where its days and
+/// months start, for quotas, the daily workflow cap and revenue per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessZone(chrono_tz::Tz);
+
+/// A time-zone name the IANA database does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IANA time zone (such as America/La_Paz or UTC)")]
+pub struct UnknownZone(pub String);
+
+impl Default for BusinessZone {
+    fn default() -> Self {
+        Self::UTC
+    }
+}
+
+impl BusinessZone {
+    /// Days and months as UTC counts them.
+    pub const UTC: BusinessZone = BusinessZone(chrono_tz::UTC);
+
+    /// The zone named `name` (`America/La_Paz`).
+    pub fn parse(name: &str) -> Result<Self, UnknownZone> {
+        name.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| UnknownZone(name.to_owned()))
+    }
+
+    /// Its IANA name.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    fn local_date(self, at: Timestamp) -> chrono::NaiveDate {
+        use chrono::TimeZone;
+        let utc = chrono::DateTime::from_timestamp(at.0, 0).unwrap_or(if at.0 < 0 {
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        } else {
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        });
+        self.0.from_utc_datetime(&utc.naive_utc()).date_naive()
+    }
+
+    /// The first instant of `date` here: midnight, or the first hour after it where a
+    /// daylight-saving change skips midnight.
+    fn start_of(self, date: chrono::NaiveDate) -> Timestamp {
+        use chrono::TimeZone;
+        (0..3)
+            .filter_map(|hour| date.and_hms_opt(hour, 0, 0))
+            .find_map(|local| self.0.from_local_datetime(&local).earliest())
+            .map_or(Timestamp(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()), |at| {
+                Timestamp(at.timestamp())
+            })
+    }
+
+    /// The day `at` falls in here, as `YYYY-MM-DD`: the daily cap's and the revenue's day.
+    pub fn day(self, at: Timestamp) -> String {
+        self.local_date(at).format("%Y-%m-%d").to_string()
+    }
+
+    /// `[start, end)` of the day `at` falls in here.
+    pub fn day_span(self, at: Timestamp) -> (Timestamp, Timestamp) {
+        let date = self.local_date(at);
+        (self.start_of(date), self.start_of(date.succ_opt().unwrap_or(date)))
+    }
+
+    /// `[start, end)` of the calendar month `at` falls in here.
+    pub fn month_span(self, at: Timestamp) -> (Timestamp, Timestamp) {
+        use chrono::Datelike;
+        let date = self.local_date(at);
+        let first = date.with_day(1).unwrap_or(date);
+        let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+        (self.start_of(first), self.start_of(next))
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -77,6 +150,49 @@ impl std::fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_months_start_in_the_business_zone() {
+        let la_paz = BusinessZone::parse("America/La_Paz").unwrap();
+        // 2026-12-01 02:30 UTC is still the evening of November 30 in La Paz (UTC-4).
+        let at = Timestamp::parse_rfc3339("2026-12-01T02:30:00Z").unwrap();
+        assert_eq!((at.utc_day(), la_paz.day(at)), ("2026-12-01".to_owned(), "2026-11-30".to_owned()));
+        let (start, end) = la_paz.day_span(at);
+        assert_eq!((start.rfc3339(), end.rfc3339()), ("2026-11-30T04:00:00Z".into(), "2026-12-01T04:00:00Z".into()));
+        let (start, end) = la_paz.month_span(at);
+        assert_eq!((start.rfc3339(), end.rfc3339()), ("2026-11-01T04:00:00Z".into(), "2026-12-01T04:00:00Z".into()));
+        let (start, end) = BusinessZone::UTC.month_span(at);
+        assert_eq!((start.rfc3339(), end.rfc3339()), ("2026-12-01T00:00:00Z".into(), "2027-01-01T00:00:00Z".into()));
+        assert!(BusinessZone::parse("Mars/Olympus").is_err());
+        assert_eq!(BusinessZone::default().name(), "UTC");
+    }
+
+    #[test]
+    fn a_day_that_skips_midnight_starts_at_its_first_hour() {
+        // Santiago moved its clocks from 00:00 to 01:00 on 2026-09-06: that day starts at 01:00 local.
+        let santiago = BusinessZone::parse("America/Santiago").unwrap();
+        let at = Timestamp::parse_rfc3339("2026-09-06T12:00:00Z").unwrap();
+        let (start, end) = santiago.day_span(at);
+        assert_eq!(santiago.day(start), "2026-09-06");
+        assert_eq!(end.seconds_since(start), 23 * 3600, "a 23-hour day");
+    }
+
+    proptest::proptest! {
+        /// Every instant lies in its own day and month, and each span is a day or month long
+        /// (give or take a daylight-saving hour).
+        #[test]
+        fn every_instant_lies_in_its_day_and_month(seconds in 0i64..4_102_444_800, zone in 0usize..6) {
+            let zone = ["UTC", "America/La_Paz", "America/Santiago", "Europe/Madrid", "Asia/Kolkata", "Pacific/Chatham"][zone];
+            let zone = BusinessZone::parse(zone).unwrap();
+            let at = Timestamp(seconds);
+            let (start, end) = zone.day_span(at);
+            proptest::prop_assert!(start <= at && at < end);
+            proptest::prop_assert!((82_800..=90_000).contains(&end.seconds_since(start)));
+            proptest::prop_assert_eq!(zone.day(start), zone.day(at));
+            let (first, next) = zone.month_span(at);
+            proptest::prop_assert!(first <= at && at < next);
+        }
+    }
 
     #[test]
     fn utc_day_matches_known_dates() {

@@ -7,8 +7,7 @@ use crate::catalog::{Catalog, Grant, PlanLimits};
 use crate::ids::{AccountId, Sku};
 use crate::metering::{Limits, Period};
 use crate::meters::{MeterName, Overage};
-use crate::time::Timestamp;
-use chrono::{DateTime, Datelike, Months, NaiveDate};
+use crate::time::{BusinessZone, Timestamp};
 
 /// Quota alerts fire when use crosses these percentages, once each per period.
 pub const ALERT_PERCENTS: [u64; 3] = [70, 85, 95];
@@ -41,10 +40,10 @@ impl PlanTerms {
 
 /// The plan in force at `now`: the newest granting API-plan subscription, else a
 /// membership that includes an API plan (Elite), else the catalog's free plan counted
-/// per UTC calendar month. A paid plan counts per its Stripe billing period, so a new
+/// per calendar month in the business's time zone. A paid plan counts per its Stripe billing period, so a new
 /// period starts from zero with no reset job. A granting membership's own limits
 /// replace the plan's on the meters they name.
-pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timestamp) -> PlanTerms {
+pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timestamp, zone: BusinessZone) -> PlanTerms {
     let granting = |kind| {
         subscriptions
             .iter()
@@ -77,17 +76,14 @@ pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timest
     let period = subscription
         .and_then(|s| Some(Period { start: s.current_period_start?, end: s.current_period_end? }))
         .filter(|period| period.start <= now && now < period.end)
-        .unwrap_or_else(|| calendar_month(now));
+        .unwrap_or_else(|| calendar_month(now, zone));
     PlanTerms { tier: tier.clone(), sku: item.sku.clone(), plan, period }
 }
 
-/// The UTC calendar month holding `now`.
-pub fn calendar_month(now: Timestamp) -> Period {
-    let at = DateTime::from_timestamp(now.0, 0).unwrap_or_default().date_naive();
-    let first = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).expect("day 1 exists");
-    let next = first.checked_add_months(Months::new(1)).expect("in chrono's range");
-    let seconds = |day: NaiveDate| Timestamp(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp());
-    Period { start: seconds(first), end: seconds(next) }
+/// The calendar month holding `now` in the business's time zone.
+pub fn calendar_month(now: Timestamp, zone: BusinessZone) -> Period {
+    let (start, end) = zone.month_span(now);
+    Period { start, end }
 }
 
 /// The account's period total before and after a batch was added, as stored with the
@@ -187,12 +183,19 @@ mod tests {
 
     #[test]
     fn free_accounts_count_per_calendar_month() {
-        let terms = plan_terms(&Catalog::default_catalog(), &[], NOW);
+        let terms = plan_terms(&Catalog::default_catalog(), &[], NOW, BusinessZone::UTC);
         assert_eq!(terms.tier, "free");
         assert_eq!(terms.limits(), Limits { monthly_requests: Some(100), requests_per_minute: 100, overage: false });
         assert_eq!(
             (terms.period.start.utc_day(), terms.period.end.utc_day()),
             ("2026-11-01".into(), "2026-12-01".into())
+        );
+        // In La Paz (UTC-4) the month starts four hours later.
+        let la_paz = BusinessZone::parse("America/La_Paz").unwrap();
+        let terms = plan_terms(&Catalog::default_catalog(), &[], NOW, la_paz);
+        assert_eq!(
+            (terms.period.start.rfc3339(), terms.period.end.rfc3339()),
+            ("2026-11-01T04:00:00Z".into(), "2026-12-01T04:00:00Z".into())
         );
     }
 
@@ -200,17 +203,30 @@ mod tests {
     fn a_paid_plan_counts_per_its_billing_period_and_elite_includes_pro() {
         let catalog = Catalog::default_catalog();
         let period = (NOW.0 - 86_400, NOW.0 + 86_400 * 29);
-        let pro = plan_terms(&catalog, &[subscription("api_pro", SubscriptionKind::ApiPlan, "active", period)], NOW);
+        let pro = plan_terms(
+            &catalog,
+            &[subscription("api_pro", SubscriptionKind::ApiPlan, "active", period)],
+            NOW,
+            BusinessZone::UTC,
+        );
         assert_eq!(
             (pro.tier.as_str(), pro.limits().monthly_requests, pro.limits().overage),
             ("pro", Some(10_000), true)
         );
         assert_eq!(pro.period, Period { start: Timestamp(period.0), end: Timestamp(period.1) });
-        let elite =
-            plan_terms(&catalog, &[subscription("member_elite", SubscriptionKind::Membership, "active", period)], NOW);
+        let elite = plan_terms(
+            &catalog,
+            &[subscription("member_elite", SubscriptionKind::Membership, "active", period)],
+            NOW,
+            BusinessZone::UTC,
+        );
         assert_eq!(elite.tier, "pro");
-        let canceled =
-            plan_terms(&catalog, &[subscription("api_enterprise", SubscriptionKind::ApiPlan, "canceled", period)], NOW);
+        let canceled = plan_terms(
+            &catalog,
+            &[subscription("api_enterprise", SubscriptionKind::ApiPlan, "canceled", period)],
+            NOW,
+            BusinessZone::UTC,
+        );
         assert_eq!(canceled.tier, "free");
     }
 

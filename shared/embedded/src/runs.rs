@@ -63,7 +63,7 @@ fn claim_in(db: &Connection, claim: &Claim) -> rusqlite::Result<Claimed> {
     if !workflow.claim(&claim.run.id, claim.guard) {
         return Ok(Claimed::NotIdle);
     }
-    let starts = format!("starts:{}", claim.run.created_at.utc_day());
+    let starts = format!("starts:{}", claim.day);
     if counter(db, &starts)? >= i64::from(claim.caps.daily_starts) {
         return Ok(Claimed::DailyCapReached);
     }
@@ -77,7 +77,7 @@ fn claim_in(db: &Connection, claim: &Claim) -> rusqlite::Result<Claimed> {
     Ok(Claimed::Started)
 }
 
-fn finish_in(db: &Connection, id: &str, outcome: &Outcome) -> rusqlite::Result<Finished> {
+fn finish_in(db: &Connection, id: &str, outcome: &Outcome, day: &str) -> rusqlite::Result<Finished> {
     let Some(mut run) = load_run(db, id)? else { return Ok(Finished::Unknown) };
     if !run.status.is_open() {
         return Ok(Finished::AlreadyEnded(run));
@@ -90,7 +90,6 @@ fn finish_in(db: &Connection, id: &str, outcome: &Outcome) -> rusqlite::Result<F
         streak = after;
         store_workflow(db, &workflow)?;
     }
-    let day = outcome.at.utc_day();
     add(db, RUNNING, -1)?;
     add(db, &format!("{}:{day}", run.status.as_str()), 1)?;
     add(db, &format!("revenue:{day}"), run.earnings_cents)?;
@@ -124,9 +123,9 @@ impl Runs for Sqlite {
         .map_err(failed)
     }
 
-    async fn finish(&self, id: &RunId, outcome: &Outcome) -> Result<Finished, RunsError> {
-        let (id, outcome) = (id.clone(), outcome.clone());
-        self.call(move |db| finish_in(db, id.as_str(), &outcome)).await.map_err(failed)
+    async fn finish(&self, id: &RunId, outcome: &Outcome, day: &str) -> Result<Finished, RunsError> {
+        let (id, outcome, day) = (id.clone(), outcome.clone(), day.to_owned());
+        self.call(move |db| finish_in(db, id.as_str(), &outcome, &day)).await.map_err(failed)
     }
 
     async fn overdue(&self, now: Timestamp, limit: usize) -> Result<Vec<Run>, RunsError> {

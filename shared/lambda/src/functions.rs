@@ -68,6 +68,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
             catalog,
             clock: build::clock(),
             caps: orchestrator.settings.caps,
+            zone: orchestrator.settings.zone,
         }),
     };
     let history = stripe_history::StripeHistory {

@@ -147,7 +147,8 @@ pub fn fulfiller(env: &Env, store: Aws, catalog: Catalog) -> Result<Fulfiller<Aw
 pub fn keys(env: &Env, store: Aws, catalog: Catalog) -> Result<Keys<Aws>, StartError> {
     let edge = tollgate_settings::edge(env)?;
     let link = EdgeLink { secret: edge.secret, url: edge.url, outbound: Arc::new(http_client()?) };
-    Ok(Keys { store, catalog, clock: clock(), edge: Arc::new(link) })
+    let zone = tollgate_settings::business_zone(env)?;
+    Ok(Keys { store, catalog, zone, clock: clock(), edge: Arc::new(link) })
 }
 
 /// The usage meter over `store`: overage to Stripe's meter, alerts to the alert webhook.
@@ -155,6 +156,7 @@ pub async fn usage_meter(env: &Env<'_>, store: Aws) -> Result<UsageMeter<Aws>, S
     Ok(UsageMeter {
         store,
         catalog: tollgate_settings::catalog(env)?,
+        zone: tollgate_settings::business_zone(env)?,
         clock: clock(),
         retry: tollgate_settings::retry(env)?,
         stripe: Some(Arc::new(stripe_api(env).await?)),

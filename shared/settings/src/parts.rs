@@ -16,6 +16,7 @@ use tollgate_core::checkout::RedirectAllowList;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::meters::MeterName;
 use tollgate_core::signature::{DEFAULT_TOLERANCE_SECONDS, Verifier, WebhookSecret};
+use tollgate_core::time::BusinessZone;
 use tollgate_core::workflow::{Caps, DEFAULT_CONCURRENT_RUNS, DEFAULT_DAILY_STARTS, DEFAULT_RUN_EARNINGS_MAX_CENTS};
 use tollgate_http::jwt;
 
@@ -117,7 +118,18 @@ pub fn orchestration(env: &Env) -> Result<Orchestration, SettingError> {
         ),
         retry: run_retry(env)?,
         run_earnings_max_cents,
+        zone: business_zone(env)?,
     })
+}
+
+/// `BUSINESS_TIMEZONE` (IANA, default UTC): where the business's days and months start.
+pub fn business_zone(env: &Env) -> Result<BusinessZone, SettingError> {
+    match env.optional("BUSINESS_TIMEZONE") {
+        None => Ok(BusinessZone::UTC),
+        Some(name) => {
+            BusinessZone::parse(&name).map_err(|error| SettingError::invalid("BUSINESS_TIMEZONE", error.to_string()))
+        }
+    }
 }
 
 /// The largest `RUN_EARNINGS_MAX`: 40 runs a day at this much add up for thousands of
@@ -258,6 +270,22 @@ mod tests {
         outside.push(("CHECKOUT_REDIRECT_ORIGINS", "https://app.example.com"));
         let refused = read(&outside, checkout).unwrap_err().to_string();
         assert_eq!(refused, "CHECKOUT_SUCCESS_URL is not on an origin of CHECKOUT_REDIRECT_ORIGINS");
+    }
+
+    #[test]
+    fn the_business_zone_is_an_iana_name_and_utc_by_default() {
+        assert_eq!(read(&[], business_zone).unwrap(), BusinessZone::UTC);
+        assert_eq!(read(&[("BUSINESS_TIMEZONE", "America/La_Paz")], business_zone).unwrap().name(), "America/La_Paz");
+        let refused = read(&[("BUSINESS_TIMEZONE", "GMT-4ish")], business_zone).unwrap_err();
+        assert!(matches!(refused, SettingError::Invalid { name: "BUSINESS_TIMEZONE", .. }), "{refused}");
+    }
+
+    #[test]
+    fn stripe_meter_event_name_renames_the_requests_meter_only() {
+        let renamed = read(&[("STRIPE_METER_EVENT_NAME", "calls_v2")], catalog).unwrap();
+        assert_eq!(renamed.meter(&MeterName::requests()).unwrap().stripe_event_name, "calls_v2");
+        let shipped = read(&[], catalog).unwrap();
+        assert_eq!(shipped.meter(&MeterName::requests()).unwrap().stripe_event_name, "api_requests");
     }
 
     #[test]

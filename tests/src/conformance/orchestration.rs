@@ -44,6 +44,7 @@ fn due_claim(workflow: &Workflow, caps: Caps) -> Claim {
         run: Run::claimed(new_run_id(), workflow, now),
         guard: ClaimGuard::Due { expected: now, next: next_run(&workflow.spec, now) },
         caps,
+        day: now.utc_day(),
     }
 }
 
@@ -97,7 +98,7 @@ pub async fn concurrent_claims_of_one_workflow_start_it_once<S: Workflows + Runs
     let stored = store.workflow(&workflow.spec.id).await.unwrap().unwrap();
     let run = stored.current_run.clone().expect("the claimed run");
     let at = workflow.next_run.unwrap();
-    assert!(matches!(store.finish(&run, &completed(0, at)).await.unwrap(), Finished::Ended { .. }));
+    assert!(matches!(store.finish(&run, &completed(0, at), &at.utc_day()).await.unwrap(), Finished::Ended { .. }));
     let stale = due_claim(&workflow, Caps::default());
     assert_eq!(store.claim(&stale).await.unwrap(), Claimed::NotIdle);
 }
@@ -123,7 +124,7 @@ pub async fn concurrent_claims_hold_both_caps<S: Workflows + Runs + 'static>(sto
     // Ending the three frees their slots; only two more fit in the day.
     let at = workflows[0].next_run.unwrap();
     for (run, _) in &started {
-        store.finish(run, &completed(0, at)).await.unwrap();
+        store.finish(run, &completed(0, at), &at.utc_day()).await.unwrap();
     }
     let rest: Vec<Workflow> = {
         let mut rest = Vec::new();
@@ -150,12 +151,12 @@ pub async fn ends_a_run_once_and_counts_it<S: Workflows + Runs>(store: &S) {
     assert!(store.mark_started(&claim.run.id, at).await.unwrap());
     assert!(!store.mark_started(&claim.run.id, at).await.unwrap(), "started once");
 
-    let first = store.finish(&claim.run.id, &completed(1250, at)).await.unwrap();
+    let first = store.finish(&claim.run.id, &completed(1250, at), &at.utc_day()).await.unwrap();
     let Finished::Ended { run, streak } = first else { panic!("{first:?}") };
     assert_eq!((run.status, run.earnings_cents, run.started_at, streak), (RunStatus::Completed, 1250, Some(at), 0));
-    let again = store.finish(&claim.run.id, &Outcome::failed("late", at)).await.unwrap();
+    let again = store.finish(&claim.run.id, &Outcome::failed("late", at), &at.utc_day()).await.unwrap();
     assert!(matches!(again, Finished::AlreadyEnded(run) if run.status == RunStatus::Completed));
-    assert_eq!(store.finish(&new_run_id(), &completed(1, at)).await.unwrap(), Finished::Unknown);
+    assert_eq!(store.finish(&new_run_id(), &completed(1, at), &at.utc_day()).await.unwrap(), Finished::Unknown);
 
     let stored = store.workflow(&workflow.spec.id).await.unwrap().unwrap();
     assert_eq!(
@@ -174,11 +175,19 @@ pub async fn counts_failures_in_a_row<S: Workflows + Runs>(store: &S) {
     for outcome in ["failed", "failed", "completed", "failed", "failed", "failed"] {
         let current = store.workflow(&workflow.spec.id).await.unwrap().unwrap();
         let at = current.next_run.unwrap();
-        let claim =
-            Claim { run: Run::claimed(new_run_id(), &current, at), guard: ClaimGuard::Now, caps: Caps::default() };
+        let claim = Claim {
+            run: Run::claimed(new_run_id(), &current, at),
+            guard: ClaimGuard::Now,
+            caps: Caps::default(),
+            day: at.utc_day(),
+        };
         assert_eq!(store.claim(&claim).await.unwrap(), Claimed::Started);
         let outcome = if outcome == "failed" { Outcome::failed("boom", at) } else { completed(0, at) };
-        let Finished::Ended { streak, .. } = store.finish(&claim.run.id, &outcome).await.unwrap() else { panic!() };
+        let Finished::Ended { streak, .. } =
+            store.finish(&claim.run.id, &outcome, &outcome.at.utc_day()).await.unwrap()
+        else {
+            panic!()
+        };
         streaks.push(streak);
     }
     assert_eq!(streaks, [1, 2, 0, 1, 2, 3]);
@@ -198,7 +207,10 @@ pub async fn finds_overdue_and_recent_runs<S: Workflows + Runs>(store: &S) {
     let recent = store.runs_since(&workflow.spec.id, claim.run.created_at).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert!(store.runs_since(&workflow.spec.id, Timestamp(claim.run.created_at.0 + 1)).await.unwrap().is_empty());
-    store.finish(&claim.run.id, &Outcome::failed("no result by the deadline", deadline)).await.unwrap();
+    store
+        .finish(&claim.run.id, &Outcome::failed("no result by the deadline", deadline), &deadline.utc_day())
+        .await
+        .unwrap();
     assert!(store.overdue(deadline, 10).await.unwrap().is_empty(), "an ended run leaves the index");
 }
 

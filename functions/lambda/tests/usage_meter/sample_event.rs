@@ -52,6 +52,7 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
     let meter = UsageMeter {
         store: store.clone(),
         catalog: Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
         clock: sample_clock(),
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),

@@ -13,6 +13,8 @@ pub struct Claim {
     pub run: Run,
     pub guard: ClaimGuard,
     pub caps: Caps,
+    /// The business day the run starts in (`YYYY-MM-DD`): whose daily cap it counts against.
+    pub day: String,
 }
 
 /// What became of a claim. Nothing at all is written unless it is `Started`.
@@ -56,8 +58,14 @@ pub trait Runs: Send + Sync {
     /// Marks a queued run as accepted by its workflow; `false` when it is no longer queued.
     fn mark_started(&self, id: &RunId, at: Timestamp) -> impl Future<Output = Result<bool, RunsError>> + Send;
     /// Ends an open run: its workflow becomes idle (due at the next run set by its claim)
-    /// and its concurrency slot is freed.
-    fn finish(&self, id: &RunId, outcome: &Outcome) -> impl Future<Output = Result<Finished, RunsError>> + Send;
+    /// and its concurrency slot is freed; its end and earnings count on `day`, the business
+    /// day it ended in.
+    fn finish(
+        &self,
+        id: &RunId,
+        outcome: &Outcome,
+        day: &str,
+    ) -> impl Future<Output = Result<Finished, RunsError>> + Send;
     /// Open runs whose deadline is at or before `now` (index on status × deadline).
     fn overdue(&self, now: Timestamp, limit: usize) -> impl Future<Output = Result<Vec<Run>, RunsError>> + Send;
     /// Every open run: at most the concurrency cap.
