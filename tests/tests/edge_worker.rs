@@ -123,8 +123,11 @@ async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_ex
     )]);
     let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
     let key = create_key(&origin, "cat").await["key"].as_str().unwrap().to_owned();
-    for _ in 0..50 {
-        assert_eq!(call(&origin.http, &worker.url, &key, "/v1/warm-up").await.status, StatusCode::OK);
+    for left in (100..150).rev() {
+        let answer = call(&origin.http, &worker.url, &key, "/v1/warm-up").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("x-quota-remaining"), Some(left.to_string().as_str()), "the route's meter, requests");
+        assert!(answer.header("x-quota-reset").is_some_and(|reset| reset.parse::<u64>().is_ok()));
     }
     let answers = call_at_once(&origin.http, &worker.url, &key, 200).await;
     assert_eq!(count(&answers, StatusCode::OK, None), 100);

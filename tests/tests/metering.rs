@@ -201,7 +201,12 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
     ])
     .await;
     let key = create_key(&stack, "eve").await["key"].as_str().unwrap().to_owned();
-    for _ in 0..69 {
+    let first = call(&stack.http, &stack.base_url, &key, "/v1/a").await;
+    let period_end = me(&stack, "eve").await["billing_period"]["end"].as_i64().unwrap();
+    assert_eq!(first.header("x-quota-remaining"), Some("99"), "the route's meter: requests");
+    let reset: i64 = first.header("x-quota-reset").unwrap().parse().unwrap();
+    assert!((period_end - now().0 - reset).abs() <= 2, "seconds until the period ends: {reset}");
+    for _ in 0..68 {
         assert_eq!(call(&stack.http, &stack.base_url, &key, "/v1/a").await.status, StatusCode::OK);
     }
     assert!(eventually(PATIENCE, || async { used(&stack, "eve").await == 69 }).await);
@@ -218,7 +223,26 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
     let expected: Vec<String> = [70, 85, 95].iter().map(|p| format!("quota:eve:{period}:{p}")).collect();
     assert!(eventually(PATIENCE, || async { quota_alerts(&stack, "eve").await.len() == 3 }).await);
     assert_eq!(quota_alerts(&stack, "eve").await, expected);
-    assert_eq!(me(&stack, "eve").await["remaining"], 0);
+    let standing = me(&stack, "eve").await;
+    assert_eq!(standing["remaining"], 0);
+    assert_eq!(
+        standing["meters"],
+        serde_json::json!([{"meter": "requests", "unit": "request", "used": 100, "quota": 100, "per": "period",
+                            "resets_at": period_end, "remaining": 0, "overage": "block"}])
+    );
+    assert_eq!(standing["balance"], serde_json::json!({"amount": 0, "amount_micros": 0, "currency": "usd"}));
+    let limits: Value = stack
+        .http
+        .get(stack.url("/api/me/limits"))
+        .bearer_auth(token("eve", None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limits["can_use"], serde_json::json!({"requests": false}), "{limits}");
+    assert_eq!(limits["meters"]["requests"]["remaining"], 0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(quota_alerts(&stack, "eve").await.len(), 3, "no threshold alerts twice");
     let posted: Vec<Value> = webhook.seen().iter().map(|s| serde_json::from_str(&s.body).unwrap()).collect();

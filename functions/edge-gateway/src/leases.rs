@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::RateHeaders;
 use tollgate_core::metering::lease::{Lease, Settlement};
+use tollgate_core::metering::{QuotaLeft, RateHeaders};
 
 /// A lease and what this isolate did with it.
 pub struct Held {
@@ -60,8 +60,13 @@ pub fn take(hash: &str, now_ms: u64) -> Option<(AccountId, KeyId, RateHeaders)> 
         let lease = leases.held.get_mut(hash)?.iter_mut().find(|held| held.usable(now_ms))?;
         lease.used += 1;
         let left = lease.lease.calls - lease.used;
+        let quota = lease
+            .headers
+            .quota
+            .map(|quota| QuotaLeft { remaining: quota.remaining.saturating_sub(lease.used), ..quota });
         let headers = RateHeaders {
             remaining: lease.headers.remaining.min(u32::try_from(left).unwrap_or(u32::MAX)),
+            quota,
             ..lease.headers
         };
         Some((lease.account_id.clone(), lease.key_id.clone(), headers))

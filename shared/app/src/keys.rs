@@ -18,9 +18,11 @@ use tollgate_core::edge;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
+use tollgate_core::meters::{MeterName, REQUESTS};
+use tollgate_core::money::{Currency, Micros};
 use tollgate_core::signing::Purpose;
 use tollgate_core::time::{BusinessZone, Timestamp};
-use tollgate_core::usage::{credits_granted, plan_terms};
+use tollgate_core::usage::{MeterStanding, balance_granted, credits_granted, meter_standings, plan_terms};
 
 #[derive(Debug, Error)]
 pub enum KeysError {
@@ -61,6 +63,13 @@ pub struct Standing {
     pub remaining: Option<u64>,
     /// Prepaid credits left.
     pub credits: u64,
+    /// Every meter of the catalog as the plan limits it. The edge counts `requests`; the
+    /// other meters count from zero until it counts them.
+    pub meters: Vec<MeterStanding>,
+    /// The money balance, exactly.
+    pub balance: Micros,
+    /// The balance's currency (the catalog's free plan's).
+    pub currency: Currency,
 }
 
 /// The ports API keys read and write.
@@ -135,9 +144,16 @@ impl<S: KeyStore> Keys<S> {
     #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
     pub async fn standing(&self, account: &AccountId) -> Result<Standing, KeysError> {
         self.store.link_customer(account, None, None).await?;
-        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now(), self.zone);
+        let now = self.clock.now();
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone);
         let usage = self.store.key_usage(account, None, terms.period.start).await?;
-        let granted = self.credits_granted(account).await?;
+        let purchases = self.store.purchases(account).await?;
+        let live = || purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        let granted = credits_granted(&self.catalog, live());
+        let balance = balance_granted(&self.catalog, live());
+        let requests_used = |meter: &MeterName| if meter.as_str() == REQUESTS { usage.account_calls } else { 0 };
+        let meters = meter_standings(&self.catalog, &terms, requests_used, balance, now, self.zone);
+        let currency = self.catalog.free_plan().expect("a parsed catalog has a free plan").currency.clone();
         let limits = terms.limits();
         Ok(Standing {
             account_id: account.clone(),
@@ -147,6 +163,9 @@ impl<S: KeyStore> Keys<S> {
             used: usage.account_calls,
             remaining: limits.monthly_requests.map(|quota| quota.saturating_sub(usage.account_calls)),
             credits: granted.saturating_sub(usage.account_credits),
+            meters,
+            balance,
+            currency,
         })
     }
 

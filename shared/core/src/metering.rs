@@ -143,7 +143,9 @@ fn error_body(refusal: Refusal, message: String) -> serde_json::Value {
 }
 
 /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds until
-/// the oldest counted call leaves the window), on every answer.
+/// the oldest counted call leaves the window), on every answer; and, once the key's plan
+/// is known and sets a quota, `X-Quota-Remaining` and `X-Quota-Reset` (seconds until the
+/// quota's period ends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateHeaders {
     /// Calls allowed per minute.
@@ -152,19 +154,36 @@ pub struct RateHeaders {
     pub remaining: u32,
     /// Seconds until one more call is free.
     pub reset: u64,
+    /// What is left of the quota; `None` when unlimited or not known.
+    #[serde(default)]
+    pub quota: Option<QuotaLeft>,
+}
+
+/// What is left of a quota, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaLeft {
+    /// Units left in the period.
+    pub remaining: u64,
+    /// Seconds until the period ends and the count starts again.
+    pub reset: u64,
 }
 
 impl RateHeaders {
     /// The headers of an answer given before a key's limits are known.
-    pub const UNKNOWN: RateHeaders = RateHeaders { limit: 0, remaining: 0, reset: 0 };
+    pub const UNKNOWN: RateHeaders = RateHeaders { limit: 0, remaining: 0, reset: 0, quota: None };
 
     /// The headers as name and value.
-    pub fn pairs(self) -> [(&'static str, String); 3] {
-        [
+    pub fn pairs(self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
             ("X-RateLimit-Limit", self.limit.to_string()),
             ("X-RateLimit-Remaining", self.remaining.to_string()),
             ("X-RateLimit-Reset", self.reset.to_string()),
-        ]
+        ];
+        if let Some(quota) = self.quota {
+            pairs.push(("X-Quota-Remaining", quota.remaining.to_string()));
+            pairs.push(("X-Quota-Reset", quota.reset.to_string()));
+        }
+        pairs
     }
 }
 
@@ -339,13 +358,18 @@ impl Meter {
             }
         }
         let remaining = u32::try_from(u64::from(limit).saturating_sub(self.window.calls)).unwrap_or(u32::MAX);
-        Decision { outcome, headers: RateHeaders { limit, remaining, reset: self.window.seconds_until_free(now_ms) } }
+        let quota = record.limits.monthly_requests.map(|quota| QuotaLeft {
+            remaining: quota.saturating_sub(self.spoken_for(record)),
+            reset: u64::try_from(record.period.end.0.saturating_sub(i64::try_from(now_ms / 1000).unwrap_or(i64::MAX)))
+                .unwrap_or(0),
+        });
+        let reset = self.window.seconds_until_free(now_ms);
+        Decision { outcome, headers: RateHeaders { limit, remaining, reset, quota } }
     }
 
     fn charge(&self, record: &KeyRecord) -> Result<Charge, Refusal> {
         let Some(quota) = record.limits.monthly_requests else { return Ok(Charge::Included) };
-        // Calls leased to isolates are spoken for, used or not.
-        if record.used_elsewhere.saturating_add(self.state.used).saturating_add(self.leases.reserved()) < quota {
+        if self.spoken_for(record) < quota {
             return Ok(Charge::Included);
         }
         if record.limits.overage {
@@ -356,6 +380,12 @@ impl Meter {
             Some(_) => Err(Refusal::InsufficientCredits { balance: 0 }),
             None => Err(Refusal::QuotaExceeded { quota }),
         }
+    }
+
+    /// The account's calls of the period: the other keys', this key's, and those leased to
+    /// isolates, which are spoken for, used or not.
+    fn spoken_for(&self, record: &KeyRecord) -> u64 {
+        record.used_elsewhere.saturating_add(self.state.used).saturating_add(self.leases.reserved())
     }
 
     fn seal(&mut self, key: &KeyId, account: &AccountId) {
@@ -441,7 +471,7 @@ mod tests {
         assert_eq!(allowed(&mut meter, &record, 100, T0, 10), 100);
         let refused = meter.decide(Some(&record), T0 + 1_500);
         assert_eq!(refused.outcome, Err(Refusal::RateLimited { retry_after: 59 }));
-        assert_eq!(refused.headers, RateHeaders { limit: 100, remaining: 0, reset: 59 });
+        assert_eq!(refused.headers, RateHeaders { limit: 100, remaining: 0, reset: 59, quota: None });
         // The first call leaves the window at T0 + 60 s: exactly one slot frees.
         assert!(meter.decide(Some(&record), T0 + 60_000).outcome.is_ok());
         assert!(meter.decide(Some(&record), T0 + 60_001).outcome.is_err());
@@ -453,7 +483,13 @@ mod tests {
         let mut meter = Meter::default();
         let mut record = record(Some(100), false, None);
         record.used_elsewhere = 40;
-        assert_eq!(allowed(&mut meter, &record, 61, T0, 1_000), 60);
+        let first = meter.decide(Some(&record), T0);
+        // 40 elsewhere and this one: 59 left, until the period's end.
+        let seconds_left = u64::try_from(record.period.end.0).unwrap() - T0 / 1000;
+        assert_eq!(first.headers.quota, Some(QuotaLeft { remaining: 59, reset: seconds_left }));
+        let names: Vec<&str> = first.headers.pairs().iter().map(|(name, _)| *name).collect();
+        assert_eq!(names[3..], ["X-Quota-Remaining", "X-Quota-Reset"]);
+        assert_eq!(allowed(&mut meter, &record, 60, T0 + 1_000, 1_000), 59);
         let refused = meter.decide(Some(&record), T0 + 70_000).outcome.unwrap_err();
         assert_eq!((refused.status(), refused.code()), (402, "quota_exceeded"));
         record.period = Period { start: record.period.end, end: Timestamp(record.period.end.0 + 2_592_000) };

@@ -6,7 +6,8 @@ use crate::alert::{Alert, AlertKind};
 use crate::catalog::{Catalog, Grant, PlanLimits};
 use crate::ids::{AccountId, Sku};
 use crate::metering::{Limits, Period};
-use crate::meters::{MeterName, Overage};
+use crate::meters::{MeterName, Overage, Per};
+use crate::money::Micros;
 use crate::time::{BusinessZone, Timestamp};
 
 /// Quota alerts fire when use crosses these percentages, once each per period.
@@ -78,6 +79,91 @@ pub fn plan_terms(catalog: &Catalog, subscriptions: &[Subscription], now: Timest
         .filter(|period| period.start <= now && now < period.end)
         .unwrap_or_else(|| calendar_month(now, zone));
     PlanTerms { tier: tier.clone(), sku: item.sku.clone(), plan, period }
+}
+
+/// Where an account stands on one meter of its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterStanding {
+    /// The meter.
+    pub meter: MeterName,
+    /// One unit of it (`message`).
+    pub unit: String,
+    /// Units counted in the current window.
+    pub used: u64,
+    /// The plan's quota; `None` is unlimited.
+    pub quota: Option<u64>,
+    /// Where the count restarts.
+    pub per: Per,
+    /// When it does.
+    pub resets_at: Timestamp,
+    /// What is left of the quota; `None` when unlimited.
+    pub remaining: Option<u64>,
+    /// Past the quota: `block`, `bill` or `balance`.
+    pub overage: &'static str,
+    /// Whether a call of one unit would be allowed now: within the quota, billed, or paid
+    /// by the balance (the music brief's `canGenerate`).
+    pub can_use: bool,
+}
+
+/// Every meter of the catalog as the plan in `terms` limits it, `used(meter)` units
+/// counted in its window, with `balance` to pay overage from.
+pub fn meter_standings(
+    catalog: &Catalog,
+    terms: &PlanTerms,
+    used: impl Fn(&MeterName) -> u64,
+    balance: Micros,
+    now: Timestamp,
+    zone: BusinessZone,
+) -> Vec<MeterStanding> {
+    catalog
+        .meters()
+        .iter()
+        .map(|meter| {
+            let limit = terms.plan.on(&meter.name);
+            let used = used(&meter.name);
+            let remaining = limit.quota.map(|quota| quota.saturating_sub(used));
+            let resets_at = match limit.per {
+                Per::Day => zone.day_span(now).1,
+                Per::Month => zone.month_span(now).1,
+                Per::Period => terms.period.end,
+            };
+            let can_use = remaining.is_none_or(|left| left > 0)
+                || match &limit.overage {
+                    Overage::Block => false,
+                    Overage::Bill(_) => true,
+                    Overage::Balance(price) => balance >= price.micros,
+                };
+            MeterStanding {
+                meter: meter.name.clone(),
+                unit: meter.unit.clone(),
+                used,
+                quota: limit.quota,
+                per: limit.per,
+                resets_at,
+                remaining,
+                overage: limit.overage.as_str(),
+                can_use,
+            }
+        })
+        .collect()
+}
+
+/// The money balance an account's top-ups have put in: each balance SKU's amount times
+/// the quantity bought, exactly, in micro-units.
+pub fn balance_granted<'a>(
+    catalog: &Catalog,
+    purchases: impl IntoIterator<Item = (&'a crate::ids::Sku, u64)>,
+) -> Micros {
+    purchases
+        .into_iter()
+        .filter_map(|(sku, quantity)| match catalog.by_sku(sku)?.grant {
+            Grant::Balance { amount_cents } => {
+                let currency = &catalog.by_sku(sku)?.currency;
+                Micros::from_minor(amount_cents, currency).checked_times(quantity)
+            }
+            _ => None,
+        })
+        .fold(Micros(0), |total, top_up| total.checked_add(top_up).unwrap_or(Micros(i64::MAX)))
 }
 
 /// The calendar month holding `now` in the business's time zone.
@@ -197,6 +283,44 @@ mod tests {
             (terms.period.start.rfc3339(), terms.period.end.rfc3339()),
             ("2026-11-01T04:00:00Z".into(), "2026-12-01T04:00:00Z".into())
         );
+    }
+
+    #[test]
+    fn each_meter_says_what_is_left_when_it_resets_and_whether_a_call_may_pass() {
+        let catalog = Catalog::parse(include_str!("../../../examples/catalogs/agency.toml")).unwrap();
+        let terms = plan_terms(&catalog, &[], NOW, BusinessZone::UTC);
+        let used = |meter: &MeterName| if meter.as_str() == "messages" { 50 } else { 1 };
+        let standings = |balance| meter_standings(&catalog, &terms, used, Micros(balance), NOW, BusinessZone::UTC);
+        let broke = standings(0);
+        let view: Vec<_> = broke.iter().map(|s| (s.meter.as_str(), s.remaining, s.overage, s.can_use)).collect();
+        assert_eq!(
+            view,
+            [
+                ("requests", None, "block", true),
+                ("messages", Some(0), "balance", false),
+                ("ai_runs", Some(0), "block", false)
+            ]
+        );
+        assert_eq!(broke[1].resets_at, terms.period.end);
+        // Five cents pays one more message.
+        assert!(standings(50_000)[1].can_use);
+        assert!(!standings(49_999)[1].can_use);
+        let music = Catalog::parse(include_str!("../../../examples/catalogs/music.toml")).unwrap();
+        let terms = plan_terms(&music, &[], NOW, BusinessZone::UTC);
+        let daily = meter_standings(&music, &terms, |_| 2, Micros(0), NOW, BusinessZone::UTC);
+        assert_eq!(
+            (daily[1].remaining, daily[1].per, daily[1].resets_at),
+            (Some(1), Per::Day, NOW.start_of_utc_day().plus_seconds(86_400))
+        );
+    }
+
+    #[test]
+    fn top_ups_add_up_in_micro_units_and_other_purchases_add_nothing() {
+        let catalog = Catalog::parse(include_str!("../../../examples/catalogs/agency.toml")).unwrap();
+        let (top_up, plan) =
+            (crate::ids::Sku::parse("balance_10").unwrap(), crate::ids::Sku::parse("starter").unwrap());
+        assert_eq!(balance_granted(&catalog, [(&top_up, 2), (&plan, 1)]), Micros(20_000_000));
+        assert_eq!(balance_granted(&catalog, []), Micros(0));
     }
 
     #[test]

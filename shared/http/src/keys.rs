@@ -4,7 +4,9 @@
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{EdgeSigned, Guarded, OptionalJsonBody, Shared, User, parse_json};
-use crate::views::{KeyList, KeyRecordView, KeyView, NewKeyView, RevokedKey, StandingView, UsageAccepted};
+use crate::views::{
+    KeyList, KeyRecordView, KeyView, MeLimitsView, NewKeyView, RevokedKey, StandingView, UsageAccepted,
+};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -28,6 +30,7 @@ pub fn owner_router<S: KeyStore + 'static>(auth: Arc<Auth>, keys: Arc<Keys<S>>) 
         .route("/api/keys", post(create::<S>).get(list::<S>))
         .route("/api/keys/{id}", delete(revoke::<S>))
         .route("/api/me", get(standing::<S>))
+        .route("/api/me/limits", get(limits::<S>))
         .with_state(Guarded::new(auth, keys))
 }
 
@@ -152,6 +155,25 @@ pub(crate) async fn standing<S: KeyStore>(
     User(account): User,
 ) -> Result<Json<StandingView>, ApiError> {
     Ok(Json(StandingView::from(&owners.standing(&account).await?)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/me/limits",
+    tag = "keys",
+    summary = "Every meter of the signed-in owner's plan, and whether a call of each may pass now",
+    responses(
+        (status = 200, description = "each meter's standing and `can_use`", body = MeLimitsView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn limits<S: KeyStore>(
+    State(owners): Shared<Arc<Keys<S>>>,
+    User(account): User,
+) -> Result<Json<MeLimitsView>, ApiError> {
+    Ok(Json(MeLimitsView::from(&owners.standing(&account).await?)))
 }
 
 /// The signature is checked before the hash is read.

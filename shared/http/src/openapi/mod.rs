@@ -33,6 +33,7 @@ mod constraints;
         keys::list,
         keys::revoke,
         keys::standing,
+        keys::limits,
         keys::key_record,
         keys::usage,
         admin::events,

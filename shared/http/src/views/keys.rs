@@ -2,9 +2,11 @@
 
 use super::seconds;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tollgate_app::keys::{NewKey, Standing};
 use tollgate_app::ports::api_keys::StoredKey;
 use tollgate_core::metering::{KeyRecord, Limits, Period};
+use tollgate_core::usage::MeterStanding;
 use utoipa::ToSchema;
 
 /// A key just made: the only time the key itself is shown.
@@ -75,6 +77,71 @@ pub struct StandingView {
     pub remaining: Option<u64>,
     /// Prepaid credits left.
     pub credits: u64,
+    /// Every meter of the plan: what is used, left, and when it resets.
+    pub meters: Vec<MeterView>,
+    pub balance: AccountBalanceView,
+}
+
+/// Where the account stands on one meter.
+#[derive(Serialize, ToSchema)]
+pub struct MeterView {
+    pub meter: String,
+    /// One unit, singular (`message`).
+    pub unit: String,
+    /// Units counted in the current window.
+    pub used: u64,
+    /// `null`: unlimited.
+    pub quota: Option<u64>,
+    /// `day`, `month` or `period` (the billing period).
+    pub per: &'static str,
+    /// When the count restarts (Unix seconds).
+    pub resets_at: i64,
+    /// `null`: unlimited.
+    pub remaining: Option<u64>,
+    /// Past the quota: `block` (402), `bill` (invoiced) or `balance` (paid from the balance).
+    pub overage: &'static str,
+}
+
+/// The account's money balance.
+#[derive(Serialize, ToSchema)]
+pub struct AccountBalanceView {
+    /// Whole minor units (cents), rounded down.
+    pub amount: i64,
+    /// The exact amount in micro-units (1/1,000,000 of the currency unit).
+    pub amount_micros: i64,
+    pub currency: String,
+}
+
+/// `GET /api/me/limits`: every meter, and whether a call of one unit would pass now
+/// (the music brief's `canGenerate`, for each meter).
+#[derive(Serialize, ToSchema)]
+pub struct MeLimitsView {
+    pub meters: BTreeMap<String, MeterView>,
+    pub can_use: BTreeMap<String, bool>,
+}
+
+impl From<&MeterStanding> for MeterView {
+    fn from(standing: &MeterStanding) -> Self {
+        MeterView {
+            meter: standing.meter.to_string(),
+            unit: standing.unit.clone(),
+            used: standing.used,
+            quota: standing.quota,
+            per: standing.per.as_str(),
+            resets_at: standing.resets_at.0,
+            remaining: standing.remaining,
+            overage: standing.overage,
+        }
+    }
+}
+
+impl From<&Standing> for MeLimitsView {
+    fn from(standing: &Standing) -> Self {
+        MeLimitsView {
+            meters: standing.meters.iter().map(|meter| (meter.meter.to_string(), MeterView::from(meter))).collect(),
+            can_use: standing.meters.iter().map(|meter| (meter.meter.to_string(), meter.can_use)).collect(),
+        }
+    }
 }
 
 /// A key's record as the edge reads it; the Worker parses it as `tollgate_core::metering::KeyRecord`.
@@ -153,6 +220,12 @@ impl From<&Standing> for StandingView {
             used: standing.used,
             remaining: standing.remaining,
             credits: standing.credits,
+            meters: standing.meters.iter().map(MeterView::from).collect(),
+            balance: AccountBalanceView {
+                amount: standing.balance.minor_floor(&standing.currency),
+                amount_micros: standing.balance.0,
+                currency: standing.currency.as_str().to_owned(),
+            },
         }
     }
 }

@@ -14,7 +14,8 @@ pub use buyers::{
     CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView,
 };
 pub use keys::{
-    KeyList, KeyRecordView, KeyView, LimitsView, NewKeyView, PeriodView, RevokedKey, StandingView, UsageAccepted,
+    AccountBalanceView, KeyList, KeyRecordView, KeyView, LimitsView, MeLimitsView, MeterView, NewKeyView, PeriodView,
+    RevokedKey, StandingView, UsageAccepted,
 };
 pub use operator::{
     AccountDetail, ActivityItemView, ActivityView, AdvancedView, AlertList, AlertView, DayView, EventList, EventView,
@@ -54,8 +55,10 @@ mod tests {
     use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, RunId, Sku, WorkflowId};
     use tollgate_core::ledger::{EntryKind, LedgerEntry};
     use tollgate_core::metering::{KeyRecord, Limits, Period};
-    use tollgate_core::money::{Cents, Currency};
+    use tollgate_core::meters::{MeterName, Per};
+    use tollgate_core::money::{Cents, Currency, Micros};
     use tollgate_core::time::Timestamp;
+    use tollgate_core::usage::MeterStanding;
     use tollgate_core::workflow::RunStatus;
 
     fn json_of(value: impl serde::Serialize) -> Value {
@@ -235,13 +238,33 @@ mod tests {
             used: 1_200,
             remaining: Some(8_800),
             credits: 0,
+            meters: vec![MeterStanding {
+                meter: MeterName::requests(),
+                unit: "request".into(),
+                used: 1_200,
+                quota: Some(10_000),
+                per: Per::Period,
+                resets_at: PERIOD.end,
+                remaining: Some(8_800),
+                overage: "bill",
+                can_use: true,
+            }],
+            balance: Micros(1_234_567),
+            currency: Currency::parse("usd").unwrap(),
         };
+        let meter = json!({"meter": "requests", "unit": "request", "used": 1_200, "quota": 10_000, "per": "period",
+                           "resets_at": 1_798_761_600, "remaining": 8_800, "overage": "bill"});
         assert_eq!(
             json_of(StandingView::from(&standing)),
             json!({"account_id": "user_42", "plan": "pro",
                    "billing_period": {"start": 1_796_083_200, "end": 1_798_761_600},
                    "limits": {"monthly_requests": 10_000, "requests_per_minute": 60, "overage": false},
-                   "used": 1_200, "remaining": 8_800, "credits": 0})
+                   "used": 1_200, "remaining": 8_800, "credits": 0, "meters": [meter.clone()],
+                   "balance": {"amount": 123, "amount_micros": 1_234_567, "currency": "usd"}})
+        );
+        assert_eq!(
+            json_of(MeLimitsView::from(&standing)),
+            json!({"meters": {"requests": meter}, "can_use": {"requests": true}})
         );
         assert_eq!(json_of(UsageAccepted { accepted: vec!["b1".into()] }), json!({"accepted": ["b1"]}));
     }
