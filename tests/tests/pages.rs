@@ -124,6 +124,18 @@ async fn a_key_made_on_the_account_page_is_shown_once_works_and_once_revoked_is_
         (Some("0".into()), Some("100".into()))
     );
     assert!(browser.element("[data-testid=plan]").await.text().await.unwrap().contains("free"));
+    // A bar per meter, the balance, and the plan comparison with the current plan marked.
+    let meter = browser.element("[data-testid=meter-requests]").await;
+    assert_eq!(
+        (meter.attr("data-used").await.unwrap(), meter.attr("data-quota").await.unwrap()),
+        (Some("0".into()), Some("100".into()))
+    );
+    assert_eq!(browser.element("[data-testid=balance]").await.text().await.unwrap(), "Balance: 0.00 USD");
+    let free = browser.element("[data-testid=plan-card-api_free]").await;
+    assert_eq!(free.attr("data-current").await.unwrap().as_deref(), Some("true"));
+    assert!(free.text().await.unwrap().contains("Requests: 100 requests a period"));
+    let enterprise = browser.element("[data-testid=plan-card-api_enterprise]").await.text().await.unwrap();
+    assert!(enterprise.contains("Requests: unlimited") && enterprise.contains("299.99"), "{enterprise}");
     browser.click("[data-testid=create-key]").await;
     browser.until("the new key shows", "document.querySelector('[data-testid=new-key]').textContent.length > 0").await;
     let key = browser.element("[data-testid=new-key]").await.text().await.unwrap();
@@ -179,6 +191,13 @@ async fn buy_pays_on_the_emulated_checkout_page_and_comes_back_to_the_new_plan()
             "document.getElementById('plan').textContent.startsWith('pro')",
         )
         .await;
+    // The plan comparison follows: Pro marked current, with its quota and overage price.
+    browser.client.refresh().await.unwrap();
+    let pro = browser.element("[data-testid=plan-card-api_pro][data-current=true]").await;
+    let text = pro.text().await.unwrap();
+    assert!(text.contains("10000 requests a period, then 0.4¢ each (invoiced)"), "{text}");
+    browser.element("[data-testid=plan-card-api_free][data-current=false]").await;
+    browser.element("[data-testid=meter-requests][data-quota='10000']").await;
     clean(&browser, stack).await;
     browser.close().await;
 }

@@ -25,6 +25,8 @@ async function loadStanding() {
   usage.dataset.limit = limit === null ? "" : limit;
   const fill = document.getElementById("usage-fill");
   if (fill) fill.style.width = Math.min(100, limit ? (me.used * 100) / limit : 0) + "%";
+  replace("meters", meterBars(me.meters));
+  replace("balance", h("p", { "data-testid": "balance", "data-amount-micros": me.balance.amount_micros }, "Balance: " + money(me.balance.amount, me.balance.currency)));
   replace("referral-link", `${location.origin}/account?ref=${encodeURIComponent(me.account_id)}`);
   return me;
 }
@@ -60,6 +62,7 @@ async function createKey() {
 }
 
 async function loadShop(me, catalog) {
+  replace("plans", catalog.plans.map((plan) => planCard(plan, plan.tier === me.plan, catalog.buying)));
   if (!catalog.buying) {
     replace("shop", h("p", { class: "muted" }, "Buying is off here: no Stripe API is configured."));
     document.getElementById("portal").hidden = true;
@@ -68,7 +71,7 @@ async function loadShop(me, catalog) {
   document.getElementById("emulated-stripe").hidden = !catalog.emulated_stripe;
   const entitlements = await api("GET", "/api/me/entitlements");
   const current = new Set([me.plan, entitlements.membership].filter(Boolean));
-  replace("shop", catalog.items.map((item) => {
+  replace("shop", catalog.items.filter((item) => item.kind !== "api_plan").map((item) => {
     const isCurrent = item.tier && current.has(item.tier);
     return h("div", { class: "card" },
       h("strong", {}, item.name),
@@ -77,6 +80,22 @@ async function loadShop(me, catalog) {
         ? h("span", { class: "good", "data-testid": "current-" + item.sku }, "Current plan")
         : h("button", { type: "button", "data-testid": "buy-" + item.sku, onclick: () => buy(item.sku) }, item.interval ? "Subscribe" : "Buy"));
   }));
+}
+
+// A plan in the comparison: its price, each meter's quota, the current one marked, and an
+// upgrade button on the others that are for sale (where this deployment sells).
+function planCard(plan, isCurrent, buying) {
+  const quota = (meter) => meter.quota === null
+    ? `${meter.display}: unlimited`
+    : `${meter.display}: ${meter.quota} ${meter.unit}${meter.quota === 1 ? "" : "s"} ${{ day: "a day", month: "a month", period: "a period" }[meter.per]}`
+      + (meter.overage === "block" ? "" : `, then ${meter.unit_amount_decimal}¢ each (${meter.overage === "bill" ? "invoiced" : "from the balance"})`);
+  return h("div", { class: "card", "data-testid": "plan-card-" + plan.sku, "data-current": isCurrent ? "true" : "false" },
+    h("strong", {}, plan.name),
+    h("span", {}, money(plan.price_cents, plan.currency) + (plan.interval ? " / " + plan.interval : "")),
+    h("ul", {}, plan.meters.map((meter) => h("li", { "data-meter": meter.meter }, quota(meter)))),
+    isCurrent
+      ? h("span", { class: "good", "data-testid": "current-" + plan.sku }, "Current plan")
+      : plan.for_sale && buying ? h("button", { type: "button", "data-testid": "buy-" + plan.sku, onclick: () => buy(plan.sku) }, "Upgrade") : null);
 }
 
 async function buy(sku) {

@@ -65,6 +65,24 @@ function when(seconds) {
   return seconds ? new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC" : "—";
 }
 
+// One bar per meter of a standing (`/api/me`'s `meters`): `data-testid="meter-<name>"` with
+// `data-used` and `data-quota` (empty when unlimited). Widths are set through the CSSOM,
+// which the content security policy allows, never as inline style attributes.
+function meterBars(meters) {
+  return meters.map((meter) => {
+    const units = meter.unit + (meter.quota === 1 ? "" : "s");
+    const per = { day: "a day", month: "a month", period: "this billing period" }[meter.per] || meter.per;
+    const label = meter.quota === null
+      ? `${meter.used} ${units} used (no limit)`
+      : `${meter.used} of ${meter.quota} ${units} ${per} · ${meter.remaining} left · resets ${when(meter.resets_at)}`;
+    const fill = h("span", {});
+    fill.style.width = (meter.quota ? Math.min(100, (meter.used * 100) / meter.quota) : 0) + "%";
+    return h("div", { class: "meter", "data-testid": "meter-" + meter.meter, "data-used": meter.used, "data-quota": meter.quota === null ? "" : meter.quota },
+      h("p", {}, h("strong", {}, meter.meter), " · " + label + (meter.overage === "block" ? "" : ` · past it: ${meter.overage}`)),
+      meter.quota === null ? null : h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": meter.quota, "aria-valuenow": meter.used, "aria-label": meter.meter + " used" }, fill));
+  });
+}
+
 function replace(id, ...children) {
   const target = document.getElementById(id);
   target.replaceChildren(...children.flat());

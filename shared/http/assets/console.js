@@ -253,9 +253,12 @@ async function loadAccount(query) {
       field("Referred", referrals.referred.length ? referrals.referred.join(", ") : null),
       field("Usage", `${standing.used}` + (limit === null ? " (no monthly limit)" : ` of ${limit}`)),
       field("Credits", standing.credits),
+      field("Balance", money(standing.balance.amount, standing.balance.currency)),
       field("Referral commissions", money(earned.reduce((total, entry) => total + entry.amount_cents, 0), "usd")),
     ]),
     bar,
+    h("h2", {}, "Usage per meter"),
+    meterBars(standing.meters),
     emulatedStripe && detail.stripe_customer_id
       ? h("p", {}, h("button", { type: "button", "data-testid": "advance-customer", "data-customer": detail.stripe_customer_id },
           "Advance to the next period (emulated Stripe)"), " ", h("span", { id: "advance-result", role: "status" }))

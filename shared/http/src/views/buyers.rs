@@ -6,6 +6,7 @@ use tollgate_app::checkout::CheckoutLink;
 use tollgate_app::ports::purchases::Purchase;
 use tollgate_core::catalog::{Catalog, Grant, Interval};
 use tollgate_core::entitlements::Entitlements;
+use tollgate_core::meters::Overage;
 use utoipa::ToSchema;
 
 /// A one-off product bought.
@@ -118,6 +119,49 @@ pub struct CatalogView {
     /// Stripe here is `tollgate dev`'s emulated one: no real money moves, test cards pay.
     pub emulated_stripe: bool,
     pub items: Vec<CatalogItemView>,
+    /// Every API plan, the free one too, with what it allows per meter: the plan comparison.
+    pub plans: Vec<PlanView>,
+}
+
+/// An API plan as a plan comparison shows it.
+#[derive(Serialize, ToSchema)]
+pub struct PlanView {
+    pub sku: String,
+    pub name: String,
+    pub tier: String,
+    pub price_cents: i64,
+    pub currency: String,
+    /// `month` or `year`; absent for the free plan.
+    pub interval: Option<&'static str>,
+    /// Whether `/api/checkout` sells it (the free plan is not sold).
+    pub for_sale: bool,
+    pub requests_per_minute: u32,
+    pub max_keys: u32,
+    /// Every catalog meter, as this plan limits it.
+    pub meters: Vec<PlanMeterView>,
+}
+
+/// A plan's limit on one meter.
+#[derive(Serialize, ToSchema)]
+pub struct PlanMeterView {
+    pub meter: String,
+    pub display: String,
+    pub unit: String,
+    /// `null`: unlimited.
+    pub quota: Option<u64>,
+    /// `day`, `month` or `period`.
+    pub per: &'static str,
+    /// `block`, `bill` or `balance`.
+    pub overage: &'static str,
+    /// Minor units per unit past the quota (Stripe's `unit_amount_decimal`), for `bill` and `balance`.
+    pub unit_amount_decimal: Option<String>,
+}
+
+fn interval_name(interval: Interval) -> &'static str {
+    match interval {
+        Interval::Month => "month",
+        Interval::Year => "year",
+    }
 }
 
 impl CatalogView {
@@ -139,15 +183,50 @@ impl CatalogView {
                     name: item.name.clone(),
                     price_cents: item.price_cents,
                     currency: item.currency.as_str().to_owned(),
-                    interval: item.interval.map(|interval| match interval {
-                        Interval::Month => "month",
-                        Interval::Year => "year",
-                    }),
+                    interval: item.interval.map(interval_name),
                     kind,
                     tier,
                 }
             })
             .collect();
-        CatalogView { buying, payouts, emulated_stripe, items }
+        let plans = catalog
+            .items()
+            .iter()
+            .filter_map(|item| match &item.grant {
+                Grant::ApiPlan { tier, limits } => Some(PlanView {
+                    sku: item.sku.to_string(),
+                    name: item.name.clone(),
+                    tier: tier.clone(),
+                    price_cents: item.price_cents,
+                    currency: item.currency.as_str().to_owned(),
+                    interval: item.interval.map(interval_name),
+                    for_sale: item.lookup_key.is_some(),
+                    requests_per_minute: limits.requests_per_minute,
+                    max_keys: limits.max_keys,
+                    meters: catalog
+                        .meters()
+                        .iter()
+                        .map(|meter| {
+                            let limit = limits.on(&meter.name);
+                            let unit_amount_decimal = match &limit.overage {
+                                Overage::Block => None,
+                                Overage::Bill(price) | Overage::Balance(price) => Some(price.decimal.clone()),
+                            };
+                            PlanMeterView {
+                                meter: meter.name.to_string(),
+                                display: meter.display.clone(),
+                                unit: meter.unit.clone(),
+                                quota: limit.quota,
+                                per: limit.per.as_str(),
+                                overage: limit.overage.as_str(),
+                                unit_amount_decimal,
+                            }
+                        })
+                        .collect(),
+                }),
+                _ => None,
+            })
+            .collect();
+        CatalogView { buying, payouts, emulated_stripe, items, plans }
     }
 }

@@ -11,7 +11,8 @@ mod webhooks;
 mod workflows;
 
 pub use buyers::{
-    CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView,
+    CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PlanMeterView, PlanView, PortalLink,
+    PurchaseList, PurchaseView,
 };
 pub use keys::{
     AccountBalanceView, KeyList, KeyRecordView, KeyView, LimitsView, MeLimitsView, MeterView, NewKeyView, PeriodView,
