@@ -466,6 +466,10 @@ fn create(stripe: &mut Stripe, request: &Recorded) -> Result<Value, Refusal> {
             stripe.changes += 1;
             Ok(meter_json(&id, &event_name))
         }
+        // No subscriptions: catalog sync finds none lacking a metered price.
+        (&Method::GET, ["subscriptions"]) => {
+            Ok(json!({"object": "list", "data": [], "has_more": false, "url": "/v1/subscriptions"}))
+        }
         (&Method::GET, ["billing", "meters"]) => {
             let data: Vec<Value> = stripe.meters.iter().map(|(id, event_name)| meter_json(id, event_name)).collect();
             Ok(json!({"object": "list", "data": data, "has_more": false, "url": "/v1/billing/meters"}))

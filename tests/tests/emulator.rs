@@ -684,3 +684,82 @@ async fn overage_past_the_quota_is_invoiced_at_the_next_renewal() {
         .collect();
     assert_eq!(payments, [2999, 3019], "the first invoice and the renewal with its overage");
 }
+
+/// A subscription made before its plan billed overage (only the flat price) gets the metered
+/// price at the next `tollgate catalog sync`, once; a second sync finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catalog_sync_adds_the_metered_price_to_subscriptions_that_lack_it() {
+    let emulated = Emulated::start(&[]).await;
+    let stack = &emulated.stack;
+    let (_, customer) = emulated.stripe(Method::POST, "/v1/customers", &[("email", "old@example.com")], None).await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let (_, prices) = emulated
+        .stripe(
+            Method::GET,
+            "/v1/prices?lookup_keys[]=api_pro_monthly&lookup_keys[]=api_pro_monthly_requests_overage",
+            &[],
+            None,
+        )
+        .await;
+    let id_of = |key: &str| {
+        prices["data"].as_array().unwrap().iter().find(|p| p["lookup_key"] == key).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (flat, metered) = (id_of("api_pro_monthly"), id_of("api_pro_monthly_requests_overage"));
+    let (status, session) = emulated
+        .stripe(
+            Method::POST,
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("customer", &customer),
+                ("line_items[0][price]", &flat),
+                ("success_url", "https://app.example.com/thanks"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(emulated.pay(session["url"].as_str().unwrap(), "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
+
+    let sync = || {
+        let output = Command::new(tollgate_tests::stack::binary())
+            .args(["catalog", "sync", "--data-dir"])
+            .arg(tempfile::tempdir().unwrap().path())
+            .env_remove("CATALOG_PATH")
+            .env("STRIPE_SECRET_KEY", &emulated.key)
+            .env("STRIPE_API_BASE", stack.url("/stripe/"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = sync();
+    let (_, subscriptions) =
+        emulated.stripe(Method::GET, &format!("/v1/subscriptions?customer={customer}"), &[], None).await;
+    let subscription = subscriptions["data"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        first.contains(&format!("add the metered overage price of api_pro on requests to {subscription}")),
+        "{first}"
+    );
+    let added = emulated.requests(&Method::POST, "/v1/subscription_items").await;
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(
+        (param(&added[0], "subscription"), param(&added[0], "price")),
+        (Some(subscription.as_str()), Some(metered.as_str()))
+    );
+    assert!(added[0]["idempotency_key"].as_str().is_some_and(|key| key.starts_with("tollgate-sync-attach-")));
+    let (_, now_items) = emulated.stripe(Method::GET, &format!("/v1/subscriptions/{subscription}"), &[], None).await;
+    let item_prices: Vec<&str> = now_items["items"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["price"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(item_prices, [flat.as_str(), metered.as_str()]);
+    assert!(sync().contains("nothing to change"));
+    assert_eq!(emulated.requests(&Method::POST, "/v1/subscription_items").await.len(), 1, "added once");
+}

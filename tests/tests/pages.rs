@@ -80,9 +80,11 @@ async fn the_console_shows_a_delivered_event_without_a_reload() {
         .unwrap();
     browser.element("[data-testid=account-detail] table").await;
     let detail = browser.element("[data-testid=account-detail]").await.text().await.unwrap();
-    for shown in ["lee", "cus_lee", "Usage", "Keys", "Purchases", "Ledger", "29.99 USD"] {
+    for shown in ["lee", "cus_lee", "Usage", "Keys", "Purchases", "Ledger", "29.99 USD", "Usage per meter", "Balance"] {
         assert!(detail.contains(shown), "{shown} is not in the account detail: {detail}");
     }
+    let meter = browser.element("[data-testid=account-detail] [data-testid=meter-requests]").await;
+    assert_eq!(meter.attr("data-quota").await.unwrap().as_deref(), Some("10000"), "lee is on Pro");
     clean(&browser, &stack).await;
     browser.close().await;
 }

@@ -5,11 +5,13 @@ use crate::ports::checkouts::PaymentsError;
 use crate::ports::stripe_catalog::{OveragePrice, StripeCatalog};
 use std::collections::HashMap;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::sync::{self, SyncAction};
+use tollgate_core::sync::{self, StripePrice, SyncAction};
 
 /// The changes `catalog` needs, read from Stripe; applied unless `dry_run`. A second
 /// run finds nothing to change. Every create carries an idempotency key naming the
-/// change, so a sync retried after a failure never creates twice.
+/// change, so a sync retried after a failure never creates twice. Last, each live
+/// subscription to a plan that bills a meter gets the meter's metered price if it lacks it
+/// (subscribed before the plan billed overage).
 pub async fn sync_catalog(
     stripe: &dyn StripeCatalog,
     catalog: &Catalog,
@@ -17,8 +19,9 @@ pub async fn sync_catalog(
 ) -> Result<Vec<SyncAction>, PaymentsError> {
     let existing = stripe.prices(&sync::lookup_keys(catalog)).await?;
     let meters = stripe.meters().await?;
-    let actions = sync::plan(catalog, &existing, &meters);
+    let mut actions = sync::plan(catalog, &existing, &meters);
     if dry_run {
+        actions.extend(attachments(stripe, catalog, &existing).await?);
         return Ok(actions);
     }
     // Metered prices go on their plan's product and name their meter, either of which this
@@ -74,8 +77,46 @@ pub async fn sync_catalog(
                     stripe.archive_price(old).await?;
                 }
             }
+            // Planned below, once every price exists.
+            SyncAction::AttachOverage { .. } => {}
         }
         tracing::info!(%action, "catalog sync");
     }
+    let prices = stripe.prices(&sync::lookup_keys(catalog)).await?;
+    let attach = attachments(stripe, catalog, &prices).await?;
+    for action in &attach {
+        let SyncAction::AttachOverage { sku, meter, subscription } = action else { continue };
+        let item = catalog.by_sku(sku).expect("planned from the catalog");
+        let key = item.overage_lookup_key(meter).expect("planned from a sold plan");
+        let Some(metered) = prices.iter().find(|price| price.lookup_key == key) else { continue };
+        let idempotency = format!("tollgate-sync-attach-{subscription}-{}", metered.id);
+        stripe.add_item(subscription, &metered.id, &idempotency).await?;
+        tracing::info!(%action, "catalog sync");
+    }
+    actions.extend(attach);
     Ok(actions)
+}
+
+/// The live subscriptions of each billing plan that lack its metered prices, as found
+/// among `prices` (a metered price not yet made has no subscription to join).
+async fn attachments(
+    stripe: &dyn StripeCatalog,
+    catalog: &Catalog,
+    prices: &[StripePrice],
+) -> Result<Vec<SyncAction>, PaymentsError> {
+    let mut attach = Vec::new();
+    for item in catalog.items() {
+        let Some(flat) = item.lookup_key.as_ref().and_then(|key| prices.iter().find(|price| &price.lookup_key == key))
+        else {
+            continue;
+        };
+        for (meter, _) in item.billed_meters() {
+            let key = item.overage_lookup_key(meter).expect("a sold plan has a lookup key");
+            let Some(metered) = prices.iter().find(|price| price.lookup_key == key) else { continue };
+            for subscription in stripe.subscriptions_lacking(&flat.id, &metered.id).await? {
+                attach.push(SyncAction::AttachOverage { sku: item.sku.clone(), meter: meter.clone(), subscription });
+            }
+        }
+    }
+    Ok(attach)
 }

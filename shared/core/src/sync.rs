@@ -73,6 +73,16 @@ pub enum SyncAction {
         /// The catalog's meter.
         meter: MeterName,
     },
+    /// A live subscription to the plan lacks the metered price of `meter`: it gets an item
+    /// of it, so its overage reaches its invoices.
+    AttachOverage {
+        /// The plan.
+        sku: Sku,
+        /// The meter it bills.
+        meter: MeterName,
+        /// `sub_…`.
+        subscription: String,
+    },
     /// The plan bills `meter` and has no metered price for it, or one at another unit price
     /// (`old_price_id`, archived once the new one holds the lookup key).
     CreateOveragePrice {
@@ -94,6 +104,9 @@ impl std::fmt::Display for SyncAction {
             }
             SyncAction::Rename { sku, product_id } => write!(f, "rename product {product_id} of {sku}"),
             SyncAction::CreateMeter { meter } => write!(f, "create the Billing Meter of {meter}"),
+            SyncAction::AttachOverage { sku, meter, subscription } => {
+                write!(f, "add the metered overage price of {sku} on {meter} to {subscription}")
+            }
             SyncAction::CreateOveragePrice { sku, meter, old_price_id: None } => {
                 write!(f, "create the metered overage price of {sku} on {meter}")
             }

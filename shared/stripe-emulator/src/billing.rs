@@ -427,14 +427,30 @@ pub fn subscription_item(
             "metadata": {}, "current_period_start": period.0, "current_period_end": period.1,
             "discounts": [], "tax_rates": [], "billing_thresholds": Value::Null}),
     );
-    if let Some(item) = item.as_object_mut() {
-        // Plans are the legacy view of prices; current API versions leave them out.
-        item.remove("plan");
-        if quantity.is_none() {
-            item.remove("quantity");
-        }
+    item["plan"] = plan_of(price);
+    if let Some(item) = item.as_object_mut()
+        && quantity.is_none()
+    {
+        item.remove("quantity");
     }
     item
+}
+
+/// The legacy view of `price` that every subscription item still carries, as Stripe's typed
+/// clients read it.
+fn plan_of(price: &Value) -> Value {
+    let mut plan = fixtures::get("subscription_item")["plan"].clone();
+    set(
+        &mut plan,
+        json!({"id": price["id"], "active": price["active"], "amount": price["unit_amount"],
+            "amount_decimal": price["unit_amount_decimal"], "billing_scheme": "per_unit", "created": price["created"],
+            "currency": price["currency"], "interval": price["recurring"]["interval"],
+            "interval_count": price["recurring"]["interval_count"], "livemode": false, "metadata": price["metadata"],
+            "meter": price["recurring"]["meter"], "nickname": price["nickname"], "product": price["product"],
+            "tiers_mode": Value::Null, "transform_usage": Value::Null, "trial_period_days": Value::Null,
+            "usage_type": price["recurring"]["usage_type"]}),
+    );
+    plan
 }
 
 /// The live subscriptions — of `customer`, or all — whose period ends by `horizon`, with that end.
@@ -491,6 +507,7 @@ fn renew(state: &mut State, at: i64, id: &str, advanced: &mut Advanced) -> Optio
     if let Some(switch_to) = state.private(id).as_object_mut().and_then(|p| p.remove("switch_to"))
         && let Some(price) = state.find("price", switch_to.as_str().unwrap_or_default()).cloned()
     {
+        subscription["items"]["data"][0]["plan"] = plan_of(&price);
         subscription["items"]["data"][0]["price"] = price;
         subscription["schedule"] = Value::Null;
     }

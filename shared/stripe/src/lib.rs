@@ -16,6 +16,8 @@ use stripe_billing::billing_meter::{
 };
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::subscription::ListSubscription;
+use stripe_billing::subscription_item::CreateSubscriptionItem;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
     CreateCheckoutSessionSubscriptionData,
@@ -351,6 +353,43 @@ impl StripeCatalog for StripeApi {
                 .await
                 .map_err(failed)?;
             Ok(price.id.to_string())
+        })
+    }
+
+    fn subscriptions_lacking<'a>(&'a self, price_id: &'a str, metered_price_id: &'a str) -> Paid<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut lacking = Vec::new();
+            // Without `status`, Stripe lists every subscription that is not canceled.
+            let mut list = ListSubscription::new().price(price_id).limit(100);
+            loop {
+                let page = list.send(&self.client).await.map_err(failed)?;
+                let last = page.data.last().map(|subscription| subscription.id.to_string());
+                lacking.extend(
+                    page.data
+                        .iter()
+                        .filter(|subscription| {
+                            !subscription.items.data.iter().any(|item| item.price.id.as_str() == metered_price_id)
+                        })
+                        .map(|subscription| subscription.id.to_string()),
+                );
+                match last.filter(|_| page.has_more) {
+                    Some(last) => list = list.starting_after(last),
+                    None => return Ok(lacking),
+                }
+            }
+        })
+    }
+
+    fn add_item<'a>(&'a self, subscription: &'a str, price_id: &'a str, idempotency_key: &'a str) -> Paid<'a, ()> {
+        Box::pin(async move {
+            CreateSubscriptionItem::new(subscription)
+                .price(price_id)
+                .customize()
+                .request_strategy(idempotent(idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map(drop)
+                .map_err(failed)
         })
     }
 

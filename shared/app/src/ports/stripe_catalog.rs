@@ -19,6 +19,10 @@ pub trait StripeCatalog: Send + Sync {
     /// The metered price of `item`'s overage on `meter` (`meter_id`), at `unit_price`, on
     /// `product_id`, taking over its lookup key; returns its id.
     fn create_overage_price<'a>(&'a self, overage: &'a OveragePrice<'a>, idempotency_key: &'a str) -> Paid<'a, String>;
+    /// The live subscriptions with an item of `price_id` and none of `metered_price_id`.
+    fn subscriptions_lacking<'a>(&'a self, price_id: &'a str, metered_price_id: &'a str) -> Paid<'a, Vec<String>>;
+    /// Adds an item of `price_id` to `subscription`.
+    fn add_item<'a>(&'a self, subscription: &'a str, price_id: &'a str, idempotency_key: &'a str) -> Paid<'a, ()>;
     fn archive_price<'a>(&'a self, price_id: &'a str) -> Paid<'a, ()>;
     fn rename_product<'a>(&'a self, product_id: &'a str, name: &'a str) -> Paid<'a, ()>;
 }

@@ -31,9 +31,14 @@ pub(super) fn route(state: &mut State, call: Call) -> Result<Value, Failure> {
         ("GET", ["subscriptions"]) => {
             let customer = params.get("customer");
             let status = params.get("status");
+            let price = params.get("price");
             let found = state
                 .newest_first("subscription")
                 .filter(|s| customer.is_none_or(|c| s["customer"] == c))
+                .filter(|s| {
+                    let items = s["items"]["data"].as_array().into_iter().flatten();
+                    price.is_none_or(|price| items.clone().any(|item| item["price"]["id"] == price))
+                })
                 .filter(|s| match status {
                     Some("all") => true,
                     Some(status) => s["status"] == status,
