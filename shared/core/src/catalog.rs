@@ -156,7 +156,6 @@ enum GrantEntry {
         // The fields before meters: still read, as the limit on `requests`.
         monthly_requests: Option<u64>,
         overage: Option<bool>,
-        overage_unit_amount_decimal: Option<String>,
     },
     Membership {
         tier: String,
@@ -203,30 +202,13 @@ impl Entry {
     fn resolve(self) -> Result<Item, CatalogError> {
         let sku = &self.sku;
         let grant = match self.grant {
-            GrantEntry::ApiPlan {
-                tier,
-                requests_per_minute,
-                max_keys,
-                limits,
-                monthly_requests,
-                overage,
-                overage_unit_amount_decimal,
-            } => {
-                let old_fields =
-                    monthly_requests.is_some() || overage.is_some() || overage_unit_amount_decimal.is_some();
+            GrantEntry::ApiPlan { tier, requests_per_minute, max_keys, limits, monthly_requests, overage } => {
                 let mut meters = resolve_limits(sku, limits, &self.currency)?;
-                if old_fields {
+                if monthly_requests.is_some() || overage.is_some() {
                     if meters.contains_key(&MeterName::requests()) {
                         return Err(CatalogError::TwoRequestLimits(sku.to_string()));
                     }
-                    // `overage = true` billed at a price nobody set: it keeps loading, at 0
-                    // unless the entry names one.
-                    let overage_kind = if overage == Some(true) { "bill" } else { "block" };
-                    let price = match (overage, overage_unit_amount_decimal) {
-                        (Some(true), price) => Some(price.unwrap_or_else(|| "0".into())),
-                        (_, price) => price,
-                    };
-                    let entry = LimitEntry::legacy(monthly_requests, overage_kind, price);
+                    let entry = LimitEntry::legacy(monthly_requests, overage == Some(true));
                     meters.extend(resolve_limits(sku, [(MeterName::requests(), entry)].into(), &self.currency)?);
                 }
                 Grant::ApiPlan {

@@ -240,8 +240,10 @@ pub enum LimitError {
 impl LimitEntry {
     /// The limit on `requests` that a plan's `monthly_requests` and `overage` said before
     /// meters: per billing period.
-    pub(crate) fn legacy(quota: Option<u64>, overage: &'static str, unit_amount_decimal: Option<String>) -> Self {
-        let overage = if overage == "bill" { OverageKind::Bill } else { OverageKind::Block };
+    /// `overage = true` is billed at a price nobody set: it keeps loading, at 0.
+    pub(crate) fn legacy(quota: Option<u64>, overage: bool) -> Self {
+        let (overage, unit_amount_decimal) =
+            if overage { (OverageKind::Bill, Some("0".to_owned())) } else { (OverageKind::Block, None) };
         Self { quota, per: Per::Period, overage, unit_amount_decimal }
     }
 

@@ -6,6 +6,7 @@ mod connect;
 mod events;
 mod transfers;
 
+use futures_util::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -281,21 +282,12 @@ impl StripeCatalog for StripeApi {
 
     fn meters(&self) -> Paid<'_, Vec<StripeMeter>> {
         Box::pin(async move {
-            let mut found = Vec::new();
-            let mut list = ListBillingMeter::new().status(stripe_billing::BillingMeterStatus::Active).limit(100);
-            loop {
-                let page = list.send(&self.client).await.map_err(failed)?;
-                let last = page.data.last().map(|meter| meter.id.to_string());
-                found.extend(
-                    page.data
-                        .into_iter()
-                        .map(|meter| StripeMeter { id: meter.id.to_string(), event_name: meter.event_name }),
-                );
-                match last.filter(|_| page.has_more) {
-                    Some(last) => list = list.starting_after(last),
-                    None => return Ok(found),
-                }
-            }
+            let list = ListBillingMeter::new().status(stripe_billing::BillingMeterStatus::Active).limit(100);
+            let meters: Vec<_> = list.paginate().stream(&self.client).try_collect().await.map_err(failed)?;
+            Ok(meters
+                .into_iter()
+                .map(|meter| StripeMeter { id: meter.id.to_string(), event_name: meter.event_name })
+                .collect())
         })
     }
 
@@ -358,25 +350,13 @@ impl StripeCatalog for StripeApi {
 
     fn subscriptions_lacking<'a>(&'a self, price_id: &'a str, metered_price_id: &'a str) -> Paid<'a, Vec<String>> {
         Box::pin(async move {
-            let mut lacking = Vec::new();
             // Without `status`, Stripe lists every subscription that is not canceled.
-            let mut list = ListSubscription::new().price(price_id).limit(100);
-            loop {
-                let page = list.send(&self.client).await.map_err(failed)?;
-                let last = page.data.last().map(|subscription| subscription.id.to_string());
-                lacking.extend(
-                    page.data
-                        .iter()
-                        .filter(|subscription| {
-                            !subscription.items.data.iter().any(|item| item.price.id.as_str() == metered_price_id)
-                        })
-                        .map(|subscription| subscription.id.to_string()),
-                );
-                match last.filter(|_| page.has_more) {
-                    Some(last) => list = list.starting_after(last),
-                    None => return Ok(lacking),
-                }
-            }
+            let list = ListSubscription::new().price(price_id).limit(100);
+            let subscriptions: Vec<_> = list.paginate().stream(&self.client).try_collect().await.map_err(failed)?;
+            let lacks = |subscription: &stripe_shared::Subscription| {
+                !subscription.items.data.iter().any(|item| item.price.id.as_str() == metered_price_id)
+            };
+            Ok(subscriptions.iter().filter(|s| lacks(s)).map(|subscription| subscription.id.to_string()).collect())
         })
     }
 
