@@ -26,6 +26,7 @@ pub mod metering;
 pub mod meters;
 pub mod money;
 pub mod payout;
+pub mod quota;
 pub mod reconcile;
 pub mod referral;
 pub mod retry;
