@@ -32,7 +32,7 @@ trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 # Limits out of the way: this measures the gateway's cost, not its refusals.
-sed -e 's/^monthly_requests = 100$/monthly_requests = 1000000000/' -e 's/^requests_per_minute = 100$/requests_per_minute = 100000000/' \
+sed -e 's/^quota = 100$/quota = 1000000000/' -e 's/^requests_per_minute = 100$/requests_per_minute = 100000000/' \
   catalog.toml > "$work/catalog.toml"
 CATALOG_PATH=$work/catalog.toml RUST_LOG=warn target/release/tollgate dev --addr "127.0.0.1:$ORIGIN_PORT" \
   --data-dir "$work/data" >/dev/null 2>"$work/origin.log" &
