@@ -70,9 +70,9 @@ fn create_session(state: &mut State, at: i64, base: &str, params: &Params) -> Re
             );
         }
         if params.get(&format!("line_items[{index}][quantity]")).is_some() {
-            return Err(Failure::invalid(
-                "Quantity should not be specified where usage_type is `metered`. Remove quantity from `line_items[1]`.",
-            )
+            return Err(Failure::invalid(&format!(
+                "Quantity should not be specified where usage_type is `metered`. Remove quantity from `line_items[{index}]`."
+            ))
             .param(&format!("line_items[{index}][quantity]")));
         }
         metered.push(json!(extra_id));
