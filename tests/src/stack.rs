@@ -216,6 +216,13 @@ impl TestStack {
         token("operator", Some("admin"))
     }
 
+    /// `GET path` as `account` (a user token), which must answer 200: its JSON.
+    pub async fn get_as(&self, account: &str, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).bearer_auth(token(account, None)).send().await.expect("answers");
+        assert_eq!(response.status(), StatusCode::OK, "GET {path} as {account}");
+        response.json().await.expect("a JSON answer")
+    }
+
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         let response =
             self.http.get(self.url(path)).bearer_auth(self.admin_token()).send().await.expect("the stack answers");

@@ -46,12 +46,6 @@ async fn post_as(stack: &TestStack, account: &str, path: &str, body: &Value) -> 
     (status, response.json().await.unwrap_or(Value::Null), headers)
 }
 
-async fn get_as(stack: &TestStack, account: &str, path: &str) -> Value {
-    let response = stack.http.get(stack.url(path)).bearer_auth(token(account, None)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
 fn sync(stripe: &FakeStripe, catalog: Option<&std::path::Path>, dry_run: bool) -> String {
     let data_dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(binary());
@@ -323,7 +317,7 @@ async fn fulfillment_server() -> (String, Posts) {
 }
 
 async fn purchases(stack: &TestStack, account: &str) -> Vec<Value> {
-    get_as(stack, account, "/api/me/purchases").await["purchases"].as_array().cloned().unwrap_or_default()
+    stack.get_as(account, "/api/me/purchases").await["purchases"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -411,7 +405,7 @@ async fn entitlements_follow_the_membership() {
         assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &body).await.0, StatusCode::CREATED);
         tokio::time::sleep(Duration::from_millis(1100)).await; // registration order is by second
     }
-    let none = get_as(&stack, "user_dave", "/api/me/entitlements").await;
+    let none = stack.get_as("user_dave", "/api/me/entitlements").await;
     assert_eq!((&none["membership"], &none["premium_workflows"]), (&Value::Null, &json!([])));
 
     let created = now().0;
@@ -426,7 +420,7 @@ async fn entitlements_follow_the_membership() {
         ))
         .await;
     stack.settled("evt_dave_sub").await;
-    let basic = get_as(&stack, "user_dave", "/api/me/entitlements").await;
+    let basic = stack.get_as("user_dave", "/api/me/entitlements").await;
     assert_eq!(
         (&basic["membership"], &basic["premium_workflows"]),
         (&json!("basic"), &json!(["videos", "images", "loops"]))
@@ -441,7 +435,7 @@ async fn entitlements_follow_the_membership() {
         ))
         .await;
     stack.settled("evt_dave_up").await;
-    let elite = get_as(&stack, "user_dave", "/api/me/entitlements").await;
+    let elite = stack.get_as("user_dave", "/api/me/entitlements").await;
     assert_eq!(
         (&elite["membership"], &elite["all_premium_workflows"], &elite["priority_support"], &elite["api_plan"]),
         (&json!("elite"), &json!(true), &json!(true), &json!("api_pro"))

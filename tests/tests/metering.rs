@@ -134,16 +134,7 @@ async fn an_account_holds_at_most_its_plans_keys_and_a_revoked_key_frees_a_place
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "key_limit_reached", "{body}");
-    let listed: Value = stack
-        .http
-        .get(stack.url("/api/keys"))
-        .bearer_auth(token("kim", None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = stack.get_as("kim", "/api/keys").await;
     assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "the refused key was not stored");
     let id = first["id"].as_str().unwrap();
     let revoked = stack.http.delete(stack.url(&format!("/api/keys/{id}"))).bearer_auth(token("kim", None)).send();
@@ -231,16 +222,7 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
                             "resets_at": period_end, "remaining": 0, "overage": "block"}])
     );
     assert_eq!(standing["balance"], serde_json::json!({"amount": 0, "amount_micros": 0, "currency": "usd"}));
-    let limits: Value = stack
-        .http
-        .get(stack.url("/api/me/limits"))
-        .bearer_auth(token("eve", None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let limits = stack.get_as("eve", "/api/me/limits").await;
     assert_eq!(limits["can_use"], serde_json::json!({"requests": false}), "{limits}");
     assert_eq!(limits["meters"]["requests"]["remaining"], 0);
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -5,7 +5,7 @@ use crate::ports::checkouts::PaymentsError;
 use crate::ports::stripe_catalog::{OveragePrice, StripeCatalog};
 use std::collections::HashMap;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::sync::{self, StripePrice, SyncAction};
+use tollgate_core::sync::{self, SyncAction};
 
 /// The changes `catalog` needs, read from Stripe; applied unless `dry_run`. A second
 /// run finds nothing to change. Every create carries an idempotency key naming the
@@ -20,8 +20,11 @@ pub async fn sync_catalog(
     let existing = stripe.prices(&sync::lookup_keys(catalog)).await?;
     let meters = stripe.meters().await?;
     let mut actions = sync::plan(catalog, &existing, &meters);
+    // Every price by lookup key, kept current as this run makes prices, for the attachments.
+    let mut price_ids: HashMap<String, String> =
+        existing.iter().map(|price| (price.lookup_key.clone(), price.id.clone())).collect();
     if dry_run {
-        actions.extend(attachments(stripe, catalog, &existing).await?);
+        actions.extend(attachments(stripe, catalog, &price_ids).await?);
         return Ok(actions);
     }
     // Metered prices go on their plan's product and name their meter, either of which this
@@ -38,13 +41,17 @@ pub async fn sync_catalog(
                 let item = catalog.by_sku(sku).expect("planned from the catalog");
                 let key = format!("tollgate-sync-{sku}-{}-{}", item.price_cents, item.currency.as_str());
                 let product = stripe.create_product(item, &format!("{key}-product")).await?;
-                stripe.create_price(item, &product, &format!("{key}-price")).await?;
-                products.extend(item.lookup_key.clone().map(|lookup_key| (lookup_key, product)));
+                let price = stripe.create_price(item, &product, &format!("{key}-price")).await?;
+                if let Some(lookup_key) = &item.lookup_key {
+                    products.insert(lookup_key.clone(), product);
+                    price_ids.insert(lookup_key.clone(), price);
+                }
             }
             SyncAction::Reprice { sku, product_id, old_price_id } => {
                 let item = catalog.by_sku(sku).expect("planned from the catalog");
                 let key = format!("tollgate-sync-{sku}-{}-{}-{old_price_id}", item.price_cents, item.currency.as_str());
-                stripe.create_price(item, product_id, &key).await?;
+                let price = stripe.create_price(item, product_id, &key).await?;
+                price_ids.extend(item.lookup_key.clone().map(|lookup_key| (lookup_key, price)));
                 stripe.archive_price(old_price_id).await?;
             }
             SyncAction::Rename { sku, product_id } => {
@@ -72,7 +79,8 @@ pub async fn sync_catalog(
                     unit_price.decimal,
                     old_price_id.as_deref().unwrap_or("new")
                 );
-                stripe.create_overage_price(&overage, &key).await?;
+                let price = stripe.create_overage_price(&overage, &key).await?;
+                price_ids.extend(item.overage_lookup_key(meter).map(|lookup_key| (lookup_key, price)));
                 if let Some(old) = old_price_id {
                     stripe.archive_price(old).await?;
                 }
@@ -82,15 +90,14 @@ pub async fn sync_catalog(
         }
         tracing::info!(%action, "catalog sync");
     }
-    let prices = stripe.prices(&sync::lookup_keys(catalog)).await?;
-    let attach = attachments(stripe, catalog, &prices).await?;
+    let attach = attachments(stripe, catalog, &price_ids).await?;
     for action in &attach {
         let SyncAction::AttachOverage { sku, meter, subscription } = action else { continue };
         let item = catalog.by_sku(sku).expect("planned from the catalog");
         let key = item.overage_lookup_key(meter).expect("planned from a sold plan");
-        let Some(metered) = prices.iter().find(|price| price.lookup_key == key) else { continue };
-        let idempotency = format!("tollgate-sync-attach-{subscription}-{}", metered.id);
-        stripe.add_item(subscription, &metered.id, &idempotency).await?;
+        let Some(metered) = price_ids.get(&key) else { continue };
+        let idempotency = format!("tollgate-sync-attach-{subscription}-{metered}");
+        stripe.add_item(subscription, metered, &idempotency).await?;
         tracing::info!(%action, "catalog sync");
     }
     actions.extend(attach);
@@ -98,22 +105,19 @@ pub async fn sync_catalog(
 }
 
 /// The live subscriptions of each billing plan that lack its metered prices, as found
-/// among `prices` (a metered price not yet made has no subscription to join).
+/// among `price_ids` (by lookup key; a metered price not yet made has no subscription to join).
 async fn attachments(
     stripe: &dyn StripeCatalog,
     catalog: &Catalog,
-    prices: &[StripePrice],
+    price_ids: &HashMap<String, String>,
 ) -> Result<Vec<SyncAction>, PaymentsError> {
     let mut attach = Vec::new();
     for item in catalog.items() {
-        let Some(flat) = item.lookup_key.as_ref().and_then(|key| prices.iter().find(|price| &price.lookup_key == key))
-        else {
-            continue;
-        };
+        let Some(flat) = item.lookup_key.as_ref().and_then(|key| price_ids.get(key)) else { continue };
         for (meter, _) in item.billed_meters() {
             let key = item.overage_lookup_key(meter).expect("a sold plan has a lookup key");
-            let Some(metered) = prices.iter().find(|price| price.lookup_key == key) else { continue };
-            for subscription in stripe.subscriptions_lacking(&flat.id, &metered.id).await? {
+            let Some(metered) = price_ids.get(&key) else { continue };
+            for subscription in stripe.subscriptions_lacking(flat, metered).await? {
                 attach.push(SyncAction::AttachOverage { sku: item.sku.clone(), meter: meter.clone(), subscription });
             }
         }

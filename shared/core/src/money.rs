@@ -115,18 +115,22 @@ pub enum AmountError {
 /// cannot arise. Exponents (`2.5e0`), signs and more decimal places than the currency
 /// has are refused rather than rounded.
 pub fn parse_major_units(text: &str, currency: &Currency) -> Result<i64, AmountError> {
+    parse_scaled(text, currency.minor_digits())
+}
+
+/// A plain non-negative decimal with at most `places` digits after the point, times
+/// 10^`places`: exactly, or refused rather than rounded.
+fn parse_scaled(text: &str, places: u32) -> Result<i64, AmountError> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) || (text.contains('.') && fraction.is_empty())
     {
         return Err(AmountError::NotDecimal);
     }
-    let places = currency.minor_digits();
     let written = u32::try_from(fraction.len()).map_err(|_| AmountError::TooPrecise)?;
     let missing = places.checked_sub(written).ok_or(AmountError::TooPrecise)?;
-    let minor_text = format!("{whole}{fraction}");
-    let minor: i64 = minor_text.parse().map_err(|_| AmountError::TooLarge)?;
-    10_i64.checked_pow(missing).and_then(|scale| minor.checked_mul(scale)).ok_or(AmountError::TooLarge)
+    let scaled: i64 = format!("{whole}{fraction}").parse().map_err(|_| AmountError::TooLarge)?;
+    10_i64.checked_pow(missing).and_then(|scale| scaled.checked_mul(scale)).ok_or(AmountError::TooLarge)
 }
 
 /// An amount in micro-units: 1/1 000 000 of the currency's major unit (a dollar), so the
@@ -158,22 +162,8 @@ impl Micros {
     /// Reads Stripe's `unit_amount_decimal`: a non-negative decimal of minor units
     /// (`"0.5"` is half a cent of `usd`), exact down to the micro-unit and refused below it.
     pub fn parse_minor_decimal(text: &str, currency: &Currency) -> Result<Micros, AmountError> {
-        // A minor unit holds 10^(6 - minor digits) micro-units: read the text as that many
-        // more decimal places, with the currency's own rule for where they end.
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || !digits_only(whole)
-            || !digits_only(fraction)
-            || (text.contains('.') && fraction.is_empty())
-        {
-            return Err(AmountError::NotDecimal);
-        }
-        let places = 6_u32.saturating_sub(currency.minor_digits());
-        let written = u32::try_from(fraction.len()).map_err(|_| AmountError::TooPrecise)?;
-        let missing = places.checked_sub(written).ok_or(AmountError::TooPrecise)?;
-        let micros: i64 = format!("{whole}{fraction}").parse().map_err(|_| AmountError::TooLarge)?;
-        10_i64.checked_pow(missing).and_then(|scale| micros.checked_mul(scale)).map(Micros).ok_or(AmountError::TooLarge)
+        // A minor unit holds 10^(6 - minor digits) micro-units: that many decimal places.
+        parse_scaled(text, 6_u32.saturating_sub(currency.minor_digits())).map(Micros)
     }
 
     /// The sum, or `None` past what an `i64` holds.

@@ -156,12 +156,14 @@ pub fn balance_granted<'a>(
 ) -> Micros {
     purchases
         .into_iter()
-        .filter_map(|(sku, quantity)| match catalog.by_sku(sku)?.grant {
-            Grant::Balance { amount_cents } => {
-                let currency = &catalog.by_sku(sku)?.currency;
-                Micros::from_minor(amount_cents, currency).checked_times(quantity)
+        .filter_map(|(sku, quantity)| {
+            let item = catalog.by_sku(sku)?;
+            match item.grant {
+                Grant::Balance { amount_cents } => {
+                    Micros::from_minor(amount_cents, &item.currency).checked_times(quantity)
+                }
+                _ => None,
             }
-            _ => None,
         })
         .fold(Micros(0), |total, top_up| total.checked_add(top_up).unwrap_or(Micros(i64::MAX)))
 }

@@ -114,6 +114,18 @@ pub(crate) fn metadata(pairs: &[(&'static str, String)]) -> HashMap<String, Stri
     pairs.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect()
 }
 
+fn stripe_currency(item: &Item) -> Result<stripe_types::Currency, PaymentsError> {
+    let code = item.currency.as_str();
+    code.parse().map_err(|_| PaymentsError::refused(format!("currency {code}")))
+}
+
+fn stripe_interval(interval: Interval) -> CreatePriceRecurringInterval {
+    match interval {
+        Interval::Month => CreatePriceRecurringInterval::Month,
+        Interval::Year => CreatePriceRecurringInterval::Year,
+    }
+}
+
 fn stripe_price(price: Price) -> Option<StripePrice> {
     let product = price.product.as_object()?;
     let interval = match price.recurring.as_ref().map(|recurring| &recurring.interval) {
@@ -252,11 +264,7 @@ impl StripeCatalog for StripeApi {
     fn create_price<'a>(&'a self, item: &'a Item, product_id: &'a str, idempotency_key: &'a str) -> Paid<'a, String> {
         Box::pin(async move {
             let lookup_key = item.lookup_key.clone().ok_or_else(|| PaymentsError::refused("no lookup key"))?;
-            let currency = item
-                .currency
-                .as_str()
-                .parse::<stripe_types::Currency>()
-                .map_err(|_| PaymentsError::refused(format!("currency {}", item.currency.as_str())))?;
+            let currency = stripe_currency(item)?;
             let mut create = CreatePrice::new(currency)
                 .product(product_id)
                 .unit_amount(item.price_cents)
@@ -264,11 +272,7 @@ impl StripeCatalog for StripeApi {
                 .transfer_lookup_key(true)
                 .metadata(HashMap::from([("sku".to_owned(), item.sku.to_string())]));
             if let Some(interval) = item.interval {
-                let interval = match interval {
-                    Interval::Month => CreatePriceRecurringInterval::Month,
-                    Interval::Year => CreatePriceRecurringInterval::Year,
-                };
-                create = create.recurring(CreatePriceRecurring::new(interval));
+                create = create.recurring(CreatePriceRecurring::new(stripe_interval(interval)));
             }
             let price = create
                 .customize()
@@ -317,16 +321,9 @@ impl StripeCatalog for StripeApi {
             let item = overage.item;
             let lookup_key =
                 item.overage_lookup_key(overage.meter).ok_or_else(|| PaymentsError::refused("no lookup key"))?;
-            let currency = item
-                .currency
-                .as_str()
-                .parse::<stripe_types::Currency>()
-                .map_err(|_| PaymentsError::refused(format!("currency {}", item.currency.as_str())))?;
-            let interval = match item.interval {
-                Some(Interval::Year) => CreatePriceRecurringInterval::Year,
-                _ => CreatePriceRecurringInterval::Month,
-            };
-            let mut recurring = CreatePriceRecurring::new(interval);
+            let currency = stripe_currency(item)?;
+            // A plan's metered price bills as often as its flat one.
+            let mut recurring = CreatePriceRecurring::new(stripe_interval(item.interval.unwrap_or(Interval::Month)));
             recurring.usage_type = Some(CreatePriceRecurringUsageType::Metered);
             recurring.meter = Some(overage.meter_id.to_owned());
             let price = CreatePrice::new(currency)
