@@ -4,8 +4,9 @@
 #     beside a bare pass-through Worker forwarding to the same upstream: requests/s, p50,
 #     p99, ratio; with BASELINE_GATEWAY=<an earlier build's functions/edge-gateway>, that
 #     build too, in the same run;
-#  2. storage writes and requests of one key's Durable Object for exactly 10,000 calls, and
-#     the usage the origin ends up with.
+#  2. storage writes and Durable Object requests for exactly 10,000 calls of one key, then
+#     of a hot account's four keys, and the usage the origin ends up with; for the baseline
+#     build too when it is given.
 # The origin is `tollgate dev` (release), the upstream `bare_200`. Needs wrk and a built
 # Worker (scripts/build-edge.sh). Results go to stdout; copy them into BENCHMARKS.md.
 set -euo pipefail
@@ -93,7 +94,20 @@ for name in "${workers[@]}"; do
   echo "| $name | $(rps "$name") | $(pct "$name" 50%) | $(pct "$name" 99%) | $(non2xx "$name") | $ratio |"
 done
 echo
-echo "== storage writes for 10,000 calls on one fresh key"
-key=$(new_key bench-writes)
-python3 bench/edge_writes.py "http://127.0.0.1:$EDGE_PORT" "http://127.0.0.1:$ORIGIN_PORT" "$key" 10000 \
-  "$(target/release/tollgate token --sub bench-writes)"
+writes() { # <worker name> <port>
+  local one hot token
+  echo "== ${1}: storage writes for 10,000 calls on one fresh key"
+  one=$(new_key "bench-writes-$1")
+  python3 bench/edge_writes.py "http://127.0.0.1:$2" "http://127.0.0.1:$ORIGIN_PORT" "$one" 10000 \
+    "$(target/release/tollgate token --sub "bench-writes-$1")"
+  echo "== ${1}: 10,000 calls on a hot account, spread over its four keys"
+  hot=$(for _ in 1 2 3 4; do new_key "bench-hot-$1"; done | paste -sd,)
+  python3 bench/edge_writes.py "http://127.0.0.1:$2" "http://127.0.0.1:$ORIGIN_PORT" "$hot" 10000 \
+    "$(target/release/tollgate token --sub "bench-hot-$1")"
+}
+echo
+writes gateway "$EDGE_PORT"
+if [ -n "${BASELINE_GATEWAY:-}" ]; then
+  echo
+  writes baseline "$BASELINE_PORT"
+fi

@@ -10,7 +10,12 @@ use std::path::PathBuf;
 /// A copy of the shipped catalog with `replacements` made, written to a file that lives
 /// as long as the test process (for `CATALOG_PATH`).
 pub fn catalog_with(replacements: &[(&str, &str)]) -> PathBuf {
-    let mut text = tollgate_core::catalog::DEFAULT_CATALOG.to_owned();
+    catalog_from(tollgate_core::catalog::DEFAULT_CATALOG, replacements)
+}
+
+/// The catalog `text` with `replacements` made, written as [`catalog_with`] writes it.
+pub fn catalog_from(text: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = text.to_owned();
     for (from, to) in replacements {
         assert!(text.contains(from), "the catalog has no {from:?}");
         text = text.replacen(from, to, 1);
@@ -74,6 +79,22 @@ pub fn assert_rate_limited_beyond(answers: &[Answer], allowed: usize) {
         assert_eq!(answer.header("x-ratelimit-remaining"), Some("0"));
         assert_eq!(answer.header("x-ratelimit-reset"), answer.header("retry-after"));
     }
+}
+
+/// `GET {base}{path}` once for each of `keys` in turn, `calls` calls, all at once; the
+/// answers in completion order.
+pub async fn call_keys_at_once(
+    http: &reqwest::Client,
+    base: &str,
+    keys: &[String],
+    path: &str,
+    calls: usize,
+) -> Vec<Answer> {
+    let tasks = (0..calls).map(|i| {
+        let (http, base, key, path) = (http.clone(), base.to_owned(), keys[i % keys.len()].clone(), path.to_owned());
+        tokio::spawn(async move { call(&http, &base, &key, &path).await })
+    });
+    crate::join_all(tasks).await
 }
 
 /// `calls` calls at once; the answers in completion order.

@@ -10,7 +10,10 @@ use tollgate_core::edge::{EdgeSecret, sign};
 use tollgate_core::signing::Purpose;
 use tollgate_tests::edge::{EdgeWorker, free_port};
 use tollgate_tests::eventually;
-use tollgate_tests::keys::{Answer, assert_rate_limited_beyond, call, call_at_once, catalog_with, create_key, me};
+use tollgate_tests::keys::{
+    Answer, assert_rate_limited_beyond, call, call_at_once, call_keys_at_once, catalog_from, catalog_with, create_key,
+    me,
+};
 use tollgate_tests::recorder::Recorder;
 use tollgate_tests::stack::{TestStack, now, token};
 use tollgate_tests::stripe::{checkout_session, event, subscription};
@@ -141,6 +144,66 @@ async fn two_hundred_concurrent_calls_on_the_worker_with_a_hundred_left_allow_ex
     let writes = stats["storage_writes"].as_u64().unwrap();
     assert!((1..=20).contains(&writes), "{stats}");
     assert_eq!(stats["pending_calls"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_accounts_keys_share_its_quota_exactly_on_the_worker() {
+    let catalog = catalog_with(&[(
+        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 100\n",
+        "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 150\n",
+    )]);
+    let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        keys.push(create_key(&origin, "amy").await["key"].as_str().unwrap().to_owned());
+    }
+    for i in 0..50 {
+        assert_eq!(call(&origin.http, &worker.url, &keys[i % 4], "/v1/warm-up").await.status, StatusCode::OK);
+    }
+    // 100 left: 200 calls at once, spread over the four keys, get exactly 100.
+    let answers = call_keys_at_once(&origin.http, &worker.url, &keys, "/v1/things", 200).await;
+    assert_eq!(count(&answers, StatusCode::OK, None), 100);
+    assert_eq!(count(&answers, StatusCode::PAYMENT_REQUIRED, Some("quota_exceeded")), 100);
+    assert!(eventually(PATIENCE, || async { used(&origin, "amy").await == 150 }).await);
+    // One Durable Object meters the account: every key's stats are its.
+    let (first, last) = (stats(&origin, &worker, &keys[0]).await, stats(&origin, &worker, &keys[3]).await);
+    assert_eq!(first["requests"], last["requests"], "{first} {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routes_charge_their_meters_on_the_worker_and_leases_never_cover_them() {
+    let agency =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/agency.toml")).unwrap();
+    let catalog = catalog_from(&agency, &[("requests_per_minute = 60\n", "requests_per_minute = 100000\n")]);
+    let Edge { origin, worker, .. } = edge(&[("CATALOG_PATH", catalog.to_str().unwrap())], &[]).await;
+    let keys = [create_key(&origin, "kai").await, create_key(&origin, "kai").await]
+        .map(|created| created["key"].as_str().unwrap().to_owned());
+    // A hot stream of free calls brings the isolate leases of `requests`...
+    let free = call_keys_at_once(&origin.http, &worker.url, &keys, "/v1/contacts", 600).await;
+    assert_eq!(count(&free, StatusCode::OK, None), 600);
+    // ...which never decide a message or an AI run: 50 messages, then the balance is empty.
+    let mut statuses = Vec::new();
+    for i in 0..51 {
+        statuses.push(call(&origin.http, &worker.url, &keys[i % 2], "/v1/messages").await);
+    }
+    assert_eq!(count(&statuses, StatusCode::OK, None), 50);
+    assert_eq!(statuses[50].code(), Some("insufficient_balance"));
+    assert_eq!(statuses[49].header("x-quota-remaining"), Some("0"));
+    assert_eq!(call(&origin.http, &worker.url, &keys[0], "/v1/agents").await.status, StatusCode::OK);
+    let refused = call(&origin.http, &worker.url, &keys[1], "/v1/agents/run").await;
+    assert_eq!((refused.code(), refused.body["error"]["meter"].as_str()), (Some("quota_exceeded"), Some("ai_runs")));
+    assert!(
+        eventually(PATIENCE, || async {
+            let standing = me(&origin, "kai").await;
+            let used = |name: &str| {
+                standing["meters"].as_array().unwrap().iter().find(|m| m["meter"] == name).unwrap()["used"].clone()
+            };
+            used("messages") == 50 && used("ai_runs") == 1 && used("requests") == 600
+        })
+        .await,
+        "{}",
+        me(&origin, "kai").await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,8 @@
-//! The leases this isolate holds, per key hash: calls its key's Durable Object lent it
-//! ([`tollgate_core::metering::lease`]), decided here without a round trip until they are
-//! spent or expire. A Worker isolate runs one request at a time on one thread, so a
+//! The leases this isolate holds, per key hash: calls of `requests` its account's Durable
+//! Object lent it ([`tollgate_core::metering::lease`]), decided here without a round trip
+//! until they are spent or expire. A call under a route that charges another meter is never
+//! decided from a lease. And the accounts of the keys seen, so a call finds its account's
+//! Durable Object without asking the key directory each time. A Worker isolate runs one request at a time on one thread, so a
 //! thread-local map is its whole shared state.
 
 use std::cell::RefCell;
@@ -16,12 +18,18 @@ pub struct Held {
     pub key_id: KeyId,
     /// The rate headers of the call that brought the lease.
     pub headers: RateHeaders,
+    /// Prefixes of the routes that charge other meters: never decided from this lease.
+    pub routes: Vec<String>,
     pub used: u64,
 }
 
 impl Held {
     fn usable(&self, now_ms: u64) -> bool {
         self.used < self.lease.calls && now_ms < self.lease.expires_at_ms
+    }
+
+    fn covers(&self, path: &str) -> bool {
+        !self.routes.iter().any(|prefix| tollgate_core::meters::covers(prefix, path))
     }
 
     fn settlement(&self) -> Settlement {
@@ -36,10 +44,31 @@ struct Leases {
     /// Durable Object before the first answer asks for one lease, not one each (a lease
     /// nobody uses holds its calls back from the others until it is settled).
     asking: HashSet<String>,
+    /// Key hash → account, for the keys the directory has named.
+    accounts: HashMap<String, AccountId>,
 }
+
+/// The most accounts of keys an isolate remembers: past it, it forgets them all and asks
+/// the directory again, so made-up keys cannot grow its memory.
+const MAX_ACCOUNTS: usize = 10_000;
 
 thread_local! {
     static LEASES: RefCell<Leases> = RefCell::new(Leases::default());
+}
+
+/// The account of the key with `hash`, if the directory has named it to this isolate.
+pub fn account_of(hash: &str) -> Option<AccountId> {
+    LEASES.with_borrow(|leases| leases.accounts.get(hash).cloned())
+}
+
+/// Remembers the account the directory named for `hash`.
+pub fn remember(hash: &str, account: &AccountId) {
+    LEASES.with_borrow_mut(|leases| {
+        if leases.accounts.len() >= MAX_ACCOUNTS {
+            leases.accounts.clear();
+        }
+        leases.accounts.insert(hash.to_owned(), account.clone());
+    });
 }
 
 /// Whether this call should ask for a lease for `hash`; if so, no other will until
@@ -53,11 +82,11 @@ pub fn answered(hash: &str) {
     LEASES.with_borrow_mut(|leases| leases.asking.remove(hash));
 }
 
-/// Takes one call from a lease held for `hash`: the account, key and headers to forward
-/// it with, or `None` when no usable lease is held.
-pub fn take(hash: &str, now_ms: u64) -> Option<(AccountId, KeyId, RateHeaders)> {
+/// Takes one call to `path` from a lease held for `hash`: the account, key and headers to
+/// forward it with, or `None` when no usable lease covers it.
+pub fn take(hash: &str, path: &str, now_ms: u64) -> Option<(AccountId, KeyId, RateHeaders)> {
     LEASES.with_borrow_mut(|leases| {
-        let lease = leases.held.get_mut(hash)?.iter_mut().find(|held| held.usable(now_ms))?;
+        let lease = leases.held.get_mut(hash)?.iter_mut().find(|held| held.usable(now_ms) && held.covers(path))?;
         lease.used += 1;
         let left = lease.lease.calls - lease.used;
         let quota = lease

@@ -12,7 +12,7 @@ const ORIGIN_TIMEOUT_MS: u64 = 3_000;
 
 /// What the origin said about a key.
 pub enum Lookup {
-    Found(KeyRecord),
+    Found(Box<KeyRecord>),
     Unknown,
     /// No answer (down, slow, or an error): the caller keeps what it had.
     Unreachable,
@@ -81,7 +81,7 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Lookup> {
         return Ok(Lookup::Unreachable);
     };
     Ok(match response.status_code() {
-        200 => response.json::<KeyRecord>().await.map_or(Lookup::Unreachable, Lookup::Found),
+        200 => response.json::<KeyRecord>().await.map_or(Lookup::Unreachable, |record| Lookup::Found(Box::new(record))),
         404 => Lookup::Unknown,
         status => {
             worker::console_warn!("origin answered {status} for a key record");

@@ -23,6 +23,7 @@ use tollgate_app::renewals::Renewals;
 use tollgate_app::replay::Replay;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{Clock, SystemClock};
+use tollgate_core::money::Micros;
 use tollgate_embedded::Sqlite;
 use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::{Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflows};
@@ -141,6 +142,10 @@ impl UseCases {
                 retry,
                 stripe: stripe.map(|stripe| Arc::clone(stripe) as Arc<dyn MeterEvents>),
                 alerting: alerting.clone(),
+                low_balance: Micros::from_minor(
+                    settings.read(tollgate_settings::low_balance_cents)?,
+                    catalog.currency(),
+                ),
             }),
             orchestrator: Arc::new(Orchestrator {
                 store: store.clone(),

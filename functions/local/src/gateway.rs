@@ -1,5 +1,6 @@
 //! The local stack's native edge gateway: `/v1/*` decided by the same `tollgate-core`
-//! meter as the Worker's Durable Objects, with in-process counters, flushed to the usage
+//! gate as the Worker's Durable Objects, one per account (its keys' rate windows and its
+//! pooled quotas, credits and balance), with in-process counters flushed to the usage
 //! queue in batches. It reads each key's record from SQLite on every call, so a
 //! revocation or a plan change applies to the next call.
 
@@ -10,20 +11,14 @@ use std::sync::{Arc, Mutex};
 use tollgate_app::keys::Keys;
 use tollgate_core::api_key::{ApiKey, KeyHash};
 use tollgate_core::forwarding::{self, PathError};
+use tollgate_core::gate::AccountGate;
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::{FLUSH_CALLS, Meter, RateHeaders, Refusal};
+use tollgate_core::metering::{FLUSH_CALLS, RateHeaders, Refusal};
 use tollgate_embedded::Sqlite;
-
-struct KeyMeter {
-    meter: Meter,
-    /// Whose counts a flush sends.
-    key_id: KeyId,
-    account_id: AccountId,
-}
 
 pub struct Gateway {
     keys: Arc<Keys<Sqlite>>,
-    meters: Mutex<HashMap<KeyHash, KeyMeter>>,
+    gates: Mutex<HashMap<AccountId, AccountGate<KeyHash>>>,
     upstream: Option<String>,
     client: reqwest::Client,
     /// Wakes the flusher early when a key has many calls pending.
@@ -33,7 +28,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(keys: Arc<Keys<Sqlite>>, upstream: Option<String>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        Ok(Self { keys, meters: Mutex::default(), upstream, client, flush_now: tokio::sync::Notify::new() })
+        Ok(Self { keys, gates: Mutex::default(), upstream, client, flush_now: tokio::sync::Notify::new() })
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
@@ -45,7 +40,7 @@ impl Gateway {
         }
         let bearer = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let Ok(key) = ApiKey::from_bearer(bearer) else {
-            return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
+            return refusal(&Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
         let hash = key.hash();
         let record = match self.keys.key_record(&hash).await {
@@ -55,27 +50,23 @@ impl Gateway {
                 return json(StatusCode::SERVICE_UNAVAILABLE, &error_body("origin_unavailable", "retry shortly"));
             }
         };
-        // A meter is kept only for a key the origin issued and has not revoked: a stream of
+        // A gate is kept only for a key the origin issued and has not revoked: a stream of
         // made-up keys with valid checksums must not grow the gateway's memory.
         let Some(record) = record.filter(|record| !record.revoked) else {
-            return refusal(Refusal::InvalidKey, RateHeaders::UNKNOWN);
+            return refusal(&Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
         let now_ms = self.keys.clock.now_ms();
         let (decision, pending) = {
-            let mut meters = self.meters.lock().expect("no meter panics while locked");
-            let entry = meters.entry(hash).or_insert_with(|| KeyMeter {
-                meter: Meter::default(),
-                key_id: record.key_id.clone(),
-                account_id: record.account_id.clone(),
-            });
-            let decision = entry.meter.decide(Some(&record), now_ms);
-            (decision, entry.meter.open_calls())
+            let mut gates = self.gates.lock().expect("no gate panics while locked");
+            let gate = gates.entry(record.account_id.clone()).or_insert_with(|| AccountGate::new(now_ms));
+            let decision = gate.decide(&hash, &record, request.uri().path(), now_ms);
+            (decision, gate.open_calls())
         };
         if pending >= FLUSH_CALLS {
             self.flush_now.notify_one();
         }
         if let Err(refused) = decision.outcome {
-            return refusal(refused, decision.headers);
+            return refusal(&refused, decision.headers);
         }
         let mut response = match &self.upstream {
             Some(upstream) => self.forward(upstream, request, &record.account_id, &record.key_id).await,
@@ -141,17 +132,17 @@ impl Gateway {
     /// Sends every key's sealed counts to the usage queue, as a Durable Object's alarm does.
     pub async fn flush(&self) {
         let batches: Vec<_> = {
-            let mut meters = self.meters.lock().expect("no meter panics while locked");
-            meters.values_mut().flat_map(|entry| entry.meter.flush(&entry.key_id, &entry.account_id)).collect()
+            let mut gates = self.gates.lock().expect("no gate panics while locked");
+            gates.values_mut().flat_map(AccountGate::flush).collect()
         };
         if batches.is_empty() {
             return;
         }
         match self.keys.accept_usage(&batches).await {
             Ok(accepted) => {
-                let mut meters = self.meters.lock().expect("no meter panics while locked");
-                for entry in meters.values_mut() {
-                    entry.meter.acknowledge(&accepted);
+                let mut gates = self.gates.lock().expect("no gate panics while locked");
+                for gate in gates.values_mut() {
+                    gate.acknowledge(&accepted);
                 }
             }
             Err(error) => tracing::error!(%error, "usage could not be queued; the next flush sends it again"),
@@ -171,11 +162,11 @@ fn json(status: StatusCode, body: &serde_json::Value) -> Response<Bytes> {
         .expect("a status and a static header always build")
 }
 
-fn refusal(refusal: Refusal, headers: RateHeaders) -> Response<Bytes> {
+fn refusal(refusal: &Refusal, headers: RateHeaders) -> Response<Bytes> {
     let status = StatusCode::from_u16(refusal.status()).expect("refusal statuses are valid");
     let mut response = json(status, &refusal.body());
     if let Refusal::RateLimited { retry_after } = refusal {
-        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after));
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
     with_rate_headers(&mut response, headers);
     response
@@ -222,6 +213,6 @@ mod tests {
                 .unwrap();
             assert_eq!(gateway.handle(request).await.status(), StatusCode::UNAUTHORIZED);
         }
-        assert_eq!(gateway.meters.lock().unwrap().len(), 0, "a made-up key must not be remembered");
+        assert_eq!(gateway.gates.lock().unwrap().len(), 0, "a made-up key must not be remembered");
     }
 }

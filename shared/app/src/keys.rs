@@ -7,7 +7,7 @@ use crate::ports::api_keys::{ApiKeys, ApiKeysError, KeyCreated, StoredKey};
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
-use crate::ports::usage::{Usage, UsageError};
+use crate::ports::usage::{KeyUsage, Usage, UsageError};
 use rand::RngCore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +20,10 @@ use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
 use tollgate_core::meters::{MeterName, REQUESTS};
 use tollgate_core::money::{Currency, Micros};
+use tollgate_core::quota::{AccountTerms, CountedMeter, Funds, window};
 use tollgate_core::signing::Purpose;
 use tollgate_core::time::{BusinessZone, Timestamp};
-use tollgate_core::usage::{MeterStanding, balance_granted, credits_granted, meter_standings, plan_terms};
+use tollgate_core::usage::{MeterStanding, PlanTerms, balance_granted, credits_granted, meter_standings, plan_terms};
 
 #[derive(Debug, Error)]
 pub enum KeysError {
@@ -147,13 +148,11 @@ impl<S: KeyStore> Keys<S> {
         let now = self.clock.now();
         let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone);
         let usage = self.store.key_usage(account, None, terms.period.start).await?;
-        let purchases = self.store.purchases(account).await?;
-        let live = || purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
-        let granted = credits_granted(&self.catalog, live());
-        let balance = balance_granted(&self.catalog, live());
-        let requests_used = |meter: &MeterName| if meter.as_str() == REQUESTS { usage.account_calls } else { 0 };
-        let meters = meter_standings(&self.catalog, &terms, requests_used, balance, now, self.zone);
-        let currency = self.catalog.free_plan().expect("a parsed catalog has a free plan").currency.clone();
+        let counted = self.counted(account, &terms, &usage, now).await?;
+        let funds = self.funds(account, &usage).await?;
+        let balance = Micros(funds.balance_granted.0.saturating_sub(funds.balance_spent.0).max(0));
+        let used = |meter: &MeterName| counted.iter().find(|c| &c.meter == meter).map_or(0, |c| c.counted);
+        let meters = meter_standings(&self.catalog, &terms, used, balance, now, self.zone);
         let limits = terms.limits();
         Ok(Standing {
             account_id: account.clone(),
@@ -162,10 +161,10 @@ impl<S: KeyStore> Keys<S> {
             limits,
             used: usage.account_calls,
             remaining: limits.monthly_requests.map(|quota| quota.saturating_sub(usage.account_calls)),
-            credits: granted.saturating_sub(usage.account_credits),
+            credits: funds.credits_granted.saturating_sub(funds.credits_spent),
             meters,
             balance,
-            currency,
+            currency: self.catalog.currency().clone(),
         })
     }
 
@@ -173,12 +172,15 @@ impl<S: KeyStore> Keys<S> {
     pub async fn key_record(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, KeysError> {
         let Some(key) = self.store.key_by_hash(hash).await? else { return Ok(None) };
         let account = &key.account_id;
-        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, self.clock.now(), self.zone);
+        let now = self.clock.now();
+        let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone);
         let usage = self.store.key_usage(account, Some(&key.id), terms.period.start).await?;
-        let granted = self.credits_granted(account).await?;
+        let funds = self.funds(account, &usage).await?;
+        let granted = funds.credits_granted;
+        let meters = self.counted(account, &terms, &usage, now).await?;
         Ok(Some(KeyRecord {
             key_id: key.id,
-            account_id: key.account_id,
+            account_id: key.account_id.clone(),
             revoked: key.revoked_at.is_some(),
             limits: terms.limits(),
             period: terms.period,
@@ -188,13 +190,52 @@ impl<S: KeyStore> Keys<S> {
             key_credits_spent: usage.key_credits,
             credits: (granted > 0)
                 .then(|| granted.saturating_sub(usage.account_credits.saturating_sub(usage.key_credits))),
+            account: Some(AccountTerms {
+                zone: self.zone,
+                period: terms.period,
+                routes: self.catalog.routes().to_vec(),
+                // Unlimited meters need no count to be decided.
+                meters: meters.into_iter().filter(|counted| counted.limit.quota.is_some()).collect(),
+                funds,
+                currency: self.catalog.currency().clone(),
+            }),
         }))
     }
 
-    async fn credits_granted(&self, account: &AccountId) -> Result<u64, KeysError> {
+    /// Every meter of the catalog with the plan's limit on it and the account's count in
+    /// its current window.
+    async fn counted(
+        &self,
+        account: &AccountId,
+        terms: &PlanTerms,
+        usage: &KeyUsage,
+        now: Timestamp,
+    ) -> Result<Vec<CountedMeter>, KeysError> {
+        let mut counted = Vec::with_capacity(self.catalog.meters().len());
+        for meter in self.catalog.meters() {
+            let limit = terms.plan.on(&meter.name).clone();
+            let window = window(limit.per, self.zone, terms.period, now);
+            let count = if meter.name.as_str() == REQUESTS && window.start == terms.period.start {
+                usage.account_calls
+            } else {
+                self.store.meter_usage(account, &meter.name, window.start).await?
+            };
+            counted.push(CountedMeter { meter: meter.name.clone(), limit, window_start: window.start, counted: count });
+        }
+        Ok(counted)
+    }
+
+    /// What the account can pay past its quotas with: its live top-ups and credits, and
+    /// what its batches have spent of them.
+    async fn funds(&self, account: &AccountId, usage: &KeyUsage) -> Result<Funds, KeysError> {
         let purchases = self.store.purchases(account).await?;
-        let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
-        Ok(credits_granted(&self.catalog, live))
+        let live = || purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        Ok(Funds {
+            balance_granted: balance_granted(&self.catalog, live()),
+            balance_spent: self.store.balance_spent(account).await?,
+            credits_granted: credits_granted(&self.catalog, live()),
+            credits_spent: usage.account_credits,
+        })
     }
 
     /// Queues the edge's batches for the usage meter; the ids queued (all of them).

@@ -1,11 +1,14 @@
-//! `usage-meter`: adds the edge's usage batches per key and period, once each; bills
-//! overage as Stripe meter events; raises quota alerts at 70/85/95%.
+//! `usage-meter`: adds the edge's usage batches per key and period and per meter and
+//! window, once each; bills overage as Stripe meter events, each meter under its own event
+//! name; raises quota alerts at 70/85/95% per meter, and `balance_low` when a balance
+//! falls under `LOW_BALANCE_CENTS`.
 
 use crate::Clock;
 use crate::alerting::Alerting;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
+use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
 use crate::ports::usage::{Usage, UsageError};
 use crate::redelivery::Failure;
@@ -13,10 +16,14 @@ use crate::redelivery::RetryPolicy;
 use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::catalog::Catalog;
+use tollgate_core::ids::AccountId;
 use tollgate_core::metering::UsageBatch;
-use tollgate_core::meters::MeterName;
-use tollgate_core::time::BusinessZone;
-use tollgate_core::usage::{meter_event_identifier, overage, plan_terms, quota_alerts};
+use tollgate_core::meters::{MeterName, Per};
+use tollgate_core::money::Micros;
+use tollgate_core::time::{BusinessZone, Timestamp};
+use tollgate_core::usage::{
+    balance_granted, balance_low_alert, billed_units, meter_event_identifier, overage, plan_terms, quota_alerts,
+};
 
 #[derive(Debug, Error)]
 pub enum MeterError {
@@ -31,6 +38,8 @@ pub enum MeterError {
     Accounts(#[from] AccountsError),
     #[error(transparent)]
     Alerts(#[from] AlertsError),
+    #[error(transparent)]
+    Purchases(#[from] PurchasesError),
     #[error(transparent)]
     Stripe(#[from] MeterEventsError),
     #[error(transparent)]
@@ -48,9 +57,18 @@ pub struct UsageMeter<S> {
     /// Stripe Billing; `None` (the local stack without a Stripe key) logs overage instead of reporting it.
     pub stripe: Option<Arc<dyn MeterEvents>>,
     pub alerting: Alerting,
+    /// `LOW_BALANCE_CENTS`: a balance under it raises `balance_low`.
+    pub low_balance: Micros,
 }
 
-impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
+/// Units a batch owes Stripe on one meter.
+struct Owed {
+    meter: MeterName,
+    units: u64,
+    identifier: String,
+}
+
+impl<S: Usage + Accounts + Alerts + Purchases + QueueConsumer> UsageMeter<S> {
     /// Meters one delivery of the `usage` queue; `Ok` means it may be forgotten. On `Err`
     /// the delivery has been settled by the retry policy: a batch whose account has no
     /// Stripe customer goes to the dead-letter queue at once (waiting cannot give it one),
@@ -76,39 +94,83 @@ impl<S: Usage + Accounts + Alerts + QueueConsumer> UsageMeter<S> {
         let store = &self.store;
         let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
-        let terms = plan_terms(&self.catalog, &store.subscriptions(&batch.account_id).await?, now, self.zone);
-        for alert in quota_alerts(&batch.account_id, &terms.limits(), batch.period_start, recorded.totals, now) {
+        let account = &batch.account_id;
+        let terms = plan_terms(&self.catalog, &store.subscriptions(account).await?, now, self.zone);
+        // Calls count per billing period; a plan that counts `requests` in another window
+        // (per day, say) has them in the batch's meter totals too, and those are its count.
+        let requests = MeterName::requests();
+        let (mut alerts, mut owed) = (Vec::new(), Vec::new());
+        if terms.plan.on(&requests).per == Per::Period {
+            alerts = quota_alerts(
+                account,
+                &requests,
+                terms.plan.on(&requests).quota,
+                batch.period_start,
+                recorded.totals,
+                now,
+            );
+            owed.push(Owed {
+                meter: requests,
+                units: overage(&terms.limits(), recorded.totals),
+                identifier: meter_event_identifier(&batch.id),
+            });
+        }
+        for totals in &recorded.meters {
+            let limit = terms.plan.on(&totals.meter);
+            alerts.extend(quota_alerts(account, &totals.meter, limit.quota, totals.window_start, totals.totals(), now));
+            owed.push(Owed {
+                meter: totals.meter.clone(),
+                units: billed_units(limit, totals.totals()),
+                identifier: format!("{}-{}", meter_event_identifier(&batch.id), totals.meter),
+            });
+        }
+        if batch.balance_spent.0 > 0 {
+            alerts.extend(self.balance_low(account, now).await?);
+        }
+        for alert in alerts {
             self.alerting.raise(store, alert).await?;
         }
-        let owed = overage(&terms.limits(), recorded.totals);
-        if owed == 0 || recorded.reported {
+        owed.retain(|owed| owed.units > 0);
+        if owed.is_empty() || recorded.reported {
             return Ok(());
         }
         let Some(stripe) = &self.stripe else {
-            tracing::warn!(batch = %batch.id, owed, "no Stripe key: overage left unreported");
+            tracing::warn!(batch = %batch.id, "no Stripe key: overage left unreported");
             return Ok(());
         };
-        let profile = store.profile(&batch.account_id).await?;
+        let profile = store.profile(account).await?;
         let customer = profile
             .and_then(|profile| profile.stripe_customer_id)
-            .ok_or_else(|| MeterError::NoCustomer(batch.account_id.to_string()))?;
-        stripe
-            .report(MeterEvent {
-                // Batches count `requests`, the meter every catalog has.
-                event_name: self
-                    .catalog
-                    .meter(&MeterName::requests())
-                    .expect("always declared")
-                    .stripe_event_name
-                    .clone(),
-                customer,
-                value: owed,
-                identifier: meter_event_identifier(&batch.id),
-                timestamp: now,
-            })
-            .await?;
+            .ok_or_else(|| MeterError::NoCustomer(account.to_string()))?;
+        // Each meter's event has its own identifier: a retry after some were sent repeats
+        // them, and Stripe drops the repeats.
+        for owed in &owed {
+            let Some(meter) = self.catalog.meter(&owed.meter) else { continue };
+            stripe
+                .report(MeterEvent {
+                    event_name: meter.stripe_event_name.clone(),
+                    customer: customer.clone(),
+                    value: owed.units,
+                    identifier: owed.identifier.clone(),
+                    timestamp: now,
+                })
+                .await?;
+            tracing::info!(batch = %batch.id, meter = %owed.meter, units = owed.units, "overage reported to Stripe");
+        }
         store.mark_reported(&batch.id).await?;
-        tracing::info!(batch = %batch.id, owed, "overage reported to Stripe");
         Ok(())
+    }
+
+    /// `balance_low` when what is left of the account's balance is under the threshold.
+    async fn balance_low(
+        &self,
+        account: &AccountId,
+        now: Timestamp,
+    ) -> Result<Option<tollgate_core::alert::Alert>, MeterError> {
+        let purchases = self.store.purchases(account).await?;
+        let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        let granted = balance_granted(&self.catalog, live);
+        let left = Micros(granted.0.saturating_sub(self.store.balance_spent(account).await?.0).max(0));
+        Ok(balance_low_alert(account, granted, left, self.low_balance, self.catalog.currency(), now))
     }
 }

@@ -297,6 +297,8 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
         period_start,
         calls,
         credits: 0,
+        units: Vec::new(),
+        balance_spent: tollgate_core::money::Micros(0),
     };
     store.add_batch(&batch("key_alice.1", 9_450), NOW).await.unwrap();
     let meter = Arc::new(Meter { failures: Mutex::new(1), reported: Mutex::default() });
@@ -308,6 +310,7 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
         alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
     };
     store.send(QueueName::Usage, &serde_json::to_string(&batch("key_alice.2", 600)).unwrap()).await.unwrap();
     let delivery = store.receive(QueueName::Usage, 1).await.unwrap().remove(0);

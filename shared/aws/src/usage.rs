@@ -2,7 +2,9 @@
 //! period totals around it; `account:{id}` or `key:{id}` / `PERIOD#{start}` counts calls;
 //! the same owners / `CREDITS` count credits spent. A batch is one transaction: the batch
 //! item (only if new), the account's total (only if still what was read), the key's
-//! total, both credit counters, and the key's last use.
+//! total, both credit counters, and the key's last use; and, for the other meters,
+//! `meter:{account}:{meter}` / `PERIOD#{window start}` (only if still what was read) and
+//! the balance spent, `balance:{account}` / `BALANCE`.
 
 use crate::Aws;
 use crate::dynamo::{Transacted, built, get, n, s, transact};
@@ -10,10 +12,12 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use rand::Rng;
 use serde::Deserialize;
 use tollgate_app::ports::error::{ErrorKind, PortError};
-use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
+use tollgate_app::ports::usage::{KeyUsage, MeterTotals, RecordedBatch, Usage, UsageError};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::UsageBatch;
+use tollgate_core::meters::MeterName;
+use tollgate_core::money::Micros;
 use tollgate_core::time::Timestamp;
 use tollgate_core::usage::BatchTotals;
 
@@ -37,6 +41,8 @@ struct BatchItem {
     after_calls: u64,
     #[serde(default)]
     reported: bool,
+    #[serde(default)]
+    meter_totals: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,6 +51,16 @@ struct Counter {
     calls: u64,
     #[serde(default)]
     credits: u64,
+    #[serde(default)]
+    micros: u64,
+}
+
+fn meter_owner(account: &AccountId, meter: &MeterName) -> String {
+    format!("meter:{account}:{meter}")
+}
+
+fn balance_owner(account: &AccountId) -> String {
+    format!("balance:{account}")
 }
 
 fn batch_key(id: &str) -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 2] {
@@ -63,10 +79,36 @@ impl Aws {
 
     async fn stored_batch(&self, id: &str) -> Result<Option<RecordedBatch>, PortError> {
         let item: Option<BatchItem> = get(&self.dynamo, &self.resources.usage_table, &batch_key(id)).await?;
-        Ok(item.map(|item| RecordedBatch {
-            totals: BatchTotals { before: item.before_calls, after: item.after_calls },
-            reported: item.reported,
-        }))
+        item.map(|item| {
+            let meters = match &item.meter_totals {
+                Some(json) => serde_json::from_str(json)
+                    .map_err(|error| PortError::new(ErrorKind::Invalid, format!("unreadable meter totals: {error}")))?,
+                None => Vec::new(),
+            };
+            Ok(RecordedBatch {
+                totals: BatchTotals { before: item.before_calls, after: item.after_calls },
+                reported: item.reported,
+                meters,
+            })
+        })
+        .transpose()
+    }
+
+    /// Sets `owner`'s total in `sk` to `after`, only if it is still `before`.
+    fn move_total(&self, owner: String, sk: String, before: u64, after: u64) -> Result<TransactWriteItem, PortError> {
+        let update = Update::builder()
+            .table_name(&self.resources.usage_table)
+            .key("pk", s(owner))
+            .key("sk", s(sk))
+            .update_expression("SET calls = :after")
+            .condition_expression(if before == 0 {
+                "attribute_not_exists(calls) OR calls = :before"
+            } else {
+                "calls = :before"
+            })
+            .expression_attribute_values(":after", n(stored_count(after)?))
+            .expression_attribute_values(":before", n(stored_count(before)?));
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
     fn add_to(&self, owner: String, sk: String, field: &str, amount: u64) -> Result<TransactWriteItem, PortError> {
@@ -93,6 +135,16 @@ impl Aws {
             .checked_add(batch.calls)
             .ok_or_else(|| PortError::new(ErrorKind::Invalid, format!("{account}'s usage would overflow")))?;
         let totals = BatchTotals { before, after };
+        let mut meters = Vec::with_capacity(batch.units.len());
+        for units in &batch.units {
+            let owner = meter_owner(&batch.account_id, &units.meter);
+            let before = self.counter(&owner, &period_sk(units.window_start)).await?.calls;
+            let after = before
+                .checked_add(units.units)
+                .ok_or_else(|| PortError::new(ErrorKind::Invalid, format!("{owner}'s usage would overflow")))?;
+            meters.push(MeterTotals { meter: units.meter.clone(), window_start: units.window_start, before, after });
+        }
+        let meter_totals = serde_json::to_string(&meters).expect("meter totals always serialise");
         let put_batch = Put::builder()
             .table_name(&self.resources.usage_table)
             .set_item(Some(
@@ -101,29 +153,26 @@ impl Aws {
                     ("sk", s("BATCH")),
                     ("before_calls", n(stored_count(totals.before)?)),
                     ("after_calls", n(stored_count(totals.after)?)),
+                    ("meter_totals", s(meter_totals)),
                 ]
                 .into_iter()
                 .map(|(name, value)| (name.to_owned(), value))
                 .collect(),
             ))
             .condition_expression("attribute_not_exists(pk)");
-        let account_total = Update::builder()
-            .table_name(&self.resources.usage_table)
-            .key("pk", s(account.clone()))
-            .key("sk", s(period_sk(batch.period_start)))
-            .update_expression("SET calls = :after")
-            .condition_expression(if before == 0 {
-                "attribute_not_exists(calls) OR calls = :before"
-            } else {
-                "calls = :before"
-            })
-            .expression_attribute_values(":after", n(stored_count(totals.after)?))
-            .expression_attribute_values(":before", n(stored_count(before)?));
         let mut items = vec![
             TransactWriteItem::builder().put(built(put_batch.build())?).build(),
-            TransactWriteItem::builder().update(built(account_total.build())?).build(),
+            self.move_total(account.clone(), period_sk(batch.period_start), before, totals.after)?,
             self.add_to(key.clone(), period_sk(batch.period_start), "calls", batch.calls)?,
         ];
+        for totals in &meters {
+            let owner = meter_owner(&batch.account_id, &totals.meter);
+            items.push(self.move_total(owner, period_sk(totals.window_start), totals.before, totals.after)?);
+        }
+        let spent = u64::try_from(batch.balance_spent.0).unwrap_or(0);
+        if spent > 0 {
+            items.push(self.add_to(balance_owner(&batch.account_id), "BALANCE".into(), "micros", spent)?);
+        }
         if batch.credits > 0 {
             items.push(self.add_to(account, "CREDITS".into(), "credits", batch.credits)?);
             items.push(self.add_to(key, "CREDITS".into(), "credits", batch.credits)?);
@@ -139,7 +188,7 @@ impl Aws {
             items.push(TransactWriteItem::builder().update(built(last_used.build())?).build());
         }
         match transact(&self.dynamo, items).await? {
-            Transacted::Committed => Ok(Some(RecordedBatch { totals, reported: false })),
+            Transacted::Committed => Ok(Some(RecordedBatch { totals, reported: false, meters })),
             Transacted::Cancelled(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
                 // Already added (a redelivery): the totals stored with it are the answer.
                 Ok(Some(
@@ -148,7 +197,7 @@ impl Aws {
                         .ok_or_else(|| PortError::new(ErrorKind::NotFound, "a batch vanished after it was stored"))?,
                 ))
             }
-            // Another batch of the account moved its total: read again.
+            // Another batch of the account moved one of its totals: read again.
             Transacted::Cancelled(_) => Ok(None),
         }
     }
@@ -208,5 +257,19 @@ impl Usage for Aws {
             usage.key_credits = self.counter(&key, "CREDITS").await.map_err(failed)?.credits;
         }
         Ok(usage)
+    }
+
+    async fn meter_usage(
+        &self,
+        account: &AccountId,
+        meter: &MeterName,
+        window_start: Timestamp,
+    ) -> Result<u64, UsageError> {
+        Ok(self.counter(&meter_owner(account, meter), &period_sk(window_start)).await.map_err(failed)?.calls)
+    }
+
+    async fn balance_spent(&self, account: &AccountId) -> Result<Micros, UsageError> {
+        let spent = self.counter(&balance_owner(account), "BALANCE").await.map_err(failed)?.micros;
+        Ok(Micros(i64::try_from(spent).unwrap_or(i64::MAX)))
     }
 }

@@ -22,6 +22,7 @@ fn record(requests_per_minute: u32) -> KeyRecord {
         key_used: 0,
         key_credits_spent: 0,
         credits: None,
+        account: None,
     }
 }
 

@@ -37,6 +37,8 @@ pub enum AlertKind {
     MissedEvents,
     /// Stripe refused a partner's payout; the next run tries again.
     PayoutFailed,
+    /// An account's money balance fell under `LOW_BALANCE_CENTS`.
+    BalanceLow,
 }
 
 impl AlertKind {
@@ -51,6 +53,7 @@ impl AlertKind {
             AlertKind::RevenueCheckFailed => "revenue_check_failed",
             AlertKind::MissedEvents => "missed_events",
             AlertKind::PayoutFailed => "payout_failed",
+            AlertKind::BalanceLow => "balance_low",
         }
     }
 
@@ -65,6 +68,7 @@ impl AlertKind {
             Self::RevenueCheckFailed,
             Self::MissedEvents,
             Self::PayoutFailed,
+            Self::BalanceLow,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)

@@ -456,21 +456,20 @@ impl Catalog {
         self.meters.iter().find(|meter| &meter.name == name)
     }
 
+    /// The currency balances are kept in: the free plan's.
+    pub fn currency(&self) -> &Currency {
+        &self.free_plan().expect("a parsed catalog has a free plan").currency
+    }
+
+    /// The routes, longest prefix first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
     /// What a call to `path` (under `/v1/`) costs: the longest route that covers it, else
     /// one `requests`.
     pub fn charge(&self, path: &str) -> meters::Charge<'_> {
-        match self.routes.iter().find(|route| route.covers(path)) {
-            Some(route) => meters::Charge { meter: &route.meter, cost: route.cost.get() },
-            None => meters::Charge {
-                meter: &self
-                    .meters
-                    .iter()
-                    .find(|meter| meter.name.as_str() == meters::REQUESTS)
-                    .expect("always declared")
-                    .name,
-                cost: 1,
-            },
-        }
+        meters::charge(&self.routes, path)
     }
 
     /// The catalog shipped with tollgate.

@@ -208,8 +208,11 @@ fn purchased(session: &Value, catalog: &Catalog) -> Result<Option<Purchased>, Un
         return Ok(None);
     }
     let Some(sku) = text(session, &["metadata", "sku"]).and_then(|sku| Sku::parse(&sku).ok()) else { return Ok(None) };
-    // One-off products and credit top-ups are purchases; plans arrive as subscriptions.
-    if !matches!(catalog.by_sku(&sku).map(|item| &item.grant), Some(Grant::Product { .. } | Grant::Credits { .. })) {
+    // One-off products, credits and balance top-ups are purchases; plans arrive as subscriptions.
+    if !matches!(
+        catalog.by_sku(&sku).map(|item| &item.grant),
+        Some(Grant::Product { .. } | Grant::Credits { .. } | Grant::Balance { .. })
+    ) {
         return Ok(None);
     }
     let session_id = text(session, &["id"]).ok_or_else(|| missing("checkout session id"))?;

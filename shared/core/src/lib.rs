@@ -20,6 +20,7 @@ pub mod cron;
 pub mod edge;
 pub mod entitlements;
 pub mod forwarding;
+pub mod gate;
 pub mod ids;
 pub mod ledger;
 pub mod metering;

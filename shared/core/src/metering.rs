@@ -6,6 +6,9 @@
 //! counts leave it in batches ([`Meter::flush`]), never one write per call.
 
 use crate::ids::{AccountId, KeyId};
+use crate::meters::MeterName;
+use crate::money::{Currency, Micros};
+use crate::quota::{AccountMeter, AccountTerms, Paid, QuotaRefusal};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,6 +66,10 @@ pub struct KeyRecord {
     /// Credits this key may spend: the account's balance plus what this key has spent
     /// (the meter subtracts its own spending). `None`: the account never bought credits.
     pub credits: Option<u64>,
+    /// The account's plan over every meter, for a holder of the account's pooled counters
+    /// ([`AccountGate`]); a record without it is decided by the key's meter alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountTerms>,
 }
 
 /// How an allowed call is paid for.
@@ -77,7 +84,7 @@ pub enum Charge {
 }
 
 /// Why a call is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// Unknown or revoked key.
@@ -91,6 +98,16 @@ pub enum Refusal {
     QuotaExceeded {
         /// The quota.
         quota: u64,
+        /// The meter whose quota it is.
+        #[serde(default = "MeterName::requests")]
+        meter: MeterName,
+    },
+    /// The money balance cannot pay for the units past the quota.
+    InsufficientBalance {
+        /// What is left of it.
+        balance: Micros,
+        /// Its currency.
+        currency: Currency,
     },
     /// The prepaid credits are used up.
     InsufficientCredits {
@@ -101,33 +118,50 @@ pub enum Refusal {
 
 impl Refusal {
     /// The HTTP status.
-    pub fn status(self) -> u16 {
+    pub fn status(&self) -> u16 {
         match self {
             Refusal::InvalidKey => 401,
             Refusal::RateLimited { .. } => 429,
-            Refusal::QuotaExceeded { .. } | Refusal::InsufficientCredits { .. } => 402,
+            Refusal::QuotaExceeded { .. }
+            | Refusal::InsufficientBalance { .. }
+            | Refusal::InsufficientCredits { .. } => 402,
         }
     }
 
     /// The machine-readable code.
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Refusal::InvalidKey => "invalid_key",
             Refusal::RateLimited { .. } => "rate_limited",
             Refusal::QuotaExceeded { .. } => "quota_exceeded",
+            Refusal::InsufficientBalance { .. } => "insufficient_balance",
             Refusal::InsufficientCredits { .. } => "INSUFFICIENT_CREDITS",
         }
     }
 
     /// The JSON body, shaped like every other tollgate error.
-    pub fn body(self) -> serde_json::Value {
+    pub fn body(&self) -> serde_json::Value {
         match self {
             Refusal::InvalidKey => error_body(self, "the API key is unknown or revoked".into()),
             Refusal::RateLimited { retry_after } => {
                 error_body(self, format!("too many requests for this key; retry in {retry_after} s"))
             }
-            Refusal::QuotaExceeded { quota } => {
+            Refusal::QuotaExceeded { quota, meter } if meter.as_str() == crate::meters::REQUESTS => {
                 error_body(self, format!("the plan's {quota} requests for this billing period are used up"))
+            }
+            Refusal::QuotaExceeded { quota, meter } => {
+                let mut body = error_body(self, format!("the plan's {quota} {meter} for this period are used up"));
+                body["error"]["meter"] = json!(meter);
+                body
+            }
+            Refusal::InsufficientBalance { balance, currency } => {
+                let mut body = error_body(self, "the balance cannot pay for this call; top it up".into());
+                body["error"]["balance"] = json!({
+                    "amount": balance.minor_floor(currency),
+                    "amount_micros": balance.0,
+                    "currency": currency,
+                });
+                body
             }
             Refusal::InsufficientCredits { balance } => {
                 let mut body = error_body(self, "no prepaid credits left".into());
@@ -138,7 +172,7 @@ impl Refusal {
     }
 }
 
-fn error_body(refusal: Refusal, message: String) -> serde_json::Value {
+fn error_body(refusal: &Refusal, message: String) -> serde_json::Value {
     json!({"error": {"code": refusal.code(), "message": message}})
 }
 
@@ -188,7 +222,7 @@ impl RateHeaders {
 }
 
 /// The answer for one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// Allowed (and how it is paid) or refused (and why).
     pub outcome: Result<Charge, Refusal>,
@@ -208,16 +242,41 @@ pub struct UsageBatch {
     pub account_id: AccountId,
     /// The billing period the calls fall in.
     pub period_start: Timestamp,
-    /// Allowed calls.
+    /// Allowed calls: units of `requests`.
     pub calls: u64,
     /// Of those, paid with a prepaid credit.
     pub credits: u64,
+    /// Units of the other meters, per meter and window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<MeterUnits>,
+    /// Taken from the account's money balance for units past a quota.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub balance_spent: Micros,
+}
+
+fn is_zero(amount: &Micros) -> bool {
+    amount.0 == 0
+}
+
+/// Units of one meter other than `requests` counted in one of its windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterUnits {
+    /// The meter.
+    pub meter: MeterName,
+    /// Where its window starts.
+    pub window_start: Timestamp,
+    /// Units allowed.
+    pub units: u64,
 }
 
 /// The most calls one batch may carry: a key's Durable Object seals a batch every
 /// thousand calls or ten seconds, so a larger one is forged or broken. Bounding it at the
 /// input keeps every total it is added to far from overflowing.
 pub const MAX_BATCH_CALLS: u64 = 1_000_000;
+/// The most meters one batch may name.
+pub const MAX_BATCH_METERS: usize = 64;
+/// The most one batch may take from a balance: a million units of the currency.
+pub const MAX_BATCH_SPENT: Micros = Micros(1_000_000 * crate::money::MICROS_PER_UNIT);
 
 impl UsageBatch {
     /// Why the batch cannot be counted, if it cannot.
@@ -228,6 +287,14 @@ impl UsageBatch {
             Err("credits is more than the calls they paid for")
         } else if Timestamp::from_untrusted(self.period_start.0).is_err() {
             Err("period_start is out of range")
+        } else if self.units.len() > MAX_BATCH_METERS {
+            Err("units names more meters than a catalog may hold")
+        } else if self.units.iter().any(|units| units.units > MAX_BATCH_CALLS) {
+            Err("units is more than one batch can hold (1000000)")
+        } else if self.units.iter().any(|units| Timestamp::from_untrusted(units.window_start.0).is_err()) {
+            Err("window_start is out of range")
+        } else if !(0..=MAX_BATCH_SPENT.0).contains(&self.balance_spent.0) {
+            Err("balance_spent is negative or more than one batch can spend")
         } else {
             Ok(())
         }
@@ -251,6 +318,12 @@ pub struct MeterState {
     pub open_calls: u64,
     /// Credits spent since the last seal.
     pub open_credits: u64,
+    /// Units of other meters counted since the last seal.
+    #[serde(default)]
+    pub open_units: Vec<MeterUnits>,
+    /// Taken from the balance since the last seal.
+    #[serde(default)]
+    pub open_balance_spent: Micros,
 }
 
 /// The calls counted in the last [`WINDOW_MS`]: an exact sliding window. Calls are kept
@@ -327,26 +400,12 @@ impl Meter {
         let Some(record) = record.filter(|record| !record.revoked) else {
             return Decision { outcome: Err(Refusal::InvalidKey), headers: RateHeaders::UNKNOWN };
         };
-        match self.state.period_start {
-            None => {
-                self.state.period_start = Some(record.period.start);
-                self.state.used = record.key_used;
-                self.state.credits_spent = record.key_credits_spent;
-            }
-            Some(start) if start != record.period.start => {
-                // A new period counts from zero; what the old one owes is sealed first.
-                self.seal(&record.key_id, &record.account_id);
-                self.state.period_start = Some(record.period.start);
-                self.state.used = 0;
-            }
-            Some(_) => {}
-        }
+        self.enter_period(record);
         self.window.slide(now_ms);
         let limit = record.limits.requests_per_minute;
-        let outcome = if self.window.calls >= u64::from(limit) {
-            Err(Refusal::RateLimited { retry_after: self.window.seconds_until_free(now_ms).max(1) })
-        } else {
-            self.charge(record)
+        let outcome = match self.rate_limited(limit, now_ms) {
+            Some(refusal) => Err(refusal),
+            None => self.charge(record),
         };
         if let Ok(charge) = outcome {
             self.window.count(now_ms, 1);
@@ -367,6 +426,104 @@ impl Meter {
         Decision { outcome, headers: RateHeaders { limit, remaining, reset, quota } }
     }
 
+    /// The answer for a call to `path` at `now_ms` with the key's `record`, its quota, credits
+    /// and balance decided by the account's pooled `account` meter under `terms`, with
+    /// `reserved` calls of `requests` lent out on all the account's keys.
+    pub fn decide_pooled(
+        &mut self,
+        record: &KeyRecord,
+        terms: &AccountTerms,
+        path: &str,
+        account: &mut AccountMeter,
+        reserved: u64,
+        now_ms: u64,
+    ) -> Decision {
+        if record.revoked {
+            return Decision { outcome: Err(Refusal::InvalidKey), headers: RateHeaders::UNKNOWN };
+        }
+        self.enter_period(record);
+        self.window.slide(now_ms);
+        let now = Timestamp(i64::try_from(now_ms / 1000).unwrap_or(i64::MAX));
+        let (meter, cost) = terms.for_call(path, now);
+        let is_requests = meter.meter.as_str() == crate::meters::REQUESTS;
+        let reserved = if is_requests { reserved } else { 0 };
+        let limit = record.limits.requests_per_minute;
+        let outcome = match self.rate_limited(limit, now_ms) {
+            Some(refusal) => Err(refusal),
+            None => account.charge(&meter, cost, reserved, &terms.funds).map_err(|refusal| match refusal {
+                QuotaRefusal::QuotaExceeded { meter, quota } => Refusal::QuotaExceeded { quota, meter },
+                QuotaRefusal::InsufficientBalance { balance } => {
+                    Refusal::InsufficientBalance { balance, currency: terms.currency.clone() }
+                }
+                QuotaRefusal::InsufficientCredits => Refusal::InsufficientCredits { balance: 0 },
+            }),
+        };
+        let outcome = outcome.map(|paid| {
+            self.window.count(now_ms, 1);
+            if is_requests {
+                self.count_calls(cost);
+            }
+            // Calls count per billing period; a meter counted in another window (requests
+            // per day, say) is counted in that window too, so the origin can serve the count.
+            if !is_requests || meter.window.start != record.period.start {
+                let open = &mut self.state.open_units;
+                match open.iter_mut().find(|open| open.meter == meter.meter && open.window_start == meter.window.start)
+                {
+                    Some(open) => open.units = open.units.saturating_add(cost),
+                    None => open.push(MeterUnits {
+                        meter: meter.meter.clone(),
+                        window_start: meter.window.start,
+                        units: cost,
+                    }),
+                }
+            }
+            match paid {
+                Paid::Credits { credits } => {
+                    self.state.credits_spent = self.state.credits_spent.saturating_add(credits);
+                    self.state.open_credits = self.state.open_credits.saturating_add(credits);
+                    Charge::Credit
+                }
+                Paid::FromBalance { amount, .. } => {
+                    self.state.open_balance_spent = Micros(self.state.open_balance_spent.0.saturating_add(amount.0));
+                    Charge::Included
+                }
+                Paid::Billed { .. } => Charge::Overage,
+                Paid::Included => Charge::Included,
+            }
+        });
+        let remaining = u32::try_from(u64::from(limit).saturating_sub(self.window.calls)).unwrap_or(u32::MAX);
+        let quota = account.remaining(&meter).map(|left| QuotaLeft {
+            remaining: left.saturating_sub(reserved),
+            reset: u64::try_from(meter.window.end.0.saturating_sub(now.0)).unwrap_or(0),
+        });
+        let reset = self.window.seconds_until_free(now_ms);
+        Decision { outcome, headers: RateHeaders { limit, remaining, reset, quota } }
+    }
+
+    /// Starts the key's count of the record's period: from the origin's when it has none,
+    /// from zero (the old period's counts sealed first) when the period has moved on.
+    fn enter_period(&mut self, record: &KeyRecord) {
+        match self.state.period_start {
+            None => {
+                self.state.period_start = Some(record.period.start);
+                self.state.used = record.key_used;
+                self.state.credits_spent = record.key_credits_spent;
+            }
+            Some(start) if start != record.period.start => {
+                self.seal(&record.key_id, &record.account_id);
+                self.state.period_start = Some(record.period.start);
+                self.state.used = 0;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The refusal when the key has made `limit` calls in the last minute.
+    fn rate_limited(&self, limit: u32, now_ms: u64) -> Option<Refusal> {
+        (self.window.calls >= u64::from(limit))
+            .then(|| Refusal::RateLimited { retry_after: self.window.seconds_until_free(now_ms).max(1) })
+    }
+
     fn charge(&self, record: &KeyRecord) -> Result<Charge, Refusal> {
         let Some(quota) = record.limits.monthly_requests else { return Ok(Charge::Included) };
         if self.spoken_for(record) < quota {
@@ -378,7 +535,7 @@ impl Meter {
         match record.credits {
             Some(credits) if credits > self.state.credits_spent => Ok(Charge::Credit),
             Some(_) => Err(Refusal::InsufficientCredits { balance: 0 }),
-            None => Err(Refusal::QuotaExceeded { quota }),
+            None => Err(Refusal::QuotaExceeded { quota, meter: MeterName::requests() }),
         }
     }
 
@@ -390,7 +547,7 @@ impl Meter {
 
     fn seal(&mut self, key: &KeyId, account: &AccountId) {
         let Some(period_start) = self.state.period_start else { return };
-        if self.state.open_calls == 0 {
+        if self.state.open_calls == 0 && self.state.open_units.is_empty() && self.state.open_balance_spent.0 == 0 {
             return;
         }
         let id = format!("{key}.{}", self.state.next_batch);
@@ -401,6 +558,8 @@ impl Meter {
             period_start,
             calls: self.state.open_calls,
             credits: self.state.open_credits,
+            units: std::mem::take(&mut self.state.open_units),
+            balance_spent: std::mem::take(&mut self.state.open_balance_spent),
         });
         self.state.next_batch = self.state.next_batch.saturating_add(1);
         self.state.open_calls = 0;
@@ -419,14 +578,19 @@ impl Meter {
         self.state.unsent.retain(|batch| !ids.contains(&batch.id));
     }
 
-    /// Calls counted since the last seal: what the next flush will send.
+    /// Calls and other meters' units counted since the last seal: what the next flush will send.
     pub fn open_calls(&self) -> u64 {
-        self.state.open_calls
+        self.state.open_units.iter().fold(self.state.open_calls, |open, units| open.saturating_add(units.units))
     }
 
-    /// Calls counted and not yet acknowledged.
+    /// Calls and units counted and not yet acknowledged.
     pub fn pending_calls(&self) -> u64 {
-        self.state.unsent.iter().fold(self.state.open_calls, |pending, batch| pending.saturating_add(batch.calls))
+        self.state.unsent.iter().fold(self.open_calls(), |pending, batch| {
+            batch
+                .units
+                .iter()
+                .fold(pending.saturating_add(batch.calls), |pending, units| pending.saturating_add(units.units))
+        })
     }
 }
 
@@ -448,6 +612,7 @@ mod tests {
             key_used: 0,
             key_credits_spent: 0,
             credits,
+            account: None,
         }
     }
 
@@ -511,8 +676,8 @@ mod tests {
         let mut meter = Meter::default();
         let prepaid = record(Some(5), false, Some(3));
         let outcomes: Vec<_> = (0..9).map(|i| meter.decide(Some(&prepaid), T0 + i).outcome).collect();
-        assert_eq!(outcomes[5..8], [Ok(Charge::Credit); 3]);
-        let refused = outcomes[8].unwrap_err();
+        assert!(outcomes[5..8].iter().all(|outcome| *outcome == Ok(Charge::Credit)));
+        let refused = outcomes[8].clone().unwrap_err();
         assert_eq!((refused.status(), refused.code()), (402, "INSUFFICIENT_CREDITS"));
         assert_eq!(refused.body()["error"]["balance"], 0);
         let batch = &meter.flush(&prepaid.key_id, &prepaid.account_id)[0];

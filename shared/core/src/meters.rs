@@ -96,7 +96,7 @@ impl Meter {
 }
 
 /// What calls under a path prefix cost.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// A path under `/v1/`, without a trailing slash.
     pub prefix: String,
@@ -110,8 +110,13 @@ impl Route {
     /// Whether `path` is the prefix or under it (whole segments only: `/v1/messages`
     /// covers `/v1/messages/7`, not `/v1/messages_archive`).
     pub fn covers(&self, path: &str) -> bool {
-        path.strip_prefix(self.prefix.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        covers(&self.prefix, path)
     }
+}
+
+/// Whether `path` is `prefix` or under it, on whole segments.
+pub fn covers(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// What a call costs: `cost` units of `meter`.
@@ -121,6 +126,16 @@ pub struct Charge<'a> {
     pub meter: &'a MeterName,
     /// Units charged.
     pub cost: u64,
+}
+
+/// What a call to `path` costs under `routes` (longest prefix first): the first route that
+/// covers it, else one `requests`.
+pub fn charge<'a>(routes: &'a [Route], path: &str) -> Charge<'a> {
+    static REQUESTS_METER: std::sync::LazyLock<MeterName> = std::sync::LazyLock::new(MeterName::requests);
+    match routes.iter().find(|route| route.covers(path)) {
+        Some(route) => Charge { meter: &route.meter, cost: route.cost.get() },
+        None => Charge { meter: &REQUESTS_METER, cost: 1 },
+    }
 }
 
 /// Where a quota's count restarts.
@@ -148,7 +163,7 @@ impl Per {
 
 /// A price per unit: Stripe's `unit_amount_decimal` (minor units, up to the micro-unit)
 /// as written, and the same amount in micro-units of the currency for our own sums.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitPrice {
     /// The decimal text Stripe is sent, in minor units (`"5"` is 5 cents of `usd`).
     pub decimal: String,
@@ -157,7 +172,8 @@ pub struct UnitPrice {
 }
 
 /// What a plan does with use past a quota.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Overage {
     /// Refused: 402 `quota_exceeded`.
     Block,
@@ -180,7 +196,7 @@ impl Overage {
 }
 
 /// A plan's limit on one meter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterLimit {
     /// Units per `per`; `None` is unlimited.
     pub quota: Option<u64>,

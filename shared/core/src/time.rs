@@ -70,8 +70,23 @@ impl Timestamp {
 
 /// The business's time zone (`BUSINESS_TIMEZONE`, IANA, default UTC): where its days and
 /// months start, for quotas, the daily workflow cap and revenue per day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct BusinessZone(chrono_tz::Tz);
+
+impl TryFrom<String> for BusinessZone {
+    type Error = UnknownZone;
+
+    fn try_from(name: String) -> Result<Self, UnknownZone> {
+        Self::parse(&name)
+    }
+}
+
+impl From<BusinessZone> for String {
+    fn from(zone: BusinessZone) -> String {
+        zone.name().to_owned()
+    }
+}
 
 /// A time-zone name the IANA database does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

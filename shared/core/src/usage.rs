@@ -6,7 +6,7 @@ use crate::alert::{Alert, AlertKind};
 use crate::catalog::{Catalog, Grant, PlanLimits};
 use crate::ids::{AccountId, Sku};
 use crate::metering::{Limits, Period};
-use crate::meters::{MeterName, Overage, Per};
+use crate::meters::{MeterLimit, MeterName, Overage, Per};
 use crate::money::Micros;
 use crate::time::{BusinessZone, Timestamp};
 
@@ -200,16 +200,29 @@ pub fn meter_event_identifier(batch_id: &str) -> String {
     format!("tollgate-usage-{batch_id}")
 }
 
-/// Alerts for every threshold the batch crossed. Each is named by account, period and
-/// percentage, so it is stored and told once per period whatever is redelivered.
+/// Units of the batch past the quota on a meter whose plan bills them (0 otherwise).
+pub fn billed_units(limit: &MeterLimit, totals: BatchTotals) -> u64 {
+    match (limit.quota, &limit.overage) {
+        (Some(quota), Overage::Bill(_)) => {
+            totals.after.saturating_sub(quota).saturating_sub(totals.before.saturating_sub(quota))
+        }
+        _ => 0,
+    }
+}
+
+/// Alerts for every threshold the batch crossed on `meter`'s `quota`. Each is named by
+/// account, meter, window and percentage, so it is stored and told once per window
+/// whatever is redelivered (`requests`' names keep their older form, without the meter).
 pub fn quota_alerts(
     account: &AccountId,
-    limits: &Limits,
-    period_start: Timestamp,
+    meter: &MeterName,
+    quota: Option<u64>,
+    window_start: Timestamp,
     totals: BatchTotals,
     now: Timestamp,
 ) -> Vec<Alert> {
-    let Some(quota) = limits.monthly_requests.filter(|&quota| quota > 0) else { return Vec::new() };
+    let Some(quota) = quota.filter(|&quota| quota > 0) else { return Vec::new() };
+    let requests = meter.as_str() == crate::meters::REQUESTS;
     ALERT_PERCENTS
         .into_iter()
         .filter(|&percent| {
@@ -222,18 +235,49 @@ pub fn quota_alerts(
             before < threshold && threshold <= after
         })
         .map(|percent| Alert {
-            id: format!("quota:{account}:{}:{percent}", period_start.0),
+            id: if requests {
+                format!("quota:{account}:{}:{percent}", window_start.0)
+            } else {
+                format!("quota:{account}:{meter}:{}:{percent}", window_start.0)
+            },
             kind: AlertKind::Quota,
             account_id: Some(account.clone()),
-            subject: format!("{percent}%"),
+            subject: if requests { format!("{percent}%") } else { format!("{meter} {percent}%") },
             workflow_id: None,
             message: format!(
-                "account {account} has used {percent}% of its {quota} requests for the period starting {}",
-                period_start.utc_day()
+                "account {account} has used {percent}% of its {quota} {meter} for the {} starting {}",
+                if requests { "period" } else { "window" },
+                window_start.utc_day()
             ),
             created_at: now,
         })
         .collect()
+}
+
+/// `balance_low` when what is left of the balance is under `threshold`: named by the
+/// account and the total ever granted, so it is told once until a top-up raises that total.
+pub fn balance_low_alert(
+    account: &AccountId,
+    granted: Micros,
+    left: Micros,
+    threshold: Micros,
+    currency: &crate::money::Currency,
+    now: Timestamp,
+) -> Option<Alert> {
+    (granted.0 > 0 && left < threshold).then(|| Alert {
+        id: format!("balance_low:{account}:{}", granted.0),
+        kind: AlertKind::BalanceLow,
+        account_id: Some(account.clone()),
+        subject: format!("{} {}", left.minor_floor(currency), currency.as_str()),
+        workflow_id: None,
+        message: format!(
+            "account {account} has {} {} (minor units) left of its balance, under {}",
+            left.minor_floor(currency),
+            currency.as_str(),
+            threshold.minor_floor(currency)
+        ),
+        created_at: now,
+    })
 }
 
 /// Credits an account has bought: each credits SKU times the quantity bought.
@@ -370,15 +414,57 @@ mod tests {
         let account = AccountId::parse("acct_1").unwrap();
         let limits = Limits { monthly_requests: Some(1_000), requests_per_minute: 100, overage: false };
         let ids = |before, after| -> Vec<String> {
-            quota_alerts(&account, &limits, Timestamp(7), BatchTotals { before, after }, NOW)
-                .into_iter()
-                .map(|alert| alert.id)
-                .collect()
+            quota_alerts(
+                &account,
+                &MeterName::requests(),
+                limits.monthly_requests,
+                Timestamp(7),
+                BatchTotals { before, after },
+                NOW,
+            )
+            .into_iter()
+            .map(|alert| alert.id)
+            .collect()
         };
         assert_eq!(ids(0, 699), Vec::<String>::new());
         assert_eq!(ids(699, 700), ["quota:acct_1:7:70"]);
         assert_eq!(ids(700, 960), ["quota:acct_1:7:85", "quota:acct_1:7:95"]);
         assert_eq!(ids(960, 5_000), Vec::<String>::new());
+        let messages = MeterName::parse("messages").unwrap();
+        let alerts =
+            quota_alerts(&account, &messages, Some(50), Timestamp(9), BatchTotals { before: 30, after: 45 }, NOW);
+        let named: Vec<_> = alerts.iter().map(|alert| (alert.id.as_str(), alert.subject.as_str())).collect();
+        assert_eq!(
+            named,
+            [("quota:acct_1:messages:9:70", "messages 70%"), ("quota:acct_1:messages:9:85", "messages 85%")]
+        );
+    }
+
+    #[test]
+    fn a_low_balance_is_told_once_per_top_up() {
+        let account = AccountId::parse("acct_1").unwrap();
+        let usd = crate::money::Currency::parse("usd").unwrap();
+        let threshold = Micros(1_000_000);
+        let low = |granted, left| balance_low_alert(&account, Micros(granted), Micros(left), threshold, &usd, NOW);
+        assert_eq!(low(5_000_000, 1_000_000), None);
+        let alert = low(5_000_000, 990_000).unwrap();
+        assert_eq!(
+            (alert.id.as_str(), alert.kind, alert.subject.as_str()),
+            ("balance_low:acct_1:5000000", AlertKind::BalanceLow, "99 usd")
+        );
+        assert_eq!(low(5_000_000, 0).unwrap().id, alert.id, "the same incident until topped up");
+        assert_eq!(low(10_000_000, 500_000).unwrap().id, "balance_low:acct_1:10000000");
+        assert_eq!(low(0, 0), None, "an account that never topped up has no balance to run low");
+        let bill = MeterLimit {
+            quota: Some(10),
+            per: Per::Day,
+            overage: Overage::Bill(crate::meters::UnitPrice { decimal: "1".into(), micros: Micros(10_000) }),
+        };
+        assert_eq!(billed_units(&bill, BatchTotals { before: 8, after: 13 }), 3);
+        assert_eq!(
+            billed_units(&MeterLimit { overage: Overage::Block, ..bill }, BatchTotals { before: 8, after: 13 }),
+            0
+        );
     }
 
     proptest! {
@@ -392,7 +478,7 @@ mod tests {
             for size in sizes {
                 let totals = BatchTotals { before: total, after: total + size };
                 billed += overage(&limits, totals);
-                alerts.extend(quota_alerts(&account, &limits, Timestamp(0), totals, NOW).into_iter().map(|a| a.id));
+                alerts.extend(quota_alerts(&account, &MeterName::requests(), limits.monthly_requests, Timestamp(0), totals, NOW).into_iter().map(|a| a.id));
                 total += size;
             }
             prop_assert_eq!(billed, total.saturating_sub(quota));

@@ -160,6 +160,10 @@ ALTER TABLE payees ADD COLUMN failed_reason TEXT;";
 const REVENUE: &str = "ALTER TABLE ledger ADD COLUMN source TEXT;
 CREATE INDEX ledger_by_time ON ledger (at);";
 
+/// 7: each batch's totals on the meters other than `requests`, around it (JSON), so a
+/// redelivered batch bills and alerts the same.
+const METERS: &str = "ALTER TABLE usage_batches ADD COLUMN meter_totals TEXT NOT NULL DEFAULT '[]';";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -168,6 +172,7 @@ fn migrations() -> Migrations<'static> {
         M::up(PAYEES),
         M::up(PAYOUTS),
         M::up(REVENUE),
+        M::up(METERS),
     ])
 }
 
@@ -221,7 +226,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 6, "upgraded to the latest schema");
+        assert_eq!(version, 7, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -1,14 +1,18 @@
-//! Usage: `usage_batches` remembers each batch with the account's period totals around
-//! it; `usage_totals` counts calls per owner (`account:…` or `key:…`) and period;
-//! `credits_spent` counts credits per owner. A batch is added in one transaction.
+//! Usage: `usage_batches` remembers each batch with the account's totals around it;
+//! `usage_totals` counts per owner and window: calls of `account:…` or `key:…` per
+//! period, units of `meter:<account>:<meter>` per the meter's window; `credits_spent`
+//! counts credits per owner, and micro-units taken from `balance:<account>`. A batch is
+//! added in one transaction.
 
 use crate::Sqlite;
 use crate::api_keys::{load, store};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::api_keys::StoredKey;
-use tollgate_app::ports::usage::{KeyUsage, RecordedBatch, Usage, UsageError};
+use tollgate_app::ports::usage::{KeyUsage, MeterTotals, RecordedBatch, Usage, UsageError};
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::UsageBatch;
+use tollgate_core::meters::MeterName;
+use tollgate_core::money::Micros;
 use tollgate_core::time::Timestamp;
 use tollgate_core::usage::BatchTotals;
 
@@ -49,6 +53,46 @@ fn add(db: &Connection, owner: &str, batch: &UsageBatch) -> rusqlite::Result<()>
     .map(drop)
 }
 
+fn set_total(db: &Connection, owner: &str, window_start: i64, total: u64) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO usage_totals (owner, period_start, calls) VALUES (?1, ?2, ?3)
+         ON CONFLICT (owner, period_start) DO UPDATE SET calls = excluded.calls",
+        params![owner, window_start, total],
+    )
+    .map(drop)
+}
+
+fn meter_owner(account: &AccountId, meter: &MeterName) -> String {
+    format!("meter:{account}:{meter}")
+}
+
+fn balance_owner(account: &AccountId) -> String {
+    format!("balance:{account}")
+}
+
+/// Adds the batch's units to the account's meter totals and its spending to the balance spent.
+fn add_meters(db: &Connection, batch: &UsageBatch) -> rusqlite::Result<Vec<MeterTotals>> {
+    let mut totals = Vec::with_capacity(batch.units.len());
+    for units in &batch.units {
+        let owner = meter_owner(&batch.account_id, &units.meter);
+        let before = calls(db, &owner, units.window_start.0)?;
+        let after = crate::checked_count(before, units.units, "meter units")?;
+        set_total(db, &owner, units.window_start.0, after)?;
+        totals.push(MeterTotals { meter: units.meter.clone(), window_start: units.window_start, before, after });
+    }
+    let spent = u64::try_from(batch.balance_spent.0).unwrap_or(0);
+    if spent > 0 {
+        let owner = balance_owner(&batch.account_id);
+        let total = crate::checked_count(credits(db, &owner)?, spent, "balance spent")?;
+        db.execute(
+            "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
+             ON CONFLICT (owner) DO UPDATE SET credits = excluded.credits",
+            params![owner, total],
+        )?;
+    }
+    Ok(totals)
+}
+
 fn account_owner(account: &AccountId) -> String {
     format!("account:{account}")
 }
@@ -63,12 +107,16 @@ impl Usage for Sqlite {
         self.call(move |db| {
             let stored = db
                 .query_row(
-                    "SELECT before_calls, after_calls, reported FROM usage_batches WHERE id = ?1",
+                    "SELECT before_calls, after_calls, reported, meter_totals FROM usage_batches WHERE id = ?1",
                     [&batch.id],
                     |row| {
+                        let meters: String = row.get(3)?;
                         Ok(RecordedBatch {
                             totals: BatchTotals { before: row.get(0)?, after: row.get(1)? },
                             reported: row.get(2)?,
+                            meters: serde_json::from_str(&meters).map_err(|error| {
+                                rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, error.into())
+                            })?,
                         })
                     },
                 )
@@ -81,14 +129,20 @@ impl Usage for Sqlite {
             add(db, &account, &batch)?;
             add(db, &key_owner(&batch.key_id), &batch)?;
             let totals = BatchTotals { before, after: crate::checked_count(before, batch.calls, "usage calls")? };
+            let meters = add_meters(db, &batch)?;
             db.execute(
-                "INSERT INTO usage_batches (id, before_calls, after_calls) VALUES (?1, ?2, ?3)",
-                params![batch.id, totals.before, totals.after],
+                "INSERT INTO usage_batches (id, before_calls, after_calls, meter_totals) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    batch.id,
+                    totals.before,
+                    totals.after,
+                    serde_json::to_string(&meters).expect("meter totals always serialise")
+                ],
             )?;
             if let Some(key) = load(db, batch.key_id.as_str())? {
                 store(db, &StoredKey { last_used_at: Some(now), ..key })?;
             }
-            Ok(RecordedBatch { totals, reported: false })
+            Ok(RecordedBatch { totals, reported: false, meters })
         })
         .await
         .map_err(failed)
@@ -122,5 +176,23 @@ impl Usage for Sqlite {
         })
         .await
         .map_err(failed)
+    }
+
+    async fn meter_usage(
+        &self,
+        account: &AccountId,
+        meter: &MeterName,
+        window_start: Timestamp,
+    ) -> Result<u64, UsageError> {
+        let owner = meter_owner(account, meter);
+        self.call(move |db| calls(db, &owner, window_start.0)).await.map_err(failed)
+    }
+
+    async fn balance_spent(&self, account: &AccountId) -> Result<Micros, UsageError> {
+        let owner = balance_owner(account);
+        self.call(move |db| credits(db, &owner))
+            .await
+            .map_err(failed)
+            .map(|spent| Micros(i64::try_from(spent).unwrap_or(i64::MAX)))
     }
 }

@@ -25,6 +25,7 @@ use tollgate_app::{Clock, SystemClock};
 use tollgate_aws::config::Resource;
 use tollgate_aws::{Aws, Resources};
 use tollgate_core::catalog::Catalog;
+use tollgate_core::money::Micros;
 use tollgate_http::{Auth, RequestId, jwt};
 pub use tollgate_settings::Env;
 use tollgate_settings::SettingError;
@@ -153,14 +154,17 @@ pub fn keys(env: &Env, store: Aws, catalog: Catalog) -> Result<Keys<Aws>, StartE
 
 /// The usage meter over `store`: overage to Stripe's meter, alerts to the alert webhook.
 pub async fn usage_meter(env: &Env<'_>, store: Aws) -> Result<UsageMeter<Aws>, StartError> {
+    let catalog = tollgate_settings::catalog(env)?;
+    let low_balance = Micros::from_minor(tollgate_settings::low_balance_cents(env)?, catalog.currency());
     Ok(UsageMeter {
         store,
-        catalog: tollgate_settings::catalog(env)?,
+        catalog,
         zone: tollgate_settings::business_zone(env)?,
         clock: clock(),
         retry: tollgate_settings::retry(env)?,
         stripe: Some(Arc::new(stripe_api(env).await?)),
         alerting: alerting(env)?,
+        low_balance,
     })
 }
 

@@ -132,6 +132,12 @@ pub fn business_zone(env: &Env) -> Result<BusinessZone, SettingError> {
     }
 }
 
+/// `LOW_BALANCE_CENTS` (default 100, minor units of the catalog's currency): an account's
+/// money balance under it raises `balance_low`, once until topped up.
+pub fn low_balance_cents(env: &Env) -> Result<i64, SettingError> {
+    env.number_in("LOW_BALANCE_CENTS", 100, 0..=1_000_000_000)
+}
+
 /// The largest `RUN_EARNINGS_MAX`: 40 runs a day at this much add up for thousands of
 /// years before a day's or a workflow's total could overflow.
 const RUN_EARNINGS_MAX_CEILING_CENTS: i64 = 100_000_000_000;

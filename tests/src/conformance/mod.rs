@@ -68,6 +68,7 @@ macro_rules! conformance_suite {
             orchestration::concurrent_claims_hold_both_caps,
             purchases::concurrent_requests_never_pass_the_rate_limit,
             usage::concurrent_batches_of_many_keys_add_up_exactly,
+            usage::meter_units_and_the_balance_spent_add_up_exactly_once,
             cursors::concurrent_advances_keep_the_latest,
             payees::concurrent_links_keep_one_payee,
         );

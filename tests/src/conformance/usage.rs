@@ -6,7 +6,9 @@ use tollgate_app::ports::api_keys::{ApiKeys, KeyCreated, StoredKey};
 use tollgate_app::ports::usage::{KeyUsage, Usage};
 use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyMode};
 use tollgate_core::ids::{AccountId, KeyId};
-use tollgate_core::metering::UsageBatch;
+use tollgate_core::metering::{MeterUnits, UsageBatch};
+use tollgate_core::meters::MeterName;
+use tollgate_core::money::Micros;
 use tollgate_core::time::Timestamp;
 use tollgate_core::usage::BatchTotals;
 
@@ -35,6 +37,8 @@ fn batch(id: &str, key: &str, account: &str, period: Timestamp, calls: u64, cred
         period_start: period,
         calls,
         credits,
+        units: Vec::new(),
+        balance_spent: Micros(0),
     }
 }
 
@@ -135,4 +139,41 @@ pub async fn concurrent_batches_of_many_keys_add_up_exactly<S: Usage + 'static>(
     assert_eq!(totals.len(), 12);
     assert!(totals.windows(2).all(|pair| pair[0].after == pair[1].before));
     assert_eq!((totals[0].before, totals[11].after), (0, 132));
+}
+
+pub async fn meter_units_and_the_balance_spent_add_up_exactly_once<S: Usage + 'static>(store: &Arc<S>) {
+    // 3 keys of one account, 4 batches each, every batch sent twice, all at once: each
+    // counts 2 messages today, 1 tomorrow, and spends 5 cents.
+    let messages = MeterName::parse("messages").unwrap();
+    let (today, tomorrow) = (Timestamp(NOW.0 - 3_600), Timestamp(NOW.0 + 82_800));
+    let sends = (0..3).flat_map(|key| (0..4).flat_map(move |seq| [(key, seq), (key, seq)])).map(|(key, seq)| {
+        let (store, messages) = (Arc::clone(store), messages.clone());
+        tokio::spawn(async move {
+            let key_id = format!("key_g{key}");
+            let mut sent = batch(&format!("{key_id}.{seq}"), &key_id, "gus", PERIOD, 1, 0);
+            sent.units = vec![
+                MeterUnits { meter: messages.clone(), window_start: today, units: 2 },
+                MeterUnits { meter: messages, window_start: tomorrow, units: 1 },
+            ];
+            sent.balance_spent = Micros(50_000);
+            let recorded = store.add_batch(&sent, NOW).await.unwrap();
+            assert_eq!(store.add_batch(&sent, NOW).await.unwrap(), recorded, "a redelivery answers the same");
+            recorded
+        })
+    });
+    let recorded = join_all(sends).await;
+    let gus = AccountId::parse("gus").unwrap();
+    assert_eq!(store.meter_usage(&gus, &messages, today).await.unwrap(), 24);
+    assert_eq!(store.meter_usage(&gus, &messages, tomorrow).await.unwrap(), 12);
+    assert_eq!(store.meter_usage(&gus, &MeterName::parse("ai_runs").unwrap(), today).await.unwrap(), 0);
+    assert_eq!(store.balance_spent(&gus).await.unwrap(), Micros(12 * 50_000));
+    assert_eq!(store.balance_spent(&AccountId::parse("hal").unwrap()).await.unwrap(), Micros(0));
+    assert_eq!(store.key_usage(&gus, None, PERIOD).await.unwrap().account_calls, 12);
+    // Today's total moved batch by batch: the 12 distinct batches tile 0..24 exactly.
+    let mut totals: Vec<_> = recorded.iter().map(|recorded| recorded.meters[0].totals()).collect();
+    totals.sort_by_key(|totals| totals.before);
+    totals.dedup();
+    assert_eq!(totals.len(), 12);
+    assert!(totals.windows(2).all(|pair| pair[0].after == pair[1].before && pair[0].after == pair[0].before + 2));
+    assert_eq!((totals[0].before, totals[11].after), (0, 24));
 }

@@ -46,6 +46,8 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
         period_start: PERIOD_START,
         calls: 9_450,
         credits: 0,
+        units: Vec::new(),
+        balance_spent: tollgate_core::money::Micros(0),
     };
     store.add_batch(&earlier, PERIOD_START).await.unwrap();
 
@@ -57,6 +59,7 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
         retry: DEFAULT_RETRY,
         stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
         alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
     };
     let meter = &meter;
     let deliver = || async {

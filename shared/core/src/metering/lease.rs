@@ -83,11 +83,6 @@ impl Meter {
     /// Lends calls to the isolate that just had a call allowed with `record`, if there is
     /// room enough; `None` keeps every call of that isolate coming here.
     pub fn lease(&mut self, record: &KeyRecord, now_ms: u64) -> Option<Lease> {
-        if record.revoked {
-            return None;
-        }
-        self.window.slide(now_ms);
-        let rate_room = u64::from(record.limits.requests_per_minute).saturating_sub(self.window.calls);
         let quota_room = match record.limits.monthly_requests {
             Some(quota) if !record.limits.overage => quota
                 .saturating_sub(record.used_elsewhere)
@@ -95,6 +90,17 @@ impl Meter {
                 .saturating_sub(self.leases.reserved()),
             _ => u64::MAX,
         };
+        self.lease_within(record, quota_room, now_ms)
+    }
+
+    /// Lends calls as [`Meter::lease`] does, with `quota_room` calls of `requests` left to
+    /// lend on the account (its pooled count less what is lent already).
+    pub fn lease_within(&mut self, record: &KeyRecord, quota_room: u64, now_ms: u64) -> Option<Lease> {
+        if record.revoked {
+            return None;
+        }
+        self.window.slide(now_ms);
+        let rate_room = u64::from(record.limits.requests_per_minute).saturating_sub(self.window.calls);
         let room = rate_room.min(quota_room);
         if room < LEASE_FLOOR {
             return None;
@@ -116,13 +122,16 @@ impl Meter {
     /// Counts the calls an isolate used on a lease and releases the rest. A lease this
     /// meter no longer holds was either lent by a meter before a restart (its calls are
     /// counted: nothing else counts them) or already counted in full at its grace's end.
-    pub fn settle(&mut self, settlement: Settlement, now_ms: u64) {
+    /// Returns the calls counted.
+    pub fn settle(&mut self, settlement: Settlement, now_ms: u64) -> u64 {
         let book = &mut self.leases;
         let Some(index) = book.outstanding.iter().position(|lease| lease.id == settlement.id) else {
             if settlement.id.incarnation != book.incarnation {
-                self.count_calls(settlement.used.min(MAX_LEASE));
+                let used = settlement.used.min(MAX_LEASE);
+                self.count_calls(used);
+                return used;
             }
-            return;
+            return 0;
         };
         let lease = book.outstanding.swap_remove(index);
         let used = settlement.used.min(lease.calls);
@@ -137,17 +146,19 @@ impl Meter {
         };
         self.window.release(lease.expires_at_ms, lease.calls.saturating_sub(used));
         self.count_calls(used);
+        used
     }
 
-    /// Counts, as fully used, every lease whose isolate has not settled it within the grace.
-    pub fn expire_leases(&mut self, now_ms: u64) {
+    /// Counts, as fully used, every lease whose isolate has not settled it within the
+    /// grace; returns the calls counted.
+    pub fn expire_leases(&mut self, now_ms: u64) -> u64 {
         let (expired, kept): (Vec<Lease>, Vec<Lease>) = std::mem::take(&mut self.leases.outstanding)
             .into_iter()
             .partition(|lease| lease.expires_at_ms.saturating_add(SETTLE_GRACE_MS) <= now_ms);
         self.leases.outstanding = kept;
-        for lease in expired {
-            self.count_calls(lease.calls);
-        }
+        let calls = expired.iter().map(|lease| lease.calls).fold(0, u64::saturating_add);
+        self.count_calls(calls);
+        calls
     }
 
     /// Calls lent to isolates and not yet settled.
@@ -155,7 +166,7 @@ impl Meter {
         self.leases.reserved()
     }
 
-    fn count_calls(&mut self, calls: u64) {
+    pub(super) fn count_calls(&mut self, calls: u64) {
         self.state.used = self.state.used.saturating_add(calls);
         self.state.open_calls = self.state.open_calls.saturating_add(calls);
     }
@@ -182,6 +193,7 @@ mod tests {
             key_used: 0,
             key_credits_spent: 0,
             credits: None,
+            account: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use tollgate_app::keys::{NewKey, Standing};
 use tollgate_app::ports::api_keys::StoredKey;
 use tollgate_core::metering::{KeyRecord, Limits, Period};
+use tollgate_core::quota::AccountTerms;
 use tollgate_core::usage::MeterStanding;
 use utoipa::ToSchema;
 
@@ -161,6 +162,99 @@ pub struct KeyRecordView {
     pub key_credits_spent: u64,
     /// Credits this key may spend; `null`: the account never bought credits.
     pub credits: Option<u64>,
+    /// The account's plan over every meter, which the edge pools across its keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountTermsView>,
+}
+
+/// An account's plan as the edge applies it (`tollgate_core::quota::AccountTerms`).
+#[derive(Serialize, ToSchema)]
+pub struct AccountTermsView {
+    /// `BUSINESS_TIMEZONE`: where days and months start.
+    pub zone: String,
+    pub period: PeriodView,
+    /// Longest prefix first.
+    pub routes: Vec<RouteView>,
+    /// Every meter the plan limits, with the account's count in its window.
+    pub meters: Vec<CountedMeterView>,
+    pub funds: FundsView,
+    pub currency: String,
+}
+
+/// What calls under a prefix cost.
+#[derive(Serialize, ToSchema)]
+pub struct RouteView {
+    pub prefix: String,
+    pub meter: String,
+    pub cost: u64,
+}
+
+/// One limited meter and the account's count in its window.
+#[derive(Serialize, ToSchema)]
+pub struct CountedMeterView {
+    pub meter: String,
+    pub limit: MeterLimitView,
+    pub window_start: i64,
+    pub counted: u64,
+}
+
+/// A plan's limit on a meter.
+#[derive(Serialize, ToSchema)]
+pub struct MeterLimitView {
+    pub quota: Option<u64>,
+    /// `day`, `month` or `period`.
+    pub per: String,
+    /// `"block"`, or `{"bill": price}` / `{"balance": price}`.
+    #[schema(value_type = Object)]
+    pub overage: serde_json::Value,
+}
+
+/// What overage is paid from, as the origin counts it (micro-units and credits).
+#[derive(Serialize, ToSchema)]
+pub struct FundsView {
+    pub balance_granted: i64,
+    pub balance_spent: i64,
+    pub credits_granted: u64,
+    pub credits_spent: u64,
+}
+
+impl From<&AccountTerms> for AccountTermsView {
+    fn from(terms: &AccountTerms) -> Self {
+        AccountTermsView {
+            zone: terms.zone.name().to_owned(),
+            period: PeriodView::from(&terms.period),
+            routes: terms
+                .routes
+                .iter()
+                .map(|route| RouteView {
+                    prefix: route.prefix.clone(),
+                    meter: route.meter.to_string(),
+                    cost: route.cost.get(),
+                })
+                .collect(),
+            meters: terms
+                .meters
+                .iter()
+                .map(|counted| CountedMeterView {
+                    meter: counted.meter.to_string(),
+                    limit: MeterLimitView {
+                        quota: counted.limit.quota,
+                        per: counted.limit.per.as_str().to_owned(),
+                        overage: serde_json::to_value(&counted.limit.overage).expect("an overage always serialises"),
+                    },
+                    window_start: counted.window_start.0,
+                    counted: counted.counted,
+                })
+                .collect(),
+            funds: FundsView {
+                balance_granted: terms.funds.balance_granted.0,
+                balance_spent: terms.funds.balance_spent.0,
+                credits_granted: terms.funds.credits_granted,
+                credits_spent: terms.funds.credits_spent,
+            },
+            currency: terms.currency.as_str().to_owned(),
+        }
+    }
 }
 
 /// The usage batches taken: each id is queued once, however often it is sent.
@@ -242,6 +336,7 @@ impl From<&KeyRecord> for KeyRecordView {
             key_used: record.key_used,
             key_credits_spent: record.key_credits_spent,
             credits: record.credits,
+            account: record.account.as_ref().map(AccountTermsView::from),
         }
     }
 }

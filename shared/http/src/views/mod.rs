@@ -56,9 +56,10 @@ mod tests {
     use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, RunId, Sku, WorkflowId};
     use tollgate_core::ledger::{EntryKind, LedgerEntry};
     use tollgate_core::metering::{KeyRecord, Limits, Period};
-    use tollgate_core::meters::{MeterName, Per};
+    use tollgate_core::meters::{MeterLimit, MeterName, Overage, Per, Route, UnitPrice};
     use tollgate_core::money::{Cents, Currency, Micros};
-    use tollgate_core::time::Timestamp;
+    use tollgate_core::quota::{AccountTerms, CountedMeter, Funds};
+    use tollgate_core::time::{BusinessZone, Timestamp};
     use tollgate_core::usage::MeterStanding;
     use tollgate_core::workflow::RunStatus;
 
@@ -284,6 +285,32 @@ mod tests {
             key_used: 3,
             key_credits_spent: 2,
             credits: Some(40),
+            account: Some(AccountTerms {
+                zone: BusinessZone::parse("America/La_Paz").unwrap(),
+                period: PERIOD,
+                routes: vec![Route {
+                    prefix: "/v1/messages".into(),
+                    meter: MeterName::parse("messages").unwrap(),
+                    cost: std::num::NonZeroU64::new(2).unwrap(),
+                }],
+                meters: vec![CountedMeter {
+                    meter: MeterName::parse("messages").unwrap(),
+                    limit: MeterLimit {
+                        quota: Some(50),
+                        per: Per::Day,
+                        overage: Overage::Balance(UnitPrice { decimal: "5".into(), micros: Micros(50_000) }),
+                    },
+                    window_start: PERIOD.start,
+                    counted: 12,
+                }],
+                funds: Funds {
+                    balance_granted: Micros(5_000_000),
+                    balance_spent: Micros(150_000),
+                    credits_granted: 3,
+                    credits_spent: 1,
+                },
+                currency: Currency::parse("usd").unwrap(),
+            }),
         };
         let read: KeyRecord = serde_json::from_value(json_of(KeyRecordView::from(&record))).unwrap();
         assert_eq!(read, record);
