@@ -10,7 +10,9 @@ use std::time::Duration;
 use tollgate_tests::eventually;
 use tollgate_tests::keys::{Answer, call, call_keys_at_once, catalog_from, create_key, me};
 use tollgate_tests::stack::{TestStack, now};
-use tollgate_tests::stripe::{checkout_session, event, product_checkout_session, subscription};
+use tollgate_tests::stripe::{
+    charge_refunded, checkout_session, event, payment_intent_succeeded, product_checkout_session, subscription,
+};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -45,6 +47,26 @@ async fn calls_over(stack: &TestStack, keys: &[String], path: &str, calls: usize
 
 fn meter<'a>(standing: &'a Value, name: &str) -> &'a Value {
     standing["meters"].as_array().unwrap().iter().find(|m| m["meter"] == name).unwrap()
+}
+
+/// Delivers `payload` and waits until it is applied.
+async fn applied(stack: &TestStack, payload: String) {
+    let (status, body) = stack.deliver(&payload).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    stack.settled(body["id"].as_str().unwrap()).await;
+}
+
+/// `account` buys the agency's $10 top-up, paid by `payment`.
+async fn top_up(stack: &TestStack, account: &str, payment: &str) {
+    let customer = format!("cus_{account}");
+    let session = product_checkout_session(&format!("cs_{payment}"), account, &customer, "balance_10", payment);
+    applied(stack, event(&format!("evt_cs_{payment}"), "checkout.session.completed", now().0, session)).await;
+    let paid = payment_intent_succeeded(payment, account, &customer, 1_000);
+    applied(stack, event(&format!("evt_paid_{payment}"), "payment_intent.succeeded", now().0, paid)).await;
+}
+
+async fn balance_micros(stack: &TestStack, account: &str) -> Value {
+    me(stack, account).await["balance"]["amount_micros"].clone()
 }
 
 /// Links `customer` to `account` and subscribes it to `lookup_key`, by webhook.
@@ -254,4 +276,34 @@ async fn an_accounts_quota_and_balance_are_exact_across_four_keys_at_once() {
         "{}",
         me(&stack, "jay").await
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refunded_top_up_takes_back_what_is_left_of_it_and_no_more() {
+    let agency = std::fs::read_to_string(example("agency.toml")).unwrap();
+    let stack =
+        stack_on(&catalog_from(&agency, &[("requests_per_minute = 60\n", "requests_per_minute = 1000\n")])).await;
+    let lea = keys(&stack, "lea", 2).await;
+    top_up(&stack, "lea", "pi_lea_1").await;
+    // 50 messages in the quota and 60 at five cents: $3 of the $10 spent.
+    assert_eq!(count(&calls_over(&stack, &lea, "/v1/messages", 110).await, StatusCode::OK, None), 110);
+    assert!(eventually(PATIENCE, || async { balance_micros(&stack, "lea").await == 7_000_000 }).await);
+
+    // A $4 refund takes back $4 of what is left; the full refund the remaining $3.
+    let refund = |id: &str, refunded| {
+        event(id, "charge.refunded", now().0, charge_refunded("ch_lea_1", "cus_lea", 1_000, refunded, "pi_lea_1"))
+    };
+    applied(&stack, refund("evt_refund_lea_part", 400)).await;
+    assert_eq!(balance_micros(&stack, "lea").await, 3_000_000);
+    applied(&stack, refund("evt_refund_lea_full", 1_000)).await;
+    applied(&stack, refund("evt_refund_lea_full", 1_000)).await;
+    assert_eq!(balance_micros(&stack, "lea").await, 0, "what was spent stays spent; nothing is taken twice");
+    let refused = call(&stack.http, &stack.base_url, &lea[0], "/v1/messages").await;
+    assert_eq!(refused.code(), Some("insufficient_balance"));
+
+    // The next top-up is whole: the refunded one left no debt behind.
+    top_up(&stack, "lea", "pi_lea_2").await;
+    assert_eq!(balance_micros(&stack, "lea").await, 10_000_000);
+    let paid = call_keys_at_once(&stack.http, &stack.base_url, &lea, "/v1/messages", 250).await;
+    assert_eq!(count(&paid, StatusCode::OK, None), 200);
 }

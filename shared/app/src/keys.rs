@@ -225,15 +225,16 @@ impl<S: KeyStore> Keys<S> {
         Ok(counted)
     }
 
-    /// What the account can pay past its quotas with: its live top-ups and credits, and
-    /// what its batches have spent of them.
+    /// What the account can pay past its quotas with: its top-ups and credits, and what its
+    /// batches have spent of them.
     async fn funds(&self, account: &AccountId, usage: &KeyUsage) -> Result<Funds, KeysError> {
         let purchases = self.store.purchases(account).await?;
-        let live = || purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
+        let (balance_granted, balance_spent) = balance(&self.store, &self.catalog, account).await?;
         Ok(Funds {
-            balance_granted: balance_granted(&self.catalog, live()),
-            balance_spent: self.store.balance_spent(account).await?,
-            credits_granted: credits_granted(&self.catalog, live()),
+            balance_granted,
+            balance_spent,
+            credits_granted: credits_granted(&self.catalog, live),
             credits_spent: usage.account_credits,
         })
     }
@@ -246,6 +247,29 @@ impl<S: KeyStore> Keys<S> {
         }
         Ok(batches.iter().map(|batch| batch.id.clone()).collect())
     }
+}
+
+/// An account's money balance: what its top-ups put in (every top-up bought, refunded ones
+/// too, less what their refunds took back) and what its batches spent.
+pub(crate) async fn balance<S: Purchases + Usage>(
+    store: &S,
+    catalog: &Catalog,
+    account: &AccountId,
+) -> Result<(Micros, Micros), UsageError> {
+    let purchases = store.purchases(account).await.map_err(|error| UsageError(error.0))?;
+    let bought = balance_granted(catalog, purchases.iter().map(|p| (&p.sku, u64::from(p.quantity))));
+    let granted = Micros(bought.0.saturating_sub(store.taken_back(account).await?.0));
+    Ok((granted, store.balance_spent(account).await?))
+}
+
+/// What is left of an account's money balance.
+pub(crate) async fn balance_left<S: Purchases + Usage>(
+    store: &S,
+    catalog: &Catalog,
+    account: &AccountId,
+) -> Result<Micros, UsageError> {
+    let (granted, spent) = balance(store, catalog, account).await?;
+    Ok(Micros(granted.0.saturating_sub(spent.0).max(0)))
 }
 
 /// The signed link between origin and edge (`EDGE_SECRET`), and where the edge is

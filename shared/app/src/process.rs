@@ -6,6 +6,7 @@ use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::payees::{Payees, PayeesError};
 use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
+use crate::ports::usage::{Usage, UsageError};
 use crate::queued::{QueuedEvent, Source};
 use crate::redelivery::Failure;
 use crate::redelivery::RetryPolicy;
@@ -14,9 +15,11 @@ use tollgate_core::account::SubscriptionStatus;
 use tollgate_core::catalog::{Catalog, Grant};
 use tollgate_core::change::{Change, Owner, Purchased, interpret};
 use tollgate_core::ids::AccountId;
-use tollgate_core::ledger::{self, Payment};
+use tollgate_core::ledger::{self, EntryKind, LedgerEntry, Payment};
+use tollgate_core::money::Micros;
 use tollgate_core::referral::ReferralChain;
 use tollgate_core::stripe::Event;
+use tollgate_core::usage::take_back_target;
 
 /// A delivery to try again later. Transient by definition: permanent problems are
 /// recorded as a `failed` event and acknowledged instead.
@@ -34,6 +37,8 @@ pub enum ProcessError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Purchases(#[from] PurchasesError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
@@ -60,7 +65,7 @@ pub struct Processor<S> {
     pub retry: RetryPolicy,
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsumer> Processor<S> {
+impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Queue + QueueConsumer> Processor<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -157,6 +162,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
                         for entry in &entries {
                             self.store.post(entry).await?;
                         }
+                        self.take_back_top_ups(payment_ref, refunded_total, &recorded).await?;
                         if full {
                             let revoked = self.store.revoke_paid_by(payment_ref).await?;
                             if revoked > 0 {
@@ -176,6 +182,29 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Queue + QueueConsume
             ),
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
+    }
+
+    /// Takes back from the payer's balance what is left of the balance top-ups the refunded
+    /// payment bought, in proportion to what was refunded: what was already spent stays spent.
+    async fn take_back_top_ups(
+        &self,
+        payment_ref: &str,
+        refunded_total: i64,
+        recorded: &[LedgerEntry],
+    ) -> Result<(), ProcessError> {
+        let Some(payment) = recorded.iter().find(|entry| entry.kind == EntryKind::Payment) else { return Ok(()) };
+        let account = &payment.account;
+        let purchases = self.store.purchases(account).await?;
+        for purchase in purchases.iter().filter(|purchase| purchase.payment_ref == payment_ref) {
+            let Some(item) = self.catalog.by_sku(&purchase.sku) else { continue };
+            let Grant::Balance { amount_cents } = item.grant else { continue };
+            let top_up = Micros::from_minor(amount_cents, &item.currency).checked_times(u64::from(purchase.quantity));
+            let target = take_back_target(top_up.unwrap_or(Micros(i64::MAX)), payment.amount.amount, refunded_total);
+            let left = crate::keys::balance_left(&self.store, &self.catalog, account).await?;
+            let taken = self.store.take_back(account, payment_ref, target, left).await?;
+            tracing::info!(payment_ref, taken = taken.0, "a refund took back what was left of a top-up");
+        }
+        Ok(())
     }
 
     /// Grants a product bought at checkout and queues its fulfillment, once: a redelivered

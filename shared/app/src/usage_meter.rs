@@ -22,7 +22,7 @@ use tollgate_core::meters::{MeterName, Per};
 use tollgate_core::money::Micros;
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::usage::{
-    balance_granted, balance_low_alert, billed_units, meter_event_identifier, overage, plan_terms, quota_alerts,
+    balance_low_alert, billed_units, meter_event_identifier, overage, plan_terms, quota_alerts,
 };
 
 #[derive(Debug, Error)]
@@ -167,10 +167,8 @@ impl<S: Usage + Accounts + Alerts + Purchases + QueueConsumer> UsageMeter<S> {
         account: &AccountId,
         now: Timestamp,
     ) -> Result<Option<tollgate_core::alert::Alert>, MeterError> {
-        let purchases = self.store.purchases(account).await?;
-        let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
-        let granted = balance_granted(&self.catalog, live);
-        let left = Micros(granted.0.saturating_sub(self.store.balance_spent(account).await?.0).max(0));
+        let (granted, spent) = crate::keys::balance(&self.store, &self.catalog, account).await?;
+        let left = Micros(granted.0.saturating_sub(spent.0).max(0));
         Ok(balance_low_alert(account, granted, left, self.low_balance, self.catalog.currency(), now))
     }
 }

@@ -33,7 +33,8 @@ use tollgate_core::cron::Schedule;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, Sku, SubscriptionId, WorkflowId};
 use tollgate_core::ledger::EntryKind;
-use tollgate_core::metering::UsageBatch;
+use tollgate_core::metering::{MeterUnits, UsageBatch};
+use tollgate_core::meters::MeterName;
 use tollgate_core::signature::{Verifier, WebhookSecret, sign};
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Caps, RunStatus, WebhookUrl, WorkflowSpec};
@@ -325,6 +326,77 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
     assert_eq!(reported, [("api_requests".to_owned(), 50)], "the overage past 10,000, once, to the catalog's meter");
     let alerts: Vec<String> = store.alerts(10).await.unwrap().into_iter().map(|alert| alert.id).collect();
     assert_eq!(alerts, [format!("quota:user_alice:{}:95", period_start.0)], "the batch crossed 95 %, once");
+}
+
+#[tokio::test]
+async fn a_meter_past_its_quota_is_billed_under_its_own_event_name_once_per_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let bob = AccountId::parse("user_bob").unwrap();
+    store.link_customer(&bob, Some(&CustomerId::parse("cus_bob").unwrap()), None).await.unwrap();
+    let text = tollgate_core::catalog::DEFAULT_CATALOG.replacen(
+        "overage = \"bill\"\nunit_amount_decimal = \"0.4\"\n",
+        "overage = \"bill\"\nunit_amount_decimal = \"0.4\"\n\n[sku.limits.renders]\nquota = 10\nper = \"day\"\noverage = \"bill\"\nunit_amount_decimal = \"25\"\n",
+        1,
+    ) + "\n[[meter]]\nname = \"renders\"\ndisplay = \"Renders\"\nunit = \"render\"\n\n[[route]]\nprefix = \"/v1/renders\"\nmeter = \"renders\"\ncost = 1\n";
+    let catalog = Catalog::parse(&text).unwrap();
+    let period_start = Timestamp(NOW.0 - 86_400);
+    let pro = Subscription {
+        id: SubscriptionId::parse("sub_bob").unwrap(),
+        sku: Sku::parse("api_pro").unwrap(),
+        kind: SubscriptionKind::ApiPlan,
+        tier: "pro".into(),
+        status: SubscriptionStatus("active".into()),
+        current_period_start: Some(period_start),
+        current_period_end: Some(Timestamp(period_start.0 + 30 * 86_400)),
+        event_created: period_start,
+    };
+    store.apply_subscription(&bob, &pro).await.unwrap();
+    let renders = MeterName::parse("renders").unwrap();
+    let today = NOW.start_of_utc_day();
+    let batch = |id: &str, units: u64| UsageBatch {
+        id: id.into(),
+        key_id: KeyId::parse("key_bob").unwrap(),
+        account_id: bob.clone(),
+        period_start,
+        calls: 0,
+        credits: 0,
+        units: vec![MeterUnits { meter: renders.clone(), window_start: today, units }],
+        balance_spent: tollgate_core::money::Micros(0),
+    };
+    let meter = Arc::new(Meter { failures: Mutex::new(0), reported: Mutex::default() });
+    let usage_meter = UsageMeter {
+        store: store.clone(),
+        catalog,
+        zone: tollgate_core::time::BusinessZone::UTC,
+        clock: Arc::new(At(NOW)),
+        retry: DEFAULT_RETRY,
+        stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
+        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
+    };
+    for (id, units) in [("key_bob.1", 8), ("key_bob.2", 5), ("key_bob.2", 5)] {
+        store.send(QueueName::Usage, &serde_json::to_string(&batch(id, units)).unwrap()).await.unwrap();
+        let delivery = store.receive(QueueName::Usage, 1).await.unwrap().remove(0);
+        usage_meter.meter_delivery(&delivery).await.unwrap();
+    }
+    assert_eq!(store.meter_usage(&bob, &renders, today).await.unwrap(), 13, "the redelivered batch counted once");
+    let reported: Vec<(String, u64, String)> = meter
+        .reported
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|event| (event.event_name.clone(), event.value, event.identifier.clone()))
+        .collect();
+    assert_eq!(
+        reported,
+        [("tollgate_renders".to_owned(), 3, "tollgate-usage-key_bob.2-renders".to_owned())],
+        "the 3 renders past 10, once, to the meter's own event"
+    );
+    let mut alerts: Vec<String> = store.alerts(10).await.unwrap().into_iter().map(|alert| alert.id).collect();
+    alerts.sort();
+    let alert = |percent| format!("quota:user_bob:renders:{}:{percent}", today.0);
+    assert_eq!(alerts, [alert(70), alert(85), alert(95)]);
 }
 
 /// Stripe's event list: one page of what it holds, newest first.

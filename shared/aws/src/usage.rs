@@ -4,7 +4,10 @@
 //! item (only if new), the account's total (only if still what was read), the key's
 //! total, both credit counters, and the key's last use; and, for the other meters,
 //! `meter:{account}:{meter}` / `PERIOD#{window start}` (only if still what was read) and
-//! the balance spent, `balance:{account}` / `BALANCE`.
+//! the balance spent, `balance:{account}` / `BALANCE`. A refund's take-back of a top-up is
+//! `balance:{account}` / `TAKEBACK#{payment}` (its target so far, only if still what was
+//! read) with the account's total taken back, `balance:{account}` / `TAKEN_BACK`, in one
+//! transaction.
 
 use crate::Aws;
 use crate::dynamo::{Transacted, built, get, n, s, transact};
@@ -19,7 +22,7 @@ use tollgate_core::metering::UsageBatch;
 use tollgate_core::meters::MeterName;
 use tollgate_core::money::Micros;
 use tollgate_core::time::Timestamp;
-use tollgate_core::usage::BatchTotals;
+use tollgate_core::usage::{BatchTotals, take_back_now};
 
 /// Tries at adding a batch while other batches of the account move its total. The
 /// usage queue's consumers are few, so this is rarely more than one.
@@ -43,6 +46,12 @@ struct BatchItem {
     reported: bool,
     #[serde(default)]
     meter_totals: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct TakeBack {
+    #[serde(default)]
+    target: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -271,5 +280,54 @@ impl Usage for Aws {
     async fn balance_spent(&self, account: &AccountId) -> Result<Micros, UsageError> {
         let spent = self.counter(&balance_owner(account), "BALANCE").await.map_err(failed)?.micros;
         Ok(Micros(i64::try_from(spent).unwrap_or(i64::MAX)))
+    }
+
+    async fn take_back(
+        &self,
+        account: &AccountId,
+        payment_ref: &str,
+        target: Micros,
+        left: Micros,
+    ) -> Result<Micros, UsageError> {
+        let owner = balance_owner(account);
+        let sk = format!("TAKEBACK#{payment_ref}");
+        for _ in 0..ATTEMPTS {
+            let key = [("pk", s(owner.clone())), ("sk", s(sk.clone()))];
+            let reached = get::<TakeBack>(&self.dynamo, &self.resources.usage_table, &key)
+                .await
+                .map_err(failed)?
+                .map(|t| t.target);
+            let taken = take_back_now(target, Micros(reached.unwrap_or(0)), left).0;
+            if target.0 <= reached.unwrap_or(0) {
+                return Ok(Micros(0));
+            }
+            let mut put = Put::builder()
+                .table_name(&self.resources.usage_table)
+                .item("pk", s(owner.clone()))
+                .item("sk", s(sk.clone()))
+                .item("target", n(target.0));
+            put = match reached {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(reached) => {
+                    put.condition_expression("target = :reached").expression_attribute_values(":reached", n(reached))
+                }
+            };
+            let taken_u64 = u64::try_from(taken).unwrap_or(0);
+            let mut items = vec![TransactWriteItem::builder().put(built(put.build()).map_err(failed)?).build()];
+            if taken_u64 > 0 {
+                items.push(self.add_to(owner.clone(), "TAKEN_BACK".into(), "micros", taken_u64).map_err(failed)?);
+            }
+            match transact(&self.dynamo, items).await.map_err(failed)? {
+                Transacted::Committed => return Ok(Micros(taken)),
+                // Another refund of the payment moved its target: read again.
+                Transacted::Cancelled(_) => continue,
+            }
+        }
+        Err(failed(PortError::new(ErrorKind::Conflict, format!("the take-back of {payment_ref} kept conflicting"))))
+    }
+
+    async fn taken_back(&self, account: &AccountId) -> Result<Micros, UsageError> {
+        let taken = self.counter(&balance_owner(account), "TAKEN_BACK").await.map_err(failed)?.micros;
+        Ok(Micros(i64::try_from(taken).unwrap_or(i64::MAX)))
     }
 }

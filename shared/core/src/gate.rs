@@ -28,6 +28,9 @@ pub struct GateState<K: Ord> {
     pub account: AccountMeter,
     /// Each key's meter state.
     pub keys: Vec<StoredKey<K>>,
+    /// The newest terms seen, so leases a restarted gate is settled are counted under them.
+    #[serde(default)]
+    pub terms: Option<AccountTerms>,
 }
 
 /// One key's stored meter.
@@ -69,7 +72,7 @@ impl<K: Ord + Clone> AccountGate<K> {
                 (stored.key, KeyEntry { meter, key_id: stored.key_id, account_id: stored.account_id })
             })
             .collect();
-        Self { account: state.account, keys, terms: None, incarnation }
+        Self { account: state.account, keys, terms: state.terms, incarnation }
     }
 
     /// What to store.
@@ -86,6 +89,7 @@ impl<K: Ord + Clone> AccountGate<K> {
                     meter: entry.meter.state().clone(),
                 })
                 .collect(),
+            terms: self.terms.clone(),
         }
     }
 
@@ -263,8 +267,11 @@ mod tests {
         assert_eq!(refused.headers.quota.map(|quota| quota.remaining), Some(0));
         let batches = gate.flush();
         assert_eq!((batches.len(), batches.iter().map(|b| b.calls).sum::<u64>()), (4, 100));
-        // Stored and resumed, the gate still counts the account's 150.
-        let mut resumed = AccountGate::resume(gate.state(), 2);
+        // Stored and resumed, the gate still counts the account's 150, and a lease of the
+        // gate before counts under the account's terms.
+        let state = gate.state();
+        assert_eq!(state.terms.as_ref(), records[0].account.as_ref());
+        let mut resumed = AccountGate::resume(state, 2);
         assert!(resumed.decide(&3, &records[3], "/v1/anything", T0 + 400).outcome.is_err());
     }
 

@@ -168,6 +168,26 @@ pub fn balance_granted<'a>(
         .fold(Micros(0), |total, top_up| total.checked_add(top_up).unwrap_or(Micros(i64::MAX)))
 }
 
+/// What the refunds of a top-up's payment take back of the `top_up` it bought: the same
+/// share of it as `refunded` is of `paid` (both in minor units), rounded down, never more
+/// than the top-up. A payment of nothing refunded takes back the whole top-up.
+pub fn take_back_target(top_up: Micros, paid: i64, refunded: i64) -> Micros {
+    if paid <= 0 {
+        return top_up;
+    }
+    // In i128 the product of two i64 cannot overflow; `paid` is positive here.
+    let share = i128::from(top_up.0)
+        .checked_mul(i128::from(refunded.clamp(0, paid)))
+        .and_then(|product| product.checked_div(i128::from(paid)));
+    share.and_then(|share| i64::try_from(share).ok()).map_or(top_up, Micros)
+}
+
+/// What a refund step takes back now: the part of `target` beyond what earlier steps
+/// `reached`, at most what is `left` of the balance.
+pub fn take_back_now(target: Micros, reached: Micros, left: Micros) -> Micros {
+    Micros(target.0.saturating_sub(reached.0).min(left.0).max(0))
+}
+
 /// The calendar month holding `now` in the business's time zone.
 pub fn calendar_month(now: Timestamp, zone: BusinessZone) -> Period {
     let (start, end) = zone.month_span(now);
@@ -438,6 +458,16 @@ mod tests {
             named,
             [("quota:acct_1:messages:9:70", "messages 70%"), ("quota:acct_1:messages:9:85", "messages 85%")]
         );
+    }
+
+    #[test]
+    fn a_refund_takes_back_its_share_of_the_top_up() {
+        let ten_dollars = Micros(10_000_000);
+        assert_eq!(take_back_target(ten_dollars, 1_000, 1_000), ten_dollars);
+        assert_eq!(take_back_target(ten_dollars, 1_000, 400), Micros(4_000_000));
+        assert_eq!(take_back_target(ten_dollars, 1_200, 1_000), Micros(8_333_333), "rounded down");
+        assert_eq!(take_back_target(ten_dollars, 1_000, 5_000), ten_dollars, "never more than the top-up");
+        assert_eq!(take_back_target(ten_dollars, 0, 0), ten_dollars);
     }
 
     #[test]

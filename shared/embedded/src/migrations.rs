@@ -164,6 +164,16 @@ CREATE INDEX ledger_by_time ON ledger (at);";
 /// redelivered batch bills and alerts the same.
 const METERS: &str = "ALTER TABLE usage_batches ADD COLUMN meter_totals TEXT NOT NULL DEFAULT '[]';";
 
+/// 8: what refunds of balance top-ups took back: per payment, the refunds' target so far
+/// and what was taken (at most what was left of the balance).
+const TAKE_BACKS: &str = "CREATE TABLE balance_take_backs (
+    account_id TEXT NOT NULL,
+    payment_ref TEXT NOT NULL,
+    target INTEGER NOT NULL,
+    taken INTEGER NOT NULL,
+    PRIMARY KEY (account_id, payment_ref)
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -173,6 +183,7 @@ fn migrations() -> Migrations<'static> {
         M::up(PAYOUTS),
         M::up(REVENUE),
         M::up(METERS),
+        M::up(TAKE_BACKS),
     ])
 }
 
@@ -226,7 +237,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 7, "upgraded to the latest schema");
+        assert_eq!(version, 8, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -14,7 +14,7 @@ use tollgate_core::metering::UsageBatch;
 use tollgate_core::meters::MeterName;
 use tollgate_core::money::Micros;
 use tollgate_core::time::Timestamp;
-use tollgate_core::usage::BatchTotals;
+use tollgate_core::usage::{BatchTotals, take_back_now};
 
 fn failed(error: crate::DbError) -> UsageError {
     UsageError(error.into())
@@ -194,5 +194,50 @@ impl Usage for Sqlite {
             .await
             .map_err(failed)
             .map(|spent| Micros(i64::try_from(spent).unwrap_or(i64::MAX)))
+    }
+
+    async fn take_back(
+        &self,
+        account: &AccountId,
+        payment_ref: &str,
+        target: Micros,
+        left: Micros,
+    ) -> Result<Micros, UsageError> {
+        let (account, payment_ref) = (account.to_string(), payment_ref.to_owned());
+        self.call(move |db| {
+            let reached: i64 = db
+                .query_row(
+                    "SELECT target FROM balance_take_backs WHERE account_id = ?1 AND payment_ref = ?2",
+                    params![account, payment_ref],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let taken = take_back_now(target, Micros(reached), left).0;
+            if target.0 > reached {
+                db.execute(
+                    "INSERT INTO balance_take_backs (account_id, payment_ref, target, taken) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account_id, payment_ref) DO UPDATE SET target = excluded.target, taken = taken + excluded.taken",
+                    params![account, payment_ref, target.0, taken],
+                )?;
+            }
+            Ok(Micros(taken))
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn taken_back(&self, account: &AccountId) -> Result<Micros, UsageError> {
+        let account = account.to_string();
+        self.call(move |db| {
+            db.query_row(
+                "SELECT COALESCE(SUM(taken), 0) FROM balance_take_backs WHERE account_id = ?1",
+                [account],
+                |row| row.get(0),
+            )
+        })
+        .await
+        .map_err(failed)
+        .map(Micros)
     }
 }

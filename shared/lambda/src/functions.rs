@@ -110,7 +110,8 @@ pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
 
 /// `event-processor`: applies queued events.
 pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError> {
-    let needs = [EventLogTable, AccountsTable, LedgerTable, EventsQueue, EventsDeadLetterQueue, FulfillmentQueue];
+    let needs =
+        [EventLogTable, AccountsTable, LedgerTable, UsageTable, EventsQueue, EventsDeadLetterQueue, FulfillmentQueue];
     Ok(Processor {
         store: build::store(env, &needs).await?,
         catalog: tollgate_settings::catalog(env)?,

@@ -59,6 +59,7 @@ macro_rules! conformance_suite {
             usage::revokes_only_the_owners_key_once,
             usage::keys_stop_at_the_limit_even_when_made_at_once,
             usage::a_batch_delivered_twice_counts_once,
+            usage::a_refund_takes_back_at_most_what_is_left_once,
             cursors::a_cursor_only_moves_forward,
             payees::links_one_payee_and_records_only_newer_reports,
             payees::lists_payees_enabled_and_keeps_their_last_failed_payout,

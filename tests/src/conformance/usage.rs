@@ -177,3 +177,18 @@ pub async fn meter_units_and_the_balance_spent_add_up_exactly_once<S: Usage + 's
     assert!(totals.windows(2).all(|pair| pair[0].after == pair[1].before && pair[0].after == pair[0].before + 2));
     assert_eq!((totals[0].before, totals[11].after), (0, 24));
 }
+
+pub async fn a_refund_takes_back_at_most_what_is_left_once<S: Usage>(store: &S) {
+    let kit = AccountId::parse("kit").unwrap();
+    let take =
+        |payment: &'static str, target: i64, left: i64| store.take_back(&kit, payment, Micros(target), Micros(left));
+    // $10 refunded with $3 left: $3 taken; the same refund again takes nothing more.
+    assert_eq!(take("pi_1", 10_000_000, 3_000_000).await.unwrap(), Micros(3_000_000));
+    assert_eq!(take("pi_1", 10_000_000, 9_000_000).await.unwrap(), Micros(0));
+    // Refunds of another payment add up step by step, each step at most what is left.
+    assert_eq!(take("pi_2", 4_000_000, 9_000_000).await.unwrap(), Micros(4_000_000));
+    assert_eq!(take("pi_2", 6_000_000, 1_000_000).await.unwrap(), Micros(1_000_000));
+    assert_eq!(take("pi_2", 5_000_000, 9_000_000).await.unwrap(), Micros(0), "an older step");
+    assert_eq!(store.taken_back(&kit).await.unwrap(), Micros(8_000_000));
+    assert_eq!(store.taken_back(&AccountId::parse("lou").unwrap()).await.unwrap(), Micros(0));
+}

@@ -76,4 +76,18 @@ pub trait Usage: Send + Sync {
     ) -> impl Future<Output = Result<u64, UsageError>> + Send;
     /// Everything the account's batches have taken from its balance.
     fn balance_spent(&self, account: &AccountId) -> impl Future<Output = Result<Micros, UsageError>> + Send;
+    /// Takes back from the account's balance what is left of a refunded top-up, once per
+    /// step of its refunds: `target` is what all the refunds of the payment `payment_ref`
+    /// take back so far (Stripe's refunded total, as a share of the top-up), of which at
+    /// most `left` is taken now. A target already reached takes nothing (a redelivery).
+    /// Returns what was taken.
+    fn take_back(
+        &self,
+        account: &AccountId,
+        payment_ref: &str,
+        target: Micros,
+        left: Micros,
+    ) -> impl Future<Output = Result<Micros, UsageError>> + Send;
+    /// Everything refunds have taken back from the account's balance.
+    fn taken_back(&self, account: &AccountId) -> impl Future<Output = Result<Micros, UsageError>> + Send;
 }
