@@ -1,9 +1,12 @@
 //! The edge's decision for one call: is the key known, under its rate limit, within
 //! its quota or credits? And the counts it owes the origin.
 //!
-//! The same [`Meter`] runs in the Worker's Durable Object (one per key) and in the
-//! local stack's native gateway, so both answer alike. A meter decides from memory:
-//! counts leave it in batches ([`Meter::flush`]), never one write per call.
+//! A [`Meter`] is one key's: its rate window, leases and batches. Within an account's
+//! [`crate::gate::AccountGate`] (the Worker's Durable Object per account, and the local
+//! stack's native gateway) the key's quota, credits and balance are decided by the
+//! account's pooled counters ([`Meter::decide_pooled`]), so both answer alike. A meter
+//! decides from memory: counts leave it in batches ([`Meter::flush`]), never one write per
+//! call.
 
 use crate::ids::{AccountId, KeyId};
 use crate::meters::MeterName;
@@ -67,7 +70,7 @@ pub struct KeyRecord {
     /// (the meter subtracts its own spending). `None`: the account never bought credits.
     pub credits: Option<u64>,
     /// The account's plan over every meter, for a holder of the account's pooled counters
-    /// ([`AccountGate`]); a record without it is decided by the key's meter alone.
+    /// ([`crate::gate::AccountGate`]); a record without it is decided by the key's meter alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountTerms>,
 }
@@ -258,7 +261,8 @@ fn is_zero(amount: &Micros) -> bool {
     amount.0 == 0
 }
 
-/// Units of one meter other than `requests` counted in one of its windows.
+/// Units of a meter counted in one of its windows: every meter but `requests` counted per
+/// billing period, which `calls` carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterUnits {
     /// The meter.
