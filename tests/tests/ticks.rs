@@ -11,7 +11,9 @@ use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::ports::{accounts::Accounts, alerts::Alerts, ledger::Ledger};
 use tollgate_core::alert::AlertKind;
 use tollgate_core::cron::Schedule;
-use tollgate_core::ids::WorkflowId;
+use tollgate_core::ids::{AccountId, WorkflowId};
+use tollgate_core::ledger::{EntryKind, LedgerEntry, PaymentSource};
+use tollgate_core::money::{Cents, Currency};
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Outcome, RunStatus, WebhookUrl, Workflow, WorkflowSpec};
 use tollgate_embedded::{QueueSettings, Sqlite};
@@ -157,6 +159,58 @@ async fn the_daily_cap_counts_days_where_the_business_is<S: Store>(store: S) {
     assert_eq!(store.day_totals(&la_paz.day(after_midnight)).await.unwrap().starts, 1);
 }
 
+fn sale(id: &str, cents: i64, at: Timestamp) -> LedgerEntry {
+    LedgerEntry {
+        id: format!("payment:{id}"),
+        account: AccountId::parse("user_buyer").unwrap(),
+        kind: EntryKind::Payment,
+        amount: Cents::new(cents, Currency::parse("usd").unwrap()),
+        payment_ref: id.to_owned(),
+        event_id: format!("evt_{id}"),
+        at,
+        source: Some(PaymentSource::Sale),
+    }
+}
+
+/// All revenue counts, on the business's day: with BUSINESS_TIMEZONE=America/La_Paz a $20
+/// sale at 23:30 there (03:30 UTC the next day) counts for the La Paz day, which with $35
+/// earlier makes $55: neither low nor a drop against the week before's $100 a day (in UTC
+/// it would have been $35). The next day's $40 is both, told once each.
+async fn all_revenue_counts_on_the_business_day<S: Store>(store: S) {
+    let la_paz = BusinessZone::parse("America/La_Paz").unwrap();
+    let day = |n: i64| la_paz.day_span(Timestamp(REGISTERED.0 + n * 86_400)).0;
+    for n in 0..7 {
+        store.post(&sale(&format!("pi_week_{n}"), 10_000, day(n).plus_seconds(12 * 3_600))).await.unwrap();
+    }
+    store.post(&sale("pi_morning", 3_500, day(7).plus_seconds(10 * 3_600))).await.unwrap();
+    let late = day(7).plus_seconds(23 * 3_600 + 30 * 60);
+    assert_ne!(late.utc_day(), la_paz.day(late), "the next day in UTC");
+    store.post(&sale("pi_late", 2_000, late)).await.unwrap();
+    store.post(&sale("pi_poor", 4_000, day(8).plus_seconds(9 * 3_600))).await.unwrap();
+    let in_la_paz = |now| {
+        let mut orchestrator = at(&store, now);
+        orchestrator.settings.zone = la_paz;
+        orchestrator
+    };
+    let revenue_alerts = || async {
+        let alerts = store.alerts(20).await.unwrap();
+        let mut ids: Vec<String> = alerts
+            .into_iter()
+            .filter(|a| matches!(a.kind, AlertKind::LowRevenue | AlertKind::RevenueDrop))
+            .map(|a| a.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    in_la_paz(day(8).plus_seconds(60)).tick().await.unwrap();
+    assert_eq!(revenue_alerts().await, Vec::<String>::new(), "$55 on {}", la_paz.day(day(7)));
+    for minutes in [1, 2] {
+        in_la_paz(day(9).plus_seconds(minutes * 60)).tick().await.unwrap();
+    }
+    let poor = la_paz.day(day(8));
+    assert_eq!(revenue_alerts().await, [format!("low_revenue:{poor}"), format!("revenue_drop:{poor}")]);
+}
+
 /// Yesterday's totals are unreadable (a counter holds text): the tick alerts once and still
 /// starts what is due.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,6 +264,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    all_revenue_counts_on_the_business_day,
     overlapping_ticks_hold_the_caps,
     an_outage_ends_in_one_catch_up_run,
     long_runs_and_a_poor_day_are_alerted_once,

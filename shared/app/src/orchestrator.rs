@@ -18,6 +18,7 @@ use crate::ports::workflows::{Workflows, WorkflowsError};
 use crate::redelivery::RetryPolicy;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -68,6 +69,23 @@ pub struct Settings {
     pub run_earnings_max_cents: i64,
     /// Where the daily cap's and the revenue's days start (`BUSINESS_TIMEZONE`).
     pub zone: BusinessZone,
+    /// When a day's revenue is alerted on.
+    pub revenue_alerts: RevenueAlerts,
+}
+
+/// `LOW_REVENUE_CENTS` and `REVENUE_DROP_PERCENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevenueAlerts {
+    /// A business day under this many cents, all revenue, is `low_revenue`.
+    pub low_cents: i64,
+    /// A business day under this share of the week before's daily average is `revenue_drop`.
+    pub drop_percent: u8,
+}
+
+impl Default for RevenueAlerts {
+    fn default() -> Self {
+        Self { low_cents: alert::LOW_REVENUE_CENTS, drop_percent: alert::REVENUE_DROP_PERCENT }
+    }
 }
 
 /// Retries of a start wait 15–30 s, then 30–60 s, 60–120 s…: a workflow host that is
@@ -92,6 +110,7 @@ impl Settings {
             },
             run_earnings_max_cents: tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
             zone: BusinessZone::UTC,
+            revenue_alerts: RevenueAlerts::default(),
         }
     }
 }
@@ -323,21 +342,53 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         Ok(report)
     }
 
-    /// Yesterday's revenue, final since midnight: on a day workflows were started, under
-    /// the threshold is an incident. The first tick of the day raises it; the alert's id
-    /// (the day) makes every later tick's check change nothing.
     /// The business day before the one `now` falls in.
     fn yesterday(&self, now: Timestamp) -> String {
         let zone = self.settings.zone;
         zone.day(zone.day_span(now).0.plus_seconds(-1))
     }
 
+    /// Yesterday's revenue, final since midnight in the business's zone: all of it
+    /// (subscriptions, sales and workflow earnings, net of refunds), checked every day once
+    /// the business is live (any revenue or start in the last eight days).
+    /// Under `LOW_REVENUE_CENTS` is `low_revenue`; under `REVENUE_DROP_PERCENT` of the seven
+    /// days before it, on average, is `revenue_drop`, once those seven days are history (the
+    /// oldest of them had revenue or starts). Each alert's id is the day, so every later
+    /// tick's check changes nothing.
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
-        let yesterday = self.yesterday(now);
-        let totals = self.store.day_totals(&yesterday).await?;
-        if totals.starts > 0
-            && let Some(alert) = alert::low_revenue(&yesterday, totals.revenue_cents, now)
-        {
+        let zone = self.settings.zone;
+        // Yesterday first, then the seven days before it, each from its midnight.
+        let mut starts = Vec::with_capacity(alert::REVENUE_DROP_DAYS + 1);
+        let mut start = zone.day_span(now).0;
+        for _ in 0..=alert::REVENUE_DROP_DAYS {
+            start = zone.day_span(start.plus_seconds(-1)).0;
+            starts.push(start);
+        }
+        let until = zone.day_span(now).0;
+        let mut paid: HashMap<String, i64> = HashMap::new();
+        for entry in self.store.money_in_since(start).await?.into_iter().filter(|entry| entry.at < until) {
+            let total = paid.entry(zone.day(entry.at)).or_insert(0);
+            *total = total.saturating_add(entry.amount.amount);
+        }
+        let mut days = Vec::with_capacity(starts.len());
+        for start in &starts {
+            let day = zone.day(*start);
+            let runs = self.store.day_totals(&day).await?;
+            let money = paid.get(&day).copied();
+            let active = runs.starts > 0 || money.is_some();
+            days.push((day, runs.revenue_cents.saturating_add(money.unwrap_or(0)), active));
+        }
+        let rules = self.settings.revenue_alerts;
+        let (yesterday, revenue, _) = &days[0];
+        // A stack that has never earned or started anything in the window has no business
+        // day to alert on yet.
+        let live = days.iter().any(|(_, _, active)| *active);
+        if live && let Some(alert) = alert::low_revenue(yesterday, *revenue, rules.low_cents, now) {
+            self.raise(alert).await?;
+        }
+        let week: [i64; alert::REVENUE_DROP_DAYS] = std::array::from_fn(|index| days[index + 1].1);
+        let history = days.last().is_some_and(|(_, _, active)| *active);
+        if history && let Some(alert) = alert::revenue_drop(yesterday, *revenue, &week, rules.drop_percent, now) {
             self.raise(alert).await?;
         }
         Ok(())

@@ -14,8 +14,13 @@ pub const FAILURE_STREAK: u32 = 3;
 pub const ERROR_RATE_PERCENT: u64 = 5;
 /// Runs taking longer than this are alerted on.
 pub const LONG_RUN_SECONDS: i64 = 600;
-/// A day of workflow revenue under this many US cents is alerted on.
+/// A business day of revenue under this many US cents is alerted on (`LOW_REVENUE_CENTS`).
 pub const LOW_REVENUE_CENTS: i64 = 5_000;
+/// A day under this share of the seven days before it, on average, is a drop
+/// (`REVENUE_DROP_PERCENT`).
+pub const REVENUE_DROP_PERCENT: u8 = 50;
+/// Days of history the revenue-drop rule compares a day with.
+pub const REVENUE_DROP_DAYS: usize = 7;
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +32,10 @@ pub enum AlertKind {
     ErrorRate,
     /// A run has been going for longer than [`LONG_RUN_SECONDS`].
     LongRun,
-    /// A day's workflow revenue stayed under [`LOW_REVENUE_CENTS`].
+    /// A business day's revenue stayed under `LOW_REVENUE_CENTS`.
     LowRevenue,
+    /// A business day's revenue fell under `REVENUE_DROP_PERCENT` of the week before's average.
+    RevenueDrop,
     /// An account's API use crossed 70, 85 or 95% of its quota for the period.
     Quota,
     /// The daily revenue check could not be made; due workflows were started anyway.
@@ -49,6 +56,7 @@ impl AlertKind {
             AlertKind::ErrorRate => "error_rate",
             AlertKind::LongRun => "long_run",
             AlertKind::LowRevenue => "low_revenue",
+            AlertKind::RevenueDrop => "revenue_drop",
             AlertKind::Quota => "quota",
             AlertKind::RevenueCheckFailed => "revenue_check_failed",
             AlertKind::MissedEvents => "missed_events",
@@ -64,6 +72,7 @@ impl AlertKind {
             Self::ErrorRate,
             Self::LongRun,
             Self::LowRevenue,
+            Self::RevenueDrop,
             Self::Quota,
             Self::RevenueCheckFailed,
             Self::MissedEvents,
@@ -140,23 +149,63 @@ pub fn long_run(workflow: &WorkflowId, run: &RunId, created_at: Timestamp, now: 
     })
 }
 
-/// A finished UTC `day` on which workflows were started and earned `revenue_cents`:
-/// an alert when that is under [`LOW_REVENUE_CENTS`], once per day.
-pub fn low_revenue(day: &str, revenue_cents: i64, now: Timestamp) -> Option<Alert> {
-    (revenue_cents < LOW_REVENUE_CENTS).then(|| Alert {
+/// A finished business `day` that brought in `revenue_cents` in all (subscriptions, sales
+/// and workflow earnings, net of refunds): an alert when that is under `threshold_cents`,
+/// once per day.
+pub fn low_revenue(day: &str, revenue_cents: i64, threshold_cents: i64, now: Timestamp) -> Option<Alert> {
+    (revenue_cents < threshold_cents).then(|| Alert {
         id: format!("low_revenue:{day}"),
         kind: AlertKind::LowRevenue,
         account_id: None,
         subject: day.to_owned(),
         workflow_id: None,
         message: format!(
-            "workflow revenue on {day} was ${}.{:02}, under ${}",
-            revenue_cents / 100,
-            revenue_cents % 100,
-            LOW_REVENUE_CENTS / 100
+            "revenue on {day} (subscriptions, sales and workflow earnings, net of refunds) was {}, under {}",
+            dollars(revenue_cents),
+            dollars(threshold_cents)
         ),
         created_at: now,
     })
+}
+
+/// A finished business `day` whose `revenue_cents` is under `percent` of the daily average
+/// of `week`, the [`REVENUE_DROP_DAYS`] days before it: an alert once per day. A week that
+/// brought in nothing has no average to fall under.
+pub fn revenue_drop(
+    day: &str,
+    revenue_cents: i64,
+    week: &[i64; REVENUE_DROP_DAYS],
+    percent: u8,
+    now: Timestamp,
+) -> Option<Alert> {
+    let week_total = week.iter().map(|&day| i128::from(day)).fold(0_i128, i128::saturating_add);
+    // day × 100 × 7 < percent × week: the average, without dividing; in i128 nothing overflows.
+    let days = i128::try_from(REVENUE_DROP_DAYS).unwrap_or(i128::MAX);
+    let scaled_day = i128::from(revenue_cents).saturating_mul(100).saturating_mul(days);
+    let dropped = week_total > 0 && scaled_day < i128::from(percent).saturating_mul(week_total);
+    dropped.then(|| {
+        let average = i64::try_from(week_total.checked_div(days).unwrap_or(0)).unwrap_or(i64::MAX);
+        Alert {
+            id: format!("revenue_drop:{day}"),
+            kind: AlertKind::RevenueDrop,
+            account_id: None,
+            subject: day.to_owned(),
+            workflow_id: None,
+            message: format!(
+                "revenue on {day} was {}, under {percent}% of the {} a day of the week before",
+                dollars(revenue_cents),
+                dollars(average)
+            ),
+            created_at: now,
+        }
+    })
+}
+
+/// `$12.34`, `-$0.50`: cents as people read dollars.
+fn dollars(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", cents / 100, cents % 100)
 }
 
 /// The revenue check of `day` failed (unreadable or impossible totals): told once per day,
@@ -239,10 +288,33 @@ mod tests {
     }
 
     #[test]
-    fn low_revenue_is_under_fifty_dollars() {
-        assert!(low_revenue("2026-11-23", 5_000, NOW).is_none());
-        let alert = low_revenue("2026-11-23", 4_999, NOW).unwrap();
-        assert_eq!(alert.message, "workflow revenue on 2026-11-23 was $49.99, under $50");
+    fn low_revenue_is_under_the_threshold() {
+        assert!(low_revenue("2026-11-23", 5_001, LOW_REVENUE_CENTS, NOW).is_none());
+        assert!(low_revenue("2026-11-23", 5_000, LOW_REVENUE_CENTS, NOW).is_none(), "at the line is not under it");
+        let alert = low_revenue("2026-11-23", 4_999, LOW_REVENUE_CENTS, NOW).unwrap();
+        assert_eq!((alert.id.as_str(), alert.kind), ("low_revenue:2026-11-23", AlertKind::LowRevenue));
+        assert_eq!(
+            alert.message,
+            "revenue on 2026-11-23 (subscriptions, sales and workflow earnings, net of refunds) was $49.99, under $50.00"
+        );
+        let refunded = low_revenue("2026-11-23", -250, LOW_REVENUE_CENTS, NOW).unwrap();
+        assert!(refunded.message.contains("was -$2.50"), "{}", refunded.message);
+    }
+
+    #[test]
+    fn a_drop_is_under_half_the_week_before_on_average() {
+        // $100 a day on average: under $50 is a drop, $50 is not.
+        let week = [10_000, 5_000, 15_000, 10_000, 10_000, 10_000, 10_000];
+        assert!(revenue_drop("2026-11-23", 5_001, &week, REVENUE_DROP_PERCENT, NOW).is_none());
+        assert!(revenue_drop("2026-11-23", 5_000, &week, REVENUE_DROP_PERCENT, NOW).is_none());
+        let alert = revenue_drop("2026-11-23", 4_999, &week, REVENUE_DROP_PERCENT, NOW).unwrap();
+        assert_eq!((alert.id.as_str(), alert.kind), ("revenue_drop:2026-11-23", AlertKind::RevenueDrop));
+        assert_eq!(
+            alert.message,
+            "revenue on 2026-11-23 was $49.99, under 50% of the $100.00 a day of the week before"
+        );
+        assert!(revenue_drop("2026-11-23", 0, &[0; REVENUE_DROP_DAYS], REVENUE_DROP_PERCENT, NOW).is_none());
+        assert!(revenue_drop("2026-11-23", 0, &week, 0, NOW).is_none(), "nothing is under 0% of an average but a loss");
     }
 
     proptest! {

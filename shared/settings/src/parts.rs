@@ -6,11 +6,12 @@ use secrecy::SecretString;
 use tollgate_app::checkout::{CheckoutSettings, DEFAULT_PAYMENT_REQUESTS_PER_MINUTE};
 use tollgate_app::ingest::Webhooks;
 use tollgate_app::orchestrator::{
-    DEFAULT_RETRY_BASE_SECONDS, DEFAULT_RETRY_CAP_SECONDS, DEFAULT_START_TIMEOUT_SECONDS, Settings as Orchestration,
-    WorkflowSecret,
+    DEFAULT_RETRY_BASE_SECONDS, DEFAULT_RETRY_CAP_SECONDS, DEFAULT_START_TIMEOUT_SECONDS, RevenueAlerts,
+    Settings as Orchestration, WorkflowSecret,
 };
 use tollgate_app::payouts::{PayoutPolicy, PayoutSettings};
 use tollgate_app::redelivery::{DEFAULT_RETRY, RetryPolicy};
+use tollgate_core::alert::{LOW_REVENUE_CENTS, REVENUE_DROP_PERCENT};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::checkout::RedirectAllowList;
 use tollgate_core::edge::EdgeSecret;
@@ -119,6 +120,15 @@ pub fn orchestration(env: &Env) -> Result<Orchestration, SettingError> {
         retry: run_retry(env)?,
         run_earnings_max_cents,
         zone: business_zone(env)?,
+        revenue_alerts: RevenueAlerts {
+            low_cents: env.number_in("LOW_REVENUE_CENTS", LOW_REVENUE_CENTS, 0..=RUN_EARNINGS_MAX_CEILING_CENTS)?,
+            drop_percent: u8::try_from(env.number_in(
+                "REVENUE_DROP_PERCENT",
+                i64::from(REVENUE_DROP_PERCENT),
+                0..=100,
+            )?)
+            .expect("within 0..=100"),
+        },
     })
 }
 

@@ -217,7 +217,7 @@ pub async fn finds_overdue_and_recent_runs<S: Workflows + Runs>(store: &S) {
 pub async fn raises_each_incident_once_newest_first(store: &impl Alerts) {
     let workflow = WorkflowId::parse("flaky").unwrap();
     let first = alert::error_rate(&workflow, 10, 5, REGISTERED).unwrap();
-    let second = alert::low_revenue("2026-11-23", 0, Timestamp(REGISTERED.0 + 60)).unwrap();
+    let second = alert::low_revenue("2026-11-23", 0, alert::LOW_REVENUE_CENTS, Timestamp(REGISTERED.0 + 60)).unwrap();
     assert!(store.raise(&first).await.unwrap());
     assert!(!store.raise(&first).await.unwrap(), "an incident is raised once");
     assert!(store.raise(&second).await.unwrap());
