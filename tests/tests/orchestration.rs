@@ -322,6 +322,30 @@ async fn runs_past_their_deadline_fail_and_three_in_a_row_alert_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_failures_in_five_minutes_alerts_at_once() {
+    let (server, _seen) = workflow_server().await;
+    let stack = stack(&server, &[("DAILY_RUN_CAP", "100")]).await;
+    register(&stack, &server, "flaky", "silent", 120).await;
+    // Nine runs complete and one fails: 10% of ten, not over it. The eleventh fails: 2 of 11.
+    let mut fast_failures = Vec::new();
+    for attempt in 0..11 {
+        let (status, run) = start_now(&stack, "flaky").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let run_id = tollgate_core::ids::RunId::parse(run["id"].as_str().unwrap()).unwrap();
+        let token = tollgate_core::workflow::callback_token(WORKFLOW_SECRET.as_bytes(), &run_id);
+        let url = stack.url(&format!("/webhooks/workflows/{run_id}?token={token}"));
+        let outcome = if attempt == 4 || attempt == 10 { "failed" } else { "completed" };
+        let response =
+            stack.http.post(url).json(&json!({"workflowId": "flaky", "status": outcome})).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let (_, body) = stack.admin_get("/admin/alerts").await;
+        let count = body["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "failure_rate_5m").count();
+        fast_failures.push(count);
+    }
+    assert_eq!(fast_failures, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], "once, on the eleventh run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_start_backs_off_then_fails_the_run() {
     let (server, seen) = workflow_server().await;
     let stack = stack(&server, &[]).await;

@@ -434,6 +434,12 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         if let Some(alert) = alert::error_rate(&run.workflow_id, ended, failed, now) {
             self.raise(alert).await?;
         }
+        let window = Timestamp(now.0.saturating_sub(alert::FAST_FAILURE_SECONDS));
+        let lately: Vec<&Run> = recent.iter().filter(|run| run.finished_at.is_some_and(|at| at >= window)).collect();
+        let failed_lately = lately.iter().filter(|run| run.status == RunStatus::Failed).count() as u64;
+        if let Some(alert) = alert::failure_rate_5m(&run.workflow_id, lately.len() as u64, failed_lately, now) {
+            self.raise(alert).await?;
+        }
         Ok(())
     }
 

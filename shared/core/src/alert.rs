@@ -12,6 +12,13 @@ use serde::{Deserialize, Serialize};
 pub const FAILURE_STREAK: u32 = 3;
 /// A workflow failing more than this share of its runs in 24 h is alerted on.
 pub const ERROR_RATE_PERCENT: u64 = 5;
+/// A workflow failing more than this share of at least [`FAST_FAILURE_RUNS`] runs that
+/// ended in the last [`FAST_FAILURE_SECONDS`] is alerted on at once.
+pub const FAST_FAILURE_PERCENT: u64 = 10;
+/// The fewest ended runs the fast failure rule judges.
+pub const FAST_FAILURE_RUNS: u64 = 10;
+/// The fast failure rule's window.
+pub const FAST_FAILURE_SECONDS: i64 = 300;
 /// Runs taking longer than this are alerted on.
 pub const LONG_RUN_SECONDS: i64 = 600;
 /// A business day of revenue under this many US cents is alerted on (`LOW_REVENUE_CENTS`).
@@ -30,6 +37,9 @@ pub enum AlertKind {
     ConsecutiveFailures,
     /// A workflow's error rate over 24 h passed [`ERROR_RATE_PERCENT`].
     ErrorRate,
+    /// More than [`FAST_FAILURE_PERCENT`] of a workflow's runs that ended in the last five
+    /// minutes failed (at least [`FAST_FAILURE_RUNS`] of them).
+    FailureRate5m,
     /// A run has been going for longer than [`LONG_RUN_SECONDS`].
     LongRun,
     /// A business day's revenue stayed under `LOW_REVENUE_CENTS`.
@@ -54,6 +64,7 @@ impl AlertKind {
         match self {
             AlertKind::ConsecutiveFailures => "consecutive_failures",
             AlertKind::ErrorRate => "error_rate",
+            AlertKind::FailureRate5m => "failure_rate_5m",
             AlertKind::LongRun => "long_run",
             AlertKind::LowRevenue => "low_revenue",
             AlertKind::RevenueDrop => "revenue_drop",
@@ -70,6 +81,7 @@ impl AlertKind {
         [
             Self::ConsecutiveFailures,
             Self::ErrorRate,
+            Self::FailureRate5m,
             Self::LongRun,
             Self::LowRevenue,
             Self::RevenueDrop,
@@ -136,6 +148,21 @@ pub fn error_rate(workflow: &WorkflowId, runs: u64, failed: u64, now: Timestamp)
         );
         let id = format!("error_rate:{workflow}:{}", now.utc_day());
         about_workflow(id, AlertKind::ErrorRate, workflow, message, now)
+    })
+}
+
+/// `ended` runs of `workflow` ended in the last five minutes, `failed` of them failed: an
+/// alert when that is at least [`FAST_FAILURE_RUNS`] runs and more than
+/// [`FAST_FAILURE_PERCENT`] failed, once per workflow and UTC hour.
+pub fn failure_rate_5m(workflow: &WorkflowId, ended: u64, failed: u64, now: Timestamp) -> Option<Alert> {
+    let over =
+        u128::from(failed).saturating_mul(100) > u128::from(ended).saturating_mul(u128::from(FAST_FAILURE_PERCENT));
+    (ended >= FAST_FAILURE_RUNS && over).then(|| {
+        let message = format!(
+            "workflow {workflow} failed {failed} of its {ended} runs that ended in the last 5 min (over {FAST_FAILURE_PERCENT}%)"
+        );
+        let hour = now.0.div_euclid(3_600);
+        about_workflow(format!("failure_rate_5m:{workflow}:{hour}"), AlertKind::FailureRate5m, workflow, message, now)
     })
 }
 
@@ -278,6 +305,19 @@ mod tests {
         assert!(error_rate(&workflow(), 20, 1, NOW).is_none());
         assert!(error_rate(&workflow(), 19, 1, NOW).is_some());
         assert!(error_rate(&workflow(), 0, 0, NOW).is_none());
+    }
+
+    #[test]
+    fn a_fast_failure_is_over_ten_percent_of_at_least_ten_runs() {
+        assert!(failure_rate_5m(&workflow(), 10, 1, NOW).is_none(), "10% is not over it");
+        let alert = failure_rate_5m(&workflow(), 10, 2, NOW).unwrap();
+        assert_eq!(
+            (alert.kind.as_str(), alert.id),
+            ("failure_rate_5m", format!("failure_rate_5m:daily_shorts:{}", NOW.0 / 3_600))
+        );
+        assert!(failure_rate_5m(&workflow(), 9, 9, NOW).is_none(), "too few runs to judge");
+        assert!(failure_rate_5m(&workflow(), 11, 2, NOW).is_some(), "just over: 2 of 11");
+        assert!(failure_rate_5m(&workflow(), 20, 2, NOW).is_none(), "at: 2 of 20");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct EventList {
 #[derive(Serialize, ToSchema)]
 pub struct AlertView {
     pub id: String,
-    /// `consecutive_failures`, `error_rate`, `long_run`, `low_revenue`, `revenue_drop`,
+    /// `consecutive_failures`, `error_rate`, `failure_rate_5m`, `long_run`, `low_revenue`, `revenue_drop`,
     /// `quota`, `balance_low`, `revenue_check_failed`, `missed_events` or `payout_failed`.
     pub kind: &'static str,
     /// The account it is about, for quota alerts.
