@@ -320,3 +320,65 @@ async fn without_a_token_in_the_link_the_page_asks_for_one_and_keeps_it_in_the_t
     clean(&browser, &stack).await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_alert_is_acknowledged_then_resolved_from_the_console_and_each_change_is_posted() {
+    let catalog = tollgate_tests::keys::catalog_with(&[("quota = 100\n", "quota = 2\n")]);
+    let webhook = Recorder::start().await;
+    let stack = TestStack::start_with(&[
+        ("CATALOG_PATH", catalog.to_str().unwrap()),
+        ("ALERT_WEBHOOK_URL", webhook.url.as_str()),
+    ])
+    .await;
+    // Two calls of a quota of two cross 70, 85 and 95%: three open alerts.
+    let key = tollgate_tests::keys::create_key(&stack, "ada").await["key"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        tollgate_tests::keys::call(&stack.http, &stack.base_url, &key, "/v1/anything").await;
+    }
+    let ids = || async {
+        let (_, body) = stack.admin_get("/admin/alerts").await;
+        let mut ids: Vec<String> =
+            body["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    assert!(tollgate_tests::eventually(std::time::Duration::from_secs(20), || async { ids().await.len() == 3 }).await);
+    let first = ids().await.remove(0);
+    let row = |state: &str| format!("[data-testid=alert-row][data-id=\"{first}\"][data-state={state}]");
+
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "console", &stack.admin_token()).await;
+    browser.element("[data-testid=kpi-revenue-30d]").await;
+    browser.client.find(Locator::Css("[data-show=alerts]")).await.unwrap().click().await.unwrap();
+    browser.click(&format!("{} [data-testid=ack]", row("open"))).await;
+    browser.element(&row("acknowledged")).await;
+    browser.click(&format!("{} [data-testid=resolve]", row("acknowledged"))).await;
+    browser.element(&row("resolved")).await;
+    // Open ones first, the resolved one last, and it offers nothing more to do.
+    browser
+        .until(
+            "open alerts listed first",
+            "[...document.querySelectorAll('[data-testid=alert-row]')].map((row) => row.dataset.state).join() === 'open,open,resolved'",
+        )
+        .await;
+    assert!(browser.client.find(Locator::Css(&format!("{} button", row("resolved")))).await.is_err());
+    clean(&browser, &stack).await;
+    browser.close().await;
+
+    let (_, listed) = stack.admin_get("/admin/alerts").await;
+    let resolved = listed["alerts"].as_array().unwrap().iter().find(|a| a["id"] == first.as_str()).unwrap().clone();
+    assert_eq!(resolved["state"], "resolved");
+    assert!(resolved["state_changed_at"].as_i64().is_some());
+    let (status, refused) = stack.admin_send(Method::POST, &format!("/admin/alerts/{first}/ack"), &json!({})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+    let (status, _) = stack.admin_send(Method::POST, "/admin/alerts/nothing/resolve", &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let posted: Vec<String> = webhook
+        .seen()
+        .iter()
+        .filter_map(|seen| serde_json::from_str::<serde_json::Value>(&seen.body).ok())
+        .filter(|body| body["alert"]["id"] == first.as_str())
+        .map(|body| body["alert"]["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(posted, ["open", "acknowledged", "resolved"], "raised, then each change, posted once");
+}

@@ -184,6 +184,7 @@ fn others() -> Others {
             workflow_id: None,
             message: "85% of the monthly quota used".into(),
             created_at: at,
+            status: tollgate_core::alert::AlertStatus::default(),
         },
         key: StoredKey {
             id: KeyId::parse("key_fixture").unwrap(),

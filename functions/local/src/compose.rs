@@ -5,6 +5,7 @@
 use crate::config::DevConfig;
 use std::sync::Arc;
 use tollgate_app::activity::Activity;
+use tollgate_app::alerting::AlertDesk;
 use tollgate_app::checkout::Checkout;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
@@ -170,10 +171,16 @@ impl UseCases {
         let clock = Arc::clone(&self.orchestrator.clock);
         let auth = Arc::new(Auth { verifier: jwt::Verifier::new(config.jwt.clone()).await?, clock });
         let offer = Offer { sells: self.paid.is_some(), pays_out: true, renews_on_demand: stripe_time.is_some() };
+        let desk = AlertDesk {
+            store: self.figures.store.clone(),
+            alerting: self.orchestrator.alerting.clone(),
+            clock: Arc::clone(&self.orchestrator.clock),
+        };
         let operator = admin::Operator {
             reads: Arc::clone(&self.reads),
             keys: Arc::clone(&self.keys),
             figures: Arc::new(self.figures),
+            desk: Arc::new(desk),
         };
         let mut routers = vec![
             webhooks::stripe_router(Arc::new(self.ingest)),

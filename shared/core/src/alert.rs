@@ -113,6 +113,78 @@ pub struct Alert {
     pub message: String,
     /// When it was raised.
     pub created_at: Timestamp,
+    /// Where the incident stands.
+    pub status: AlertStatus,
+}
+
+/// Where an incident stands: raised `open`, `acknowledged` by an operator (it is being
+/// looked at), `resolved` (by hand, or by its condition clearing). Resolved is final.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Raised, not yet looked at.
+    #[default]
+    Open,
+    /// An operator is on it.
+    Acknowledged,
+    /// Over.
+    Resolved,
+}
+
+impl AlertState {
+    /// As storage and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An alert's state, the operator's note and when it last changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertStatus {
+    /// The state.
+    pub state: AlertState,
+    /// What the operator wrote when acknowledging or resolving it.
+    pub note: Option<String>,
+    /// When the state last changed (`None`: still as raised).
+    pub changed_at: Option<Timestamp>,
+}
+
+/// A change of state the incident cannot make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an alert that is {from} cannot become {to}")]
+pub struct InvalidTransition {
+    /// Its state.
+    pub from: &'static str,
+    /// The state asked for.
+    pub to: &'static str,
+}
+
+/// The longest note an operator may leave on an alert.
+pub const MAX_NOTE_CHARS: usize = 1_000;
+
+impl Alert {
+    /// The alert moved to `to` at `at` with `note`: acknowledged from open, resolved from
+    /// open or acknowledged. Asking for the state it is in changes nothing.
+    pub fn moved(&self, to: AlertState, note: Option<String>, at: Timestamp) -> Result<Alert, InvalidTransition> {
+        let from = self.status.state;
+        let allowed = matches!(
+            (from, to),
+            (AlertState::Open, AlertState::Acknowledged)
+                | (AlertState::Open | AlertState::Acknowledged, AlertState::Resolved)
+        );
+        if from == to {
+            return Ok(self.clone());
+        }
+        if !allowed {
+            return Err(InvalidTransition { from: from.as_str(), to: to.as_str() });
+        }
+        let note = note.or_else(|| self.status.note.clone());
+        Ok(Alert { status: AlertStatus { state: to, note, changed_at: Some(at) }, ..self.clone() })
+    }
 }
 
 fn about_workflow(id: String, kind: AlertKind, workflow: &WorkflowId, message: String, now: Timestamp) -> Alert {
@@ -124,6 +196,7 @@ fn about_workflow(id: String, kind: AlertKind, workflow: &WorkflowId, message: S
         workflow_id: Some(workflow.clone()),
         message,
         created_at: now,
+        status: AlertStatus::default(),
     }
 }
 
@@ -192,6 +265,7 @@ pub fn low_revenue(day: &str, revenue_cents: i64, threshold_cents: i64, now: Tim
             dollars(threshold_cents)
         ),
         created_at: now,
+        status: AlertStatus::default(),
     })
 }
 
@@ -224,6 +298,7 @@ pub fn revenue_drop(
                 dollars(average)
             ),
             created_at: now,
+            status: AlertStatus::default(),
         }
     })
 }
@@ -246,6 +321,7 @@ pub fn revenue_check_failed(day: &str, now: Timestamp) -> Alert {
         workflow_id: None,
         message: format!("the revenue of {day} could not be checked; due workflows were started anyway (see the log)"),
         created_at: now,
+        status: AlertStatus::default(),
     }
 }
 
@@ -263,6 +339,7 @@ pub fn missed_events(missed: u64, first: &str, now: Timestamp) -> Option<Alert> 
             "reconciliation found {missed} Stripe event(s) no webhook delivered (first {first}): check the webhook endpoint"
         ),
         created_at: now,
+        status: AlertStatus::default(),
     })
 }
 
@@ -277,6 +354,7 @@ pub fn payout_failed(account: &AccountId, period: &str, reason: &str, now: Times
         workflow_id: None,
         message: format!("Stripe refused the {period} payout of {account} ({reason}); the next run tries again"),
         created_at: now,
+        status: AlertStatus::default(),
     }
 }
 
@@ -318,6 +396,25 @@ mod tests {
         assert!(failure_rate_5m(&workflow(), 9, 9, NOW).is_none(), "too few runs to judge");
         assert!(failure_rate_5m(&workflow(), 11, 2, NOW).is_some(), "just over: 2 of 11");
         assert!(failure_rate_5m(&workflow(), 20, 2, NOW).is_none(), "at: 2 of 20");
+    }
+
+    #[test]
+    fn an_alert_is_acknowledged_then_resolved_and_stays_resolved() {
+        let raised = revenue_check_failed("2026-11-23", NOW);
+        assert_eq!(raised.status, AlertStatus::default());
+        let later = Timestamp(NOW.0 + 60);
+        let acked = raised.moved(AlertState::Acknowledged, Some("looking".into()), later).unwrap();
+        assert_eq!(
+            acked.status,
+            AlertStatus { state: AlertState::Acknowledged, note: Some("looking".into()), changed_at: Some(later) }
+        );
+        assert_eq!(acked.moved(AlertState::Acknowledged, None, NOW).unwrap(), acked, "again: no change");
+        let resolved = acked.moved(AlertState::Resolved, None, Timestamp(later.0 + 1)).unwrap();
+        assert_eq!((resolved.status.state, resolved.status.note.as_deref()), (AlertState::Resolved, Some("looking")));
+        let refused = resolved.moved(AlertState::Acknowledged, None, later).unwrap_err();
+        assert_eq!(refused.to_string(), "an alert that is resolved cannot become acknowledged");
+        assert!(resolved.moved(AlertState::Open, None, later).is_err());
+        assert!(raised.moved(AlertState::Resolved, None, later).is_ok(), "resolved straight from open");
     }
 
     #[test]

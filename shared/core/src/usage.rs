@@ -270,6 +270,7 @@ pub fn quota_alerts(
                 window_start.utc_day()
             ),
             created_at: now,
+            status: crate::alert::AlertStatus::default(),
         })
         .collect()
 }
@@ -297,6 +298,7 @@ pub fn balance_low_alert(
             threshold.minor_floor(currency)
         ),
         created_at: now,
+        status: crate::alert::AlertStatus::default(),
     })
 }
 

@@ -1,6 +1,6 @@
 use crate::Sqlite;
 use crate::records::{from_json, to_json};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use tollgate_app::ports::alerts::{Alerts, AlertsError};
 use tollgate_core::alert::Alert;
 
@@ -17,6 +17,28 @@ impl Alerts for Sqlite {
                 params![alert.id, to_json(&alert)?],
             )
             .map(|inserted| inserted == 1)
+        })
+        .await
+        .map_err(failed)
+    }
+
+    async fn alert(&self, id: &str) -> Result<Option<Alert>, AlertsError> {
+        let id = id.to_owned();
+        self.call(move |db| db.query_row("SELECT data FROM alerts WHERE id = ?1", [id], from_json).optional())
+            .await
+            .map_err(failed)
+    }
+
+    async fn change_state(&self, before: &Alert, after: &Alert) -> Result<bool, AlertsError> {
+        let (before, after) = (before.clone(), after.clone());
+        // One connection: the read and the write cannot be split by another change.
+        self.call(move |db| {
+            let stored: Option<Alert> =
+                db.query_row("SELECT data FROM alerts WHERE id = ?1", [&before.id], from_json).optional()?;
+            if stored.is_none_or(|stored| stored.status.state != before.status.state) {
+                return Ok(false);
+            }
+            db.execute("UPDATE alerts SET data = ?1 WHERE id = ?2", params![to_json(&after)?, after.id]).map(|_| true)
         })
         .await
         .map_err(failed)

@@ -211,10 +211,22 @@ async function loadEvents() {
       h("td", { class: "optional" }, when(event.received_at)), h("td", {}, event.detail || ""))));
 }
 
+// Open alerts first, then acknowledged, then resolved; newest first within each.
+const ALERT_ORDER = { open: 0, acknowledged: 1, resolved: 2 };
+
 async function loadAlerts() {
   const { alerts } = await api("GET", "/admin/alerts");
-  replace("alerts", alerts.map((alert) => h("tr", { "data-testid": "alert-row", "data-id": alert.id },
-    h("td", {}, when(alert.created_at)), h("td", {}, alert.kind), h("td", {}, alert.message))));
+  alerts.sort((a, b) => ALERT_ORDER[a.state] - ALERT_ORDER[b.state] || b.created_at - a.created_at);
+  const act = (alert, label, testid, path) => h("button", {
+    type: "button", class: "secondary", "data-testid": testid,
+    onclick: () => api("POST", `/admin/alerts/${encodeURIComponent(alert.id)}/${path}`).then(loadAlerts).catch(showError),
+  }, label);
+  replace("alerts", alerts.map((alert) => h("tr", { "data-testid": "alert-row", "data-id": alert.id, "data-state": alert.state },
+    h("td", {}, when(alert.created_at)), h("td", {}, alert.kind), h("td", {}, alert.message),
+    h("td", { class: alert.state === "open" ? "bad" : null }, alert.state + (alert.note ? ": " + alert.note : "")),
+    h("td", { class: "row" },
+      alert.state === "open" ? act(alert, "Acknowledge", "ack", "ack") : null,
+      alert.state !== "resolved" ? act(alert, "Resolve", "resolve", "resolve") : null))));
 }
 
 // The emulated Stripe of `tollgate dev` can renew a customer's subscriptions at once.

@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Admin, Params};
+use crate::extract::{Admin, OptionalJsonBody, Params};
 use crate::extract::{Guarded, Shared};
 use crate::views::{
     AccountDetail, AdvancedView, AlertList, AlertView, EventList, EventView, KeyList, KeyView, LedgerLine, LedgerList,
@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
+use tollgate_app::alerting::AlertDesk;
 use tollgate_app::keys::{KeyStore, Keys};
 use tollgate_app::metrics::Figures;
 use tollgate_app::ports::alerts::Alerts;
@@ -23,8 +24,9 @@ use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::reads::Reads;
 use tollgate_app::renewals::Renewals;
+use tollgate_core::alert::{AlertState, MAX_NOTE_CHARS};
 use tollgate_core::ids::{AccountId, CustomerId};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 const DEFAULT_LIST_LIMIT: usize = 50;
 pub(crate) const MAX_LIST_LIMIT: usize = 500;
@@ -36,17 +38,21 @@ pub trait OperatorStore: EventLog + Alerts + Ledger + Workflows + Runs + KeyStor
 
 impl<S: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore> OperatorStore for S {}
 
-/// The operator's reads: events, alerts, figures, accounts and their keys, the ledger.
+/// The operator's reads: events, alerts, figures, accounts and their keys, the ledger; and
+/// their hand on alerts.
 pub struct Operator<S> {
     pub reads: Arc<Reads<S>>,
     pub keys: Arc<Keys<S>>,
     pub figures: Arc<Figures<S>>,
+    pub desk: Arc<AlertDesk<S>>,
 }
 
 pub fn router<S: OperatorStore + 'static>(auth: Arc<Auth>, operator: Operator<S>) -> Router {
     Router::new()
         .route("/admin/events", get(events::<S>))
         .route("/admin/alerts", get(alerts::<S>))
+        .route("/admin/alerts/{id}/ack", post(acknowledge::<S>))
+        .route("/admin/alerts/{id}/resolve", post(resolve::<S>))
         .route("/admin/metrics", get(metrics::<S>))
         .route("/admin/accounts/{account}", get(account::<S>))
         .route("/admin/accounts/{account}/standing", get(account_standing::<S>))
@@ -132,6 +138,81 @@ pub(crate) async fn alerts<S: OperatorStore>(
 ) -> Result<Json<AlertList>, ApiError> {
     let alerts = operator.reads.alerts(list.limit()?).await?;
     Ok(Json(AlertList { alerts: alerts.iter().map(AlertView::from).collect() }))
+}
+
+/// What the operator writes when acknowledging or resolving an alert.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertNote {
+    /// Up to 1,000 characters, kept with the alert.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl AlertNote {
+    fn checked(self) -> Result<Option<String>, ApiError> {
+        match self.note.map(|note| note.trim().to_owned()).filter(|note| !note.is_empty()) {
+            Some(note) if note.chars().count() > MAX_NOTE_CHARS => {
+                Err(ApiError::invalid("note", "must be at most 1000 characters"))
+            }
+            note => Ok(note),
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/alerts/{id}/ack",
+    tag = "admin",
+    summary = "Acknowledge an open alert: someone is on it",
+    params(("id" = String, Path, description = "the alert's id")),
+    request_body(content = Option<AlertNote>, description = "an optional note"),
+    responses(
+        (status = 200, description = "the alert, acknowledged (again: unchanged)", body = AlertView),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such alert", body = ErrorResponse),
+        (status = 409, description = "`invalid_transition`: the alert is resolved", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn acknowledge<S: OperatorStore>(
+    State(operator): Shared<Operator<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+    OptionalJsonBody(note): OptionalJsonBody<AlertNote>,
+) -> Result<Json<AlertView>, ApiError> {
+    let alert = operator.desk.change(&id, AlertState::Acknowledged, note.checked()?).await?;
+    Ok(Json(AlertView::from(&alert)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/alerts/{id}/resolve",
+    tag = "admin",
+    summary = "Resolve an alert by hand: the incident is over",
+    params(("id" = String, Path, description = "the alert's id")),
+    request_body(content = Option<AlertNote>, description = "an optional note"),
+    responses(
+        (status = 200, description = "the alert, resolved (again: unchanged)", body = AlertView),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 404, description = "no such alert", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn resolve<S: OperatorStore>(
+    State(operator): Shared<Operator<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+    OptionalJsonBody(note): OptionalJsonBody<AlertNote>,
+) -> Result<Json<AlertView>, ApiError> {
+    let alert = operator.desk.change(&id, AlertState::Resolved, note.checked()?).await?;
+    Ok(Json(AlertView::from(&alert)))
 }
 
 #[utoipa::path(

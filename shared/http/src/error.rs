@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use thiserror::Error;
+use tollgate_app::alerting::ChangeError;
 use tollgate_app::checkout::CheckoutError;
 use tollgate_app::ingest::IngestError;
 use tollgate_app::orchestrator::OrchestrateError;
@@ -296,6 +297,17 @@ impl From<StripeTimeError> for ApiError {
 impl From<PurchasesError> for ApiError {
     fn from(error: PurchasesError) -> Self {
         ApiError::from_port(&error)
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChangeError::NotFound => ApiError::NotFound("alert"),
+            ChangeError::Invalid(_) => ApiError::Conflict { code: "invalid_transition", message },
+            ChangeError::Alerts(error) => ApiError::from_port(&error),
+        }
     }
 }
 

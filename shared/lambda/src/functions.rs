@@ -7,6 +7,7 @@
 use crate::{self as build, StartError};
 use std::sync::Arc;
 use tollgate_app::activity::Activity;
+use tollgate_app::alerting::AlertDesk;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::metrics::Figures;
@@ -69,6 +70,11 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
             clock: build::clock(),
             caps: orchestrator.settings.caps,
             zone: orchestrator.settings.zone,
+        }),
+        desk: Arc::new(AlertDesk {
+            store: store.clone(),
+            alerting: orchestrator.alerting.clone(),
+            clock: build::clock(),
         }),
     };
     let history = stripe_history::StripeHistory {

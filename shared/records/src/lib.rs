@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_app::ports::api_keys::StoredKey;
 use tollgate_app::ports::purchases::{Delivery, Purchase};
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
-use tollgate_core::alert::{Alert, AlertKind};
+use tollgate_core::alert::{Alert, AlertKind, AlertState, AlertStatus};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
@@ -186,6 +186,17 @@ pub struct AlertRecord {
     pub workflow_id: Option<WorkflowId>,
     pub message: String,
     pub created_at: Timestamp,
+    /// Open unless written: an alert as raised is stored as it always was.
+    #[serde(default, skip_serializing_if = "is_open")]
+    pub state: AlertState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_changed_at: Option<Timestamp>,
+}
+
+fn is_open(state: &AlertState) -> bool {
+    *state == AlertState::Open
 }
 
 impl Stored for Alert {
@@ -200,6 +211,9 @@ impl Stored for Alert {
             workflow_id: self.workflow_id.clone(),
             message: self.message.clone(),
             created_at: self.created_at,
+            state: self.status.state,
+            note: self.status.note.clone(),
+            state_changed_at: self.status.changed_at,
         }
     }
 
@@ -212,6 +226,7 @@ impl Stored for Alert {
             workflow_id: record.workflow_id,
             message: record.message,
             created_at: record.created_at,
+            status: AlertStatus { state: record.state, note: record.note, changed_at: record.state_changed_at },
         }
     }
 }
@@ -397,8 +412,11 @@ mod tests {
             workflow_id: Some(WorkflowId::parse("daily").unwrap()),
             message: "running for 2 h".into(),
             created_at: at,
+            status: AlertStatus::default(),
         };
         round_trip(&alert);
+        let acknowledged = alert.moved(AlertState::Acknowledged, Some("on it".into()), at).unwrap();
+        round_trip(&acknowledged);
 
         let key = StoredKey {
             id: KeyId::parse("key_1").unwrap(),

@@ -52,6 +52,7 @@ macro_rules! conformance_suite {
             orchestration::counts_failures_in_a_row,
             orchestration::finds_overdue_and_recent_runs,
             orchestration::raises_each_incident_once_newest_first,
+            orchestration::an_alert_moves_from_open_to_acknowledged_to_resolved_once,
             orchestration::counts_active_subscriptions,
             purchases::records_a_purchase_once_and_tracks_its_delivery,
             purchases::a_refund_revokes_what_its_payment_bought,

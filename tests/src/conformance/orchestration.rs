@@ -8,7 +8,7 @@ use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs};
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
-use tollgate_core::alert;
+use tollgate_core::alert::{self, AlertState};
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{AccountId, Sku, SubscriptionId, WorkflowId};
 use tollgate_core::time::Timestamp;
@@ -251,4 +251,23 @@ pub async fn counts_active_subscriptions(store: &impl Accounts) {
     let sub_a = SubscriptionId::parse("sub_a").unwrap();
     store.set_subscription_status(&account, &sub_a, &canceled, Timestamp(REGISTERED.0 + 1)).await.unwrap();
     assert_eq!(active_ids(store).await, ["sub_b"]);
+}
+
+pub async fn an_alert_moves_from_open_to_acknowledged_to_resolved_once<S: Alerts>(store: &S) {
+    let raised = alert::revenue_check_failed("2026-11-24", Timestamp(REGISTERED.0));
+    assert!(store.raise(&raised).await.unwrap());
+    assert_eq!(store.alert(&raised.id).await.unwrap(), Some(raised.clone()));
+    assert_eq!(store.alert("no_such_alert").await.unwrap(), None);
+    let at = Timestamp(REGISTERED.0 + 60);
+    let acked = raised.moved(AlertState::Acknowledged, Some("on it".into()), at).unwrap();
+    assert!(store.change_state(&raised, &acked).await.unwrap());
+    assert!(!store.change_state(&raised, &acked).await.unwrap(), "read before the change: refused");
+    let resolved = acked.moved(AlertState::Resolved, None, Timestamp(at.0 + 1)).unwrap();
+    assert!(store.change_state(&acked, &resolved).await.unwrap());
+    assert_eq!(store.alert(&raised.id).await.unwrap(), Some(resolved.clone()));
+    assert_eq!(store.alerts(10).await.unwrap()[0], resolved, "listed in its new state");
+    assert!(!store.raise(&raised).await.unwrap(), "raising the incident again changes nothing");
+    assert_eq!(store.alert(&raised.id).await.unwrap().unwrap().status.state, AlertState::Resolved);
+    let stranger = alert::revenue_check_failed("2026-11-25", at);
+    assert!(!store.change_state(&stranger, &stranger.moved(AlertState::Resolved, None, at).unwrap()).await.unwrap());
 }

@@ -38,6 +38,8 @@ mod constraints;
         keys::usage,
         admin::events,
         admin::alerts,
+        admin::acknowledge,
+        admin::resolve,
         admin::metrics,
         admin::account,
         admin::account_standing,

@@ -50,7 +50,7 @@ mod tests {
     use tollgate_app::ports::event_log::{EventRecord, EventStatus};
     use tollgate_app::ports::purchases::{Delivery, Purchase};
     use tollgate_core::account::AccountView;
-    use tollgate_core::alert::{Alert, AlertKind};
+    use tollgate_core::alert::{Alert, AlertKind, AlertState};
     use tollgate_core::api_key::KeyHash;
     use tollgate_core::entitlements::Entitlements;
     use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, RunId, Sku, WorkflowId};
@@ -99,11 +99,20 @@ mod tests {
             workflow_id: None,
             message: "85% of the quota".into(),
             created_at: Timestamp(1_796_000_001),
+            status: tollgate_core::alert::AlertStatus::default(),
         };
         assert_eq!(
             json_of(AlertView::from(&alert)),
             json!({"id": "alert_1", "kind": "quota", "account_id": "user_42", "subject": "user_42",
-                   "workflow_id": null, "message": "85% of the quota", "created_at": 1_796_000_001})
+                   "workflow_id": null, "message": "85% of the quota", "created_at": 1_796_000_001,
+                   "state": "open", "note": null, "state_changed_at": null})
+        );
+        let resolved =
+            alert.moved(AlertState::Resolved, Some("raised the quota".into()), Timestamp(1_796_000_060)).unwrap();
+        let view = json_of(AlertView::from(&resolved));
+        assert_eq!(
+            (&view["state"], &view["note"], &view["state_changed_at"]),
+            (&json!("resolved"), &json!("raised the quota"), &json!(1_796_000_060))
         );
         let metrics = Metrics {
             currency: "usd",

@@ -46,6 +46,12 @@ pub struct AlertView {
     pub message: String,
     /// Unix seconds it was raised.
     pub created_at: i64,
+    /// `open`, `acknowledged` or `resolved`.
+    pub state: &'static str,
+    /// What the operator wrote when acknowledging or resolving it.
+    pub note: Option<String>,
+    /// Unix seconds of its last change of state; `null` while it is as raised.
+    pub state_changed_at: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -172,6 +178,9 @@ impl From<&Alert> for AlertView {
             workflow_id: alert.workflow_id.as_ref().map(ToString::to_string),
             message: alert.message.clone(),
             created_at: seconds(alert.created_at),
+            state: alert.status.state.as_str(),
+            note: alert.status.note.clone(),
+            state_changed_at: alert.status.changed_at.map(seconds),
         }
     }
 }
