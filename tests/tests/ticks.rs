@@ -9,7 +9,7 @@ use tollgate_app::ports::queue::{Queue, QueueConsumer, QueueName};
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::ports::{accounts::Accounts, alerts::Alerts, ledger::Ledger};
-use tollgate_core::alert::AlertKind;
+use tollgate_core::alert::{AlertKind, AlertState};
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{AccountId, WorkflowId};
 use tollgate_core::ledger::{EntryKind, LedgerEntry, PaymentSource};
@@ -209,6 +209,23 @@ async fn all_revenue_counts_on_the_business_day<S: Store>(store: S) {
     }
     let poor = la_paz.day(day(8));
     assert_eq!(revenue_alerts().await, [format!("low_revenue:{poor}"), format!("revenue_drop:{poor}")]);
+
+    // The next day is back above both lines: both incidents resolve, once.
+    store.post(&sale("pi_back", 12_000, day(9).plus_seconds(9 * 3_600))).await.unwrap();
+    for minutes in [1, 2] {
+        in_la_paz(day(10).plus_seconds(minutes * 60)).tick().await.unwrap();
+    }
+    let states: Vec<_> = store
+        .alerts(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| matches!(a.kind, AlertKind::LowRevenue | AlertKind::RevenueDrop))
+        .map(|a| (a.status.state, a.status.note))
+        .collect();
+    let note = format!("revenue on {} is back above the line", la_paz.day(day(9)));
+    assert_eq!(states, [(AlertState::Resolved, Some(note.clone())), (AlertState::Resolved, Some(note))]);
+    assert_eq!(revenue_alerts().await.len(), 2, "no new incident");
 }
 
 /// Yesterday's totals are unreadable (a counter holds text): the tick alerts once and still

@@ -6,7 +6,11 @@ use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_core::alert::{Alert, AlertState, InvalidTransition};
+use tollgate_core::alert::{Alert, AlertKind, AlertState, InvalidTransition};
+use tollgate_core::time::Timestamp;
+
+/// How many of the newest alerts a cleared condition looks through for its own.
+const CLEARED_LOOKBACK: usize = 100;
 
 /// Where alerts go besides the alerts table: `ALERT_WEBHOOK_URL`, when set.
 #[derive(Clone)]
@@ -23,6 +27,30 @@ impl Alerting {
         }
         tracing::warn!(alert_id = %alert.id, kind = alert.kind.as_str(), message = %alert.message, "alert raised");
         self.post(&alert, format!(":rotating_light: tollgate: {}", alert.message)).await;
+        Ok(())
+    }
+
+    /// Resolves every recent `kind` alert still open or acknowledged: its condition cleared,
+    /// as `note` says. Each is written only over the state it was read in, and posted.
+    pub async fn resolve_cleared<S: Alerts>(
+        &self,
+        store: &S,
+        kind: AlertKind,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<(), AlertsError> {
+        for alert in store.alerts(CLEARED_LOOKBACK).await? {
+            if alert.kind != kind {
+                continue;
+            }
+            // A resolved alert stays as it is.
+            let Ok(resolved) = alert.moved(AlertState::Resolved, Some(note.to_owned()), now) else { continue };
+            if resolved != alert && store.change_state(&alert, &resolved).await? {
+                tracing::info!(alert_id = %resolved.id, "alert resolved: its condition cleared");
+                self.post(&resolved, format!(":white_check_mark: tollgate: resolved, {note}: {}", resolved.message))
+                    .await;
+            }
+        }
         Ok(())
     }
 

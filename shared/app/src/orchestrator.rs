@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tollgate_core::alert::{self, Alert};
+use tollgate_core::alert::{self, Alert, AlertKind};
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Outcome, Run, RunStatus, Workflow, WorkflowSpec, next_run};
@@ -354,7 +354,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
     /// Under `LOW_REVENUE_CENTS` is `low_revenue`; under `REVENUE_DROP_PERCENT` of the seven
     /// days before it, on average, is `revenue_drop`, once those seven days are history (the
     /// oldest of them had revenue or starts). Each alert's id is the day, so every later
-    /// tick's check changes nothing.
+    /// tick's check changes nothing. A day back above a line resolves that line's open alerts.
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
         let zone = self.settings.zone;
         // Yesterday first, then the seven days before it, each from its midnight.
@@ -383,13 +383,18 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         // A stack that has never earned or started anything in the window has no business
         // day to alert on yet.
         let live = days.iter().any(|(_, _, active)| *active);
-        if live && let Some(alert) = alert::low_revenue(yesterday, *revenue, rules.low_cents, now) {
-            self.raise(alert).await?;
+        let cleared = format!("revenue on {yesterday} is back above the line");
+        match alert::low_revenue(yesterday, *revenue, rules.low_cents, now) {
+            Some(alert) if live => self.raise(alert).await?,
+            Some(_) => {}
+            None => self.alerting.resolve_cleared(&self.store, AlertKind::LowRevenue, &cleared, now).await?,
         }
         let week: [i64; alert::REVENUE_DROP_DAYS] = std::array::from_fn(|index| days[index + 1].1);
         let history = days.last().is_some_and(|(_, _, active)| *active);
-        if history && let Some(alert) = alert::revenue_drop(yesterday, *revenue, &week, rules.drop_percent, now) {
-            self.raise(alert).await?;
+        match alert::revenue_drop(yesterday, *revenue, &week, rules.drop_percent, now) {
+            Some(alert) if history => self.raise(alert).await?,
+            Some(_) => {}
+            None => self.alerting.resolve_cleared(&self.store, AlertKind::RevenueDrop, &cleared, now).await?,
         }
         Ok(())
     }
