@@ -272,15 +272,11 @@ impl MeterEvents for Meter {
     }
 }
 
-#[tokio::test]
-async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_is_delivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
-    let alice = AccountId::parse("user_alice").unwrap();
-    store.link_customer(&alice, Some(&CustomerId::parse("cus_alice").unwrap()), None).await.unwrap();
+/// `account` on API Pro since a day before `NOW`: the period's start.
+async fn subscribe_to_pro(store: &Sqlite, account: &AccountId) -> Timestamp {
     let period_start = Timestamp(NOW.0 - 86_400);
     let pro = Subscription {
-        id: SubscriptionId::parse("sub_alice").unwrap(),
+        id: SubscriptionId::parse(&format!("sub_{account}")).unwrap(),
         sku: Sku::parse("api_pro").unwrap(),
         kind: SubscriptionKind::ApiPlan,
         tier: "pro".into(),
@@ -289,7 +285,31 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
         current_period_end: Some(Timestamp(period_start.0 + 30 * 86_400)),
         event_created: period_start,
     };
-    store.apply_subscription(&alice, &pro).await.unwrap();
+    store.apply_subscription(account, &pro).await.unwrap();
+    period_start
+}
+
+/// The usage meter over `store` at `NOW`, reporting to `stripe`.
+fn usage_meter(store: &Sqlite, catalog: Catalog, stripe: &Arc<Meter>) -> UsageMeter<Sqlite> {
+    UsageMeter {
+        store: store.clone(),
+        catalog,
+        zone: tollgate_core::time::BusinessZone::UTC,
+        clock: Arc::new(At(NOW)),
+        retry: DEFAULT_RETRY,
+        stripe: Some(Arc::clone(stripe) as Arc<dyn MeterEvents>),
+        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let alice = AccountId::parse("user_alice").unwrap();
+    store.link_customer(&alice, Some(&CustomerId::parse("cus_alice").unwrap()), None).await.unwrap();
+    let period_start = subscribe_to_pro(&store, &alice).await;
     let key = KeyId::parse("key_alice").unwrap();
     let batch = |id: &str, calls: u64| UsageBatch {
         id: id.into(),
@@ -303,16 +323,7 @@ async fn a_batch_past_the_quota_is_billed_once_and_alerts_once_however_often_it_
     };
     store.add_batch(&batch("key_alice.1", 9_450), NOW).await.unwrap();
     let meter = Arc::new(Meter { failures: Mutex::new(1), reported: Mutex::default() });
-    let usage_meter = UsageMeter {
-        store: store.clone(),
-        catalog: Catalog::default_catalog(),
-        zone: tollgate_core::time::BusinessZone::UTC,
-        clock: Arc::new(At(NOW)),
-        retry: DEFAULT_RETRY,
-        stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
-        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
-        low_balance: tollgate_core::money::Micros(1_000_000),
-    };
+    let usage_meter = usage_meter(&store, Catalog::default_catalog(), &meter);
     store.send(QueueName::Usage, &serde_json::to_string(&batch("key_alice.2", 600)).unwrap()).await.unwrap();
     let delivery = store.receive(QueueName::Usage, 1).await.unwrap().remove(0);
     assert!(usage_meter.meter_delivery(&delivery).await.is_err(), "Stripe down: left for a retry");
@@ -340,18 +351,7 @@ async fn a_meter_past_its_quota_is_billed_under_its_own_event_name_once_per_wind
         1,
     ) + "\n[[meter]]\nname = \"renders\"\ndisplay = \"Renders\"\nunit = \"render\"\n\n[[route]]\nprefix = \"/v1/renders\"\nmeter = \"renders\"\ncost = 1\n";
     let catalog = Catalog::parse(&text).unwrap();
-    let period_start = Timestamp(NOW.0 - 86_400);
-    let pro = Subscription {
-        id: SubscriptionId::parse("sub_bob").unwrap(),
-        sku: Sku::parse("api_pro").unwrap(),
-        kind: SubscriptionKind::ApiPlan,
-        tier: "pro".into(),
-        status: SubscriptionStatus("active".into()),
-        current_period_start: Some(period_start),
-        current_period_end: Some(Timestamp(period_start.0 + 30 * 86_400)),
-        event_created: period_start,
-    };
-    store.apply_subscription(&bob, &pro).await.unwrap();
+    let period_start = subscribe_to_pro(&store, &bob).await;
     let renders = MeterName::parse("renders").unwrap();
     let today = NOW.start_of_utc_day();
     let batch = |id: &str, units: u64| UsageBatch {
@@ -365,16 +365,7 @@ async fn a_meter_past_its_quota_is_billed_under_its_own_event_name_once_per_wind
         balance_spent: tollgate_core::money::Micros(0),
     };
     let meter = Arc::new(Meter { failures: Mutex::new(0), reported: Mutex::default() });
-    let usage_meter = UsageMeter {
-        store: store.clone(),
-        catalog,
-        zone: tollgate_core::time::BusinessZone::UTC,
-        clock: Arc::new(At(NOW)),
-        retry: DEFAULT_RETRY,
-        stripe: Some(Arc::clone(&meter) as Arc<dyn MeterEvents>),
-        alerting: Alerting { outbound: Arc::new(Accepting::default()), webhook: None },
-        low_balance: tollgate_core::money::Micros(1_000_000),
-    };
+    let usage_meter = usage_meter(&store, catalog, &meter);
     for (id, units) in [("key_bob.1", 8), ("key_bob.2", 5), ("key_bob.2", 5)] {
         store.send(QueueName::Usage, &serde_json::to_string(&batch(id, units)).unwrap()).await.unwrap();
         let delivery = store.receive(QueueName::Usage, 1).await.unwrap().remove(0);
