@@ -150,6 +150,14 @@ async fn a_workflow_runs_on_its_schedule_and_reports_back() {
     let (_, metrics) = stack.admin_get("/admin/metrics").await;
     assert_eq!(metrics["revenue_by_day"][0]["revenue_cents"], 1250, "{metrics}");
     assert_eq!(metrics["workflows"][0]["completed"], 1, "{metrics}");
+    // One run ended: its execution time is both the mean and the 95th percentile.
+    let took = run["finished_at"].as_i64().unwrap() - run["started_at"].as_i64().unwrap();
+    let figures = &metrics["workflows"][0];
+    assert_eq!(
+        (figures["mean_seconds"].as_i64(), figures["p95_seconds"].as_i64()),
+        (Some(took), Some(took)),
+        "{metrics}"
+    );
     let (_, workflow) = stack.admin_get("/admin/workflows/every_minute").await;
     assert!(workflow["next_run"].as_i64() > run["created_at"].as_i64(), "due again at the next minute: {workflow}");
 }

@@ -16,7 +16,10 @@ use tollgate_core::catalog::{Catalog, Interval};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::ledger::PaymentSource;
 use tollgate_core::time::BusinessZone;
-use tollgate_core::workflow::Caps;
+use tollgate_core::workflow::{Caps, Durations, durations};
+
+/// Days of runs a workflow's execution times are taken over.
+const DURATION_DAYS: i64 = 30;
 
 #[derive(Debug)]
 pub struct DayFigures {
@@ -41,6 +44,8 @@ pub struct WorkflowFigures {
     /// Failed share of ended runs, in basis points (1 % = 100): exact, no floats.
     pub error_rate_bp: u64,
     pub revenue_cents: i64,
+    /// How long its runs of the last 30 days took, start to callback.
+    pub durations: Option<Durations>,
 }
 
 #[derive(Debug)]
@@ -101,23 +106,21 @@ impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
                 day,
             });
         }
-        let workflows = self
-            .store
-            .workflows()
-            .await?
-            .into_iter()
-            .map(|workflow| {
-                let totals = workflow.totals;
-                WorkflowFigures {
-                    workflow_id: workflow.spec.id,
-                    runs: totals.runs(),
-                    completed: totals.completed,
-                    failed: totals.failed,
-                    error_rate_bp: totals.error_rate_bp(),
-                    revenue_cents: totals.revenue_cents,
-                }
-            })
-            .collect();
+        let since = self.clock.now().plus_seconds(-DURATION_DAYS * 86_400);
+        let mut workflows = Vec::new();
+        for workflow in self.store.workflows().await? {
+            let totals = workflow.totals;
+            let recent = self.store.runs_since(&workflow.spec.id, since).await?;
+            workflows.push(WorkflowFigures {
+                workflow_id: workflow.spec.id,
+                runs: totals.runs(),
+                completed: totals.completed,
+                failed: totals.failed,
+                error_rate_bp: totals.error_rate_bp(),
+                revenue_cents: totals.revenue_cents,
+                durations: durations(&recent),
+            });
+        }
         let active = self.store.active_subscriptions().await?;
         let mut by_tier: Vec<TierCount> = Vec::new();
         let mut mrr_cents: i64 = 0;

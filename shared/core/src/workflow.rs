@@ -553,6 +553,32 @@ impl StartRequest {
     }
 }
 
+/// How long ended runs took, from the workflow's acceptance of the start to its callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durations {
+    /// The mean, in whole seconds, rounded down.
+    pub mean_seconds: i64,
+    /// The 95th percentile by nearest rank: no more than 5% of the runs took longer.
+    pub p95_seconds: i64,
+}
+
+/// The durations of the `runs` that started and ended; `None` when none did.
+pub fn durations<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<Durations> {
+    let mut seconds: Vec<i64> =
+        runs.into_iter().filter_map(|run| Some(run.finished_at?.seconds_since(run.started_at?).max(0))).collect();
+    if seconds.is_empty() {
+        return None;
+    }
+    seconds.sort_unstable();
+    let count = seconds.len();
+    let total = seconds.iter().fold(0_i64, |total, &run| total.saturating_add(run));
+    let mean_seconds = total.checked_div(i64::try_from(count).unwrap_or(i64::MAX)).unwrap_or(0);
+    // Nearest rank: the ceil(0.95 × n)-th smallest, counted from one.
+    let rank = count.saturating_mul(95).div_ceil(100).max(1);
+    let p95_seconds = seconds.get(rank.saturating_sub(1)).copied().unwrap_or(0);
+    Some(Durations { mean_seconds, p95_seconds })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +617,26 @@ mod tests {
             let pattern = regex::Regex::new(WEBHOOK_URL_PATTERN).unwrap();
             proptest::prop_assert_eq!(pattern.is_match(&url), WebhookUrl::parse(&url).is_ok(), "{:?}", url);
         }
+    }
+
+    #[test]
+    fn durations_are_the_mean_and_the_nearest_rank_95th_percentile() {
+        let workflow = Workflow::register(spec(true), Timestamp(0));
+        let run = |index: u32, started: Option<i64>, took: i64| Run {
+            started_at: started.map(Timestamp),
+            finished_at: started.map(|at| Timestamp(at + took)),
+            ..Run::claimed(RunId::parse(&format!("run_{index}")).unwrap(), &workflow, Timestamp(0))
+        };
+        // 1..=20 seconds: the mean is 10 (10.5 rounded down), the 95th percentile the 19th.
+        let runs: Vec<Run> = (1..=20).map(|took| run(took as u32, Some(100), took)).collect();
+        assert_eq!(durations(&runs), Some(Durations { mean_seconds: 10, p95_seconds: 19 }));
+        let one = [run(1, Some(100), 7), run(2, None, 0)];
+        assert_eq!(
+            durations(&one),
+            Some(Durations { mean_seconds: 7, p95_seconds: 7 }),
+            "a run never started is left out"
+        );
+        assert_eq!(durations(&[run(3, None, 0)]), None);
     }
 
     #[test]

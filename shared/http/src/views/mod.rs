@@ -61,7 +61,7 @@ mod tests {
     use tollgate_core::quota::{AccountTerms, CountedMeter, Funds};
     use tollgate_core::time::{BusinessZone, Timestamp};
     use tollgate_core::usage::MeterStanding;
-    use tollgate_core::workflow::RunStatus;
+    use tollgate_core::workflow::{Durations, RunStatus};
 
     fn json_of(value: impl serde::Serialize) -> Value {
         serde_json::to_value(value).unwrap()
@@ -132,6 +132,7 @@ mod tests {
                 failed: 1,
                 error_rate_bp: 3_333,
                 revenue_cents: 250,
+                durations: Some(Durations { mean_seconds: 42, p95_seconds: 90 }),
             }],
             active_subscriptions: 4,
             subscriptions_by_tier: vec![TierCount { kind: "api_plan", tier: "pro".into(), active: 4 }],
@@ -142,7 +143,8 @@ mod tests {
             json!({"currency": "usd", "daily_run_cap": null, "concurrent_run_cap": null,
                    "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250,
                                        "subscriptions_cents": 2_999, "sales_cents": -999}],
-                   "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250}],
+                   "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250,
+                                  "mean_seconds": 42, "p95_seconds": 90}],
                    "active_subscriptions": 4, "subscriptions_by_tier": [{"kind": "api_plan", "tier": "pro", "active": 4}],
                    "mrr_cents": 11_996})
         );

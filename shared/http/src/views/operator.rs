@@ -86,6 +86,11 @@ pub struct WorkflowFiguresView {
     pub error_rate_bp: u64,
     /// In US cents.
     pub revenue_cents: i64,
+    /// Mean execution time of its runs of the last 30 days, from the workflow's acceptance
+    /// of the start to its callback, in seconds; `null` without an ended run.
+    pub mean_seconds: Option<i64>,
+    /// The 95th percentile of the same (nearest rank), in seconds.
+    pub p95_seconds: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -208,6 +213,8 @@ impl From<&WorkflowFigures> for WorkflowFiguresView {
             failed: figures.failed,
             error_rate_bp: figures.error_rate_bp,
             revenue_cents: figures.revenue_cents,
+            mean_seconds: figures.durations.map(|durations| durations.mean_seconds),
+            p95_seconds: figures.durations.map(|durations| durations.p95_seconds),
         }
     }
 }
