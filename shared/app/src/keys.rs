@@ -5,7 +5,7 @@ use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::api_keys::{ApiKeys, ApiKeysError, KeyCreated, StoredKey};
 use crate::ports::outbound::{Outbound, OutboundRequest};
-use crate::ports::purchases::{Purchases, PurchasesError};
+use crate::ports::purchases::{Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
 use crate::ports::usage::{KeyUsage, Usage, UsageError};
 use rand::RngCore;
@@ -230,7 +230,7 @@ impl<S: KeyStore> Keys<S> {
     async fn funds(&self, account: &AccountId, usage: &KeyUsage) -> Result<Funds, KeysError> {
         let purchases = self.store.purchases(account).await?;
         let live = purchases.iter().filter(|p| !p.revoked).map(|p| (&p.sku, u64::from(p.quantity)));
-        let (balance_granted, balance_spent) = balance(&self.store, &self.catalog, account).await?;
+        let (balance_granted, balance_spent) = balance_of(&self.store, &self.catalog, account, &purchases).await?;
         Ok(Funds {
             balance_granted,
             balance_spent,
@@ -257,6 +257,16 @@ pub(crate) async fn balance<S: Purchases + Usage>(
     account: &AccountId,
 ) -> Result<(Micros, Micros), UsageError> {
     let purchases = store.purchases(account).await.map_err(|error| UsageError(error.0))?;
+    balance_of(store, catalog, account, &purchases).await
+}
+
+/// [`balance`], from the account's `purchases` already read.
+async fn balance_of<S: Usage>(
+    store: &S,
+    catalog: &Catalog,
+    account: &AccountId,
+    purchases: &[Purchase],
+) -> Result<(Micros, Micros), UsageError> {
     let bought = balance_granted(catalog, purchases.iter().map(|p| (&p.sku, u64::from(p.quantity))));
     let granted = Micros(bought.0.saturating_sub(store.taken_back(account).await?.0));
     Ok((granted, store.balance_spent(account).await?))
