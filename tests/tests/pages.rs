@@ -100,6 +100,9 @@ async fn run_now_starts_a_workflow_and_pause_stops_its_schedule() {
     open(&browser, &stack, "console", &stack.admin_token()).await;
     browser.element("[data-testid=kpi-revenue-30d]").await;
     browser.client.find(Locator::Css("[data-show=workflows]")).await.unwrap().click().await.unwrap();
+    // No run has ended yet: no execution time to show.
+    let timing = browser.element("[data-testid=workflow-row][data-id=nightly] [data-role=mean-duration]").await;
+    assert_eq!(timing.text().await.unwrap(), "—");
     browser.click("[data-testid=workflow-row][data-id=nightly] [data-testid=run-now]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !server.seen().iter().any(|seen| seen.target == "/start") {

@@ -154,7 +154,10 @@ async function loadActivity() {
 }
 
 async function loadWorkflows() {
-  const { workflows } = await api("GET", "/admin/workflows");
+  const [{ workflows }, metrics] = await Promise.all([api("GET", "/admin/workflows"), api("GET", "/admin/metrics")]);
+  // Execution time over the last 30 days, start to callback, as the server counts it.
+  const timing = new Map(metrics.workflows.map((figures) => [figures.workflow_id,
+    figures.mean_seconds === null ? "—" : `${figures.mean_seconds} s (p95 ${figures.p95_seconds} s)`]));
   replace("workflows", workflows.map((workflow) => {
     const ended = workflow.totals.completed + workflow.totals.failed;
     const success = ended ? Math.round((workflow.totals.completed * 100) / ended) + "%" : "—";
@@ -167,7 +170,7 @@ async function loadWorkflows() {
       h("td", { class: "optional", "data-role": "last-result" }, "…"),
       h("td", { class: "optional" }, workflow.consecutive_failures),
       h("td", { class: "optional" }, success),
-      h("td", { class: "optional", "data-role": "mean-duration" }, "…"),
+      h("td", { class: "optional", "data-role": "mean-duration" }, timing.get(workflow.id) || "—"),
       h("td", {}, money(workflow.totals.revenue_cents, "usd")),
       h("td", { class: "row" },
         act("Run now", "run-now", () => api("POST", `/admin/workflows/${encodeURIComponent(workflow.id)}/run`)),
@@ -175,18 +178,15 @@ async function loadWorkflows() {
           ? act("Pause", "pause", () => api("PATCH", `/admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: false }))
           : act("Resume", "resume", () => api("PATCH", `/admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: true }))));
   }));
-  for (const workflow of workflows) fillRunFigures(workflow.id).catch(() => {});
+  for (const workflow of workflows) fillLastResult(workflow.id).catch(() => {});
 }
 
-async function fillRunFigures(id) {
+async function fillLastResult(id) {
   const { runs } = await api("GET", `/admin/workflows/${encodeURIComponent(id)}/runs`);
   const row = document.querySelector(`tr[data-testid="workflow-row"][data-id="${CSS.escape(id)}"]`);
   if (!row) return;
-  const ended = runs.filter((run) => run.finished_at && run.started_at);
-  const mean = ended.length ? Math.round(ended.reduce((total, run) => total + run.finished_at - run.started_at, 0) / ended.length) + " s" : "—";
   const last = runs.find((run) => run.status === "completed" || run.status === "failed");
   row.querySelector('[data-role="last-result"]').textContent = last ? last.status + (last.reason ? ": " + last.reason : "") : "—";
-  row.querySelector('[data-role="mean-duration"]').textContent = mean;
 }
 
 async function loadRuns(id) {
