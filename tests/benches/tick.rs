@@ -80,6 +80,7 @@ fn tick_cost(c: &mut Criterion) {
             outbound: outbound.clone(),
             metrics: Arc::new(LoggedMetrics),
             alerting: Alerting { outbound, webhook: None },
+            revenue_checked: Default::default(),
         };
         let open = std::cell::RefCell::new(Vec::new());
         group.bench_with_input(BenchmarkId::from_parameter(registered), &registered, |b, _| {

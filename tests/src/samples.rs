@@ -65,6 +65,7 @@ pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &
         outbound: outbound.clone(),
         metrics: Arc::new(LoggedMetrics),
         alerting: Alerting { outbound, webhook: None },
+        revenue_checked: Default::default(),
     }
 }
 

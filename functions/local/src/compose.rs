@@ -155,6 +155,7 @@ impl UseCases {
                 outbound,
                 metrics: Arc::new(LoggedMetrics),
                 alerting,
+                revenue_checked: Default::default(),
             }),
             payouts: Payouts { store: store.clone(), clock, policy: config.payout_policy },
             paid,

@@ -18,7 +18,7 @@ use tollgate_core::edge;
 use tollgate_core::edge::EdgeSecret;
 use tollgate_core::ids::{AccountId, KeyId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
-use tollgate_core::meters::{MeterName, REQUESTS};
+use tollgate_core::meters::{MeterLimit, MeterName, REQUESTS};
 use tollgate_core::money::{Currency, Micros};
 use tollgate_core::quota::{AccountTerms, CountedMeter, Funds, window};
 use tollgate_core::signing::Purpose;
@@ -148,7 +148,7 @@ impl<S: KeyStore> Keys<S> {
         let now = self.clock.now();
         let terms = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone);
         let usage = self.store.key_usage(account, None, terms.period.start).await?;
-        let counted = self.counted(account, &terms, &usage, now).await?;
+        let counted = self.counted(account, &terms, &usage, now, |_| true).await?;
         let funds = self.funds(account, &usage).await?;
         let balance = Micros(funds.balance_granted.0.saturating_sub(funds.balance_spent.0).max(0));
         let used = |meter: &MeterName| counted.iter().find(|c| &c.meter == meter).map_or(0, |c| c.counted);
@@ -177,7 +177,8 @@ impl<S: KeyStore> Keys<S> {
         let usage = self.store.key_usage(account, Some(&key.id), terms.period.start).await?;
         let funds = self.funds(account, &usage).await?;
         let granted = funds.credits_granted;
-        let meters = self.counted(account, &terms, &usage, now).await?;
+        // Unlimited meters need no count to be decided: they are not read.
+        let meters = self.counted(account, &terms, &usage, now, |limit| limit.quota.is_some()).await?;
         Ok(Some(KeyRecord {
             key_id: key.id,
             account_id: key.account_id.clone(),
@@ -194,26 +195,29 @@ impl<S: KeyStore> Keys<S> {
                 zone: self.zone,
                 period: terms.period,
                 routes: self.catalog.routes().to_vec(),
-                // Unlimited meters need no count to be decided.
-                meters: meters.into_iter().filter(|counted| counted.limit.quota.is_some()).collect(),
+                meters,
                 funds,
                 currency: self.catalog.currency().clone(),
             }),
         }))
     }
 
-    /// Every meter of the catalog with the plan's limit on it and the account's count in
-    /// its current window.
+    /// The catalog's meters whose plan limit is `wanted`, each with that limit and the
+    /// account's count in its current window.
     async fn counted(
         &self,
         account: &AccountId,
         terms: &PlanTerms,
         usage: &KeyUsage,
         now: Timestamp,
+        wanted: impl Fn(&MeterLimit) -> bool,
     ) -> Result<Vec<CountedMeter>, KeysError> {
         let mut counted = Vec::with_capacity(self.catalog.meters().len());
         for meter in self.catalog.meters() {
             let limit = terms.plan.on(&meter.name).clone();
+            if !wanted(&limit) {
+                continue;
+            }
             let window = window(limit.per, self.zone, terms.period, now);
             let count = if meter.name.as_str() == REQUESTS && window.start == terms.period.start {
                 usage.account_calls

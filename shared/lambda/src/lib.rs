@@ -81,6 +81,7 @@ pub fn orchestrator(env: &Env, store: Aws) -> Result<Orchestrator<Aws>, StartErr
         outbound: Arc::new(http_client()?),
         metrics: Arc::new(emf::Emf),
         alerting: alerting(env)?,
+        revenue_checked: Default::default(),
     })
 }
 
