@@ -307,3 +307,32 @@ async fn a_refunded_top_up_takes_back_what_is_left_of_it_and_no_more() {
     let paid = call_keys_at_once(&stack.http, &stack.base_url, &lea, "/v1/messages", 250).await;
     assert_eq!(count(&paid, StatusCode::OK, None), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_automation_brief_allows_its_plans_requests_and_bills_pro_beyond_them() {
+    let stack = stack_on(&example("automation.toml")).await;
+    let requests = |quota: Option<u64>| vec![("requests".to_owned(), quota)];
+    assert_eq!(
+        plans(&stack).await,
+        [
+            ("api_free".into(), 0, requests(Some(100))),
+            ("api_pro".into(), 2_999, requests(Some(10_000))),
+            ("api_enterprise".into(), 29_999, requests(None)),
+        ]
+    );
+    // Free: 100 requests a month over two keys (100 a minute each), then 402.
+    let kim = keys(&stack, "kim", 2).await;
+    let made = calls_over(&stack, &kim, "/v1/reports", 101).await;
+    assert_eq!(count(&made, StatusCode::OK, None), 100);
+    assert_eq!(made[100].code(), Some("quota_exceeded"));
+    // Pro: 10,000 a period, and past them billed, never refused.
+    subscribe(&stack, "lou", "cus_lou", "api_pro_monthly").await;
+    let lou = keys(&stack, "lou", 1).await;
+    let answer = call(&stack.http, &stack.base_url, &lou[0], "/v1/reports").await;
+    assert_eq!((answer.status, answer.header("x-quota-remaining")), (StatusCode::OK, Some("9999")));
+    let standing = me(&stack, "lou").await;
+    assert_eq!(
+        (meter(&standing, "requests")["overage"].as_str(), standing["plan"].as_str()),
+        (Some("bill"), Some("pro"))
+    );
+}
