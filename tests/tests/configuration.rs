@@ -148,4 +148,5 @@ function_checks! {
     usage_meter_reads_what_the_template_gives: "UsageMeterFunction" => usage_meter,
     reconciler_reads_what_the_template_gives: "ReconcilerFunction" => reconciler,
     payouts_reads_what_the_template_gives: "PayoutsFunction" => payouts,
+    monitor_reads_what_the_template_gives: "MonitorFunction" => monitor,
 }

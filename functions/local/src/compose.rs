@@ -11,6 +11,7 @@ use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::keys::{EdgeLink, Keys};
 use tollgate_app::metrics::Figures;
+use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
 use tollgate_app::ports::meter_events::MeterEvents;
@@ -53,6 +54,9 @@ pub(crate) struct UseCases {
     pub usage_meter: Arc<UsageMeter<Sqlite>>,
     pub fulfiller: Arc<Fulfiller<Sqlite>>,
     pub payouts: Payouts<Sqlite>,
+    pub monitor: Arc<Monitor<Sqlite>>,
+    /// How often the monitor checks (`HEALTH_CHECK_INTERVAL_SECONDS`).
+    pub health_interval: std::time::Duration,
     pub paid: Option<Paid>,
 }
 
@@ -71,6 +75,7 @@ impl UseCases {
         let alerting = config.alerting(Arc::clone(&outbound));
         let retry = settings.read(tollgate_settings::retry)?;
         let orchestration = settings.read(tollgate_settings::orchestration)?;
+        let health = settings.read(|env| tollgate_settings::health_checks(env, &orchestration.callback_base))?;
         let edge = EdgeLink {
             secret: config.edge.secret.clone(),
             url: config.edge.url.clone(),
@@ -148,6 +153,14 @@ impl UseCases {
                     catalog.currency(),
                 ),
             }),
+            monitor: Arc::new(Monitor {
+                store: store.clone(),
+                outbound: Arc::clone(&outbound),
+                alerting: alerting.clone(),
+                clock: Arc::clone(&clock),
+                urls: health.urls,
+            }),
+            health_interval: health.interval,
             orchestrator: Arc::new(Orchestrator {
                 store: store.clone(),
                 clock: Arc::clone(&clock),

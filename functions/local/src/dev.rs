@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::ports::stripe_time::StripeTime;
@@ -78,6 +79,7 @@ pub async fn run(
     let use_cases = UseCases::build(&config, &public, &store, stripe.as_ref())?;
     let (processor, fulfiller) = (Arc::clone(&use_cases.processor), Arc::clone(&use_cases.fulfiller));
     let (orchestrator, usage_meter) = (Arc::clone(&use_cases.orchestrator), Arc::clone(&use_cases.usage_meter));
+    let (monitor, health_interval) = (Arc::clone(&use_cases.monitor), use_cases.health_interval);
     let gateway = Gateway::new(Arc::clone(&use_cases.keys), config.upstream_url.clone())?;
     let stripe_time = emulator.as_ref().map(|emulator| Arc::clone(emulator) as Arc<dyn StripeTime>);
     let local = Arc::new(Local {
@@ -123,6 +125,7 @@ pub async fn run(
         }),
         tokio::spawn(flush_usage(Arc::clone(&local))),
         tokio::spawn(orchestrate(Arc::clone(&local), tick)),
+        tokio::spawn(check_health(monitor, health_interval)),
     ];
     let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&local));
     crate::serve::serve(listener, router, shutdown_signal()).await;
@@ -189,6 +192,19 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
                 }
             }
             Err(error) => tracing::error!(%error, "the tick failed; the next one tries again"),
+        }
+    }
+}
+
+/// The stand-in for the monitor's EventBridge schedule: a check every `every`, the first
+/// one interval after start (the stack's own `/health` is not served before that).
+async fn check_health(monitor: Arc<Monitor<Sqlite>>, every: Duration) {
+    let mut checks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        checks.tick().await;
+        if let Err(error) = monitor.check().await {
+            tracing::error!(%error, "the health check failed; the next one tries again");
         }
     }
 }

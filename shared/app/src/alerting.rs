@@ -31,7 +31,7 @@ impl Alerting {
     }
 
     /// Resolves every recent `kind` alert still open or acknowledged: its condition cleared,
-    /// as `note` says. Each is written only over the state it was read in, and posted.
+    /// as `note` says.
     pub async fn resolve_cleared<S: Alerts>(
         &self,
         store: &S,
@@ -40,16 +40,39 @@ impl Alerting {
         now: Timestamp,
     ) -> Result<(), AlertsError> {
         for alert in store.alerts(CLEARED_LOOKBACK).await? {
-            if alert.kind != kind {
-                continue;
+            if alert.kind == kind {
+                self.resolve_as_cleared(store, &alert, note, now).await?;
             }
-            // A resolved alert stays as it is.
-            let Ok(resolved) = alert.moved(AlertState::Resolved, Some(note.to_owned()), now) else { continue };
-            if resolved != alert && store.change_state(&alert, &resolved).await? {
-                tracing::info!(alert_id = %resolved.id, "alert resolved: its condition cleared");
-                self.post(&resolved, format!(":white_check_mark: tollgate: resolved, {note}: {}", resolved.message))
-                    .await;
-            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the alert `id`, if it is still open or acknowledged: its condition cleared.
+    pub async fn resolve_cleared_id<S: Alerts>(
+        &self,
+        store: &S,
+        id: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<(), AlertsError> {
+        match store.alert(id).await? {
+            Some(alert) => self.resolve_as_cleared(store, &alert, note, now).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves `alert` as it was read, and posts it; one resolved already stays as it is.
+    async fn resolve_as_cleared<S: Alerts>(
+        &self,
+        store: &S,
+        alert: &Alert,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<(), AlertsError> {
+        let Ok(resolved) = alert.moved(AlertState::Resolved, Some(note.to_owned()), now) else { return Ok(()) };
+        if resolved != *alert && store.change_state(alert, &resolved).await? {
+            tracing::info!(alert_id = %resolved.id, "alert resolved: its condition cleared");
+            self.post(&resolved, format!(":white_check_mark: tollgate: resolved, {note}: {}", resolved.message)).await;
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod fulfillment;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod monitor;
 pub mod orchestrator;
 pub mod payouts;
 pub mod ports;

@@ -192,6 +192,10 @@ impl Outbound for Accepting {
         self.0.lock().unwrap().push(serde_json::from_slice(&request.body).unwrap_or_default());
         Box::pin(async { Ok(202) })
     }
+
+    fn probe<'a>(&'a self, _url: &'a str, _timeout: std::time::Duration) -> Answer<'a> {
+        Box::pin(async { Ok(200) })
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ mod https;
 mod intake;
 mod ledger;
 mod payees;
+mod probes;
 mod purchases;
 mod queue;
 mod rate_limits;

@@ -56,6 +56,10 @@ pub enum AlertKind {
     PayoutFailed,
     /// An account's money balance fell under `LOW_BALANCE_CENTS`.
     BalanceLow,
+    /// A health-checked endpoint failed two probes in a row.
+    EndpointDown,
+    /// A health-checked endpoint answered again after being down.
+    EndpointRecovered,
 }
 
 impl AlertKind {
@@ -73,6 +77,8 @@ impl AlertKind {
             AlertKind::MissedEvents => "missed_events",
             AlertKind::PayoutFailed => "payout_failed",
             AlertKind::BalanceLow => "balance_low",
+            AlertKind::EndpointDown => "endpoint_down",
+            AlertKind::EndpointRecovered => "endpoint_recovered",
         }
     }
 
@@ -90,6 +96,8 @@ impl AlertKind {
             Self::MissedEvents,
             Self::PayoutFailed,
             Self::BalanceLow,
+            Self::EndpointDown,
+            Self::EndpointRecovered,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)
@@ -358,6 +366,41 @@ pub fn payout_failed(account: &AccountId, period: &str, reason: &str, now: Times
     }
 }
 
+/// The incident of `url` failing since `since`: `endpoint_down:<url>:<since>`.
+pub fn endpoint_down_id(url: &str, since: Timestamp) -> String {
+    format!("endpoint_down:{url}:{}", since.0)
+}
+
+/// `url` failed its probes since `since`, the last with `reason`: told once per incident.
+pub fn endpoint_down(url: &str, since: Timestamp, reason: &str, now: Timestamp) -> Alert {
+    Alert {
+        id: endpoint_down_id(url, since),
+        kind: AlertKind::EndpointDown,
+        account_id: None,
+        subject: url.to_owned(),
+        workflow_id: None,
+        message: format!("{url} is down since {} ({reason})", since.rfc3339()),
+        created_at: now,
+        status: AlertStatus::default(),
+    }
+}
+
+/// `url` answers again after being down since `since`. News of an incident's end, so it
+/// is raised resolved: nothing is left to do about it.
+pub fn endpoint_recovered(url: &str, since: Timestamp, now: Timestamp) -> Alert {
+    let down_for = now.seconds_since(since);
+    Alert {
+        id: format!("endpoint_recovered:{url}:{}", since.0),
+        kind: AlertKind::EndpointRecovered,
+        account_id: None,
+        subject: url.to_owned(),
+        workflow_id: None,
+        message: format!("{url} is back after {} min down", down_for.div_euclid(60)),
+        created_at: now,
+        status: AlertStatus { state: AlertState::Resolved, note: Some("recovered".into()), changed_at: Some(now) },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +465,18 @@ mod tests {
         let run = RunId::parse("run_1").unwrap();
         assert!(long_run(&workflow(), &run, Timestamp(NOW.0 - 600), NOW).is_none());
         assert_eq!(long_run(&workflow(), &run, Timestamp(NOW.0 - 601), NOW).unwrap().id, "long_run:run_1");
+    }
+
+    #[test]
+    fn an_endpoint_incident_is_named_by_its_first_failure() {
+        let down = endpoint_down("https://api.example.com/health", Timestamp(NOW.0 - 600), "status 503", NOW);
+        assert_eq!(down.id, format!("endpoint_down:https://api.example.com/health:{}", NOW.0 - 600));
+        assert_eq!((down.kind.as_str(), down.status.state), ("endpoint_down", AlertState::Open));
+        assert!(down.message.contains("(status 503)"), "{}", down.message);
+        let back = endpoint_recovered("https://api.example.com/health", Timestamp(NOW.0 - 600), NOW);
+        assert_eq!((back.kind.as_str(), back.status.state), ("endpoint_recovered", AlertState::Resolved));
+        assert_eq!(back.message, "https://api.example.com/health is back after 10 min down");
+        assert_eq!(AlertKind::parse("endpoint_recovered"), Some(AlertKind::EndpointRecovered));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod edge;
 pub mod entitlements;
 pub mod forwarding;
 pub mod gate;
+pub mod health;
 pub mod ids;
 pub mod ledger;
 pub mod metering;

@@ -18,6 +18,7 @@ mod intake;
 mod ledger;
 mod migrations;
 mod payees;
+mod probes;
 mod purchases;
 mod queue;
 mod rate_limits;

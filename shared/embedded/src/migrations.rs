@@ -174,6 +174,15 @@ const TAKE_BACKS: &str = "CREATE TABLE balance_take_backs (
     PRIMARY KEY (account_id, payment_ref)
 );";
 
+/// 9: what the monitor knows of each health-checked endpoint, between its ticks.
+const PROBES: &str = "CREATE TABLE health_probes (
+    url TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    failing_since INTEGER,
+    down INTEGER NOT NULL,
+    probed_at INTEGER NOT NULL
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -184,6 +193,7 @@ fn migrations() -> Migrations<'static> {
         M::up(REVENUE),
         M::up(METERS),
         M::up(TAKE_BACKS),
+        M::up(PROBES),
     ])
 }
 

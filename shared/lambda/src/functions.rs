@@ -11,6 +11,7 @@ use tollgate_app::alerting::AlertDesk;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::metrics::Figures;
+use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::PayoutRun;
 use tollgate_app::process::Processor;
@@ -155,6 +156,12 @@ pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
 pub async fn reconciler(env: &Env<'_>) -> Result<Reconciler<Aws>, StartError> {
     let store = build::store(env, &[EventLogTable, EventsQueue, AlertsTable]).await?;
     build::reconciler(env, store, Arc::new(build::stripe_api(env).await?))
+}
+
+/// `monitor`: the health checks, every five minutes.
+pub async fn monitor(env: &Env<'_>) -> Result<Monitor<Aws>, StartError> {
+    let store = build::store(env, &[EventLogTable, AlertsTable]).await?;
+    build::monitor(env, store)
 }
 
 /// `payouts`: the monthly payout run.

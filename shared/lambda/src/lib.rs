@@ -16,6 +16,7 @@ use tollgate_app::alerting::Alerting;
 use tollgate_app::checkout::Checkout;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::keys::{EdgeLink, Keys};
+use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
 use tollgate_app::ports::queue::{Delivery, QueueName};
@@ -176,6 +177,14 @@ pub fn reconciler(
     stripe: Arc<tollgate_stripe::StripeApi>,
 ) -> Result<Reconciler<Aws>, StartError> {
     Ok(Reconciler { store, clock: clock(), stripe, alerting: alerting(env)? })
+}
+
+/// Health checks of the stack (at `CALLBACK_BASE_URL`, its own address) and its upstream.
+pub fn monitor(env: &Env<'_>, store: Aws) -> Result<Monitor<Aws>, StartError> {
+    let own_base = env.required_url("CALLBACK_BASE_URL")?;
+    let checks = tollgate_settings::health_checks(env, &own_base)?;
+    let alerting = alerting(env)?;
+    Ok(Monitor { store, outbound: Arc::clone(&alerting.outbound), alerting, clock: clock(), urls: checks.urls })
 }
 
 fn http_client() -> Result<tollgate_outbound::HttpClient, StartError> {

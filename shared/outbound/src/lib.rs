@@ -6,8 +6,13 @@ use tollgate_app::ports::outbound::{Answer, Outbound, OutboundError, OutboundReq
 /// Connecting is the part that hangs when a host is down: bounded well under a start's timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Redirects a health check follows, on its own host.
+const MAX_PROBE_REDIRECTS: usize = 5;
+
 pub struct HttpClient {
     client: reqwest::Client,
+    /// For health checks: follows redirects that stay on the probed host.
+    probing: reqwest::Client,
 }
 
 impl HttpClient {
@@ -18,7 +23,22 @@ impl HttpClient {
             // A workflow's URL is registered by an operator; a redirect elsewhere is not followed blindly.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { client })
+        let probing = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("tollgate-monitor/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_host = attempt.previous().first().is_some_and(|first| {
+                    first.host_str() == attempt.url().host_str()
+                        && first.port_or_known_default() == attempt.url().port_or_known_default()
+                });
+                if same_host && attempt.previous().len() <= MAX_PROBE_REDIRECTS {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .build()?;
+        Ok(Self { client, probing })
     }
 }
 
@@ -29,12 +49,20 @@ impl Outbound for HttpClient {
             for (name, value) in request.headers {
                 builder = builder.header(name, value);
             }
-            match builder.send().await {
-                Ok(response) => Ok(response.status().as_u16()),
-                Err(error) if error.is_timeout() => Err(OutboundError::timed_out(request.timeout)),
-                // Without the URL: it may carry a token, and errors end up in logs and run reasons.
-                Err(error) => Err(OutboundError::unreachable(error.without_url())),
-            }
+            answer(builder.send().await, request.timeout)
         })
+    }
+
+    fn probe<'a>(&'a self, url: &'a str, timeout: Duration) -> Answer<'a> {
+        Box::pin(async move { answer(self.probing.get(url).timeout(timeout).send().await, timeout) })
+    }
+}
+
+fn answer(sent: Result<reqwest::Response, reqwest::Error>, timeout: Duration) -> Result<u16, OutboundError> {
+    match sent {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(error) if error.is_timeout() => Err(OutboundError::timed_out(timeout)),
+        // Without the URL: it may carry a token, and errors end up in logs and run reasons.
+        Err(error) => Err(OutboundError::unreachable(error.without_url())),
     }
 }

@@ -258,9 +258,66 @@ pub fn alert_webhook(env: &Env) -> Result<Option<String>, SettingError> {
     env.url("ALERT_WEBHOOK_URL")
 }
 
+/// What the monitor checks, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChecks {
+    pub urls: Vec<String>,
+    pub interval: std::time::Duration,
+}
+
+/// `HEALTH_CHECK_URLS` (comma-separated), by default the stack's own `/health` (at
+/// `own_base`) and, when `UPSTREAM_URL` is set, the upstream's; probed every
+/// `HEALTH_CHECK_INTERVAL_SECONDS` (default 300, at least 1).
+pub fn health_checks(env: &Env, own_base: &str) -> Result<HealthChecks, SettingError> {
+    let urls = match env.optional("HEALTH_CHECK_URLS") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| match tollgate_core::workflow::WebhookUrl::parse(url) {
+                Ok(_) => Ok(url.to_owned()),
+                Err(_) => Err(SettingError::invalid(
+                    "HEALTH_CHECK_URLS",
+                    format!("{url:?} is not an http:// or https:// URL without credentials"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => {
+            let health = |base: &str| format!("{}/health", base.trim_end_matches('/'));
+            let mut urls = vec![health(own_base)];
+            urls.extend(env.url("UPSTREAM_URL")?.as_deref().map(health));
+            urls
+        }
+    };
+    let seconds = env.number_in(
+        "HEALTH_CHECK_INTERVAL_SECONDS",
+        i64::try_from(tollgate_core::health::DEFAULT_INTERVAL_SECONDS).unwrap_or(i64::MAX),
+        1..=86_400,
+    )?;
+    Ok(HealthChecks { urls, interval: std::time::Duration::from_secs(seconds.unsigned_abs()) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_checks_default_to_the_stack_and_its_upstream() {
+        let checks = read(&[], |env| health_checks(env, "https://api.example.com/")).unwrap();
+        assert_eq!(checks.urls, ["https://api.example.com/health"]);
+        assert_eq!(checks.interval, std::time::Duration::from_secs(300));
+        let upstream = [("UPSTREAM_URL", "https://upstream.example.com"), ("HEALTH_CHECK_INTERVAL_SECONDS", "60")];
+        let checks = read(&upstream, |env| health_checks(env, "https://api.example.com")).unwrap();
+        assert_eq!(checks.urls, ["https://api.example.com/health", "https://upstream.example.com/health"]);
+        assert_eq!(checks.interval.as_secs(), 60);
+        let listed = [("HEALTH_CHECK_URLS", " https://a.example.com/up , https://b.example.com/ping,")];
+        let checks = read(&listed, |env| health_checks(env, "https://api.example.com")).unwrap();
+        assert_eq!(checks.urls, ["https://a.example.com/up", "https://b.example.com/ping"]);
+        let bad = read(&[("HEALTH_CHECK_URLS", "https://ok.example.com,ftp://no")], |env| health_checks(env, "x"));
+        assert!(matches!(bad, Err(SettingError::Invalid { name: "HEALTH_CHECK_URLS", .. })));
+        let never = read(&[("HEALTH_CHECK_INTERVAL_SECONDS", "0")], |env| health_checks(env, "https://a.example.com"));
+        assert!(matches!(never, Err(SettingError::Invalid { name: "HEALTH_CHECK_INTERVAL_SECONDS", .. })));
+    }
 
     fn read<T>(pairs: &[(&str, &str)], part: impl Fn(&Env) -> Result<T, SettingError>) -> Result<T, SettingError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();

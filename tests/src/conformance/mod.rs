@@ -8,6 +8,7 @@ pub mod intake;
 pub mod ledger;
 pub mod orchestration;
 pub mod payees;
+pub mod probes;
 pub mod purchases;
 pub mod queue;
 pub mod usage;
@@ -64,6 +65,7 @@ macro_rules! conformance_suite {
             cursors::a_cursor_only_moves_forward,
             payees::links_one_payee_and_records_only_newer_reports,
             payees::lists_payees_enabled_and_keeps_their_last_failed_payout,
+            probes::a_probe_record_is_written_over_only_as_it_was_read,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
@@ -73,6 +75,7 @@ macro_rules! conformance_suite {
             usage::meter_units_and_the_balance_spent_add_up_exactly_once,
             cursors::concurrent_advances_keep_the_latest,
             payees::concurrent_links_keep_one_payee,
+            probes::concurrent_probes_of_one_read_count_once,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod meter_events;
 pub mod outbound;
 pub mod payees;
+pub mod probes;
 pub mod purchases;
 pub mod queue;
 pub mod rate_limits;

@@ -36,4 +36,7 @@ pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<u16, OutboundError>> + 
 pub trait Outbound: Send + Sync {
     /// The answer's status code.
     fn post(&self, request: OutboundRequest) -> Answer<'_>;
+    /// A health check's `GET`: the final answer's status code. Redirects are followed on the
+    /// same host only; one to another host is the answer (a 3xx).
+    fn probe<'a>(&'a self, url: &'a str, timeout: Duration) -> Answer<'a>;
 }

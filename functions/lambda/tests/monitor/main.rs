@@ -1,0 +1,3 @@
+//! The `monitor` function: its binary as deployed.
+
+mod runtime_api;
