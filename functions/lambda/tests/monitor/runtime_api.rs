@@ -35,14 +35,19 @@ async fn endpoint() -> (String, Arc<AtomicU16>) {
 async fn two_failures_in_a_row_open_an_incident_and_the_first_success_after_resolves_it() {
     let (base, status) = endpoint().await;
     let urls = format!("{base}/health,{base}/moved");
-    let (mut function, store) = deployed(env!("CARGO_BIN_EXE_monitor"), "MonitorFunction", &[("HealthCheckUrls", &urls)]).await;
+    let (mut function, store) =
+        deployed(env!("CARGO_BIN_EXE_monitor"), "MonitorFunction", &[("HealthCheckUrls", &urls)]).await;
     let tick: serde_json::Value = serde_json::from_str(&read("monitor.json")).unwrap();
     let mut check = async |expected: serde_json::Value| {
         let Answer::Response(checked) = function.invoke(&tick).await else { panic!("{}", function.log()) };
         assert_eq!(checked, expected, "{}", function.log());
     };
     let of = |kind: AlertKind, alerts: &[tollgate_core::alert::Alert]| {
-        alerts.iter().filter(|alert| alert.kind == kind && alert.subject == format!("{base}/health")).cloned().collect::<Vec<_>>()
+        alerts
+            .iter()
+            .filter(|alert| alert.kind == kind && alert.subject == format!("{base}/health"))
+            .cloned()
+            .collect::<Vec<_>>()
     };
 
     check(serde_json::json!({"checked": 2, "up": 1})).await;

@@ -36,7 +36,8 @@ pub struct EventList {
 pub struct AlertView {
     pub id: String,
     /// `consecutive_failures`, `error_rate`, `failure_rate_5m`, `long_run`, `low_revenue`, `revenue_drop`,
-    /// `quota`, `balance_low`, `revenue_check_failed`, `missed_events` or `payout_failed`.
+    /// `quota`, `balance_low`, `revenue_check_failed`, `missed_events`, `payout_failed`, `endpoint_down`
+    /// or `endpoint_recovered`.
     pub kind: &'static str,
     /// The account it is about, for quota alerts.
     pub account_id: Option<String>,
