@@ -115,7 +115,7 @@ impl UseCases {
             .transpose()?;
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },
-            processor: Arc::new(Processor { store: store.clone(), catalog: catalog.clone(), retry }),
+            processor: Arc::new(Processor { store: store.clone(), catalog: catalog.clone(), retry, zone: orchestration.zone }),
             keys: Arc::new(Keys {
                 store: store.clone(),
                 catalog: catalog.clone(),

@@ -9,6 +9,7 @@ use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::checkouts::{Checkouts, NewSession, PaymentsError, Session};
 use crate::ports::rate_limits::{RateLimits, RateLimitsError};
+use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::catalog::Catalog;
@@ -16,7 +17,7 @@ use tollgate_core::checkout::{
     self, CheckoutRefusal, CheckoutRequest, InvalidCheckout, RedirectAllowList, customer_key, session_key,
 };
 use tollgate_core::ids::{AccountId, CustomerId};
-use tollgate_core::time::Timestamp;
+use tollgate_core::time::{BusinessZone, Timestamp};
 
 /// Payment requests per account per minute, by default.
 pub const DEFAULT_PAYMENT_REQUESTS_PER_MINUTE: u32 = 10;
@@ -34,6 +35,8 @@ pub struct CheckoutSettings {
     pub portal_return_url: String,
     /// Payment requests per account per minute.
     pub per_minute: u32,
+    /// Where the business's days start: checkouts started are counted per day.
+    pub zone: BusinessZone,
 }
 
 /// Checkout Sessions and portal links, on Stripe.
@@ -65,6 +68,8 @@ pub enum CheckoutError {
     Accounts(#[from] AccountsError),
     #[error(transparent)]
     RateLimits(#[from] RateLimitsError),
+    #[error(transparent)]
+    Tallies(#[from] TalliesError),
 }
 
 /// A created session, as the API answers it.
@@ -74,7 +79,7 @@ pub struct CheckoutLink {
     pub url: String,
 }
 
-impl<S: Accounts + RateLimits> Checkout<S> {
+impl<S: Accounts + RateLimits + Tallies> Checkout<S> {
     /// Counts the request against the account's payment rate limit.
     async fn limit(&self, account: &AccountId, now: Timestamp) -> Result<(), CheckoutError> {
         let window = Timestamp(now.0 - now.0.rem_euclid(WINDOW_SECONDS));
@@ -140,6 +145,8 @@ impl<S: Accounts + RateLimits> Checkout<S> {
         };
         let Session { id, url } = self.stripe.create_session(&session, &key).await?;
         tracing::info!(account_id = %account, sku = %item.sku, session_id = %id, "checkout session created");
+        // Counted by the session: a retry within the hour gets the same session, counted once.
+        self.store.tally(Tally::CheckoutStarted, &self.settings.zone.day(now), &id).await?;
         Ok(CheckoutLink { id, url })
     }
 

@@ -157,7 +157,7 @@ impl<S: Ledger> Figures<S> {
         from: tollgate_core::time::Timestamp,
     ) -> Result<HashMap<(String, PaymentSource), i64>, OrchestrateError> {
         let mut by_day: HashMap<(String, PaymentSource), i64> = HashMap::new();
-        for entry in self.store.money_in_since(from).await? {
+        for entry in self.store.entries_since(&tollgate_core::ledger::MONEY_IN, from).await? {
             let source = entry.source.unwrap_or(PaymentSource::Subscription);
             let total = by_day.entry((self.zone.day(entry.at), source)).or_insert(0);
             *total = total.saturating_add(entry.amount.amount);

@@ -6,6 +6,7 @@ use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::payees::{Payees, PayeesError};
 use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
+use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::usage::{Usage, UsageError};
 use crate::queued::{QueuedEvent, Source};
 use crate::redelivery::Failure;
@@ -19,6 +20,7 @@ use tollgate_core::ledger::{self, EntryKind, LedgerEntry, Payment};
 use tollgate_core::money::Micros;
 use tollgate_core::referral::ReferralChain;
 use tollgate_core::stripe::Event;
+use tollgate_core::time::BusinessZone;
 use tollgate_core::usage::take_back_target;
 
 /// A delivery to try again later. Transient by definition: permanent problems are
@@ -43,6 +45,8 @@ pub enum ProcessError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Payees(#[from] PayeesError),
+    #[error(transparent)]
+    Tallies(#[from] TalliesError),
 }
 
 /// The message on the `fulfillment` queue.
@@ -63,9 +67,11 @@ pub struct Processor<S> {
     pub store: S,
     pub catalog: Catalog,
     pub retry: RetryPolicy,
+    /// Where the business's days start: checkouts and active accounts are counted per day.
+    pub zone: BusinessZone,
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Queue + QueueConsumer> Processor<S> {
+impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Tallies + Queue + QueueConsumer> Processor<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -115,13 +121,15 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Queue + Queu
 
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
-            Change::CheckoutCompleted { account, customer, referred_by, purchase } => {
+            Change::CheckoutCompleted { session_id, account, customer, referred_by, purchase } => {
                 let referred_by =
                     crate::referrals::accepted_referrer(&self.store, &account, referred_by.as_ref()).await?;
                 self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
                 if let Some(bought) = purchase {
                     self.grant(event, &account, bought).await?;
                 }
+                let day = self.zone.day(event.created);
+                self.store.tally(Tally::CheckoutCompleted, &day, &session_id).await?;
                 Ok(Effect::Applied)
             }
             Change::Subscription { owner, subscription } => {
@@ -247,6 +255,7 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Queue + Queu
         for entry in ledger::payment_entries(payment, payer, chain, partner.as_ref(), &event.id, event.created) {
             self.store.post(&entry).await?;
         }
+        self.store.tally(Tally::ActiveAccount, &self.zone.day(event.created), payer.as_str()).await?;
         Ok(Effect::Applied)
     }
 

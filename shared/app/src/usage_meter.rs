@@ -10,6 +10,7 @@ use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
 use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
+use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::usage::{Usage, UsageError};
 use crate::redelivery::Failure;
 use crate::redelivery::RetryPolicy;
@@ -44,6 +45,8 @@ pub enum MeterError {
     Stripe(#[from] MeterEventsError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Tallies(#[from] TalliesError),
 }
 
 /// Counts the edge's usage batches against each account's plan and bills overage.
@@ -68,7 +71,7 @@ struct Owed {
     identifier: String,
 }
 
-impl<S: Usage + Accounts + Alerts + Purchases + QueueConsumer> UsageMeter<S> {
+impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMeter<S> {
     /// Meters one delivery of the `usage` queue; `Ok` means it may be forgotten. On `Err`
     /// the delivery has been settled by the retry policy: a batch whose account has no
     /// Stripe customer goes to the dead-letter queue at once (waiting cannot give it one),
@@ -95,6 +98,8 @@ impl<S: Usage + Accounts + Alerts + Purchases + QueueConsumer> UsageMeter<S> {
         let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
         let account = &batch.account_id;
+        // The account made calls: active today (the batch left the edge seconds ago).
+        store.tally(Tally::ActiveAccount, &self.zone.day(now), account.as_str()).await?;
         let terms = plan_terms(&self.catalog, &store.subscriptions(account).await?, now, self.zone);
         // Calls count per billing period; a plan that counts `requests` in another window
         // (per day, say) has them in the batch's meter totals too, and those are its count.

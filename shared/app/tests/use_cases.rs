@@ -68,7 +68,12 @@ fn events(store: &Sqlite) -> Events {
         Webhooks { verifier: Verifier::new(vec![WebhookSecret::parse(SECRET).unwrap()], 300), livemode: false };
     Events {
         ingest: Ingest { store: store.clone(), clock: Arc::new(At(NOW)), webhooks },
-        processor: Processor { store: store.clone(), catalog: Catalog::default_catalog(), retry: DEFAULT_RETRY },
+        processor: Processor {
+            store: store.clone(),
+            catalog: Catalog::default_catalog(),
+            retry: DEFAULT_RETRY,
+            zone: tollgate_core::time::BusinessZone::UTC,
+        },
         reads: Reads { store: store.clone(), catalog: Catalog::default_catalog() },
     }
 }
@@ -483,6 +488,7 @@ async fn checkouts_share_one_customer_and_stop_at_the_rate_limit() {
             cancel_url: "https://app.example.com/pricing".into(),
             portal_return_url: "https://app.example.com/account".into(),
             per_minute: 4,
+            zone: tollgate_core::time::BusinessZone::UTC,
         },
     };
     let alice = AccountId::parse("user_alice").unwrap();

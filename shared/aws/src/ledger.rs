@@ -120,9 +120,11 @@ impl Ledger for Aws {
         self.query_entries(Some("by_account"), "account_id", account.as_str(), None).await
     }
 
-    async fn money_in_since(&self, from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
-        let mut entries = self.query_entries(Some("by_kind"), "kind", EntryKind::Payment.as_str(), Some(from)).await?;
-        entries.extend(self.query_entries(Some("by_kind"), "kind", EntryKind::Refund.as_str(), Some(from)).await?);
+    async fn entries_since(&self, kinds: &[EntryKind], from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let mut entries = Vec::new();
+        for kind in kinds {
+            entries.extend(self.query_entries(Some("by_kind"), "kind", kind.as_str(), Some(from)).await?);
+        }
         entries.sort_by_key(|entry| entry.at);
         Ok(entries)
     }

@@ -20,6 +20,7 @@ mod purchases;
 mod queue;
 mod rate_limits;
 mod runs;
+mod tallies;
 mod usage;
 mod workflows;
 

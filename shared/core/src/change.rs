@@ -30,6 +30,8 @@ pub enum Owner {
 pub enum Change {
     /// A checkout finished: link the account to its Stripe customer and referrer.
     CheckoutCompleted {
+        /// The Checkout Session: a checkout started is counted by it, and completed by it.
+        session_id: String,
         /// The buyer (`client_reference_id` or `metadata.account_id`).
         account: AccountId,
         /// The Stripe customer the checkout used or created.
@@ -195,6 +197,7 @@ fn checkout_completed(session: &Value, catalog: &Catalog) -> Result<Change, Unus
         .and_then(|code| AccountId::parse_user(&code).ok())
         .filter(|referrer| referrer != &account);
     Ok(Change::CheckoutCompleted {
+        session_id: text(session, &["id"]).ok_or_else(|| missing("checkout session id"))?,
         account,
         customer: customer_of(session)?,
         referred_by,
@@ -458,6 +461,7 @@ mod tests {
         assert_eq!(
             read("checkout.session.completed", session).unwrap(),
             Change::CheckoutCompleted {
+                session_id: "cs_1".into(),
                 account: AccountId::parse("acct_1").unwrap(),
                 customer: Some(CustomerId::parse("cus_1").unwrap()),
                 referred_by: Some(AccountId::parse("acct_ref").unwrap()),
@@ -470,6 +474,7 @@ mod tests {
             Ok(Change::CheckoutCompleted { referred_by: None, .. })
         ));
         assert!(read("checkout.session.completed", json!({"id": "cs_1"})).is_err());
+        assert!(read("checkout.session.completed", json!({"client_reference_id": "acct_1"})).is_err(), "no id");
     }
 
     #[test]

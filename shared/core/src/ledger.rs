@@ -34,6 +34,11 @@ pub enum EntryKind {
     Payout,
 }
 
+/// The money that came in: payments, less their refunds.
+pub const MONEY_IN: [EntryKind; 2] = [EntryKind::Payment, EntryKind::Refund];
+/// All revenue: the money that came in and the earnings workflow runs reported.
+pub const REVENUE: [EntryKind; 3] = [EntryKind::Payment, EntryKind::Refund, EntryKind::WorkflowRevenue];
+
 impl EntryKind {
     /// The kind as the API and storage write it.
     pub fn as_str(self) -> &'static str {

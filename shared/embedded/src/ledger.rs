@@ -78,13 +78,16 @@ impl Ledger for Sqlite {
         self.entries_where("account_id", account.as_str().to_owned()).await
     }
 
-    async fn money_in_since(&self, from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
+    async fn entries_since(&self, kinds: &[EntryKind], from: Timestamp) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let kinds = serde_json::to_string(&kinds.iter().map(|kind| kind.as_str()).collect::<Vec<_>>())
+            .expect("kinds always serialise");
         self.call(move |db| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM ledger WHERE at >= ?1 AND kind IN ('payment', 'refund') ORDER BY at, seq"
+                "SELECT {COLUMNS} FROM ledger WHERE at >= ?1 AND kind IN (SELECT value FROM json_each(?2))
+                 ORDER BY at, seq"
             );
             let mut statement = db.prepare(&sql)?;
-            statement.query_map([from.0], to_entry)?.collect()
+            statement.query_map(rusqlite::params![from.0, kinds], to_entry)?.collect()
         })
         .await
         .map_err(failed)

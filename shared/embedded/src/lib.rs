@@ -24,6 +24,7 @@ mod queue;
 mod rate_limits;
 mod records;
 mod runs;
+mod tallies;
 mod usage;
 mod workflows;
 

@@ -183,6 +183,14 @@ const PROBES: &str = "CREATE TABLE health_probes (
     probed_at INTEGER NOT NULL
 );";
 
+/// 10: distinct members per business day (checkouts started and completed, active accounts).
+const TALLIES: &str = "CREATE TABLE tallies (
+    name TEXT NOT NULL,
+    day TEXT NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (name, day, member)
+) WITHOUT ROWID;";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -194,6 +202,7 @@ fn migrations() -> Migrations<'static> {
         M::up(METERS),
         M::up(TAKE_BACKS),
         M::up(PROBES),
+        M::up(TALLIES),
     ])
 }
 

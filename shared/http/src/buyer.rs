@@ -15,6 +15,7 @@ use tollgate_app::checkout::Checkout;
 use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::rate_limits::RateLimits;
+use tollgate_app::ports::tallies::Tallies;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::reads::Reads;
 use tollgate_core::checkout::CheckoutRequest;
@@ -51,7 +52,7 @@ pub fn router<S: BuyerStore + 'static>(auth: Arc<Auth>, buyers: Buyers<S>) -> Ro
 }
 
 /// Checkout Sessions and portal links.
-pub fn checkout_router<S: Accounts + RateLimits + 'static>(auth: Arc<Auth>, use_case: Checkout<S>) -> Router {
+pub fn checkout_router<S: Accounts + RateLimits + Tallies + 'static>(auth: Arc<Auth>, use_case: Checkout<S>) -> Router {
     Router::new()
         .route("/api/checkout", post(checkout::<S>))
         .route("/api/portal", post(portal::<S>))
@@ -160,7 +161,7 @@ impl CheckoutBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn checkout<S: Accounts + RateLimits>(
+pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
@@ -183,7 +184,7 @@ pub(crate) async fn checkout<S: Accounts + RateLimits>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn portal<S: Accounts + RateLimits>(
+pub(crate) async fn portal<S: Accounts + RateLimits + Tallies>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {

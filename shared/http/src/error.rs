@@ -243,7 +243,8 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NotSynced(_)
             | CheckoutError::Stripe(_)
             | CheckoutError::Accounts(_)
-            | CheckoutError::RateLimits(_) => from_port,
+            | CheckoutError::RateLimits(_)
+            | CheckoutError::Tallies(_) => from_port,
         }
     }
 }

@@ -100,7 +100,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
 /// partners' onboarding and standing.
 pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let auth = build::auth(env).await?;
-    let store = build::store(env, &[AccountsTable, WorkflowsTable, LedgerTable]).await?;
+    let store = build::store(env, &[AccountsTable, WorkflowsTable, LedgerTable, UsageTable]).await?;
     let catalog = tollgate_settings::catalog(env)?;
     // One Stripe client (one connection pool) for checkout and onboarding.
     let stripe = Arc::new(build::stripe_api(env).await?);
@@ -123,6 +123,7 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
         store: build::store(env, &needs).await?,
         catalog: tollgate_settings::catalog(env)?,
         retry: tollgate_settings::retry(env)?,
+        zone: tollgate_settings::business_zone(env)?,
     })
 }
 

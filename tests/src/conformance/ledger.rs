@@ -90,11 +90,21 @@ pub async fn lists_the_money_that_came_in_since_a_time(ledger: &impl Ledger) {
         ledger.post(posted).await.unwrap();
     }
     let mine: Vec<LedgerEntry> = ledger
-        .money_in_since(Timestamp(1_790_000_010))
+        .entries_since(&tollgate_core::ledger::MONEY_IN, Timestamp(1_790_000_010))
         .await
         .unwrap()
         .into_iter()
         .filter(|entry| entry.account == payer)
         .collect();
-    assert_eq!(mine, vec![paid, refunded], "payments and refunds from then on, oldest first, with their source");
+    assert_eq!(mine, vec![paid.clone(), refunded.clone()], "payments and refunds from then on, oldest first, with their source");
+    let earned = entry(&later_payment, &payer, EntryKind::WorkflowRevenue, 250, "evt_58");
+    ledger.post(&earned).await.unwrap();
+    let revenue: Vec<LedgerEntry> = ledger
+        .entries_since(&tollgate_core::ledger::REVENUE, Timestamp(1_790_000_010))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.account == payer)
+        .collect();
+    assert_eq!(revenue, vec![paid, earned, refunded], "workflow earnings too, in time order");
 }

@@ -11,6 +11,7 @@ pub mod payees;
 pub mod probes;
 pub mod purchases;
 pub mod queue;
+pub mod tallies;
 pub mod usage;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
@@ -66,6 +67,7 @@ macro_rules! conformance_suite {
             payees::links_one_payee_and_records_only_newer_reports,
             payees::lists_payees_enabled_and_keeps_their_last_failed_payout,
             probes::a_probe_record_is_written_over_only_as_it_was_read,
+            tallies::counts_each_member_once_a_day_and_once_across_days,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
@@ -76,6 +78,7 @@ macro_rules! conformance_suite {
             cursors::concurrent_advances_keep_the_latest,
             payees::concurrent_links_keep_one_payee,
             probes::concurrent_probes_of_one_read_count_once,
+            tallies::concurrent_tallies_count_each_member_once,
         );
     };
     (@shared $fresh:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {

@@ -12,7 +12,12 @@ use tollgate_tests::moto::fresh_store;
 use tollgate_tests::samples::{SAMPLE_TIME, read};
 
 fn processor<S>(store: S) -> Processor<S> {
-    Processor { store, catalog: Catalog::default_catalog(), retry: DEFAULT_RETRY }
+    Processor {
+        store,
+        catalog: Catalog::default_catalog(),
+        retry: DEFAULT_RETRY,
+        zone: tollgate_core::time::BusinessZone::UTC,
+    }
 }
 
 /// `batch` handed to the processor as the function's `main` hands it.

@@ -1,6 +1,6 @@
 use std::future::Future;
 use tollgate_core::ids::AccountId;
-use tollgate_core::ledger::LedgerEntry;
+use tollgate_core::ledger::{EntryKind, LedgerEntry};
 use tollgate_core::time::Timestamp;
 
 crate::ports::error::port_error!(LedgerError, "ledger");
@@ -12,7 +12,11 @@ pub trait Ledger: Send + Sync {
     fn post(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), LedgerError>> + Send;
     fn for_payment(&self, payment_ref: &str) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
     fn for_account(&self, account: &AccountId) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
-    /// Every payment and refund entry that happened at or after `from`, oldest first: the
-    /// money that came in, for revenue by day.
-    fn money_in_since(&self, from: Timestamp) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
+    /// Every entry of `kinds` that happened at or after `from`, oldest first: revenue by
+    /// day, hour and month ([`tollgate_core::ledger::MONEY_IN`], [`tollgate_core::ledger::REVENUE`]).
+    fn entries_since(
+        &self,
+        kinds: &[EntryKind],
+        from: Timestamp,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, LedgerError>> + Send;
 }

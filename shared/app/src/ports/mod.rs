@@ -23,6 +23,7 @@ pub mod runs;
 pub mod stripe_catalog;
 pub mod stripe_events;
 pub mod stripe_time;
+pub mod tallies;
 pub mod transfers;
 pub mod usage;
 pub mod workflows;
