@@ -421,6 +421,19 @@ async fn with_no_stripe_account_the_stack_sells_renews_refunds_and_pays_a_partne
     let _ = complete;
     emulated.all_applied().await;
     assert_eq!(emulated.me("user_buyer").await["plan"], "pro");
+    // The session counts once as started and once as completed today; the buyer who paid is active.
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    let today = &metrics["revenue_by_day"][0];
+    assert_eq!(
+        [
+            &today["checkouts_started"],
+            &today["checkouts_completed"],
+            &today["conversion_bp"],
+            &today["active_accounts"]
+        ],
+        [&json!(1), &json!(1), &json!(10_000), &json!(1)],
+        "{today}"
+    );
     let standing = |account: &'static str| async move {
         let response =
             stack.http.get(stack.url("/api/me/payouts")).bearer_auth(token(account, None)).send().await.unwrap();

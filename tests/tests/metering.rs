@@ -230,6 +230,12 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
     let posted: Vec<Value> = webhook.seen().iter().map(|s| serde_json::from_str(&s.body).unwrap()).collect();
     assert_eq!(posted.len(), 3, "each alert is posted once");
     assert!(posted.iter().all(|p| p["alert"]["kind"] == "quota" && p["text"].as_str().unwrap().contains("eve")));
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    assert_eq!(
+        (&metrics["revenue_by_day"][0]["active_accounts"], &metrics["active_accounts_30d"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "eve made calls today, counted once whatever the batches"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -115,7 +115,12 @@ impl UseCases {
             .transpose()?;
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },
-            processor: Arc::new(Processor { store: store.clone(), catalog: catalog.clone(), retry, zone: orchestration.zone }),
+            processor: Arc::new(Processor {
+                store: store.clone(),
+                catalog: catalog.clone(),
+                retry,
+                zone: orchestration.zone,
+            }),
             keys: Arc::new(Keys {
                 store: store.clone(),
                 catalog: catalog.clone(),

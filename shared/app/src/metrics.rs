@@ -1,13 +1,16 @@
 //! The operator's figures: revenue by day (subscriptions, one-off sales and workflow
-//! earnings) and by workflow, runs and error rates, active subscriptions. Runs are read
-//! from counters kept by the writes themselves, never by scanning runs; payments from the
-//! ledger's entries of the window, by time.
+//! earnings), by hour and by month, and by workflow; runs and error rates, execution
+//! times; checkouts and their conversion; active accounts; active subscriptions. Runs are
+//! read from counters kept by the writes themselves, never by scanning runs; payments from
+//! the ledger's entries of the window, by time; checkouts and active accounts from the
+//! day's tallies.
 
 use crate::Clock;
 use crate::orchestrator::OrchestrateError;
 use crate::ports::accounts::Accounts;
 use crate::ports::ledger::Ledger;
 use crate::ports::runs::Runs;
+use crate::ports::tallies::{Tallies, Tally};
 use crate::ports::workflows::Workflows;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +18,17 @@ use tollgate_core::account::SubscriptionKind;
 use tollgate_core::catalog::{Catalog, Interval};
 use tollgate_core::ids::WorkflowId;
 use tollgate_core::ledger::PaymentSource;
-use tollgate_core::time::BusinessZone;
+use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Durations, durations};
 
 /// Days of runs a workflow's execution times are taken over.
 const DURATION_DAYS: i64 = 30;
+/// Hours of revenue by hour.
+pub const REVENUE_HOURS: usize = 48;
+/// Months of revenue by month.
+pub const REVENUE_MONTHS: usize = 12;
+/// Business days an account counts as active for after a call, a run or a payment.
+pub const ACTIVE_DAYS: usize = 30;
 
 #[derive(Debug)]
 pub struct DayFigures {
@@ -33,6 +42,22 @@ pub struct DayFigures {
     pub subscriptions_cents: i64,
     /// One-off sales, net of their refunds.
     pub sales_cents: i64,
+    /// Checkout Sessions created.
+    pub checkouts_started: u64,
+    /// Checkout Sessions completed (paid or, for a trial, started).
+    pub checkouts_completed: u64,
+    /// Completed per started, in basis points (exact, no floats); `None` with none started.
+    pub conversion_bp: Option<u64>,
+    /// Accounts with a call or a payment that day.
+    pub active_accounts: u64,
+}
+
+/// All revenue of one hour or month: payments less refunds, and workflow earnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodRevenue {
+    /// The hour's start (RFC 3339, UTC) or the month (`YYYY-MM`, in the business's zone).
+    pub period: String,
+    pub revenue_cents: i64,
 }
 
 #[derive(Debug)]
@@ -51,8 +76,14 @@ pub struct WorkflowFigures {
 #[derive(Debug)]
 pub struct Metrics {
     pub currency: &'static str,
-    /// The last `days` UTC days, today first.
+    /// The last `days` business days, today first.
     pub revenue_by_day: Vec<DayFigures>,
+    /// The last 48 hours, this one first.
+    pub revenue_by_hour: Vec<PeriodRevenue>,
+    /// The last 12 months in the business's zone, this one first.
+    pub revenue_by_month: Vec<PeriodRevenue>,
+    /// Accounts with a call or a payment in the last 30 business days, each once.
+    pub active_accounts_30d: u64,
     pub workflows: Vec<WorkflowFigures>,
     pub active_subscriptions: u64,
     /// Active subscriptions per plan and membership tier.
@@ -80,21 +111,22 @@ pub struct Figures<S> {
     pub zone: BusinessZone,
 }
 
-impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
+impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
     pub async fn metrics(&self, days: u32) -> Result<Metrics, OrchestrateError> {
+        let now = self.clock.now();
         // Today and the days before it, newest first, each from its midnight in the zone.
-        let mut day_starts = Vec::with_capacity(days as usize);
-        let mut start = self.zone.day_span(self.clock.now()).0;
-        for _ in 0..days {
-            day_starts.push(start);
-            start = self.zone.day_span(start.plus_seconds(-1)).0;
-        }
-        let from = day_starts.last().copied().unwrap_or(start);
+        let days = days as usize;
+        let day_starts = self.day_starts(now, days.max(ACTIVE_DAYS));
+        let names: Vec<String> = day_starts.iter().map(|&start| self.zone.day(start)).collect();
+        let shown = &names[..days];
+        let from = day_starts[days.saturating_sub(1)];
         let payments = self.payments_by_day(from).await?;
-        let mut revenue_by_day = Vec::with_capacity(days as usize);
-        for start in day_starts {
-            let day = self.zone.day(start);
-            let totals = self.store.day_totals(&day).await?;
+        let started = self.store.tally_counts(Tally::CheckoutStarted, shown).await?;
+        let completed = self.store.tally_counts(Tally::CheckoutCompleted, shown).await?;
+        let active = self.store.tally_counts(Tally::ActiveAccount, shown).await?;
+        let mut revenue_by_day = Vec::with_capacity(days);
+        for (n, day) in shown.iter().enumerate() {
+            let totals = self.store.day_totals(day).await?;
             let paid = |source| payments.get(&(day.clone(), source)).copied().unwrap_or(0);
             revenue_by_day.push(DayFigures {
                 starts: totals.starts,
@@ -103,9 +135,15 @@ impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
                 revenue_cents: totals.revenue_cents,
                 subscriptions_cents: paid(PaymentSource::Subscription),
                 sales_cents: paid(PaymentSource::Sale),
-                day,
+                checkouts_started: started[n],
+                checkouts_completed: completed[n],
+                conversion_bp: completed[n].saturating_mul(10_000).checked_div(started[n]),
+                active_accounts: active[n],
+                day: day.clone(),
             });
         }
+        let active_accounts_30d = self.store.tally_distinct(Tally::ActiveAccount, &names[..ACTIVE_DAYS]).await?;
+        let (revenue_by_hour, revenue_by_month) = self.revenue_by_hour_and_month(now).await?;
         let since = self.clock.now().plus_seconds(-DURATION_DAYS * 86_400);
         let mut workflows = Vec::new();
         for workflow in self.store.workflows().await? {
@@ -140,6 +178,9 @@ impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
         Ok(Metrics {
             currency: "usd",
             revenue_by_day,
+            revenue_by_hour,
+            revenue_by_month,
+            active_accounts_30d,
             workflows,
             active_subscriptions,
             subscriptions_by_tier: by_tier,
@@ -149,12 +190,63 @@ impl<S: Workflows + Runs + Accounts + Ledger> Figures<S> {
 }
 
 impl<S: Ledger> Figures<S> {
+    /// The starts of the business day of `now` and the `count - 1` before it, newest first.
+    fn day_starts(&self, now: Timestamp, count: usize) -> Vec<Timestamp> {
+        let mut starts = Vec::with_capacity(count);
+        let mut start = self.zone.day_span(now).0;
+        for _ in 0..count {
+            starts.push(start);
+            start = self.zone.day_span(start.plus_seconds(-1)).0;
+        }
+        starts
+    }
+
+    /// All revenue (payments less refunds, workflow earnings) in each of the last
+    /// [`REVENUE_HOURS`] hours and [`REVENUE_MONTHS`] months of the zone, newest first,
+    /// from one read of the ledger.
+    async fn revenue_by_hour_and_month(
+        &self,
+        now: Timestamp,
+    ) -> Result<(Vec<PeriodRevenue>, Vec<PeriodRevenue>), OrchestrateError> {
+        let this_hour = Timestamp(now.0.div_euclid(3_600).saturating_mul(3_600));
+        let hours: Vec<Timestamp> =
+            (0..REVENUE_HOURS as i64).map(|n| this_hour.plus_seconds(n.saturating_mul(-3_600))).collect();
+        let mut months = Vec::with_capacity(REVENUE_MONTHS);
+        let mut month = self.zone.month_span(now).0;
+        for _ in 0..REVENUE_MONTHS {
+            months.push(month);
+            month = self.zone.month_span(month.plus_seconds(-1)).0;
+        }
+        let from = months.last().copied().unwrap_or(now).min(hours.last().copied().unwrap_or(now));
+        let mut by_hour = vec![0_i64; hours.len()];
+        let mut by_month = vec![0_i64; months.len()];
+        for entry in self.store.entries_since(&tollgate_core::ledger::REVENUE, from).await? {
+            // Newest first: the first period that started at or before the entry holds it.
+            let amount = entry.amount.amount;
+            if let Some(n) = hours.iter().position(|&start| start <= entry.at && entry.at <= now) {
+                by_hour[n] = by_hour[n].saturating_add(amount);
+            }
+            if let Some(n) = months.iter().position(|&start| start <= entry.at && entry.at <= now) {
+                by_month[n] = by_month[n].saturating_add(amount);
+            }
+        }
+        let hourly = hours
+            .iter()
+            .zip(by_hour)
+            .map(|(start, revenue_cents)| PeriodRevenue { period: start.rfc3339(), revenue_cents });
+        let monthly = months.iter().zip(by_month).map(|(&start, revenue_cents)| PeriodRevenue {
+            period: self.zone.day(start)[..7].to_owned(),
+            revenue_cents,
+        });
+        Ok((hourly.collect(), monthly.collect()))
+    }
+
     /// Money in per business day and source since `from`: payments less refunds. A refund is a
     /// running total, counted on the day of its latest change; a payment recorded before
     /// sources were kept counts as a subscription's.
     async fn payments_by_day(
         &self,
-        from: tollgate_core::time::Timestamp,
+        from: Timestamp,
     ) -> Result<HashMap<(String, PaymentSource), i64>, OrchestrateError> {
         let mut by_day: HashMap<(String, PaymentSource), i64> = HashMap::new();
         for entry in self.store.entries_since(&tollgate_core::ledger::MONEY_IN, from).await? {

@@ -185,6 +185,8 @@ pub enum OrchestrateError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Tallies(#[from] crate::ports::tallies::TalliesError),
 }
 
 /// The message on the `runs` queue.
@@ -397,7 +399,13 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         }
         let until = zone.day_span(now).0;
         let mut paid: HashMap<String, i64> = HashMap::new();
-        for entry in self.store.entries_since(&tollgate_core::ledger::MONEY_IN, start).await?.into_iter().filter(|entry| entry.at < until) {
+        for entry in self
+            .store
+            .entries_since(&tollgate_core::ledger::MONEY_IN, start)
+            .await?
+            .into_iter()
+            .filter(|entry| entry.at < until)
+        {
             let total = paid.entry(zone.day(entry.at)).or_insert(0);
             *total = total.saturating_add(entry.amount.amount);
         }

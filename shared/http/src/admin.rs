@@ -21,6 +21,7 @@ use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
 use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::tallies::Tallies;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::reads::Reads;
 use tollgate_app::renewals::Renewals;
@@ -34,9 +35,9 @@ pub(crate) const MAX_LIST_LIMIT: usize = 500;
 const METRICS_DAYS: u32 = 30;
 
 /// The ports the operator's reads use.
-pub trait OperatorStore: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore {}
+pub trait OperatorStore: EventLog + Alerts + Ledger + Workflows + Runs + Tallies + KeyStore {}
 
-impl<S: EventLog + Alerts + Ledger + Workflows + Runs + KeyStore> OperatorStore for S {}
+impl<S: EventLog + Alerts + Ledger + Workflows + Runs + Tallies + KeyStore> OperatorStore for S {}
 
 /// The operator's reads: events, alerts, figures, accounts and their keys, the ledger; and
 /// their hand on alerts.

@@ -223,7 +223,8 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Alerts(_)
             | OrchestrateError::Queue(_)
             | OrchestrateError::Ledger(_)
-            | OrchestrateError::Accounts(_) => from_port,
+            | OrchestrateError::Accounts(_)
+            | OrchestrateError::Tallies(_) => from_port,
         }
     }
 }

@@ -192,7 +192,14 @@ pub fn checkout(env: &Env) -> Result<CheckoutSettings, SettingError> {
         }
     }
     let per_minute = env.number("PAYMENT_RATE_LIMIT_PER_MINUTE", DEFAULT_PAYMENT_REQUESTS_PER_MINUTE)?;
-    Ok(CheckoutSettings { redirects, success_url, cancel_url, portal_return_url, per_minute, zone: business_zone(env)? })
+    Ok(CheckoutSettings {
+        redirects,
+        success_url,
+        cancel_url,
+        portal_return_url,
+        per_minute,
+        zone: business_zone(env)?,
+    })
 }
 
 fn origin_of(url: &str) -> String {

@@ -96,7 +96,11 @@ pub async fn lists_the_money_that_came_in_since_a_time(ledger: &impl Ledger) {
         .into_iter()
         .filter(|entry| entry.account == payer)
         .collect();
-    assert_eq!(mine, vec![paid.clone(), refunded.clone()], "payments and refunds from then on, oldest first, with their source");
+    assert_eq!(
+        mine,
+        vec![paid.clone(), refunded.clone()],
+        "payments and refunds from then on, oldest first, with their source"
+    );
     let earned = entry(&later_payment, &payer, EntryKind::WorkflowRevenue, 250, "evt_58");
     ledger.post(&earned).await.unwrap();
     let revenue: Vec<LedgerEntry> = ledger

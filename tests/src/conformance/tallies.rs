@@ -35,6 +35,6 @@ pub async fn concurrent_tallies_count_each_member_once<S: Tallies + 'static>(tal
         tokio::spawn(async move { tallies.tally(Tally::ActiveAccount, &day, &member).await.unwrap() })
     });
     crate::join_all(tasks).await;
-    assert_eq!(tallies.tally_counts(Tally::ActiveAccount, &[day.clone()]).await.unwrap(), [10]);
+    assert_eq!(tallies.tally_counts(Tally::ActiveAccount, std::slice::from_ref(&day)).await.unwrap(), [10]);
     assert_eq!(tallies.tally_distinct(Tally::ActiveAccount, &[day]).await.unwrap(), 10);
 }

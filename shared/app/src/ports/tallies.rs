@@ -29,7 +29,11 @@ pub trait Tallies: Send + Sync {
     /// Counts `member` under `tally` on `day` (`YYYY-MM-DD`), once however often it is told.
     fn tally(&self, tally: Tally, day: &str, member: &str) -> impl Future<Output = Result<(), TalliesError>> + Send;
     /// How many members each of `days` counted, in their order.
-    fn tally_counts(&self, tally: Tally, days: &[String]) -> impl Future<Output = Result<Vec<u64>, TalliesError>> + Send;
+    fn tally_counts(
+        &self,
+        tally: Tally,
+        days: &[String],
+    ) -> impl Future<Output = Result<Vec<u64>, TalliesError>> + Send;
     /// How many members `days` counted together, each once.
     fn tally_distinct(&self, tally: Tally, days: &[String]) -> impl Future<Output = Result<u64, TalliesError>> + Send;
 }

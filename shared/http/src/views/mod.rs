@@ -45,7 +45,7 @@ mod tests {
     use tollgate_app::checkout::CheckoutLink;
     use tollgate_app::ingest::Ingested;
     use tollgate_app::keys::{NewKey, Standing};
-    use tollgate_app::metrics::{DayFigures, Metrics, TierCount, WorkflowFigures};
+    use tollgate_app::metrics::{DayFigures, Metrics, PeriodRevenue, TierCount, WorkflowFigures};
     use tollgate_app::ports::api_keys::StoredKey;
     use tollgate_app::ports::event_log::{EventRecord, EventStatus};
     use tollgate_app::ports::purchases::{Delivery, Purchase};
@@ -124,7 +124,14 @@ mod tests {
                 revenue_cents: 250,
                 subscriptions_cents: 2_999,
                 sales_cents: -999,
+                checkouts_started: 4,
+                checkouts_completed: 3,
+                conversion_bp: Some(7_500),
+                active_accounts: 9,
             }],
+            revenue_by_hour: vec![PeriodRevenue { period: "2026-11-30T13:00:00Z".into(), revenue_cents: 2_000 }],
+            revenue_by_month: vec![PeriodRevenue { period: "2026-11".into(), revenue_cents: 12_000 }],
+            active_accounts_30d: 15,
             workflows: vec![WorkflowFigures {
                 workflow_id: WorkflowId::parse("daily").unwrap(),
                 runs: 3,
@@ -142,7 +149,11 @@ mod tests {
             json_of(MetricsView::from(&metrics)),
             json!({"currency": "usd", "daily_run_cap": null, "concurrent_run_cap": null,
                    "revenue_by_day": [{"day": "2026-11-30", "starts": 3, "completed": 2, "failed": 1, "revenue_cents": 250,
-                                       "subscriptions_cents": 2_999, "sales_cents": -999}],
+                                       "subscriptions_cents": 2_999, "sales_cents": -999, "checkouts_started": 4,
+                                       "checkouts_completed": 3, "conversion_bp": 7_500, "active_accounts": 9}],
+                   "revenue_by_hour": [{"period": "2026-11-30T13:00:00Z", "revenue_cents": 2_000}],
+                   "revenue_by_month": [{"period": "2026-11", "revenue_cents": 12_000}],
+                   "active_accounts_30d": 15,
                    "workflows": [{"workflow_id": "daily", "runs": 3, "completed": 2, "failed": 1, "error_rate_bp": 3_333, "revenue_cents": 250,
                                   "mean_seconds": 42, "p95_seconds": 90}],
                    "active_subscriptions": 4, "subscriptions_by_tier": [{"kind": "api_plan", "tier": "pro", "active": 4}],

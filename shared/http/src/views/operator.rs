@@ -2,7 +2,7 @@
 
 use super::seconds;
 use serde::Serialize;
-use tollgate_app::metrics::{DayFigures, Metrics, WorkflowFigures};
+use tollgate_app::metrics::{DayFigures, Metrics, PeriodRevenue, WorkflowFigures};
 use tollgate_app::ports::event_log::EventRecord;
 use tollgate_app::reconcile::Reconciled;
 use tollgate_core::account::AccountView;
@@ -61,7 +61,8 @@ pub struct AlertList {
     pub alerts: Vec<AlertView>,
 }
 
-/// One UTC day of revenue, by source, and of workflow runs.
+/// One business day (`BUSINESS_TIMEZONE`) of revenue, by source; of workflow runs; of
+/// checkouts and active accounts.
 #[derive(Serialize, ToSchema)]
 pub struct DayView {
     /// `YYYY-MM-DD`
@@ -75,6 +76,23 @@ pub struct DayView {
     pub subscriptions_cents: i64,
     /// One-off sales that day, less refunds, in cents.
     pub sales_cents: i64,
+    /// Checkout Sessions created that day.
+    pub checkouts_started: u64,
+    /// Checkout Sessions completed that day.
+    pub checkouts_completed: u64,
+    /// Completed per started, in basis points (1 % = 100); `null` with none started.
+    pub conversion_bp: Option<u64>,
+    /// Accounts with a call or a payment that day.
+    pub active_accounts: u64,
+}
+
+/// All revenue of one hour or month: payments less refunds, and workflow earnings.
+#[derive(Serialize, ToSchema)]
+pub struct PeriodRevenueView {
+    /// The hour's start (RFC 3339, UTC), or the month (`YYYY-MM`, in `BUSINESS_TIMEZONE`).
+    pub period: String,
+    /// In cents.
+    pub revenue_cents: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -101,8 +119,14 @@ pub struct MetricsView {
     pub daily_run_cap: Option<u32>,
     /// Runs allowed in flight at once, where this deployment runs workflows.
     pub concurrent_run_cap: Option<u32>,
-    /// The last 30 UTC days, today first.
+    /// The last 30 business days, today first.
     pub revenue_by_day: Vec<DayView>,
+    /// The last 48 hours, this one first.
+    pub revenue_by_hour: Vec<PeriodRevenueView>,
+    /// The last 12 months, this one first.
+    pub revenue_by_month: Vec<PeriodRevenueView>,
+    /// Accounts with a call or a payment in the last 30 business days, each once.
+    pub active_accounts_30d: u64,
     pub workflows: Vec<WorkflowFiguresView>,
     pub active_subscriptions: u64,
     /// Active subscriptions per plan and membership tier.
@@ -201,7 +225,17 @@ impl From<&DayFigures> for DayView {
             revenue_cents: day.revenue_cents,
             subscriptions_cents: day.subscriptions_cents,
             sales_cents: day.sales_cents,
+            checkouts_started: day.checkouts_started,
+            checkouts_completed: day.checkouts_completed,
+            conversion_bp: day.conversion_bp,
+            active_accounts: day.active_accounts,
         }
+    }
+}
+
+impl From<&PeriodRevenue> for PeriodRevenueView {
+    fn from(period: &PeriodRevenue) -> Self {
+        PeriodRevenueView { period: period.period.clone(), revenue_cents: period.revenue_cents }
     }
 }
 
@@ -227,6 +261,9 @@ impl From<&Metrics> for MetricsView {
             daily_run_cap: None,
             concurrent_run_cap: None,
             revenue_by_day: metrics.revenue_by_day.iter().map(DayView::from).collect(),
+            revenue_by_hour: metrics.revenue_by_hour.iter().map(PeriodRevenueView::from).collect(),
+            revenue_by_month: metrics.revenue_by_month.iter().map(PeriodRevenueView::from).collect(),
+            active_accounts_30d: metrics.active_accounts_30d,
             workflows: metrics.workflows.iter().map(WorkflowFiguresView::from).collect(),
             active_subscriptions: metrics.active_subscriptions,
             subscriptions_by_tier: metrics
