@@ -42,6 +42,23 @@ async fn the_console_shows_a_delivered_event_without_a_reload() {
     browser.until("the paid invoice reaches the revenue figures", &format!("{kpi} === '2999'")).await;
     let shown = browser.element("[data-testid=kpi-revenue-30d]").await.text().await.unwrap();
     assert!(shown.contains("29.99"), "{shown}");
+    for (what, script) in [
+        (
+            "the payer is active today and over 30 days",
+            "document.querySelector('[data-testid=kpi-active-accounts]').textContent.includes('1 / 1')",
+        ),
+        (
+            "the payment is in this hour's bar",
+            "document.querySelectorAll('[data-testid=revenue-hour-chart] rect').length === 1",
+        ),
+        ("and in this month's", "document.querySelectorAll('[data-testid=revenue-month-chart] rect').length === 1"),
+        (
+            "a checkout completed outside tollgate converts nothing",
+            "document.querySelector('[data-testid=kpi-conversion-30d]').textContent.includes('1 of 0')",
+        ),
+    ] {
+        browser.until(what, script).await;
+    }
     let subscription = subscription("sub_lee", "cus_lee", "api_pro_monthly", "active", now().0);
     assert_eq!(
         stack.deliver(&event("evt_sub_live", "customer.subscription.created", now().0, subscription)).await.0,
@@ -292,9 +309,27 @@ async fn the_polled_feed_answers_304_until_something_happens_and_stream_tickets_
         let http = stack.http.clone();
         async move { http.get(url).send().await.unwrap() }
     };
-    let stream = open(ticket.clone()).await;
+    let mut stream = open(ticket.clone()).await;
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    // The stream says `metric:updated`, with the figures, when a checkout completes.
+    let mut said = String::new();
+    let mut read_until = async |done: &dyn Fn(&str) -> bool| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done(&said) {
+            let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("the stream speaks").unwrap();
+            said.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+        }
+        said.clone()
+    };
+    read_until(&|said| said.contains("event: ready")).await;
+    let completed = event("evt_done", "checkout.session.completed", now().0, checkout_session("kim", "cus_kim", None));
+    assert_eq!(stack.deliver(&completed).await.0, StatusCode::OK);
+    const UPDATED: &str = "event: metric:updated\ndata: ";
+    let said = read_until(&|said| said.split_once(UPDATED).is_some_and(|(_, data)| data.contains("\n\n"))).await;
+    let data = said.split_once(UPDATED).unwrap().1.split("\n\n").next().unwrap();
+    let figures: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(figures["revenue_by_day"][0]["checkouts_completed"], 1, "{figures}");
     drop(stream);
     let again = open(ticket).await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a ticket opens the stream once");

@@ -195,10 +195,11 @@ impl UseCases {
             alerting: self.orchestrator.alerting.clone(),
             clock: Arc::clone(&self.orchestrator.clock),
         };
+        let figures = Arc::new(self.figures);
         let operator = admin::Operator {
             reads: Arc::clone(&self.reads),
             keys: Arc::clone(&self.keys),
-            figures: Arc::new(self.figures),
+            figures: Arc::clone(&figures),
             desk: Arc::new(desk),
         };
         let mut routers = vec![
@@ -207,7 +208,7 @@ impl UseCases {
             admin::router(Arc::clone(&auth), operator),
             buyer::router(Arc::clone(&auth), Buyers { reads: self.reads, offer }),
             live::router(Arc::clone(&auth), Arc::clone(&self.activity)),
-            live::stream_router(Arc::clone(&auth), self.activity),
+            live::stream_router(Arc::clone(&auth), self.activity, figures),
             workflows::router(Arc::clone(&auth), self.orchestrator),
             key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),

@@ -2,12 +2,15 @@
 // chart library), workflows with their controls, the event log, customers and alerts. The
 // activity feed is live: Server-Sent Events on the local stack (opened with a single-use
 // ticket, since EventSource sends no Authorization header), else `/admin/activity` polled
-// every 5 s with its ETag. Whatever arrives also refreshes the figures.
+// every 5 s with its ETag. Whatever arrives also refreshes the figures; on the stream,
+// `metric:updated` carries them.
 "use strict";
 
 const POLL_MS = 5000;
 const KINDS = ["event:received", "payment:received", "workflow:started", "workflow:completed", "workflow:failed", "alert:raised"];
 let refreshing = null;
+// What the key figures show besides /admin/metrics: runs in flight, failed events, alerts.
+let counts = { running: 0, failed: 0, alerts: 0 };
 
 function show(section) {
   for (const element of document.querySelectorAll("[data-section]")) element.hidden = element.dataset.section !== section;
@@ -29,6 +32,18 @@ function sum(days, count, of) {
   return days.slice(0, count).reduce((total, day) => total + of(day), 0);
 }
 
+// A row's name: a day, or an hour's or a month's period.
+function nameOf(row) {
+  return row.day || row.period;
+}
+
+// Completed checkouts per started one over the days, as a percentage; "–" with none started.
+function conversion(days) {
+  const started = sum(days, days.length, (day) => day.checkouts_started);
+  const completed = sum(days, days.length, (day) => day.checkouts_completed);
+  return started ? (Math.round((completed * 1000) / started) / 10).toFixed(1) + "%" : "–";
+}
+
 function barChart(days, series, label) {
   const width = 600, height = 160, gap = 2;
   const oldestFirst = days.slice().reverse();
@@ -44,25 +59,33 @@ function barChart(days, series, label) {
       y -= barHeight;
       if (barHeight > 0) {
         bars.push(svg("rect", { class: css, x: (index * step + gap / 2).toFixed(1), y: y.toFixed(1), width: (step - gap).toFixed(1), height: barHeight.toFixed(1) },
-          svg("title", {}, document.createTextNode(day.day + ": " + value))));
+          svg("title", {}, document.createTextNode(nameOf(day) + ": " + value))));
       }
     }
   });
   const first = oldestFirst[0], last = oldestFirst[oldestFirst.length - 1];
   return svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height + 14}`, role: "img", "aria-label": label },
     ...bars,
-    svg("text", { x: 0, y: height + 12 }, document.createTextNode(first ? first.day : "")),
-    svg("text", { x: width, y: height + 12, "text-anchor": "end" }, document.createTextNode(last ? last.day : "")));
+    svg("text", { x: 0, y: height + 12 }, document.createTextNode(first ? nameOf(first) : "")),
+    svg("text", { x: width, y: height + 12, "text-anchor": "end" }, document.createTextNode(last ? nameOf(last) : "")));
 }
 
 async function loadOverview() {
   const [metrics, workflows, events, alerts] = await Promise.all([
     api("GET", "/admin/metrics"), api("GET", "/admin/workflows"), api("GET", "/admin/events?limit=500"), api("GET", "/admin/alerts"),
   ]);
+  counts = {
+    running: workflows.workflows.filter((workflow) => workflow.state === "running").length,
+    failed: events.events.filter((event) => event.status === "failed").length,
+    alerts: alerts.alerts.filter((alert) => alert.state !== "resolved").length,
+  };
+  showFigures(metrics);
+}
+
+// The figures of /admin/metrics, as loaded or as the stream's `metric:updated` says.
+function showFigures(metrics) {
   const days = metrics.revenue_by_day;
   const currency = metrics.currency;
-  const running = workflows.workflows.filter((workflow) => workflow.state === "running").length;
-  const failed = events.events.filter((event) => event.status === "failed").length;
   replace("kpis",
     kpi("kpi-revenue-today", "Revenue today", money(sum(days, 1, revenue), currency)),
     kpi("kpi-revenue-7d", "Revenue 7 days", money(sum(days, 7, revenue), currency)),
@@ -71,12 +94,21 @@ async function loadOverview() {
     kpi("kpi-subscriptions", "Active subscriptions", metrics.active_subscriptions,
       metrics.subscriptions_by_tier.map((count) => `${count.tier} ${count.kind === "membership" ? "member" : "plan"}: ${count.active}`).join(", ")),
     kpi("kpi-runs-today", "Runs today / daily cap", (days.length ? days[0].starts : 0) + capOf(metrics.daily_run_cap)),
-    kpi("kpi-runs-in-flight", "Runs in flight / cap", running + capOf(metrics.concurrent_run_cap)),
-    kpi("kpi-failed-events", "Failed events", failed),
-    kpi("kpi-alerts", "Alerts", alerts.alerts.length));
+    kpi("kpi-runs-in-flight", "Runs in flight / cap", counts.running + capOf(metrics.concurrent_run_cap)),
+    kpi("kpi-conversion-30d", "Checkout conversion 30 days", conversion(days),
+      `${sum(days, 30, (day) => day.checkouts_completed)} of ${sum(days, 30, (day) => day.checkouts_started)} checkouts paid`),
+    kpi("kpi-active-accounts", "Active accounts today / 30 days", (days.length ? days[0].active_accounts : 0) + " / " + metrics.active_accounts_30d),
+    kpi("kpi-failed-events", "Failed events", counts.failed),
+    kpi("kpi-alerts", "Open alerts", counts.alerts));
   document.querySelector('[data-testid="kpi-revenue-30d"]').dataset.cents = sum(days, 30, revenue);
   replace("revenue-chart", barChart(days, [["subscriptions_cents", "sub"], ["sales_cents", "sale"], ["revenue_cents", "work"]], "Revenue per day by source, last 30 days"));
   replace("runs-chart", barChart(days, [["completed", "ok"], ["failed", "ko"]], "Runs per day, completed and failed"));
+  replace("revenue-hour-chart", barChart(metrics.revenue_by_hour, [["revenue_cents", "work"]], "Revenue per hour, last 48 hours"));
+  replace("revenue-month-chart", barChart(metrics.revenue_by_month, [["revenue_cents", "sub"]], "Revenue per month, last 12 months"));
+  // Completed checkouts drawn in front of the started ones they are part of.
+  const checkouts = days.map((day) => ({ day: day.day, paid: day.checkouts_completed, open: Math.max(0, day.checkouts_started - day.checkouts_completed) }));
+  replace("checkouts-chart", barChart(checkouts, [["paid", "ok"], ["open", "sale"]], "Checkouts per day, paid and not"));
+  replace("active-chart", barChart(days, [["active_accounts", "sub"]], "Active accounts per day"));
 }
 
 function capOf(cap) {
@@ -116,6 +148,7 @@ async function live() {
       loadActivity().then(refreshSoon).catch(showError);
     });
     for (const kind of KINDS) source.addEventListener(kind, (message) => showItem(JSON.parse(message.data)));
+    source.addEventListener("metric:updated", (message) => showFigures(JSON.parse(message.data)));
     source.onerror = () => {
       // A ticket opens the stream once: reconnect with a new one.
       source.close();

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use tollgate_app::alerting::AlertDesk;
 use tollgate_app::keys::{KeyStore, Keys};
 use tollgate_app::metrics::Figures;
+use tollgate_app::orchestrator::OrchestrateError;
+use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::event_log::EventLog;
 use tollgate_app::ports::ledger::Ledger;
@@ -233,11 +235,18 @@ pub(crate) async fn metrics<S: OperatorStore>(
     State(operator): Shared<Operator<S>>,
     _: Admin,
 ) -> Result<Json<MetricsView>, ApiError> {
-    let figures = &operator.figures;
+    Ok(Json(metrics_view(&operator.figures).await?))
+}
+
+/// The figures of `/admin/metrics`, with the caps they are read against.
+pub(crate) async fn metrics_view<S>(figures: &Figures<S>) -> Result<MetricsView, OrchestrateError>
+where
+    S: Workflows + Runs + Accounts + Ledger + Tallies,
+{
     let mut view = MetricsView::from(&figures.metrics(METRICS_DAYS).await?);
     view.daily_run_cap = Some(figures.caps.daily_starts);
     view.concurrent_run_cap = Some(figures.caps.concurrent);
-    Ok(Json(view))
+    Ok(view)
 }
 
 #[utoipa::path(

@@ -2,7 +2,8 @@
 //! `304`, as in the cloud) and, on the local stack, a Server-Sent Events stream
 //! (`GET /admin/stream`). `EventSource` cannot send an `Authorization` header, so the stream
 //! is opened with a ticket: short-lived, single-use, handed out to an admin by
-//! `POST /admin/stream-tickets`.
+//! `POST /admin/stream-tickets`. The stream also says `metric:updated`, with the figures of
+//! `/admin/metrics`, when they change (looked at once a second).
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
@@ -20,9 +21,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tollgate_app::activity::{Activity, ActivityItem, tag};
+use tollgate_app::metrics::Figures;
+use tollgate_app::ports::accounts::Accounts;
 use tollgate_app::ports::alerts::Alerts;
 use tollgate_app::ports::event_log::EventLog;
+use tollgate_app::ports::ledger::Ledger;
 use tollgate_app::ports::runs::Runs;
+use tollgate_app::ports::tallies::Tallies;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::time::Timestamp;
 use utoipa::IntoParams;
@@ -33,29 +38,41 @@ const FEED: usize = 50;
 const TICKET_SECONDS: i64 = 30;
 /// How often an open stream looks for news.
 const STREAM_EVERY: Duration = Duration::from_millis(500);
+/// How often an open stream looks at the figures: `metric:updated` at most this often.
+const FIGURES_EVERY: Duration = Duration::from_secs(1);
 
 /// The ports the feed reads.
 pub trait FeedStore: EventLog + Alerts + Workflows + Runs {}
 
 impl<S: EventLog + Alerts + Workflows + Runs> FeedStore for S {}
 
+/// The ports the stream reads: the feed's and the figures'.
+pub trait StreamStore: FeedStore + Accounts + Ledger + Tallies {}
+
+impl<S: FeedStore + Accounts + Ledger + Tallies> StreamStore for S {}
+
 /// The activity feed, polled by admins.
 pub fn router<S: FeedStore + 'static>(auth: Arc<Auth>, feed: Arc<Activity<S>>) -> Router {
     Router::new().route("/admin/activity", get(activity::<S>)).with_state(Guarded::new(auth, feed))
 }
 
-/// The feed as a stream, opened with a ticket: for one long-running process, as the local
-/// stack is, since the tickets are kept in its memory.
-pub fn stream_router<S: FeedStore + 'static>(auth: Arc<Auth>, activity: Arc<Activity<S>>) -> Router {
+/// The feed and the figures as a stream, opened with a ticket: for one long-running
+/// process, as the local stack is, since the tickets are kept in its memory.
+pub fn stream_router<S: StreamStore + 'static>(
+    auth: Arc<Auth>,
+    activity: Arc<Activity<S>>,
+    figures: Arc<Figures<S>>,
+) -> Router {
     Router::new()
         .route("/admin/stream-tickets", post(stream_ticket::<S>))
         .route("/admin/stream", get(stream::<S>))
-        .with_state(Guarded::new(auth, Streaming { activity, tickets: Tickets::default() }))
+        .with_state(Guarded::new(auth, Streaming { activity, figures, tickets: Tickets::default() }))
 }
 
-/// The stream's state: the feed and the tickets handed out.
+/// The stream's state: the feed, the figures and the tickets handed out.
 pub(crate) struct Streaming<S> {
     activity: Arc<Activity<S>>,
+    figures: Arc<Figures<S>>,
     tickets: Tickets,
 }
 
@@ -141,7 +158,7 @@ pub(crate) async fn activity<S: FeedStore>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn stream_ticket<S: FeedStore>(
+pub(crate) async fn stream_ticket<S: StreamStore>(
     State(streaming): Shared<Streaming<S>>,
     _: Admin,
 ) -> Json<StreamTicket> {
@@ -160,15 +177,15 @@ pub(crate) struct TicketParam {
     get,
     path = "/admin/stream",
     tag = "admin",
-    summary = "Server-Sent Events of the activity feed, named by kind (`payment:received`, `workflow:started`…)",
+    summary = "Server-Sent Events of the activity feed, named by kind (`payment:received`, `workflow:started`…), and `metric:updated`",
     params(TicketParam),
     responses(
-        (status = 200, description = "`text/event-stream`: each new or changed item as an event named by its kind, its `data` the item"),
+        (status = 200, description = "`text/event-stream`: each new or changed item as an event named by its kind, its `data` the item; `metric:updated` (at most once a second) with the figures of `/admin/metrics` when they changed"),
         (status = 400, description = "no `ticket`", body = ErrorResponse),
         (status = 401, description = "`invalid_token`: no such ticket, used, or expired", body = ErrorResponse)
     )
 )]
-pub(crate) async fn stream<S: FeedStore + 'static>(
+pub(crate) async fn stream<S: StreamStore + 'static>(
     State(streaming): Shared<Streaming<S>>,
     Params(param): Params<TicketParam>,
 ) -> Result<Response, ApiError> {
@@ -177,9 +194,12 @@ pub(crate) async fn stream<S: FeedStore + 'static>(
     }
     let state = Feed {
         activity: Arc::clone(&streaming.activity),
+        figures: Arc::clone(&streaming.figures),
         said: HashMap::new(),
         pending: VecDeque::new(),
         started: false,
+        figures_said: None,
+        figures_seen: tokio::time::Instant::now(),
     };
     let events = futures_util::stream::unfold(state, |mut feed| async move {
         let event = feed.next_event().await;
@@ -188,15 +208,33 @@ pub(crate) async fn stream<S: FeedStore + 'static>(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// One open stream: what it has said of each item, and what it still has to say.
+/// One open stream: what it has said of each item and of the figures, and what it still
+/// has to say.
 struct Feed<S> {
     activity: Arc<Activity<S>>,
+    figures: Arc<Figures<S>>,
     said: HashMap<String, String>,
     pending: VecDeque<ActivityItem>,
     started: bool,
+    /// The figures as last said (or as the page loaded them), as JSON.
+    figures_said: Option<String>,
+    figures_seen: tokio::time::Instant,
 }
 
-impl<S: FeedStore> Feed<S> {
+impl<S: StreamStore> Feed<S> {
+    /// The figures as JSON when they differ from what was last said; the first look only
+    /// takes note (the page has loaded them itself). A failed read waits for the next look.
+    async fn changed_figures(&mut self) -> Option<String> {
+        if self.figures_seen.elapsed() < FIGURES_EVERY {
+            return None;
+        }
+        self.figures_seen = tokio::time::Instant::now();
+        let view = crate::admin::metrics_view(&self.figures).await.ok()?;
+        let json = serde_json::to_string(&view).ok()?;
+        let said = self.figures_said.replace(json.clone());
+        (said.is_some_and(|said| said != json)).then_some(json)
+    }
+
     async fn next_event(&mut self) -> Event {
         if !self.started {
             self.started = true;
@@ -204,12 +242,18 @@ impl<S: FeedStore> Feed<S> {
             if let Ok(items) = self.activity.activity(FEED).await {
                 self.said = items.into_iter().map(|item| (item.id, item.text)).collect();
             }
+            self.figures_said =
+                crate::admin::metrics_view(&self.figures).await.ok().and_then(|view| serde_json::to_string(&view).ok());
+            self.figures_seen = tokio::time::Instant::now();
             return Event::default().event("ready").data("{}");
         }
         loop {
             if let Some(item) = self.pending.pop_front() {
                 let view = ActivityItemView::from(&item);
                 return Event::default().event(item.kind).id(item.id.clone()).json_data(view).unwrap_or_default();
+            }
+            if let Some(figures) = self.changed_figures().await {
+                return Event::default().event("metric:updated").data(figures);
             }
             tokio::time::sleep(STREAM_EVERY).await;
             // A failed read is tried again on the next beat; the stream stays open.
