@@ -90,6 +90,7 @@ pub async fn run(
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
     crate::greeting::greet(addr, &public, data_dir, tick, &config, stripe_chaos);
+    crate::greeting::health(&monitor.urls, health_interval);
     if let Some(emulator) = emulator {
         tokio::spawn(emulator.run());
     }

@@ -80,3 +80,8 @@ pub(crate) fn greet(
         }
     }
 }
+
+/// The monitor's line: what it probes, and how often.
+pub(crate) fn health(urls: &[String], every: Duration) {
+    println!("  health:    {} every {} s (two failures in a row: endpoint_down)", urls.join(", "), every.as_secs());
+}
