@@ -37,10 +37,11 @@ fn spec(index: usize, cron: &str) -> WorkflowSpec {
         id: WorkflowId::parse(&format!("w{index:06}")).unwrap(),
         name: format!("workflow {index}"),
         webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
-        schedule: Schedule::parse(cron, "UTC").unwrap(),
+        schedule: Some(Schedule::parse(cron, "UTC").unwrap()),
         enabled: true,
         premium: false,
         timeout_s: 300,
+        sell: None,
     }
 }
 

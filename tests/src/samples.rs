@@ -82,10 +82,11 @@ pub async fn claimed_sample_run_at<S: Workflows + Runs>(store: &S, webhook_url: 
         id: WorkflowId::parse("daily_shorts").expect("an id"),
         name: "Daily shorts".into(),
         webhook_url: WebhookUrl::parse(webhook_url).expect("a webhook URL"),
-        schedule: Schedule::parse("0 9 * * *", "UTC").expect("a schedule"),
+        schedule: Some(Schedule::parse("0 9 * * *", "UTC").expect("a schedule")),
         enabled: true,
         premium: false,
         timeout_s: 300,
+        sell: None,
     };
     let workflow = Workflow::register(spec, at);
     assert!(store.create(&workflow).await.expect("stored"));

@@ -382,3 +382,48 @@ async fn a_refused_start_backs_off_then_fails_the_run() {
     assert!(gaps[0] >= Duration::from_millis(900) && gaps[1] >= Duration::from_millis(1900), "{gaps:?}");
     assert_eq!(seen.starts.iter().filter(|(b, _, _)| b == "hang").count(), 3);
 }
+
+/// A sold workflow (issue 27's first step) is registered without a schedule, shown with how
+/// it is sold, never started by the tick, changed by PATCH; a `sell` that does not hold is
+/// refused field by field, its input schema compiled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sold_workflow_is_registered_without_a_schedule_and_never_ticks() {
+    let (server, seen) = workflow_server().await;
+    let stack = stack(&server, &[]).await;
+    let sell = json!({"meter": "generations", "cost": 2, "access": "plans", "plans": ["api_pro"], "charge": "on_success",
+        "input_schema": {"type": "object", "required": ["prompt"], "properties": {"prompt": {"type": "string"}}}});
+    let body =
+        json!({"id": "images", "name": "Image generator", "webhook_url": format!("{server}/start/ok"), "sell": sell});
+    let (status, registered) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    assert_eq!((&registered["schedule"], &registered["next_run"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        registered["sell"],
+        json!({"meter": "generations", "cost": 2, "access": "plans", "plans": ["api_pro"],
+        "input_schema": sell["input_schema"], "charge": "on_success", "max_output_bytes": 262_144})
+    );
+
+    for (bad, field) in [
+        (json!({"meter": "generations", "input_schema": {"type": "no such type"}}), "sell.input_schema"),
+        (json!({"meter": "generations", "access": "plans"}), "sell.plans"),
+        (json!({"meter": "generations", "max_output_bytes": 0}), "sell.max_output_bytes"),
+    ] {
+        let body = json!({"id": "bad", "name": "Bad", "webhook_url": format!("{server}/start/ok"), "sell": bad});
+        let (status, refused) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+        assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{refused}");
+    }
+    let unsold = json!({"id": "plain", "name": "Plain", "webhook_url": format!("{server}/start/ok")});
+    let (status, refused) = stack.admin_send(Method::POST, "/admin/workflows", &unsold).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("schedule")));
+
+    let patch = json!({"sell": {"meter": "generations", "cost": 5}});
+    let (status, changed) = stack.admin_send(Method::PATCH, "/admin/workflows/images", &patch).await;
+    assert_eq!(
+        (status, &changed["sell"]["cost"], &changed["sell"]["access"]),
+        (StatusCode::OK, &json!(5), &json!("public"))
+    );
+    let (_, listed) = stack.admin_get("/admin/workflows").await;
+    assert_eq!(listed["workflows"][0]["sell"]["cost"], 5);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(seen.lock().unwrap().starts.is_empty(), "three ticks started nothing");
+}

@@ -31,10 +31,11 @@ async fn register(store: &impl Workflows, index: usize, timeout_s: u32) -> Times
         id: WorkflowId::parse(&format!("w{index}")).unwrap(),
         name: format!("w{index}"),
         webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
-        schedule: Schedule::parse("*/5 * * * *", "UTC").unwrap(),
+        schedule: Some(Schedule::parse("*/5 * * * *", "UTC").unwrap()),
         enabled: true,
         premium: false,
         timeout_s,
+        sell: None,
     };
     let workflow = Workflow::register(spec, REGISTERED);
     assert!(store.create(&workflow).await.unwrap());

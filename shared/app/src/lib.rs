@@ -15,6 +15,7 @@ pub mod catalog_sync;
 pub mod checkout;
 pub mod fulfillment;
 pub mod ingest;
+pub mod input_schema;
 pub mod keys;
 pub mod metrics;
 pub mod monitor;

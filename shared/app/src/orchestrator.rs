@@ -213,6 +213,8 @@ pub struct WorkflowPatch {
     pub enabled: Option<bool>,
     pub premium: Option<bool>,
     pub timeout_s: Option<u32>,
+    /// Sells it, or changes how: a `sell` replaces the one before.
+    pub sell: Option<tollgate_core::workflow::Sell>,
 }
 
 /// The longest workflow name.
@@ -231,6 +233,16 @@ fn check_spec(spec: &WorkflowSpec) -> Result<(), OrchestrateError> {
             field: "timeout_s",
             reason: format!("must be between 1 and {MAX_TIMEOUT_SECONDS} seconds"),
         });
+    }
+    if spec.schedule.is_none() && spec.sell.is_none() {
+        return Err(OrchestrateError::Invalid {
+            field: "schedule",
+            reason: "is required unless the workflow is sold".into(),
+        });
+    }
+    if let Some(sell) = &spec.sell {
+        crate::input_schema::InputSchema::compile(&sell.input_schema)
+            .map_err(|reason| OrchestrateError::Invalid { field: "sell.input_schema", reason })?;
     }
     Ok(())
 }
@@ -279,10 +291,11 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 id: current.spec.id.clone(),
                 name: patch.name.clone().unwrap_or_else(|| current.spec.name.clone()),
                 webhook_url: patch.webhook_url.clone().unwrap_or_else(|| current.spec.webhook_url.clone()),
-                schedule: patch.schedule.clone().unwrap_or_else(|| current.spec.schedule.clone()),
+                schedule: patch.schedule.clone().or_else(|| current.spec.schedule.clone()),
                 enabled: patch.enabled.unwrap_or(current.spec.enabled),
                 premium: patch.premium.unwrap_or(current.spec.premium),
                 timeout_s: patch.timeout_s.unwrap_or(current.spec.timeout_s),
+                sell: patch.sell.clone().or_else(|| current.spec.sell.clone()),
             };
             check_spec(&spec)?;
             let changed = current.respecified(spec, self.now());

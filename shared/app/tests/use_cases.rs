@@ -227,10 +227,11 @@ async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_
             name: id.into(),
             webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/x").unwrap(),
             // Registered at midnight, so first due at the next one.
-            schedule: Schedule::parse("0 0 * * *", "UTC").unwrap(),
+            schedule: Some(Schedule::parse("0 0 * * *", "UTC").unwrap()),
             enabled: true,
             premium: false,
             timeout_s: 300,
+            sell: None,
         };
         orchestrator.register(spec).await.unwrap();
     }

@@ -103,14 +103,115 @@ pub struct WorkflowSpec {
     pub name: String,
     /// Where a run is started.
     pub webhook_url: WebhookUrl,
-    /// When runs are due.
-    pub schedule: Schedule,
+    /// When runs are due; a workflow sold to customers may have none (they start it).
+    pub schedule: Option<Schedule>,
     /// A disabled workflow is never due (it can still be started by hand).
     pub enabled: bool,
     /// Premium workflows are opened by memberships.
     pub premium: bool,
     /// Seconds a run has to call back.
     pub timeout_s: u32,
+    /// Sold to customers, who run it with their API keys; `None`: the operator's own.
+    pub sell: Option<Sell>,
+}
+
+/// Output a sold workflow's callback may carry unless its `sell` says: 256 KiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u32 = 262_144;
+/// The most output any sold workflow may return: 1 MiB, inside a callback's body limit.
+pub const MAX_OUTPUT_BYTES: u32 = 1_048_576;
+
+/// How a workflow is sold: the meter a run is charged to, and who may run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sell {
+    /// The plan meter a run counts on (`generations`).
+    pub meter: crate::meters::MeterName,
+    /// Units of that meter one run costs, at least 1.
+    pub cost: std::num::NonZeroU64,
+    /// Who may run it.
+    pub access: Access,
+    /// With [`Access::Plans`]: the plan SKUs that may (`api_pro`).
+    pub plans: Vec<crate::ids::Sku>,
+    /// The JSON Schema a run's `input` must meet (checked where runs are asked for).
+    pub input_schema: Value,
+    /// When the run is charged.
+    pub charge: Charge,
+    /// The most output a callback may carry, in bytes (at most [`MAX_OUTPUT_BYTES`]).
+    pub max_output_bytes: u32,
+}
+
+/// Who may run a sold workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Any account whose plan has the meter.
+    Public,
+    /// Members: an active membership opens it.
+    Premium,
+    /// Accounts on one of the listed plans.
+    Plans,
+}
+
+/// When a sold run is charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Charge {
+    /// When it is accepted; given back if it is cancelled or fails before it starts.
+    OnStart,
+    /// Only when it completes.
+    OnSuccess,
+}
+
+impl Access {
+    /// As the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Premium => "premium",
+            Access::Plans => "plans",
+        }
+    }
+}
+
+impl Charge {
+    /// As the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Charge::OnStart => "on_start",
+            Charge::OnSuccess => "on_success",
+        }
+    }
+}
+
+/// Why a `sell` was refused: the field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field} {reason}")]
+pub struct InvalidSell {
+    /// The field, under `sell.`.
+    pub field: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+impl Sell {
+    /// Checks what no type says: plans listed exactly when access is by plan, an object
+    /// (or boolean) schema, output within [`MAX_OUTPUT_BYTES`].
+    pub fn check(self) -> Result<Self, InvalidSell> {
+        let invalid = |field, reason: &str| Err(InvalidSell { field, reason: reason.to_owned() });
+        match (self.access, self.plans.is_empty()) {
+            (Access::Plans, true) => return invalid("sell.plans", "must name at least one plan when access is plans"),
+            (Access::Public | Access::Premium, false) => {
+                return invalid("sell.plans", "is only for access plans");
+            }
+            _ => {}
+        }
+        if !(self.input_schema.is_object() || self.input_schema.is_boolean()) {
+            return invalid("sell.input_schema", "must be a JSON Schema: an object or a boolean");
+        }
+        if !(1..=MAX_OUTPUT_BYTES).contains(&self.max_output_bytes) {
+            return invalid("sell.max_output_bytes", "must be from 1 to 1048576");
+        }
+        Ok(self)
+    }
 }
 
 /// Whether a workflow has a run in flight.
@@ -273,7 +374,7 @@ pub enum ClaimGuard {
 /// not from the start it was due for: after an outage, missed starts collapse into
 /// the one catch-up run being claimed, instead of a flood.
 pub fn next_run(spec: &WorkflowSpec, now: Timestamp) -> Option<Timestamp> {
-    if spec.enabled { spec.schedule.next_after(now) } else { None }
+    spec.schedule.as_ref().filter(|_| spec.enabled).and_then(|schedule| schedule.next_after(now))
 }
 
 /// Where a run is.
@@ -591,10 +692,11 @@ mod tests {
             id: WorkflowId::parse("daily_shorts").unwrap(),
             name: "Daily shorts".into(),
             webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/shorts").unwrap(),
-            schedule: Schedule::parse("*/10 * * * *", "UTC").unwrap(),
+            schedule: Some(Schedule::parse("*/10 * * * *", "UTC").unwrap()),
             enabled,
             premium: false,
             timeout_s: DEFAULT_TIMEOUT_SECONDS,
+            sell: None,
         }
     }
 
@@ -667,7 +769,7 @@ mod tests {
     fn changing_the_schedule_counts_from_now_and_bumps_the_version() {
         let workflow = Workflow::register(spec(true), NOW);
         let mut changed = spec(true);
-        changed.schedule = Schedule::parse("0 0 * * *", "UTC").unwrap();
+        changed.schedule = Some(Schedule::parse("0 0 * * *", "UTC").unwrap());
         let later = Timestamp(NOW.0 + 3 * 86_400);
         let respecified = workflow.respecified(changed, later);
         assert!(respecified.next_run.unwrap() > later);

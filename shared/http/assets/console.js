@@ -197,7 +197,7 @@ async function loadWorkflows() {
     const act = (label, testid, run) => h("button", { type: "button", class: "secondary", "data-testid": testid, onclick: () => run().then(loadWorkflows).catch(showError) }, label);
     return h("tr", { "data-testid": "workflow-row", "data-id": workflow.id },
       h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => loadRuns(workflow.id).catch(showError) }, workflow.name || workflow.id)),
-      h("td", { class: "optional" }, workflow.schedule.cron + " " + workflow.schedule.timezone),
+      h("td", { class: "optional" }, workflow.schedule ? workflow.schedule.cron + " " + workflow.schedule.timezone : "sold: run by customers"),
       h("td", { class: "optional" }, workflow.enabled ? when(workflow.next_run) : "paused"),
       h("td", {}, workflow.enabled ? workflow.state : "paused"),
       h("td", { class: "optional", "data-role": "last-result" }, "…"),

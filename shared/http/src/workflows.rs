@@ -12,15 +12,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use tollgate_app::orchestrator::{OrchestrationStore, Orchestrator, WorkflowPatch};
 use tollgate_core::cron::Schedule;
-use tollgate_core::ids::WorkflowId;
-use tollgate_core::workflow::{DEFAULT_TIMEOUT_SECONDS, WebhookUrl, WorkflowSpec};
+use tollgate_core::ids::{Sku, WorkflowId};
+use tollgate_core::meters::MeterName;
+use tollgate_core::workflow::WorkflowSpec;
+use tollgate_core::workflow::{Access, Charge, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_SECONDS, Sell, WebhookUrl};
 use utoipa::ToSchema;
 
-/// A workflow as registered (`id`, `name`, `webhook_url` and `schedule` required) or
-/// changed (any field but `id`). Every field is optional here so that a missing one is
+/// A workflow as registered (`id`, `name`, `webhook_url` required, and `schedule` unless
+/// it is sold) or changed (any field but `id`). Every field is optional here so that a missing one is
 /// named, not reported as an unreadable body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +42,71 @@ pub(crate) struct WorkflowBody {
     premium: Option<bool>,
     /// Seconds a run has to call back; default 3600.
     timeout_s: Option<u32>,
+    /// Sold to customers, who run it with their API keys (`/v1/workflows/{id}/runs`).
+    sell: Option<SellBody>,
+}
+
+/// How a workflow is sold: the plan meter a run is charged to and its cost, who may run it,
+/// the JSON Schema of a run's `input`, when it is charged, and the most output it returns.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SellBody {
+    /// A meter of the plans (`generations`).
+    meter: String,
+    /// Units of the meter one run costs; default 1.
+    cost: Option<u64>,
+    /// `public` (default), `premium` (members) or `plans` (those in `plans`).
+    access: Option<AccessBody>,
+    /// With `access: plans`: the plan SKUs that may run it (`["api_pro"]`).
+    plans: Option<Vec<String>>,
+    /// A JSON Schema (draft 2020-12 by default) a run's `input` must meet; default `{}`.
+    #[schema(value_type = Object)]
+    input_schema: Option<serde_json::Value>,
+    /// `on_start` (default: given back if cancelled or failed before it starts) or
+    /// `on_success` (charged only when it completes).
+    charge: Option<ChargeBody>,
+    /// The most output a callback may carry, in bytes; default 262144, at most 1048576.
+    max_output_bytes: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum AccessBody {
+    Public,
+    Premium,
+    Plans,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ChargeBody {
+    OnStart,
+    OnSuccess,
+}
+
+impl SellBody {
+    fn sell(self) -> Result<Sell, ApiError> {
+        let plans = self.plans.unwrap_or_default().iter().map(|sku| Sku::parse(sku)).collect::<Result<Vec<_>, _>>();
+        Sell {
+            meter: MeterName::parse(&self.meter).map_err(|e| ApiError::invalid("sell.meter", &e.to_string()))?,
+            cost: NonZeroU64::new(self.cost.unwrap_or(1))
+                .ok_or_else(|| ApiError::invalid("sell.cost", "must be at least 1"))?,
+            access: match self.access {
+                None | Some(AccessBody::Public) => Access::Public,
+                Some(AccessBody::Premium) => Access::Premium,
+                Some(AccessBody::Plans) => Access::Plans,
+            },
+            plans: plans.map_err(|e| ApiError::invalid("sell.plans", &e.to_string()))?,
+            input_schema: self.input_schema.unwrap_or_else(|| serde_json::json!({})),
+            charge: match self.charge {
+                None | Some(ChargeBody::OnStart) => Charge::OnStart,
+                Some(ChargeBody::OnSuccess) => Charge::OnSuccess,
+            },
+            max_output_bytes: self.max_output_bytes.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES),
+        }
+        .check()
+        .map_err(|invalid| ApiError::invalid(invalid.field, &invalid.reason))
+    }
 }
 
 /// `"0 9 * * *"`, or `{"cron": "0 9 * * *", "timezone": "Europe/Paris"}`.
@@ -87,14 +155,22 @@ impl WorkflowBody {
     pub(crate) fn spec(self) -> Result<WorkflowSpec, ApiError> {
         let required = |field| ApiError::invalid(field, "is required");
         let id = self.id.as_deref().ok_or_else(|| required("id"))?;
+        let id = WorkflowId::parse(id).map_err(|error| ApiError::invalid("id", &error.to_string()))?;
+        let webhook_url = self.webhook_url()?.ok_or_else(|| required("webhook_url"))?;
+        let schedule = self.schedule()?;
+        let sell = self.sell.map(SellBody::sell).transpose()?;
+        if schedule.is_none() && sell.is_none() {
+            return Err(ApiError::invalid("schedule", "is required unless the workflow is sold"));
+        }
         Ok(WorkflowSpec {
-            id: WorkflowId::parse(id).map_err(|error| ApiError::invalid("id", &error.to_string()))?,
-            webhook_url: self.webhook_url()?.ok_or_else(|| required("webhook_url"))?,
-            schedule: self.schedule()?.ok_or_else(|| required("schedule"))?,
+            id,
+            webhook_url,
+            schedule,
             name: self.name.ok_or_else(|| required("name"))?,
             enabled: self.enabled.unwrap_or(true),
             premium: self.premium.unwrap_or(false),
             timeout_s: self.timeout_s.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            sell,
         })
     }
 
@@ -110,6 +186,7 @@ impl WorkflowBody {
             enabled: self.enabled,
             premium: self.premium,
             timeout_s: self.timeout_s,
+            sell: self.sell.map(SellBody::sell).transpose()?,
         })
     }
 }
@@ -305,9 +382,9 @@ mod tests {
             (registered.enabled, registered.premium, registered.timeout_s),
             (true, false, DEFAULT_TIMEOUT_SECONDS)
         );
-        assert_eq!(registered.schedule.spec().timezone, "Europe/Paris");
+        assert_eq!(registered.schedule.as_ref().unwrap().spec().timezone, "Europe/Paris");
         let zoned = br#"{"id":"w","name":"W","webhook_url":"http://a/","schedule":{"cron":"0 9 * * *","timezone":"Asia/Tokyo"}}"#;
-        assert_eq!(spec(zoned).unwrap().schedule.spec().timezone, "Asia/Tokyo");
+        assert_eq!(spec(zoned).unwrap().schedule.unwrap().spec().timezone, "Asia/Tokyo");
         assert_eq!(field(spec(br#"{"name":"W"}"#)), "id");
         assert_eq!(field(spec(br#"{"id":"w","name":"W","webhook_url":"x","schedule":"* * * * *"}"#)), "webhook_url");
         assert_eq!(field(spec(br#"{"id":"w","name":"W","webhook_url":"http://a/","schedule":"* * *"}"#)), "schedule");
@@ -317,5 +394,38 @@ mod tests {
         assert_eq!(field(patch(br#"{"enabled":"yes"}"#)), "enabled");
         assert_eq!(field(patch(br#"{"timeout_s":-1}"#)), "timeout_s");
         assert_eq!(field(patch(br#"{"id":"other"}"#)), "id");
+    }
+
+    #[test]
+    fn a_sold_workflow_needs_no_schedule_and_its_sell_is_checked_field_by_field() {
+        let base = r#"{"id":"images","name":"Images","webhook_url":"https://n8n.example.com/webhook/images","#;
+        let sold = |sell: &str| spec(format!("{base}\"sell\":{sell}}}").as_bytes());
+        let registered = sold(r#"{"meter":"generations"}"#).unwrap();
+        let sell = registered.sell.unwrap();
+        assert_eq!(registered.schedule, None);
+        assert_eq!((sell.cost.get(), sell.access, sell.charge), (1, Access::Public, Charge::OnStart));
+        assert_eq!(
+            (sell.input_schema.clone(), sell.max_output_bytes),
+            (serde_json::json!({}), DEFAULT_MAX_OUTPUT_BYTES)
+        );
+        let full = r#"{"meter":"generations","cost":3,"access":"plans","plans":["api_pro"],"charge":"on_success",
+                       "input_schema":{"type":"object","properties":{"prompt":{"type":"string"}}},"max_output_bytes":1024}"#;
+        let sell = sold(full).unwrap().sell.unwrap();
+        assert_eq!(
+            (sell.cost.get(), sell.access, sell.plans.len(), sell.charge),
+            (3, Access::Plans, 1, Charge::OnSuccess)
+        );
+        assert_eq!(
+            field(spec(format!("{base}\"enabled\":true}}").as_bytes())),
+            "schedule",
+            "neither sold nor scheduled"
+        );
+        assert_eq!(field(sold(r#"{"meter":"Not A Meter"}"#)), "sell.meter");
+        assert_eq!(field(sold(r#"{"meter":"generations","cost":0}"#)), "sell.cost");
+        assert_eq!(field(sold(r#"{"meter":"generations","access":"plans"}"#)), "sell.plans");
+        assert_eq!(field(sold(r#"{"meter":"generations","plans":["api_pro"]}"#)), "sell.plans");
+        assert_eq!(field(sold(r#"{"meter":"generations","input_schema":"text"}"#)), "sell.input_schema");
+        assert_eq!(field(sold(r#"{"meter":"generations","max_output_bytes":2000000}"#)), "sell.max_output_bytes");
+        assert_eq!(field(sold(r#"{"meter":"generations","charge":"later"}"#)), "sell.charge");
     }
 }

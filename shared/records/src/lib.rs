@@ -9,6 +9,7 @@
 //! (`tests/fixtures/records` holds this release's records, read back in CI).
 
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU64;
 use tollgate_app::ports::api_keys::StoredKey;
 use tollgate_app::ports::purchases::{Delivery, Purchase};
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
@@ -16,9 +17,11 @@ use tollgate_core::alert::{Alert, AlertKind, AlertState, AlertStatus};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
+use tollgate_core::meters::MeterName;
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{
-    DEFAULT_TIMEOUT_SECONDS, Run, RunStatus, RunTotals, WebhookUrl, Workflow, WorkflowSpec, WorkflowState,
+    Access, Charge, DEFAULT_TIMEOUT_SECONDS, Run, RunStatus, RunTotals, Sell, WebhookUrl, Workflow, WorkflowSpec,
+    WorkflowState,
 };
 
 /// A domain value that a store keeps as a record.
@@ -42,8 +45,9 @@ pub struct WorkflowRecord {
     pub id: WorkflowId,
     pub name: String,
     pub webhook_url: WebhookUrl,
-    /// `{"cron", "timezone"}`.
-    pub schedule: Schedule,
+    /// `{"cron", "timezone"}`; none for a sold workflow customers start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
     #[serde(default)]
@@ -61,6 +65,49 @@ pub struct WorkflowRecord {
     pub totals: TotalsRecord,
     pub version: u64,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sell: Option<SellRecord>,
+}
+
+/// How a workflow is sold (`tollgate_core::workflow::Sell`).
+#[derive(Serialize, Deserialize)]
+pub struct SellRecord {
+    pub meter: MeterName,
+    pub cost: NonZeroU64,
+    pub access: Access,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<Sku>,
+    /// The JSON Schema as JSON text: kept exactly as registered, whatever the store's types.
+    pub input_schema: String,
+    pub charge: Charge,
+    pub max_output_bytes: u32,
+}
+
+impl SellRecord {
+    fn of(sell: &Sell) -> Self {
+        SellRecord {
+            meter: sell.meter.clone(),
+            cost: sell.cost,
+            access: sell.access,
+            plans: sell.plans.clone(),
+            input_schema: sell.input_schema.to_string(),
+            charge: sell.charge,
+            max_output_bytes: sell.max_output_bytes,
+        }
+    }
+
+    fn into_sell(self) -> Sell {
+        Sell {
+            meter: self.meter,
+            cost: self.cost,
+            access: self.access,
+            plans: self.plans,
+            // Written from a `Value` by `of`; text that no longer reads refuses every input.
+            input_schema: serde_json::from_str(&self.input_schema).unwrap_or(serde_json::Value::Bool(false)),
+            charge: self.charge,
+            max_output_bytes: self.max_output_bytes,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -97,6 +144,7 @@ impl Stored for Workflow {
             },
             version: self.version,
             created_at: self.created_at,
+            sell: spec.sell.as_ref().map(SellRecord::of),
         }
     }
 
@@ -110,6 +158,7 @@ impl Stored for Workflow {
                 enabled: record.enabled,
                 premium: record.premium,
                 timeout_s: record.timeout_s,
+                sell: record.sell.map(SellRecord::into_sell),
             },
             state: record.state,
             current_run: record.current_run,
@@ -385,10 +434,11 @@ mod tests {
             id: WorkflowId::parse("daily").unwrap(),
             name: "Daily".into(),
             webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/daily").unwrap(),
-            schedule: Schedule::parse("0 9 * * *", "Europe/Paris").unwrap(),
+            schedule: Some(Schedule::parse("0 9 * * *", "Europe/Paris").unwrap()),
             enabled: false,
             premium: true,
             timeout_s: 60,
+            sell: None,
         };
         let workflow = Workflow::register(spec, at);
         round_trip(&workflow);

@@ -24,10 +24,11 @@ fn spec(id: &str, enabled: bool) -> WorkflowSpec {
         id: WorkflowId::parse(id).unwrap(),
         name: format!("workflow {id}"),
         webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
-        schedule: Schedule::parse("*/5 * * * *", "UTC").unwrap(),
+        schedule: Some(Schedule::parse("*/5 * * * *", "UTC").unwrap()),
         enabled,
         premium: false,
         timeout_s: 300,
+        sell: None,
     }
 }
 
@@ -73,8 +74,8 @@ pub async fn lists_only_idle_enabled_due_workflows<S: Workflows + Runs>(store: &
     let disabled = Workflow::register(spec("disabled", false), REGISTERED);
     assert!(store.create(&disabled).await.unwrap());
     let mut later = Workflow::register(spec("later", true), REGISTERED);
-    later.spec.schedule = Schedule::parse("0 0 1 1 *", "UTC").unwrap();
-    later.next_run = later.spec.schedule.next_after(REGISTERED);
+    later.spec.schedule = Some(Schedule::parse("0 0 1 1 *", "UTC").unwrap());
+    later.next_run = tollgate_core::workflow::next_run(&later.spec, REGISTERED);
     assert!(store.create(&later).await.unwrap());
 
     assert!(store.due(Timestamp(at.0 - 1), 10).await.unwrap().is_empty(), "nothing is due before its time");

@@ -18,10 +18,11 @@ async fn the_binary_starts_the_due_workflow_on_the_sample_tick() {
         id: WorkflowId::parse("daily_shorts").unwrap(),
         name: "Daily shorts".into(),
         webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
-        schedule: Schedule::parse("* * * * *", "UTC").unwrap(),
+        schedule: Some(Schedule::parse("* * * * *", "UTC").unwrap()),
         enabled: true,
         premium: false,
         timeout_s: 300,
+        sell: None,
     };
     // Registered two minutes ago: due since a minute ago.
     assert!(store.create(&Workflow::register(spec, Timestamp(now().0 - 120))).await.unwrap());

@@ -1,7 +1,7 @@
 //! Workflows and runs, as the operator's API shows them.
 
 use serde::Serialize;
-use tollgate_core::workflow::{Run, RunTotals, Workflow};
+use tollgate_core::workflow::{Run, RunTotals, Sell, Workflow};
 use utoipa::ToSchema;
 
 /// A registered workflow and where it stands.
@@ -10,7 +10,8 @@ pub struct WorkflowView {
     pub id: String,
     pub name: String,
     pub webhook_url: String,
-    pub schedule: ScheduleView,
+    /// `null` for a sold workflow only its customers start.
+    pub schedule: Option<ScheduleView>,
     pub enabled: bool,
     pub premium: bool,
     /// Seconds a run has to call back.
@@ -28,6 +29,41 @@ pub struct WorkflowView {
     pub version: u64,
     /// Unix seconds it was registered.
     pub created_at: i64,
+    /// How it is sold; absent for the operator's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sell: Option<SellView>,
+}
+
+/// How a workflow is sold.
+#[derive(Serialize, ToSchema)]
+pub struct SellView {
+    pub meter: String,
+    /// Units of the meter one run costs.
+    pub cost: u64,
+    /// `public`, `premium` or `plans`.
+    pub access: &'static str,
+    /// With `access: plans`: the plan SKUs that may run it.
+    pub plans: Vec<String>,
+    /// The JSON Schema a run's `input` must meet.
+    #[schema(value_type = Object)]
+    pub input_schema: serde_json::Value,
+    /// `on_start` or `on_success`.
+    pub charge: &'static str,
+    pub max_output_bytes: u32,
+}
+
+impl From<&Sell> for SellView {
+    fn from(sell: &Sell) -> Self {
+        SellView {
+            meter: sell.meter.to_string(),
+            cost: sell.cost.get(),
+            access: sell.access.as_str(),
+            plans: sell.plans.iter().map(ToString::to_string).collect(),
+            input_schema: sell.input_schema.clone(),
+            charge: sell.charge.as_str(),
+            max_output_bytes: sell.max_output_bytes,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -85,12 +121,14 @@ impl From<&RunTotals> for TotalsView {
 impl From<&Workflow> for WorkflowView {
     fn from(workflow: &Workflow) -> Self {
         let spec = &workflow.spec;
-        let schedule = spec.schedule.spec();
         WorkflowView {
             id: spec.id.to_string(),
             name: spec.name.clone(),
             webhook_url: spec.webhook_url.as_str().to_owned(),
-            schedule: ScheduleView { cron: schedule.cron.clone(), timezone: schedule.timezone.clone() },
+            schedule: spec.schedule.as_ref().map(|schedule| {
+                let schedule = schedule.spec();
+                ScheduleView { cron: schedule.cron.clone(), timezone: schedule.timezone.clone() }
+            }),
             enabled: spec.enabled,
             premium: spec.premium,
             timeout_s: spec.timeout_s,
@@ -101,6 +139,7 @@ impl From<&Workflow> for WorkflowView {
             totals: TotalsView::from(&workflow.totals),
             version: workflow.version,
             created_at: workflow.created_at.0,
+            sell: spec.sell.as_ref().map(SellView::from),
         }
     }
 }
@@ -138,10 +177,11 @@ mod tests {
             id: WorkflowId::parse("daily_shorts").unwrap(),
             name: "Daily shorts".into(),
             webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/shorts").unwrap(),
-            schedule: Schedule::parse("0 9 * * 1-5", "Europe/Paris").unwrap(),
+            schedule: Some(Schedule::parse("0 9 * * 1-5", "Europe/Paris").unwrap()),
             enabled: true,
             premium: true,
             timeout_s: 120,
+            sell: None,
         };
         let mut workflow = Workflow::register(spec, Timestamp(1_795_500_000));
         let mut run = Run::claimed(RunId::parse("run_1").unwrap(), &workflow, Timestamp(1_795_500_060));
@@ -161,6 +201,37 @@ mod tests {
             json!({"id": "run_1", "workflow_id": "daily_shorts", "status": "queued", "created_at": 1_795_500_060,
                    "deadline": run.deadline.0, "started_at": 1_795_500_061, "finished_at": null, "earnings_cents": 250,
                    "reason": "ok"})
+        );
+    }
+
+    #[test]
+    fn a_sold_workflow_shows_how_it_is_sold_and_may_have_no_schedule() {
+        let sell = Sell {
+            meter: tollgate_core::meters::MeterName::parse("generations").unwrap(),
+            cost: std::num::NonZeroU64::new(2).unwrap(),
+            access: tollgate_core::workflow::Access::Plans,
+            plans: vec![tollgate_core::ids::Sku::parse("api_pro").unwrap()],
+            input_schema: json!({"type": "object", "required": ["prompt"]}),
+            charge: tollgate_core::workflow::Charge::OnSuccess,
+            max_output_bytes: 1_024,
+        };
+        let spec = WorkflowSpec {
+            id: WorkflowId::parse("image_generator").unwrap(),
+            name: "Image generator".into(),
+            webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/images").unwrap(),
+            schedule: None,
+            enabled: true,
+            premium: false,
+            timeout_s: 120,
+            sell: Some(sell),
+        };
+        let view =
+            serde_json::to_value(WorkflowView::from(&Workflow::register(spec, Timestamp(1_795_500_000)))).unwrap();
+        assert_eq!((&view["schedule"], &view["next_run"]), (&json!(null), &json!(null)), "never due on its own");
+        assert_eq!(
+            view["sell"],
+            json!({"meter": "generations", "cost": 2, "access": "plans", "plans": ["api_pro"],
+                   "input_schema": {"type": "object", "required": ["prompt"]}, "charge": "on_success", "max_output_bytes": 1_024})
         );
     }
 }
