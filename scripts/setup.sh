@@ -35,9 +35,10 @@ export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 
 # Clients nobody here wrote, in a venv of their own (their pins need not agree with moto's
-# or the SAM CLI's): Schemathesis on the API, Stripe's Python SDK on the emulated Stripe.
+# or the SAM CLI's): Schemathesis on the API, Stripe's Python SDK on the emulated Stripe, the
+# Standard Webhooks library on tollgate's signed deliveries.
 outside=$tools/venv-outside
-pinned_venv "$outside" "schemathesis==4.32.5" "stripe==16.1.0"
+pinned_venv "$outside" "schemathesis==4.32.5" "stripe==16.1.0" "standardwebhooks==1.3.0"
 export SCHEMATHESIS_BIN=$outside/bin/schemathesis
 export OUTSIDE_PYTHON=$outside/bin/python
 

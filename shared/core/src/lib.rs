@@ -34,6 +34,7 @@ pub mod referral;
 pub mod retry;
 pub mod signature;
 pub mod signing;
+pub mod standard_webhooks;
 pub mod stripe;
 pub mod sync;
 pub mod time;
