@@ -27,7 +27,7 @@ const DURATION_DAYS: i64 = 30;
 pub const REVENUE_HOURS: usize = 48;
 /// Months of revenue by month.
 pub const REVENUE_MONTHS: usize = 12;
-/// Business days an account counts as active for after a call, a run or a payment.
+/// Business days an account counts as active for after a call or a payment.
 pub const ACTIVE_DAYS: usize = 30;
 
 #[derive(Debug)]
@@ -135,16 +135,16 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
                 revenue_cents: totals.revenue_cents,
                 subscriptions_cents: paid(PaymentSource::Subscription),
                 sales_cents: paid(PaymentSource::Sale),
-                checkouts_started: started[n],
-                checkouts_completed: completed[n],
-                conversion_bp: completed[n].saturating_mul(10_000).checked_div(started[n]),
-                active_accounts: active[n],
+                checkouts_started: count(&started, n),
+                checkouts_completed: count(&completed, n),
+                conversion_bp: count(&completed, n).saturating_mul(10_000).checked_div(count(&started, n)),
+                active_accounts: count(&active, n),
                 day: day.clone(),
             });
         }
         let active_accounts_30d = self.store.tally_distinct(Tally::ActiveAccount, &names[..ACTIVE_DAYS]).await?;
         let (revenue_by_hour, revenue_by_month) = self.revenue_by_hour_and_month(now).await?;
-        let since = self.clock.now().plus_seconds(-DURATION_DAYS * 86_400);
+        let since = now.plus_seconds(-DURATION_DAYS * 86_400);
         let mut workflows = Vec::new();
         for workflow in self.store.workflows().await? {
             let totals = workflow.totals;
@@ -187,6 +187,11 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
             mrr_cents,
         })
     }
+}
+
+/// Day `n`'s count, as the tallies answered them.
+fn count(counts: &[u64], n: usize) -> u64 {
+    counts.get(n).copied().unwrap_or(0)
 }
 
 impl<S: Ledger> Figures<S> {

@@ -9,7 +9,7 @@ pub enum Tally {
     CheckoutStarted,
     /// Checkout Sessions completed, by session id.
     CheckoutCompleted,
-    /// Accounts with a call, a run or a payment, by account id.
+    /// Accounts with a call or a payment, by account id.
     ActiveAccount,
 }
 
