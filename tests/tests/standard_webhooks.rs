@@ -70,3 +70,41 @@ async fn the_standard_webhooks_library_verifies_what_tollgate_signs_and_nothing_
         assert_eq!(results[n]["refused"], "WebhookVerificationError", "{why}: {seen}");
     }
 }
+
+/// On `tollgate dev` an account sets its endpoint (plain http allowed to loopback only) and
+/// sees its secret once; the secret is the one deliveries are signed with.
+#[tokio::test]
+async fn an_account_sets_its_endpoint_sees_the_secret_once_and_removes_it() {
+    let stack = tollgate_tests::stack::TestStack::start().await;
+    let as_ann = |method: reqwest::Method, body: Option<Value>| {
+        let mut request = stack
+            .http
+            .request(method, stack.url("/api/me/webhook-endpoint"))
+            .bearer_auth(tollgate_tests::stack::token("user_ann", None));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(as_ann(reqwest::Method::GET, None).await.0, 404, "none yet");
+    for refused in ["http://hooks.example.com/x", "ftp://127.0.0.1/x", "https://user:pw@hooks.example.com/"] {
+        let (status, answer) = as_ann(reqwest::Method::PUT, Some(json!({"url": refused}))).await;
+        assert_eq!((status, &answer["error"]["code"]), (400, &json!("invalid_webhook_url")), "{refused}: {answer}");
+    }
+    let (status, set) = as_ann(reqwest::Method::PUT, Some(json!({"url": "http://127.0.0.1:9/hooks"}))).await;
+    assert_eq!(status, 200, "{set}");
+    let secret = EndpointSecret::parse(set["secret"].as_str().unwrap()).expect("a whsec_ secret");
+    let (_, again) = as_ann(reqwest::Method::PUT, Some(json!({"url": "http://127.0.0.1:9/hooks"}))).await;
+    assert_ne!(again["secret"], set["secret"], "setting it again makes a new secret");
+    assert_ne!(EndpointSecret::parse(again["secret"].as_str().unwrap()).unwrap(), secret);
+    let (status, shown) = as_ann(reqwest::Method::GET, None).await;
+    assert_eq!((status, &shown["url"], shown.get("secret")), (200, &json!("http://127.0.0.1:9/hooks"), None));
+    let anonymous = stack.http.get(stack.url("/api/me/webhook-endpoint")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(as_ann(reqwest::Method::DELETE, None).await.0, 204);
+    assert_eq!(as_ann(reqwest::Method::DELETE, None).await.0, 404, "removed once");
+}

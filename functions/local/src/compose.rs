@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tollgate_app::activity::Activity;
 use tollgate_app::alerting::AlertDesk;
 use tollgate_app::checkout::Checkout;
+use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::keys::{EdgeLink, Keys};
@@ -29,7 +30,7 @@ use tollgate_core::money::Micros;
 use tollgate_embedded::Sqlite;
 use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::{Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflows};
-use tollgate_http::{keys as key_routes, payouts as payout_routes};
+use tollgate_http::{endpoints as endpoint_routes, keys as key_routes, payouts as payout_routes};
 use tollgate_settings::SettingError;
 use tollgate_stripe::StripeApi;
 
@@ -55,6 +56,7 @@ pub(crate) struct UseCases {
     pub fulfiller: Arc<Fulfiller<Sqlite>>,
     pub payouts: Payouts<Sqlite>,
     pub monitor: Arc<Monitor<Sqlite>>,
+    pub endpoints: Arc<Endpoints<Sqlite>>,
     /// How often the monitor checks (`HEALTH_CHECK_INTERVAL_SECONDS`).
     pub health_interval: std::time::Duration,
     pub paid: Option<Paid>,
@@ -166,6 +168,13 @@ impl UseCases {
                 urls: health.urls,
             }),
             health_interval: health.interval,
+            // Locally an endpoint may be plain http on loopback, and names are not resolved.
+            endpoints: Arc::new(Endpoints {
+                store: store.clone(),
+                clock: Arc::clone(&clock),
+                resolver: Arc::new(tollgate_outbound::SystemResolver),
+                local: true,
+            }),
             orchestrator: Arc::new(Orchestrator {
                 store: store.clone(),
                 clock: Arc::clone(&clock),
@@ -210,6 +219,7 @@ impl UseCases {
             live::router(Arc::clone(&auth), Arc::clone(&self.activity)),
             live::stream_router(Arc::clone(&auth), self.activity, figures),
             workflows::router(Arc::clone(&auth), self.orchestrator),
+            endpoint_routes::router(Arc::clone(&auth), Arc::clone(&self.endpoints)),
             key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),
             // A partner's standing is read from the ledger, Stripe or not; onboarding needs Stripe.

@@ -22,6 +22,7 @@ mod rate_limits;
 mod runs;
 mod tallies;
 mod usage;
+mod webhook_endpoints;
 mod workflows;
 
 use aws_sdk_dynamodb::Client as DynamoClient;

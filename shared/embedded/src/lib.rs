@@ -26,6 +26,7 @@ mod records;
 mod runs;
 mod tallies;
 mod usage;
+mod webhook_endpoints;
 mod workflows;
 
 use rusqlite::Connection;

@@ -191,6 +191,14 @@ const TALLIES: &str = "CREATE TABLE tallies (
     PRIMARY KEY (name, day, member)
 ) WITHOUT ROWID;";
 
+/// 11: each account's webhook endpoint and the secret its deliveries are signed with.
+const ENDPOINTS: &str = "CREATE TABLE webhook_endpoints (
+    account_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -203,6 +211,7 @@ fn migrations() -> Migrations<'static> {
         M::up(TAKE_BACKS),
         M::up(PROBES),
         M::up(TALLIES),
+        M::up(ENDPOINTS),
     ])
 }
 
@@ -256,7 +265,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 10, "upgraded to the latest schema");
+        assert_eq!(version, 11, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -42,6 +42,9 @@ pub enum ApiError {
     IncompleteBody,
     #[error("{field} {reason}")]
     InvalidRequest { field: Cow<'static, str>, reason: String },
+    /// A field well formed but refused, with its own code (`invalid_webhook_url`).
+    #[error("{message}")]
+    Refused { code: &'static str, field: &'static str, message: String },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this needs the admin role")]
@@ -100,6 +103,7 @@ impl ApiError {
             ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Refused { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -170,6 +174,7 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::InvalidRequest { field, .. } => Some(field.clone().into_owned()),
+            ApiError::Refused { field, .. } => Some((*field).to_owned()),
             _ => None,
         };
         let body = ErrorResponse::new(code, self.public_message(), field).to_value();

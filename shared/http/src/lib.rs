@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod buyer;
+pub mod endpoints;
 pub mod error;
 mod extract;
 mod finish;

@@ -8,6 +8,7 @@ use crate::{self as build, StartError};
 use std::sync::Arc;
 use tollgate_app::activity::Activity;
 use tollgate_app::alerting::AlertDesk;
+use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::metrics::Figures;
@@ -23,7 +24,7 @@ use tollgate_aws::Aws;
 use tollgate_aws::config::Resource;
 use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::{admin, deployment, keys as key_routes, live, openapi, pages, stripe_history, webhooks as hooks};
-use tollgate_http::{payouts as payout_routes, workflows};
+use tollgate_http::{endpoints as endpoint_routes, payouts as payout_routes, workflows};
 use tollgate_settings::Env;
 
 use Resource::*;
@@ -83,12 +84,19 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         replay: Replay { store: store.clone(), clock: build::clock(), stripe: Arc::clone(&stripe) as _ },
     };
     let feed = Arc::new(Activity { store: store.clone(), clock: build::clock() });
+    let endpoints = Endpoints {
+        store: store.clone(),
+        clock: build::clock(),
+        resolver: Arc::new(tollgate_outbound::SystemResolver),
+        local: false,
+    };
     Ok(deployment([
         admin::router(Arc::clone(&auth), operator),
         live::router(Arc::clone(&auth), feed),
         workflows::router(Arc::clone(&auth), orchestrator),
         stripe_history::router(Arc::clone(&auth), history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
+        endpoint_routes::router(Arc::clone(&auth), Arc::new(endpoints)),
         key_routes::owner_router(auth, Arc::clone(&keys)),
         key_routes::edge_router(keys),
         openapi::router(openapi::document()),

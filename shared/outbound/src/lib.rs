@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 use tollgate_app::ports::outbound::{Answer, Outbound, OutboundError, OutboundRequest};
+use tollgate_app::ports::resolve::{Resolve, ResolveError, Resolved};
 
 /// Connecting is the part that hangs when a host is down: bounded well under a start's timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,5 +65,22 @@ fn answer(sent: Result<reqwest::Response, reqwest::Error>, timeout: Duration) ->
         Err(error) if error.is_timeout() => Err(OutboundError::timed_out(timeout)),
         // Without the URL: it may carry a token, and errors end up in logs and run reasons.
         Err(error) => Err(OutboundError::unreachable(error.without_url())),
+    }
+}
+
+/// Names resolved by the system's resolver (tokio's, off the async threads).
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolved<'a> {
+        Box::pin(async move {
+            match tokio::net::lookup_host((host, port)).await {
+                Ok(addresses) => {
+                    let ips: Vec<_> = addresses.map(|address| address.ip()).collect();
+                    if ips.is_empty() { Err(ResolveError::unknown(host)) } else { Ok(ips) }
+                }
+                Err(_) => Err(ResolveError::unknown(host)),
+            }
+        })
     }
 }

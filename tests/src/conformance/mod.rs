@@ -13,6 +13,7 @@ pub mod purchases;
 pub mod queue;
 pub mod tallies;
 pub mod usage;
+pub mod webhook_endpoints;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
 pub const TEST_MAX_RECEIVES: u32 = 3;
@@ -68,6 +69,7 @@ macro_rules! conformance_suite {
             payees::lists_payees_enabled_and_keeps_their_last_failed_payout,
             probes::a_probe_record_is_written_over_only_as_it_was_read,
             tallies::counts_each_member_once_a_day_and_once_across_days,
+            webhook_endpoints::an_account_has_one_endpoint_replaced_with_its_secret_and_removed_once,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,

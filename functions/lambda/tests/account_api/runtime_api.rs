@@ -33,3 +33,42 @@ async fn the_binary_lists_the_event_log_for_the_sample_admin() {
 fn id_text() -> serde_json::Value {
     "evt_sample_checkout".into()
 }
+
+/// In the cloud an endpoint is `https` to a public address: a name or address on loopback,
+/// a private network or link-local (the metadata service) is refused, by its resolution.
+#[tokio::test]
+async fn the_binary_keeps_an_accounts_webhook_endpoint_public() {
+    let (mut function, _store) = deployed(env!("CARGO_BIN_EXE_account-api"), "AccountApiFunction", &[]).await;
+    let sample: serde_json::Value = serde_json::from_str(&read("account-api.json")).unwrap();
+    let mut call = async |method: &str, body: Option<serde_json::Value>| {
+        let mut event = sample.clone();
+        event["rawPath"] = "/api/me/webhook-endpoint".into();
+        event["rawQueryString"] = "".into();
+        event["routeKey"] = format!("{method} /api/me/webhook-endpoint").into();
+        event["requestContext"]["http"]["path"] = "/api/me/webhook-endpoint".into();
+        event["requestContext"]["http"]["method"] = method.into();
+        if let Some(body) = body {
+            event["body"] = body.to_string().into();
+            event["headers"]["content-type"] = "application/json".into();
+        }
+        let answer = http_answer(function.invoke(&event).await);
+        (answer, function.log())
+    };
+    for refused in
+        ["http://1.1.1.1/hook", "https://localhost/hook", "https://10.0.0.8/hook", "https://169.254.169.254/latest"]
+    {
+        let ((status, answer), log) = call("PUT", Some(serde_json::json!({"url": refused}))).await;
+        assert_eq!(
+            (status, &answer["error"]["code"], &answer["error"]["field"]),
+            (400, &"invalid_webhook_url".into(), &"url".into()),
+            "{refused}: {answer}\n{log}"
+        );
+    }
+    let ((status, set), log) = call("PUT", Some(serde_json::json!({"url": "https://1.1.1.1/hook"}))).await;
+    assert_eq!(status, 200, "{set}\n{log}");
+    assert!(set["secret"].as_str().unwrap().starts_with("whsec_"), "{set}");
+    let ((status, read_back), _) = call("GET", None).await;
+    assert_eq!((status, &read_back["url"], read_back.get("secret")), (200, &"https://1.1.1.1/hook".into(), None));
+    assert_eq!(call("DELETE", None).await.0.0, 204);
+    assert_eq!(call("GET", None).await.0.0, 404);
+}

@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, keys, live, payouts, stripe_history, webhooks, workflows};
+use crate::{admin, buyer, endpoints, keys, live, payouts, stripe_history, webhooks, workflows};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -34,6 +34,9 @@ mod constraints;
         keys::revoke,
         keys::standing,
         keys::limits,
+        endpoints::set,
+        endpoints::get,
+        endpoints::remove,
         keys::key_record,
         keys::usage,
         admin::events,

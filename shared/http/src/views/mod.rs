@@ -25,7 +25,7 @@ pub use operator::{
 pub use payouts::{
     BalanceView, FailedView, OnboardingLink, PaidOutView, PayoutLine, PayoutRunView, PayoutsView, SkippedView,
 };
-pub use webhooks::{CallbackView, StripeReceipt};
+pub use webhooks::{CallbackView, NewWebhookEndpointView, StripeReceipt, WebhookEndpointView};
 pub use workflows::{RunList, RunView, ScheduleView, TotalsView, WorkflowList, WorkflowView};
 
 /// Unix seconds, as every answer writes a time.
