@@ -59,12 +59,18 @@ fn body_field(component: &str, field: &str) -> Option<Value> {
         ("WorkflowBody", "timeout_s") => {
             json!({"type": "integer", "minimum": 1, "maximum": tollgate_core::workflow::MAX_TIMEOUT_SECONDS})
         }
+        ("EndpointBody", "url") => json!({"type": "string", "maxLength": 2048, "pattern": ENDPOINT_URL_PATTERN}),
         ("NewKeyRequest", "mode") => json!({"type": "string", "enum": ["live", "test"], "examples": ["test"]}),
         ("PayoutRunBody", "period") => json!({"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}),
         _ => return None,
     };
     Some(schema)
 }
+
+/// An account's webhook endpoint: `https`, or plain `http` to loopback (taken on `tollgate dev`
+/// only; in the cloud an address must also be public, which no pattern states).
+const ENDPOINT_URL_PATTERN: &str =
+    r"^(https://[A-Za-z0-9._~-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
 
 fn zone() -> Value {
     json!({"type": "string", "enum": tollgate_core::cron::zone_names().collect::<Vec<_>>()})
@@ -150,12 +156,13 @@ pub(super) fn apply(document: &mut Value) {
 
 /// One body type reads both a registration and a change, so that a missing field is named
 /// rather than the body called unreadable; the document tells them apart: a registration
-/// needs `id`, `name`, `webhook_url` and `schedule`, a change may not name `id`.
+/// needs `id`, `name`, `webhook_url`, and a `schedule` or a `sell`; a change may not name `id`.
 fn split_workflow_body(document: &mut Value) {
     let schemas = &mut document["components"]["schemas"];
     let body = schemas["WorkflowBody"].clone();
     let mut registration = body.clone();
-    registration["required"] = json!(["id", "name", "webhook_url", "schedule"]);
+    registration["required"] = json!(["id", "name", "webhook_url"]);
+    registration["anyOf"] = json!([{"required": ["schedule"]}, {"required": ["sell"]}]);
     for field in ["id", "name", "webhook_url", "schedule"] {
         let property = &mut registration["properties"][field];
         if let Some(one_of) = property["oneOf"].as_array() {
