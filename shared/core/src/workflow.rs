@@ -117,8 +117,9 @@ pub struct WorkflowSpec {
 
 /// Output a sold workflow's callback may carry unless its `sell` says: 256 KiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u32 = 262_144;
-/// The most output any sold workflow may return: 1 MiB, inside a callback's body limit.
-pub const MAX_OUTPUT_BYTES: u32 = 1_048_576;
+/// The most output any sold workflow may return: 256 KiB. A run is one DynamoDB item (at
+/// most 400 KB) holding its input and output beside the rest, so more cannot be kept.
+pub const MAX_OUTPUT_BYTES: u32 = 262_144;
 
 /// How a workflow is sold: the meter a run is charged to, and who may run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +209,7 @@ impl Sell {
             return invalid("sell.input_schema", "must be a JSON Schema: an object or a boolean");
         }
         if !(1..=MAX_OUTPUT_BYTES).contains(&self.max_output_bytes) {
-            return invalid("sell.max_output_bytes", "must be from 1 to 1048576");
+            return invalid("sell.max_output_bytes", "must be from 1 to 262144");
         }
         Ok(self)
     }

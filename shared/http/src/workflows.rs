@@ -65,7 +65,7 @@ pub(crate) struct SellBody {
     /// `on_start` (default: given back if cancelled or failed before it starts) or
     /// `on_success` (charged only when it completes).
     charge: Option<ChargeBody>,
-    /// The most output a callback may carry, in bytes; default 262144, at most 1048576.
+    /// The most output a callback may carry, in bytes: at most (and by default) 262144.
     max_output_bytes: Option<u32>,
 }
 
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(field(sold(r#"{"meter":"generations","access":"plans"}"#)), "sell.plans");
         assert_eq!(field(sold(r#"{"meter":"generations","plans":["api_pro"]}"#)), "sell.plans");
         assert_eq!(field(sold(r#"{"meter":"generations","input_schema":"text"}"#)), "sell.input_schema");
-        assert_eq!(field(sold(r#"{"meter":"generations","max_output_bytes":2000000}"#)), "sell.max_output_bytes");
+        assert_eq!(field(sold(r#"{"meter":"generations","max_output_bytes":262145}"#)), "sell.max_output_bytes");
         assert_eq!(field(sold(r#"{"meter":"generations","charge":"later"}"#)), "sell.charge");
     }
 }
