@@ -89,8 +89,7 @@ pub async fn run(
         usage_flush: config.usage_flush,
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
     });
-    crate::greeting::greet(addr, &public, data_dir, tick, &config, stripe_chaos);
-    crate::greeting::health(&monitor.urls, health_interval);
+    crate::greeting::greet(addr, &public, data_dir, tick, &config, stripe_chaos, (&monitor.urls, health_interval));
     if let Some(emulator) = emulator {
         tokio::spawn(emulator.run());
     }

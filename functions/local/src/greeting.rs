@@ -16,6 +16,7 @@ pub(crate) fn greet(
     tick: Duration,
     config: &DevConfig,
     stripe_chaos: bool,
+    (health_urls, health_every): (&[String], Duration),
 ) {
     println!("tollgate dev is listening on http://{addr}");
     if !addr.ip().is_loopback() {
@@ -37,6 +38,11 @@ pub(crate) fn greet(
     }
     println!("  data:      {}", data_dir.display());
     println!("  workflows: ticking every {} s; callbacks on {public}/webhooks/workflows/{{runId}}", tick.as_secs());
+    println!(
+        "  health:    {} every {} s (two failures in a row: endpoint_down)",
+        health_urls.join(", "),
+        health_every.as_secs()
+    );
     println!("  webhooks:  {public}/webhooks/stripe");
     println!("             stripe listen --forward-to {public}/webhooks/stripe");
     if config.webhook_secret_origin == Origin::Generated {
@@ -79,9 +85,4 @@ pub(crate) fn greet(
             println!("  Stripe API: not configured (STRIPE_SECRET_KEY is not set; /api/checkout is off)")
         }
     }
-}
-
-/// The monitor's line: what it probes, and how often.
-pub(crate) fn health(urls: &[String], every: Duration) {
-    println!("  health:    {} every {} s (two failures in a row: endpoint_down)", urls.join(", "), every.as_secs());
 }
