@@ -116,7 +116,7 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
         let now = self.clock.now();
         // Today and the days before it, newest first, each from its midnight in the zone.
         let days = days as usize;
-        let day_starts = self.day_starts(now, days.max(ACTIVE_DAYS));
+        let day_starts = self.zone.day_starts(now, days.max(ACTIVE_DAYS));
         let names: Vec<String> = day_starts.iter().map(|&start| self.zone.day(start)).collect();
         let shown = &names[..days];
         let from = day_starts[days.saturating_sub(1)];
@@ -195,17 +195,6 @@ fn count(counts: &[u64], n: usize) -> u64 {
 }
 
 impl<S: Ledger> Figures<S> {
-    /// The starts of the business day of `now` and the `count - 1` before it, newest first.
-    fn day_starts(&self, now: Timestamp, count: usize) -> Vec<Timestamp> {
-        let mut starts = Vec::with_capacity(count);
-        let mut start = self.zone.day_span(now).0;
-        for _ in 0..count {
-            starts.push(start);
-            start = self.zone.day_span(start.plus_seconds(-1)).0;
-        }
-        starts
-    }
-
     /// All revenue (payments less refunds, workflow earnings) in each of the last
     /// [`REVENUE_HOURS`] hours and [`REVENUE_MONTHS`] months of the zone, newest first,
     /// from one read of the ledger.
@@ -216,12 +205,7 @@ impl<S: Ledger> Figures<S> {
         let this_hour = Timestamp(now.0.div_euclid(3_600).saturating_mul(3_600));
         let hours: Vec<Timestamp> =
             (0..REVENUE_HOURS as i64).map(|n| this_hour.plus_seconds(n.saturating_mul(-3_600))).collect();
-        let mut months = Vec::with_capacity(REVENUE_MONTHS);
-        let mut month = self.zone.month_span(now).0;
-        for _ in 0..REVENUE_MONTHS {
-            months.push(month);
-            month = self.zone.month_span(month.plus_seconds(-1)).0;
-        }
+        let months = self.zone.month_starts(now, REVENUE_MONTHS);
         let from = months.last().copied().unwrap_or(now).min(hours.last().copied().unwrap_or(now));
         let mut by_hour = vec![0_i64; hours.len()];
         let mut by_month = vec![0_i64; months.len()];

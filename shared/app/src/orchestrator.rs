@@ -404,13 +404,9 @@ impl<S: OrchestrationStore> Orchestrator<S> {
     async fn check_revenue(&self, now: Timestamp) -> Result<(), OrchestrateError> {
         let zone = self.settings.zone;
         // Yesterday first, then the seven days before it, each from its midnight.
-        let mut starts = Vec::with_capacity(alert::REVENUE_DROP_DAYS + 1);
-        let mut start = zone.day_span(now).0;
-        for _ in 0..=alert::REVENUE_DROP_DAYS {
-            start = zone.day_span(start.plus_seconds(-1)).0;
-            starts.push(start);
-        }
-        let until = zone.day_span(now).0;
+        let mut starts = zone.day_starts(now, alert::REVENUE_DROP_DAYS + 2);
+        let until = starts.remove(0);
+        let start = starts.last().copied().unwrap_or(until);
         let mut paid: HashMap<String, i64> = HashMap::new();
         for entry in self
             .store

@@ -2,8 +2,9 @@
 //! (`sk`): putting it again changes nothing, and a day's count is its partition's size.
 
 use crate::Aws;
-use crate::dynamo::{s, sdk};
+use crate::dynamo::{query_all, s, sdk};
 use aws_sdk_dynamodb::types::Select;
+use serde::Deserialize;
 use std::collections::HashSet;
 use tollgate_app::ports::tallies::{Tallies, TalliesError, Tally};
 
@@ -58,27 +59,15 @@ impl Tallies for Aws {
     }
 
     async fn tally_distinct(&self, tally: Tally, days: &[String]) -> Result<u64, TalliesError> {
+        #[derive(Deserialize)]
+        struct Member {
+            sk: String,
+        }
         let mut members = HashSet::new();
         for day in days {
-            let mut start = None;
-            loop {
-                let page = self
-                    .tally_query(tally, day)
-                    .projection_expression("sk")
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| TalliesError(sdk(e)))?;
-                for item in page.items.unwrap_or_default() {
-                    if let Some(member) = item.get("sk").and_then(|sk| sk.as_s().ok()) {
-                        members.insert(member.clone());
-                    }
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            let query = self.tally_query(tally, day).projection_expression("sk");
+            let page: Vec<Member> = query_all(query).await.map_err(TalliesError)?;
+            members.extend(page.into_iter().map(|member| member.sk));
         }
         Ok(u64::try_from(members.len()).unwrap_or(u64::MAX))
     }

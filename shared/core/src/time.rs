@@ -146,6 +146,28 @@ impl BusinessZone {
         (self.start_of(date), self.start_of(date.succ_opt().unwrap_or(date)))
     }
 
+    /// The starts of the day `at` falls in and of the `count - 1` days before it, newest first.
+    pub fn day_starts(self, at: Timestamp, count: usize) -> Vec<Timestamp> {
+        self.starts_back(at, count, |zone, at| zone.day_span(at).0)
+    }
+
+    /// The starts of the month `at` falls in and of the `count - 1` months before it, newest first.
+    pub fn month_starts(self, at: Timestamp, count: usize) -> Vec<Timestamp> {
+        self.starts_back(at, count, |zone, at| zone.month_span(at).0)
+    }
+
+    /// `count` period starts walking back from `at`: each the start of the period holding the
+    /// second before the previous one.
+    fn starts_back(self, at: Timestamp, count: usize, start_of: fn(Self, Timestamp) -> Timestamp) -> Vec<Timestamp> {
+        let mut starts = Vec::with_capacity(count);
+        let mut start = start_of(self, at);
+        for _ in 0..count {
+            starts.push(start);
+            start = start_of(self, start.plus_seconds(-1));
+        }
+        starts
+    }
+
     /// `[start, end)` of the calendar month `at` falls in here.
     pub fn month_span(self, at: Timestamp) -> (Timestamp, Timestamp) {
         use chrono::Datelike;

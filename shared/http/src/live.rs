@@ -228,11 +228,16 @@ impl<S: StreamStore> Feed<S> {
         if self.figures_seen.elapsed() < FIGURES_EVERY {
             return None;
         }
-        self.figures_seen = tokio::time::Instant::now();
-        let view = crate::admin::metrics_view(&self.figures).await.ok()?;
-        let json = serde_json::to_string(&view).ok()?;
+        let json = self.look_at_figures().await?;
         let said = self.figures_said.replace(json.clone());
         (said.is_some_and(|said| said != json)).then_some(json)
+    }
+
+    /// The figures of `/admin/metrics` as JSON, now; `None` when they cannot be read.
+    async fn look_at_figures(&mut self) -> Option<String> {
+        self.figures_seen = tokio::time::Instant::now();
+        let view = crate::admin::metrics_view(&self.figures).await.ok()?;
+        serde_json::to_string(&view).ok()
     }
 
     async fn next_event(&mut self) -> Event {
@@ -242,9 +247,7 @@ impl<S: StreamStore> Feed<S> {
             if let Ok(items) = self.activity.activity(FEED).await {
                 self.said = items.into_iter().map(|item| (item.id, item.text)).collect();
             }
-            self.figures_said =
-                crate::admin::metrics_view(&self.figures).await.ok().and_then(|view| serde_json::to_string(&view).ok());
-            self.figures_seen = tokio::time::Instant::now();
+            self.figures_said = self.look_at_figures().await;
             return Event::default().event("ready").data("{}");
         }
         loop {
