@@ -91,8 +91,13 @@ fn tick_cost(c: &mut Criterion) {
                         let now = Timestamp(clock.0.fetch_add(60, Ordering::SeqCst) + 60);
                         let ended: Vec<_> = open.borrow_mut().drain(..).collect();
                         for run in ended {
-                            let outcome =
-                                Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: now };
+                            let outcome = Outcome {
+                                status: RunStatus::Completed,
+                                earnings_cents: 0,
+                                reason: None,
+                                output: None,
+                                at: now,
+                            };
                             orchestrator.store.finish(&run, &outcome, &outcome.at.utc_day()).await.unwrap();
                         }
                     })

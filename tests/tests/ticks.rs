@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_app::ports::customer_runs::CustomerRuns;
 use tollgate_app::ports::queue::{Queue, QueueConsumer, QueueName};
 use tollgate_app::ports::runs::Runs;
 use tollgate_app::ports::workflows::Workflows;
@@ -22,8 +23,14 @@ use tollgate_tests::samples::orchestrator_at;
 
 const REGISTERED: Timestamp = Timestamp(1_795_510_800);
 
-trait Store: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static {}
-impl<S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static> Store for S {}
+trait Store:
+    Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static
+{
+}
+impl<S: Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static> Store
+    for S
+{
+}
 
 /// Registers `w{index}` every five minutes, with `timeout_s`; returns when it is first due.
 async fn register(store: &impl Workflows, index: usize, timeout_s: u32) -> Timestamp {
@@ -95,7 +102,7 @@ async fn an_outage_ends_in_one_catch_up_run<S: Store>(store: S) {
     let back = Timestamp(due.0 + 86_400 + 17);
     let started = at(&store, back).tick().await.unwrap().started;
     assert_eq!(started.len(), 1, "one catch-up run, not a flood");
-    let ended = Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, at: back };
+    let ended = Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, output: None, at: back };
     store.finish(&started[0].id, &ended, &ended.at.utc_day()).await.unwrap();
     assert!(at(&store, Timestamp(back.0 + 10)).tick().await.unwrap().started.is_empty(), "next due after the catch-up");
     let next = store.workflow(&started[0].workflow_id).await.unwrap().unwrap().next_run.unwrap();
@@ -113,8 +120,13 @@ async fn long_runs_and_a_poor_day_are_alerted_once<S: Store>(store: S) {
     assert_eq!(kinds(store.alerts(10).await.unwrap()), [AlertKind::LongRun], "once, after ten minutes");
 
     // The run earns $10 today; the first tick of tomorrow finds the day under $50, once.
-    let ended =
-        Outcome { status: RunStatus::Completed, earnings_cents: 1_000, reason: None, at: Timestamp(due.0 + 780) };
+    let ended = Outcome {
+        status: RunStatus::Completed,
+        earnings_cents: 1_000,
+        reason: None,
+        output: None,
+        at: Timestamp(due.0 + 780),
+    };
     store.finish(&run.id, &ended, &ended.at.utc_day()).await.unwrap();
     let tomorrow = Timestamp((due.0 / 86_400 + 1) * 86_400 + 30);
     at(&store, tomorrow).tick().await.unwrap();
@@ -147,6 +159,7 @@ async fn the_daily_cap_counts_days_where_the_business_is<S: Store>(store: S) {
         status: RunStatus::Completed,
         earnings_cents: 700,
         reason: None,
+        output: None,
         at: Timestamp(before_midnight.0 + 60),
     };
     store.finish(&first[0].id, &ended, &la_paz.day(ended.at)).await.unwrap();

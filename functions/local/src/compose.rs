@@ -24,11 +24,13 @@ use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::renewals::Renewals;
 use tollgate_app::replay::Replay;
+use tollgate_app::sales::Sales;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{Clock, SystemClock};
 use tollgate_core::money::Micros;
 use tollgate_embedded::Sqlite;
 use tollgate_http::buyer::{self, Buyers, Offer};
+use tollgate_http::customer_runs::{self, Customers};
 use tollgate_http::{Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflows};
 use tollgate_http::{endpoints as endpoint_routes, keys as key_routes, payouts as payout_routes};
 use tollgate_settings::SettingError;
@@ -57,6 +59,7 @@ pub(crate) struct UseCases {
     pub payouts: Payouts<Sqlite>,
     pub monitor: Arc<Monitor<Sqlite>>,
     pub endpoints: Arc<Endpoints<Sqlite>>,
+    pub sales: Arc<Sales<Sqlite>>,
     /// How often the monitor checks (`HEALTH_CHECK_INTERVAL_SECONDS`).
     pub health_interval: std::time::Duration,
     pub paid: Option<Paid>,
@@ -115,6 +118,21 @@ impl UseCases {
                 })
             })
             .transpose()?;
+        let orchestrator = Arc::new(Orchestrator {
+            store: store.clone(),
+            clock: Arc::clone(&clock),
+            settings: orchestration.clone(),
+            outbound: Arc::clone(&outbound),
+            metrics: Arc::new(LoggedMetrics),
+            alerting: alerting.clone(),
+            revenue_checked: Default::default(),
+        });
+        let sales = Arc::new(Sales {
+            orchestrator: Arc::clone(&orchestrator),
+            catalog: catalog.clone(),
+            zone: orchestrator.settings.zone,
+            local: true,
+        });
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },
             processor: Arc::new(Processor {
@@ -175,15 +193,8 @@ impl UseCases {
                 resolver: Arc::new(tollgate_outbound::SystemResolver),
                 local: true,
             }),
-            orchestrator: Arc::new(Orchestrator {
-                store: store.clone(),
-                clock: Arc::clone(&clock),
-                settings: orchestration,
-                outbound,
-                metrics: Arc::new(LoggedMetrics),
-                alerting,
-                revenue_checked: Default::default(),
-            }),
+            orchestrator,
+            sales,
             payouts: Payouts { store: store.clone(), clock, policy: config.payout_policy },
             paid,
         })
@@ -219,6 +230,7 @@ impl UseCases {
             live::router(Arc::clone(&auth), Arc::clone(&self.activity)),
             live::stream_router(Arc::clone(&auth), self.activity, figures),
             workflows::router(Arc::clone(&auth), self.orchestrator),
+            customer_runs::router(Arc::clone(&auth), Customers { sales: self.sales, edge: config.edge.secret.clone() }),
             endpoint_routes::router(Arc::clone(&auth), Arc::clone(&self.endpoints)),
             key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),

@@ -163,7 +163,7 @@ async fn dispatch(State(local): State<Arc<Local>>, request: Request) -> Response
         return response;
     }
     if tollgate_core::forwarding::is_gateway_path(path) {
-        return local.gateway.handle(http::Request::from_parts(parts, body)).await.map(Body::from);
+        return local.gateway.handle(http::Request::from_parts(parts, body), &local.api).await.map(Body::from);
     }
     let request = http::Request::from_parts(parts, Body::from(body));
     let Ok(response) = local.api.clone().oneshot(request).await;

@@ -31,7 +31,9 @@ impl Gateway {
         Ok(Self { keys, gates: Mutex::default(), upstream, client, flush_now: tokio::sync::Notify::new() })
     }
 
-    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+    /// Decides a `/v1/*` call and answers it: tollgate's own routes (workflows sold as APIs)
+    /// from `origin`, signed as the Worker signs them; the rest from `UPSTREAM_URL`.
+    pub async fn handle(&self, request: Request<Bytes>, origin: &axum::Router) -> Response<Bytes> {
         if let Err(error) = forwarding::forward_path(request.uri().path()) {
             let status = StatusCode::from_u16(PathError::STATUS).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = json(status, &error_body(PathError::CODE, &error.to_string()));
@@ -39,7 +41,12 @@ impl Gateway {
             return response;
         }
         let bearer = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let own = tollgate_core::edge::is_origin_path(request.uri().path());
         let Ok(key) = ApiKey::from_bearer(bearer) else {
+            // Not an API key: tollgate's own routes take a user's JWT (the account page) too.
+            if own {
+                return answer_from(origin, request).await;
+            }
             return refusal(&Refusal::InvalidKey, RateHeaders::UNKNOWN);
         };
         let hash = key.hash();
@@ -69,6 +76,7 @@ impl Gateway {
             return refusal(&refused, decision.headers);
         }
         let mut response = match &self.upstream {
+            _ if own => self.to_origin(origin, request, &record.account_id, &record.key_id).await,
             Some(upstream) => self.forward(upstream, request, &record.account_id, &record.key_id).await,
             None => json(
                 StatusCode::OK,
@@ -83,6 +91,34 @@ impl Gateway {
         };
         with_rate_headers(&mut response, decision.headers);
         response
+    }
+
+    /// Hands a call to the origin's own routes in-process, as the Worker forwards it to
+    /// `ORIGIN_URL`: the account named, and signed with `EDGE_SECRET`.
+    async fn to_origin(
+        &self,
+        origin: &axum::Router,
+        request: Request<Bytes>,
+        account: &AccountId,
+        key: &KeyId,
+    ) -> Response<Bytes> {
+        use tollgate_core::edge;
+        let (mut parts, body) = request.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
+        let now = self.keys.clock.now();
+        let signature =
+            edge::sign_call(&self.keys.edge.secret, now, parts.method.as_str(), &target, account.as_str(), &body);
+        let named = [
+            (edge::ACCOUNT_HEADER, account.as_str().to_owned()),
+            ("x-tollgate-key", key.as_str().to_owned()),
+            (edge::SIGNATURE_HEADER, signature),
+        ];
+        parts.headers.remove(http::header::AUTHORIZATION);
+        for (name, value) in named {
+            let value = HeaderValue::from_str(&value).expect("ids and signatures are header values");
+            parts.headers.insert(name, value);
+        }
+        answer_from(origin, Request::from_parts(parts, body)).await
     }
 
     async fn forward(
@@ -150,6 +186,17 @@ impl Gateway {
     }
 }
 
+/// The origin's answer to `request`, in-process.
+async fn answer_from(origin: &axum::Router, request: Request<Bytes>) -> Response<Bytes> {
+    use tower::ServiceExt;
+    let Ok(answer) = origin.clone().oneshot(request.map(axum::body::Body::from)).await;
+    let (parts, body) = answer.into_parts();
+    match axum::body::to_bytes(body, tollgate_http::MAX_WEBHOOK_BYTES).await {
+        Ok(bytes) => Response::from_parts(parts, bytes),
+        Err(_) => json(StatusCode::BAD_GATEWAY, &error_body("origin_unavailable", "unreadable answer")),
+    }
+}
+
 fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({"error": {"code": code, "message": message}})
 }
@@ -211,7 +258,7 @@ mod tests {
                 .header(http::header::AUTHORIZATION, format!("Bearer {}", key.expose()))
                 .body(Bytes::new())
                 .unwrap();
-            assert_eq!(gateway.handle(request).await.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(gateway.handle(request, &axum::Router::new()).await.status(), StatusCode::UNAUTHORIZED);
         }
         assert_eq!(gateway.gates.lock().unwrap().len(), 0, "a made-up key must not be remembered");
     }

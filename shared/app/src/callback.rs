@@ -35,6 +35,21 @@ impl<S: OrchestrationStore> Orchestrator<S> {
             return Err(OrchestrateError::Invalid { field: "workflowId", reason: "is not this run's workflow".into() });
         }
         let now = self.clock.now();
+        if run.customer.is_some()
+            && let Some((_, size)) = &callback.output
+        {
+            let max = self
+                .store
+                .workflow(&run.workflow_id)
+                .await?
+                .and_then(|workflow| workflow.spec.sell)
+                .map_or(tollgate_core::workflow::DEFAULT_MAX_OUTPUT_BYTES, |sell| sell.max_output_bytes);
+            if *size > max as usize {
+                let reason = format!("output_too_large: {size} bytes, more than the {max} allowed");
+                self.end(&run_id, &Outcome::failed(reason, now)).await?;
+                return Err(OrchestrateError::OutputTooLarge { size: *size, max });
+            }
+        }
         // Late: the result no longer counts, whether or not the sweep has failed the run yet.
         let late = now > run.deadline;
         let outcome = if late { Outcome::failed("no result by the deadline", now) } else { callback.outcome(now) };

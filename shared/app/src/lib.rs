@@ -32,6 +32,7 @@ pub mod referrals;
 pub mod renewals;
 pub mod replay;
 pub mod runner;
+pub mod sales;
 pub mod usage_meter;
 
 pub use ports::clock::{Clock, SystemClock};

@@ -9,6 +9,7 @@ use crate::Clock;
 use crate::alerting::Alerting;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
+use crate::ports::customer_runs::{CustomerRuns, CustomerRunsError};
 use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::outbound::Outbound;
 use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
@@ -71,6 +72,8 @@ pub struct Settings {
     pub zone: BusinessZone,
     /// When a day's revenue is alerted on.
     pub revenue_alerts: RevenueAlerts,
+    /// Slots of the customer pool, all accounts together (`CUSTOMER_RUN_CONCURRENCY`).
+    pub customer_pool: u32,
 }
 
 /// `LOW_REVENUE_CENTS` and `REVENUE_DROP_PERCENT`.
@@ -111,14 +114,18 @@ impl Settings {
             run_earnings_max_cents: tollgate_core::workflow::DEFAULT_RUN_EARNINGS_MAX_CENTS,
             zone: BusinessZone::UTC,
             revenue_alerts: RevenueAlerts::default(),
+            customer_pool: tollgate_core::customer_run::DEFAULT_CUSTOMER_RUN_CONCURRENCY,
         }
     }
 }
 
 /// The ports orchestration reads and writes.
-pub trait OrchestrationStore: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts {}
+pub trait OrchestrationStore:
+    Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts
+{
+}
 
-impl<S: Workflows + Runs + Alerts + Queue + QueueConsumer + Ledger + Accounts> OrchestrationStore for S {}
+impl<S: Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts> OrchestrationStore for S {}
 
 /// Paid workflows: their registration, the scheduled tick, starting queued runs
 /// (`runner.rs`) and their callbacks (`callback.rs`).
@@ -187,6 +194,10 @@ pub enum OrchestrateError {
     Accounts(#[from] AccountsError),
     #[error(transparent)]
     Tallies(#[from] crate::ports::tallies::TalliesError),
+    #[error(transparent)]
+    CustomerRuns(#[from] CustomerRunsError),
+    #[error("the output is {size} bytes, more than the {max} this workflow may return")]
+    OutputTooLarge { size: usize, max: u32 },
 }
 
 /// The message on the `runs` queue.
@@ -199,6 +210,8 @@ pub struct RunMessage {
 #[derive(Debug, Default)]
 pub struct TickReport {
     pub started: Vec<Run>,
+    /// Customer runs given a slot of their pool.
+    pub customer_started: Vec<Run>,
     pub failed_overdue: Vec<Run>,
     /// Set when a cap stopped the tick.
     pub stopped_by: Option<OrchestrateError>,
@@ -318,13 +331,32 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         self.start(claim).await
     }
 
+    /// Queues `run` for the runner. Should this fail, the run stays queued and the
+    /// deadline sweep frees its slots.
+    async fn queue_start(&self, run: &Run) -> Result<(), OrchestrateError> {
+        let message =
+            serde_json::to_string(&RunMessage { run_id: run.id.clone() }).expect("a run id always serialises");
+        self.store.send(QueueName::Runs, &message).await?;
+        Ok(())
+    }
+
+    /// Hands every free slot of the customer pool to the account whose turn it is, and
+    /// queues the run that takes it. Called when a run is asked for or ends, and each tick.
+    pub async fn hand_out_slots(&self) -> Result<Vec<Run>, OrchestrateError> {
+        let mut started = Vec::new();
+        while let Some(run) = self.store.take_turn(self.settings.customer_pool, self.now()).await? {
+            self.queue_start(&run).await?;
+            tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, "customer run given a slot");
+            self.metrics.run_queued(&run);
+            started.push(run);
+        }
+        Ok(started)
+    }
+
     async fn start(&self, claim: Claim) -> Result<Run, OrchestrateError> {
         match self.store.claim(&claim).await? {
             Claimed::Started => {
-                let message = serde_json::to_string(&RunMessage { run_id: claim.run.id.clone() })
-                    .expect("a run id always serialises");
-                // Should this fail, the run stays queued and the deadline sweep frees its slots.
-                self.store.send(QueueName::Runs, &message).await?;
+                self.queue_start(&claim.run).await?;
                 tracing::info!(run_id = %claim.run.id, workflow_id = %claim.run.workflow_id, "run queued");
                 self.metrics.run_queued(&claim.run);
                 Ok(claim.run)
@@ -347,7 +379,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 report.failed_overdue.push(ended);
             }
         }
-        for run in self.store.open_runs().await? {
+        for run in self.store.open_runs().await?.into_iter().filter(Run::holds_slot) {
             if let Some(alert) = alert::long_run(&run.workflow_id, &run.id, run.created_at, now) {
                 self.raise(alert).await?;
             }
@@ -365,6 +397,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 }
             }
         }
+        report.customer_started = self.hand_out_slots().await?;
         for workflow in self.store.due(now, DUE_PAGE).await? {
             let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
             let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
@@ -454,6 +487,9 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 tracing::info!(run_id = %run.id, workflow_id = %run.workflow_id, status = run.status.as_str(), reason = run.reason.as_deref().unwrap_or(""), "run ended");
                 self.metrics.run_ended(&run);
                 self.record_revenue(&run).await?;
+                if run.customer.is_some() {
+                    self.hand_out_slots().await?;
+                }
                 if run.status == RunStatus::Failed {
                     self.after_failure(&run, streak, outcome.at).await?;
                 }

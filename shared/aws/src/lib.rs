@@ -9,6 +9,7 @@ mod alerts;
 mod api_keys;
 pub mod config;
 mod cursors;
+mod customer_runs;
 mod dynamo;
 mod event_log;
 mod https;

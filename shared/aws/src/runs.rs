@@ -37,6 +37,7 @@ fn run_item(run: &Run) -> Result<Item, PortError> {
     if run.status.is_open() {
         item.insert("open_state".into(), s(OPEN));
     }
+    crate::customer_runs::customer_attributes(run, &mut item);
     Ok(item)
 }
 
@@ -165,8 +166,12 @@ impl Aws {
             return Ok(Some(Finished::AlreadyEnded(run)));
         }
         let read_status = run.status;
+        let before = run.clone();
         run.end(outcome);
-        let mut items = Vec::with_capacity(4);
+        // A customer's run held a slot of its own pool, not the workflow nor the operator's
+        // cap; what it frees and gives back is marked on it before it is written.
+        let released = self.released(&before, &mut run).await?;
+        let mut items = Vec::with_capacity(4 + released.len());
         let put_run = Put::builder()
             .table_name(&self.resources.runs_table)
             .set_item(Some(run_item(&run)?))
@@ -174,8 +179,11 @@ impl Aws {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":read", s(read_status.as_str()));
         items.push(TransactWriteItem::builder().put(built(put_run.build())?).build());
+        items.extend(released);
         let mut streak = 0;
-        if let Some(mut workflow) = self.read_workflow(run.workflow_id.as_str()).await? {
+        if run.customer.is_none()
+            && let Some(mut workflow) = self.read_workflow(run.workflow_id.as_str()).await?
+        {
             let read_version = workflow.version as i64;
             if let Some(after) = workflow.release(&run) {
                 streak = after;
@@ -188,7 +196,9 @@ impl Aws {
             }
         }
         let (completed, failed) = if run.status == RunStatus::Completed { (1, 0) } else { (0, 1) };
-        items.push(self.update_counter(RUNNING, "ADD running :minus", None, &[(":minus", -1)])?);
+        if run.customer.is_none() {
+            items.push(self.update_counter(RUNNING, "ADD running :minus", None, &[(":minus", -1)])?);
+        }
         items.push(self.update_counter(
             &day_counter(day),
             "ADD completed :completed, failed :failed, revenue_cents :revenue",

@@ -33,6 +33,8 @@ pub struct PlanLimits {
     pub requests_per_minute: u32,
     /// Keys the account may hold at once.
     pub max_keys: u32,
+    /// Runs of sold workflows the account may have in flight at once.
+    pub concurrent_runs: u32,
 }
 
 impl PlanLimits {
@@ -151,6 +153,7 @@ enum GrantEntry {
         tier: String,
         requests_per_minute: u32,
         max_keys: Option<u32>,
+        concurrent_runs: Option<u32>,
         #[serde(default)]
         limits: BTreeMap<MeterName, LimitEntry>,
         // The fields before meters: still read, as the limit on `requests`.
@@ -202,7 +205,15 @@ impl Entry {
     fn resolve(self) -> Result<Item, CatalogError> {
         let sku = &self.sku;
         let grant = match self.grant {
-            GrantEntry::ApiPlan { tier, requests_per_minute, max_keys, limits, monthly_requests, overage } => {
+            GrantEntry::ApiPlan {
+                tier,
+                requests_per_minute,
+                max_keys,
+                concurrent_runs,
+                limits,
+                monthly_requests,
+                overage,
+            } => {
                 let mut meters = resolve_limits(sku, limits, &self.currency)?;
                 if monthly_requests.is_some() || overage.is_some() {
                     if meters.contains_key(&MeterName::requests()) {
@@ -213,7 +224,12 @@ impl Entry {
                 }
                 Grant::ApiPlan {
                     tier,
-                    limits: PlanLimits { meters, requests_per_minute, max_keys: max_keys.unwrap_or(DEFAULT_MAX_KEYS) },
+                    limits: PlanLimits {
+                        meters,
+                        requests_per_minute,
+                        max_keys: max_keys.unwrap_or(DEFAULT_MAX_KEYS),
+                        concurrent_runs: concurrent_runs.unwrap_or(crate::customer_run::DEFAULT_CONCURRENT_RUNS).max(1),
+                    },
                 }
             }
             GrantEntry::Membership { tier, premium_workflows, community, api_plan, priority_support, limits } => {
@@ -524,8 +540,13 @@ mod tests {
         assert!(matches!(&enterprise.grant, Grant::ApiPlan { limits, .. } if limits.meters.is_empty()));
         assert_eq!(
             catalog.meters().iter().map(|meter| meter.stripe_event_name.as_str()).collect::<Vec<_>>(),
-            ["api_requests"]
+            ["api_requests", "tollgate_generations"]
         );
+        assert_eq!(limits.concurrent_runs, 3);
+        let Grant::ApiPlan { limits: free, .. } = &catalog.free_plan().unwrap().grant else { panic!("an API plan") };
+        assert_eq!(free.concurrent_runs, crate::customer_run::DEFAULT_CONCURRENT_RUNS);
+        let generations = free.on(&MeterName::parse("generations").unwrap());
+        assert_eq!((generations.quota, generations.per, generations.overage.as_str()), (Some(5), Per::Day, "block"));
         let elite = catalog.by_lookup_key("member_elite_monthly").unwrap();
         assert!(matches!(&elite.grant, Grant::Membership { tier, api_plan: Some(_), .. } if tier == "elite"));
         assert_eq!(catalog.by_lookup_key("credits_1000").unwrap().grant, Grant::Credits { credits: 1000 });

@@ -17,6 +17,46 @@ pub const USAGE_PATH: &str = "/internal/usage";
 pub const REVOKE_PATH: &str = "/internal/revoke";
 /// Edge: a key's Durable Object counters, `GET /internal/stats/{sha256 hex}`.
 pub const STATS_PATH: &str = "/internal/stats/";
+/// The header a forwarded call names its account in.
+pub const ACCOUNT_HEADER: &str = "x-tollgate-account";
+
+/// Whether `path` is served by tollgate itself (workflows sold as APIs), not by the
+/// operator's upstream: the edge meters the call and forwards it to the origin, signed.
+pub fn is_origin_path(path: &str) -> bool {
+    ["/v1/workflows", "/v1/runs"]
+        .iter()
+        .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
+
+/// The signature of a customer's call the edge forwards to the origin for `account`: over
+/// the method, the path with its query, the account and the body, so none can be changed.
+pub fn sign_call(
+    secret: &EdgeSecret,
+    timestamp: Timestamp,
+    method: &str,
+    path_and_query: &str,
+    account: &str,
+    body: &[u8],
+) -> String {
+    signing::sign(&secret.0, Purpose::EdgeCall, timestamp, &call_message(method, path_and_query, account, body))
+}
+
+/// Checks a forwarded call's signature (in constant time), then its age.
+pub fn verify_call(
+    secret: &EdgeSecret,
+    header: Option<&str>,
+    request: (&str, &str, &str, &[u8]),
+    now: Timestamp,
+) -> Result<(), SignatureError> {
+    let (method, path_and_query, account, body) = request;
+    let message = call_message(method, path_and_query, account, body);
+    signing::verify(&secret.0, Purpose::EdgeCall, header, &message, now, TOLERANCE_SECONDS)
+}
+
+fn call_message<'a>(method: &'a str, path_and_query: &'a str, account: &'a str, body: &'a [u8]) -> [&'a [u8]; 7] {
+    [method.as_bytes(), b" ", path_and_query.as_bytes(), b"\n", account.as_bytes(), b"\n", body]
+}
+
 /// A signed request older or newer than this is refused (replay window).
 pub const TOLERANCE_SECONDS: i64 = 300;
 
@@ -80,6 +120,20 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp(1_795_500_000);
+
+    #[test]
+    fn a_forwarded_call_names_its_account_under_the_signature() {
+        let secret = EdgeSecret::new("edge-secret").unwrap();
+        let header = sign_call(&secret, NOW, "POST", "/v1/workflows/w/runs?wait=5", "acct_1", b"{}");
+        let call = ("POST", "/v1/workflows/w/runs?wait=5", "acct_1", &b"{}"[..]);
+        assert_eq!(verify_call(&secret, Some(&header), call, NOW), Ok(()));
+        let other_account = ("POST", "/v1/workflows/w/runs?wait=5", "acct_2", &b"{}"[..]);
+        assert_eq!(verify_call(&secret, Some(&header), other_account, NOW), Err(SignatureError::Mismatch));
+        let other_query = ("POST", "/v1/workflows/w/runs?wait=30", "acct_1", &b"{}"[..]);
+        assert_eq!(verify_call(&secret, Some(&header), other_query, NOW), Err(SignatureError::Mismatch));
+        assert!(is_origin_path("/v1/workflows") && is_origin_path("/v1/runs/run_1/cancel"));
+        assert!(!is_origin_path("/v1/workflowsx") && !is_origin_path("/v1/weather"));
+    }
 
     #[test]
     fn a_signature_opens_only_its_own_request() {

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod change;
 pub mod checkout;
 pub mod cron;
+pub mod customer_run;
 pub mod edge;
 pub mod entitlements;
 pub mod forwarding;

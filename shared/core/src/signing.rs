@@ -33,11 +33,13 @@ pub enum Purpose {
     FulfillmentPost,
     /// The token in a run's callback URL.
     CallbackToken,
+    /// The edge forwards a customer's call to the origin's own API, naming the account.
+    EdgeCall,
 }
 
 impl Purpose {
     /// Every purpose, for checks that must hold between each pair.
-    pub const ALL: [Purpose; 7] = [
+    pub const ALL: [Purpose; 8] = [
         Purpose::EdgeLookup,
         Purpose::UsageBatch,
         Purpose::Revocation,
@@ -45,6 +47,7 @@ impl Purpose {
         Purpose::WorkflowStart,
         Purpose::FulfillmentPost,
         Purpose::CallbackToken,
+        Purpose::EdgeCall,
     ];
 
     /// The label signed with the message; receivers outside tollgate use it too.
@@ -57,6 +60,7 @@ impl Purpose {
             Purpose::WorkflowStart => "workflow-start",
             Purpose::FulfillmentPost => "fulfillment-post",
             Purpose::CallbackToken => "callback",
+            Purpose::EdgeCall => "edge-call",
         }
     }
 }

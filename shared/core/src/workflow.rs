@@ -390,6 +390,8 @@ pub enum RunStatus {
     Completed,
     /// Called back `failed`, could not be started, or passed its deadline.
     Failed,
+    /// A customer's run, cancelled while it was queued.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -400,12 +402,15 @@ impl RunStatus {
             RunStatus::Started => "started",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
     /// The status written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Queued, Self::Started, Self::Completed, Self::Failed].into_iter().find(|s| s.as_str() == value)
+        [Self::Queued, Self::Started, Self::Completed, Self::Failed, Self::Cancelled]
+            .into_iter()
+            .find(|s| s.as_str() == value)
     }
 
     /// Holding a slot of the concurrency cap.
@@ -435,6 +440,8 @@ pub struct Run {
     pub earnings_cents: i64,
     /// Why it failed, or the workflow's own note.
     pub reason: Option<String>,
+    /// A customer's run: whose, with what input and charge; `None` for the operator's.
+    pub customer: Option<Box<crate::customer_run::CustomerRun>>,
 }
 
 impl Run {
@@ -450,6 +457,7 @@ impl Run {
             finished_at: None,
             earnings_cents: 0,
             reason: None,
+            customer: None,
         }
     }
 }
@@ -463,6 +471,8 @@ pub struct Outcome {
     pub earnings_cents: i64,
     /// Why, for failures; the workflow's note otherwise.
     pub reason: Option<String>,
+    /// What a customer's run called back with.
+    pub output: Option<Value>,
     /// When it ended.
     pub at: Timestamp,
 }
@@ -474,13 +484,17 @@ impl Run {
         self.finished_at = Some(outcome.at);
         self.earnings_cents = outcome.earnings_cents;
         self.reason = outcome.reason.clone();
+        if let Some(customer) = self.customer.as_deref_mut() {
+            customer.pool = crate::customer_run::Pool::Left;
+            customer.output = outcome.output.clone();
+        }
     }
 }
 
 impl Outcome {
     /// A failure decided by tollgate (deadline, start retries exhausted).
     pub fn failed(reason: impl Into<String>, at: Timestamp) -> Self {
-        Self { status: RunStatus::Failed, earnings_cents: 0, reason: Some(reason.into()), at }
+        Self { status: RunStatus::Failed, earnings_cents: 0, reason: Some(reason.into()), output: None, at }
     }
 }
 
@@ -500,6 +514,8 @@ pub struct Callback {
     pub earnings_cents: i64,
     /// The workflow's own note (`metadata.reason` or `metadata.message`), if any.
     pub note: Option<String>,
+    /// A customer run's result, any JSON; with its size as sent, in bytes.
+    pub output: Option<(Value, usize)>,
 }
 
 /// Why a callback body was refused, naming the field.
@@ -526,6 +542,8 @@ struct CallbackBody<'a> {
     timestamp: Value,
     #[serde(default)]
     metadata: Value,
+    #[serde(borrow, default)]
+    output: Option<&'a RawValue>,
 }
 
 /// The longest note kept from a callback's metadata.
@@ -562,13 +580,22 @@ impl Callback {
             .iter()
             .find_map(|key| body.metadata.get(key).and_then(Value::as_str))
             .map(|note| note.chars().take(MAX_NOTE).collect());
-        Ok(Self { workflow_id, outcome_status, earnings_cents, note })
+        let output = match body.output {
+            Some(raw) if raw.get() != "null" => {
+                let value = serde_json::from_str(raw.get())
+                    .map_err(|_| CallbackError { field: "output", reason: "is not JSON" })?;
+                Some((value, raw.get().len()))
+            }
+            _ => None,
+        };
+        Ok(Self { workflow_id, outcome_status, earnings_cents, note, output })
     }
 
     /// How the run ends, at `now`.
     pub fn outcome(&self, now: Timestamp) -> Outcome {
         let earnings_cents = if self.outcome_status == RunStatus::Completed { self.earnings_cents } else { 0 };
-        Outcome { status: self.outcome_status, earnings_cents, reason: self.note.clone(), at: now }
+        let output = self.output.as_ref().map(|(value, _)| value.clone());
+        Outcome { status: self.outcome_status, earnings_cents, reason: self.note.clone(), output, at: now }
     }
 }
 
@@ -635,6 +662,12 @@ pub struct StartRequest {
     pub deadline: String,
     /// Where to post the result (carries the run's token).
     pub callback_url: String,
+    /// A customer's run: whose it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<crate::ids::AccountId>,
+    /// A customer's run: what they asked the workflow to work on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
 }
 
 impl StartRequest {
@@ -651,6 +684,8 @@ impl StartRequest {
             workflow_id: run.workflow_id.clone(),
             deadline: run.deadline.rfc3339(),
             callback_url,
+            account_id: run.account().cloned(),
+            input: run.customer.as_ref().map(|customer| customer.input.clone()),
         }
     }
 }
@@ -799,7 +834,7 @@ mod tests {
         let mut workflow = Workflow::register(spec(true), NOW);
         let mut run = Run::claimed(RunId::parse("run_1").unwrap(), &workflow, NOW);
         assert!(workflow.claim(&run.id, ClaimGuard::Now));
-        run.end(&Outcome { status: RunStatus::Completed, earnings_cents: 1250, reason: None, at: NOW });
+        run.end(&Outcome { status: RunStatus::Completed, earnings_cents: 1250, reason: None, output: None, at: NOW });
         let other = Run::claimed(RunId::parse("run_2").unwrap(), &workflow, NOW);
         assert_eq!(workflow.clone().release(&other), None);
         assert_eq!(workflow.release(&run), Some(0));

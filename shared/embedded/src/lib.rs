@@ -13,6 +13,7 @@ mod accounts;
 mod alerts;
 mod api_keys;
 mod cursors;
+mod customer_runs;
 mod event_log;
 mod intake;
 mod ledger;

@@ -199,6 +199,23 @@ const ENDPOINTS: &str = "CREATE TABLE webhook_endpoints (
     created_at INTEGER NOT NULL
 );";
 
+/// 12: customers' runs of sold workflows: whose run it is and where it stands in the
+/// customer pool (`waiting`, `holding`, `left`), the turn it was given a slot in, and the
+/// `Idempotency-Key`s that name runs for a day.
+const CUSTOMER_RUNS: &str = "ALTER TABLE runs ADD COLUMN account_id TEXT;
+ALTER TABLE runs ADD COLUMN pool TEXT;
+ALTER TABLE runs ADD COLUMN turn INTEGER;
+CREATE INDEX runs_of_account ON runs (account_id, created_at) WHERE account_id IS NOT NULL;
+CREATE INDEX runs_in_pool ON runs (pool, account_id, created_at) WHERE pool IN ('waiting', 'holding');
+CREATE INDEX runs_by_turn ON runs (account_id, turn) WHERE turn IS NOT NULL;
+CREATE TABLE run_idempotency (
+    account_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, key)
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -212,6 +229,7 @@ fn migrations() -> Migrations<'static> {
         M::up(PROBES),
         M::up(TALLIES),
         M::up(ENDPOINTS),
+        M::up(CUSTOMER_RUNS),
     ])
 }
 
@@ -265,7 +283,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 11, "upgraded to the latest schema");
+        assert_eq!(version, 12, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -6,6 +6,7 @@ use crate::records::{from_json, to_json};
 use crate::workflows::{load_workflow, store_workflow};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::runs::{Claim, Claimed, DayTotals, Finished, Runs, RunsError};
+use tollgate_core::customer_run::Pool;
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Outcome, Run, RunStatus};
@@ -18,12 +19,12 @@ fn failed(error: crate::DbError) -> RunsError {
     RunsError(error.into())
 }
 
-fn counter(db: &Connection, name: &str) -> rusqlite::Result<i64> {
+pub(crate) fn counter(db: &Connection, name: &str) -> rusqlite::Result<i64> {
     Ok(db.query_row("SELECT value FROM counters WHERE name = ?1", [name], |row| row.get(0)).optional()?.unwrap_or(0))
 }
 
 /// Adds in Rust, checked: SQLite's own `+` turns an overflowing integer into a float.
-fn add(db: &Connection, name: &str, amount: i64) -> rusqlite::Result<()> {
+pub(crate) fn add(db: &Connection, name: &str, amount: i64) -> rusqlite::Result<()> {
     let total = crate::checked_sum(counter(db, name)?, amount, name)?;
     db.execute(
         "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -32,27 +33,45 @@ fn add(db: &Connection, name: &str, amount: i64) -> rusqlite::Result<()> {
     .map(drop)
 }
 
-fn store_run(db: &Connection, run: &Run) -> rusqlite::Result<()> {
+pub(crate) fn store_run(db: &Connection, run: &Run) -> rusqlite::Result<()> {
+    let customer = run.customer.as_deref();
     db.execute(
-        "INSERT INTO runs (id, workflow_id, status, created_at, deadline, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+        "INSERT INTO runs (id, workflow_id, status, created_at, deadline, data, account_id, pool, turn)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, deadline = excluded.deadline,
+             data = excluded.data, pool = excluded.pool, turn = excluded.turn",
         params![
             run.id.as_str(),
             run.workflow_id.as_str(),
             run.status.as_str(),
             run.created_at.0,
             run.deadline.0,
-            to_json(run)?
+            to_json(run)?,
+            customer.map(|customer| customer.account_id.as_str()),
+            customer.map(|customer| pool_name(customer.pool)),
+            customer.and_then(|customer| customer.turn).map(|turn| turn as i64),
         ],
     )
     .map(drop)
 }
 
-fn load_run(db: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
+pub(crate) fn pool_name(pool: Pool) -> &'static str {
+    match pool {
+        Pool::Waiting => "waiting",
+        Pool::Holding => "holding",
+        Pool::Left => "left",
+    }
+}
+
+pub(crate) fn load_run(db: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
     db.query_row("SELECT data FROM runs WHERE id = ?1", [id], from_json).optional()
 }
 
-fn runs_where(db: &Connection, condition: &str, values: impl rusqlite::Params) -> rusqlite::Result<Vec<Run>> {
+pub(crate) fn runs_where(
+    db: &Connection,
+    condition: &str,
+    values: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Run>> {
     let mut statement = db.prepare(&format!("SELECT data FROM runs WHERE {condition}"))?;
     statement.query_map(values, from_json)?.collect()
 }
@@ -84,13 +103,18 @@ fn finish_in(db: &Connection, id: &str, outcome: &Outcome, day: &str) -> rusqlit
     }
     run.end(outcome);
     let mut streak = 0;
-    if let Some(mut workflow) = load_workflow(db, run.workflow_id.as_str())?
-        && let Some(after) = workflow.release(&run)
-    {
-        streak = after;
-        store_workflow(db, &workflow)?;
+    if run.customer.is_some() {
+        // A customer's run held a slot of its own pool, not the workflow nor the operator's cap.
+        crate::customer_runs::give_back(db, &mut run)?;
+    } else {
+        if let Some(mut workflow) = load_workflow(db, run.workflow_id.as_str())?
+            && let Some(after) = workflow.release(&run)
+        {
+            streak = after;
+            store_workflow(db, &workflow)?;
+        }
+        add(db, RUNNING, -1)?;
     }
-    add(db, RUNNING, -1)?;
     add(db, &format!("{}:{day}", run.status.as_str()), 1)?;
     add(db, &format!("revenue:{day}"), run.earnings_cents)?;
     store_run(db, &run)?;

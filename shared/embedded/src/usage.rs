@@ -20,7 +20,7 @@ fn failed(error: crate::DbError) -> UsageError {
     UsageError(error.into())
 }
 
-fn calls(db: &Connection, owner: &str, period_start: i64) -> rusqlite::Result<u64> {
+pub(crate) fn calls(db: &Connection, owner: &str, period_start: i64) -> rusqlite::Result<u64> {
     db.query_row(
         "SELECT calls FROM usage_totals WHERE owner = ?1 AND period_start = ?2",
         params![owner, period_start],
@@ -30,7 +30,7 @@ fn calls(db: &Connection, owner: &str, period_start: i64) -> rusqlite::Result<u6
     .map(Option::unwrap_or_default)
 }
 
-fn credits(db: &Connection, owner: &str) -> rusqlite::Result<u64> {
+pub(crate) fn credits(db: &Connection, owner: &str) -> rusqlite::Result<u64> {
     db.query_row("SELECT credits FROM credits_spent WHERE owner = ?1", [owner], |row| row.get(0))
         .optional()
         .map(Option::unwrap_or_default)
@@ -53,7 +53,7 @@ fn add(db: &Connection, owner: &str, batch: &UsageBatch) -> rusqlite::Result<()>
     .map(drop)
 }
 
-fn set_total(db: &Connection, owner: &str, window_start: i64, total: u64) -> rusqlite::Result<()> {
+pub(crate) fn set_total(db: &Connection, owner: &str, window_start: i64, total: u64) -> rusqlite::Result<()> {
     db.execute(
         "INSERT INTO usage_totals (owner, period_start, calls) VALUES (?1, ?2, ?3)
          ON CONFLICT (owner, period_start) DO UPDATE SET calls = excluded.calls",
@@ -62,11 +62,11 @@ fn set_total(db: &Connection, owner: &str, window_start: i64, total: u64) -> rus
     .map(drop)
 }
 
-fn meter_owner(account: &AccountId, meter: &MeterName) -> String {
+pub(crate) fn meter_owner(account: &AccountId, meter: &MeterName) -> String {
     format!("meter:{account}:{meter}")
 }
 
-fn balance_owner(account: &AccountId) -> String {
+pub(crate) fn balance_owner(account: &AccountId) -> String {
     format!("balance:{account}")
 }
 

@@ -45,6 +45,19 @@ pub enum ApiError {
     /// A field well formed but refused, with its own code (`invalid_webhook_url`).
     #[error("{message}")]
     Refused { code: &'static str, field: &'static str, message: String },
+    /// A customer run's input that does not meet its workflow's schema: `field` is the JSON
+    /// pointer of the first field at fault.
+    #[error("{reason}")]
+    InvalidInput { pointer: String, reason: String },
+    /// Payment needed first (`quota_exceeded`, `insufficient_balance`).
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: String },
+    /// Signed in, but the account may not (`not_entitled`).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+    /// A body part larger than allowed, with its own code (`output_too_large`).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this needs the admin role")]
@@ -104,6 +117,10 @@ impl ApiError {
             ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Refused { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            ApiError::PaymentRequired { code, .. } => (StatusCode::PAYMENT_REQUIRED, code),
+            ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -175,6 +192,7 @@ impl IntoResponse for ApiError {
         let field = match &self {
             ApiError::InvalidRequest { field, .. } => Some(field.clone().into_owned()),
             ApiError::Refused { field, .. } => Some((*field).to_owned()),
+            ApiError::InvalidInput { pointer, .. } => Some(pointer.clone()),
             _ => None,
         };
         let body = ErrorResponse::new(code, self.public_message(), field).to_value();
@@ -229,7 +247,9 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Queue(_)
             | OrchestrateError::Ledger(_)
             | OrchestrateError::Accounts(_)
-            | OrchestrateError::Tallies(_) => from_port,
+            | OrchestrateError::Tallies(_)
+            | OrchestrateError::CustomerRuns(_) => from_port,
+            OrchestrateError::OutputTooLarge { .. } => ApiError::TooLarge { code: "output_too_large", message },
         }
     }
 }

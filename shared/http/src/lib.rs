@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod buyer;
+pub mod customer_runs;
 pub mod endpoints;
 pub mod error;
 mod extract;

@@ -19,10 +19,12 @@ use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::replay::Replay;
+use tollgate_app::sales::Sales;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
 use tollgate_aws::config::Resource;
 use tollgate_http::buyer::{self, Buyers, Offer};
+use tollgate_http::customer_runs::{self, Customers};
 use tollgate_http::{admin, deployment, keys as key_routes, live, openapi, pages, stripe_history, webhooks as hooks};
 use tollgate_http::{endpoints as endpoint_routes, payouts as payout_routes, workflows};
 use tollgate_settings::Env;
@@ -32,8 +34,11 @@ use Resource::*;
 /// `webhook-ingest`: Stripe's deliveries and workflow callbacks.
 pub async fn webhook_ingest(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let webhooks = tollgate_settings::webhooks(env)?;
-    let store =
-        build::store(env, &[EventLogTable, EventsQueue, WorkflowsTable, RunsTable, LedgerTable, AlertsTable]).await?;
+    let store = build::store(
+        env,
+        &[EventLogTable, EventsQueue, WorkflowsTable, RunsTable, LedgerTable, AlertsTable, UsageTable, RunsQueue],
+    )
+    .await?;
     let ingest = Ingest { store: store.clone(), clock: build::clock(), webhooks };
     let orchestrator = build::orchestrator(env, store)?;
     Ok(deployment([hooks::stripe_router(Arc::new(ingest)), hooks::callback_router(Arc::new(orchestrator))]))
@@ -61,6 +66,13 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let catalog = tollgate_settings::catalog(env)?;
     let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
     let keys = Arc::new(build::keys(env, store.clone(), catalog.clone())?);
+    let sales = Arc::new(Sales {
+        orchestrator: Arc::clone(&orchestrator),
+        catalog: catalog.clone(),
+        zone: orchestrator.settings.zone,
+        local: false,
+    });
+    let customers = Customers { sales, edge: keys.edge.secret.clone() };
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
     let stripe = Arc::new(build::stripe_api(env).await?);
     let operator = admin::Operator {
@@ -94,6 +106,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         admin::router(Arc::clone(&auth), operator),
         live::router(Arc::clone(&auth), feed),
         workflows::router(Arc::clone(&auth), orchestrator),
+        customer_runs::router(Arc::clone(&auth), customers),
         stripe_history::router(Arc::clone(&auth), history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
         endpoint_routes::router(Arc::clone(&auth), Arc::new(endpoints)),
@@ -139,13 +152,13 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
 pub async fn orchestrator(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
     build::orchestrator(
         env,
-        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue]).await?,
+        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, UsageTable]).await?,
     )
 }
 
 /// `workflow-runner`: starts queued runs.
 pub async fn workflow_runner(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
-    let needs = [WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, RunsDeadLetterQueue];
+    let needs = [WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, RunsDeadLetterQueue, UsageTable];
     build::orchestrator(env, build::store(env, &needs).await?)
 }
 

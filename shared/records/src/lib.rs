@@ -16,6 +16,7 @@ use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus}
 use tollgate_core::alert::{Alert, AlertKind, AlertState, AlertStatus};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::cron::Schedule;
+use tollgate_core::customer_run::{Charged, CustomerRun, Pool};
 use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
 use tollgate_core::meters::MeterName;
 use tollgate_core::time::Timestamp;
@@ -190,6 +191,62 @@ pub struct RunRecord {
     pub earnings_cents: i64,
     #[serde(default)]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerRunRecord>,
+}
+
+/// A customer's part of a run. Input and output are kept as JSON text: any JSON a
+/// customer or workflow sends is stored as sent, whatever the store's own types allow.
+#[derive(Serialize, Deserialize)]
+pub struct CustomerRunRecord {
+    pub account_id: AccountId,
+    pub input: String,
+    #[serde(default)]
+    pub output: Option<String>,
+    pub charged: Charged,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    pub concurrent_runs: u32,
+    pub timeout_s: u32,
+    pub pool: Pool,
+    #[serde(default)]
+    pub turn: Option<u64>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl CustomerRunRecord {
+    fn of(customer: &CustomerRun) -> Self {
+        Self {
+            account_id: customer.account_id.clone(),
+            input: customer.input.to_string(),
+            output: customer.output.as_ref().map(ToString::to_string),
+            charged: customer.charged.clone(),
+            webhook_url: customer.webhook_url.clone(),
+            concurrent_runs: customer.concurrent_runs,
+            timeout_s: customer.timeout_s,
+            pool: customer.pool,
+            turn: customer.turn,
+            idempotency_key: customer.idempotency_key.clone(),
+        }
+    }
+
+    fn into_customer(self) -> CustomerRun {
+        // Written from a `Value` by this module: text that no longer parses is kept as a string.
+        let json = |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        CustomerRun {
+            account_id: self.account_id,
+            input: json(self.input),
+            output: self.output.map(json),
+            charged: self.charged,
+            webhook_url: self.webhook_url,
+            concurrent_runs: self.concurrent_runs,
+            timeout_s: self.timeout_s,
+            pool: self.pool,
+            turn: self.turn,
+            idempotency_key: self.idempotency_key,
+        }
+    }
 }
 
 impl Stored for Run {
@@ -206,6 +263,7 @@ impl Stored for Run {
             finished_at: self.finished_at,
             earnings_cents: self.earnings_cents,
             reason: self.reason.clone(),
+            customer: self.customer.as_deref().map(CustomerRunRecord::of),
         }
     }
 
@@ -220,6 +278,7 @@ impl Stored for Run {
             finished_at: record.finished_at,
             earnings_cents: record.earnings_cents,
             reason: record.reason,
+            customer: record.customer.map(|customer| Box::new(customer.into_customer())),
         }
     }
 }

@@ -129,6 +129,12 @@ pub fn orchestration(env: &Env) -> Result<Orchestration, SettingError> {
             )?)
             .expect("within 0..=100"),
         },
+        customer_pool: u32::try_from(env.number_in(
+            "CUSTOMER_RUN_CONCURRENCY",
+            i64::from(tollgate_core::customer_run::DEFAULT_CUSTOMER_RUN_CONCURRENCY),
+            1..=10_000,
+        )?)
+        .expect("within 1..=10000"),
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod cursors;
+pub mod customer_runs;
 pub mod event_log;
 pub mod intake;
 pub mod ledger;
@@ -70,6 +71,8 @@ macro_rules! conformance_suite {
             probes::a_probe_record_is_written_over_only_as_it_was_read,
             tallies::counts_each_member_once_a_day_and_once_across_days,
             webhook_endpoints::an_account_has_one_endpoint_replaced_with_its_secret_and_removed_once,
+            customer_runs::a_run_is_charged_with_its_storing_and_given_back_once_when_cancelled,
+            customer_runs::slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end,
         );
         $crate::conformance_suite!(@shared $fresh;
             orchestration::concurrent_claims_of_one_workflow_start_it_once,
@@ -78,6 +81,7 @@ macro_rules! conformance_suite {
             usage::concurrent_batches_of_many_keys_add_up_exactly,
             usage::meter_units_and_the_balance_spent_add_up_exactly_once,
             cursors::concurrent_advances_keep_the_latest,
+            customer_runs::with_r_units_left_n_parallel_runs_get_exactly_r,
             payees::concurrent_links_keep_one_payee,
             probes::concurrent_probes_of_one_read_count_once,
             tallies::concurrent_tallies_count_each_member_once,

@@ -50,7 +50,7 @@ fn due_claim(workflow: &Workflow, caps: Caps) -> Claim {
 }
 
 fn completed(cents: i64, at: Timestamp) -> Outcome {
-    Outcome { status: RunStatus::Completed, earnings_cents: cents, reason: None, at }
+    Outcome { status: RunStatus::Completed, earnings_cents: cents, reason: None, output: None, at }
 }
 
 pub async fn registers_once_and_reads_back(store: &impl Workflows) {

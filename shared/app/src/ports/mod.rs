@@ -7,6 +7,7 @@ pub mod checkouts;
 pub mod clock;
 pub mod connect;
 pub mod cursors;
+pub mod customer_runs;
 pub mod error;
 pub mod event_log;
 pub mod intake;

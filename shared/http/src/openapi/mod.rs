@@ -5,7 +5,7 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, endpoints, keys, live, payouts, stripe_history, webhooks, workflows};
+use crate::{admin, buyer, customer_runs, endpoints, keys, live, payouts, stripe_history, webhooks, workflows};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -58,6 +58,11 @@ mod constraints;
         workflows::change,
         workflows::runs,
         workflows::start_now,
+        customer_runs::offers,
+        customer_runs::order,
+        customer_runs::list,
+        customer_runs::read,
+        customer_runs::cancel,
         stripe_history::reconcile,
         stripe_history::replay,
         payouts::onboard,

@@ -4,6 +4,7 @@
 //! built from the use case's result by a `From`; none serializes a domain type.
 
 mod buyers;
+mod customer_runs;
 mod keys;
 mod operator;
 mod payouts;
@@ -14,6 +15,7 @@ pub use buyers::{
     CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PlanMeterView, PlanView, PortalLink,
     PurchaseList, PurchaseView,
 };
+pub use customer_runs::{AcceptedRun, ChargedView, CustomerRunList, CustomerRunView, OfferList, OfferView, RunLinks};
 pub use keys::{
     AccountBalanceView, KeyList, KeyRecordView, KeyView, LimitsView, MeLimitsView, MeterView, NewKeyView, PeriodView,
     RevokedKey, StandingView, UsageAccepted,

@@ -1,0 +1,282 @@
+//! Workflows sold as APIs: what an account may run, asking for a run (checked against the
+//! workflow's input schema and the account's entitlement, charged on its meter in the same
+//! write that stores it), waiting for it, reading and cancelling runs. The gateway rule of
+//! the briefs holds: a run request validates, charges and queues; the work is the
+//! workflow's, started from the customer pool (`Orchestrator::hand_out_slots`).
+
+use crate::input_schema::{InputRefusal, InputSchema};
+use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, new_run_id};
+use crate::ports::customer_runs::{Cancelled, Enqueued, NewRun, PastQuota, RunFilter};
+use crate::ports::purchases::Purchases;
+use crate::ports::usage::{Usage, UsageError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tollgate_core::catalog::Catalog;
+use tollgate_core::customer_run::{Charged, IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY, MAX_WAIT_SECONDS, Order};
+use tollgate_core::ids::{AccountId, RunId, WorkflowId};
+use tollgate_core::meters::{MeterName, Overage};
+use tollgate_core::money::Micros;
+use tollgate_core::quota::window;
+use tollgate_core::standard_webhooks::EndpointUrl;
+use tollgate_core::time::{BusinessZone, Timestamp};
+use tollgate_core::usage::plan_terms;
+use tollgate_core::workflow::{Access, Run, Workflow};
+
+/// How often a waiting request looks at its run again.
+const WAIT_POLL: Duration = Duration::from_millis(50);
+/// The most runs one page lists.
+pub const MAX_PAGE: usize = 100;
+
+/// What the stores behind sales hold.
+pub trait SalesStore: OrchestrationStore + Purchases + Usage {}
+
+impl<S: OrchestrationStore + Purchases + Usage> SalesStore for S {}
+
+/// The customer API's use cases.
+pub struct Sales<S> {
+    pub orchestrator: Arc<Orchestrator<S>>,
+    pub catalog: Catalog,
+    pub zone: BusinessZone,
+    /// Plain `http` result webhooks to loopback are allowed (`tollgate dev`).
+    pub local: bool,
+}
+
+/// A workflow an account may run.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub workflow: Workflow,
+}
+
+/// A run asked for.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub input: Value,
+    pub webhook_url: Option<String>,
+    /// `false`: refuse rather than wait when the account has its plan's runs in flight.
+    pub queue: bool,
+    pub idempotency_key: Option<String>,
+}
+
+/// A run, and whether it was made by an earlier request with the same `Idempotency-Key`.
+#[derive(Debug, Clone)]
+pub struct Ordered {
+    pub run: Run,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum SaleError {
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("{}", .0.reason)]
+    InvalidInput(InputRefusal),
+    #[error("{field} {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("this account's plan does not include this workflow")]
+    NotEntitled,
+    #[error("the {meter} quota of {quota} is used up")]
+    QuotaExceeded { meter: MeterName, quota: u64 },
+    #[error("the balance ({left:?} micro-units left) cannot pay for this run")]
+    InsufficientBalance { left: Micros },
+    #[error("the account already has its plan's {0} runs in flight")]
+    ConcurrencyLimit(u32),
+    #[error("this Idempotency-Key was used for a run of another workflow")]
+    IdempotencyKeyReused,
+    #[error("the run is {} and no longer queued", .0.status.as_str())]
+    NotQueued(Box<Run>),
+    #[error(transparent)]
+    Orchestrate(#[from] OrchestrateError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
+
+impl<S: SalesStore> Sales<S> {
+    fn store(&self) -> &S {
+        &self.orchestrator.store
+    }
+
+    fn now(&self) -> Timestamp {
+        self.orchestrator.clock.now()
+    }
+
+    /// Whether the workflow's meter is one only runs count: declared, and charged by no route
+    /// (a meter the edge counts too would have two authorities).
+    fn sellable(&self, workflow: &Workflow) -> bool {
+        let Some(sell) = &workflow.spec.sell else { return false };
+        let declared = self.catalog.meter(&sell.meter).is_some();
+        let routed = self.catalog.routes().iter().any(|route| route.meter == sell.meter)
+            || sell.meter.as_str() == tollgate_core::meters::REQUESTS;
+        if !declared || routed {
+            tracing::warn!(workflow_id = %workflow.spec.id, meter = %sell.meter, "a sold workflow's meter is undeclared or charged by a route: not offered");
+        }
+        declared && !routed && workflow.spec.enabled
+    }
+
+    /// The sold workflows `account` may run, by id.
+    pub async fn offers(&self, account: &AccountId) -> Result<Vec<Offer>, SaleError> {
+        let workflows = self.store().workflows().await.map_err(OrchestrateError::from)?;
+        let entitled = self.entitled_to(account, &workflows).await?;
+        Ok(workflows
+            .into_iter()
+            .filter(|workflow| self.sellable(workflow) && entitled(workflow))
+            .map(|workflow| Offer { workflow })
+            .collect())
+    }
+
+    /// Which of `workflows` the account's plan and memberships open.
+    async fn entitled_to(
+        &self,
+        account: &AccountId,
+        workflows: &[Workflow],
+    ) -> Result<impl Fn(&Workflow) -> bool + use<S>, SaleError> {
+        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
+        let plan = plan_terms(&self.catalog, &subscriptions, self.now(), self.zone).sku;
+        let mut premium: Vec<&Workflow> = workflows.iter().filter(|workflow| is_premium(workflow)).collect();
+        premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
+        let premium: Vec<WorkflowId> = premium.into_iter().map(|workflow| workflow.spec.id.clone()).collect();
+        let opened = tollgate_core::entitlements::entitlements(&self.catalog, &subscriptions, &premium);
+        Ok(move |workflow: &Workflow| {
+            let Some(sell) = &workflow.spec.sell else { return false };
+            let premium_open = || opened.all_premium_workflows || opened.premium_workflows.contains(&workflow.spec.id);
+            match sell.access {
+                Access::Public => !workflow.spec.premium || premium_open(),
+                Access::Premium => premium_open(),
+                Access::Plans => sell.plans.contains(&plan),
+            }
+        })
+    }
+
+    /// Asks for a run of `workflow_id` for `account`: checked, charged and queued, or refused
+    /// with nothing charged. A repeated `Idempotency-Key` within a day answers the first run.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account, workflow_id = %workflow_id))]
+    pub async fn order(
+        &self,
+        account: &AccountId,
+        workflow_id: &WorkflowId,
+        request: RunRequest,
+    ) -> Result<Ordered, SaleError> {
+        if let Some(key) = &request.idempotency_key
+            && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(SaleError::Invalid {
+                field: "Idempotency-Key",
+                reason: format!("must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+            });
+        }
+        let webhook_url = match &request.webhook_url {
+            Some(url) => Some(
+                EndpointUrl::parse(url, self.local)
+                    .map_err(|error| SaleError::Invalid { field: "webhook_url", reason: error.to_string() })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        // Premium workflows are ranked among all of them, so all are read.
+        let workflows = self.store().workflows().await.map_err(OrchestrateError::from)?;
+        let Some(workflow) = workflows.iter().find(|w| &w.spec.id == workflow_id).filter(|w| self.sellable(w)) else {
+            return Err(SaleError::NotFound("workflow"));
+        };
+        if !(self.entitled_to(account, &workflows).await?)(workflow) {
+            return Err(SaleError::NotEntitled);
+        }
+        let sell = workflow.spec.sell.clone().expect("sellable workflows are sold");
+        let schema =
+            InputSchema::compile(&sell.input_schema).map_err(|reason| SaleError::Invalid { field: "input", reason })?;
+        if let Some(refusal) = schema.refusal(&request.input) {
+            return Err(SaleError::InvalidInput(refusal));
+        }
+        let now = self.now();
+        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
+        let terms = plan_terms(&self.catalog, &subscriptions, now, self.zone);
+        let limit = terms.plan.on(&sell.meter).clone();
+        let past_quota = match &limit.overage {
+            Overage::Block => PastQuota::Refused,
+            Overage::Bill(_) => PastQuota::Billed,
+            Overage::Balance(price) => {
+                let (granted, _) = crate::keys::balance(self.store(), &self.catalog, account).await?;
+                PastQuota::Balance { price: price.micros, granted }
+            }
+        };
+        let order = Order {
+            account_id: account.clone(),
+            input: request.input,
+            webhook_url,
+            charged: Charged {
+                meter: sell.meter.clone(),
+                units: sell.cost.get(),
+                when: sell.charge,
+                window_start: window(limit.per, self.zone, terms.period, now).start,
+                overage: 0,
+                paid: Micros(0),
+                returned: false,
+            },
+            concurrent_runs: terms.plan.concurrent_runs,
+            idempotency_key: request.idempotency_key,
+        };
+        let new = NewRun {
+            run: Run::ordered(new_run_id(), workflow, order, now),
+            quota: limit.quota,
+            past_quota,
+            refuse_when_busy: !request.queue,
+            idempotent_until: now.plus_seconds(IDEMPOTENCY_SECONDS),
+        };
+        let ordered = match self.store().enqueue(&new, now).await.map_err(OrchestrateError::from)? {
+            Enqueued::Accepted(run) => Ordered { run, replayed: false },
+            Enqueued::Replayed(run) if run.workflow_id == *workflow_id => return Ok(Ordered { run, replayed: true }),
+            Enqueued::Replayed(_) => return Err(SaleError::IdempotencyKeyReused),
+            Enqueued::QuotaExceeded { quota } => return Err(SaleError::QuotaExceeded { meter: sell.meter, quota }),
+            Enqueued::InsufficientBalance { left } => return Err(SaleError::InsufficientBalance { left }),
+            Enqueued::ConcurrencyLimit => return Err(SaleError::ConcurrencyLimit(terms.plan.concurrent_runs)),
+        };
+        tracing::info!(run_id = %ordered.run.id, "customer run queued");
+        // Should handing out fail, the next tick hands the slot out.
+        if let Err(error) = self.orchestrator.hand_out_slots().await {
+            tracing::warn!(%error, "slots could not be handed out now; the next tick will");
+        }
+        Ok(ordered)
+    }
+
+    /// The account's run.
+    pub async fn run(&self, account: &AccountId, id: &RunId) -> Result<Run, SaleError> {
+        let run = self.store().run(id).await.map_err(OrchestrateError::from)?;
+        run.filter(|run| run.account() == Some(account)).ok_or(SaleError::NotFound("run"))
+    }
+
+    /// The run once it has ended, or as it is after `seconds` (at most [`MAX_WAIT_SECONDS`]).
+    pub async fn wait(&self, account: &AccountId, id: &RunId, seconds: u32) -> Result<Run, SaleError> {
+        let until = tokio::time::Instant::now() + Duration::from_secs(u64::from(seconds.min(MAX_WAIT_SECONDS)));
+        loop {
+            let run = self.run(account, id).await?;
+            if !run.status.is_open() || tokio::time::Instant::now() >= until {
+                return Ok(run);
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
+    }
+
+    /// The account's runs, newest first.
+    pub async fn runs(&self, account: &AccountId, filter: RunFilter) -> Result<Vec<Run>, SaleError> {
+        let filter = RunFilter { limit: filter.limit.clamp(1, MAX_PAGE), ..filter };
+        Ok(self.store().account_runs(account, &filter).await.map_err(OrchestrateError::from)?)
+    }
+
+    /// Cancels a queued run; its charge is given back as its terms say.
+    pub async fn cancel(&self, account: &AccountId, id: &RunId) -> Result<Run, SaleError> {
+        match self.store().cancel(account, id, self.now()).await.map_err(OrchestrateError::from)? {
+            Cancelled::Done(run) => {
+                tracing::info!(run_id = %run.id, "customer run cancelled");
+                Ok(run)
+            }
+            Cancelled::TooLate(run) => Err(SaleError::NotQueued(Box::new(run))),
+            Cancelled::Unknown => Err(SaleError::NotFound("run")),
+        }
+    }
+}
+
+/// Premium workflows are opened by memberships, in the order they were registered.
+fn is_premium(workflow: &Workflow) -> bool {
+    workflow.spec.premium || workflow.spec.sell.as_ref().is_some_and(|sell| sell.access == Access::Premium)
+}

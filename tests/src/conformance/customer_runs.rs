@@ -1,0 +1,182 @@
+//! Customers' runs of sold workflows: the charge taken with the run, given back once when
+//! the run does not earn it, and the pool's slots handed out round-robin, exactly, on every
+//! backend.
+
+use crate::join_all;
+use serde_json::json;
+use std::sync::Arc;
+use tollgate_app::orchestrator::new_run_id;
+use tollgate_app::ports::customer_runs::{Cancelled, CustomerRuns, Enqueued, NewRun, PastQuota, RunFilter};
+use tollgate_app::ports::runs::{Finished, Runs};
+use tollgate_app::ports::usage::Usage;
+use tollgate_app::ports::workflows::Workflows;
+use tollgate_core::customer_run::{Charged, Order, Pool};
+use tollgate_core::ids::{AccountId, WorkflowId};
+use tollgate_core::meters::MeterName;
+use tollgate_core::money::Micros;
+use tollgate_core::time::Timestamp;
+use tollgate_core::workflow::{
+    Access, Charge, DEFAULT_MAX_OUTPUT_BYTES, Outcome, Run, RunStatus, Sell, WebhookUrl, Workflow, WorkflowSpec,
+};
+
+/// 2026-11-24T09:00:00Z.
+const NOW: Timestamp = Timestamp(1_795_510_800);
+/// The day's window the quota counts in.
+const WINDOW: Timestamp = Timestamp(1_795_478_400);
+
+fn generations() -> MeterName {
+    MeterName::parse("generations").unwrap()
+}
+
+fn account(name: &str) -> AccountId {
+    AccountId::parse(name).unwrap()
+}
+
+fn sold_workflow() -> Workflow {
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse("images").unwrap(),
+        name: "Images".into(),
+        webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
+        schedule: None,
+        enabled: true,
+        premium: false,
+        timeout_s: 300,
+        sell: Some(Sell {
+            meter: generations(),
+            cost: std::num::NonZeroU64::new(1).unwrap(),
+            access: Access::Public,
+            plans: Vec::new(),
+            input_schema: json!({"type": "object"}),
+            charge: Charge::OnStart,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }),
+    };
+    Workflow::register(spec, NOW)
+}
+
+fn order(who: &str, when: Charge, key: Option<&str>, at: Timestamp, limit: u32) -> NewRun {
+    let order = Order {
+        account_id: account(who),
+        input: json!({"prompt": "a cat", "n": 1}),
+        webhook_url: None,
+        charged: Charged {
+            meter: generations(),
+            units: 1,
+            when,
+            window_start: WINDOW,
+            overage: 0,
+            paid: Micros(0),
+            returned: false,
+        },
+        concurrent_runs: limit,
+        idempotency_key: key.map(str::to_owned),
+    };
+    NewRun {
+        run: Run::ordered(new_run_id(), &sold_workflow(), order, at),
+        quota: Some(2),
+        past_quota: PastQuota::Refused,
+        refuse_when_busy: false,
+        idempotent_until: Timestamp(at.0 + 86_400),
+    }
+}
+
+fn accepted(enqueued: Enqueued) -> Run {
+    match enqueued {
+        Enqueued::Accepted(run) => run,
+        other => panic!("not accepted: {other:?}"),
+    }
+}
+
+async fn used<S: Usage>(store: &S, who: &str) -> u64 {
+    store.meter_usage(&account(who), &generations(), WINDOW).await.unwrap()
+}
+
+pub async fn a_run_is_charged_with_its_storing_and_given_back_once_when_cancelled<S: CustomerRuns + Runs + Usage>(
+    store: &S,
+) {
+    let first = accepted(store.enqueue(&order("acct_a", Charge::OnStart, Some("k1"), NOW, 1), NOW).await.unwrap());
+    assert_eq!(used(store, "acct_a").await, 1);
+    let again = store.enqueue(&order("acct_a", Charge::OnStart, Some("k1"), NOW, 1), NOW).await.unwrap();
+    assert!(matches!(&again, Enqueued::Replayed(run) if run.id == first.id), "{again:?}");
+    assert_eq!(used(store, "acct_a").await, 1, "a replay is not charged");
+    let read = store.run(&first.id).await.unwrap().unwrap();
+    assert_eq!(read, first, "a customer run reads back whole");
+    accepted(store.enqueue(&order("acct_a", Charge::OnStart, None, NOW, 1), NOW).await.unwrap());
+    let over = store.enqueue(&order("acct_a", Charge::OnStart, None, NOW, 1), NOW).await.unwrap();
+    assert_eq!(over, Enqueued::QuotaExceeded { quota: 2 });
+    assert_eq!(used(store, "acct_a").await, 2, "a refused run is not charged");
+
+    let cancelled = store.cancel(&account("acct_a"), &first.id, NOW).await.unwrap();
+    let Cancelled::Done(run) = cancelled else { panic!("{cancelled:?}") };
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(used(store, "acct_a").await, 1, "given back");
+    assert!(matches!(store.cancel(&account("acct_a"), &first.id, NOW).await.unwrap(), Cancelled::TooLate(_)));
+    assert_eq!(used(store, "acct_a").await, 1, "given back once");
+    assert_eq!(store.cancel(&account("acct_b"), &first.id, NOW).await.unwrap(), Cancelled::Unknown);
+
+    let busy = NewRun { refuse_when_busy: true, ..order("acct_a", Charge::OnStart, None, NOW, 1) };
+    assert_eq!(store.enqueue(&busy, NOW).await.unwrap(), Enqueued::ConcurrencyLimit, "one in flight of a limit of 1");
+    let listed =
+        store.account_runs(&account("acct_a"), &RunFilter { limit: 10, ..RunFilter::default() }).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let cancelled_only = RunFilter { status: Some(RunStatus::Cancelled), limit: 10, ..RunFilter::default() };
+    let listed = store.account_runs(&account("acct_a"), &cancelled_only).await.unwrap();
+    assert_eq!(listed.iter().map(|run| &run.id).collect::<Vec<_>>(), [&first.id]);
+}
+
+pub async fn slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end<
+    S: CustomerRuns + Runs + Usage + Workflows,
+>(
+    store: &S,
+) {
+    assert!(store.create(&sold_workflow()).await.unwrap());
+    let unlimited =
+        |who: &str, at: i64| NewRun { quota: None, ..order(who, Charge::OnSuccess, None, Timestamp(NOW.0 + at), 5) };
+    let mut busy = Vec::new();
+    for second in 0..4 {
+        busy.push(accepted(store.enqueue(&unlimited("acct_busy", second), NOW).await.unwrap()));
+    }
+    let lone = accepted(store.enqueue(&unlimited("acct_lone", 10), NOW).await.unwrap());
+    assert_eq!(used(store, "acct_busy").await, 4, "held on enqueue");
+
+    let first = store.take_turn(2, NOW).await.unwrap().expect("a slot is free");
+    assert_eq!(first.id, busy[0].id, "the oldest waiting run of the account waiting longest");
+    let second = store.take_turn(2, NOW).await.unwrap().expect("a slot is free");
+    assert_eq!(second.id, lone.id, "the account never served goes before a served one");
+    assert_eq!(second.customer.as_ref().unwrap().pool, Pool::Holding);
+    assert_eq!(second.deadline, Timestamp(NOW.0 + 300), "its timeout counts from its slot");
+    assert_eq!(store.take_turn(2, NOW).await.unwrap(), None, "the pool is full");
+
+    let failed = Outcome::failed("the workflow failed", NOW);
+    let Finished::Ended { run, .. } = store.finish(&first.id, &failed, &NOW.utc_day()).await.unwrap() else {
+        panic!("ended");
+    };
+    assert!(run.customer.as_ref().unwrap().charged.returned, "charged on success: given back");
+    assert_eq!(used(store, "acct_busy").await, 3);
+    assert!(matches!(store.finish(&first.id, &failed, &NOW.utc_day()).await.unwrap(), Finished::AlreadyEnded(_)));
+    assert_eq!(used(store, "acct_busy").await, 3, "given back once");
+    let third = store.take_turn(2, NOW).await.unwrap().expect("the slot it held is free");
+    assert_eq!(third.id, busy[1].id);
+}
+
+pub async fn with_r_units_left_n_parallel_runs_get_exactly_r<S: CustomerRuns + Usage + 'static>(store: &Arc<S>) {
+    let tries = (0..12).map(|_| {
+        let store = Arc::clone(store);
+        tokio::spawn(async move {
+            let new = NewRun { quota: Some(5), ..order("acct_race", Charge::OnStart, None, NOW, 50) };
+            store.enqueue(&new, NOW).await.unwrap()
+        })
+    });
+    let outcomes = join_all(tries).await;
+    let taken = outcomes.iter().filter(|outcome| matches!(outcome, Enqueued::Accepted(_))).count();
+    assert_eq!(taken, 5, "{outcomes:?}");
+    assert!(outcomes.iter().all(|outcome| matches!(outcome, Enqueued::Accepted(_) | Enqueued::QuotaExceeded { .. })));
+    assert_eq!(used(store.as_ref(), "acct_race").await, 5);
+
+    let slots = (0..8).map(|_| {
+        let store = Arc::clone(store);
+        tokio::spawn(async move { store.take_turn(3, NOW).await.unwrap() })
+    });
+    let given = join_all(slots).await.into_iter().flatten().count();
+    assert_eq!(given, 3, "a pool of 3 gives out 3 slots however many ask at once");
+}
