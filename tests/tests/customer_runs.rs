@@ -1,0 +1,289 @@
+//! Workflows sold as APIs, end to end on `tollgate dev`: a customer runs a sold workflow
+//! through the native gateway with an API key (and from the account page with a JWT),
+//! gets the result by `?wait` and by polling, is charged exactly once, and is refused with
+//! the right codes; the customer pool is fair across accounts.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode as AxumStatus;
+use axum::routing::post;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tollgate_tests::eventually;
+use tollgate_tests::keys::{catalog_with, create_key, me};
+use tollgate_tests::stack::{TestStack, token};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Every start the workflow server took, in order: (behaviour, body).
+type Starts = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// Plays the sold workflows: accepts each start at once and calls back later with an
+/// output, as an n8n flow with a Webhook trigger answering immediately does.
+async fn start(State(starts): State<Starts>, Path(behaviour): Path<String>, body: String) -> AxumStatus {
+    let start: Value = serde_json::from_str(&body).expect("a JSON start");
+    starts.lock().unwrap().push((behaviour.clone(), start.clone()));
+    let (status, delay, output) = match behaviour.as_str() {
+        "fail" => ("failed", 50, Value::Null),
+        "slow" => ("completed", 400, json!({"done": true})),
+        "big" => ("completed", 50, json!({"blob": "x".repeat(300)})),
+        _ => ("completed", 50, json!({"echo": start["input"], "account": start["accountId"]})),
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let body = json!({"workflowId": start["workflowId"], "status": status, "output": output,
+            "metadata": {"message": "done"}});
+        let url = start["callbackUrl"].as_str().unwrap();
+        reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+    });
+    AxumStatus::ACCEPTED
+}
+
+async fn workflow_server() -> (String, Starts) {
+    let starts = Starts::default();
+    let app = axum::Router::new().route("/start/{behaviour}", post(start)).with_state(Arc::clone(&starts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, starts)
+}
+
+async fn sell(stack: &TestStack, server: &str, id: &str, behaviour: &str, sell: Value) {
+    let body = json!({"id": id, "name": id, "webhook_url": format!("{server}/start/{behaviour}"), "sell": sell});
+    let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+fn prompt_schema() -> Value {
+    json!({"type": "object", "required": ["prompt"], "properties": {"prompt": {"type": "string", "minLength": 1}}})
+}
+
+/// `method path` through the gateway with the API key; status, headers and JSON body.
+async fn with_key(
+    stack: &TestStack,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    idempotency: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = stack.http.request(method, stack.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(idempotency) = idempotency {
+        request = request.header("idempotency-key", idempotency);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.json().await.unwrap_or(Value::Null))
+}
+
+fn generations_used(standing: &Value) -> u64 {
+    let meters = standing["meters"].as_array().expect("meters");
+    let meter = meters.iter().find(|meter| meter["meter"] == "generations").expect("the generations meter");
+    meter["used"].as_u64().expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_once() {
+    let (server, starts) = workflow_server().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1")]).await;
+    sell(&stack, &server, "images", "ok", json!({"meter": "generations", "input_schema": prompt_schema()})).await;
+    sell(&stack, &server, "pro_images", "ok", json!({"meter": "generations", "access": "plans", "plans": ["api_pro"]}))
+        .await;
+    let key = create_key(&stack, "ann").await["key"].as_str().unwrap().to_owned();
+
+    let (status, _, offers) = with_key(&stack, &key, Method::GET, "/v1/workflows", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{offers}");
+    let ids: Vec<&str> = offers["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["images"], "a free account is not offered a workflow sold to pro plans");
+    assert_eq!(offers["data"][0]["meter"], "generations");
+    assert_eq!(offers["data"][0]["input_schema"], prompt_schema());
+
+    // By ?wait: the finished run in the answer.
+    let input = json!({"input": {"prompt": "a cat"}});
+    let runs = "/v1/workflows/images/runs";
+    let (status, _, waited) =
+        with_key(&stack, &key, Method::POST, &format!("{runs}?wait=10"), Some(input.clone()), None).await;
+    assert_eq!(status, StatusCode::OK, "{waited}");
+    assert_eq!(waited["status"], "completed");
+    assert_eq!(waited["output"], json!({"echo": {"prompt": "a cat"}, "account": "ann"}));
+    assert_eq!(waited["charged"], json!({"meter": "generations", "units": 1}));
+    let (_, started) = starts.lock().unwrap()[0].clone();
+    assert_eq!((started["accountId"].as_str(), &started["input"]), (Some("ann"), &json!({"prompt": "a cat"})));
+
+    // By polling: 202 with where to look.
+    let (status, _, accepted) = with_key(&stack, &key, Method::POST, runs, Some(input.clone()), Some("order-7")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(accepted["links"]["self"], format!("/v1/runs/{run_id}"));
+    let polled = eventually(PATIENCE, || {
+        let (stack, key, run_id) = (&stack, &key, &run_id);
+        async move {
+            let (_, _, run) = with_key(stack, key, Method::GET, &format!("/v1/runs/{run_id}"), None, None).await;
+            run["status"] == "completed"
+        }
+    })
+    .await;
+    assert!(polled, "the polled run completes");
+
+    // The same Idempotency-Key: the same run, not charged again.
+    let (status, headers, again) =
+        with_key(&stack, &key, Method::POST, runs, Some(input.clone()), Some("order-7")).await;
+    assert_eq!((status, again["run_id"].as_str()), (StatusCode::OK, Some(run_id.as_str())), "{again}");
+    assert_eq!(headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(generations_used(&me(&stack, "ann").await), 2, "two runs, each charged once");
+
+    // Refusals, none charged.
+    let bad = json!({"input": {"prompt": 7}});
+    let (status, _, refused) = with_key(&stack, &key, Method::POST, runs, Some(bad), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")));
+    assert_eq!(refused["error"]["field"], "/prompt");
+    let (status, _, refused) =
+        with_key(&stack, &key, Method::POST, "/v1/workflows/pro_images/runs", Some(input.clone()), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_entitled")));
+    let (status, _, _) =
+        with_key(&stack, &key, Method::POST, "/v1/workflows/nothing_here/runs", Some(input.clone()), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(generations_used(&me(&stack, "ann").await), 2, "refused runs cost nothing");
+
+    // The free plan's 5 a day: three more pass, the next is refused.
+    for _ in 0..3 {
+        let (status, _, body) = with_key(&stack, &key, Method::POST, runs, Some(input.clone()), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let (status, _, refused) = with_key(&stack, &key, Method::POST, runs, Some(input.clone()), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("quota_exceeded")));
+    assert_eq!(generations_used(&me(&stack, "ann").await), 5);
+
+    // From the account page, with the user's JWT: the same runs, newest first.
+    let listed = stack
+        .http
+        .get(stack.url("/v1/runs?limit=2&workflow=images"))
+        .bearer_auth(token("ann", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["has_more"], true);
+    let (_, _, other) = with_key(
+        &stack,
+        &create_key(&stack, "bob").await["key"].as_str().unwrap().to_owned(),
+        Method::GET,
+        &format!("/v1/runs/{run_id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(other["error"]["code"], "not_found", "another account's run is not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unearned_charge_comes_back_and_oversized_output_fails_the_run() {
+    let (server, _) = workflow_server().await;
+    let catalog = catalog_with(&[("quota = 5\nper = \"day\"", "quota = 2\nper = \"day\"")]);
+    let stack =
+        TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1"), ("CATALOG_PATH", catalog.to_str().unwrap())]).await;
+    let on_success = json!({"meter": "generations", "charge": "on_success"});
+    sell(&stack, &server, "flaky", "fail", on_success.clone()).await;
+    let small = json!({"meter": "generations", "max_output_bytes": 100});
+    sell(&stack, &server, "chatty", "big", small).await;
+    let key = create_key(&stack, "cy").await["key"].as_str().unwrap().to_owned();
+    let input = json!({"input": {}});
+
+    let (status, _, failed) =
+        with_key(&stack, &key, Method::POST, "/v1/workflows/flaky/runs?wait=10", Some(input.clone()), None).await;
+    assert_eq!((status, failed["status"].as_str()), (StatusCode::OK, Some("failed")), "{failed}");
+    assert_eq!(failed["charged"]["units"], 0, "charged on success: a failure costs nothing");
+    assert_eq!(generations_used(&me(&stack, "cy").await), 0);
+
+    let (status, _, failed) =
+        with_key(&stack, &key, Method::POST, "/v1/workflows/chatty/runs?wait=10", Some(input.clone()), None).await;
+    assert_eq!((status, failed["status"].as_str()), (StatusCode::OK, Some("failed")), "{failed}");
+    assert!(failed["error"].as_str().unwrap().starts_with("output_too_large"), "{failed}");
+    assert_eq!(failed["output"], Value::Null);
+    assert_eq!(failed["charged"]["units"], 1, "charged on start, and it started: kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_account_queueing_many_runs_delays_another_single_run_by_at_most_one_slot() {
+    let (server, starts) = workflow_server().await;
+    // A pool of 2; every free account may hold both slots, and runs 1000 a day.
+    let free = "tier = \"free\"\nprice_cents = 0\ncurrency = \"usd\"\nrequests_per_minute = 100\n";
+    let catalog = catalog_with(&[
+        (free, &format!("{free}concurrent_runs = 2\n")),
+        ("quota = 5\nper = \"day\"", "quota = 1000\nper = \"day\""),
+    ]);
+    let stack = TestStack::start_with(&[
+        ("TOLLGATE_TICK_SECONDS", "1"),
+        ("CUSTOMER_RUN_CONCURRENCY", "2"),
+        ("CATALOG_PATH", catalog.to_str().unwrap()),
+    ])
+    .await;
+    sell(&stack, &server, "render", "slow", json!({"meter": "generations"})).await;
+    let busy = create_key(&stack, "busy").await["key"].as_str().unwrap().to_owned();
+    let lone = create_key(&stack, "lone").await["key"].as_str().unwrap().to_owned();
+    let input = json!({"input": {"frames": 1}});
+    for _ in 0..20 {
+        let (status, _, body) =
+            with_key(&stack, &busy, Method::POST, "/v1/workflows/render/runs", Some(input.clone()), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let busy_before = starts.lock().unwrap().len();
+    let (status, _, body) =
+        with_key(&stack, &lone, Method::POST, "/v1/workflows/render/runs", Some(input.clone()), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let started = eventually(PATIENCE, || {
+        let starts = Arc::clone(&starts);
+        async move { starts.lock().unwrap().iter().any(|(_, start)| start["accountId"] == "lone") }
+    })
+    .await;
+    assert!(started, "the lone run starts");
+    let order: Vec<String> =
+        starts.lock().unwrap().iter().map(|(_, s)| s["accountId"].as_str().unwrap().into()).collect();
+    let lone_at = order.iter().position(|account| account == "lone").unwrap();
+    assert!(
+        lone_at <= busy_before,
+        "the lone run took the first slot freed after it was asked for: {lone_at} starts before it, {busy_before} had started then"
+    );
+    assert!(busy_before <= 2, "the pool holds 2 at once: {busy_before} had started");
+
+    // With the pool full, a run that must not wait is refused.
+    let (status, _, refused) = with_key(
+        &stack,
+        &busy,
+        Method::POST,
+        "/v1/workflows/render/runs",
+        Some(json!({"input": {}, "queue": false})),
+        None,
+    )
+    .await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("concurrency_limit")));
+
+    // A queued run is cancelled, and given back; a started one is not cancelled.
+    let (_, _, listed) = with_key(&stack, &busy, Method::GET, "/v1/runs?status=queued&limit=1", None, None).await;
+    let queued = listed["data"][0]["run_id"].as_str().expect("a queued run").to_owned();
+    let used = generations_used(&me(&stack, "busy").await);
+    let (status, _, cancelled) =
+        with_key(&stack, &busy, Method::POST, &format!("/v1/runs/{queued}/cancel"), None, None).await;
+    assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{cancelled}");
+    assert_eq!(generations_used(&me(&stack, "busy").await), used - 1);
+    let (status, _, again) =
+        with_key(&stack, &busy, Method::POST, &format!("/v1/runs/{queued}/cancel"), None, None).await;
+    assert_eq!((status, again["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("run_not_queued")));
+    // Every other run ends.
+    let all_done = eventually(Duration::from_secs(30), || {
+        let (stack, busy) = (&stack, &busy);
+        async move {
+            let (_, _, page) =
+                with_key(stack, busy, Method::GET, "/v1/runs?status=completed&limit=100", None, None).await;
+            page["data"].as_array().is_some_and(|runs| runs.len() == 19)
+        }
+    })
+    .await;
+    assert!(all_done, "19 of busy's runs complete");
+}
