@@ -172,7 +172,7 @@ async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_
     assert_eq!(listed["has_more"], true);
     let (_, _, other) = with_key(
         &stack,
-        &create_key(&stack, "bob").await["key"].as_str().unwrap().to_owned(),
+        create_key(&stack, "bob").await["key"].as_str().unwrap(),
         Method::GET,
         &format!("/v1/runs/{run_id}"),
         None,
