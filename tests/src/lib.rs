@@ -13,6 +13,7 @@ pub mod recorder;
 pub mod runtime_api;
 pub mod samples;
 pub mod stack;
+pub mod standard_webhooks;
 pub mod stripe;
 
 /// Polls `check` every 50 ms until it holds, for at most `patience`; whether it did.

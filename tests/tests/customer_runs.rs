@@ -287,3 +287,106 @@ async fn one_account_queueing_many_runs_delays_another_single_run_by_at_most_one
     .await;
     assert!(all_done, "19 of busy's runs complete");
 }
+
+/// What an endpoint received: (path, headers by name, body).
+type Received = Arc<Mutex<Vec<(String, serde_json::Map<String, Value>, String)>>>;
+
+/// A customer's endpoint: `/ok` answers 204; `/flaky` answers 500 the first time.
+async fn endpoint() -> (String, Received) {
+    async fn receive(
+        State(received): State<Received>,
+        Path(path): Path<String>,
+        headers: axum::http::HeaderMap,
+        body: String,
+    ) -> AxumStatus {
+        let named = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), Value::from(headers.get(*name)?.to_str().ok()?))))
+            .collect();
+        let mut received = received.lock().unwrap();
+        let first_to_flaky = path == "flaky" && !received.iter().any(|(seen, _, _)| seen == "flaky");
+        received.push((path, named, body));
+        if first_to_flaky { AxumStatus::INTERNAL_SERVER_ERROR } else { AxumStatus::NO_CONTENT }
+    }
+    let received = Received::default();
+    let app = axum::Router::new().route("/{path}", post(receive)).with_state(Arc::clone(&received));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runs_result_is_delivered_signed_to_the_account_endpoint_and_the_runs_own_url() {
+    let (server, _) = workflow_server().await;
+    let (hooks, received) = endpoint().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1")]).await;
+    sell(&stack, &server, "images", "ok", json!({"meter": "generations"})).await;
+    let key = create_key(&stack, "dee").await["key"].as_str().unwrap().to_owned();
+    let runs = "/v1/workflows/images/runs";
+    let own_url = json!({"input": {"prompt": "x"}, "webhook_url": format!("{hooks}/flaky")});
+    let (status, _, refused) = with_key(&stack, &key, Method::POST, runs, Some(own_url.clone()), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_webhook_url")));
+    assert_eq!(refused["error"]["field"], "webhook_url", "no endpoint secret to sign with yet: {refused}");
+
+    let set = stack
+        .http
+        .put(stack.url("/api/me/webhook-endpoint"))
+        .bearer_auth(token("dee", None))
+        .json(&json!({"url": format!("{hooks}/ok")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let secret = set.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let (status, _, run) = with_key(&stack, &key, Method::POST, &format!("{runs}?wait=10"), Some(own_url), None).await;
+    assert_eq!((status, run["status"].as_str()), (StatusCode::OK, Some("completed")), "{run}");
+
+    let delivered = eventually(PATIENCE, || {
+        let received = Arc::clone(&received);
+        async move { received.lock().unwrap().len() >= 2 }
+    })
+    .await;
+    assert!(delivered, "delivered to both");
+    let seen = received.lock().unwrap().clone();
+    let deliveries: Vec<Value> =
+        seen.iter().map(|(_, headers, body)| json!({"secret": secret, "headers": headers, "body": body})).collect();
+    let verified = tollgate_tests::standard_webhooks::verify(Value::Array(deliveries)).await;
+    for result in verified["results"].as_array().unwrap() {
+        assert_eq!(result["verified"]["type"], "run.completed", "{verified}");
+        assert_eq!(result["verified"]["data"]["run_id"], run["run_id"]);
+        assert_eq!(result["verified"]["data"]["output"], run["output"]);
+    }
+
+    // The run's own URL answered 500: pending, tried again 5 s later, or now on request.
+    let listed = stack.get_as("dee", "/api/me/webhook-deliveries").await;
+    let flaky = listed["data"].as_array().unwrap().iter().find(|d| d["url"].as_str().unwrap().ends_with("/flaky"));
+    let flaky = flaky.expect("the run's own delivery").clone();
+    if flaky["status"] == "pending" {
+        assert_eq!((flaky["attempts"].as_u64(), flaky["last_response"].as_str()), (Some(1), Some("HTTP 500")));
+    }
+    let retried = stack
+        .http
+        .post(stack.url(&format!("/api/me/webhook-deliveries/{}/retry", flaky["id"].as_str().unwrap())))
+        .bearer_auth(token("dee", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), StatusCode::OK);
+    let retried: Value = retried.json().await.unwrap();
+    assert_eq!((retried["status"].as_str(), retried["last_response"].as_str()), (Some("succeeded"), Some("HTTP 204")));
+    let same_id = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _, _)| path == "flaky")
+        .map(|(_, h, _)| h["webhook-id"].clone())
+        .collect::<Vec<_>>();
+    assert!(
+        same_id.len() >= 2 && same_id.iter().all(|id| *id == same_id[0]),
+        "every attempt carries one webhook-id: {same_id:?}"
+    );
+    let other = stack.http.get(stack.url("/api/me/webhook-deliveries")).bearer_auth(token("eve", None)).send();
+    let other: Value = other.await.unwrap().json().await.unwrap();
+    assert_eq!(other["data"], json!([]), "another account sees none");
+}

@@ -345,3 +345,66 @@ async fn the_worker_forwards_only_authorized_paths_and_only_its_own_account_head
     assert!(forwarded.headers.keys().all(|name| !name.as_str().starts_with("x_tollgate")), "{:?}", forwarded.headers);
     assert!(forwarded.headers.get("cookie").is_none());
 }
+
+/// A sold workflow's webhook: accepts the start and calls back with the input echoed.
+async fn echo_workflow() -> String {
+    async fn start(body: String) -> axum::http::StatusCode {
+        let start: serde_json::Value = serde_json::from_str(&body).expect("a JSON start");
+        tokio::spawn(async move {
+            let body = serde_json::json!({"workflowId": start["workflowId"], "status": "completed",
+                "output": {"echo": start["input"], "account": start["accountId"]}});
+            let url = start["callbackUrl"].as_str().unwrap();
+            reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+        });
+        axum::http::StatusCode::ACCEPTED
+    }
+    let app = axum::Router::new().route("/start", axum::routing::post(start));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/start", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sold_workflow_runs_through_the_worker_charged_once_on_its_meter() {
+    let Edge { origin, worker, upstream } = edge(&[("TOLLGATE_TICK_SECONDS", "1")], &[]).await;
+    let sold = serde_json::json!({"id": "images", "name": "Images", "webhook_url": echo_workflow().await,
+        "sell": {"meter": "generations", "input_schema": {"type": "object", "required": ["prompt"]}}});
+    let (status, body) = origin.admin_send(reqwest::Method::POST, "/admin/workflows", &sold).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let key = create_key(&origin, "wes").await["key"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        origin.http.post(format!("{}{path}", worker.url)).bearer_auth(&key).json(&body).send()
+    };
+
+    let listed = call(&origin.http, &worker.url, &key, "/v1/workflows").await;
+    assert_eq!((listed.status, listed.body["data"][0]["id"].as_str()), (StatusCode::OK, Some("images")));
+    let waited = post("/v1/workflows/images/runs?wait=10", serde_json::json!({"input": {"prompt": "a cat"}}));
+    let waited = waited.await.unwrap();
+    assert_eq!(waited.status(), StatusCode::OK);
+    let waited: serde_json::Value = waited.json().await.unwrap();
+    assert_eq!(waited["output"], serde_json::json!({"echo": {"prompt": "a cat"}, "account": "wes"}));
+
+    let accepted = post("/v1/workflows/images/runs", serde_json::json!({"input": {"prompt": "a dog"}})).await.unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let accepted: serde_json::Value = accepted.json().await.unwrap();
+    let run = accepted["links"]["self"].as_str().unwrap().to_owned();
+    let completed = eventually(PATIENCE, || {
+        let (origin, worker, key, run) = (&origin, &worker, &key, &run);
+        async move { call(&origin.http, &worker.url, key, run).await.body["status"] == "completed" }
+    })
+    .await;
+    assert!(completed, "the polled run completes");
+
+    let bad = post("/v1/workflows/images/runs", serde_json::json!({"input": {}})).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!((bad["error"]["code"].as_str(), bad["error"]["field"].as_str()), (Some("invalid_input"), Some("")));
+    let standing = me(&origin, "wes").await;
+    let generations = standing["meters"].as_array().unwrap().iter().find(|m| m["meter"] == "generations").unwrap();
+    assert_eq!(generations["used"], 2, "two runs, each charged once: {standing}");
+    assert!(upstream.seen().is_empty(), "tollgate's own routes never reach the operator's upstream");
+    // The calls themselves are metered as any call: one `requests` each, flushed to the origin.
+    let counted = eventually(PATIENCE, || async { used(&origin, "wes").await >= 5 }).await;
+    assert!(counted, "the edge counted the calls");
+}

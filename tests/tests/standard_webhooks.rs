@@ -7,12 +7,6 @@ use serde_json::{Value, json};
 use tollgate_core::standard_webhooks::{EndpointSecret, SECRET_BYTES};
 use tollgate_tests::stack::now;
 
-fn outside_python() -> String {
-    std::env::var("OUTSIDE_PYTHON").unwrap_or_else(|_| {
-        panic!("OUTSIDE_PYTHON is not set: source scripts/setup.sh, which installs the Standard Webhooks library")
-    })
-}
-
 fn delivery(secret: &EndpointSecret, id: &str, body: &str) -> Value {
     let headers: serde_json::Map<String, Value> = secret
         .headers(id, now(), body.as_bytes())
@@ -46,23 +40,7 @@ async fn the_standard_webhooks_library_verifies_what_tollgate_signs_and_nothing_
         wrong_secret,
     ]);
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/standard-webhooks/verify.py");
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = std::process::Command::new(outside_python())
-            .arg(script)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(deliveries.to_string().as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let seen = tollgate_tests::standard_webhooks::verify(deliveries).await;
     let results = seen["results"].as_array().unwrap();
     assert_eq!(results[0]["verified"], serde_json::from_str::<Value>(completed).unwrap());
     assert_eq!(results[1]["verified"]["data"]["error"], "café – 🚫 timeout");

@@ -5,11 +5,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_app::ports::customer_runs::CustomerRuns;
-use tollgate_app::ports::queue::{Queue, QueueConsumer, QueueName};
-use tollgate_app::ports::runs::Runs;
+use tollgate_app::orchestrator::OrchestrationStore;
+use tollgate_app::ports::alerts::Alerts;
+use tollgate_app::ports::queue::QueueName;
 use tollgate_app::ports::workflows::Workflows;
-use tollgate_app::ports::{accounts::Accounts, alerts::Alerts, ledger::Ledger};
 use tollgate_core::alert::{AlertKind, AlertState};
 use tollgate_core::cron::Schedule;
 use tollgate_core::ids::{AccountId, WorkflowId};
@@ -23,14 +22,8 @@ use tollgate_tests::samples::orchestrator_at;
 
 const REGISTERED: Timestamp = Timestamp(1_795_510_800);
 
-trait Store:
-    Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static
-{
-}
-impl<S: Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts + Clone + 'static> Store
-    for S
-{
-}
+trait Store: OrchestrationStore + Clone + 'static {}
+impl<S: OrchestrationStore + Clone + 'static> Store for S {}
 
 /// Registers `w{index}` every five minutes, with `timeout_s`; returns when it is first due.
 async fn register(store: &impl Workflows, index: usize, timeout_s: u32) -> Timestamp {

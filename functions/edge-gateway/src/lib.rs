@@ -139,21 +139,21 @@ async fn meter(env: &Env, account: &AccountId, hash: &KeyHash, path: &str, settl
     stub.fetch_with_request(request).await
 }
 
+/// Forwards an allowed call: tollgate's own routes (workflows sold as APIs) to the origin,
+/// signed with `EDGE_SECRET` and naming the account; every other call to `UPSTREAM_URL`.
 async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) -> Result<Response> {
-    let upstream = env.var("UPSTREAM_URL")?.to_string();
     let url = request.url()?;
-    let target = format!(
-        "{}{}{}",
-        upstream.trim_end_matches('/'),
-        url.path(),
-        url.query().map(|q| format!("?{q}")).unwrap_or_default()
-    );
+    let own = edge::is_origin_path(url.path());
+    let base = env.var(if own { "ORIGIN_URL" } else { "UPSTREAM_URL" })?.to_string();
+    let path_and_query = format!("{}{}", url.path(), url.query().map(|q| format!("?{q}")).unwrap_or_default());
+    let target = format!("{}{path_and_query}", base.trim_end_matches('/'));
     // The new request copies the caller's headers inside the runtime, with no header crossing
     // into wasm; what must not go upstream is then taken out of the copy.
     let mut init = RequestInit::new();
     init.with_method(request.method()).with_headers(Headers(request.headers().0.clone()));
-    if !matches!(request.method(), Method::Get | Method::Head) {
-        let body = request.bytes().await?;
+    let body =
+        if matches!(request.method(), Method::Get | Method::Head) { Vec::new() } else { request.bytes().await? };
+    if !body.is_empty() {
         init.with_body(Some(worker::js_sys::Uint8Array::from(body.as_slice()).into()));
     }
     let upstream = Request::new_with_init(&target, &init)?;
@@ -161,8 +161,14 @@ async fn forward(request: &mut Request, env: &Env, account: &str, key_id: &str) 
     for name in request.headers().keys().filter(|name| !forwarding::forwards_header(name)) {
         headers.delete(&name)?;
     }
-    headers.set("x-tollgate-account", account)?;
+    headers.set(edge::ACCOUNT_HEADER, account)?;
     headers.set("x-tollgate-key", key_id)?;
+    if own {
+        // The origin answers for the account the signature names: the key never goes on.
+        headers.delete("authorization")?;
+        let method = request.method().to_string();
+        headers.set(edge::SIGNATURE_HEADER, &origin::sign_call(env, &method, &path_and_query, account, &body)?)?;
+    }
     match Fetch::Request(upstream).send().await {
         Ok(response) => Ok(response),
         Err(error) => {

@@ -127,11 +127,18 @@ impl UseCases {
             alerting: alerting.clone(),
             revenue_checked: Default::default(),
         });
+        // Locally an endpoint may be plain http on loopback, and names are not resolved.
+        let endpoints = Arc::new(Endpoints {
+            store: store.clone(),
+            clock: Arc::clone(&clock),
+            resolver: Arc::new(tollgate_outbound::SystemResolver),
+            local: true,
+        });
         let sales = Arc::new(Sales {
             orchestrator: Arc::clone(&orchestrator),
             catalog: catalog.clone(),
             zone: orchestrator.settings.zone,
-            local: true,
+            endpoints: Arc::clone(&endpoints),
         });
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },
@@ -186,13 +193,7 @@ impl UseCases {
                 urls: health.urls,
             }),
             health_interval: health.interval,
-            // Locally an endpoint may be plain http on loopback, and names are not resolved.
-            endpoints: Arc::new(Endpoints {
-                store: store.clone(),
-                clock: Arc::clone(&clock),
-                resolver: Arc::new(tollgate_outbound::SystemResolver),
-                local: true,
-            }),
+            endpoints,
             orchestrator,
             sales,
             payouts: Payouts { store: store.clone(), clock, policy: config.payout_policy },

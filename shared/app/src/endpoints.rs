@@ -37,14 +37,7 @@ impl<S: WebhookEndpoints> Endpoints<S> {
     /// Sets `account`'s endpoint to `url` with a new secret: the endpoint, secret included,
     /// for the owner to see once.
     pub async fn set(&self, account: &AccountId, url: &str) -> Result<WebhookEndpoint, EndpointError> {
-        let url = EndpointUrl::parse(url, self.local)?;
-        if !self.local {
-            let (host, port) = url.host_and_port();
-            let addresses = self.resolver.resolve(host, port).await.map_err(EndpointError::Unresolved)?;
-            if let Some(private) = addresses.into_iter().find(|&ip| !is_public(ip)) {
-                return Err(EndpointError::NotPublic(private));
-            }
-        }
+        let url = self.deliverable(url).await?;
         let endpoint = WebhookEndpoint {
             url: url.as_str().to_owned(),
             secret: EndpointSecret::from_bytes(rand::random::<[u8; SECRET_BYTES]>()),
@@ -53,6 +46,20 @@ impl<S: WebhookEndpoints> Endpoints<S> {
         self.store.put_endpoint(account, &endpoint).await?;
         tracing::info!(account_id = %account, "webhook endpoint set");
         Ok(endpoint)
+    }
+
+    /// `url` if deliveries may go there: `https` (plain `http` to loopback only locally), and
+    /// in the cloud resolving to public addresses only.
+    pub async fn deliverable(&self, url: &str) -> Result<EndpointUrl, EndpointError> {
+        let url = EndpointUrl::parse(url, self.local)?;
+        if !self.local {
+            let (host, port) = url.host_and_port();
+            let addresses = self.resolver.resolve(host, port).await.map_err(EndpointError::Unresolved)?;
+            if let Some(private) = addresses.into_iter().find(|&ip| !is_public(ip)) {
+                return Err(EndpointError::NotPublic(private));
+            }
+        }
+        Ok(url)
     }
 
     pub async fn get(&self, account: &AccountId) -> Result<Option<WebhookEndpoint>, EndpointError> {

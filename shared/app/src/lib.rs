@@ -13,6 +13,7 @@ pub mod alerting;
 pub mod callback;
 pub mod catalog_sync;
 pub mod checkout;
+pub mod deliveries;
 pub mod endpoints;
 pub mod fulfillment;
 pub mod ingest;

@@ -15,6 +15,8 @@ use crate::ports::outbound::Outbound;
 use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
 use crate::ports::run_metrics::RunMetrics;
 use crate::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs, RunsError};
+use crate::ports::webhook_deliveries::{WebhookDeliveries, WebhookDeliveriesError};
+use crate::ports::webhook_endpoints::{WebhookEndpoints, WebhookEndpointsError};
 use crate::ports::workflows::{Workflows, WorkflowsError};
 use crate::redelivery::RetryPolicy;
 use rand::Rng;
@@ -121,11 +123,32 @@ impl Settings {
 
 /// The ports orchestration reads and writes.
 pub trait OrchestrationStore:
-    Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts
+    Workflows
+    + Runs
+    + CustomerRuns
+    + Alerts
+    + Queue
+    + QueueConsumer
+    + Ledger
+    + Accounts
+    + WebhookEndpoints
+    + WebhookDeliveries
 {
 }
 
-impl<S: Workflows + Runs + CustomerRuns + Alerts + Queue + QueueConsumer + Ledger + Accounts> OrchestrationStore for S {}
+impl<S> OrchestrationStore for S where
+    S: Workflows
+        + Runs
+        + CustomerRuns
+        + Alerts
+        + Queue
+        + QueueConsumer
+        + Ledger
+        + Accounts
+        + WebhookEndpoints
+        + WebhookDeliveries
+{
+}
 
 /// Paid workflows: their registration, the scheduled tick, starting queued runs
 /// (`runner.rs`) and their callbacks (`callback.rs`).
@@ -196,6 +219,10 @@ pub enum OrchestrateError {
     Tallies(#[from] crate::ports::tallies::TalliesError),
     #[error(transparent)]
     CustomerRuns(#[from] CustomerRunsError),
+    #[error(transparent)]
+    WebhookEndpoints(#[from] WebhookEndpointsError),
+    #[error(transparent)]
+    WebhookDeliveries(#[from] WebhookDeliveriesError),
     #[error("the output is {size} bytes, more than the {max} this workflow may return")]
     OutputTooLarge { size: usize, max: u32 },
 }
@@ -398,6 +425,10 @@ impl<S: OrchestrationStore> Orchestrator<S> {
             }
         }
         report.customer_started = self.hand_out_slots().await?;
+        if let Err(error) = self.send_due_deliveries().await {
+            // Deliveries wait for the next tick; paid work must start anyway.
+            tracing::error!(%error, "due webhook deliveries could not be sent");
+        }
         for workflow in self.store.due(now, DUE_PAGE).await? {
             let Some(expected) = workflow.next_run.filter(|_| workflow.is_due(now)) else { continue };
             let guard = ClaimGuard::Due { expected, next: next_run(&workflow.spec, now) };
@@ -489,6 +520,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 self.record_revenue(&run).await?;
                 if run.customer.is_some() {
                     self.hand_out_slots().await?;
+                    self.deliver_end_or_log(&run).await;
                 }
                 if run.status == RunStatus::Failed {
                     self.after_failure(&run, streak, outcome.at).await?;
@@ -496,11 +528,22 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 Ok(Some(run))
             }
             Finished::AlreadyEnded(run) => {
-                // A crash may have come between ending the run and its ledger entry: posting again is harmless.
+                // A crash may have come between ending the run and its ledger entry or its
+                // deliveries: posting and recording again are harmless.
                 self.record_revenue(&run).await?;
+                self.deliver_end_or_log(&run).await;
                 Ok(None)
             }
             Finished::Unknown => Err(OrchestrateError::NotFound("run")),
+        }
+    }
+
+    /// A run's end is final whatever becomes of its deliveries: what could not be recorded
+    /// now is recorded when the workflow calls back again, and what was recorded is sent by
+    /// the ticks.
+    async fn deliver_end_or_log(&self, run: &Run) {
+        if let Err(error) = self.deliver_end(run).await {
+            tracing::error!(run_id = %run.id, %error, "the run's result could not be delivered now");
         }
     }
 

@@ -4,6 +4,7 @@
 //! the briefs holds: a run request validates, charges and queues; the work is the
 //! workflow's, started from the customer pool (`Orchestrator::hand_out_slots`).
 
+use crate::endpoints::{EndpointError, Endpoints};
 use crate::input_schema::{InputRefusal, InputSchema};
 use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, new_run_id};
 use crate::ports::customer_runs::{Cancelled, Enqueued, NewRun, PastQuota, RunFilter};
@@ -15,11 +16,11 @@ use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::customer_run::{Charged, IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY, MAX_WAIT_SECONDS, Order};
+use tollgate_core::delivery::Delivery;
 use tollgate_core::ids::{AccountId, RunId, WorkflowId};
 use tollgate_core::meters::{MeterName, Overage};
 use tollgate_core::money::Micros;
 use tollgate_core::quota::window;
-use tollgate_core::standard_webhooks::EndpointUrl;
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::usage::plan_terms;
 use tollgate_core::workflow::{Access, Run, Workflow};
@@ -39,8 +40,8 @@ pub struct Sales<S> {
     pub orchestrator: Arc<Orchestrator<S>>,
     pub catalog: Catalog,
     pub zone: BusinessZone,
-    /// Plain `http` result webhooks to loopback are allowed (`tollgate dev`).
-    pub local: bool,
+    /// What a run's own `webhook_url` must be, and the account's signing secret.
+    pub endpoints: Arc<Endpoints<S>>,
 }
 
 /// A workflow an account may run.
@@ -74,6 +75,8 @@ pub enum SaleError {
     InvalidInput(InputRefusal),
     #[error("{field} {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("webhook_url {0}")]
+    WebhookUrl(String),
     #[error("this account's plan does not include this workflow")]
     NotEntitled,
     #[error("the {meter} quota of {quota} is used up")]
@@ -166,12 +169,20 @@ impl<S: SalesStore> Sales<S> {
             });
         }
         let webhook_url = match &request.webhook_url {
-            Some(url) => Some(
-                EndpointUrl::parse(url, self.local)
-                    .map_err(|error| SaleError::Invalid { field: "webhook_url", reason: error.to_string() })?
-                    .as_str()
-                    .to_owned(),
-            ),
+            Some(url) => {
+                let url = self.endpoints.deliverable(url).await.map_err(|error| match error {
+                    EndpointError::Store(error) => SaleError::Orchestrate(OrchestrateError::WebhookEndpoints(error)),
+                    refused => SaleError::WebhookUrl(refused.to_string()),
+                })?;
+                // Deliveries are signed with the account's endpoint secret: there must be one.
+                if self.store().endpoint(account).await.map_err(OrchestrateError::from)?.is_none() {
+                    return Err(SaleError::WebhookUrl(
+                        "needs a signing secret: set the account's endpoint first (PUT /api/me/webhook-endpoint)"
+                            .into(),
+                    ));
+                }
+                Some(url.as_str().to_owned())
+            }
             None => None,
         };
         // Premium workflows are ranked among all of them, so all are read.
@@ -237,6 +248,25 @@ impl<S: SalesStore> Sales<S> {
             tracing::warn!(%error, "slots could not be handed out now; the next tick will");
         }
         Ok(ordered)
+    }
+
+    /// The account's deliveries, newest first.
+    pub async fn deliveries(&self, account: &AccountId, limit: usize) -> Result<Vec<Delivery>, SaleError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        Ok(self.store().account_deliveries(account, limit).await.map_err(OrchestrateError::from)?)
+    }
+
+    /// Tries one of the account's deliveries again now, with its whole schedule of retries ahead.
+    pub async fn retry_delivery(&self, account: &AccountId, id: &str) -> Result<Delivery, SaleError> {
+        let store = self.store();
+        let delivery = store.delivery(account, id).await.map_err(OrchestrateError::from)?;
+        let delivery = delivery.ok_or(SaleError::NotFound("delivery"))?;
+        let retried = delivery.retried(self.now());
+        if store.update_delivery(&retried, delivery.attempts).await.map_err(OrchestrateError::from)? {
+            self.orchestrator.send(&retried).await?;
+        }
+        let sent = store.delivery(account, id).await.map_err(OrchestrateError::from)?;
+        sent.ok_or(SaleError::NotFound("delivery"))
     }
 
     /// The account's run.

@@ -23,6 +23,7 @@ mod rate_limits;
 mod runs;
 mod tallies;
 mod usage;
+mod webhook_deliveries;
 mod webhook_endpoints;
 mod workflows;
 

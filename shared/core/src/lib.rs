@@ -18,6 +18,7 @@ pub mod change;
 pub mod checkout;
 pub mod cron;
 pub mod customer_run;
+pub mod delivery;
 pub mod edge;
 pub mod entitlements;
 pub mod forwarding;

@@ -27,6 +27,7 @@ mod records;
 mod runs;
 mod tallies;
 mod usage;
+mod webhook_deliveries;
 mod webhook_endpoints;
 mod workflows;
 

@@ -216,6 +216,19 @@ CREATE TABLE run_idempotency (
     PRIMARY KEY (account_id, key)
 );";
 
+/// 13: deliveries of events to customers' endpoints, by when each is due and by account.
+const DELIVERIES: &str = "CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_attempt_at INTEGER,
+    attempts INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_of_account ON webhook_deliveries (account_id, created_at);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -230,6 +243,7 @@ fn migrations() -> Migrations<'static> {
         M::up(TALLIES),
         M::up(ENDPOINTS),
         M::up(CUSTOMER_RUNS),
+        M::up(DELIVERIES),
     ])
 }
 
@@ -283,7 +297,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 12, "upgraded to the latest schema");
+        assert_eq!(version, 13, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

@@ -6,7 +6,7 @@
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Guarded, Params, RawBody, Shared, parse_json};
-use crate::views::{AcceptedRun, CustomerRunList, CustomerRunView, OfferList, OfferView};
+use crate::views::{AcceptedRun, CustomerRunList, CustomerRunView, DeliveryList, DeliveryView, OfferList, OfferView};
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -69,6 +69,8 @@ pub fn router<S: SalesStore + 'static>(auth: Arc<Auth>, customers: Customers<S>)
         .route("/v1/runs", get(list::<S>))
         .route("/v1/runs/{run_id}", get(read::<S>))
         .route("/v1/runs/{run_id}/cancel", post(cancel::<S>))
+        .route("/api/me/webhook-deliveries", get(deliveries::<S>))
+        .route("/api/me/webhook-deliveries/{id}/retry", post(retry::<S>))
         .with_state(Guarded::new(auth, customers))
 }
 
@@ -81,6 +83,9 @@ impl From<SaleError> for ApiError {
                 ApiError::InvalidInput { pointer: refusal.pointer, reason: format!("input is invalid: {message}") }
             }
             SaleError::Invalid { field, reason } => ApiError::InvalidRequest { field: field.into(), reason },
+            SaleError::WebhookUrl(_) => {
+                ApiError::Refused { code: "invalid_webhook_url", field: "webhook_url", message }
+            }
             SaleError::NotEntitled => ApiError::Denied { code: "not_entitled", message },
             SaleError::QuotaExceeded { .. } => ApiError::PaymentRequired { code: "quota_exceeded", message },
             SaleError::InsufficientBalance { .. } => {
@@ -311,4 +316,47 @@ pub(crate) async fn cancel<S: SalesStore>(
 ) -> Result<Json<CustomerRunView>, ApiError> {
     let run = customers.sales.cancel(&caller.account, &run_id(&id)?).await?;
     Ok(Json(CustomerRunView::from(&run)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/me/webhook-deliveries",
+    tag = "webhooks",
+    summary = "The account's deliveries of run results, newest first",
+    responses(
+        (status = 200, description = "the last 100 deliveries", body = DeliveryList),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn deliveries<S: SalesStore>(
+    State(customers): Shared<Customers<S>>,
+    caller: Caller,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let deliveries = customers.sales.deliveries(&caller.account, MAX_PAGE).await?;
+    Ok(Json(DeliveryList { data: deliveries.iter().map(DeliveryView::from).collect() }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/me/webhook-deliveries/{id}/retry",
+    tag = "webhooks",
+    summary = "Sends a delivery again now, with its whole schedule of retries ahead",
+    params(("id" = String, Path, description = "the delivery (its `webhook-id`)")),
+    responses(
+        (status = 200, description = "the delivery after this attempt", body = DeliveryView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 404, description = "the account has no such delivery", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn retry<S: SalesStore>(
+    State(customers): Shared<Customers<S>>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<DeliveryView>, ApiError> {
+    let delivery = customers.sales.retry_delivery(&caller.account, &id).await?;
+    Ok(Json(DeliveryView::from(&delivery)))
 }

@@ -248,7 +248,9 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Ledger(_)
             | OrchestrateError::Accounts(_)
             | OrchestrateError::Tallies(_)
-            | OrchestrateError::CustomerRuns(_) => from_port,
+            | OrchestrateError::CustomerRuns(_)
+            | OrchestrateError::WebhookEndpoints(_)
+            | OrchestrateError::WebhookDeliveries(_) => from_port,
             OrchestrateError::OutputTooLarge { .. } => ApiError::TooLarge { code: "output_too_large", message },
         }
     }

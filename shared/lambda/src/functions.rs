@@ -34,11 +34,18 @@ use Resource::*;
 /// `webhook-ingest`: Stripe's deliveries and workflow callbacks.
 pub async fn webhook_ingest(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let webhooks = tollgate_settings::webhooks(env)?;
-    let store = build::store(
-        env,
-        &[EventLogTable, EventsQueue, WorkflowsTable, RunsTable, LedgerTable, AlertsTable, UsageTable, RunsQueue],
-    )
-    .await?;
+    let needs = [
+        EventLogTable,
+        EventsQueue,
+        WorkflowsTable,
+        RunsTable,
+        LedgerTable,
+        AlertsTable,
+        UsageTable,
+        RunsQueue,
+        AccountsTable,
+    ];
+    let store = build::store(env, &needs).await?;
     let ingest = Ingest { store: store.clone(), clock: build::clock(), webhooks };
     let orchestrator = build::orchestrator(env, store)?;
     Ok(deployment([hooks::stripe_router(Arc::new(ingest)), hooks::callback_router(Arc::new(orchestrator))]))
@@ -66,11 +73,17 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let catalog = tollgate_settings::catalog(env)?;
     let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
     let keys = Arc::new(build::keys(env, store.clone(), catalog.clone())?);
+    let endpoints = Arc::new(Endpoints {
+        store: store.clone(),
+        clock: build::clock(),
+        resolver: Arc::new(tollgate_outbound::SystemResolver),
+        local: false,
+    });
     let sales = Arc::new(Sales {
         orchestrator: Arc::clone(&orchestrator),
         catalog: catalog.clone(),
         zone: orchestrator.settings.zone,
-        local: false,
+        endpoints: Arc::clone(&endpoints),
     });
     let customers = Customers { sales, edge: keys.edge.secret.clone() };
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
@@ -96,12 +109,6 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         replay: Replay { store: store.clone(), clock: build::clock(), stripe: Arc::clone(&stripe) as _ },
     };
     let feed = Arc::new(Activity { store: store.clone(), clock: build::clock() });
-    let endpoints = Endpoints {
-        store: store.clone(),
-        clock: build::clock(),
-        resolver: Arc::new(tollgate_outbound::SystemResolver),
-        local: false,
-    };
     Ok(deployment([
         admin::router(Arc::clone(&auth), operator),
         live::router(Arc::clone(&auth), feed),
@@ -109,7 +116,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         customer_runs::router(Arc::clone(&auth), customers),
         stripe_history::router(Arc::clone(&auth), history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
-        endpoint_routes::router(Arc::clone(&auth), Arc::new(endpoints)),
+        endpoint_routes::router(Arc::clone(&auth), endpoints),
         key_routes::owner_router(auth, Arc::clone(&keys)),
         key_routes::edge_router(keys),
         openapi::router(openapi::document()),
@@ -152,13 +159,23 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
 pub async fn orchestrator(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
     build::orchestrator(
         env,
-        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, UsageTable]).await?,
+        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, UsageTable, AccountsTable])
+            .await?,
     )
 }
 
 /// `workflow-runner`: starts queued runs.
 pub async fn workflow_runner(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
-    let needs = [WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, RunsDeadLetterQueue, UsageTable];
+    let needs = [
+        WorkflowsTable,
+        RunsTable,
+        AlertsTable,
+        LedgerTable,
+        RunsQueue,
+        RunsDeadLetterQueue,
+        UsageTable,
+        AccountsTable,
+    ];
     build::orchestrator(env, build::store(env, &needs).await?)
 }
 

@@ -17,6 +17,7 @@ use tollgate_core::alert::{Alert, AlertKind, AlertState, AlertStatus};
 use tollgate_core::api_key::KeyHash;
 use tollgate_core::cron::Schedule;
 use tollgate_core::customer_run::{Charged, CustomerRun, Pool};
+use tollgate_core::delivery::{Delivery as WebhookDelivery, DeliveryStatus};
 use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
 use tollgate_core::meters::MeterName;
 use tollgate_core::time::Timestamp;
@@ -279,6 +280,56 @@ impl Stored for Run {
             earnings_cents: record.earnings_cents,
             reason: record.reason,
             customer: record.customer.map(|customer| Box::new(customer.into_customer())),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub account_id: AccountId,
+    pub event: String,
+    pub url: String,
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_response: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl Stored for WebhookDelivery {
+    type Record = DeliveryRecord;
+
+    fn to_record(&self) -> DeliveryRecord {
+        DeliveryRecord {
+            id: self.id.clone(),
+            account_id: self.account_id.clone(),
+            event: self.event.clone(),
+            url: self.url.clone(),
+            payload: self.payload.clone(),
+            status: self.status,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            last_response: self.last_response.clone(),
+            created_at: self.created_at,
+        }
+    }
+
+    fn from_record(record: DeliveryRecord) -> Self {
+        WebhookDelivery {
+            id: record.id,
+            account_id: record.account_id,
+            event: record.event,
+            url: record.url,
+            payload: record.payload,
+            status: record.status,
+            attempts: record.attempts,
+            next_attempt_at: record.next_attempt_at,
+            last_response: record.last_response,
+            created_at: record.created_at,
         }
     }
 }

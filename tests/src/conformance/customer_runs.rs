@@ -9,8 +9,10 @@ use tollgate_app::orchestrator::new_run_id;
 use tollgate_app::ports::customer_runs::{Cancelled, CustomerRuns, Enqueued, NewRun, PastQuota, RunFilter};
 use tollgate_app::ports::runs::{Finished, Runs};
 use tollgate_app::ports::usage::Usage;
+use tollgate_app::ports::webhook_deliveries::WebhookDeliveries;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_core::customer_run::{Charged, Order, Pool};
+use tollgate_core::delivery::Delivery;
 use tollgate_core::ids::{AccountId, WorkflowId};
 use tollgate_core::meters::MeterName;
 use tollgate_core::money::Micros;
@@ -179,4 +181,38 @@ pub async fn with_r_units_left_n_parallel_runs_get_exactly_r<S: CustomerRuns + U
     });
     let given = join_all(slots).await.into_iter().flatten().count();
     assert_eq!(given, 3, "a pool of 3 gives out 3 slots however many ask at once");
+}
+
+pub async fn a_delivery_is_recorded_once_and_taken_by_one_sender_at_a_time<S: WebhookDeliveries>(store: &S) {
+    let delivery = Delivery::new(
+        "msg_abc_account".into(),
+        account("acct_d"),
+        "run.completed",
+        "https://hooks.example.com/in".into(),
+        r#"{"type":"run.completed"}"#.into(),
+        NOW,
+    );
+    assert!(store.record_delivery(&delivery).await.unwrap());
+    assert!(!store.record_delivery(&delivery).await.unwrap(), "an id is recorded once");
+    assert_eq!(store.due_deliveries(NOW, 10).await.unwrap(), [delivery.clone()]);
+
+    let begun = delivery.begin(NOW);
+    assert!(store.update_delivery(&begun, 0).await.unwrap());
+    assert!(!store.update_delivery(&begun, 0).await.unwrap(), "a second sender that read it before loses");
+    assert!(store.due_deliveries(NOW, 10).await.unwrap().is_empty(), "held while it is sent");
+    let failed = begun.answered(false, "HTTP 500".into(), NOW);
+    assert!(store.update_delivery(&failed, 1).await.unwrap());
+    assert!(store.due_deliveries(NOW, 10).await.unwrap().is_empty());
+    let retry_at = Timestamp(NOW.0 + 5);
+    assert_eq!(store.due_deliveries(retry_at, 10).await.unwrap(), [failed.clone()], "due again 5 s later");
+
+    let sent = failed.begin(retry_at).answered(true, "HTTP 204".into(), retry_at);
+    assert!(store.update_delivery(&sent, 1).await.unwrap());
+    assert!(store.due_deliveries(Timestamp(NOW.0 + 86_400), 10).await.unwrap().is_empty(), "done: never due");
+    assert_eq!(store.delivery(&account("acct_d"), &delivery.id).await.unwrap(), Some(sent.clone()));
+    assert_eq!(store.delivery(&account("acct_e"), &delivery.id).await.unwrap(), None, "not another account's");
+    let later = Delivery { id: "msg_def_run".into(), created_at: Timestamp(NOW.0 + 1), ..delivery };
+    assert!(store.record_delivery(&later).await.unwrap());
+    let listed = store.account_deliveries(&account("acct_d"), 10).await.unwrap();
+    assert_eq!(listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["msg_def_run", "msg_abc_account"]);
 }

@@ -28,5 +28,6 @@ pub mod stripe_time;
 pub mod tallies;
 pub mod transfers;
 pub mod usage;
+pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 pub mod workflows;

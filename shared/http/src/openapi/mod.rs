@@ -63,6 +63,8 @@ mod constraints;
         customer_runs::list,
         customer_runs::read,
         customer_runs::cancel,
+        customer_runs::deliveries,
+        customer_runs::retry,
         stripe_history::reconcile,
         stripe_history::replay,
         payouts::onboard,

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use tollgate_app::sales::Offer;
+use tollgate_core::delivery::Delivery;
 use tollgate_core::workflow::{Run, RunStatus};
 use utoipa::ToSchema;
 
@@ -127,4 +128,45 @@ pub struct CustomerRunList {
     pub data: Vec<CustomerRunView>,
     /// More runs follow the last: ask again with `starting_after` = its `run_id`.
     pub has_more: bool,
+}
+
+/// A delivery of an event to the account's endpoint or a run's `webhook_url`.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` every attempt carries.
+    pub id: String,
+    /// `run.completed` or `run.failed`.
+    pub event: String,
+    pub url: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: &'static str,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it is tried next (Unix seconds), while pending.
+    pub next_attempt_at: Option<i64>,
+    /// The last attempt's answer (`HTTP 500`), or why there was none.
+    pub last_response: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(delivery: &Delivery) -> Self {
+        DeliveryView {
+            id: delivery.id.clone(),
+            event: delivery.event.clone(),
+            url: delivery.url.clone(),
+            status: delivery.status.as_str(),
+            attempts: delivery.attempts,
+            next_attempt_at: delivery.next_attempt_at.map(|at| at.0),
+            last_response: delivery.last_response.clone(),
+            created_at: delivery.created_at.0,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub data: Vec<DeliveryView>,
 }

@@ -15,7 +15,10 @@ pub use buyers::{
     CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PlanMeterView, PlanView, PortalLink,
     PurchaseList, PurchaseView,
 };
-pub use customer_runs::{AcceptedRun, ChargedView, CustomerRunList, CustomerRunView, OfferList, OfferView, RunLinks};
+pub use customer_runs::{
+    AcceptedRun, ChargedView, CustomerRunList, CustomerRunView, DeliveryList, DeliveryView, OfferList, OfferView,
+    RunLinks,
+};
 pub use keys::{
     AccountBalanceView, KeyList, KeyRecordView, KeyView, LimitsView, MeLimitsView, MeterView, NewKeyView, PeriodView,
     RevokedKey, StandingView, UsageAccepted,
