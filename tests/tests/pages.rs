@@ -420,3 +420,51 @@ async fn an_alert_is_acknowledged_then_resolved_from_the_console_and_each_change
         .collect();
     assert_eq!(posted, ["open", "acknowledged", "resolved"], "raised, then each change, posted once");
 }
+
+#[tokio::test]
+async fn the_account_page_runs_a_sold_workflow_from_a_form_built_from_its_schema() {
+    let workflow = Recorder::start().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1")]).await;
+    let sold = json!({"id": "poster", "name": "Poster", "webhook_url": format!("{}/start", workflow.url), "sell": {
+        "meter": "generations",
+        "input_schema": {"type": "object", "required": ["title", "copies"], "properties": {
+            "title": {"type": "string"}, "copies": {"type": "integer"}, "glossy": {"type": "boolean"},
+            "size": {"enum": ["a4", "a3"]}, "extra": {"type": "object"}}}}});
+    let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &sold).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "account", &token("pia", None)).await;
+    let card = browser.element("[data-testid=workflow-poster]").await;
+    for (name, kind) in [("title", "text"), ("copies", "number"), ("glossy", "checkbox")] {
+        let field = card.find(Locator::Css(&format!("input[name={name}]"))).await.unwrap();
+        assert_eq!(field.attr("type").await.unwrap().as_deref(), Some(kind), "{name}");
+    }
+    card.find(Locator::Css("select[name=size]")).await.unwrap();
+    card.find(Locator::Css("textarea[name=extra]")).await.unwrap();
+    card.find(Locator::Css("input[name=title]")).await.unwrap().send_keys("Summer sale").await.unwrap();
+    card.find(Locator::Css("input[name=copies]")).await.unwrap().send_keys("3").await.unwrap();
+    browser.click("[data-testid=run-poster]").await;
+    browser.until("the run is listed", "document.querySelector('[data-testid=customer-run-row]')").await;
+    let started =
+        tollgate_tests::eventually(std::time::Duration::from_secs(10), || async { !workflow.seen().is_empty() });
+    assert!(started.await, "the workflow was started");
+    let started = workflow.seen();
+    let start: serde_json::Value = serde_json::from_str(&started[0].body).unwrap();
+    assert_eq!(start["input"], json!({"title": "Summer sale", "copies": 3, "glossy": false, "size": "a4"}));
+    assert_eq!(start["accountId"], "pia");
+    // The workflow calls back with its output; the page, still polling, shows it.
+    let callback =
+        json!({"workflowId": "poster", "status": "completed", "output": {"url": "https://cdn.example.com/p.png"}});
+    let answer = stack.http.post(start["callbackUrl"].as_str().unwrap()).json(&callback).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    browser
+        .until(
+            "the run shows completed",
+            "document.querySelector('[data-testid=customer-run-row][data-status=completed]')",
+        )
+        .await;
+    let output = browser.element("[data-testid=customer-run-row] [data-testid=run-output]").await.text().await.unwrap();
+    assert!(output.contains("cdn.example.com/p.png"), "{output}");
+    clean(&browser, &stack).await;
+    browser.close().await;
+}

@@ -250,10 +250,16 @@ impl<S: SalesStore> Sales<S> {
         Ok(ordered)
     }
 
-    /// The account's deliveries, newest first.
-    pub async fn deliveries(&self, account: &AccountId, limit: usize) -> Result<Vec<Delivery>, SaleError> {
+    /// The account's endpoint URL, if set, and its deliveries, newest first.
+    pub async fn deliveries(
+        &self,
+        account: &AccountId,
+        limit: usize,
+    ) -> Result<(Option<String>, Vec<Delivery>), SaleError> {
+        let endpoint = self.store().endpoint(account).await.map_err(OrchestrateError::from)?;
         let limit = limit.clamp(1, MAX_PAGE);
-        Ok(self.store().account_deliveries(account, limit).await.map_err(OrchestrateError::from)?)
+        let deliveries = self.store().account_deliveries(account, limit).await.map_err(OrchestrateError::from)?;
+        Ok((endpoint.map(|endpoint| endpoint.url), deliveries))
     }
 
     /// Tries one of the account's deliveries again now, with its whole schedule of retries ahead.

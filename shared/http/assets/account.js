@@ -1,6 +1,8 @@
-// The signed-in user's account: plan and usage, API keys (a new key shown once), plans and
-// products to buy through Stripe Checkout, the billing portal, purchases and entitlements,
-// the referral link and what it earned. Arriving through someone's referral link
+// The signed-in user's account: plan and usage, API keys (a new key shown once), the
+// workflows it may run (a form built from each one's input schema), its recent runs, where
+// their results are delivered and how those deliveries went, plans and products to buy
+// through Stripe Checkout, the billing portal, purchases and entitlements, the referral link
+// and what it earned. Arriving through someone's referral link
 // (`/account?ref=<account>`) makes the next purchase credit them.
 "use strict";
 
@@ -56,6 +58,128 @@ async function createKey() {
     replace("new-key", created.key);
     document.getElementById("new-key-box").hidden = false;
     await loadKeys();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// One field per property of a workflow's input schema: a text box for a string, a number
+// box for a number or an integer, a checkbox for a boolean, a list for an enum, and a JSON
+// text area for anything else. `read` gives the input back, typed as the schema says.
+function inputField(name, schema, required) {
+  const id = "input-" + name + "-" + Math.random().toString(36).slice(2, 8);
+  const label = h("label", { for: id }, name + (required ? " *" : ""));
+  if (Array.isArray(schema.enum)) {
+    const select = h("select", { id, name }, schema.enum.map((value) => h("option", { value: JSON.stringify(value) }, String(value))));
+    return { element: h("div", { class: "row" }, label, select), read: () => JSON.parse(select.value) };
+  }
+  if (schema.type === "boolean") {
+    const box = h("input", { id, name, type: "checkbox" });
+    return { element: h("div", { class: "row" }, label, box), read: () => box.checked };
+  }
+  if (schema.type === "number" || schema.type === "integer") {
+    const box = h("input", { id, name, type: "number", step: schema.type === "integer" ? "1" : "any", required });
+    return { element: h("div", { class: "row" }, label, box), read: () => (box.value === "" ? undefined : Number(box.value)) };
+  }
+  if (schema.type === "string") {
+    const box = h("input", { id, name, type: "text", required });
+    return { element: h("div", { class: "row" }, label, box), read: () => (box.value === "" ? undefined : box.value) };
+  }
+  const area = h("textarea", { id, name, rows: 2, placeholder: "JSON" });
+  return { element: h("div", { class: "row" }, label, area), read: () => (area.value.trim() === "" ? undefined : JSON.parse(area.value)) };
+}
+
+function workflowCard(workflow) {
+  const schema = workflow.input_schema || {};
+  const required = new Set(schema.required || []);
+  const fields = Object.entries(schema.properties || {}).map(([name, property]) => [name, inputField(name, property || {}, required.has(name))]);
+  const form = h("form", { "data-workflow": workflow.id },
+    fields.map(([, field]) => field.element),
+    h("button", { type: "submit", "data-testid": "run-" + workflow.id }, "Run"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const input = {};
+      for (const [name, field] of fields) {
+        const value = field.read();
+        if (value !== undefined) input[name] = value;
+      }
+      await api("POST", `/v1/workflows/${encodeURIComponent(workflow.id)}/runs`, { input });
+    } catch (error) {
+      showError(error);
+    }
+    await loadRuns();
+  });
+  return h("div", { class: "card", "data-testid": "workflow-" + workflow.id },
+    h("strong", {}, workflow.name),
+    h("span", { class: "muted" }, `${workflow.cost} ${workflow.meter} a run`),
+    form);
+}
+
+async function loadWorkflows() {
+  const { data } = await api("GET", "/v1/workflows");
+  document.getElementById("workflows-empty").hidden = data.length > 0;
+  replace("workflows", data.map(workflowCard));
+}
+
+// While a run is queued or started, the list is read again every second, until all have ended.
+let runsPoll = null;
+
+async function loadRuns() {
+  const { data } = await api("GET", "/v1/runs?limit=10");
+  clearTimeout(runsPoll);
+  if (data.some((run) => run.status === "queued" || run.status === "started")) {
+    runsPoll = setTimeout(() => loadRuns().catch(showError), 1000);
+  }
+  replace("customer-runs", data.length
+    ? data.map((run) => h("tr", { "data-testid": "customer-run-row", "data-id": run.run_id, "data-status": run.status },
+      h("td", {}, run.workflow_id),
+      h("td", {}, run.status),
+      h("td", {}, h("code", { "data-testid": "run-output" }, run.output === null ? (run.error || "—") : JSON.stringify(run.output))),
+      h("td", { class: "optional" }, when(run.created_at))))
+    : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No runs yet.")));
+}
+
+async function loadEndpoint() {
+  const { endpoint, data } = await api("GET", "/api/me/webhook-deliveries");
+  document.getElementById("endpoint-url").value = endpoint || "";
+  document.getElementById("remove-endpoint").hidden = !endpoint;
+  replace("deliveries", data.length
+    ? data.map((delivery) => h("tr", { "data-testid": "delivery-row", "data-status": delivery.status },
+      h("td", {}, delivery.event),
+      h("td", {}, `${delivery.status} (${delivery.attempts})`),
+      h("td", { class: "optional" }, delivery.last_response || "—"),
+      h("td", {}, delivery.status === "succeeded" ? null
+        : h("button", { type: "button", class: "secondary", onclick: () => retryDelivery(delivery.id) }, "Send again"))))
+    : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "Nothing delivered yet.")));
+}
+
+async function setEndpoint(event) {
+  event.preventDefault();
+  try {
+    const set = await api("PUT", "/api/me/webhook-endpoint", { url: document.getElementById("endpoint-url").value.trim() });
+    replace("endpoint-secret", set.secret);
+    document.getElementById("endpoint-secret-box").hidden = false;
+    await loadEndpoint();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function removeEndpoint() {
+  try {
+    await api("DELETE", "/api/me/webhook-endpoint");
+    document.getElementById("endpoint-secret-box").hidden = true;
+    await loadEndpoint();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function retryDelivery(id) {
+  try {
+    await api("POST", `/api/me/webhook-deliveries/${encodeURIComponent(id)}/retry`);
+    await loadEndpoint();
   } catch (error) {
     showError(error);
   }
@@ -168,9 +292,14 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("portal").addEventListener("click", portal);
   copyButton("copy-key", "new-key");
   copyButton("copy-referral", "referral-link");
+  copyButton("copy-endpoint-secret", "endpoint-secret");
+  document.getElementById("endpoint-form").addEventListener("submit", setEndpoint);
+  document.getElementById("remove-endpoint").addEventListener("click", removeEndpoint);
   signIn(async () => {
     const [me, catalog] = await Promise.all([loadStanding(), api("GET", "/api/catalog")]);
-    await Promise.all([loadKeys(), loadShop(me, catalog), loadPurchases(), loadEarnings(catalog)]);
+    await Promise.all([
+      loadKeys(), loadWorkflows(), loadRuns(), loadEndpoint(), loadShop(me, catalog), loadPurchases(), loadEarnings(catalog),
+    ]);
     await afterCheckout();
   });
 });

@@ -322,7 +322,7 @@ pub(crate) async fn cancel<S: SalesStore>(
     get,
     path = "/api/me/webhook-deliveries",
     tag = "webhooks",
-    summary = "The account's deliveries of run results, newest first",
+    summary = "Where the account's run results go, and their deliveries, newest first",
     responses(
         (status = 200, description = "the last 100 deliveries", body = DeliveryList),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
@@ -334,8 +334,8 @@ pub(crate) async fn deliveries<S: SalesStore>(
     State(customers): Shared<Customers<S>>,
     caller: Caller,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let deliveries = customers.sales.deliveries(&caller.account, MAX_PAGE).await?;
-    Ok(Json(DeliveryList { data: deliveries.iter().map(DeliveryView::from).collect() }))
+    let (endpoint, deliveries) = customers.sales.deliveries(&caller.account, MAX_PAGE).await?;
+    Ok(Json(DeliveryList { endpoint, data: deliveries.iter().map(DeliveryView::from).collect() }))
 }
 
 #[utoipa::path(

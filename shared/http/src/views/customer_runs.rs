@@ -167,6 +167,8 @@ impl From<&Delivery> for DeliveryView {
 
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryList {
+    /// The account's endpoint URL, if one is set.
+    pub endpoint: Option<String>,
     /// Newest first.
     pub data: Vec<DeliveryView>,
 }
