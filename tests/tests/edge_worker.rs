@@ -264,8 +264,8 @@ async fn an_upgrade_reaches_the_worker_at_its_next_record_refresh() {
             "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 100\n",
         ),
         (
-            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
-            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 100\nconcurrent_runs = 3\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 1000\nconcurrent_runs = 3\n\n[sku.limits.requests]\nquota = 10000\n",
         ),
     ]);
     let Edge { origin, worker, .. } =

@@ -608,7 +608,7 @@ fn no_lambda_function_links_the_emulator() {
 async fn overage_past_the_quota_is_invoiced_at_the_next_renewal() {
     // Only the rate limit changes, so 10,050 calls fit in the test's minute.
     let catalog = tollgate_tests::keys::catalog_with(&[(
-        "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
+        "requests_per_minute = 100\nconcurrent_runs = 3\n\n[sku.limits.requests]\nquota = 10000\n",
         "requests_per_minute = 100000\n\n[sku.limits.requests]\nquota = 10000\n",
     )]);
     let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap()), ("USAGE_FLUSH_SECONDS", "1")]).await;

@@ -247,8 +247,8 @@ async fn an_upgrade_by_webhook_raises_the_limits_of_existing_keys_from_a_fresh_p
             "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 100\n",
         ),
         (
-            "requests_per_minute = 100\n\n[sku.limits.requests]\nquota = 10000\n",
-            "requests_per_minute = 1000\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 100\nconcurrent_runs = 3\n\n[sku.limits.requests]\nquota = 10000\n",
+            "requests_per_minute = 1000\nconcurrent_runs = 3\n\n[sku.limits.requests]\nquota = 10000\n",
         ),
     ]);
     let stack =
