@@ -311,13 +311,16 @@ async fn a_refunded_top_up_takes_back_what_is_left_of_it_and_no_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_automation_brief_allows_its_plans_requests_and_bills_pro_beyond_them() {
     let stack = stack_on(&example("automation.toml")).await;
-    let requests = |quota: Option<u64>| vec![("requests".to_owned(), quota)];
+    // Calls, and the runs of the workflows it sells as APIs ("API Monetizada").
+    let meters = |requests: Option<u64>, generations: Option<u64>| {
+        vec![("requests".to_owned(), requests), ("generations".to_owned(), generations)]
+    };
     assert_eq!(
         plans(&stack).await,
         [
-            ("api_free".into(), 0, requests(Some(100))),
-            ("api_pro".into(), 2_999, requests(Some(10_000))),
-            ("api_enterprise".into(), 29_999, requests(None)),
+            ("api_free".into(), 0, meters(Some(100), Some(5))),
+            ("api_pro".into(), 2_999, meters(Some(10_000), Some(1_000))),
+            ("api_enterprise".into(), 29_999, meters(None, None)),
         ]
     );
     // Free: 100 requests a month over two keys (100 a minute each), then 402.

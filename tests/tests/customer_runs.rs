@@ -180,6 +180,22 @@ async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_
     )
     .await;
     assert_eq!(other["error"]["code"], "not_found", "another account's run is not found");
+
+    // The operator's figures for the sold workflow: today's runs, the success rate, the customers.
+    let all_ended = eventually(PATIENCE, || async {
+        let (_, metrics) = stack.admin_get("/admin/metrics").await;
+        let images = metrics["workflows"].as_array().unwrap().iter().find(|w| w["workflow_id"] == "images").cloned();
+        images.is_some_and(|images| images["sold"]["completed"] == 5)
+    })
+    .await;
+    assert!(all_ended, "the five runs complete");
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    let images = metrics["workflows"].as_array().unwrap().iter().find(|w| w["workflow_id"] == "images").unwrap();
+    let sold = &images["sold"];
+    assert_eq!(sold["runs_by_day"][0]["runs"], 5, "{sold}");
+    assert_eq!((sold["success_rate_bp"].as_u64(), sold["units_charged"].as_u64()), (Some(10_000), Some(5)));
+    assert!(sold["mean_seconds"].is_i64(), "{sold}");
+    assert_eq!(sold["customers"], json!([{"account_id": "ann", "runs": 5, "completed": 5}]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

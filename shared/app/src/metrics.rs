@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tollgate_core::account::SubscriptionKind;
 use tollgate_core::catalog::{Catalog, Interval};
-use tollgate_core::ids::WorkflowId;
+use tollgate_core::ids::{AccountId, WorkflowId};
 use tollgate_core::ledger::PaymentSource;
 use tollgate_core::time::{BusinessZone, Timestamp};
-use tollgate_core::workflow::{Caps, Durations, durations};
+use tollgate_core::workflow::{Caps, Durations, Run, RunStatus, durations};
 
 /// Days of runs a workflow's execution times are taken over.
 const DURATION_DAYS: i64 = 30;
@@ -71,6 +71,65 @@ pub struct WorkflowFigures {
     pub revenue_cents: i64,
     /// How long its runs of the last 30 days took, start to callback.
     pub durations: Option<Durations>,
+    /// A sold workflow's customers' runs of the last 30 days.
+    pub sold: Option<SoldFigures>,
+}
+
+/// What customers' runs of a sold workflow did over the last 30 days.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SoldFigures {
+    /// Runs asked for on each of the last 7 business days, today first: (day, runs).
+    pub runs_by_day: Vec<(String, u64)>,
+    pub completed: u64,
+    pub failed: u64,
+    /// Completed share of ended runs, in basis points; `None` before any ended.
+    pub success_rate_bp: Option<u64>,
+    /// Mean execution time, start to callback, of those that ended.
+    pub durations: Option<Durations>,
+    /// Earnings its runs reported, in US cents.
+    pub revenue_cents: i64,
+    /// Units of its meter customers kept paying for (given-back ones not counted).
+    pub units_charged: u64,
+    /// Each customer's runs, most runs first: (account, runs, completed).
+    pub customers: Vec<(AccountId, u64, u64)>,
+}
+
+/// Days of a sold workflow's runs counted day by day.
+const SOLD_DAYS: usize = 7;
+
+fn sold_figures(runs: &[&Run], days: &[String], zone: BusinessZone) -> SoldFigures {
+    let count = |status| runs.iter().filter(|run| run.status == status).count() as u64;
+    let (completed, failed) = (count(RunStatus::Completed), count(RunStatus::Failed));
+    let mut customers: Vec<(AccountId, u64, u64)> = Vec::new();
+    for run in runs {
+        let Some(account) = run.account() else { continue };
+        let done = u64::from(run.status == RunStatus::Completed);
+        match customers.iter_mut().find(|(known, _, _)| known == account) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += done;
+            }
+            None => customers.push((account.clone(), 1, done)),
+        }
+    }
+    customers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    SoldFigures {
+        runs_by_day: days
+            .iter()
+            .map(|day| (day.clone(), runs.iter().filter(|run| &zone.day(run.created_at) == day).count() as u64))
+            .collect(),
+        completed,
+        failed,
+        success_rate_bp: completed.saturating_mul(10_000).checked_div(completed + failed),
+        durations: durations(runs.iter().copied()),
+        revenue_cents: runs.iter().fold(0_i64, |total, run| total.saturating_add(run.earnings_cents)),
+        units_charged: runs
+            .iter()
+            .filter_map(|run| run.customer.as_ref())
+            .filter(|customer| !customer.charged.returned)
+            .fold(0_u64, |total, customer| total.saturating_add(customer.charged.units)),
+        customers,
+    }
 }
 
 #[derive(Debug)]
@@ -146,9 +205,14 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
         let (revenue_by_hour, revenue_by_month) = self.revenue_by_hour_and_month(now).await?;
         let since = now.plus_seconds(-DURATION_DAYS * 86_400);
         let mut workflows = Vec::new();
+        let sold_days: Vec<String> = names.iter().take(SOLD_DAYS).cloned().collect();
         for workflow in self.store.workflows().await? {
             let totals = workflow.totals;
             let recent = self.store.runs_since(&workflow.spec.id, since).await?;
+            let sold = workflow.spec.sell.is_some().then(|| {
+                let customers: Vec<&Run> = recent.iter().filter(|run| run.customer.is_some()).collect();
+                sold_figures(&customers, &sold_days, self.zone)
+            });
             workflows.push(WorkflowFigures {
                 workflow_id: workflow.spec.id,
                 runs: totals.runs(),
@@ -157,6 +221,7 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
                 error_rate_bp: totals.error_rate_bp(),
                 revenue_cents: totals.revenue_cents,
                 durations: durations(&recent),
+                sold,
             });
         }
         let active = self.store.active_subscriptions().await?;

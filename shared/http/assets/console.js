@@ -212,6 +212,16 @@ async function loadWorkflows() {
           : act("Resume", "resume", () => api("PATCH", `/admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: true }))));
   }));
   for (const workflow of workflows) fillLastResult(workflow.id).catch(() => {});
+  const sold = metrics.workflows.filter((figures) => figures.sold);
+  replace("sold-workflows", sold.length
+    ? sold.map(({ workflow_id: id, sold: figures }) => h("tr", { "data-testid": "sold-" + id },
+      h("td", {}, id),
+      h("td", { "data-role": "runs-by-day" }, figures.runs_by_day.map((day) => day.runs).join(" · ")),
+      h("td", { "data-role": "success" }, figures.success_rate_bp === null ? "—" : (figures.success_rate_bp / 100).toFixed(2) + "%"),
+      h("td", { class: "optional", "data-role": "mean-duration" }, figures.mean_seconds === null ? "—" : figures.mean_seconds + " s"),
+      h("td", {}, money(figures.revenue_cents, "usd")),
+      h("td", { class: "optional", "data-role": "customers" }, figures.customers.map((customer) => `${customer.account_id} (${customer.runs})`).join(", ") || "—")))
+    : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No workflow is sold yet.")));
 }
 
 async function fillLastResult(id) {

@@ -110,6 +110,41 @@ pub struct WorkflowFiguresView {
     pub mean_seconds: Option<i64>,
     /// The 95th percentile of the same (nearest rank), in seconds.
     pub p95_seconds: Option<i64>,
+    /// A sold workflow: what its customers' runs of the last 30 days did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sold: Option<SoldFiguresView>,
+}
+
+/// A sold workflow's customers' runs of the last 30 days.
+#[derive(Serialize, ToSchema)]
+pub struct SoldFiguresView {
+    /// Runs asked for on each of the last 7 business days, today first.
+    pub runs_by_day: Vec<DayRunsView>,
+    pub completed: u64,
+    pub failed: u64,
+    /// Completed share of ended runs, in basis points; `null` before any ended.
+    pub success_rate_bp: Option<u64>,
+    /// Mean execution time, start to callback, in seconds; `null` before any ended.
+    pub mean_seconds: Option<i64>,
+    /// Earnings its runs reported, in US cents.
+    pub revenue_cents: i64,
+    /// Units of its meter kept (given-back ones not counted).
+    pub units_charged: u64,
+    /// Each customer's runs, most first.
+    pub customers: Vec<CustomerRunsView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DayRunsView {
+    pub day: String,
+    pub runs: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerRunsView {
+    pub account_id: String,
+    pub runs: u64,
+    pub completed: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -250,6 +285,28 @@ impl From<&WorkflowFigures> for WorkflowFiguresView {
             revenue_cents: figures.revenue_cents,
             mean_seconds: figures.durations.map(|durations| durations.mean_seconds),
             p95_seconds: figures.durations.map(|durations| durations.p95_seconds),
+            sold: figures.sold.as_ref().map(|sold| SoldFiguresView {
+                runs_by_day: sold
+                    .runs_by_day
+                    .iter()
+                    .map(|(day, runs)| DayRunsView { day: day.clone(), runs: *runs })
+                    .collect(),
+                completed: sold.completed,
+                failed: sold.failed,
+                success_rate_bp: sold.success_rate_bp,
+                mean_seconds: sold.durations.map(|durations| durations.mean_seconds),
+                revenue_cents: sold.revenue_cents,
+                units_charged: sold.units_charged,
+                customers: sold
+                    .customers
+                    .iter()
+                    .map(|(account, runs, completed)| CustomerRunsView {
+                        account_id: account.to_string(),
+                        runs: *runs,
+                        completed: *completed,
+                    })
+                    .collect(),
+            }),
         }
     }
 }
