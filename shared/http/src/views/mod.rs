@@ -145,6 +145,7 @@ mod tests {
                 error_rate_bp: 3_333,
                 revenue_cents: 250,
                 durations: Some(Durations { mean_seconds: 42, p95_seconds: 90 }),
+                sold: None,
             }],
             active_subscriptions: 4,
             subscriptions_by_tier: vec![TierCount { kind: "api_plan", tier: "pro".into(), active: 4 }],
