@@ -84,8 +84,9 @@ pub const LAMBDA_RESOURCES: [(&str, &str); 16] = [
 /// An orchestration function (`orchestrator`, `workflow-runner`) refuses to start without
 /// its tables, its workflow secret or its callback URL, naming the first one missing.
 pub fn assert_orchestration_function_refuses_to_start(binary: &str) {
-    // Neither reads the event log, the accounts or the usage tables: its first is the ledger.
-    assert_refuses_to_start_without(binary, &[], "LEDGER_TABLE");
+    // Neither reads the event log: its first is the accounts table (where the endpoints that
+    // customers' run results are signed for live).
+    assert_refuses_to_start_without(binary, &[], "ACCOUNTS_TABLE");
     assert_refuses_to_start_without(binary, &LAMBDA_RESOURCES[..4], "WORKFLOWS_TABLE");
     let mut given = LAMBDA_RESOURCES.to_vec();
     given.push(("AWS_REGION", "us-east-1"));

@@ -72,3 +72,71 @@ async fn the_binary_keeps_an_accounts_webhook_endpoint_public() {
     assert_eq!(call("DELETE", None).await.0.0, 204);
     assert_eq!(call("GET", None).await.0.0, 404);
 }
+
+/// The cloud path of a customer's run: the function checks it, charges it on the workflow's
+/// meter in DynamoDB, hands it a slot of the customer pool and queues its start.
+#[tokio::test]
+async fn the_binary_takes_a_customers_run_charged_once_and_gives_it_a_slot() {
+    use tollgate_app::ports::customer_runs::RunFilter;
+    use tollgate_app::ports::customer_runs::CustomerRuns;
+    use tollgate_app::ports::runs::Runs;
+    use tollgate_app::ports::usage::Usage;
+    use tollgate_app::ports::workflows::Workflows;
+    use tollgate_core::customer_run::Pool;
+    use tollgate_core::ids::{AccountId, WorkflowId};
+    use tollgate_core::meters::MeterName;
+    use tollgate_core::workflow::{Access, Charge, Sell, WebhookUrl, Workflow, WorkflowSpec};
+
+    let (mut function, store) = deployed(env!("CARGO_BIN_EXE_account-api"), "AccountApiFunction", &[]).await;
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse("images").unwrap(),
+        name: "Images".into(),
+        webhook_url: WebhookUrl::parse("https://n8n.example.com/webhook/images").unwrap(),
+        schedule: None,
+        enabled: true,
+        premium: false,
+        timeout_s: 300,
+        sell: Some(Sell {
+            meter: MeterName::parse("generations").unwrap(),
+            cost: std::num::NonZeroU64::new(1).unwrap(),
+            access: Access::Public,
+            plans: Vec::new(),
+            input_schema: serde_json::json!({"type": "object", "required": ["prompt"]}),
+            charge: Charge::OnStart,
+            max_output_bytes: 1_000,
+        }),
+    };
+    assert!(store.create(&Workflow::register(spec, now())).await.unwrap());
+    let sample: serde_json::Value = serde_json::from_str(&read("account-api.json")).unwrap();
+    let mut call = async |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let mut event = sample.clone();
+        event["rawPath"] = path.into();
+        event["rawQueryString"] = "".into();
+        event["routeKey"] = format!("{method} {path}").into();
+        event["requestContext"]["http"]["path"] = path.into();
+        event["requestContext"]["http"]["method"] = method.into();
+        if let Some(body) = body {
+            event["body"] = body.to_string().into();
+            event["headers"]["content-type"] = "application/json".into();
+        }
+        let answer = http_answer(function.invoke(&event).await);
+        (answer, function.log())
+    };
+    let ((status, offers), log) = call("GET", "/v1/workflows", None).await;
+    assert_eq!((status, &offers["data"][0]["id"]), (200, &"images".into()), "{offers}\n{log}");
+    let runs = "/v1/workflows/images/runs";
+    let ((status, refused), _) = call("POST", runs, Some(serde_json::json!({"input": {}}))).await;
+    assert_eq!((status, &refused["error"]["code"]), (400, &"invalid_input".into()), "{refused}");
+    let ((status, accepted), log) = call("POST", runs, Some(serde_json::json!({"input": {"prompt": "a cat"}}))).await;
+    assert_eq!(status, 202, "{accepted}\n{log}");
+
+    let account = AccountId::parse("operator").unwrap();
+    let listed = store.account_runs(&account, &RunFilter { limit: 10, ..RunFilter::default() }).await.unwrap();
+    assert_eq!(listed.len(), 1, "the refused run was never stored");
+    let run = store.run(&listed[0].id).await.unwrap().unwrap();
+    assert_eq!(run.id.as_str(), accepted["run_id"].as_str().unwrap());
+    let customer = run.customer.as_deref().unwrap();
+    assert_eq!((customer.pool, customer.turn), (Pool::Holding, Some(1)), "given the pool's first slot");
+    let used = store.meter_usage(&account, &customer.charged.meter, customer.charged.window_start).await.unwrap();
+    assert_eq!(used, 1, "charged once, on the workflow's meter");
+}
