@@ -217,13 +217,19 @@ async fn usage_reaches_the_account_and_each_quota_threshold_alerts_once() {
     let standing = me(&stack, "eve").await;
     assert_eq!(standing["remaining"], 0);
     assert_eq!(
-        standing["meters"],
-        serde_json::json!([{"meter": "requests", "unit": "request", "used": 100, "quota": 100, "per": "period",
-                            "resets_at": period_end, "remaining": 0, "overage": "block"}])
+        standing["meters"][0],
+        serde_json::json!({"meter": "requests", "unit": "request", "used": 100, "quota": 100, "per": "period",
+                           "resets_at": period_end, "remaining": 0, "overage": "block"})
+    );
+    // The runs of sold workflows count on a meter of their own, untouched by calls.
+    let generations = &standing["meters"][1];
+    assert_eq!(
+        (&generations["meter"], &generations["used"], &generations["remaining"]),
+        (&"generations".into(), &0.into(), &5.into())
     );
     assert_eq!(standing["balance"], serde_json::json!({"amount": 0, "amount_micros": 0, "currency": "usd"}));
     let limits = stack.get_as("eve", "/api/me/limits").await;
-    assert_eq!(limits["can_use"], serde_json::json!({"requests": false}), "{limits}");
+    assert_eq!(limits["can_use"], serde_json::json!({"requests": false, "generations": true}), "{limits}");
     assert_eq!(limits["meters"]["requests"]["remaining"], 0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(quota_alerts(&stack, "eve").await.len(), 3, "no threshold alerts twice");

@@ -77,8 +77,8 @@ async fn the_binary_keeps_an_accounts_webhook_endpoint_public() {
 /// meter in DynamoDB, hands it a slot of the customer pool and queues its start.
 #[tokio::test]
 async fn the_binary_takes_a_customers_run_charged_once_and_gives_it_a_slot() {
-    use tollgate_app::ports::customer_runs::RunFilter;
     use tollgate_app::ports::customer_runs::CustomerRuns;
+    use tollgate_app::ports::customer_runs::RunFilter;
     use tollgate_app::ports::runs::Runs;
     use tollgate_app::ports::usage::Usage;
     use tollgate_app::ports::workflows::Workflows;
