@@ -87,7 +87,7 @@ pub struct TotalsView {
 pub struct RunView {
     pub id: String,
     pub workflow_id: String,
-    /// `queued`, `started`, `completed` or `failed`.
+    /// `queued`, `started`, `completed`, `failed`, or (a customer's run) `cancelled`.
     pub status: &'static str,
     /// Unix seconds it was claimed.
     pub created_at: i64,
