@@ -3,7 +3,7 @@
 
 use tollgate_app::ports::event_log::{EventLog, ReceivedEvent};
 use tollgate_core::ids::EventId;
-use tollgate_tests::runtime_api::{deployed, http_answer};
+use tollgate_tests::runtime_api::{Function, deployed, http_answer};
 use tollgate_tests::samples::read;
 use tollgate_tests::stack::now;
 
@@ -30,6 +30,27 @@ async fn the_binary_lists_the_event_log_for_the_sample_admin() {
     assert_eq!(status, 404);
 }
 
+/// `method path` with `body`, as the sample admin's API Gateway event: the answer and the log so far.
+async fn route(
+    function: &mut Function,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> ((u64, serde_json::Value), String) {
+    let mut event: serde_json::Value = serde_json::from_str(&read("account-api.json")).unwrap();
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = "".into();
+    event["routeKey"] = format!("{method} {path}").into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    if let Some(body) = body {
+        event["body"] = body.to_string().into();
+        event["headers"]["content-type"] = "application/json".into();
+    }
+    let answer = http_answer(function.invoke(&event).await);
+    (answer, function.log())
+}
+
 fn id_text() -> serde_json::Value {
     "evt_sample_checkout".into()
 }
@@ -39,20 +60,8 @@ fn id_text() -> serde_json::Value {
 #[tokio::test]
 async fn the_binary_keeps_an_accounts_webhook_endpoint_public() {
     let (mut function, _store) = deployed(env!("CARGO_BIN_EXE_account-api"), "AccountApiFunction", &[]).await;
-    let sample: serde_json::Value = serde_json::from_str(&read("account-api.json")).unwrap();
     let mut call = async |method: &str, body: Option<serde_json::Value>| {
-        let mut event = sample.clone();
-        event["rawPath"] = "/api/me/webhook-endpoint".into();
-        event["rawQueryString"] = "".into();
-        event["routeKey"] = format!("{method} /api/me/webhook-endpoint").into();
-        event["requestContext"]["http"]["path"] = "/api/me/webhook-endpoint".into();
-        event["requestContext"]["http"]["method"] = method.into();
-        if let Some(body) = body {
-            event["body"] = body.to_string().into();
-            event["headers"]["content-type"] = "application/json".into();
-        }
-        let answer = http_answer(function.invoke(&event).await);
-        (answer, function.log())
+        route(&mut function, method, "/api/me/webhook-endpoint", body).await
     };
     for refused in
         ["http://1.1.1.1/hook", "https://localhost/hook", "https://10.0.0.8/hook", "https://169.254.169.254/latest"]
@@ -107,20 +116,8 @@ async fn the_binary_takes_a_customers_run_charged_once_and_gives_it_a_slot() {
         }),
     };
     assert!(store.create(&Workflow::register(spec, now())).await.unwrap());
-    let sample: serde_json::Value = serde_json::from_str(&read("account-api.json")).unwrap();
     let mut call = async |method: &str, path: &str, body: Option<serde_json::Value>| {
-        let mut event = sample.clone();
-        event["rawPath"] = path.into();
-        event["rawQueryString"] = "".into();
-        event["routeKey"] = format!("{method} {path}").into();
-        event["requestContext"]["http"]["path"] = path.into();
-        event["requestContext"]["http"]["method"] = method.into();
-        if let Some(body) = body {
-            event["body"] = body.to_string().into();
-            event["headers"]["content-type"] = "application/json".into();
-        }
-        let answer = http_answer(function.invoke(&event).await);
-        (answer, function.log())
+        route(&mut function, method, path, body).await
     };
     let ((status, offers), log) = call("GET", "/v1/workflows", None).await;
     assert_eq!((status, &offers["data"][0]["id"]), (200, &"images".into()), "{offers}\n{log}");
