@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tollgate_core::account::Subscription;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::customer_run::{Charged, IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY, MAX_WAIT_SECONDS, Order};
 use tollgate_core::delivery::Delivery;
@@ -120,7 +121,8 @@ impl<S: SalesStore> Sales<S> {
     /// The sold workflows `account` may run, by id.
     pub async fn offers(&self, account: &AccountId) -> Result<Vec<Offer>, SaleError> {
         let workflows = self.store().workflows().await.map_err(OrchestrateError::from)?;
-        let entitled = self.entitled_to(account, &workflows).await?;
+        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
+        let entitled = self.entitled_to(&subscriptions, &workflows);
         Ok(workflows
             .into_iter()
             .filter(|workflow| self.sellable(workflow) && entitled(workflow))
@@ -128,19 +130,18 @@ impl<S: SalesStore> Sales<S> {
             .collect())
     }
 
-    /// Which of `workflows` the account's plan and memberships open.
-    async fn entitled_to(
+    /// Which of `workflows` an account with `subscriptions` may run: its plan and memberships.
+    fn entitled_to(
         &self,
-        account: &AccountId,
+        subscriptions: &[Subscription],
         workflows: &[Workflow],
-    ) -> Result<impl Fn(&Workflow) -> bool + use<S>, SaleError> {
-        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
-        let plan = plan_terms(&self.catalog, &subscriptions, self.now(), self.zone).sku;
+    ) -> impl Fn(&Workflow) -> bool + use<S> {
+        let plan = plan_terms(&self.catalog, subscriptions, self.now(), self.zone).sku;
         let mut premium: Vec<&Workflow> = workflows.iter().filter(|workflow| is_premium(workflow)).collect();
         premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
         let premium: Vec<WorkflowId> = premium.into_iter().map(|workflow| workflow.spec.id.clone()).collect();
-        let opened = tollgate_core::entitlements::entitlements(&self.catalog, &subscriptions, &premium);
-        Ok(move |workflow: &Workflow| {
+        let opened = tollgate_core::entitlements::entitlements(&self.catalog, subscriptions, &premium);
+        move |workflow: &Workflow| {
             let Some(sell) = &workflow.spec.sell else { return false };
             let premium_open = || opened.all_premium_workflows || opened.premium_workflows.contains(&workflow.spec.id);
             match sell.access {
@@ -148,7 +149,7 @@ impl<S: SalesStore> Sales<S> {
                 Access::Premium => premium_open(),
                 Access::Plans => sell.plans.contains(&plan),
             }
-        })
+        }
     }
 
     /// Asks for a run of `workflow_id` for `account`: checked, charged and queued, or refused
@@ -190,7 +191,8 @@ impl<S: SalesStore> Sales<S> {
         let Some(workflow) = workflows.iter().find(|w| &w.spec.id == workflow_id).filter(|w| self.sellable(w)) else {
             return Err(SaleError::NotFound("workflow"));
         };
-        if !(self.entitled_to(account, &workflows).await?)(workflow) {
+        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
+        if !self.entitled_to(&subscriptions, &workflows)(workflow) {
             return Err(SaleError::NotEntitled);
         }
         let sell = workflow.spec.sell.clone().expect("sellable workflows are sold");
@@ -200,7 +202,6 @@ impl<S: SalesStore> Sales<S> {
             return Err(SaleError::InvalidInput(refusal));
         }
         let now = self.now();
-        let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
         let terms = plan_terms(&self.catalog, &subscriptions, now, self.zone);
         let limit = terms.plan.on(&sell.meter).clone();
         let past_quota = match &limit.overage {
