@@ -80,6 +80,26 @@ async fn with_key(
     (status, headers, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `account` buys Pro: Stripe's checkout and subscription events, delivered signed and applied.
+async fn buy_pro(stack: &TestStack, account: &str) {
+    use tollgate_tests::stripe::{checkout_session, event, subscription};
+    let created = tollgate_tests::stack::now().0;
+    let customer = format!("cus_{account}");
+    let linked = event(
+        &format!("evt_link_{account}"),
+        "checkout.session.completed",
+        created,
+        checkout_session(account, &customer, None),
+    );
+    let sub = subscription(&format!("sub_{account}"), &customer, "api_pro_monthly", "active", created - 60);
+    let subscribed = event(&format!("evt_sub_{account}"), "customer.subscription.created", created, sub);
+    for payload in [linked, subscribed] {
+        let (status, body) = stack.deliver(&payload).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        stack.settled(body["id"].as_str().unwrap()).await;
+    }
+}
+
 fn generations_used(standing: &Value) -> u64 {
     let meters = standing["meters"].as_array().expect("meters");
     let meter = meters.iter().find(|meter| meter["meter"] == "generations").expect("the generations meter");
@@ -158,6 +178,17 @@ async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_
     assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("quota_exceeded")));
     assert_eq!(generations_used(&me(&stack, "ann").await), 5);
 
+    // Ann buys Pro: 1,000 generations a month, and the workflow sold to Pro plans.
+    buy_pro(&stack, "ann").await;
+    let pro_run = "/v1/workflows/pro_images/runs?wait=10";
+    let (status, _, run) = with_key(&stack, &key, Method::POST, pro_run, Some(input.clone()), None).await;
+    assert_eq!((status, run["status"].as_str()), (StatusCode::OK, Some("completed")), "{run}");
+    let (status, _, body) = with_key(&stack, &key, Method::POST, runs, Some(input.clone()), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "past the free plan's day, within Pro's month: {body}");
+    let standing = me(&stack, "ann").await;
+    // Pro counts generations per month: a window of its own, which the free plan's days never counted in.
+    assert_eq!((standing["plan"].as_str(), generations_used(&standing)), (Some("pro"), 2), "{standing}");
+
     // From the account page, with the user's JWT: the same runs, newest first.
     let listed = stack
         .http
@@ -185,17 +216,17 @@ async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_
     let all_ended = eventually(PATIENCE, || async {
         let (_, metrics) = stack.admin_get("/admin/metrics").await;
         let images = metrics["workflows"].as_array().unwrap().iter().find(|w| w["workflow_id"] == "images").cloned();
-        images.is_some_and(|images| images["sold"]["completed"] == 5)
+        images.is_some_and(|images| images["sold"]["completed"] == 6)
     })
     .await;
-    assert!(all_ended, "the five runs complete");
+    assert!(all_ended, "the six runs complete");
     let (_, metrics) = stack.admin_get("/admin/metrics").await;
     let images = metrics["workflows"].as_array().unwrap().iter().find(|w| w["workflow_id"] == "images").unwrap();
     let sold = &images["sold"];
-    assert_eq!(sold["runs_by_day"][0]["runs"], 5, "{sold}");
-    assert_eq!((sold["success_rate_bp"].as_u64(), sold["units_charged"].as_u64()), (Some(10_000), Some(5)));
+    assert_eq!(sold["runs_by_day"][0]["runs"], 6, "{sold}");
+    assert_eq!((sold["success_rate_bp"].as_u64(), sold["units_charged"].as_u64()), (Some(10_000), Some(6)));
     assert!(sold["mean_seconds"].is_i64(), "{sold}");
-    assert_eq!(sold["customers"], json!([{"account_id": "ann", "runs": 5, "completed": 5}]));
+    assert_eq!(sold["customers"], json!([{"account_id": "ann", "runs": 6, "completed": 6}]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -256,6 +256,78 @@ async fn a_failing_revenue_check_never_stops_a_tick() {
     assert_eq!(failed[0].subject, yesterday);
 }
 
+/// Slots never leak: a customer's run that never calls back fails at its deadline, its
+/// charge on start is kept (it started), and the slot goes to the next waiting run.
+async fn a_customer_run_past_its_deadline_frees_its_slot<S: Store>(store: S) {
+    use tollgate_app::ports::customer_runs::{Enqueued, NewRun, PastQuota};
+    use tollgate_core::customer_run::{Charged, Order};
+    use tollgate_core::workflow::{Access, Charge, Sell};
+    let spec = WorkflowSpec {
+        id: WorkflowId::parse("sold").unwrap(),
+        name: "sold".into(),
+        webhook_url: WebhookUrl::parse("http://127.0.0.1:9/start").unwrap(),
+        schedule: None,
+        enabled: true,
+        premium: false,
+        timeout_s: 60,
+        sell: Some(Sell {
+            meter: tollgate_core::meters::MeterName::parse("generations").unwrap(),
+            cost: std::num::NonZeroU64::new(1).unwrap(),
+            access: Access::Public,
+            plans: Vec::new(),
+            input_schema: serde_json::json!(true),
+            charge: Charge::OnStart,
+            max_output_bytes: 100,
+        }),
+    };
+    let workflow = Workflow::register(spec, REGISTERED);
+    assert!(store.create(&workflow).await.unwrap());
+    let mut runs = Vec::new();
+    for second in 0..2 {
+        let at = Timestamp(REGISTERED.0 + second);
+        let order = Order {
+            account_id: tollgate_core::ids::AccountId::parse("cara").unwrap(),
+            input: serde_json::json!({}),
+            webhook_url: None,
+            charged: Charged {
+                meter: tollgate_core::meters::MeterName::parse("generations").unwrap(),
+                units: 1,
+                when: Charge::OnStart,
+                window_start: REGISTERED,
+                overage: 0,
+                paid: tollgate_core::money::Micros(0),
+                returned: false,
+            },
+            concurrent_runs: 5,
+            idempotency_key: None,
+        };
+        let new = NewRun {
+            run: tollgate_core::workflow::Run::ordered(tollgate_app::orchestrator::new_run_id(), &workflow, order, at),
+            quota: None,
+            past_quota: PastQuota::Refused,
+            refuse_when_busy: false,
+            idempotent_until: at,
+        };
+        let Enqueued::Accepted(run) = store.enqueue(&new, at).await.unwrap() else { panic!("accepted") };
+        runs.push(run);
+    }
+    let with_one_slot = |now| {
+        let mut orchestrator = at(&store, now);
+        orchestrator.settings.customer_pool = 1;
+        orchestrator
+    };
+    let first = with_one_slot(REGISTERED).hand_out_slots().await.unwrap();
+    assert_eq!(first.iter().map(|run| &run.id).collect::<Vec<_>>(), [&runs[0].id], "one slot, the oldest run");
+    assert!(store.mark_started(&runs[0].id, REGISTERED).await.unwrap());
+    assert!(with_one_slot(Timestamp(REGISTERED.0 + 30)).tick().await.unwrap().customer_started.is_empty(), "busy");
+    let report = with_one_slot(Timestamp(REGISTERED.0 + 61)).tick().await.unwrap();
+    assert_eq!(report.failed_overdue.iter().map(|run| &run.id).collect::<Vec<_>>(), [&runs[0].id]);
+    let failed = store.run(&runs[0].id).await.unwrap().unwrap();
+    assert!(!failed.customer.as_ref().unwrap().charged.returned, "it started: the charge on start is kept");
+    let next = store.run(&runs[1].id).await.unwrap().unwrap();
+    assert!(next.holds_slot(), "the freed slot went to the next waiting run");
+}
+
 async fn sqlite() -> Sqlite {
     let dir = tempfile::tempdir().unwrap();
     // Kept for the life of the test process, like the conformance suite's databases.
@@ -292,5 +364,6 @@ on_both_backends!(
     overlapping_ticks_hold_the_caps,
     an_outage_ends_in_one_catch_up_run,
     long_runs_and_a_poor_day_are_alerted_once,
-    the_daily_cap_counts_days_where_the_business_is
+    the_daily_cap_counts_days_where_the_business_is,
+    a_customer_run_past_its_deadline_frees_its_slot
 );
