@@ -424,7 +424,11 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 }
             }
         }
-        report.customer_started = self.hand_out_slots().await?;
+        match self.hand_out_slots().await {
+            Ok(started) => report.customer_started = started,
+            // The operator's due workflows start anyway; the next tick hands the slots out.
+            Err(error) => tracing::error!(%error, "the customer pool's slots could not be handed out"),
+        }
         if let Err(error) = self.send_due_deliveries().await {
             // Deliveries wait for the next tick; paid work must start anyway.
             tracing::error!(%error, "due webhook deliveries could not be sent");
@@ -519,7 +523,10 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 self.metrics.run_ended(&run);
                 self.record_revenue(&run).await?;
                 if run.customer.is_some() {
-                    self.hand_out_slots().await?;
+                    // The run has ended whatever follows: a slot not handed out now is at the next tick.
+                    if let Err(error) = self.hand_out_slots().await {
+                        tracing::error!(%error, "the freed slot could not be handed out now");
+                    }
                     self.deliver_end_or_log(&run).await;
                 }
                 if run.status == RunStatus::Failed {
