@@ -104,6 +104,7 @@ impl From<SaleError> for ApiError {
     get,
     path = "/v1/workflows",
     tag = "runs",
+    operation_id = "list_offers",
     summary = "The workflows this account may run, with their input schema, meter and cost",
     responses(
         (status = 200, description = "the workflows, by id", body = OfferList),
@@ -147,6 +148,7 @@ pub(crate) struct WaitParams {
     post,
     path = "/v1/workflows/{id}/runs",
     tag = "runs",
+    operation_id = "run_workflow",
     summary = "Runs a workflow: checked, charged on its meter and queued; with `?wait`, answered once it ends",
     params(
         ("id" = String, Path, description = "the workflow"),
@@ -215,6 +217,7 @@ fn run_id(id: &str) -> Result<RunId, ApiError> {
     get,
     path = "/v1/runs/{run_id}",
     tag = "runs",
+    operation_id = "read_run",
     summary = "One of the account's runs",
     params(("run_id" = String, Path, description = "the run")),
     responses(
@@ -252,6 +255,7 @@ pub(crate) struct ListParams {
     get,
     path = "/v1/runs",
     tag = "runs",
+    operation_id = "list_runs",
     summary = "The account's runs, newest first",
     params(ListParams),
     responses(
@@ -298,6 +302,7 @@ pub(crate) async fn list<S: SalesStore>(
     post,
     path = "/v1/runs/{run_id}/cancel",
     tag = "runs",
+    operation_id = "cancel_run",
     summary = "Cancels a queued run; its charge is given back",
     params(("run_id" = String, Path, description = "the run")),
     responses(
@@ -322,6 +327,7 @@ pub(crate) async fn cancel<S: SalesStore>(
     get,
     path = "/api/me/webhook-deliveries",
     tag = "webhooks",
+    operation_id = "list_webhook_deliveries",
     summary = "Where the account's run results go, and their deliveries, newest first",
     responses(
         (status = 200, description = "the last 100 deliveries", body = DeliveryList),
@@ -342,6 +348,7 @@ pub(crate) async fn deliveries<S: SalesStore>(
     post,
     path = "/api/me/webhook-deliveries/{id}/retry",
     tag = "webhooks",
+    operation_id = "retry_webhook_delivery",
     summary = "Sends a delivery again now, with its whole schedule of retries ahead",
     params(("id" = String, Path, description = "the delivery (its `webhook-id`)")),
     responses(
