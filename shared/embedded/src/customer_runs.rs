@@ -180,14 +180,18 @@ fn cancel_in(db: &Connection, account: &AccountId, id: &RunId, now: Timestamp) -
 
 fn account_runs_in(db: &Connection, account: &AccountId, filter: &RunFilter) -> rusqlite::Result<Vec<Run>> {
     let after = match &filter.starting_after {
-        Some(id) => db
-            .query_row(
-                "SELECT created_at FROM runs WHERE id = ?1 AND account_id = ?2",
-                params![id.as_str(), account.as_str()],
-                |row| row.get::<_, i64>(0),
-            )
-            .optional()?
-            .map(|created_at| (created_at, id.as_str().to_owned())),
+        Some(id) => {
+            let created_at = db
+                .query_row(
+                    "SELECT created_at FROM runs WHERE id = ?1 AND account_id = ?2",
+                    params![id.as_str(), account.as_str()],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()?;
+            // Nothing follows a run the account does not have.
+            let Some(created_at) = created_at else { return Ok(Vec::new()) };
+            Some((created_at, id.as_str().to_owned()))
+        }
         None => None,
     };
     let (after_at, after_id) = after.unwrap_or((i64::MAX, String::new()));

@@ -222,6 +222,7 @@ fn run_id(id: &str) -> Result<RunId, ApiError> {
     params(("run_id" = String, Path, description = "the run")),
     responses(
         (status = 200, description = "the run", body = CustomerRunView),
+        (status = 400, description = "`invalid_path`: a malformed escape in the path (refused at the edge)", body = ErrorResponse),
         (status = 401, description = "no valid API key (at the edge) or bearer token", body = ErrorResponse),
         (status = 404, description = "the account has no such run", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
@@ -237,17 +238,42 @@ pub(crate) async fn read<S: SalesStore>(
     Ok(Json(CustomerRunView::from(&run)))
 }
 
+/// A run's status, as a filter.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StatusFilter {
+    Queued,
+    Started,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl From<StatusFilter> for RunStatus {
+    fn from(status: StatusFilter) -> Self {
+        match status {
+            StatusFilter::Queued => RunStatus::Queued,
+            StatusFilter::Started => RunStatus::Started,
+            StatusFilter::Completed => RunStatus::Completed,
+            StatusFilter::Failed => RunStatus::Failed,
+            StatusFilter::Cancelled => RunStatus::Cancelled,
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only this workflow's runs.
     workflow: Option<String>,
-    /// Only runs in this status: `queued`, `started`, `completed`, `failed`, `cancelled`.
-    status: Option<String>,
+    /// Only runs in this status.
+    #[param(inline)]
+    status: Option<StatusFilter>,
     /// At most this many (1 to 100, default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
-    /// Runs older than this one (the last `run_id` of the page before).
+    /// Runs older than this one (the last `run_id` of the page before; none after a run the
+    /// account does not have).
     starting_after: Option<String>,
 }
 
@@ -260,7 +286,7 @@ pub(crate) struct ListParams {
     params(ListParams),
     responses(
         (status = 200, description = "a page of runs", body = CustomerRunList),
-        (status = 400, description = "`invalid_request`: an unknown status or workflow id", body = ErrorResponse),
+        (status = 400, description = "`invalid_request`: a status, workflow id, run id or limit out of its range", body = ErrorResponse),
         (status = 401, description = "no valid API key (at the edge) or bearer token", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -275,17 +301,11 @@ pub(crate) async fn list<S: SalesStore>(
         .workflow
         .map(|id| WorkflowId::parse(&id).map_err(|_| ApiError::invalid("workflow", "is not a workflow id")))
         .transpose()?;
-    let status = params
-        .status
-        .map(|status| {
-            RunStatus::parse(&status)
-                .ok_or_else(|| ApiError::invalid("status", "must be queued, started, completed, failed or cancelled"))
-        })
-        .transpose()?;
     let starting_after = params
         .starting_after
         .map(|id| RunId::parse(&id).map_err(|_| ApiError::invalid("starting_after", "is not a run id")))
         .transpose()?;
+    let status = params.status.map(RunStatus::from);
     let limit = params.limit.unwrap_or(20);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be from 1 to 100"));
@@ -307,6 +327,7 @@ pub(crate) async fn list<S: SalesStore>(
     params(("run_id" = String, Path, description = "the run")),
     responses(
         (status = 200, description = "the run, cancelled", body = CustomerRunView),
+        (status = 400, description = "`invalid_path`: a malformed escape in the path (refused at the edge)", body = ErrorResponse),
         (status = 401, description = "no valid API key (at the edge) or bearer token", body = ErrorResponse),
         (status = 404, description = "the account has no such run", body = ErrorResponse),
         (status = 409, description = "`run_not_queued`: it has started or ended", body = ErrorResponse),

@@ -124,6 +124,13 @@ pub async fn a_run_is_charged_with_its_storing_and_given_back_once_when_cancelle
     let cancelled_only = RunFilter { status: Some(RunStatus::Cancelled), limit: 10, ..RunFilter::default() };
     let listed = store.account_runs(&account("acct_a"), &cancelled_only).await.unwrap();
     assert_eq!(listed.iter().map(|run| &run.id).collect::<Vec<_>>(), [&first.id]);
+    let all = RunFilter { limit: 10, ..RunFilter::default() };
+    let newest = store.account_runs(&account("acct_a"), &all).await.unwrap();
+    let after_newest = RunFilter { starting_after: Some(newest[0].id.clone()), ..all.clone() };
+    let older = store.account_runs(&account("acct_a"), &after_newest).await.unwrap();
+    assert_eq!(older.iter().map(|run| &run.id).collect::<Vec<_>>(), [&newest[1].id], "the page after the newest");
+    let unknown = RunFilter { starting_after: Some(new_run_id()), ..all };
+    assert!(store.account_runs(&account("acct_a"), &unknown).await.unwrap().is_empty(), "nothing after an unknown run");
 }
 
 pub async fn slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end<

@@ -30,9 +30,14 @@ fn parameter(path: &str, name: &str) -> Option<Value> {
         (_, "customer") => id(CustomerId::PREFIX),
         (_, "hash") => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
         (_, "run_id") => id(RunId::PREFIX),
+        ("/v1/runs", "limit") => json!({"type": "integer", "minimum": 1, "maximum": tollgate_app::sales::MAX_PAGE}),
         (_, "limit") => json!({"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}),
+        ("/v1/runs", "workflow") => id(WorkflowId::PREFIX),
+        ("/v1/runs", "starting_after") => id(RunId::PREFIX),
         (_, "ticket") => json!({"type": "string", "pattern": "^[0-9a-f]{48}$"}),
-        (path, "id") if path.starts_with("/admin/workflows/") => id(WorkflowId::PREFIX),
+        (path, "id") if path.starts_with("/admin/workflows/") || path.starts_with("/v1/workflows/") => {
+            id(WorkflowId::PREFIX)
+        }
         (path, "id") if path.starts_with("/admin/events/") => id(EventId::PREFIX),
         (path, "id") if path.starts_with("/api/keys/") => id(KeyId::PREFIX),
         _ => return None,
