@@ -437,3 +437,41 @@ async fn a_runs_result_is_delivered_signed_to_the_account_endpoint_and_the_runs_
     let other: Value = other.await.unwrap().json().await.unwrap();
     assert_eq!(other["data"], json!([]), "another account sees none");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_a_quota_threshold_is_delivered_to_the_account_endpoint() {
+    let (hooks, received) = endpoint().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1"), ("USAGE_FLUSH_SECONDS", "1")]).await;
+    let set = stack
+        .http
+        .put(stack.url("/api/me/webhook-endpoint"))
+        .bearer_auth(token("uma", None))
+        .json(&json!({"url": format!("{hooks}/ok")}))
+        .send()
+        .await
+        .unwrap();
+    let secret = set.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let key = create_key(&stack, "uma").await["key"].as_str().unwrap().to_owned();
+    // The free plan's 100 requests a period: the 70th call crosses 70%.
+    for _ in 0..70 {
+        let (status, _, _) = with_key(&stack, &key, Method::GET, "/v1/anything", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let delivered = eventually(PATIENCE, || {
+        let received = Arc::clone(&received);
+        async move { !received.lock().unwrap().is_empty() }
+    })
+    .await;
+    assert!(delivered, "the threshold reached the endpoint");
+    let seen = received.lock().unwrap().clone();
+    let deliveries: Vec<Value> =
+        seen.iter().map(|(_, headers, body)| json!({"secret": secret, "headers": headers, "body": body})).collect();
+    let verified = tollgate_tests::standard_webhooks::verify(Value::Array(deliveries)).await;
+    let event = &verified["results"][0]["verified"];
+    assert_eq!(event["type"], "usage.threshold_reached", "{verified}");
+    assert_eq!(
+        (&event["data"]["meter"], &event["data"]["percent"], &event["data"]["quota"]),
+        (&json!("requests"), &json!(70), &json!(100))
+    );
+    assert_eq!(seen.len(), 1, "one threshold crossed, told once");
+}

@@ -1,13 +1,18 @@
-//! Results to customers: when a customer's run ends, `run.completed` or `run.failed` is
-//! delivered to the account's webhook endpoint and to the run's own `webhook_url`, signed
-//! as Standard Webhooks says with the endpoint's secret, and tried again on its schedule
+//! Events to customers: when a customer's run ends, `run.completed` or `run.failed` goes to
+//! the account's webhook endpoint and to the run's own `webhook_url`; `usage.threshold_reached`
+//! and `balance.low` (recorded by the usage meter) go to the endpoint. Each is signed as
+//! Standard Webhooks says with the endpoint's secret, and tried again on its schedule
 //! (`tollgate_core::delivery`) by every tick until it is answered with a 2xx.
 
 use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator};
 use crate::ports::outbound::OutboundRequest;
+use crate::ports::webhook_deliveries::{WebhookDeliveries, WebhookDeliveriesError};
+use crate::ports::webhook_endpoints::{WebhookEndpoints, WebhookEndpointsError};
 use serde::Serialize;
 use std::time::Duration;
 use tollgate_core::delivery::{ATTEMPT_TIMEOUT_SECONDS, Delivery};
+use tollgate_core::ids::AccountId;
+use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{Run, RunStatus};
 
 /// Deliveries sent per tick; the rest wait for the next.
@@ -68,6 +73,36 @@ fn run_event(run: &Run) -> Option<(&'static str, String)> {
         },
     };
     Some((kind, serde_json::to_string(&event).expect("a run event always serialises")))
+}
+
+/// An event about an account (`usage.threshold_reached`, `balance.low`), for its endpoint.
+#[derive(Serialize)]
+struct AccountEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    timestamp: String,
+    data: serde_json::Value,
+}
+
+/// Records `kind` with `data` for the account's endpoint, if it has one, as delivery `id`
+/// (named by the event, so a redelivered batch records it once); the ticks send it.
+pub async fn notify_account<S, E>(
+    store: &S,
+    account: &AccountId,
+    id: String,
+    kind: &str,
+    data: serde_json::Value,
+    now: Timestamp,
+) -> Result<(), E>
+where
+    S: WebhookEndpoints + WebhookDeliveries,
+    E: From<WebhookEndpointsError> + From<WebhookDeliveriesError>,
+{
+    let Some(endpoint) = store.endpoint(account).await? else { return Ok(()) };
+    let payload = AccountEvent { kind, timestamp: now.rfc3339(), data };
+    let payload = serde_json::to_string(&payload).expect("an account event always serialises");
+    store.record_delivery(&Delivery::new(id, account.clone(), kind, endpoint.url, payload, now)).await?;
+    Ok(())
 }
 
 impl<S: OrchestrationStore> Orchestrator<S> {

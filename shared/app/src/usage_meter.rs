@@ -5,6 +5,7 @@
 
 use crate::Clock;
 use crate::alerting::Alerting;
+use crate::deliveries::notify_account;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
@@ -12,6 +13,8 @@ use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::usage::{Usage, UsageError};
+use crate::ports::webhook_deliveries::{WebhookDeliveries, WebhookDeliveriesError};
+use crate::ports::webhook_endpoints::{WebhookEndpoints, WebhookEndpointsError};
 use crate::redelivery::Failure;
 use crate::redelivery::RetryPolicy;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use tollgate_core::meters::{MeterName, Per};
 use tollgate_core::money::Micros;
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::usage::{
-    balance_low_alert, billed_units, meter_event_identifier, overage, plan_terms, quota_alerts,
+    BatchTotals, balance_low_alert, billed_units, crossed, meter_event_identifier, overage, plan_terms, quota_alerts,
 };
 
 #[derive(Debug, Error)]
@@ -47,6 +50,10 @@ pub enum MeterError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Tallies(#[from] TalliesError),
+    #[error(transparent)]
+    WebhookEndpoints(#[from] WebhookEndpointsError),
+    #[error(transparent)]
+    WebhookDeliveries(#[from] WebhookDeliveriesError),
 }
 
 /// Counts the edge's usage batches against each account's plan and bills overage.
@@ -71,7 +78,10 @@ struct Owed {
     identifier: String,
 }
 
-impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMeter<S> {
+impl<S> UsageMeter<S>
+where
+    S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer + WebhookEndpoints + WebhookDeliveries,
+{
     /// Meters one delivery of the `usage` queue; `Ok` means it may be forgotten. On `Err`
     /// the delivery has been settled by the retry policy: a batch whose account has no
     /// Stripe customer goes to the dead-letter queue at once (waiting cannot give it one),
@@ -104,8 +114,9 @@ impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMe
         // Calls count per billing period; a plan that counts `requests` in another window
         // (per day, say) has them in the batch's meter totals too, and those are its count.
         let requests = MeterName::requests();
-        let (mut alerts, mut owed) = (Vec::new(), Vec::new());
+        let (mut alerts, mut owed, mut thresholds) = (Vec::new(), Vec::new(), Vec::new());
         if terms.plan.on(&requests).per == Per::Period {
+            thresholds.push((requests.clone(), terms.plan.on(&requests).quota, batch.period_start, recorded.totals));
             alerts = quota_alerts(
                 account,
                 &requests,
@@ -122,6 +133,7 @@ impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMe
         }
         for totals in &recorded.meters {
             let limit = terms.plan.on(&totals.meter);
+            thresholds.push((totals.meter.clone(), limit.quota, totals.window_start, totals.totals()));
             alerts.extend(quota_alerts(account, &totals.meter, limit.quota, totals.window_start, totals.totals(), now));
             owed.push(Owed {
                 meter: totals.meter.clone(),
@@ -129,12 +141,12 @@ impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMe
                 identifier: format!("{}-{}", meter_event_identifier(&batch.id), totals.meter),
             });
         }
-        if batch.balance_spent.0 > 0 {
-            alerts.extend(self.balance_low(account, now).await?);
-        }
+        let low = if batch.balance_spent.0 > 0 { self.balance_low(account, now).await? } else { None };
+        alerts.extend(low.clone());
         for alert in alerts {
             self.alerting.raise(store, alert).await?;
         }
+        self.tell_the_account(account, &thresholds, low.is_some(), now).await?;
         owed.retain(|owed| owed.units > 0);
         if owed.is_empty() || recorded.reported {
             return Ok(());
@@ -163,6 +175,38 @@ impl<S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer> UsageMe
             tracing::info!(batch = %batch.id, meter = %owed.meter, units = owed.units, "overage reported to Stripe");
         }
         store.mark_reported(&batch.id).await?;
+        Ok(())
+    }
+
+    /// `usage.threshold_reached` for each threshold crossed, and `balance.low`, to the
+    /// account's endpoint. Named by account, meter, window and percent (the balance: by what
+    /// was granted), as the operator's alerts are, so each is delivered once.
+    async fn tell_the_account(
+        &self,
+        account: &AccountId,
+        thresholds: &[(MeterName, Option<u64>, Timestamp, BatchTotals)],
+        balance_low: bool,
+        now: Timestamp,
+    ) -> Result<(), MeterError> {
+        let store = &self.store;
+        for (meter, quota, window_start, totals) in thresholds {
+            let Some(quota) = quota.filter(|&quota| quota > 0) else { continue };
+            for percent in crossed(quota, *totals) {
+                let id = format!("msg_usage_{account}_{meter}_{}_{percent}", window_start.0);
+                let data = serde_json::json!({"meter": meter, "percent": percent, "quota": quota,
+                    "used": totals.after, "window_start": window_start.0});
+                notify_account::<S, MeterError>(store, account, id, "usage.threshold_reached", data, now).await?;
+            }
+        }
+        if balance_low {
+            let (granted, spent) = crate::keys::balance(store, &self.catalog, account).await?;
+            let left = Micros(granted.0.saturating_sub(spent.0).max(0));
+            let currency = self.catalog.currency();
+            let id = format!("msg_balance_low_{account}_{}", granted.0);
+            let data = serde_json::json!({"balance": {"amount": left.minor_floor(currency), "amount_micros": left.0,
+                "currency": currency.as_str()}, "threshold": self.low_balance.minor_floor(currency)});
+            notify_account::<S, MeterError>(store, account, id, "balance.low", data, now).await?;
+        }
         Ok(())
     }
 

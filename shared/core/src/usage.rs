@@ -230,6 +230,23 @@ pub fn billed_units(limit: &MeterLimit, totals: BatchTotals) -> u64 {
     }
 }
 
+/// The percents of [`ALERT_PERCENTS`] of `quota` that a batch moving the total from
+/// `totals.before` to `totals.after` crossed, each once.
+pub fn crossed(quota: u64, totals: BatchTotals) -> Vec<u64> {
+    ALERT_PERCENTS
+        .into_iter()
+        .filter(|&percent| {
+            // In u128 the products cannot overflow, whatever the stored totals say.
+            let (threshold, before, after) = (
+                u128::from(percent).saturating_mul(u128::from(quota)),
+                u128::from(totals.before).saturating_mul(100),
+                u128::from(totals.after).saturating_mul(100),
+            );
+            before < threshold && threshold <= after
+        })
+        .collect()
+}
+
 /// Alerts for every threshold the batch crossed on `meter`'s `quota`. Each is named by
 /// account, meter, window and percentage, so it is stored and told once per window
 /// whatever is redelivered (`requests`' names keep their older form, without the meter).
@@ -243,17 +260,8 @@ pub fn quota_alerts(
 ) -> Vec<Alert> {
     let Some(quota) = quota.filter(|&quota| quota > 0) else { return Vec::new() };
     let requests = meter.as_str() == crate::meters::REQUESTS;
-    ALERT_PERCENTS
+    crossed(quota, totals)
         .into_iter()
-        .filter(|&percent| {
-            // In u128 the products cannot overflow, whatever the stored totals say.
-            let (threshold, before, after) = (
-                u128::from(percent).saturating_mul(u128::from(quota)),
-                u128::from(totals.before).saturating_mul(100),
-                u128::from(totals.after).saturating_mul(100),
-            );
-            before < threshold && threshold <= after
-        })
         .map(|percent| Alert {
             id: if requests {
                 format!("quota:{account}:{}:{percent}", window_start.0)

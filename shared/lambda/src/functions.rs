@@ -187,7 +187,7 @@ pub async fn fulfillment(env: &Env<'_>) -> Result<Fulfiller<Aws>, StartError> {
 
 /// `usage-meter`: counts the edge's usage batches and bills overage.
 pub async fn usage_meter(env: &Env<'_>) -> Result<UsageMeter<Aws>, StartError> {
-    let needs = [AccountsTable, AlertsTable, ApiKeysTable, UsageTable, UsageQueue, UsageDeadLetterQueue];
+    let needs = [AccountsTable, RunsTable, AlertsTable, ApiKeysTable, UsageTable, UsageQueue, UsageDeadLetterQueue];
     build::usage_meter(env, build::store(env, &needs).await?).await
 }
 
