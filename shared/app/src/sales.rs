@@ -82,7 +82,7 @@ pub enum SaleError {
     NotEntitled,
     #[error("the {meter} quota of {quota} is used up")]
     QuotaExceeded { meter: MeterName, quota: u64 },
-    #[error("the balance ({left:?} micro-units left) cannot pay for this run")]
+    #[error("the balance ({} micro-units left) cannot pay for this run", .left.0)]
     InsufficientBalance { left: Micros },
     #[error("the account already has its plan's {0} runs in flight")]
     ConcurrencyLimit(u32),
