@@ -136,10 +136,14 @@ pub(crate) struct RunBody {
     queue: Option<bool>,
 }
 
+/// The longest a request waits for its run: what is left of [`crate::REQUEST_TIMEOUT`] once
+/// the run is stored, with room to answer (API Gateway cuts a request at 30 s).
+const LONGEST_WAIT_SECONDS: u32 = 20;
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct WaitParams {
-    /// Seconds (at most 30) to wait for the run to end before answering.
+    /// Seconds (at most 30; waited at most 20) for the run to end before answering.
     #[param(maximum = 30)]
     wait: Option<u32>,
 }
@@ -194,7 +198,7 @@ pub(crate) async fn order<S: SalesStore>(
     let ordered = customers.sales.order(&caller.account, &workflow, request).await?;
     let run = match wait.wait.filter(|seconds| *seconds > 0) {
         Some(seconds) if ordered.run.status.is_open() => {
-            customers.sales.wait(&caller.account, &ordered.run.id, seconds).await?
+            customers.sales.wait(&caller.account, &ordered.run.id, seconds.min(LONGEST_WAIT_SECONDS)).await?
         }
         _ => ordered.run,
     };
