@@ -305,6 +305,10 @@ impl<S: SalesStore> Sales<S> {
         match self.store().cancel(account, id, self.now()).await.map_err(OrchestrateError::from)? {
             Cancelled::Done(run) => {
                 tracing::info!(run_id = %run.id, "customer run cancelled");
+                // A run cancelled before its start was posted held a slot: the next may take it.
+                if let Err(error) = self.orchestrator.hand_out_slots().await {
+                    tracing::warn!(%error, "slots could not be handed out now; the next tick will");
+                }
                 Ok(run)
             }
             Cancelled::TooLate(run) => Err(SaleError::NotQueued(Box::new(run))),
