@@ -139,6 +139,7 @@ impl UseCases {
             catalog: catalog.clone(),
             zone: orchestrator.settings.zone,
             endpoints: Arc::clone(&endpoints),
+            schemas: Default::default(),
         });
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },

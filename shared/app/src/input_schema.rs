@@ -3,6 +3,10 @@
 //! refused, and a run's input is checked against it before anything is charged.
 
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tollgate_core::ids::WorkflowId;
+use tollgate_core::workflow::Workflow;
 
 /// A compiled input schema.
 pub struct InputSchema(jsonschema::Validator);
@@ -28,6 +32,30 @@ impl InputSchema {
             .iter_errors(input)
             .next()
             .map(|error| InputRefusal { pointer: error.instance_path().to_string(), reason: error.to_string() })
+    }
+}
+
+/// Each sold workflow's schema, compiled once per version of the workflow: a run request
+/// checks its input without compiling the schema again.
+#[derive(Default)]
+pub struct CompiledSchemas(Mutex<HashMap<WorkflowId, (u64, Arc<InputSchema>)>>);
+
+impl CompiledSchemas {
+    /// The compiled schema `schema` of `workflow` as it is now.
+    pub fn of(&self, workflow: &Workflow, schema: &Value) -> Result<Arc<InputSchema>, String> {
+        let cached = |compiled: &HashMap<WorkflowId, (u64, Arc<InputSchema>)>| {
+            compiled
+                .get(&workflow.spec.id)
+                .filter(|(version, _)| *version == workflow.version)
+                .map(|(_, s)| Arc::clone(s))
+        };
+        if let Some(schema) = cached(&self.0.lock().expect("never poisoned: nothing panics while it is held")) {
+            return Ok(schema);
+        }
+        let compiled = Arc::new(InputSchema::compile(schema)?);
+        let mut all = self.0.lock().expect("never poisoned: nothing panics while it is held");
+        all.insert(workflow.spec.id.clone(), (workflow.version, Arc::clone(&compiled)));
+        Ok(compiled)
     }
 }
 

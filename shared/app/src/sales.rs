@@ -5,7 +5,7 @@
 //! workflow's, started from the customer pool (`Orchestrator::hand_out_slots`).
 
 use crate::endpoints::{EndpointError, Endpoints};
-use crate::input_schema::{InputRefusal, InputSchema};
+use crate::input_schema::{CompiledSchemas, InputRefusal};
 use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, new_run_id};
 use crate::ports::customer_runs::{Cancelled, Enqueued, NewRun, PastQuota, RunFilter};
 use crate::ports::purchases::Purchases;
@@ -43,6 +43,7 @@ pub struct Sales<S> {
     pub zone: BusinessZone,
     /// What a run's own `webhook_url` must be, and the account's signing secret.
     pub endpoints: Arc<Endpoints<S>>,
+    pub schemas: CompiledSchemas,
 }
 
 /// A workflow an account may run.
@@ -186,18 +187,26 @@ impl<S: SalesStore> Sales<S> {
             }
             None => None,
         };
-        // Premium workflows are ranked among all of them, so all are read.
-        let workflows = self.store().workflows().await.map_err(OrchestrateError::from)?;
-        let Some(workflow) = workflows.iter().find(|w| &w.spec.id == workflow_id).filter(|w| self.sellable(w)) else {
+        let workflow = self.store().workflow(workflow_id).await.map_err(OrchestrateError::from)?;
+        let Some(workflow) = workflow.filter(|workflow| self.sellable(workflow)) else {
             return Err(SaleError::NotFound("workflow"));
         };
         let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
-        if !self.entitled_to(&subscriptions, &workflows)(workflow) {
+        // A membership opens premium workflows by their rank among all of them: only a premium
+        // one needs them all read.
+        let ranked = if is_premium(&workflow) {
+            self.store().workflows().await.map_err(OrchestrateError::from)?
+        } else {
+            vec![workflow.clone()]
+        };
+        if !self.entitled_to(&subscriptions, &ranked)(&workflow) {
             return Err(SaleError::NotEntitled);
         }
         let sell = workflow.spec.sell.clone().expect("sellable workflows are sold");
-        let schema =
-            InputSchema::compile(&sell.input_schema).map_err(|reason| SaleError::Invalid { field: "input", reason })?;
+        let schema = self
+            .schemas
+            .of(&workflow, &sell.input_schema)
+            .map_err(|reason| SaleError::Invalid { field: "input", reason })?;
         if let Some(refusal) = schema.refusal(&request.input) {
             return Err(SaleError::InvalidInput(refusal));
         }
@@ -229,7 +238,7 @@ impl<S: SalesStore> Sales<S> {
             idempotency_key: request.idempotency_key,
         };
         let new = NewRun {
-            run: Run::ordered(new_run_id(), workflow, order, now),
+            run: Run::ordered(new_run_id(), &workflow, order, now),
             quota: limit.quota,
             past_quota,
             refuse_when_busy: !request.queue,

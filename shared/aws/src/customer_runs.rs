@@ -16,7 +16,8 @@
 //! gives back what it did not earn in the same transaction as the run.
 
 use crate::Aws;
-use crate::dynamo::{Item, OPTIMISTIC_ATTEMPTS, Transacted, built, from_stored, get, n, s, sdk, to_stored, transact};
+use crate::dynamo::{Item, OPTIMISTIC_ATTEMPTS, Transacted, built, from_stored, get, n, s, sdk, transact};
+use crate::runs::run_item;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use tollgate_app::ports::customer_runs::{
     Cancelled, CustomerRuns, CustomerRunsError, Enqueued, NewRun, PastQuota, RunFilter,
@@ -103,9 +104,13 @@ struct Change<'a> {
 
 impl Change<'_> {
     fn item(self) -> Result<TransactWriteItem, PortError> {
-        let mut update = Update::builder().table_name(self.table).update_expression(self.expression);
+        let mut update = Update::builder().table_name(self.table).update_expression(&self.expression);
         for (name, value) in self.key {
             update = update.key(name, value);
+        }
+        // `limit` is a reserved word: an account's pool item names it `#limit`.
+        if self.expression.contains("#limit") || self.condition.is_some_and(|c| c.contains("#limit")) {
+            update = update.expression_attribute_names("#limit", "limit");
         }
         if let Some(condition) = self.condition {
             update = update.condition_expression(condition);
@@ -138,28 +143,22 @@ impl Aws {
         }
     }
 
-    fn put_run(
+    pub(crate) fn put_run(
         &self,
         run: &Run,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<TransactWriteItem, PortError> {
-        let mut item = to_stored(run)?;
-        customer_attributes(run, &mut item);
-        if run.status.is_open() {
-            item.insert("open_state".into(), s("open"));
-        }
         let mut put = Put::builder()
             .table_name(&self.resources.runs_table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#status", "status");
+            .set_item(Some(run_item(run)?))
+            .condition_expression(condition);
+        // DynamoDB refuses a name no expression uses: `#status` only where the condition reads it.
+        if condition.contains("#status") {
+            put = put.expression_attribute_names("#status", "status");
+        }
         for (name, value) in values {
             put = put.expression_attribute_values(name, value);
-        }
-        // `#status` is only named by conditions that read it; DynamoDB refuses unused names.
-        if !condition.contains("#status") {
-            put = put.set_expression_attribute_names(None);
         }
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
@@ -178,7 +177,7 @@ impl Aws {
             let key = [("id", s(idempotency_id(&account, key)))];
             let earlier: Option<Idempotency> = get(&self.dynamo, &self.resources.runs_table, &key).await?;
             if let Some(earlier) = earlier.filter(|earlier| earlier.expires_at > now.0)
-                && let Some(run) = self.read_customer_run(&earlier.run_id).await?
+                && let Some(run) = self.read_run(&earlier.run_id).await?
             {
                 return Ok(Some(Enqueued::Replayed(run)));
             }
@@ -238,7 +237,7 @@ impl Aws {
         if new.refuse_when_busy {
             pool.condition = Some("attribute_not_exists(in_flight) OR in_flight < :limit");
         }
-        items.push(self.named_limit(pool)?);
+        items.push(pool.item()?);
         // Index 2: the run.
         items.push(self.put_run(&run, "attribute_not_exists(id)", Vec::new())?);
         // Index 3: the key, when there is one (only if unused or expired).
@@ -284,26 +283,6 @@ impl Aws {
                 }
             }
         })
-    }
-
-    /// `limit` is a reserved word: every pool update names it.
-    fn named_limit(&self, change: Change<'_>) -> Result<TransactWriteItem, PortError> {
-        let mut update = Update::builder().table_name(change.table).update_expression(change.expression);
-        for (name, value) in change.key {
-            update = update.key(name, value);
-        }
-        if let Some(condition) = change.condition {
-            update = update.condition_expression(condition);
-        }
-        for (name, value) in change.values {
-            update = update.expression_attribute_values(name, value);
-        }
-        update = update.expression_attribute_names("#limit", "limit");
-        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
-    }
-
-    async fn read_customer_run(&self, id: &str) -> Result<Option<Run>, PortError> {
-        crate::dynamo::get_stored(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
     }
 
     async fn try_take_turn(&self, pool: u32, now: Timestamp) -> Result<Option<Option<Run>>, PortError> {
@@ -381,7 +360,7 @@ impl Aws {
         );
         mine.condition = Some("waiting = :read AND (attribute_not_exists(holding) OR holding < #limit)");
         mine.values.extend([(":turn", n(turn)), (":one", n(1)), (":minus", n(-1)), (":read", n(read.waiting))]);
-        items.push(self.named_limit(mine)?);
+        items.push(mine.item()?);
         Ok(match transact(&self.dynamo, items).await? {
             Transacted::Committed => Some(Some(run)),
             Transacted::Cancelled(_) => None,
@@ -444,8 +423,7 @@ impl Aws {
         id: &RunId,
         now: Timestamp,
     ) -> Result<Option<Cancelled>, PortError> {
-        let Some(before) = self.read_customer_run(id.as_str()).await?.filter(|run| run.account() == Some(account))
-        else {
+        let Some(before) = self.read_run(id.as_str()).await?.filter(|run| run.account() == Some(account)) else {
             return Ok(Some(Cancelled::Unknown));
         };
         let mut run = before.clone();
@@ -494,7 +472,7 @@ impl CustomerRuns for Aws {
     async fn account_runs(&self, account: &AccountId, filter: &RunFilter) -> Result<Vec<Run>, CustomerRunsError> {
         let mut start = None;
         if let Some(after) = &filter.starting_after {
-            match self.read_customer_run(after.as_str()).await.map_err(failed)? {
+            match self.read_run(after.as_str()).await.map_err(failed)? {
                 Some(run) if run.account() == Some(account) => {
                     start = Some(
                         [

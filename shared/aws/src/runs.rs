@@ -32,7 +32,7 @@ fn day_counter(day: &str) -> String {
     format!("COUNTER#DAY#{day}")
 }
 
-fn run_item(run: &Run) -> Result<Item, PortError> {
+pub(crate) fn run_item(run: &Run) -> Result<Item, PortError> {
     let mut item = to_stored(run)?;
     if run.status.is_open() {
         item.insert("open_state".into(), s(OPEN));
@@ -74,7 +74,7 @@ impl Aws {
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
-    async fn read_run(&self, id: &str) -> Result<Option<Run>, PortError> {
+    pub(crate) async fn read_run(&self, id: &str) -> Result<Option<Run>, PortError> {
         get_stored(&self.dynamo, &self.resources.runs_table, &[("id", s(id))]).await
     }
 
@@ -172,13 +172,7 @@ impl Aws {
         // cap; what it frees and gives back is marked on it before it is written.
         let released = self.released(&before, &mut run).await?;
         let mut items = Vec::with_capacity(4 + released.len());
-        let put_run = Put::builder()
-            .table_name(&self.resources.runs_table)
-            .set_item(Some(run_item(&run)?))
-            .condition_expression("#status = :read")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":read", s(read_status.as_str()));
-        items.push(TransactWriteItem::builder().put(built(put_run.build())?).build());
+        items.push(self.put_run(&run, "#status = :read", vec![(":read", s(read_status.as_str()))])?);
         items.extend(released);
         let mut streak = 0;
         if run.customer.is_none()

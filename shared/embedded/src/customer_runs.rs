@@ -5,7 +5,7 @@
 
 use crate::Sqlite;
 use crate::runs::{add, counter, load_run, runs_where, store_run};
-use crate::usage::{balance_owner, calls, credits, meter_owner, set_total};
+use crate::usage::{balance_owner, calls, credits, meter_owner, set_credits, set_total};
 use rusqlite::{Connection, OptionalExtension, params};
 use tollgate_app::ports::customer_runs::{
     Cancelled, CustomerRuns, CustomerRunsError, Enqueued, NewRun, PastQuota, RunFilter,
@@ -21,15 +21,6 @@ const TURNS: &str = "customer_turns";
 
 fn failed(error: crate::DbError) -> CustomerRunsError {
     CustomerRunsError(error.into())
-}
-
-fn set_spent(db: &Connection, owner: &str, spent: u64) -> rusqlite::Result<()> {
-    db.execute(
-        "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
-         ON CONFLICT (owner) DO UPDATE SET credits = excluded.credits",
-        params![owner, spent],
-    )
-    .map(drop)
 }
 
 fn enqueue_in(db: &Connection, new: &NewRun, now: Timestamp) -> rusqlite::Result<Enqueued> {
@@ -78,7 +69,7 @@ fn enqueue_in(db: &Connection, new: &NewRun, now: Timestamp) -> rusqlite::Result
                 let Some(amount) = price.checked_times(beyond).filter(|amount| amount.0 <= left) else {
                     return Ok(Enqueued::InsufficientBalance { left: Micros(left) });
                 };
-                set_spent(db, &balance, crate::checked_count(spent, amount.0.unsigned_abs(), "balance spent")?)?;
+                set_credits(db, &balance, crate::checked_count(spent, amount.0.unsigned_abs(), "balance spent")?)?;
                 charged.overage = beyond;
                 charged.paid = amount;
             }
@@ -107,7 +98,7 @@ pub(crate) fn give_back(db: &Connection, run: &mut Run) -> rusqlite::Result<()> 
     if charged.paid.0 > 0 {
         let balance = balance_owner(&account);
         let spent = credits(db, &balance)?;
-        set_spent(db, &balance, spent.saturating_sub(charged.paid.0.unsigned_abs()))?;
+        set_credits(db, &balance, spent.saturating_sub(charged.paid.0.unsigned_abs()))?;
     }
     Ok(())
 }

@@ -45,10 +45,15 @@ fn add(db: &Connection, owner: &str, batch: &UsageBatch) -> rusqlite::Result<()>
         params![owner, batch.period_start.0, calls],
     )?;
     let credits = crate::checked_count(credits(db, owner)?, batch.credits, "credits spent")?;
+    set_credits(db, owner, credits)
+}
+
+/// Sets `owner`'s spent count (credits, or micro-units of a balance).
+pub(crate) fn set_credits(db: &Connection, owner: &str, spent: u64) -> rusqlite::Result<()> {
     db.execute(
         "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
          ON CONFLICT (owner) DO UPDATE SET credits = excluded.credits",
-        params![owner, credits],
+        params![owner, spent],
     )
     .map(drop)
 }
@@ -84,11 +89,7 @@ fn add_meters(db: &Connection, batch: &UsageBatch) -> rusqlite::Result<Vec<Meter
     if spent > 0 {
         let owner = balance_owner(&batch.account_id);
         let total = crate::checked_count(credits(db, &owner)?, spent, "balance spent")?;
-        db.execute(
-            "INSERT INTO credits_spent (owner, credits) VALUES (?1, ?2)
-             ON CONFLICT (owner) DO UPDATE SET credits = excluded.credits",
-            params![owner, total],
-        )?;
+        set_credits(db, &owner, total)?;
     }
     Ok(totals)
 }

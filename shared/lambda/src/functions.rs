@@ -84,6 +84,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         catalog: catalog.clone(),
         zone: orchestrator.settings.zone,
         endpoints: Arc::clone(&endpoints),
+        schemas: Default::default(),
     });
     let customers = Customers { sales, edge: keys.edge.secret.clone() };
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
