@@ -7,7 +7,7 @@
 use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator};
 use crate::ports::outbound::OutboundRequest;
 use crate::ports::webhook_deliveries::{WebhookDeliveries, WebhookDeliveriesError};
-use crate::ports::webhook_endpoints::{WebhookEndpoints, WebhookEndpointsError};
+use crate::ports::webhook_endpoints::{WebhookEndpoint, WebhookEndpoints, WebhookEndpointsError};
 use serde::Serialize;
 use std::time::Duration;
 use tollgate_core::delivery::{ATTEMPT_TIMEOUT_SECONDS, Delivery};
@@ -114,13 +114,14 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         let account = &customer.account_id;
         let now = self.clock.now();
         let endpoint = self.store.endpoint(account).await?;
-        let targets = [("account", endpoint.map(|endpoint| endpoint.url)), ("run", customer.webhook_url.clone())];
+        let own = customer.webhook_url.clone();
+        let targets = [("account", endpoint.as_ref().map(|endpoint| endpoint.url.clone())), ("run", own)];
         for (target, url) in targets {
             let Some(url) = url else { continue };
             let id = format!("msg_{}_{target}", run.id.as_str().trim_start_matches("run_"));
             let delivery = Delivery::new(id, account.clone(), kind, url, payload.clone(), now);
             if self.store.record_delivery(&delivery).await? {
-                self.send(&delivery).await?;
+                self.attempt(&delivery, endpoint.as_ref()).await?;
             }
         }
         Ok(())
@@ -137,12 +138,18 @@ impl<S: OrchestrationStore> Orchestrator<S> {
 
     /// One attempt at `delivery`, taken from other senders first; its answer stored.
     pub(crate) async fn send(&self, delivery: &Delivery) -> Result<(), OrchestrateError> {
+        let endpoint = self.store.endpoint(&delivery.account_id).await?;
+        self.attempt(delivery, endpoint.as_ref()).await
+    }
+
+    /// [`Self::send`], signed with the account's `endpoint` as already read.
+    async fn attempt(&self, delivery: &Delivery, endpoint: Option<&WebhookEndpoint>) -> Result<(), OrchestrateError> {
         let now = self.clock.now();
         let begun = delivery.begin(now);
         if !self.store.update_delivery(&begun, delivery.attempts).await? {
             return Ok(());
         }
-        let (ok, response) = match self.store.endpoint(&delivery.account_id).await? {
+        let (ok, response) = match endpoint {
             None => (false, "no signing secret: the account has no webhook endpoint".to_owned()),
             Some(endpoint) => {
                 let body = delivery.payload.as_bytes();
