@@ -62,7 +62,7 @@ pub fn assert_refuses_to_start_saying(binary: &str, given: &[(&str, &str)], reas
 
 /// Every table and queue a Lambda function may read from its environment (any values: the
 /// functions refuse to start before they use them); each reads only its own.
-pub const LAMBDA_RESOURCES: [(&str, &str); 16] = [
+pub const LAMBDA_RESOURCES: [(&str, &str); 18] = [
     ("EVENT_LOG_TABLE", "t"),
     ("ACCOUNTS_TABLE", "t"),
     ("LEDGER_TABLE", "t"),
@@ -79,6 +79,8 @@ pub const LAMBDA_RESOURCES: [(&str, &str); 16] = [
     ("RUNS_DLQ_URL", "http://127.0.0.1:1/q"),
     ("FULFILLMENT_DLQ_URL", "http://127.0.0.1:1/q"),
     ("USAGE_DLQ_URL", "http://127.0.0.1:1/q"),
+    ("CUSTOMER_RUNS_QUEUE_URL", "http://127.0.0.1:1/q"),
+    ("CUSTOMER_RUNS_DLQ_URL", "http://127.0.0.1:1/q"),
 ];
 
 /// An orchestration function (`orchestrator`, `workflow-runner`) refuses to start without

@@ -164,6 +164,7 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
 
     let (events_queue_url, events_dlq_url) = queue_pair(&sqs, &name("events")).await;
     let (runs_queue_url, runs_dlq_url) = queue_pair(&sqs, &name("runs")).await;
+    let (customer_runs_queue_url, customer_runs_dlq_url) = queue_pair(&sqs, &name("customer-runs")).await;
     let (fulfillment_queue_url, fulfillment_dlq_url) = queue_pair(&sqs, &name("fulfillment")).await;
     let (usage_queue_url, usage_dlq_url) = queue_pair(&sqs, &name("usage")).await;
     let resources = Resources {
@@ -177,6 +178,8 @@ pub async fn fresh_resources() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client
         alerts_table: name("alerts"),
         runs_queue_url,
         runs_dead_letter_queue_url: Some(runs_dlq_url),
+        customer_runs_queue_url,
+        customer_runs_dead_letter_queue_url: Some(customer_runs_dlq_url),
         fulfillment_queue_url,
         fulfillment_dead_letter_queue_url: Some(fulfillment_dlq_url),
         api_keys_table: name("api-keys"),

@@ -475,3 +475,67 @@ async fn crossing_a_quota_threshold_is_delivered_to_the_account_endpoint() {
     );
     assert_eq!(seen.len(), 1, "one threshold crossed, told once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overage_past_a_billed_quota_is_invoiced_once_for_each_run_that_kept_its_charge() {
+    use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
+    let stripe = FakeStripe::start().await;
+    let billed = "quota = 2\nper = \"month\"\noverage = \"bill\"\nunit_amount_decimal = \"50\"";
+    let catalog = catalog_with(&[("quota = 1000\nper = \"month\"\noverage = \"block\"", billed)]);
+    let (server, starts) = workflow_server().await;
+    let stack = TestStack::start_with(&[
+        ("CATALOG_PATH", catalog.to_str().unwrap()),
+        ("TOLLGATE_TICK_SECONDS", "1"),
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base_url.as_str()),
+        ("CHECKOUT_SUCCESS_URL", "https://app.example.com/thanks"),
+        ("CHECKOUT_CANCEL_URL", "https://app.example.com/pricing"),
+        ("PORTAL_RETURN_URL", "https://app.example.com/account"),
+    ])
+    .await;
+    let on_success = json!({"meter": "generations", "charge": "on_success"});
+    sell(&stack, &server, "images", "ok", on_success.clone()).await;
+    sell(&stack, &server, "flaky", "fail", on_success).await;
+    sell(&stack, &server, "risky", "fail", json!({"meter": "generations", "charge": "on_start"})).await;
+    buy_pro(&stack, "vic").await;
+    let key = create_key(&stack, "vic").await["key"].as_str().unwrap().to_owned();
+    // Stripe refuses the first report: the usage queue brings it back.
+    stripe.fail_meter_events(1);
+    let mut ended = Vec::new();
+    for workflow in ["images", "images", "images", "flaky", "risky"] {
+        let path = format!("/v1/workflows/{workflow}/runs?wait=10");
+        let (status, _, run) = with_key(&stack, &key, Method::POST, &path, Some(json!({"input": {}})), None).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        ended.push((run["status"].as_str().unwrap().to_owned(), run["run_id"].as_str().unwrap().to_owned()));
+    }
+    let statuses: Vec<&str> = ended.iter().map(|(status, _)| status.as_str()).collect();
+    assert_eq!(statuses, ["completed", "completed", "completed", "failed", "failed"]);
+    // Two runs within Pro's 2 a month; the third completed past it; the failed on_success run
+    // gave its unit back; the on_start run failed after it started, so it kept its charge.
+    let expected: std::collections::BTreeSet<String> =
+        [&ended[2].1, &ended[4].1].iter().map(|run| format!("tollgate-run-{run}")).collect();
+    let counted = || stripe.meter_events().into_iter().map(|(id, _, _)| id).collect::<std::collections::BTreeSet<_>>();
+    assert!(eventually(PATIENCE, || async { counted() == expected }).await, "billed: {:?}", stripe.meter_events());
+    for (_, customer, value) in stripe.meter_events() {
+        assert_eq!((customer.as_str(), value.as_str()), ("cus_vic", "1"));
+    }
+    let attempts = stripe.requests_to(&Method::POST, "/v1/billing/meter_events");
+    assert!(attempts.iter().all(|attempt| attempt.param("event_name") == Some("tollgate_generations")));
+    assert_eq!(attempts.len(), 3, "one refused, then one per billed run");
+    assert_eq!(generations_used(&me(&stack, "vic").await), 4, "the failed on_success run cost nothing");
+
+    // The workflow calls back again for the third run: its overage is reported again under
+    // the same identifier, and Stripe counts it once.
+    let third = &ended[2].1;
+    let callback = {
+        let starts = starts.lock().unwrap();
+        let (_, start) = starts.iter().find(|(_, start)| start["runId"] == third.as_str()).unwrap();
+        start["callbackUrl"].as_str().unwrap().to_owned()
+    };
+    let again = json!({"workflowId": "images", "status": "completed", "output": {"again": true}});
+    let answer = stack.http.post(&callback).json(&again).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let reported_again = || stripe.requests_to(&Method::POST, "/v1/billing/meter_events").len() == 4;
+    assert!(eventually(PATIENCE, || async { reported_again() }).await, "the repeat is reported");
+    assert_eq!(counted(), expected, "and counted once");
+}

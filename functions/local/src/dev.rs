@@ -111,7 +111,14 @@ pub async fn run(
             let processor = Arc::clone(&processor);
             async move { processor.process(&delivery).await }
         }),
-        worker::spawn(QueueName::Runs, &store, move |delivery: Delivery| {
+        worker::spawn(QueueName::Runs, &store, {
+            let orchestrator = Arc::clone(&orchestrator);
+            move |delivery: Delivery| {
+                let orchestrator = Arc::clone(&orchestrator);
+                async move { orchestrator.start_run(&delivery).await }
+            }
+        }),
+        worker::spawn(QueueName::CustomerRuns, &store, move |delivery: Delivery| {
             let orchestrator = Arc::clone(&orchestrator);
             async move { orchestrator.start_run(&delivery).await }
         }),

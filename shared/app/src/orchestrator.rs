@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tollgate_core::alert::{self, Alert, AlertKind};
+use tollgate_core::customer_run::RunOverage;
 use tollgate_core::ids::{RunId, WorkflowId};
 use tollgate_core::time::{BusinessZone, Timestamp};
 use tollgate_core::workflow::{Caps, Outcome, Run, RunStatus, Workflow, WorkflowSpec, next_run};
@@ -358,12 +359,14 @@ impl<S: OrchestrationStore> Orchestrator<S> {
         self.start(claim).await
     }
 
-    /// Queues `run` for the runner. Should this fail, the run stays queued and the
-    /// deadline sweep frees its slots.
+    /// Queues `run` for the runner: a customer's on its own queue, so that its starts in
+    /// flight are bounded apart from the operator's. Should this fail, the run stays queued
+    /// and the deadline sweep frees its slots.
     async fn queue_start(&self, run: &Run) -> Result<(), OrchestrateError> {
         let message =
             serde_json::to_string(&RunMessage { run_id: run.id.clone() }).expect("a run id always serialises");
-        self.store.send(QueueName::Runs, &message).await?;
+        let queue = if run.customer.is_some() { QueueName::CustomerRuns } else { QueueName::Runs };
+        self.store.send(queue, &message).await?;
         Ok(())
     }
 
@@ -527,6 +530,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                     if let Err(error) = self.hand_out_slots().await {
                         tracing::error!(%error, "the freed slot could not be handed out now");
                     }
+                    self.bill_overage_or_log(&run).await;
                     self.deliver_end_or_log(&run).await;
                 }
                 if run.status == RunStatus::Failed {
@@ -538,10 +542,25 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                 // A crash may have come between ending the run and its ledger entry or its
                 // deliveries: posting and recording again are harmless.
                 self.record_revenue(&run).await?;
+                self.bill_overage_or_log(&run).await;
                 self.deliver_end_or_log(&run).await;
                 Ok(None)
             }
             Finished::Unknown => Err(OrchestrateError::NotFound("run")),
+        }
+    }
+
+    /// Asks the usage meter to bill what the ended run used past its quota. The meter reads
+    /// the run again and Stripe counts its identifier once, so asking twice bills once; what
+    /// could not be asked now is asked when the workflow calls back again.
+    async fn bill_overage_or_log(&self, run: &Run) {
+        if run.overage_to_bill().is_none() {
+            return;
+        }
+        let message =
+            serde_json::to_string(&RunOverage { run_overage: run.id.clone() }).expect("a run id always serialises");
+        if let Err(error) = self.store.send(QueueName::Usage, &message).await {
+            tracing::error!(run_id = %run.id, %error, "the run's overage could not be queued for billing");
         }
     }
 

@@ -1,7 +1,7 @@
 //! `usage-meter`: adds the edge's usage batches per key and period and per meter and
 //! window, once each; bills overage as Stripe meter events, each meter under its own event
 //! name; raises quota alerts at 70/85/95% per meter, and `balance_low` when a balance
-//! falls under `LOW_BALANCE_CENTS`.
+//! falls under `LOW_BALANCE_CENTS`; bills what ended customer runs used past their quota.
 
 use crate::Clock;
 use crate::alerting::Alerting;
@@ -11,6 +11,7 @@ use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::meter_events::{MeterEvent, MeterEvents, MeterEventsError};
 use crate::ports::purchases::{Purchases, PurchasesError};
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError};
+use crate::ports::runs::{Runs, RunsError};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::usage::{Usage, UsageError};
 use crate::ports::webhook_deliveries::{WebhookDeliveries, WebhookDeliveriesError};
@@ -20,7 +21,8 @@ use crate::redelivery::RetryPolicy;
 use std::sync::Arc;
 use thiserror::Error;
 use tollgate_core::catalog::Catalog;
-use tollgate_core::ids::AccountId;
+use tollgate_core::customer_run::{RunOverage, run_overage_identifier};
+use tollgate_core::ids::{AccountId, CustomerId, RunId};
 use tollgate_core::metering::UsageBatch;
 use tollgate_core::meters::{MeterName, Per};
 use tollgate_core::money::Micros;
@@ -54,6 +56,8 @@ pub enum MeterError {
     WebhookEndpoints(#[from] WebhookEndpointsError),
     #[error(transparent)]
     WebhookDeliveries(#[from] WebhookDeliveriesError),
+    #[error(transparent)]
+    Runs(#[from] RunsError),
 }
 
 /// Counts the edge's usage batches against each account's plan and bills overage.
@@ -71,6 +75,14 @@ pub struct UsageMeter<S> {
     pub low_balance: Micros,
 }
 
+/// What the usage queue carries: the edge's batches, and ended runs whose overage is owed.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Metered {
+    Run(RunOverage),
+    Batch(UsageBatch),
+}
+
 /// Units a batch owes Stripe on one meter.
 struct Owed {
     meter: MeterName,
@@ -80,7 +92,7 @@ struct Owed {
 
 impl<S> UsageMeter<S>
 where
-    S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer + WebhookEndpoints + WebhookDeliveries,
+    S: Usage + Accounts + Alerts + Purchases + Tallies + QueueConsumer + WebhookEndpoints + WebhookDeliveries + Runs,
 {
     /// Meters one delivery of the `usage` queue; `Ok` means it may be forgotten. On `Err`
     /// the delivery has been settled by the retry policy: a batch whose account has no
@@ -103,7 +115,10 @@ where
     /// with it, so overage and alerts come out the same, and a reported batch is not reported
     /// again. An error leaves the message for redelivery (and, in the end, the dead-letter queue).
     async fn meter(&self, body: &str) -> Result<(), MeterError> {
-        let batch = serde_json::from_str::<UsageBatch>(body).map_err(|_| MeterError::Undecodable)?;
+        let batch = match serde_json::from_str::<Metered>(body).map_err(|_| MeterError::Undecodable)? {
+            Metered::Batch(batch) => batch,
+            Metered::Run(RunOverage { run_overage }) => return self.bill_run(&run_overage).await,
+        };
         let store = &self.store;
         let now = self.clock.now();
         let recorded = store.add_batch(&batch, now).await?;
@@ -155,10 +170,7 @@ where
             tracing::warn!(batch = %batch.id, "no Stripe key: overage left unreported");
             return Ok(());
         };
-        let profile = store.profile(account).await?;
-        let customer = profile
-            .and_then(|profile| profile.stripe_customer_id)
-            .ok_or_else(|| MeterError::NoCustomer(account.to_string()))?;
+        let customer = self.stripe_customer(account).await?;
         // Each meter's event has its own identifier: a retry after some were sent repeats
         // them, and Stripe drops the repeats.
         for owed in &owed {
@@ -176,6 +188,40 @@ where
         }
         store.mark_reported(&batch.id).await?;
         Ok(())
+    }
+
+    /// Bills what an ended customer run used past its plan's quota, when its charge stood:
+    /// one meter event named by the run, so a second report of it is dropped by Stripe.
+    async fn bill_run(&self, run_id: &RunId) -> Result<(), MeterError> {
+        let Some(run) = self.store.run(run_id).await? else {
+            tracing::error!(run_id = %run_id, "a run to bill is not stored; dropped");
+            return Ok(());
+        };
+        let (Some(charged), Some(account)) = (run.overage_to_bill(), run.account()) else { return Ok(()) };
+        let Some(meter) = self.catalog.meter(&charged.meter) else { return Ok(()) };
+        let Some(stripe) = &self.stripe else {
+            tracing::warn!(run_id = %run_id, "no Stripe key: the run's overage left unreported");
+            return Ok(());
+        };
+        let customer = self.stripe_customer(account).await?;
+        stripe
+            .report(MeterEvent {
+                event_name: meter.stripe_event_name.clone(),
+                customer,
+                value: charged.overage,
+                identifier: run_overage_identifier(&run.id),
+                timestamp: run.finished_at.unwrap_or(run.created_at),
+            })
+            .await?;
+        tracing::info!(run_id = %run_id, meter = %charged.meter, units = charged.overage, "run overage reported to Stripe");
+        Ok(())
+    }
+
+    async fn stripe_customer(&self, account: &AccountId) -> Result<CustomerId, MeterError> {
+        let profile = self.store.profile(account).await?;
+        profile
+            .and_then(|profile| profile.stripe_customer_id)
+            .ok_or_else(|| MeterError::NoCustomer(account.to_string()))
     }
 
     /// `usage.threshold_reached` for each threshold crossed, and `balance.low`, to the

@@ -16,6 +16,8 @@ pub enum Resource {
     EventsDeadLetterQueue,
     RunsQueue,
     RunsDeadLetterQueue,
+    CustomerRunsQueue,
+    CustomerRunsDeadLetterQueue,
     FulfillmentQueue,
     FulfillmentDeadLetterQueue,
     UsageQueue,
@@ -37,6 +39,8 @@ impl Resource {
             Resource::EventsDeadLetterQueue => "EVENTS_DLQ_URL",
             Resource::RunsQueue => "RUNS_QUEUE_URL",
             Resource::RunsDeadLetterQueue => "RUNS_DLQ_URL",
+            Resource::CustomerRunsQueue => "CUSTOMER_RUNS_QUEUE_URL",
+            Resource::CustomerRunsDeadLetterQueue => "CUSTOMER_RUNS_DLQ_URL",
             Resource::FulfillmentQueue => "FULFILLMENT_QUEUE_URL",
             Resource::FulfillmentDeadLetterQueue => "FULFILLMENT_DLQ_URL",
             Resource::UsageQueue => "USAGE_QUEUE_URL",
@@ -59,6 +63,8 @@ pub struct Resources {
     pub alerts_table: String,
     pub runs_queue_url: String,
     pub runs_dead_letter_queue_url: Option<String>,
+    pub customer_runs_queue_url: String,
+    pub customer_runs_dead_letter_queue_url: Option<String>,
     pub fulfillment_queue_url: String,
     pub fulfillment_dead_letter_queue_url: Option<String>,
     pub api_keys_table: String,
@@ -92,6 +98,8 @@ impl Resources {
             alerts_table: take(Resource::AlertsTable)?,
             runs_queue_url: take(Resource::RunsQueue)?,
             runs_dead_letter_queue_url: dead_letters(Resource::RunsDeadLetterQueue)?,
+            customer_runs_queue_url: take(Resource::CustomerRunsQueue)?,
+            customer_runs_dead_letter_queue_url: dead_letters(Resource::CustomerRunsDeadLetterQueue)?,
             fulfillment_queue_url: take(Resource::FulfillmentQueue)?,
             fulfillment_dead_letter_queue_url: dead_letters(Resource::FulfillmentDeadLetterQueue)?,
             api_keys_table: take(Resource::ApiKeysTable)?,
@@ -108,9 +116,15 @@ const UNCONFIGURED: &str = "unconfigured-";
 impl Resources {
     /// A queue this function was given, if any: the one its warm-up connects to.
     pub fn any_queue_url(&self) -> Option<&str> {
-        [&self.events_queue_url, &self.runs_queue_url, &self.fulfillment_queue_url, &self.usage_queue_url]
-            .into_iter()
-            .find(|url| !url.starts_with(UNCONFIGURED))
-            .map(String::as_str)
+        [
+            &self.events_queue_url,
+            &self.runs_queue_url,
+            &self.customer_runs_queue_url,
+            &self.fulfillment_queue_url,
+            &self.usage_queue_url,
+        ]
+        .into_iter()
+        .find(|url| !url.starts_with(UNCONFIGURED))
+        .map(String::as_str)
     }
 }

@@ -24,6 +24,7 @@ impl Aws {
         match queue {
             QueueName::Events => &self.resources.events_queue_url,
             QueueName::Runs => &self.resources.runs_queue_url,
+            QueueName::CustomerRuns => &self.resources.customer_runs_queue_url,
             QueueName::Fulfillment => &self.resources.fulfillment_queue_url,
             QueueName::Usage => &self.resources.usage_queue_url,
         }
@@ -31,10 +32,18 @@ impl Aws {
 }
 
 impl Aws {
+    /// Each of `queues` by the name SQS gives it (the last part of its URL and of its ARN):
+    /// how a function fed by several queues knows which one a record came from.
+    pub fn queue_names(&self, queues: &[QueueName]) -> Vec<(String, QueueName)> {
+        let name = |url: &str| url.rsplit('/').next().unwrap_or(url).to_owned();
+        queues.iter().map(|&queue| (name(self.queue_url(queue)), queue)).collect()
+    }
+
     fn dead_letter_url(&self, queue: QueueName) -> Result<&str, QueueError> {
         let (url, setting) = match queue {
             QueueName::Events => (&self.resources.events_dead_letter_queue_url, "EVENTS_DLQ_URL"),
             QueueName::Runs => (&self.resources.runs_dead_letter_queue_url, "RUNS_DLQ_URL"),
+            QueueName::CustomerRuns => (&self.resources.customer_runs_dead_letter_queue_url, "CUSTOMER_RUNS_DLQ_URL"),
             QueueName::Fulfillment => (&self.resources.fulfillment_dead_letter_queue_url, "FULFILLMENT_DLQ_URL"),
             QueueName::Usage => (&self.resources.usage_dead_letter_queue_url, "USAGE_DLQ_URL"),
         };

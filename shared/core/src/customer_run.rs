@@ -180,6 +180,15 @@ impl Run {
         true
     }
 
+    /// The units past the quota this ended run owes on its plan's metered price: its charge
+    /// stood (the run earned it) and no balance paid for it. `None` while it is open.
+    pub fn overage_to_bill(&self) -> Option<&Charged> {
+        let charged = &self.customer.as_deref()?.charged;
+        let stood = !charged.returned && !charged.given_back_after(self.status, self.started_at.is_some());
+        let billed = charged.overage > 0 && charged.paid.0 == 0;
+        (!self.status.is_open() && stood && billed).then_some(charged)
+    }
+
     /// The units to give back now that the run has ended: once, and only when the charge
     /// says so. Marks them returned.
     pub fn units_to_give_back(&mut self) -> Option<Charged> {
@@ -193,6 +202,20 @@ impl Run {
         charged.returned = true;
         Some(charged.clone())
     }
+}
+
+/// The usage queue's message asking for an ended run's overage to be billed: the meter reads
+/// the run again, so a message about a run whose units were given back bills nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOverage {
+    /// The ended run.
+    pub run_overage: RunId,
+}
+
+/// The Stripe meter event identifier of a run's overage: the same for every report of it,
+/// so Stripe counts it once.
+pub fn run_overage_identifier(run: &RunId) -> String {
+    format!("tollgate-run-{run}")
 }
 
 /// An account with runs waiting for a slot, as the pool sees it.
@@ -254,6 +277,52 @@ mod tests {
         assert!(on_success.given_back_after(RunStatus::Cancelled, false));
         assert!(!on_success.given_back_after(RunStatus::Completed, true));
         assert!(!on_success.given_back_after(RunStatus::Started, true), "an open run keeps its hold");
+    }
+
+    #[test]
+    fn an_ended_run_bills_the_overage_its_charge_kept_unless_a_balance_paid_it() {
+        let run = |status, started: bool, overage, paid, when| Run {
+            id: RunId::parse("run_1").unwrap(),
+            workflow_id: crate::ids::WorkflowId::parse("images").unwrap(),
+            status,
+            created_at: Timestamp(0),
+            deadline: Timestamp(100),
+            started_at: started.then_some(Timestamp(1)),
+            finished_at: None,
+            earnings_cents: 0,
+            reason: None,
+            customer: Some(Box::new(CustomerRun {
+                account_id: account(1),
+                input: Value::Null,
+                output: None,
+                charged: Charged {
+                    meter: MeterName::parse("generations").unwrap(),
+                    units: 2,
+                    when,
+                    window_start: Timestamp(0),
+                    overage,
+                    paid: crate::money::Micros(paid),
+                    returned: false,
+                },
+                webhook_url: None,
+                concurrent_runs: 1,
+                timeout_s: 60,
+                pool: Pool::Left,
+                turn: None,
+                idempotency_key: None,
+            })),
+        };
+        let (start, success) = (Charge::OnStart, Charge::OnSuccess);
+        assert_eq!(run(RunStatus::Completed, true, 1, 0, success).overage_to_bill().map(|c| c.overage), Some(1));
+        assert!(run(RunStatus::Failed, true, 1, 0, start).overage_to_bill().is_some(), "it started: charged");
+        assert!(run(RunStatus::Failed, true, 1, 0, success).overage_to_bill().is_none(), "given back");
+        assert!(run(RunStatus::Cancelled, false, 1, 0, start).overage_to_bill().is_none(), "given back");
+        assert!(run(RunStatus::Started, true, 1, 0, start).overage_to_bill().is_none(), "still open");
+        assert!(run(RunStatus::Completed, true, 0, 0, start).overage_to_bill().is_none(), "within the quota");
+        assert!(run(RunStatus::Completed, true, 1, 500, start).overage_to_bill().is_none(), "paid from the balance");
+        let mut returned = run(RunStatus::Failed, false, 1, 0, start);
+        assert!(returned.units_to_give_back().is_some());
+        assert!(returned.overage_to_bill().is_none(), "given back already");
     }
 
     #[test]

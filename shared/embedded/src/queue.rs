@@ -28,7 +28,7 @@ pub(crate) fn enqueue(db: &rusqlite::Connection, queue: QueueName, body: &str) -
 /// Wakes a queue's consumer as soon as a message is committed to it, as SQS's event source
 /// mapping hands a message to its function: a consumer waits here instead of polling.
 #[derive(Default)]
-pub(crate) struct Arrivals([tokio::sync::Notify; 4]);
+pub(crate) struct Arrivals([tokio::sync::Notify; 5]);
 
 impl Arrivals {
     fn of(&self, queue: QueueName) -> &tokio::sync::Notify {
@@ -37,6 +37,7 @@ impl Arrivals {
             QueueName::Runs => 1,
             QueueName::Fulfillment => 2,
             QueueName::Usage => 3,
+            QueueName::CustomerRuns => 4,
         };
         &self.0[index]
     }

@@ -15,6 +15,7 @@ use tollgate_app::metrics::Figures;
 use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::PayoutRun;
+use tollgate_app::ports::queue::QueueName;
 use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
@@ -43,6 +44,8 @@ pub async fn webhook_ingest(env: &Env<'_>) -> Result<axum::Router, StartError> {
         AlertsTable,
         UsageTable,
         RunsQueue,
+        CustomerRunsQueue,
+        UsageQueue,
         AccountsTable,
     ];
     let store = build::store(env, &needs).await?;
@@ -66,6 +69,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         ApiKeysTable,
         UsageTable,
         RunsQueue,
+        CustomerRunsQueue,
         UsageQueue,
         EventsQueue,
     ];
@@ -160,13 +164,26 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
 pub async fn orchestrator(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
     build::orchestrator(
         env,
-        build::store(env, &[WorkflowsTable, RunsTable, AlertsTable, LedgerTable, RunsQueue, UsageTable, AccountsTable])
-            .await?,
+        build::store(
+            env,
+            &[
+                WorkflowsTable,
+                RunsTable,
+                AlertsTable,
+                LedgerTable,
+                RunsQueue,
+                CustomerRunsQueue,
+                UsageQueue,
+                UsageTable,
+                AccountsTable,
+            ],
+        )
+        .await?,
     )
 }
 
-/// `workflow-runner`: starts queued runs.
-pub async fn workflow_runner(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
+/// `workflow-runner`: starts queued runs, the operator's and customers', each from its own queue.
+pub async fn workflow_runner(env: &Env<'_>) -> Result<(Orchestrator<Aws>, build::Sources), StartError> {
     let needs = [
         WorkflowsTable,
         RunsTable,
@@ -174,10 +191,15 @@ pub async fn workflow_runner(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartEr
         LedgerTable,
         RunsQueue,
         RunsDeadLetterQueue,
+        CustomerRunsQueue,
+        CustomerRunsDeadLetterQueue,
+        UsageQueue,
         UsageTable,
         AccountsTable,
     ];
-    build::orchestrator(env, build::store(env, &needs).await?)
+    let store = build::store(env, &needs).await?;
+    let sources = build::Sources::ByName(store.queue_names(&[QueueName::Runs, QueueName::CustomerRuns]));
+    Ok((build::orchestrator(env, store)?, sources))
 }
 
 /// `fulfillment`: announces one-off purchases to their products' webhooks.

@@ -226,17 +226,46 @@ pub async fn answer(router: axum::Router, request: Request) -> http::Response<By
     http::Response::from_parts(parts, body)
 }
 
+/// Which queue an SQS record came from.
+#[derive(Debug, Clone)]
+pub enum Sources {
+    /// The one queue of a function with one event source.
+    One(QueueName),
+    /// Each queue by its SQS name, the last part of a record's `eventSourceARN`: a function
+    /// fed by several queues settles each record on its own queue.
+    ByName(Vec<(String, QueueName)>),
+}
+
+impl From<QueueName> for Sources {
+    fn from(queue: QueueName) -> Self {
+        Sources::One(queue)
+    }
+}
+
+impl Sources {
+    fn of(&self, message: &SqsMessage) -> Option<QueueName> {
+        match self {
+            Sources::One(queue) => Some(*queue),
+            Sources::ByName(queues) => {
+                let arn = message.event_source_arn.as_deref()?;
+                let name = arn.rsplit(':').next()?;
+                queues.iter().find(|(queue_name, _)| queue_name == name).map(|(_, queue)| *queue)
+            }
+        }
+    }
+}
+
 /// Runs an SQS-triggered function: every message of each batch is handed to `handle`,
 /// and the ones it fails are reported back (`ReportBatchItemFailures`), as [`each_message`].
-pub async fn sqs_main<F, Fut, T, E>(queue: QueueName, handle: F) -> Result<(), lambda_runtime::Error>
+pub async fn sqs_main<F, Fut, T, E>(sources: impl Into<Sources>, handle: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: std::fmt::Display,
 {
-    let handle = &handle;
+    let (handle, sources) = (&handle, &sources.into());
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(each_message(queue, event.payload, handle).await)
+        Ok::<_, lambda_runtime::Error>(each_message(sources.clone(), event.payload, handle).await)
     }))
     .await
 }
@@ -244,14 +273,26 @@ where
 /// Applies `each` to every message of an SQS batch and reports the ones that failed, so
 /// that SQS deletes only the others (`ReportBatchItemFailures`). A failed one has already
 /// been settled by the retry policy: its visibility set to the backoff, or dead-lettered.
-pub async fn each_message<F, Fut, T, E>(queue: QueueName, event: SqsEvent, each: F) -> SqsBatchResponse
+pub async fn each_message<F, Fut, T, E>(sources: impl Into<Sources>, event: SqsEvent, each: F) -> SqsBatchResponse
 where
     F: Fn(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: std::fmt::Display,
 {
+    let sources = sources.into();
     let mut failures = Vec::new();
+    let failed = |id: String| {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        failure
+    };
     for message in event.records {
+        let Some(queue) = sources.of(&message) else {
+            // Not deleted: it comes back, and in the end reaches its dead-letter queue.
+            tracing::error!(source = ?message.event_source_arn, "an SQS record from a queue this function was not given");
+            failures.extend(message.message_id.map(failed));
+            continue;
+        };
         let Some(delivery) = delivery(queue, message) else {
             tracing::error!("an SQS record without id, receipt or body was skipped");
             continue;
@@ -261,9 +302,7 @@ where
         // the entry point's type deeper than rustc's layout limit (a clean build refuses it).
         if let Err(error) = Box::pin(each(delivery)).await {
             tracing::warn!(message_id = %id, %error, "message left for redelivery");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+            failures.push(failed(id));
         }
     }
     let mut response = SqsBatchResponse::default();

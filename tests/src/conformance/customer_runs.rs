@@ -133,6 +133,36 @@ pub async fn a_run_is_charged_with_its_storing_and_given_back_once_when_cancelle
     assert!(store.account_runs(&account("acct_a"), &unknown).await.unwrap().is_empty(), "nothing after an unknown run");
 }
 
+/// An account with one `generations` a day on a plan that bills overage runs twice: the
+/// second run's unit is overage, stored with the run; both complete. The second, as read
+/// back once ended. (The usage meter's tests bill it from here.)
+pub async fn an_ended_run_past_a_billed_quota<S: CustomerRuns + Runs + Workflows>(store: &S, who: &str) -> Run {
+    store.create(&sold_workflow()).await.unwrap();
+    let billed = |at: i64| NewRun {
+        quota: Some(1),
+        past_quota: PastQuota::Billed,
+        ..order(who, Charge::OnSuccess, None, Timestamp(NOW.0 + at), 2)
+    };
+    let within = accepted(store.enqueue(&billed(0), NOW).await.unwrap());
+    let past = accepted(store.enqueue(&billed(1), NOW).await.unwrap());
+    assert_eq!(within.customer.as_ref().unwrap().charged.overage, 0);
+    assert_eq!(past.customer.as_ref().unwrap().charged.overage, 1, "the unit past the quota, counted with the run");
+    let completed = Outcome { status: RunStatus::Completed, earnings_cents: 0, reason: None, output: None, at: NOW };
+    for run in [&within, &past] {
+        store.take_turn(10, NOW).await.unwrap().expect("a slot is free");
+        store.mark_started(&run.id, NOW).await.unwrap();
+        assert!(matches!(store.finish(&run.id, &completed, &NOW.utc_day()).await.unwrap(), Finished::Ended { .. }));
+    }
+    assert_eq!(store.run(&within.id).await.unwrap().unwrap().overage_to_bill(), None);
+    store.run(&past.id).await.unwrap().unwrap()
+}
+
+pub async fn an_ended_runs_overage_reads_back_to_be_billed<S: CustomerRuns + Runs + Workflows>(store: &S) {
+    let run = an_ended_run_past_a_billed_quota(store, "acct_over").await;
+    let billed = run.overage_to_bill().expect("a completed run past its quota owes its overage");
+    assert_eq!((billed.overage, billed.paid), (1, Micros(0)));
+}
+
 pub async fn slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end<
     S: CustomerRuns + Runs + Usage + Workflows,
 >(

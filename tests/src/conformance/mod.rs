@@ -73,6 +73,7 @@ macro_rules! conformance_suite {
             webhook_endpoints::an_account_has_one_endpoint_replaced_with_its_secret_and_removed_once,
             customer_runs::a_run_is_charged_with_its_storing_and_given_back_once_when_cancelled,
             customer_runs::slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end,
+            customer_runs::an_ended_runs_overage_reads_back_to_be_billed,
             customer_runs::a_delivery_is_recorded_once_and_taken_by_one_sender_at_a_time,
         );
         $crate::conformance_suite!(@shared $fresh;

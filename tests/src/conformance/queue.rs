@@ -81,9 +81,13 @@ pub async fn dead_letters_after_the_last_receive(queue: &(impl Queue + QueueCons
 
 pub async fn keeps_each_queue_to_itself(queue: &(impl Queue + QueueConsumer)) {
     queue.send(QueueName::Runs, "a run").await.unwrap();
+    queue.send(QueueName::CustomerRuns, "a customer's run").await.unwrap();
     queue.send(EVENTS, "an event").await.unwrap();
     let runs = receive_some(queue, QueueName::Runs, 1, Duration::from_secs(5)).await;
     assert_eq!(runs.iter().map(|d| (d.body.as_str(), d.queue)).collect::<Vec<_>>(), [("a run", QueueName::Runs)]);
+    let customers = receive_some(queue, QueueName::CustomerRuns, 1, Duration::from_secs(5)).await;
+    let received: Vec<_> = customers.iter().map(|d| (d.body.as_str(), d.queue)).collect();
+    assert_eq!(received, [("a customer's run", QueueName::CustomerRuns)]);
     let events = receive_some(queue, EVENTS, 1, Duration::from_secs(5)).await;
     assert_eq!(events.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["an event"]);
     queue.ack(&runs[0]).await.unwrap();

@@ -136,4 +136,10 @@ async fn the_binary_takes_a_customers_run_charged_once_and_gives_it_a_slot() {
     assert_eq!((customer.pool, customer.turn), (Pool::Holding, Some(1)), "given the pool's first slot");
     let used = store.meter_usage(&account, &customer.charged.meter, customer.charged.window_start).await.unwrap();
     assert_eq!(used, 1, "charged once, on the workflow's meter");
+    // Its start is queued for the runner on the customers' queue, not the operator's.
+    use tollgate_app::ports::queue::{QueueConsumer, QueueName};
+    let queued = store.receive(QueueName::CustomerRuns, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].body.contains(run.id.as_str()), "{}", queued[0].body);
+    assert!(store.receive(QueueName::Runs, 10).await.unwrap().is_empty());
 }

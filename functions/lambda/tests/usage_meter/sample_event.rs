@@ -80,3 +80,50 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
     let alerts: Vec<String> = store.alerts(50).await.unwrap().into_iter().map(|a| a.id).collect();
     assert_eq!(alerts, [format!("quota:user_alice:{}:95", PERIOD_START.0)], "the batch crossed 95 %, once");
 }
+
+/// An ended customer run's overage, asked for on the usage queue as the orchestrator asks
+/// for it: billed once under the run's identifier, whatever the repeats; a run that owes
+/// nothing bills nothing.
+#[tokio::test]
+async fn an_ended_runs_overage_is_billed_once_under_its_own_identifier() {
+    use tollgate_app::ports::queue::{Queue, QueueConsumer};
+    use tollgate_core::customer_run::RunOverage;
+    let stripe = FakeStripe::start().await;
+    let store = tollgate_tests::moto::fresh_store().await;
+    let run = tollgate_tests::conformance::customer_runs::an_ended_run_past_a_billed_quota(&store, "acct_over").await;
+    let account = run.account().unwrap().clone();
+    store.link_customer(&account, Some(&CustomerId::parse("cus_over").unwrap()), None).await.unwrap();
+    let meter = UsageMeter {
+        store: store.clone(),
+        catalog: Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
+        clock: sample_clock(),
+        retry: DEFAULT_RETRY,
+        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
+        alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
+    };
+    let message = serde_json::to_string(&RunOverage { run_overage: run.id.clone() }).unwrap();
+    for _ in 0..2 {
+        store.send(QueueName::Usage, &message).await.unwrap();
+    }
+    let unknown = serde_json::to_string(&RunOverage { run_overage: tollgate_app::orchestrator::new_run_id() }).unwrap();
+    store.send(QueueName::Usage, &unknown).await.unwrap();
+    let mut metered = 0;
+    for _ in 0..50 {
+        for delivery in store.receive(QueueName::Usage, 10).await.unwrap() {
+            meter.meter_delivery(&delivery).await.expect("metered");
+            store.ack(&delivery).await.unwrap();
+            metered += 1;
+        }
+        if metered == 3 {
+            break;
+        }
+    }
+    assert_eq!(metered, 3);
+    let billed = stripe.meter_events();
+    assert_eq!(billed, [(format!("tollgate-run-{}", run.id), "cus_over".to_owned(), "1".to_owned())]);
+    let attempts = stripe.requests_to(&reqwest::Method::POST, "/v1/billing/meter_events");
+    assert_eq!(attempts.len(), 2, "asked twice, reported twice under one identifier, counted once");
+    assert!(attempts.iter().all(|attempt| attempt.param("event_name") == Some("tollgate_generations")));
+}

@@ -2,6 +2,7 @@
 //! environment `template.yaml` gives it, on moto, starting a workflow served locally.
 
 use axum::http::StatusCode;
+use tollgate_app::ports::queue::QueueName;
 use tollgate_app::ports::runs::Runs;
 use tollgate_core::workflow::RunStatus;
 use tollgate_tests::runtime_api::{Answer, deployed};
@@ -17,7 +18,10 @@ async fn the_binary_starts_the_sample_run() {
     let (mut function, store) = deployed(env!("CARGO_BIN_EXE_workflow-runner"), "WorkflowRunnerFunction", &[]).await;
     // Claimed now, so its deadline is still ahead (the sample names `run_sample`).
     let run = claimed_sample_run_at(&store, &url, now()).await;
-    let batch: serde_json::Value = serde_json::from_str(&read("workflow-runner.json")).unwrap();
+    let mut batch: serde_json::Value = serde_json::from_str(&read("workflow-runner.json")).unwrap();
+    // The record names the queue it came from, as SQS names the stack's `runs` queue.
+    let (runs, _) = store.queue_names(&[QueueName::Runs]).remove(0);
+    batch["Records"][0]["eventSourceARN"] = format!("arn:aws:sqs:us-east-1:123456789012:{runs}").into();
 
     let Answer::Response(response) = function.invoke(&batch).await else { panic!("{}", function.log()) };
     assert_eq!(response["batchItemFailures"], serde_json::json!([]), "{}", function.log());

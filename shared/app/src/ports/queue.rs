@@ -1,11 +1,13 @@
 use std::future::Future;
 
-/// The queues between functions: Stripe events for the processor, runs for the runner,
-/// purchases for the fulfiller, the edge's usage batches for the usage meter.
+/// The queues between functions: Stripe events for the processor, the operator's runs and
+/// customers' runs for the runner (each with its own concurrency), purchases for the
+/// fulfiller, the edge's usage batches and ended runs' overage for the usage meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
     Events,
     Runs,
+    CustomerRuns,
     Fulfillment,
     Usage,
 }
@@ -15,6 +17,7 @@ impl QueueName {
         match self {
             QueueName::Events => "events",
             QueueName::Runs => "runs",
+            QueueName::CustomerRuns => "customer-runs",
             QueueName::Fulfillment => "fulfillment",
             QueueName::Usage => "usage",
         }
