@@ -79,9 +79,22 @@ for route in sorted(routes - throttled):
 for route in sorted(throttled - routes):
     failures.append(f"HttpApi: RouteSettings names {route}, which no function serves")
 
+# The runner is fed by two queues, each bounded on its own: a shared reserved concurrency
+# would let a burst of customers' starts hold back the operator's, or the other way round.
 runner = resources["WorkflowRunnerFunction"]["Properties"]
-if runner.get("ReservedConcurrentExecutions") != {"Ref": "ConcurrentRunCap"}:
-    failures.append("WorkflowRunnerFunction: reserved concurrency is not the concurrency cap")
+if "ReservedConcurrentExecutions" in runner:
+    failures.append("WorkflowRunnerFunction: a reserved concurrency shared by both queues")
+bounds = {
+    event["Properties"]["Queue"]["Fn::GetAtt"][0]: event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+    for event in runner["Events"].values()
+    if event["Type"] == "SQS"
+}
+if set(bounds) != {"RunsQueue", "CustomerRunsQueue"}:
+    failures.append(f"WorkflowRunnerFunction: fed by {sorted(bounds)}, not RunsQueue and CustomerRunsQueue")
+if bounds.get("CustomerRunsQueue") != {"Ref": "CustomerRunStarts"}:
+    failures.append("WorkflowRunnerFunction: customer-runs is not bounded by CustomerRunStarts")
+if not isinstance(bounds.get("RunsQueue"), int):
+    failures.append("WorkflowRunnerFunction: runs has no maximum concurrency of its own")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))

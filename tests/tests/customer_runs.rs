@@ -539,3 +539,99 @@ async fn overage_past_a_billed_quota_is_invoiced_once_for_each_run_that_kept_its
     assert!(eventually(PATIENCE, || async { reported_again() }).await, "the repeat is reported");
     assert_eq!(counted(), expected, "and counted once");
 }
+
+/// `account` holds `lookup_key`'s subscription as `status`, delivered signed and applied.
+async fn subscribe_as(stack: &TestStack, account: &str, lookup_key: &str, status: &str, n: u32) {
+    use tollgate_tests::stripe::{checkout_session, event, subscription};
+    let created = tollgate_tests::stack::now().0 + i64::from(n);
+    let customer = format!("cus_{account}");
+    let linked = event(
+        &format!("evt_link_{account}_{n}"),
+        "checkout.session.completed",
+        created,
+        checkout_session(account, &customer, None),
+    );
+    let sub = subscription(&format!("sub_{account}_{lookup_key}"), &customer, lookup_key, status, created - 60);
+    let kind = if n == 0 { "customer.subscription.created" } else { "customer.subscription.updated" };
+    let changed = event(&format!("evt_sub_{account}_{n}"), kind, created, sub);
+    for payload in [linked, changed] {
+        let (status, body) = stack.deliver(&payload).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        stack.settled(body["id"].as_str().unwrap()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_basic_member_runs_the_three_premium_workflows_chosen_and_is_refused_a_fourth() {
+    let (server, _) = workflow_server().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1")]).await;
+    for id in ["p1", "p2", "p3", "p4"] {
+        sell(&stack, &server, id, "ok", json!({"meter": "generations", "access": "premium"})).await;
+    }
+    let key = create_key(&stack, "pam").await["key"].as_str().unwrap().to_owned();
+    let choose = |workflows: Value| {
+        let request = stack.http.put(stack.url("/api/me/premium-workflows")).bearer_auth(token("pam", None));
+        async move {
+            let response = request.json(&json!({"workflows": workflows})).send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let run = |workflow: &'static str| {
+        let (stack, key) = (&stack, &key);
+        async move {
+            let path = format!("/v1/workflows/{workflow}/runs?wait=10");
+            let (status, _, body) = with_key(stack, key, Method::POST, &path, Some(json!({"input": {}})), None).await;
+            (status, body)
+        }
+    };
+
+    // No membership: nothing premium, and the refusal names the membership that opens it.
+    let (status, refused) = choose(json!(["p1"])).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_entitled")));
+    assert_eq!(refused["error"]["membership"], "member_basic", "{refused}");
+    let (status, refused) = run("p1").await;
+    assert_eq!((status, &refused["error"]["membership"]), (StatusCode::FORBIDDEN, &json!("member_basic")));
+
+    subscribe_as(&stack, "pam", "member_basic_monthly", "active", 0).await;
+    let standing = stack
+        .http
+        .get(stack.url("/api/me/premium-workflows"))
+        .bearer_auth(token("pam", None))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let open = |view: &Value| -> Vec<String> {
+        let workflows = view["workflows"].as_array().unwrap();
+        workflows.iter().filter(|w| w["open"] == true).map(|w| w["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!((standing["membership"].as_str(), &standing["limit"]), (Some("basic"), &json!(3)), "{standing}");
+    assert_eq!(open(&standing), ["p1", "p2", "p3"], "until a choice, the first three registered");
+
+    let (status, refused) = choose(json!(["p1", "p2", "p3", "p4"])).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("too_many")));
+    let (status, refused) = choose(json!(["p4", "nope"])).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("workflows[1]")));
+    let (status, chosen) = choose(json!(["p4", "p2", "p1"])).await;
+    assert_eq!(status, StatusCode::OK, "{chosen}");
+    assert_eq!(open(&chosen), ["p1", "p2", "p4"]);
+
+    // The choice counts at once: the three chosen run, the fourth is refused.
+    for workflow in ["p4", "p2", "p1"] {
+        let (status, ran) = run(workflow).await;
+        assert_eq!((status, ran["status"].as_str()), (StatusCode::OK, Some("completed")), "{workflow}: {ran}");
+    }
+    let (status, refused) = run("p3").await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_entitled")));
+    assert_eq!(refused["error"]["membership"], "member_pro", "an unlimited membership would open it");
+    let (_, _, offers) = with_key(&stack, &key, Method::GET, "/v1/workflows", None, None).await;
+    let offered: Vec<&str> = offers["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(offered, ["p1", "p2", "p4"], "only the chosen are offered");
+
+    // The membership lapses: premium runs stop.
+    subscribe_as(&stack, "pam", "member_basic_monthly", "canceled", 1).await;
+    let (status, refused) = run("p1").await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_entitled")));
+}

@@ -468,3 +468,60 @@ async fn the_account_page_runs_a_sold_workflow_from_a_form_built_from_its_schema
     clean(&browser, &stack).await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_basic_member_chooses_premium_workflows_on_the_account_page() {
+    let workflow = Recorder::start().await;
+    let stack = TestStack::start_with(&[("TOLLGATE_TICK_SECONDS", "1")]).await;
+    for id in ["p1", "p2", "p3", "p4"] {
+        let sold = json!({"id": id, "name": format!("Premium {id}"), "webhook_url": format!("{}/start", workflow.url),
+            "sell": {"meter": "generations", "access": "premium"}});
+        let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &sold).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let created = now().0;
+    let linked = event("evt_link_pat", "checkout.session.completed", created, checkout_session("pat", "cus_pat", None));
+    let sub = subscription("sub_pat", "cus_pat", "member_basic_monthly", "active", created - 60);
+    for payload in [linked, event("evt_sub_pat", "customer.subscription.created", created, sub)] {
+        let (status, body) = stack.deliver(&payload).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        stack.settled(body["id"].as_str().unwrap()).await;
+    }
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "account", &token("pat", None)).await;
+    browser.until("p1 is open", "document.querySelector('[data-testid=premium-p1][data-open=true]')").await;
+    browser.element("[data-testid=workflow-p3]").await;
+    // Unchoose p3, choose p4: the workflows on offer follow at once.
+    browser.click("[data-testid=premium-p3] button").await;
+    browser.until("p3 is closed", "document.querySelector('[data-testid=premium-p3][data-open=false]')").await;
+    browser.until("p3 is no longer offered", "!document.querySelector('[data-testid=workflow-p3]')").await;
+    browser.click("[data-testid=premium-p4] button").await;
+    browser.until("p4 is open", "document.querySelector('[data-testid=premium-p4][data-open=true]')").await;
+    browser.element("[data-testid=workflow-p4]").await;
+    let summary = browser.element("[data-testid=premium-summary]").await.text().await.unwrap();
+    assert!(summary.contains("3 premium workflows of your choice: 3 chosen"), "{summary}");
+    let standing: serde_json::Value = stack
+        .http
+        .get(stack.url("/api/me/premium-workflows"))
+        .bearer_auth(token("pat", None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let open_ids: Vec<&str> = standing["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["open"] == true)
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(open_ids, ["p1", "p2", "p4"]);
+    clean(&browser, &stack).await;
+    // A fourth is refused: the page says why and nothing changes.
+    browser.click("[data-testid=premium-p3] button").await;
+    browser.until("the refusal is shown", "document.body.textContent.includes('opens 3 premium workflows')").await;
+    browser.element("[data-testid=premium-p3][data-open=false]").await;
+    browser.close().await;
+}

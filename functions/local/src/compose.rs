@@ -19,6 +19,7 @@ use tollgate_app::ports::meter_events::MeterEvents;
 use tollgate_app::ports::outbound::Outbound;
 use tollgate_app::ports::run_metrics::LoggedMetrics;
 use tollgate_app::ports::stripe_time::StripeTime;
+use tollgate_app::premium::Premium;
 use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
@@ -51,6 +52,7 @@ pub(crate) struct UseCases {
     pub processor: Arc<Processor<Sqlite>>,
     pub keys: Arc<Keys<Sqlite>>,
     pub reads: Arc<Reads<Sqlite>>,
+    pub premium: Arc<Premium<Sqlite>>,
     pub activity: Arc<Activity<Sqlite>>,
     pub figures: Figures<Sqlite>,
     pub orchestrator: Arc<Orchestrator<Sqlite>>,
@@ -157,6 +159,7 @@ impl UseCases {
                 edge: Arc::new(edge),
             }),
             reads: Arc::new(Reads { store: store.clone(), catalog: catalog.clone() }),
+            premium: Arc::new(Premium { store: store.clone(), catalog: catalog.clone(), clock: Arc::clone(&clock) }),
             activity: Arc::new(Activity { store: store.clone(), clock: Arc::clone(&clock) }),
             figures: Figures {
                 store: store.clone(),
@@ -228,7 +231,7 @@ impl UseCases {
             webhooks::stripe_router(Arc::new(self.ingest)),
             webhooks::callback_router(Arc::clone(&self.orchestrator)),
             admin::router(Arc::clone(&auth), operator),
-            buyer::router(Arc::clone(&auth), Buyers { reads: self.reads, offer }),
+            buyer::router(Arc::clone(&auth), Buyers { reads: self.reads, premium: self.premium, offer }),
             live::router(Arc::clone(&auth), Arc::clone(&self.activity)),
             live::stream_router(Arc::clone(&auth), self.activity, figures),
             workflows::router(Arc::clone(&auth), self.orchestrator),

@@ -24,6 +24,7 @@ pub mod monitor;
 pub mod orchestrator;
 pub mod payouts;
 pub mod ports;
+pub mod premium;
 pub mod process;
 pub mod queued;
 pub mod reads;

@@ -12,6 +12,7 @@ use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::customer_runs::{CustomerRuns, CustomerRunsError};
 use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::outbound::Outbound;
+use crate::ports::premium_choices::{PremiumChoices, PremiumChoicesError};
 use crate::ports::queue::{Queue, QueueConsumer, QueueError, QueueName};
 use crate::ports::run_metrics::RunMetrics;
 use crate::ports::runs::{Claim, ClaimGuard, Claimed, Finished, Runs, RunsError};
@@ -134,6 +135,7 @@ pub trait OrchestrationStore:
     + Accounts
     + WebhookEndpoints
     + WebhookDeliveries
+    + PremiumChoices
 {
 }
 
@@ -148,6 +150,7 @@ impl<S> OrchestrationStore for S where
         + Accounts
         + WebhookEndpoints
         + WebhookDeliveries
+        + PremiumChoices
 {
 }
 
@@ -224,6 +227,8 @@ pub enum OrchestrateError {
     WebhookEndpoints(#[from] WebhookEndpointsError),
     #[error(transparent)]
     WebhookDeliveries(#[from] WebhookDeliveriesError),
+    #[error(transparent)]
+    PremiumChoices(#[from] PremiumChoicesError),
     #[error("the output is {size} bytes, more than the {max} this workflow may return")]
     OutputTooLarge { size: usize, max: u32 },
 }

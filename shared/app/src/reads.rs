@@ -6,6 +6,7 @@ use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::alerts::{Alerts, AlertsError};
 use crate::ports::event_log::{EventLog, EventLogError, EventRecord};
 use crate::ports::ledger::{Ledger, LedgerError};
+use crate::ports::premium_choices::PremiumChoices;
 use crate::ports::purchases::{Purchase, Purchases, PurchasesError};
 use crate::ports::workflows::Workflows;
 use tollgate_core::account::{self, AccountView};
@@ -75,15 +76,13 @@ impl<S: Ledger> Reads<S> {
     }
 }
 
-impl<S: Accounts + Workflows> Reads<S> {
-    /// The account's membership and what it opens. Premium workflows count in the order
-    /// they were registered, so a limited membership keeps the same ones.
+impl<S: Accounts + Workflows + PremiumChoices> Reads<S> {
+    /// The account's membership and what it opens: the premium workflows the member chose,
+    /// or until then the first ones registered, so a limited membership keeps the same ones.
     pub async fn entitlements(&self, account: &AccountId) -> Result<Entitlements, OrchestrateError> {
         let subscriptions = self.store.subscriptions(account).await?;
-        let mut premium: Vec<_> = self.store.workflows().await?.into_iter().filter(|w| w.spec.premium).collect();
-        premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
-        let premium: Vec<_> = premium.into_iter().map(|workflow| workflow.spec.id).collect();
-        Ok(tollgate_core::entitlements::entitlements(&self.catalog, &subscriptions, &premium))
+        let workflows = self.store.workflows().await?;
+        Ok(crate::premium::opened(&self.store, &self.catalog, account, &subscriptions, &workflows).await?)
     }
 }
 

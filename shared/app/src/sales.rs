@@ -10,6 +10,7 @@ use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, ne
 use crate::ports::customer_runs::{Cancelled, Enqueued, NewRun, PastQuota, RunFilter};
 use crate::ports::purchases::Purchases;
 use crate::ports::usage::{Usage, UsageError};
+use crate::premium::is_premium;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,8 @@ use tollgate_core::account::Subscription;
 use tollgate_core::catalog::Catalog;
 use tollgate_core::customer_run::{Charged, IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY, MAX_WAIT_SECONDS, Order};
 use tollgate_core::delivery::Delivery;
-use tollgate_core::ids::{AccountId, RunId, WorkflowId};
+use tollgate_core::entitlements::{Entitlements, membership_opening};
+use tollgate_core::ids::{AccountId, RunId, Sku, WorkflowId};
 use tollgate_core::meters::{MeterName, Overage};
 use tollgate_core::money::Micros;
 use tollgate_core::quota::window;
@@ -79,8 +81,9 @@ pub enum SaleError {
     Invalid { field: &'static str, reason: String },
     #[error("webhook_url {0}")]
     WebhookUrl(String),
+    /// For a premium workflow, names the membership that would open it.
     #[error("this account's plan does not include this workflow")]
-    NotEntitled,
+    NotEntitled { membership: Option<Sku> },
     #[error("the {meter} quota of {quota} is used up")]
     QuotaExceeded { meter: MeterName, quota: u64 },
     #[error("the balance ({} micro-units left) cannot pay for this run", .left.0)]
@@ -123,7 +126,7 @@ impl<S: SalesStore> Sales<S> {
     pub async fn offers(&self, account: &AccountId) -> Result<Vec<Offer>, SaleError> {
         let workflows = self.store().workflows().await.map_err(OrchestrateError::from)?;
         let subscriptions = self.store().subscriptions(account).await.map_err(OrchestrateError::from)?;
-        let entitled = self.entitled_to(&subscriptions, &workflows);
+        let (entitled, _) = self.entitled_to(account, &subscriptions, &workflows).await?;
         Ok(workflows
             .into_iter()
             .filter(|workflow| self.sellable(workflow) && entitled(workflow))
@@ -131,18 +134,20 @@ impl<S: SalesStore> Sales<S> {
             .collect())
     }
 
-    /// Which of `workflows` an account with `subscriptions` may run: its plan and memberships.
-    fn entitled_to(
+    /// Which of `workflows` an account with `subscriptions` may run: its plan and memberships
+    /// (with the premium workflows the member chose), and what it holds.
+    async fn entitled_to(
         &self,
+        account: &AccountId,
         subscriptions: &[Subscription],
         workflows: &[Workflow],
-    ) -> impl Fn(&Workflow) -> bool + use<S> {
+    ) -> Result<(impl Fn(&Workflow) -> bool + use<S>, Entitlements), SaleError> {
         let plan = plan_terms(&self.catalog, subscriptions, self.now(), self.zone).sku;
-        let mut premium: Vec<&Workflow> = workflows.iter().filter(|workflow| is_premium(workflow)).collect();
-        premium.sort_by(|a, b| (a.created_at, &a.spec.id).cmp(&(b.created_at, &b.spec.id)));
-        let premium: Vec<WorkflowId> = premium.into_iter().map(|workflow| workflow.spec.id.clone()).collect();
-        let opened = tollgate_core::entitlements::entitlements(&self.catalog, subscriptions, &premium);
-        move |workflow: &Workflow| {
+        let opened = crate::premium::opened(self.store(), &self.catalog, account, subscriptions, workflows)
+            .await
+            .map_err(OrchestrateError::from)?;
+        let held = opened.clone();
+        let entitled = move |workflow: &Workflow| {
             let Some(sell) = &workflow.spec.sell else { return false };
             let premium_open = || opened.all_premium_workflows || opened.premium_workflows.contains(&workflow.spec.id);
             match sell.access {
@@ -150,7 +155,8 @@ impl<S: SalesStore> Sales<S> {
                 Access::Premium => premium_open(),
                 Access::Plans => sell.plans.contains(&plan),
             }
-        }
+        };
+        Ok((entitled, held))
     }
 
     /// Asks for a run of `workflow_id` for `account`: checked, charged and queued, or refused
@@ -199,8 +205,10 @@ impl<S: SalesStore> Sales<S> {
         } else {
             vec![workflow.clone()]
         };
-        if !self.entitled_to(&subscriptions, &ranked)(&workflow) {
-            return Err(SaleError::NotEntitled);
+        let (entitled, held) = self.entitled_to(account, &subscriptions, &ranked).await?;
+        if !entitled(&workflow) {
+            let membership = if is_premium(&workflow) { membership_opening(&self.catalog, &held) } else { None };
+            return Err(SaleError::NotEntitled { membership });
         }
         let sell = workflow.spec.sell.clone().expect("sellable workflows are sold");
         let schema = self
@@ -324,9 +332,4 @@ impl<S: SalesStore> Sales<S> {
             Cancelled::Unknown => Err(SaleError::NotFound("run")),
         }
     }
-}
-
-/// Premium workflows are opened by memberships, in the order they were registered.
-fn is_premium(workflow: &Workflow) -> bool {
-    workflow.spec.premium || workflow.spec.sell.as_ref().is_some_and(|sell| sell.access == Access::Premium)
 }

@@ -16,6 +16,7 @@ mod https;
 mod intake;
 mod ledger;
 mod payees;
+mod premium_choices;
 mod probes;
 mod purchases;
 mod queue;

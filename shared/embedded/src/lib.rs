@@ -19,6 +19,7 @@ mod intake;
 mod ledger;
 mod migrations;
 mod payees;
+mod premium_choices;
 mod probes;
 mod purchases;
 mod queue;

@@ -229,6 +229,13 @@ const DELIVERIES: &str = "CREATE TABLE webhook_deliveries (
 CREATE INDEX deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_of_account ON webhook_deliveries (account_id, created_at);";
 
+/// 14: the premium workflows each member chose (a JSON array of ids, in the order chosen).
+const PREMIUM_CHOICES: &str = "CREATE TABLE premium_choices (
+    account_id TEXT PRIMARY KEY,
+    workflows TEXT NOT NULL,
+    chosen_at INTEGER NOT NULL
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -244,6 +251,7 @@ fn migrations() -> Migrations<'static> {
         M::up(ENDPOINTS),
         M::up(CUSTOMER_RUNS),
         M::up(DELIVERIES),
+        M::up(PREMIUM_CHOICES),
     ])
 }
 
@@ -297,7 +305,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 13, "upgraded to the latest schema");
+        assert_eq!(version, 14, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

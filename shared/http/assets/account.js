@@ -122,6 +122,36 @@ async function loadWorkflows() {
   replace("workflows", data.map(workflowCard));
 }
 
+// A membership that opens a number of premium workflows lets the member choose them; a
+// change counts at once, so the workflows on offer are read again.
+async function loadPremium() {
+  const premium = await api("GET", "/api/me/premium-workflows");
+  const open = premium.workflows.filter((workflow) => workflow.open).map((workflow) => workflow.id);
+  replace("premium-summary", premium.membership === null
+    ? "A membership opens premium workflows."
+    : premium.limit === null
+      ? `Your ${premium.membership} membership opens every premium workflow.`
+      : `Your ${premium.membership} membership opens ${premium.limit} premium workflows of your choice: ${open.length} chosen.`);
+  const choose = async (workflows) => {
+    try {
+      await api("PUT", "/api/me/premium-workflows", { workflows });
+    } catch (error) {
+      showError(error);
+    }
+    await Promise.all([loadPremium(), loadWorkflows()]);
+  };
+  replace("premium", premium.workflows.length
+    ? premium.workflows.map((workflow) => h("tr", { "data-testid": "premium-" + workflow.id, "data-open": String(workflow.open) },
+      h("td", {}, workflow.name),
+      h("td", {}, workflow.open ? "yes" : "no"),
+      h("td", {}, premium.limit === null || premium.membership === null ? null : h("button", {
+        type: "button",
+        class: workflow.open ? "secondary" : "",
+        onclick: () => choose(workflow.open ? open.filter((id) => id !== workflow.id) : [...open, workflow.id]),
+      }, workflow.open ? "Unchoose" : "Choose"))))
+    : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "No premium workflow yet.")));
+}
+
 // While a run is queued or started, the list is read again every second, until all have ended.
 let runsPoll = null;
 
@@ -298,7 +328,8 @@ document.addEventListener("DOMContentLoaded", () => {
   signIn(async () => {
     const [me, catalog] = await Promise.all([loadStanding(), api("GET", "/api/catalog")]);
     await Promise.all([
-      loadKeys(), loadWorkflows(), loadRuns(), loadEndpoint(), loadShop(me, catalog), loadPurchases(), loadEarnings(catalog),
+      loadKeys(), loadWorkflows(), loadPremium(), loadRuns(), loadEndpoint(), loadShop(me, catalog), loadPurchases(),
+      loadEarnings(catalog),
     ]);
     await afterCheckout();
   });

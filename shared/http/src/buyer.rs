@@ -5,7 +5,9 @@ use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Guarded, Shared};
 use crate::extract::{JsonBody, User};
-use crate::views::{CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PurchaseList, PurchaseView};
+use crate::views::{
+    CatalogView, CheckoutLinkView, EntitlementsView, PortalLink, PremiumView, PurchaseList, PurchaseView,
+};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,18 +15,20 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tollgate_app::checkout::Checkout;
 use tollgate_app::ports::accounts::Accounts;
+use tollgate_app::ports::premium_choices::PremiumChoices;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::tallies::Tallies;
 use tollgate_app::ports::workflows::Workflows;
+use tollgate_app::premium::Premium;
 use tollgate_app::reads::Reads;
 use tollgate_core::checkout::CheckoutRequest;
 use utoipa::ToSchema;
 
 /// The ports a buyer's reads use.
-pub trait BuyerStore: Accounts + Purchases + Workflows {}
+pub trait BuyerStore: Accounts + Purchases + Workflows + PremiumChoices {}
 
-impl<S: Accounts + Purchases + Workflows> BuyerStore for S {}
+impl<S: Accounts + Purchases + Workflows + PremiumChoices> BuyerStore for S {}
 
 /// What the deployment offers buyers besides what they hold, as `/api/catalog` says it.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +44,7 @@ pub struct Offer {
 /// A buyer's reads: what is on sale, what they bought, what they may use.
 pub struct Buyers<S> {
     pub reads: Arc<Reads<S>>,
+    pub premium: Arc<Premium<S>>,
     pub offer: Offer,
 }
 
@@ -47,6 +52,7 @@ pub fn router<S: BuyerStore + 'static>(auth: Arc<Auth>, buyers: Buyers<S>) -> Ro
     Router::new()
         .route("/api/me/purchases", get(purchases::<S>))
         .route("/api/me/entitlements", get(entitlements::<S>))
+        .route("/api/me/premium-workflows", get(premium_workflows::<S>).put(choose_premium_workflows::<S>))
         .route("/api/catalog", get(catalog::<S>))
         .with_state(Guarded::new(auth, buyers))
 }
@@ -112,6 +118,65 @@ pub(crate) async fn entitlements<S: BuyerStore>(
     User(account): User,
 ) -> Result<Json<EntitlementsView>, ApiError> {
     Ok(Json(EntitlementsView::from(&buyers.reads.entitlements(&account).await?)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/me/premium-workflows",
+    tag = "buyers",
+    summary = "The premium workflows, and which the signed-in member may run",
+    responses(
+        (status = 200, description = "the membership's limit and each premium workflow, open or not", body = PremiumView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn premium_workflows<S: BuyerStore>(
+    State(buyers): Shared<Buyers<S>>,
+    User(account): User,
+) -> Result<Json<PremiumView>, ApiError> {
+    Ok(Json(PremiumView::from(&buyers.premium.standing(&account).await?)))
+}
+
+/// The premium workflows a member chooses.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PremiumChoiceBody {
+    /// Premium workflow ids, each once, at most the membership's `limit` (required).
+    #[schema(max_items = 100)]
+    workflows: Option<Vec<String>>,
+}
+
+/// The most premium workflows one choice may name: no catalog opens more.
+const MAX_CHOICE: usize = 100;
+
+#[utoipa::path(
+    put,
+    path = "/api/me/premium-workflows",
+    tag = "buyers",
+    summary = "Choose the premium workflows the membership opens; takes effect at once",
+    request_body = PremiumChoiceBody,
+    responses(
+        (status = 200, description = "the choice, as it now stands", body = PremiumView),
+        (status = 400, description = "`invalid_request`: not a premium workflow, or named twice (`field` says which)", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "`not_entitled`: no membership opens premium workflows; `membership` names one that does", body = ErrorResponse),
+        (status = 409, description = "`too_many`: more than the membership opens", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn choose_premium_workflows<S: BuyerStore>(
+    State(buyers): Shared<Buyers<S>>,
+    User(account): User,
+    JsonBody(body): JsonBody<PremiumChoiceBody>,
+) -> Result<Json<PremiumView>, ApiError> {
+    let workflows = body.workflows.ok_or_else(|| ApiError::invalid("workflows", "is required"))?;
+    if workflows.len() > MAX_CHOICE {
+        return Err(ApiError::invalid("workflows", &format!("names at most {MAX_CHOICE} workflows")));
+    }
+    Ok(Json(PremiumView::from(&buyers.premium.choose(&account, &workflows).await?)))
 }
 
 /// What a buyer asks to pay for.

@@ -86,7 +86,14 @@ impl From<SaleError> for ApiError {
             SaleError::WebhookUrl(_) => {
                 ApiError::Refused { code: "invalid_webhook_url", field: "webhook_url", message }
             }
-            SaleError::NotEntitled => ApiError::Denied { code: "not_entitled", message },
+            SaleError::NotEntitled { membership } => {
+                let membership = membership.map(|sku| sku.to_string());
+                let message = match &membership {
+                    Some(sku) => format!("{message}: the {sku} membership opens it"),
+                    None => message,
+                };
+                ApiError::Denied { code: "not_entitled", message, membership }
+            }
             SaleError::QuotaExceeded { .. } => ApiError::PaymentRequired { code: "quota_exceeded", message },
             SaleError::InsufficientBalance { .. } => {
                 ApiError::PaymentRequired { code: "insufficient_balance", message }

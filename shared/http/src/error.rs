@@ -20,6 +20,7 @@ use tollgate_app::ports::event_log::EventLogError;
 use tollgate_app::ports::ledger::LedgerError;
 use tollgate_app::ports::purchases::PurchasesError;
 use tollgate_app::ports::stripe_time::StripeTimeError;
+use tollgate_app::premium::PremiumError;
 use tollgate_app::reconcile::ReconcileError;
 use tollgate_app::replay::ReplayError;
 use tollgate_core::signature::SignatureError;
@@ -52,9 +53,10 @@ pub enum ApiError {
     /// Payment needed first (`quota_exceeded`, `insufficient_balance`).
     #[error("{message}")]
     PaymentRequired { code: &'static str, message: String },
-    /// Signed in, but the account may not (`not_entitled`).
+    /// Signed in, but the account may not (`not_entitled`); `membership` names the catalog
+    /// SKU that would let it.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Denied { code: &'static str, message: String, membership: Option<String> },
     /// A body part larger than allowed, with its own code (`output_too_large`).
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -162,6 +164,9 @@ pub struct ErrorDetail {
     /// The body field at fault (`invalid_request` only), by its path: `batches[3].calls`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The membership SKU that would open what was refused (`not_entitled` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<String>,
     /// Names the request in the logs (also the `X-Request-Id` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -169,7 +174,9 @@ pub struct ErrorDetail {
 
 impl ErrorResponse {
     pub(crate) fn new(code: &str, message: String, field: Option<String>) -> Self {
-        ErrorResponse { error: ErrorDetail { code: code.to_owned(), message, field, request_id: None } }
+        ErrorResponse {
+            error: ErrorDetail { code: code.to_owned(), message, field, membership: None, request_id: None },
+        }
     }
 
     pub(crate) fn to_value(&self) -> Value {
@@ -195,7 +202,11 @@ impl IntoResponse for ApiError {
             ApiError::InvalidInput { pointer, .. } => Some(pointer.clone()),
             _ => None,
         };
-        let body = ErrorResponse::new(code, self.public_message(), field).to_value();
+        let mut body = ErrorResponse::new(code, self.public_message(), field);
+        if let ApiError::Denied { membership, .. } = &self {
+            body.error.membership.clone_from(membership);
+        }
+        let body = body.to_value();
         let mut response = status.into_response();
         match &self {
             ApiError::RateLimited { retry_after, .. } => {
@@ -250,8 +261,32 @@ impl From<OrchestrateError> for ApiError {
             | OrchestrateError::Tallies(_)
             | OrchestrateError::CustomerRuns(_)
             | OrchestrateError::WebhookEndpoints(_)
-            | OrchestrateError::WebhookDeliveries(_) => from_port,
+            | OrchestrateError::WebhookDeliveries(_)
+            | OrchestrateError::PremiumChoices(_) => from_port,
             OrchestrateError::OutputTooLarge { .. } => ApiError::TooLarge { code: "output_too_large", message },
+        }
+    }
+}
+
+impl From<PremiumError> for ApiError {
+    fn from(error: PremiumError) -> Self {
+        let message = error.to_string();
+        match error {
+            PremiumError::NoMembership { membership } => {
+                let membership = membership.map(|sku| sku.to_string());
+                let message = match &membership {
+                    Some(sku) => format!("{message}: the {sku} membership does"),
+                    None => message,
+                };
+                ApiError::Denied { code: "not_entitled", message, membership }
+            }
+            PremiumError::TooMany { .. } => ApiError::Conflict { code: "too_many", message },
+            PremiumError::NotPremium { index, .. } | PremiumError::Repeated { index, .. } => {
+                ApiError::InvalidRequest { field: format!("workflows[{index}]").into(), reason: message }
+            }
+            PremiumError::Accounts(error) => ApiError::from_port(&error),
+            PremiumError::Workflows(error) => ApiError::from_port(&error),
+            PremiumError::Choices(error) => ApiError::from_port(&error),
         }
     }
 }

@@ -16,6 +16,7 @@ use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::PayoutRun;
 use tollgate_app::ports::queue::QueueName;
+use tollgate_app::premium::Premium;
 use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
@@ -139,9 +140,10 @@ pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let stripe = Arc::new(build::stripe_api(env).await?);
     let offer = Offer { sells: true, pays_out: true, renews_on_demand: false };
     let reads = Arc::new(Reads { store: store.clone(), catalog: catalog.clone() });
+    let premium = Arc::new(Premium { store: store.clone(), catalog: catalog.clone(), clock: build::clock() });
     let checkout = build::checkout(env, store.clone(), catalog, Arc::clone(&stripe))?;
     Ok(deployment([
-        buyer::router(Arc::clone(&auth), Buyers { reads, offer }),
+        buyer::router(Arc::clone(&auth), Buyers { reads, premium, offer }),
         buyer::checkout_router(Arc::clone(&auth), checkout),
         payout_routes::standing_router(Arc::clone(&auth), build::payouts(env, store.clone())?),
         payout_routes::onboarding_router(auth, build::onboarding(env, store, stripe)?),

@@ -9,6 +9,7 @@ pub mod intake;
 pub mod ledger;
 pub mod orchestration;
 pub mod payees;
+pub mod premium_choices;
 pub mod probes;
 pub mod purchases;
 pub mod queue;
@@ -71,6 +72,7 @@ macro_rules! conformance_suite {
             probes::a_probe_record_is_written_over_only_as_it_was_read,
             tallies::counts_each_member_once_a_day_and_once_across_days,
             webhook_endpoints::an_account_has_one_endpoint_replaced_with_its_secret_and_removed_once,
+            premium_choices::a_choice_is_replaced_whole_and_reads_back_in_order,
             customer_runs::a_run_is_charged_with_its_storing_and_given_back_once_when_cancelled,
             customer_runs::slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end,
             customer_runs::an_ended_runs_overage_reads_back_to_be_billed,

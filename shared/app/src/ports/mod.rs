@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod meter_events;
 pub mod outbound;
 pub mod payees;
+pub mod premium_choices;
 pub mod probes;
 pub mod purchases;
 pub mod queue;

@@ -25,6 +25,8 @@ mod constraints;
         buyer::portal,
         buyer::purchases,
         buyer::entitlements,
+        buyer::premium_workflows,
+        buyer::choose_premium_workflows,
         buyer::catalog,
         live::activity,
         live::stream_ticket,

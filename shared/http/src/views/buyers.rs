@@ -4,6 +4,7 @@ use super::seconds;
 use serde::Serialize;
 use tollgate_app::checkout::CheckoutLink;
 use tollgate_app::ports::purchases::Purchase;
+use tollgate_app::premium::PremiumStanding;
 use tollgate_core::catalog::{Catalog, Grant, Interval};
 use tollgate_core::entitlements::Entitlements;
 use tollgate_core::meters::Overage;
@@ -44,6 +45,42 @@ pub struct EntitlementsView {
     /// The API plan the membership includes.
     pub api_plan: Option<String>,
     pub priority_support: bool,
+}
+
+/// A member's premium workflows: how many the membership opens and each one, open or not.
+#[derive(Serialize, ToSchema)]
+pub struct PremiumView {
+    /// `basic`, `pro` or `elite`, if any.
+    pub membership: Option<String>,
+    /// How many the member chooses; `null` when the membership opens all (or there is none).
+    pub limit: Option<u32>,
+    pub workflows: Vec<PremiumWorkflowView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PremiumWorkflowView {
+    pub id: String,
+    pub name: String,
+    /// The member may run it: chosen, or opened by a membership that opens all.
+    pub open: bool,
+}
+
+impl From<&PremiumStanding> for PremiumView {
+    fn from(standing: &PremiumStanding) -> Self {
+        PremiumView {
+            membership: standing.entitlements.membership.clone(),
+            limit: standing.entitlements.premium_limit,
+            workflows: standing
+                .workflows
+                .iter()
+                .map(|item| PremiumWorkflowView {
+                    id: item.workflow.spec.id.to_string(),
+                    name: item.workflow.spec.name.clone(),
+                    open: item.open,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A Stripe Checkout Session to send the buyer to.

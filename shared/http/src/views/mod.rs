@@ -12,8 +12,8 @@ mod webhooks;
 mod workflows;
 
 pub use buyers::{
-    CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PlanMeterView, PlanView, PortalLink,
-    PurchaseList, PurchaseView,
+    CatalogItemView, CatalogView, CheckoutLinkView, EntitlementsView, PlanMeterView, PlanView, PortalLink, PremiumView,
+    PremiumWorkflowView, PurchaseList, PurchaseView,
 };
 pub use customer_runs::{
     AcceptedRun, ChargedView, CustomerRunList, CustomerRunView, DeliveryList, DeliveryView, OfferList, OfferView,
@@ -219,6 +219,7 @@ mod tests {
             membership: Some("pro".into()),
             all_premium_workflows: false,
             premium_workflows: vec![WorkflowId::parse("daily").unwrap()],
+            premium_limit: Some(3),
             community: true,
             api_plan: Some(Sku::parse("api_pro").unwrap()),
             priority_support: false,
