@@ -114,5 +114,6 @@ pub fn pending_sample_purchase() -> tollgate_app::ports::purchases::Purchase {
         delivery: Delivery::Pending,
         revoked: false,
         created_at: SAMPLE_TIME,
+        download_url: None,
     }
 }

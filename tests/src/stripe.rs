@@ -101,6 +101,7 @@ pub fn product_checkout_session(
         "payment_intent": payment_intent,
         "payment_status": "paid",
         "status": "complete",
+        "customer_details": {"email": format!("{account}@example.com"), "name": null},
         "metadata": {"account_id": account, "sku": sku, "quantity": "1"},
     })
 }

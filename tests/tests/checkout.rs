@@ -3,7 +3,7 @@
 //! parameters and headers tollgate sends, or, where Stripe must misbehave (several
 //! customers for one idempotency key), against `FakeStripe`, which can.
 
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::http::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -307,7 +307,8 @@ async fn fulfillment_server() -> (String, Posts) {
         axum::routing::post(move |headers: HeaderMap, body: String| async move {
             let signature = headers.get("tollgate-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
             recorded.lock().unwrap().push((body, signature.to_owned()));
-            AxumStatus::OK
+            // As an n8n flow that made the file answers: where the buyer downloads it.
+            axum::Json(json!({"download_url": "https://files.example.com/budget.xlsx?sig=abc"}))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -372,6 +373,8 @@ async fn a_product_is_granted_fulfilled_once_and_revoked_by_a_full_refund() {
     assert_eq!(signature, &expected);
     let body: Value = serde_json::from_str(body).unwrap();
     assert_eq!((&body["purchaseId"], &body["accountId"]), (&json!("cs_buy_1"), &json!("user_carol")));
+    assert_eq!(body["email"], "user_carol@example.com", "the buyer's email, from the session's customer details");
+    assert_eq!(delivered[0]["download_url"], "https://files.example.com/budget.xlsx?sig=abc");
 
     // A partial refund keeps the product; a full one takes it back.
     stack
@@ -393,7 +396,9 @@ async fn a_product_is_granted_fulfilled_once_and_revoked_by_a_full_refund() {
         ))
         .await;
     stack.settled("evt_buy_refund_full").await;
-    assert_eq!(purchases(&stack, "user_carol").await[0]["revoked"], true);
+    let refunded = purchases(&stack, "user_carol").await;
+    assert_eq!(refunded[0]["revoked"], true);
+    assert_eq!(refunded[0].get("download_url"), None, "a refunded product's link is no longer shown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -204,6 +204,7 @@ fn others() -> Others {
             delivery: Delivery::Pending,
             revoked: false,
             created_at: at,
+            download_url: None,
         },
         subscription: Subscription {
             id: SubscriptionId::parse("sub_fixture").unwrap(),

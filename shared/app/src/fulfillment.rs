@@ -73,6 +73,7 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
             "accountId": purchase.account_id,
             "sku": purchase.sku,
             "quantity": purchase.quantity,
+            "email": message.email,
         })
         .to_string()
         .into_bytes();
@@ -83,13 +84,16 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
             body,
             timeout: POST_TIMEOUT,
         };
-        let reason = match self.outbound.post(request).await {
-            Ok(status) if (200..300).contains(&status) => {
+        let reason = match self.outbound.post_reading(request).await {
+            Ok(reply) if (200..300).contains(&reply.status) => {
+                if let Some(url) = download_url(&reply.body) {
+                    store.set_download_url(&purchase.account_id, &purchase.id, &url).await?;
+                }
                 store.set_delivery(&purchase.account_id, &purchase.id, Delivery::Delivered).await?;
                 tracing::info!(purchase_id = %purchase.id, sku = %purchase.sku, "purchase fulfilled");
                 return Ok(());
             }
-            Ok(status) => format!("it answered {status}"),
+            Ok(reply) => format!("it answered {}", reply.status),
             Err(error) => error.to_string(),
         };
         if delivery.receive_count >= self.retry.max_receives {
@@ -101,5 +105,35 @@ impl<S: Purchases + QueueConsumer> Fulfiller<S> {
             Settled::DeadLettered => 0,
         };
         Err(FulfillError::NotTaken { reason, retry_in })
+    }
+}
+
+/// The longest download link kept.
+const MAX_DOWNLOAD_URL: usize = 2_048;
+
+/// The `download_url` a fulfillment webhook may answer with (`{"download_url": "https://…"}`),
+/// when it is an `http(s)` link the account page can show; anything else is no link.
+fn download_url(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let url = answer.get("download_url")?.as_str()?;
+    let web = url.starts_with("https://") || url.starts_with("http://");
+    let clean = url.len() <= MAX_DOWNLOAD_URL && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    (web && clean).then(|| url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::download_url;
+
+    #[test]
+    fn only_a_web_link_is_kept_as_the_download_url() {
+        let link = br#"{"download_url": "https://files.example.com/t.zip?sig=1"}"#;
+        assert_eq!(download_url(link).as_deref(), Some("https://files.example.com/t.zip?sig=1"));
+        assert_eq!(download_url(br#"{"download_url": "javascript:alert(1)"}"#), None);
+        assert_eq!(download_url(br#"{"download_url": "https://a.example/x y"}"#), None);
+        assert_eq!(download_url(br#"{"download_url": 7}"#), None);
+        assert_eq!(download_url(b"accepted"), None, "an answer that is not JSON names no link");
+        let long = format!(r#"{{"download_url": "https://a.example/{}"}}"#, "x".repeat(3_000));
+        assert_eq!(download_url(long.as_bytes()), None);
     }
 }

@@ -54,6 +54,9 @@ pub enum ProcessError {
 pub struct FulfillmentMessage {
     pub account_id: AccountId,
     pub purchase_id: String,
+    /// The buyer's email, carried to the fulfillment webhook and not kept in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 enum Effect {
@@ -232,12 +235,16 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Tallies + Qu
             delivery: if needs_delivery { purchases::Delivery::Pending } else { purchases::Delivery::NotNeeded },
             revoked: false,
             created_at: event.created,
+            download_url: None,
         };
         let stored = self.store.record_purchase(&purchase).await?;
         if stored.delivery == purchases::Delivery::Pending {
-            let message =
-                serde_json::to_string(&FulfillmentMessage { account_id: stored.account_id, purchase_id: stored.id })
-                    .expect("a fulfillment message always serialises");
+            let message = serde_json::to_string(&FulfillmentMessage {
+                account_id: stored.account_id,
+                purchase_id: stored.id,
+                email: bought.email,
+            })
+            .expect("a fulfillment message always serialises");
             self.store.send(QueueName::Fulfillment, &message).await?;
         }
         Ok(())

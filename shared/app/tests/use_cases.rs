@@ -198,6 +198,11 @@ impl Outbound for Accepting {
         Box::pin(async { Ok(202) })
     }
 
+    fn post_reading(&self, request: OutboundRequest) -> tollgate_app::ports::outbound::Replied<'_> {
+        let status = self.post(request);
+        Box::pin(async move { Ok(tollgate_app::ports::outbound::Reply { status: status.await?, body: Vec::new() }) })
+    }
+
     fn probe<'a>(&'a self, _url: &'a str, _timeout: std::time::Duration) -> Answer<'a> {
         Box::pin(async { Ok(200) })
     }

@@ -112,6 +112,10 @@ impl Purchases for Aws {
         self.update_purchase(account, id, "delivery", value).await
     }
 
+    async fn set_download_url(&self, account: &AccountId, id: &str, url: &str) -> Result<(), PurchasesError> {
+        self.update_purchase(account, id, "download_url", s(url)).await
+    }
+
     async fn revoke_paid_by(&self, payment_ref: &str) -> Result<usize, PurchasesError> {
         let output = self
             .dynamo

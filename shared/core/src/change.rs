@@ -110,6 +110,9 @@ pub struct Purchased {
     pub quantity: u32,
     /// The payment intent, what a refund names (the session when Stripe gives none).
     pub payment_ref: String,
+    /// The buyer's email from the session's customer details, for the fulfillment webhook
+    /// (an n8n flow that emails the download link).
+    pub email: Option<String>,
 }
 
 /// The event lacks what tollgate needs to apply it. It is recorded as `failed` with this reason.
@@ -222,7 +225,8 @@ fn purchased(session: &Value, catalog: &Catalog) -> Result<Option<Purchased>, Un
     let payment_ref = id_of(session, &["payment_intent"]).unwrap_or_else(|| session_id.clone());
     // A session's quantity is on its line items, which webhooks do not include; our metadata carries it.
     let quantity = text(session, &["metadata", "quantity"]).and_then(|q| q.parse().ok()).unwrap_or(1);
-    Ok(Some(Purchased { session_id, sku, quantity, payment_ref }))
+    let email = text(session, &["customer_details", "email"]).or_else(|| text(session, &["customer_email"]));
+    Ok(Some(Purchased { session_id, sku, quantity, payment_ref, email }))
 }
 
 fn subscription(object: &Value, event: &Event, catalog: &Catalog) -> Result<Change, Unusable> {

@@ -59,6 +59,16 @@ impl Purchases for Sqlite {
         .map_err(failed)
     }
 
+    async fn set_download_url(&self, account: &AccountId, id: &str, url: &str) -> Result<(), PurchasesError> {
+        let (account, id, url) = (account.clone(), id.to_owned(), url.to_owned());
+        self.call(move |db| match load(db, account.as_str(), &id)? {
+            Some(purchase) => store(db, &Purchase { download_url: Some(url), ..purchase }),
+            None => Ok(()),
+        })
+        .await
+        .map_err(failed)
+    }
+
     async fn revoke_paid_by(&self, payment_ref: &str) -> Result<usize, PurchasesError> {
         let payment_ref = payment_ref.to_owned();
         self.call(move |db| {

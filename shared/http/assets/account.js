@@ -276,7 +276,8 @@ async function loadPurchases() {
     ? purchases.map((purchase) => h("tr", { "data-id": purchase.id },
       h("td", {}, purchase.sku + (purchase.quantity > 1 ? " × " + purchase.quantity : "")),
       h("td", {}, when(purchase.created_at)),
-      h("td", {}, purchase.revoked ? "revoked" : purchase.delivery)))
+      h("td", {}, purchase.revoked ? "revoked" : purchase.delivery,
+        purchase.download_url ? [" · ", h("a", { href: purchase.download_url, rel: "noopener noreferrer", "data-testid": "download-link" }, "Download")] : null)))
     : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "Nothing bought yet.")));
   const open = entitlements.all_premium_workflows ? "every premium workflow" : (entitlements.premium_workflows || []).join(", ") || "no premium workflows";
   replace("entitlements", "Open to you: " + open + (entitlements.community ? " · the community" : "") + (entitlements.priority_support ? " · priority support" : ""));

@@ -1,7 +1,9 @@
 //! Outbound HTTP with `reqwest`: one client (one connection pool) per process.
 
 use std::time::Duration;
-use tollgate_app::ports::outbound::{Answer, Outbound, OutboundError, OutboundRequest};
+use tollgate_app::ports::outbound::{
+    Answer, MAX_REPLY_BYTES, Outbound, OutboundError, OutboundRequest, Replied, Reply,
+};
 use tollgate_app::ports::resolve::{Resolve, ResolveError, Resolved};
 
 /// Connecting is the part that hangs when a host is down: bounded well under a start's timeout.
@@ -43,14 +45,36 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    fn request(&self, request: OutboundRequest) -> reqwest::RequestBuilder {
+        let mut builder = self.client.post(&request.url).timeout(request.timeout).body(request.body);
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        builder
+    }
+}
+
 impl Outbound for HttpClient {
     fn post(&self, request: OutboundRequest) -> Answer<'_> {
+        let timeout = request.timeout;
+        Box::pin(async move { answer(self.request(request).send().await, timeout) })
+    }
+
+    fn post_reading(&self, request: OutboundRequest) -> Replied<'_> {
+        let timeout = request.timeout;
         Box::pin(async move {
-            let mut builder = self.client.post(&request.url).timeout(request.timeout).body(request.body);
-            for (name, value) in request.headers {
-                builder = builder.header(name, value);
+            let mut response = self.request(request).send().await.map_err(|error| failure(error, timeout))?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            // Chunk by chunk: an endless answer costs at most MAX_REPLY_BYTES.
+            while body.len() < MAX_REPLY_BYTES {
+                match response.chunk().await.map_err(|error| failure(error, timeout))? {
+                    Some(chunk) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_REPLY_BYTES - body.len())]),
+                    None => break,
+                }
             }
-            answer(builder.send().await, request.timeout)
+            Ok(Reply { status, body })
         })
     }
 
@@ -60,11 +84,15 @@ impl Outbound for HttpClient {
 }
 
 fn answer(sent: Result<reqwest::Response, reqwest::Error>, timeout: Duration) -> Result<u16, OutboundError> {
-    match sent {
-        Ok(response) => Ok(response.status().as_u16()),
-        Err(error) if error.is_timeout() => Err(OutboundError::timed_out(timeout)),
+    sent.map(|response| response.status().as_u16()).map_err(|error| failure(error, timeout))
+}
+
+fn failure(error: reqwest::Error, timeout: Duration) -> OutboundError {
+    if error.is_timeout() {
+        OutboundError::timed_out(timeout)
+    } else {
         // Without the URL: it may carry a token, and errors end up in logs and run reasons.
-        Err(error) => Err(OutboundError::unreachable(error.without_url())),
+        OutboundError::unreachable(error.without_url())
     }
 }
 

@@ -444,6 +444,8 @@ pub struct PurchaseRecord {
     #[serde(default)]
     pub revoked: bool,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
 }
 
 impl Stored for Purchase {
@@ -459,6 +461,7 @@ impl Stored for Purchase {
             delivery: self.delivery,
             revoked: self.revoked,
             created_at: self.created_at,
+            download_url: self.download_url.clone(),
         }
     }
 
@@ -472,6 +475,7 @@ impl Stored for Purchase {
             delivery: record.delivery,
             revoked: record.revoked,
             created_at: record.created_at,
+            download_url: record.download_url,
         }
     }
 }
@@ -599,6 +603,7 @@ mod tests {
             delivery: Delivery::Pending,
             revoked: true,
             created_at: at,
+            download_url: Some("https://files.example.com/course.zip".into()),
         };
         round_trip(&purchase);
 

@@ -328,6 +328,10 @@ pub fn complete_checkout(state: &mut State, at: i64, session_id: &str, card: Car
     // 4000 0000 0000 0341 pays at checkout, and fails from the first renewal on.
     save_card(state, &customer, card, false);
     let mut completed = session.clone();
+    if completed["customer_details"].is_null() {
+        let email = state.find("customer", &customer).map_or(Value::Null, |found| found["email"].clone());
+        completed["customer_details"] = json!({"email": email});
+    }
     if session["mode"] == "subscription" {
         let metered: Vec<Value> = line["metered"]
             .as_array()

@@ -89,6 +89,8 @@ fn checkout_page(emulator: &Emulator, id: &str, error: Option<&str>) -> Response
     let name = product_name(&state, &price).unwrap_or("Your order");
     let amount = session["amount_total"].as_i64().unwrap_or(0);
     let currency = session["currency"].as_str().unwrap_or("usd");
+    let customer = state.find("customer", session["customer"].as_str().unwrap_or_default());
+    let email = customer.and_then(|customer| customer["email"].as_str()).unwrap_or_default();
     let every = price["recurring"]["interval"].as_str().map(|i| format!(" per {i}")).unwrap_or_default();
     let error = error
         .map(|e| format!("<p class=\"error\" data-testid=\"card-error\" role=\"alert\">{}</p>", escape(e)))
@@ -99,7 +101,9 @@ fn checkout_page(emulator: &Emulator, id: &str, error: Option<&str>) -> Response
         .unwrap_or_default();
     let body = format!(
         "<h1>{name}</h1><p data-testid=\"checkout-amount\">{amount}{every} × {quantity}</p>{error}\
-         <form method=\"post\"><label for=\"card\">Card number</label>\
+         <form method=\"post\"><label for=\"email\">Email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" value=\"{email}\">\
+         <label for=\"card\">Card number</label>\
          <input id=\"card\" name=\"card\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"4242 4242 4242 4242\" required>\
          <label for=\"expiry\">Expiry (MM / YY)</label><input id=\"expiry\" name=\"expiry\" placeholder=\"12 / 34\" value=\"12 / 34\">\
          <label for=\"cvc\">CVC</label><input id=\"cvc\" name=\"cvc\" placeholder=\"123\" value=\"123\">\
@@ -107,6 +111,7 @@ fn checkout_page(emulator: &Emulator, id: &str, error: Option<&str>) -> Response
          <p>Test cards: <code>4242 4242 4242 4242</code> pays; <code>4000 0000 0000 0002</code> is declined; \
          <code>4000 0000 0000 0341</code> pays now and fails at renewal.</p>{cancel}",
         name = escape(name),
+        email = escape(email),
         amount = money(amount, currency),
         quantity = line["quantity"].as_i64().unwrap_or(1),
     );
@@ -118,12 +123,21 @@ async fn checkout(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>)
 }
 
 async fn pay(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, body: Bytes) -> Response {
-    let number = form(&body).remove("card").unwrap_or_default();
+    let mut fields = form(&body);
+    let number = fields.remove("card").unwrap_or_default();
+    let email = fields.remove("email").filter(|email| !email.trim().is_empty());
     let Some(card) = Card::read(&number) else {
         let hint = "Use a test card: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined.";
         return checkout_page(&emulator, &id, Some(hint));
     };
-    match emulator.change(|state, at| billing::complete_checkout(state, at, &id, card)) {
+    let completed = emulator.change(|state, at| {
+        // What the buyer typed is the session's customer details, as Stripe's page collects them.
+        if let (Some(email), Some(session)) = (&email, state.get_mut(&id)) {
+            session["customer_details"] = serde_json::json!({"email": email});
+        }
+        billing::complete_checkout(state, at, &id, card)
+    });
+    match completed {
         Ok(Ok(success)) => Redirect::to(&success).into_response(),
         Ok(Err(reason)) => checkout_page(&emulator, &id, Some(&reason)),
         Err(error) => unsaved(&error),

@@ -17,6 +17,7 @@ fn purchase(id: &str, account: &str, payment_ref: &str) -> Purchase {
         delivery: Delivery::Pending,
         revoked: false,
         created_at: Timestamp(1_795_510_800),
+        download_url: None,
     }
 }
 
@@ -27,6 +28,12 @@ pub async fn records_a_purchase_once_and_tracks_its_delivery(store: &impl Purcha
     // A redelivered event finds what is stored, delivery state included.
     let again = store.record_purchase(&bought).await.unwrap();
     assert_eq!(again.delivery, Delivery::Delivered);
+    let link = "https://files.example.com/budget.xlsx";
+    store.set_download_url(&bought.account_id, "cs_1", link).await.unwrap();
+    let linked = store.purchase(&bought.account_id, "cs_1").await.unwrap().unwrap();
+    assert_eq!((linked.download_url.as_deref(), linked.delivery), (Some(link), Delivery::Delivered));
+    store.set_download_url(&bought.account_id, "cs_unknown", link).await.unwrap();
+    assert_eq!(store.purchase(&bought.account_id, "cs_unknown").await.unwrap(), None, "no purchase is made up");
     store.record_purchase(&purchase("cs_2", "carol", "pi_2")).await.unwrap();
     store.record_purchase(&purchase("cs_3", "dave", "pi_3")).await.unwrap();
     let mut ids: Vec<_> = store.purchases(&bought.account_id).await.unwrap().into_iter().map(|p| p.id).collect();

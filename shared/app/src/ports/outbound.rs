@@ -32,10 +32,26 @@ impl OutboundError {
 
 pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<u16, OutboundError>> + Send + 'a>>;
 
+/// The most of an answer's body [`Outbound::post_reading`] reads: a small JSON answer, not a
+/// download; what is longer is cut there.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024;
+
+/// An answer's status and the start of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// At most [`MAX_REPLY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+pub type Replied<'a> = Pin<Box<dyn Future<Output = Result<Reply, OutboundError>> + Send + 'a>>;
+
 /// Sends HTTP requests out. Object-safe, so the app holds one client whatever the store.
 pub trait Outbound: Send + Sync {
     /// The answer's status code.
     fn post(&self, request: OutboundRequest) -> Answer<'_>;
+    /// The answer's status and its body's first [`MAX_REPLY_BYTES`].
+    fn post_reading(&self, request: OutboundRequest) -> Replied<'_>;
     /// A health check's `GET`: the final answer's status code. Redirects are followed on the
     /// same host only; one to another host is the answer (a 3xx).
     fn probe<'a>(&'a self, url: &'a str, timeout: Duration) -> Answer<'a>;

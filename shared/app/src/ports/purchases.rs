@@ -44,6 +44,8 @@ pub struct Purchase {
     /// A full refund revokes the grant.
     pub revoked: bool,
     pub created_at: Timestamp,
+    /// Where the buyer downloads it, as the product's fulfillment webhook answered.
+    pub download_url: Option<String>,
 }
 
 /// Purchases of one-off products, and their grants.
@@ -61,6 +63,13 @@ pub trait Purchases: Send + Sync {
         account: &AccountId,
         id: &str,
         delivery: Delivery,
+    ) -> impl Future<Output = Result<(), PurchasesError>> + Send;
+    /// Records where the buyer downloads what the purchase delivered.
+    fn set_download_url(
+        &self,
+        account: &AccountId,
+        id: &str,
+        url: &str,
     ) -> impl Future<Output = Result<(), PurchasesError>> + Send;
     /// Revokes the purchases paid by `payment_ref`; how many were revoked.
     fn revoke_paid_by(&self, payment_ref: &str) -> impl Future<Output = Result<usize, PurchasesError>> + Send;

@@ -26,6 +26,10 @@ pub struct PurchaseView {
     pub revoked: bool,
     /// Unix seconds.
     pub created_at: i64,
+    /// Where to download it, when the product's fulfillment webhook answered one (and the
+    /// purchase is not revoked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -108,6 +112,7 @@ impl From<&Purchase> for PurchaseView {
             delivery: purchase.delivery.as_str(),
             revoked: purchase.revoked,
             created_at: seconds(purchase.created_at),
+            download_url: purchase.download_url.clone().filter(|_| !purchase.revoked),
         }
     }
 }

@@ -209,12 +209,16 @@ mod tests {
             delivery: Delivery::NotNeeded,
             revoked: false,
             created_at: Timestamp(1_796_000_002),
+            download_url: Some("https://files.example.com/course.zip".into()),
         };
         assert_eq!(
             json_of(PurchaseView::from(&purchase)),
             json!({"id": "cs_1", "account_id": "user_42", "sku": "course", "quantity": 2, "payment_ref": "pi_1",
-                   "delivery": "not_needed", "revoked": false, "created_at": 1_796_000_002})
+                   "delivery": "not_needed", "revoked": false, "created_at": 1_796_000_002,
+                   "download_url": "https://files.example.com/course.zip"})
         );
+        let revoked = PurchaseView::from(&Purchase { revoked: true, ..purchase });
+        assert_eq!(revoked.download_url, None, "a refunded purchase's link is not shown");
         let open = Entitlements {
             membership: Some("pro".into()),
             all_premium_workflows: false,
