@@ -613,6 +613,8 @@ async fn a_basic_member_runs_the_three_premium_workflows_chosen_and_is_refused_a
     let (status, refused) = choose(json!(["p1", "p2", "p3", "p4"])).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("too_many")));
     let (status, refused) = choose(json!(["p4", "nope"])).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, refused) = choose(json!(["p4", "p4"])).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("workflows[1]")));
     let (status, chosen) = choose(json!(["p4", "p2", "p1"])).await;
     assert_eq!(status, StatusCode::OK, "{chosen}");

@@ -143,13 +143,12 @@ pub(crate) async fn premium_workflows<S: BuyerStore>(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PremiumChoiceBody {
-    /// Premium workflow ids, each once, at most the membership's `limit` (required).
-    #[schema(max_items = 100)]
-    workflows: Option<Vec<String>>,
+    /// Premium workflow ids, each once, at most the membership's `limit`.
+    workflows: Vec<String>,
 }
 
 /// The most premium workflows one choice may name: no catalog opens more.
-const MAX_CHOICE: usize = 100;
+pub(crate) const MAX_CHOICE: usize = 100;
 
 #[utoipa::path(
     put,
@@ -159,9 +158,10 @@ const MAX_CHOICE: usize = 100;
     request_body = PremiumChoiceBody,
     responses(
         (status = 200, description = "the choice, as it now stands", body = PremiumView),
-        (status = 400, description = "`invalid_request`: not a premium workflow, or named twice (`field` says which)", body = ErrorResponse),
+        (status = 400, description = "`invalid_request`: a workflow named twice (`field` says which)", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 403, description = "`not_entitled`: no membership opens premium workflows; `membership` names one that does", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no premium workflow has that id", body = ErrorResponse),
         (status = 409, description = "`too_many`: more than the membership opens", body = ErrorResponse),
         (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
     ),
@@ -172,7 +172,7 @@ pub(crate) async fn choose_premium_workflows<S: BuyerStore>(
     User(account): User,
     JsonBody(body): JsonBody<PremiumChoiceBody>,
 ) -> Result<Json<PremiumView>, ApiError> {
-    let workflows = body.workflows.ok_or_else(|| ApiError::invalid("workflows", "is required"))?;
+    let workflows = body.workflows;
     if workflows.len() > MAX_CHOICE {
         return Err(ApiError::invalid("workflows", &format!("names at most {MAX_CHOICE} workflows")));
     }

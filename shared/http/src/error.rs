@@ -281,7 +281,10 @@ impl From<PremiumError> for ApiError {
                 ApiError::Denied { code: "not_entitled", message, membership }
             }
             PremiumError::TooMany { .. } => ApiError::Conflict { code: "too_many", message },
-            PremiumError::NotPremium { index, .. } | PremiumError::Repeated { index, .. } => {
+            PremiumError::NotPremium { index, .. } => {
+                ApiError::Absent { code: "not_found", message: format!("workflows[{index}]: {message}") }
+            }
+            PremiumError::Repeated { index, .. } => {
                 ApiError::InvalidRequest { field: format!("workflows[{index}]").into(), reason: message }
             }
             PremiumError::Accounts(error) => ApiError::from_port(&error),

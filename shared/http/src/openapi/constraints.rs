@@ -66,6 +66,8 @@ fn body_field(component: &str, field: &str) -> Option<Value> {
         }
         ("EndpointBody", "url") => json!({"type": "string", "maxLength": 2048, "pattern": ENDPOINT_URL_PATTERN}),
         ("NewKeyRequest", "mode") => json!({"type": "string", "enum": ["live", "test"], "examples": ["test"]}),
+        ("PremiumChoiceBody", "workflows") => json!({"type": "array", "items": id(WorkflowId::PREFIX),
+            "uniqueItems": true, "maxItems": crate::buyer::MAX_CHOICE}),
         ("PayoutRunBody", "period") => json!({"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}),
         _ => return None,
     };
