@@ -117,3 +117,20 @@ pub fn pending_sample_purchase() -> tollgate_app::ports::purchases::Purchase {
         download_url: None,
     }
 }
+
+/// The key use case over `store` as the functions build it, with an edge that is not told of
+/// revocations (it learns at its next refresh): for processors and tests that make or revoke keys.
+pub fn keys_over<S>(store: S) -> std::sync::Arc<tollgate_app::keys::Keys<S>> {
+    let outbound = std::sync::Arc::new(tollgate_outbound::HttpClient::new().expect("an HTTP client"));
+    std::sync::Arc::new(tollgate_app::keys::Keys {
+        store,
+        catalog: tollgate_core::catalog::Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
+        clock: sample_clock(),
+        edge: std::sync::Arc::new(tollgate_app::keys::EdgeLink {
+            secret: tollgate_core::edge::EdgeSecret::new("edge-sample-events-only").expect("a secret"),
+            url: None,
+            outbound,
+        }),
+    })
+}

@@ -3,7 +3,7 @@
 //! events. The Worker's own suite is `edge_worker.rs`.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 use tollgate_tests::eventually;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
@@ -394,4 +394,64 @@ async fn no_key_is_kept_or_logged_in_plaintext() {
         let hash = tollgate_core::api_key::ApiKey::parse(key).unwrap().hash();
         assert!(stored.contains(hash.as_str()), "keys are stored by hash");
     }
+}
+
+/// `POST path` as `account`'s signed-in user: status and JSON body.
+async fn post_json(stack: &TestStack, account: &str, path: &str) -> (StatusCode, Value) {
+    let response = stack.http.post(stack.url(path)).bearer_auth(token(account, None)).send().await.unwrap();
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// Stripe deletes `account`'s Pro subscription: the plan's limits go, as its keys may.
+async fn cancel_pro(stack: &TestStack, account: &str, customer: &str, period_start: i64) {
+    let sub = subscription(&format!("sub_{account}"), customer, "api_pro_monthly", "canceled", period_start);
+    let deleted = event(&format!("evt_del_{account}"), "customer.subscription.deleted", now().0 + 5, sub);
+    let (status, body) = stack.deliver(&deleted).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    stack.settled(body["id"].as_str().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_api_plan_bought_gives_its_first_key_once_and_its_end_revokes_the_keys_when_asked() {
+    let stack = TestStack::start_with(&[("REVOKE_KEYS_ON_CANCEL", "true")]).await;
+    let period_start = now().0 - 60;
+    subscribe(&stack, "ivy", "cus_ivy", "api_pro_monthly", period_start).await;
+    let listed = stack.get_as("ivy", "/api/keys").await;
+    assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1), "the plan made a key: {listed}");
+    assert_eq!(listed["first_key_waiting"], true);
+
+    let (status, first) = post_json(&stack, "ivy", "/api/keys/first").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let key = first["key"].as_str().unwrap().to_owned();
+    assert_eq!(first["id"], listed["keys"][0]["id"]);
+    assert_eq!(call(&stack.http, &stack.base_url, &key, "/v1/c").await.status, StatusCode::OK, "the key works");
+    let (status, again) = post_json(&stack, "ivy", "/api/keys/first").await;
+    assert_eq!((status, again["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_first_key")), "shown once");
+    assert_eq!(stack.get_as("ivy", "/api/keys").await["first_key_waiting"], false);
+
+    // Stripe redelivers the subscription's creation: no second key.
+    subscribe(&stack, "ivy", "cus_ivy", "api_pro_monthly", period_start).await;
+    assert_eq!(stack.get_as("ivy", "/api/keys").await["keys"].as_array().map(Vec::len), Some(1));
+
+    cancel_pro(&stack, "ivy", "cus_ivy", period_start).await;
+    let keys = stack.get_as("ivy", "/api/keys").await;
+    assert!(keys["keys"][0]["revoked_at"].is_i64(), "REVOKE_KEYS_ON_CANCEL: revoked with the plan: {keys}");
+    assert_eq!(call(&stack.http, &stack.base_url, &key, "/v1/c").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_revoke_keys_on_cancel_the_keys_outlive_the_plan_on_the_free_limits() {
+    let stack = TestStack::start().await;
+    let period_start = now().0 - 60;
+    let own = create_key(&stack, "joy").await["key"].as_str().unwrap().to_owned();
+    subscribe(&stack, "joy", "cus_joy", "api_pro_monthly", period_start).await;
+    let listed = stack.get_as("joy", "/api/keys").await;
+    assert_eq!(
+        (listed["keys"].as_array().map(Vec::len), &listed["first_key_waiting"]),
+        (Some(1), &json!(false)),
+        "an account that holds a key gets no other: {listed}"
+    );
+    cancel_pro(&stack, "joy", "cus_joy", period_start).await;
+    assert_eq!(me(&stack, "joy").await["plan"], "free", "the plan's limits are gone");
+    assert_eq!(call(&stack.http, &stack.base_url, &own, "/v1/c").await.status, StatusCode::OK, "the key stays");
 }

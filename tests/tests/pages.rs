@@ -525,3 +525,37 @@ async fn a_basic_member_chooses_premium_workflows_on_the_account_page() {
     browser.element("[data-testid=premium-p3][data-open=false]").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_first_key_an_api_plan_makes_is_shown_once_on_the_account_page() {
+    let stack = TestStack::start().await;
+    let created = now().0;
+    let linked = event("evt_link_lee", "checkout.session.completed", created, checkout_session("lee", "cus_lee", None));
+    let sub = subscription("sub_lee", "cus_lee", "api_pro_monthly", "active", created - 60);
+    for payload in [linked, event("evt_sub_lee", "customer.subscription.created", created, sub)] {
+        let (status, body) = stack.deliver(&payload).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        stack.settled(body["id"].as_str().unwrap()).await;
+    }
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &stack, "account", &token("lee", None)).await;
+    browser
+        .until("the first key shows", "document.querySelector('[data-testid=new-key]').textContent.length > 0")
+        .await;
+    let key = browser.element("[data-testid=new-key]").await.text().await.unwrap();
+    assert!(key.starts_with("tg_live_"), "{key}");
+    let status = stack.http.get(stack.url("/v1/anything")).bearer_auth(&key).send().await.unwrap().status();
+    assert_eq!(status, StatusCode::OK, "the key works at /v1/*");
+    browser.client.refresh().await.unwrap();
+    browser.element("[data-testid=key-row]").await;
+    let shown_again: bool = browser
+        .client
+        .execute("return document.body.textContent.includes(arguments[0]);", vec![json!(key)])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(!shown_again, "the first key is shown once");
+    clean(&browser, &stack).await;
+    browser.close().await;
+}

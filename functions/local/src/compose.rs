@@ -143,6 +143,13 @@ impl UseCases {
             endpoints: Arc::clone(&endpoints),
             schemas: Default::default(),
         });
+        let keys = Arc::new(Keys {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            zone: orchestration.zone,
+            clock: Arc::clone(&clock),
+            edge: Arc::new(edge),
+        });
         Ok(Self {
             ingest: Ingest { store: store.clone(), clock: Arc::clone(&clock), webhooks: config.webhooks.clone() },
             processor: Arc::new(Processor {
@@ -150,14 +157,10 @@ impl UseCases {
                 catalog: catalog.clone(),
                 retry,
                 zone: orchestration.zone,
+                keys: Arc::clone(&keys),
+                revoke_keys_on_cancel: settings.read(tollgate_settings::revoke_keys_on_cancel)?,
             }),
-            keys: Arc::new(Keys {
-                store: store.clone(),
-                catalog: catalog.clone(),
-                zone: orchestration.zone,
-                clock: Arc::clone(&clock),
-                edge: Arc::new(edge),
-            }),
+            keys,
             reads: Arc::new(Reads { store: store.clone(), catalog: catalog.clone() }),
             premium: Arc::new(Premium { store: store.clone(), catalog: catalog.clone(), clock: Arc::clone(&clock) }),
             activity: Arc::new(Activity { store: store.clone(), clock: Arc::clone(&clock) }),

@@ -4,6 +4,7 @@
 use crate::Clock;
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::api_keys::{ApiKeys, ApiKeysError, KeyCreated, StoredKey};
+use crate::ports::first_keys::{FirstKey, FirstKeys, FirstKeysError};
 use crate::ports::outbound::{Outbound, OutboundRequest};
 use crate::ports::purchases::{Purchase, Purchases, PurchasesError};
 use crate::ports::queue::{Queue, QueueError, QueueName};
@@ -16,7 +17,7 @@ use tollgate_core::api_key::{ApiKey, KEY_BYTES, KeyHash, KeyMode};
 use tollgate_core::catalog::Catalog;
 use tollgate_core::edge;
 use tollgate_core::edge::EdgeSecret;
-use tollgate_core::ids::{AccountId, KeyId};
+use tollgate_core::ids::{AccountId, KeyId, SubscriptionId};
 use tollgate_core::metering::{KeyRecord, Limits, Period, UsageBatch};
 use tollgate_core::meters::{MeterLimit, MeterName, REQUESTS};
 use tollgate_core::money::{Currency, Micros};
@@ -41,6 +42,8 @@ pub enum KeysError {
     Purchases(#[from] PurchasesError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    FirstKeys(#[from] FirstKeysError),
 }
 
 /// A new key, shown this once.
@@ -74,9 +77,9 @@ pub struct Standing {
 }
 
 /// The ports API keys read and write.
-pub trait KeyStore: ApiKeys + Accounts + Usage + Purchases + Queue {}
+pub trait KeyStore: ApiKeys + Accounts + Usage + Purchases + Queue + FirstKeys {}
 
-impl<S: ApiKeys + Accounts + Usage + Purchases + Queue> KeyStore for S {}
+impl<S: ApiKeys + Accounts + Usage + Purchases + Queue + FirstKeys> KeyStore for S {}
 
 /// API keys for their owners, and what the edge asks of them.
 pub struct Keys<S> {
@@ -124,6 +127,70 @@ impl<S: KeyStore> Keys<S> {
         }
         tracing::info!(key_id = %id, prefix = %stored.prefix, "API key created");
         Ok(NewKey { id, key: key.expose().to_owned(), prefix: stored.prefix })
+    }
+
+    /// The first key of an account that holds no active key, made by its API plan's
+    /// `subscription` and waiting to be shown once on the account page. Derived from the
+    /// edge secret (only its hash is stored, as of any key), so a redelivered event makes
+    /// the same key, and finds it made. `None` when the account already holds a key.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
+    pub async fn create_first_key(
+        &self,
+        account: &AccountId,
+        subscription: &SubscriptionId,
+    ) -> Result<Option<KeyId>, KeysError> {
+        if self.store.keys_of(account).await?.iter().any(|key| key.revoked_at.is_none()) {
+            return Ok(None);
+        }
+        let (id, key) = edge::first_key(&self.edge.secret, account, subscription);
+        let now = self.clock.now();
+        let stored = StoredKey {
+            id: id.clone(),
+            account_id: account.clone(),
+            hash: key.hash(),
+            prefix: key.prefix(),
+            created_at: now,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let max = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone).plan.max_keys;
+        if self.store.create_key(&stored, max).await? == KeyCreated::LimitReached {
+            return Err(KeysError::KeyLimitReached { max });
+        }
+        let first = FirstKey { key_id: id.clone(), subscription: subscription.clone(), created_at: now };
+        self.store.owe_first_key(account, &first).await?;
+        tracing::info!(key_id = %id, prefix = %stored.prefix, "first API key made by a subscription");
+        Ok(Some(id))
+    }
+
+    /// The account's first key, shown this once (derived again: it was never kept); `None`
+    /// when there is none waiting, or it was revoked before it was shown.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
+    pub async fn reveal_first_key(&self, account: &AccountId) -> Result<Option<NewKey>, KeysError> {
+        let Some(first) = self.store.take_first_key(account).await? else { return Ok(None) };
+        let (id, key) = edge::first_key(&self.edge.secret, account, &first.subscription);
+        let stored = self.store.key_by_hash(&key.hash()).await?;
+        let Some(stored) = stored.filter(|stored| stored.id == id && stored.revoked_at.is_none()) else {
+            return Ok(None);
+        };
+        tracing::info!(key_id = %id, "first API key shown");
+        Ok(Some(NewKey { id, key: key.expose().to_owned(), prefix: stored.prefix }))
+    }
+
+    /// Whether a first key waits to be shown.
+    pub async fn first_key_waiting(&self, account: &AccountId) -> Result<bool, KeysError> {
+        Ok(self.store.first_key_waiting(account).await?.is_some())
+    }
+
+    /// Revokes every active key of the account and tells the edge; how many.
+    #[tracing::instrument(level = "error", skip_all, fields(account_id = %account))]
+    pub async fn revoke_all(&self, account: &AccountId) -> Result<usize, KeysError> {
+        let mut revoked = 0;
+        for key in self.store.keys_of(account).await?.into_iter().filter(|key| key.revoked_at.is_none()) {
+            self.revoke_key(account, &key.id).await?;
+            revoked += 1;
+        }
+        Ok(revoked)
     }
 
     /// The account's keys, oldest first; what the owner may see of them is the API's view.

@@ -1,18 +1,20 @@
 //! The event processor: applies each queued event once, in the order Stripe created them.
 
-use crate::ports::accounts::{Accounts, AccountsError, Applied};
+use crate::keys::{KeyStore, Keys, KeysError};
+use crate::ports::accounts::{AccountsError, Applied};
 use crate::ports::event_log::{EventLog, EventLogError, EventStatus};
 use crate::ports::ledger::{Ledger, LedgerError};
 use crate::ports::payees::{Payees, PayeesError};
-use crate::ports::purchases::{self, Purchase, Purchases, PurchasesError};
-use crate::ports::queue::{Delivery, Queue, QueueConsumer, QueueError, QueueName};
+use crate::ports::purchases::{self, Purchase, PurchasesError};
+use crate::ports::queue::{Delivery, QueueConsumer, QueueError, QueueName};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
-use crate::ports::usage::{Usage, UsageError};
+use crate::ports::usage::UsageError;
 use crate::queued::{QueuedEvent, Source};
 use crate::redelivery::Failure;
 use crate::redelivery::RetryPolicy;
+use std::sync::Arc;
 use thiserror::Error;
-use tollgate_core::account::SubscriptionStatus;
+use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use tollgate_core::catalog::{Catalog, Grant};
 use tollgate_core::change::{Change, Owner, Purchased, interpret};
 use tollgate_core::ids::AccountId;
@@ -21,7 +23,7 @@ use tollgate_core::money::Micros;
 use tollgate_core::referral::ReferralChain;
 use tollgate_core::stripe::Event;
 use tollgate_core::time::BusinessZone;
-use tollgate_core::usage::take_back_target;
+use tollgate_core::usage::{plan_terms, take_back_target};
 
 /// A delivery to try again later. Transient by definition: permanent problems are
 /// recorded as a `failed` event and acknowledged instead.
@@ -47,6 +49,8 @@ pub enum ProcessError {
     Payees(#[from] PayeesError),
     #[error(transparent)]
     Tallies(#[from] TalliesError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 /// The message on the `fulfillment` queue.
@@ -72,9 +76,13 @@ pub struct Processor<S> {
     pub retry: RetryPolicy,
     /// Where the business's days start: checkouts and active accounts are counted per day.
     pub zone: BusinessZone,
+    /// An API plan's first key, and the keys revoked when the plan ends.
+    pub keys: Arc<Keys<S>>,
+    /// `REVOKE_KEYS_ON_CANCEL`: the account's keys go with its last paid API plan.
+    pub revoke_keys_on_cancel: bool,
 }
 
-impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Tallies + Queue + QueueConsumer> Processor<S> {
+impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore> Processor<S> {
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -137,7 +145,11 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Tallies + Qu
             }
             Change::Subscription { owner, subscription } => {
                 let account = self.owner_account(&owner).await?;
-                Ok(match self.store.apply_subscription(&account, &subscription).await? {
+                let applied = self.store.apply_subscription(&account, &subscription).await?;
+                if subscription.kind == SubscriptionKind::ApiPlan {
+                    self.keys_follow_the_plan(event, &account, &subscription).await?;
+                }
+                Ok(match applied {
                     Applied::Applied => Effect::Applied,
                     Applied::Stale => Effect::Stale,
                 })
@@ -193,6 +205,30 @@ impl<S: EventLog + Accounts + Ledger + Purchases + Payees + Usage + Tallies + Qu
             ),
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
+    }
+
+    /// An API plan bought gives an account without a key its first one (shown once on the
+    /// account page); the last paid plan ended revokes the keys when `REVOKE_KEYS_ON_CANCEL`.
+    /// Both are safe to repeat: a redelivered event finds the key made, or none left.
+    async fn keys_follow_the_plan(
+        &self,
+        event: &Event,
+        account: &AccountId,
+        subscription: &Subscription,
+    ) -> Result<(), ProcessError> {
+        if event.event_type == "customer.subscription.created" && subscription.status.grants_access() {
+            self.keys.create_first_key(account, &subscription.id).await?;
+        }
+        if event.event_type == "customer.subscription.deleted" && self.revoke_keys_on_cancel {
+            let now = self.keys.clock.now();
+            let left = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone).sku;
+            let free = self.catalog.free_plan().map(|item| &item.sku);
+            if Some(&left) == free {
+                let revoked = self.keys.revoke_all(account).await?;
+                tracing::info!(%account, revoked, "the paid plan ended: the account's keys are revoked");
+            }
+        }
+        Ok(())
     }
 
     /// Takes back from the payer's balance what is left of the balance top-ups the refunded

@@ -73,6 +73,18 @@ fn events(store: &Sqlite) -> Events {
             catalog: Catalog::default_catalog(),
             retry: DEFAULT_RETRY,
             zone: tollgate_core::time::BusinessZone::UTC,
+            keys: Arc::new(Keys {
+                store: store.clone(),
+                catalog: Catalog::default_catalog(),
+                zone: tollgate_core::time::BusinessZone::UTC,
+                clock: Arc::new(At(NOW)),
+                edge: Arc::new(EdgeLink {
+                    secret: EdgeSecret::new("edge").unwrap(),
+                    url: None,
+                    outbound: Arc::new(Accepting::default()),
+                }),
+            }),
+            revoke_keys_on_cancel: false,
         },
         reads: Reads { store: store.clone(), catalog: Catalog::default_catalog() },
     }

@@ -12,6 +12,7 @@ mod cursors;
 mod customer_runs;
 mod dynamo;
 mod event_log;
+mod first_keys;
 mod https;
 mod intake;
 mod ledger;

@@ -89,6 +89,24 @@ pub fn purpose(method: &str, path: &str) -> Option<Purpose> {
     }
 }
 
+/// The first API key of `account`'s API-plan `subscription`, and its id: derived from the
+/// edge secret, so the origin stores only its hash, as of any key, and can show it once later
+/// without having kept it. Deterministic, so a redelivered event makes the same key.
+pub fn first_key(
+    secret: &EdgeSecret,
+    account: &crate::ids::AccountId,
+    subscription: &crate::ids::SubscriptionId,
+) -> (crate::ids::KeyId, crate::api_key::ApiKey) {
+    use crate::api_key::{ApiKey, KEY_BYTES, KeyMode};
+    let derived = signing::token(&secret.0, Purpose::FirstKey, &format!("{account}\u{0}{subscription}"));
+    let bytes = hex::decode(derived).expect("a token is hex");
+    let mut material = [0u8; KEY_BYTES];
+    material.copy_from_slice(&bytes[..KEY_BYTES]);
+    let id = crate::ids::KeyId::parse(&format!("key_{}", hex::encode(&bytes[KEY_BYTES..])))
+        .expect("hex after key_ is a key id");
+    (id, ApiKey::generate(KeyMode::Live, material))
+}
+
 /// The signature header for a request made for `purpose`.
 pub fn sign(
     secret: &EdgeSecret,
@@ -133,6 +151,21 @@ mod tests {
         assert_eq!(verify_call(&secret, Some(&header), other_query, NOW), Err(SignatureError::Mismatch));
         assert!(is_origin_path("/v1/workflows") && is_origin_path("/v1/runs/run_1/cancel"));
         assert!(!is_origin_path("/v1/workflowsx") && !is_origin_path("/v1/weather"));
+    }
+
+    #[test]
+    fn a_first_key_is_the_same_for_its_subscription_and_another_for_any_other() {
+        use crate::ids::{AccountId, SubscriptionId};
+        let secret = EdgeSecret::new("edge-secret").unwrap();
+        let (ann, sub) = (AccountId::parse("acct_ann").unwrap(), SubscriptionId::parse("sub_1").unwrap());
+        let (id, key) = first_key(&secret, &ann, &sub);
+        let (again_id, again) = first_key(&secret, &ann, &sub);
+        assert_eq!((&id, key.expose()), (&again_id, again.expose()), "a redelivered event makes the same key");
+        assert!(crate::api_key::ApiKey::parse(key.expose()).is_ok(), "a well-formed key with its checksum");
+        let other_sub = SubscriptionId::parse("sub_2").unwrap();
+        assert_ne!(first_key(&secret, &ann, &other_sub).1.expose(), key.expose());
+        let other_secret = EdgeSecret::new("another-secret").unwrap();
+        assert_ne!(first_key(&other_secret, &ann, &sub).1.expose(), key.expose());
     }
 
     #[test]

@@ -35,11 +35,13 @@ pub enum Purpose {
     CallbackToken,
     /// The edge forwards a customer's call to the origin's own API, naming the account.
     EdgeCall,
+    /// The first API key an API plan's subscription gives its account, derived, never stored.
+    FirstKey,
 }
 
 impl Purpose {
     /// Every purpose, for checks that must hold between each pair.
-    pub const ALL: [Purpose; 8] = [
+    pub const ALL: [Purpose; 9] = [
         Purpose::EdgeLookup,
         Purpose::UsageBatch,
         Purpose::Revocation,
@@ -48,6 +50,7 @@ impl Purpose {
         Purpose::FulfillmentPost,
         Purpose::CallbackToken,
         Purpose::EdgeCall,
+        Purpose::FirstKey,
     ];
 
     /// The label signed with the message; receivers outside tollgate use it too.
@@ -61,6 +64,7 @@ impl Purpose {
             Purpose::FulfillmentPost => "fulfillment-post",
             Purpose::CallbackToken => "callback",
             Purpose::EdgeCall => "edge-call",
+            Purpose::FirstKey => "first-key",
         }
     }
 }

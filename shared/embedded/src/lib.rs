@@ -15,6 +15,7 @@ mod api_keys;
 mod cursors;
 mod customer_runs;
 mod event_log;
+mod first_keys;
 mod intake;
 mod ledger;
 mod migrations;

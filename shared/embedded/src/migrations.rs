@@ -236,6 +236,14 @@ const PREMIUM_CHOICES: &str = "CREATE TABLE premium_choices (
     chosen_at INTEGER NOT NULL
 );";
 
+/// 15: first API keys made by a subscription and not yet shown (what they derive from).
+const FIRST_KEYS: &str = "CREATE TABLE first_keys (
+    account_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -252,6 +260,7 @@ fn migrations() -> Migrations<'static> {
         M::up(CUSTOMER_RUNS),
         M::up(DELIVERIES),
         M::up(PREMIUM_CHOICES),
+        M::up(FIRST_KEYS),
     ])
 }
 
@@ -305,7 +314,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 14, "upgraded to the latest schema");
+        assert_eq!(version, 15, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

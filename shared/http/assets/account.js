@@ -33,8 +33,16 @@ async function loadStanding() {
   return me;
 }
 
+// The first key an API plan's subscription made is shown here once, as a new key is.
 async function loadKeys() {
-  const { keys } = await api("GET", "/api/keys");
+  const { keys, first_key_waiting: firstKeyWaiting } = await api("GET", "/api/keys");
+  if (firstKeyWaiting) {
+    const first = await api("POST", "/api/keys/first").catch(() => null);
+    if (first) {
+      replace("new-key", first.key);
+      document.getElementById("new-key-box").hidden = false;
+    }
+  }
   replace("keys", keys.map((key) => h("tr", { "data-testid": "key-row", "data-id": key.id },
     h("td", {}, h("code", {}, key.prefix + "…")),
     h("td", { class: "optional" }, when(key.created_at)),

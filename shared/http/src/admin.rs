@@ -322,8 +322,10 @@ pub(crate) async fn account_keys<S: OperatorStore>(
     _: Admin,
     Path(account): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
-    let keys = operator.keys.list_keys(&account_id(&account)?).await?;
-    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
+    let account = account_id(&account)?;
+    let keys = operator.keys.list_keys(&account).await?;
+    let first_key_waiting = operator.keys.first_key_waiting(&account).await?;
+    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect(), first_key_waiting }))
 }
 
 #[utoipa::path(

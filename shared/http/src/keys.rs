@@ -28,6 +28,7 @@ const MAX_BATCHES: usize = 1_000;
 pub fn owner_router<S: KeyStore + 'static>(auth: Arc<Auth>, keys: Arc<Keys<S>>) -> Router {
     Router::new()
         .route("/api/keys", post(create::<S>).get(list::<S>))
+        .route("/api/keys/first", post(reveal_first::<S>))
         .route("/api/keys/{id}", delete(revoke::<S>))
         .route("/api/me", get(standing::<S>))
         .route("/api/me/limits", get(limits::<S>))
@@ -111,7 +112,30 @@ pub(crate) async fn list<S: KeyStore>(
     User(account): User,
 ) -> Result<Json<KeyList>, ApiError> {
     let keys = owners.list_keys(&account).await?;
-    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect() }))
+    let first_key_waiting = owners.first_key_waiting(&account).await?;
+    Ok(Json(KeyList { keys: keys.iter().map(KeyView::from).collect(), first_key_waiting }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/keys/first",
+    tag = "keys",
+    summary = "Show, once, the first key an API plan's subscription made",
+    responses(
+        (status = 200, description = "the key, shown this once", body = NewKeyView),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 404, description = "`no_first_key`: none waits (shown already, revoked, or never made)", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn reveal_first<S: KeyStore>(
+    State(owners): Shared<Arc<Keys<S>>>,
+    User(account): User,
+) -> Result<Json<NewKeyView>, ApiError> {
+    let shown = owners.reveal_first_key(&account).await?;
+    let message = "no first key waits to be shown".to_owned();
+    Ok(Json(NewKeyView::from(shown.ok_or(ApiError::Absent { code: "no_first_key", message })?)))
 }
 
 #[utoipa::path(

@@ -152,11 +152,23 @@ pub async fn checkout(env: &Env<'_>) -> Result<axum::Router, StartError> {
 
 /// `event-processor`: applies queued events.
 pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError> {
-    let needs =
-        [EventLogTable, AccountsTable, LedgerTable, UsageTable, EventsQueue, EventsDeadLetterQueue, FulfillmentQueue];
+    let needs = [
+        EventLogTable,
+        AccountsTable,
+        LedgerTable,
+        UsageTable,
+        ApiKeysTable,
+        EventsQueue,
+        EventsDeadLetterQueue,
+        FulfillmentQueue,
+    ];
+    let store = build::store(env, &needs).await?;
+    let catalog = tollgate_settings::catalog(env)?;
     Ok(Processor {
-        store: build::store(env, &needs).await?,
-        catalog: tollgate_settings::catalog(env)?,
+        keys: Arc::new(build::keys(env, store.clone(), catalog.clone())?),
+        revoke_keys_on_cancel: tollgate_settings::revoke_keys_on_cancel(env)?,
+        store,
+        catalog,
         retry: tollgate_settings::retry(env)?,
         zone: tollgate_settings::business_zone(env)?,
     })

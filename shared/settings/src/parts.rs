@@ -154,6 +154,16 @@ pub fn low_balance_cents(env: &Env) -> Result<i64, SettingError> {
     env.number_in("LOW_BALANCE_CENTS", 100, 0..=1_000_000_000)
 }
 
+/// `REVOKE_KEYS_ON_CANCEL` (`true` or `false`, default `false`): an account's API keys are
+/// revoked when its last paid API plan is deleted.
+pub fn revoke_keys_on_cancel(env: &Env) -> Result<bool, SettingError> {
+    match env.optional("REVOKE_KEYS_ON_CANCEL").as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(SettingError::invalid("REVOKE_KEYS_ON_CANCEL", "must be true or false")),
+    }
+}
+
 /// The largest `RUN_EARNINGS_MAX`: 40 runs a day at this much add up for thousands of
 /// years before a day's or a workflow's total could overflow.
 const RUN_EARNINGS_MAX_CEILING_CENTS: i64 = 100_000_000_000;

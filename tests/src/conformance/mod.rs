@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cursors;
 pub mod customer_runs;
 pub mod event_log;
+pub mod first_keys;
 pub mod intake;
 pub mod ledger;
 pub mod orchestration;
@@ -86,6 +87,7 @@ macro_rules! conformance_suite {
             usage::meter_units_and_the_balance_spent_add_up_exactly_once,
             cursors::concurrent_advances_keep_the_latest,
             customer_runs::with_r_units_left_n_parallel_runs_get_exactly_r,
+            first_keys::a_first_key_is_taken_once_whoever_asks_at_once,
             payees::concurrent_links_keep_one_payee,
             probes::concurrent_probes_of_one_read_count_once,
             tallies::concurrent_tallies_count_each_member_once,

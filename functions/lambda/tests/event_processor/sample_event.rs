@@ -11,8 +11,10 @@ use tollgate_core::ids::{AccountId, EventId};
 use tollgate_tests::moto::fresh_store;
 use tollgate_tests::samples::{SAMPLE_TIME, read};
 
-fn processor<S>(store: S) -> Processor<S> {
+fn processor<S: Clone>(store: S) -> Processor<S> {
     Processor {
+        keys: tollgate_tests::samples::keys_over(store.clone()),
+        revoke_keys_on_cancel: false,
         store,
         catalog: Catalog::default_catalog(),
         retry: DEFAULT_RETRY,

@@ -10,6 +10,7 @@ pub mod cursors;
 pub mod customer_runs;
 pub mod error;
 pub mod event_log;
+pub mod first_keys;
 pub mod intake;
 pub mod ledger;
 pub mod meter_events;

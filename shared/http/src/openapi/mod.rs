@@ -33,6 +33,7 @@ mod constraints;
         live::stream,
         keys::create,
         keys::list,
+        keys::reveal_first,
         keys::revoke,
         keys::standing,
         keys::limits,

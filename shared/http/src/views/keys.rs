@@ -36,6 +36,9 @@ pub struct KeyView {
 pub struct KeyList {
     /// Oldest first.
     pub keys: Vec<KeyView>,
+    /// The first key an API plan's subscription made waits to be shown once
+    /// (`POST /api/keys/first`).
+    pub first_key_waiting: bool,
 }
 
 #[derive(Serialize, ToSchema)]
