@@ -231,6 +231,7 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
             let kind = match subscription.kind {
                 SubscriptionKind::ApiPlan => "api_plan",
                 SubscriptionKind::Membership => "membership",
+                SubscriptionKind::WorkflowSubscription => "workflow_subscription",
             };
             match by_tier.iter_mut().find(|count| count.kind == kind && count.tier == subscription.tier) {
                 Some(count) => count.active = count.active.saturating_add(1),

@@ -16,6 +16,8 @@ pub enum SubscriptionKind {
     ApiPlan,
     /// A membership: premium workflows and perks.
     Membership,
+    /// A subscription to a workflow run for the subscriber (a strategy).
+    WorkflowSubscription,
 }
 
 /// A Stripe subscription status (`active`, `past_due`, `canceled`, …), kept as Stripe says it.

@@ -85,6 +85,16 @@ pub enum Grant {
         /// Minor units credited per unit bought.
         amount_cents: i64,
     },
+    /// A subscription to a sold workflow run for the customer on a schedule, with their
+    /// parameters (the marketplace brief's strategies).
+    WorkflowSubscription {
+        /// The sold workflow each instance runs.
+        workflow: crate::ids::WorkflowId,
+        /// What a subscriber's parameters must be (JSON Schema): each run's `input`.
+        params_schema: serde_json::Value,
+        /// When instances run; none: on the workflow's own schedule.
+        schedule: Option<crate::cron::Schedule>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +191,12 @@ enum GrantEntry {
     Balance {
         amount_cents: i64,
     },
+    WorkflowSubscription {
+        workflow: crate::ids::WorkflowId,
+        /// A TOML table, or a string holding JSON.
+        params_schema: toml::Value,
+        schedule: Option<crate::cron::ScheduleSpec>,
+    },
 }
 
 fn resolve_limits(
@@ -248,6 +264,25 @@ impl Entry {
                 return Err(CatalogError::TopUp(sku.to_string()));
             }
             GrantEntry::Balance { amount_cents } => Grant::Balance { amount_cents },
+            GrantEntry::WorkflowSubscription { workflow, params_schema, schedule } => {
+                let invalid = |reason: String| CatalogError::WorkflowSubscription { sku: sku.to_string(), reason };
+                let params_schema = match params_schema {
+                    toml::Value::String(json) => serde_json::from_str(&json)
+                        .map_err(|error| invalid(format!("params_schema is not JSON: {error}")))?,
+                    table @ toml::Value::Table(_) => {
+                        serde_json::to_value(table).map_err(|error| invalid(format!("params_schema: {error}")))?
+                    }
+                    _ => return Err(invalid("params_schema must be a table or a string of JSON".into())),
+                };
+                let schedule = schedule
+                    .map(|spec| crate::cron::Schedule::parse(&spec.cron, &spec.timezone))
+                    .transpose()
+                    .map_err(|error| invalid(format!("schedule: {error}")))?;
+                if self.interval.is_none() {
+                    return Err(invalid("needs an interval: it is sold as a subscription".into()));
+                }
+                Grant::WorkflowSubscription { workflow, params_schema, schedule }
+            }
         };
         Ok(Item {
             sku: self.sku,
@@ -320,6 +355,14 @@ pub enum CatalogError {
     #[error("SKU {0}: a balance top-up needs a positive amount_cents")]
     /// A top-up of nothing.
     TopUp(String),
+    #[error("SKU {sku}: {reason}")]
+    /// A workflow subscription that cannot be sold as written.
+    WorkflowSubscription {
+        /// The entry.
+        sku: String,
+        /// What is wrong.
+        reason: String,
+    },
     #[error("meter {0} is declared twice")]
     /// Two meters share a name.
     DuplicateMeter(String),
@@ -518,6 +561,28 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::meters::Per;
+
+    #[test]
+    fn a_workflow_subscription_takes_its_params_schema_as_a_table_or_as_json() {
+        let text = include_str!("../../../examples/catalogs/marketplace.toml");
+        let catalog = Catalog::parse(text).unwrap();
+        let strategy = catalog.by_sku(&Sku::parse("strategy_momentum").unwrap()).unwrap();
+        let Grant::WorkflowSubscription { workflow, params_schema, schedule } = &strategy.grant else {
+            panic!("{:?}", strategy.grant)
+        };
+        assert_eq!((workflow.as_str(), &params_schema["required"]), ("momentum", &serde_json::json!(["symbol"])));
+        assert!(schedule.is_some());
+        assert_eq!(strategy.partner_share().unwrap().basis_points, 4000, "the brief's 40% for a strategist");
+        let copy = catalog.by_sku(&Sku::parse("strategy_copy").unwrap()).unwrap();
+        let Grant::WorkflowSubscription { params_schema, schedule, .. } = &copy.grant else { panic!() };
+        let expected = serde_json::json!({"type": "object", "required": ["account"],
+            "properties": {"account": {"type": "string", "minLength": 1}}});
+        assert_eq!((params_schema, schedule), (&expected, &None), "a TOML table, read as JSON");
+        let broken = text.replace("params_schema = '{\"type\"", "params_schema = '{not json");
+        assert!(matches!(Catalog::parse(&broken), Err(CatalogError::WorkflowSubscription { .. })));
+        let one_off = text.replace("interval = \"month\"\nworkflow = \"copier\"", "workflow = \"copier\"");
+        assert!(matches!(Catalog::parse(&one_off), Err(CatalogError::WorkflowSubscription { .. })));
+    }
 
     #[test]
     fn the_shipped_catalog_holds_the_design_defaults() {

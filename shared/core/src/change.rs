@@ -244,6 +244,7 @@ fn subscription(object: &Value, event: &Event, catalog: &Catalog) -> Result<Chan
     let (kind, tier) = match &catalog_item.grant {
         Grant::ApiPlan { tier, .. } => (SubscriptionKind::ApiPlan, tier.clone()),
         Grant::Membership { tier, .. } => (SubscriptionKind::Membership, tier.clone()),
+        Grant::WorkflowSubscription { workflow, .. } => (SubscriptionKind::WorkflowSubscription, workflow.to_string()),
         _ => {
             return Err(Unusable(format!("{} is not sold as a subscription", catalog_item.sku)));
         }

@@ -33,7 +33,7 @@ impl Mode {
 pub fn mode_for(item: &Item) -> Option<Mode> {
     item.lookup_key.as_ref()?;
     Some(match item.grant {
-        Grant::ApiPlan { .. } | Grant::Membership { .. } => Mode::Subscription,
+        Grant::ApiPlan { .. } | Grant::Membership { .. } | Grant::WorkflowSubscription { .. } => Mode::Subscription,
         Grant::Product { .. } | Grant::Credits { .. } | Grant::Balance { .. } => Mode::Payment,
     })
 }

@@ -219,6 +219,9 @@ impl CatalogView {
                     Grant::Product { .. } => ("product", None),
                     Grant::Credits { .. } => ("credits", None),
                     Grant::Balance { .. } => ("balance", None),
+                    Grant::WorkflowSubscription { workflow, .. } => {
+                        ("workflow_subscription", Some(workflow.to_string()))
+                    }
                 };
                 CatalogItemView {
                     sku: item.sku.to_string(),
