@@ -27,6 +27,7 @@ mod tallies;
 mod usage;
 mod webhook_deliveries;
 mod webhook_endpoints;
+mod workflow_subscriptions;
 mod workflows;
 
 use aws_sdk_dynamodb::Client as DynamoClient;

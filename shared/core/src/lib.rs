@@ -25,6 +25,7 @@ pub mod forwarding;
 pub mod gate;
 pub mod health;
 pub mod ids;
+pub mod instance;
 pub mod ledger;
 pub mod metering;
 pub mod meters;

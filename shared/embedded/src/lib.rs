@@ -31,6 +31,7 @@ mod tallies;
 mod usage;
 mod webhook_deliveries;
 mod webhook_endpoints;
+mod workflow_subscriptions;
 mod workflows;
 
 use rusqlite::Connection;

@@ -244,6 +244,22 @@ const FIRST_KEYS: &str = "CREATE TABLE first_keys (
     created_at INTEGER NOT NULL
 );";
 
+/// 16: workflow subscriptions: the parameters kept with a Checkout Session, and the
+/// instances its completion makes (due ones found by `next_run`).
+const WORKFLOW_SUBSCRIPTIONS: &str = "CREATE TABLE kept_params (
+    session_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE workflow_instances (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    due_at INTEGER,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX workflow_instances_by_account ON workflow_instances (account_id, id);
+CREATE INDEX workflow_instances_by_due ON workflow_instances (due_at) WHERE due_at IS NOT NULL;";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(TABLES),
@@ -261,6 +277,7 @@ fn migrations() -> Migrations<'static> {
         M::up(DELIVERIES),
         M::up(PREMIUM_CHOICES),
         M::up(FIRST_KEYS),
+        M::up(WORKFLOW_SUBSCRIPTIONS),
     ])
 }
 
@@ -314,7 +331,7 @@ mod tests {
             .unwrap();
         assert_eq!((name.as_str(), body.as_str()), ("events", "{}"));
         let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 15, "upgraded to the latest schema");
+        assert_eq!(version, 16, "upgraded to the latest schema");
         to_latest(&mut connection).unwrap();
         let indexes: Vec<String> = connection
             .prepare(

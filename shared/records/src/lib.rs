@@ -19,6 +19,7 @@ use tollgate_core::cron::Schedule;
 use tollgate_core::customer_run::{Charged, CustomerRun, Pool};
 use tollgate_core::delivery::{Delivery as WebhookDelivery, DeliveryStatus};
 use tollgate_core::ids::{AccountId, KeyId, RunId, Sku, SubscriptionId, WorkflowId};
+use tollgate_core::instance::{Instance, KeptParams};
 use tollgate_core::meters::MeterName;
 use tollgate_core::time::Timestamp;
 use tollgate_core::workflow::{
@@ -477,6 +478,86 @@ impl Stored for Purchase {
             created_at: record.created_at,
             download_url: record.download_url,
         }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct InstanceRecord {
+    pub id: SubscriptionId,
+    pub account_id: AccountId,
+    pub sku: Sku,
+    pub workflow_id: WorkflowId,
+    pub params: serde_json::Value,
+    pub paused: bool,
+    pub next_run: Option<Timestamp>,
+    pub last_run: Option<RunId>,
+    pub last_run_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stopped: bool,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+impl Stored for Instance {
+    type Record = InstanceRecord;
+
+    fn to_record(&self) -> InstanceRecord {
+        InstanceRecord {
+            id: self.id.clone(),
+            account_id: self.account_id.clone(),
+            sku: self.sku.clone(),
+            workflow_id: self.workflow_id.clone(),
+            params: self.params.clone(),
+            paused: self.paused,
+            next_run: self.next_run,
+            last_run: self.last_run.clone(),
+            last_run_at: self.last_run_at,
+            stopped: self.stopped,
+            created_at: self.created_at,
+            version: self.version,
+        }
+    }
+
+    fn from_record(record: InstanceRecord) -> Self {
+        Instance {
+            id: record.id,
+            account_id: record.account_id,
+            sku: record.sku,
+            workflow_id: record.workflow_id,
+            params: record.params,
+            paused: record.paused,
+            next_run: record.next_run,
+            last_run: record.last_run,
+            last_run_at: record.last_run_at,
+            stopped: record.stopped,
+            created_at: record.created_at,
+            version: record.version,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct KeptParamsRecord {
+    pub account_id: AccountId,
+    pub sku: Sku,
+    pub params: serde_json::Value,
+    pub at: Timestamp,
+}
+
+impl Stored for KeptParams {
+    type Record = KeptParamsRecord;
+
+    fn to_record(&self) -> KeptParamsRecord {
+        KeptParamsRecord {
+            account_id: self.account_id.clone(),
+            sku: self.sku.clone(),
+            params: self.params.clone(),
+            at: self.at,
+        }
+    }
+
+    fn from_record(record: KeptParamsRecord) -> Self {
+        KeptParams { account_id: record.account_id, sku: record.sku, params: record.params, at: record.at }
     }
 }
 

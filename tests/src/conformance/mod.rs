@@ -17,6 +17,7 @@ pub mod queue;
 pub mod tallies;
 pub mod usage;
 pub mod webhook_endpoints;
+pub mod workflow_subscriptions;
 
 /// Receives before a store's queue dead-letters a message, for the suite.
 pub const TEST_MAX_RECEIVES: u32 = 3;
@@ -74,6 +75,7 @@ macro_rules! conformance_suite {
             tallies::counts_each_member_once_a_day_and_once_across_days,
             webhook_endpoints::an_account_has_one_endpoint_replaced_with_its_secret_and_removed_once,
             premium_choices::a_choice_is_replaced_whole_and_reads_back_in_order,
+            workflow_subscriptions::params_are_kept_and_an_instance_is_made_once_and_found_due,
             customer_runs::a_run_is_charged_with_its_storing_and_given_back_once_when_cancelled,
             customer_runs::slots_go_round_robin_and_an_unearned_charge_comes_back_at_the_end,
             customer_runs::an_ended_runs_overage_reads_back_to_be_billed,
@@ -88,6 +90,7 @@ macro_rules! conformance_suite {
             cursors::concurrent_advances_keep_the_latest,
             customer_runs::with_r_units_left_n_parallel_runs_get_exactly_r,
             first_keys::a_first_key_is_taken_once_whoever_asks_at_once,
+            workflow_subscriptions::of_concurrent_changes_over_one_version_one_lands,
             payees::concurrent_links_keep_one_payee,
             probes::concurrent_probes_of_one_read_count_once,
             tallies::concurrent_tallies_count_each_member_once,

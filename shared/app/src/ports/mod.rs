@@ -32,4 +32,5 @@ pub mod transfers;
 pub mod usage;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
+pub mod workflow_subscriptions;
 pub mod workflows;
