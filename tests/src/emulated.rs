@@ -40,7 +40,11 @@ impl Emulated {
         let emulated = Self { stack, key };
         // `tollgate dev` puts the catalog on the emulator once it answers: wait for all of it,
         // so that no catalog event lands among those a test counts.
-        let priced = tollgate_core::sync::lookup_keys(&tollgate_core::catalog::Catalog::default_catalog()).len();
+        let catalog = match settings.iter().find(|(name, _)| *name == "CATALOG_PATH") {
+            Some((_, path)) => tollgate_core::catalog::Catalog::parse(&std::fs::read_to_string(path).unwrap()).unwrap(),
+            None => tollgate_core::catalog::Catalog::default_catalog(),
+        };
+        let priced = tollgate_core::sync::lookup_keys(&catalog).len();
         emulated
             .until("the catalog is on the emulated Stripe", || async {
                 let (_, prices) = emulated.stripe(Method::GET, "/v1/prices?active=true&limit=100", &[], None).await;

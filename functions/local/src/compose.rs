@@ -10,6 +10,7 @@ use tollgate_app::checkout::Checkout;
 use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
+use tollgate_app::instances::Instances;
 use tollgate_app::keys::{EdgeLink, Keys};
 use tollgate_app::metrics::Figures;
 use tollgate_app::monitor::Monitor;
@@ -32,7 +33,9 @@ use tollgate_core::money::Micros;
 use tollgate_embedded::Sqlite;
 use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::customer_runs::{self, Customers};
-use tollgate_http::{Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflows};
+use tollgate_http::{
+    Auth, admin, jwt, live, openapi, pages, stripe_history, webhooks, workflow_subscriptions, workflows,
+};
 use tollgate_http::{endpoints as endpoint_routes, keys as key_routes, payouts as payout_routes};
 use tollgate_settings::SettingError;
 use tollgate_stripe::StripeApi;
@@ -62,6 +65,7 @@ pub(crate) struct UseCases {
     pub monitor: Arc<Monitor<Sqlite>>,
     pub endpoints: Arc<Endpoints<Sqlite>>,
     pub sales: Arc<Sales<Sqlite>>,
+    pub instances: Arc<Instances<Sqlite>>,
     /// How often the monitor checks (`HEALTH_CHECK_INTERVAL_SECONDS`).
     pub health_interval: std::time::Duration,
     pub paid: Option<Paid>,
@@ -202,6 +206,7 @@ impl UseCases {
             health_interval: health.interval,
             endpoints,
             orchestrator,
+            instances: Arc::new(Instances { sales: Arc::clone(&sales) }),
             sales,
             payouts: Payouts { store: store.clone(), clock, policy: config.payout_policy },
             paid,
@@ -239,6 +244,7 @@ impl UseCases {
             live::stream_router(Arc::clone(&auth), self.activity, figures),
             workflows::router(Arc::clone(&auth), self.orchestrator),
             customer_runs::router(Arc::clone(&auth), Customers { sales: self.sales, edge: config.edge.secret.clone() }),
+            workflow_subscriptions::router(Arc::clone(&auth), self.instances),
             endpoint_routes::router(Arc::clone(&auth), Arc::clone(&self.endpoints)),
             key_routes::owner_router(Arc::clone(&auth), Arc::clone(&self.keys)),
             key_routes::edge_router(self.keys),

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_app::instances::Instances;
 use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::ports::queue::{Delivery, QueueName};
@@ -32,6 +33,8 @@ struct Local {
     /// The routes of webhook-ingest, account-api and checkout together.
     api: axum::Router,
     orchestrator: Arc<Orchestrator<Sqlite>>,
+    /// Workflow subscriptions' instances, run at each tick.
+    instances: Arc<Instances<Sqlite>>,
     gateway: Gateway,
     usage_flush: Duration,
     /// The emulated Stripe's routes, under `/stripe/`.
@@ -80,11 +83,13 @@ pub async fn run(
     let (processor, fulfiller) = (Arc::clone(&use_cases.processor), Arc::clone(&use_cases.fulfiller));
     let (orchestrator, usage_meter) = (Arc::clone(&use_cases.orchestrator), Arc::clone(&use_cases.usage_meter));
     let (monitor, health_interval) = (Arc::clone(&use_cases.monitor), use_cases.health_interval);
+    let instances = Arc::clone(&use_cases.instances);
     let gateway = Gateway::new(Arc::clone(&use_cases.keys), config.upstream_url.clone())?;
     let stripe_time = emulator.as_ref().map(|emulator| Arc::clone(emulator) as Arc<dyn StripeTime>);
     let local = Arc::new(Local {
         api: tollgate_http::deployment(use_cases.routers(&config, stripe_time).await?),
         orchestrator: Arc::clone(&orchestrator),
+        instances,
         gateway,
         usage_flush: config.usage_flush,
         stripe_emulator: emulator.as_ref().map(|emulator| axum::Router::new().nest("/stripe", emulator.router())),
@@ -199,6 +204,9 @@ async fn orchestrate(local: Arc<Local>, every: Duration) {
                 }
             }
             Err(error) => tracing::error!(%error, "the tick failed; the next one tries again"),
+        }
+        if let Err(error) = local.instances.run_due().await {
+            tracing::error!(%error, "due workflow subscriptions could not run; the next tick tries again");
         }
     }
 }

@@ -6,17 +6,21 @@
 //! and the session is created under a key derived from the request.
 
 use crate::Clock;
+use crate::input_schema::{InputRefusal, InputSchema};
 use crate::ports::accounts::{Accounts, AccountsError};
 use crate::ports::checkouts::{Checkouts, NewSession, PaymentsError, Session};
 use crate::ports::rate_limits::{RateLimits, RateLimitsError};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
+use crate::ports::workflow_subscriptions::{WorkflowSubscriptions, WorkflowSubscriptionsError};
+use serde_json::Value;
 use std::sync::Arc;
 use thiserror::Error;
-use tollgate_core::catalog::Catalog;
+use tollgate_core::catalog::{Catalog, Grant, Item};
 use tollgate_core::checkout::{
     self, CheckoutRefusal, CheckoutRequest, InvalidCheckout, RedirectAllowList, customer_key, session_key,
 };
 use tollgate_core::ids::{AccountId, CustomerId};
+use tollgate_core::instance::KeptParams;
 use tollgate_core::time::{BusinessZone, Timestamp};
 
 /// Payment requests per account per minute, by default.
@@ -54,6 +58,9 @@ pub enum CheckoutError {
     Invalid(#[from] InvalidCheckout),
     #[error("no such SKU")]
     UnknownSku,
+    /// The parameters fail the workflow subscription's `params_schema`.
+    #[error("params are invalid: {}", .0.reason)]
+    InvalidParams(InputRefusal),
     #[error("this plan is already active on the account")]
     AlreadySubscribed,
     #[error("the account has no Stripe customer yet (it has never checked out)")]
@@ -70,6 +77,8 @@ pub enum CheckoutError {
     RateLimits(#[from] RateLimitsError),
     #[error(transparent)]
     Tallies(#[from] TalliesError),
+    #[error(transparent)]
+    WorkflowSubscriptions(#[from] WorkflowSubscriptionsError),
 }
 
 /// A created session, as the API answers it.
@@ -79,7 +88,7 @@ pub struct CheckoutLink {
     pub url: String,
 }
 
-impl<S: Accounts + RateLimits + Tallies> Checkout<S> {
+impl<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions> Checkout<S> {
     /// Counts the request against the account's payment rate limit.
     async fn limit(&self, account: &AccountId, now: Timestamp) -> Result<(), CheckoutError> {
         let window = Timestamp(now.0 - now.0.rem_euclid(WINDOW_SECONDS));
@@ -109,6 +118,7 @@ impl<S: Accounts + RateLimits + Tallies> Checkout<S> {
             CheckoutRefusal::AlreadySubscribed => CheckoutError::AlreadySubscribed,
             CheckoutRefusal::Invalid(invalid) => invalid.into(),
         })?;
+        let params = Self::params(item, request.params.take())?;
         let success_url = self.redirect("success_url", request.success_url.as_deref(), &self.settings.success_url)?;
         let cancel_url = self.redirect("cancel_url", request.cancel_url.as_deref(), &self.settings.cancel_url)?;
         let lookup_key = item.lookup_key.as_deref().expect("a SKU for sale has a lookup key");
@@ -145,9 +155,36 @@ impl<S: Accounts + RateLimits + Tallies> Checkout<S> {
         };
         let Session { id, url } = self.stripe.create_session(&session, &key).await?;
         tracing::info!(account_id = %account, sku = %item.sku, session_id = %id, "checkout session created");
+        // Kept here, not in Stripe's metadata (500 characters a value): the instance reads
+        // them when the session completes. Before the buyer has the link, so always there then.
+        if let Some(params) = params {
+            let kept = KeptParams { account_id: account.clone(), sku: item.sku.clone(), params, at: now };
+            self.store.keep_params(&id, &kept).await?;
+        }
         // Counted by the session: a retry within the hour gets the same session, counted once.
         self.store.tally(Tally::CheckoutStarted, &self.settings.zone.day(now), &id).await?;
         Ok(CheckoutLink { id, url })
+    }
+
+    /// A workflow subscription's parameters, checked against its `params_schema` (none
+    /// given: `{}`); any other SKU takes none.
+    fn params(item: &Item, given: Option<Value>) -> Result<Option<Value>, CheckoutError> {
+        let Grant::WorkflowSubscription { params_schema, .. } = &item.grant else {
+            return match given {
+                Some(_) => {
+                    Err(InvalidCheckout { field: "params", reason: "only a workflow subscription takes params".into() }
+                        .into())
+                }
+                None => Ok(None),
+            };
+        };
+        let params = given.unwrap_or_else(|| Value::Object(Default::default()));
+        let schema = InputSchema::compile(params_schema)
+            .map_err(|reason| InvalidCheckout { field: "sku", reason: format!("params_schema {reason}") })?;
+        match schema.refusal(&params) {
+            Some(refusal) => Err(CheckoutError::InvalidParams(refusal)),
+            None => Ok(Some(params)),
+        }
     }
 
     /// `POST /api/portal`: the billing portal of the account's customer.

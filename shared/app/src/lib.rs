@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod fulfillment;
 pub mod ingest;
 pub mod input_schema;
+pub mod instances;
 pub mod keys;
 pub mod metrics;
 pub mod monitor;

@@ -9,6 +9,8 @@ use crate::ports::purchases::{self, Purchase, PurchasesError};
 use crate::ports::queue::{Delivery, QueueConsumer, QueueError, QueueName};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::usage::UsageError;
+use crate::ports::workflow_subscriptions::{WorkflowSubscriptions, WorkflowSubscriptionsError};
+use crate::ports::workflows::{Workflows, WorkflowsError};
 use crate::queued::{QueuedEvent, Source};
 use crate::redelivery::Failure;
 use crate::redelivery::RetryPolicy;
@@ -17,7 +19,8 @@ use thiserror::Error;
 use tollgate_core::account::{Subscription, SubscriptionKind, SubscriptionStatus};
 use tollgate_core::catalog::{Catalog, Grant};
 use tollgate_core::change::{Change, Owner, Purchased, interpret};
-use tollgate_core::ids::AccountId;
+use tollgate_core::ids::{AccountId, SubscriptionId};
+use tollgate_core::instance::Instance;
 use tollgate_core::ledger::{self, EntryKind, LedgerEntry, Payment};
 use tollgate_core::money::Micros;
 use tollgate_core::referral::ReferralChain;
@@ -51,6 +54,10 @@ pub enum ProcessError {
     Tallies(#[from] TalliesError),
     #[error(transparent)]
     Keys(#[from] KeysError),
+    #[error(transparent)]
+    WorkflowSubscriptions(#[from] WorkflowSubscriptionsError),
+    #[error(transparent)]
+    Workflows(#[from] WorkflowsError),
 }
 
 /// The message on the `fulfillment` queue.
@@ -82,7 +89,9 @@ pub struct Processor<S> {
     pub revoke_keys_on_cancel: bool,
 }
 
-impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore> Processor<S> {
+impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore + WorkflowSubscriptions + Workflows>
+    Processor<S>
+{
     /// Applies one delivery; `Ok` means the queue may forget it. On `Err` the delivery has
     /// been settled by the retry policy: it comes back after a backoff, or, on the last
     /// allowed delivery, the event is marked `failed` with the reason and dead-lettered.
@@ -132,12 +141,15 @@ impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore> Process
 
     async fn apply(&self, event: &Event, change: Change) -> Result<Effect, ProcessError> {
         match change {
-            Change::CheckoutCompleted { session_id, account, customer, referred_by, purchase } => {
+            Change::CheckoutCompleted { session_id, account, customer, referred_by, purchase, subscription } => {
                 let referred_by =
                     crate::referrals::accepted_referrer(&self.store, &account, referred_by.as_ref()).await?;
                 self.store.link_customer(&account, customer.as_ref(), referred_by.as_ref()).await?;
                 if let Some(bought) = purchase {
                     self.grant(event, &account, bought).await?;
+                }
+                if let Some(subscription) = subscription {
+                    self.start_instance(event, &session_id, &account, subscription).await?;
                 }
                 let day = self.zone.day(event.created);
                 self.store.tally(Tally::CheckoutCompleted, &day, &session_id).await?;
@@ -205,6 +217,48 @@ impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore> Process
             ),
             Change::Skip(reason) => Ok(Effect::Skipped(reason)),
         }
+    }
+
+    /// A workflow subscription checked out with parameters gets its instance, named by its
+    /// Stripe subscription, due at its schedule's first time after the purchase (the
+    /// entry's, else its workflow's). A redelivered event finds it made.
+    async fn start_instance(
+        &self,
+        event: &Event,
+        session_id: &str,
+        account: &AccountId,
+        subscription: SubscriptionId,
+    ) -> Result<(), ProcessError> {
+        let Some(kept) = self.store.kept_params(session_id).await? else { return Ok(()) };
+        let Some(Grant::WorkflowSubscription { workflow, schedule, .. }) =
+            self.catalog.by_sku(&kept.sku).map(|item| &item.grant)
+        else {
+            return Ok(());
+        };
+        let next_run =
+            match schedule {
+                Some(schedule) => schedule.next_after(event.created),
+                None => self.store.workflow(workflow).await?.and_then(|sold| {
+                    sold.spec.schedule.as_ref().and_then(|schedule| schedule.next_after(event.created))
+                }),
+            };
+        let instance = Instance {
+            id: subscription,
+            account_id: account.clone(),
+            sku: kept.sku,
+            workflow_id: workflow.clone(),
+            params: kept.params,
+            paused: false,
+            next_run,
+            last_run: None,
+            last_run_at: None,
+            stopped: false,
+            created_at: event.created,
+            version: 1,
+        };
+        let stored = self.store.start_instance(&instance).await?;
+        tracing::info!(instance = %stored.id, workflow_id = %stored.workflow_id, "workflow subscription started");
+        Ok(())
     }
 
     /// An API plan bought gives an account without a key its first one (shown once on the

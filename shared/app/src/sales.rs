@@ -10,6 +10,7 @@ use crate::orchestrator::{OrchestrateError, OrchestrationStore, Orchestrator, ne
 use crate::ports::customer_runs::{Cancelled, Enqueued, NewRun, PastQuota, RunFilter};
 use crate::ports::purchases::Purchases;
 use crate::ports::usage::{Usage, UsageError};
+use crate::ports::workflow_subscriptions::WorkflowSubscriptions;
 use crate::premium::is_premium;
 use serde_json::Value;
 use std::sync::Arc;
@@ -34,9 +35,9 @@ const WAIT_POLL: Duration = Duration::from_millis(50);
 pub const MAX_PAGE: usize = 100;
 
 /// What the stores behind sales hold.
-pub trait SalesStore: OrchestrationStore + Purchases + Usage {}
+pub trait SalesStore: OrchestrationStore + Purchases + Usage + WorkflowSubscriptions {}
 
-impl<S: OrchestrationStore + Purchases + Usage> SalesStore for S {}
+impl<S: OrchestrationStore + Purchases + Usage + WorkflowSubscriptions> SalesStore for S {}
 
 /// The customer API's use cases.
 pub struct Sales<S> {

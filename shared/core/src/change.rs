@@ -40,6 +40,9 @@ pub enum Change {
         referred_by: Option<AccountId>,
         /// A one-off product bought in `payment` mode, to grant and fulfill.
         purchase: Option<Purchased>,
+        /// The subscription a `subscription`-mode session started: a workflow subscription's
+        /// instance is named by it.
+        subscription: Option<SubscriptionId>,
     },
     /// A subscription was created, changed or deleted.
     Subscription {
@@ -205,6 +208,7 @@ fn checkout_completed(session: &Value, catalog: &Catalog) -> Result<Change, Unus
         customer: customer_of(session)?,
         referred_by,
         purchase: purchased(session, catalog)?,
+        subscription: id_of(session, &["subscription"]).and_then(|id| SubscriptionId::parse(&id).ok()),
     })
 }
 
@@ -471,6 +475,7 @@ mod tests {
                 customer: Some(CustomerId::parse("cus_1").unwrap()),
                 referred_by: Some(AccountId::parse("acct_ref").unwrap()),
                 purchase: None,
+                subscription: None,
             }
         );
         let own = json!({"id": "cs_1", "metadata": {"account_id": "acct_1", "referral_code": "acct_1"}});

@@ -65,6 +65,8 @@ pub struct CheckoutRequest {
     pub success_url: Option<String>,
     /// Where Stripe sends the buyer who gives up (allow-listed).
     pub cancel_url: Option<String>,
+    /// A workflow subscription's parameters (checked against its `params_schema`).
+    pub params: Option<serde_json::Value>,
 }
 
 impl CheckoutRequest {
@@ -91,7 +93,7 @@ impl CheckoutRequest {
             .transpose()?;
         let success_url = success_url.map(|url| plain_url("success_url", url)).transpose()?;
         let cancel_url = cancel_url.map(|url| plain_url("cancel_url", url)).transpose()?;
-        Ok(Self { sku, quantity, referral_code, success_url, cancel_url })
+        Ok(Self { sku, quantity, referral_code, success_url, cancel_url, params: None })
     }
 }
 

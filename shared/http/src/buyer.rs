@@ -19,6 +19,7 @@ use tollgate_app::ports::premium_choices::PremiumChoices;
 use tollgate_app::ports::purchases::Purchases;
 use tollgate_app::ports::rate_limits::RateLimits;
 use tollgate_app::ports::tallies::Tallies;
+use tollgate_app::ports::workflow_subscriptions::WorkflowSubscriptions;
 use tollgate_app::ports::workflows::Workflows;
 use tollgate_app::premium::Premium;
 use tollgate_app::reads::Reads;
@@ -58,7 +59,10 @@ pub fn router<S: BuyerStore + 'static>(auth: Arc<Auth>, buyers: Buyers<S>) -> Ro
 }
 
 /// Checkout Sessions and portal links.
-pub fn checkout_router<S: Accounts + RateLimits + Tallies + 'static>(auth: Arc<Auth>, use_case: Checkout<S>) -> Router {
+pub fn checkout_router<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + 'static>(
+    auth: Arc<Auth>,
+    use_case: Checkout<S>,
+) -> Router {
     Router::new()
         .route("/api/checkout", post(checkout::<S>))
         .route("/api/portal", post(portal::<S>))
@@ -193,6 +197,9 @@ pub(crate) struct CheckoutBody {
     success_url: Option<String>,
     /// Where Stripe sends a buyer who gives up; must be on an allowed origin.
     cancel_url: Option<String>,
+    /// A workflow subscription's parameters, checked against its `params_schema` (default `{}`).
+    #[schema(value_type = Option<Object>)]
+    params: Option<serde_json::Value>,
 }
 
 impl CheckoutBody {
@@ -204,6 +211,7 @@ impl CheckoutBody {
             self.success_url,
             self.cancel_url,
         )
+        .map(|request| CheckoutRequest { params: self.params, ..request })
         .map_err(|refused| ApiError::invalid(refused.field, &refused.reason))
     }
 }
@@ -216,7 +224,7 @@ impl CheckoutBody {
     request_body(content = CheckoutBody),
     responses(
         (status = 200, description = "the session to send the buyer to", body = CheckoutLinkView),
-        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 400, description = "a bad field, named; `invalid_params`: a workflow subscription's params fail its schema (`field` is the JSON pointer)", body = ErrorResponse),
         (status = 401, description = "no valid bearer token", body = ErrorResponse),
         (status = 404, description = "`unknown_sku`", body = ErrorResponse),
         (status = 409, description = "`already_subscribed`", body = ErrorResponse),
@@ -226,7 +234,7 @@ impl CheckoutBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies>(
+pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
@@ -249,7 +257,7 @@ pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies>(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn portal<S: Accounts + RateLimits + Tallies>(
+pub(crate) async fn portal<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// pointer of the first field at fault.
     #[error("{reason}")]
     InvalidInput { pointer: String, reason: String },
+    /// A workflow subscription's params that fail its schema: `field` is the JSON pointer.
+    #[error("{reason}")]
+    InvalidParams { pointer: String, reason: String },
     /// Payment needed first (`quota_exceeded`, `insufficient_balance`).
     #[error("{message}")]
     PaymentRequired { code: &'static str, message: String },
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Refused { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            ApiError::InvalidParams { .. } => (StatusCode::BAD_REQUEST, "invalid_params"),
             ApiError::PaymentRequired { code, .. } => (StatusCode::PAYMENT_REQUIRED, code),
             ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
@@ -199,7 +203,7 @@ impl IntoResponse for ApiError {
         let field = match &self {
             ApiError::InvalidRequest { field, .. } => Some(field.clone().into_owned()),
             ApiError::Refused { field, .. } => Some((*field).to_owned()),
-            ApiError::InvalidInput { pointer, .. } => Some(pointer.clone()),
+            ApiError::InvalidInput { pointer, .. } | ApiError::InvalidParams { pointer, .. } => Some(pointer.clone()),
             _ => None,
         };
         let mut body = ErrorResponse::new(code, self.public_message(), field);
@@ -303,6 +307,9 @@ impl From<CheckoutError> for ApiError {
                 ApiError::InvalidRequest { field: invalid.field.into(), reason: invalid.reason }
             }
             CheckoutError::UnknownSku => ApiError::Absent { code: "unknown_sku", message },
+            CheckoutError::InvalidParams(refusal) => {
+                ApiError::InvalidParams { pointer: refusal.pointer, reason: message }
+            }
             CheckoutError::NoCustomer => ApiError::Absent { code: "no_customer", message },
             CheckoutError::AlreadySubscribed => ApiError::Conflict { code: "already_subscribed", message },
             CheckoutError::RateLimited { retry_after } => ApiError::RateLimited { retry_after, message },
@@ -310,7 +317,8 @@ impl From<CheckoutError> for ApiError {
             | CheckoutError::Stripe(_)
             | CheckoutError::Accounts(_)
             | CheckoutError::RateLimits(_)
-            | CheckoutError::Tallies(_) => from_port,
+            | CheckoutError::Tallies(_)
+            | CheckoutError::WorkflowSubscriptions(_) => from_port,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod payouts;
 pub mod stripe_history;
 pub mod views;
 pub mod webhooks;
+pub mod workflow_subscriptions;
 pub mod workflows;
 
 pub use finish::{REQUEST_ID_HEADER, RequestId, refusal};

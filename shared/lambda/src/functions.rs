@@ -11,6 +11,7 @@ use tollgate_app::alerting::AlertDesk;
 use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
+use tollgate_app::instances::Instances;
 use tollgate_app::metrics::Figures;
 use tollgate_app::monitor::Monitor;
 use tollgate_app::orchestrator::Orchestrator;
@@ -28,7 +29,7 @@ use tollgate_aws::config::Resource;
 use tollgate_http::buyer::{self, Buyers, Offer};
 use tollgate_http::customer_runs::{self, Customers};
 use tollgate_http::{admin, deployment, keys as key_routes, live, openapi, pages, stripe_history, webhooks as hooks};
-use tollgate_http::{endpoints as endpoint_routes, payouts as payout_routes, workflows};
+use tollgate_http::{endpoints as endpoint_routes, payouts as payout_routes, workflow_subscriptions, workflows};
 use tollgate_settings::Env;
 
 use Resource::*;
@@ -91,6 +92,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         endpoints: Arc::clone(&endpoints),
         schemas: Default::default(),
     });
+    let instances = Arc::new(Instances { sales: Arc::clone(&sales) });
     let customers = Customers { sales, edge: keys.edge.secret.clone() };
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
     let stripe = Arc::new(build::stripe_api(env).await?);
@@ -120,6 +122,7 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
         live::router(Arc::clone(&auth), feed),
         workflows::router(Arc::clone(&auth), orchestrator),
         customer_runs::router(Arc::clone(&auth), customers),
+        workflow_subscriptions::router(Arc::clone(&auth), instances),
         stripe_history::router(Arc::clone(&auth), history),
         payout_routes::run_router(Arc::clone(&auth), build::payout_run(env, store, stripe)?),
         endpoint_routes::router(Arc::clone(&auth), endpoints),
@@ -158,6 +161,7 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
         LedgerTable,
         UsageTable,
         ApiKeysTable,
+        WorkflowsTable,
         EventsQueue,
         EventsDeadLetterQueue,
         FulfillmentQueue,
@@ -175,25 +179,32 @@ pub async fn event_processor(env: &Env<'_>) -> Result<Processor<Aws>, StartError
 }
 
 /// `orchestrator`: the scheduled tick.
-pub async fn orchestrator(env: &Env<'_>) -> Result<Orchestrator<Aws>, StartError> {
-    build::orchestrator(
-        env,
-        build::store(
-            env,
-            &[
-                WorkflowsTable,
-                RunsTable,
-                AlertsTable,
-                LedgerTable,
-                RunsQueue,
-                CustomerRunsQueue,
-                UsageQueue,
-                UsageTable,
-                AccountsTable,
-            ],
-        )
-        .await?,
-    )
+pub async fn orchestrator(env: &Env<'_>) -> Result<Instances<Aws>, StartError> {
+    let needs = [
+        WorkflowsTable,
+        RunsTable,
+        AlertsTable,
+        LedgerTable,
+        RunsQueue,
+        CustomerRunsQueue,
+        UsageQueue,
+        UsageTable,
+        AccountsTable,
+    ];
+    let store = build::store(env, &needs).await?;
+    let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
+    // A due instance's run is asked for as a customer's, with no webhook_url of its own: the
+    // endpoints are read here, never resolved.
+    let resolver = Arc::new(tollgate_outbound::SystemResolver);
+    let endpoints = Arc::new(Endpoints { store, clock: build::clock(), resolver, local: false });
+    let sales = Sales {
+        catalog: tollgate_settings::catalog(env)?,
+        zone: orchestrator.settings.zone,
+        orchestrator,
+        endpoints,
+        schemas: Default::default(),
+    };
+    Ok(Instances { sales: Arc::new(sales) })
 }
 
 /// `workflow-runner`: starts queued runs, the operator's and customers', each from its own queue.

@@ -7,7 +7,7 @@
 
 use crate::admin::MAX_LIST_LIMIT;
 use serde_json::{Value, json};
-use tollgate_core::catalog::Catalog;
+use tollgate_core::catalog::{Catalog, Grant, Item};
 use tollgate_core::checkout::{MAX_QUANTITY, Mode, mode_for};
 use tollgate_core::ids::{AccountId, CustomerId, EventId, KeyId, MAX_ID_LEN, RunId, Sku, WorkflowId, id_pattern};
 
@@ -205,11 +205,13 @@ fn split_workflow_body(document: &mut Value) {
 }
 
 /// `POST /api/checkout`'s body as this deployment takes it: a SKU its catalog sells (a
-/// subscription once, a product up to [`MAX_QUANTITY`] at a time), redirects on its
-/// allowed origins.
+/// subscription once, a product up to [`MAX_QUANTITY`] at a time; a workflow subscription
+/// with `params` as its `params_schema` says), redirects on its allowed origins.
 pub(super) fn checkout_body(document: &mut Value, catalog: &Catalog, redirect_origins: &[String]) {
+    let with_params = |item: &Item| matches!(item.grant, Grant::WorkflowSubscription { .. });
     let for_sale = |mode: Mode| -> Vec<&str> {
-        catalog.items().iter().filter(|item| mode_for(item) == Some(mode)).map(|item| item.sku.as_str()).collect()
+        let items = catalog.items().iter().filter(|item| mode_for(item) == Some(mode) && !with_params(item));
+        items.map(|item| item.sku.as_str()).collect()
     };
     let mut alternatives: Vec<String> = redirect_origins.iter().map(|origin| regex_escaped(origin)).collect();
     alternatives.sort();
@@ -233,6 +235,13 @@ pub(super) fn checkout_body(document: &mut Value, catalog: &Catalog, redirect_or
         let skus = for_sale(mode);
         if !skus.is_empty() {
             alternatives.push(body(skus, quantity));
+        }
+    }
+    for item in catalog.items().iter().filter(|item| item.lookup_key.is_some()) {
+        if let Grant::WorkflowSubscription { params_schema, .. } = &item.grant {
+            let mut sold = body(vec![item.sku.as_str()], json!({"type": "integer", "const": 1}));
+            sold["properties"]["params"] = params_schema.clone();
+            alternatives.push(sold);
         }
     }
     let schema = &mut document["components"]["schemas"]["CheckoutBody"];

@@ -5,7 +5,10 @@
 use crate::error::{ErrorDetail, ErrorResponse};
 use crate::keys::{NewKeyRequest, UsageUpload};
 use crate::views::{RunList, RunView, WorkflowList, WorkflowView};
-use crate::{admin, buyer, customer_runs, endpoints, keys, live, payouts, stripe_history, webhooks, workflows};
+use crate::{
+    admin, buyer, customer_runs, endpoints, keys, live, payouts, stripe_history, webhooks, workflow_subscriptions,
+    workflows,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -26,6 +29,8 @@ mod constraints;
         buyer::purchases,
         buyer::entitlements,
         buyer::premium_workflows,
+        workflow_subscriptions::list,
+        workflow_subscriptions::change,
         buyer::choose_premium_workflows,
         buyer::catalog,
         live::activity,

@@ -1,0 +1,127 @@
+//! Workflow subscriptions (the marketplace brief's strategies) on `tollgate dev` and its
+//! emulated Stripe: bought with parameters, checked first; the instance runs on its schedule
+//! with them as its input, charged as a customer run; the subscriber pauses it and changes
+//! its parameters; the strategist earns 40% of the payment.
+
+use axum::extract::State;
+use axum::http::StatusCode as AxumStatus;
+use axum::routing::post;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tollgate_tests::emulated::Emulated;
+use tollgate_tests::eventually;
+use tollgate_tests::keys::catalog_from;
+use tollgate_tests::stack::token;
+
+/// Every start the strategy's workflow took.
+type Starts = Arc<Mutex<Vec<Value>>>;
+
+async fn start(State(starts): State<Starts>, body: String) -> AxumStatus {
+    let start: Value = serde_json::from_str(&body).expect("a JSON start");
+    starts.lock().unwrap().push(start.clone());
+    tokio::spawn(async move {
+        let body = json!({"workflowId": start["workflowId"], "status": "completed",
+            "output": {"signal": "buy", "symbol": start["input"]["symbol"]}});
+        let url = start["callbackUrl"].as_str().unwrap();
+        reqwest::Client::new().post(url).json(&body).send().await.expect("tollgate answers the callback");
+    });
+    AxumStatus::ACCEPTED
+}
+
+async fn workflow_server() -> (String, Starts) {
+    let starts = Starts::default();
+    let app = axum::Router::new().route("/start", post(start)).with_state(Arc::clone(&starts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/start", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, starts)
+}
+
+async fn send(emulated: &Emulated, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let stack = &emulated.stack;
+    let mut request = stack.http.request(method, stack.url(path)).bearer_auth(token("user_sue", None));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_strategy_bought_with_params_runs_with_them_pauses_and_pays_its_strategist() {
+    // Every minute, so that the first run comes within the test.
+    let every_minute = (
+        "schedule = { cron = \"0 14 * * 1-5\", timezone = \"America/New_York\" }",
+        "schedule = { cron = \"* * * * *\", timezone = \"UTC\" }",
+    );
+    let text = include_str!("../../examples/catalogs/marketplace.toml");
+    let catalog = catalog_from(text, &[every_minute]);
+    let emulated =
+        Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap()), ("TOLLGATE_TICK_SECONDS", "1")]).await;
+    let stack = &emulated.stack;
+    let (server, starts) = workflow_server().await;
+    let sold = json!({"id": "momentum", "name": "Momentum", "webhook_url": server, "sell": {"meter": "signals"}});
+    let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &sold).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The params are checked before anything is paid.
+    let bad = json!({"sku": "strategy_momentum", "params": {"symbol": "acme"}});
+    let (status, refused) = send(&emulated, Method::POST, "/api/checkout", Some(bad)).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_params")));
+    assert_eq!(refused["error"]["field"], "/symbol", "{refused}");
+    let (status, refused) =
+        send(&emulated, Method::POST, "/api/checkout", Some(json!({"sku": "strategy_momentum"}))).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("")), "symbol is required");
+
+    emulated.buy("user_sue", json!({"sku": "strategy_momentum", "params": {"symbol": "ACME", "risk": "low"}})).await;
+    emulated.all_applied().await;
+    let (status, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let instance = &listed["data"][0];
+    assert_eq!(
+        (&instance["sku"], &instance["workflow_id"], &instance["status"], &instance["params"]),
+        (&json!("strategy_momentum"), &json!("momentum"), &json!("active"), &json!({"symbol": "ACME", "risk": "low"}))
+    );
+    assert_eq!(instance["schedule"], json!({"cron": "* * * * *", "timezone": "UTC"}));
+    let id = instance["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("sub_"), "named by its Stripe subscription: {id}");
+
+    // Its first scheduled run starts the workflow with the subscriber's params as input.
+    let ran = eventually(Duration::from_secs(75), || async { !starts.lock().unwrap().is_empty() }).await;
+    assert!(ran, "the instance ran at its scheduled minute");
+    let first = starts.lock().unwrap()[0].clone();
+    assert_eq!((&first["accountId"], &first["input"]), (&json!("user_sue"), &json!({"symbol": "ACME", "risk": "low"})));
+    let last_run = eventually(Duration::from_secs(10), || async {
+        let (_, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
+        listed["data"][0]["last_run"].is_string()
+    })
+    .await;
+    assert!(last_run, "the instance names its last run");
+    let (_, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
+    let run_id = listed["data"][0]["last_run"].as_str().unwrap().to_owned();
+    let (status, run) = send(&emulated, Method::GET, &format!("/v1/runs/{run_id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["charged"], json!({"meter": "signals", "units": 1}), "charged as any customer run");
+
+    // The subscriber changes the params (checked) and pauses it, without a new checkout.
+    let path = format!("/api/me/workflow-subscriptions/{id}");
+    let (status, refused) = send(&emulated, Method::PATCH, &path, Some(json!({"params": {"symbol": 7}}))).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_params")));
+    let change = json!({"params": {"symbol": "XYZ"}, "paused": true});
+    let (status, changed) = send(&emulated, Method::PATCH, &path, Some(change)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!((&changed["status"], &changed["params"]), (&json!("paused"), &json!({"symbol": "XYZ"})));
+    let (status, resumed) = send(&emulated, Method::PATCH, &path, Some(json!({"paused": false}))).await;
+    assert_eq!((status, &resumed["status"]), (StatusCode::OK, &json!("active")));
+
+    // The strategist earns 40% of the $49.00 payment.
+    let ledger = stack.ledger("user_strategist").await;
+    let earned: Vec<i64> = ledger
+        .iter()
+        .filter(|entry| entry["kind"] == "partner_earning")
+        .map(|entry| entry["amount_cents"].as_i64().unwrap())
+        .collect();
+    assert_eq!(earned, [1960], "{ledger:?}");
+}
