@@ -125,3 +125,45 @@ async fn a_strategy_bought_with_params_runs_with_them_pauses_and_pays_its_strate
         .collect();
     assert_eq!(earned, [1960], "{ledger:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn active_subscribers_count_right_under_concurrent_purchases_and_cancellations() {
+    use tollgate_tests::stack::{TestStack, now};
+    use tollgate_tests::stripe::{event, subscription};
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalogs/marketplace.toml");
+    let stack = Arc::new(TestStack::start_with(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await);
+    let (server, _) = workflow_server().await;
+    let sold = json!({"id": "momentum", "name": "Momentum", "webhook_url": server, "sell": {"meter": "signals"}});
+    assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
+    let created = now().0;
+    let deliver_all = |events: Vec<String>| {
+        let stack = Arc::clone(&stack);
+        async move {
+            let tasks = events.into_iter().map(|payload| {
+                let stack = Arc::clone(&stack);
+                tokio::spawn(async move {
+                    let (status, body) = stack.deliver(&payload).await;
+                    assert_eq!(status, StatusCode::OK, "{body}");
+                    stack.settled(body["id"].as_str().unwrap()).await;
+                })
+            });
+            tollgate_tests::join_all(tasks).await;
+        }
+    };
+    let bought = |n: u32, status: &str, kind: &str, at: i64| {
+        let (id, customer) = (format!("sub_s{n}"), format!("cus_s{n}"));
+        let mut sub = subscription(&id, &customer, "strategy_momentum_monthly", status, created - 60);
+        sub["metadata"] = json!({"account_id": format!("acct_s{n}")});
+        event(&format!("evt_{kind}_{n}"), kind, at, sub)
+    };
+    deliver_all((0..10).map(|n| bought(n, "active", "customer.subscription.created", created)).collect()).await;
+    let (_, workflow) = stack.admin_get("/admin/workflows/momentum").await;
+    assert_eq!(workflow["active_subscribers"], 10, "{workflow}");
+    // Three cancel while two more subscribe, all at once.
+    let mut changes: Vec<String> =
+        (0..3).map(|n| bought(n, "canceled", "customer.subscription.deleted", created + 1)).collect();
+    changes.extend((10..12).map(|n| bought(n, "active", "customer.subscription.created", created + 1)));
+    deliver_all(changes).await;
+    let (_, workflow) = stack.admin_get("/admin/workflows/momentum").await;
+    assert_eq!(workflow["active_subscribers"], 9, "10 - 3 + 2: {workflow}");
+}

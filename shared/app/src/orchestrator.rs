@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tollgate_core::account::SubscriptionKind;
 use tollgate_core::alert::{self, Alert, AlertKind};
 use tollgate_core::customer_run::RunOverage;
 use tollgate_core::ids::{RunId, WorkflowId};
@@ -315,6 +316,19 @@ impl<S: OrchestrationStore> Orchestrator<S> {
 
     pub async fn workflow(&self, id: &WorkflowId) -> Result<Workflow, OrchestrateError> {
         self.store.workflow(id).await?.ok_or(OrchestrateError::NotFound("workflow"))
+    }
+
+    /// Accounts whose workflow subscription to `id` is paid (`active` or `trialing`): read
+    /// from the subscriptions as Stripe's events left them, so concurrent purchases and
+    /// cancellations count as they were applied.
+    pub async fn active_subscribers(&self, id: &WorkflowId) -> Result<u64, OrchestrateError> {
+        let active = self.store.active_subscriptions().await?;
+        let subscribed = active.iter().filter(|subscription| {
+            subscription.kind == SubscriptionKind::WorkflowSubscription
+                && subscription.tier == id.as_str()
+                && matches!(subscription.status.0.as_str(), "active" | "trialing")
+        });
+        Ok(u64::try_from(subscribed.count()).unwrap_or(u64::MAX))
     }
 
     pub async fn workflows(&self) -> Result<Vec<Workflow>, OrchestrateError> {

@@ -4,6 +4,7 @@
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{Guarded, JsonBody, Shared, User};
+use crate::views::ScheduleView;
 use axum::extract::{Path, State};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -19,13 +20,6 @@ pub fn router<S: SalesStore + 'static>(auth: Arc<Auth>, instances: Arc<Instances
         .route("/api/me/workflow-subscriptions", get(list::<S>))
         .route("/api/me/workflow-subscriptions/{id}", patch(change::<S>))
         .with_state(Guarded::new(auth, instances))
-}
-
-/// When an instance runs.
-#[derive(Serialize, ToSchema)]
-pub struct ScheduleView {
-    pub cron: String,
-    pub timezone: String,
 }
 
 /// A subscriber's instance of a workflow subscription.

@@ -272,7 +272,10 @@ pub(crate) async fn workflow<S: OrchestrationStore>(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(WorkflowView::from(&workflows.workflow(&workflow_id(&id)?).await?)))
+    let id = workflow_id(&id)?;
+    let workflow = workflows.workflow(&id).await?;
+    let active_subscribers = workflows.active_subscribers(&id).await?;
+    Ok(Json(WorkflowView { active_subscribers: Some(active_subscribers), ..WorkflowView::from(&workflow) }))
 }
 
 #[utoipa::path(

@@ -32,6 +32,10 @@ pub struct WorkflowView {
     /// How it is sold; absent for the operator's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sell: Option<SellView>,
+    /// Subscribers whose workflow subscription to it is paid (`active` or `trialing` in
+    /// Stripe): a strategist's count. Only on `GET /admin/workflows/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_subscribers: Option<u64>,
 }
 
 /// How a workflow is sold.
@@ -140,6 +144,7 @@ impl From<&Workflow> for WorkflowView {
             version: workflow.version,
             created_at: workflow.created_at.0,
             sell: spec.sell.as_ref().map(SellView::from),
+            active_subscribers: None,
         }
     }
 }
