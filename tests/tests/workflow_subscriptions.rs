@@ -167,3 +167,90 @@ async fn active_subscribers_count_right_under_concurrent_purchases_and_cancellat
     let (_, workflow) = stack.admin_get("/admin/workflows/momentum").await;
     assert_eq!(workflow["active_subscribers"], 9, "10 - 3 + 2: {workflow}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when_cancelled() {
+    use tollgate_tests::stack::now;
+    use tollgate_tests::stripe::{event, subscription};
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalogs/marketplace.toml");
+    let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
+    emulated.buy("user_sue", json!({"sku": "strategy_copy", "params": {"account": "U-1"}})).await;
+    emulated.all_applied().await;
+    let status = || async {
+        let (_, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
+        listed["data"][0].clone()
+    };
+    let instance = status().await;
+    let id = instance["id"].as_str().unwrap().to_owned();
+    // The copier workflow is not registered yet: nothing says when it runs, and nobody runs it.
+    assert_eq!((&instance["status"], &instance["next_run"]), (&json!("paused"), &Value::Null), "{instance}");
+    let (server, _) = workflow_server().await;
+    let sold = json!({"id": "copier", "name": "Copier", "webhook_url": server, "sell": {"meter": "signals"},
+        "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
+    assert_eq!(emulated.stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
+    assert_eq!(status().await["status"], "active", "offered now, and paid");
+
+    // Stripe says what became of the renewal: the instance follows.
+    let customer = emulated.stack.account("user_sue").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    let mut at = now().0 + 10;
+    for (stripe_status, expected) in
+        [("past_due", "paused"), ("active", "active"), ("unpaid", "paused"), ("active", "active")]
+    {
+        at += 1;
+        let mut sub = subscription(&id, &customer, "strategy_copy_monthly", stripe_status, at - 60);
+        sub["metadata"] = json!({"account_id": "user_sue"});
+        let (code, body) =
+            emulated.stack.deliver(&event(&format!("evt_{at}"), "customer.subscription.updated", at, sub)).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        emulated.stack.settled(body["id"].as_str().unwrap()).await;
+        assert_eq!(status().await["status"], expected, "Stripe says {stripe_status}");
+    }
+    let mut sub = subscription(&id, &customer, "strategy_copy_monthly", "canceled", at);
+    sub["metadata"] = json!({"account_id": "user_sue"});
+    let (_, body) = emulated.stack.deliver(&event("evt_cancel", "customer.subscription.deleted", at + 1, sub)).await;
+    emulated.stack.settled(body["id"].as_str().unwrap()).await;
+    assert_eq!(status().await["status"], "stopped");
+    let path = format!("/api/me/workflow-subscriptions/{id}");
+    let (code, refused) = send(&emulated, Method::PATCH, &path, Some(json!({"paused": false}))).await;
+    assert_eq!((code, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("subscription_ended")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lapsed_members_premium_instance_pauses() {
+    use tollgate_tests::stack::now;
+    use tollgate_tests::stripe::{event, subscription};
+    let membership = "[[sku]]\nsku = \"member_pro\"\nlookup_key = \"member_pro_monthly\"\nkind = \"membership\"\n\
+        name = \"Pro membership\"\ntier = \"pro\"\nprice_cents = 2999\ncurrency = \"usd\"\ninterval = \"month\"\n\n\
+        [[sku]]\nsku = \"strategy_momentum\"";
+    let text = include_str!("../../examples/catalogs/marketplace.toml");
+    let catalog = catalog_from(text, &[("[[sku]]\nsku = \"strategy_momentum\"", membership)]);
+    let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
+    let (server, _) = workflow_server().await;
+    let sold = json!({"id": "copier", "name": "Copier", "webhook_url": server,
+        "sell": {"meter": "signals", "access": "premium"}, "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
+    assert_eq!(emulated.stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
+    emulated.buy("user_sue", json!({"sku": "member_pro"})).await;
+    emulated.buy("user_sue", json!({"sku": "strategy_copy", "params": {"account": "U-1"}})).await;
+    emulated.all_applied().await;
+    let status = || async {
+        let (_, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
+        listed["data"][0]["status"].clone()
+    };
+    assert_eq!(status().await, "active", "the membership opens the premium workflow");
+    // The membership lapses; the strategy itself stays paid.
+    let customer = emulated.stack.account("user_sue").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    let (_, subscriptions) =
+        emulated.stripe(Method::GET, &format!("/v1/subscriptions?customer={customer}"), &[], None).await;
+    let member = subscriptions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sub| sub["items"]["data"][0]["price"]["lookup_key"] == "member_pro_monthly");
+    let member_id = member.expect("the membership's subscription")["id"].as_str().unwrap().to_owned();
+    let mut sub = subscription(&member_id, &customer, "member_pro_monthly", "canceled", now().0);
+    sub["metadata"] = json!({"account_id": "user_sue"});
+    let (_, body) =
+        emulated.stack.deliver(&event("evt_lapse", "customer.subscription.deleted", now().0 + 5, sub)).await;
+    emulated.stack.settled(body["id"].as_str().unwrap()).await;
+    assert_eq!(status().await, "paused", "no membership, no premium runs");
+}

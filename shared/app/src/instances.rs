@@ -159,7 +159,7 @@ impl<S: SalesStore> Instances<S> {
         change: InstanceChange,
     ) -> Result<InstanceView, InstanceError> {
         let instance = self.store().instance(account, id).await?.ok_or(InstanceError::NotFound)?;
-        if instance.stopped {
+        if self.status(&instance).await? == InstanceStatus::Stopped {
             return Err(InstanceError::Stopped);
         }
         let mut changed = instance.clone();
