@@ -170,11 +170,12 @@ async fn active_subscribers_count_right_under_concurrent_purchases_and_cancellat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when_cancelled() {
-    use tollgate_tests::stack::now;
-    use tollgate_tests::stripe::{event, subscription};
     let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalogs/marketplace.toml");
     let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
-    emulated.buy("user_sue", json!({"sku": "strategy_copy", "params": {"account": "U-1"}})).await;
+    let stack = &emulated.stack;
+    // The card that pays now and fails from the first renewal on.
+    let url = emulated.checkout("user_sue", json!({"sku": "strategy_copy", "params": {"account": "U-1"}})).await;
+    assert_eq!(emulated.pay(&url, "4000 0000 0000 0341").await.0, StatusCode::SEE_OTHER);
     emulated.all_applied().await;
     let status = || async {
         let (_, listed) = send(&emulated, Method::GET, "/api/me/workflow-subscriptions", None).await;
@@ -187,32 +188,48 @@ async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when
     let (server, _) = workflow_server().await;
     let sold = json!({"id": "copier", "name": "Copier", "webhook_url": server, "sell": {"meter": "signals"},
         "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
-    assert_eq!(emulated.stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
+    assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
     assert_eq!(status().await["status"], "active", "offered now, and paid");
 
-    // Stripe says what became of the renewal: the instance follows.
-    let customer = emulated.stack.account("user_sue").await["stripe_customer_id"].as_str().unwrap().to_owned();
-    let mut at = now().0 + 10;
-    for (stripe_status, expected) in
-        [("past_due", "paused"), ("active", "active"), ("unpaid", "paused"), ("active", "active")]
-    {
-        at += 1;
-        let mut sub = subscription(&id, &customer, "strategy_copy_monthly", stripe_status, at - 60);
-        sub["metadata"] = json!({"account_id": "user_sue"});
-        let (code, body) =
-            emulated.stack.deliver(&event(&format!("evt_{at}"), "customer.subscription.updated", at, sub)).await;
-        assert_eq!(code, StatusCode::OK, "{body}");
-        emulated.stack.settled(body["id"].as_str().unwrap()).await;
-        assert_eq!(status().await["status"], expected, "Stripe says {stripe_status}");
-    }
-    let mut sub = subscription(&id, &customer, "strategy_copy_monthly", "canceled", at);
-    sub["metadata"] = json!({"account_id": "user_sue"});
-    let (_, body) = emulated.stack.deliver(&event("evt_cancel", "customer.subscription.deleted", at + 1, sub)).await;
-    emulated.stack.settled(body["id"].as_str().unwrap()).await;
+    // The renewal fails: paused, no starts.
+    let customer = stack.account("user_sue").await["stripe_customer_id"].as_str().unwrap().to_owned();
+    let advance = format!("/admin/customers/{customer}/advance");
+    assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);
+    emulated.all_applied().await;
+    assert_eq!(status().await["status"], "paused", "past due");
+
+    // Recovered through the portal: a good card, and the next renewal is paid.
+    let response = stack.http.post(stack.url("/api/portal")).bearer_auth(token("user_sue", None)).send().await.unwrap();
+    let portal = response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let form = |fields: &[(&str, &str)]| {
+        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let request = stack.http.post(&portal).form(&fields);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(form(&[("action", "card"), ("card", "4242424242424242")]).await.contains("Card updated."));
+    assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);
+    emulated.all_applied().await;
+    assert_eq!(status().await["status"], "active", "paid again");
+
+    // Cancelled at the period's end: stopped for good once it ends.
+    assert!(form(&[("action", "cancel"), ("subscription", &id)]).await.contains("ends at the end of the period"));
+    emulated.all_applied().await;
+    assert_eq!(status().await["status"], "active", "until the period ends");
+    assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);
+    emulated.all_applied().await;
     assert_eq!(status().await["status"], "stopped");
     let path = format!("/api/me/workflow-subscriptions/{id}");
     let (code, refused) = send(&emulated, Method::PATCH, &path, Some(json!({"paused": false}))).await;
     assert_eq!((code, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("subscription_ended")));
+    // The strategist earned 40% of each paid invoice: the first and the recovered renewal.
+    let earned: Vec<i64> = stack
+        .ledger("user_strategist")
+        .await
+        .iter()
+        .filter(|entry| entry["kind"] == "partner_earning")
+        .map(|entry| entry["amount_cents"].as_i64().unwrap())
+        .collect();
+    assert_eq!(earned, [760, 760]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
