@@ -190,6 +190,13 @@ async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when
         "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
     assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
     assert_eq!(status().await["status"], "active", "offered now, and paid");
+    // The console lists it under the customer, and counts it under the workflow.
+    let (_, listed) = stack.admin_get("/admin/accounts/user_sue/workflow-subscriptions").await;
+    assert_eq!((&listed["data"][0]["id"], &listed["data"][0]["status"]), (&json!(id), &json!("active")), "{listed}");
+    let (_, metrics) = stack.admin_get("/admin/metrics").await;
+    let copier =
+        metrics["workflows"].as_array().unwrap().iter().find(|w| w["workflow_id"] == "copier").unwrap().clone();
+    assert_eq!(copier["sold"]["active_subscribers"], 1, "{copier}");
 
     // The renewal fails: paused, no starts.
     let customer = stack.account("user_sue").await["stripe_customer_id"].as_str().unwrap().to_owned();

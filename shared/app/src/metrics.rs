@@ -90,6 +90,8 @@ pub struct SoldFigures {
     pub revenue_cents: i64,
     /// Units of its meter customers kept paying for (given-back ones not counted).
     pub units_charged: u64,
+    /// Accounts whose workflow subscription to it is paid (`active` or `trialing`).
+    pub active_subscribers: u64,
     /// Each customer's runs, most runs first: (account, runs, completed).
     pub customers: Vec<(AccountId, u64, u64)>,
 }
@@ -97,7 +99,7 @@ pub struct SoldFigures {
 /// Days of a sold workflow's runs counted day by day.
 const SOLD_DAYS: usize = 7;
 
-fn sold_figures(runs: &[&Run], days: &[String], zone: BusinessZone) -> SoldFigures {
+fn sold_figures(runs: &[&Run], days: &[String], zone: BusinessZone, active_subscribers: u64) -> SoldFigures {
     let count = |status| runs.iter().filter(|run| run.status == status).count() as u64;
     let (completed, failed) = (count(RunStatus::Completed), count(RunStatus::Failed));
     let mut customers: Vec<(AccountId, u64, u64)> = Vec::new();
@@ -129,6 +131,7 @@ fn sold_figures(runs: &[&Run], days: &[String], zone: BusinessZone) -> SoldFigur
             .filter(|customer| !customer.charged.returned)
             .fold(0_u64, |total, customer| total.saturating_add(customer.charged.units)),
         customers,
+        active_subscribers,
     }
 }
 
@@ -206,12 +209,19 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
         let since = now.plus_seconds(-DURATION_DAYS * 86_400);
         let mut workflows = Vec::new();
         let sold_days: Vec<String> = names.iter().take(SOLD_DAYS).cloned().collect();
+        let active = self.store.active_subscriptions().await?;
         for workflow in self.store.workflows().await? {
             let totals = workflow.totals;
             let recent = self.store.runs_since(&workflow.spec.id, since).await?;
             let sold = workflow.spec.sell.is_some().then(|| {
                 let customers: Vec<&Run> = recent.iter().filter(|run| run.customer.is_some()).collect();
-                sold_figures(&customers, &sold_days, self.zone)
+                let subscribed = active.iter().filter(|subscription| {
+                    subscription.kind == SubscriptionKind::WorkflowSubscription
+                        && subscription.tier == workflow.spec.id.as_str()
+                        && matches!(subscription.status.0.as_str(), "active" | "trialing")
+                });
+                let active_subscribers = u64::try_from(subscribed.count()).unwrap_or(u64::MAX);
+                sold_figures(&customers, &sold_days, self.zone, active_subscribers)
             });
             workflows.push(WorkflowFigures {
                 workflow_id: workflow.spec.id,
@@ -224,7 +234,6 @@ impl<S: Workflows + Runs + Accounts + Ledger + Tallies> Figures<S> {
                 sold,
             });
         }
-        let active = self.store.active_subscriptions().await?;
         let mut by_tier: Vec<TierCount> = Vec::new();
         let mut mrr_cents: i64 = 0;
         for subscription in &active {

@@ -220,8 +220,9 @@ async function loadWorkflows() {
       h("td", { "data-role": "success" }, figures.success_rate_bp === null ? "—" : (figures.success_rate_bp / 100).toFixed(2) + "%"),
       h("td", { class: "optional", "data-role": "mean-duration" }, figures.mean_seconds === null ? "—" : figures.mean_seconds + " s"),
       h("td", {}, money(figures.revenue_cents, "usd")),
+      h("td", { "data-role": "subscribers" }, figures.active_subscribers),
       h("td", { class: "optional", "data-role": "customers" }, figures.customers.map((customer) => `${customer.account_id} (${customer.runs})`).join(", ") || "—")))
-    : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No workflow is sold yet.")));
+    : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No workflow is sold yet.")));
 }
 
 async function fillLastResult(id) {
@@ -288,10 +289,10 @@ async function loadAccount(query) {
     ? (await api("GET", `/admin/customers/${encodeURIComponent(query)}`)).account_id
     : query;
   const path = `/admin/accounts/${encodeURIComponent(id)}`;
-  const [detail, ledger, standing, keys, purchases, referrals] = await Promise.all([
+  const [detail, ledger, standing, keys, purchases, referrals, instances] = await Promise.all([
     api("GET", path), api("GET", `/admin/ledger?account=${encodeURIComponent(id)}`),
     api("GET", path + "/standing"), api("GET", path + "/keys"), api("GET", path + "/purchases"),
-    api("GET", path + "/referrals"),
+    api("GET", path + "/referrals"), api("GET", path + "/workflow-subscriptions"),
   ]);
   const field = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value === null || value === undefined ? "—" : value));
   const limit = standing.limits.monthly_requests;
@@ -322,6 +323,9 @@ async function loadAccount(query) {
     table(["Key", "Created", "Last used", "State"], keys.keys.map((key) => h("tr", { "data-id": key.id },
       h("td", {}, h("code", {}, key.prefix + "…")), h("td", {}, when(key.created_at)), h("td", {}, when(key.last_used_at)),
       h("td", {}, key.revoked_at ? "revoked " + when(key.revoked_at) : "active")))),
+    h("h2", {}, "Workflow subscriptions"),
+    table(["Subscription", "Workflow", "Status", "Next run"], instances.data.map((instance) => h("tr", { "data-testid": "instance-row", "data-id": instance.id, "data-status": instance.status },
+      h("td", {}, instance.sku), h("td", {}, instance.workflow_id), h("td", {}, instance.status), h("td", {}, when(instance.next_run))))),
     h("h2", {}, "Purchases"),
     table(["What", "When", "Delivery"], purchases.purchases.map((purchase) => h("tr", { "data-id": purchase.id },
       h("td", {}, purchase.sku), h("td", {}, when(purchase.created_at)), h("td", {}, purchase.revoked ? "revoked" : purchase.delivery)))),

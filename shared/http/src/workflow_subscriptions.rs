@@ -3,7 +3,7 @@
 
 use crate::Auth;
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{Guarded, JsonBody, Shared, User};
+use crate::extract::{Admin, Guarded, JsonBody, Shared, User};
 use crate::views::ScheduleView;
 use axum::extract::{Path, State};
 use axum::routing::{get, patch};
@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tollgate_app::instances::{InstanceChange, InstanceError, InstanceView, Instances};
 use tollgate_app::sales::SalesStore;
-use tollgate_core::ids::SubscriptionId;
+use tollgate_core::ids::{AccountId, SubscriptionId};
 use utoipa::ToSchema;
 
 pub fn router<S: SalesStore + 'static>(auth: Arc<Auth>, instances: Arc<Instances<S>>) -> Router {
     Router::new()
         .route("/api/me/workflow-subscriptions", get(list::<S>))
         .route("/api/me/workflow-subscriptions/{id}", patch(change::<S>))
+        .route("/admin/accounts/{account}/workflow-subscriptions", get(of_account::<S>))
         .with_state(Guarded::new(auth, instances))
 }
 
@@ -144,4 +145,30 @@ pub(crate) async fn change<S: SalesStore>(
     let id = SubscriptionId::parse(&id).map_err(|_| ApiError::NotFound("workflow subscription"))?;
     let change = InstanceChange { params: body.params, paused: body.paused };
     Ok(Json(WorkflowSubscriptionView::from(&instances.change(&account, &id, change).await?)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{account}/workflow-subscriptions",
+    tag = "admin",
+    operation_id = "account_workflow_subscriptions",
+    summary = "A customer's workflow subscriptions (strategies) and where each stands",
+    params(("account" = String, Path, description = "the account id")),
+    responses(
+        (status = 200, description = "oldest first", body = WorkflowSubscriptionList),
+        (status = 400, description = "a bad field, named", body = ErrorResponse),
+        (status = 401, description = "no valid bearer token", body = ErrorResponse),
+        (status = 403, description = "not an admin", body = ErrorResponse),
+        (status = 503, description = "storage unavailable: retry after `Retry-After`", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn of_account<S: SalesStore>(
+    State(instances): Shared<Arc<Instances<S>>>,
+    _: Admin,
+    Path(account): Path<String>,
+) -> Result<Json<WorkflowSubscriptionList>, ApiError> {
+    let account = AccountId::parse(&account).map_err(|e| ApiError::invalid("account", &e.to_string()))?;
+    let views = instances.list(&account).await?;
+    Ok(Json(WorkflowSubscriptionList { data: views.iter().map(WorkflowSubscriptionView::from).collect() }))
 }

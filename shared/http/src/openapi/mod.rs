@@ -31,6 +31,7 @@ mod constraints;
         buyer::premium_workflows,
         workflow_subscriptions::list,
         workflow_subscriptions::change,
+        workflow_subscriptions::of_account,
         buyer::choose_premium_workflows,
         buyer::catalog,
         live::activity,

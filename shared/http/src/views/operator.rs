@@ -132,6 +132,8 @@ pub struct SoldFiguresView {
     pub units_charged: u64,
     /// Each customer's runs, most first.
     pub customers: Vec<CustomerRunsView>,
+    /// Accounts whose workflow subscription to it is paid.
+    pub active_subscribers: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -297,6 +299,7 @@ impl From<&WorkflowFigures> for WorkflowFiguresView {
                 mean_seconds: sold.durations.map(|durations| durations.mean_seconds),
                 revenue_cents: sold.revenue_cents,
                 units_charged: sold.units_charged,
+                active_subscribers: sold.active_subscribers,
                 customers: sold
                     .customers
                     .iter()
