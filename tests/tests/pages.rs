@@ -559,3 +559,30 @@ async fn the_first_key_an_api_plan_makes_is_shown_once_on_the_account_page() {
     clean(&browser, &stack).await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_subscriber_pauses_and_resumes_a_strategy_on_the_account_page() {
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalogs/marketplace.toml");
+    let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
+    let workflow = Recorder::start().await;
+    let sold = json!({"id": "momentum", "name": "Momentum", "webhook_url": format!("{}/start", workflow.url),
+        "sell": {"meter": "signals"}});
+    let (status, body) = emulated.stack.admin_send(Method::POST, "/admin/workflows", &sold).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    emulated.buy("user_sue", json!({"sku": "strategy_momentum", "params": {"symbol": "ACME"}})).await;
+    emulated.all_applied().await;
+    let browser = Browser::start(1280, 900).await;
+    open(&browser, &emulated.stack, "account", &token("user_sue", None)).await;
+    let row = "[data-testid^=instance-sub_]";
+    browser
+        .until("the strategy is listed active", &format!("document.querySelector('{row}[data-status=active]')"))
+        .await;
+    let text = browser.element(row).await.text().await.unwrap();
+    assert!(text.contains("strategy_momentum") && text.contains("ACME"), "{text}");
+    browser.click(&format!("{row} button")).await;
+    browser.until("it shows paused", &format!("document.querySelector('{row}[data-status=paused]')")).await;
+    browser.click(&format!("{row} button")).await;
+    browser.until("it shows active again", &format!("document.querySelector('{row}[data-status=active]')")).await;
+    clean(&browser, &emulated.stack).await;
+    browser.close().await;
+}

@@ -160,6 +160,28 @@ async function loadPremium() {
     : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "No premium workflow yet.")));
 }
 
+// A workflow subscription bought with parameters runs on its schedule; its subscriber pauses
+// and resumes it here (its runs show among the recent runs).
+async function loadInstances() {
+  const { data } = await api("GET", "/api/me/workflow-subscriptions");
+  const toggle = async (instance) => {
+    try {
+      await api("PATCH", `/api/me/workflow-subscriptions/${encodeURIComponent(instance.id)}`, { paused: !instance.paused });
+    } catch (error) {
+      showError(error);
+    }
+    await loadInstances();
+  };
+  replace("instances", data.length
+    ? data.map((instance) => h("tr", { "data-testid": "instance-" + instance.id, "data-status": instance.status },
+      h("td", {}, instance.sku),
+      h("td", {}, h("code", {}, JSON.stringify(instance.params))),
+      h("td", {}, instance.status),
+      h("td", { class: "optional" }, when(instance.next_run)),
+      h("td", {}, instance.status === "stopped" ? null : h("button", { type: "button", class: "secondary", onclick: () => toggle(instance) }, instance.paused ? "Resume" : "Pause"))))
+    : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No workflow subscription.")));
+}
+
 // While a run is queued or started, the list is read again every second, until all have ended.
 let runsPoll = null;
 
@@ -337,7 +359,7 @@ document.addEventListener("DOMContentLoaded", () => {
   signIn(async () => {
     const [me, catalog] = await Promise.all([loadStanding(), api("GET", "/api/catalog")]);
     await Promise.all([
-      loadKeys(), loadWorkflows(), loadPremium(), loadRuns(), loadEndpoint(), loadShop(me, catalog), loadPurchases(),
+      loadKeys(), loadWorkflows(), loadPremium(), loadInstances(), loadRuns(), loadEndpoint(), loadShop(me, catalog), loadPurchases(),
       loadEarnings(catalog),
     ]);
     await afterCheckout();
