@@ -23,6 +23,15 @@ fn parsed((key_id, subscription, created_at): (String, String, i64)) -> Result<F
     })
 }
 
+impl Sqlite {
+    /// The one row `sql` reads (or deletes) for `account`.
+    async fn first_key_by(&self, sql: &'static str, account: &AccountId) -> Result<Option<FirstKey>, FirstKeysError> {
+        let account = account.to_string();
+        let row = self.call(move |db| db.query_row(sql, [account], first_key).optional()).await.map_err(failed)?;
+        row.map(parsed).transpose()
+    }
+}
+
 impl FirstKeys for Sqlite {
     async fn owe_first_key(&self, account: &AccountId, first: &FirstKey) -> Result<(), FirstKeysError> {
         let (account, first) = (account.to_string(), first.clone());
@@ -40,34 +49,12 @@ impl FirstKeys for Sqlite {
     }
 
     async fn first_key_waiting(&self, account: &AccountId) -> Result<Option<FirstKey>, FirstKeysError> {
-        let account = account.to_string();
-        let row = self
-            .call(move |db| {
-                db.query_row(
-                    "SELECT key_id, subscription_id, created_at FROM first_keys WHERE account_id = ?1",
-                    [account],
-                    first_key,
-                )
-                .optional()
-            })
+        self.first_key_by("SELECT key_id, subscription_id, created_at FROM first_keys WHERE account_id = ?1", account)
             .await
-            .map_err(failed)?;
-        row.map(parsed).transpose()
     }
 
     async fn take_first_key(&self, account: &AccountId) -> Result<Option<FirstKey>, FirstKeysError> {
-        let account = account.to_string();
-        let row = self
-            .call(move |db| {
-                db.query_row(
-                    "DELETE FROM first_keys WHERE account_id = ?1 RETURNING key_id, subscription_id, created_at",
-                    [account],
-                    first_key,
-                )
-                .optional()
-            })
-            .await
-            .map_err(failed)?;
-        row.map(parsed).transpose()
+        let take = "DELETE FROM first_keys WHERE account_id = ?1 RETURNING key_id, subscription_id, created_at";
+        self.first_key_by(take, account).await
     }
 }

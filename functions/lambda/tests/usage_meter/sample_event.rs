@@ -19,6 +19,20 @@ use tollgate_core::time::Timestamp;
 use tollgate_tests::fake_stripe::{FakeStripe, SECRET_KEY};
 use tollgate_tests::samples::{read, sample_clock};
 
+/// The usage meter as the function builds it, over `store`, reporting to `stripe`.
+fn meter_over(store: &tollgate_aws::Aws, stripe: &FakeStripe) -> UsageMeter<tollgate_aws::Aws> {
+    UsageMeter {
+        store: store.clone(),
+        catalog: Catalog::default_catalog(),
+        zone: tollgate_core::time::BusinessZone::UTC,
+        clock: sample_clock(),
+        retry: DEFAULT_RETRY,
+        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
+        alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
+        low_balance: tollgate_core::money::Micros(1_000_000),
+    }
+}
+
 const PERIOD_START: Timestamp = Timestamp(1_793_491_200); // 2026-11-01, as in the sample
 
 #[tokio::test]
@@ -51,16 +65,7 @@ async fn the_sample_batch_counts_once_bills_its_overage_once_and_alerts_once() {
     };
     store.add_batch(&earlier, PERIOD_START).await.unwrap();
 
-    let meter = UsageMeter {
-        store: store.clone(),
-        catalog: Catalog::default_catalog(),
-        zone: tollgate_core::time::BusinessZone::UTC,
-        clock: sample_clock(),
-        retry: DEFAULT_RETRY,
-        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
-        alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
-        low_balance: tollgate_core::money::Micros(1_000_000),
-    };
+    let meter = meter_over(&store, &stripe);
     let meter = &meter;
     let deliver = || async {
         let batch = serde_json::from_str(&read("usage-meter.json")).unwrap();
@@ -93,16 +98,7 @@ async fn an_ended_runs_overage_is_billed_once_under_its_own_identifier() {
     let run = tollgate_tests::conformance::customer_runs::an_ended_run_past_a_billed_quota(&store, "acct_over").await;
     let account = run.account().unwrap().clone();
     store.link_customer(&account, Some(&CustomerId::parse("cus_over").unwrap()), None).await.unwrap();
-    let meter = UsageMeter {
-        store: store.clone(),
-        catalog: Catalog::default_catalog(),
-        zone: tollgate_core::time::BusinessZone::UTC,
-        clock: sample_clock(),
-        retry: DEFAULT_RETRY,
-        stripe: Some(Arc::new(tollgate_stripe::StripeApi::new(&SECRET_KEY.into(), &stripe.base_url).unwrap())),
-        alerting: Alerting { outbound: Arc::new(tollgate_outbound::HttpClient::new().unwrap()), webhook: None },
-        low_balance: tollgate_core::money::Micros(1_000_000),
-    };
+    let meter = meter_over(&store, &stripe);
     let message = serde_json::to_string(&RunOverage { run_overage: run.id.clone() }).unwrap();
     for _ in 0..2 {
         store.send(QueueName::Usage, &message).await.unwrap();
