@@ -79,6 +79,7 @@ fn tick_cost(c: &mut Criterion) {
             clock: clock.clone(),
             settings,
             outbound: outbound.clone(),
+            deliveries: outbound.clone(),
             metrics: Arc::new(LoggedMetrics),
             alerting: Alerting { outbound, webhook: None },
             revenue_checked: Default::default(),

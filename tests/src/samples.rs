@@ -63,6 +63,8 @@ pub fn orchestrator_at<S>(store: S, now: Timestamp, caps: Caps, callback_base: &
         clock: Arc::new(FixedClock(now)),
         settings,
         outbound: outbound.clone(),
+        // Tests deliver to endpoints on loopback, as `tollgate dev` does.
+        deliveries: outbound.clone(),
         metrics: Arc::new(LoggedMetrics),
         alerting: Alerting { outbound, webhook: None },
         revenue_checked: Default::default(),

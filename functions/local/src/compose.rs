@@ -129,6 +129,8 @@ impl UseCases {
             clock: Arc::clone(&clock),
             settings: orchestration.clone(),
             outbound: Arc::clone(&outbound),
+            // Locally an endpoint may be on loopback: deliveries go as starts do.
+            deliveries: Arc::clone(&outbound),
             metrics: Arc::new(LoggedMetrics),
             alerting: alerting.clone(),
             revenue_checked: Default::default(),

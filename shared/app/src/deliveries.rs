@@ -161,7 +161,7 @@ impl<S: OrchestrationStore> Orchestrator<S> {
                     body: body.to_vec(),
                     timeout: Duration::from_secs(ATTEMPT_TIMEOUT_SECONDS),
                 };
-                match self.outbound.post(request).await {
+                match self.deliveries.post(request).await {
                     Ok(status) => ((200..300).contains(&status), format!("HTTP {status}")),
                     Err(error) => (false, error.to_string()),
                 }

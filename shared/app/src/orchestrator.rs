@@ -161,7 +161,10 @@ pub struct Orchestrator<S> {
     pub store: S,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// Workflow starts: to webhooks the operator registered, on any network.
     pub outbound: Arc<dyn Outbound>,
+    /// Customers' webhook deliveries: in the cloud, to public addresses only.
+    pub deliveries: Arc<dyn Outbound>,
     pub metrics: Arc<dyn RunMetrics>,
     pub alerting: Alerting,
     /// When this instance last checked the revenue: a tick a minute need not read eight

@@ -234,6 +234,7 @@ async fn a_due_workflow_starts_once_within_its_caps_and_its_callback_counts_its_
         clock: Arc::new(At(NOW)),
         settings,
         outbound: Arc::clone(&outbound),
+        deliveries: Arc::clone(&outbound),
         metrics: Arc::new(LoggedMetrics),
         alerting: Alerting { outbound, webhook: None },
         revenue_checked: Default::default(),

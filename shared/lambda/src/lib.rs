@@ -80,6 +80,9 @@ pub fn orchestrator(env: &Env, store: Aws) -> Result<Orchestrator<Aws>, StartErr
         clock: clock(),
         settings: tollgate_settings::orchestration(env)?,
         outbound: Arc::new(http_client()?),
+        deliveries: Arc::new(
+            tollgate_outbound::HttpClient::public_only().map_err(|e| StartError::HttpClient(e.to_string()))?,
+        ),
         metrics: Arc::new(emf::Emf),
         alerting: alerting(env)?,
         revenue_checked: Default::default(),

@@ -20,7 +20,19 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        Self::with(reqwest::Client::builder())
+    }
+
+    /// A client that connects only to public addresses: for customers' webhook deliveries in
+    /// the cloud. Their URLs were checked when set, but a name may resolve elsewhere by the
+    /// time of a send (DNS rebinding); here each connection's addresses are checked as they
+    /// are resolved, so no delivery reaches into the stack's own network.
+    pub fn public_only() -> Result<Self, reqwest::Error> {
+        Self::with(reqwest::Client::builder().dns_resolver(std::sync::Arc::new(PublicOnly)))
+    }
+
+    fn with(builder: reqwest::ClientBuilder) -> Result<Self, reqwest::Error> {
+        let client = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             // A workflow's URL is registered by an operator; a redirect elsewhere is not followed blindly.
@@ -96,6 +108,25 @@ fn failure(error: reqwest::Error, timeout: Duration) -> OutboundError {
     }
 }
 
+/// The system's resolver, keeping only public addresses: a name that resolves to none is
+/// an error, and the request never connects.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<std::net::SocketAddr> =
+                resolved.filter(|address| tollgate_core::standard_webhooks::is_public(address.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Names resolved by the system's resolver (tokio's, off the async threads).
 pub struct SystemResolver;
 
@@ -110,5 +141,38 @@ impl Resolve for SystemResolver {
                 Err(_) => Err(ResolveError::unknown(host)),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_public_only_client_never_connects_to_a_name_that_resolves_inside() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // A webhook on loopback that answers every request 200.
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let mut request = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut request).await;
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, answer).await;
+            }
+        });
+        let request = |url: String| OutboundRequest {
+            url,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+            timeout: Duration::from_secs(5),
+        };
+        let open = HttpClient::new().unwrap();
+        assert_eq!(open.post(request(format!("http://localhost:{port}/hook"))).await.unwrap(), 200, "it answers");
+        let guarded = HttpClient::public_only().unwrap();
+        let refused = guarded.post(request(format!("http://localhost:{port}/hook"))).await;
+        assert!(refused.is_err(), "localhost resolves to loopback only: never connected");
     }
 }
