@@ -173,6 +173,19 @@ async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when
     let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalogs/marketplace.toml");
     let emulated = Emulated::start(&[("CATALOG_PATH", catalog.to_str().unwrap())]).await;
     let stack = &emulated.stack;
+    // Not for sale while nothing says when it runs: the copier is not sold yet.
+    let (code, refused) = send(
+        &emulated,
+        Method::POST,
+        "/api/checkout",
+        Some(json!({"sku": "strategy_copy", "params": {"account": "U-1"}})),
+    )
+    .await;
+    assert_eq!((code, refused["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("sku")), "{refused}");
+    let (server, _) = workflow_server().await;
+    let sold = json!({"id": "copier", "name": "Copier", "webhook_url": server, "sell": {"meter": "signals"},
+        "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
+    assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
     // The card that pays now and fails from the first renewal on.
     let url = emulated.checkout("user_sue", json!({"sku": "strategy_copy", "params": {"account": "U-1"}})).await;
     assert_eq!(emulated.pay(&url, "4000 0000 0000 0341").await.0, StatusCode::SEE_OTHER);
@@ -183,13 +196,8 @@ async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when
     };
     let instance = status().await;
     let id = instance["id"].as_str().unwrap().to_owned();
-    // The copier workflow is not registered yet: nothing says when it runs, and nobody runs it.
-    assert_eq!((&instance["status"], &instance["next_run"]), (&json!("paused"), &Value::Null), "{instance}");
-    let (server, _) = workflow_server().await;
-    let sold = json!({"id": "copier", "name": "Copier", "webhook_url": server, "sell": {"meter": "signals"},
-        "schedule": {"cron": "0 * * * *", "timezone": "UTC"}});
-    assert_eq!(stack.admin_send(Method::POST, "/admin/workflows", &sold).await.0, StatusCode::CREATED);
-    assert_eq!(status().await["status"], "active", "offered now, and paid");
+    assert!(instance["next_run"].is_i64(), "on its workflow's schedule: {instance}");
+    assert_eq!(status().await["status"], "active", "paid");
     // The console lists it under the customer, and counts it under the workflow.
     let (_, listed) = stack.admin_get("/admin/accounts/user_sue/workflow-subscriptions").await;
     assert_eq!((&listed["data"][0]["id"], &listed["data"][0]["status"]), (&json!(id), &json!("active")), "{listed}");

@@ -12,6 +12,7 @@ use crate::ports::checkouts::{Checkouts, NewSession, PaymentsError, Session};
 use crate::ports::rate_limits::{RateLimits, RateLimitsError};
 use crate::ports::tallies::{Tallies, TalliesError, Tally};
 use crate::ports::workflow_subscriptions::{WorkflowSubscriptions, WorkflowSubscriptionsError};
+use crate::ports::workflows::{Workflows, WorkflowsError};
 use serde_json::Value;
 use std::sync::Arc;
 use thiserror::Error;
@@ -79,6 +80,8 @@ pub enum CheckoutError {
     Tallies(#[from] TalliesError),
     #[error(transparent)]
     WorkflowSubscriptions(#[from] WorkflowSubscriptionsError),
+    #[error(transparent)]
+    Workflows(#[from] WorkflowsError),
 }
 
 /// A created session, as the API answers it.
@@ -88,7 +91,7 @@ pub struct CheckoutLink {
     pub url: String,
 }
 
-impl<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions> Checkout<S> {
+impl<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + Workflows> Checkout<S> {
     /// Counts the request against the account's payment rate limit.
     async fn limit(&self, account: &AccountId, now: Timestamp) -> Result<(), CheckoutError> {
         let window = Timestamp(now.0 - now.0.rem_euclid(WINDOW_SECONDS));
@@ -119,6 +122,7 @@ impl<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions> Checkout<S> {
             CheckoutRefusal::Invalid(invalid) => invalid.into(),
         })?;
         let params = Self::params(item, request.params.take())?;
+        self.runs_by_a_schedule(item).await?;
         let success_url = self.redirect("success_url", request.success_url.as_deref(), &self.settings.success_url)?;
         let cancel_url = self.redirect("cancel_url", request.cancel_url.as_deref(), &self.settings.cancel_url)?;
         let lookup_key = item.lookup_key.as_deref().expect("a SKU for sale has a lookup key");
@@ -164,6 +168,18 @@ impl<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions> Checkout<S> {
         // Counted by the session: a retry within the hour gets the same session, counted once.
         self.store.tally(Tally::CheckoutStarted, &self.settings.zone.day(now), &id).await?;
         Ok(CheckoutLink { id, url })
+    }
+
+    /// A workflow subscription is for sale only when something says when it runs: its own
+    /// schedule, else its sold workflow's.
+    async fn runs_by_a_schedule(&self, item: &Item) -> Result<(), CheckoutError> {
+        let Grant::WorkflowSubscription { workflow, schedule: None, .. } = &item.grant else { return Ok(()) };
+        let sold = self.store.workflow(workflow).await?;
+        if sold.is_some_and(|sold| sold.spec.sell.is_some() && sold.spec.schedule.is_some()) {
+            return Ok(());
+        }
+        let reason = "is not for sale: its workflow is not sold with a schedule to run by".to_owned();
+        Err(InvalidCheckout { field: "sku", reason }.into())
     }
 
     /// A workflow subscription's parameters, checked against its `params_schema` (none

@@ -59,7 +59,7 @@ pub fn router<S: BuyerStore + 'static>(auth: Arc<Auth>, buyers: Buyers<S>) -> Ro
 }
 
 /// Checkout Sessions and portal links.
-pub fn checkout_router<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + 'static>(
+pub fn checkout_router<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + Workflows + 'static>(
     auth: Arc<Auth>,
     use_case: Checkout<S>,
 ) -> Router {
@@ -234,7 +234,7 @@ impl CheckoutBody {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions>(
+pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + Workflows>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
     JsonBody(body): JsonBody<CheckoutBody>,
@@ -257,7 +257,7 @@ pub(crate) async fn checkout<S: Accounts + RateLimits + Tallies + WorkflowSubscr
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn portal<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions>(
+pub(crate) async fn portal<S: Accounts + RateLimits + Tallies + WorkflowSubscriptions + Workflows>(
     State(checkouts): Shared<Checkout<S>>,
     User(account): User,
 ) -> Result<Json<PortalLink>, ApiError> {

@@ -318,7 +318,8 @@ impl From<CheckoutError> for ApiError {
             | CheckoutError::Accounts(_)
             | CheckoutError::RateLimits(_)
             | CheckoutError::Tallies(_)
-            | CheckoutError::WorkflowSubscriptions(_) => from_port,
+            | CheckoutError::WorkflowSubscriptions(_)
+            | CheckoutError::Workflows(_) => from_port,
         }
     }
 }
