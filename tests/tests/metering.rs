@@ -433,6 +433,23 @@ async fn an_api_plan_bought_gives_its_first_key_once_and_its_end_revokes_the_key
     subscribe(&stack, "ivy", "cus_ivy", "api_pro_monthly", period_start).await;
     assert_eq!(stack.get_as("ivy", "/api/keys").await["keys"].as_array().map(Vec::len), Some(1));
 
+    // A creation Stripe delivers after the deletion it preceded makes no key.
+    let sub = subscription("sub_kai", "cus_kai", "api_pro_monthly", "canceled", period_start);
+    let mut deleted =
+        serde_json::from_str::<Value>(&event("evt_kai_del", "customer.subscription.deleted", now().0 + 9, sub))
+            .unwrap();
+    deleted["data"]["object"]["metadata"] = json!({"account_id": "kai"});
+    let sub = subscription("sub_kai", "cus_kai", "api_pro_monthly", "active", period_start);
+    let mut created =
+        serde_json::from_str::<Value>(&event("evt_kai_new", "customer.subscription.created", now().0, sub)).unwrap();
+    created["data"]["object"]["metadata"] = json!({"account_id": "kai"});
+    for payload in [deleted, created] {
+        let (status, body) = stack.deliver(&payload.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        stack.settled(body["id"].as_str().unwrap()).await;
+    }
+    assert_eq!(stack.get_as("kai", "/api/keys").await["keys"], json!([]), "a stale creation makes no key");
+
     cancel_pro(&stack, "ivy", "cus_ivy", period_start).await;
     let keys = stack.get_as("ivy", "/api/keys").await;
     assert!(keys["keys"][0]["revoked_at"].is_i64(), "REVOKE_KEYS_ON_CANCEL: revoked with the plan: {keys}");

@@ -270,12 +270,16 @@ impl<S: EventLog + Ledger + Payees + Tallies + QueueConsumer + KeyStore + Workfl
         account: &AccountId,
         subscription: &Subscription,
     ) -> Result<(), ProcessError> {
-        if event.event_type == "customer.subscription.created" && subscription.status.grants_access() {
+        // Read as stored, not as the event says: a stale event (a creation delivered after
+        // the deletion) changes nothing, and a retried one still finishes its work.
+        let stored = self.store.subscriptions(account).await?;
+        let live = stored.iter().any(|held| held.id == subscription.id && held.status.grants_access());
+        if event.event_type == "customer.subscription.created" && live {
             self.keys.create_first_key(account, &subscription.id).await?;
         }
         if event.event_type == "customer.subscription.deleted" && self.revoke_keys_on_cancel {
             let now = self.keys.clock.now();
-            let left = plan_terms(&self.catalog, &self.store.subscriptions(account).await?, now, self.zone).sku;
+            let left = plan_terms(&self.catalog, &stored, now, self.zone).sku;
             let free = self.catalog.free_plan().map(|item| &item.sku);
             if Some(&left) == free {
                 let revoked = self.keys.revoke_all(account).await?;
