@@ -124,6 +124,18 @@ impl Emulated {
         (response.status(), location)
     }
 
+    /// `account`'s billing-portal link, as `/api/portal` answers it.
+    pub async fn portal(&self, account: &str) -> String {
+        let response =
+            self.stack.http.post(self.stack.url("/api/portal")).bearer_auth(token(account, None)).send().await.unwrap();
+        response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned()
+    }
+
+    /// Submits the portal page's form at `portal` with `fields`, as its buttons do: the page answered.
+    pub async fn portal_form(&self, portal: &str, fields: &[(&str, &str)]) -> String {
+        self.stack.http.post(portal).form(fields).send().await.unwrap().text().await.unwrap()
+    }
+
     pub async fn buy(&self, account: &str, body: Value) {
         let url = self.checkout(account, body).await;
         assert_eq!(self.pay(&url, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);

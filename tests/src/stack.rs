@@ -244,6 +244,23 @@ impl TestStack {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `account` (Stripe customer `cus_<account>`) subscribes to `lookup_key`'s price, active
+    /// from a minute ago: the checkout's and the subscription's events, delivered signed and applied.
+    pub async fn subscribe(&self, account: &str, lookup_key: &str) {
+        use crate::stripe::{checkout_session, event, subscription};
+        let created = now().0;
+        let customer = format!("cus_{account}");
+        let session = checkout_session(account, &customer, None);
+        let linked = event(&format!("evt_link_{account}"), "checkout.session.completed", created, session);
+        let sub = subscription(&format!("sub_{account}"), &customer, lookup_key, "active", created - 60);
+        let subscribed = event(&format!("evt_sub_{account}"), "customer.subscription.created", created, sub);
+        for payload in [linked, subscribed] {
+            let (status, body) = self.deliver(&payload).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            self.settled(body["id"].as_str().unwrap()).await;
+        }
+    }
+
     /// Waits until `event_id` has left `queued`, and returns its record.
     pub async fn settled(&self, event_id: &str) -> Value {
         self.wait_for(|events| events.iter().find(|e| e["id"] == event_id && e["status"] != "queued").cloned())

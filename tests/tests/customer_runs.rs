@@ -80,26 +80,6 @@ async fn with_key(
     (status, headers, response.json().await.unwrap_or(Value::Null))
 }
 
-/// `account` buys Pro: Stripe's checkout and subscription events, delivered signed and applied.
-async fn buy_pro(stack: &TestStack, account: &str) {
-    use tollgate_tests::stripe::{checkout_session, event, subscription};
-    let created = tollgate_tests::stack::now().0;
-    let customer = format!("cus_{account}");
-    let linked = event(
-        &format!("evt_link_{account}"),
-        "checkout.session.completed",
-        created,
-        checkout_session(account, &customer, None),
-    );
-    let sub = subscription(&format!("sub_{account}"), &customer, "api_pro_monthly", "active", created - 60);
-    let subscribed = event(&format!("evt_sub_{account}"), "customer.subscription.created", created, sub);
-    for payload in [linked, subscribed] {
-        let (status, body) = stack.deliver(&payload).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        stack.settled(body["id"].as_str().unwrap()).await;
-    }
-}
-
 fn generations_used(standing: &Value) -> u64 {
     let meters = standing["meters"].as_array().expect("meters");
     let meter = meters.iter().find(|meter| meter["meter"] == "generations").expect("the generations meter");
@@ -179,7 +159,7 @@ async fn a_customer_runs_a_sold_workflow_with_a_key_and_gets_its_result_charged_
     assert_eq!(generations_used(&me(&stack, "ann").await), 5);
 
     // Ann buys Pro: 1,000 generations a month, and the workflow sold to Pro plans.
-    buy_pro(&stack, "ann").await;
+    stack.subscribe("ann", "api_pro_monthly").await;
     let pro_run = "/v1/workflows/pro_images/runs?wait=10";
     let (status, _, run) = with_key(&stack, &key, Method::POST, pro_run, Some(input.clone()), None).await;
     assert_eq!((status, run["status"].as_str()), (StatusCode::OK, Some("completed")), "{run}");
@@ -497,7 +477,7 @@ async fn overage_past_a_billed_quota_is_invoiced_once_for_each_run_that_kept_its
     sell(&stack, &server, "images", "ok", on_success.clone()).await;
     sell(&stack, &server, "flaky", "fail", on_success).await;
     sell(&stack, &server, "risky", "fail", json!({"meter": "generations", "charge": "on_start"})).await;
-    buy_pro(&stack, "vic").await;
+    stack.subscribe("vic", "api_pro_monthly").await;
     let key = create_key(&stack, "vic").await["key"].as_str().unwrap().to_owned();
     // Stripe refuses the first report: the usage queue brings it back.
     stripe.fail_meter_events(1);

@@ -450,25 +450,26 @@ async fn with_no_stripe_account_the_stack_sells_renews_refunds_and_pays_a_partne
     assert!(emulated.events().await.iter().any(|e| e["type"] == "invoice.payment_failed"));
 
     // The portal: a good card, then cancel at period end.
-    let response =
-        stack.http.post(stack.url("/api/portal")).bearer_auth(token("user_buyer", None)).send().await.unwrap();
-    let portal = response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
-    let form = |fields: &[(&str, &str)]| {
-        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let request = stack.http.post(&portal).form(&fields);
-        async move { request.send().await.unwrap().text().await.unwrap() }
-    };
-    assert!(form(&[("action", "card"), ("card", "4242424242424242")]).await.contains("Card updated."));
+    let portal = emulated.portal("user_buyer").await;
+    assert!(
+        emulated
+            .portal_form(&portal, &[("action", "card"), ("card", "4242424242424242")])
+            .await
+            .contains("Card updated.")
+    );
     assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);
     emulated.all_applied().await;
     assert_eq!(stack.account("user_buyer").await["subscription_status"], "active");
     let (_, subscriptions) =
         emulated.stripe(Method::GET, &format!("/v1/subscriptions?customer={customer}"), &[], None).await;
     let subscription = subscriptions["data"][0]["id"].as_str().unwrap().to_owned();
-    let page = form(&[("action", "cancel"), ("subscription", &subscription)]).await;
+    let page = emulated.portal_form(&portal, &[("action", "cancel"), ("subscription", &subscription)]).await;
     assert!(page.contains("Your plan ends at the end of the period."), "{page}");
     assert!(
-        form(&[("action", "cancel"), ("subscription", "sub_someone_else")]).await.contains("No such subscription.")
+        emulated
+            .portal_form(&portal, &[("action", "cancel"), ("subscription", "sub_someone_else")])
+            .await
+            .contains("No such subscription.")
     );
 
     // Two paid invoices (the first and the third): a commission on each; a full refund of

@@ -479,14 +479,7 @@ async fn a_basic_member_chooses_premium_workflows_on_the_account_page() {
         let (status, body) = stack.admin_send(Method::POST, "/admin/workflows", &sold).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let created = now().0;
-    let linked = event("evt_link_pat", "checkout.session.completed", created, checkout_session("pat", "cus_pat", None));
-    let sub = subscription("sub_pat", "cus_pat", "member_basic_monthly", "active", created - 60);
-    for payload in [linked, event("evt_sub_pat", "customer.subscription.created", created, sub)] {
-        let (status, body) = stack.deliver(&payload).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        stack.settled(body["id"].as_str().unwrap()).await;
-    }
+    stack.subscribe("pat", "member_basic_monthly").await;
     let browser = Browser::start(1280, 900).await;
     open(&browser, &stack, "account", &token("pat", None)).await;
     browser.until("p1 is open", "document.querySelector('[data-testid=premium-p1][data-open=true]')").await;
@@ -529,14 +522,7 @@ async fn a_basic_member_chooses_premium_workflows_on_the_account_page() {
 #[tokio::test]
 async fn the_first_key_an_api_plan_makes_is_shown_once_on_the_account_page() {
     let stack = TestStack::start().await;
-    let created = now().0;
-    let linked = event("evt_link_lee", "checkout.session.completed", created, checkout_session("lee", "cus_lee", None));
-    let sub = subscription("sub_lee", "cus_lee", "api_pro_monthly", "active", created - 60);
-    for payload in [linked, event("evt_sub_lee", "customer.subscription.created", created, sub)] {
-        let (status, body) = stack.deliver(&payload).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        stack.settled(body["id"].as_str().unwrap()).await;
-    }
+    stack.subscribe("lee", "api_pro_monthly").await;
     let browser = Browser::start(1280, 900).await;
     open(&browser, &stack, "account", &token("lee", None)).await;
     browser

@@ -214,20 +214,16 @@ async fn an_instance_pauses_on_a_failed_renewal_resumes_when_paid_and_stops_when
     assert_eq!(status().await["status"], "paused", "past due");
 
     // Recovered through the portal: a good card, and the next renewal is paid.
-    let response = stack.http.post(stack.url("/api/portal")).bearer_auth(token("user_sue", None)).send().await.unwrap();
-    let portal = response.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
-    let form = |fields: &[(&str, &str)]| {
-        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let request = stack.http.post(&portal).form(&fields);
-        async move { request.send().await.unwrap().text().await.unwrap() }
-    };
-    assert!(form(&[("action", "card"), ("card", "4242424242424242")]).await.contains("Card updated."));
+    let portal = emulated.portal("user_sue").await;
+    let good_card = [("action", "card"), ("card", "4242424242424242")];
+    assert!(emulated.portal_form(&portal, &good_card).await.contains("Card updated."));
     assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);
     emulated.all_applied().await;
     assert_eq!(status().await["status"], "active", "paid again");
 
     // Cancelled at the period's end: stopped for good once it ends.
-    assert!(form(&[("action", "cancel"), ("subscription", &id)]).await.contains("ends at the end of the period"));
+    let cancel = [("action", "cancel"), ("subscription", id.as_str())];
+    assert!(emulated.portal_form(&portal, &cancel).await.contains("ends at the end of the period"));
     emulated.all_applied().await;
     assert_eq!(status().await["status"], "active", "until the period ends");
     assert_eq!(stack.admin_send(Method::POST, &advance, &json!({})).await.0, StatusCode::OK);

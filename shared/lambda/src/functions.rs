@@ -8,7 +8,6 @@ use crate::{self as build, StartError};
 use std::sync::Arc;
 use tollgate_app::activity::Activity;
 use tollgate_app::alerting::AlertDesk;
-use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::ingest::Ingest;
 use tollgate_app::instances::Instances;
@@ -22,7 +21,6 @@ use tollgate_app::process::Processor;
 use tollgate_app::reads::Reads;
 use tollgate_app::reconcile::Reconciler;
 use tollgate_app::replay::Replay;
-use tollgate_app::sales::Sales;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_aws::Aws;
 use tollgate_aws::config::Resource;
@@ -79,19 +77,8 @@ pub async fn account_api(env: &Env<'_>) -> Result<axum::Router, StartError> {
     let catalog = tollgate_settings::catalog(env)?;
     let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
     let keys = Arc::new(build::keys(env, store.clone(), catalog.clone())?);
-    let endpoints = Arc::new(Endpoints {
-        store: store.clone(),
-        clock: build::clock(),
-        resolver: Arc::new(tollgate_outbound::SystemResolver),
-        local: false,
-    });
-    let sales = Arc::new(Sales {
-        orchestrator: Arc::clone(&orchestrator),
-        catalog: catalog.clone(),
-        zone: orchestrator.settings.zone,
-        endpoints: Arc::clone(&endpoints),
-        schemas: Default::default(),
-    });
+    let sales = Arc::new(build::sales(Arc::clone(&orchestrator), catalog.clone()));
+    let endpoints = Arc::clone(&sales.endpoints);
     let instances = Arc::new(Instances { sales: Arc::clone(&sales) });
     let customers = Customers { sales, edge: keys.edge.secret.clone() };
     // One Stripe client (one connection pool) for reconciliation, replay and payouts.
@@ -191,19 +178,8 @@ pub async fn orchestrator(env: &Env<'_>) -> Result<Instances<Aws>, StartError> {
         UsageTable,
         AccountsTable,
     ];
-    let store = build::store(env, &needs).await?;
-    let orchestrator = Arc::new(build::orchestrator(env, store.clone())?);
-    // A due instance's run is asked for as a customer's, with no webhook_url of its own: the
-    // endpoints are read here, never resolved.
-    let resolver = Arc::new(tollgate_outbound::SystemResolver);
-    let endpoints = Arc::new(Endpoints { store, clock: build::clock(), resolver, local: false });
-    let sales = Sales {
-        catalog: tollgate_settings::catalog(env)?,
-        zone: orchestrator.settings.zone,
-        orchestrator,
-        endpoints,
-        schemas: Default::default(),
-    };
+    let orchestrator = Arc::new(build::orchestrator(env, build::store(env, &needs).await?)?);
+    let sales = build::sales(orchestrator, tollgate_settings::catalog(env)?);
     Ok(Instances { sales: Arc::new(sales) })
 }
 

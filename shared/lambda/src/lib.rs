@@ -14,6 +14,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tollgate_app::alerting::Alerting;
 use tollgate_app::checkout::Checkout;
+use tollgate_app::endpoints::Endpoints;
 use tollgate_app::fulfillment::Fulfiller;
 use tollgate_app::keys::{EdgeLink, Keys};
 use tollgate_app::monitor::Monitor;
@@ -21,6 +22,7 @@ use tollgate_app::orchestrator::Orchestrator;
 use tollgate_app::payouts::{Onboarding, PayoutRun, Payouts};
 use tollgate_app::ports::queue::{Delivery, QueueName};
 use tollgate_app::reconcile::Reconciler;
+use tollgate_app::sales::Sales;
 use tollgate_app::usage_meter::UsageMeter;
 use tollgate_app::{Clock, SystemClock};
 use tollgate_aws::config::Resource;
@@ -87,6 +89,20 @@ pub fn orchestrator(env: &Env, store: Aws) -> Result<Orchestrator<Aws>, StartErr
         alerting: alerting(env)?,
         revenue_checked: Default::default(),
     })
+}
+
+/// The customer API's use cases over `orchestrator`'s store: in the cloud a webhook URL must
+/// resolve to public addresses.
+pub fn sales(orchestrator: Arc<Orchestrator<Aws>>, catalog: Catalog) -> Sales<Aws> {
+    let resolver = Arc::new(tollgate_outbound::SystemResolver);
+    let store = orchestrator.store.clone();
+    Sales {
+        zone: orchestrator.settings.zone,
+        endpoints: Arc::new(Endpoints { store, clock: clock(), resolver, local: false }),
+        orchestrator,
+        catalog,
+        schemas: Default::default(),
+    }
 }
 
 /// Checkout Sessions and portal links over `store`, redirecting as the checkout settings say.

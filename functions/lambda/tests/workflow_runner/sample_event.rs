@@ -10,8 +10,8 @@ use tollgate_core::workflow::{Caps, RunStatus};
 use tollgate_lambda::Sources;
 use tollgate_tests::samples::{SAMPLE_TIME, claimed_sample_run, orchestrator_at, read};
 
-#[tokio::test]
-async fn the_sample_run_is_started_and_a_refusal_is_retried() {
+/// A workflow's webhook answering every start with the status in the returned cell (202 at first).
+async fn workflow() -> (String, Arc<AtomicU16>) {
     let answer = Arc::new(AtomicU16::new(202));
     let server = {
         let answer = Arc::clone(&answer);
@@ -23,6 +23,12 @@ async fn the_sample_run_is_started_and_a_refusal_is_retried() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/start", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, server).await });
+    (url, answer)
+}
+
+#[tokio::test]
+async fn the_sample_run_is_started_and_a_refusal_is_retried() {
+    let (url, answer) = workflow().await;
 
     let store = tollgate_tests::moto::fresh_store().await;
     let run = claimed_sample_run(&store, &url).await;
@@ -47,10 +53,7 @@ async fn the_sample_run_is_started_and_a_refusal_is_retried() {
 
 #[tokio::test]
 async fn a_record_is_settled_on_the_queue_its_source_names_and_one_from_elsewhere_is_kept() {
-    let server = axum::Router::new().route("/start", axum::routing::post(|| async { StatusCode::ACCEPTED }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/start", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, server).await });
+    let (url, _) = workflow().await;
     let store = tollgate_tests::moto::fresh_store().await;
     let run = claimed_sample_run(&store, &url).await;
     let orchestrator = orchestrator_at(store.clone(), SAMPLE_TIME, Caps::default(), "https://api.example.com");
